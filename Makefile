@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+# ephtrace build. Everything generated goes to $(OUTPUT). V=1 shows full command lines.
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_DIR := vmlinux/$(ARCH)
+ifeq ($(wildcard $(VMLINUX_DIR)/vmlinux.h),)
+$(error no vmlinux.h for architecture '$(ARCH)' (have: $(notdir $(wildcard vmlinux/*))); see vmlinux/README.md)
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
+CFLAGS ?= -g -O2
+WARN := -Wall -Wextra -Werror
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERSION)"' $(INCLUDES) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf -I$(VMLINUX_DIR)
+LIBS := -lbpf -lelf -lz -lmicrohttpd -lm
+
+# User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
+CORE := event strbuf format filter summary cli
+# Modules that drive the kernel side.
+APP := main loader cmd_events
+
+CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
+APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test test-unit test-host test-vm clean
+
+all: ephtrace
+
+$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(wildcard bpf/*.bpf.h) include/ephtrace.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/ephtrace.skel.h: $(OUTPUT)/ephtrace.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
+
+$(APP_OBJS): $(OUTPUT)/ephtrace.skel.h
+
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+ephtrace: $(APP_OBJS) $(CORE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+# Unit tests: the core modules again, with ASan and UBSan.
+$(OUTPUT)/san/%.o: user/%.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(CORE)) | $(OUTPUT)/tests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ -lcmocka -lm -o $@
+
+deps:
+	$(Q)./tests/deps.sh
+
+# The main job: ephtrace with ARGS (see README).
+run: deps
+	$(Q)$(MAKE) --no-print-directory ephtrace
+	./ephtrace $(ARGS)
+
+test-unit: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+test-host: ephtrace
+	$(Q)./tests/host/run.sh
+
+# One VM cell: make test-vm KERNEL=6.1 BACKEND=kprobe (default: every kernel and backend).
+test-vm: ephtrace
+	$(Q)./tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory ephtrace
+	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-host
+	$(Q)$(MAKE) --no-print-directory test-vm
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) ephtrace
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/san/*.d $(OUTPUT)/tests/*.d)

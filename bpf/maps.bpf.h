@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Maps shared by every ephtrace program, and the small helpers around them. */
+#ifndef EPH_MAPS_BPF_H
+#define EPH_MAPS_BPF_H
+
+/* Per-thread state of a call in progress (entry seen, exit not yet). Keyed by tid and slot so
+ * that nested calls (inet_dgram_connect > inet_autobind > udp_lib_get_port) do not collide. */
+#define SLOT_HASH_CONNECT 0 /* inet_hash_connect / inet6_hash_connect */
+#define SLOT_GET_PORT 1	    /* inet_csk_get_port / udp_lib_get_port */
+#define SLOT_AUTOBIND 2	    /* inet_autobind */
+#define SLOT_DGRAM 3	    /* inet_dgram_connect: destination of a UDP connect */
+#define SLOT_SYSCALL 4	    /* tracepoint backend: the system call in progress */
+
+struct call_ctx {
+	__u64 sk;
+	__u64 ts;	 /* entry */
+	__u64 ts_syn;	 /* tracepoint: CLOSE->SYN_SENT, just before the port search */
+	__u64 search_ns; /* tracepoint: the failed search, SYN_SENT->CLOSE */
+	__u16 req_port;	 /* bind/listen/get_port: requested port */
+	__u16 dport;	 /* requested destination (connect, sendto) */
+	__u16 closed_port; /* tracepoint: port chosen, then closed within the call */
+	__u8 op;
+	__u8 had_port;	 /* the socket had a port at entry */
+	__u8 state;	 /* sk_state at entry */
+	__u8 hash_failed; /* tracepoint: the port search failed (SYN_SENT->CLOSE, no port) */
+	__u8 has_dest;
+	__u8 has_saddr;
+	__u8 daddr[16];
+	__u8 saddr[16]; /* tracepoint: source address of a failed search */
+};
+
+/* A port held now, by the socket (or TIME_WAIT socket) whose address is the key. */
+struct hold {
+	__u64 ts;	 /* assignment */
+	__u64 sock_id;	 /* the socket that took it (the key before a TIME_WAIT move) */
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u16 sport;
+	__u8 op;
+	__u8 flags;	 /* EPH_F_EPHEMERAL */
+	__u8 __pad[4];
+	char comm[EPH_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EPH_DEFAULT_RINGBUF);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EPH_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EPH_DEFAULT_MAX_CTX);
+	__type(key, __u64);
+	__type(value, struct call_ctx);
+} calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EPH_DEFAULT_MAX_HOLDS);
+	__type(key, __u64);
+	__type(value, struct hold);
+} holds SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 call_key(__u32 slot)
+{
+	return (bpf_get_current_pid_tgid() << 3) | slot;
+}
+
+static __always_inline struct call_ctx *call_get(__u32 slot)
+{
+	__u64 key = call_key(slot);
+
+	return bpf_map_lookup_elem(&calls, &key);
+}
+
+static __always_inline void call_put(__u32 slot, const struct call_ctx *c)
+{
+	__u64 key = call_key(slot);
+
+	if (bpf_map_update_elem(&calls, &key, c, BPF_ANY))
+		count(EPH_CNT_CTX_FULL);
+}
+
+static __always_inline void call_del(__u32 slot)
+{
+	__u64 key = call_key(slot);
+
+	bpf_map_delete_elem(&calls, &key);
+}
+
+#endif

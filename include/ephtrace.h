@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ephtrace: the contract between the BPF programs (bpf/) and user space (user/).
+ *
+ * Everything here is an ABI: the BPF object and the loader are built from the same header, but
+ * the layout is still fixed on purpose (only __u8..__u64, explicit padding, no bool, no enums
+ * in structs) so that a record can be replayed from a file or a fuzzer byte for byte.
+ * Changing a struct means changing both sides and EPH_ABI_VERSION.
+ */
+#ifndef EPHTRACE_H
+#define EPHTRACE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define EPH_ABI_VERSION 1
+#define EPH_COMM_LEN 16
+
+/* struct eph_event.type */
+#define EPH_ASSIGN 1	/* a port was taken (connect, bind, listen, UDP autobind) */
+#define EPH_FAIL 2	/* port selection failed; err says how */
+#define EPH_RELEASE 3	/* a port went back to the pool (unhash, end of TIME_WAIT) */
+#define EPH_TIME_WAIT 4 /* a TCP socket's port moved to a TIME_WAIT socket (still held) */
+
+/* struct eph_event.op: the system call that caused the port choice */
+#define EPH_OP_NONE 0
+#define EPH_OP_CONNECT 1
+#define EPH_OP_BIND 2
+#define EPH_OP_SENDMSG 3
+#define EPH_OP_LISTEN 4 /* listen() on a socket with no port: the kernel binds one */
+
+/* struct eph_event.flags */
+#define EPH_F_EPHEMERAL (1u << 0) /* the kernel chose the port (not the caller) */
+#define EPH_F_SEARCH (1u << 1)	  /* search_ns is known */
+#define EPH_F_DEST (1u << 2)	  /* daddr/dport are known */
+#define EPH_F_REQ (1u << 3)	  /* req_port is known (bind, listen) */
+#define EPH_F_HELD (1u << 4)	  /* held_ns is known (release: assignment was seen) */
+#define EPH_F_TW (1u << 5)	  /* release: the port was held by a TIME_WAIT socket */
+#define EPH_F_SADDR (1u << 6)	  /* saddr is known */
+#define EPH_F_OWNER (1u << 7)	  /* pid/tid/comm/cgroup are the owner's at assignment time */
+
+/*
+ * One record in the ring buffer. 128 bytes.
+ * Addresses are in network order as the kernel keeps them (IPv4 in the first 4 bytes of the
+ * 16); ports are in host order.
+ */
+struct eph_event {
+	__u64 ts_ns;	 /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when it happened */
+	__u64 search_ns; /* port search: entry to exit of the allocator (EPH_F_SEARCH) */
+	__u64 held_ns;	 /* release: assignment to release (EPH_F_HELD) */
+	__u64 cgroup_id; /* cgroup v2 id of the task */
+	__u64 sock_id;	 /* identity of the hold: the kernel address of the socket that took the
+			  * port; its release (and TIME_WAIT move) carries the same value */
+	__u64 cookie;	 /* sk_cookie (0 if the kernel never generated one) */
+	__u32 pid;	 /* tgid */
+	__u32 tid;
+	__u32 netns;	 /* inode number of the socket's network namespace */
+	__s32 err;	 /* 0, or the positive errno the system call returned */
+	__u16 sport;	 /* local port (0 if none) */
+	__u16 dport;	 /* remote port (EPH_F_DEST) */
+	__u16 req_port;	 /* bind/listen: the port asked for, 0 = any (EPH_F_REQ) */
+	__u16 flags;	 /* EPH_F_* */
+	__u8 type;	 /* EPH_ASSIGN.. */
+	__u8 op;	 /* EPH_OP_* */
+	__u8 proto;	 /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 family;	 /* AF_INET (2) or AF_INET6 (10) */
+	__u8 backend;	 /* EPH_BACKEND_* that produced it */
+	__u8 __pad[3];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[EPH_COMM_LEN];
+};
+
+/* struct eph_event.backend and the loader's choice */
+#define EPH_BACKEND_AUTO 0
+#define EPH_BACKEND_FENTRY 1
+#define EPH_BACKEND_KPROBE 2
+#define EPH_BACKEND_TRACEPOINT 3
+
+/* Indexes of the per-CPU counter array "counters". */
+#define EPH_CNT_ASSIGN 0     /* assignments seen */
+#define EPH_CNT_FAIL 1	     /* failures seen */
+#define EPH_CNT_RELEASE 2    /* releases of tracked ports seen */
+#define EPH_CNT_DROPPED 3    /* events that found the ring buffer full */
+#define EPH_CNT_HOLD_FULL 4  /* assignments not tracked: hold table full */
+#define EPH_CNT_CTX_FULL 5   /* system calls not followed: context table full */
+#define EPH_CNT_TIME_WAIT 6  /* ports moved to TIME_WAIT */
+#define EPH_CNT_MAX 8
+
+/* Defaults of the tunables (overridable from the command line) */
+#define EPH_DEFAULT_RINGBUF (4u << 20)
+#define EPH_DEFAULT_MAX_HOLDS 65536
+#define EPH_DEFAULT_MAX_CTX 16384
+
+#endif /* EPHTRACE_H */

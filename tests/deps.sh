@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install the Debian packages ephtrace needs to build and test, if any is missing.
+# Safe to run again: it does nothing when everything is there.
+set -eu
+PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcmocka-dev
+libmicrohttpd-dev iproute2 qemu-system-x86 busybox-static cpio gzip zstd prometheus
+python3 python3-prometheus-client libbpf-tools procps libjson-c-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "ephtrace: missing Debian packages:$missing; run as root (or: apt-get install$missing)" >&2
+	exit 1
+fi
+echo "ephtrace: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Decoded events and the names of their fields. No libbpf here: see STYLE.md. */
+#ifndef EPH_EVENT_H
+#define EPH_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ephtrace.h"
+
+/* One event as user space sees it: the kernel's record plus its wall-clock time. */
+struct eph_rec {
+	struct eph_event ev;
+	uint64_t wall_ns; /* CLOCK_REALTIME, ns since the epoch */
+};
+
+/*
+ * Check and convert one ring-buffer record. mono_to_wall_ns is CLOCK_REALTIME minus
+ * CLOCK_MONOTONIC, taken once at start-up. Returns 0, or -EINVAL when the record is not a
+ * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend). The comm is
+ * always NUL-terminated in *out.
+ */
+int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out);
+
+/* Names used in JSON and text. Each returns NULL for a value it does not know. */
+const char *eph_type_name(uint8_t type);       /* "assign" "fail" "release" "time_wait" */
+const char *eph_op_name(uint8_t op);	       /* "connect" "bind" "sendmsg" "listen" */
+const char *eph_proto_name(uint8_t proto);     /* "tcp" "udp" */
+const char *eph_family_name(uint8_t family);   /* "ipv4" "ipv6" */
+const char *eph_backend_name(uint8_t backend); /* "auto" "fentry" "kprobe" "tracepoint" */
+/* Backend by name; -1 if unknown. */
+int eph_backend_parse(const char *name);
+
+/* "EADDRNOTAVAIL" for 99; "E<n>" (written into buf) for an errno without a name. */
+const char *eph_errno_name(int err, char *buf, size_t len);
+
+/* Address as text (inet_ntop); family AF_INET uses addr[0..3]. Returns 0 or -EINVAL. */
+int eph_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
+
+#endif

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loader: picks a backend by really trying it (open -> configure -> load -> attach), keeps the
+ * programs of that backend only, and hands ring-buffer records to the caller.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "ephtrace.skel.h"
+#include "event.h"
+#include "loader.h"
+
+#define MAX_LINKS 64
+#define TRACEFS "/sys/kernel/tracing"
+
+struct eph_loader {
+	struct ephtrace_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nr_links;
+	int backend;
+	int ncpus;
+};
+
+/* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
+static struct {
+	bool verbose;
+	char last[4][256];
+	unsigned int n;
+} logbuf;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *line;
+	size_t len;
+
+	if (logbuf.verbose)
+		return vfprintf(stderr, fmt, ap);
+	if (level != LIBBPF_WARN)
+		return 0;
+	line = logbuf.last[logbuf.n++ % 4];
+	vsnprintf(line, sizeof(logbuf.last[0]), fmt, ap);
+	len = strlen(line);
+	if (len && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	return 0;
+}
+
+static void log_reset(void)
+{
+	logbuf.n = 0;
+	memset(logbuf.last, 0, sizeof(logbuf.last));
+}
+
+static void log_dump(void)
+{
+	unsigned int i, first = logbuf.n > 4 ? logbuf.n - 4 : 0;
+
+	for (i = first; i < logbuf.n; i++)
+		fprintf(stderr, "  libbpf: %s\n", logbuf.last[i % 4]);
+}
+
+static int prog_backend(const struct bpf_program *p)
+{
+	const char *sec = bpf_program__section_name(p);
+
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
+		return EPH_BACKEND_FENTRY;
+	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
+		return EPH_BACKEND_KPROBE;
+	if (!strncmp(sec, "tracepoint/", 11))
+		return EPH_BACKEND_TRACEPOINT;
+	return -1;
+}
+
+/* The kernel function a fentry/kprobe program hooks. */
+static const char *prog_target(const struct bpf_program *p)
+{
+	const char *slash = strchr(bpf_program__section_name(p), '/');
+
+	return slash ? slash + 1 : "";
+}
+
+/* Hooks that exist in some kernels only: TIME_WAIT creation was renamed in 6.6
+ * (inet_twsk_hashdance -> inet_twsk_hashdance_schedule); one of the two is enough. */
+static bool optional_target(const char *fn)
+{
+	return !strcmp(fn, "inet_twsk_hashdance") || !strcmp(fn, "inet_twsk_hashdance_schedule");
+}
+
+static bool kernel_has_func(const struct btf *btf, const char *fn)
+{
+	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
+}
+
+/* Tracepoints need tracefs to find their ids. Mount it only for the attach, then let it go. */
+static bool tracefs_present(void)
+{
+	return !access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK);
+}
+
+static void destroy_links(struct eph_loader *l)
+{
+	while (l->nr_links > 0)
+		bpf_link__destroy(l->links[--l->nr_links]);
+}
+
+static int attach_all(struct eph_loader *l, char *why, size_t whylen)
+{
+	struct bpf_program *p;
+	int err;
+
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(p))
+			continue;
+		if (l->nr_links == MAX_LINKS) {
+			snprintf(why, whylen, "too many programs");
+			return -E2BIG;
+		}
+		link = bpf_program__attach(p);
+		if (!link) {
+			err = -errno;
+			snprintf(why, whylen, "failed to attach %s: %s",
+				 bpf_program__section_name(p), strerror(-err));
+			return err;
+		}
+		l->links[l->nr_links++] = link;
+	}
+	return 0;
+}
+
+static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
+		       const struct btf *kbtf, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	bool mounted = false, have_tw = false;
+	struct bpf_program *p;
+	int err;
+
+	log_reset();
+	l->skel = ephtrace_bpf__open_opts(&oo);
+	if (!l->skel) {
+		err = -errno;
+		snprintf(why, whylen, "failed to open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	l->skel->rodata->backend = backend;
+	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
+	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		const char *fn = prog_target(p);
+		bool want = prog_backend(p) == backend;
+
+		if (want && backend != EPH_BACKEND_TRACEPOINT && optional_target(fn)) {
+			want = kernel_has_func(kbtf, fn);
+			have_tw |= want;
+		}
+		bpf_program__set_autoload(p, want);
+	}
+	if (backend != EPH_BACKEND_TRACEPOINT && !have_tw) {
+		snprintf(why, whylen, "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
+				      "kernel's BTF");
+		err = -ENOENT;
+		goto out_destroy;
+	}
+	err = ephtrace_bpf__load(l->skel);
+	if (err) {
+		snprintf(why, whylen, "failed to load the %s programs: %s",
+			 eph_backend_name(backend), strerror(-err));
+		goto out_destroy;
+	}
+	if (backend == EPH_BACKEND_TRACEPOINT && !tracefs_present()) {
+		if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
+			err = -errno;
+			snprintf(why, whylen, "tracefs is not mounted and mounting it on %s failed: %s",
+				 TRACEFS, strerror(-err));
+			goto out_destroy;
+		}
+		mounted = true;
+	}
+	err = attach_all(l, why, whylen);
+	if (mounted)
+		umount2(TRACEFS, MNT_DETACH); /* the attached tracepoints do not need it */
+	if (err)
+		goto out_links;
+	l->backend = backend;
+	return 0;
+
+out_links:
+	destroy_links(l);
+out_destroy:
+	ephtrace_bpf__destroy(l->skel);
+	l->skel = NULL;
+	return err;
+}
+
+static const char *backend_hint(int backend)
+{
+	switch (backend) {
+	case EPH_BACKEND_FENTRY:
+		return "this kernel may forbid fentry/fexit (lockdown, no BTF, or a sandbox): try "
+		       "--backend kprobe or --backend tracepoint";
+	case EPH_BACKEND_KPROBE:
+		return "this kernel may lack kprobes (CONFIG_KPROBES) or the function may be "
+		       "inlined: try --backend tracepoint";
+	default:
+		return "check that tracefs and the syscalls:* tracepoints exist "
+		       "(CONFIG_FTRACE_SYSCALLS)";
+	}
+}
+
+int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn_ctx,
+		     struct eph_loader **out)
+{
+	static const int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE,
+				     EPH_BACKEND_TRACEPOINT };
+	char why[3][320] = {};
+	struct eph_loader *l;
+	struct btf *kbtf;
+	int i, err = -ENOENT;
+
+	logbuf.verbose = o->verbose;
+	libbpf_set_print(libbpf_print);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ncpus = libbpf_num_possible_cpus();
+	kbtf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+	if (!kbtf) {
+		err = -errno;
+		fprintf(stderr, "ephtrace: cannot read the kernel's BTF (%s): %s\n",
+			o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux", strerror(-err));
+		fprintf(stderr, "  ephtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, or "
+				"--btf FILE with this kernel's BTF\n");
+		goto out_free;
+	}
+	for (i = 0; i < 3; i++) {
+		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
+			continue;
+		err = try_backend(l, o, order[i], kbtf, why[i], sizeof(why[i]));
+		if (!err)
+			break;
+		if (o->verbose || o->backend != EPH_BACKEND_AUTO) {
+			fprintf(stderr, "ephtrace: backend %s: %s\n", eph_backend_name(order[i]),
+				why[i]);
+			log_dump();
+		}
+	}
+	btf__free(kbtf);
+	if (err) {
+		if (o->backend == EPH_BACKEND_AUTO) {
+			fprintf(stderr, "ephtrace: no backend could attach:\n");
+			for (i = 0; i < 3; i++)
+				fprintf(stderr, "  %s: %s\n", eph_backend_name(order[i]), why[i]);
+		} else {
+			fprintf(stderr, "  %s\n", backend_hint(o->backend));
+		}
+		goto out_free;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), (ring_buffer_sample_fn)fn,
+				 fn_ctx, NULL);
+	if (!l->rb) {
+		err = -errno;
+		fprintf(stderr, "ephtrace: failed to create the ring buffer reader: %s\n",
+			strerror(-err));
+		goto out_free;
+	}
+	*out = l;
+	return 0;
+
+out_free:
+	eph_loader__free(l);
+	return err;
+}
+
+int eph_loader__backend(const struct eph_loader *l)
+{
+	return l->backend;
+}
+
+int eph_loader__nr_links(const struct eph_loader *l)
+{
+	return l->nr_links;
+}
+
+int eph_loader__poll(struct eph_loader *l, int timeout_ms)
+{
+	return ring_buffer__poll(l->rb, timeout_ms);
+}
+
+int eph_loader__drain(struct eph_loader *l)
+{
+	destroy_links(l);
+	return ring_buffer__consume(l->rb);
+}
+
+int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
+{
+	uint64_t vals[l->ncpus];
+	__u32 i;
+	int c;
+
+	for (i = 0; i < EPH_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &i, sizeof(i), vals, sizeof(vals),
+					 0))
+			return -errno;
+		for (c = 0; c < l->ncpus; c++)
+			out[i] += vals[c];
+	}
+	return 0;
+}
+
+void eph_loader__free(struct eph_loader *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	destroy_links(l);
+	ephtrace_bpf__destroy(l->skel);
+	free(l);
+}
+
+bool eph_privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	uint64_t eff;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
+#define HAS(cap) (eff & (1ull << (cap)))
+	return HAS(CAP_SYS_ADMIN) || (HAS(CAP_BPF) && HAS(CAP_PERFMON));
+#undef HAS
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Loading ephtrace's BPF object: backend choice by trial, attach, ring buffer, counters. */
+#ifndef EPH_LOADER_H
+#define EPH_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ephtrace.h"
+
+struct eph_loader_opts {
+	int backend;	       /* EPH_BACKEND_AUTO tries fentry, kprobe, tracepoint in turn */
+	uint32_t ringbuf_size; /* bytes, a power of two >= page size */
+	uint32_t max_holds;    /* ports tracked at once in the kernel */
+	const char *btf_path;  /* kernel BTF to use instead of /sys/kernel/btf/vmlinux */
+	bool verbose;	       /* libbpf's messages on stderr */
+};
+
+struct eph_loader;
+
+/* Called for each ring-buffer record; return non-zero to stop the poll. */
+typedef int (*eph_record_fn)(void *ctx, const void *data, size_t size);
+
+/* Open, load and attach. On failure prints what failed and why (stderr), returns -errno. */
+int eph_loader__open(const struct eph_loader_opts *opts, eph_record_fn fn, void *fn_ctx,
+		     struct eph_loader **out);
+int eph_loader__backend(const struct eph_loader *l);
+int eph_loader__nr_links(const struct eph_loader *l);
+/* Wait up to timeout_ms for records; returns the number consumed or -errno (-EINTR on signal). */
+int eph_loader__poll(struct eph_loader *l, int timeout_ms);
+/* Stop the kernel side (destroy the links) and hand over what is left in the ring buffer. */
+int eph_loader__drain(struct eph_loader *l);
+/* Sum of the per-CPU counters (EPH_CNT_*). */
+int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
+void eph_loader__free(struct eph_loader *l); /* NULL-safe; leaves nothing in the kernel */
+
+/* Whether this process can load BPF: root, CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON. */
+bool eph_privileged(void);
+
+#endif

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ephtrace: who takes ephemeral ports, how close each destination is to running out, and why a
+ * connect() or bind() failed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "events", cmd_events, "stream of port assignments, failures and releases" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: ephtrace [COMMAND] [OPTIONS]   (default command: events)\n\n"
+		   "Commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nephtrace COMMAND --help shows the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			usage(stdout);
+			return 0;
+		}
+		if (argc >= 2 && !strcmp(argv[1], "--version")) {
+			printf("ephtrace %s\n", EPH_VERSION);
+			return 0;
+		}
+		argv[0] = "events";
+		return cmd_events(argc, argv);
+	}
+	if (!strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "ephtrace: unknown command '%s' (see ephtrace --help)\n", argv[1]);
+	return EXIT_USAGE;
+}
