@@ -247,7 +247,8 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 		if (!eph_summary__json(c->summary, &c->sb, cnt[EPH_CNT_DROPPED], c->backend) &&
 		    !sb_putc(&c->sb, '\n'))
 			fwrite(c->sb.buf, 1, c->sb.len, stdout);
-	} else if (!eph_summary__text(c->summary, &c->sb, cnt[EPH_CNT_DROPPED], c->backend)) {
+	} else if (!eph_summary__text(c->summary, &c->sb, cnt[EPH_CNT_DROPPED], c->backend) &&
+		   !sb_putc(&c->sb, '\n')) {
 		fwrite(c->sb.buf, 1, c->sb.len, stderr);
 	}
 	fflush(stdout);

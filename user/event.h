@@ -18,8 +18,9 @@ struct eph_rec {
 /*
  * Check and convert one ring-buffer record. mono_to_wall_ns is CLOCK_REALTIME minus
  * CLOCK_MONOTONIC, taken once at start-up. Returns 0, or -EINVAL when the record is not a
- * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend). The comm is
- * always NUL-terminated in *out.
+ * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend); *out is then
+ * left untouched. op may be EPH_OP_NONE (releases, TIME_WAIT moves). data needs no alignment.
+ * The comm is always NUL-terminated in *out.
  */
 int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out);
 
@@ -32,10 +33,12 @@ const char *eph_backend_name(uint8_t backend); /* "auto" "fentry" "kprobe" "trac
 /* Backend by name; -1 if unknown. */
 int eph_backend_parse(const char *name);
 
-/* "EADDRNOTAVAIL" for 99; "E<n>" (written into buf) for an errno without a name. */
+/* "EADDRNOTAVAIL" for 99; "E<n>" (written into buf, and buf returned) for an errno without a
+ * name, 0 and negative values included. */
 const char *eph_errno_name(int err, char *buf, size_t len);
 
-/* Address as text (inet_ntop); family AF_INET uses addr[0..3]. Returns 0 or -EINVAL. */
+/* Address as text (inet_ntop); family AF_INET uses addr[0..3]. Returns 0, -EINVAL (family is
+ * neither AF_INET nor AF_INET6) or -ENOSPC (buf too small; INET6_ADDRSTRLEN always fits). */
 int eph_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
 
 #endif

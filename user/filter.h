@@ -9,12 +9,12 @@
 #include "event.h"
 
 struct eph_filter {
-	uint32_t pid;		       /* 0 = any; matches the tgid */
-	char comm[EPH_COMM_LEN];       /* "" = any; exact match */
-	uint8_t family;		       /* 0 = any, AF_INET, AF_INET6 */
-	uint8_t proto;		       /* 0 = any, IPPROTO_TCP, IPPROTO_UDP */
-	bool failures_only;	       /* show only failures */
-	bool releases;		       /* show releases too (hidden by default) */
+	uint32_t pid;		 /* 0 = any; matches the tgid */
+	char comm[EPH_COMM_LEN]; /* "" = any; exact match */
+	uint8_t family;		 /* 0 = any, AF_INET, AF_INET6 */
+	uint8_t proto;		 /* 0 = any, IPPROTO_TCP, IPPROTO_UDP */
+	bool failures_only;	 /* show only failures */
+	bool releases;		 /* show releases too (hidden by default) */
 };
 
 /* The event belongs to what the user asked about (pid, comm, family, proto).
@@ -22,7 +22,7 @@ struct eph_filter {
 bool eph_filter_scope(const struct eph_filter *f, const struct eph_rec *r);
 
 /* The event is printed: in scope, and its type is shown (assign and fail; release with
- * --releases; time_wait never; only fail with --failures-only). */
+ * --releases; time_wait never; only fail with --failures-only, even with --releases). */
 bool eph_filter_show(const struct eph_filter *f, const struct eph_rec *r);
 
 #endif

@@ -12,7 +12,9 @@ struct strbuf {
 	size_t cap;
 };
 
+/* clang-format off */
 #define STRBUF_INIT { NULL, 0, 0 }
+/* clang-format on */
 
 /* Each returns 0 or -ENOMEM (the buffer is left as it was). */
 int sb_append(struct strbuf *sb, const char *s, size_t n);
@@ -22,8 +24,11 @@ int sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(pri
 void sb_reset(struct strbuf *sb); /* len = 0, keeps the memory */
 void sb_free(struct strbuf *sb);  /* NULL-safe, leaves an empty buffer */
 
-/* JSON string literal with quotes. Bytes that are not valid UTF-8 become \u00XX of the byte;
- * control bytes, '"' and '\\' are escaped. Reads at most n bytes and stops at a NUL. */
+/* JSON string literal with quotes. Bytes that are not valid UTF-8 (stray continuation bytes,
+ * overlong forms, surrogates, above U+10FFFF, sequences cut short) become \u00xx of the byte;
+ * '"' '\\' \n \t \r \b \f get their short escapes, other control bytes and DEL \u00xx (hex in
+ * lower case). Valid UTF-8 is copied as is. Reads at most n bytes and stops at a NUL; s NULL
+ * gives "". On -ENOMEM nothing is appended. */
 int sb_json_str(struct strbuf *sb, const char *s, size_t n);
 
 #endif

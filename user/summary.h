@@ -16,15 +16,20 @@ void eph_summary__free(struct eph_summary *s); /* NULL-safe */
 /*
  * Count one in-scope event. assign: assigned++ and held++ for ev.pid; fail: failed[errname]++;
  * release with EPH_F_OWNER: held-- for ev.pid (the owner) if it had one.
- * time_wait: nothing (the port is still held). Returns 0 or -ENOMEM.
+ * time_wait: nothing (the port is still held). A release never creates a row. comm is the
+ * latest seen on an assign or fail. At most 8 distinct errnos are named per process; further
+ * ones are counted under "OTHER". O(1) per call. Returns 0 or -ENOMEM.
  */
 int eph_summary__add(struct eph_summary *s, const struct eph_rec *r);
 
 /* {"event":"summary","processes":[{"pid":N,"comm":"..","assigned":N,"failed":{"EADDRNOTAVAIL":N},
- *  "held":N}],"dropped":N,"backend":".."} without newline, processes by pid ascending. */
+ *  "held":N}],"dropped":N,"backend":".."} without newline, processes by pid ascending, failed
+ * names by errno ascending then "OTHER"; backend NULL gives null. */
 int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
 		      const char *backend);
-/* The same as an aligned table (PID COMM ASSIGNED FAILED HELD) with a dropped/backend line. */
+/* The same as an aligned table (PID COMM ASSIGNED FAILED HELD FAILURES; FAILED is the total,
+ * FAILURES "EADDRNOTAVAIL=3 EAGAIN=1" or "-") and a last line "dropped: N, backend: NAME".
+ * Lines are separated by '\n', with none after the last. */
 int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
 		      const char *backend);
 

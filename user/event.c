@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Decoding of ring-buffer records and the names of their fields. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "event.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Indexed by value; a NULL slot is a value that has no name. */
+static const char *const type_names[] = {
+	[EPH_ASSIGN] = "assign",
+	[EPH_FAIL] = "fail",
+	[EPH_RELEASE] = "release",
+	[EPH_TIME_WAIT] = "time_wait",
+};
+
+static const char *const op_names[] = {
+	[EPH_OP_CONNECT] = "connect",
+	[EPH_OP_BIND] = "bind",
+	[EPH_OP_SENDMSG] = "sendmsg",
+	[EPH_OP_LISTEN] = "listen",
+};
+
+static const char *const backend_names[] = {
+	[EPH_BACKEND_AUTO] = "auto",
+	[EPH_BACKEND_FENTRY] = "fentry",
+	[EPH_BACKEND_KPROBE] = "kprobe",
+	[EPH_BACKEND_TRACEPOINT] = "tracepoint",
+};
+
+static const char *name_of(const char *const *names, size_t n, unsigned int v)
+{
+	return v < n ? names[v] : NULL;
+}
+
+const char *eph_type_name(uint8_t type)
+{
+	return name_of(type_names, ARRAY_SIZE(type_names), type);
+}
+
+const char *eph_op_name(uint8_t op)
+{
+	return name_of(op_names, ARRAY_SIZE(op_names), op);
+}
+
+const char *eph_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	default:
+		return NULL;
+	}
+}
+
+const char *eph_family_name(uint8_t family)
+{
+	switch (family) {
+	case AF_INET:
+		return "ipv4";
+	case AF_INET6:
+		return "ipv6";
+	default:
+		return NULL;
+	}
+}
+
+const char *eph_backend_name(uint8_t backend)
+{
+	return name_of(backend_names, ARRAY_SIZE(backend_names), backend);
+}
+
+int eph_backend_parse(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(backend_names); i++) {
+		if (backend_names[i] && !strcmp(name, backend_names[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* op is EPH_OP_NONE on records that no system call caused (a release, a TIME_WAIT move). */
+static bool op_valid(uint8_t op)
+{
+	return op == EPH_OP_NONE || eph_op_name(op);
+}
+
+int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out)
+{
+	struct eph_event ev;
+
+	if (!data || !out || size != sizeof(ev))
+		return -EINVAL;
+	/* The ring buffer gives no alignment promise a replayed file would keep: copy. */
+	memcpy(&ev, data, sizeof(ev));
+	if (!eph_type_name(ev.type) || !op_valid(ev.op) || !eph_proto_name(ev.proto) ||
+	    !eph_family_name(ev.family) || !eph_backend_name(ev.backend))
+		return -EINVAL;
+	ev.comm[EPH_COMM_LEN - 1] = '\0';
+	out->ev = ev;
+	/* Unsigned arithmetic: a negative offset is a subtraction, and nothing here is UB. */
+	out->wall_ns = ev.ts_ns + (uint64_t)mono_to_wall_ns;
+	return 0;
+}
+
+const char *eph_errno_name(int err, char *buf, size_t len)
+{
+	const char *name = err > 0 ? strerrorname_np(err) : NULL;
+
+	if (name)
+		return name;
+	if (buf && len)
+		snprintf(buf, len, "E%d", err);
+	return buf;
+}
+
+int eph_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (!addr || !buf || (family != AF_INET && family != AF_INET6))
+		return -EINVAL;
+	if (len > (socklen_t)-1)
+		len = (socklen_t)-1;
+	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Event lines: JSON (one object per line) and bcc-style text columns. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+
+#define NSEC_PER_SEC UINT64_C(1000000000)
+#define ADDR_LEN INET6_ADDRSTRLEN
+#define ERRNAME_LEN 16
+
+/*
+ * Text columns. Widths fit an IPv4 line (an address is at most 15 characters, an errno name
+ * such as EADDRNOTAVAIL 13); a longer IPv6 address pushes the rest of its line to the right
+ * instead of being cut.
+ */
+#define TEXT_FMT "%-8s %-7s %-16s %-5s %-8s %-15s %-5s %-15s %-5s %-13s %s"
+
+/*
+ * A JSON object written member by member. The first error sticks in err and later calls do
+ * nothing, so the caller checks once, at the end.
+ */
+struct json_obj {
+	struct strbuf *sb;
+	int err;
+	char sep; /* '{' before the first member, ',' before the others */
+};
+
+/* Decimal digits of v, without sb_printf: this runs a dozen times per event. */
+static int sb_u64(struct strbuf *sb, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return sb_append(sb, tmp + i, sizeof(tmp) - i);
+}
+
+/* "key": with what goes before it; false if an error is pending. */
+static bool json_key(struct json_obj *o, const char *key)
+{
+	char head[2] = { o->sep, '"' };
+
+	o->sep = ',';
+	if (!o->err)
+		o->err = sb_append(o->sb, head, sizeof(head));
+	if (!o->err)
+		o->err = sb_puts(o->sb, key);
+	if (!o->err)
+		o->err = sb_append(o->sb, "\":", 2);
+	return !o->err;
+}
+
+/* A literal value: null, true, false. */
+static void json_lit(struct json_obj *o, const char *key, const char *lit)
+{
+	if (json_key(o, key))
+		o->err = sb_puts(o->sb, lit);
+}
+
+/* A string, or null when s is NULL. */
+static void json_str(struct json_obj *o, const char *key, const char *s, size_t n)
+{
+	if (!s)
+		json_lit(o, key, "null");
+	else if (json_key(o, key))
+		o->err = sb_json_str(o->sb, s, n);
+}
+
+static void json_u64(struct json_obj *o, const char *key, uint64_t v, bool known)
+{
+	if (!known)
+		json_lit(o, key, "null");
+	else if (json_key(o, key))
+		o->err = sb_u64(o->sb, v);
+}
+
+static void json_i64(struct json_obj *o, const char *key, int64_t v)
+{
+	if (json_key(o, key) && v < 0)
+		o->err = sb_putc(o->sb, '-');
+	if (!o->err)
+		o->err = sb_u64(o->sb, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+static void json_addr(struct json_obj *o, const char *key, uint8_t family, const uint8_t addr[16],
+		      bool known)
+{
+	char buf[ADDR_LEN];
+
+	if (!known || eph_addr_str(family, addr, buf, sizeof(buf)))
+		json_lit(o, key, "null");
+	else
+		json_str(o, key, buf, sizeof(buf));
+}
+
+static void json_time(struct json_obj *o, const char *key, uint64_t wall_ns)
+{
+	if (json_key(o, key))
+		o->err = sb_putc(o->sb, '"');
+	if (!o->err)
+		o->err = eph_format_time(o->sb, wall_ns);
+	if (!o->err)
+		o->err = sb_putc(o->sb, '"');
+}
+
+int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *backend)
+{
+	const struct eph_event *ev = &r->ev;
+	struct json_obj o = { .sb = sb, .sep = '{' };
+	bool held = ev->type == EPH_RELEASE && (ev->flags & EPH_F_HELD);
+	const char *errname = NULL;
+	size_t old_len = sb->len;
+	char errbuf[ERRNAME_LEN];
+
+	if (!backend)
+		backend = eph_backend_name(ev->backend);
+	if (ev->err)
+		errname = eph_errno_name(ev->err, errbuf, sizeof(errbuf));
+
+	json_str(&o, "event", eph_type_name(ev->type), SIZE_MAX);
+	json_str(&o, "op", eph_op_name(ev->op), SIZE_MAX);
+	json_str(&o, "proto", eph_proto_name(ev->proto), SIZE_MAX);
+	json_str(&o, "family", eph_family_name(ev->family), SIZE_MAX);
+	json_u64(&o, "pid", ev->pid, true);
+	json_u64(&o, "tid", ev->tid, true);
+	json_str(&o, "comm", ev->comm, sizeof(ev->comm));
+	json_u64(&o, "cgroup_id", ev->cgroup_id, true);
+	json_u64(&o, "netns", ev->netns, true);
+	json_addr(&o, "saddr", ev->family, ev->saddr, ev->flags & EPH_F_SADDR);
+	json_u64(&o, "sport", ev->sport, true);
+	json_addr(&o, "daddr", ev->family, ev->daddr, ev->flags & EPH_F_DEST);
+	json_u64(&o, "dport", ev->dport, ev->flags & EPH_F_DEST);
+	json_u64(&o, "requested_port", ev->req_port, ev->flags & EPH_F_REQ);
+	json_lit(&o, "ephemeral", ev->flags & EPH_F_EPHEMERAL ? "true" : "false");
+	json_str(&o, "error", errname, SIZE_MAX);
+	json_i64(&o, "errno", ev->err);
+	json_u64(&o, "search_ns", ev->search_ns, ev->flags & EPH_F_SEARCH);
+	json_u64(&o, "held_ns", ev->held_ns, held);
+	json_time(&o, "time", r->wall_ns);
+	json_str(&o, "backend", backend, SIZE_MAX);
+	if (!o.err)
+		o.err = sb_putc(sb, '}');
+
+	if (o.err) {
+		sb->len = old_len;
+		if (sb->buf)
+			sb->buf[old_len] = '\0';
+	}
+	return o.err;
+}
+
+/*
+ * Year, month and day of a day count since 1970-01-01 in the proleptic Gregorian calendar:
+ * the days-to-civil algorithm (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"),
+ * counted in 400-year eras starting on March 1st so that the leap day ends the year.
+ */
+static void civil_from_days(uint64_t days, uint64_t *year, unsigned int *month, unsigned int *day)
+{
+	uint64_t z = days + 719468; /* days from 0000-03-01 */
+	uint64_t era = z / 146097;
+	uint64_t doe = z - era * 146097;				      /* [0, 146096] */
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		      /* [0, 365] */
+	uint64_t mp = (5 * doy + 2) / 153; /* [0, 11], March = 0 */
+
+	*day = (unsigned int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (unsigned int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = yoe + era * 400 + (*month <= 2);
+}
+
+/* v as exactly width digits, right to left. */
+static void put_digits(char *p, uint64_t v, int width)
+{
+	while (width--) {
+		p[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* Arithmetic instead of gmtime_r + strftime + printf: four times faster, and no locale or
+ * time-zone state involved. */
+int eph_format_time(struct strbuf *sb, uint64_t wall_ns)
+{
+	char out[] = "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ";
+	uint64_t sec = wall_ns / NSEC_PER_SEC, rem = sec % 86400, year;
+	unsigned int month, day;
+
+	civil_from_days(sec / 86400, &year, &month, &day);
+	put_digits(out, year, 4); /* 1970..2554 for any uint64_t */
+	put_digits(out + 5, month, 2);
+	put_digits(out + 8, day, 2);
+	put_digits(out + 11, rem / 3600, 2);
+	put_digits(out + 14, rem / 60 % 60, 2);
+	put_digits(out + 17, rem % 60, 2);
+	put_digits(out + 20, wall_ns % NSEC_PER_SEC, 9);
+	return sb_append(sb, out, sizeof(out) - 1);
+}
+
+int eph_format_text_header(struct strbuf *sb)
+{
+	return sb_printf(sb, TEXT_FMT, "TIME", "PID", "COMM", "PROTO", "OP", "LADDR", "LPORT",
+			 "RADDR", "RPORT", "RESULT", "SEARCH_US");
+}
+
+/* The comm as printable ASCII: a task name may hold escape sequences or stray bytes. */
+static void text_comm(const char *comm, char out[EPH_COMM_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < EPH_COMM_LEN - 1 && comm[i]; i++)
+		out[i] = comm[i] >= 0x20 && comm[i] < 0x7f ? comm[i] : '?';
+	out[i] = '\0';
+}
+
+static void text_addr(const struct eph_event *ev, const uint8_t addr[16], bool known, char *buf,
+		      size_t len)
+{
+	if (!known || eph_addr_str(ev->family, addr, buf, len))
+		snprintf(buf, len, "-");
+}
+
+static void text_port(uint16_t port, bool known, char *buf, size_t len)
+{
+	if (known && port)
+		snprintf(buf, len, "%u", port);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* Microseconds with two decimals from nanoseconds, or "-"; prefix names what it is. */
+static void text_usec(const char *prefix, uint64_t ns, bool known, char *buf, size_t len)
+{
+	if (known)
+		snprintf(buf, len, "%s%" PRIu64 ".%02" PRIu64, prefix, ns / 1000, ns % 1000 / 10);
+	else
+		snprintf(buf, len, "-");
+}
+
+/*
+ * One text line. The columns mean:
+ *   OP      the system call; '!' in front on a failure; '-' when none (releases).
+ *   LPORT/RPORT  '-' when unknown or 0.
+ *   RESULT  "ok" for an assignment, the errno name for a failure, "released" for a release,
+ *           "time_wait" for a move to TIME_WAIT.
+ *   SEARCH_US  assign/fail: the port search in microseconds. A release has no search: the
+ *           column shows how long the port was held instead, as "held=<microseconds>".
+ *           '-' when unknown.
+ */
+int eph_format_text(struct strbuf *sb, const struct eph_rec *r)
+{
+	const struct eph_event *ev = &r->ev;
+	char laddr[ADDR_LEN], raddr[ADDR_LEN], lport[8], rport[8], pid[16];
+	char tbuf[16], op[16], comm[EPH_COMM_LEN], errbuf[ERRNAME_LEN], usec[48];
+	const char *opname = eph_op_name(ev->op);
+	const char *proto = eph_proto_name(ev->proto);
+	const char *result;
+	time_t sec = (time_t)(r->wall_ns / NSEC_PER_SEC);
+	struct tm tm;
+
+	if (!localtime_r(&sec, &tm) || !strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm))
+		snprintf(tbuf, sizeof(tbuf), "-");
+	snprintf(pid, sizeof(pid), "%u", ev->pid);
+	text_comm(ev->comm, comm);
+	snprintf(op, sizeof(op), "%s%s", ev->type == EPH_FAIL ? "!" : "", opname ? opname : "-");
+	text_addr(ev, ev->saddr, ev->flags & EPH_F_SADDR, laddr, sizeof(laddr));
+	text_port(ev->sport, true, lport, sizeof(lport));
+	text_addr(ev, ev->daddr, ev->flags & EPH_F_DEST, raddr, sizeof(raddr));
+	text_port(ev->dport, ev->flags & EPH_F_DEST, rport, sizeof(rport));
+
+	switch (ev->type) {
+	case EPH_ASSIGN:
+		result = "ok";
+		text_usec("", ev->search_ns, ev->flags & EPH_F_SEARCH, usec, sizeof(usec));
+		break;
+	case EPH_FAIL:
+		result = eph_errno_name(ev->err, errbuf, sizeof(errbuf));
+		text_usec("", ev->search_ns, ev->flags & EPH_F_SEARCH, usec, sizeof(usec));
+		break;
+	case EPH_RELEASE:
+		result = "released";
+		text_usec("held=", ev->held_ns, ev->flags & EPH_F_HELD, usec, sizeof(usec));
+		break;
+	case EPH_TIME_WAIT:
+		result = "time_wait";
+		text_usec("", 0, false, usec, sizeof(usec));
+		break;
+	default:
+		return -EINVAL;
+	}
+	return sb_printf(sb, TEXT_FMT, tbuf, pid, comm, proto ? proto : "-", op, laddr, lport,
+			 raddr, rport, result, usec);
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-process summary printed when "ephtrace events" ends.
+ *
+ * Events arrive at up to millions per second, so adding one is O(1): processes live in a dense
+ * array and an open-addressing hash (linear probing, load <= 1/2) maps a pid to its index.
+ * Sorting by pid happens once, when the summary is printed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "summary.h"
+
+/*
+ * Distinct errnos counted by name per process. Port selection fails in a handful of ways
+ * (EADDRNOTAVAIL, EADDRINUSE, EAGAIN, a few others); anything beyond this many distinct
+ * errnos in one process is counted under "OTHER" so that memory per process stays fixed.
+ */
+#define SUMMARY_MAX_ERRNOS 8
+#define SUMMARY_OTHER "OTHER"
+#define SUMMARY_MIN_SLOTS 64
+#define ERRNAME_LEN 16
+
+struct errno_count {
+	int32_t err;
+	uint64_t count;
+};
+
+struct proc {
+	uint32_t pid;
+	char comm[EPH_COMM_LEN];
+	uint64_t assigned;
+	uint64_t held; /* assignments not yet released */
+	uint64_t failed_other;
+	uint32_t nerrs;
+	struct errno_count errs[SUMMARY_MAX_ERRNOS]; /* ascending by err */
+};
+
+struct eph_summary {
+	struct proc *procs; /* dense, in order of first appearance */
+	uint32_t nprocs;
+	uint32_t procs_cap;
+	uint32_t *slots; /* index into procs + 1; 0 = empty */
+	uint32_t nslots; /* power of two */
+};
+
+/* Fibonacci hashing: the top bits of pid * 2^32/phi, well spread even for strided pids. */
+static uint32_t pid_hash(uint32_t pid, uint32_t nslots)
+{
+	uint32_t h = pid * 2654435769u;
+
+	/* nslots is a power of two >= 2: keep its log2 top bits. */
+	return h >> (32 - __builtin_ctz(nslots));
+}
+
+static struct proc *summary_find(const struct eph_summary *s, uint32_t pid)
+{
+	uint32_t i = pid_hash(pid, s->nslots);
+
+	while (s->slots[i]) {
+		struct proc *p = &s->procs[s->slots[i] - 1];
+
+		if (p->pid == pid)
+			return p;
+		i = (i + 1) & (s->nslots - 1);
+	}
+	return NULL;
+}
+
+static void slots_insert(uint32_t *slots, uint32_t nslots, uint32_t pid, uint32_t idx)
+{
+	uint32_t i = pid_hash(pid, nslots);
+
+	while (slots[i])
+		i = (i + 1) & (nslots - 1);
+	slots[i] = idx + 1;
+}
+
+static int summary_rehash(struct eph_summary *s, uint32_t nslots)
+{
+	uint32_t *slots, i;
+
+	slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < s->nprocs; i++)
+		slots_insert(slots, nslots, s->procs[i].pid, i);
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = nslots;
+	return 0;
+}
+
+/* The entry of pid, created (zeroed, with comm) if there is none. */
+static struct proc *summary_get(struct eph_summary *s, uint32_t pid, const char *comm)
+{
+	struct proc *p = summary_find(s, pid);
+
+	if (p)
+		return p;
+	if (s->nprocs >= s->nslots / 2) {
+		if (s->nslots > UINT32_MAX / 2 || summary_rehash(s, s->nslots * 2))
+			return NULL;
+	}
+	if (s->nprocs == s->procs_cap) {
+		uint32_t cap = s->procs_cap * 2;
+
+		p = reallocarray(s->procs, cap, sizeof(*p));
+		if (!p)
+			return NULL;
+		s->procs = p;
+		s->procs_cap = cap;
+	}
+	p = &s->procs[s->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	memcpy(p->comm, comm, EPH_COMM_LEN);
+	p->comm[EPH_COMM_LEN - 1] = '\0';
+	slots_insert(s->slots, s->nslots, pid, s->nprocs);
+	s->nprocs++;
+	return p;
+}
+
+struct eph_summary *eph_summary__new(void)
+{
+	struct eph_summary *s;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->nslots = SUMMARY_MIN_SLOTS;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	if (!s->slots)
+		goto out_free_summary;
+	s->procs_cap = SUMMARY_MIN_SLOTS / 2;
+	s->procs = calloc(s->procs_cap, sizeof(*s->procs));
+	if (!s->procs)
+		goto out_free_slots;
+	return s;
+
+out_free_slots:
+	free(s->slots);
+out_free_summary:
+	free(s);
+	return NULL;
+}
+
+void eph_summary__free(struct eph_summary *s)
+{
+	if (!s)
+		return;
+	free(s->procs);
+	free(s->slots);
+	free(s);
+}
+
+static void proc_count_failure(struct proc *p, int32_t err)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nerrs && p->errs[i].err <= err; i++) {
+		if (p->errs[i].err == err) {
+			p->errs[i].count++;
+			return;
+		}
+	}
+	if (p->nerrs == SUMMARY_MAX_ERRNOS) {
+		p->failed_other++;
+		return;
+	}
+	memmove(&p->errs[i + 1], &p->errs[i], (p->nerrs - i) * sizeof(p->errs[0]));
+	p->errs[i].err = err;
+	p->errs[i].count = 1;
+	p->nerrs++;
+}
+
+int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
+{
+	const struct eph_event *ev = &r->ev;
+	struct proc *p;
+
+	switch (ev->type) {
+	case EPH_ASSIGN:
+	case EPH_FAIL:
+		p = summary_get(s, ev->pid, ev->comm);
+		if (!p)
+			return -ENOMEM;
+		/* The latest name wins: a process may exec or rename itself. */
+		memcpy(p->comm, ev->comm, EPH_COMM_LEN);
+		p->comm[EPH_COMM_LEN - 1] = '\0';
+		if (ev->type == EPH_ASSIGN) {
+			p->assigned++;
+			p->held++;
+		} else {
+			proc_count_failure(p, ev->err);
+		}
+		return 0;
+	case EPH_RELEASE:
+		if (!(ev->flags & EPH_F_OWNER))
+			return 0;
+		p = summary_find(s, ev->pid);
+		if (p && p->held)
+			p->held--;
+		return 0;
+	default:
+		return 0; /* EPH_TIME_WAIT: the port is still held */
+	}
+}
+
+static int cmp_proc_pid(const void *a, const void *b)
+{
+	const struct proc *pa = *(const struct proc *const *)a;
+	const struct proc *pb = *(const struct proc *const *)b;
+
+	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+/* Pointers to the processes in pid order; *out is NULL (and 0 returned) when there are none. */
+static int summary_sorted(const struct eph_summary *s, const struct proc ***out)
+{
+	const struct proc **v;
+	uint32_t i;
+
+	*out = NULL;
+	if (!s->nprocs)
+		return 0;
+	v = calloc(s->nprocs, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < s->nprocs; i++)
+		v[i] = &s->procs[i];
+	qsort(v, s->nprocs, sizeof(*v), cmp_proc_pid);
+	*out = v;
+	return 0;
+}
+
+static uint64_t proc_failed(const struct proc *p)
+{
+	uint64_t n = p->failed_other;
+	uint32_t i;
+
+	for (i = 0; i < p->nerrs; i++)
+		n += p->errs[i].count;
+	return n;
+}
+
+static int proc_json(struct strbuf *sb, const struct proc *p)
+{
+	char errbuf[ERRNAME_LEN];
+	const char *name;
+	uint32_t i;
+	int err;
+
+	err = sb_printf(sb, "{\"pid\":%" PRIu32 ",\"comm\":", p->pid);
+	if (!err)
+		err = sb_json_str(sb, p->comm, sizeof(p->comm));
+	if (!err)
+		err = sb_printf(sb, ",\"assigned\":%" PRIu64 ",\"failed\":{", p->assigned);
+	for (i = 0; !err && i < p->nerrs; i++) {
+		name = eph_errno_name(p->errs[i].err, errbuf, sizeof(errbuf));
+		err = sb_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", name, p->errs[i].count);
+	}
+	if (!err && p->failed_other)
+		err = sb_printf(sb, "%s\"" SUMMARY_OTHER "\":%" PRIu64, p->nerrs ? "," : "",
+				p->failed_other);
+	if (!err)
+		err = sb_printf(sb, "},\"held\":%" PRIu64 "}", p->held);
+	return err;
+}
+
+static void restore(struct strbuf *sb, size_t len)
+{
+	sb->len = len;
+	if (sb->buf)
+		sb->buf[len] = '\0';
+}
+
+int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
+		      const char *backend)
+{
+	size_t old_len = sb->len;
+	const struct proc **v;
+	uint32_t i;
+	int err;
+
+	err = summary_sorted(s, &v);
+	if (err)
+		return err;
+	err = sb_puts(sb, "{\"event\":\"summary\",\"processes\":[");
+	for (i = 0; !err && i < s->nprocs; i++) {
+		if (i)
+			err = sb_putc(sb, ',');
+		if (!err)
+			err = proc_json(sb, v[i]);
+	}
+	if (!err)
+		err = sb_printf(sb, "],\"dropped\":%" PRIu64 ",\"backend\":", dropped);
+	if (!err)
+		err = backend ? sb_json_str(sb, backend, strlen(backend)) : sb_puts(sb, "null");
+	if (!err)
+		err = sb_putc(sb, '}');
+	free(v);
+	if (err)
+		restore(sb, old_len);
+	return err;
+}
+
+#define SUMMARY_TEXT_FMT "%-7s %-16s %10s %10s %10s  %s"
+
+static void text_comm(const char *comm, char out[EPH_COMM_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < EPH_COMM_LEN - 1 && comm[i]; i++)
+		out[i] = comm[i] >= 0x20 && comm[i] < 0x7f ? comm[i] : '?';
+	out[i] = '\0';
+}
+
+/* "EADDRNOTAVAIL=3 EAGAIN=1" or "-" */
+static int proc_failures_text(struct strbuf *sb, const struct proc *p)
+{
+	char errbuf[ERRNAME_LEN];
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < p->nerrs; i++)
+		err = sb_printf(sb, "%s%s=%" PRIu64, i ? " " : "",
+				eph_errno_name(p->errs[i].err, errbuf, sizeof(errbuf)),
+				p->errs[i].count);
+	if (!err && p->failed_other)
+		err = sb_printf(sb, "%s" SUMMARY_OTHER "=%" PRIu64, p->nerrs ? " " : "",
+				p->failed_other);
+	if (!err && !p->nerrs && !p->failed_other)
+		err = sb_putc(sb, '-');
+	return err;
+}
+
+static int proc_text(struct strbuf *sb, const struct proc *p)
+{
+	char pid[16], comm[EPH_COMM_LEN], assigned[24], failed[24], held[24];
+	int err;
+
+	snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
+	text_comm(p->comm, comm);
+	snprintf(assigned, sizeof(assigned), "%" PRIu64, p->assigned);
+	snprintf(failed, sizeof(failed), "%" PRIu64, proc_failed(p));
+	snprintf(held, sizeof(held), "%" PRIu64, p->held);
+	err = sb_printf(sb, "\n" SUMMARY_TEXT_FMT, pid, comm, assigned, failed, held, "");
+	if (!err)
+		err = proc_failures_text(sb, p);
+	return err;
+}
+
+/*
+ * PID COMM ASSIGNED FAILED HELD FAILURES, one line per process (FAILED is the total, FAILURES
+ * the count per errno name), then "dropped: N, backend: NAME". Lines are separated by '\n',
+ * with none after the last.
+ */
+int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
+		      const char *backend)
+{
+	size_t old_len = sb->len;
+	const struct proc **v;
+	uint32_t i;
+	int err;
+
+	err = summary_sorted(s, &v);
+	if (err)
+		return err;
+	err = sb_printf(sb, SUMMARY_TEXT_FMT, "PID", "COMM", "ASSIGNED", "FAILED", "HELD",
+			"FAILURES");
+	for (i = 0; !err && i < s->nprocs; i++)
+		err = proc_text(sb, v[i]);
+	if (!err)
+		err = sb_printf(sb, "\ndropped: %" PRIu64 ", backend: %s", dropped,
+				backend ? backend : "-");
+	free(v);
+	if (err)
+		restore(sb, old_len);
+	return err;
+}
