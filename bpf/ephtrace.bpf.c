@@ -86,14 +86,15 @@ static __always_inline void fill_common(struct eph_event *e, const struct sock_c
 	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	e->sport = BPF_CORE_READ(skc, skc_num);
 	e->cookie = BPF_CORE_READ(skc, skc_cookie.counter);
+	/* explicit sizes: BPF_CORE_READ_INTO() into an array would copy one byte */
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO(e->saddr, skc, skc_rcv_saddr);
+		bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
 		if (dest)
-			BPF_CORE_READ_INTO(e->daddr, skc, skc_daddr);
+			bpf_core_read(e->daddr, 4, &skc->skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(e->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
 		if (dest)
-			BPF_CORE_READ_INTO(e->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+			bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
 	}
 	e->flags |= EPH_F_SADDR;
 	if (dest) {
@@ -147,6 +148,8 @@ static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_
 	if (!h)
 		return;
 	count(EPH_CNT_RELEASE);
+	hist_add(EPH_HIST_HOLD, proto, BPF_CORE_READ((const struct sock_common *)obj, skc_family),
+		 0, bpf_ktime_get_ns() - h->ts);
 	e = ev_reserve(EPH_RELEASE);
 	if (e) {
 		fill_owner(e, h);
@@ -211,7 +214,15 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 
 	__u16 port = o->sport ? o->sport : sk_num(sk);
 
+	struct eph_stat_key sk_key = { .type = o->err ? EPH_FAIL : EPH_ASSIGN, .op = o->op,
+				       .proto = o->proto, .err = o->err };
+
+	sk_key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	count(o->err ? EPH_CNT_FAIL : EPH_CNT_ASSIGN);
+	map_add(&stats, &sk_key, 1);
+	if (o->flags & EPH_F_SEARCH)
+		hist_add(sk_dest ? EPH_HIST_CONNECT : EPH_HIST_BIND, o->proto, sk_key.family,
+			 o->err, o->search_ns);
 	if (!o->err)
 		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL);
 	e = ev_reserve(o->err ? EPH_FAIL : EPH_ASSIGN);
@@ -657,6 +668,9 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr)
 			return 0; /* EINVAL: already bound */
 		c.req_port = c.dport;
 		c.dport = 0;
+		__builtin_memcpy(c.saddr, c.daddr, sizeof(c.saddr));
+		__builtin_memset(c.daddr, 0, sizeof(c.daddr));
+		c.has_saddr = c.has_dest;
 		c.has_dest = 0;
 	}
 	call_put(SLOT_SYSCALL, &c);
@@ -707,8 +721,8 @@ static __always_inline int on_sys_exit(long ret)
 		o.req_port = c->req_port;
 		o.flags = EPH_F_REQ | (c->req_port ? 0 : EPH_F_EPHEMERAL);
 		if (ret == -EADDRINUSE) {
-			o.err = EADDRINUSE;
-			emit(sk, &o, NULL);
+			o.err = EADDRINUSE; /* the kernel has reset the address: use the request */
+			emit(sk, &o, c);
 		} else if (!ret && !c->had_port && port) {
 			emit(sk, &o, NULL);
 		}

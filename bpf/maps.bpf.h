@@ -69,6 +69,58 @@ struct {
 	__type(value, struct hold);
 } holds SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct eph_stat_key);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct eph_hist_key);
+	__type(value, __u64);
+} hists SEC(".maps");
+
+/* Add to a counter map, creating the entry on first use (bcc maps.bpf.h style). */
+static __always_inline void map_add(void *map, const void *key, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(map, key), zero = 0;
+
+	if (!v) {
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(map, key);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(v, n);
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffff) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline void hist_add(__u8 kind, __u8 proto, __u8 family, __u8 result, __u64 ns)
+{
+	struct eph_hist_key k = { .kind = kind, .proto = proto, .family = family,
+				  .result = result };
+
+	k.slot = log2_u64(ns);
+	map_add(&hists, &k, 1);
+	k.slot = EPH_HIST_SUM;
+	map_add(&hists, &k, ns);
+}
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);

@@ -88,6 +88,39 @@ struct eph_event {
 #define EPH_CNT_TIME_WAIT 6  /* ports moved to TIME_WAIT */
 #define EPH_CNT_MAX 8
 
+/*
+ * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every
+ * assignment and failure, whether or not its event reached user space.
+ */
+struct eph_stat_key {
+	__u8 type;   /* EPH_ASSIGN or EPH_FAIL */
+	__u8 op;     /* EPH_OP_* */
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* AF_INET / AF_INET6 */
+	__u16 err;   /* 0 or the errno */
+	__u16 __pad;
+};
+
+/*
+ * In-kernel log2 histograms, map "hists": key -> __u64. Slot k counts values (ns) in
+ * [2^k, 2^(k+1)), slot 0 also counts 0; slot EPH_HIST_SUM holds the sum of the values (ns).
+ * The bucket is the last key field, as in ebpf_exporter.
+ */
+#define EPH_HIST_CONNECT 1 /* connect(): port search time (inet_hash_connect), by family+result */
+#define EPH_HIST_BIND 2	   /* bind()/listen()/autobind: port choice time, by proto+family+result */
+#define EPH_HIST_HOLD 3	   /* assignment to release (TIME_WAIT included), by proto+family */
+#define EPH_HIST_SLOTS 64
+#define EPH_HIST_SUM 255
+
+struct eph_hist_key {
+	__u8 kind;   /* EPH_HIST_* */
+	__u8 proto;
+	__u8 family;
+	__u8 result; /* 0 = success, else the errno */
+	__u8 __pad[3];
+	__u8 slot;   /* last: the log2 bucket, or EPH_HIST_SUM */
+};
+
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)
 #define EPH_DEFAULT_MAX_HOLDS 65536
