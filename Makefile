@@ -28,9 +28,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli
+CORE := event strbuf format filter summary cli hist
 # Modules that drive the kernel side.
-APP := main loader cmd_events
+APP := main loader app cmd_events cmd_hist
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
@@ -74,6 +74,8 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ -lcmocka -lm -o $@
 
+include tests/ephtest/ephtest.mk
+
 deps:
 	$(Q)./tests/deps.sh
 
@@ -85,11 +87,11 @@ run: deps
 test-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-host: ephtrace
+test-host: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/host/run.sh
 
 # One VM cell: make test-vm KERNEL=6.1 BACKEND=kprobe (default: every kernel and backend).
-test-vm: ephtrace
+test-vm: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
 
 test: deps

@@ -39,6 +39,8 @@
 #define TCP_CLOSING 11
 
 const volatile __u8 backend = EPH_BACKEND_AUTO;
+/* Counters and histograms only (ephtrace hist): no ring-buffer records at all. */
+const volatile __u8 no_events = 0;
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -46,10 +48,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline struct eph_event *ev_reserve(__u8 type)
 {
-	struct eph_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct eph_event *e;
 
+	if (no_events)
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(EPH_CNT_DROPPED);
+		count(EPH_CNT_DROP_BASE + type - 1);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -327,28 +333,6 @@ static __always_inline int on_get_port_exit(int ret)
 	return 0;
 }
 
-/* inet_autobind: the implicit UDP port of connect() and sendmsg(). */
-static __always_inline int on_autobind_enter(struct sock *sk)
-{
-	struct call_ctx *d = call_get(SLOT_DGRAM);
-	struct call_ctx c = {};
-
-	c.sk = (__u64)sk;
-	c.op = EPH_OP_SENDMSG;
-	if (d && d->sk == c.sk) {
-		c = *d;
-		c.op = EPH_OP_CONNECT;
-	}
-	call_put(SLOT_AUTOBIND, &c);
-	return 0;
-}
-
-static __always_inline int on_autobind_exit(void)
-{
-	call_del(SLOT_AUTOBIND);
-	return 0;
-}
-
 static __always_inline void read_sockaddr(struct call_ctx *c, const void *uaddr, bool user)
 {
 	struct sockaddr_in6 sa = {};
@@ -375,6 +359,71 @@ static __always_inline void read_sockaddr(struct call_ctx *c, const void *uaddr,
 		return;
 	}
 	c->has_dest = 1;
+}
+
+/* System call numbers of the send calls, to find a sendto()'s destination at autobind. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_sendmmsg 307
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_sendto 206
+#define NR_sendmsg 211
+#define NR_sendmmsg 269
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#endif
+
+static __always_inline const void *msghdr_name(const struct user_msghdr *msg)
+{
+	void *name = NULL;
+
+	bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
+	return name;
+}
+
+/*
+ * The destination of the send that caused an autobind, from the system call's own arguments
+ * (the user registers of the task). Only on this rare path; io_uring sends have none.
+ */
+static __always_inline void send_dest(struct call_ctx *c)
+{
+#ifdef SYSCALL_NR
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const void *addr = NULL;
+	long nr = SYSCALL_NR(regs);
+
+	if (nr == NR_sendto)
+		addr = (const void *)PT_REGS_PARM5_CORE_SYSCALL(regs);
+	else if (nr == NR_sendmsg || nr == NR_sendmmsg) /* struct mmsghdr starts with the msghdr */
+		addr = msghdr_name((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+	if (addr)
+		read_sockaddr(c, addr, true);
+#endif
+}
+
+/* inet_autobind: the implicit UDP port of connect() and sendmsg(). */
+static __always_inline int on_autobind_enter(struct sock *sk)
+{
+	struct call_ctx *d = call_get(SLOT_DGRAM);
+	struct call_ctx c = {};
+
+	c.sk = (__u64)sk;
+	c.op = EPH_OP_SENDMSG;
+	if (d && d->sk == c.sk) {
+		c = *d;
+		c.op = EPH_OP_CONNECT;
+	} else {
+		send_dest(&c);
+	}
+	call_put(SLOT_AUTOBIND, &c);
+	return 0;
+}
+
+static __always_inline int on_autobind_exit(void)
+{
+	call_del(SLOT_AUTOBIND);
+	return 0;
 }
 
 /* inet_dgram_connect: remember where a UDP connect() goes, for its autobind. */
@@ -787,14 +836,6 @@ SEC("tracepoint/syscalls/sys_exit_sendto")
 int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_sys_exit(ctx->ret);
-}
-
-static __always_inline const void *msghdr_name(const struct user_msghdr *msg)
-{
-	void *name = NULL;
-
-	bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
-	return name;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")

@@ -86,7 +86,10 @@ struct eph_event {
 #define EPH_CNT_HOLD_FULL 4  /* assignments not tracked: hold table full */
 #define EPH_CNT_CTX_FULL 5   /* system calls not followed: context table full */
 #define EPH_CNT_TIME_WAIT 6  /* ports moved to TIME_WAIT */
-#define EPH_CNT_MAX 8
+/* Drops by event type: EPH_CNT_DROP_BASE + type - 1 (assign, fail, release, time_wait), so a
+ * stream can say how many of the events it shows were lost. */
+#define EPH_CNT_DROP_BASE 7
+#define EPH_CNT_MAX 12
 
 /*
  * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every

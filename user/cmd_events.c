@@ -2,14 +2,13 @@
 /* ephtrace events: the stream of assignments, failures and releases, and a summary at the end. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <time.h>
 
+#include "app.h"
 #include "cli.h"
 #include "commands.h"
 #include "event.h"
@@ -17,14 +16,6 @@
 #include "format.h"
 #include "loader.h"
 #include "summary.h"
-
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exiting = 1;
-}
 
 static const char usage[] =
 	"Usage: ephtrace events [OPTIONS]\n"
@@ -37,12 +28,8 @@ static const char usage[] =
 	"      --tcp / --udp    only this protocol\n"
 	"      --failures-only  only failures (EADDRNOTAVAIL, EADDRINUSE, EAGAIN)\n"
 	"      --releases       also show ports going back to the pool\n"
-	"      --backend B      auto (default), fentry, kprobe or tracepoint\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C)\n"
-	"      --ringbuf-size N ring buffer size, bytes, K/M/G suffix (default 4M, power of 2)\n"
-	"      --max-holds N    ports tracked at once in the kernel (default 65536)\n"
-	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
-	"  -v, --verbose        show libbpf's messages\n"
+	EPH_LOADER_USAGE
 	"  -h, --help           this text\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -61,23 +48,6 @@ struct events_ctx {
 	uint64_t bad_records;
 	int err;
 };
-
-static int64_t mono_to_wall_ns(void)
-{
-	struct timespec rt, mono;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return (int64_t)(rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
 
 static int on_record(void *ctx, const void *data, size_t size)
 {
@@ -108,12 +78,6 @@ static int on_record(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
-static int bad_value(const char *opt, const char *val, const char *what)
-{
-	fprintf(stderr, "ephtrace events: invalid %s '%s': %s\n", opt, val, what);
-	return EXIT_USAGE;
-}
-
 enum {
 	OPT_JSON = 1000,
 	OPT_COMM,
@@ -121,10 +85,6 @@ enum {
 	OPT_UDP,
 	OPT_FAILURES,
 	OPT_RELEASES,
-	OPT_BACKEND,
-	OPT_RINGBUF,
-	OPT_MAX_HOLDS,
-	OPT_BTF,
 };
 
 static const struct option longopts[] = {
@@ -137,13 +97,9 @@ static const struct option longopts[] = {
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "failures-only", no_argument, NULL, OPT_FAILURES },
 	{ "releases", no_argument, NULL, OPT_RELEASES },
-	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "duration", required_argument, NULL, 'd' },
-	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
-	{ "max-holds", required_argument, NULL, OPT_MAX_HOLDS },
-	{ "btf", required_argument, NULL, OPT_BTF },
-	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	EPH_LOADER_LONGOPTS,
 	{},
 };
 
@@ -156,30 +112,40 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":p:46d:vh", longopts, NULL)) != -1) {
+		int taken = eph_loader_opt("events", opt, optarg, lo);
+
+		if (taken == 1)
+			continue;
+		if (taken)
+			return taken;
 		switch (opt) {
 		case OPT_JSON:
 			c->json = true;
 			break;
 		case 'p':
 			if (eph_parse_u64(optarg, 1, 4194304, &v))
-				return bad_value("PID", optarg, "a process id from 1 to 4194304");
+				return eph_bad_value("events", "PID", optarg,
+						     "a process id from 1 to 4194304");
 			c->filter.pid = v;
 			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) >= EPH_COMM_LEN)
-				return bad_value("command name", optarg, "1 to 15 bytes");
+				return eph_bad_value("events", "command name", optarg,
+						     "1 to 15 bytes");
 			strcpy(c->filter.comm, optarg);
 			break;
 		case '4':
 		case '6':
 			if (c->filter.family)
-				return bad_value("option", argv[optind - 1], "-4 and -6 exclude each other");
+				return eph_bad_value("events", "option", argv[optind - 1],
+						     "-4 and -6 exclude each other");
 			c->filter.family = opt == '4' ? AF_INET : AF_INET6;
 			break;
 		case OPT_TCP:
 		case OPT_UDP:
 			if (c->filter.proto)
-				return bad_value("option", argv[optind - 1], "--tcp and --udp exclude each other");
+				return eph_bad_value("events", "option", argv[optind - 1],
+						     "--tcp and --udp exclude each other");
 			c->filter.proto = opt == OPT_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 			break;
 		case OPT_FAILURES:
@@ -188,45 +154,16 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 		case OPT_RELEASES:
 			c->filter.releases = true;
 			break;
-		case OPT_BACKEND:
-			lo->backend = eph_backend_parse(optarg);
-			if (lo->backend < 0)
-				return bad_value("backend", optarg, "auto, fentry, kprobe or tracepoint");
-			break;
 		case 'd':
 			if (eph_parse_seconds(optarg, 31536000, duration_ms))
-				return bad_value("duration", optarg, "seconds, more than 0, at most a year");
-			break;
-		case OPT_RINGBUF:
-			if (eph_parse_size(optarg, 4096, 1u << 30, &v) || (v & (v - 1)))
-				return bad_value("ring buffer size", optarg,
-						 "a power of two from 4K to 1G");
-			lo->ringbuf_size = v;
-			break;
-		case OPT_MAX_HOLDS:
-			if (eph_parse_u64(optarg, 64, 16777216, &v))
-				return bad_value("max holds", optarg, "a number from 64 to 16777216");
-			lo->max_holds = v;
-			break;
-		case OPT_BTF:
-			if (!*optarg)
-				return bad_value("BTF file", optarg, "empty");
-			lo->btf_path = optarg;
-			break;
-		case 'v':
-			lo->verbose = true;
+				return eph_bad_value("events", "duration", optarg,
+						     "seconds, more than 0, at most a year");
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "ephtrace events: option '%s' needs a value\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "ephtrace events: unknown option '%s' (see ephtrace events --help)\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return eph_bad_option("events", opt, argv);
 		}
 	}
 	if (optind < argc) {
@@ -236,18 +173,32 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 	return -1; /* go on */
 }
 
+/* Events of the types this stream shows that the kernel could not hand over (ring full). */
+static uint64_t dropped_shown(const struct eph_filter *f, const uint64_t cnt[EPH_CNT_MAX])
+{
+	uint64_t n = cnt[EPH_CNT_DROP_BASE + EPH_FAIL - 1];
+
+	if (!f->failures_only) {
+		n += cnt[EPH_CNT_DROP_BASE + EPH_ASSIGN - 1];
+		if (f->releases)
+			n += cnt[EPH_CNT_DROP_BASE + EPH_RELEASE - 1];
+	}
+	return n;
+}
+
 static void print_summary(struct events_ctx *c, struct eph_loader *l)
 {
-	uint64_t cnt[EPH_CNT_MAX] = {};
+	uint64_t cnt[EPH_CNT_MAX] = {}, dropped;
 
 	if (eph_loader__counters(l, cnt))
 		fprintf(stderr, "ephtrace: cannot read the kernel counters: %s\n", strerror(errno));
+	dropped = dropped_shown(&c->filter, cnt);
 	sb_reset(&c->sb);
 	if (c->json) {
-		if (!eph_summary__json(c->summary, &c->sb, cnt[EPH_CNT_DROPPED], c->backend) &&
+		if (!eph_summary__json(c->summary, &c->sb, dropped, c->backend) &&
 		    !sb_putc(&c->sb, '\n'))
 			fwrite(c->sb.buf, 1, c->sb.len, stdout);
-	} else if (!eph_summary__text(c->summary, &c->sb, cnt[EPH_CNT_DROPPED], c->backend) &&
+	} else if (!eph_summary__text(c->summary, &c->sb, dropped, c->backend) &&
 		   !sb_putc(&c->sb, '\n')) {
 		fwrite(c->sb.buf, 1, c->sb.len, stderr);
 	}
@@ -258,6 +209,9 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			"(--max-holds), %llu calls not followed\n",
 			(unsigned long long)cnt[EPH_CNT_HOLD_FULL],
 			(unsigned long long)cnt[EPH_CNT_CTX_FULL]);
+	if (cnt[EPH_CNT_DROPPED] > dropped)
+		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
+			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));
 	if (c->bad_records)
 		fprintf(stderr, "ephtrace: %llu malformed records ignored\n",
 			(unsigned long long)c->bad_records);
@@ -265,42 +219,23 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 
 int cmd_events(int argc, char **argv)
 {
-	struct eph_loader_opts lo = {
-		.backend = EPH_BACKEND_AUTO,
-		.ringbuf_size = EPH_DEFAULT_RINGBUF,
-		.max_holds = EPH_DEFAULT_MAX_HOLDS,
-	};
+	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
 	struct events_ctx c = { .sb = STRBUF_INIT };
 	struct eph_loader *l = NULL;
 	uint64_t duration_ms = 0, deadline = 0;
-	struct sigaction sa = { .sa_handler = on_signal };
 	int ret, err;
 
 	ret = parse_args(argc, argv, &c, &lo, &duration_ms);
 	if (ret >= 0)
 		return ret;
-	if (!eph_privileged()) {
-		fprintf(stderr, "ephtrace: permission denied: ephtrace needs root, or the "
-				"capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels "
-				"before 5.8)\n");
-		return 1;
-	}
 	c.summary = eph_summary__new();
 	if (!c.summary)
 		return 1;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	c.mono_to_wall = mono_to_wall_ns();
-
-	err = eph_loader__open(&lo, on_record, &c, &l);
-	if (err) {
-		ret = 1;
+	c.mono_to_wall = eph_mono_to_wall_ns();
+	ret = eph_start("events", &lo, on_record, &c, &l);
+	if (ret)
 		goto out;
-	}
 	c.backend = eph_backend_name(eph_loader__backend(l));
-	fprintf(stderr, "ephtrace: using backend %s (%d programs attached)\n", c.backend,
-		eph_loader__nr_links(l));
 	if (!c.json) {
 		sb_reset(&c.sb);
 		if (!eph_format_text_header(&c.sb) && !sb_putc(&c.sb, '\n'))
@@ -308,9 +243,8 @@ int cmd_events(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (duration_ms)
-		deadline = now_ms() + duration_ms;
-	ret = 0;
-	while (!exiting) {
+		deadline = eph_now_ms() + duration_ms;
+	while (!eph_exiting) {
 		err = eph_loader__poll(l, 100);
 		if (err == -EINTR)
 			break;
@@ -322,7 +256,7 @@ int cmd_events(int argc, char **argv)
 		}
 		if (fflush(stdout) || ferror(stdout))
 			break; /* the reader went away */
-		if (deadline && now_ms() >= deadline)
+		if (deadline && eph_now_ms() >= deadline)
 			break;
 	}
 	eph_loader__drain(l); /* detach first, then take what is left: nothing lost */

@@ -6,5 +6,6 @@
 #define EXIT_USAGE 2
 
 int cmd_events(int argc, char **argv);
+int cmd_hist(int argc, char **argv);
 
 #endif

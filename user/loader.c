@@ -158,6 +158,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		return err;
 	}
 	l->skel->rodata->backend = backend;
+	l->skel->rodata->no_events = o->no_events;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	bpf_object__for_each_program(p, l->skel->obj)
@@ -271,9 +272,10 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		}
 		goto out_free;
 	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), (ring_buffer_sample_fn)fn,
-				 fn_ctx, NULL);
-	if (!l->rb) {
+	if (fn)
+		l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events),
+					 (ring_buffer_sample_fn)fn, fn_ctx, NULL);
+	if (fn && !l->rb) {
 		err = -errno;
 		fprintf(stderr, "ephtrace: failed to create the ring buffer reader: %s\n",
 			strerror(-err));
@@ -299,13 +301,13 @@ int eph_loader__nr_links(const struct eph_loader *l)
 
 int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 {
-	return ring_buffer__poll(l->rb, timeout_ms);
+	return l->rb ? ring_buffer__poll(l->rb, timeout_ms) : -EINVAL;
 }
 
 int eph_loader__drain(struct eph_loader *l)
 {
 	destroy_links(l);
-	return ring_buffer__consume(l->rb);
+	return l->rb ? ring_buffer__consume(l->rb) : 0;
 }
 
 int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
@@ -323,6 +325,31 @@ int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 			out[i] += vals[c];
 	}
 	return 0;
+}
+
+int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
+			void *ctx)
+{
+	const struct bpf_map *map = which == EPH_MAP_STATS ? l->skel->maps.stats : l->skel->maps.hists;
+	union {
+		struct eph_stat_key s;
+		struct eph_hist_key h;
+	} key, next;
+	size_t ksz = bpf_map__key_size(map);
+	const void *prev = NULL;
+	uint64_t v;
+	int err;
+
+	while (!bpf_map__get_next_key(map, prev, &next, ksz)) {
+		key = next;
+		prev = &key;
+		if (bpf_map__lookup_elem(map, &key, ksz, &v, sizeof(v), 0))
+			continue; /* deleted meanwhile */
+		err = fn(ctx, &key, v);
+		if (err)
+			return err;
+	}
+	return errno == ENOENT ? 0 : -errno;
 }
 
 void eph_loader__free(struct eph_loader *l)

@@ -15,6 +15,7 @@ struct eph_loader_opts {
 	uint32_t max_holds;    /* ports tracked at once in the kernel */
 	const char *btf_path;  /* kernel BTF to use instead of /sys/kernel/btf/vmlinux */
 	bool verbose;	       /* libbpf's messages on stderr */
+	bool no_events;	       /* counters and histograms only, no ring-buffer records */
 };
 
 struct eph_loader;
@@ -33,6 +34,11 @@ int eph_loader__poll(struct eph_loader *l, int timeout_ms);
 int eph_loader__drain(struct eph_loader *l);
 /* Sum of the per-CPU counters (EPH_CNT_*). */
 int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
+/* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64). */
+enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };
+typedef int (*eph_entry_fn)(void *ctx, const void *key, uint64_t value);
+int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
+			void *ctx);
 void eph_loader__free(struct eph_loader *l); /* NULL-safe; leaves nothing in the kernel */
 
 /* Whether this process can load BPF: root, CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON. */

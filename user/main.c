@@ -12,6 +12,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "events", cmd_events, "stream of port assignments, failures and releases" },
+	{ "hist", cmd_hist, "histograms of port search, port choice and hold times" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ephtest: run each scenario's workload with ephtrace alongside it and compare ephtrace's JSON
+ * with what the kernel answered the workload. One "RESULT" line per scenario, then
+ * "ephtest: N passed, M failed". Exit 0 only when every scenario passed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ephtest.h"
+
+#define MAX_SELECTED 64
+#define COMM_TRACED "ephtest-comm"
+#define COMM_DECOY "ephtest-decoy"
+
+struct opts {
+	const char *ephtrace;
+	const char *backend;
+	const char *selected[MAX_SELECTED];
+	int nr_selected;
+	const char *workload_only;
+	int timeout_s;
+	bool keep;
+	bool verbose;
+	char keep_dir[256];
+};
+
+enum verdict {
+	PASS,
+	FAIL,
+	SKIP
+};
+
+static const char *const verdict_names[] = { "PASS", "FAIL", "SKIP" };
+
+/* Everything one scenario run collects; freed by run_free(). */
+struct run {
+	const struct scenario *s;
+	struct workload w[2];
+	int nr_w;
+	struct tracer t;
+	bool t_started;
+	struct check_out co;
+	enum verdict verdict;
+	char reason[512];
+	char backend[32]; /* as ephtrace announced it */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ephtest [--ephtrace PATH] [--backend B] [--scenario NAME]... [--list]\n"
+		"               [--keep] [--verbose] [--timeout SECONDS]\n"
+		"       ephtest --workload-only SCENARIO\n"
+		"Runs workloads in private network namespaces with ephtrace alongside and\n"
+		"compares ephtrace's JSON with what the kernel returned to the workload.\n"
+		"  --ephtrace PATH        ephtrace binary (default ./ephtrace)\n"
+		"  --backend B            auto|fentry|kprobe|tracepoint (default auto)\n"
+		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
+		"  --keep                 keep ephtrace's output and the oracle in a directory\n"
+		"  --verbose              print every JSON line and ephtrace's stderr\n"
+		"  --timeout SECONDS      attach/exit timeout (default 60; workloads get 5x)\n"
+		"  --workload-only NAME   run the workload alone, print the oracle as JSON lines\n"
+		"EXAMPLES:\n"
+		"  ephtest --backend tracepoint --ephtrace ./ephtrace\n"
+		"  ephtest --scenario v4-connect --scenario bind0 --verbose\n");
+}
+
+static void set_reason(struct run *r, enum verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The first FAIL reason wins; a later FAIL only adds to the count. */
+static void set_reason(struct run *r, enum verdict v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->verdict != PASS)
+		return;
+	r->verdict = v;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void print_indented(const char *title, const char *text)
+{
+	const char *p = text, *nl;
+
+	if (!*text)
+		return;
+	printf("  %s:\n", title);
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		printf("    %.*s\n", (int)(nl - p), p);
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
+static const char *status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "status 0x%x", status);
+	return buf;
+}
+
+static int start_workloads(struct run *r)
+{
+	const char *comm;
+	int i, err;
+
+	for (i = 0; i < r->s->nr_workloads; i++) {
+		comm = NULL;
+		if (r->s->filter == FILTER_COMM)
+			comm = i == 0 ? COMM_TRACED : COMM_DECOY;
+		err = workload__start(&r->w[i], r->s, comm);
+		r->nr_w = i + 1;
+		if (err == -EAGAIN) {
+			set_reason(r, SKIP, "%s", r->w[i].o->msg);
+			return err;
+		}
+		if (err) {
+			set_reason(r, FAIL, "workload: %s",
+				   r->w[i].o ? r->w[i].o->msg : strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Release the workloads and wait for them, reading ephtrace's output meanwhile. */
+static int run_workloads(struct run *r, const struct opts *op)
+{
+	int64_t deadline = now_ms() + 5000LL * op->timeout_s;
+	char st[64], msg[256];
+	bool all;
+	int i;
+
+	for (i = 0; i < r->nr_w; i++)
+		workload__release(&r->w[i]);
+	do {
+		if (r->t_started)
+			tracer__pump(&r->t, 20);
+		else
+			usleep(20000);
+		all = true;
+		for (i = 0; i < r->nr_w; i++)
+			all &= workload__poll(&r->w[i]);
+		if (!all && now_ms() > deadline) {
+			set_reason(r, FAIL, "workload did not finish within %d s",
+				   5 * op->timeout_s);
+			return -ETIMEDOUT;
+		}
+	} while (!all);
+	for (i = 0; i < r->nr_w; i++) {
+		if (!WIFEXITED(r->w[i].status) || WEXITSTATUS(r->w[i].status)) {
+			set_reason(r, FAIL, "workload %d: %s: %s", (int)r->w[i].pid,
+				   status_text(r->w[i].status, st, sizeof(st)), r->w[i].o->msg);
+			return -EIO;
+		}
+		if (oracle_premise(r->w[i].o, r->s, msg, sizeof(msg))) {
+			set_reason(r, FAIL, "%s", msg);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+static int start_tracer(struct run *r, const struct opts *op)
+{
+	static char pid_arg[16];
+	char *argv[16], st[64];
+	const char *found;
+	int64_t deadline;
+	int n = 0, err;
+
+	argv[n++] = (char *)op->ephtrace;
+	argv[n++] = "events";
+	argv[n++] = "--json";
+	argv[n++] = "--backend";
+	argv[n++] = (char *)op->backend;
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)r->w[0].pid);
+	if (r->s->filter == FILTER_COMM) {
+		argv[n++] = "--comm";
+		argv[n++] = COMM_TRACED;
+	} else {
+		argv[n++] = "-p";
+		argv[n++] = pid_arg;
+	}
+	if (r->s->filter == FILTER_V4)
+		argv[n++] = "-4";
+	if (r->s->filter == FILTER_V6)
+		argv[n++] = "-6";
+	if (r->s->ringbuf_size) {
+		argv[n++] = "--ringbuf-size";
+		argv[n++] = (char *)r->s->ringbuf_size;
+	}
+	argv[n] = NULL;
+
+	err = tracer__start(&r->t, argv);
+	if (err) {
+		set_reason(r, FAIL, "cannot start %s: %s", op->ephtrace, strerror(-err));
+		return err;
+	}
+	r->t_started = true;
+	deadline = now_ms() + 1000LL * op->timeout_s;
+	while (!tracer__attached(&r->t)) {
+		if (r->t.exited && r->t.err_fd < 0 && r->t.out_fd < 0) {
+			set_reason(r, FAIL, "ephtrace did not attach (%s)",
+				   status_text(r->t.status, st, sizeof(st)));
+			return -EIO;
+		}
+		if (now_ms() > deadline) {
+			set_reason(r, FAIL, "no \"using backend \" line from ephtrace within %d s",
+				   op->timeout_s);
+			return -ETIMEDOUT;
+		}
+		err = tracer__pump(&r->t, 100);
+		if (err) {
+			set_reason(r, FAIL, "reading ephtrace's output: %s", strerror(-err));
+			return err;
+		}
+	}
+	found = strstr(buf_str(&r->t.err), "using backend ") + strlen("using backend ");
+	snprintf(r->backend, sizeof(r->backend), "%.*s", (int)strcspn(found, " \n()"), found);
+	return 0;
+}
+
+static int stop_tracer(struct run *r, const struct opts *op)
+{
+	char st[64];
+	int err;
+
+	err = tracer__stop(&r->t, 1000 * op->timeout_s);
+	if (err == -ETIMEDOUT) {
+		set_reason(r, FAIL, "ephtrace did not exit within %d s of SIGINT", op->timeout_s);
+		return err;
+	}
+	if (err) {
+		set_reason(r, FAIL, "reading ephtrace's output: %s", strerror(-err));
+		return err;
+	}
+	if (!WIFEXITED(r->t.status) || WEXITSTATUS(r->t.status)) {
+		set_reason(r, FAIL, "expected ephtrace to exit 0 after SIGINT got %s",
+			   status_text(r->t.status, st, sizeof(st)));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int compare(struct run *r, const struct opts *op)
+{
+	struct check_in in = {
+		.o = r->w[0].o,
+		.pid = r->w[0].pid,
+		.family = r->s->filter == FILTER_V4 ? AF_INET :
+			  r->s->filter == FILTER_V6 ? AF_INET6 :
+						      0,
+		.backend = r->backend,
+		.burst = r->s->burst,
+		.json = buf_str(&r->t.out),
+	};
+	pid_t others[2];
+	int i, err;
+
+	for (i = 1; i < r->nr_w; i++)
+		others[in.nr_others++] = r->w[i].pid;
+	in.others = others;
+	if (strcmp(op->backend, "auto") && strcmp(op->backend, r->backend)) {
+		buf_printf(&r->co.report, "  expected backend %s got \"using backend %s\"\n",
+			   op->backend, r->backend);
+		set_reason(r, FAIL, "ephtrace attached backend %s, not %s", r->backend,
+			   op->backend);
+	}
+	err = check_run(&in, &r->co);
+	if (err) {
+		set_reason(r, FAIL, "comparing: %s", strerror(-err));
+		return err;
+	}
+	if (r->co.problems)
+		set_reason(r, FAIL, "%d mismatch%s against the oracle", r->co.problems,
+			   r->co.problems == 1 ? "" : "es");
+	return 0;
+}
+
+static void write_file(const struct opts *op, const char *scenario, const char *what,
+		       const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", op->keep_dir, scenario, what);
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "ephtest: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void report(struct run *r, const struct opts *op, int64_t ms)
+{
+	struct buf oracle = {}, tally = {};
+	int i;
+
+	for (i = 0; i < r->nr_w; i++)
+		if (r->w[i].o)
+			oracle_to_json(r->w[i].o, r->w[i].pid, &oracle);
+	if (op->keep && op->keep_dir[0]) {
+		write_file(op, r->s->name, "oracle.json", buf_str(&oracle));
+		if (r->t_started) {
+			write_file(op, r->s->name, "ephtrace.json", buf_str(&r->t.out));
+			write_file(op, r->s->name, "ephtrace.stderr", buf_str(&r->t.err));
+		}
+	}
+	if (op->verbose) {
+		print_indented("oracle (what the kernel returned)", buf_str(&oracle));
+		if (r->t_started)
+			print_indented("ephtrace stdout", buf_str(&r->t.out));
+	}
+	if (r->co.report.len)
+		printf("%s", buf_str(&r->co.report));
+	if (r->t_started && (op->verbose || r->verdict == FAIL))
+		print_indented("ephtrace stderr", buf_str(&r->t.err));
+	if (r->verdict == PASS) {
+		oracle_tally(r->w[0].o,
+			     r->s->filter == FILTER_V4 ? AF_INET :
+			     r->s->filter == FILTER_V6 ? AF_INET6 :
+							 0,
+			     &tally);
+		if (r->co.dropped > 0)
+			buf_printf(&tally, "; %lld dropped and counted", r->co.dropped);
+		snprintf(r->reason, sizeof(r->reason), "%s", buf_str(&tally));
+	}
+	printf("RESULT %s %s (%s) %lldms\n", r->s->name, verdict_names[r->verdict], r->reason,
+	       (long long)ms);
+	fflush(stdout);
+	buf_free(&tally);
+	buf_free(&oracle);
+}
+
+static void run_free(struct run *r)
+{
+	int i;
+
+	tracer__free(&r->t);
+	for (i = 0; i < r->nr_w; i++)
+		workload__free(&r->w[i]);
+	check_out_free(&r->co);
+}
+
+static enum verdict run_scenario(const struct scenario *s, const struct opts *op)
+{
+	int64_t t0 = now_ms();
+	struct run r = { .s = s, .verdict = PASS };
+	enum verdict v;
+
+	printf("== %s: %s\n", s->name, s->desc);
+	fflush(stdout);
+	if (start_workloads(&r))
+		goto out;
+	if (start_tracer(&r, op))
+		goto out;
+	run_workloads(&r, op);
+	if (stop_tracer(&r, op) && !r.t.exited)
+		goto out;
+	compare(&r, op);
+out:
+	report(&r, op, now_ms() - t0);
+	v = r.verdict;
+	run_free(&r);
+	return v;
+}
+
+/* --workload-only: the oracle alone, as JSON lines on stdout; counts on stderr. */
+static int workload_only(const struct scenario *s, const struct opts *op)
+{
+	struct run r = { .s = s, .verdict = PASS };
+	struct buf out = {}, tally = {};
+	int i;
+
+	if (!start_workloads(&r))
+		run_workloads(&r, op);
+	for (i = 0; i < r.nr_w; i++) {
+		const struct oracle *o = r.w[i].o;
+
+		if (!o)
+			continue;
+		oracle_to_json(o, r.w[i].pid, &out);
+		tally.len = 0;
+		oracle_tally(o, 0, &tally);
+		fprintf(stderr, "ephtest: %s pid %d netns %llu: %s\n", s->name, (int)r.w[i].pid,
+			(unsigned long long)o->netns, buf_str(&tally));
+	}
+	fputs(buf_str(&out), stdout);
+	if (r.verdict != PASS)
+		fprintf(stderr, "ephtest: %s %s: %s\n", s->name, verdict_names[r.verdict],
+			r.reason);
+	buf_free(&tally);
+	buf_free(&out);
+	run_free(&r);
+	return r.verdict == PASS ? 0 : 1;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *op)
+{
+	static const struct option longopts[] = {
+		{ "ephtrace", required_argument, NULL, 'e' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "scenario", required_argument, NULL, 's' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "workload-only", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "e:b:s:lkvt:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			op->ephtrace = optarg;
+			break;
+		case 'b':
+			op->backend = optarg;
+			break;
+		case 's':
+			if (!scenario_find(optarg)) {
+				fprintf(stderr, "ephtest: unknown scenario '%s' (see --list)\n",
+					optarg);
+				return -EINVAL;
+			}
+			if (op->nr_selected == MAX_SELECTED) {
+				fprintf(stderr, "ephtest: too many --scenario\n");
+				return -EINVAL;
+			}
+			op->selected[op->nr_selected++] = optarg;
+			break;
+		case 'l':
+			for (i = 0; i < nr_scenarios; i++)
+				printf("%-16s %s\n", scenarios[i].name, scenarios[i].desc);
+			exit(0);
+		case 'k':
+			op->keep = true;
+			break;
+		case 'v':
+			op->verbose = true;
+			break;
+		case 't':
+			op->timeout_s = atoi(optarg);
+			if (op->timeout_s <= 0) {
+				fprintf(stderr, "ephtest: bad --timeout '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'w':
+			if (!scenario_find(optarg)) {
+				fprintf(stderr, "ephtest: unknown scenario '%s' (see --list)\n",
+					optarg);
+				return -EINVAL;
+			}
+			op->workload_only = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ephtest: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool selected(const struct opts *op, const char *name)
+{
+	int i;
+
+	if (!op->nr_selected)
+		return true;
+	for (i = 0; i < op->nr_selected; i++)
+		if (!strcmp(op->selected[i], name))
+			return true;
+	return false;
+}
+
+static void make_keep_dir(struct opts *op)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(op->keep_dir, sizeof(op->keep_dir), "%s/ephtest.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(op->keep_dir)) {
+		fprintf(stderr, "ephtest: --keep: cannot create %s: %s\n", op->keep_dir,
+			strerror(errno));
+		op->keep_dir[0] = '\0';
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts op = { .ephtrace = "./ephtrace", .backend = "auto", .timeout_s = 60 };
+	unsigned int passed = 0, failed = 0, skipped = 0;
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_opts(argc, argv, &op))
+		return 2;
+	if (op.workload_only)
+		return workload_only(scenario_find(op.workload_only), &op);
+	if (op.keep)
+		make_keep_dir(&op);
+	for (i = 0; i < nr_scenarios; i++) {
+		if (!selected(&op, scenarios[i].name))
+			continue;
+		switch (run_scenario(&scenarios[i], &op)) {
+		case PASS:
+			passed++;
+			break;
+		case SKIP:
+			skipped++;
+			break;
+		default:
+			failed++;
+		}
+	}
+	if (op.keep && op.keep_dir[0])
+		printf("ephtest: files kept in %s\n", op.keep_dir);
+	if (skipped)
+		printf("ephtest: %u skipped\n", skipped);
+	printf("ephtest: %u passed, %u failed\n", passed, failed);
+	return failed || !passed ? 1 : 0;
+}

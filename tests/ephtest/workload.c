@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The workloads: each runs in a child process, in a network namespace of its own (so the port
+ * range can be narrowed without touching the host's), and records every system call that can
+ * take a port together with what the kernel answered. That record is the oracle.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ephtest.h"
+
+#define LISTEN_PORT 5000 /* TCP listener: outside every range used here */
+#define FIXED_PORT 5555	 /* bind-fixed */
+#define UDP_DPORT 6000	 /* UDP destination (nobody listens: UDP does not care) */
+#define NR_TRIES 20	 /* calls per exhaustion scenario: 16 ports + 4 failures */
+#define NR_BURST 3000
+#define BACKLOG 128
+#define READY_TIMEOUT_MS 30000
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* ---- recording ---- */
+
+static struct orec scratch; /* where records go once the oracle is full */
+
+static struct orec *rec_new(struct oracle *o, uint8_t op, int proto, int family)
+{
+	struct orec *r;
+
+	if (o->n >= ORACLE_MAX) {
+		o->overflow++;
+		r = &scratch;
+	} else {
+		r = &o->rec[o->n++];
+	}
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->proto = proto;
+	r->family = family;
+	return r;
+}
+
+static void loopback(int family, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = in6addr_loopback;
+		*len = sizeof(*sin6);
+	}
+}
+
+static void sockaddr_bytes(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port)
+{
+	memset(addr, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		memcpy(addr, &sin->sin_addr, 4);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		memcpy(addr, &sin6->sin6_addr, 16);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		*port = 0;
+	}
+}
+
+/* The socket's local port (0 if none), and its address into addr if not NULL. */
+static uint16_t local_port(int fd, uint8_t *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint8_t tmp[16];
+	uint16_t port;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	sockaddr_bytes(&ss, addr ? addr : tmp, &port);
+	return port;
+}
+
+static void rec_dest(struct orec *r, const struct sockaddr_storage *ss)
+{
+	r->has_dest = true;
+	sockaddr_bytes(ss, r->daddr, &r->dport);
+}
+
+/*
+ * connect() (TCP or UDP) or sendto() (UDP) to loopback:dport. A port is assigned when the
+ * socket had none; when none can be found TCP says EADDRNOTAVAIL, UDP autobind EAGAIN.
+ */
+static int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uint16_t dport)
+{
+	struct sockaddr_storage ss;
+	struct orec *r = rec_new(o, op, proto, family);
+	uint16_t before = local_port(fd, r->alt_addr);
+	socklen_t len;
+	int ret;
+
+	loopback(family, dport, &ss, &len);
+	rec_dest(r, &ss);
+	if (op == OP_SENDMSG)
+		ret = sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len);
+	else
+		ret = connect(fd, (struct sockaddr *)&ss, len);
+	r->ret = ret;
+	r->err = ret < 0 ? errno : 0;
+	r->port = local_port(fd, r->addr);
+	r->has_alt = op == OP_CONNECT && proto == IPPROTO_UDP;
+	r->ephemeral = true;
+	if (ret >= 0 && before == 0 && r->port != 0)
+		r->expect = EXPECT_ASSIGN;
+	else if (ret < 0 && before == 0 &&
+		 r->err == (proto == IPPROTO_TCP ? EADDRNOTAVAIL : EAGAIN))
+		r->expect = EXPECT_FAIL;
+	return ret < 0 ? -r->err : 0;
+}
+
+/* bind() to loopback:port. No event when IP_BIND_ADDRESS_NO_PORT left the port unset. */
+static int rec_bind(struct oracle *o, int fd, int proto, int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct orec *r = rec_new(o, OP_BIND, proto, family);
+	socklen_t len;
+	int ret;
+
+	loopback(family, port, &ss, &len);
+	r->has_req = true;
+	r->req_port = port;
+	ret = bind(fd, (struct sockaddr *)&ss, len);
+	r->ret = ret;
+	r->err = ret < 0 ? errno : 0;
+	r->port = local_port(fd, r->addr);
+	r->ephemeral = port == 0;
+	if (ret == 0 && r->port != 0)
+		r->expect = EXPECT_ASSIGN;
+	else if (ret < 0)
+		r->expect = EXPECT_FAIL;
+	return ret < 0 ? -r->err : 0;
+}
+
+static void wl_msg(struct oracle *o, const char *what, int err)
+{
+	snprintf(o->msg, sizeof(o->msg), "%s: %s", what, strerror(err));
+}
+
+static int new_socket(struct oracle *o, int family, int proto)
+{
+	int fd = socket(family, proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, proto);
+
+	if (fd < 0)
+		wl_msg(o, "socket()", errno);
+	return fd;
+}
+
+/* A TCP listener on loopback:LISTEN_PORT. Its bind() is recorded: it takes a (fixed) port. */
+static int listener(struct oracle *o, int family)
+{
+	int fd, err;
+
+	fd = new_socket(o, family, IPPROTO_TCP);
+	if (fd < 0)
+		return -1;
+	err = rec_bind(o, fd, IPPROTO_TCP, family, LISTEN_PORT);
+	if (err) {
+		wl_msg(o, "bind() of the listener", -err);
+		goto out_close;
+	}
+	if (listen(fd, BACKLOG)) {
+		wl_msg(o, "listen()", errno);
+		goto out_close;
+	}
+	return fd;
+
+out_close:
+	close(fd);
+	return -1;
+}
+
+static int no_linger(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+/* ---- scenario bodies (run in the child; every socket stays open until it exits) ---- */
+
+static int tcp_connects(struct oracle *o, int family)
+{
+	int i, fd;
+
+	if (listener(o, family) < 0)
+		return -1;
+	for (i = 0; i < NR_TRIES; i++) {
+		fd = new_socket(o, family, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, family, LISTEN_PORT);
+	}
+	return 0;
+}
+
+static int run_v4_connect(struct oracle *o)
+{
+	return tcp_connects(o, AF_INET);
+}
+
+static int run_v6_connect(struct oracle *o)
+{
+	return tcp_connects(o, AF_INET6);
+}
+
+static int run_dual_connect(struct oracle *o)
+{
+	if (tcp_connects(o, AF_INET))
+		return -1;
+	return tcp_connects(o, AF_INET6);
+}
+
+static int run_nobind_connect(struct oracle *o)
+{
+	int i, fd, one = 1;
+
+	if (listener(o, AF_INET) < 0)
+		return -1;
+	for (i = 0; i < NR_TRIES; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one))) {
+			wl_msg(o, "setsockopt(IP_BIND_ADDRESS_NO_PORT)", errno);
+			return -1;
+		}
+		if (rec_bind(o, fd, IPPROTO_TCP, AF_INET, 0))
+			continue;
+		rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, LISTEN_PORT);
+	}
+	return 0;
+}
+
+static int binds(struct oracle *o, int n, uint16_t port)
+{
+	int i, fd;
+
+	for (i = 0; i < n; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		rec_bind(o, fd, IPPROTO_TCP, AF_INET, port);
+	}
+	return 0;
+}
+
+static int run_bind0(struct oracle *o)
+{
+	return binds(o, NR_TRIES, 0);
+}
+
+static int run_bind_fixed(struct oracle *o)
+{
+	return binds(o, 3, FIXED_PORT);
+}
+
+static int udp_autobinds(struct oracle *o, uint8_t op)
+{
+	int i, fd;
+
+	for (i = 0; i < NR_TRIES; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_UDP);
+		if (fd < 0)
+			return -1;
+		rec_connect(o, fd, op, IPPROTO_UDP, AF_INET, UDP_DPORT);
+	}
+	return 0;
+}
+
+static int run_udp_connect(struct oracle *o)
+{
+	return udp_autobinds(o, OP_CONNECT);
+}
+
+static int run_udp_sendto(struct oracle *o)
+{
+	return udp_autobinds(o, OP_SENDMSG);
+}
+
+/* connect + accept + close with SO_LINGER {1,0}: a RST, no TIME_WAIT, the port is free again. */
+static int run_burst(struct oracle *o)
+{
+	int i, fd, afd, lfd;
+
+	lfd = listener(o, AF_INET);
+	if (lfd < 0)
+		return -1;
+	for (i = 0; i < NR_BURST; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		if (rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, LISTEN_PORT)) {
+			close(fd);
+			continue;
+		}
+		afd = accept(lfd, NULL, NULL);
+		if (afd < 0) {
+			wl_msg(o, "accept()", errno);
+			return -1;
+		}
+		if (no_linger(fd) || no_linger(afd)) {
+			wl_msg(o, "setsockopt(SO_LINGER)", errno);
+			return -1;
+		}
+		close(afd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* Every scenario runs in a fresh network namespace; filter defaults to -p PID. */
+const struct scenario scenarios[] = {
+	{
+		.name = "v4-connect",
+		.desc = "20 TCP connects to 127.0.0.1, 16 ports: 4 EADDRNOTAVAIL",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_v4_connect,
+	},
+	{
+		.name = "v6-connect",
+		.desc = "20 TCP connects to ::1, 16 ports: 4 EADDRNOTAVAIL",
+		.nr_workloads = 1,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_v6_connect,
+	},
+	{
+		.name = "nobind-connect",
+		.desc = "IP_BIND_ADDRESS_NO_PORT + bind(127.0.0.1:0) + connect, 20 times",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_nobind_connect,
+	},
+	{
+		.name = "bind0",
+		.desc = "20 TCP bind(127.0.0.1:0), 16 ports: 4 EADDRINUSE",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRINUSE,
+		.run = run_bind0,
+	},
+	{
+		.name = "bind-fixed",
+		.desc = "3 TCP bind(127.0.0.1:5555): 2 EADDRINUSE",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRINUSE,
+		.run = run_bind_fixed,
+	},
+	{
+		.name = "udp-connect",
+		.desc = "20 UDP connects (autobind), 16 ports: 4 EAGAIN",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EAGAIN,
+		.run = run_udp_connect,
+	},
+	{
+		.name = "udp-sendto",
+		.desc = "20 UDP sendto from unbound sockets, 16 ports: 4 EAGAIN",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EAGAIN,
+		.run = run_udp_sendto,
+	},
+	{
+		.name = "filter-pid",
+		.desc = "-p: two workloads, only the traced pid is reported",
+		.nr_workloads = 2,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_v4_connect,
+	},
+	{
+		.name = "filter-comm",
+		.desc = "--comm: two workloads, only the named one is reported",
+		.nr_workloads = 2,
+		.filter = FILTER_COMM,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_v4_connect,
+	},
+	{
+		.name = "filter-v4",
+		.desc = "-4: IPv4 and IPv6 connects, only IPv4 is reported",
+		.nr_workloads = 1,
+		.filter = FILTER_V4,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_dual_connect,
+	},
+	{
+		.name = "filter-v6",
+		.desc = "-6: IPv4 and IPv6 connects, only IPv6 is reported",
+		.nr_workloads = 1,
+		.filter = FILTER_V6,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.run = run_dual_connect,
+	},
+	{
+		.name = "burst",
+		.desc = "3000 connect + RST close cycles, 1000 ports: every assignment or a drop",
+		.nr_workloads = 1,
+		.burst = true,
+		.range_lo = 40000,
+		.range_hi = 40999,
+		.run = run_burst,
+	},
+	{
+		.name = "burst-small-ring",
+		.desc = "burst with a one-page ring buffer: drops must be counted, not lost",
+		.nr_workloads = 1,
+		.burst = true,
+		.range_lo = 40000,
+		.range_hi = 40999,
+		.ringbuf_size = "4096",
+		.run = run_burst,
+	},
+};
+
+const size_t nr_scenarios = sizeof(scenarios) / sizeof(scenarios[0]);
+
+const struct scenario *scenario_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr_scenarios; i++)
+		if (!strcmp(scenarios[i].name, name))
+			return &scenarios[i];
+	return NULL;
+}
+
+/* ---- child setup ---- */
+
+static int lo_up(struct oracle *o)
+{
+	struct ifreq ifr;
+	int fd, ret = -1;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		wl_msg(o, "socket() for ioctl", errno);
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		wl_msg(o, "SIOCGIFFLAGS lo", errno);
+		goto out_close;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+		wl_msg(o, "SIOCSIFFLAGS lo up", errno);
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	close(fd);
+	return ret;
+}
+
+#define RANGE_PATH "/proc/sys/net/ipv4/ip_local_port_range"
+
+/* Only ever called after unshare(CLONE_NEWNET): /proc/sys is the new namespace's. */
+static int set_range(struct oracle *o, unsigned int lo, unsigned int hi)
+{
+	unsigned int got_lo = 0, got_hi = 0;
+	char line[64];
+	FILE *f;
+	int n;
+
+	f = fopen(RANGE_PATH, "w");
+	if (!f) {
+		wl_msg(o, "open " RANGE_PATH, errno);
+		return -1;
+	}
+	n = fprintf(f, "%u %u\n", lo, hi);
+	if (fclose(f) || n < 0) {
+		wl_msg(o, "write " RANGE_PATH, errno);
+		return -1;
+	}
+	f = fopen(RANGE_PATH, "r");
+	if (!f || !fgets(line, sizeof(line), f) || sscanf(line, "%u %u", &got_lo, &got_hi) != 2 ||
+	    got_lo != lo || got_hi != hi) {
+		snprintf(o->msg, sizeof(o->msg), "%s reads back %u %u, not %u %u", RANGE_PATH,
+			 got_lo, got_hi, lo, hi);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int check_v6(struct oracle *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		wl_msg(o, "no IPv6: socket(AF_INET6)", errno);
+		o->skip = 1;
+		return -1;
+	}
+	loopback(AF_INET6, 9, &ss, &len);
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		wl_msg(o, "no IPv6 on lo: bind([::1]:9)", errno);
+		o->skip = 1;
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int child_setup(struct oracle *o, const struct scenario *s, const char *comm)
+{
+	struct stat st;
+
+	if (comm && prctl(PR_SET_NAME, comm)) {
+		wl_msg(o, "prctl(PR_SET_NAME)", errno);
+		return -1;
+	}
+	prctl(PR_GET_NAME, o->comm);
+	if (unshare(CLONE_NEWNET)) {
+		wl_msg(o, "unshare(CLONE_NEWNET)", errno);
+		o->skip = errno == EPERM;
+		return -1;
+	}
+	if (stat("/proc/self/ns/net", &st)) {
+		wl_msg(o, "stat /proc/self/ns/net", errno);
+		return -1;
+	}
+	o->netns = st.st_ino;
+	if (lo_up(o) || set_range(o, s->range_lo, s->range_hi))
+		return -1;
+	if (s->needs_v6 && check_v6(o))
+		return -1;
+	return 0;
+}
+
+static void close_others(int keep1, int keep2)
+{
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != keep1 && fd != keep2)
+			close(fd);
+}
+
+static void child_main(struct oracle *o, const struct scenario *s, const char *comm, int ready_fd,
+		       int go_fd)
+{
+	char c;
+	ssize_t n;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close_others(ready_fd, go_fd);
+	if (child_setup(o, s, comm))
+		_exit(1);
+	if (write(ready_fd, "R", 1) != 1)
+		_exit(1);
+	close(ready_fd);
+	do {
+		n = read(go_fd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(2); /* not released: the parent gave up */
+	close(go_fd);
+	_exit(s->run(o) ? 1 : 0);
+}
+
+static int wait_ready(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+	int n;
+
+	do {
+		n = poll(&pfd, 1, READY_TIMEOUT_MS);
+	} while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (n < 0)
+		return -errno;
+	return read(fd, &c, 1) == 1 ? 0 : -EIO;
+}
+
+int workload__start(struct workload *w, const struct scenario *s, const char *comm)
+{
+	int ready[2], go[2], err;
+
+	memset(w, 0, sizeof(*w));
+	w->pid = -1;
+	w->go_fd = -1;
+	w->o = mmap(NULL, sizeof(*w->o), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w->o == MAP_FAILED) {
+		w->o = NULL;
+		return -errno;
+	}
+	if (pipe2(ready, O_CLOEXEC)) {
+		err = -errno;
+		goto out_unmap;
+	}
+	if (pipe2(go, O_CLOEXEC)) {
+		err = -errno;
+		goto out_close_ready;
+	}
+	fflush(NULL);
+	w->pid = fork();
+	if (w->pid < 0) {
+		err = -errno;
+		goto out_close_go;
+	}
+	if (w->pid == 0)
+		child_main(w->o, s, comm, ready[1], go[0]);
+	close(ready[1]);
+	close(go[0]);
+	w->go_fd = go[1];
+	err = wait_ready(ready[0]);
+	close(ready[0]);
+	if (err) { /* reap it: its message says why */
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, &w->status, 0);
+		w->exited = true;
+		if (!w->o->msg[0])
+			snprintf(w->o->msg, sizeof(w->o->msg), "workload setup: %s",
+				 strerror(-err));
+		return w->o->skip ? -EAGAIN : -EIO;
+	}
+	return 0;
+
+out_close_go:
+	close(go[0]);
+	close(go[1]);
+out_close_ready:
+	close(ready[0]);
+	close(ready[1]);
+out_unmap:
+	munmap(w->o, sizeof(*w->o));
+	w->o = NULL;
+	return err;
+}
+
+int workload__release(struct workload *w)
+{
+	int ret;
+
+	ret = write(w->go_fd, "G", 1) == 1 ? 0 : -errno;
+	close(w->go_fd);
+	w->go_fd = -1;
+	return ret;
+}
+
+bool workload__poll(struct workload *w)
+{
+	if (w->exited)
+		return true;
+	if (w->pid > 0 && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+		w->exited = true;
+	return w->exited;
+}
+
+void workload__free(struct workload *w)
+{
+	if (!w)
+		return;
+	if (w->go_fd >= 0) {
+		close(w->go_fd);
+		w->go_fd = -1;
+	}
+	if (w->pid > 0 && !w->exited) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, &w->status, 0);
+		w->exited = true;
+	}
+	if (w->o) {
+		munmap(w->o, sizeof(*w->o));
+		w->o = NULL;
+	}
+}
+
+/* ---- names and JSON ---- */
+
+const char *op_name(uint8_t op)
+{
+	switch (op) {
+	case OP_CONNECT:
+		return "connect";
+	case OP_BIND:
+		return "bind";
+	case OP_SENDMSG:
+		return "sendmsg";
+	}
+	return "?";
+}
+
+const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+const char *family_name(uint8_t family)
+{
+	return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "?";
+}
+
+static const char *expect_name(uint8_t expect)
+{
+	return expect == EXPECT_ASSIGN ? "assign" : expect == EXPECT_FAIL ? "fail" : "none";
+}
+
+int oracle_to_json(const struct oracle *o, pid_t pid, struct buf *b)
+{
+	char addr[INET6_ADDRSTRLEN], daddr[INET6_ADDRSTRLEN], tmp[16];
+	const struct orec *r;
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; i < o->n && !err; i++) {
+		r = &o->rec[i];
+		inet_ntop(r->family, r->addr, addr, sizeof(addr));
+		inet_ntop(r->family, r->daddr, daddr, sizeof(daddr));
+		err = buf_printf(b,
+				 "{\"pid\":%d,\"comm\":\"%s\",\"netns\":%llu,\"op\":\"%s\","
+				 "\"proto\":\"%s\",\"family\":\"%s\",\"ret\":%d,\"errno\":%d,",
+				 (int)pid, o->comm, (unsigned long long)o->netns, op_name(r->op),
+				 proto_name(r->proto), family_name(r->family), r->ret, r->err);
+		if (err)
+			break;
+		if (r->err)
+			err = buf_printf(b, "\"error\":\"%s\",",
+					 errno_name(r->err, tmp, sizeof(tmp)));
+		else
+			err = buf_printf(b, "\"error\":null,");
+		if (!err)
+			err = buf_printf(b, "\"port\":%u,\"addr\":\"%s\",", r->port, addr);
+		if (!err && r->has_dest)
+			err = buf_printf(b, "\"daddr\":\"%s\",\"dport\":%u,", daddr, r->dport);
+		else if (!err)
+			err = buf_printf(b, "\"daddr\":null,\"dport\":null,");
+		if (!err && r->has_req)
+			err = buf_printf(b, "\"requested_port\":%u,", r->req_port);
+		else if (!err)
+			err = buf_printf(b, "\"requested_port\":null,");
+		if (!err)
+			err = buf_printf(b, "\"ephemeral\":%s,\"expect\":\"%s\"}\n",
+					 r->ephemeral ? "true" : "false", expect_name(r->expect));
+	}
+	return err;
+}
+
+/*
+ * Did the kernel do what the scenario is about? At least one port taken; failures only with
+ * the scenario's errno, and at least one of them (none at all when it names no errno).
+ */
+int oracle_premise(const struct oracle *o, const struct scenario *s, char *msg, size_t len)
+{
+	unsigned int assigned = 0, failed = 0;
+	char tmp[16], tmp2[16];
+	uint32_t i;
+
+	if (o->overflow) {
+		snprintf(msg, len, "oracle full: %u records lost", o->overflow);
+		return -ENOSPC;
+	}
+	for (i = 0; i < o->n; i++) {
+		const struct orec *r = &o->rec[i];
+
+		if (r->err && r->err != s->premise_err) {
+			snprintf(msg, len, "workload: %s %s %s returned %s, expected only %s",
+				 op_name(r->op), proto_name(r->proto), family_name(r->family),
+				 errno_name(r->err, tmp, sizeof(tmp)),
+				 s->premise_err ? errno_name(s->premise_err, tmp2, sizeof(tmp2)) :
+						  "success");
+			return -EPROTO;
+		}
+		assigned += r->expect == EXPECT_ASSIGN;
+		failed += r->expect == EXPECT_FAIL;
+	}
+	if (!assigned) {
+		snprintf(msg, len, "workload: no port was assigned at all");
+		return -EPROTO;
+	}
+	if (s->premise_err && !failed) {
+		snprintf(msg, len,
+			 "workload: the kernel never returned %s: the range was not exhausted",
+			 errno_name(s->premise_err, tmp, sizeof(tmp)));
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int oracle_tally(const struct oracle *o, int family, struct buf *b)
+{
+	const struct orec *r, *q;
+	uint32_t i, k, assigned, failed;
+	const char *sep = "";
+	char tmp[16];
+	int err = 0;
+
+	for (i = 0; i < o->n && !err; i++) {
+		r = &o->rec[i];
+		if (r->expect == EXPECT_NONE || (family && r->family != family))
+			continue;
+		for (k = 0; k < i; k++) { /* each (op, proto, family) once */
+			q = &o->rec[k];
+			if (q->expect != EXPECT_NONE && q->op == r->op && q->proto == r->proto &&
+			    q->family == r->family)
+				break;
+		}
+		if (k < i)
+			continue;
+		assigned = failed = 0;
+		for (k = i; k < o->n; k++) {
+			q = &o->rec[k];
+			if (q->op != r->op || q->proto != r->proto || q->family != r->family)
+				continue;
+			assigned += q->expect == EXPECT_ASSIGN;
+			failed += q->expect == EXPECT_FAIL;
+		}
+		err = buf_printf(b, "%s%s %s %s: %u assigned", sep, op_name(r->op),
+				 proto_name(r->proto), family_name(r->family), assigned);
+		/* Scenarios fail with one errno only (oracle_premise). */
+		for (k = i; k < o->n && failed && !err; k++) {
+			if (o->rec[k].expect == EXPECT_FAIL && o->rec[k].op == r->op &&
+			    o->rec[k].proto == r->proto && o->rec[k].family == r->family) {
+				err = buf_printf(b, ", %u %s", failed,
+						 errno_name(o->rec[k].err, tmp, sizeof(tmp)));
+				break;
+			}
+		}
+		sep = "; ";
+	}
+	return err;
+}

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Helpers shared by the VM scripts (run.sh, capture.sh): fetch Debian's kernels into a cache
+# outside the repo, build the initramfs, boot one guest under qemu/TCG, read what it reported.
+#
+# Environment:
+#   EPH_VM_CACHE    kernel and BTF cache (default /var/cache/ephtrace-vm)
+#   EPH_VM_MEM      guest memory (default 1G)
+#   EPH_VM_QEMU     qemu binary (default qemu-system-x86_64)
+
+EPH_VM_CACHE=${EPH_VM_CACHE:-/var/cache/ephtrace-vm}
+EPH_VM_MEM=${EPH_VM_MEM:-1G}
+EPH_VM_QEMU=${EPH_VM_QEMU:-qemu-system-x86_64}
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+
+# Kernel console lines that mean the kernel itself went wrong (extended regular expression).
+VM_SPLAT_RE='BUG:|WARNING:|Oops|general protection|Call Trace|Kernel panic|RCU stall|self-detected stall|detected stalls|soft lockup|hard LOCKUP|blocked for more than|UBSAN:|KASAN:'
+
+vm_err()
+{
+	echo "ephtrace-vm: $*" >&2
+}
+
+# The Debian meta package that follows one kernel series.
+vm_meta_pkg()
+{
+	case "$1" in
+	6.1) echo linux-image-amd64 ;;
+	6.12) echo linux-image-6.12-amd64 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Print "PACKAGE VERSION" of the image package META depends on (candidate version of META).
+vm_image_pkg_query()
+{
+	apt-cache show --no-all-versions "$1" 2>/dev/null |
+		sed -n 's/^Depends: .*\(linux-image-[^ ,|]*\) (= \([^)]*\)).*$/\1 \2/p' | head -n 1
+}
+
+vm_image_pkg()
+{
+	local meta=$1 res
+
+	res=$(vm_image_pkg_query "$meta")
+	if [ -z "$res" ]; then
+		vm_err "apt-cache cannot resolve $meta; running apt-get update"
+		apt-get update -qq >&2 || vm_err "apt-get update failed"
+		res=$(vm_image_pkg_query "$meta")
+	fi
+	[ -n "$res" ] || { vm_err "cannot find the image package that $meta depends on"; return 1; }
+	echo "$res"
+}
+
+# Print the path of the vmlinuz of kernel series K (6.1, 6.12), downloading and unpacking the
+# Debian package into $EPH_VM_CACHE/kernels/<package>_<version>/ the first time.
+vm_kernel()
+{
+	local k=$1 meta pkgver pkg ver dir tmp deb img
+
+	meta=$(vm_meta_pkg "$k") || { vm_err "unknown kernel '$k' (have: 6.1 6.12)"; return 1; }
+	pkgver=$(vm_image_pkg "$meta") || return 1
+	pkg=${pkgver% *}
+	ver=${pkgver#* }
+	dir=$EPH_VM_CACHE/kernels/${pkg}_$ver
+	img=$(vm_kernel_image "$dir")
+	if [ -n "$img" ]; then
+		echo "$img"
+		return 0
+	fi
+	mkdir -p "$EPH_VM_CACHE/kernels" || return 1
+	(
+		flock 9
+		# Another run may have unpacked it while we waited.
+		[ -n "$(vm_kernel_image "$dir")" ] && exit 0
+		tmp=$(mktemp -d "$EPH_VM_CACHE/kernels/.tmp.XXXXXX") || exit 1
+		trap 'rm -rf "$tmp"' EXIT
+		vm_err "downloading $pkg=$ver (for $meta)"
+		if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+			vm_err "could not download kernel package $pkg=$ver (needed by $meta) with apt-get download"
+			exit 1
+		fi
+		deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n 1)
+		[ -n "$deb" ] || { vm_err "apt-get download of $pkg=$ver left no .deb"; exit 1; }
+		dpkg -x "$deb" "$tmp/root" || { vm_err "dpkg -x $deb failed"; exit 1; }
+		rm -rf "$dir"
+		mv "$tmp/root" "$dir"
+	) 9>"$EPH_VM_CACHE/kernels/.lock" || return 1
+	img=$(vm_kernel_image "$dir")
+	[ -n "$img" ] || { vm_err "no boot/vmlinuz-* in $pkg=$ver"; return 1; }
+	echo "$img"
+}
+
+vm_kernel_image()
+{
+	local f
+
+	for f in "$1"/boot/vmlinuz-*; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	return 0
+}
+
+# Boot one guest. Usage: vm_boot VMLINUZ INITRD DIR TIMEOUT CMDLINE...
+# Writes DIR/console.log (ttyS0: kernel console and init), DIR/output.log (ttyS1: what the guest
+# reports), DIR/dmesg.log (ttyS2: the whole kernel log, dumped by init at the end),
+# DIR/qemu.log (qemu's own stderr). Returns qemu's exit status (124: timeout).
+vm_boot()
+{
+	local img=$1 initrd=$2 dir=$3 timeout=$4
+
+	shift 4
+	rm -f "$dir/console.log" "$dir/output.log" "$dir/dmesg.log" "$dir/qemu.log"
+	timeout -k 10 "$timeout" "$EPH_VM_QEMU" \
+		-accel tcg -cpu max -smp 1 -m "$EPH_VM_MEM" \
+		-nodefaults -nographic -monitor none -no-reboot \
+		-kernel "$img" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet $*" \
+		-serial "file:$dir/console.log" \
+		-serial "file:$dir/output.log" \
+		-serial "file:$dir/dmesg.log" \
+		</dev/null >"$dir/qemu.log" 2>&1
+}
+
+# Print the rc of the result line carrying TOKEN in FILE; fail if there is none.
+vm_result_rc()
+{
+	sed -n "s/^EPH-RESULT $2 rc=\([0-9][0-9]*\)\r\{0,1\}\$/\1/p" "$1" 2>/dev/null | tail -n 1 |
+		grep .
+}
+
+# Print the kernel splats found in DIR (nothing when clean). The dmesg dump is complete when
+# init got to the end; the console is what we have when it did not.
+vm_splats()
+{
+	local dir=$1 f
+
+	for f in "$dir/dmesg.log" "$dir/console.log"; do
+		[ -s "$f" ] || continue
+		if grep -Eq "$VM_SPLAT_RE" "$f"; then
+			grep -E -A 40 "$VM_SPLAT_RE" "$f" | tr -d '\r' | head -n 120
+			return 0
+		fi
+	done
+	return 0
+}
+
+# Print the guest's uptime (seconds) when /init started, from the console.
+vm_boot_seconds()
+{
+	sed -n 's/^.*EPH-INIT uptime=\([0-9.]*\).*/\1/p' "$1/console.log" 2>/dev/null | head -n 1
+}
+
+vm_token()
+{
+	od -An -N8 -tx1 /dev/urandom | tr -d ' \n'
+}

@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest initramfs: busybox-static with its applet links, the given binaries in /bin
+# with the shared libraries ldd reports for them (and the dynamic loader), and tests/vm/init as
+# /init. The archive is named by a hash of everything that goes into it, so it is rebuilt only
+# when one of those files changes; older archives in OUTDIR are removed.
+#
+# Usage: mkinitramfs.sh OUTDIR [BINARY...]      Prints the path of the archive.
+set -euo pipefail
+
+die()
+{
+	echo "mkinitramfs: $*" >&2
+	exit 1
+}
+
+[ $# -ge 1 ] || die "usage: mkinitramfs.sh OUTDIR [BINARY...]"
+outdir=$1
+shift
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+init=$here/init
+busybox=${EPH_VM_BUSYBOX:-/bin/busybox}
+
+[ -f "$init" ] || die "missing $init"
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+	die "$busybox is not a static busybox (install busybox-static)"
+
+# Every file of the image: "SOURCE DEST" per line, DEST relative to the image root.
+list=$(mktemp)
+stage=
+cleanup()
+{
+	rm -f "$list"
+	[ -z "$stage" ] || rm -rf "$stage"
+}
+trap cleanup EXIT
+
+echo "$busybox bin/busybox" >>"$list"
+echo "$init init" >>"$list"
+for bin in "$@"; do
+	[ -f "$bin" ] && [ -x "$bin" ] || die "missing executable $bin"
+	echo "$(realpath "$bin") bin/$(basename "$bin")" >>"$list"
+	# "libfoo.so => /path (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no path.
+	if ldd_out=$(ldd "$bin" 2>&1); then
+		printf '%s\n' "$ldd_out" | grep -q 'not found' && die "$bin: unresolved libraries:
+$ldd_out"
+		printf '%s\n' "$ldd_out" | sed -n -e 's/^.*=> \(\/[^ ]*\) (0x[0-9a-f]*)$/\1/p' \
+			-e 's/^[[:space:]]*\(\/[^ ]*\) (0x[0-9a-f]*)$/\1/p' |
+			while read -r lib; do
+				echo "$lib ${lib#/}"
+			done >>"$list"
+	fi
+done
+sort -u -k2,2 -o "$list" "$list"
+
+# Key: this script, and the path and content of every file.
+key=$( {
+	sha256sum "${BASH_SOURCE[0]}"
+	while read -r src dest; do
+		echo "$dest $(sha256sum <"$src")"
+	done <"$list"
+} | sha256sum | cut -c1-16)
+out=$outdir/initramfs-$key.cpio.gz
+if [ -s "$out" ]; then
+	echo "$out"
+	exit 0
+fi
+
+mkdir -p "$outdir"
+stage=$(mktemp -d)
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,root,mnt}
+chmod 1777 "$stage/tmp"
+# The kernel opens /dev/console for init before anything is mounted.
+mknod -m 600 "$stage/dev/console" c 5 1
+mknod -m 666 "$stage/dev/null" c 1 3
+while read -r src dest; do
+	mkdir -p "$stage/$(dirname "$dest")"
+	cp -L "$src" "$stage/$dest"
+done <"$list"
+chmod 755 "$stage/init"
+# Applet links at the places busybox would install them.
+"$busybox" --list-full | while read -r applet; do
+	[ -e "$stage/$applet" ] || [ -L "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
+
+tmp=$(mktemp "$outdir/.initramfs.XXXXXX")
+if ! (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -1 >"$tmp"; then
+	rm -f "$tmp"
+	die "cpio/gzip failed"
+fi
+chmod 644 "$tmp"
+mv "$tmp" "$out"
+find "$outdir" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "$(basename "$out")" -delete
+echo "$out"

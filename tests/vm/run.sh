@@ -1,0 +1,266 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels.
+#
+# Each cell (kernel x backend) boots a guest whose /init runs
+#     ephtest --ephtrace /bin/ephtrace --backend BACKEND [DRIVER-ARGS]
+# and reports its output and exit status over a serial port. A cell passes when the driver's
+# result line arrived, said rc=0, reported at least one scenario and no failed one, and the
+# kernel log has no splat (BUG, WARNING, Oops, stall, lockup, ...).
+#
+# Usage: tests/vm/run.sh [--kernel 6.1|6.12]... [--backend fentry|kprobe|auto]... [-j JOBS]
+#                        [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
+#   --kernel, --backend  may repeat or take a comma list; default: every kernel x every backend
+#   -j JOBS              cells run at the same time (default 2: the VMs are single-CPU TCG)
+#   --timeout SECONDS    per cell, boot included (default 600)
+#   --smoke              check the harness itself instead of running the driver: per kernel, a
+#                        guest that runs the given binaries' --help and looks at kallsyms, BTF,
+#                        tracefs (must pass), one that never prints its result line and one
+#                        that logs a fake "WARNING:" splat (both must be reported as failures)
+# Environment:
+#   OUTPUT             build folder (default .output); logs go to $OUTPUT/vm/<kernel>-<backend>/
+#   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace)
+#   EPH_VM_EPHTEST     test driver (default $OUTPUT/tests/ephtest)
+#   EPH_VM_EXTRA_BINS  more binaries to put in the guest's /bin (space separated), e.g. bpftool
+#   EPH_VM_TIMEOUT, EPH_VM_JOBS, and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM)
+set -uo pipefail
+
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO" || exit 1
+
+ALL_KERNELS="6.1 6.12"
+ALL_BACKENDS="fentry kprobe auto"
+OUTPUT=${OUTPUT:-.output}
+timeout_s=${EPH_VM_TIMEOUT:-600}
+jobs=${EPH_VM_JOBS:-2}
+kernels=
+backends=
+smoke=0
+
+usage()
+{
+	sed -n 's/^# \{0,1\}//; 11,25p' "${BASH_SOURCE[0]}" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) [ $# -ge 2 ] || usage; kernels="$kernels ${2//,/ }"; shift ;;
+	--backend) [ $# -ge 2 ] || usage; backends="$backends ${2//,/ }"; shift ;;
+	-j) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
+	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
+	--smoke) smoke=1 ;;
+	-h | --help) usage ;;
+	--) shift; break ;;
+	*) vm_err "unknown argument '$1'"; usage ;;
+	esac
+	shift
+done
+driver_args=("$@")
+kernels=${kernels:-$ALL_KERNELS}
+backends=${backends:-$ALL_BACKENDS}
+for k in $kernels; do
+	vm_meta_pkg "$k" >/dev/null || { vm_err "unknown kernel '$k' (have: $ALL_KERNELS)"; exit 2; }
+done
+for b in $backends; do
+	case " $ALL_BACKENDS " in
+	*" $b "*) ;;
+	*) vm_err "unknown backend '$b' (have: $ALL_BACKENDS)"; exit 2 ;;
+	esac
+done
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { vm_err "bad -j '$jobs'"; exit 2; }
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { vm_err "bad --timeout '$timeout_s'"; exit 2; }
+command -v "$EPH_VM_QEMU" >/dev/null || { vm_err "$EPH_VM_QEMU not found (make deps)"; exit 1; }
+
+# The guest's binaries.
+ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+ephtest=${EPH_VM_EPHTEST:-$OUTPUT/tests/ephtest}
+bins=()
+if [ $smoke = 1 ]; then
+	for b in "$ephtrace" "$ephtest"; do
+		[ -x "$b" ] && bins+=("$b")
+	done
+else
+	for b in "$ephtrace" "$ephtest"; do
+		[ -x "$b" ] || { vm_err "missing $b (build it first: make ephtrace, and the test driver)"; exit 1; }
+	done
+	bins=("$ephtrace" "$ephtest")
+fi
+# shellcheck disable=SC2206
+bins+=(${EPH_VM_EXTRA_BINS:-})
+
+vmdir=$OUTPUT/vm
+mkdir -p "$vmdir" || exit 1
+initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") || { vm_err "cannot build the initramfs"; exit 1; }
+
+declare -A image
+for k in $kernels; do
+	image[$k]=$(vm_kernel "$k") || exit 1
+done
+
+# Cells: "KERNEL BACKEND MODE", MODE being the guest's eph.mode.
+cells=()
+if [ $smoke = 1 ]; then
+	for k in $kernels; do
+		for m in smoke smoke-noresult smoke-splat; do
+			cells+=("$k auto $m")
+		done
+	done
+else
+	for k in $kernels; do
+		for b in $backends; do
+			cells+=("$k $b test")
+		done
+	done
+fi
+
+args64=
+if [ ${#driver_args[@]} -gt 0 ]; then
+	args64=$(printf '%s\n' "${driver_args[@]}" | base64 -w0)
+fi
+
+cell_dir()
+{
+	if [ "$3" = test ]; then
+		echo "$vmdir/$1-$2"
+	else
+		echo "$vmdir/$1-$3"
+	fi
+}
+
+# Boot one cell and write its verdict to DIR/status:
+# "PASS|FAIL PASSED TOTAL SKIPPED WALL BOOT REASON...".
+run_cell()
+{
+	local k=$1 b=$2 mode=$3 dir token start qrc rc wall boot passed total skipped failed
+	local verdict=PASS reason=ok splats
+
+	dir=$(cell_dir "$k" "$b" "$mode")
+	mkdir -p "$dir"
+	rm -f "$dir/status" "$dir/splats.txt"
+	token=$(vm_token)
+	start=$(date +%s.%N)
+	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
+		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
+		${args64:+eph.args=$args64}
+	qrc=$?
+	wall=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+	boot=$(vm_boot_seconds "$dir")
+	passed=$(grep -cE '^RESULT [^ ]+ PASS( |$)' "$dir/output.log" 2>/dev/null)
+	failed=$(grep -cE '^RESULT [^ ]+ FAIL( |$)' "$dir/output.log" 2>/dev/null)
+	skipped=$(grep -cE '^RESULT [^ ]+ SKIP( |$)' "$dir/output.log" 2>/dev/null)
+	total=$((passed + failed + skipped))
+	splats=$(vm_splats "$dir")
+	if ! rc=$(vm_result_rc "$dir/output.log" "$token"); then
+		verdict=FAIL
+		if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+			reason="no result line: timed out after ${timeout_s}s"
+		else
+			reason="no result line (qemu exit status $qrc)"
+		fi
+	elif [ "$rc" != 0 ]; then
+		verdict=FAIL reason="driver exit status $rc"
+	elif [ "$failed" -gt 0 ]; then
+		verdict=FAIL reason="$failed scenarios failed"
+	elif [ "$total" = 0 ]; then
+		verdict=FAIL reason="driver reported no scenario"
+	fi
+	if [ -n "$splats" ]; then
+		printf '%s\n' "$splats" >"$dir/splats.txt"
+		if [ $verdict = PASS ]; then
+			verdict=FAIL reason="kernel splat"
+		else
+			reason="$reason; kernel splat"
+		fi
+	fi
+	echo "$verdict $passed $total $skipped $wall ${boot:--} $reason" >"$dir/status"
+}
+
+print_failure()
+{
+	local dir=$1 status=$2
+
+	echo "==== $(basename "$dir"): ${status#* * * * * * }"
+	if [ -s "$dir/splats.txt" ]; then
+		echo "---- kernel splat ($dir/dmesg.log, $dir/console.log):"
+		cat "$dir/splats.txt"
+	fi
+	echo "---- driver output ($dir/output.log):"
+	tr -d '\r' <"$dir/output.log" 2>/dev/null
+	if ! grep -q '^EPH-RESULT ' "$dir/output.log" 2>/dev/null && [ ! -s "$dir/splats.txt" ]; then
+		echo "---- end of the console ($dir/console.log):"
+		tr -d '\r' <"$dir/console.log" 2>/dev/null | tail -n 30
+		[ -s "$dir/qemu.log" ] && { echo "---- qemu:"; cat "$dir/qemu.log"; }
+	fi
+	echo "===="
+}
+
+echo "ephtrace-vm: ${#cells[@]} cell(s), $jobs at a time, timeout ${timeout_s}s, initramfs $initrd"
+t0=$(date +%s)
+running=0
+for c in "${cells[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $c
+	if [ $running -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	echo "ephtrace-vm: start $(basename "$(cell_dir "$1" "$2" "$3")")"
+	run_cell "$1" "$2" "$3" &
+	running=$((running + 1))
+done
+wait
+total_wall=$(($(date +%s) - t0))
+
+# Results: failing cells in full, then the matrix.
+failures=0
+declare -A cellstat
+for c in "${cells[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $c
+	dir=$(cell_dir "$1" "$2" "$3")
+	st=$(cat "$dir/status" 2>/dev/null || echo "FAIL 0 0 0 - - harness error")
+	cellstat[$c]=$st
+	if [ "$3" = test ] || [ "$3" = smoke ]; then
+		expect=PASS
+	else
+		expect=FAIL
+	fi
+	if [ "${st%% *}" != "$expect" ]; then
+		failures=$((failures + 1))
+		print_failure "$dir" "$st"
+	fi
+done
+
+echo
+if [ $smoke = 1 ]; then
+	printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' kernel check got expected wall boot reason
+	for c in "${cells[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $c
+		read -r v _ _ _ wall boot reason <<<"${cellstat[$c]}"
+		exp=FAIL
+		[ "$3" = smoke ] && exp=PASS
+		printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' "$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
+			"$reason"
+	done
+else
+	printf '%-7s' kernel
+	for b in $backends; do
+		printf ' | %-34s' "$b"
+	done
+	echo
+	for k in $kernels; do
+		printf '%-7s' "$k"
+		for b in $backends; do
+			read -r v p t s wall boot _ <<<"${cellstat[$k $b test]}"
+			cell="$v $p/$t"
+			[ "$s" != 0 ] && cell="$cell ${s}skip"
+			printf ' | %-34s' "$cell ${wall}s (boot ${boot}s)"
+		done
+		echo
+	done
+fi
+echo "ephtrace-vm: ${#cells[@]} cell(s) in ${total_wall}s, $failures not as expected; logs in $vmdir/"
+[ $failures = 0 ]

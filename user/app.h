@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What every command that loads BPF shares: its options, start-up, signals, the clock. */
+#ifndef EPH_APP_H
+#define EPH_APP_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "loader.h"
+
+/* Set by SIGINT/SIGTERM. */
+extern volatile sig_atomic_t eph_exiting;
+
+enum {
+	OPT_BACKEND = 2000,
+	OPT_RINGBUF,
+	OPT_MAX_HOLDS,
+	OPT_BTF,
+};
+
+/* Long options every BPF command takes (put at the end of a command's table, before {}). */
+#define EPH_LOADER_LONGOPTS                                                                \
+	{ "backend", required_argument, NULL, OPT_BACKEND },                               \
+		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                  \
+		{ "max-holds", required_argument, NULL, OPT_MAX_HOLDS },                   \
+		{ "btf", required_argument, NULL, OPT_BTF },                               \
+		{ "verbose", no_argument, NULL, 'v' }
+
+#define EPH_LOADER_USAGE                                                                   \
+	"      --backend B      auto (default), fentry, kprobe or tracepoint\n"            \
+	"      --ringbuf-size N ring buffer size, bytes, K/M/G suffix (default 4M, power of 2)\n" \
+	"      --max-holds N    ports tracked at once in the kernel (default 65536)\n"     \
+	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"    \
+	"  -v, --verbose        show libbpf's messages\n"
+
+#define EPH_LOADER_OPTS_INIT                                                               \
+	{ .backend = EPH_BACKEND_AUTO, .ringbuf_size = EPH_DEFAULT_RINGBUF,                \
+	  .max_holds = EPH_DEFAULT_MAX_HOLDS }
+
+/* One of the loader options: 1 = taken, 0 = not a loader option, 2 = bad value (printed). */
+int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_opts *lo);
+
+/* One line for a bad value: "ephtrace CMD: invalid WHAT 'VAL': WHY". Returns 2. */
+int eph_bad_value(const char *cmd, const char *what, const char *val, const char *why);
+/* getopt's ':' and '?' cases, as one line each. Returns 2. */
+int eph_bad_option(const char *cmd, int opt, char **argv);
+
+/* Privilege check, signal handlers, open/load/attach, the "using backend" line.
+ * Returns 0, or the exit status to return (1) after printing why. */
+int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
+	      struct eph_loader **out);
+
+uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC */
+int64_t eph_mono_to_wall_ns(void); /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+
+#endif

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ephtrace hist: in-kernel log2 histograms of port search, port choice and hold times. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "cli.h"
+#include "commands.h"
+#include "hist.h"
+
+static const char usage[] =
+	"Usage: ephtrace hist [OPTIONS]\n"
+	"Histograms (log2, nanoseconds) of connect() port search time, bind()/autobind port\n"
+	"choice time and port hold time, kept in the kernel; printed every interval.\n"
+	"\n"
+	"  -i, --interval SECS  print every SECS seconds (default 1)\n"
+	"  -n, --count N        stop after N intervals (default: until Ctrl-C)\n"
+	"      --cumulative     totals since start instead of per interval\n"
+	"      --json           one JSON object per interval\n"
+	EPH_LOADER_USAGE
+	"  -h, --help           this text\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  ephtrace hist                 # every second, what happened in that second\n"
+	"  ephtrace hist -i 10 -n 6      # six 10-second intervals\n"
+	"  ephtrace hist --cumulative --json -i 60\n";
+
+enum { OPT_JSON = 1000, OPT_CUMULATIVE };
+
+static const struct option longopts[] = {
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "cumulative", no_argument, NULL, OPT_CUMULATIVE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	EPH_LOADER_LONGOPTS,
+	{},
+};
+
+struct hist_opts {
+	uint64_t interval_ms;
+	uint64_t count;
+	bool json;
+	bool cumulative;
+};
+
+static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loader_opts *lo)
+{
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":i:n:vh", longopts, NULL)) != -1) {
+		int taken = eph_loader_opt("hist", opt, optarg, lo);
+
+		if (taken == 1)
+			continue;
+		if (taken)
+			return taken;
+		switch (opt) {
+		case 'i':
+			if (eph_parse_seconds(optarg, 86400, &o->interval_ms) || o->interval_ms < 10)
+				return eph_bad_value("hist", "interval", optarg,
+						     "seconds, from 0.01 to 86400");
+			break;
+		case 'n':
+			if (eph_parse_u64(optarg, 1, UINT32_MAX, &o->count))
+				return eph_bad_value("hist", "count", optarg,
+						     "a number from 1 to 4294967295");
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_CUMULATIVE:
+			o->cumulative = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return eph_bad_option("hist", opt, argv);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ephtrace hist: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static int add_entry(void *ctx, const void *key, uint64_t value)
+{
+	int err = eph_hists__add(ctx, key, value);
+
+	return err == -EINVAL ? 0 : err; /* a key from a newer BPF object: skip it */
+}
+
+static int print_interval(const struct hist_opts *o, const struct eph_hists *h,
+			  int64_t mono_to_wall, struct strbuf *sb)
+{
+	struct timespec ts;
+	char tbuf[16];
+	int err;
+
+	sb_reset(sb);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (o->json) {
+		err = eph_hists__json(sb, h, ts.tv_sec * 1000000000ull + ts.tv_nsec + mono_to_wall) ?:
+			      sb_putc(sb, '\n');
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&now, &tm));
+		err = sb_printf(sb, "%s%s\n", tbuf, h->n ? "" : "  (no port activity)") ?:
+			      eph_hists__text(sb, h) ?: sb_putc(sb, '\n');
+	}
+	if (err)
+		return err;
+	fwrite(sb->buf, 1, sb->len, stdout);
+	return fflush(stdout) ? -errno : 0;
+}
+
+int cmd_hist(int argc, char **argv)
+{
+	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
+	struct hist_opts o = { .interval_ms = 1000 };
+	struct eph_hists now = EPH_HISTS_INIT, before = EPH_HISTS_INIT, delta = EPH_HISTS_INIT;
+	struct eph_loader *l = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t printed = 0, next;
+	int64_t mono_to_wall = eph_mono_to_wall_ns();
+	int ret, err = 0;
+
+	ret = parse_args(argc, argv, &o, &lo);
+	if (ret >= 0)
+		return ret;
+	lo.no_events = true;
+	ret = eph_start("hist", &lo, NULL, NULL, &l);
+	if (ret)
+		goto out;
+	next = eph_now_ms() + o.interval_ms;
+	while (!err && (!o.count || printed < o.count)) {
+		struct timespec pause = { 0, 50 * 1000000 };
+		bool last = eph_exiting;
+		struct eph_hists t;
+
+		if (!last && eph_now_ms() < next) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		next += o.interval_ms;
+		eph_hists__reset(&now);
+		err = eph_loader__foreach(l, EPH_MAP_HISTS, add_entry, &now) ?:
+			      eph_hists__diff(&delta, &now, o.cumulative ? NULL : &before) ?:
+			      print_interval(&o, &delta, mono_to_wall, &sb);
+		t = before; /* keep this reading for the next difference */
+		before = now;
+		now = t;
+		printed++;
+		if (last)
+			break;
+	}
+	if (err) {
+		fprintf(stderr, "ephtrace hist: %s\n", strerror(-err));
+		ret = 1;
+	}
+out:
+	eph_loader__free(l);
+	eph_hists__free(&now);
+	eph_hists__free(&before);
+	eph_hists__free(&delta);
+	sb_free(&sb);
+	return ret;
+}

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "format.h"
+#include "hist.h"
+
+const char *eph_hist_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case EPH_HIST_CONNECT:
+		return "connect_search";
+	case EPH_HIST_BIND:
+		return "bind_search";
+	case EPH_HIST_HOLD:
+		return "hold";
+	}
+	return NULL;
+}
+
+static const char *kind_title(uint8_t kind)
+{
+	switch (kind) {
+	case EPH_HIST_CONNECT:
+		return "connect() port search";
+	case EPH_HIST_BIND:
+		return "bind()/autobind port choice";
+	default:
+		return "port hold time";
+	}
+}
+
+static bool same_hist(const struct eph_hist_key *a, const struct eph_hist_key *b)
+{
+	return a->kind == b->kind && a->proto == b->proto && a->family == b->family &&
+	       a->result == b->result;
+}
+
+static struct eph_hist *find_or_add(struct eph_hists *h, const struct eph_hist_key *k)
+{
+	struct eph_hist *n;
+	size_t i;
+
+	for (i = 0; i < h->n; i++) /* a handful of histograms: a scan is enough */
+		if (same_hist(&h->v[i].key, k))
+			return &h->v[i];
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 8;
+
+		n = realloc(h->v, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		h->v = n;
+		h->cap = cap;
+	}
+	n = &h->v[h->n++];
+	memset(n, 0, sizeof(*n));
+	n->key = *k;
+	n->key.slot = 0;
+	return n;
+}
+
+int eph_hists__add(struct eph_hists *h, const struct eph_hist_key *k, uint64_t value)
+{
+	struct eph_hist *e;
+
+	if (!eph_hist_kind_name(k->kind) || (k->slot >= EPH_HIST_SLOTS && k->slot != EPH_HIST_SUM))
+		return -EINVAL;
+	e = find_or_add(h, k);
+	if (!e)
+		return -ENOMEM;
+	if (k->slot == EPH_HIST_SUM) {
+		e->sum_ns += value;
+	} else {
+		e->slots[k->slot] += value;
+		e->count += value;
+	}
+	return 0;
+}
+
+void eph_hists__reset(struct eph_hists *h)
+{
+	h->n = 0;
+}
+
+void eph_hists__free(struct eph_hists *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = h->cap = 0;
+}
+
+static int cmp_hist(const void *a, const void *b)
+{
+	const struct eph_hist_key *x = &((const struct eph_hist *)a)->key;
+	const struct eph_hist_key *y = &((const struct eph_hist *)b)->key;
+
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return x->result - y->result;
+}
+
+int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
+		    const struct eph_hists *before)
+{
+	size_t i, j, s;
+
+	eph_hists__reset(out);
+	for (i = 0; i < now->n; i++) {
+		const struct eph_hist *a = &now->v[i], *b = NULL;
+		struct eph_hist *d;
+
+		for (j = 0; before && j < before->n; j++)
+			if (same_hist(&before->v[j].key, &a->key))
+				b = &before->v[j];
+		if (b && b->count == a->count)
+			continue;
+		d = find_or_add(out, &a->key);
+		if (!d)
+			return -ENOMEM;
+		for (s = 0; s < EPH_HIST_SLOTS; s++)
+			d->slots[s] = a->slots[s] - (b ? b->slots[s] : 0);
+		d->count = a->count - (b ? b->count : 0);
+		d->sum_ns = a->sum_ns - (b ? b->sum_ns : 0);
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmp_hist);
+	return 0;
+}
+
+static int stars(struct strbuf *sb, uint64_t val, uint64_t max, int width)
+{
+	int i, n = max ? (int)((val * width + max - 1) / max) : 0;
+	int err = 0;
+
+	if (n > width)
+		n = width;
+	for (i = 0; i < width && !err; i++)
+		err = sb_putc(sb, i < n ? '*' : ' ');
+	return err;
+}
+
+int eph_log2_text(struct strbuf *sb, const uint64_t *slots, unsigned int n, const char *unit)
+{
+	int first = -1, last = -1, width, err;
+	uint64_t max = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i] && first < 0)
+			first = i;
+		if (slots[i])
+			last = i;
+		if (slots[i] > max)
+			max = slots[i];
+	}
+	if (last < 0)
+		return 0;
+	/* Unlike bcc, start at the first bucket in use: nanosecond scales have long empty heads. */
+	width = last <= 32 ? 10 : 20;
+	err = sb_printf(sb, "%*s%-*s : count    distribution\n", width - 5, "", width + 9, unit);
+	for (i = first; !err && i <= (unsigned int)last; i++) {
+		uint64_t low = (uint64_t)1 << i, high = ((uint64_t)2 << i) - 1;
+
+		if (i == 0)
+			low = 0; /* slot 0 also holds 0 */
+		err = sb_printf(sb, "%*" PRIu64 " -> %-*" PRIu64 " : %-8" PRIu64 " |", width, low,
+				width, high, slots[i]) ?:
+			      stars(sb, slots[i], max, last <= 32 ? 40 : 20) ?: sb_puts(sb, "|\n");
+	}
+	return err;
+}
+
+static const char *result_name(uint8_t result, char *buf, size_t len)
+{
+	return result ? eph_errno_name(result, buf, len) : "ok";
+}
+
+int eph_hists__text(struct strbuf *sb, const struct eph_hists *h)
+{
+	char ebuf[16];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < h->n && !err; i++) {
+		const struct eph_hist *e = &h->v[i];
+		const char *proto = eph_proto_name(e->key.proto), *fam = eph_family_name(e->key.family);
+
+		err = sb_printf(sb, "\n%s, %s %s", kind_title(e->key.kind), proto ? proto : "?",
+				fam ? fam : "?");
+		if (!err && e->key.kind != EPH_HIST_HOLD)
+			err = sb_printf(sb, ", %s", result_name(e->key.result, ebuf, sizeof(ebuf)));
+		err = err ?: sb_printf(sb, ": %" PRIu64 " calls, mean %.1f us\n", e->count,
+				       e->count ? e->sum_ns / 1000.0 / e->count : 0.0) ?:
+			      eph_log2_text(sb, e->slots, EPH_HIST_SLOTS, "nsecs");
+	}
+	return err;
+}
+
+static int json_name(struct strbuf *sb, const char *key, const char *val)
+{
+	return sb_printf(sb, ",\"%s\":", key) ?: (val ? sb_json_str(sb, val, strlen(val))
+						      : sb_puts(sb, "null"));
+}
+
+int eph_hists__json(struct strbuf *sb, const struct eph_hists *h, uint64_t wall_ns)
+{
+	char ebuf[16];
+	size_t i, s;
+	int err;
+
+	err = sb_puts(sb, "{\"time\":\"") ?: eph_format_time(sb, wall_ns) ?:
+		      sb_puts(sb, "\",\"histograms\":[");
+	for (i = 0; i < h->n && !err; i++) {
+		const struct eph_hist *e = &h->v[i];
+		bool first = true;
+
+		err = sb_puts(sb, i ? ",{" : "{") ?:
+			      sb_printf(sb, "\"kind\":\"%s\"", eph_hist_kind_name(e->key.kind)) ?:
+			      json_name(sb, "proto", eph_proto_name(e->key.proto)) ?:
+			      json_name(sb, "family", eph_family_name(e->key.family)) ?:
+			      json_name(sb, "result", e->key.kind == EPH_HIST_HOLD ? NULL :
+						result_name(e->key.result, ebuf, sizeof(ebuf))) ?:
+			      sb_printf(sb, ",\"unit\":\"ns\",\"count\":%" PRIu64 ",\"sum\":%" PRIu64
+					",\"buckets\":[", e->count, e->sum_ns);
+		for (s = 0; s < EPH_HIST_SLOTS && !err; s++) {
+			if (!e->slots[s])
+				continue;
+			err = sb_printf(sb, "%s{\"low\":%" PRIu64 ",\"high\":%" PRIu64
+					",\"count\":%" PRIu64 "}", first ? "" : ",",
+					(uint64_t)(s ? (1ull << s) : 0), (uint64_t)((2ull << s) - 1),
+					e->slots[s]);
+			first = false;
+		}
+		err = err ?: sb_puts(sb, "]}");
+	}
+	return err ?: sb_puts(sb, "]}");
+}
