@@ -35,39 +35,29 @@ struct eph_loader {
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
 static struct {
 	bool verbose;
-	char last[4][256];
-	unsigned int n;
+	char failed_prog[64]; /* the first program libbpf could not load */
 } logbuf;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char *line;
-	size_t len;
+	char line[512], *name, *end;
 
 	if (logbuf.verbose)
 		return vfprintf(stderr, fmt, ap);
-	if (level != LIBBPF_WARN)
+	if (level != LIBBPF_WARN || logbuf.failed_prog[0])
 		return 0;
-	line = logbuf.last[logbuf.n++ % 4];
-	vsnprintf(line, sizeof(logbuf.last[0]), fmt, ap);
-	len = strlen(line);
-	if (len && line[len - 1] == '\n')
-		line[len - 1] = '\0';
+	/* "libbpf: prog 'NAME': BPF program load failed: ..." names the culprit */
+	vsnprintf(line, sizeof(line), fmt, ap);
+	name = strstr(line, "prog '");
+	if (!name || !strstr(line, "load failed"))
+		return 0;
+	name += 6;
+	end = strchr(name, '\'');
+	if (end && end - name < (long)sizeof(logbuf.failed_prog)) {
+		memcpy(logbuf.failed_prog, name, end - name);
+		logbuf.failed_prog[end - name] = '\0';
+	}
 	return 0;
-}
-
-static void log_reset(void)
-{
-	logbuf.n = 0;
-	memset(logbuf.last, 0, sizeof(logbuf.last));
-}
-
-static void log_dump(void)
-{
-	unsigned int i, first = logbuf.n > 4 ? logbuf.n - 4 : 0;
-
-	for (i = first; i < logbuf.n; i++)
-		fprintf(stderr, "  libbpf: %s\n", logbuf.last[i % 4]);
 }
 
 static int prog_backend(const struct bpf_program *p)
@@ -150,7 +140,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	struct bpf_program *p;
 	int err;
 
-	log_reset();
+	logbuf.failed_prog[0] = '\0';
 	l->skel = ephtrace_bpf__open_opts(&oo);
 	if (!l->skel) {
 		err = -errno;
@@ -180,8 +170,16 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	}
 	err = ephtrace_bpf__load(l->skel);
 	if (err) {
-		snprintf(why, whylen, "failed to load the %s programs: %s",
-			 eph_backend_name(backend), strerror(-err));
+		p = logbuf.failed_prog[0] ?
+			    bpf_object__find_program_by_name(l->skel->obj, logbuf.failed_prog) :
+			    NULL;
+		if (p)
+			snprintf(why, whylen, "failed to load %s (program %s): %s",
+				 bpf_program__section_name(p), bpf_program__name(p),
+				 strerror(-err));
+		else
+			snprintf(why, whylen, "failed to load the %s programs: %s",
+				 eph_backend_name(backend), strerror(-err));
 		goto out_destroy;
 	}
 	if (backend == EPH_BACKEND_TRACEPOINT && !tracefs_present()) {
@@ -255,11 +253,9 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		err = try_backend(l, o, order[i], kbtf, why[i], sizeof(why[i]));
 		if (!err)
 			break;
-		if (o->verbose || o->backend != EPH_BACKEND_AUTO) {
+		if (o->verbose || o->backend != EPH_BACKEND_AUTO)
 			fprintf(stderr, "ephtrace: backend %s: %s\n", eph_backend_name(order[i]),
 				why[i]);
-			log_dump();
-		}
 	}
 	btf__free(kbtf);
 	if (err) {
@@ -270,6 +266,8 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		} else {
 			fprintf(stderr, "  %s\n", backend_hint(o->backend));
 		}
+		if (!o->verbose)
+			fprintf(stderr, "  (-v shows libbpf's messages)\n");
 		goto out_free;
 	}
 	if (fn)

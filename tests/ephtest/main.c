@@ -25,6 +25,7 @@
 struct opts {
 	const char *ephtrace;
 	const char *backend;
+	const char *expect_backend; /* what --backend auto must choose; NULL: anything */
 	const char *selected[MAX_SELECTED];
 	int nr_selected;
 	const char *workload_only;
@@ -65,6 +66,7 @@ static void usage(FILE *f)
 		"compares ephtrace's JSON with what the kernel returned to the workload.\n"
 		"  --ephtrace PATH        ephtrace binary (default ./ephtrace)\n"
 		"  --backend B            auto|fentry|kprobe|tracepoint (default auto)\n"
+		"  --expect-backend B     fail unless ephtrace attaches backend B\n"
 		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
 		"  --keep                 keep ephtrace's output and the oracle in a directory\n"
 		"  --verbose              print every JSON line and ephtrace's stderr\n"
@@ -274,17 +276,19 @@ static int compare(struct run *r, const struct opts *op)
 		.burst = r->s->burst,
 		.json = buf_str(&r->t.out),
 	};
+	const char *want;
 	pid_t others[2];
 	int i, err;
 
 	for (i = 1; i < r->nr_w; i++)
 		others[in.nr_others++] = r->w[i].pid;
 	in.others = others;
-	if (strcmp(op->backend, "auto") && strcmp(op->backend, r->backend)) {
+	want = op->expect_backend ? op->expect_backend :
+	       strcmp(op->backend, "auto") ? op->backend : NULL;
+	if (want && strcmp(want, r->backend)) {
 		buf_printf(&r->co.report, "  expected backend %s got \"using backend %s\"\n",
-			   op->backend, r->backend);
-		set_reason(r, FAIL, "ephtrace attached backend %s, not %s", r->backend,
-			   op->backend);
+			   want, r->backend);
+		set_reason(r, FAIL, "ephtrace attached backend %s, not %s", r->backend, want);
 	}
 	err = check_run(&in, &r->co);
 	if (err) {
@@ -422,6 +426,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 	static const struct option longopts[] = {
 		{ "ephtrace", required_argument, NULL, 'e' },
 		{ "backend", required_argument, NULL, 'b' },
+		{ "expect-backend", required_argument, NULL, 'x' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "keep", no_argument, NULL, 'k' },
@@ -441,6 +446,9 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'b':
 			op->backend = optarg;
+			break;
+		case 'x':
+			op->expect_backend = optarg;
 			break;
 		case 's':
 			if (!scenario_find(optarg)) {
