@@ -25,12 +25,12 @@ CFLAGS ?= -g -O2
 WARN := -Wall -Wextra -Werror
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERSION)"' $(INCLUDES) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf -I$(VMLINUX_DIR)
-LIBS := -lbpf -lelf -lz -lmicrohttpd -lm
+LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist
+CORE := event strbuf format filter summary cli hist occupancy netns
 # Modules that drive the kernel side.
-APP := main loader app cmd_events cmd_hist
+APP := main loader app cmd_events cmd_hist sockdiag cmd_status
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))

@@ -7,5 +7,6 @@
 
 int cmd_events(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
 	{ "events", cmd_events, "stream of port assignments, failures and releases" },
 	{ "hist", cmd_hist, "histograms of port search, port choice and hold times" },
+	{ "status", cmd_status, "ports held now per destination and process, no BPF (one shot)" },
 };
 
 static void usage(FILE *f)

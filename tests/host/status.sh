@@ -1,0 +1,248 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# ephtrace status against the kernel, in a private network namespace:
+# range 40000-41999 with 40100-40199 reserved (usable 1900); a process holds 1000 connections
+# to 127.0.0.1:5000; another makes and closes 300 connections to 127.0.0.1:6000 (active close:
+# its ports sit in TIME_WAIT) and exits; a third holds 5 connections to a server listening on
+# 41500, inside the range (the server's accepted sockets must not count as holds).
+# `ephtrace status --json` must report the range, the held counts per destination and per
+# process, and agree with `ss -tan` in that namespace. Exit 0 on success, 1 on a mismatch
+# (expected vs got printed), 77 (SKIP) when it cannot run here.
+#
+# Usage: tests/host/status.sh [path/to/ephtrace]
+set -eu
+
+EPHTRACE=${1:-./ephtrace}
+PY=/usr/bin/python3 # Debian's python
+NS=ephtest-status-$$
+WORK=$(mktemp -d /tmp/ephtest-status.XXXXXX)
+PIDS=""
+
+skip() {
+	echo "SKIP: status.sh: $*"
+	exit 77
+}
+
+# Every process in the private namespace is one this test started.
+cleanup() {
+	for p in $PIDS $(ip netns pids "$NS" 2>/dev/null); do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+	i=0
+	while [ -n "$(ip netns pids "$NS" 2>/dev/null)" ] && [ $i -lt 50 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+[ -x "$EPHTRACE" ] || skip "no ephtrace binary at $EPHTRACE (make ephtrace)"
+[ -x "$PY" ] || skip "no $PY"
+command -v ss >/dev/null || skip "no ss (iproute2)"
+ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
+
+nsexec() {
+	ip netns exec "$NS" "$@"
+}
+
+nsexec ip link set lo up
+nsexec sh -c 'echo "40000 41999" > /proc/sys/net/ipv4/ip_local_port_range'
+nsexec sh -c 'echo 40100-40199 > /proc/sys/net/ipv4/ip_local_reserved_ports'
+NETNS=$(stat -L -c %i "/run/netns/$NS")
+
+# The workload: one script, three roles. Each writes its pid to $WORK/<role>.pid once ready.
+cat >"$WORK/workload.py" <<'EOF'
+import os, resource, selectors, socket, sys, time
+
+role, work = sys.argv[1], sys.argv[2]
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+
+def ready():
+    with open(os.path.join(work, role + ".pid.tmp"), "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(os.path.join(work, role + ".pid.tmp"), os.path.join(work, role + ".pid"))
+
+def connect(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.connect(("127.0.0.1", port))
+    return s
+
+if role == "server":
+    sel = selectors.DefaultSelector()
+    keep = []
+    for port in (5000, 6000, 41500):
+        l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        l.bind(("127.0.0.1", port))
+        l.listen(4096)
+        sel.register(l, selectors.EVENT_READ, "listen")
+    ready()
+    while True:
+        for key, _ in sel.select():
+            s = key.fileobj
+            if key.data == "listen":
+                c, _ = s.accept()
+                if s.getsockname()[1] == 6000:
+                    sel.register(c, selectors.EVENT_READ, "drain")
+                else:
+                    keep.append(c)
+            elif not s.recv(4096):  # the client closed first: close our side too
+                sel.unregister(s)
+                s.close()
+elif role == "closer":
+    for _ in range(300):
+        connect(6000).close()
+    ready()
+elif role == "holder":
+    held = [connect(5000) for _ in range(1000)]
+    ready()
+    time.sleep(3600)
+elif role == "inrange":
+    held = [connect(41500) for _ in range(5)]
+    ready()
+    time.sleep(3600)
+EOF
+
+wait_file() {
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 300 ] || {
+			echo "FAIL: status.sh: timed out waiting for $1"
+			exit 1
+		}
+		sleep 0.1
+	done
+}
+
+# ip netns exec execs the command: $! is the workload's own pid
+ip netns exec "$NS" "$PY" "$WORK/workload.py" server "$WORK" &
+PIDS="$PIDS $!"
+wait_file "$WORK/server.pid"
+ip netns exec "$NS" "$PY" "$WORK/workload.py" closer "$WORK" # runs to its end and exits
+ip netns exec "$NS" "$PY" "$WORK/workload.py" holder "$WORK" &
+PIDS="$PIDS $!"
+ip netns exec "$NS" "$PY" "$WORK/workload.py" inrange "$WORK" &
+PIDS="$PIDS $!"
+wait_file "$WORK/holder.pid"
+wait_file "$WORK/inrange.pid"
+for role in server holder inrange; do
+	case " $PIDS " in
+	*" $(cat "$WORK/$role.pid") "*) ;;
+	*) PIDS="$PIDS $(cat "$WORK/$role.pid")" ;;
+	esac
+done
+
+# The server closes its side of the 300 when it reads their FIN: then they are TIME_WAIT.
+i=0
+while [ "$(nsexec ss -Htan state time-wait | wc -l)" -lt 300 ] && [ $i -lt 100 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+
+nsexec ss -Htan >"$WORK/ss.txt"
+"$EPHTRACE" status --json --netns "$NETNS" >"$WORK/status.json"
+nsexec ss -Htan >"$WORK/ss-after.txt"
+"$EPHTRACE" status --netns "$NETNS" -l 0 >"$WORK/status.txt"
+
+"$PY" - "$WORK" "$NETNS" <<'EOF'
+import json, sys
+
+work, netns = sys.argv[1], int(sys.argv[2])
+pid = lambda role: int(open(f"{work}/{role}.pid").read())
+snap = json.load(open(f"{work}/status.json"))
+fails = []
+
+def check(what, expected, got):
+    if expected != got:
+        fails.append(f"{what}: expected {expected!r}, got {got!r}")
+
+def ss_count(path, state, peer_port):
+    n = 0
+    for line in open(path):
+        f = line.split()
+        lport = int(f[3].rsplit(":", 1)[1])
+        if f[0] == state and f[4] == f"127.0.0.1:{peer_port}" and 40000 <= lport <= 41999:
+            n += 1
+    return n
+
+# ss before and after status must agree, or the comparison means nothing
+for state, port in (("ESTAB", 5000), ("TIME-WAIT", 6000), ("ESTAB", 41500)):
+    check(f"ss {state} to :{port} stable", ss_count(f"{work}/ss.txt", state, port),
+          ss_count(f"{work}/ss-after.txt", state, port))
+ss_hold = ss_count(f"{work}/ss.txt", "ESTAB", 5000)
+ss_tw = ss_count(f"{work}/ss.txt", "TIME-WAIT", 6000)
+ss_in = ss_count(f"{work}/ss.txt", "ESTAB", 41500)
+check("ss: ESTAB to :5000", 1000, ss_hold)
+check("ss: TIME-WAIT to :6000", 300, ss_tw)
+
+check("top-level names", ["time", "netns", "destinations", "bind_scopes", "processes", "dropped"],
+      list(snap))
+check("dropped", 0, snap["dropped"])
+check("netns list", [netns], [n["netns"] for n in snap["netns"]])
+if snap["netns"]:
+    check("netns range", {"netns": netns, "low": 40000, "high": 41999, "reserved": 100,
+                          "usable": 1900}, snap["netns"][0])
+
+dests = {(d["saddr"], d["daddr"], d["dport"]): d for d in snap["destinations"]}
+check("destinations", sorted([("127.0.0.1", "127.0.0.1", p) for p in (5000, 6000, 41500)]),
+      sorted(dests))
+names = ["netns", "proto", "family", "saddr", "daddr", "dport", "held", "time_wait", "usable",
+         "utilization", "assign_rate", "failures", "exhaust_in_s"]
+for d in snap["destinations"]:
+    check("destination names", names, list(d))
+d = dests.get(("127.0.0.1", "127.0.0.1", 5000), {})
+check(":5000 held (= ss)", ss_hold, d.get("held"))
+check(":5000 time_wait", 0, d.get("time_wait"))
+check(":5000 usable", 1900, d.get("usable"))
+check(":5000 utilization ~ 1000/1900", True, abs(d.get("utilization", 0) - 1000 / 1900) < 1e-5)
+check(":5000 proto/family", ("tcp", "ipv4", netns), (d.get("proto"), d.get("family"),
+                                                     d.get("netns")))
+check(":5000 no events: rate, failures, forecast", (None, None, None),
+      (d.get("assign_rate"), d.get("failures"), d.get("exhaust_in_s")))
+d = dests.get(("127.0.0.1", "127.0.0.1", 6000), {})
+check(":6000 held (= ss)", ss_tw, d.get("held"))
+check(":6000 time_wait (= ss)", ss_tw, d.get("time_wait"))
+d = dests.get(("127.0.0.1", "127.0.0.1", 41500), {})
+check(":41500 held (client side only, = ss)", ss_in, d.get("held"))
+check(":41500 held", 5, d.get("held"))
+check("bind scopes", [], snap["bind_scopes"])
+
+procs = {p["pid"]: p for p in snap["processes"]}
+names = ["pid", "comm", "cgroup", "held", "time_wait", "assign_rate", "failures", "exited"]
+for p in snap["processes"]:
+    check("process names", names, list(p))
+p = procs.get(pid("holder"), {})
+check("holder held", (1000, 0), (p.get("held"), p.get("time_wait")))
+check("holder comm, exited", ("python3", False), (p.get("comm"), p.get("exited")))
+check("holder cgroup is a path", True, str(p.get("cgroup")).startswith("/"))
+check("in-range client held", 5, procs.get(pid("inrange"), {}).get("held"))
+check("server holds nothing (listeners, accepted sockets)", None, procs.get(pid("server")))
+p = procs.get(None, {})
+check("TIME_WAIT of the exited process: owner unknown",
+      {"pid": None, "comm": None, "cgroup": None, "held": 300, "time_wait": 300,
+       "assign_rate": None, "failures": None, "exited": None}, p)
+check("processes", sorted([pid("holder"), pid("inrange")]), sorted(k for k in procs if k))
+
+text = open(f"{work}/status.txt").read().splitlines()
+check("text lines wider than 79", [], [l for l in text if len(l) > 79])
+check("text names the holder", True, any(l.split()[:1] == [str(pid("holder"))] for l in text))
+
+if fails:
+    print("FAIL: status.sh")
+    for f in fails:
+        print("  " + f)
+    print("--- ephtrace status --json:")
+    print(json.dumps(snap)[:4000])
+    sys.exit(1)
+print(f"PASS: status.sh (held 1000/{ss_hold} to :5000, 300/{ss_tw} TIME_WAIT to :6000, "
+      f"{ss_in} to :41500, usable 1900)")
+EOF

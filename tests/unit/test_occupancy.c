@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of user/occupancy.c: seeding, events, windows, forecast, caps and output. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "occupancy.h"
+
+#define SEC 1000000000ull
+#define NS1 4026532001u
+#define NS2 4026532002u
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static void set_port(uint8_t *bitmap, unsigned int p)
+{
+	bitmap[p / 8] |= 1u << (p % 8);
+}
+
+/* 40000-41999 with 40100-40199 reserved (and 30000, outside the range): usable 1900. */
+static void set_test_range(struct eph_occ *occ, uint32_t netns)
+{
+	static uint8_t bitmap[8192];
+	unsigned int p;
+
+	memset(bitmap, 0, sizeof(bitmap));
+	for (p = 40100; p <= 40199; p++)
+		set_port(bitmap, p);
+	set_port(bitmap, 30000);
+	assert_int_equal(eph_occ__set_range(occ, netns, 40000, 41999, bitmap), 0);
+}
+
+static struct eph_occ *new_occ(uint32_t max_ports)
+{
+	struct eph_occ_opts o = { .max_ports = max_ports, .window_ms = 10000 };
+	struct eph_occ *occ = eph_occ__new(&o);
+
+	assert_non_null(occ);
+	return occ;
+}
+
+static void addr4(uint8_t out[16], const char *s)
+{
+	memset(out, 0, 16);
+	assert_int_equal(inet_pton(AF_INET, s, out), 1);
+}
+
+static void addr6(uint8_t out[16], const char *s)
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+static struct eph_occ_sock tcp4(uint32_t netns, uint8_t state, const char *src, uint16_t sport,
+				const char *dst, uint16_t dport, uint32_t pid, uint64_t cookie)
+{
+	struct eph_occ_sock s;
+
+	memset(&s, 0, sizeof(s));
+	s.netns = netns;
+	s.proto = IPPROTO_TCP;
+	s.family = AF_INET;
+	s.state = state;
+	addr4(s.saddr, src);
+	addr4(s.daddr, dst);
+	s.sport = sport;
+	s.dport = dport;
+	s.pid = pid;
+	s.cookie = cookie;
+	s.inode = state == TCP_TIME_WAIT ? 0 : 1000 + cookie;
+	if (pid) {
+		strcpy(s.comm, "client");
+		s.cgroup = "/system.slice/client.service";
+	}
+	return s;
+}
+
+static struct eph_occ_dest_key dkey4(uint32_t netns, const char *src, const char *dst,
+				     uint16_t dport)
+{
+	struct eph_occ_dest_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.netns = netns;
+	k.proto = IPPROTO_TCP;
+	k.family = AF_INET;
+	addr4(k.saddr, src);
+	addr4(k.daddr, dst);
+	k.dport = dport;
+	return k;
+}
+
+static struct eph_occ_scope_key skey4(uint32_t netns, uint8_t proto, const char *addr)
+{
+	struct eph_occ_scope_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.netns = netns;
+	k.proto = proto;
+	k.family = AF_INET;
+	addr4(k.addr, addr);
+	return k;
+}
+
+static struct eph_occ_stats dest_st(struct eph_occ *occ, struct eph_occ_dest_key k, uint64_t now)
+{
+	struct eph_occ_stats st;
+
+	assert_int_equal(eph_occ__dest(occ, &k, now, &st), 0);
+	return st;
+}
+
+static struct eph_occ_stats proc_st(struct eph_occ *occ, uint32_t pid, uint64_t now)
+{
+	struct eph_occ_stats st;
+
+	assert_int_equal(eph_occ__proc(occ, pid, now, &st), 0);
+	return st;
+}
+
+/* A TCP/IPv4 connect() event 127.0.0.1:sport -> 127.0.0.1:dport in NS1. */
+static struct eph_rec tcp_ev(uint8_t type, uint64_t ts, uint32_t pid, uint64_t sock_id,
+			     uint16_t sport, uint16_t dport)
+{
+	struct eph_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.ev.ts_ns = ts;
+	r.ev.type = type;
+	r.ev.op = type == EPH_ASSIGN || type == EPH_FAIL ? EPH_OP_CONNECT : EPH_OP_NONE;
+	r.ev.proto = IPPROTO_TCP;
+	r.ev.family = AF_INET;
+	r.ev.netns = NS1;
+	r.ev.pid = pid;
+	r.ev.tid = pid;
+	r.ev.sock_id = sock_id;
+	r.ev.sport = sport;
+	r.ev.dport = dport;
+	r.ev.flags = EPH_F_DEST | EPH_F_SADDR | (type == EPH_ASSIGN ? EPH_F_EPHEMERAL : 0);
+	if (type != EPH_ASSIGN && type != EPH_FAIL)
+		r.ev.flags |= EPH_F_OWNER;
+	addr4(r.ev.saddr, "127.0.0.1");
+	addr4(r.ev.daddr, "127.0.0.1");
+	snprintf(r.ev.comm, sizeof(r.ev.comm), "proc%u", pid);
+	return r;
+}
+
+static void feed(struct eph_occ *occ, struct eph_rec r)
+{
+	assert_int_equal(eph_occ__event(occ, &r), 0);
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void test_new_rejects_tiny_window(void **state)
+{
+	struct eph_occ_opts o = { .window_ms = 9 };
+
+	(void)state;
+	assert_null(eph_occ__new(&o));
+	eph_occ__free(NULL);
+}
+
+static void test_range_usable(void **state)
+{
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	assert_int_equal(eph_occ__add_netns(occ, NS2), 0);
+	assert_int_equal(eph_occ__set_range(occ, NS1, 2, 1, NULL), -EINVAL);
+	assert_int_equal(eph_occ__json(occ, &sb, 0, 0, 0), 0);
+	assert_string_equal(
+		sb.buf, "{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
+			"{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
+			"\"usable\":1900},"
+			"{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
+			"\"usable\":null}],"
+			"\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"dropped\":0}");
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
+/* Which sockets of a snapshot hold an ephemeral port, and where they are counted. */
+static void test_seed_classification(void **state)
+{
+	struct eph_occ_sock s[20];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_occ_scope_key sk;
+	struct eph_occ_dest_key dk;
+	size_t n = 0;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	set_test_range(occ, NS2);
+	/* a server listening inside the range, its accepted and server-side TIME_WAIT sockets */
+	s[n++] = tcp4(NS1, TCP_LISTEN, "0.0.0.0", 41500, "0.0.0.0", 0, 7, 1);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.0.0.9", 33333, 7, 2);
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "10.0.0.1", 41500, "10.0.0.9", 33334, 0, 3);
+	s[n++] = tcp4(NS1, TCP_SYN_RECV, "10.0.0.1", 41600, "10.0.0.9", 33335, 0, 4);
+	/* a server outside the range and a socket on a reserved port: not the allocator's */
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 8080, "10.0.0.9", 40001, 7, 5);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40150, "127.0.0.1", 5000, 100, 6);
+	/* clients of 127.0.0.1:5000: established, connecting, and two in TIME_WAIT */
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 100, 7);
+	s[n++] = tcp4(NS1, TCP_SYN_SENT, "127.0.0.1", 40002, "127.0.0.1", 5000, 100, 8);
+	s[n++] = tcp4(NS1, TCP_FIN_WAIT2, "127.0.0.1", 40008, "127.0.0.1", 5000, 101, 15);
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40004, "127.0.0.1", 5000, 0, 9);
+	/* an owner for a TIME_WAIT socket is never believed: it has none */
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40006, "127.0.0.1", 5000, 100, 10);
+	/* bound, not connected: a bind() hold of 127.0.0.1 */
+	s[n++] = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40010, "0.0.0.0", 0, 102, 11);
+	/* UDP: unconnected and connected both count for their local address, port 53 not */
+	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40020, "0.0.0.0", 0, 102, 12);
+	s[n++].proto = IPPROTO_UDP;
+	s[n] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40022, "8.8.8.8", 53, 102, 13);
+	s[n++].proto = IPPROTO_UDP;
+	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 53, "0.0.0.0", 0, 102, 14);
+	s[n++].proto = IPPROTO_UDP;
+	/* the same port as NS1's listener, in another namespace, is a client */
+	s[n++] = tcp4(NS2, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.0.0.9", 443, 103, 16);
+	/* IPv6 */
+	s[n] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40030, "0.0.0.0", 5000, 100, 17);
+	s[n].family = AF_INET6;
+	addr6(s[n].saddr, "::1");
+	addr6(s[n++].daddr, "::1");
+
+	assert_int_equal(eph_occ__seed(occ, s, n, 100 * SEC), 0);
+
+	st = dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 100 * SEC);
+	assert_int_equal(st.held, 5);
+	assert_int_equal(st.time_wait, 2);
+	assert_true(st.usable == 1900);
+	assert_true(st.utilization == 5.0 / 1900);
+	assert_true(isnan(st.assign_rate)); /* a snapshot has no rates */
+	assert_true(isnan(st.exhaust_in_s));
+	assert_int_equal(eph_occ__dest(occ, &(struct eph_occ_dest_key){ 0 }, 0, &st), -ENOENT);
+	dk = dkey4(NS1, "10.0.0.1", "10.0.0.9", 33333);
+	assert_int_equal(eph_occ__dest(occ, &dk, 0, &st), -ENOENT);
+	dk = dkey4(NS1, "10.0.0.1", "10.0.0.9", 40001);
+	assert_int_equal(eph_occ__dest(occ, &dk, 0, &st), -ENOENT);
+	st = dest_st(occ, dkey4(NS2, "10.0.0.1", "10.0.0.9", 443), 100 * SEC);
+	assert_int_equal(st.held, 1);
+	memset(&dk, 0, sizeof(dk));
+	dk.netns = NS1;
+	dk.proto = IPPROTO_TCP;
+	dk.family = AF_INET6;
+	dk.dport = 5000;
+	addr6(dk.saddr, "::1");
+	addr6(dk.daddr, "::1");
+	st = dest_st(occ, dk, 100 * SEC);
+	assert_int_equal(st.held, 1);
+
+	sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 1);
+	sk = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 2);
+	assert_true(st.utilization == 2.0 / 1900);
+
+	st = proc_st(occ, 100, 0);
+	assert_int_equal(st.held, 3); /* 40000, 40002 and the IPv6 one */
+	assert_int_equal(st.time_wait, 0);
+	assert_false(st.exited);
+	assert_int_equal(proc_st(occ, 101, 0).held, 1);
+	assert_int_equal(proc_st(occ, 102, 0).held, 3);
+	assert_int_equal(proc_st(occ, 103, 0).held, 1);
+	assert_int_equal(eph_occ__proc(occ, 7, 0, &st), -ENOENT); /* the server */
+	st = proc_st(occ, 0, 0);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 2);
+
+	/* seeding the same snapshot again adds nothing */
+	assert_int_equal(eph_occ__seed(occ, s, n, 101 * SEC), 0);
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 0).held, 5);
+	assert_int_equal(proc_st(occ, 102, 0).held, 3);
+	assert_int_equal(eph_occ__dropped(occ), 0);
+	eph_occ__free(occ);
+}
+
+static void test_seed_needs_range(void **state)
+{
+	struct eph_occ_sock s =
+		tcp4(NS2, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 1, 1);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 0), -ENOENT);
+	assert_int_equal(eph_occ__add_netns(occ, NS2), 0);
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 0), -ENOENT);
+	assert_int_equal(eph_occ__proc(occ, 1, 0, &st), -ENOENT);
+	eph_occ__free(occ);
+}
+
+/* assign -> time_wait -> release, with the owner keeping its TIME_WAIT after it exits */
+static void test_event_lifecycle(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 6000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+	unsigned int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 100 * SEC);
+	for (i = 0; i < 3; i++)
+		feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC + i, 200, 0x1000 + i, 40000 + i, 6000));
+	feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC, 200, 0x1000, 40000, 6000)); /* reported twice */
+	st = dest_st(occ, k, 101 * SEC);
+	assert_int_equal(st.held, 3);
+	assert_int_equal(st.time_wait, 0);
+	for (i = 0; i < 3; i++)
+		feed(occ, tcp_ev(EPH_TIME_WAIT, 101 * SEC, 999, 0x1000 + i, 40000 + i, 6000));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 101 * SEC, 999, 0x1000, 40000, 6000)); /* again */
+	eph_occ__proc_exited(occ, 200);
+	st = dest_st(occ, k, 102 * SEC);
+	assert_int_equal(st.held, 3);
+	assert_int_equal(st.time_wait, 3);
+	st = proc_st(occ, 200, 102 * SEC);
+	assert_int_equal(st.held, 3);
+	assert_int_equal(st.time_wait, 3);
+	assert_true(st.exited);
+	assert_int_equal(eph_occ__proc(occ, 999, 0, &st), -ENOENT); /* softirq context, not owner */
+
+	r = tcp_ev(EPH_RELEASE, 160 * SEC, 200, 0x1000, 40000, 6000);
+	r.ev.flags |= EPH_F_TW;
+	feed(occ, r);
+	feed(occ, tcp_ev(EPH_RELEASE, 160 * SEC, 200, 0x1000, 40000, 6000)); /* unknown now */
+	feed(occ, tcp_ev(EPH_RELEASE, 160 * SEC, 200, 0x7777, 41000, 6000)); /* never seen */
+	st = dest_st(occ, k, 160 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 2);
+	assert_int_equal(proc_st(occ, 200, 160 * SEC).held, 2);
+
+	/* a port outside the range that the kernel did not choose is nobody's hold */
+	r = tcp_ev(EPH_ASSIGN, 161 * SEC, 201, 0x2000, 8080, 6000);
+	r.ev.flags &= ~EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__proc(occ, 201, 0, &st), -ENOENT);
+	/* ... but one inside it counts, like in a snapshot */
+	r = tcp_ev(EPH_ASSIGN, 161 * SEC, 201, 0x2001, 41001, 6000);
+	r.ev.flags &= ~EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(proc_st(occ, 201, 161 * SEC).held, 1);
+	assert_int_equal(dest_st(occ, k, 161 * SEC).held, 3);
+	eph_occ__free(occ);
+}
+
+/* A snapshot hold is adopted by its assignment event, and released by cookie. */
+static void test_seed_then_events(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_sock s[2];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 300, 55);
+	s[1] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 5000, 0, 56);
+	assert_int_equal(eph_occ__seed(occ, s, 2, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+
+	/* the assignment of the first one, read after the snapshot: no second hold */
+	feed(occ, tcp_ev(EPH_ASSIGN, 99 * SEC, 300, 0xa000, 40000, 5000));
+	st = dest_st(occ, k, 100 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(proc_st(occ, 300, 100 * SEC).held, 1);
+	/* its release by sock_id */
+	feed(occ, tcp_ev(EPH_RELEASE, 101 * SEC, 300, 0xa000, 40000, 5000));
+	assert_int_equal(dest_st(occ, k, 101 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 300, 101 * SEC).held, 0);
+	/* the TIME_WAIT one ends: matched by the cookie the dump gave it */
+	r = tcp_ev(EPH_RELEASE, 102 * SEC, 0, 0xb000, 40002, 5000);
+	r.ev.cookie = 56;
+	r.ev.flags = EPH_F_TW | EPH_F_DEST | EPH_F_SADDR;
+	feed(occ, r);
+	st = dest_st(occ, k, 102 * SEC);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.time_wait, 0);
+	assert_int_equal(eph_occ__proc(occ, 0, 0, &st), -ENOENT);
+	eph_occ__free(occ);
+}
+
+/* assign_rate over a 10 s window, from the times given. */
+static void test_rate_window(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	unsigned int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 100 * SEC);
+	for (i = 0; i < 50; i++) /* 100.0 .. 104.9 s */
+		feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC + i * (SEC / 10), 400, 0x100 + i, 40000 + i,
+				 5000));
+	/* 50 in the 5 s since the start */
+	assert_true(dest_st(occ, k, 105 * SEC).assign_rate == 10.0);
+	assert_true(proc_st(occ, 400, 105 * SEC).assign_rate == 10.0);
+	/* the window is 10 buckets of 1 s: at 109.5 s it covers 100.0-109.5 */
+	assert_float_equal(dest_st(occ, k, 109 * SEC + SEC / 2).assign_rate, 50 / 9.5, 1e-9);
+	/* at 110.5 s it starts at 101 s: 40 assignments in 9.5 s */
+	assert_float_equal(dest_st(occ, k, 110 * SEC + SEC / 2).assign_rate, 40 / 9.5, 1e-9);
+	assert_true(dest_st(occ, k, 115 * SEC).assign_rate == 0.0);
+	assert_int_equal(dest_st(occ, k, 115 * SEC).held, 50);
+	eph_occ__free(occ);
+}
+
+/* Ports taken faster than they come back: exhaustion at left / net fill rate. */
+static void test_forecast_filling(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(eph_occ__set_range(occ, NS1, 40000, 40199, NULL), 0);
+	eph_occ__start(occ, 100 * SEC);
+	for (i = 0; i < 50; i++)
+		feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC + i * (SEC / 10), 400, 0x100 + i, 40000 + i,
+				 5000));
+	st = dest_st(occ, k, 105 * SEC);
+	assert_true(st.usable == 200);
+	assert_true(isinf(st.need));	      /* nothing released yet: the hold time is unknown */
+	assert_true(st.exhaust_in_s == 15.0); /* 150 left at 10 per second */
+	/* nothing assigned for a window: no exhaustion in sight */
+	st = dest_st(occ, k, 120 * SEC);
+	assert_true(st.need == 0);
+	assert_true(isnan(st.exhaust_in_s));
+	eph_occ__free(occ);
+}
+
+/* A churn whose steady-state need fits in what is left: no forecast. */
+static void test_forecast_fits(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(eph_occ__set_range(occ, NS1, 40000, 40199, NULL), 0);
+	eph_occ__start(occ, 100 * SEC);
+	/* 10 per second, each held 1 s (held_ns from the kernel) */
+	for (i = 0; i < 100; i++) {
+		if (i >= 10) {
+			r = tcp_ev(EPH_RELEASE, 100 * SEC + i * (SEC / 10), 400, 0x100 + i - 10,
+				   40000 + (i - 10) % 50, 5000);
+			r.ev.flags |= EPH_F_HELD;
+			r.ev.held_ns = SEC;
+			feed(occ, r);
+		}
+		feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC + i * (SEC / 10), 400, 0x100 + i,
+				 40000 + i % 50, 5000));
+	}
+	st = dest_st(occ, k, 110 * SEC);
+	assert_int_equal(st.held, 10);
+	assert_float_equal(st.assign_rate, 10.0, 1e-9);
+	assert_float_equal(st.need, 10.0, 1e-9); /* 10/s x 1 s */
+	assert_true(isnan(st.exhaust_in_s));
+	eph_occ__free(occ);
+}
+
+/* The need exceeds what is left, but ports come back as fast as they go: no forecast; when
+ * releases stop, the forecast appears. */
+static void test_forecast_balanced(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_sock s[60];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(eph_occ__set_range(occ, NS1, 40000, 40199, NULL), 0);
+	for (i = 0; i < 60; i++) /* 60 long-lived connections */
+		s[i] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40100 + i, "127.0.0.1", 5000, 1,
+			    i + 1);
+	assert_int_equal(eph_occ__seed(occ, s, 60, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+	/* 10 per second, each held 5 s: the need is 50 */
+	for (i = 0; i < 200; i++) {
+		uint64_t ts = 100 * SEC + i * (SEC / 10);
+
+		if (i >= 50) {
+			r = tcp_ev(EPH_RELEASE, ts, 400, 0x100 + i - 50, 40000 + (i - 50) % 100,
+				   5000);
+			feed(occ, r);
+		}
+		feed(occ, tcp_ev(EPH_ASSIGN, ts, 400, 0x100 + i, 40000 + i % 100, 5000));
+	}
+	st = dest_st(occ, k, 120 * SEC);
+	assert_int_equal(st.held, 110);
+	assert_float_equal(st.need, 50.0, 1e-6); /* more than the 90 left? no: fits */
+	assert_true(isnan(st.exhaust_in_s));
+
+	/* 40 more long-lived ones: 50 left, the need is still 50; at 51 needed it would not be */
+	for (i = 0; i < 40; i++)
+		s[i] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40160 + i, "127.0.0.1", 5000, 1,
+			    100 + i);
+	assert_int_equal(eph_occ__seed(occ, s, 40, 120 * SEC), 0);
+	st = dest_st(occ, k, 120 * SEC);
+	assert_int_equal(st.held, 150);
+	assert_true(isnan(st.exhaust_in_s));
+	/* one more (40000 is free: the churn holds 40050-40099 now): the need (50) exceeds
+	 * what is left (49), yet ports come back as fast as they go: none */
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 1, 999);
+	assert_int_equal(eph_occ__seed(occ, s, 1, 120 * SEC), 0);
+	st = dest_st(occ, k, 120 * SEC);
+	assert_int_equal(st.held, 151);
+	assert_true(isnan(st.exhaust_in_s));
+	/* releases stop, assignments go on (20 in 2 s on 40001-40020) */
+	for (i = 0; i < 20; i++)
+		feed(occ, tcp_ev(EPH_ASSIGN, 120 * SEC + i * (SEC / 10), 400, 0x9000 + i, 40001 + i,
+				 5000));
+	/*
+	 * At 122 s the window is 113-122 s (9 s): 90 assignments (70 of the churn, 20 new) and
+	 * 70 releases, so the net fill rate is 20/9 per second; 29 ports are left.
+	 */
+	st = dest_st(occ, k, 122 * SEC);
+	assert_int_equal(st.held, 171);
+	assert_float_equal(st.assign_rate, 10.0, 1e-9);
+	assert_float_equal(st.need, 50.0, 1e-6);
+	assert_float_equal(st.exhaust_in_s, 29 / (20 / 9.0), 1e-9);
+	eph_occ__free(occ);
+}
+
+static void test_exhausted_now(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_sock s[4];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(eph_occ__set_range(occ, NS1, 40000, 40003, NULL), 0);
+	for (i = 0; i < 4; i++)
+		s[i] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000 + i, "127.0.0.1", 5000, 1,
+			    i + 1);
+	assert_int_equal(eph_occ__seed(occ, s, 4, 100 * SEC), 0);
+	st = dest_st(occ, k, 100 * SEC);
+	assert_true(st.utilization == 1.0);
+	assert_true(st.exhaust_in_s == 0); /* known without events: nothing is left */
+	eph_occ__free(occ);
+}
+
+static void test_failures(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+	struct eph_rec r;
+	unsigned int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 0);
+	for (i = 0; i < 3; i++) {
+		r = tcp_ev(EPH_FAIL, SEC, 500, 0, 0, 5000);
+		r.ev.err = EADDRNOTAVAIL;
+		feed(occ, r);
+	}
+	r = tcp_ev(EPH_FAIL, SEC, 500, 0, 0, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = 0;
+	r.ev.err = EADDRINUSE;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, SEC).failures, 3);
+	assert_int_equal(proc_st(occ, 500, SEC).failures, 4);
+	assert_int_equal(eph_occ__json(occ, &sb, 2 * SEC, 0, 7), 0);
+	assert_non_null(strstr(sb.buf, "\"processes\":[{\"pid\":500,\"comm\":\"proc500\","
+				       "\"cgroup\":null,\"held\":0,\"time_wait\":0,"
+				       "\"assign_rate\":0,\"failures\":{\"EADDRINUSE\":1,"
+				       "\"EADDRNOTAVAIL\":3},\"exited\":false}]"));
+	assert_non_null(strstr(sb.buf, "\"held\":0,\"time_wait\":0,\"usable\":1900,"
+				       "\"utilization\":0,\"assign_rate\":0,\"failures\":3,"
+				       "\"exhaust_in_s\":null}"));
+	assert_non_null(strstr(sb.buf, "\"dropped\":7}"));
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
+/* Memory is capped and what does not fit is counted. */
+static void test_cap_counts_dropped(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(4);
+	unsigned int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	for (i = 0; i < 6; i++)
+		feed(occ, tcp_ev(EPH_ASSIGN, SEC, 600, 0x10 + i, 40000 + i, 5000));
+	assert_int_equal(dest_st(occ, k, SEC).held, 4);
+	assert_int_equal(eph_occ__dropped(occ), 2);
+	feed(occ, tcp_ev(EPH_RELEASE, 2 * SEC, 600, 0x10, 40000, 5000));
+	feed(occ, tcp_ev(EPH_ASSIGN, 2 * SEC, 600, 0x20, 40010, 5000));
+	assert_int_equal(dest_st(occ, k, 2 * SEC).held, 4);
+	assert_int_equal(eph_occ__dropped(occ), 2);
+	eph_occ__free(occ);
+}
+
+/* Enough holds to make every table grow and rehash several times. */
+static void test_many_holds(void **state)
+{
+	struct eph_occ_dest_key k;
+	struct eph_occ *occ = new_occ(0);
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(eph_occ__set_range(occ, NS1, 1024, 65535, NULL), 0);
+	for (i = 0; i < 20000; i++) {
+		struct eph_rec r = tcp_ev(EPH_ASSIGN, SEC, 1000 + i % 100, 0x100000 + i,
+					  1024 + i / 7, 7000 + i % 7);
+
+		feed(occ, r);
+	}
+	for (i = 0; i < 20000; i += 2)
+		feed(occ,
+		     tcp_ev(EPH_RELEASE, 2 * SEC, 0, 0x100000 + i, 1024 + i / 7, 7000 + i % 7));
+	/*
+	 * Port 7000 + d gets i = 7q + d: 2858 of them for d = 0, 2857 for the others. The even
+	 * i were released; i = 7q + d is even when q + d is: 1429 are left for d = 0 and odd d,
+	 * 1428 for d = 2, 4, 6.
+	 */
+	for (i = 0; i < 7; i++) {
+		k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 7000 + i);
+		assert_int_equal(dest_st(occ, k, 2 * SEC).held, i && i % 2 == 0 ? 1428 : 1429);
+	}
+	/* pid 1000 + i % 100: the even pids had even i only, all released */
+	assert_int_equal(proc_st(occ, 1000, 2 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 1001, 2 * SEC).held, 200);
+	assert_int_equal(eph_occ__dropped(occ), 0);
+	eph_occ__free(occ);
+}
+
+static bool alive_even(uint32_t pid, void *ctx)
+{
+	(*(unsigned int *)ctx)++;
+	return pid % 2 == 0;
+}
+
+static void test_exited_and_prune(void **state)
+{
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	unsigned int calls = 0;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 100 * SEC);
+	feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC, 701, 0x1, 40000, 5000));
+	feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC, 702, 0x2, 40001, 5001));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 101 * SEC, 0, 0x1, 40000, 5000));
+	r = tcp_ev(EPH_FAIL, 101 * SEC, 703, 0, 0, 5002);
+	r.ev.err = EADDRNOTAVAIL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__set_cgroup(occ, 702, "/x.slice"), 0);
+	eph_occ__check_exited(occ, alive_even, &calls);
+	assert_int_equal(calls, 3);
+	eph_occ__check_exited(occ, alive_even, &calls);
+	assert_int_equal(calls, 4); /* exited ones are not asked again */
+	assert_true(proc_st(occ, 701, 0).exited);
+	assert_false(proc_st(occ, 702, 0).exited);
+
+	/* a window later: 703 (failures only) and :5002 go; the holders stay */
+	feed(occ, tcp_ev(EPH_RELEASE, 105 * SEC, 702, 0x2, 40001, 5001));
+	eph_occ__prune(occ, 112 * SEC);
+	assert_int_equal(eph_occ__proc(occ, 703, 0, &st), -ENOENT);
+	{
+		struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5002);
+
+		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
+	}
+	st = proc_st(occ, 701, 112 * SEC);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(st.time_wait, 1);
+	assert_int_equal(proc_st(occ, 702, 0).held, 0); /* released at 105: not idle a window */
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5001), 0).held, 0);
+	eph_occ__prune(occ, 116 * SEC);
+	assert_int_equal(eph_occ__proc(occ, 702, 0, &st), -ENOENT);
+	{
+		struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5001);
+
+		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
+		k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5002);
+		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
+	}
+	/* the pruned slots are reused */
+	feed(occ, tcp_ev(EPH_ASSIGN, 117 * SEC, 704, 0x3, 40002, 5003));
+	assert_int_equal(proc_st(occ, 704, 0).held, 1);
+	assert_int_equal(proc_st(occ, 701, 0).held, 1);
+	eph_occ__free(occ);
+}
+
+static void test_json_golden(void **state)
+{
+	struct eph_occ_sock s[3];
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 42, 1);
+	strcpy(s[0].comm, "cu\"rl");
+	s[1] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 6000, 0, 2);
+	s[2] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 41000, "0.0.0.0", 0, 42, 3);
+	s[2].proto = IPPROTO_UDP;
+	strcpy(s[2].comm, "cu\"rl"); /* the same process: the latest name wins */
+	assert_int_equal(eph_occ__seed(occ, s, 3, 100 * SEC), 0);
+	assert_int_equal(eph_occ__json(occ, &sb, 100 * SEC, 1795497483123456789ull, 0), 0);
+	assert_string_equal(
+		sb.buf,
+		"{\"time\":\"2026-11-24T05:18:03.123456789Z\",\"netns\":[{\"netns\":4026532001,"
+		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900}],"
+		"\"destinations\":["
+		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
+		"\"daddr\":\"127.0.0.1\",\"dport\":5000,\"held\":1,\"time_wait\":0,\"usable\":1900,"
+		"\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
+		"\"exhaust_in_s\":null},"
+		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
+		"\"daddr\":\"127.0.0.1\",\"dport\":6000,\"held\":1,\"time_wait\":1,\"usable\":1900,"
+		"\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
+		"\"exhaust_in_s\":null}],"
+		"\"bind_scopes\":[{\"netns\":4026532001,\"proto\":\"udp\",\"family\":\"ipv4\","
+		"\"addr\":\"0.0.0.0\",\"held\":1,\"usable\":1900,\"utilization\":0.000526316}],"
+		"\"processes\":["
+		"{\"pid\":42,\"comm\":\"cu\\\"rl\",\"cgroup\":\"/system.slice/client.service\","
+		"\"held\":2,\"time_wait\":0,\"assign_rate\":null,\"failures\":null,\"exited\":false},"
+		"{\"pid\":null,\"comm\":null,\"cgroup\":null,\"held\":1,\"time_wait\":1,"
+		"\"assign_rate\":null,\"failures\":null,\"exited\":null}],"
+		"\"dropped\":0}");
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
+/* Every text line fits 79 columns, even with IPv6 addresses and long names. */
+static void test_text_fits_80_columns(void **state)
+{
+	struct eph_occ_sock s[3];
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+	const char *line, *end;
+	unsigned int lines = 0;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40000, "0.0.0.0", 65535, 4194304, 1);
+	s[0].family = AF_INET6;
+	addr6(s[0].saddr, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
+	addr6(s[0].daddr, "2001:db8:1111:2222:3333:4444:5555:6666");
+	strcpy(s[0].comm, "a-very-long-nam");
+	s[0].cgroup = "/system.slice/a-very-long-service-name-that-goes-on-and-on.service";
+	s[1] = s[0];
+	s[1].proto = IPPROTO_UDP;
+	s[1].sport = 40001;
+	s[1].cookie = 2;
+	s[2] = tcp4(NS1, TCP_ESTABLISHED, "255.255.255.255", 40002, "255.255.255.255", 65535, 9, 3);
+	assert_int_equal(eph_occ__seed(occ, s, 3, 0), 0);
+	eph_occ__start(occ, 0);
+	assert_int_equal(eph_occ__text(occ, &sb, 10 * SEC, 0, 123456789, 0), 0);
+	for (line = sb.buf; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		assert_non_null(end);
+		assert_in_range(end - line, 0, 79);
+		lines++;
+	}
+	/* time; netns header + 1; blank, destinations header + 2; blank, scopes header + 1;
+	 * blank, processes header + 2 */
+	assert_int_equal(lines, 14);
+	assert_non_null(strstr(sb.buf, "  dropped 123456789\n"));
+	assert_non_null(strstr(sb.buf, " 40000-41999      100    1900        3       0\n"));
+	assert_non_null(strstr(sb.buf, " ~dddd:eeee:ffff ~444:5555:6666]:65535     1     0   0.1"
+				       "    0.0     0      -\n"));
+	assert_non_null(strstr(sb.buf, "\n4194304 a-very-long-nam     2     0    0.0     0 no   "
+				       "~t-goes-on-and-on.service\n"));
+	assert_non_null(strstr(sb.buf, "255.255.255.255 255.255.255.255:65535"));
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_rejects_tiny_window),
+		cmocka_unit_test(test_range_usable),
+		cmocka_unit_test(test_seed_classification),
+		cmocka_unit_test(test_seed_needs_range),
+		cmocka_unit_test(test_event_lifecycle),
+		cmocka_unit_test(test_seed_then_events),
+		cmocka_unit_test(test_rate_window),
+		cmocka_unit_test(test_forecast_filling),
+		cmocka_unit_test(test_forecast_fits),
+		cmocka_unit_test(test_forecast_balanced),
+		cmocka_unit_test(test_exhausted_now),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_cap_counts_dropped),
+		cmocka_unit_test(test_many_holds),
+		cmocka_unit_test(test_exited_and_prune),
+		cmocka_unit_test(test_json_golden),
+		cmocka_unit_test(test_text_fits_80_columns),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

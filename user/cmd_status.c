@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ephtrace status: a one-shot snapshot of the ephemeral ports held in every network namespace,
+ * against the range in force there, from sock_diag, sysctls and /proc. No BPF at all: for a
+ * first look, and for hosts where BPF is not allowed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "netns.h"
+#include "occupancy.h"
+#include "sockdiag.h"
+
+#define STATUS_DEFAULT_LIMIT 10
+
+static const char usage[] =
+	"Usage: ephtrace status [OPTIONS]\n"
+	"Ephemeral ports held now in every network namespace, per destination, bound address and\n"
+	"process, against the range in force (ip_local_port_range minus ip_local_reserved_ports).\n"
+	"Reads sock_diag, sysctls and /proc once; loads no BPF program. Rates, failures and\n"
+	"forecasts need events: see 'ephtrace top'.\n"
+	"\n"
+	"  --json               one JSON object (else text for an 80-column terminal)\n"
+	"  --netns INODE        only this network namespace (its inode, as in NETNS)\n"
+	"  -l, --limit N        text: at most N lines per table (default 10, 0 = all)\n"
+	"      --max-ports N    ports tracked at most (default 262144); the rest is 'dropped'\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Root is needed to enter other namespaces and to name the owners of other users' sockets.\n"
+	"TIME_WAIT sockets have no owner any more: they are listed with pid null / '-'.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  ephtrace status                      # every namespace, the 10 busiest of each table\n"
+	"  ephtrace status --json               # the same as one JSON object\n"
+	"  ephtrace status --netns 4026531840 -l 0   # one namespace, everything\n";
+
+struct status_opts {
+	bool json;
+	uint32_t netns;
+	unsigned int limit;
+	uint32_t max_ports;
+};
+
+enum {
+	OPT_JSON = 1000,
+	OPT_NETNS,
+	OPT_MAX_PORTS,
+};
+
+static const struct option longopts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "limit", required_argument, NULL, 'l' },
+	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int bad_value(const char *opt, const char *val, const char *what)
+{
+	fprintf(stderr, "ephtrace status: invalid %s '%s': %s\n", opt, val, what);
+	return EXIT_USAGE;
+}
+
+/* -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct status_opts *o)
+{
+	uint64_t v;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":l:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_NETNS:
+			if (eph_parse_u64(optarg, 1, UINT32_MAX, &v))
+				return bad_value("netns inode", optarg,
+						 "a number from 1 to 4294967295");
+			o->netns = v;
+			break;
+		case 'l':
+			if (eph_parse_u64(optarg, 0, 1000000, &v))
+				return bad_value("limit", optarg, "a number from 0 to 1000000");
+			o->limit = v;
+			break;
+		case OPT_MAX_PORTS:
+			if (eph_parse_u64(optarg, 1, 1u << 24, &v))
+				return bad_value("max-ports", optarg,
+						 "a number from 1 to 16777216");
+			o->max_ports = v;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "ephtrace status: option '%s' needs a value\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "ephtrace status: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ephtrace status: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_opts o = { .limit = STATUS_DEFAULT_LIMIT };
+	struct eph_occ_opts oo = { 0 };
+	struct strbuf sb = STRBUF_INIT;
+	struct eph_netns_list *l;
+	uint64_t now, wall;
+	struct eph_occ *occ;
+	int ret, err;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	l = eph_netns_list__new();
+	if (!l) {
+		fprintf(stderr, "ephtrace status: cannot find network namespaces: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	if (o.netns && !eph_netns_list__find(l, o.netns)) {
+		fprintf(stderr,
+			"ephtrace status: network namespace %u not found (no process in it, "
+			"not in /run/netns, or not visible without root)\n",
+			o.netns);
+		goto out_free_list;
+	}
+	oo.max_ports = o.max_ports;
+	occ = eph_occ__new(&oo);
+	if (!occ) {
+		fprintf(stderr, "ephtrace status: out of memory\n");
+		goto out_free_list;
+	}
+	now = clock_ns(CLOCK_MONOTONIC);
+	wall = clock_ns(CLOCK_REALTIME);
+	err = eph_sockdiag_seed(occ, l, o.netns, now, stderr);
+	if (err) {
+		fprintf(stderr, "ephtrace status: no network namespace could be read: %s\n",
+			strerror(-err));
+		goto out_free_occ;
+	}
+	err = o.json ? eph_occ__json(occ, &sb, now, wall, 0) :
+		       eph_occ__text(occ, &sb, now, wall, 0, o.limit);
+	if (!err && o.json)
+		err = sb_putc(&sb, '\n');
+	if (err) {
+		fprintf(stderr, "ephtrace status: out of memory\n");
+		goto out_free_occ;
+	}
+	fwrite(sb.buf, 1, sb.len, stdout);
+	if (eph_occ__dropped(occ))
+		fprintf(stderr, "ephtrace status: %llu ports not tracked (--max-ports)\n",
+			(unsigned long long)eph_occ__dropped(occ));
+	ret = fflush(stdout) ? 1 : 0;
+out_free_occ:
+	eph_occ__free(occ);
+out_free_list:
+	eph_netns_list__free(l);
+	sb_free(&sb);
+	return ret;
+}

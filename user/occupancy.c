@@ -1,0 +1,1990 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Occupancy: ports held now per destination, bind scope and process, against the range in
+ * force; rates, failures and the exhaustion forecast. See occupancy.h.
+ *
+ * Every table is a pool of fixed-size records with stable indexes (holds refer to their
+ * destination, scope and process by index) and chained hash indexes on up to three keys.
+ * A key whose bytes are all zero is "absent" and not indexed (a hold without a sock_id yet).
+ * Adding or removing a hold is O(1); a snapshot sorts once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "format.h"
+#include "occupancy.h"
+
+#ifndef TCP_NEW_SYN_RECV
+#define TCP_NEW_SYN_RECV 12
+#endif
+/* Bound, not connected, not listening: listed by kernels that dump bound-only sockets. */
+#define TCP_BOUND_INACTIVE 13
+
+#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_MSEC 1000000ull
+
+/* ---- tables ---------------------------------------------------------------------------- */
+
+#define TAB_KEYS 3
+#define TAB_MIN 64
+
+struct tab {
+	uint8_t *recs;
+	size_t size;		  /* bytes per record */
+	uint8_t *used;		  /* per record: in use */
+	uint32_t *next[TAB_KEYS]; /* per record and key: next in its chain, 1-based (0: end) */
+	uint32_t *heads[TAB_KEYS];
+	size_t key_off[TAB_KEYS];
+	size_t key_len[TAB_KEYS];
+	unsigned int nkeys;
+	uint32_t len;	 /* records in use */
+	uint32_t top;	 /* records ever handed out (high-water mark) */
+	uint32_t cap;	 /* records allocated */
+	uint32_t max;	 /* records allowed */
+	uint32_t nheads; /* buckets per key, a power of two */
+	uint32_t free;	 /* first free record, 1-based, chained through next[0] */
+};
+
+struct key_spec {
+	size_t off;
+	size_t len;
+};
+
+static uint32_t key_hash(const uint8_t *k, size_t n)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= k[i];
+		h *= 1099511628211ull;
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void *tab_rec(const struct tab *t, uint32_t i)
+{
+	return t->recs + (size_t)i * t->size;
+}
+
+static const uint8_t *tab_key(const struct tab *t, unsigned int k, uint32_t i)
+{
+	return (const uint8_t *)tab_rec(t, i) + t->key_off[k];
+}
+
+static void tab_link_key(struct tab *t, unsigned int k, uint32_t i)
+{
+	const uint8_t *key = tab_key(t, k, i);
+	uint32_t b;
+
+	if (all_zero(key, t->key_len[k]))
+		return;
+	b = key_hash(key, t->key_len[k]) & (t->nheads - 1);
+	t->next[k][i] = t->heads[k][b];
+	t->heads[k][b] = i + 1;
+}
+
+/* Call before changing key k of record i. */
+static void tab_unlink_key(struct tab *t, unsigned int k, uint32_t i)
+{
+	const uint8_t *key = tab_key(t, k, i);
+	uint32_t *p;
+
+	if (all_zero(key, t->key_len[k]))
+		return;
+	p = &t->heads[k][key_hash(key, t->key_len[k]) & (t->nheads - 1)];
+	while (*p && *p != i + 1)
+		p = &t->next[k][*p - 1];
+	if (*p)
+		*p = t->next[k][i];
+}
+
+static int64_t tab_find(const struct tab *t, unsigned int k, const void *key)
+{
+	uint32_t j = t->heads[k][key_hash(key, t->key_len[k]) & (t->nheads - 1)];
+
+	for (; j; j = t->next[k][j - 1])
+		if (!memcmp(tab_key(t, k, j - 1), key, t->key_len[k]))
+			return j - 1;
+	return -1;
+}
+
+static int tab_rehash(struct tab *t, uint32_t nheads)
+{
+	uint32_t *heads[TAB_KEYS] = { NULL };
+	unsigned int k;
+	uint32_t i;
+
+	for (k = 0; k < t->nkeys; k++) {
+		heads[k] = calloc(nheads, sizeof(uint32_t));
+		if (!heads[k])
+			goto out_free_heads;
+	}
+	for (k = 0; k < t->nkeys; k++) {
+		free(t->heads[k]);
+		t->heads[k] = heads[k];
+	}
+	t->nheads = nheads;
+	for (i = 0; i < t->top; i++) {
+		if (!t->used[i])
+			continue;
+		for (k = 0; k < t->nkeys; k++)
+			tab_link_key(t, k, i);
+	}
+	return 0;
+
+out_free_heads:
+	for (k = 0; k < t->nkeys; k++)
+		free(heads[k]);
+	return -ENOMEM;
+}
+
+static int tab_init(struct tab *t, size_t size, const struct key_spec *keys, unsigned int nkeys,
+		    uint32_t max)
+{
+	unsigned int k;
+
+	memset(t, 0, sizeof(*t));
+	t->size = size;
+	t->nkeys = nkeys;
+	t->max = max;
+	for (k = 0; k < nkeys; k++) {
+		t->key_off[k] = keys[k].off;
+		t->key_len[k] = keys[k].len;
+	}
+	return tab_rehash(t, TAB_MIN);
+}
+
+static void tab_release(struct tab *t)
+{
+	unsigned int k;
+
+	for (k = 0; k < t->nkeys; k++) {
+		free(t->next[k]);
+		free(t->heads[k]);
+	}
+	free(t->used);
+	free(t->recs);
+	memset(t, 0, sizeof(*t));
+}
+
+static int tab_grow(struct tab *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : TAB_MIN;
+	unsigned int k;
+	void *p;
+
+	if (cap > t->max || cap < t->cap)
+		cap = t->max;
+	p = reallocarray(t->recs, cap, t->size);
+	if (!p)
+		return -ENOMEM;
+	t->recs = p;
+	p = realloc(t->used, cap);
+	if (!p)
+		return -ENOMEM;
+	t->used = p;
+	memset(t->used + t->cap, 0, cap - t->cap);
+	for (k = 0; k < t->nkeys; k++) {
+		p = reallocarray(t->next[k], cap, sizeof(uint32_t));
+		if (!p)
+			return -ENOMEM;
+		t->next[k] = p;
+	}
+	t->cap = cap;
+	return 0;
+}
+
+/* A zeroed record, in use but not indexed yet. -ENOSPC when the table is at its cap. */
+static int64_t tab_new(struct tab *t)
+{
+	uint32_t i;
+	int err;
+
+	if (t->free) {
+		i = t->free - 1;
+		t->free = t->next[0][i];
+	} else {
+		if (t->top == t->cap) {
+			if (t->cap >= t->max)
+				return -ENOSPC;
+			err = tab_grow(t);
+			if (err)
+				return err;
+		}
+		i = t->top++;
+	}
+	memset(tab_rec(t, i), 0, t->size);
+	t->used[i] = 1;
+	t->len++;
+	/* out of memory here only leaves longer chains */
+	if (t->len > t->nheads && t->nheads <= UINT32_MAX / 2)
+		tab_rehash(t, t->nheads * 2);
+	return i;
+}
+
+static void tab_link(struct tab *t, uint32_t i)
+{
+	unsigned int k;
+
+	for (k = 0; k < t->nkeys; k++)
+		tab_link_key(t, k, i);
+}
+
+static void tab_del(struct tab *t, uint32_t i)
+{
+	unsigned int k;
+
+	for (k = 0; k < t->nkeys; k++)
+		tab_unlink_key(t, k, i);
+	t->used[i] = 0;
+	t->next[0][i] = t->free;
+	t->free = i + 1;
+	t->len--;
+}
+
+/* ---- records --------------------------------------------------------------------------- */
+
+struct tuple {
+	struct eph_occ_dest_key dest;
+	uint16_t sport;
+	uint8_t __pad[2];
+};
+
+struct hold {
+	uint64_t sock_id;   /* key 0 */
+	uint64_t cookie;    /* key 1 */
+	struct tuple tuple; /* key 2 */
+	uint64_t since_ns;  /* assignment; 0 = unknown (found in a snapshot) */
+	uint32_t dest;	    /* 1-based index in dests, or 0 */
+	uint32_t scope;	    /* 1-based index in scopes, or 0 */
+	uint32_t proc;	    /* 1-based index in procs; 0 = owner unknown */
+	uint8_t tw;
+};
+
+/* One bucket of a rate window. */
+struct slot {
+	uint64_t epoch; /* time / bucket width */
+	uint32_t assigns;
+	uint32_t releases;
+	uint32_t dur_n; /* releases whose hold time is known */
+	uint32_t __pad;
+	uint64_t dur_ns; /* sum of those hold times */
+};
+
+struct dest {
+	struct eph_occ_dest_key key;
+	uint32_t held;
+	uint32_t tw;
+	uint64_t failures;
+	uint64_t last_ns; /* last activity */
+	struct slot ring[EPH_OCC_BUCKETS];
+};
+
+struct scope {
+	struct eph_occ_scope_key key;
+	uint32_t held;
+	uint32_t tw;
+	uint64_t last_ns;
+};
+
+#define PROC_MAX_ERRNOS 8 /* distinct errnos per process; more go to "OTHER" */
+
+struct errcount {
+	int32_t err;
+	uint32_t __pad;
+	uint64_t count;
+};
+
+struct proc {
+	uint32_t pid;
+	uint32_t held;
+	uint32_t tw;
+	uint32_t nerrs;
+	bool exited;
+	char comm[EPH_COMM_LEN];
+	char *cgroup;
+	uint64_t last_ns;
+	uint64_t failures;
+	uint64_t failures_other;
+	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
+	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
+};
+
+struct ns {
+	uint32_t netns;
+	bool have_range;
+	uint16_t low;
+	uint16_t high;
+	uint32_t reserved; /* reserved ports inside [low, high] */
+	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
+};
+
+struct eph_occ {
+	struct tab holds;
+	struct tab dests;
+	struct tab scopes;
+	struct tab procs;
+	struct tab nss;
+	uint64_t window_ns;
+	uint64_t bucket_ns;
+	bool started;
+	uint64_t start_ns;
+	uint64_t dropped;
+	uint32_t anon_held; /* holds of unknown owner */
+	uint32_t anon_tw;
+};
+
+enum {
+	HOLD_BY_SOCK,
+	HOLD_BY_COOKIE,
+	HOLD_BY_TUPLE
+};
+
+struct eph_occ *eph_occ__new(const struct eph_occ_opts *opts)
+{
+	static const struct key_spec hold_keys[] = {
+		{ offsetof(struct hold, sock_id), sizeof(uint64_t) },
+		{ offsetof(struct hold, cookie), sizeof(uint64_t) },
+		{ offsetof(struct hold, tuple), sizeof(struct tuple) },
+	};
+	static const struct key_spec dest_key = { 0, sizeof(struct eph_occ_dest_key) };
+	static const struct key_spec scope_key = { 0, sizeof(struct eph_occ_scope_key) };
+	static const struct key_spec pid_key = { offsetof(struct proc, pid), sizeof(uint32_t) };
+	static const struct key_spec ns_key = { offsetof(struct ns, netns), sizeof(uint32_t) };
+	uint32_t max = EPH_OCC_DEFAULT_MAX_PORTS, window_ms = EPH_OCC_DEFAULT_WINDOW_MS;
+	struct eph_occ *occ;
+
+	if (opts && opts->max_ports)
+		max = opts->max_ports;
+	if (opts && opts->window_ms)
+		window_ms = opts->window_ms;
+	if (window_ms < EPH_OCC_BUCKETS)
+		return NULL;
+	occ = calloc(1, sizeof(*occ));
+	if (!occ)
+		return NULL;
+	occ->window_ns = window_ms * NSEC_PER_MSEC;
+	occ->bucket_ns = occ->window_ns / EPH_OCC_BUCKETS;
+	if (tab_init(&occ->holds, sizeof(struct hold), hold_keys, 3, max))
+		goto out_free;
+	if (tab_init(&occ->dests, sizeof(struct dest), &dest_key, 1, max))
+		goto out_free;
+	if (tab_init(&occ->scopes, sizeof(struct scope), &scope_key, 1, max))
+		goto out_free;
+	if (tab_init(&occ->procs, sizeof(struct proc), &pid_key, 1, max))
+		goto out_free;
+	if (tab_init(&occ->nss, sizeof(struct ns), &ns_key, 1, max))
+		goto out_free;
+	return occ;
+
+out_free:
+	eph_occ__free(occ);
+	return NULL;
+}
+
+void eph_occ__free(struct eph_occ *occ)
+{
+	uint32_t i;
+
+	if (!occ)
+		return;
+	for (i = 0; i < occ->procs.top; i++)
+		if (occ->procs.used[i])
+			free(((struct proc *)tab_rec(&occ->procs, i))->cgroup);
+	for (i = 0; i < occ->nss.top; i++)
+		if (occ->nss.used[i])
+			free(((struct ns *)tab_rec(&occ->nss, i))->rbits);
+	tab_release(&occ->holds);
+	tab_release(&occ->dests);
+	tab_release(&occ->scopes);
+	tab_release(&occ->procs);
+	tab_release(&occ->nss);
+	free(occ);
+}
+
+uint64_t eph_occ__dropped(const struct eph_occ *occ)
+{
+	return occ->dropped;
+}
+
+/* ---- network namespaces ---------------------------------------------------------------- */
+
+static struct ns *ns_find(const struct eph_occ *occ, uint32_t netns)
+{
+	int64_t i = tab_find(&occ->nss, 0, &netns);
+
+	return i < 0 ? NULL : tab_rec(&occ->nss, i);
+}
+
+static int64_t ns_get(struct eph_occ *occ, uint32_t netns)
+{
+	int64_t i = tab_find(&occ->nss, 0, &netns);
+	struct ns *ns;
+
+	if (i >= 0)
+		return i;
+	i = tab_new(&occ->nss);
+	if (i < 0)
+		return i;
+	ns = tab_rec(&occ->nss, i);
+	ns->netns = netns;
+	tab_link(&occ->nss, i);
+	return i;
+}
+
+int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns)
+{
+	int64_t i;
+
+	if (!netns)
+		return -EINVAL;
+	i = ns_get(occ, netns);
+	return i < 0 ? (int)i : 0;
+}
+
+int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16_t high,
+		       const uint8_t *reserved)
+{
+	uint32_t p, n = 0;
+	uint8_t *rbits = NULL;
+	struct ns *ns;
+	int64_t i;
+
+	if (!netns || low > high)
+		return -EINVAL;
+	for (p = low; reserved && p <= high; p++) {
+		if (!(reserved[p / 8] & (1u << (p % 8))))
+			continue;
+		if (!rbits) {
+			rbits = calloc((high - low) / 8 + 1, 1);
+			if (!rbits)
+				return -ENOMEM;
+		}
+		rbits[(p - low) / 8] |= 1u << ((p - low) % 8);
+		n++;
+	}
+	i = ns_get(occ, netns);
+	if (i < 0) {
+		free(rbits);
+		return i;
+	}
+	ns = tab_rec(&occ->nss, i);
+	free(ns->rbits);
+	ns->rbits = rbits;
+	ns->have_range = true;
+	ns->low = low;
+	ns->high = high;
+	ns->reserved = n;
+	return 0;
+}
+
+/* The ports connect() and bind(0) may hand out in this netns; NAN when not known. */
+static double ns_usable(const struct ns *ns)
+{
+	if (!ns || !ns->have_range)
+		return NAN;
+	return (double)(ns->high - ns->low + 1) - ns->reserved;
+}
+
+static bool ns_port_in_range(const struct ns *ns, uint16_t port)
+{
+	uint32_t off;
+
+	if (!ns || !ns->have_range || port < ns->low || port > ns->high)
+		return false;
+	off = port - ns->low;
+	return !ns->rbits || !(ns->rbits[off / 8] & (1u << (off % 8)));
+}
+
+/* ---- rate windows ---------------------------------------------------------------------- */
+
+/* The bucket that time ts falls into, reset if it held an older period; NULL when ts is
+ * older than the window that the ring currently covers. */
+static struct slot *ring_at(struct slot *ring, uint64_t bucket_ns, uint64_t ts)
+{
+	uint64_t e = ts / bucket_ns;
+	struct slot *s = &ring[e % EPH_OCC_BUCKETS];
+
+	if (s->epoch == e)
+		return s;
+	if (s->epoch > e)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->epoch = e;
+	return s;
+}
+
+/* Sum of the buckets inside the window ending at now; *span_s = the time they cover (from
+ * the start of the oldest bucket, or from eph_occ__start when that is later). */
+static void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now,
+		     struct slot *sum, double *span_s)
+{
+	uint64_t ne = now / occ->bucket_ns, first = 0, from;
+	unsigned int i;
+
+	if (ne >= EPH_OCC_BUCKETS - 1)
+		first = ne - (EPH_OCC_BUCKETS - 1);
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < EPH_OCC_BUCKETS; i++) {
+		const struct slot *s = &ring[i];
+
+		if (s->epoch < first || s->epoch > ne)
+			continue;
+		sum->assigns += s->assigns;
+		sum->releases += s->releases;
+		sum->dur_n += s->dur_n;
+		sum->dur_ns += s->dur_ns;
+	}
+	from = first * occ->bucket_ns;
+	if (occ->start_ns > from)
+		from = occ->start_ns;
+	*span_s = now > from ? (double)(now - from) / NSEC_PER_SEC : 0;
+}
+
+static double rate(uint32_t n, double span_s)
+{
+	return span_s > 0 ? n / span_s : 0;
+}
+
+/* ---- aggregates ------------------------------------------------------------------------ */
+
+static int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key)
+{
+	int64_t i = tab_find(&occ->dests, 0, key);
+
+	if (i >= 0)
+		return i;
+	i = tab_new(&occ->dests);
+	if (i < 0)
+		return i;
+	memcpy(tab_rec(&occ->dests, i), key, sizeof(*key));
+	tab_link(&occ->dests, i);
+	return i;
+}
+
+static int64_t scope_get(struct eph_occ *occ, const struct eph_occ_scope_key *key)
+{
+	int64_t i = tab_find(&occ->scopes, 0, key);
+
+	if (i >= 0)
+		return i;
+	i = tab_new(&occ->scopes);
+	if (i < 0)
+		return i;
+	memcpy(tab_rec(&occ->scopes, i), key, sizeof(*key));
+	tab_link(&occ->scopes, i);
+	return i;
+}
+
+static void copy_comm(char dst[EPH_COMM_LEN], const char *src)
+{
+	size_t n = src ? strnlen(src, EPH_COMM_LEN - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	memset(dst + n, 0, EPH_COMM_LEN - n);
+}
+
+/* The process pid, created when new; comm (if not empty) and cgroup (if not NULL) update it. */
+static int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup)
+{
+	int64_t i = tab_find(&occ->procs, 0, &pid);
+	struct proc *p;
+
+	if (i < 0) {
+		i = tab_new(&occ->procs);
+		if (i < 0)
+			return i;
+		p = tab_rec(&occ->procs, i);
+		p->pid = pid;
+		tab_link(&occ->procs, i);
+	}
+	p = tab_rec(&occ->procs, i);
+	if (comm && comm[0])
+		copy_comm(p->comm, comm);
+	if (cgroup && (!p->cgroup || strcmp(p->cgroup, cgroup))) {
+		char *c = strdup(cgroup);
+
+		if (!c)
+			return -ENOMEM;
+		free(p->cgroup);
+		p->cgroup = c;
+	}
+	return i;
+}
+
+static void proc_count_failure(struct proc *p, int32_t err)
+{
+	uint32_t i;
+
+	p->failures++;
+	for (i = 0; i < p->nerrs && p->errs[i].err <= err; i++) {
+		if (p->errs[i].err == err) {
+			p->errs[i].count++;
+			return;
+		}
+	}
+	if (p->nerrs == PROC_MAX_ERRNOS) {
+		p->failures_other++;
+		return;
+	}
+	memmove(&p->errs[i + 1], &p->errs[i], (p->nerrs - i) * sizeof(p->errs[0]));
+	p->errs[i].err = err;
+	p->errs[i].count = 1;
+	p->nerrs++;
+}
+
+static void touch(uint64_t *last, uint64_t ts)
+{
+	if (ts > *last)
+		*last = ts;
+}
+
+/* ---- holds ----------------------------------------------------------------------------- */
+
+struct hold_spec {
+	struct tuple tuple;
+	bool to_dest; /* else a bind scope */
+	bool tw;
+	uint64_t sock_id;
+	uint64_t cookie;
+	uint64_t since_ns; /* 0: unknown */
+	uint64_t now_ns;
+	uint32_t pid; /* 0: unknown owner */
+	const char *comm;
+	const char *cgroup;
+};
+
+static struct hold *hold_rec(const struct eph_occ *occ, int64_t i)
+{
+	return tab_rec(&occ->holds, i);
+}
+
+static void scope_key_of(const struct tuple *t, struct eph_occ_scope_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns = t->dest.netns;
+	k->proto = t->dest.proto;
+	k->family = t->dest.family;
+	memcpy(k->addr, t->dest.saddr, sizeof(k->addr));
+}
+
+/* Counters of a hold's destination or scope and owner: +1 or -1. */
+static void hold_count(struct eph_occ *occ, const struct hold *h, int d)
+{
+	uint32_t *held, *tw;
+
+	if (h->dest) {
+		struct dest *x = tab_rec(&occ->dests, h->dest - 1);
+
+		held = &x->held;
+		tw = &x->tw;
+	} else {
+		struct scope *x = tab_rec(&occ->scopes, h->scope - 1);
+
+		held = &x->held;
+		tw = &x->tw;
+	}
+	*held += d;
+	if (h->tw)
+		*tw += d;
+	if (h->proc) {
+		struct proc *p = tab_rec(&occ->procs, h->proc - 1);
+
+		p->held += d;
+		if (h->tw)
+			p->tw += d;
+	} else {
+		occ->anon_held += d;
+		if (h->tw)
+			occ->anon_tw += d;
+	}
+}
+
+static void hold_set_tw(struct eph_occ *occ, struct hold *h)
+{
+	if (h->tw)
+		return;
+	hold_count(occ, h, -1);
+	h->tw = 1;
+	hold_count(occ, h, +1);
+}
+
+static void hold_set_owner(struct eph_occ *occ, struct hold *h, uint32_t proc)
+{
+	hold_count(occ, h, -1);
+	h->proc = proc;
+	hold_count(occ, h, +1);
+}
+
+static void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_t id)
+{
+	struct hold *h = hold_rec(occ, hi);
+	uint64_t *field = k == HOLD_BY_SOCK ? &h->sock_id : &h->cookie;
+
+	if (!id || *field == id)
+		return;
+	tab_unlink_key(&occ->holds, k, hi);
+	*field = id;
+	tab_link_key(&occ->holds, k, hi);
+}
+
+static void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts)
+{
+	struct slot *s;
+
+	if (h->dest) {
+		struct dest *d = tab_rec(&occ->dests, h->dest - 1);
+
+		s = ring_at(d->ring, occ->bucket_ns, ts);
+		if (s)
+			s->assigns++;
+	}
+	if (h->proc) {
+		struct proc *p = tab_rec(&occ->procs, h->proc - 1);
+
+		s = ring_at(p->ring, occ->bucket_ns, ts);
+		if (s)
+			s->assigns++;
+	}
+}
+
+/* Track a new hold. Returns its index, -ENOSPC (a cap: counted as dropped) or -ENOMEM. */
+static int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs)
+{
+	int64_t di = -1, si = -1, pi = -1, hi;
+	struct hold *h;
+
+	if (hs->to_dest) {
+		hi = di = dest_get(occ, &hs->tuple.dest);
+	} else {
+		struct eph_occ_scope_key sk;
+
+		scope_key_of(&hs->tuple, &sk);
+		hi = si = scope_get(occ, &sk);
+	}
+	if (hi < 0)
+		goto out_count_drop;
+	if (hs->pid) {
+		hi = pi = proc_get(occ, hs->pid, hs->comm, hs->cgroup);
+		if (hi < 0)
+			goto out_count_drop;
+	}
+	hi = tab_new(&occ->holds);
+	if (hi < 0)
+		goto out_count_drop;
+	h = hold_rec(occ, hi);
+	h->sock_id = hs->sock_id;
+	h->cookie = hs->cookie;
+	h->tuple = hs->tuple;
+	h->since_ns = hs->since_ns;
+	h->dest = di + 1;
+	h->scope = si + 1;
+	h->proc = pi + 1;
+	h->tw = hs->tw;
+	tab_link(&occ->holds, hi);
+	hold_count(occ, h, +1);
+	if (h->dest)
+		touch(&((struct dest *)tab_rec(&occ->dests, di))->last_ns, hs->now_ns);
+	else
+		touch(&((struct scope *)tab_rec(&occ->scopes, si))->last_ns, hs->now_ns);
+	if (h->proc)
+		touch(&((struct proc *)tab_rec(&occ->procs, pi))->last_ns, hs->now_ns);
+	return hi;
+
+out_count_drop:
+	if (hi == -ENOSPC)
+		occ->dropped++;
+	return hi;
+}
+
+/*
+ * Forget hold hi. released: it went back to the pool at ts (counted in its destination's
+ * window with its hold time dur_ns, when known: dur_ns >= 0); else it is dropped as stale.
+ */
+static void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts, int64_t dur_ns)
+{
+	struct hold *h = hold_rec(occ, hi);
+
+	hold_count(occ, h, -1);
+	if (h->dest) {
+		struct dest *d = tab_rec(&occ->dests, h->dest - 1);
+		struct slot *s = released ? ring_at(d->ring, occ->bucket_ns, ts) : NULL;
+
+		if (s) {
+			s->releases++;
+			if (dur_ns >= 0) {
+				s->dur_n++;
+				s->dur_ns += dur_ns;
+			}
+		}
+		touch(&d->last_ns, ts);
+	} else {
+		touch(&((struct scope *)tab_rec(&occ->scopes, h->scope - 1))->last_ns, ts);
+	}
+	if (h->proc)
+		touch(&((struct proc *)tab_rec(&occ->procs, h->proc - 1))->last_ns, ts);
+	tab_del(&occ->holds, hi);
+}
+
+/* ---- snapshot seeding ------------------------------------------------------------------ */
+
+enum sock_kind {
+	KIND_NONE,
+	KIND_DEST,
+	KIND_SCOPE
+};
+
+/*
+ * Which sockets of a snapshot hold an ephemeral port. Only the allocator's ports can run out,
+ * so the test is on the local port first:
+ * - a local port outside the netns range, or on a reserved port, is never one (a server's or a
+ *   port the program chose with bind(): the allocator does not hand those out);
+ * - TCP LISTEN is a server, not a hold, even inside the range;
+ * - a TCP socket on the local port of a listener of the same netns is the accepted side of a
+ *   connection (SYN_RECV, ESTABLISHED, ..., and its TIME_WAIT): the port is the listener's.
+ *   connect() never picks a port a listener is bound to, so the port alone decides;
+ * - any other TCP socket with a remote port (SYN_SENT, ESTABLISHED, FIN_WAIT*, CLOSE_WAIT,
+ *   LAST_ACK, CLOSING, TIME_WAIT) holds a connect() port for its destination;
+ * - TCP CLOSE / bound-inactive (bind() without connect or listen) holds a bind() port of its
+ *   address's scope;
+ * - UDP, connected or not, holds a port of its address's scope: UDP picks ports per local
+ *   address (udp_lib_get_port), not per destination.
+ */
+static enum sock_kind sock_kind(const struct eph_occ_sock *s, const struct ns *ns, bool listened)
+{
+	if (!ns_port_in_range(ns, s->sport))
+		return KIND_NONE;
+	if (s->proto == IPPROTO_UDP)
+		return KIND_SCOPE;
+	if (s->proto != IPPROTO_TCP || s->state == TCP_LISTEN || listened)
+		return KIND_NONE;
+	if (s->state == TCP_SYN_RECV || s->state == TCP_NEW_SYN_RECV)
+		return KIND_NONE; /* request sockets live on a listener's port */
+	if (s->state == TCP_CLOSE || s->state == TCP_BOUND_INACTIVE)
+		return KIND_SCOPE;
+	return s->dport ? KIND_DEST : KIND_NONE;
+}
+
+static uint64_t listen_key(uint32_t netns, uint16_t port)
+{
+	return (uint64_t)netns << 16 | port;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void sock_tuple(const struct eph_occ_sock *s, bool with_dest, struct tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->dest.netns = s->netns;
+	t->dest.proto = s->proto;
+	t->dest.family = s->family;
+	memcpy(t->dest.saddr, s->saddr, s->family == AF_INET ? 4 : 16);
+	if (with_dest) {
+		t->dest.dport = s->dport;
+		memcpy(t->dest.daddr, s->daddr, s->family == AF_INET ? 4 : 16);
+	}
+	t->sport = s->sport;
+}
+
+int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns)
+{
+	uint64_t *listen = NULL, key;
+	size_t i, nlisten = 0;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct ns *ns = ns_find(occ, socks[i].netns);
+
+		if (!ns || !ns->have_range)
+			return -ENOENT;
+		if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
+			nlisten++;
+	}
+	if (nlisten) {
+		listen = calloc(nlisten, sizeof(*listen));
+		if (!listen)
+			return -ENOMEM;
+		nlisten = 0;
+		for (i = 0; i < n; i++)
+			if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
+				listen[nlisten++] = listen_key(socks[i].netns, socks[i].sport);
+		qsort(listen, nlisten, sizeof(*listen), cmp_u64);
+	}
+	for (i = 0; i < n && !err; i++) {
+		const struct eph_occ_sock *s = &socks[i];
+		struct hold_spec hs = { 0 };
+		enum sock_kind kind;
+		bool listened;
+
+		key = listen_key(s->netns, s->sport);
+		listened = s->proto == IPPROTO_TCP && nlisten &&
+			   bsearch(&key, listen, nlisten, sizeof(*listen), cmp_u64);
+		kind = sock_kind(s, ns_find(occ, s->netns), listened);
+		if (kind == KIND_NONE)
+			continue;
+		sock_tuple(s, s->dport != 0, &hs.tuple);
+		if (tab_find(&occ->holds, HOLD_BY_TUPLE, &hs.tuple) >= 0 ||
+		    (s->cookie && tab_find(&occ->holds, HOLD_BY_COOKIE, &s->cookie) >= 0))
+			continue; /* already known, e.g. from an event */
+		hs.to_dest = kind == KIND_DEST;
+		hs.tw = s->proto == IPPROTO_TCP && s->state == TCP_TIME_WAIT;
+		hs.cookie = s->cookie;
+		hs.now_ns = now_ns;
+		/* a TIME_WAIT socket has no owner any more: do not guess one */
+		if (!hs.tw && s->pid) {
+			hs.pid = s->pid;
+			hs.comm = s->comm;
+			hs.cgroup = s->cgroup;
+		}
+		if (hold_add(occ, &hs) == -ENOMEM)
+			err = -ENOMEM;
+	}
+	free(listen);
+	return err;
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+void eph_occ__start(struct eph_occ *occ, uint64_t now_ns)
+{
+	occ->started = true;
+	occ->start_ns = now_ns;
+}
+
+static void ev_tuple(const struct eph_event *ev, struct tuple *t)
+{
+	size_t alen = ev->family == AF_INET ? 4 : 16;
+
+	memset(t, 0, sizeof(*t));
+	t->dest.netns = ev->netns;
+	t->dest.proto = ev->proto;
+	t->dest.family = ev->family;
+	if (ev->flags & EPH_F_SADDR)
+		memcpy(t->dest.saddr, ev->saddr, alen);
+	if (ev->flags & EPH_F_DEST) {
+		t->dest.dport = ev->dport;
+		memcpy(t->dest.daddr, ev->daddr, alen);
+	}
+	t->sport = ev->sport;
+}
+
+/* TCP ports with a known remote go to a destination; the rest (bind, listen, UDP) to a scope. */
+static bool ev_to_dest(const struct eph_event *ev)
+{
+	return ev->proto == IPPROTO_TCP && (ev->flags & EPH_F_DEST) && ev->dport &&
+	       ev->op != EPH_OP_BIND && ev->op != EPH_OP_LISTEN;
+}
+
+/* The hold an event is about: by sock_id, by cookie, else a snapshot hold with its 4-tuple. */
+static int64_t ev_find(const struct eph_occ *occ, const struct eph_event *ev)
+{
+	struct tuple t;
+	int64_t i;
+
+	if (ev->sock_id) {
+		i = tab_find(&occ->holds, HOLD_BY_SOCK, &ev->sock_id);
+		if (i >= 0)
+			return i;
+	}
+	if (ev->cookie) {
+		i = tab_find(&occ->holds, HOLD_BY_COOKIE, &ev->cookie);
+		if (i >= 0)
+			return i;
+	}
+	ev_tuple(ev, &t);
+	i = tab_find(&occ->holds, HOLD_BY_TUPLE, &t);
+	return i >= 0 && !hold_rec(occ, i)->sock_id ? i : -1;
+}
+
+static bool ev_counts(struct eph_occ *occ, const struct eph_event *ev)
+{
+	if (!ev->sport)
+		return false;
+	return (ev->flags & EPH_F_EPHEMERAL) ||
+	       ns_port_in_range(ns_find(occ, ev->netns), ev->sport);
+}
+
+static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
+{
+	if (!ev->pid)
+		return -1;
+	return proc_get(occ, ev->pid, ev->comm, NULL);
+}
+
+static int ev_assign(struct eph_occ *occ, const struct eph_event *ev)
+{
+	struct hold_spec hs = { 0 };
+	struct hold *h;
+	int64_t hi, pi;
+
+	if (!ev_counts(occ, ev))
+		return 0;
+	ev_tuple(ev, &hs.tuple);
+	hi = ev->sock_id ? tab_find(&occ->holds, HOLD_BY_SOCK, &ev->sock_id) : -1;
+	if (hi >= 0 && memcmp(&hold_rec(occ, hi)->tuple, &hs.tuple, sizeof(hs.tuple)))
+		hold_del(occ, hi, false, ev->ts_ns, -1); /* its release was missed */
+	else if (hi >= 0)
+		return 0; /* the same assignment reported twice */
+	hi = tab_find(&occ->holds, HOLD_BY_TUPLE, &hs.tuple);
+	if (hi >= 0 && !hold_rec(occ, hi)->sock_id) {
+		/* found by the snapshot before its assignment event was read: adopt it */
+		pi = ev_owner(occ, ev);
+		if (pi == -ENOMEM)
+			return -ENOMEM;
+		h = hold_rec(occ, hi);
+		if (!h->proc && pi >= 0)
+			hold_set_owner(occ, h, pi + 1);
+		h->since_ns = ev->ts_ns;
+		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
+		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+		return 0;
+	}
+	if (hi >= 0)
+		hold_del(occ, hi, false, ev->ts_ns, -1); /* same 4-tuple: the old one is gone */
+	hs.to_dest = ev_to_dest(ev);
+	hs.sock_id = ev->sock_id;
+	hs.cookie = ev->cookie;
+	hs.since_ns = ev->ts_ns;
+	hs.now_ns = ev->ts_ns;
+	hs.pid = ev->pid;
+	hs.comm = ev->comm;
+	hi = hold_add(occ, &hs);
+	if (hi == -ENOMEM)
+		return -ENOMEM;
+	if (hi >= 0)
+		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+	return 0;
+}
+
+static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
+{
+	bool owner = (ev->flags & EPH_F_OWNER) && ev->pid;
+	struct hold_spec hs = { 0 };
+	int64_t hi, pi;
+
+	hi = ev_find(occ, ev);
+	if (hi >= 0) {
+		struct hold *h = hold_rec(occ, hi);
+
+		if (!h->proc && owner) {
+			pi = ev_owner(occ, ev);
+			if (pi == -ENOMEM)
+				return -ENOMEM;
+			if (pi >= 0)
+				hold_set_owner(occ, hold_rec(occ, hi), pi + 1);
+		}
+		hold_set_tw(occ, hold_rec(occ, hi));
+		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
+		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+		return 0;
+	}
+	if (!ev_counts(occ, ev))
+		return 0;
+	/* a hold that was not seen being taken (e.g. before the snapshot) */
+	ev_tuple(ev, &hs.tuple);
+	hs.to_dest = ev_to_dest(ev);
+	hs.tw = true;
+	hs.sock_id = ev->sock_id;
+	hs.cookie = ev->cookie;
+	hs.now_ns = ev->ts_ns;
+	if (owner) {
+		hs.pid = ev->pid;
+		hs.comm = ev->comm;
+	}
+	hi = hold_add(occ, &hs);
+	return hi == -ENOMEM ? -ENOMEM : 0;
+}
+
+static int ev_release(struct eph_occ *occ, const struct eph_event *ev)
+{
+	int64_t hi = ev_find(occ, ev), dur = -1;
+	const struct hold *h;
+
+	if (hi < 0)
+		return 0; /* not a port we track (a server's, a fixed one, or before we looked) */
+	h = hold_rec(occ, hi);
+	if (ev->flags & EPH_F_HELD)
+		dur = ev->held_ns;
+	else if (h->since_ns && ev->ts_ns >= h->since_ns)
+		dur = ev->ts_ns - h->since_ns;
+	hold_del(occ, hi, true, ev->ts_ns, dur);
+	return 0;
+}
+
+static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
+{
+	struct tuple t;
+	int64_t i;
+
+	if (ev->pid) {
+		i = ev_owner(occ, ev);
+		if (i == -ENOMEM)
+			return -ENOMEM;
+		if (i < 0) {
+			occ->dropped++;
+		} else {
+			struct proc *p = tab_rec(&occ->procs, i);
+
+			proc_count_failure(p, ev->err);
+			touch(&p->last_ns, ev->ts_ns);
+		}
+	}
+	if (ev->proto != IPPROTO_TCP || ev->op != EPH_OP_CONNECT || !(ev->flags & EPH_F_DEST))
+		return 0;
+	ev_tuple(ev, &t);
+	i = dest_get(occ, &t.dest);
+	if (i == -ENOMEM)
+		return -ENOMEM;
+	if (i < 0) {
+		occ->dropped++;
+	} else {
+		struct dest *d = tab_rec(&occ->dests, i);
+
+		d->failures++;
+		touch(&d->last_ns, ev->ts_ns);
+	}
+	return 0;
+}
+
+int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
+{
+	const struct eph_event *ev = &r->ev;
+	int64_t i;
+
+	if (!occ->started)
+		eph_occ__start(occ, ev->ts_ns);
+	if (ev->netns) {
+		i = ns_get(occ, ev->netns);
+		if (i == -ENOMEM)
+			return -ENOMEM;
+	}
+	switch (ev->type) {
+	case EPH_ASSIGN:
+		return ev_assign(occ, ev);
+	case EPH_TIME_WAIT:
+		return ev_time_wait(occ, ev);
+	case EPH_RELEASE:
+		return ev_release(occ, ev);
+	case EPH_FAIL:
+		return ev_fail(occ, ev);
+	default:
+		return 0;
+	}
+}
+
+/* ---- processes ------------------------------------------------------------------------- */
+
+int eph_occ__set_cgroup(struct eph_occ *occ, uint32_t pid, const char *path)
+{
+	int64_t i;
+
+	if (!pid || !path)
+		return -EINVAL;
+	i = proc_get(occ, pid, NULL, path);
+	if (i == -ENOSPC)
+		occ->dropped++;
+	return i < 0 ? (int)i : 0;
+}
+
+void eph_occ__proc_exited(struct eph_occ *occ, uint32_t pid)
+{
+	int64_t i = tab_find(&occ->procs, 0, &pid);
+
+	if (i >= 0)
+		((struct proc *)tab_rec(&occ->procs, i))->exited = true;
+}
+
+void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void *ctx), void *ctx)
+{
+	uint32_t i;
+
+	for (i = 0; i < occ->procs.top; i++) {
+		struct proc *p = tab_rec(&occ->procs, i);
+
+		if (occ->procs.used[i] && !p->exited && !alive(p->pid, ctx))
+			p->exited = true;
+	}
+}
+
+void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns)
+{
+	uint64_t horizon = now_ns > occ->window_ns ? now_ns - occ->window_ns : 0;
+	uint32_t i;
+
+	for (i = 0; i < occ->dests.top; i++) {
+		struct dest *d = tab_rec(&occ->dests, i);
+
+		if (occ->dests.used[i] && !d->held && d->last_ns <= horizon)
+			tab_del(&occ->dests, i);
+	}
+	for (i = 0; i < occ->scopes.top; i++) {
+		struct scope *s = tab_rec(&occ->scopes, i);
+
+		if (occ->scopes.used[i] && !s->held && s->last_ns <= horizon)
+			tab_del(&occ->scopes, i);
+	}
+	for (i = 0; i < occ->procs.top; i++) {
+		struct proc *p = tab_rec(&occ->procs, i);
+
+		if (occ->procs.used[i] && !p->held && p->last_ns <= horizon) {
+			free(p->cgroup);
+			p->cgroup = NULL;
+			tab_del(&occ->procs, i);
+		}
+	}
+}
+
+/* ---- numbers --------------------------------------------------------------------------- */
+
+static void stats_init(struct eph_occ_stats *st, uint32_t held, uint32_t tw)
+{
+	memset(st, 0, sizeof(*st));
+	st->held = held;
+	st->time_wait = tw;
+	st->usable = NAN;
+	st->utilization = NAN;
+	st->assign_rate = NAN;
+	st->need = NAN;
+	st->exhaust_in_s = NAN;
+}
+
+static void stats_usable(struct eph_occ_stats *st, const struct ns *ns)
+{
+	st->usable = ns_usable(ns);
+	if (st->usable > 0)
+		st->utilization = st->held / st->usable;
+}
+
+/*
+ * The forecast of a destination. rate = assignments per second over the window, mean hold time
+ * W = the mean of the hold times of the ports released in the window, and by Little's law the
+ * steady-state need of this destination's churn is rate x W ports (infinite when ports were
+ * assigned but none released with a known hold time: the hold time is at least the window).
+ * When the need exceeds what is left (usable - held) and ports are taken faster than they
+ * come back, the time until none is left is left / (assign rate - release rate). Otherwise
+ * there is no exhaustion in sight: NAN. None left now: 0.
+ */
+static void dest_stats(const struct eph_occ *occ, const struct dest *d, uint64_t now,
+		       struct eph_occ_stats *st)
+{
+	double span, left, net;
+	struct slot w;
+
+	stats_init(st, d->held, d->tw);
+	stats_usable(st, ns_find(occ, d->key.netns));
+	st->failures = d->failures;
+	left = st->usable - st->held;
+	if (left <= 0)
+		st->exhaust_in_s = 0;
+	if (!occ->started)
+		return;
+	ring_sum(occ, d->ring, now, &w, &span);
+	st->assign_rate = rate(w.assigns, span);
+	if (w.dur_n)
+		st->need = st->assign_rate * ((double)w.dur_ns / w.dur_n / NSEC_PER_SEC);
+	else
+		st->need = w.assigns ? INFINITY : 0;
+	if (isnan(left) || left <= 0 || st->need <= left)
+		return;
+	net = st->assign_rate - rate(w.releases, span);
+	if (net > 0)
+		st->exhaust_in_s = left / net;
+}
+
+static void scope_stats(const struct eph_occ *occ, const struct scope *s, struct eph_occ_stats *st)
+{
+	stats_init(st, s->held, s->tw);
+	stats_usable(st, ns_find(occ, s->key.netns));
+}
+
+static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t now,
+		       struct eph_occ_stats *st)
+{
+	struct slot w;
+	double span;
+
+	stats_init(st, p->held, p->tw);
+	st->failures = p->failures;
+	st->exited = p->exited;
+	if (!occ->started)
+		return;
+	ring_sum(occ, p->ring, now, &w, &span);
+	st->assign_rate = rate(w.assigns, span);
+}
+
+int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key, uint64_t now_ns,
+		  struct eph_occ_stats *out)
+{
+	int64_t i = tab_find(&occ->dests, 0, key);
+
+	if (i < 0)
+		return -ENOENT;
+	dest_stats(occ, tab_rec(&occ->dests, i), now_ns, out);
+	return 0;
+}
+
+int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *key, uint64_t now_ns,
+		   struct eph_occ_stats *out)
+{
+	int64_t i = tab_find(&occ->scopes, 0, key);
+
+	(void)now_ns;
+	if (i < 0)
+		return -ENOENT;
+	scope_stats(occ, tab_rec(&occ->scopes, i), out);
+	return 0;
+}
+
+int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
+		  struct eph_occ_stats *out)
+{
+	int64_t i;
+
+	if (!pid) {
+		if (!occ->anon_held)
+			return -ENOENT;
+		stats_init(out, occ->anon_held, occ->anon_tw);
+		return 0;
+	}
+	i = tab_find(&occ->procs, 0, &pid);
+	if (i < 0)
+		return -ENOENT;
+	proc_stats(occ, tab_rec(&occ->procs, i), now_ns, out);
+	return 0;
+}
+
+/* ---- snapshot -------------------------------------------------------------------------- */
+
+/* One line of a snapshot: an entry and its numbers. */
+struct row {
+	const void *rec; /* struct ns, dest, scope or proc; NULL: the unknown owner */
+	struct eph_occ_stats st;
+	uint32_t nsno; /* 1-based number of its netns in the netns list (text) */
+	uint64_t held; /* netns rows: ports held in it */
+	uint64_t tw;
+};
+
+struct view {
+	struct row *ns, *dests, *scopes, *procs;
+	size_t nns, ndests, nscopes, nprocs;
+};
+
+static int cmp_double_desc(double a, double b)
+{
+	if (isnan(a) || isnan(b))
+		return isnan(a) - isnan(b); /* unknown last */
+	return a > b ? -1 : a < b;
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+	const struct ns *x = ((const struct row *)a)->rec, *y = ((const struct row *)b)->rec;
+
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Keys in a readable order: netns, proto, family, addresses (network order), port. */
+static int cmp_dest_key(const struct eph_occ_dest_key *a, const struct eph_occ_dest_key *b)
+{
+	int c = cmp_u32(a->netns, b->netns);
+
+	if (!c)
+		c = cmp_u32(a->proto, b->proto);
+	if (!c)
+		c = cmp_u32(a->family, b->family);
+	if (!c)
+		c = memcmp(a->saddr, b->saddr, sizeof(a->saddr));
+	if (!c)
+		c = memcmp(a->daddr, b->daddr, sizeof(a->daddr));
+	if (!c)
+		c = cmp_u32(a->dport, b->dport);
+	return c;
+}
+
+static int cmp_scope_key(const struct eph_occ_scope_key *a, const struct eph_occ_scope_key *b)
+{
+	int c = cmp_u32(a->netns, b->netns);
+
+	if (!c)
+		c = cmp_u32(a->proto, b->proto);
+	if (!c)
+		c = cmp_u32(a->family, b->family);
+	if (!c)
+		c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	return c;
+}
+
+/* Utilization, then held, descending. */
+static int cmp_usage(const struct row *x, const struct row *y)
+{
+	int c = cmp_double_desc(x->st.utilization, y->st.utilization);
+
+	if (!c)
+		c = -cmp_u32(x->st.held, y->st.held);
+	return c;
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return cmp_usage(x, y) ?: cmp_dest_key(x->rec, y->rec);
+}
+
+/* Nearest exhaustion first: known forecasts ascending, then by utilization. */
+static int cmp_dest_urgent(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (isnan(x->st.exhaust_in_s) != isnan(y->st.exhaust_in_s))
+		return isnan(x->st.exhaust_in_s) ? 1 : -1;
+	if (!isnan(x->st.exhaust_in_s) && x->st.exhaust_in_s != y->st.exhaust_in_s)
+		return x->st.exhaust_in_s < y->st.exhaust_in_s ? -1 : 1;
+	return cmp_dest(a, b);
+}
+
+static int cmp_scope(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return cmp_usage(x, y) ?: cmp_scope_key(x->rec, y->rec);
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	uint32_t px, py;
+
+	if (!x->rec || !y->rec)
+		return !x->rec - !y->rec; /* the unknown owner last */
+	if (x->st.held != y->st.held)
+		return -cmp_u32(x->st.held, y->st.held);
+	px = ((const struct proc *)x->rec)->pid;
+	py = ((const struct proc *)y->rec)->pid;
+	return cmp_u32(px, py);
+}
+
+static void view_free(struct view *v)
+{
+	free(v->ns);
+	free(v->dests);
+	free(v->scopes);
+	free(v->procs);
+}
+
+static uint32_t view_nsno(const struct view *v, uint32_t netns)
+{
+	size_t lo = 0, hi = v->nns;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t m = ((const struct ns *)v->ns[mid].rec)->netns;
+
+		if (m == netns)
+			return mid + 1;
+		if (m < netns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void view_ns_add(struct view *v, uint32_t nsno, uint32_t held, uint32_t tw)
+{
+	if (!nsno)
+		return;
+	v->ns[nsno - 1].held += held;
+	v->ns[nsno - 1].tw += tw;
+}
+
+static int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
+{
+	uint32_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->ns = calloc(occ->nss.len + 1, sizeof(struct row));
+	v->dests = calloc(occ->dests.len + 1, sizeof(struct row));
+	v->scopes = calloc(occ->scopes.len + 1, sizeof(struct row));
+	v->procs = calloc(occ->procs.len + 2, sizeof(struct row));
+	if (!v->ns || !v->dests || !v->scopes || !v->procs) {
+		view_free(v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < occ->nss.top; i++)
+		if (occ->nss.used[i])
+			v->ns[v->nns++].rec = tab_rec(&occ->nss, i);
+	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
+	for (i = 0; i < occ->dests.top; i++) {
+		const struct dest *d = tab_rec(&occ->dests, i);
+		struct row *r;
+
+		if (!occ->dests.used[i])
+			continue;
+		r = &v->dests[v->ndests++];
+		r->rec = d;
+		dest_stats(occ, d, now, &r->st);
+		r->nsno = view_nsno(v, d->key.netns);
+		view_ns_add(v, r->nsno, d->held, d->tw);
+	}
+	for (i = 0; i < occ->scopes.top; i++) {
+		const struct scope *s = tab_rec(&occ->scopes, i);
+		struct row *r;
+
+		if (!occ->scopes.used[i])
+			continue;
+		r = &v->scopes[v->nscopes++];
+		r->rec = s;
+		scope_stats(occ, s, &r->st);
+		r->nsno = view_nsno(v, s->key.netns);
+		view_ns_add(v, r->nsno, s->held, s->tw);
+	}
+	for (i = 0; i < occ->procs.top; i++) {
+		struct row *r;
+
+		if (!occ->procs.used[i])
+			continue;
+		r = &v->procs[v->nprocs++];
+		r->rec = tab_rec(&occ->procs, i);
+		proc_stats(occ, r->rec, now, &r->st);
+	}
+	if (occ->anon_held)
+		stats_init(&v->procs[v->nprocs++].st, occ->anon_held, occ->anon_tw);
+	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest);
+	qsort(v->scopes, v->nscopes, sizeof(struct row), cmp_scope);
+	qsort(v->procs, v->nprocs, sizeof(struct row), cmp_proc);
+	return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+struct jw {
+	struct strbuf *sb;
+	int err;
+};
+
+static void jw_raw(struct jw *w, const char *s)
+{
+	if (!w->err)
+		w->err = sb_puts(w->sb, s);
+}
+
+/* ",\"name\":" or "\"name\":" after an opening brace */
+static void jw_key(struct jw *w, const char *name)
+{
+	if (w->err)
+		return;
+	if (w->sb->len && w->sb->buf[w->sb->len - 1] != '{')
+		w->err = sb_putc(w->sb, ',');
+	if (!w->err)
+		w->err = sb_printf(w->sb, "\"%s\":", name);
+}
+
+static void jw_u64(struct jw *w, const char *name, uint64_t v)
+{
+	jw_key(w, name);
+	if (!w->err)
+		w->err = sb_printf(w->sb, "%" PRIu64, v);
+}
+
+static void jw_double(struct jw *w, const char *name, double v)
+{
+	jw_key(w, name);
+	if (w->err)
+		return;
+	if (isnan(v) || isinf(v))
+		w->err = sb_puts(w->sb, "null");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		w->err = sb_printf(w->sb, "%.0f", v);
+	else
+		w->err = sb_printf(w->sb, "%.6g", v);
+}
+
+static void jw_str(struct jw *w, const char *name, const char *s, size_t n)
+{
+	jw_key(w, name);
+	if (!w->err)
+		w->err = s ? sb_json_str(w->sb, s, n) : sb_puts(w->sb, "null");
+}
+
+static void jw_addr(struct jw *w, const char *name, uint8_t family, const uint8_t *addr)
+{
+	char buf[64];
+
+	if (eph_addr_str(family, addr, buf, sizeof(buf)))
+		jw_str(w, name, NULL, 0);
+	else
+		jw_str(w, name, buf, sizeof(buf));
+}
+
+static void json_ns(struct jw *w, const struct row *r)
+{
+	const struct ns *ns = r->rec;
+
+	jw_raw(w, "{");
+	jw_u64(w, "netns", ns->netns);
+	jw_double(w, "low", ns->have_range ? ns->low : NAN);
+	jw_double(w, "high", ns->have_range ? ns->high : NAN);
+	jw_double(w, "reserved", ns->have_range ? ns->reserved : NAN);
+	jw_double(w, "usable", ns_usable(ns));
+	jw_raw(w, "}");
+}
+
+static void json_dest(struct jw *w, const struct eph_occ *occ, const struct row *r)
+{
+	const struct dest *d = r->rec;
+
+	jw_raw(w, "{");
+	jw_u64(w, "netns", d->key.netns);
+	jw_str(w, "proto", eph_proto_name(d->key.proto), SIZE_MAX);
+	jw_str(w, "family", eph_family_name(d->key.family), SIZE_MAX);
+	jw_addr(w, "saddr", d->key.family, d->key.saddr);
+	jw_addr(w, "daddr", d->key.family, d->key.daddr);
+	jw_u64(w, "dport", d->key.dport);
+	jw_u64(w, "held", r->st.held);
+	jw_u64(w, "time_wait", r->st.time_wait);
+	jw_double(w, "usable", r->st.usable);
+	jw_double(w, "utilization", r->st.utilization);
+	jw_double(w, "assign_rate", r->st.assign_rate);
+	jw_double(w, "failures", occ->started ? (double)r->st.failures : NAN);
+	jw_double(w, "exhaust_in_s", r->st.exhaust_in_s);
+	jw_raw(w, "}");
+}
+
+static void json_scope(struct jw *w, const struct row *r)
+{
+	const struct scope *s = r->rec;
+
+	jw_raw(w, "{");
+	jw_u64(w, "netns", s->key.netns);
+	jw_str(w, "proto", eph_proto_name(s->key.proto), SIZE_MAX);
+	jw_str(w, "family", eph_family_name(s->key.family), SIZE_MAX);
+	jw_addr(w, "addr", s->key.family, s->key.addr);
+	jw_u64(w, "held", r->st.held);
+	jw_double(w, "usable", r->st.usable);
+	jw_double(w, "utilization", r->st.utilization);
+	jw_raw(w, "}");
+}
+
+static void json_failures(struct jw *w, const struct eph_occ *occ, const struct proc *p)
+{
+	char name[24];
+	uint32_t i;
+
+	jw_key(w, "failures");
+	if (!occ->started || !p) {
+		jw_raw(w, "null");
+		return;
+	}
+	jw_raw(w, "{");
+	for (i = 0; i < p->nerrs; i++) {
+		jw_key(w, eph_errno_name(p->errs[i].err, name, sizeof(name)));
+		if (!w->err)
+			w->err = sb_printf(w->sb, "%" PRIu64, p->errs[i].count);
+	}
+	if (p->failures_other)
+		jw_u64(w, "OTHER", p->failures_other);
+	jw_raw(w, "}");
+}
+
+static void json_proc(struct jw *w, const struct eph_occ *occ, const struct row *r)
+{
+	const struct proc *p = r->rec;
+
+	jw_raw(w, "{");
+	jw_double(w, "pid", p ? p->pid : NAN);
+	jw_str(w, "comm", p ? p->comm : NULL, EPH_COMM_LEN);
+	jw_str(w, "cgroup", p ? p->cgroup : NULL, SIZE_MAX);
+	jw_u64(w, "held", r->st.held);
+	jw_u64(w, "time_wait", r->st.time_wait);
+	jw_double(w, "assign_rate", p ? r->st.assign_rate : NAN);
+	json_failures(w, occ, p);
+	jw_key(w, "exited");
+	jw_raw(w, !p ? "null" : p->exited ? "true" : "false");
+	jw_raw(w, "}");
+}
+
+int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
+		  uint64_t extra_dropped)
+{
+	struct jw w = { .sb = sb };
+	size_t old_len = sb->len, i;
+	struct view v;
+	int err;
+
+	err = view_build(occ, now_ns, &v);
+	if (err)
+		return err;
+	jw_raw(&w, "{\"time\":\"");
+	if (!w.err)
+		w.err = eph_format_time(sb, wall_ns);
+	jw_raw(&w, "\",\"netns\":[");
+	for (i = 0; i < v.nns; i++) {
+		jw_raw(&w, i ? "," : "");
+		json_ns(&w, &v.ns[i]);
+	}
+	jw_raw(&w, "],\"destinations\":[");
+	for (i = 0; i < v.ndests; i++) {
+		jw_raw(&w, i ? "," : "");
+		json_dest(&w, occ, &v.dests[i]);
+	}
+	jw_raw(&w, "],\"bind_scopes\":[");
+	for (i = 0; i < v.nscopes; i++) {
+		jw_raw(&w, i ? "," : "");
+		json_scope(&w, &v.scopes[i]);
+	}
+	jw_raw(&w, "],\"processes\":[");
+	for (i = 0; i < v.nprocs; i++) {
+		jw_raw(&w, i ? "," : "");
+		json_proc(&w, occ, &v.procs[i]);
+	}
+	jw_raw(&w, "]");
+	jw_u64(&w, "dropped", occ->dropped + extra_dropped);
+	jw_raw(&w, "}");
+	view_free(&v);
+	if (w.err) {
+		sb->len = old_len;
+		if (sb->buf)
+			sb->buf[old_len] = '\0';
+	}
+	return w.err;
+}
+
+/* ---- text ------------------------------------------------------------------------------ */
+
+/* s cut to width columns, keeping its end (a '~' marks the cut); non-printable bytes as '?'. */
+static void fit(char *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s), i, skip = 0;
+
+	if (n > width) {
+		skip = n - width + 1;
+		*dst++ = '~';
+	}
+	for (i = skip; i < n; i++)
+		*dst++ = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	*dst = '\0';
+}
+
+static void text_addr(char *dst, size_t width, uint8_t family, const uint8_t *addr, int port)
+{
+	char a[64], ps[8] = "", full[80];
+
+	if (eph_addr_str(family, addr, a, sizeof(a)))
+		strcpy(a, "?");
+	if (port >= 0) {
+		snprintf(ps, sizeof(ps), ":%d", port);
+		if (family == AF_INET6) {
+			snprintf(full, sizeof(full), "[%s]", a);
+			strcpy(a, full);
+		}
+		fit(dst, width - strlen(ps), a);
+		strcat(dst, ps);
+		return;
+	}
+	fit(dst, width, a);
+}
+
+/* 12s, 5m, 3h, 2d; "now" for 0; "-" for unknown */
+static void text_duration(char *dst, size_t len, double s)
+{
+	if (isnan(s))
+		snprintf(dst, len, "-");
+	else if (s <= 0)
+		snprintf(dst, len, "now");
+	else if (s < 100)
+		snprintf(dst, len, "%.0fs", ceil(s));
+	else if (s < 6000)
+		snprintf(dst, len, "%.0fm", ceil(s / 60));
+	else if (s < 360000)
+		snprintf(dst, len, "%.0fh", ceil(s / 3600));
+	else if (s < 8640000)
+		snprintf(dst, len, "%.0fd", ceil(s / 86400));
+	else
+		snprintf(dst, len, ">99d");
+}
+
+static void text_num(char *dst, size_t len, double v, const char *fmt)
+{
+	if (isnan(v))
+		snprintf(dst, len, "-");
+	else
+		snprintf(dst, len, fmt, v);
+}
+
+static size_t shown(size_t n, unsigned int limit)
+{
+	return limit && n > limit ? limit : n;
+}
+
+static void text_more(struct jw *w, size_t n, unsigned int limit)
+{
+	if (limit && n > limit && !w->err)
+		w->err = sb_printf(w->sb, "  (%zu more)\n", n - limit);
+}
+
+static void text_ns(struct jw *w, const struct view *v)
+{
+	size_t i;
+
+	if (!w->err)
+		w->err = sb_printf(w->sb, "%-3s %-11s %-11s %8s %7s %8s %7s\n", "NS", "NETNS",
+				   "RANGE", "RESERVED", "USABLE", "HELD", "TW");
+	for (i = 0; i < v->nns && !w->err; i++) {
+		const struct ns *ns = v->ns[i].rec;
+		char range[16] = "?", res[16] = "-", usable[16] = "-";
+
+		if (ns->have_range) {
+			snprintf(range, sizeof(range), "%u-%u", ns->low, ns->high);
+			snprintf(res, sizeof(res), "%u", ns->reserved);
+			text_num(usable, sizeof(usable), ns_usable(ns), "%.0f");
+		}
+		w->err = sb_printf(
+			w->sb, "%-3zu %-11" PRIu32 " %-11s %8s %7s %8" PRIu64 " %7" PRIu64 "\n",
+			i + 1, ns->netns, range, res, usable, v->ns[i].held, v->ns[i].tw);
+	}
+}
+
+static void text_dests(struct jw *w, const struct eph_occ *occ, struct view *v, unsigned int limit)
+{
+	size_t i;
+
+	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest_urgent);
+	if (!w->err)
+		w->err = sb_printf(w->sb, "\n%-3s %-15s %-21s %5s %5s %5s %6s %5s %6s\n", "NS",
+				   "SOURCE", "DESTINATION", "HELD", "TW", "USE%", "RATE/s", "FAIL",
+				   "EXHST");
+	for (i = 0; i < shown(v->ndests, limit) && !w->err; i++) {
+		const struct row *r = &v->dests[i];
+		const struct dest *d = r->rec;
+		char src[16], dst[22], use[8], rt[16], fail[16], ex[8];
+
+		text_addr(src, 15, d->key.family, d->key.saddr, -1);
+		text_addr(dst, 21, d->key.family, d->key.daddr, d->key.dport);
+		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
+		text_num(rt, sizeof(rt), r->st.assign_rate,
+			 r->st.assign_rate < 1e4 ? "%.1f" : "%.0f");
+		text_num(fail, sizeof(fail), occ->started ? (double)r->st.failures : NAN, "%.0f");
+		text_duration(ex, sizeof(ex), r->st.exhaust_in_s);
+		w->err = sb_printf(
+			w->sb,
+			"%-3" PRIu32 " %-15s %-21s %5" PRIu32 " %5" PRIu32 " %5s %6.6s %5.5s %6s\n",
+			r->nsno, src, dst, r->st.held, r->st.time_wait, use, rt, fail, ex);
+	}
+	text_more(w, v->ndests, limit);
+}
+
+static void text_scopes(struct jw *w, const struct view *v, unsigned int limit)
+{
+	size_t i;
+
+	if (!v->nscopes)
+		return;
+	if (!w->err)
+		w->err = sb_printf(w->sb, "\n%-3s %-5s %-39s %6s %6s %5s\n", "NS", "PROTO",
+				   "BOUND ADDRESS", "HELD", "TW", "USE%");
+	for (i = 0; i < shown(v->nscopes, limit) && !w->err; i++) {
+		const struct row *r = &v->scopes[i];
+		const struct scope *s = r->rec;
+		char addr[40], use[8];
+
+		text_addr(addr, 39, s->key.family, s->key.addr, -1);
+		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
+		w->err = sb_printf(
+			w->sb, "%-3" PRIu32 " %-5s %-39s %6" PRIu32 " %6" PRIu32 " %5s\n", r->nsno,
+			eph_proto_name(s->key.proto), addr, r->st.held, r->st.time_wait, use);
+	}
+	text_more(w, v->nscopes, limit);
+}
+
+static void text_procs(struct jw *w, const struct eph_occ *occ, const struct view *v,
+		       unsigned int limit)
+{
+	size_t i;
+
+	if (!w->err)
+		w->err = sb_printf(w->sb, "\n%-7s %-15s %5s %5s %6s %5s %-4s %s\n", "PID", "COMM",
+				   "HELD", "TW", "RATE/s", "FAIL", "EXIT", "CGROUP");
+	for (i = 0; i < shown(v->nprocs, limit) && !w->err; i++) {
+		const struct row *r = &v->procs[i];
+		const struct proc *p = r->rec;
+		char pid[12] = "-", comm[EPH_COMM_LEN] = "(unknown)", rt[16], fail[16];
+		char cg[26] = "-"; /* what is left of 79 columns */
+
+		if (p) {
+			snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
+			fit(comm, EPH_COMM_LEN - 1, p->comm);
+			if (p->cgroup)
+				fit(cg, sizeof(cg) - 1, p->cgroup);
+		}
+		text_num(rt, sizeof(rt), r->st.assign_rate,
+			 r->st.assign_rate < 1e4 ? "%.1f" : "%.0f");
+		text_num(fail, sizeof(fail), occ->started && p ? (double)r->st.failures : NAN,
+			 "%.0f");
+		w->err = sb_printf(w->sb,
+				   "%-7s %-15s %5" PRIu32 " %5" PRIu32 " %6.6s %5.5s %-4s %s\n",
+				   pid, comm, r->st.held, r->st.time_wait, rt, fail,
+				   !p	     ? "-" :
+				   p->exited ? "yes" :
+					       "no",
+				   cg);
+	}
+	text_more(w, v->nprocs, limit);
+}
+
+int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
+		  uint64_t extra_dropped, unsigned int limit)
+{
+	struct jw w = { .sb = sb };
+	size_t old_len = sb->len;
+	struct view v;
+	int err;
+
+	err = view_build(occ, now_ns, &v);
+	if (err)
+		return err;
+	w.err = eph_format_time(sb, wall_ns);
+	if (!w.err)
+		w.err = sb_printf(sb, "  dropped %" PRIu64 "%s\n", occ->dropped + extra_dropped,
+				  occ->started ? "" : "  (snapshot: no rates, no failures)");
+	text_ns(&w, &v);
+	text_dests(&w, occ, &v, limit);
+	text_scopes(&w, &v, limit);
+	text_procs(&w, occ, &v, limit);
+	view_free(&v);
+	if (w.err) {
+		sb->len = old_len;
+		if (sb->buf)
+			sb->buf[old_len] = '\0';
+	}
+	return w.err;
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Occupancy: which ephemeral ports are held now, by whom and towards where, against the range
+ * in force in each network namespace; assignment rates, failures and the exhaustion forecast.
+ *
+ * No libbpf and no system calls: the caller feeds it a kernel snapshot (eph_occ__seed, from
+ * sock_diag) and/or decoded events (eph_occ__event), and passes every time in (CLOCK_MONOTONIC
+ * ns for rates, CLOCK_REALTIME ns for the "time" of a snapshot), so tests are deterministic.
+ *
+ * Aggregates:
+ * - destination (netns, proto, family, saddr, daddr, dport): TCP ports chosen by connect(),
+ *   where exhaustion is per 4-tuple;
+ * - bind scope (netns, proto, family, addr): ports held by bind(0), listen() autobind and
+ *   every UDP socket (UDP port choice is per local address, not per destination);
+ * - process (pid): everything it holds, TIME_WAIT included, also after it exited. Holds whose
+ *   owner is not known (TIME_WAIT sockets found in a snapshot, sockets of processes whose
+ *   /proc could not be read) are counted apart and reported with pid null: never guessed.
+ * Memory is bounded: at most max_ports holds and as many entries per aggregate; whatever does
+ * not fit is counted in "dropped".
+ */
+#ifndef EPH_OCCUPANCY_H
+#define EPH_OCCUPANCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "strbuf.h"
+
+#define EPH_OCC_DEFAULT_MAX_PORTS 262144
+#define EPH_OCC_DEFAULT_WINDOW_MS 10000
+#define EPH_OCC_BUCKETS 10 /* the rate window is kept as this many buckets */
+
+struct eph_occ;
+
+struct eph_occ_opts {
+	uint32_t max_ports; /* holds tracked at once, and entries per aggregate (0: default) */
+	uint32_t window_ms; /* sliding window of rates and hold times (0: default), >= 10 ms */
+};
+
+/* One socket of a kernel snapshot (sock_diag) with its owner, if known. */
+struct eph_occ_sock {
+	uint64_t cookie;   /* sock_diag cookie (0: none) */
+	uint64_t inode;	   /* 0 for TIME_WAIT sockets */
+	uint32_t netns;	   /* inode of its network namespace */
+	uint32_t pid;	   /* owner (tgid); 0 = unknown */
+	uint8_t proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family;	   /* AF_INET or AF_INET6 */
+	uint8_t state;	   /* TCP_* of netinet/tcp.h (UDP: TCP_ESTABLISHED or TCP_CLOSE) */
+	uint16_t sport;	   /* host order */
+	uint16_t dport;	   /* host order, 0 if not connected */
+	uint8_t saddr[16]; /* network order; AF_INET in the first 4 bytes, the rest 0 */
+	uint8_t daddr[16];
+	char comm[EPH_COMM_LEN]; /* owner's, "" if unknown */
+	const char *cgroup;	 /* owner's cgroup v2 path, or NULL; copied */
+};
+
+/* A destination; zero it before filling (it is compared as bytes). */
+struct eph_occ_dest_key {
+	uint32_t netns;
+	uint8_t proto;
+	uint8_t family;
+	uint16_t dport;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+};
+
+/* A bind scope; zero it before filling. */
+struct eph_occ_scope_key {
+	uint32_t netns;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t __pad[2];
+	uint8_t addr[16];
+};
+
+/*
+ * What a snapshot says about one destination, bind scope or process. NAN means unknown (null
+ * in JSON): usable/utilization when the netns range is not known, assign_rate/need/exhaust_in_s
+ * before eph_occ__start() (a snapshot alone has no rates), exhaust_in_s also when the need fits.
+ */
+struct eph_occ_stats {
+	uint32_t held;	     /* ports held now, TIME_WAIT included */
+	uint32_t time_wait;  /* of which in TIME_WAIT */
+	double usable;	     /* dest, scope: ports in range minus reserved ones */
+	double utilization;  /* held / usable */
+	double assign_rate;  /* assignments per second over the window */
+	uint64_t failures;   /* since the entry exists: connect() failures (dest), all (process) */
+	double need;	     /* dest: Little's law, rate x mean hold time; INFINITY: assignments
+			      * but no release with a known hold time in the window */
+	double exhaust_in_s; /* dest: seconds until no port is left; 0 when none is left now */
+	bool exited;	     /* process: eph_occ__proc_exited() was called for it */
+};
+
+struct eph_occ *eph_occ__new(const struct eph_occ_opts *opts); /* NULL: ENOMEM or EINVAL */
+void eph_occ__free(struct eph_occ *occ);		       /* NULL-safe */
+
+/*
+ * Network namespaces: known (range unknown), or with the range in force: [low, high] of
+ * ip_local_port_range and ip_local_reserved_ports as a bitmap of 65536 bits (bit p of byte
+ * p / 8 = port p; NULL: none reserved). Calling it again replaces the range.
+ * Returns 0, -EINVAL, -ENOSPC or -ENOMEM.
+ */
+int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns);
+int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16_t high,
+		       const uint8_t *reserved);
+
+/*
+ * Add the sockets of a snapshot that hold an ephemeral port (see the rules in occupancy.c).
+ * The range of every netns in socks must have been set (else -ENOENT and nothing is added).
+ * A socket already held (same 4-tuple, or same cookie) is not added twice. now_ns: when the
+ * snapshot was taken. Returns 0, -ENOENT or -ENOMEM; sockets beyond the caps count as dropped.
+ */
+int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns);
+
+/* From now_ns on, events are fed: rates, failures and forecasts are measured from then.
+ * Without it, the first event starts the measurement at its own time. */
+void eph_occ__start(struct eph_occ *occ, uint64_t now_ns);
+
+/*
+ * One decoded event: assign (new hold), time_wait (the hold moves to TIME_WAIT, same owner),
+ * release (the hold ends: matched by sock_id, else cookie, else 4-tuple of a snapshot hold),
+ * fail (failure counts). Returns 0 or -ENOMEM; what the caps refuse counts as dropped.
+ */
+int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r);
+
+/* Process facts that events do not carry. set_cgroup copies path. */
+int eph_occ__set_cgroup(struct eph_occ *occ, uint32_t pid, const char *path);
+void eph_occ__proc_exited(struct eph_occ *occ, uint32_t pid);
+/* Calls alive(pid) for every process not yet marked exited and marks it when false. */
+void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void *ctx), void *ctx);
+
+/* Forget entries with nothing held and no activity for a window (and failures with them). */
+void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns);
+
+uint64_t eph_occ__dropped(const struct eph_occ *occ);
+
+/* One entry's numbers at now_ns. Returns 0 or -ENOENT. pid 0: the holds of unknown owner. */
+int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key, uint64_t now_ns,
+		  struct eph_occ_stats *out);
+int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *key, uint64_t now_ns,
+		   struct eph_occ_stats *out);
+int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
+		  struct eph_occ_stats *out);
+
+/*
+ * The snapshot as one JSON object (no newline): {"time","netns":[{"netns","low","high",
+ * "reserved","usable"}],"destinations":[{"netns","proto","family","saddr","daddr","dport",
+ * "held","time_wait","usable","utilization","assign_rate","failures","exhaust_in_s"}],
+ * "bind_scopes":[{"netns","proto","family","addr","held","usable","utilization"}],
+ * "processes":[{"pid","comm","cgroup","held","time_wait","assign_rate","failures","exited"}],
+ * "dropped"}. netns by inode; destinations and bind scopes by utilization, then held,
+ * descending; processes by held descending, the unknown owner last. Before eph_occ__start()
+ * assign_rate and failures are null. dropped = the core's own plus extra_dropped.
+ */
+int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
+		  uint64_t extra_dropped);
+
+/*
+ * The same for a terminal, every line at most 79 columns and ending in '\n': one line per
+ * netns range, then at most limit destinations (nearest exhaustion first), bind scopes and
+ * processes (holding most first); limit 0 = all.
+ */
+int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
+		  uint64_t extra_dropped, unsigned int limit);
+
+#endif
