@@ -28,9 +28,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist occupancy netns
+CORE := event strbuf format filter summary cli hist occupancy netns metrics
 # Modules that drive the kernel side.
-APP := main loader app cmd_events cmd_hist sockdiag cmd_status
+APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag cmd_status cmd_serve
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))

@@ -7,6 +7,8 @@
 
 int cmd_events(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 #endif

@@ -11,8 +11,10 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "top", cmd_top, "live view: ports held per destination and process, forecast (default)" },
 	{ "events", cmd_events, "stream of port assignments, failures and releases" },
 	{ "hist", cmd_hist, "histograms of port search, port choice and hold times" },
+	{ "serve", cmd_serve, "Prometheus metrics over HTTP (/metrics, /healthz)" },
 	{ "status", cmd_status, "ports held now per destination and process, no BPF (one shot)" },
 };
 
@@ -20,7 +22,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: ephtrace [COMMAND] [OPTIONS]   (default command: events)\n\n"
+	fprintf(f, "Usage: ephtrace [COMMAND] [OPTIONS]   (default command: top)\n\n"
 		   "Commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
@@ -40,8 +42,8 @@ int main(int argc, char **argv)
 			printf("ephtrace %s\n", EPH_VERSION);
 			return 0;
 		}
-		argv[0] = "events";
-		return cmd_events(argc, argv);
+		argv[0] = "top";
+		return cmd_top(argc, argv);
 	}
 	if (!strcmp(argv[1], "help")) {
 		usage(stdout);

@@ -276,6 +276,7 @@ struct hold {
 	uint32_t dest;	    /* 1-based index in dests, or 0 */
 	uint32_t scope;	    /* 1-based index in scopes, or 0 */
 	uint32_t proc;	    /* 1-based index in procs; 0 = owner unknown */
+	uint32_t seen;	    /* generation of the last snapshot that showed it */
 	uint8_t tw;
 };
 
@@ -350,6 +351,7 @@ struct eph_occ {
 	uint64_t dropped;
 	uint32_t anon_held; /* holds of unknown owner */
 	uint32_t anon_tw;
+	uint32_t gen;	    /* snapshots reconciled */
 };
 
 enum {
@@ -746,6 +748,19 @@ static void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_
 	tab_link_key(&occ->holds, k, hi);
 }
 
+/* The socket object of a hold is gone (it moved to TIME_WAIT): the kernel will reuse its address
+ * for another socket, so the hold is found by cookie or 4-tuple from now on. */
+static void hold_forget_sock(struct eph_occ *occ, int64_t hi)
+{
+	struct hold *h = hold_rec(occ, hi);
+
+	if (!h->sock_id)
+		return;
+	tab_unlink_key(&occ->holds, HOLD_BY_SOCK, hi);
+	h->sock_id = 0;
+	tab_link_key(&occ->holds, HOLD_BY_SOCK, hi);
+}
+
 static void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts)
 {
 	struct slot *s;
@@ -966,6 +981,64 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 	return err;
 }
 
+/* The hold a snapshot socket stands for (by cookie, else by 4-tuple), whatever its kind. */
+static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s)
+{
+	struct tuple t;
+	int64_t i;
+
+	if (s->cookie) {
+		i = tab_find(&occ->holds, HOLD_BY_COOKIE, &s->cookie);
+		if (i >= 0)
+			return i;
+	}
+	sock_tuple(s, s->dport != 0, &t);
+	return tab_find(&occ->holds, HOLD_BY_TUPLE, &t);
+}
+
+int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
+		       uint64_t snap_ns)
+{
+	uint32_t i;
+	size_t k;
+	int removed = 0, err;
+
+	for (k = 0; k < n; k++) {
+		const struct ns *ns = ns_find(occ, socks[k].netns);
+
+		if (!ns || !ns->have_range)
+			return -ENOENT;
+	}
+	if (++occ->gen == 0)
+		occ->gen = 1;
+	for (k = 0; k < n; k++) {
+		int64_t hi = sock_find(occ, &socks[k]);
+		struct hold *h;
+
+		if (hi < 0)
+			continue;
+		h = hold_rec(occ, hi);
+		h->seen = occ->gen;
+		if (socks[k].proto == IPPROTO_TCP && socks[k].state == TCP_TIME_WAIT)
+			hold_set_tw(occ, h); /* its move was not seen */
+	}
+	for (i = 0; i < occ->holds.top; i++) {
+		struct hold *h;
+
+		if (!occ->holds.used[i])
+			continue;
+		h = hold_rec(occ, i);
+		/* taken after the snapshot began: the snapshot may not show it yet */
+		if (h->seen == occ->gen || (h->since_ns && h->since_ns >= snap_ns))
+			continue;
+		hold_del(occ, i, true, snap_ns,
+			 h->since_ns ? (int64_t)(snap_ns - h->since_ns) : -1);
+		removed++;
+	}
+	err = eph_occ__seed(occ, socks, n, snap_ns);
+	return err ? err : removed;
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 void eph_occ__start(struct eph_occ *occ, uint64_t now_ns)
@@ -1049,7 +1122,8 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev)
 	else if (hi >= 0)
 		return 0; /* the same assignment reported twice */
 	hi = tab_find(&occ->holds, HOLD_BY_TUPLE, &hs.tuple);
-	if (hi >= 0 && !hold_rec(occ, hi)->sock_id) {
+	/* a TIME_WAIT hold on this 4-tuple is recycled (tcp_tw_reuse), never adopted */
+	if (hi >= 0 && !hold_rec(occ, hi)->sock_id && !hold_rec(occ, hi)->tw) {
 		/* found by the snapshot before its assignment event was read: adopt it */
 		pi = ev_owner(occ, ev);
 		if (pi == -ENOMEM)
@@ -1098,8 +1172,8 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
 				hold_set_owner(occ, hold_rec(occ, hi), pi + 1);
 		}
 		hold_set_tw(occ, hold_rec(occ, hi));
-		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
 		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+		hold_forget_sock(occ, hi);
 		return 0;
 	}
 	if (!ev_counts(occ, ev))
@@ -1108,8 +1182,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
 	ev_tuple(ev, &hs.tuple);
 	hs.to_dest = ev_to_dest(ev);
 	hs.tw = true;
-	hs.sock_id = ev->sock_id;
-	hs.cookie = ev->cookie;
+	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone */
 	hs.now_ns = ev->ts_ns;
 	if (owner) {
 		hs.pid = ev->pid;

@@ -114,6 +114,17 @@ int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16
  */
 int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns);
 
+/*
+ * Make the holds agree with a snapshot taken from snap_ns on. Holds that match a snapshot socket
+ * (by cookie or 4-tuple) stay, and move to TIME_WAIT when the snapshot shows them there. Holds
+ * taken before snap_ns that match nothing were released without an event (the end of TIME_WAIT
+ * on the tracepoint backend, or an event the ring buffer dropped): they go, counted as released
+ * at snap_ns. Snapshot sockets not yet known are added as eph_occ__seed() does.
+ * Returns the number of holds removed, -ENOENT (a netns without range) or -ENOMEM.
+ */
+int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
+		       uint64_t snap_ns);
+
 /* From now_ns on, events are fed: rates, failures and forecasts are measured from then.
  * Without it, the first event starts the measurement at its own time. */
 void eph_occ__start(struct eph_occ *occ, uint64_t now_ns);

@@ -421,8 +421,8 @@ static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const st
 	return err;
 }
 
-int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
-		      uint64_t now_ns, FILE *warn)
+static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l,
+			  uint32_t only_netns, uint64_t now_ns, FILE *warn, bool reconcile)
 {
 	struct sockvec sv = { 0 };
 	struct eph_owners *owners;
@@ -448,11 +448,24 @@ int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint3
 	}
 	for (i = 0; i < sv.n; i++)
 		eph_owners__fill(owners, &sv.v[i]);
-	err = eph_occ__seed(occ, sv.v, sv.n, now_ns);
+	err = reconcile ? eph_occ__reconcile(occ, sv.v, sv.n, now_ns)
+			: eph_occ__seed(occ, sv.v, sv.n, now_ns);
 	eph_owners__free(owners);
-	if (!err && !nread)
+	if (err >= 0 && !nread)
 		err = first_err ? first_err : -ENOENT;
 out_free:
 	free(sv.v);
 	return err;
+}
+
+int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
+		      uint64_t now_ns, FILE *warn)
+{
+	return sockdiag_apply(occ, l, only_netns, now_ns, warn, false);
+}
+
+int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l,
+			   uint64_t snap_ns, FILE *warn)
+{
+	return sockdiag_apply(occ, l, 0, snap_ns, warn, true);
 }

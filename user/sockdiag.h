@@ -44,6 +44,14 @@ bool eph_owners__fill(const struct eph_owners *o, struct eph_occ_sock *s);
 int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
 		      uint64_t now_ns, FILE *warn);
 
+/*
+ * The same over every namespace of l, then eph_occ__reconcile(): holds the kernel no longer
+ * has go, sockets not yet known are added. snap_ns: taken before the dump. Returns the number
+ * of holds removed, or -errno.
+ */
+int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l,
+			   uint64_t snap_ns, FILE *warn);
+
 /* Parsers, exported for the tests. */
 
 /* A /proc/PID/fd link "socket:[12345]". Returns 0 or -EINVAL. */

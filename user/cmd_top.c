@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ephtrace top: how close each destination is to running out of ports, who holds them, and
+ * the latest failures, refreshed every interval. The default command.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "cli.h"
+#include "commands.h"
+#include "format.h"
+#include "tracker.h"
+
+static const char usage[] =
+	"Usage: ephtrace top [OPTIONS]   (also: ephtrace with no command)\n"
+	"Ports held per destination, bound address and process against the range in force in\n"
+	"each network namespace, rates, failures and a forecast of exhaustion, every interval.\n"
+	"Sockets that existed before ephtrace started are included (sock_diag at start).\n"
+	"\n"
+	"  -i, --interval SECS  refresh every SECS seconds (default 1)\n"
+	"  -n, --count N        stop after N refreshes (default: until Ctrl-C)\n"
+	"      --json           one snapshot object per interval instead of the screen\n"
+	"  -l, --limit N        rows per table on the screen (default 5, 0 = all)\n"
+	"      --window SECS    window of rates and hold times (default 10)\n"
+	"      --resync SECS    reconcile with sock_diag every SECS seconds (default 5)\n"
+	"      --max-ports N    ports tracked in user space (default 262144)\n"
+	EPH_LOADER_USAGE
+	"  -h, --help           this text\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  ephtrace                       # the live screen\n"
+	"  ephtrace top -i 5 -l 10        # every 5 s, 10 rows per table\n"
+	"  ephtrace top --json -n 1       # one snapshot as JSON\n";
+
+enum { OPT_JSON = 1000, OPT_WINDOW, OPT_RESYNC, OPT_MAX_PORTS };
+
+static const struct option longopts[] = {
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "limit", required_argument, NULL, 'l' },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "resync", required_argument, NULL, OPT_RESYNC },
+	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
+	{ "help", no_argument, NULL, 'h' },
+	EPH_LOADER_LONGOPTS,
+	{},
+};
+
+struct top_opts {
+	uint64_t interval_ms;
+	uint64_t count;
+	uint64_t limit;
+	bool json;
+};
+
+static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_tracker_opts *to,
+		      struct eph_loader_opts *lo)
+{
+	uint64_t v;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":i:n:l:vh", longopts, NULL)) != -1) {
+		int taken = eph_loader_opt("top", opt, optarg, lo);
+
+		if (taken == 1)
+			continue;
+		if (taken)
+			return taken;
+		switch (opt) {
+		case 'i':
+			if (eph_parse_seconds(optarg, 86400, &o->interval_ms) || o->interval_ms < 10)
+				return eph_bad_value("top", "interval", optarg,
+						     "seconds, from 0.01 to 86400");
+			break;
+		case 'n':
+			if (eph_parse_u64(optarg, 1, UINT32_MAX, &o->count))
+				return eph_bad_value("top", "count", optarg,
+						     "a number from 1 to 4294967295");
+			break;
+		case 'l':
+			if (eph_parse_u64(optarg, 0, 1000000, &o->limit))
+				return eph_bad_value("top", "limit", optarg,
+						     "a number from 0 to 1000000");
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_WINDOW:
+			if (eph_parse_seconds(optarg, 3600, &v) || v < 100)
+				return eph_bad_value("top", "window", optarg,
+						     "seconds, from 0.1 to 3600");
+			to->window_ms = v;
+			break;
+		case OPT_RESYNC:
+			if (eph_parse_seconds(optarg, 86400, &to->resync_ms) || to->resync_ms < 100)
+				return eph_bad_value("top", "resync interval", optarg,
+						     "seconds, from 0.1 to 86400");
+			break;
+		case OPT_MAX_PORTS:
+			if (eph_parse_u64(optarg, 1, 1u << 24, &v))
+				return eph_bad_value("top", "max-ports", optarg,
+						     "a number from 1 to 16777216");
+			to->max_ports = v;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return eph_bad_option("top", opt, argv);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ephtrace top: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The latest failures, newest first, one line each (at most 79 columns). */
+static int latest_failures(struct strbuf *sb, const struct eph_tracker *t)
+{
+	unsigned int i, n = t->nfails < EPH_TRACKER_FAILS ? t->nfails : EPH_TRACKER_FAILS;
+	int err = sb_printf(sb, "\nLATEST FAILURES%s\n", n ? "" : ": none");
+
+	for (i = 0; i < n && !err; i++) {
+		const struct eph_rec *r = &t->fails[(t->nfails - 1 - i) % EPH_TRACKER_FAILS];
+		const struct eph_event *e = &r->ev;
+		char addr[48] = "-", ebuf[16], tbuf[16];
+		time_t sec = r->wall_ns / 1000000000ull;
+		struct tm tm;
+
+		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&sec, &tm));
+		if (e->flags & EPH_F_DEST)
+			eph_addr_str(e->family, e->daddr, addr, sizeof(addr));
+		else if (e->flags & EPH_F_SADDR)
+			eph_addr_str(e->family, e->saddr, addr, sizeof(addr));
+		err = sb_printf(sb, "%s %-7u %-15.15s %-3s %-7s %-.28s:%u %s\n", tbuf, e->pid,
+				e->comm, eph_proto_name(e->proto) ?: "?",
+				eph_op_name(e->op) ?: "-", addr,
+				(e->flags & EPH_F_DEST) ? e->dport : e->req_port,
+				eph_errno_name(e->err, ebuf, sizeof(ebuf)));
+	}
+	return err;
+}
+
+static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_loader *l,
+		struct strbuf *sb, uint64_t now_ns)
+{
+	uint64_t cnt[EPH_CNT_MAX] = {}, wall = now_ns + t->o.mono_to_wall, dropped;
+	bool tty = !o->json && isatty(STDOUT_FILENO);
+	int err;
+
+	eph_loader__counters(l, cnt);
+	dropped = cnt[EPH_CNT_DROPPED];
+	sb_reset(sb);
+	if (o->json) {
+		err = eph_occ__json(t->occ, sb, now_ns, wall, dropped) ?: sb_putc(sb, '\n');
+	} else {
+		err = sb_puts(sb, tty ? "\033[H\033[J" : "\n") ?:
+			      sb_printf(sb, "ephtrace top, backend %s, every %.2gs\n",
+					eph_backend_name(eph_loader__backend(l)),
+					o->interval_ms / 1000.0) ?:
+			      eph_occ__text(t->occ, sb, now_ns, wall, dropped, o->limit) ?:
+			      latest_failures(sb, t);
+	}
+	if (err)
+		return err;
+	fwrite(sb->buf, 1, sb->len, stdout);
+	return fflush(stdout) ? -errno : 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
+	struct eph_tracker_opts to = { .resync_ms = 5000 };
+	struct top_opts o = { .interval_ms = 1000, .limit = 5 };
+	struct eph_tracker t = { 0 };
+	struct eph_loader *l = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t shown = 0, next;
+	int ret, err = 0;
+
+	ret = parse_args(argc, argv, &o, &to, &lo);
+	if (ret >= 0)
+		return ret;
+	to.mono_to_wall = eph_mono_to_wall_ns();
+	to.warn = stderr;
+	/* attach first, then seed: what happens in between waits in the ring buffer */
+	ret = eph_start("top", &lo, eph_tracker__record, &t, &l);
+	if (ret)
+		goto out;
+	err = eph_tracker__init(&t, &to);
+	if (err) {
+		fprintf(stderr, "ephtrace top: cannot read the sockets of any namespace: %s\n",
+			strerror(-err));
+		ret = 1;
+		goto out;
+	}
+	next = eph_now_ms() + o.interval_ms;
+	while (!err && (!o.count || shown < o.count)) {
+		int64_t left = (int64_t)(next - eph_now_ms());
+		bool last = eph_exiting;
+
+		if (!last && left > 0) {
+			err = eph_loader__poll(l, left > 100 ? 100 : (int)left);
+			if (err == -EINTR)
+				err = 0;
+			err = err < 0 ? err : 0;
+			continue;
+		}
+		next += o.interval_ms;
+		err = eph_loader__poll(l, 0); /* everything that happened before this screen */
+		err = err < 0 ? err : eph_tracker__tick(&t, mono_ns());
+		err = err ?: show(&o, &t, l, &sb, mono_ns());
+		shown++;
+		if (last)
+			break;
+	}
+	if (err && err != -EPIPE) {
+		fprintf(stderr, "ephtrace top: %s\n", strerror(-err));
+		ret = 1;
+	}
+out:
+	eph_loader__free(l);
+	if (t.occ)
+		eph_tracker__fini(&t);
+	sb_free(&sb);
+	return ret;
+}
