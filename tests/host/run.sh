@@ -1,12 +1,16 @@
 #!/bin/sh
-# Host integration test: ephtest drives workloads in private network namespaces and compares
-# ephtrace's JSON (tracepoint backend: the only one this host's kernel allows) with what the
-# kernel returned. Run from the top of the tree as root, after `make ephtrace .output/tests/ephtest`
-# (`make test-host` does both). Extra arguments go to ephtest (e.g. --scenario v4-connect -v).
+# Host integration tests, on this machine's own kernel, as root:
+#   1. ephtest: every scenario with --backend tracepoint (the only backend this host's kernel
+#      allows), comparing ephtrace's JSON with what the kernel returned to the workload;
+#   2. ephtest with --backend auto: it must choose tracepoint here (EPH_HOST_AUTO_EXPECT);
+#   3. status.sh: ephtrace status against ss in a private namespace.
+# Run from anywhere after `make ephtrace .output/tests/ephtest` (`make test-host` does both).
+# Extra arguments go to the first ephtest run (e.g. --scenario v4-connect -v).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-.output}
 EPHTEST="$OUTPUT/tests/ephtest"
+AUTO_EXPECT=${EPH_HOST_AUTO_EXPECT:-tracepoint}
 if [ ! -x "$EPHTEST" ]; then
 	echo "tests/host/run.sh: $EPHTEST not built (make $EPHTEST)" >&2
 	exit 1
@@ -15,5 +19,27 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests/host/run.sh: must run as root (BPF and network namespaces)" >&2
 	exit 1
 fi
-"$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$@"
-exit $?
+
+passed=0
+failed=0
+failed_names=""
+step() {
+	name=$1
+	shift
+	echo "== host: $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_names="$failed_names $name"
+	fi
+}
+
+step ephtest-tracepoint "$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$@"
+step ephtest-auto "$EPHTEST" --backend auto --expect-backend "$AUTO_EXPECT" \
+	--ephtrace ./ephtrace --scenario v4-connect --scenario udp-connect
+step status ./tests/host/status.sh ./ephtrace
+
+[ $failed = 0 ] || echo "host: failed:$failed_names"
+echo "host: $passed passed, $failed failed"
+[ $failed = 0 ]
