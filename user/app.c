@@ -66,20 +66,24 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 	return 0;
 }
 
-int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
-	      struct eph_loader **out)
+void eph_signals_init(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
+	      struct eph_loader **out)
+{
 	if (!eph_privileged()) {
 		fprintf(stderr, "ephtrace %s: permission denied: ephtrace needs root, or the "
 				"capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels "
 				"before 5.8)\n", cmd);
 		return 1;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (eph_loader__open(lo, fn, ctx, out))
 		return 1;
 	fprintf(stderr, "ephtrace: using backend %s (%d programs attached)\n",

@@ -46,7 +46,11 @@ int eph_bad_value(const char *cmd, const char *what, const char *val, const char
 /* getopt's ':' and '?' cases, as one line each. Returns 2. */
 int eph_bad_option(const char *cmd, int opt, char **argv);
 
-/* Privilege check, signal handlers, open/load/attach, the "using backend" line.
+/* SIGINT and SIGTERM set eph_exiting, SIGPIPE is ignored. main() calls it first of all for the
+ * commands that run until stopped, so that a signal during start-up still ends them cleanly. */
+void eph_signals_init(void);
+
+/* Privilege check, open/load/attach, the "using backend" line.
  * Returns 0, or the exit status to return (1) after printing why. */
 int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out);

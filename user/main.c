@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /* ephtrace: who takes ephemeral ports, how close each destination is to running out, and why a
  * connect() or bind() failed. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "commands.h"
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	bool until_stopped; /* runs until SIGINT/SIGTERM: catch them from the start */
 	const char *help;
 } commands[] = {
-	{ "top", cmd_top, "live view: ports held per destination and process, forecast (default)" },
-	{ "events", cmd_events, "stream of port assignments, failures and releases" },
-	{ "hist", cmd_hist, "histograms of port search, port choice and hold times" },
-	{ "serve", cmd_serve, "Prometheus metrics over HTTP (/metrics, /healthz)" },
-	{ "status", cmd_status, "ports held now per destination and process, no BPF (one shot)" },
+	{ "top", cmd_top, true,
+	  "live view: ports held per destination and process, forecast (default)" },
+	{ "events", cmd_events, true, "stream of port assignments, failures and releases" },
+	{ "hist", cmd_hist, true, "histograms of port search, port choice and hold times" },
+	{ "serve", cmd_serve, true, "Prometheus metrics over HTTP (/metrics, /healthz)" },
+	{ "status", cmd_status, false,
+	  "ports held now per destination and process, no BPF (one shot)" },
 };
 
 static void usage(FILE *f)
@@ -43,15 +48,20 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		argv[0] = "top";
+		eph_signals_init();
 		return cmd_top(argc, argv);
 	}
 	if (!strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		if (commands[i].until_stopped)
+			eph_signals_init();
+		return commands[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "ephtrace: unknown command '%s' (see ephtrace --help)\n", argv[1]);
 	return EXIT_USAGE;
 }
