@@ -40,6 +40,7 @@ command -v bpftool >/dev/null || { vm_err "bpftool not found (make deps)"; exit 
 
 vmdir=$OUTPUT/vm
 mkdir -p "$vmdir" "$EPH_VM_CACHE" || exit 1
+vm_lock "$vmdir" || exit 1
 initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir") || { vm_err "cannot build the initramfs"; exit 1; }
 
 # Print section NAME of FILE, without its markers.
@@ -59,10 +60,12 @@ capture()
 	vm_boot "$img" "$initrd" "$dir" 300 eph.mode=capture eph.token="$token"
 	rc=$(vm_result_rc "$dir/output.log" "$token") || { vm_err "$k: no result line, see $dir/"; return 1; }
 	[ "$rc" = 0 ] || { vm_err "$k: capture failed (rc=$rc), see $dir/output.log"; return 1; }
-	section "$dir/output.log" btf | base64 -d >"$EPH_VM_CACHE/btf-$k.tmp" &&
-		section "$dir/output.log" kallsyms.gz | base64 -d | gunzip >"$EPH_VM_CACHE/kallsyms-$k" &&
-		section "$dir/output.log" ftrace.gz | base64 -d | gunzip >"$EPH_VM_CACHE/ftrace-$k" ||
-		{ vm_err "$k: cannot decode the capture in $dir/output.log"; return 1; }
+	if ! section "$dir/output.log" btf | base64 -d >"$EPH_VM_CACHE/btf-$k.tmp" ||
+		! section "$dir/output.log" kallsyms.gz | base64 -d | gunzip >"$EPH_VM_CACHE/kallsyms-$k" ||
+		! section "$dir/output.log" ftrace.gz | base64 -d | gunzip >"$EPH_VM_CACHE/ftrace-$k"; then
+		vm_err "$k: cannot decode the capture in $dir/output.log"
+		return 1
+	fi
 	sum=$(section "$dir/output.log" sha256 | cut -d' ' -f1)
 	if [ "$(sha256sum <"$EPH_VM_CACHE/btf-$k.tmp" | cut -d' ' -f1)" != "$sum" ]; then
 		vm_err "$k: BTF arrived damaged (sha256 differs from the guest's)"

@@ -12,6 +12,7 @@ EPH_VM_CACHE=${EPH_VM_CACHE:-/var/cache/ephtrace-vm}
 EPH_VM_MEM=${EPH_VM_MEM:-1G}
 EPH_VM_QEMU=${EPH_VM_QEMU:-qemu-system-x86_64}
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO=$(cd "$VM_DIR/../.." && pwd)
 
 # Kernel console lines that mean the kernel itself went wrong (extended regular expression).
@@ -81,7 +82,7 @@ vm_kernel()
 			vm_err "could not download kernel package $pkg=$ver (needed by $meta) with apt-get download"
 			exit 1
 		fi
-		deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n 1)
+		deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
 		[ -n "$deb" ] || { vm_err "apt-get download of $pkg=$ver left no .deb"; exit 1; }
 		dpkg -x "$deb" "$tmp/root" || { vm_err "dpkg -x $deb failed"; exit 1; }
 		rm -rf "$dir"
@@ -150,6 +151,17 @@ vm_splats()
 vm_boot_seconds()
 {
 	sed -n 's/^.*EPH-INIT uptime=\([0-9.]*\).*/\1/p' "$1/console.log" 2>/dev/null | head -n 1
+}
+
+# Hold an exclusive lock on DIR/.lock (through fd 8) until the shell exits: one run at a time
+# per log folder.
+vm_lock()
+{
+	exec 8>"$1/.lock" || return 1
+	if ! flock -n 8; then
+		vm_err "another VM run uses $1; waiting for it"
+		flock 8 || return 1
+	fi
 }
 
 vm_token()

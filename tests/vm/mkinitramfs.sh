@@ -3,7 +3,7 @@
 # Build the guest initramfs: busybox-static with its applet links, the given binaries in /bin
 # with the shared libraries ldd reports for them (and the dynamic loader), and tests/vm/init as
 # /init. The archive is named by a hash of everything that goes into it, so it is rebuilt only
-# when one of those files changes; older archives in OUTDIR are removed.
+# when one of those files changes; archives in OUTDIR unused for an hour are removed.
 #
 # Usage: mkinitramfs.sh OUTDIR [BINARY...]      Prints the path of the archive.
 set -euo pipefail
@@ -22,8 +22,9 @@ init=$here/init
 busybox=${EPH_VM_BUSYBOX:-/bin/busybox}
 
 [ -f "$init" ] || die "missing $init"
-[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 	die "$busybox is not a static busybox (install busybox-static)"
+fi
 
 # Every file of the image: "SOURCE DEST" per line, DEST relative to the image root.
 list=$(mktemp)
@@ -38,7 +39,9 @@ trap cleanup EXIT
 echo "$busybox bin/busybox" >>"$list"
 echo "$init init" >>"$list"
 for bin in "$@"; do
-	[ -f "$bin" ] && [ -x "$bin" ] || die "missing executable $bin"
+	if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+		die "missing executable $bin"
+	fi
 	echo "$(realpath "$bin") bin/$(basename "$bin")" >>"$list"
 	# "libfoo.so => /path (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no path.
 	if ldd_out=$(ldd "$bin" 2>&1); then
@@ -62,6 +65,7 @@ key=$( {
 } | sha256sum | cut -c1-16)
 out=$outdir/initramfs-$key.cpio.gz
 if [ -s "$out" ]; then
+	touch "$out"
 	echo "$out"
 	exit 0
 fi
@@ -94,5 +98,7 @@ if ! (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0
 fi
 chmod 644 "$tmp"
 mv "$tmp" "$out"
-find "$outdir" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "$(basename "$out")" -delete
+# Older archives, unless used in the last hour (another run may be booting one).
+find "$outdir" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "$(basename "$out")" -mmin +60 \
+	-delete
 echo "$out"
