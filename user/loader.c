@@ -4,7 +4,9 @@
  * programs of that backend only, and hands ring-buffer records to the caller.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -93,10 +96,71 @@ static bool kernel_has_func(const struct btf *btf, const char *fn)
 	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
 }
 
-/* Tracepoints need tracefs to find their ids. Mount it only for the attach, then let it go. */
 static bool tracefs_present(void)
 {
 	return !access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK);
+}
+
+/*
+ * Tracepoints need tracefs to find their ids. When it is not mounted, it is mounted for the
+ * attach only, in a mount namespace of our own: the host never sees it, and if we are killed
+ * meanwhile (SIGKILL) the namespace and its mount go with us. Then back to the original
+ * namespace. Without a namespace of our own (no CAP_SYS_ADMIN, threads) it is mounted in place.
+ */
+struct tracefs_mnt {
+	bool mounted; /* by us */
+	bool private; /* in a mount namespace of our own */
+	int oldns;    /* where to return, and the root and working directory that setns() resets */
+	int root;
+	int cwd;
+};
+
+#define TRACEFS_MNT_INIT { .oldns = -1, .root = -1, .cwd = -1 }
+
+static void tracefs_umount(struct tracefs_mnt *m)
+{
+	if (m->mounted)
+		umount2(TRACEFS, MNT_DETACH); /* the attached tracepoints do not need it */
+	if (m->private && (setns(m->oldns, CLONE_NEWNS) || fchdir(m->root) || chroot(".") ||
+			   fchdir(m->cwd)))
+		fprintf(stderr, "ephtrace: cannot return to the original mount namespace: %s\n",
+			strerror(errno));
+	if (m->oldns >= 0)
+		close(m->oldns);
+	if (m->root >= 0)
+		close(m->root);
+	if (m->cwd >= 0)
+		close(m->cwd);
+	*m = (struct tracefs_mnt)TRACEFS_MNT_INIT;
+}
+
+static int tracefs_mount(struct tracefs_mnt *m)
+{
+	int err;
+
+	if (tracefs_present())
+		return 0;
+	m->oldns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	m->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	m->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m->oldns >= 0 && m->root >= 0 && m->cwd >= 0 && !unshare(CLONE_NEWNS)) {
+		m->private = true;
+		/* what is mounted here must not propagate back to the original namespace */
+		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+			err = -errno;
+			goto out_umount;
+		}
+	}
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
+		err = -errno;
+		goto out_umount;
+	}
+	m->mounted = true;
+	return 0;
+
+out_umount:
+	tracefs_umount(m);
+	return err;
 }
 
 static void destroy_links(struct eph_loader *l)
@@ -105,7 +169,17 @@ static void destroy_links(struct eph_loader *l)
 		bpf_link__destroy(l->links[--l->nr_links]);
 }
 
-static int attach_all(struct eph_loader *l, char *why, size_t whylen)
+/* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints. */
+static bool prog_is_exit(const struct bpf_program *p)
+{
+	const char *sec = bpf_program__section_name(p);
+
+	return !strncmp(sec, "fexit/", 6) || !strncmp(sec, "kretprobe/", 10) ||
+	       !strncmp(sec, "tracepoint/syscalls/sys_exit_", 29);
+}
+
+/* Attach the exit halves (exits) or the rest of the programs of the chosen backend. */
+static int attach_some(struct eph_loader *l, bool exits, char *why, size_t whylen)
 {
 	struct bpf_program *p;
 	int err;
@@ -114,7 +188,7 @@ static int attach_all(struct eph_loader *l, char *why, size_t whylen)
 	{
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(p))
+		if (!bpf_program__autoload(p) || prog_is_exit(p) != exits)
 			continue;
 		if (l->nr_links == MAX_LINKS) {
 			snprintf(why, whylen, "too many programs");
@@ -132,11 +206,22 @@ static int attach_all(struct eph_loader *l, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Exits first, entries last: a call whose entry is seen while its exit is not attached yet
+ * would leave its context in the calls map for good (the thread may never call again), and
+ * hand it to the thread's next, unrelated exit.
+ */
+static int attach_all(struct eph_loader *l, char *why, size_t whylen)
+{
+	return attach_some(l, true, why, whylen) ?: attach_some(l, false, why, whylen);
+}
+
 static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
 		       const struct btf *kbtf, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	bool mounted = false, have_tw = false;
+	struct tracefs_mnt tfs = TRACEFS_MNT_INIT;
+	bool have_tw = false;
 	struct bpf_program *p;
 	int err;
 
@@ -182,18 +267,17 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 				 eph_backend_name(backend), strerror(-err));
 		goto out_destroy;
 	}
-	if (backend == EPH_BACKEND_TRACEPOINT && !tracefs_present()) {
-		if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
-			err = -errno;
-			snprintf(why, whylen, "tracefs is not mounted and mounting it on %s failed: %s",
-				 TRACEFS, strerror(-err));
+	if (backend == EPH_BACKEND_TRACEPOINT) {
+		err = tracefs_mount(&tfs);
+		if (err) {
+			snprintf(why, whylen, "tracefs is not mounted and mounting it on %s failed: %s%s",
+				 TRACEFS, strerror(-err),
+				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
 			goto out_destroy;
 		}
-		mounted = true;
 	}
 	err = attach_all(l, why, whylen);
-	if (mounted)
-		umount2(TRACEFS, MNT_DETACH); /* the attached tracepoints do not need it */
+	tracefs_umount(&tfs);
 	if (err)
 		goto out_links;
 	l->backend = backend;
@@ -348,6 +432,36 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 			return err;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, void *ctx)
+{
+	struct bpf_program *p;
+	int err;
+
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (!bpf_program__autoload(p) || fd < 0)
+			continue; /* another backend's program: never loaded */
+		/* bpf_prog_get_info_by_fd() is libbpf >= 1.2; Debian 12 has 1.1 */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		err = fn(ctx, bpf_program__name(p), info.run_time_ns, info.run_cnt);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int eph_loader__enable_stats(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	return fd < 0 ? -errno : fd;
 }
 
 void eph_loader__free(struct eph_loader *l)

@@ -498,6 +498,29 @@ int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16
 	return 0;
 }
 
+void eph_occ__del_netns(struct eph_occ *occ, uint32_t netns)
+{
+	int64_t ni = tab_find(&occ->nss, 0, &netns);
+	uint32_t i;
+
+	if (ni >= 0) {
+		free(((struct ns *)tab_rec(&occ->nss, ni))->rbits);
+		tab_del(&occ->nss, ni);
+	}
+	for (i = 0; i < occ->dests.top; i++) {
+		struct dest *d = tab_rec(&occ->dests, i);
+
+		if (occ->dests.used[i] && d->key.netns == netns && !d->held)
+			tab_del(&occ->dests, i);
+	}
+	for (i = 0; i < occ->scopes.top; i++) {
+		struct scope *sc = tab_rec(&occ->scopes, i);
+
+		if (occ->scopes.used[i] && sc->key.netns == netns && !sc->held)
+			tab_del(&occ->scopes, i);
+	}
+}
+
 /* The ports connect() and bind(0) may hand out in this netns; NAN when not known. */
 static double ns_usable(const struct ns *ns)
 {
@@ -1655,6 +1678,67 @@ static int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest);
 	qsort(v->scopes, v->nscopes, sizeof(struct row), cmp_scope);
 	qsort(v->procs, v->nprocs, sizeof(struct row), cmp_proc);
+	return 0;
+}
+
+/* ---- rows for exporters ---------------------------------------------------------------- */
+
+void eph_occ_rows__free(struct eph_occ_rows *rows)
+{
+	if (!rows)
+		return;
+	free(rows->dests);
+	free(rows->procs);
+	free(rows->netns);
+	memset(rows, 0, sizeof(*rows));
+}
+
+int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_rows *rows)
+{
+	struct view v;
+	size_t i;
+	int err;
+
+	memset(rows, 0, sizeof(*rows));
+	err = view_build(occ, now_ns, &v);
+	if (err)
+		return err;
+	rows->dests = calloc(v.ndests + 1, sizeof(*rows->dests));
+	rows->procs = calloc(v.nprocs + 1, sizeof(*rows->procs));
+	rows->netns = calloc(v.nns + 1, sizeof(*rows->netns));
+	if (!rows->dests || !rows->procs || !rows->netns) {
+		eph_occ_rows__free(rows);
+		view_free(&v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < v.ndests; i++) {
+		rows->dests[i].key = ((const struct dest *)v.dests[i].rec)->key;
+		rows->dests[i].st = v.dests[i].st;
+	}
+	for (i = 0; i < v.nprocs; i++) {
+		const struct proc *p = v.procs[i].rec;
+
+		if (p) {
+			rows->procs[i].pid = p->pid;
+			memcpy(rows->procs[i].comm, p->comm, EPH_COMM_LEN);
+		}
+		rows->procs[i].st = v.procs[i].st;
+	}
+	for (i = 0; i < v.nns; i++) {
+		const struct ns *ns = v.ns[i].rec;
+		struct eph_occ_netns_row *r = &rows->netns[i];
+
+		r->netns = ns->netns;
+		r->have_range = ns->have_range;
+		r->low = ns->low;
+		r->high = ns->high;
+		r->reserved = ns->reserved;
+		r->usable = ns_usable(ns);
+	}
+	rows->ndests = v.ndests;
+	rows->nprocs = v.nprocs;
+	rows->nnetns = v.nns;
+	view_free(&v);
 	return 0;
 }
 

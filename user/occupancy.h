@@ -105,6 +105,9 @@ void eph_occ__free(struct eph_occ *occ);		       /* NULL-safe */
 int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns);
 int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16_t high,
 		       const uint8_t *reserved);
+/* A namespace that is gone: its range, and its destinations and bind scopes that hold nothing
+ * (its holds go with eph_occ__reconcile). Its inode number may come back for a new one. */
+void eph_occ__del_netns(struct eph_occ *occ, uint32_t netns);
 
 /*
  * Add the sockets of a snapshot that hold an ephemeral port (see the rules in occupancy.c).
@@ -154,6 +157,37 @@ int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *ke
 		   struct eph_occ_stats *out);
 int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
 		  struct eph_occ_stats *out);
+
+/* Every row of a snapshot, for exporters (the order of eph_occ__json()). */
+struct eph_occ_dest_row {
+	struct eph_occ_dest_key key;
+	struct eph_occ_stats st;
+};
+
+struct eph_occ_proc_row {
+	uint32_t pid; /* 0: the holds of unknown owner (TIME_WAIT found in a snapshot) */
+	char comm[EPH_COMM_LEN];
+	struct eph_occ_stats st;
+};
+
+struct eph_occ_netns_row {
+	uint32_t netns;
+	bool have_range;
+	uint16_t low, high;
+	uint32_t reserved; /* reserved ports inside [low, high] */
+	double usable;	   /* NAN when the range is not known */
+};
+
+struct eph_occ_rows {
+	struct eph_occ_dest_row *dests;
+	struct eph_occ_proc_row *procs;
+	struct eph_occ_netns_row *netns;
+	size_t ndests, nprocs, nnetns;
+};
+
+/* Fill rows (allocated; free with eph_occ_rows__free). Returns 0 or -ENOMEM. */
+int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_rows *rows);
+void eph_occ_rows__free(struct eph_occ_rows *rows); /* NULL-safe, leaves it empty */
 
 /*
  * The snapshot as one JSON object (no newline): {"time","netns":[{"netns","low","high",

@@ -47,6 +47,19 @@ static int netns_remember(struct eph_tracker *t, const struct eph_netns_list *l)
 	return 0;
 }
 
+/* Forget the namespaces remembered last time that list l no longer has (they are gone). */
+static void netns_forget_gone(struct eph_tracker *t, const struct eph_netns_list *l)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < t->nnetns; i++) { /* both ascending by inode */
+		while (j < l->n && l->ns[j].inode < t->netns[i])
+			j++;
+		if (j == l->n || l->ns[j].inode != t->netns[i])
+			eph_occ__del_netns(t->occ, t->netns[i]);
+	}
+}
+
 /* Dump every namespace: seed (first time) or reconcile. */
 static int sync_sockets(struct eph_tracker *t, uint64_t now_ns, bool first)
 {
@@ -61,6 +74,7 @@ static int sync_sockets(struct eph_tracker *t, uint64_t now_ns, bool first)
 		if (!first) {
 			t->resyncs++;
 			t->resync_removed += err;
+			netns_forget_gone(t, l);
 		}
 		err = netns_remember(t, l);
 	}
@@ -138,25 +152,30 @@ static void learn_cgroup(struct eph_tracker *t, uint32_t pid)
 		t->err = -ENOMEM;
 }
 
+void eph_tracker__event(struct eph_tracker *t, const struct eph_rec *r)
+{
+	int err;
+
+	if (!netns_known(t, r->ev.netns))
+		t->unknown_netns = true;
+	err = eph_occ__event(t->occ, r);
+	if (err)
+		t->err = err;
+	if ((r->ev.type == EPH_ASSIGN || r->ev.type == EPH_FAIL) && r->ev.pid)
+		learn_cgroup(t, r->ev.pid);
+	if (r->ev.type == EPH_FAIL)
+		t->fails[t->nfails++ % EPH_TRACKER_FAILS] = *r;
+}
+
 int eph_tracker__record(void *ctx, const void *data, size_t size)
 {
 	struct eph_tracker *t = ctx;
 	struct eph_rec r;
-	int err;
 
-	if (eph_decode(data, size, t->o.mono_to_wall, &r)) {
+	if (eph_decode(data, size, t->o.mono_to_wall, &r))
 		t->bad_records++;
-		return 0;
-	}
-	if (!netns_known(t, r.ev.netns))
-		t->unknown_netns = true;
-	err = eph_occ__event(t->occ, &r);
-	if (err)
-		t->err = err;
-	if ((r.ev.type == EPH_ASSIGN || r.ev.type == EPH_FAIL) && r.ev.pid)
-		learn_cgroup(t, r.ev.pid);
-	if (r.ev.type == EPH_FAIL)
-		t->fails[t->nfails++ % EPH_TRACKER_FAILS] = r;
+	else
+		eph_tracker__event(t, &r);
 	return 0;
 }
 

@@ -45,8 +45,10 @@ struct eph_tracker {
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o);
 void eph_tracker__fini(struct eph_tracker *t);
 
-/* Ring-buffer callback (eph_record_fn): decode, feed the occupancy, remember failures. */
+/* Ring-buffer callback (eph_record_fn): decode, then eph_tracker__event(). */
 int eph_tracker__record(void *ctx, const void *data, size_t size);
+/* One decoded event: feed the occupancy, learn the cgroup of a new process, keep failures. */
+void eph_tracker__event(struct eph_tracker *t, const struct eph_rec *r);
 
 /* Housekeeping at now_ns (CLOCK_MONOTONIC): exited processes, pruning, and the sock_diag
  * reconciliation when due (or at once when an event came from an unknown namespace).

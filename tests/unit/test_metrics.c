@@ -1,0 +1,766 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of user/metrics.c: the Prometheus text and OpenMetrics writer, label escaping,
+ * float formatting, histogram buckets, top-N cuts, content negotiation, per-process counts,
+ * and the golden files tests/golden/metrics.{prom,openmetrics} (run from the top of the tree;
+ * EPH_UPDATE_GOLDEN=1 rewrites them, then check them with promtool and read the diff).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "metrics.h"
+
+#define GOLDEN_DIR "tests/golden/"
+
+static char *write_all(const struct eph_metrics_input *in, enum eph_metrics_format fmt)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(eph_metrics_write(&sb, in, fmt), 0);
+	return sb.buf;
+}
+
+static void assert_label(const char *in, size_t n, const char *want)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(eph_metrics_label_value(&sb, in, n), 0);
+	assert_string_equal(sb.buf, want);
+	sb_free(&sb);
+}
+
+static void test_label_escaping(void **state)
+{
+	(void)state;
+	assert_label("plain", 16, "\"plain\"");
+	assert_label("", 16, "\"\"");
+	assert_label(NULL, 16, "\"\"");
+	assert_label("a\"b\\c\nd", 16, "\"a\\\"b\\\\c\\nd\"");
+	assert_label("\\\\n", 16, "\"\\\\\\\\n\"");	    /* backslashes, then a plain n */
+	assert_label("abcdef", 3, "\"abc\"");		    /* at most n bytes */
+	assert_label("ab\0cd", 5, "\"ab\"");		    /* stops at a NUL */
+	assert_label("caf\xc3\xa9", 16, "\"caf\xc3\xa9\""); /* valid UTF-8 is kept */
+	assert_label("\xe6\x97\xa5\xf0\x9f\x98\x80", 16, "\"\xe6\x97\xa5\xf0\x9f\x98\x80\"");
+	/* each byte of an invalid sequence becomes U+FFFD */
+	assert_label("\x80", 16, "\"\xef\xbf\xbd\"");		      /* stray continuation */
+	assert_label("\xff", 16, "\"\xef\xbf\xbd\"");		      /* never valid */
+	assert_label("a\xc3", 16, "\"a\xef\xbf\xbd\"");		      /* cut short */
+	assert_label("\xc3\xa9", 1, "\"\xef\xbf\xbd\"");	      /* cut short by n */
+	assert_label("\xc0\x80", 16, "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong NUL */
+	assert_label("\xe0\x80\xaf", 16, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+	assert_label("\xed\xa0\x80", 16,
+		     "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
+	assert_label("\xf4\x90\x80\x80", 16,
+		     "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* > U+10FFFF */
+	assert_label("\xf4\x8f\xbf\xbf", 16, "\"\xf4\x8f\xbf\xbf\"");	      /* U+10FFFF */
+	/* control bytes become their control pictures */
+	assert_label("\t\r\x01\x1f\x7f", 16,
+		     "\"\xe2\x90\x89\xe2\x90\x8d\xe2\x90\x81\xe2\x90\x9f\xe2\x90\xa1\"");
+}
+
+static void assert_float(double v, const char *want)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(eph_metrics_float(&sb, v), 0);
+	assert_string_equal(sb.buf, want);
+	sb_free(&sb);
+}
+
+static void test_float_format(void **state)
+{
+	(void)state;
+	/* what Go's strconv.FormatFloat(v, 'g', -1, 64) gives */
+	assert_float(511e-9, "5.11e-07");
+	assert_float(1023e-9, "1.023e-06");
+	assert_float(131071e-9, "0.000131071");
+	assert_float(1e-4, "0.0001");
+	assert_float(1.5e-5, "1.5e-05");
+	assert_float(1.073741823, "1.073741823");
+	assert_float(70368.744177663, "70368.744177663");
+	assert_float(0.5, "0.5");
+	assert_float(0.1, "0.1");
+	assert_float(1.0 / 3, "0.3333333333333333");
+	assert_float(1, "1");
+	assert_float(0, "0");
+	assert_float(123456, "123456");
+	assert_float(1e6, "1e+06");
+	assert_float(1234567, "1.234567e+06");
+	assert_float(-2.5, "-2.5");
+	assert_float(INFINITY, "+Inf");
+	assert_float(-INFINITY, "-Inf");
+	assert_float(NAN, "NaN");
+}
+
+static const struct eph_metrics_stat small_stats[] = {
+	{ { EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, 0, 0 }, 16 },
+	{ { EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, EADDRNOTAVAIL, 0 }, 48 },
+	{ { EPH_ASSIGN, EPH_OP_BIND, IPPROTO_UDP, AF_INET6, 0, 0 }, 2 },
+};
+
+/* The zero series every scrape has, in text format. */
+#define COMMON_FAILURES                                                              \
+	"ephtrace_port_failures_total{op=\"connect\",proto=\"tcp\",family=\"ipv6\"," \
+	"error=\"EADDRNOTAVAIL\"} 0\n"                                               \
+	"ephtrace_port_failures_total{op=\"connect\",proto=\"udp\",family=\"ipv4\"," \
+	"error=\"EAGAIN\"} 0\n"                                                      \
+	"ephtrace_port_failures_total{op=\"connect\",proto=\"udp\",family=\"ipv6\"," \
+	"error=\"EAGAIN\"} 0\n"                                                      \
+	"ephtrace_port_failures_total{op=\"bind\",proto=\"tcp\",family=\"ipv4\","    \
+	"error=\"EADDRINUSE\"} 0\n"                                                  \
+	"ephtrace_port_failures_total{op=\"bind\",proto=\"tcp\",family=\"ipv6\","    \
+	"error=\"EADDRINUSE\"} 0\n"                                                  \
+	"ephtrace_port_failures_total{op=\"bind\",proto=\"udp\",family=\"ipv4\","    \
+	"error=\"EADDRINUSE\"} 0\n"                                                  \
+	"ephtrace_port_failures_total{op=\"bind\",proto=\"udp\",family=\"ipv6\","    \
+	"error=\"EADDRINUSE\"} 0\n"                                                  \
+	"ephtrace_port_failures_total{op=\"sendmsg\",proto=\"udp\",family=\"ipv4\"," \
+	"error=\"EAGAIN\"} 0\n"                                                      \
+	"ephtrace_port_failures_total{op=\"sendmsg\",proto=\"udp\",family=\"ipv6\"," \
+	"error=\"EAGAIN\"} 0\n"
+
+#define HELP_ASSIGN                                                                              \
+	"Ports assigned (by the kernel's choice or the caller's), by system call, protocol and " \
+	"address family.\n"
+#define HELP_FAIL \
+	"Port allocations that failed, by system call, protocol, address family and errno.\n"
+#define TAIL_ROWS                                                                               \
+	"# HELP ephtrace_series_truncated Rows left out of this scrape by the --top limit, by " \
+	"table (destination, process, process_failure).\n"                                      \
+	"# TYPE ephtrace_series_truncated gauge\n"                                              \
+	"ephtrace_series_truncated{table=\"destination\"} 0\n"                                  \
+	"ephtrace_series_truncated{table=\"process\"} 0\n"                                      \
+	"ephtrace_series_truncated{table=\"process_failure\"} 0\n"
+#define HELP_UNTRACKED "Events not counted per process because the process table was full.\n"
+#define HELP_BUILD "ephtrace's version and the BPF backend in use.\n"
+
+static void test_small_text_exact(void **state)
+{
+	struct eph_metrics_input in = { .version = "1.2",
+					.backend = "kprobe",
+					.stats = small_stats,
+					.nstats = 3 };
+	char *out;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_TEXT);
+	assert_string_equal(
+		out,
+		"# HELP ephtrace_port_assignments_total " HELP_ASSIGN
+		"# TYPE ephtrace_port_assignments_total counter\n"
+		"ephtrace_port_assignments_total{op=\"connect\",proto=\"tcp\",family=\"ipv4\"} 16\n"
+		"ephtrace_port_assignments_total{op=\"bind\",proto=\"udp\",family=\"ipv6\"} 2\n"
+		"# HELP ephtrace_port_failures_total " HELP_FAIL
+		"# TYPE ephtrace_port_failures_total counter\n"
+		"ephtrace_port_failures_total{op=\"connect\",proto=\"tcp\",family=\"ipv4\","
+		"error=\"EADDRNOTAVAIL\"} 48\n" COMMON_FAILURES TAIL_ROWS
+		"# HELP ephtrace_process_events_untracked_total " HELP_UNTRACKED
+		"# TYPE ephtrace_process_events_untracked_total counter\n"
+		"ephtrace_process_events_untracked_total 0\n"
+		"# HELP ephtrace_build_info " HELP_BUILD "# TYPE ephtrace_build_info gauge\n"
+		"ephtrace_build_info{version=\"1.2\",backend=\"kprobe\"} 1\n");
+	free(out);
+}
+
+static void test_small_openmetrics_exact(void **state)
+{
+	struct eph_metrics_input in = { .version = "1.2",
+					.backend = "kprobe",
+					.stats = small_stats,
+					.nstats = 3 };
+	char *out;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_OPENMETRICS);
+	/* counter families are named without _total, info is its own type, # EOF ends it */
+	assert_string_equal(
+		out,
+		"# HELP ephtrace_port_assignments " HELP_ASSIGN
+		"# TYPE ephtrace_port_assignments counter\n"
+		"ephtrace_port_assignments_total{op=\"connect\",proto=\"tcp\",family=\"ipv4\"} 16\n"
+		"ephtrace_port_assignments_total{op=\"bind\",proto=\"udp\",family=\"ipv6\"} 2\n"
+		"# HELP ephtrace_port_failures " HELP_FAIL "# TYPE ephtrace_port_failures counter\n"
+		"ephtrace_port_failures_total{op=\"connect\",proto=\"tcp\",family=\"ipv4\","
+		"error=\"EADDRNOTAVAIL\"} 48\n" COMMON_FAILURES TAIL_ROWS
+		"# HELP ephtrace_process_events_untracked " HELP_UNTRACKED
+		"# TYPE ephtrace_process_events_untracked counter\n"
+		"ephtrace_process_events_untracked_total 0\n"
+		"# HELP ephtrace_build " HELP_BUILD "# TYPE ephtrace_build info\n"
+		"ephtrace_build_info{version=\"1.2\",backend=\"kprobe\"} 1\n"
+		"# EOF\n");
+	free(out);
+}
+
+/* Equal label sets are merged (an assignment's errno is not a label). */
+static void test_stats_merge(void **state)
+{
+	const struct eph_metrics_stat st[] = {
+		{ { EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, 0, 0 }, 5 },
+		{ { EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, 7, 0 }, 6 },
+		{ { EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET6, EADDRNOTAVAIL, 0 }, 3 },
+		{ { EPH_FAIL, 42, IPPROTO_TCP, AF_INET, 300, 0 }, 1 }, /* unknown op and errno */
+	};
+	struct eph_metrics_input in = { .stats = st, .nstats = 4 };
+	char *out;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_TEXT);
+	assert_non_null(strstr(out, "ephtrace_port_assignments_total{op=\"connect\",proto=\"tcp\","
+				    "family=\"ipv4\"} 11\n"));
+	assert_non_null(strstr(out, "ephtrace_port_failures_total{op=\"connect\",proto=\"tcp\","
+				    "family=\"ipv6\",error=\"EADDRNOTAVAIL\"} 3\n"));
+	assert_non_null(strstr(out, "ephtrace_port_failures_total{op=\"42\",proto=\"tcp\","
+				    "family=\"ipv4\",error=\"E300\"} 1\n"));
+	/* the common zero series is replaced, not repeated */
+	assert_null(strstr(out, "family=\"ipv6\",error=\"EADDRNOTAVAIL\"} 0\n"));
+	assert_non_null(
+		strstr(out, "ephtrace_build_info{version=\"unknown\",backend=\"none\"} 1\n"));
+	free(out);
+}
+
+/* The value of the first sample line starting with prefix (name and labels). */
+static uint64_t sample_value(const char *out, const char *prefix)
+{
+	const char *p = out;
+	size_t n = strlen(prefix);
+
+	while (p && *p) {
+		if (!strncmp(p, prefix, n) && p[n] == ' ')
+			return strtoull(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	fail_msg("no sample %s", prefix);
+	return 0;
+}
+
+static void add_hist(struct eph_hists *h, uint8_t kind, uint8_t result, uint8_t slot, uint64_t v)
+{
+	struct eph_hist_key k = { .kind = kind,
+				  .proto = IPPROTO_TCP,
+				  .family = AF_INET,
+				  .result = result,
+				  .slot = slot };
+
+	assert_int_equal(eph_hists__add(h, &k, v), 0);
+}
+
+#define SEARCH "ephtrace_port_search_duration_seconds"
+#define SEARCH_OK "{op=\"connect\",proto=\"tcp\",family=\"ipv4\",result=\"ok\""
+
+static void test_histogram_cumulative(void **state)
+{
+	struct eph_hists h = EPH_HISTS_INIT;
+	struct eph_metrics_input in = { .hists = &h };
+	unsigned int s, nbuckets = 0;
+	uint64_t prev = 0;
+	const char *p;
+	char *out;
+
+	(void)state;
+	add_hist(&h, EPH_HIST_CONNECT, 0, 3, 2);  /* below the first bucket: folds into it */
+	add_hist(&h, EPH_HIST_CONNECT, 0, 8, 1);  /* the first bucket, le 511 ns */
+	add_hist(&h, EPH_HIST_CONNECT, 0, 10, 4); /* le 2047 ns */
+	add_hist(&h, EPH_HIST_CONNECT, 0, 29, 1); /* the last bucket, le 1.073741823 s */
+	add_hist(&h, EPH_HIST_CONNECT, 0, 40, 3); /* beyond: only in +Inf */
+	add_hist(&h, EPH_HIST_CONNECT, 0, EPH_HIST_SUM, 1500000123);
+	add_hist(&h, EPH_HIST_CONNECT, EADDRNOTAVAIL, 12, 5);
+	add_hist(&h, EPH_HIST_HOLD, 0, 30, 1);
+	add_hist(&h, EPH_HIST_HOLD, 1, 31, 2); /* hold has no result label: merged */
+	out = write_all(&in, EPH_METRICS_TEXT);
+
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"5.11e-07\"}"), 3);
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"1.023e-06\"}"), 3);
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"2.047e-06\"}"), 7);
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"0.536870911\"}"), 7);
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"1.073741823\"}"), 8);
+	assert_int_equal(sample_value(out, SEARCH "_bucket" SEARCH_OK ",le=\"+Inf\"}"), 11);
+	assert_int_equal(sample_value(out, SEARCH "_count" SEARCH_OK "}"), 11);
+	assert_non_null(strstr(out, SEARCH "_sum" SEARCH_OK "} 1.500000123\n"));
+	assert_int_equal(sample_value(out, SEARCH "_count{op=\"connect\",proto=\"tcp\","
+						  "family=\"ipv4\",result=\"EADDRNOTAVAIL\"}"),
+			 5);
+
+	/* every bucket line of the ok series: non-decreasing, one per exported slot, in order */
+	for (p = strstr(out, SEARCH "_bucket" SEARCH_OK); p;
+	     p = strstr(p + 1, SEARCH "_bucket" SEARCH_OK)) {
+		uint64_t v = strtoull(strchr(p, ' ') + 1, NULL, 10);
+
+		assert_true(v >= prev);
+		prev = v;
+		nbuckets++;
+	}
+	assert_int_equal(nbuckets,
+			 EPH_METRICS_SEARCH_LAST_SLOT - EPH_METRICS_SEARCH_FIRST_SLOT + 2);
+
+	assert_int_equal(sample_value(out,
+				      "ephtrace_port_hold_duration_seconds_bucket{proto=\"tcp\","
+				      "family=\"ipv4\",le=\"2.147483647\"}"),
+			 1);
+	assert_int_equal(sample_value(out,
+				      "ephtrace_port_hold_duration_seconds_bucket{proto=\"tcp\","
+				      "family=\"ipv4\",le=\"4.294967295\"}"),
+			 3);
+	assert_int_equal(sample_value(out,
+				      "ephtrace_port_hold_duration_seconds_count{proto=\"tcp\","
+				      "family=\"ipv4\"}"),
+			 3);
+	assert_non_null(strstr(out, "ephtrace_port_hold_duration_seconds_sum{proto=\"tcp\","
+				    "family=\"ipv4\"} 0\n"));
+	/* one bucket per slot from first to last, for each le */
+	for (s = EPH_METRICS_HOLD_FIRST_SLOT; s <= EPH_METRICS_HOLD_LAST_SLOT; s++) {
+		char want[160];
+		struct strbuf le = STRBUF_INIT;
+
+		assert_int_equal(eph_metrics_float(&le, ((2ull << s) - 1) / 1e9), 0);
+		snprintf(want, sizeof(want),
+			 "ephtrace_port_hold_duration_seconds_bucket{proto=\"tcp\",family=\"ipv4\","
+			 "le=\"%s\"}",
+			 le.buf);
+		assert_int_equal(sample_value(out, want), s >= 31 ? 3 : s >= 30 ? 1 : 0);
+		sb_free(&le);
+	}
+	free(out);
+	eph_hists__free(&h);
+}
+
+static void test_hostile_comm(void **state)
+{
+	const struct eph_metrics_proc procs[] = {
+		{ 7, "a\"b\\c\nd\xff\t", 3 },
+	};
+	const struct eph_metrics_proc_fail fails[] = {
+		{ 7, "x\"}\n# EOF\n", EADDRNOTAVAIL, 2 },
+	};
+	struct eph_metrics_input in = { .procs = procs, .nprocs = 1, .fails = fails, .nfails = 1 };
+	char *out;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_OPENMETRICS);
+	assert_non_null(strstr(out, "\nephtrace_process_ports_held{pid=\"7\",comm=\"a\\\"b\\\\c\\nd"
+				    "\xef\xbf\xbd\xe2\x90\x89\"} 3\n"));
+	assert_non_null(strstr(out, "\nephtrace_process_port_failures_total{pid=\"7\",comm=\"x\\\"}"
+				    "\\n# EOF\\n\",error=\"EADDRNOTAVAIL\"} 2\n"));
+	/* a comm cannot end the exposition: the only "# EOF" line is the last one */
+	assert_int_equal(strstr(out, "\n# EOF\n") + 7 - out, strlen(out));
+	free(out);
+}
+
+static void test_top_n(void **state)
+{
+	const struct eph_metrics_proc procs[] = {
+		{ 1, "one", 1 },   { 2, "two", 20 }, { 3, "three", 0 },
+		{ 4, "four", 20 }, { 5, "five", 5 },
+	};
+	const struct eph_metrics_proc_fail fails[] = {
+		{ 1, "one", EADDRNOTAVAIL, 9 },
+		{ 1, "one", EADDRINUSE, 1 },
+		{ 2, "two", EAGAIN, 0 },
+	};
+	struct eph_metrics_dest d[3] = {
+		{ .netns = 1,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET,
+		  .dport = 80,
+		  .held = 10,
+		  .utilization = 0.5,
+		  .exhaust_in_s = INFINITY },
+		{ .netns = 1,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET,
+		  .dport = 443,
+		  .held = 3,
+		  .utilization = 0.9,
+		  .exhaust_in_s = 42.5 },
+		{ .netns = 2,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET6,
+		  .dport = 53,
+		  .held = 99,
+		  .utilization = NAN,
+		  .exhaust_in_s = NAN },
+	};
+	struct eph_metrics_input in = { .procs = procs,
+					.nprocs = 5,
+					.fails = fails,
+					.nfails = 3,
+					.dests = d,
+					.ndests = 3,
+					.top = 2 };
+	char *out, *a, *b;
+
+	(void)state;
+	inet_pton(AF_INET, "10.0.0.1", d[0].saddr);
+	inet_pton(AF_INET, "10.0.0.9", d[0].daddr);
+	inet_pton(AF_INET, "10.0.0.1", d[1].saddr);
+	inet_pton(AF_INET, "10.0.0.8", d[1].daddr);
+	inet_pton(AF_INET6, "fd00::1", d[2].saddr);
+	inet_pton(AF_INET6, "fd00::53", d[2].daddr);
+	out = write_all(&in, EPH_METRICS_TEXT);
+	/* processes holding most, ties by pid; those holding nothing are not rows */
+	a = strstr(out, "ephtrace_process_ports_held{pid=\"2\",comm=\"two\"} 20\n");
+	b = strstr(out, "ephtrace_process_ports_held{pid=\"4\",comm=\"four\"} 20\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\""));
+	assert_null(strstr(out, "ephtrace_process_ports_held{pid=\"3\""));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 2\n"));
+	/* failures: zero counts are not rows, the two left fit */
+	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{pid=\"1\",comm=\"one\","
+				    "error=\"EADDRNOTAVAIL\"} 9\n"));
+	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{pid=\"1\",comm=\"one\","
+				    "error=\"EADDRINUSE\"} 1\n"));
+	assert_null(strstr(out, "error=\"EAGAIN\"} 0\nephtrace_process"));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process_failure\"} 0\n"));
+	/* destinations by utilization (unknown last): 443 then 80; the third is cut */
+	a = strstr(out, "ephtrace_destination_ports_held{netns=\"1\",proto=\"tcp\","
+			"saddr=\"10.0.0.1\",daddr=\"10.0.0.8\",dport=\"443\"} 3\n");
+	b = strstr(out, "ephtrace_destination_ports_held{netns=\"1\",proto=\"tcp\","
+			"saddr=\"10.0.0.1\",daddr=\"10.0.0.9\",dport=\"80\"} 10\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_null(strstr(out, "dport=\"53\""));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"destination\"} 1\n"));
+	assert_non_null(strstr(out, "ephtrace_destination_port_utilization_ratio{netns=\"1\","
+				    "proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.8\","
+				    "dport=\"443\"} 0.9\n"));
+	/* the forecast only when finite */
+	assert_non_null(strstr(out, "ephtrace_destination_exhaustion_seconds{netns=\"1\","
+				    "proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.8\","
+				    "dport=\"443\"} 42.5\n"));
+	assert_null(strstr(out, "ephtrace_destination_exhaustion_seconds{netns=\"1\","
+				"proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.9\""));
+	free(out);
+
+	/* no limit: everything, the unknown utilization and forecast left out */
+	in.top = 0;
+	out = write_all(&in, EPH_METRICS_TEXT);
+	assert_non_null(strstr(out, "ephtrace_destination_ports_held{netns=\"2\",proto=\"tcp\","
+				    "saddr=\"fd00::1\",daddr=\"fd00::53\",dport=\"53\"} 99\n"));
+	assert_null(strstr(out, "ratio{netns=\"2\""));
+	assert_null(strstr(out, "seconds{netns=\"2\""));
+	assert_non_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\",comm=\"five\"} 5\n"));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 0\n"));
+	free(out);
+}
+
+static void test_counters_and_progs(void **state)
+{
+	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 4,
+				      [EPH_CNT_HOLD_FULL] = 2,
+				      [EPH_CNT_CTX_FULL] = 1 };
+	const struct eph_metrics_prog progs[] = {
+		{ "tp_exit_connect", 1500000000, 10 },
+		{ "tp_enter_connect", 12, 10 },
+	};
+	struct eph_metrics_input in = { .counters = cnt,
+					.progs = progs,
+					.nprogs = 2,
+					.procs_untracked = 6 };
+	char *out, *a, *b;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_OPENMETRICS);
+	assert_non_null(strstr(out, "\nephtrace_events_dropped_total 4\n"));
+	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"holds\"} 2\n"));
+	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"syscalls\"} 1\n"));
+	assert_non_null(strstr(out, "\nephtrace_process_events_untracked_total 6\n"));
+	assert_non_null(strstr(out, "# TYPE ephtrace_bpf_program_run_seconds counter\n"
+				    "# UNIT ephtrace_bpf_program_run_seconds seconds\n"));
+	/* sorted by name, exact decimal seconds */
+	a = strstr(out, "ephtrace_bpf_program_run_seconds_total{program=\"tp_enter_connect\"} "
+			"0.000000012\n");
+	b = strstr(out,
+		   "ephtrace_bpf_program_run_seconds_total{program=\"tp_exit_connect\"} 1.5\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_non_null(strstr(out, "ephtrace_bpf_program_runs_total{program=\"tp_exit_connect\"} "
+				    "10\n"));
+	free(out);
+
+	/* no counters, no programs: those families are absent */
+	memset(&in, 0, sizeof(in));
+	out = write_all(&in, EPH_METRICS_TEXT);
+	assert_null(strstr(out, "ephtrace_events_dropped"));
+	assert_null(strstr(out, "ephtrace_bpf_program"));
+	assert_null(strstr(out, "ephtrace_destination_"));
+	free(out);
+}
+
+static void test_accept(void **state)
+{
+	(void)state;
+	/* what Prometheus 2.x sends */
+	assert_true(eph_metrics_wants_openmetrics(
+		"application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+		"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"));
+	assert_true(eph_metrics_wants_openmetrics("application/openmetrics-text"));
+	assert_true(eph_metrics_wants_openmetrics(" Application/OpenMetrics-Text ; version=1.0.0"));
+	assert_true(
+		eph_metrics_wants_openmetrics("text/plain;q=0.5, application/openmetrics-text"));
+	assert_false(eph_metrics_wants_openmetrics(NULL));
+	assert_false(eph_metrics_wants_openmetrics(""));
+	assert_false(eph_metrics_wants_openmetrics("*/*"));
+	assert_false(eph_metrics_wants_openmetrics("text/plain"));
+	assert_false(
+		eph_metrics_wants_openmetrics("text/plain, application/openmetrics-text;q=0.9"));
+	assert_false(eph_metrics_wants_openmetrics("application/openmetrics-text;q=0"));
+	assert_false(eph_metrics_wants_openmetrics("application/openmetrics-text;q=bogus"));
+	assert_false(eph_metrics_wants_openmetrics("application/openmetrics-textx"));
+	assert_false(eph_metrics_wants_openmetrics("application/json"));
+}
+
+static struct eph_rec rec(uint8_t type, uint32_t pid, const char *comm, int err, uint16_t flags)
+{
+	struct eph_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.ev.type = type;
+	r.ev.op = type == EPH_RELEASE || type == EPH_TIME_WAIT ? EPH_OP_NONE : EPH_OP_CONNECT;
+	r.ev.pid = pid;
+	r.ev.err = err;
+	r.ev.flags = flags;
+	r.ev.family = AF_INET;
+	r.ev.proto = IPPROTO_TCP;
+	memcpy(r.ev.comm, comm, strnlen(comm, EPH_COMM_LEN - 1));
+	return r;
+}
+
+static int pc_add(struct eph_proc_counts *pc, uint8_t type, uint32_t pid, const char *comm, int err,
+		  uint16_t flags)
+{
+	struct eph_rec r = rec(type, pid, comm, err, flags);
+
+	return eph_proc_counts__add(pc, &r);
+}
+
+static bool only_even_alive(uint32_t pid, void *ctx)
+{
+	(*(int *)ctx)++;
+	return pid % 2 == 0;
+}
+
+static void test_proc_counts(void **state)
+{
+	struct eph_proc_counts *pc = eph_proc_counts__new(3);
+	struct eph_metrics_proc *procs;
+	struct eph_metrics_proc_fail *fails;
+	size_t np, nf;
+	int calls = 0, e;
+
+	(void)state;
+	assert_non_null(pc);
+	assert_null(eph_proc_counts__new(0));
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "old", 0, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_OWNER), 0); /* still held */
+	/* end of TIME_WAIT not seen (tracepoints): let go now */
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_OWNER | EPH_F_TW), 0);
+	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_TW), 0); /* owner unknown */
+	assert_int_equal(pc_add(pc, EPH_RELEASE, 10, "", 0, EPH_F_OWNER), 0);
+	assert_int_equal(pc_add(pc, EPH_RELEASE, 10, "", 0, 0), 0); /* owner unknown: ignored */
+	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRNOTAVAIL, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRNOTAVAIL, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRINUSE, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_RELEASE, 12, "", 0, EPH_F_OWNER), 0); /* makes no row */
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 13, "third", 0, 0), 0);
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 14, "fourth", 0, 0), 0); /* table full */
+	assert_int_equal(eph_proc_counts__untracked(pc), 1);
+
+	assert_int_equal(eph_proc_counts__rows(pc, &procs, &np, &fails, &nf), 0);
+	assert_int_equal(np, 2);
+	assert_int_equal(procs[0].pid, 10);
+	assert_string_equal(procs[0].comm, "web");
+	assert_int_equal(procs[0].held, 2);
+	assert_int_equal(procs[1].pid, 13);
+	assert_int_equal(nf, 2);
+	assert_int_equal(fails[0].pid, 11);
+	assert_int_equal(fails[0].err, EADDRNOTAVAIL);
+	assert_int_equal(fails[0].count, 2);
+	assert_int_equal(fails[1].err, EADDRINUSE);
+	assert_int_equal(fails[1].count, 1);
+	free(procs);
+	free(fails);
+
+	/* 11 holds nothing and is gone: forgotten; 10 and 13 hold ports: kept unasked */
+	eph_proc_counts__prune(pc, only_even_alive, &calls);
+	assert_int_equal(calls, 1);
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 14, "fourth", 0, 0), 0); /* room again */
+	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);	 /* still found */
+	assert_int_equal(eph_proc_counts__rows(pc, &procs, &np, &fails, &nf), 0);
+	assert_int_equal(np, 3);
+	assert_int_equal(procs[0].pid, 10);
+	assert_int_equal(procs[0].held, 3);
+	assert_int_equal(procs[2].pid, 14);
+	assert_int_equal(nf, 0);
+	assert_null(fails);
+	free(procs);
+
+	/* at most 8 errnos per process; further ones are counted as untracked */
+	for (e = 1; e <= 9; e++)
+		assert_int_equal(pc_add(pc, EPH_FAIL, 13, "third", e, 0), 0);
+	assert_int_equal(eph_proc_counts__untracked(pc), 2);
+	eph_proc_counts__free(pc);
+	eph_proc_counts__free(NULL);
+}
+
+/* The fixed input of the golden files: a bit of everything, hostile comm included. */
+static char *golden_output(enum eph_metrics_format fmt)
+{
+	static const struct eph_metrics_stat st[] = {
+		{ { EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, 0, 0 }, 16 },
+		{ { EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET6, 0, 0 }, 3 },
+		{ { EPH_ASSIGN, EPH_OP_BIND, IPPROTO_UDP, AF_INET, 0, 0 }, 7 },
+		{ { EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, EADDRNOTAVAIL, 0 }, 48 },
+		{ { EPH_FAIL, EPH_OP_SENDMSG, IPPROTO_UDP, AF_INET, EAGAIN, 0 }, 1 },
+	};
+	static const struct eph_metrics_proc procs[] = {
+		{ 4242, "curl", 16 },
+		{ 4243, "evil\"\\\n\xff\t", 2 },
+	};
+	static const struct eph_metrics_proc_fail fails[] = {
+		{ 4242, "curl", EADDRNOTAVAIL, 48 },
+		{ 4243, "evil\"\\\n\xff\t", EAGAIN, 1 },
+	};
+	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16 },
+							  { 4026531840u, 28232 } };
+	static const struct eph_metrics_prog progs[] = { { "tp_exit_connect", 2500, 64 } };
+	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 0, [EPH_CNT_HOLD_FULL] = 1 };
+	struct eph_metrics_dest d = { .netns = 4026532999u,
+				      .proto = IPPROTO_TCP,
+				      .family = AF_INET,
+				      .dport = 5000,
+				      .held = 16,
+				      .utilization = 1,
+				      .exhaust_in_s = 0 };
+	struct eph_hists h = EPH_HISTS_INIT;
+	struct eph_metrics_input in = {
+		.version = "0.1.0",
+		.backend = "tracepoint",
+		.counters = cnt,
+		.stats = st,
+		.nstats = 5,
+		.hists = &h,
+		.netns = netns,
+		.nnetns = 2,
+		.dests = &d,
+		.ndests = 1,
+		.procs = procs,
+		.nprocs = 2,
+		.fails = fails,
+		.nfails = 2,
+		.progs = progs,
+		.nprogs = 1,
+		.top = 20,
+	};
+	char *out;
+
+	inet_pton(AF_INET, "127.0.0.1", d.saddr);
+	inet_pton(AF_INET, "127.0.0.1", d.daddr);
+	add_hist(&h, EPH_HIST_CONNECT, 0, 11, 10);
+	add_hist(&h, EPH_HIST_CONNECT, 0, 13, 6);
+	add_hist(&h, EPH_HIST_CONNECT, 0, EPH_HIST_SUM, 81920);
+	add_hist(&h, EPH_HIST_CONNECT, EADDRNOTAVAIL, 14, 48);
+	add_hist(&h, EPH_HIST_CONNECT, EADDRNOTAVAIL, EPH_HIST_SUM, 786432);
+	add_hist(&h, EPH_HIST_HOLD, 0, 25, 3);
+	add_hist(&h, EPH_HIST_HOLD, 0, EPH_HIST_SUM, 120000000);
+	out = write_all(&in, fmt);
+	eph_hists__free(&h);
+	return out;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc(n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, n, f), n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void check_golden(const char *name, enum eph_metrics_format fmt)
+{
+	char path[256];
+	char *got = golden_output(fmt), *want;
+	size_t len, i;
+
+	snprintf(path, sizeof(path), GOLDEN_DIR "%s", name);
+	if (getenv("EPH_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "wb");
+
+		assert_non_null(f);
+		fputs(got, f);
+		fclose(f);
+	}
+	want = read_file(path, &len);
+	if (!want)
+		fail_msg("cannot read %s (run from the top of the tree)", path);
+	for (i = 0; i < len && got[i] == want[i]; i++)
+		;
+	if (i != len || got[i])
+		fail_msg("%s differs at byte %zu: got \"%.60s\", want \"%.60s\"", path, i, got + i,
+			 want + i);
+	free(got);
+	free(want);
+}
+
+static void test_golden_text(void **state)
+{
+	(void)state;
+	check_golden("metrics.prom", EPH_METRICS_TEXT);
+}
+
+static void test_golden_openmetrics(void **state)
+{
+	(void)state;
+	check_golden("metrics.openmetrics", EPH_METRICS_OPENMETRICS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_label_escaping),
+		cmocka_unit_test(test_float_format),
+		cmocka_unit_test(test_small_text_exact),
+		cmocka_unit_test(test_small_openmetrics_exact),
+		cmocka_unit_test(test_stats_merge),
+		cmocka_unit_test(test_histogram_cumulative),
+		cmocka_unit_test(test_hostile_comm),
+		cmocka_unit_test(test_top_n),
+		cmocka_unit_test(test_counters_and_progs),
+		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_proc_counts),
+		cmocka_unit_test(test_golden_text),
+		cmocka_unit_test(test_golden_openmetrics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

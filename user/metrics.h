@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Prometheus exposition: the text format 0.0.4 and OpenMetrics 1.0, written from plain structs
+ * (kernel counters, the "stats" and "hists" maps, rows per process, destination and network
+ * namespace). No libbpf and no HTTP here (see STYLE.md): cmd_serve.c gathers, this writes.
+ *
+ * Every label value is escaped (backslash, double quote, newline) and made valid UTF-8: a
+ * byte that does not start or continue a valid UTF-8 sequence becomes U+FFFD, other control
+ * bytes their Unicode control pictures (tab U+2409, carriage return U+240D, DEL U+2421), so
+ * that no reader splitting lines at '\r' or stopping at control bytes is misled.
+ */
+#ifndef EPH_METRICS_H
+#define EPH_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ephtrace.h"
+#include "event.h"
+#include "hist.h"
+#include "strbuf.h"
+
+enum eph_metrics_format {
+	EPH_METRICS_TEXT,	 /* text/plain; version=0.0.4 */
+	EPH_METRICS_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
+};
+
+#define EPH_METRICS_TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define EPH_METRICS_OPENMETRICS_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/* Buckets exported for the log2 histograms: slot k (values in [2^k, 2^(k+1)) ns) ends at
+ * le = (2^(k+1) - 1) ns, exact for integer nanoseconds. Slots below the first fold into the
+ * first bucket, slots above the last only into +Inf: cumulative counts stay exact. */
+#define EPH_METRICS_SEARCH_FIRST_SLOT 8 /* le 511 ns */
+#define EPH_METRICS_SEARCH_LAST_SLOT 29 /* le 1.073741823 s */
+#define EPH_METRICS_HOLD_FIRST_SLOT 20	/* le 2.097151 ms */
+#define EPH_METRICS_HOLD_LAST_SLOT 45	/* le 70368.744177663 s (19.5 h) */
+
+/* One entry of the kernel's "stats" map. */
+struct eph_metrics_stat {
+	struct eph_stat_key key;
+	uint64_t value;
+};
+
+/* Ports held towards one destination (the occupancy tracker's view). NAN means unknown: the
+ * series is left out. exhaust_in_s is exported only when finite. */
+struct eph_metrics_dest {
+	uint32_t netns;
+	uint8_t proto;	/* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t family; /* AF_INET / AF_INET6 */
+	uint16_t dport;
+	uint8_t saddr[16]; /* network order; AF_INET in the first 4 bytes */
+	uint8_t daddr[16];
+	uint64_t held;
+	double utilization;  /* held / usable ports, 0..1 (NAN: range unknown) */
+	double exhaust_in_s; /* forecast (NAN or INFINITY: none) */
+};
+
+/* The ephemeral range of one network namespace: ports in range minus reserved ones. */
+struct eph_metrics_netns {
+	uint32_t netns;
+	uint32_t usable;
+};
+
+/* Ports one process holds now. */
+struct eph_metrics_proc {
+	uint32_t pid;
+	char comm[EPH_COMM_LEN]; /* any bytes; read up to the first NUL */
+	uint64_t held;
+};
+
+/* Port allocation failures of one process with one errno. */
+struct eph_metrics_proc_fail {
+	uint32_t pid;
+	char comm[EPH_COMM_LEN];
+	int32_t err; /* positive errno */
+	uint64_t count;
+};
+
+/* One BPF program's own cost (bpf_prog_info.run_time_ns / run_cnt). */
+struct eph_metrics_prog {
+	char name[32];
+	uint64_t run_time_ns;
+	uint64_t run_cnt;
+};
+
+/*
+ * Everything one scrape shows. Arrays may be NULL when their count is 0; rows must be unique
+ * by their labels (pid; pid+err; netns+proto+saddr+daddr+dport; netns; program name).
+ * Rows need not be sorted: the output is (same input, same bytes).
+ */
+struct eph_metrics_input {
+	const char *version; /* build_info */
+	const char *backend;
+	const uint64_t *counters; /* EPH_CNT_MAX values (eph_loader__counters), or NULL */
+	const struct eph_metrics_stat *stats;
+	size_t nstats;
+	const struct eph_hists *hists; /* cumulative since start, or NULL */
+	const struct eph_metrics_netns *netns;
+	size_t nnetns;
+	const struct eph_metrics_dest *dests;
+	size_t ndests;
+	const struct eph_metrics_proc *procs;
+	size_t nprocs;
+	const struct eph_metrics_proc_fail *fails;
+	size_t nfails;
+	const struct eph_metrics_prog *progs; /* only when BPF run-time stats are on */
+	size_t nprogs;
+	uint64_t procs_untracked; /* events of processes a full table could not count */
+	unsigned int top;	  /* at most this many rows per table (0: no limit) */
+};
+
+/*
+ * Append the whole exposition. Destinations are ranked by utilization then ports held,
+ * processes by ports held (only those holding some), failures by count; rows past the top N
+ * are left out and counted in ephtrace_series_truncated{table}. Failure counters of the
+ * common port errors (connect EADDRNOTAVAIL, bind EADDRINUSE, UDP autobind EAGAIN) are always
+ * there, 0 until the kernel counts one, so that increase() sees the first failure.
+ * Returns 0 or -ENOMEM (sb is then left as it was).
+ */
+int eph_metrics_write(struct strbuf *sb, const struct eph_metrics_input *in,
+		      enum eph_metrics_format fmt);
+
+/* A label value between double quotes, escaped and valid UTF-8 (see above). Reads at most n
+ * bytes and stops at a NUL. */
+int eph_metrics_label_value(struct strbuf *sb, const char *s, size_t n);
+
+/* A float the way Go's strconv.FormatFloat(v, 'g', -1, 64) writes it (what Prometheus and
+ * its client libraries use for le): shortest round-trip digits, exponent form below 1e-4 and
+ * from 1e6 on ("5.11e-07", "0.5", "1", "1e+06", "+Inf", "-Inf", "NaN"). */
+int eph_metrics_float(struct strbuf *sb, double v);
+
+/* Whether an Accept header prefers OpenMetrics: the best q of application/openmetrics-text
+ * (any version) is > 0 and not below that of text/plain (or of a wildcard matching it). */
+bool eph_metrics_wants_openmetrics(const char *accept);
+
+/*
+ * Processes seen in events, until the occupancy tracker provides its own rows: ports taken
+ * and not yet released and failures by errno, per pid. O(1) per event.
+ * At most max processes are kept; events of further ones are counted in untracked.
+ */
+struct eph_proc_counts;
+
+struct eph_proc_counts *eph_proc_counts__new(uint32_t max); /* NULL: ENOMEM or EINVAL */
+void eph_proc_counts__free(struct eph_proc_counts *pc);	    /* NULL-safe */
+/* assign: held++; fail: failures[err]++; release with EPH_F_OWNER: held-- of that pid;
+ * time_wait: nothing (still held), except with EPH_F_TW (its end will not be seen: the
+ * tracepoint backend), then as a release. The comm is the latest of an assign or fail.
+ * Returns 0 or -ENOMEM. */
+int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r);
+/* Forget processes that hold nothing and are gone (alive() false). */
+void eph_proc_counts__prune(struct eph_proc_counts *pc, bool (*alive)(uint32_t pid, void *ctx),
+			    void *ctx);
+uint64_t eph_proc_counts__untracked(const struct eph_proc_counts *pc);
+/* Rows for the writer (malloc'ed, caller frees; NULL when empty): processes holding ports,
+ * and failures by pid and errno. Returns 0 or -ENOMEM. */
+int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_proc **procs,
+			  size_t *nprocs, struct eph_metrics_proc_fail **fails, size_t *nfails);
+
+#endif
