@@ -3,7 +3,9 @@
 #   1. ephtest: every scenario with --backend tracepoint (the only backend this host's kernel
 #      allows), comparing ephtrace's JSON with what the kernel returned to the workload;
 #   2. ephtest with --backend auto: it must choose tracepoint here (EPH_HOST_AUTO_EXPECT);
-#   3. status.sh: ephtrace status against ss in a private namespace.
+#   3. status.sh: ephtrace status against ss in a private namespace;
+#   4. metrics.sh: ephtrace serve checked by promtool, a strict OpenMetrics parser and a real
+#      Prometheus; deploy.sh: the alert rules (promtool) and the systemd unit.
 # Run from anywhere after `make ephtrace .output/tests/ephtest` (`make test-host` does both).
 # Extra arguments go to the first ephtest run (e.g. --scenario v4-connect -v).
 set -u
@@ -39,6 +41,8 @@ step ephtest-tracepoint "$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$
 step ephtest-auto "$EPHTEST" --backend auto --expect-backend "$AUTO_EXPECT" \
 	--ephtrace ./ephtrace --scenario v4-connect --scenario udp-connect
 step status ./tests/host/status.sh ./ephtrace
+step metrics ./tests/host/metrics.sh ./ephtrace
+step deploy ./tests/host/deploy.sh
 
 [ $failed = 0 ] || echo "host: failed:$failed_names"
 echo "host: $passed passed, $failed failed"
