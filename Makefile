@@ -75,6 +75,8 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ -lcmocka -lm -o $@
 
 include tests/ephtest/ephtest.mk
+-include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 deps:
 	$(Q)./tests/deps.sh
@@ -99,6 +101,13 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-host
 	$(Q)$(MAKE) --no-print-directory test-vm
+	$(Q)$(MAKE) --no-print-directory test-cli
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+
+# Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH)
+	$(Q)OUTPUT=$(OUTPUT) EPH_BENCH_DRIVER=$(EPHBENCH) ./tests/bench/run.sh
 
 clean:
 	$(call msg,CLEAN,)

@@ -2,7 +2,7 @@
 # Install the Debian packages ephtrace needs to build and test, if any is missing.
 # Safe to run again: it does nothing when everything is there.
 set -eu
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcmocka-dev
+PKGS="make gcc clang libclang-rt-14-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcmocka-dev
 libmicrohttpd-dev iproute2 qemu-system-x86 busybox-static cpio gzip zstd prometheus
 python3 python3-prometheus-client python3-yaml curl libbpf-tools procps libjson-c-dev libmnl-dev"
 missing=""

@@ -10,6 +10,7 @@
 #include "event.h"
 
 volatile sig_atomic_t eph_exiting;
+bool eph_parse_only;
 
 static void on_signal(int sig)
 {
@@ -17,19 +18,75 @@ static void on_signal(int sig)
 	eph_exiting = 1;
 }
 
+/* n bytes of s as typed, but control bytes (newline, ESC, ...) as \xNN. */
+static void put_arg(FILE *f, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
 int eph_bad_value(const char *cmd, const char *what, const char *val, const char *why)
 {
-	fprintf(stderr, "ephtrace %s: invalid %s '%s': %s\n", cmd, what, val, why);
+	fprintf(stderr, "ephtrace %s: invalid %s '", cmd, what);
+	put_arg(stderr, val, strlen(val));
+	fprintf(stderr, "': %s\n", why);
 	return EXIT_USAGE;
 }
 
+/*
+ * Where getopt_long (glibc) leaves the option it refused: a long option, or a short one at the
+ * end of its cluster, is argv[optind - 1] (optind has moved past it), but an unknown short
+ * option inside a cluster ("-x4") leaves optind on the cluster. optopt is the short option,
+ * the val of a long one given a value it does not take ("--json=1"), or 0 for an unknown long
+ * option. Long options are named as typed, up to '='.
+ */
 int eph_bad_option(const char *cmd, int opt, char **argv)
 {
+	const char *word = argv[optind - 1], *cur = argv[optind], *p = NULL;
+	char c = (char)optopt;
+	bool is_long;
+
+	if (opt == '?' && cur && cur[0] == '-' && cur[1] != '-' && optopt > 0 && optopt < 256)
+		p = strchr(cur + 1, optopt);
+	is_long = !(p && p[1]) && word[0] == '-' && word[1] == '-';
+	fprintf(stderr, "ephtrace %s: %s '", cmd,
+		opt == ':' || (is_long && optopt) ? "option" : "unknown option");
+	if (is_long) {
+		put_arg(stderr, word, strcspn(word, "="));
+	} else {
+		fputc('-', stderr);
+		put_arg(stderr, &c, 1);
+	}
 	if (opt == ':')
-		fprintf(stderr, "ephtrace %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
+		fputs("' needs a value\n", stderr);
+	else if (is_long && optopt)
+		fputs("' takes no value\n", stderr);
 	else
-		fprintf(stderr, "ephtrace %s: unknown option '%s' (see ephtrace %s --help)\n", cmd,
-			argv[optind - 1], cmd);
+		fprintf(stderr, "' (see ephtrace %s --help)\n", cmd);
+	return EXIT_USAGE;
+}
+
+int eph_bad_arg(const char *cmd, const char *arg)
+{
+	fprintf(stderr, "ephtrace %s: unexpected argument '", cmd);
+	put_arg(stderr, arg, strlen(arg));
+	fputs("'\n", stderr);
+	return EXIT_USAGE;
+}
+
+int eph_bad_command(const char *name)
+{
+	fputs("ephtrace: unknown command '", stderr);
+	put_arg(stderr, name, strlen(name));
+	fputs("' (see ephtrace --help)\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -69,10 +126,16 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 void eph_signals_init(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t set;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A blocked mask survives exec: a launcher that blocks them would make us unstoppable. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,

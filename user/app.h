@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "loader.h"
@@ -41,10 +42,24 @@ enum {
 /* One of the loader options: 1 = taken, 0 = not a loader option, 2 = bad value (printed). */
 int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_opts *lo);
 
-/* One line for a bad value: "ephtrace CMD: invalid WHAT 'VAL': WHY". Returns 2. */
+/*
+ * Set by tests and fuzzers: every command returns right after parsing its options, with the
+ * status of the parse (0 when it would run, 2 for bad usage), loading and touching nothing.
+ */
+extern bool eph_parse_only;
+
+/* Usage errors, one line each on stderr; they return 2 (EXIT_USAGE). Values from the command
+ * line are quoted with control bytes as \xNN: one line stays one line, and the terminal gets
+ * no escape sequence. */
+/* "ephtrace CMD: invalid WHAT 'VAL': WHY" */
 int eph_bad_value(const char *cmd, const char *what, const char *val, const char *why);
-/* getopt's ':' and '?' cases, as one line each. Returns 2. */
+/* getopt_long's ':' and '?' cases (opterr = 0, optstring starting with ':'), naming the
+ * option as it was given. */
 int eph_bad_option(const char *cmd, int opt, char **argv);
+/* A word where no more are taken: "ephtrace CMD: unexpected argument 'ARG'" */
+int eph_bad_arg(const char *cmd, const char *arg);
+/* "ephtrace: unknown command 'NAME' (see ephtrace --help)" */
+int eph_bad_command(const char *name);
 
 /* SIGINT and SIGTERM set eph_exiting, SIGPIPE is ignored. main() calls it first of all for the
  * commands that run until stopped, so that a signal during start-up still ends them cleanly. */

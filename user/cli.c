@@ -9,23 +9,26 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Digits of s up to end or a non-digit; *rest is where it stopped. */
+/* Digits of s up to end or a non-digit; *rest is where it stopped. -ERANGE when they do not fit
+ * in 64 bits: the caller looks at what follows first ("99999999999999999999x" is -EINVAL). */
 static int parse_digits(const char *s, uint64_t *out, const char **rest)
 {
 	uint64_t v = 0;
+	int err = 0;
 
 	if (!s || !is_digit(*s))
 		return -EINVAL;
 	for (; is_digit(*s); s++) {
 		unsigned d = *s - '0';
 
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
+		if (err || v > (UINT64_MAX - d) / 10)
+			err = -ERANGE;
+		else
+			v = v * 10 + d;
 	}
 	*out = v;
 	*rest = s;
-	return 0;
+	return err;
 }
 
 int eph_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -34,10 +37,10 @@ int eph_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	uint64_t v;
 	int err = parse_digits(s, &v, &rest);
 
+	if (err == -EINVAL || *rest)
+		return -EINVAL;
 	if (err)
 		return err;
-	if (*rest)
-		return -EINVAL;
 	if (v < min || v > max)
 		return -ERANGE;
 	*out = v;
@@ -50,7 +53,7 @@ int eph_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	uint64_t v, mult = 1;
 	int err = parse_digits(s, &v, &rest);
 
-	if (err)
+	if (err == -EINVAL)
 		return err;
 	switch (*rest) {
 	case '\0':
@@ -72,7 +75,7 @@ int eph_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	}
 	if (*rest && rest[1])
 		return -EINVAL;
-	if (v > UINT64_MAX / mult)
+	if (err || v > UINT64_MAX / mult)
 		return -ERANGE;
 	v *= mult;
 	if (v < min || v > max)
@@ -87,7 +90,7 @@ int eph_parse_seconds(const char *s, uint64_t max_s, uint64_t *out_ms)
 	uint64_t whole, ms = 0, scale = 100;
 	int err = parse_digits(s, &whole, &rest);
 
-	if (err)
+	if (err == -EINVAL)
 		return err;
 	if (*rest == '.') {
 		rest++;
@@ -98,7 +101,9 @@ int eph_parse_seconds(const char *s, uint64_t max_s, uint64_t *out_ms)
 	}
 	if (*rest)
 		return -EINVAL;
-	if (whole > max_s || (whole == max_s && ms) || (whole == 0 && ms == 0))
+	if (max_s > UINT64_MAX / 1000)
+		max_s = UINT64_MAX / 1000; /* the result is in ms */
+	if (err || whole > max_s || (whole == max_s && ms) || (whole == 0 && ms == 0))
 		return -ERANGE;
 	*out_ms = whole * 1000 + ms;
 	return 0;

@@ -110,7 +110,7 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 	int opt;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":p:46d:vh", longopts, NULL)) != -1) {
 		int taken = eph_loader_opt("events", opt, optarg, lo);
 
@@ -166,10 +166,8 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 			return eph_bad_option("events", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ephtrace events: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return eph_bad_arg("events", argv[optind]);
 	return -1; /* go on */
 }
 
@@ -228,6 +226,8 @@ int cmd_events(int argc, char **argv)
 	ret = parse_args(argc, argv, &c, &lo, &duration_ms);
 	if (ret >= 0)
 		return ret;
+	if (eph_parse_only)
+		return 0;
 	c.summary = eph_summary__new();
 	if (!c.summary)
 		return 1;

@@ -51,7 +51,7 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loa
 	int opt;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":i:n:vh", longopts, NULL)) != -1) {
 		int taken = eph_loader_opt("hist", opt, optarg, lo);
 
@@ -83,10 +83,8 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loa
 			return eph_bad_option("hist", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ephtrace hist: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return eph_bad_arg("hist", argv[optind]);
 	return -1;
 }
 
@@ -137,6 +135,8 @@ int cmd_hist(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
+	if (eph_parse_only)
+		return 0;
 	lo.no_events = true;
 	ret = eph_start("hist", &lo, NULL, NULL, &l);
 	if (ret)

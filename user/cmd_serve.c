@@ -150,7 +150,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o, struct eph_lo
 	int opt;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
 		int taken = eph_loader_opt("serve", opt, optarg, lo);
 
@@ -180,10 +180,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o, struct eph_lo
 			return eph_bad_option("serve", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ephtrace serve: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return eph_bad_arg("serve", argv[optind]);
 	return -1;
 }
 
@@ -617,6 +615,8 @@ int cmd_serve(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
+	if (eph_parse_only)
+		return 0;
 	s.top = o.top;
 	s.mono_to_wall = eph_mono_to_wall_ns();
 	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app.h"
 #include "cli.h"
 #include "commands.h"
 #include "netns.h"
@@ -62,12 +63,6 @@ static const struct option longopts[] = {
 	{},
 };
 
-static int bad_value(const char *opt, const char *val, const char *what)
-{
-	fprintf(stderr, "ephtrace status: invalid %s '%s': %s\n", opt, val, what);
-	return EXIT_USAGE;
-}
-
 /* -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct status_opts *o)
 {
@@ -75,7 +70,7 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 	int opt;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_JSON:
@@ -83,39 +78,31 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 			break;
 		case OPT_NETNS:
 			if (eph_parse_u64(optarg, 1, UINT32_MAX, &v))
-				return bad_value("netns inode", optarg,
-						 "a number from 1 to 4294967295");
+				return eph_bad_value("status", "netns inode", optarg,
+						     "a number from 1 to 4294967295");
 			o->netns = v;
 			break;
 		case 'l':
 			if (eph_parse_u64(optarg, 0, 1000000, &v))
-				return bad_value("limit", optarg, "a number from 0 to 1000000");
+				return eph_bad_value("status", "limit", optarg,
+						     "a number from 0 to 1000000");
 			o->limit = v;
 			break;
 		case OPT_MAX_PORTS:
 			if (eph_parse_u64(optarg, 1, 1u << 24, &v))
-				return bad_value("max-ports", optarg,
-						 "a number from 1 to 16777216");
+				return eph_bad_value("status", "max-ports", optarg,
+						     "a number from 1 to 16777216");
 			o->max_ports = v;
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "ephtrace status: option '%s' needs a value\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "ephtrace status: unknown option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return eph_bad_option("status", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ephtrace status: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return eph_bad_arg("status", argv[optind]);
 	return -1;
 }
 
@@ -140,6 +127,8 @@ int cmd_status(int argc, char **argv)
 	ret = parse_args(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
+	if (eph_parse_only)
+		return 0;
 	ret = 1;
 	l = eph_netns_list__new();
 	if (!l) {

@@ -65,7 +65,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_trac
 	int opt;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":i:n:l:vh", longopts, NULL)) != -1) {
 		int taken = eph_loader_opt("top", opt, optarg, lo);
 
@@ -116,10 +116,8 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_trac
 			return eph_bad_option("top", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ephtrace top: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return eph_bad_arg("top", argv[optind]);
 	return -1;
 }
 
@@ -132,17 +130,22 @@ static int latest_failures(struct strbuf *sb, const struct eph_tracker *t)
 	for (i = 0; i < n && !err; i++) {
 		const struct eph_rec *r = &t->fails[(t->nfails - 1 - i) % EPH_TRACKER_FAILS];
 		const struct eph_event *e = &r->ev;
-		char addr[48] = "-", ebuf[16], tbuf[16];
+		char addr[48] = "-", ebuf[16], tbuf[16], comm[EPH_COMM_LEN];
 		time_t sec = r->wall_ns / 1000000000ull;
+		unsigned int k;
 		struct tm tm;
 
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&sec, &tm));
+		/* any process can name itself an escape sequence: printable ASCII only */
+		for (k = 0; k < EPH_COMM_LEN - 1 && e->comm[k]; k++)
+			comm[k] = e->comm[k] >= 0x20 && e->comm[k] < 0x7f ? e->comm[k] : '?';
+		comm[k] = '\0';
 		if (e->flags & EPH_F_DEST)
 			eph_addr_str(e->family, e->daddr, addr, sizeof(addr));
 		else if (e->flags & EPH_F_SADDR)
 			eph_addr_str(e->family, e->saddr, addr, sizeof(addr));
 		err = sb_printf(sb, "%s %-7u %-15.15s %-3s %-7s %-.28s:%u %s\n", tbuf, e->pid,
-				e->comm, eph_proto_name(e->proto) ?: "?",
+				comm, eph_proto_name(e->proto) ?: "?",
 				eph_op_name(e->op) ?: "-", addr,
 				(e->flags & EPH_F_DEST) ? e->dport : e->req_port,
 				eph_errno_name(e->err, ebuf, sizeof(ebuf)));
@@ -158,7 +161,8 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 	int err;
 
 	eph_loader__counters(l, cnt);
-	dropped = cnt[EPH_CNT_DROPPED];
+	/* also what the kernel tables could not follow: a release or a call that will not come */
+	dropped = cnt[EPH_CNT_DROPPED] + cnt[EPH_CNT_HOLD_FULL] + cnt[EPH_CNT_CTX_FULL];
 	sb_reset(sb);
 	if (o->json) {
 		err = eph_occ__json(t->occ, sb, now_ns, wall, dropped) ?: sb_putc(sb, '\n');
@@ -198,6 +202,8 @@ int cmd_top(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &to, &lo);
 	if (ret >= 0)
 		return ret;
+	if (eph_parse_only)
+		return 0;
 	to.mono_to_wall = eph_mono_to_wall_ns();
 	to.warn = stderr;
 	/* attach first, then seed: what happens in between waits in the ring buffer */

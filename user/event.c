@@ -107,6 +107,9 @@ int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct ep
 	if (!eph_type_name(ev.type) || !op_valid(ev.op) || !eph_proto_name(ev.proto) ||
 	    !eph_family_name(ev.family) || !eph_backend_name(ev.backend))
 		return -EINVAL;
+	/* a failure carries the positive errno of the system call; nothing else carries one */
+	if (ev.type == EPH_FAIL ? ev.err <= 0 : ev.err != 0)
+		return -EINVAL;
 	ev.comm[EPH_COMM_LEN - 1] = '\0';
 	out->ev = ev;
 	/* Unsigned arithmetic: a negative offset is a subtraction, and nothing here is UB. */

@@ -96,6 +96,19 @@ static bool kernel_has_func(const struct btf *btf, const char *fn)
 	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
 }
 
+/* Whether all the capabilities of mask (bit n = capability n) are in our effective set. */
+static bool has_caps(uint64_t mask)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	uint64_t eff;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
+	return (eff & mask) == mask;
+}
+
 static bool tracefs_present(void)
 {
 	return !access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK);
@@ -105,7 +118,8 @@ static bool tracefs_present(void)
  * Tracepoints need tracefs to find their ids. When it is not mounted, it is mounted for the
  * attach only, in a mount namespace of our own: the host never sees it, and if we are killed
  * meanwhile (SIGKILL) the namespace and its mount go with us. Then back to the original
- * namespace. Without a namespace of our own (no CAP_SYS_ADMIN, threads) it is mounted in place.
+ * namespace (setns() needs CAP_SYS_CHROOT too). Without a namespace of our own (no such
+ * capabilities, namespaces forbidden, threads) it is mounted in place.
  */
 struct tracefs_mnt {
 	bool mounted; /* by us */
@@ -143,7 +157,8 @@ static int tracefs_mount(struct tracefs_mnt *m)
 	m->oldns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	m->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	m->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (m->oldns >= 0 && m->root >= 0 && m->cwd >= 0 && !unshare(CLONE_NEWNS)) {
+	if (has_caps(1ull << CAP_SYS_ADMIN | 1ull << CAP_SYS_CHROOT) && m->oldns >= 0 &&
+	    m->root >= 0 && m->cwd >= 0 && !unshare(CLONE_NEWNS)) {
 		m->private = true;
 		/* what is mounted here must not propagate back to the original namespace */
 		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
@@ -476,14 +491,6 @@ void eph_loader__free(struct eph_loader *l)
 
 bool eph_privileged(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = {};
-	uint64_t eff;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return geteuid() == 0;
-	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
-#define HAS(cap) (eff & (1ull << (cap)))
-	return HAS(CAP_SYS_ADMIN) || (HAS(CAP_BPF) && HAS(CAP_PERFMON));
-#undef HAS
+	return has_caps(1ull << CAP_SYS_ADMIN) ||
+	       has_caps(1ull << CAP_BPF | 1ull << CAP_PERFMON);
 }

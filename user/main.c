@@ -62,6 +62,5 @@ int main(int argc, char **argv)
 			eph_signals_init();
 		return commands[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "ephtrace: unknown command '%s' (see ephtrace --help)\n", argv[1]);
-	return EXIT_USAGE;
+	return eph_bad_command(argv[1]);
 }

@@ -37,6 +37,8 @@ static void test_parse_u64(void **state)
 		{ "0x10", 0, 100, -EINVAL, 0 },
 		{ "1.5", 0, 10, -EINVAL, 0 },
 		{ "abc", 0, 10, -EINVAL, 0 },
+		/* too many digits, but not a number anyway: the form is checked first */
+		{ "99999999999999999999999x", 0, UINT64_MAX, -EINVAL, 0 },
 		{ NULL, 0, 10, -EINVAL, 0 },
 	};
 	size_t i;
@@ -67,6 +69,8 @@ static void test_parse_size(void **state)
 		{ "", 4096, 1u << 30, -EINVAL, 0 },
 		{ "-4K", 4096, 1u << 30, -EINVAL, 0 },
 		{ "17179869184G", 0, UINT64_MAX, -ERANGE, 0 },
+		{ "99999999999999999999999K", 0, UINT64_MAX, -ERANGE, 0 },
+		{ "99999999999999999999999KB", 0, UINT64_MAX, -EINVAL, 0 },
 	};
 	size_t i;
 
@@ -98,6 +102,12 @@ static void test_parse_seconds(void **state)
 		{ "1s", 0, 100, -EINVAL, 0 },
 		{ "-1", 0, 100, -EINVAL, 0 },
 		{ "", 0, 100, -EINVAL, 0 },
+		{ "99999999999999999999999.5", 0, UINT64_MAX, -ERANGE, 0 },
+		{ "99999999999999999999999.", 0, UINT64_MAX, -EINVAL, 0 },
+		/* max above UINT64_MAX / 1000 s counts as that: no wrap in ms (fuzz_options) */
+		{ "18446744073709551", 0, UINT64_MAX, 0, 18446744073709551000ull },
+		{ "18446744073709551.001", 0, UINT64_MAX, -ERANGE, 0 },
+		{ "2000000000000000000", 0, UINT64_MAX, -ERANGE, 0 },
 	};
 	size_t i;
 

@@ -199,6 +199,28 @@ static void test_decode_bad_backend(void **state)
 	assert_rejected(&ev, sizeof(ev));
 }
 
+/* A failure carries a positive errno, and only a failure carries one (fuzz_decode found a
+ * failure with errno 0 becoming an "E0" failure row). */
+static void test_decode_errno_by_type(void **state)
+{
+	struct eph_event ev = good_event();
+	struct eph_rec r;
+
+	(void)state;
+	ev.type = EPH_FAIL;
+	ev.err = 99;
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	ev.err = 0;
+	assert_rejected(&ev, sizeof(ev));
+	ev.err = -99;
+	assert_rejected(&ev, sizeof(ev));
+	ev.type = EPH_ASSIGN;
+	ev.err = 99;
+	assert_rejected(&ev, sizeof(ev));
+	ev.type = EPH_RELEASE;
+	assert_rejected(&ev, sizeof(ev));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -312,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_decode_bad_proto),
 		cmocka_unit_test(test_decode_bad_family),
 		cmocka_unit_test(test_decode_bad_backend),
+		cmocka_unit_test(test_decode_errno_by_type),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_backend_parse),
 		cmocka_unit_test(test_errno_name),
