@@ -668,23 +668,30 @@ int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 
 /* --- tracepoints only ---------------------------------------------------------------------- */
 
+/* The socket of an open file, or NULL when it is not a socket. */
+static __always_inline struct sock *sock_of_file(const struct file *f)
+{
+	struct socket *sock;
+
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
 /* The socket behind a file descriptor of the current task, or NULL. */
 static __always_inline struct sock *sock_from_fd(long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *f = NULL;
-	struct socket *sock;
 
 	if (fd < 0 || !fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_core_read(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
+	return sock_of_file(f);
 }
 
 static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr)
@@ -906,6 +913,60 @@ SEC("tracepoint/tcp/tcp_destroy_sock")
 int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	on_release(ctx->skaddr, IPPROTO_TCP, 0);
+	return 0;
+}
+
+/*
+ * A process that exits closes its files without close(): UDP has no state tracepoint, so walk
+ * the file table of the last task using it (sched_process_exit runs before exit_files()) and
+ * release the UDP ports it still holds. One word of the open-fds bitmap per bpf_loop step.
+ */
+struct exit_walk {
+	struct file **fds;
+	unsigned long *open_fds;
+	__u32 words;
+};
+
+static long exit_walk_word(__u32 w, void *data)
+{
+	struct exit_walk *x = data;
+	unsigned long bits = 0;
+	__u32 b;
+
+	if (w >= x->words)
+		return 1;
+	bpf_probe_read_kernel(&bits, sizeof(bits), &x->open_fds[w]);
+	for (b = 0; b < 64 && bits; b++, bits >>= 1) {
+		struct file *f = NULL;
+		struct sock *sk;
+
+		if (!(bits & 1))
+			continue;
+		if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[w * 64 + b]) || !f)
+			continue;
+		sk = sock_of_file(f);
+		if (sk && sk_proto(sk) == IPPROTO_UDP)
+			on_release(sk, IPPROTO_UDP, 0);
+	}
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_process_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct exit_walk x = {};
+	struct fdtable *fdt;
+
+	/* only the last user of the file table: its files are closed right after this */
+	if (!files || BPF_CORE_READ(files, count.counter) != 1)
+		return 0;
+	fdt = BPF_CORE_READ(files, fdt);
+	x.fds = BPF_CORE_READ(fdt, fd);
+	x.open_fds = BPF_CORE_READ(fdt, open_fds);
+	x.words = (BPF_CORE_READ(fdt, max_fds) + 63) / 64;
+	bpf_loop(x.words, exit_walk_word, &x, 0);
 	return 0;
 }
 

@@ -41,6 +41,9 @@ struct proc {
 };
 
 struct eph_summary {
+	uint32_t max_procs;	  /* processes itemized at most */
+	uint64_t untracked_assigned; /* events of processes beyond max_procs */
+	uint64_t untracked_failed;
 	struct proc *procs; /* dense, in order of first appearance */
 	uint32_t nprocs;
 	uint32_t procs_cap;
@@ -102,6 +105,8 @@ static struct proc *summary_get(struct eph_summary *s, uint32_t pid, const char 
 
 	if (p)
 		return p;
+	if (s->nprocs >= s->max_procs)
+		return NULL; /* full: the caller counts it as untracked */
 	if (s->nprocs >= s->nslots / 2) {
 		if (s->nslots > UINT32_MAX / 2 || summary_rehash(s, s->nslots * 2))
 			return NULL;
@@ -132,6 +137,7 @@ struct eph_summary *eph_summary__new(void)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->max_procs = EPH_SUMMARY_MAX_PROCS;
 	s->nslots = SUMMARY_MIN_SLOTS;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
 	if (!s->slots)
@@ -187,6 +193,13 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 	case EPH_ASSIGN:
 	case EPH_FAIL:
 		p = summary_get(s, ev->pid, ev->comm);
+		if (!p && s->nprocs >= s->max_procs) {
+			if (ev->type == EPH_ASSIGN)
+				s->untracked_assigned++;
+			else
+				s->untracked_failed++;
+			return 0;
+		}
 		if (!p)
 			return -ENOMEM;
 		/* The latest name wins: a process may exec or rename itself. */
@@ -298,7 +311,12 @@ int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 			err = proc_json(sb, v[i]);
 	}
 	if (!err)
-		err = sb_printf(sb, "],\"dropped\":%" PRIu64 ",\"backend\":", dropped);
+		err = sb_puts(sb, "]");
+	if (!err && (s->untracked_assigned || s->untracked_failed))
+		err = sb_printf(sb, ",\"untracked\":{\"assigned\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+				s->untracked_assigned, s->untracked_failed);
+	if (!err)
+		err = sb_printf(sb, ",\"dropped\":%" PRIu64 ",\"backend\":", dropped);
 	if (!err)
 		err = backend ? sb_json_str(sb, backend, strlen(backend)) : sb_puts(sb, "null");
 	if (!err)
@@ -375,6 +393,10 @@ int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 			"FAILURES");
 	for (i = 0; !err && i < s->nprocs; i++)
 		err = proc_text(sb, v[i]);
+	if (!err && (s->untracked_assigned || s->untracked_failed))
+		err = sb_printf(sb, "\nbeyond the first %u processes: %" PRIu64 " assigned, %" PRIu64
+				" failed (not itemized)", s->max_procs, s->untracked_assigned,
+				s->untracked_failed);
 	if (!err)
 		err = sb_printf(sb, "\ndropped: %" PRIu64 ", backend: %s", dropped,
 				backend ? backend : "-");

@@ -10,6 +10,10 @@
 
 struct eph_summary;
 
+/* Processes itemized at most (about 200 bytes each); the events of further processes are
+ * counted in the summary's "untracked" totals, so that a long run stays bounded. */
+#define EPH_SUMMARY_MAX_PROCS 65536
+
 struct eph_summary *eph_summary__new(void);
 void eph_summary__free(struct eph_summary *s); /* NULL-safe */
 

@@ -748,6 +748,48 @@ def test_memory():
     ns.delete()
 
 
+UDP_EXIT_WL = r'''
+import os, socket, sys
+for i in range(int(sys.argv[1])):
+    pid = os.fork()
+    if pid == 0:
+        u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u4.connect(("127.0.0.1", 6000))
+        u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        u6.connect(("::1", 6000))
+        os._exit(0)  # no close(): the process exit closes them
+    os.waitpid(pid, 0)
+'''
+
+
+def udp_exit():
+    """UDP ports of processes that exit without close() are released (tracepoint backend:
+    no UDP state tracepoint, the file table is walked at sched_process_exit)."""
+    n = 200
+    ns = Netns("udpexit")
+    log("-- %d processes autobind a UDP port (IPv4 and IPv6) and exit without close()" % n)
+    ev = Eph(["events", "--json", "--releases", "--udp"] + BACKEND, "events-udp")
+    if not ev.check_attached():
+        return
+    wl = ns.popen("/usr/bin/python3", "-c", UDP_EXIT_WL, str(n))
+    wl.wait(timeout=120)
+    check(wl.returncode == 0, "workload: %d processes exited" % n, 0, wl.returncode)
+    time.sleep(1)
+    m = ev.map_ids()
+    left = [x for x in map_entries(m["holds"])
+            if x.get("formatted", {}).get("value", {}).get("comm") == "python3"]
+    check(not left, "holds map: no entry of the exited processes", 0, len(left))
+    ev.signal(signal.SIGINT)
+    check(ev.wait(30) == 0, "events exit status 0")
+    objs = [o for o in json_lines(ev.stdout(), "events") if o.get("netns") == ns.inode]
+    assigned = sum(1 for o in objs if o.get("event") == "assign")
+    released = sum(1 for o in objs if o.get("event") == "release" and o.get("held_ns") is not None)
+    check(assigned == 2 * n, "events: %d UDP autobinds" % assigned, 2 * n, assigned)
+    check(released == 2 * n, "events: %d releases with their hold time" % released, 2 * n,
+          released)
+    ns.delete()
+
+
 def startup_mid_burst():
     """32 instances started one after the other while short-lived processes make one connect()
     each: a call whose entry was seen before its exit was attached must not stay in the calls
@@ -972,7 +1014,8 @@ def fault_unprivileged():
 
 def main():
     global WORK, CHURN
-    topics = {"signals": [test_signals], "memory": [test_memory, startup_mid_burst, overflow_cases],
+    topics = {"signals": [test_signals],
+              "memory": [test_memory, udp_exit, startup_mid_burst, overflow_cases],
               "faults": [fault_netns_deleted, fault_two_instances, fault_btf,
                          fault_unprivileged]}
     if len(sys.argv) < 2 or sys.argv[1] not in topics:

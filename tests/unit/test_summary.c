@@ -275,6 +275,44 @@ static void test_many_sorted(void **state)
 	eph_summary__free(s);
 }
 
+/* Past EPH_SUMMARY_MAX_PROCS processes, events are counted but not itemized: memory is bounded. */
+static void test_bounded(void **state)
+{
+	struct eph_summary *s = eph_summary__new();
+	struct strbuf sb = STRBUF_INIT;
+	struct eph_rec r;
+	uint32_t pid;
+	const char *tail;
+
+	(void)state;
+	assert_non_null(s);
+	for (pid = 1; pid <= EPH_SUMMARY_MAX_PROCS; pid++) {
+		r = rec(EPH_ASSIGN, pid, "w", 0, 0);
+		assert_int_equal(eph_summary__add(s, &r), 0);
+	}
+	r = rec(EPH_ASSIGN, pid, "late", 0, 0);
+	assert_int_equal(eph_summary__add(s, &r), 0);
+	r = rec(EPH_ASSIGN, pid + 1, "late", 0, 0);
+	assert_int_equal(eph_summary__add(s, &r), 0);
+	r = rec(EPH_FAIL, pid + 2, "late", 99, 0);
+	assert_int_equal(eph_summary__add(s, &r), 0);
+	r = rec(EPH_ASSIGN, 1, "w", 0, 0); /* an itemized process still counts */
+	assert_int_equal(eph_summary__add(s, &r), 0);
+	assert_int_equal(eph_summary__json(s, &sb, 0, "fentry"), 0);
+	tail = sb.buf + sb.len - strlen("],\"untracked\":{\"assigned\":2,\"failed\":1},"
+					 "\"dropped\":0,\"backend\":\"fentry\"}");
+	assert_string_equal(tail, "],\"untracked\":{\"assigned\":2,\"failed\":1},"
+				  "\"dropped\":0,\"backend\":\"fentry\"}");
+	assert_non_null(strstr(sb.buf, "{\"pid\":1,\"comm\":\"w\",\"assigned\":2,"));
+	assert_null(strstr(sb.buf, "late"));
+	sb_reset(&sb);
+	assert_int_equal(eph_summary__text(s, &sb, 0, "fentry"), 0);
+	assert_non_null(strstr(sb.buf, "\nbeyond the first 65536 processes: 2 assigned, 1 failed "
+					"(not itemized)\ndropped: 0, backend: fentry"));
+	sb_free(&sb);
+	eph_summary__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_failure_names_bounded),
 		cmocka_unit_test(test_unnamed_errno),
 		cmocka_unit_test(test_many_sorted),
+		cmocka_unit_test(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
