@@ -138,6 +138,22 @@ void eph_signals_init(void)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+int eph_interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interval_ms,
+		     uint64_t *count)
+{
+	switch (opt) {
+	case 'i':
+		if (eph_parse_seconds(arg, 86400, interval_ms) || *interval_ms < 10)
+			return eph_bad_value(cmd, "interval", arg, "seconds, from 0.01 to 86400");
+		return 1;
+	case 'n':
+		if (eph_parse_u64(arg, 1, UINT32_MAX, count))
+			return eph_bad_value(cmd, "count", arg, "a number from 1 to 4294967295");
+		return 1;
+	}
+	return 0;
+}
+
 int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out)
 {

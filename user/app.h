@@ -42,6 +42,11 @@ enum {
 /* One of the loader options: 1 = taken, 0 = not a loader option, 2 = bad value (printed). */
 int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_opts *lo);
 
+/* -i SECONDS and -n COUNT of the commands that print every interval: 1 = taken, 0 = not one of
+ * them, 2 = bad value (printed). */
+int eph_interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interval_ms,
+		     uint64_t *count);
+
 /*
  * Set by tests and fuzzers: every command returns right after parsing its options, with the
  * status of the parse (0 when it would run, 2 for bad usage), loading and touching nothing.

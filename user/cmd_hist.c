@@ -53,23 +53,14 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loa
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":i:n:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("hist", opt, optarg, lo);
+		int taken = eph_loader_opt("hist", opt, optarg, lo) ?:
+			    eph_interval_opt("hist", opt, optarg, &o->interval_ms, &o->count);
 
 		if (taken == 1)
 			continue;
 		if (taken)
 			return taken;
 		switch (opt) {
-		case 'i':
-			if (eph_parse_seconds(optarg, 86400, &o->interval_ms) || o->interval_ms < 10)
-				return eph_bad_value("hist", "interval", optarg,
-						     "seconds, from 0.01 to 86400");
-			break;
-		case 'n':
-			if (eph_parse_u64(optarg, 1, UINT32_MAX, &o->count))
-				return eph_bad_value("hist", "count", optarg,
-						     "a number from 1 to 4294967295");
-			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
