@@ -75,7 +75,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ -lcmocka -lm -o $@
 
 include tests/ephtest/ephtest.mk
--include tests/bench/bench.mk
+include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 
 deps:

@@ -41,6 +41,9 @@
 const volatile __u8 backend = EPH_BACKEND_AUTO;
 /* Counters and histograms only (ephtrace hist): no ring-buffer records at all. */
 const volatile __u8 no_events = 0;
+/* Wake the reader only once this many bytes wait in the ring buffer (0: at every record); the
+ * reader also drains on a short timeout, so a quiet stream still flows. */
+const volatile __u64 wakeup_bytes = 0;
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -63,6 +66,17 @@ static __always_inline struct eph_event *ev_reserve(__u8 type)
 	e->backend = backend;
 	e->ts_ns = bpf_ktime_get_ns();
 	return e;
+}
+
+static __always_inline void ev_submit(struct eph_event *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
 }
 
 static __always_inline void fill_task(struct eph_event *e)
@@ -166,7 +180,7 @@ static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_
 		e->sock_id = h->sock_id;
 		e->held_ns = e->ts_ns - h->ts;
 		e->flags |= EPH_F_HELD | extra_flags | (h->flags & EPH_F_EPHEMERAL);
-		bpf_ringbuf_submit(e, 0);
+		ev_submit(e);
 	}
 	bpf_map_delete_elem(&holds, &key);
 }
@@ -193,7 +207,7 @@ static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
 		e->flags |= EPH_F_HELD | (h->flags & EPH_F_EPHEMERAL);
 		if (!tw)
 			e->flags |= EPH_F_TW; /* the end of TIME_WAIT will not be seen */
-		bpf_ringbuf_submit(e, 0);
+		ev_submit(e);
 	}
 	if (tw && bpf_map_update_elem(&holds, &twkey, h, BPF_ANY))
 		count(EPH_CNT_HOLD_FULL);
@@ -253,7 +267,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 	}
 	if (dest && dest->has_saddr)
 		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
-	bpf_ringbuf_submit(e, 0);
+	ev_submit(e);
 }
 
 /* inet_hash_connect / inet6_hash_connect: the TCP connect() port search. */
@@ -870,17 +884,23 @@ int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 	return on_sys_exit(ctx->ret);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/*
+ * State changes, socket destruction and process exit run in softirq or timer context too. As raw
+ * tracepoints their recursion guard is per program: a perf-event tracepoint program is skipped
+ * whenever any other such program runs on the CPU (a softirq that interrupts a system call
+ * handler), and a skipped state change would leave a hold behind.
+ */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	const struct sock *sk = ctx->skaddr;
 	struct call_ctx *c;
+	__u16 family;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (sk_proto(sk) != IPPROTO_TCP)
 		return 0;
-	if (ctx->newstate == TCP_CLOSE) {
-		if (ctx->oldstate == TCP_FIN_WAIT1 || ctx->oldstate == TCP_FIN_WAIT2 ||
-		    ctx->oldstate == TCP_CLOSING)
+	if (newstate == TCP_CLOSE) {
+		if (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+		    oldstate == TCP_CLOSING)
 			on_time_wait(sk, NULL);
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
 			on_release(sk, IPPROTO_TCP, 0);
@@ -889,30 +909,32 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	c = call_get(SLOT_SYSCALL);
 	if (!c || c->sk != (__u64)sk || c->op != EPH_OP_CONNECT)
 		return 0;
-	if (ctx->oldstate == TCP_CLOSE && ctx->newstate == TCP_SYN_SENT) {
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		c->ts_syn = bpf_ktime_get_ns();
-	} else if (ctx->oldstate == TCP_SYN_SENT && ctx->newstate == TCP_CLOSE) {
-		if (!ctx->sport || c->had_port) {
+	} else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE) {
+		__u16 sport = sk_num(sk);
+
+		if (!sport || c->had_port) {
 			/* the exhaustion signature: the search found no port */
 			c->hash_failed = 1;
 			c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
-			/* ctx fields at computed offsets: copy with a read, not a memcpy */
-			if (ctx->family == AF_INET)
-				bpf_probe_read_kernel(c->saddr, 4, ctx->saddr);
+			family = BPF_CORE_READ(sk, __sk_common.skc_family);
+			if (family == AF_INET)
+				bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
 			else
-				bpf_probe_read_kernel(c->saddr, 16, ctx->saddr_v6);
+				bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 			c->has_saddr = 1;
 		} else {
-			c->closed_port = ctx->sport;
+			c->closed_port = sport;
 		}
 	}
 	return 0;
 }
 
-SEC("tracepoint/tcp/tcp_destroy_sock")
-int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
-	on_release(ctx->skaddr, IPPROTO_TCP, 0);
+	on_release(sk, IPPROTO_TCP, 0);
 	return 0;
 }
 
@@ -951,8 +973,8 @@ static long exit_walk_word(__u32 w, void *data)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int tp_process_exit(void *ctx)
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(tp_process_exit)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);

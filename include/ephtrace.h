@@ -89,6 +89,9 @@ struct eph_event {
 /* Drops by event type: EPH_CNT_DROP_BASE + type - 1 (assign, fail, release, time_wait), so a
  * stream can say how many of the events it shows were lost. */
 #define EPH_CNT_DROP_BASE 7
+/* Filled in by user space, not the kernel: runs of ephtrace's programs the kernel skipped
+ * (bpf_prog_info.recursion_misses). Each may have lost an event; they are also in DROPPED. */
+#define EPH_CNT_MISSED 11
 #define EPH_CNT_MAX 12
 
 /*

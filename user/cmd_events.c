@@ -174,7 +174,8 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 /* Events of the types this stream shows that the kernel could not hand over (ring full). */
 static uint64_t dropped_shown(const struct eph_filter *f, const uint64_t cnt[EPH_CNT_MAX])
 {
-	uint64_t n = cnt[EPH_CNT_DROP_BASE + EPH_FAIL - 1];
+	/* a program run the kernel skipped may have lost an event of any type */
+	uint64_t n = cnt[EPH_CNT_DROP_BASE + EPH_FAIL - 1] + cnt[EPH_CNT_MISSED];
 
 	if (!f->failures_only) {
 		n += cnt[EPH_CNT_DROP_BASE + EPH_ASSIGN - 1];

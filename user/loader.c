@@ -71,7 +71,7 @@ static int prog_backend(const struct bpf_program *p)
 		return EPH_BACKEND_FENTRY;
 	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
 		return EPH_BACKEND_KPROBE;
-	if (!strncmp(sec, "tracepoint/", 11))
+	if (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "raw_tp/", 7))
 		return EPH_BACKEND_TRACEPOINT;
 	return -1;
 }
@@ -249,6 +249,8 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	}
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
+	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
+	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	bpf_object__for_each_program(p, l->skel->obj)
@@ -398,13 +400,41 @@ int eph_loader__nr_links(const struct eph_loader *l)
 
 int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 {
-	return l->rb ? ring_buffer__poll(l->rb, timeout_ms) : -EINVAL;
+	int n, m;
+
+	if (!l->rb)
+		return -EINVAL;
+	/* records are submitted without a wakeup until the ring fills up: take what waits
+	 * after the timeout too */
+	n = ring_buffer__poll(l->rb, timeout_ms);
+	if (n < 0)
+		return n;
+	m = ring_buffer__consume(l->rb);
+	return m < 0 ? m : n + m;
 }
 
 int eph_loader__drain(struct eph_loader *l)
 {
 	destroy_links(l);
 	return l->rb ? ring_buffer__consume(l->rb) : 0;
+}
+
+/* Runs of our programs the kernel skipped (recursion guard): each may have lost an event. */
+static uint64_t prog_misses(const struct eph_loader *l)
+{
+	struct bpf_program *p;
+	uint64_t n = 0;
+
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n += info.recursion_misses;
+	}
+	return n;
 }
 
 int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
@@ -421,6 +451,8 @@ int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 		for (c = 0; c < l->ncpus; c++)
 			out[i] += vals[c];
 	}
+	out[EPH_CNT_MISSED] = prog_misses(l);
+	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED];
 	return 0;
 }
 

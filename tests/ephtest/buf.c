@@ -83,6 +83,21 @@ int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *verdict_name(enum verdict v)
+{
+	static const char *const names[] = { "PASS", "FAIL", "SKIP" };
+
+	return v >= PASS && v <= SKIP ? names[v] : "?";
+}
+
 static const struct {
 	int err;
 	const char *name;

@@ -7,7 +7,8 @@
  * oracle count for count and port for port.
  *
  * Modules: buf.c (growable buffer), workload.c (the scenarios and the oracle), tracer.c (runs
- * ephtrace with its output on pipes), check.c (parses the JSON and compares), main.c (CLI).
+ * ephtrace with its output on pipes), check.c (parses the JSON and compares), occ.c (the
+ * occupancy scenarios: top and status against the kernel's socket table), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -30,8 +31,9 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 const char *buf_str(const struct buf *b); /* "" when empty */
 void buf_free(struct buf *b);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds; CLOCK_REALTIME in nanoseconds. */
 int64_t now_ms(void);
+int64_t wall_ns(void);
 /* "EADDRNOTAVAIL" for 99; "E<n>" written into tmp for an errno it has no name for. */
 const char *errno_name(int err, char *tmp, size_t len);
 
@@ -70,6 +72,30 @@ struct orec {
 #define ORACLE_MAX 8192
 #define WL_MSG_LEN 256
 
+/*
+ * The occupancy scenarios (occ.c): a server listens on 127.0.0.1:OCC_HOLD_PORT and
+ * :OCC_TW_PORT; a holder keeps OCC_NR_HOLD connections to the first; a closer makes and closes
+ * OCC_NR_TW connections to the second (active close: its ports sit in TIME_WAIT) and exits;
+ * the forecast's connector connects to the first at FC_RATE per second, keeps every connection
+ * and stops at the first EADDRNOTAVAIL. Each role is a workload of its own; the server's
+ * creates the network namespace, the others join it.
+ */
+#define OCC_HOLD_PORT 5000
+#define OCC_TW_PORT 6000
+#define OCC_NR_HOLD 1000
+#define OCC_NR_TW 300
+#define FC_RATE 150
+#define FC_MAX_CONNECTS 4000 /* the connector gives up after this many without a failure */
+
+/* Progress of an occupancy role, written by the role, read by the driver (__atomic). */
+struct occ_progress {
+	int32_t listening;     /* server: both listeners are up */
+	int32_t done;	       /* holder, connector: all connections made (or the failure came) */
+	uint32_t connected;    /* connections made (and kept or closed) */
+	int64_t start_wall_ns; /* connector: when its first connect() began (CLOCK_REALTIME) */
+	int64_t fail_wall_ns;  /* connector: when the first EADDRNOTAVAIL returned, 0 if none */
+};
+
 /* Shared (MAP_SHARED) between the parent and one workload child. */
 struct oracle {
 	uint32_t n;
@@ -78,6 +104,7 @@ struct oracle {
 	int32_t skip;	      /* setup could not run here: msg says why */
 	char msg[WL_MSG_LEN]; /* why setup or the workload failed */
 	char comm[16];
+	struct occ_progress prog;
 	struct orec rec[ORACLE_MAX];
 };
 
@@ -90,6 +117,21 @@ struct workload {
 	int status;	  /* waitpid() status once exited */
 	struct oracle *o; /* shared with the child */
 };
+
+enum verdict {
+	PASS,
+	FAIL,
+	SKIP
+};
+
+const char *verdict_name(enum verdict v);
+
+/* What a scenario checks. */
+#define SCN_EVENTS 0	 /* ephtrace events against the oracle (check.c) */
+#define SCN_OCC_LIVE 1	 /* ephtrace top --json, started before the workload (occ.c) */
+#define SCN_OCC_LATE 2	 /* ephtrace top --json -n 1, started after it */
+#define SCN_OCC_STATUS 3 /* ephtrace status --json, no BPF */
+#define SCN_FORECAST 4	 /* top's exhaust_in_s against the first EADDRNOTAVAIL */
 
 /* Which filter ephtrace gets in a scenario (besides --json and --backend). */
 #define FILTER_PID 0  /* -p PID of workload 0 */
@@ -108,6 +150,10 @@ struct scenario {
 	const char *ringbuf_size;	 /* --ringbuf-size for ephtrace, NULL for its default */
 	int premise_err;		 /* the kernel must return this errno at least once */
 	int (*run)(struct oracle *o);	 /* body of the child once released */
+	int kind;			 /* SCN_* */
+	const char *reserved;		 /* ip_local_reserved_ports inside the netns, or NULL */
+	bool no_tw_reuse;		 /* net.ipv4.tcp_tw_reuse = 0 inside the netns */
+	bool many_fds;			 /* raise RLIMIT_NOFILE in the children */
 };
 
 extern const struct scenario scenarios[];
@@ -121,6 +167,10 @@ const struct scenario *scenario_find(const char *name);
  * -EAGAIN when it cannot run here (w->o->msg says why: a SKIP), other -errno on failure.
  */
 int workload__start(struct workload *w, const struct scenario *s, const char *comm);
+/* The same for one more role of a scenario: run is its body, and it joins the network namespace
+ * of process join (another workload) instead of creating one. */
+int workload__start_role(struct workload *w, const struct scenario *s, const char *comm,
+			 int (*run)(struct oracle *o), pid_t join);
 int workload__release(struct workload *w);
 /* Reap the child if it has exited; true when it has. */
 bool workload__poll(struct workload *w);
@@ -137,6 +187,12 @@ const char *op_name(uint8_t op);
 const char *proto_name(uint8_t proto);
 const char *family_name(uint8_t family);
 
+/* Bodies of the occupancy roles (see OCC_* above). The server and the holder run until killed. */
+int occ_server(struct oracle *o);
+int occ_holder(struct oracle *o);
+int occ_closer(struct oracle *o);
+int fc_connector(struct oracle *o);
+
 /* ---- tracer.c ---- */
 
 struct tracer {
@@ -149,12 +205,17 @@ struct tracer {
 	struct buf err; /* all of its stderr */
 };
 
+#define TRACER_NO_BPF 1 /* run it under a seccomp filter that kills it if it calls bpf() */
+
 int tracer__start(struct tracer *t, char *const argv[]);
+int tracer__start_flags(struct tracer *t, char *const argv[], unsigned int flags);
 /* Wait up to timeout_ms for output, read what there is, reap if exited. */
 int tracer__pump(struct tracer *t, int timeout_ms);
 bool tracer__attached(const struct tracer *t);
 /* SIGINT, then read everything until EOF and exit; SIGKILL after timeout_ms (-ETIMEDOUT). */
 int tracer__stop(struct tracer *t, int timeout_ms);
+/* Read everything until EOF and exit on its own; SIGKILL after timeout_ms (-ETIMEDOUT). */
+int tracer__wait(struct tracer *t, int timeout_ms);
 void tracer__free(struct tracer *t);
 
 /* ---- check.c ---- */
@@ -180,5 +241,21 @@ struct check_out {
 
 int check_run(const struct check_in *in, struct check_out *out);
 void check_out_free(struct check_out *out);
+
+/* ---- occ.c ---- */
+
+struct occ_opts {
+	const char *ephtrace;
+	const char *backend;
+	const char *expect_backend; /* NULL: anything */
+	int timeout_s;
+	bool verbose;
+	const char *keep_dir; /* NULL: keep nothing */
+};
+
+/* Run one occupancy scenario (kind != SCN_EVENTS) and print its RESULT line. */
+enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op);
+/* --workload-only: run the roles, print what the kernel shows (/proc/net/tcp). 0 on success. */
+int occ_workload_only(const struct scenario *s, const struct occ_opts *op);
 
 #endif

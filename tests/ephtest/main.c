@@ -35,14 +35,6 @@ struct opts {
 	char keep_dir[256];
 };
 
-enum verdict {
-	PASS,
-	FAIL,
-	SKIP
-};
-
-static const char *const verdict_names[] = { "PASS", "FAIL", "SKIP" };
-
 /* Everything one scenario run collects; freed by run_free(). */
 struct run {
 	const struct scenario *s;
@@ -351,7 +343,7 @@ static void report(struct run *r, const struct opts *op, int64_t ms)
 			buf_printf(&tally, "; %lld dropped and counted", r->co.dropped);
 		snprintf(r->reason, sizeof(r->reason), "%s", buf_str(&tally));
 	}
-	printf("RESULT %s %s (%s) %lldms\n", r->s->name, verdict_names[r->verdict], r->reason,
+	printf("RESULT %s %s (%s) %lldms\n", r->s->name, verdict_name(r->verdict), r->reason,
 	       (long long)ms);
 	fflush(stdout);
 	buf_free(&tally);
@@ -368,14 +360,31 @@ static void run_free(struct run *r)
 	check_out_free(&r->co);
 }
 
+static void occ_opts_from(const struct opts *op, struct occ_opts *oo)
+{
+	*oo = (struct occ_opts){
+		.ephtrace = op->ephtrace,
+		.backend = op->backend,
+		.expect_backend = op->expect_backend,
+		.timeout_s = op->timeout_s,
+		.verbose = op->verbose,
+		.keep_dir = op->keep && op->keep_dir[0] ? op->keep_dir : NULL,
+	};
+}
+
 static enum verdict run_scenario(const struct scenario *s, const struct opts *op)
 {
 	int64_t t0 = now_ms();
 	struct run r = { .s = s, .verdict = PASS };
+	struct occ_opts oo;
 	enum verdict v;
 
 	printf("== %s: %s\n", s->name, s->desc);
 	fflush(stdout);
+	if (s->kind != SCN_EVENTS) {
+		occ_opts_from(op, &oo);
+		return occ_scenario(s, &oo);
+	}
 	if (start_workloads(&r))
 		goto out;
 	if (start_tracer(&r, op))
@@ -396,8 +405,13 @@ static int workload_only(const struct scenario *s, const struct opts *op)
 {
 	struct run r = { .s = s, .verdict = PASS };
 	struct buf out = {}, tally = {};
+	struct occ_opts oo;
 	int i;
 
+	if (s->kind != SCN_EVENTS) {
+		occ_opts_from(op, &oo);
+		return occ_workload_only(s, &oo);
+	}
 	if (!start_workloads(&r))
 		run_workloads(&r, op);
 	for (i = 0; i < r.nr_w; i++) {
@@ -413,8 +427,7 @@ static int workload_only(const struct scenario *s, const struct opts *op)
 	}
 	fputs(buf_str(&out), stdout);
 	if (r.verdict != PASS)
-		fprintf(stderr, "ephtest: %s %s: %s\n", s->name, verdict_names[r.verdict],
-			r.reason);
+		fprintf(stderr, "ephtest: %s %s: %s\n", s->name, verdict_name(r.verdict), r.reason);
 	buf_free(&tally);
 	buf_free(&out);
 	run_free(&r);

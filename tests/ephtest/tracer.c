@@ -2,18 +2,58 @@
 /* Run ephtrace with stdout and stderr on pipes, keep reading both, stop it with SIGINT. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ephtest.h"
 
+#if defined(__x86_64__)
+#define EPHTEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define EPHTEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* In the child before exec: any bpf() system call kills the process (SIGSYS). */
+static int forbid_bpf(void)
+{
+#ifdef EPHTEST_AUDIT_ARCH
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EPHTEST_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return -errno;
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 int tracer__start(struct tracer *t, char *const argv[])
+{
+	return tracer__start_flags(t, argv, 0);
+}
+
+int tracer__start_flags(struct tracer *t, char *const argv[], unsigned int flags)
 {
 	int out[2], err[2], ret;
 
@@ -37,6 +77,12 @@ int tracer__start(struct tracer *t, char *const argv[])
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
 			_exit(127);
+		ret = flags & TRACER_NO_BPF ? forbid_bpf() : 0;
+		if (ret) {
+			dprintf(STDERR_FILENO, "ephtest: cannot forbid bpf() with seccomp: %s\n",
+				strerror(-ret));
+			_exit(127);
+		}
 		execv(argv[0], argv);
 		dprintf(STDERR_FILENO, "ephtest: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -119,6 +165,27 @@ int tracer__stop(struct tracer *t, int timeout_ms)
 		return -ESRCH;
 	if (!t->exited)
 		kill(t->pid, SIGINT);
+	while (t->out_fd >= 0 || t->err_fd >= 0 || !t->exited) {
+		if (now_ms() > deadline) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, &t->status, 0);
+			t->exited = true;
+			return -ETIMEDOUT;
+		}
+		err = tracer__pump(t, 100);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int tracer__wait(struct tracer *t, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int err;
+
+	if (t->pid <= 0)
+		return -ESRCH;
 	while (t->out_fd >= 0 || t->err_fd >= 0 || !t->exited) {
 		if (now_ms() > deadline) {
 			kill(t->pid, SIGKILL);

@@ -18,9 +18,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ephtest.h"
@@ -347,6 +349,162 @@ static int run_burst(struct oracle *o)
 	return 0;
 }
 
+/* ---- occupancy roles (see ephtest.h): one process each, in the server's namespace ---- */
+
+#define OCC_MAX_FDS 4096
+
+static int occ_listener(struct oracle *o, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int fd, one = 1;
+	socklen_t len;
+
+	fd = new_socket(o, AF_INET, IPPROTO_TCP);
+	if (fd < 0)
+		return -1;
+	loopback(AF_INET, port, &ss, &len);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096)) {
+		wl_msg(o, "listener on 127.0.0.1", errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Listens on both ports; keeps every connection to OCC_HOLD_PORT; closes a connection to
+ * OCC_TW_PORT when the client closed first (read returns 0), so that the client's side ends in
+ * TIME_WAIT and the server's does not. Runs until killed.
+ */
+int occ_server(struct oracle *o)
+{
+	static struct pollfd pfd[OCC_MAX_FDS];
+	int n = 2, i, fd, ready;
+	char chunk[512];
+
+	pfd[0] = (struct pollfd){ .fd = occ_listener(o, OCC_HOLD_PORT), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = occ_listener(o, OCC_TW_PORT), .events = POLLIN };
+	if (pfd[0].fd < 0 || pfd[1].fd < 0)
+		return -1;
+	__atomic_store_n(&o->prog.listening, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		ready = poll(pfd, n, -1);
+		if (ready < 0 && errno != EINTR) {
+			wl_msg(o, "server: poll()", errno);
+			return -1;
+		}
+		if (ready <= 0)
+			continue;
+		for (i = n - 1; i >= 2; i--) {
+			if (!pfd[i].revents)
+				continue;
+			if (read(pfd[i].fd, chunk, sizeof(chunk)) > 0)
+				continue;
+			close(pfd[i].fd); /* EOF (or reset): close our side too */
+			pfd[i] = pfd[--n];
+		}
+		if (pfd[0].revents) { /* kept open: nobody polls it */
+			fd = accept(pfd[0].fd, NULL, NULL);
+			if (fd < 0 && errno != EINTR && errno != EAGAIN) {
+				wl_msg(o, "server: accept()", errno);
+				return -1;
+			}
+		}
+		if (pfd[1].revents) {
+			fd = accept(pfd[1].fd, NULL, NULL);
+			if (fd >= 0 && n < OCC_MAX_FDS)
+				pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			else if (fd >= 0)
+				close(fd);
+		}
+	}
+}
+
+/* OCC_NR_HOLD connections to OCC_HOLD_PORT, kept until killed. */
+int occ_holder(struct oracle *o)
+{
+	int i, fd, err;
+
+	for (i = 0; i < OCC_NR_HOLD; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		err = rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, OCC_HOLD_PORT);
+		if (err) {
+			snprintf(o->msg, sizeof(o->msg), "holder: connect() #%d: %s", i + 1,
+				 strerror(-err));
+			return -1;
+		}
+		__atomic_store_n(&o->prog.connected, i + 1, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&o->prog.done, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+}
+
+/* OCC_NR_TW connections to OCC_TW_PORT, each closed at once (we close first), then exit. */
+int occ_closer(struct oracle *o)
+{
+	int i, fd, err;
+
+	for (i = 0; i < OCC_NR_TW; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		err = rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, OCC_TW_PORT);
+		if (err) {
+			snprintf(o->msg, sizeof(o->msg), "closer: connect() #%d: %s", i + 1,
+				 strerror(-err));
+			return -1;
+		}
+		close(fd);
+		__atomic_store_n(&o->prog.connected, i + 1, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+/*
+ * FC_RATE connections per second to OCC_HOLD_PORT on an absolute schedule, every one kept, until
+ * the first EADDRNOTAVAIL (its time is the one the forecast is held against). Then it keeps them
+ * until killed.
+ */
+int fc_connector(struct oracle *o)
+{
+	struct timespec next;
+	int i, fd, err;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	o->prog.start_wall_ns = wall_ns();
+	for (i = 0; i < FC_MAX_CONNECTS; i++) {
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		next.tv_nsec += 1000000000L / FC_RATE;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return -1;
+		err = rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, OCC_HOLD_PORT);
+		if (err == -EADDRNOTAVAIL) {
+			o->prog.fail_wall_ns = wall_ns();
+			close(fd);
+			break;
+		}
+		if (err) {
+			snprintf(o->msg, sizeof(o->msg), "connector: connect() #%d: %s", i + 1,
+				 strerror(-err));
+			return -1;
+		}
+		__atomic_store_n(&o->prog.connected, i + 1, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&o->prog.done, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+}
+
 /* Every scenario runs in a fresh network namespace; filter defaults to -p PID. */
 const struct scenario scenarios[] = {
 	{
@@ -473,6 +631,49 @@ const struct scenario scenarios[] = {
 		.ringbuf_size = "4096",
 		.run = run_burst,
 	},
+	{
+		.name = "occupancy-live",
+		.desc = "top --json from before: 1000 held to :5000, 300 TIME_WAIT to :6000",
+		.kind = SCN_OCC_LIVE,
+		.range_lo = 40000,
+		.range_hi = 41999,
+		.reserved = "40100-40199",
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = occ_server,
+	},
+	{
+		.name = "occupancy-late",
+		.desc = "top --json -n 1 started after the workload: seeded from sock_diag",
+		.kind = SCN_OCC_LATE,
+		.range_lo = 40000,
+		.range_hi = 41999,
+		.reserved = "40100-40199",
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = occ_server,
+	},
+	{
+		.name = "status",
+		.desc = "status --json (no BPF) on the occupancy workload",
+		.kind = SCN_OCC_STATUS,
+		.range_lo = 40000,
+		.range_hi = 41999,
+		.reserved = "40100-40199",
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = occ_server,
+	},
+	{
+		.name = "forecast",
+		.desc = "150 connects/s kept, 1000 ports: exhaust_in_s vs the first EADDRNOTAVAIL",
+		.kind = SCN_FORECAST,
+		.range_lo = 40000,
+		.range_hi = 40999,
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = occ_server,
+	},
 };
 
 const size_t nr_scenarios = sizeof(scenarios) / sizeof(scenarios[0]);
@@ -549,6 +750,71 @@ static int set_range(struct oracle *o, unsigned int lo, unsigned int hi)
 	return 0;
 }
 
+/* Write a sysctl of the child's namespace and read it back. */
+static int set_sysctl(struct oracle *o, const char *path, const char *value)
+{
+	char line[128] = "";
+	size_t n = strlen(value);
+	FILE *f;
+
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(o->msg, sizeof(o->msg), "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fprintf(f, "%s\n", value) < 0 || fclose(f)) {
+		snprintf(o->msg, sizeof(o->msg), "write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f) || strncmp(line, value, n) ||
+	    (line[n] && line[n] != '\n')) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(o->msg, sizeof(o->msg), "%s reads back '%s', not '%s'", path, line, value);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int raise_nofile(struct oracle *o)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		wl_msg(o, "getrlimit(RLIMIT_NOFILE)", errno);
+		return -1;
+	}
+	if (rl.rlim_max < OCC_MAX_FDS)
+		rl.rlim_max = OCC_MAX_FDS;
+	rl.rlim_cur = OCC_MAX_FDS;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		wl_msg(o, "setrlimit(RLIMIT_NOFILE, 4096)", errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int join_netns(struct oracle *o, pid_t pid)
+{
+	char path[64];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(o->msg, sizeof(o->msg), "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	ret = setns(fd, CLONE_NEWNET);
+	if (ret)
+		snprintf(o->msg, sizeof(o->msg), "setns(%s): %s", path, strerror(errno));
+	close(fd);
+	return ret;
+}
+
 static int check_v6(struct oracle *o)
 {
 	struct sockaddr_storage ss;
@@ -572,7 +838,7 @@ static int check_v6(struct oracle *o)
 	return 0;
 }
 
-static int child_setup(struct oracle *o, const struct scenario *s, const char *comm)
+static int child_setup(struct oracle *o, const struct scenario *s, const char *comm, pid_t join)
 {
 	struct stat st;
 
@@ -581,7 +847,12 @@ static int child_setup(struct oracle *o, const struct scenario *s, const char *c
 		return -1;
 	}
 	prctl(PR_GET_NAME, o->comm);
-	if (unshare(CLONE_NEWNET)) {
+	if (s->many_fds && raise_nofile(o))
+		return -1;
+	if (join > 0) {
+		if (join_netns(o, join))
+			return -1;
+	} else if (unshare(CLONE_NEWNET)) {
 		wl_msg(o, "unshare(CLONE_NEWNET)", errno);
 		o->skip = errno == EPERM;
 		return -1;
@@ -591,7 +862,13 @@ static int child_setup(struct oracle *o, const struct scenario *s, const char *c
 		return -1;
 	}
 	o->netns = st.st_ino;
+	if (join > 0)
+		return 0; /* set up by the workload that created it */
 	if (lo_up(o) || set_range(o, s->range_lo, s->range_hi))
+		return -1;
+	if (s->reserved && set_sysctl(o, "/proc/sys/net/ipv4/ip_local_reserved_ports", s->reserved))
+		return -1;
+	if (s->no_tw_reuse && set_sysctl(o, "/proc/sys/net/ipv4/tcp_tw_reuse", "0"))
 		return -1;
 	if (s->needs_v6 && check_v6(o))
 		return -1;
@@ -607,15 +884,15 @@ static void close_others(int keep1, int keep2)
 			close(fd);
 }
 
-static void child_main(struct oracle *o, const struct scenario *s, const char *comm, int ready_fd,
-		       int go_fd)
+static void child_main(struct oracle *o, const struct scenario *s, const char *comm,
+		       int (*run)(struct oracle *o), pid_t join, int ready_fd, int go_fd)
 {
 	char c;
 	ssize_t n;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	close_others(ready_fd, go_fd);
-	if (child_setup(o, s, comm))
+	if (child_setup(o, s, comm, join))
 		_exit(1);
 	if (write(ready_fd, "R", 1) != 1)
 		_exit(1);
@@ -626,7 +903,7 @@ static void child_main(struct oracle *o, const struct scenario *s, const char *c
 	if (n != 1)
 		_exit(2); /* not released: the parent gave up */
 	close(go_fd);
-	_exit(s->run(o) ? 1 : 0);
+	_exit(run(o) ? 1 : 0);
 }
 
 static int wait_ready(int fd)
@@ -646,6 +923,12 @@ static int wait_ready(int fd)
 }
 
 int workload__start(struct workload *w, const struct scenario *s, const char *comm)
+{
+	return workload__start_role(w, s, comm, s->run, 0);
+}
+
+int workload__start_role(struct workload *w, const struct scenario *s, const char *comm,
+			 int (*run)(struct oracle *o), pid_t join)
 {
 	int ready[2], go[2], err;
 
@@ -672,7 +955,7 @@ int workload__start(struct workload *w, const struct scenario *s, const char *co
 		goto out_close_go;
 	}
 	if (w->pid == 0)
-		child_main(w->o, s, comm, ready[1], go[0]);
+		child_main(w->o, s, comm, run, join, ready[1], go[0]);
 	close(ready[1]);
 	close(go[0]);
 	w->go_fd = go[1];

@@ -5,7 +5,12 @@
 # /init. The archive is named by a hash of everything that goes into it, so it is rebuilt only
 # when one of those files changes; archives in OUTDIR unused for an hour are removed.
 #
+# The sock_diag modules of TCP and UDP of every kernel in the cache (ephtrace status and top
+# read sockets with sock_diag; Debian builds it as modules and the guest has no modprobe tree)
+# go to lib/modules/<release>/, decompressed; /init loads those of the running kernel.
+#
 # Usage: mkinitramfs.sh OUTDIR [BINARY...]      Prints the path of the archive.
+# Environment: EPH_VM_CACHE (tests/vm/lib.sh) for the modules.
 set -euo pipefail
 
 die()
@@ -28,10 +33,12 @@ fi
 
 # Every file of the image: "SOURCE DEST" per line, DEST relative to the image root.
 list=$(mktemp)
+mods=$(mktemp -d)
 stage=
 cleanup()
 {
 	rm -f "$list"
+	rm -rf "$mods"
 	[ -z "$stage" ] || rm -rf "$stage"
 }
 trap cleanup EXIT
@@ -53,6 +60,19 @@ $ldd_out"
 				echo "$lib ${lib#/}"
 			done >>"$list"
 	fi
+done
+cache=${EPH_VM_CACHE:-/var/cache/ephtrace-vm}
+for ko in "$cache"/kernels/*/lib/modules/*/kernel/net/ipv4/{inet,tcp,udp}_diag.ko{,.xz}; do
+	[ -f "$ko" ] || continue
+	rel=${ko#"$cache"/kernels/*/lib/modules/}
+	rel=${rel%%/*}
+	name=$(basename "${ko%.xz}")
+	mkdir -p "$mods/$rel"
+	case "$ko" in
+	*.xz) xz -dc "$ko" >"$mods/$rel/$name" || die "cannot decompress $ko" ;;
+	*) cp "$ko" "$mods/$rel/$name" ;;
+	esac
+	echo "$mods/$rel/$name lib/modules/$rel/$name" >>"$list"
 done
 sort -u -k2,2 -o "$list" "$list"
 

@@ -96,12 +96,12 @@ bins+=(${EPH_VM_EXTRA_BINS:-})
 vmdir=$OUTPUT/vm
 mkdir -p "$vmdir" || exit 1
 vm_lock "$vmdir" || exit 1
-initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") || { vm_err "cannot build the initramfs"; exit 1; }
-
 declare -A image
 for k in $kernels; do
 	image[$k]=$(vm_kernel "$k") || exit 1
 done
+# after the kernels: it takes their sock_diag modules from the cache
+initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") || { vm_err "cannot build the initramfs"; exit 1; }
 
 # Cells: "KERNEL BACKEND MODE", MODE being the guest's eph.mode.
 cells=()
