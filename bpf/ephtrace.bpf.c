@@ -941,35 +941,33 @@ int BPF_PROG(tp_destroy_sock, struct sock *sk)
 /*
  * A process that exits closes its files without close(): UDP has no state tracepoint, so walk
  * the file table of the last task using it (sched_process_exit runs before exit_files()) and
- * release the UDP ports it still holds. One word of the open-fds bitmap per bpf_loop step.
+ * release the UDP ports it still holds. One descriptor per bpf_loop step, the open-fds word
+ * read once per 64: the verifier sees the release path once (fast to load).
  */
 struct exit_walk {
 	struct file **fds;
 	unsigned long *open_fds;
-	__u32 words;
+	unsigned long word; /* open_fds word of the current 64 descriptors */
+	__u32 max;
 };
 
-static long exit_walk_word(__u32 w, void *data)
+static long exit_walk_fd(__u32 i, void *data)
 {
 	struct exit_walk *x = data;
-	unsigned long bits = 0;
-	__u32 b;
+	struct file *f = NULL;
+	struct sock *sk;
 
-	if (w >= x->words)
+	if (i >= x->max)
 		return 1;
-	bpf_probe_read_kernel(&bits, sizeof(bits), &x->open_fds[w]);
-	for (b = 0; b < 64 && bits; b++, bits >>= 1) {
-		struct file *f = NULL;
-		struct sock *sk;
-
-		if (!(bits & 1))
-			continue;
-		if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[w * 64 + b]) || !f)
-			continue;
-		sk = sock_of_file(f);
-		if (sk && sk_proto(sk) == IPPROTO_UDP)
-			on_release(sk, IPPROTO_UDP, 0);
-	}
+	if (!(i & 63) && bpf_probe_read_kernel(&x->word, sizeof(x->word), &x->open_fds[i / 64]))
+		return 1;
+	if (!((x->word >> (i & 63)) & 1))
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[i]) || !f)
+		return 0;
+	sk = sock_of_file(f);
+	if (sk && sk_proto(sk) == IPPROTO_UDP)
+		on_release(sk, IPPROTO_UDP, 0);
 	return 0;
 }
 
@@ -987,8 +985,8 @@ int BPF_PROG(tp_process_exit)
 	fdt = BPF_CORE_READ(files, fdt);
 	x.fds = BPF_CORE_READ(fdt, fd);
 	x.open_fds = BPF_CORE_READ(fdt, open_fds);
-	x.words = (BPF_CORE_READ(fdt, max_fds) + 63) / 64;
-	bpf_loop(x.words, exit_walk_word, &x, 0);
+	x.max = BPF_CORE_READ(fdt, max_fds);
+	bpf_loop(x.max, exit_walk_fd, &x, 0);
 	return 0;
 }
 

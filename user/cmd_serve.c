@@ -566,7 +566,7 @@ static int event_loop(struct serve *s)
 	int err;
 
 	while (!eph_exiting) {
-		err = eph_loader__poll(s->l, 200);
+		err = eph_loader__poll(s->l, 100);
 		if (err == -EINTR)
 			break;
 		if (err < 0) {

@@ -214,7 +214,13 @@ check_http "workload: EADDRNOTAVAIL" 48 "$WL_FAIL"
 check_http "workload: other errors" 0 "$WL_OTHER"
 PIDS="$PIDS $WL_PID"
 
-# --- the exposition itself, after the workload
+# --- the exposition itself, after the workload. ephtrace reads its events asynchronously (the
+# kernel batches ring-buffer wakeups; serve drains every 100 ms): wait, bounded, until the
+# workload's failures are in, then check that very exposition.
+wl_failures_in() {
+	curl -sf "$URL/metrics" | grep -q "^ephtrace_process_port_failures_total{pid=\"$WL_PID\".*error=\"EADDRNOTAVAIL\"} $WL_FAIL\$"
+}
+wait_for 50 wl_failures_in || echo "metrics.sh: the workload's failures did not show within 5 s"
 curl -sf "$URL/metrics" -o "$WORK/metrics.prom" || die "GET /metrics failed"
 curl -sf -H 'Accept: application/openmetrics-text; version=1.0.0' "$URL/metrics" \
 	-o "$WORK/metrics.om" || die "GET /metrics (OpenMetrics) failed"
