@@ -697,12 +697,14 @@ out:
 		bench_line("throughput", o.c.where, "backend=%s workload=%s status=na error=\"%s\"",
 			   o.c.backends[0], workload, q);
 	} else {
-		bench_line("throughput", o.c.where,
-			   "backend=%s workload=%s status=ok "
-			   "events_per_s=%.0f calls_per_s=%.0f clients=%u bound=%s "
-			   "drop_events_per_s=%.0f",
-			   o.c.backends[0], workload, best.ev_rate, best.conn_rate, best.clients,
-			   drop.dropped ? "exact" : "lower", drop.ev_rate);
+		bench_line(
+			"throughput", o.c.where,
+			"backend=%s workload=%s status=ok "
+			"events_per_s=%.0f calls_per_s=%.0f clients=%u bound=%s "
+			"drop_events_per_s=%.0f drop_clients=%u drop_offered=%.0f dropped=%" PRIu64,
+			o.c.backends[0], workload, best.ev_rate, best.conn_rate, best.clients,
+			drop.dropped ? "exact" : "lower", drop.ev_rate, drop.clients, drop.offered,
+			drop.dropped);
 	}
 	loop__free(lp);
 	return err ? 1 : 0;

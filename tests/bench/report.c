@@ -259,13 +259,16 @@ static void row_throughput(const struct rec *r, const char *where)
 	cell(w->figure, sizeof(w->figure), "events/s taken with 0 drops (%s)", gets(r, "backend"));
 	if (na(r, w))
 		return;
-	if (is(r, "bound", "lower"))
+	if (is(r, "bound", "lower")) {
 		cell(w->result, sizeof(w->result),
 		     ">= %.0f (no drop even at the loop's top speed, %s clients)",
 		     getd(r, "events_per_s"), gets(r, "clients"));
-	else
-		cell(w->result, sizeof(w->result), "%.0f (%s clients; drops from %.0f)",
-		     getd(r, "events_per_s"), gets(r, "clients"), getd(r, "drop_events_per_s"));
+		return;
+	}
+	cell(w->result, sizeof(w->result),
+	     "%.0f (%s clients); %s dropped at %.0f/s with %s clients%s", getd(r, "events_per_s"),
+	     gets(r, "clients"), gets(r, "dropped"), getd(r, "drop_events_per_s"),
+	     gets(r, "drop_clients"), getd(r, "drop_offered") ? " paced" : "");
 }
 
 static void row_replay(const struct rec *r, const char *where)
@@ -342,8 +345,10 @@ static void row_memory(const struct rec *r, const char *where)
 	if (na(r, w))
 		return;
 	cell(w->result, sizeof(w->result),
-	     "%.1f MiB (idle %.1f MiB; +%.0f B per port; peak %.1f MiB)", rss / 1024, idle / 1024,
-	     (rss - idle) * 1024 / getd(r, "ports"), getd(r, "hwm_kb") / 1024);
+	     "%.1f MiB (idle %.1f MiB; +%.0f B per port; peak %.1f MiB); it shows %s held, "
+	     "dropped %s",
+	     rss / 1024, idle / 1024, (rss - idle) * 1024 / getd(r, "ports"),
+	     getd(r, "hwm_kb") / 1024, gets(r, "held"), gets(r, "dropped"));
 }
 
 static void row_vm(const struct rec *r, const char *where)

@@ -64,6 +64,10 @@ done
 mkdir -p "$outdir" || exit 1
 : >"$raw"
 t0=$(date +%s)
+# One binary for the whole run, even if ./ephtrace is rebuilt meanwhile.
+cp "$ephtrace" "$outdir/ephtrace" || exit 1
+ephtrace=$outdir/ephtrace
+version=$("$ephtrace" --version 2>/dev/null | awk '{print $NF}')
 
 # Another guest spins a whole core under TCG, and another tracer on the same hooks adds its cost
 # to "no tracer": the figures would be noise. Wait for them (not ours: none runs yet).
@@ -113,11 +117,12 @@ tc=() bs=()
 if [ $host = 1 ]; then
 	"$bench" meta >>"$raw"
 	step replay replay
-	step startup startup --backend tracepoint --runs 7 ${tc[0]+"${tc[@]}"}
-	step overhead overhead --backend tracepoint --rounds "$rounds" --duration 0.5 \
+	e=(--ephtrace "$ephtrace" --backend tracepoint)
+	step startup startup "${e[@]}" --runs 7 ${tc[0]+"${tc[@]}"}
+	step overhead overhead "${e[@]}" --rounds "$rounds" --duration 0.5 \
 		${tc[0]+"${tc[@]}"} ${bs[0]+"${bs[@]}"}
-	step throughput throughput --backend tracepoint --duration 1.5 --clients 8 --steps 4
-	step memory memory --backend tracepoint --ports 100000 --dests 4
+	step throughput throughput "${e[@]}" --duration 1.5 --clients 8 --steps 4
+	step memory memory "${e[@]}" --ports 100000 --dests 4
 fi
 
 # One guest on kernel series K, one boot: start-up (if asked) then overhead, of the backends B
@@ -181,7 +186,8 @@ for k in $kernels; do
 	}
 done
 
-echo "BENCH kind=meta where=run seconds=$(($(date +%s) - t0)) waited_s=$waited" \
+echo "BENCH kind=meta where=run ephtrace=${version:-?} seconds=$(($(date +%s) - t0))" \
+	"waited_s=$waited" \
 	"bpf_tracing_progs_at_start=$progs_before" \
 	"other_ephtrace_at_end=$(pgrep -x ephtrace | wc -l)" >>"$raw"
 "$bench" report --json "$outdir/results.json" "$raw" | tee "$outdir/results.txt"
