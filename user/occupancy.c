@@ -591,32 +591,29 @@ static double rate(uint32_t n, double span_s)
 
 /* ---- aggregates ------------------------------------------------------------------------ */
 
-static int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key)
+/* The record of t whose key 0 (at the start of the record) is key, created if new. */
+static int64_t tab_get(struct tab *t, const void *key, size_t len)
 {
-	int64_t i = tab_find(&occ->dests, 0, key);
+	int64_t i = tab_find(t, 0, key);
 
 	if (i >= 0)
 		return i;
-	i = tab_new(&occ->dests);
+	i = tab_new(t);
 	if (i < 0)
 		return i;
-	memcpy(tab_rec(&occ->dests, i), key, sizeof(*key));
-	tab_link(&occ->dests, i);
+	memcpy(tab_rec(t, i), key, len);
+	tab_link(t, i);
 	return i;
+}
+
+static int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key)
+{
+	return tab_get(&occ->dests, key, sizeof(*key));
 }
 
 static int64_t scope_get(struct eph_occ *occ, const struct eph_occ_scope_key *key)
 {
-	int64_t i = tab_find(&occ->scopes, 0, key);
-
-	if (i >= 0)
-		return i;
-	i = tab_new(&occ->scopes);
-	if (i < 0)
-		return i;
-	memcpy(tab_rec(&occ->scopes, i), key, sizeof(*key));
-	tab_link(&occ->scopes, i);
-	return i;
+	return tab_get(&occ->scopes, key, sizeof(*key));
 }
 
 static void copy_comm(char dst[EPH_COMM_LEN], const char *src)
