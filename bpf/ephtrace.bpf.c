@@ -905,6 +905,10 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
 			on_release(sk, IPPROTO_TCP, 0);
 	}
+	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
+	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
+	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
+		return 0;
 	/* The connect() in progress in this task, if this is its socket. */
 	c = call_get(SLOT_SYSCALL);
 	if (!c || c->sk != (__u64)sk || c->op != EPH_OP_CONNECT)

@@ -170,6 +170,14 @@ int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn f
 	return 0;
 }
 
+uint64_t eph_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 uint64_t eph_now_ms(void)
 {
 	struct timespec ts;

@@ -75,7 +75,8 @@ void eph_signals_init(void);
 int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out);
 
-uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC */
+uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC, ms */
+uint64_t eph_now_ns(void);	  /* CLOCK_MONOTONIC */
 int64_t eph_mono_to_wall_ns(void); /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 #endif

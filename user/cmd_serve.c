@@ -340,14 +340,6 @@ static int collect_progs(struct serve *s, struct vec *progs)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* The occupancy tracker's rows as metric rows: destinations, namespaces with a known range,
  * and the ports each known process holds (the unknown owner of TIME_WAIT found at start has
  * no pid to label it with: it counts in the destinations, not in a process series). */
@@ -434,7 +426,7 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	err = eph_proc_counts__rows(s->procs, &held, &nheld, &fails, &in.nfails);
 	in.procs_untracked = eph_proc_counts__untracked(s->procs);
 	if (!err)
-		err = eph_occ__rows(s->t.occ, mono_ns(), &rows);
+		err = eph_occ__rows(s->t.occ, eph_now_ns(), &rows);
 	pthread_mutex_unlock(&s->lock);
 	if (!err)
 		err = occ_metrics(&rows, &in, &dests, &procs, &netns);
@@ -590,7 +582,7 @@ static int event_loop(struct serve *s)
 		if (now >= next_tick) {
 			err = eph_loader__poll(s->l, 0); /* what happened before the resync */
 			pthread_mutex_lock(&s->lock);
-			err = err < 0 ? err : eph_tracker__tick(&s->t, mono_ns());
+			err = err < 0 ? err : eph_tracker__tick(&s->t, eph_now_ns());
 			pthread_mutex_unlock(&s->lock);
 			if (err) {
 				fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));

@@ -171,14 +171,6 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 	return fflush(stdout) ? -errno : 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 int cmd_top(int argc, char **argv)
 {
 	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
@@ -222,8 +214,8 @@ int cmd_top(int argc, char **argv)
 		}
 		next += o.interval_ms;
 		err = eph_loader__poll(l, 0); /* everything that happened before this screen */
-		err = err < 0 ? err : eph_tracker__tick(&t, mono_ns());
-		err = err ?: show(&o, &t, l, &sb, mono_ns());
+		err = err < 0 ? err : eph_tracker__tick(&t, eph_now_ns());
+		err = err ?: show(&o, &t, l, &sb, eph_now_ns());
 		shown++;
 		if (last)
 			break;

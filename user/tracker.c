@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "netns.h"
 #include "sockdiag.h"
 #include "tracker.h"
@@ -85,18 +86,10 @@ static int sync_sockets(struct eph_tracker *t, uint64_t now_ns, bool first)
 	return err;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 {
 	struct eph_occ_opts oo = { .max_ports = o->max_ports, .window_ms = o->window_ms };
-	uint64_t now = mono_ns();
+	uint64_t now = eph_now_ns();
 	int err;
 
 	memset(t, 0, sizeof(*t));
