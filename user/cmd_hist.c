@@ -86,20 +86,18 @@ static int add_entry(void *ctx, const void *key, uint64_t value)
 	return err == -EINVAL ? 0 : err; /* a key from a newer BPF object: skip it */
 }
 
-static int print_interval(const struct hist_opts *o, const struct eph_hists *h,
-			  int64_t mono_to_wall, struct strbuf *sb)
+/* wall_ns: when the kernel's maps were read, the end of the interval */
+static int print_interval(const struct hist_opts *o, const struct eph_hists *h, int64_t wall_ns,
+			  struct strbuf *sb)
 {
-	struct timespec ts;
 	char tbuf[16];
 	int err;
 
 	sb_reset(sb);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (o->json) {
-		err = eph_hists__json(sb, h, ts.tv_sec * 1000000000ull + ts.tv_nsec + mono_to_wall) ?:
-			      sb_putc(sb, '\n');
+		err = eph_hists__json(sb, h, wall_ns) ?: sb_putc(sb, '\n');
 	} else {
-		time_t now = time(NULL);
+		time_t now = wall_ns / 1000000000;
 		struct tm tm;
 
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&now, &tm));
@@ -120,7 +118,7 @@ int cmd_hist(int argc, char **argv)
 	struct eph_loader *l = NULL;
 	struct strbuf sb = STRBUF_INIT;
 	uint64_t printed = 0, next;
-	int64_t mono_to_wall = eph_mono_to_wall_ns();
+	int64_t mono_to_wall = eph_mono_to_wall_ns(), read_ns;
 	int ret, err = 0;
 
 	ret = parse_args(argc, argv, &o, &lo);
@@ -144,9 +142,10 @@ int cmd_hist(int argc, char **argv)
 		}
 		next += o.interval_ms;
 		eph_hists__reset(&now);
+		read_ns = eph_now_ns() + mono_to_wall;
 		err = eph_loader__foreach(l, EPH_MAP_HISTS, add_entry, &now) ?:
 			      eph_hists__diff(&delta, &now, o.cumulative ? NULL : &before) ?:
-			      print_interval(&o, &delta, mono_to_wall, &sb);
+			      print_interval(&o, &delta, read_ns, &sb);
 		t = before; /* keep this reading for the next difference */
 		before = now;
 		now = t;

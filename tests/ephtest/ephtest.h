@@ -94,7 +94,18 @@ struct occ_progress {
 	uint32_t connected;    /* connections made (and kept or closed) */
 	int64_t start_wall_ns; /* connector: when its first connect() began (CLOCK_REALTIME) */
 	int64_t fail_wall_ns;  /* connector: when the first EADDRNOTAVAIL returned, 0 if none */
+	int32_t go;	       /* filler: the driver allows phases up to this one */
+	int32_t phase;	       /* filler: the last phase finished */
 };
+
+/*
+ * hist-fill: the filler fills a range of 4 * HF_QUARTER ports with connections to
+ * OCC_HOLD_PORT, a quarter per phase, every one kept; phase HF_PHASES makes HF_FAILS more,
+ * which must all fail with EADDRNOTAVAIL.
+ */
+#define HF_QUARTER 256
+#define HF_FAILS 8
+#define HF_PHASES 5
 
 /* Shared (MAP_SHARED) between the parent and one workload child. */
 struct oracle {
@@ -132,6 +143,7 @@ const char *verdict_name(enum verdict v);
 #define SCN_OCC_LATE 2	 /* ephtrace top --json -n 1, started after it */
 #define SCN_OCC_STATUS 3 /* ephtrace status --json, no BPF */
 #define SCN_FORECAST 4	 /* top's exhaust_in_s against the first EADDRNOTAVAIL */
+#define SCN_HIST_FILL 5	 /* hist --json: the port search per quarter of a filling range */
 
 /* Which filter ephtrace gets in a scenario (besides --json and --backend). */
 #define FILTER_PID 0  /* -p PID of workload 0 */
@@ -192,6 +204,7 @@ int occ_server(struct oracle *o);
 int occ_holder(struct oracle *o);
 int occ_closer(struct oracle *o);
 int fc_connector(struct oracle *o);
+int hf_filler(struct oracle *o);
 
 /* ---- tracer.c ---- */
 
@@ -255,7 +268,10 @@ struct occ_opts {
 
 /* Run one occupancy scenario (kind != SCN_EVENTS) and print its RESULT line. */
 enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op);
-/* --workload-only: run the roles, print what the kernel shows (/proc/net/tcp). 0 on success. */
+/*
+ * --workload-only: run the roles, print what the kernel shows (/proc/net/tcp). 0 on success.
+ * hist-fill: runs `ephtrace hist` (text) once per phase instead and prints what it printed.
+ */
 int occ_workload_only(const struct scenario *s, const struct occ_opts *op);
 
 #endif

@@ -505,6 +505,50 @@ int fc_connector(struct oracle *o)
 		pause();
 }
 
+/*
+ * The hist-fill filler: phase p (1..HF_PHASES) starts once the driver raised prog.go to p and
+ * ends by setting prog.phase to p. Phases 1-4 make HF_QUARTER connections each, kept; phase
+ * HF_PHASES makes HF_FAILS that must fail with EADDRNOTAVAIL (the range is full). Then it keeps
+ * its connections until killed.
+ */
+int hf_filler(struct oracle *o)
+{
+	int phase, i, n, fd, err;
+	uint32_t made = 0;
+
+	for (phase = 1; phase <= HF_PHASES; phase++) {
+		n = phase < HF_PHASES ? HF_QUARTER : HF_FAILS;
+		while (__atomic_load_n(&o->prog.go, __ATOMIC_SEQ_CST) < phase)
+			usleep(1000);
+		for (i = 0; i < n; i++) {
+			fd = new_socket(o, AF_INET, IPPROTO_TCP);
+			if (fd < 0)
+				return -1;
+			err = rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, OCC_HOLD_PORT);
+			if (phase == HF_PHASES) {
+				close(fd);
+				if (err == -EADDRNOTAVAIL)
+					continue;
+				snprintf(o->msg, sizeof(o->msg),
+					 "filler: connect() #%d of a full range: expected "
+					 "EADDRNOTAVAIL got %s",
+					 i + 1, err ? strerror(-err) : "success");
+				return -1;
+			}
+			if (err) {
+				snprintf(o->msg, sizeof(o->msg), "filler: connect() #%u: %s",
+					 made + 1, strerror(-err));
+				return -1;
+			}
+			__atomic_store_n(&o->prog.connected, ++made, __ATOMIC_SEQ_CST);
+		}
+		__atomic_store_n(&o->prog.phase, phase, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&o->prog.done, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+}
+
 /* Every scenario runs in a fresh network namespace; filter defaults to -p PID. */
 const struct scenario scenarios[] = {
 	{
@@ -670,6 +714,16 @@ const struct scenario scenarios[] = {
 		.kind = SCN_FORECAST,
 		.range_lo = 40000,
 		.range_hi = 40999,
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = occ_server,
+	},
+	{
+		.name = "hist-fill",
+		.desc = "hist --json: connect's port search per quarter of a 1024-port range filling",
+		.kind = SCN_HIST_FILL,
+		.range_lo = 40000,
+		.range_hi = 40000 + 4 * HF_QUARTER - 1,
 		.no_tw_reuse = true,
 		.many_fds = true,
 		.run = occ_server,
