@@ -241,8 +241,8 @@ static void row_loop(const struct rec *r, const char *where)
 {
 	struct row *w = add_row(r, where);
 
-	cell(w->figure, sizeof(w->figure), "connect loop without tracer, %s client(s)",
-	     gets(r, "clients"));
+	cell(w->figure, sizeof(w->figure), "%s loop without tracer, %s client(s)",
+	     get(r, "workload") ?: "connect", gets(r, "clients"));
 	cell(w->result, sizeof(w->result),
 	     "%.0f conn/s (%.0f..%.0f), %.1f us CPU/conn; %s s samples", getd(r, "rate"),
 	     getd(r, "rate_min"), getd(r, "rate_max"), getd(r, "us_per_conn"), gets(r, "duration"));
@@ -340,8 +340,8 @@ static void row_memory(const struct rec *r, const char *where)
 	struct row *w = add_row(r, where);
 	double rss = getd(r, "rss_kb"), idle = getd(r, "idle_rss_kb");
 
-	cell(w->figure, sizeof(w->figure), "RSS of ephtrace top, %s ports held (%s)",
-	     gets(r, "ports"), gets(r, "backend"));
+	cell(w->figure, sizeof(w->figure), "RSS of ephtrace top, %s ports held (%s, --max-holds %s)",
+	     gets(r, "ports"), gets(r, "backend"), gets(r, "max_holds"));
 	if (na(r, w))
 		return;
 	cell(w->result, sizeof(w->result),

@@ -8,7 +8,8 @@
 # ephtrace top while 100 000 ports are held. Then qemu guests (TCG, tests/vm/lib.sh; /init runs
 # ephbench, eph.mode=bench): on Debian's 6.12 kernel start-up and overhead of the fentry and
 # kprobe backends side by side with tcpconnect and bindsnoop; on 6.1 the overhead of fentry
-# against both again, as bindsnoop does not load on 6.12. Every comparison alternates its
+# against both again, as bindsnoop does not load on 6.12, and a bind loop (what bindsnoop
+# traces) with ephtrace against bindsnoop. Every comparison alternates its
 # conditions within one run; medians with min..max.
 #
 # Usage: tests/bench/run.sh [--no-host] [--no-vm]
@@ -126,12 +127,12 @@ if [ $host = 1 ]; then
 fi
 
 # One guest on kernel series K, one boot: start-up (if asked) then overhead, of the backends B
-# (comma list) against the peers. Its ephbench sees /bin/* (mkinitramfs.sh). Prints why it
+# (comma list) against the peers, then (if asked) a bind loop against bindsnoop. Its ephbench sees /bin/* (mkinitramfs.sh). Prints why it
 # failed, if it did.
 vm_run()
 {
-	local kernel=$1 backends=$2 startup=$3 dir=$outdir/vm-$1 where=vm-$1 s=$SECONDS
-	local img initrd token rc splats bins args=() vtc=() vbs=()
+	local kernel=$1 backends=$2 startup=$3 bind=$4 dir=$outdir/vm-$1 where=vm-$1 s=$SECONDS
+	local img initrd token rc splats bins args=() vtc=() vbs=() cbs=()
 
 	mkdir -p "$dir" || return 1
 	bins=("$ephtrace" "$bench")
@@ -147,9 +148,17 @@ vm_run()
 	[ "$startup" = 1 ] &&
 		args+=(+ startup --where "$where" --ephtrace /bin/ephtrace --backend "$backends"
 			--runs 5 --ready-timeout 120 ${vtc[0]+"${vtc[@]}"})
+	# bindsnoop only sees bind(), which the connect loop never calls: with a bind loop, it
+	# is measured there instead
+	cbs=("${vbs[@]}")
+	[ "$bind" = 1 ] && cbs=()
 	args+=(+ overhead --where "$where" --ephtrace /bin/ephtrace --backend "$backends"
 		--rounds "$vm_rounds" --duration 1 --settle 0.3 --cooldown 1 --ready-timeout 120
-		${vtc[0]+"${vtc[@]}"} ${vbs[0]+"${vbs[@]}"})
+		${vtc[0]+"${vtc[@]}"} ${cbs[0]+"${cbs[@]}"})
+	[ "$bind" = 1 ] && [ ${#vbs[@]} -gt 0 ] &&
+		args+=(+ overhead --where "$where-bind" --workload bind --ephtrace /bin/ephtrace
+			--backend "${backends%%,*}" --rounds "$vm_rounds" --duration 1 --settle 0.3
+			--cooldown 1 --ready-timeout 120 "${vbs[@]}")
 	token=$(vm_token)
 	say "VM $kernel: booting (TCG, 1 vCPU; ephtrace $backends inside)..."
 	vm_boot "$img" "$initrd" "$dir" 900 eph.mode=bench eph.token="$token" eph.timeout=840 \
@@ -178,8 +187,8 @@ for k in $kernels; do
 	[ $vm = 1 ] || break
 	wait_quiet qemu # one guest at a time on this machine
 	case $k in
-	6.12) why=$(vm_run "$k" fentry,kprobe 1) ;;
-	*) why=$(vm_run "$k" fentry 0) ;;
+	6.12) why=$(vm_run "$k" fentry,kprobe 1 0) ;;
+	*) why=$(vm_run "$k" fentry 0 1) ;;
 	esac || {
 		say "VM $k: $why"
 		echo "BENCH kind=vm where=vm-$k status=na error=\"${why//\"/\'}\"" >>"$raw"
