@@ -3,9 +3,10 @@
  * ephtrace serve: a Prometheus endpoint (libmicrohttpd) over the kernel's counters and
  * histograms, the ring buffer's per-process counts and the port range of every netns.
  *
- * Two threads: the main one consumes the ring buffer and refreshes the namespaces' ranges;
- * libmicrohttpd's one serves the requests, one at a time, reading the BPF maps itself (they
- * are only system calls on map fds) and what the main thread keeps under `lock`.
+ * Two threads: the main one consumes the ring buffer, refreshes the namespaces' ranges and
+ * shuts down HTTP connections past their request deadline; libmicrohttpd's one serves the
+ * requests, one at a time, reading the BPF maps itself (they are only system calls on map fds)
+ * and what the main thread keeps under `lock`.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "event.h"
+#include "httplimit.h"
 #include "metrics.h"
 #include "tracker.h"
 #include "netns.h"
@@ -43,12 +46,31 @@
 #define SERVE_TICK_MS 1000 /* occupancy housekeeping (exited processes, sock_diag resync) */
 #define SERVE_RESYNC_MS 5000 /* sock_diag reconciliation of the ports held */
 #define SERVE_STALE_MS 5000   /* /healthz fails when the event loop stalls this long */
-/* Limits for a hostile network (slowloris, floods, huge headers). */
+/*
+ * Limits for a hostile network (slowloris, floods, huge headers); README, "ephtrace serve",
+ * says what a peer can and cannot do and what tests/host/httpabuse.py measured.
+ * - A new connection is always let in. When its address then has more than SERVE_MAX_PER_IP
+ *   open connections, its connection that has waited longest for an answer is shut down; when
+ *   everyone has more than SERVE_MAX_CONNECTIONS, the longest waiting one of the address with
+ *   the most (httplimit.h). With plain caps (libmicrohttpd's), 4 addresses holding 16 slow
+ *   connections each locked every scraper out, and 16 from the scraper's own address did too.
+ * - SERVE_HARD_*: libmicrohttpd's own caps, above those, only bound what is accepted before
+ *   the connections shut down are closed (at SERVE_HARD_CONNECTIONS it stops calling accept(),
+ *   the rest waits in the listen backlog; above SERVE_HARD_PER_IP it closes the newcomer).
+ * - SERVE_IDLE_TIMEOUT_S is libmicrohttpd's, and every byte received resets it: a peer that
+ *   trickles one header byte every few seconds is never idle (0.9.75 has no request deadline).
+ *   SERVE_REQUEST_DEADLINE_S bounds the whole wait, from the connect or the previous answer.
+ * - SERVE_CONN_MEMORY: libmicrohttpd's pool per connection; the request line and headers, and
+ *   the bookkeeping of each header, must fit (else 431: about 16100 bytes, or ~300 headers).
+ */
 #define SERVE_MAX_CONNECTIONS 64
 #define SERVE_MAX_PER_IP 16
+#define SERVE_HARD_CONNECTIONS 256
+#define SERVE_HARD_PER_IP 32
 #define SERVE_IDLE_TIMEOUT_S 10
-#define SERVE_CONN_MEMORY 16384 /* request line + headers must fit (else 431) */
-#define SERVE_BACKLOG 64
+#define SERVE_REQUEST_DEADLINE_S 15
+#define SERVE_CONN_MEMORY 16384
+#define SERVE_BACKLOG 1024 /* a full queue drops SYNs: a scraper's connect would wait 1 s */
 
 /* clang-format off */
 static const char usage[] =
@@ -97,6 +119,7 @@ struct serve_opts {
 
 struct serve {
 	struct eph_loader *l;
+	struct eph_httplimit *hl; /* connections to the HTTP endpoint */
 	const char *backend;
 	unsigned int top;
 	int stats_fd; /* BPF_ENABLE_STATS, or -1 */
@@ -469,6 +492,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned int status, co
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (status == MHD_HTTP_BAD_REQUEST) /* where the next request starts is unknown */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -481,6 +506,36 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned int statu
 	if (sb_puts(&sb, text))
 		return MHD_NO;
 	return respond(c, status, "text/plain; charset=utf-8", &sb);
+}
+
+struct framing {
+	unsigned int content_length;
+	unsigned int transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		f->content_length++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		f->transfer_encoding++;
+	return MHD_YES;
+}
+
+/* Two Content-Length, or one with Transfer-Encoding: where the body ends depends on who reads
+ * it (libmicrohttpd 0.9.75 takes the first Content-Length), so a proxy in front could take
+ * part of it for another request. RFC 9112 6.3: a 400, and the connection closed. */
+static bool ambiguous_framing(struct MHD_Connection *c)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	return f.content_length > 1 || (f.content_length && f.transfer_encoding);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -502,6 +557,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*req = s;
 		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+		if (ambiguous_framing(c))
+			return respond_text(c, MHD_HTTP_BAD_REQUEST,
+					    "ambiguous framing: two Content-Length, or "
+					    "Content-Length with Transfer-Encoding\n");
 		return MHD_YES;
 	}
 	if (*upload_data_size) { /* a GET with a body: drop it */
@@ -540,15 +599,51 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		       &sb);
 }
 
+/* libmicrohttpd's thread, after it accepted a connection and before it closes its socket. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	const union MHD_ConnectionInfo *fd, *peer;
+	struct serve *s = cls;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		eph_httplimit__remove(s->hl, *socket_ctx);
+		*socket_ctx = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fd && peer)
+		*socket_ctx =
+			eph_httplimit__add(s->hl, fd->connect_fd, peer->client_addr, eph_now_ms());
+}
+
+/* A request ended: answered in full (the next one's wait starts), or not (closing). */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode how)
+{
+	const union MHD_ConnectionInfo *ctx;
+	struct serve *s = cls;
+
+	(void)req;
+	if (how != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		return;
+	ctx = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ctx && ctx->socket_context)
+		eph_httplimit__answered(s->hl, ctx->socket_context, eph_now_ms());
+}
+
 static struct MHD_Daemon *start_http(struct serve *s, int fd, bool verbose)
 {
 	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | (verbose ? MHD_USE_ERROR_LOG : 0), 0,
 				NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVE_MAX_CONNECTIONS,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)SERVE_MAX_PER_IP,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVE_HARD_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)SERVE_HARD_PER_IP,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVE_IDLE_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
-				MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+				MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_CONNECTION,
+				on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_END);
 }
 
 static int event_loop(struct serve *s)
@@ -568,6 +663,7 @@ static int event_loop(struct serve *s)
 		}
 		now = eph_now_ms();
 		atomic_store(&s->heartbeat_ms, now);
+		eph_httplimit__expire(s->hl, now);
 		if (now >= next_prune) {
 			pthread_mutex_lock(&s->lock);
 			eph_proc_counts__prune(s->procs, pid_alive, NULL);
@@ -600,6 +696,7 @@ int cmd_serve(int argc, char **argv)
 	struct serve_opts o = { .top = SERVE_DEFAULT_TOP };
 	struct serve s = { .stats_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct MHD_Daemon *d = NULL;
+	struct eph_httplimit_stats hs;
 	char where[64];
 	int ret, fd, err;
 
@@ -612,8 +709,16 @@ int cmd_serve(int argc, char **argv)
 	s.top = o.top;
 	s.mono_to_wall = eph_mono_to_wall_ns();
 	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS);
-	if (!s.procs)
-		return 1;
+	s.hl = eph_httplimit__new(
+		&(struct eph_httplimit_opts){ .max_conns = SERVE_MAX_CONNECTIONS,
+					      .max_per_addr = SERVE_MAX_PER_IP,
+					      .slots = SERVE_HARD_CONNECTIONS,
+					      .deadline_ms = SERVE_REQUEST_DEADLINE_S * 1000ULL });
+	if (!s.procs || !s.hl) {
+		fprintf(stderr, "ephtrace serve: %s\n", strerror(errno));
+		ret = 1;
+		goto out_free;
+	}
 	fd = open_listener(&o);
 	if (fd < 0) {
 		ret = 1;
@@ -657,6 +762,13 @@ int cmd_serve(int argc, char **argv)
 	if (s.bad_records)
 		fprintf(stderr, "ephtrace serve: %llu malformed records ignored\n",
 			(unsigned long long)s.bad_records);
+	eph_httplimit__stats(s.hl, &hs);
+	if (hs.evicted || hs.expired || hs.untracked)
+		fprintf(stderr,
+			"ephtrace serve: HTTP connections shut down: %llu to make room, %llu at the "
+			"%d s request deadline (%llu beyond the table)\n",
+			(unsigned long long)hs.evicted, (unsigned long long)hs.expired,
+			SERVE_REQUEST_DEADLINE_S, (unsigned long long)hs.untracked);
 out_close:
 	if (fd >= 0)
 		close(fd);
@@ -665,6 +777,7 @@ out_free:
 		close(s.stats_fd);
 	eph_loader__free(s.l);
 	eph_proc_counts__free(s.procs);
+	eph_httplimit__free(s.hl);
 	if (s.t.occ)
 		eph_tracker__fini(&s.t);
 	return ret;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -98,22 +99,30 @@ static bool op_valid(uint8_t op)
 
 int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out)
 {
-	struct eph_event ev;
+	const uint8_t *p = data;
+	uint8_t type, op, proto, family, backend;
+	int32_t err;
 
-	if (!data || !out || size != sizeof(ev))
+	if (!data || !out || size != sizeof(out->ev))
 		return -EINVAL;
-	/* The ring buffer gives no alignment promise a replayed file would keep: copy. */
-	memcpy(&ev, data, sizeof(ev));
-	if (!eph_type_name(ev.type) || !op_valid(ev.op) || !eph_proto_name(ev.proto) ||
-	    !eph_family_name(ev.family) || !eph_backend_name(ev.backend))
+	/* The ring buffer gives no alignment promise a replayed file would keep: the fields that
+	 * decide are copied out first, and the record is copied once, when it is valid. */
+	memcpy(&type, p + offsetof(struct eph_event, type), sizeof(type));
+	memcpy(&op, p + offsetof(struct eph_event, op), sizeof(op));
+	memcpy(&proto, p + offsetof(struct eph_event, proto), sizeof(proto));
+	memcpy(&family, p + offsetof(struct eph_event, family), sizeof(family));
+	memcpy(&backend, p + offsetof(struct eph_event, backend), sizeof(backend));
+	memcpy(&err, p + offsetof(struct eph_event, err), sizeof(err));
+	if (!eph_type_name(type) || !op_valid(op) || !eph_proto_name(proto) ||
+	    !eph_family_name(family) || !eph_backend_name(backend))
 		return -EINVAL;
 	/* a failure carries the positive errno of the system call; nothing else carries one */
-	if (ev.type == EPH_FAIL ? ev.err <= 0 : ev.err != 0)
+	if (type == EPH_FAIL ? err <= 0 : err != 0)
 		return -EINVAL;
-	ev.comm[EPH_COMM_LEN - 1] = '\0';
-	out->ev = ev;
+	memcpy(&out->ev, data, sizeof(out->ev));
+	out->ev.comm[EPH_COMM_LEN - 1] = '\0';
 	/* Unsigned arithmetic: a negative offset is a subtraction, and nothing here is UB. */
-	out->wall_ns = ev.ts_ns + (uint64_t)mono_to_wall_ns;
+	out->wall_ns = out->ev.ts_ns + (uint64_t)mono_to_wall_ns;
 	return 0;
 }
 

@@ -3,10 +3,14 @@
  * Occupancy: ports held now per destination, bind scope and process, against the range in
  * force; rates, failures and the exhaustion forecast. See occupancy.h.
  *
- * Every table is a pool of fixed-size records with stable indexes (holds refer to their
- * destination, scope and process by index) and chained hash indexes on up to three keys.
- * A key whose bytes are all zero is "absent" and not indexed (a hold without a sock_id yet).
- * Adding or removing a hold is O(1); a snapshot sorts once.
+ * Every table is a struct eph_tab (table.h): fixed-size records with stable indexes (holds
+ * refer to their destination, scope and process by index) and hash indexes on up to three
+ * keys. A key whose bytes are all zero is "absent" and not indexed (a hold without a sock_id
+ * yet). Adding or removing a hold is O(1); a snapshot sorts once.
+ *
+ * The hot path is one event: its keys are hashed once (ev_keys) and the hashes passed to every
+ * find, link and unlink; the index slots it will read are fetched ahead; the netns and the
+ * rate bucket of the last event are remembered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +24,7 @@
 
 #include "format.h"
 #include "occupancy.h"
+#include "table.h"
 
 #ifndef TCP_NEW_SYN_RECV
 #define TCP_NEW_SYN_RECV 12
@@ -30,234 +35,16 @@
 #define NSEC_PER_SEC 1000000000ull
 #define NSEC_PER_MSEC 1000000ull
 
-/* ---- tables ---------------------------------------------------------------------------- */
+/* ---- keys ------------------------------------------------------------------------------ */
 
-#define TAB_KEYS 3
-#define TAB_MIN 64
-
-struct tab {
-	uint8_t *recs;
-	size_t size;		  /* bytes per record */
-	uint8_t *used;		  /* per record: in use */
-	uint32_t *next[TAB_KEYS]; /* per record and key: next in its chain, 1-based (0: end) */
-	uint32_t *heads[TAB_KEYS];
-	size_t key_off[TAB_KEYS];
-	size_t key_len[TAB_KEYS];
-	unsigned int nkeys;
-	uint32_t len;	 /* records in use */
-	uint32_t top;	 /* records ever handed out (high-water mark) */
-	uint32_t cap;	 /* records allocated */
-	uint32_t max;	 /* records allowed */
-	uint32_t nheads; /* buckets per key, a power of two */
-	uint32_t free;	 /* first free record, 1-based, chained through next[0] */
-};
-
-struct key_spec {
-	size_t off;
-	size_t len;
-};
-
-static uint32_t key_hash(const uint8_t *k, size_t n)
+static uint32_t hash_u32(uint32_t v)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= k[i];
-		h *= 1099511628211ull;
-	}
-	return (uint32_t)(h ^ (h >> 32));
+	return eph_tab__hash(&v, sizeof(v));
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+static uint32_t hash_u64(uint64_t v)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static void *tab_rec(const struct tab *t, uint32_t i)
-{
-	return t->recs + (size_t)i * t->size;
-}
-
-static const uint8_t *tab_key(const struct tab *t, unsigned int k, uint32_t i)
-{
-	return (const uint8_t *)tab_rec(t, i) + t->key_off[k];
-}
-
-static void tab_link_key(struct tab *t, unsigned int k, uint32_t i)
-{
-	const uint8_t *key = tab_key(t, k, i);
-	uint32_t b;
-
-	if (all_zero(key, t->key_len[k]))
-		return;
-	b = key_hash(key, t->key_len[k]) & (t->nheads - 1);
-	t->next[k][i] = t->heads[k][b];
-	t->heads[k][b] = i + 1;
-}
-
-/* Call before changing key k of record i. */
-static void tab_unlink_key(struct tab *t, unsigned int k, uint32_t i)
-{
-	const uint8_t *key = tab_key(t, k, i);
-	uint32_t *p;
-
-	if (all_zero(key, t->key_len[k]))
-		return;
-	p = &t->heads[k][key_hash(key, t->key_len[k]) & (t->nheads - 1)];
-	while (*p && *p != i + 1)
-		p = &t->next[k][*p - 1];
-	if (*p)
-		*p = t->next[k][i];
-}
-
-static int64_t tab_find(const struct tab *t, unsigned int k, const void *key)
-{
-	uint32_t j = t->heads[k][key_hash(key, t->key_len[k]) & (t->nheads - 1)];
-
-	for (; j; j = t->next[k][j - 1])
-		if (!memcmp(tab_key(t, k, j - 1), key, t->key_len[k]))
-			return j - 1;
-	return -1;
-}
-
-static int tab_rehash(struct tab *t, uint32_t nheads)
-{
-	uint32_t *heads[TAB_KEYS] = { NULL };
-	unsigned int k;
-	uint32_t i;
-
-	for (k = 0; k < t->nkeys; k++) {
-		heads[k] = calloc(nheads, sizeof(uint32_t));
-		if (!heads[k])
-			goto out_free_heads;
-	}
-	for (k = 0; k < t->nkeys; k++) {
-		free(t->heads[k]);
-		t->heads[k] = heads[k];
-	}
-	t->nheads = nheads;
-	for (i = 0; i < t->top; i++) {
-		if (!t->used[i])
-			continue;
-		for (k = 0; k < t->nkeys; k++)
-			tab_link_key(t, k, i);
-	}
-	return 0;
-
-out_free_heads:
-	for (k = 0; k < t->nkeys; k++)
-		free(heads[k]);
-	return -ENOMEM;
-}
-
-static int tab_init(struct tab *t, size_t size, const struct key_spec *keys, unsigned int nkeys,
-		    uint32_t max)
-{
-	unsigned int k;
-
-	memset(t, 0, sizeof(*t));
-	t->size = size;
-	t->nkeys = nkeys;
-	t->max = max;
-	for (k = 0; k < nkeys; k++) {
-		t->key_off[k] = keys[k].off;
-		t->key_len[k] = keys[k].len;
-	}
-	return tab_rehash(t, TAB_MIN);
-}
-
-static void tab_release(struct tab *t)
-{
-	unsigned int k;
-
-	for (k = 0; k < t->nkeys; k++) {
-		free(t->next[k]);
-		free(t->heads[k]);
-	}
-	free(t->used);
-	free(t->recs);
-	memset(t, 0, sizeof(*t));
-}
-
-static int tab_grow(struct tab *t)
-{
-	uint32_t cap = t->cap ? t->cap * 2 : TAB_MIN;
-	unsigned int k;
-	void *p;
-
-	if (cap > t->max || cap < t->cap)
-		cap = t->max;
-	p = reallocarray(t->recs, cap, t->size);
-	if (!p)
-		return -ENOMEM;
-	t->recs = p;
-	p = realloc(t->used, cap);
-	if (!p)
-		return -ENOMEM;
-	t->used = p;
-	memset(t->used + t->cap, 0, cap - t->cap);
-	for (k = 0; k < t->nkeys; k++) {
-		p = reallocarray(t->next[k], cap, sizeof(uint32_t));
-		if (!p)
-			return -ENOMEM;
-		t->next[k] = p;
-	}
-	t->cap = cap;
-	return 0;
-}
-
-/* A zeroed record, in use but not indexed yet. -ENOSPC when the table is at its cap. */
-static int64_t tab_new(struct tab *t)
-{
-	uint32_t i;
-	int err;
-
-	if (t->free) {
-		i = t->free - 1;
-		t->free = t->next[0][i];
-	} else {
-		if (t->top == t->cap) {
-			if (t->cap >= t->max)
-				return -ENOSPC;
-			err = tab_grow(t);
-			if (err)
-				return err;
-		}
-		i = t->top++;
-	}
-	memset(tab_rec(t, i), 0, t->size);
-	t->used[i] = 1;
-	t->len++;
-	/* out of memory here only leaves longer chains */
-	if (t->len > t->nheads && t->nheads <= UINT32_MAX / 2)
-		tab_rehash(t, t->nheads * 2);
-	return i;
-}
-
-static void tab_link(struct tab *t, uint32_t i)
-{
-	unsigned int k;
-
-	for (k = 0; k < t->nkeys; k++)
-		tab_link_key(t, k, i);
-}
-
-static void tab_del(struct tab *t, uint32_t i)
-{
-	unsigned int k;
-
-	for (k = 0; k < t->nkeys; k++)
-		tab_unlink_key(t, k, i);
-	t->used[i] = 0;
-	t->next[0][i] = t->free;
-	t->free = i + 1;
-	t->len--;
+	return eph_tab__hash(&v, sizeof(v));
 }
 
 /* ---- records --------------------------------------------------------------------------- */
@@ -268,11 +55,53 @@ struct tuple {
 	uint8_t __pad[2];
 };
 
+/*
+ * A destination is hashed by its fields, so that an event's is computed from the event itself
+ * (ev_tuple) with the same result as from a key in memory: head is netns, proto, family
+ * and dport in one word, the addresses are read as two words each.
+ */
+static uint32_t hash_dest_of(uint64_t head, uint64_t s0, uint64_t s1, uint64_t d0, uint64_t d1)
+{
+	return eph_tab__fold(
+		eph_tab__mix(eph_tab__mix(eph_tab__mix(EPH_TAB_K2, head, s0), s1, d0), d1, 0));
+}
+
+static uint64_t dest_head(uint32_t netns, uint8_t proto, uint8_t family, uint16_t dport)
+{
+	return netns | (uint64_t)proto << 32 | (uint64_t)family << 40 | (uint64_t)dport << 48;
+}
+
+static uint32_t hash_dest(const struct eph_occ_dest_key *k)
+{
+	return hash_dest_of(dest_head(k->netns, k->proto, k->family, k->dport),
+			    eph_tab__load64(k->saddr), eph_tab__load64(k->saddr + 8),
+			    eph_tab__load64(k->daddr), eph_tab__load64(k->daddr + 8));
+}
+
+static uint32_t hash_dest_key(const void *key)
+{
+	return hash_dest(key);
+}
+
+/* A tuple is a destination key and a port: its hash comes from the destination's, which a
+ * hold's destination keeps, so that an event hashes its destination once. */
+static uint32_t hash_tuple_of(uint32_t dest_hash, uint16_t sport)
+{
+	return eph_tab__fold((uint64_t)dest_hash << 16 | sport);
+}
+
+static uint32_t hash_tuple(const void *key)
+{
+	const struct tuple *t = key;
+
+	return hash_tuple_of(hash_dest(&t->dest), t->sport);
+}
+
 struct hold {
 	uint64_t sock_id;   /* key 0 */
 	uint64_t cookie;    /* key 1 */
-	struct tuple tuple; /* key 2 */
 	uint64_t since_ns;  /* assignment; 0 = unknown (found in a snapshot) */
+	struct tuple tuple; /* key 2 */
 	uint32_t dest;	    /* 1-based index in dests, or 0 */
 	uint32_t scope;	    /* 1-based index in scopes, or 0 */
 	uint32_t proc;	    /* 1-based index in procs; 0 = owner unknown */
@@ -292,6 +121,7 @@ struct slot {
 
 struct dest {
 	struct eph_occ_dest_key key;
+	uint32_t hash; /* of key */
 	uint32_t held;
 	uint32_t tw;
 	uint64_t failures;
@@ -339,11 +169,11 @@ struct ns {
 };
 
 struct eph_occ {
-	struct tab holds;
-	struct tab dests;
-	struct tab scopes;
-	struct tab procs;
-	struct tab nss;
+	struct eph_tab holds;
+	struct eph_tab dests;
+	struct eph_tab scopes;
+	struct eph_tab procs;
+	struct eph_tab nss;
 	uint64_t window_ns;
 	uint64_t bucket_ns;
 	bool started;
@@ -351,7 +181,12 @@ struct eph_occ {
 	uint64_t dropped;
 	uint32_t anon_held; /* holds of unknown owner */
 	uint32_t anon_tw;
-	uint32_t gen;	    /* snapshots reconciled */
+	uint32_t gen;	     /* snapshots reconciled */
+	uint32_t last_netns; /* the netns of the last event ... */
+	uint32_t last_ns;    /* ... is record last_ns - 1 of nss (0: none remembered) */
+	uint64_t epoch;	     /* the rate bucket of the last event (time / bucket_ns), */
+	uint64_t epoch_ns;   /* the time it starts at */
+	uint32_t epoch_slot; /* and its slot in a ring (epoch % EPH_OCC_BUCKETS) */
 };
 
 enum {
@@ -362,15 +197,21 @@ enum {
 
 struct eph_occ *eph_occ__new(const struct eph_occ_opts *opts)
 {
-	static const struct key_spec hold_keys[] = {
-		{ offsetof(struct hold, sock_id), sizeof(uint64_t) },
-		{ offsetof(struct hold, cookie), sizeof(uint64_t) },
-		{ offsetof(struct hold, tuple), sizeof(struct tuple) },
+	static const struct eph_tab_key hold_keys[] = {
+		[HOLD_BY_SOCK] = { .off = offsetof(struct hold, sock_id), .len = sizeof(uint64_t) },
+		[HOLD_BY_COOKIE] = { .off = offsetof(struct hold, cookie),
+				     .len = sizeof(uint64_t) },
+		[HOLD_BY_TUPLE] = { .off = offsetof(struct hold, tuple),
+				    .len = sizeof(struct tuple),
+				    .hash = hash_tuple },
 	};
-	static const struct key_spec dest_key = { 0, sizeof(struct eph_occ_dest_key) };
-	static const struct key_spec scope_key = { 0, sizeof(struct eph_occ_scope_key) };
-	static const struct key_spec pid_key = { offsetof(struct proc, pid), sizeof(uint32_t) };
-	static const struct key_spec ns_key = { offsetof(struct ns, netns), sizeof(uint32_t) };
+	static const struct eph_tab_key dest_key = { .len = sizeof(struct eph_occ_dest_key),
+						     .hash = hash_dest_key };
+	static const struct eph_tab_key scope_key = { .len = sizeof(struct eph_occ_scope_key) };
+	static const struct eph_tab_key pid_key = { .off = offsetof(struct proc, pid),
+						    .len = sizeof(uint32_t) };
+	static const struct eph_tab_key ns_key = { .off = offsetof(struct ns, netns),
+						   .len = sizeof(uint32_t) };
 	uint32_t max = EPH_OCC_DEFAULT_MAX_PORTS, window_ms = EPH_OCC_DEFAULT_WINDOW_MS;
 	struct eph_occ *occ;
 
@@ -385,15 +226,15 @@ struct eph_occ *eph_occ__new(const struct eph_occ_opts *opts)
 		return NULL;
 	occ->window_ns = window_ms * NSEC_PER_MSEC;
 	occ->bucket_ns = occ->window_ns / EPH_OCC_BUCKETS;
-	if (tab_init(&occ->holds, sizeof(struct hold), hold_keys, 3, max))
+	if (eph_tab__init(&occ->holds, sizeof(struct hold), hold_keys, 3, max))
 		goto out_free;
-	if (tab_init(&occ->dests, sizeof(struct dest), &dest_key, 1, max))
+	if (eph_tab__init(&occ->dests, sizeof(struct dest), &dest_key, 1, max))
 		goto out_free;
-	if (tab_init(&occ->scopes, sizeof(struct scope), &scope_key, 1, max))
+	if (eph_tab__init(&occ->scopes, sizeof(struct scope), &scope_key, 1, max))
 		goto out_free;
-	if (tab_init(&occ->procs, sizeof(struct proc), &pid_key, 1, max))
+	if (eph_tab__init(&occ->procs, sizeof(struct proc), &pid_key, 1, max))
 		goto out_free;
-	if (tab_init(&occ->nss, sizeof(struct ns), &ns_key, 1, max))
+	if (eph_tab__init(&occ->nss, sizeof(struct ns), &ns_key, 1, max))
 		goto out_free;
 	return occ;
 
@@ -410,15 +251,15 @@ void eph_occ__free(struct eph_occ *occ)
 		return;
 	for (i = 0; i < occ->procs.top; i++)
 		if (occ->procs.used[i])
-			free(((struct proc *)tab_rec(&occ->procs, i))->cgroup);
+			free(((struct proc *)eph_tab__rec(&occ->procs, i))->cgroup);
 	for (i = 0; i < occ->nss.top; i++)
 		if (occ->nss.used[i])
-			free(((struct ns *)tab_rec(&occ->nss, i))->rbits);
-	tab_release(&occ->holds);
-	tab_release(&occ->dests);
-	tab_release(&occ->scopes);
-	tab_release(&occ->procs);
-	tab_release(&occ->nss);
+			free(((struct ns *)eph_tab__rec(&occ->nss, i))->rbits);
+	eph_tab__fini(&occ->holds);
+	eph_tab__fini(&occ->dests);
+	eph_tab__fini(&occ->scopes);
+	eph_tab__fini(&occ->procs);
+	eph_tab__fini(&occ->nss);
 	free(occ);
 }
 
@@ -431,25 +272,40 @@ uint64_t eph_occ__dropped(const struct eph_occ *occ)
 
 static struct ns *ns_find(const struct eph_occ *occ, uint32_t netns)
 {
-	int64_t i = tab_find(&occ->nss, 0, &netns);
+	int64_t i;
 
-	return i < 0 ? NULL : tab_rec(&occ->nss, i);
+	if (occ->last_ns && occ->last_netns == netns)
+		return eph_tab__rec(&occ->nss, occ->last_ns - 1);
+	i = eph_tab__find(&occ->nss, 0, &netns, hash_u32(netns));
+	return i < 0 ? NULL : eph_tab__rec(&occ->nss, i);
 }
 
-static int64_t ns_get(struct eph_occ *occ, uint32_t netns)
+static int64_t ns_lookup(struct eph_occ *occ, uint32_t netns)
 {
-	int64_t i = tab_find(&occ->nss, 0, &netns);
+	uint32_t hash = hash_u32(netns);
+	int64_t i = eph_tab__find(&occ->nss, 0, &netns, hash);
 	struct ns *ns;
 
-	if (i >= 0)
-		return i;
-	i = tab_new(&occ->nss);
-	if (i < 0)
-		return i;
-	ns = tab_rec(&occ->nss, i);
-	ns->netns = netns;
-	tab_link(&occ->nss, i);
+	if (i < 0) {
+		i = eph_tab__alloc(&occ->nss);
+		if (i < 0)
+			return i;
+		ns = eph_tab__rec(&occ->nss, i);
+		ns->netns = netns;
+		eph_tab__link(&occ->nss, i, &hash);
+	}
+	occ->last_netns = netns;
+	occ->last_ns = i + 1;
 	return i;
+}
+
+/* The netns record, created if new; the last one is remembered (events come in runs of one
+ * namespace). */
+static inline int64_t ns_get(struct eph_occ *occ, uint32_t netns)
+{
+	if (occ->last_ns && occ->last_netns == netns)
+		return occ->last_ns - 1;
+	return ns_lookup(occ, netns);
 }
 
 int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns)
@@ -488,7 +344,7 @@ int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16
 		free(rbits);
 		return i;
 	}
-	ns = tab_rec(&occ->nss, i);
+	ns = eph_tab__rec(&occ->nss, i);
 	free(ns->rbits);
 	ns->rbits = rbits;
 	ns->have_range = true;
@@ -500,24 +356,25 @@ int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16
 
 void eph_occ__del_netns(struct eph_occ *occ, uint32_t netns)
 {
-	int64_t ni = tab_find(&occ->nss, 0, &netns);
+	int64_t ni = eph_tab__find(&occ->nss, 0, &netns, hash_u32(netns));
 	uint32_t i;
 
 	if (ni >= 0) {
-		free(((struct ns *)tab_rec(&occ->nss, ni))->rbits);
-		tab_del(&occ->nss, ni);
+		free(((struct ns *)eph_tab__rec(&occ->nss, ni))->rbits);
+		eph_tab__del(&occ->nss, ni, NULL);
+		occ->last_ns = 0;
 	}
 	for (i = 0; i < occ->dests.top; i++) {
-		struct dest *d = tab_rec(&occ->dests, i);
+		struct dest *d = eph_tab__rec(&occ->dests, i);
 
 		if (occ->dests.used[i] && d->key.netns == netns && !d->held)
-			tab_del(&occ->dests, i);
+			eph_tab__del(&occ->dests, i, NULL);
 	}
 	for (i = 0; i < occ->scopes.top; i++) {
-		struct scope *sc = tab_rec(&occ->scopes, i);
+		struct scope *sc = eph_tab__rec(&occ->scopes, i);
 
 		if (occ->scopes.used[i] && sc->key.netns == netns && !sc->held)
-			tab_del(&occ->scopes, i);
+			eph_tab__del(&occ->scopes, i, NULL);
 	}
 }
 
@@ -541,12 +398,24 @@ static bool ns_port_in_range(const struct ns *ns, uint16_t port)
 
 /* ---- rate windows ---------------------------------------------------------------------- */
 
-/* The bucket that time ts falls into, reset if it held an older period; NULL when ts is
- * older than the window that the ring currently covers. */
-static struct slot *ring_at(struct slot *ring, uint64_t bucket_ns, uint64_t ts)
+/* The number of the rate bucket that time ts falls into (time / bucket width); the last one is
+ * remembered, as events come in time order. */
+static uint64_t epoch_of(struct eph_occ *occ, uint64_t ts)
 {
-	uint64_t e = ts / bucket_ns;
-	struct slot *s = &ring[e % EPH_OCC_BUCKETS];
+	if (ts - occ->epoch_ns >= occ->bucket_ns) {
+		occ->epoch = ts / occ->bucket_ns;
+		occ->epoch_ns = occ->epoch * occ->bucket_ns;
+		occ->epoch_slot = occ->epoch % EPH_OCC_BUCKETS;
+	}
+	return occ->epoch;
+}
+
+/* The bucket of the rate window that time ts falls into, reset if it held an older period;
+ * NULL when ts is older than the window that the ring currently covers. */
+static struct slot *ring_at(struct eph_occ *occ, struct slot *ring, uint64_t ts)
+{
+	uint64_t e = epoch_of(occ, ts);
+	struct slot *s = &ring[occ->epoch_slot];
 
 	if (s->epoch == e)
 		return s;
@@ -591,54 +460,84 @@ static double rate(uint32_t n, double span_s)
 
 /* ---- aggregates ------------------------------------------------------------------------ */
 
-/* The record of t whose key 0 (at the start of the record) is key, created if new. */
-static int64_t tab_get(struct tab *t, const void *key, size_t len)
+/* The destination key, created if new; hash: hash_dest(key). */
+static int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key, uint32_t hash)
 {
-	int64_t i = tab_find(t, 0, key);
+	int64_t i = eph_tab__find_n(&occ->dests, 0, key, sizeof(*key), hash);
+	struct dest *d;
 
 	if (i >= 0)
 		return i;
-	i = tab_new(t);
+	i = eph_tab__alloc(&occ->dests);
 	if (i < 0)
 		return i;
-	memcpy(tab_rec(t, i), key, len);
-	tab_link(t, i);
+	d = eph_tab__rec(&occ->dests, i);
+	d->key = *key;
+	d->hash = hash;
+	eph_tab__link(&occ->dests, i, &hash);
 	return i;
 }
 
-static int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key)
-{
-	return tab_get(&occ->dests, key, sizeof(*key));
-}
-
+/* The bind scope key, created if new. */
 static int64_t scope_get(struct eph_occ *occ, const struct eph_occ_scope_key *key)
 {
-	return tab_get(&occ->scopes, key, sizeof(*key));
+	uint32_t hash = eph_tab__hash(key, sizeof(*key));
+	int64_t i = eph_tab__find(&occ->scopes, 0, key, hash);
+
+	if (i >= 0)
+		return i;
+	i = eph_tab__alloc(&occ->scopes);
+	if (i < 0)
+		return i;
+	memcpy(eph_tab__rec(&occ->scopes, i), key, sizeof(*key));
+	eph_tab__link(&occ->scopes, i, &hash);
+	return i;
 }
 
-static void copy_comm(char dst[EPH_COMM_LEN], const char *src)
+/* dst = the characters of src (a comm field, EPH_COMM_LEN bytes) up to its first NUL, at most
+ * EPH_COMM_LEN - 1 of them, and zeros after. Once per event: a word at a time where it can. */
+static void copy_comm(char dst[EPH_COMM_LEN], const char src[EPH_COMM_LEN])
 {
-	size_t n = src ? strnlen(src, EPH_COMM_LEN - 1) : 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && EPH_COMM_LEN == 16
+	const uint64_t ones = 0x0101010101010101ull, highs = ones << 7;
+	uint64_t w[2], z;
 
-	memcpy(dst, src ? src : "", n);
+	memcpy(w, src, sizeof(w));
+	w[1] &= ~(0xffull << 56); /* the last byte is always NUL */
+	/* the lowest 0x80 of z marks the first zero byte (higher ones may be false) */
+	z = (w[0] - ones) & ~w[0] & highs;
+	if (z) {
+		w[0] &= ((z & -z) >> 7) - 1;
+		w[1] = 0;
+	} else {
+		z = (w[1] - ones) & ~w[1] & highs;
+		w[1] &= ((z & -z) >> 7) - 1;
+	}
+	memcpy(dst, w, sizeof(w));
+#else
+	size_t n = strnlen(src, EPH_COMM_LEN - 1);
+
+	memcpy(dst, src, n);
 	memset(dst + n, 0, EPH_COMM_LEN - n);
+#endif
 }
 
 /* The process pid, created when new; comm (if not empty) and cgroup (if not NULL) update it. */
 static int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup)
 {
-	int64_t i = tab_find(&occ->procs, 0, &pid);
+	uint32_t hash = hash_u32(pid);
+	int64_t i = eph_tab__find_n(&occ->procs, 0, &pid, sizeof(pid), hash);
 	struct proc *p;
 
 	if (i < 0) {
-		i = tab_new(&occ->procs);
+		i = eph_tab__alloc(&occ->procs);
 		if (i < 0)
 			return i;
-		p = tab_rec(&occ->procs, i);
+		p = eph_tab__rec(&occ->procs, i);
 		p->pid = pid;
-		tab_link(&occ->procs, i);
+		eph_tab__link(&occ->procs, i, &hash);
 	}
-	p = tab_rec(&occ->procs, i);
+	p = eph_tab__rec(&occ->procs, i);
 	if (comm && comm[0])
 		copy_comm(p->comm, comm);
 	if (cgroup && (!p->cgroup || strcmp(p->cgroup, cgroup))) {
@@ -681,8 +580,15 @@ static void touch(uint64_t *last, uint64_t ts)
 
 /* ---- holds ----------------------------------------------------------------------------- */
 
-struct hold_spec {
+/* A hold's keys and their hashes, computed once per event or socket. */
+struct hold_keys {
 	struct tuple tuple;
+	uint32_t dest_hash;	     /* of tuple.dest */
+	uint32_t hash[EPH_TAB_KEYS]; /* of sock_id, cookie and tuple */
+};
+
+struct hold_spec {
+	struct hold_keys k;
 	bool to_dest; /* else a bind scope */
 	bool tw;
 	uint64_t sock_id;
@@ -694,9 +600,18 @@ struct hold_spec {
 	const char *cgroup;
 };
 
+/* The hashes of k->tuple, of its destination and of a hold's ids. */
+static void hold_keys_hash(struct hold_keys *k, uint64_t sock_id, uint64_t cookie)
+{
+	k->dest_hash = hash_dest(&k->tuple.dest);
+	k->hash[HOLD_BY_SOCK] = sock_id ? hash_u64(sock_id) : 0;
+	k->hash[HOLD_BY_COOKIE] = cookie ? hash_u64(cookie) : 0;
+	k->hash[HOLD_BY_TUPLE] = hash_tuple_of(k->dest_hash, k->tuple.sport);
+}
+
 static struct hold *hold_rec(const struct eph_occ *occ, int64_t i)
 {
-	return tab_rec(&occ->holds, i);
+	return eph_tab__rec(&occ->holds, i);
 }
 
 static void scope_key_of(const struct tuple *t, struct eph_occ_scope_key *k)
@@ -714,12 +629,12 @@ static void hold_count(struct eph_occ *occ, const struct hold *h, int d)
 	uint32_t *held, *tw;
 
 	if (h->dest) {
-		struct dest *x = tab_rec(&occ->dests, h->dest - 1);
+		struct dest *x = eph_tab__rec(&occ->dests, h->dest - 1);
 
 		held = &x->held;
 		tw = &x->tw;
 	} else {
-		struct scope *x = tab_rec(&occ->scopes, h->scope - 1);
+		struct scope *x = eph_tab__rec(&occ->scopes, h->scope - 1);
 
 		held = &x->held;
 		tw = &x->tw;
@@ -728,7 +643,7 @@ static void hold_count(struct eph_occ *occ, const struct hold *h, int d)
 	if (h->tw)
 		*tw += d;
 	if (h->proc) {
-		struct proc *p = tab_rec(&occ->procs, h->proc - 1);
+		struct proc *p = eph_tab__rec(&occ->procs, h->proc - 1);
 
 		p->held += d;
 		if (h->tw)
@@ -763,9 +678,10 @@ static void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_
 
 	if (!id || *field == id)
 		return;
-	tab_unlink_key(&occ->holds, k, hi);
+	if (*field)
+		eph_tab__unlink_key(&occ->holds, k, hi, hash_u64(*field));
 	*field = id;
-	tab_link_key(&occ->holds, k, hi);
+	eph_tab__link_key(&occ->holds, k, hi, hash_u64(id));
 }
 
 /* The socket object of a hold is gone (it moved to TIME_WAIT): the kernel will reuse its address
@@ -776,9 +692,8 @@ static void hold_forget_sock(struct eph_occ *occ, int64_t hi)
 
 	if (!h->sock_id)
 		return;
-	tab_unlink_key(&occ->holds, HOLD_BY_SOCK, hi);
-	h->sock_id = 0;
-	tab_link_key(&occ->holds, HOLD_BY_SOCK, hi);
+	eph_tab__unlink_key(&occ->holds, HOLD_BY_SOCK, hi, hash_u64(h->sock_id));
+	h->sock_id = 0; /* absent: not indexed */
 }
 
 static void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts)
@@ -786,33 +701,34 @@ static void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts)
 	struct slot *s;
 
 	if (h->dest) {
-		struct dest *d = tab_rec(&occ->dests, h->dest - 1);
+		struct dest *d = eph_tab__rec(&occ->dests, h->dest - 1);
 
-		s = ring_at(d->ring, occ->bucket_ns, ts);
+		s = ring_at(occ, d->ring, ts);
 		if (s)
 			s->assigns++;
 	}
 	if (h->proc) {
-		struct proc *p = tab_rec(&occ->procs, h->proc - 1);
+		struct proc *p = eph_tab__rec(&occ->procs, h->proc - 1);
 
-		s = ring_at(p->ring, occ->bucket_ns, ts);
+		s = ring_at(occ, p->ring, ts);
 		if (s)
 			s->assigns++;
 	}
 }
 
-/* Track a new hold. Returns its index, -ENOSPC (a cap: counted as dropped) or -ENOMEM. */
+/* Track a new hold (hs->k hashed). Returns its index, -ENOSPC (a cap: counted as dropped) or
+ * -ENOMEM. */
 static int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs)
 {
 	int64_t di = -1, si = -1, pi = -1, hi;
 	struct hold *h;
 
 	if (hs->to_dest) {
-		hi = di = dest_get(occ, &hs->tuple.dest);
+		hi = di = dest_get(occ, &hs->k.tuple.dest, hs->k.dest_hash);
 	} else {
 		struct eph_occ_scope_key sk;
 
-		scope_key_of(&hs->tuple, &sk);
+		scope_key_of(&hs->k.tuple, &sk);
 		hi = si = scope_get(occ, &sk);
 	}
 	if (hi < 0)
@@ -822,26 +738,26 @@ static int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs)
 		if (hi < 0)
 			goto out_count_drop;
 	}
-	hi = tab_new(&occ->holds);
+	hi = eph_tab__alloc(&occ->holds);
 	if (hi < 0)
 		goto out_count_drop;
 	h = hold_rec(occ, hi);
 	h->sock_id = hs->sock_id;
 	h->cookie = hs->cookie;
-	h->tuple = hs->tuple;
+	h->tuple = hs->k.tuple;
 	h->since_ns = hs->since_ns;
 	h->dest = di + 1;
 	h->scope = si + 1;
 	h->proc = pi + 1;
 	h->tw = hs->tw;
-	tab_link(&occ->holds, hi);
+	eph_tab__link(&occ->holds, hi, hs->k.hash);
 	hold_count(occ, h, +1);
 	if (h->dest)
-		touch(&((struct dest *)tab_rec(&occ->dests, di))->last_ns, hs->now_ns);
+		touch(&((struct dest *)eph_tab__rec(&occ->dests, di))->last_ns, hs->now_ns);
 	else
-		touch(&((struct scope *)tab_rec(&occ->scopes, si))->last_ns, hs->now_ns);
+		touch(&((struct scope *)eph_tab__rec(&occ->scopes, si))->last_ns, hs->now_ns);
 	if (h->proc)
-		touch(&((struct proc *)tab_rec(&occ->procs, pi))->last_ns, hs->now_ns);
+		touch(&((struct proc *)eph_tab__rec(&occ->procs, pi))->last_ns, hs->now_ns);
 	return hi;
 
 out_count_drop:
@@ -857,12 +773,16 @@ out_count_drop:
 static void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts, int64_t dur_ns)
 {
 	struct hold *h = hold_rec(occ, hi);
+	uint32_t hash[EPH_TAB_KEYS];
 
 	hold_count(occ, h, -1);
+	hash[HOLD_BY_SOCK] = h->sock_id ? hash_u64(h->sock_id) : 0;
+	hash[HOLD_BY_COOKIE] = h->cookie ? hash_u64(h->cookie) : 0;
 	if (h->dest) {
-		struct dest *d = tab_rec(&occ->dests, h->dest - 1);
-		struct slot *s = released ? ring_at(d->ring, occ->bucket_ns, ts) : NULL;
+		struct dest *d = eph_tab__rec(&occ->dests, h->dest - 1);
+		struct slot *s = released ? ring_at(occ, d->ring, ts) : NULL;
 
+		hash[HOLD_BY_TUPLE] = hash_tuple_of(d->hash, h->tuple.sport);
 		if (s) {
 			s->releases++;
 			if (dur_ns >= 0) {
@@ -872,11 +792,12 @@ static void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts
 		}
 		touch(&d->last_ns, ts);
 	} else {
-		touch(&((struct scope *)tab_rec(&occ->scopes, h->scope - 1))->last_ns, ts);
+		hash[HOLD_BY_TUPLE] = hash_tuple(&h->tuple);
+		touch(&((struct scope *)eph_tab__rec(&occ->scopes, h->scope - 1))->last_ns, ts);
 	}
 	if (h->proc)
-		touch(&((struct proc *)tab_rec(&occ->procs, h->proc - 1))->last_ns, ts);
-	tab_del(&occ->holds, hi);
+		touch(&((struct proc *)eph_tab__rec(&occ->procs, h->proc - 1))->last_ns, ts);
+	eph_tab__del(&occ->holds, hi, hash);
 }
 
 /* ---- snapshot seeding ------------------------------------------------------------------ */
@@ -980,13 +901,16 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 		kind = sock_kind(s, ns_find(occ, s->netns), listened);
 		if (kind == KIND_NONE)
 			continue;
-		sock_tuple(s, s->dport != 0, &hs.tuple);
-		if (tab_find(&occ->holds, HOLD_BY_TUPLE, &hs.tuple) >= 0 ||
-		    (s->cookie && tab_find(&occ->holds, HOLD_BY_COOKIE, &s->cookie) >= 0))
+		sock_tuple(s, s->dport != 0, &hs.k.tuple);
+		hs.cookie = s->cookie;
+		hold_keys_hash(&hs.k, hs.sock_id, hs.cookie);
+		if (eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
+				  hs.k.hash[HOLD_BY_TUPLE]) >= 0 ||
+		    (s->cookie && eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie,
+						hs.k.hash[HOLD_BY_COOKIE]) >= 0))
 			continue; /* already known, e.g. from an event */
 		hs.to_dest = kind == KIND_DEST;
 		hs.tw = s->proto == IPPROTO_TCP && s->state == TCP_TIME_WAIT;
-		hs.cookie = s->cookie;
 		hs.now_ns = now_ns;
 		/* a TIME_WAIT socket has no owner any more: do not guess one */
 		if (!hs.tw && s->pid) {
@@ -1008,12 +932,12 @@ static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s
 	int64_t i;
 
 	if (s->cookie) {
-		i = tab_find(&occ->holds, HOLD_BY_COOKIE, &s->cookie);
+		i = eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie, hash_u64(s->cookie));
 		if (i >= 0)
 			return i;
 	}
 	sock_tuple(s, s->dport != 0, &t);
-	return tab_find(&occ->holds, HOLD_BY_TUPLE, &t);
+	return eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
 }
 
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
@@ -1067,21 +991,37 @@ void eph_occ__start(struct eph_occ *occ, uint64_t now_ns)
 	occ->start_ns = now_ns;
 }
 
-static void ev_tuple(const struct eph_event *ev, struct tuple *t)
+/*
+ * The 4-tuple of an event (netns, proto, family; the addresses and remote port it knows, zeros
+ * for the rest; its port) and hash_dest() of its destination, both from the same words: the
+ * hash does not wait for the tuple to be written and read back.
+ */
+static uint32_t ev_tuple(const struct eph_event *ev, struct tuple *t)
 {
-	size_t alen = ev->family == AF_INET ? 4 : 16;
+	static const uint8_t first4[8] = { 0xff, 0xff, 0xff, 0xff }; /* an IPv4 address's bytes */
+	bool v4 = ev->family == AF_INET, src = ev->flags & EPH_F_SADDR;
+	bool dest = ev->flags & EPH_F_DEST;
+	uint64_t m0 = v4 ? eph_tab__load64(first4) : UINT64_MAX, m1 = v4 ? 0 : UINT64_MAX;
+	uint64_t sa[2] = { 0, 0 }, da[2] = { 0, 0 };
 
-	memset(t, 0, sizeof(*t));
+	if (src) {
+		sa[0] = eph_tab__load64(ev->saddr) & m0;
+		sa[1] = eph_tab__load64(ev->saddr + 8) & m1;
+	}
+	if (dest) {
+		da[0] = eph_tab__load64(ev->daddr) & m0;
+		da[1] = eph_tab__load64(ev->daddr + 8) & m1;
+	}
 	t->dest.netns = ev->netns;
 	t->dest.proto = ev->proto;
 	t->dest.family = ev->family;
-	if (ev->flags & EPH_F_SADDR)
-		memcpy(t->dest.saddr, ev->saddr, alen);
-	if (ev->flags & EPH_F_DEST) {
-		t->dest.dport = ev->dport;
-		memcpy(t->dest.daddr, ev->daddr, alen);
-	}
+	t->dest.dport = dest ? ev->dport : 0;
+	memcpy(t->dest.saddr, sa, sizeof(sa));
+	memcpy(t->dest.daddr, da, sizeof(da));
 	t->sport = ev->sport;
+	memset(t->__pad, 0, sizeof(t->__pad));
+	return hash_dest_of(dest_head(t->dest.netns, t->dest.proto, t->dest.family, t->dest.dport),
+			    sa[0], sa[1], da[0], da[1]);
 }
 
 /* TCP ports with a known remote go to a destination; the rest (bind, listen, UDP) to a scope. */
@@ -1091,24 +1031,47 @@ static bool ev_to_dest(const struct eph_event *ev)
 	       ev->op != EPH_OP_BIND && ev->op != EPH_OP_LISTEN;
 }
 
-/* The hold an event is about: by sock_id, by cookie, else a snapshot hold with its 4-tuple. */
-static int64_t ev_find(const struct eph_occ *occ, const struct eph_event *ev)
+/*
+ * The keys of an event and their hashes, once per event. The index slots they fall on (and the
+ * destination's and owner's, for an assignment) are fetched ahead, so that the cache misses of
+ * one event overlap instead of following one another.
+ */
+static void ev_keys(const struct eph_occ *occ, const struct eph_event *ev, struct hold_keys *k)
 {
-	struct tuple t;
+	unsigned int i;
+
+	k->dest_hash = ev_tuple(ev, &k->tuple);
+	k->hash[HOLD_BY_SOCK] = ev->sock_id ? hash_u64(ev->sock_id) : 0;
+	k->hash[HOLD_BY_COOKIE] = ev->cookie ? hash_u64(ev->cookie) : 0;
+	k->hash[HOLD_BY_TUPLE] = hash_tuple_of(k->dest_hash, ev->sport);
+	for (i = 0; i < EPH_TAB_KEYS; i++)
+		eph_tab__prefetch(&occ->holds, i, k->hash[i]);
+	if (ev->type == EPH_ASSIGN) {
+		eph_tab__prefetch(&occ->dests, 0, k->dest_hash);
+		eph_tab__prefetch(&occ->procs, 0, hash_u32(ev->pid));
+	}
+}
+
+/* The hold an event is about: by sock_id, by cookie, else a snapshot hold with its 4-tuple. */
+static int64_t ev_find(const struct eph_occ *occ, const struct eph_event *ev,
+		       const struct hold_keys *k)
+{
 	int64_t i;
 
 	if (ev->sock_id) {
-		i = tab_find(&occ->holds, HOLD_BY_SOCK, &ev->sock_id);
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_SOCK, &ev->sock_id, 8,
+				    k->hash[HOLD_BY_SOCK]);
 		if (i >= 0)
 			return i;
 	}
 	if (ev->cookie) {
-		i = tab_find(&occ->holds, HOLD_BY_COOKIE, &ev->cookie);
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_COOKIE, &ev->cookie, 8,
+				    k->hash[HOLD_BY_COOKIE]);
 		if (i >= 0)
 			return i;
 	}
-	ev_tuple(ev, &t);
-	i = tab_find(&occ->holds, HOLD_BY_TUPLE, &t);
+	i = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+			    k->hash[HOLD_BY_TUPLE]);
 	return i >= 0 && !hold_rec(occ, i)->sock_id ? i : -1;
 }
 
@@ -1127,21 +1090,23 @@ static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
 	return proc_get(occ, ev->pid, ev->comm, NULL);
 }
 
-static int ev_assign(struct eph_occ *occ, const struct eph_event *ev)
+static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
-	struct hold_spec hs = { 0 };
+	struct hold_spec hs = { .k = *k };
 	struct hold *h;
 	int64_t hi, pi;
 
 	if (!ev_counts(occ, ev))
 		return 0;
-	ev_tuple(ev, &hs.tuple);
-	hi = ev->sock_id ? tab_find(&occ->holds, HOLD_BY_SOCK, &ev->sock_id) : -1;
-	if (hi >= 0 && memcmp(&hold_rec(occ, hi)->tuple, &hs.tuple, sizeof(hs.tuple)))
+	hi = ev->sock_id ? eph_tab__find_n(&occ->holds, HOLD_BY_SOCK, &ev->sock_id, 8,
+					   k->hash[HOLD_BY_SOCK]) :
+			   -1;
+	if (hi >= 0 && memcmp(&hold_rec(occ, hi)->tuple, &k->tuple, sizeof(k->tuple)))
 		hold_del(occ, hi, false, ev->ts_ns, -1); /* its release was missed */
 	else if (hi >= 0)
 		return 0; /* the same assignment reported twice */
-	hi = tab_find(&occ->holds, HOLD_BY_TUPLE, &hs.tuple);
+	hi = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+			     k->hash[HOLD_BY_TUPLE]);
 	/* a TIME_WAIT hold on this 4-tuple is recycled (tcp_tw_reuse), never adopted */
 	if (hi >= 0 && !hold_rec(occ, hi)->sock_id && !hold_rec(occ, hi)->tw) {
 		/* found by the snapshot before its assignment event was read: adopt it */
@@ -1174,13 +1139,13 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev)
 	return 0;
 }
 
-static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
+static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	bool owner = (ev->flags & EPH_F_OWNER) && ev->pid;
-	struct hold_spec hs = { 0 };
+	struct hold_spec hs = { .k = *k };
 	int64_t hi, pi;
 
-	hi = ev_find(occ, ev);
+	hi = ev_find(occ, ev, k);
 	if (hi >= 0) {
 		struct hold *h = hold_rec(occ, hi);
 
@@ -1199,10 +1164,9 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
 	if (!ev_counts(occ, ev))
 		return 0;
 	/* a hold that was not seen being taken (e.g. before the snapshot) */
-	ev_tuple(ev, &hs.tuple);
 	hs.to_dest = ev_to_dest(ev);
 	hs.tw = true;
-	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone */
+	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone (not linked: 0) */
 	hs.now_ns = ev->ts_ns;
 	if (owner) {
 		hs.pid = ev->pid;
@@ -1212,9 +1176,9 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev)
 	return hi == -ENOMEM ? -ENOMEM : 0;
 }
 
-static int ev_release(struct eph_occ *occ, const struct eph_event *ev)
+static int ev_release(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
-	int64_t hi = ev_find(occ, ev), dur = -1;
+	int64_t hi = ev_find(occ, ev, k), dur = -1;
 	const struct hold *h;
 
 	if (hi < 0)
@@ -1240,7 +1204,7 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 		if (i < 0) {
 			occ->dropped++;
 		} else {
-			struct proc *p = tab_rec(&occ->procs, i);
+			struct proc *p = eph_tab__rec(&occ->procs, i);
 
 			proc_count_failure(p, ev->err);
 			touch(&p->last_ns, ev->ts_ns);
@@ -1248,14 +1212,13 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 	}
 	if (ev->proto != IPPROTO_TCP || ev->op != EPH_OP_CONNECT || !(ev->flags & EPH_F_DEST))
 		return 0;
-	ev_tuple(ev, &t);
-	i = dest_get(occ, &t.dest);
+	i = dest_get(occ, &t.dest, ev_tuple(ev, &t));
 	if (i == -ENOMEM)
 		return -ENOMEM;
 	if (i < 0) {
 		occ->dropped++;
 	} else {
-		struct dest *d = tab_rec(&occ->dests, i);
+		struct dest *d = eph_tab__rec(&occ->dests, i);
 
 		d->failures++;
 		touch(&d->last_ns, ev->ts_ns);
@@ -1266,10 +1229,13 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
 {
 	const struct eph_event *ev = &r->ev;
+	struct hold_keys k;
 	int64_t i;
 
 	if (!occ->started)
 		eph_occ__start(occ, ev->ts_ns);
+	if (ev->type == EPH_ASSIGN || ev->type == EPH_TIME_WAIT || ev->type == EPH_RELEASE)
+		ev_keys(occ, ev, &k);
 	if (ev->netns) {
 		i = ns_get(occ, ev->netns);
 		if (i == -ENOMEM)
@@ -1277,11 +1243,11 @@ int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
 	}
 	switch (ev->type) {
 	case EPH_ASSIGN:
-		return ev_assign(occ, ev);
+		return ev_assign(occ, ev, &k);
 	case EPH_TIME_WAIT:
-		return ev_time_wait(occ, ev);
+		return ev_time_wait(occ, ev, &k);
 	case EPH_RELEASE:
-		return ev_release(occ, ev);
+		return ev_release(occ, ev, &k);
 	case EPH_FAIL:
 		return ev_fail(occ, ev);
 	default:
@@ -1305,10 +1271,10 @@ int eph_occ__set_cgroup(struct eph_occ *occ, uint32_t pid, const char *path)
 
 void eph_occ__proc_exited(struct eph_occ *occ, uint32_t pid)
 {
-	int64_t i = tab_find(&occ->procs, 0, &pid);
+	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
 
 	if (i >= 0)
-		((struct proc *)tab_rec(&occ->procs, i))->exited = true;
+		((struct proc *)eph_tab__rec(&occ->procs, i))->exited = true;
 }
 
 void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void *ctx), void *ctx)
@@ -1316,7 +1282,7 @@ void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void
 	uint32_t i;
 
 	for (i = 0; i < occ->procs.top; i++) {
-		struct proc *p = tab_rec(&occ->procs, i);
+		struct proc *p = eph_tab__rec(&occ->procs, i);
 
 		if (occ->procs.used[i] && !p->exited && !alive(p->pid, ctx))
 			p->exited = true;
@@ -1329,24 +1295,24 @@ void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns)
 	uint32_t i;
 
 	for (i = 0; i < occ->dests.top; i++) {
-		struct dest *d = tab_rec(&occ->dests, i);
+		struct dest *d = eph_tab__rec(&occ->dests, i);
 
 		if (occ->dests.used[i] && !d->held && d->last_ns <= horizon)
-			tab_del(&occ->dests, i);
+			eph_tab__del(&occ->dests, i, NULL);
 	}
 	for (i = 0; i < occ->scopes.top; i++) {
-		struct scope *s = tab_rec(&occ->scopes, i);
+		struct scope *s = eph_tab__rec(&occ->scopes, i);
 
 		if (occ->scopes.used[i] && !s->held && s->last_ns <= horizon)
-			tab_del(&occ->scopes, i);
+			eph_tab__del(&occ->scopes, i, NULL);
 	}
 	for (i = 0; i < occ->procs.top; i++) {
-		struct proc *p = tab_rec(&occ->procs, i);
+		struct proc *p = eph_tab__rec(&occ->procs, i);
 
 		if (occ->procs.used[i] && !p->held && p->last_ns <= horizon) {
 			free(p->cgroup);
 			p->cgroup = NULL;
-			tab_del(&occ->procs, i);
+			eph_tab__del(&occ->procs, i, NULL);
 		}
 	}
 }
@@ -1432,23 +1398,23 @@ static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t
 int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key, uint64_t now_ns,
 		  struct eph_occ_stats *out)
 {
-	int64_t i = tab_find(&occ->dests, 0, key);
+	int64_t i = eph_tab__find(&occ->dests, 0, key, hash_dest(key));
 
 	if (i < 0)
 		return -ENOENT;
-	dest_stats(occ, tab_rec(&occ->dests, i), now_ns, out);
+	dest_stats(occ, eph_tab__rec(&occ->dests, i), now_ns, out);
 	return 0;
 }
 
 int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *key, uint64_t now_ns,
 		   struct eph_occ_stats *out)
 {
-	int64_t i = tab_find(&occ->scopes, 0, key);
+	int64_t i = eph_tab__find(&occ->scopes, 0, key, eph_tab__hash(key, sizeof(*key)));
 
 	(void)now_ns;
 	if (i < 0)
 		return -ENOENT;
-	scope_stats(occ, tab_rec(&occ->scopes, i), out);
+	scope_stats(occ, eph_tab__rec(&occ->scopes, i), out);
 	return 0;
 }
 
@@ -1463,10 +1429,10 @@ int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
 		stats_init(out, occ->anon_held, occ->anon_tw);
 		return 0;
 	}
-	i = tab_find(&occ->procs, 0, &pid);
+	i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
 	if (i < 0)
 		return -ENOENT;
-	proc_stats(occ, tab_rec(&occ->procs, i), now_ns, out);
+	proc_stats(occ, eph_tab__rec(&occ->procs, i), now_ns, out);
 	return 0;
 }
 
@@ -1635,10 +1601,10 @@ static int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	}
 	for (i = 0; i < occ->nss.top; i++)
 		if (occ->nss.used[i])
-			v->ns[v->nns++].rec = tab_rec(&occ->nss, i);
+			v->ns[v->nns++].rec = eph_tab__rec(&occ->nss, i);
 	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
 	for (i = 0; i < occ->dests.top; i++) {
-		const struct dest *d = tab_rec(&occ->dests, i);
+		const struct dest *d = eph_tab__rec(&occ->dests, i);
 		struct row *r;
 
 		if (!occ->dests.used[i])
@@ -1650,7 +1616,7 @@ static int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		view_ns_add(v, r->nsno, d->held, d->tw);
 	}
 	for (i = 0; i < occ->scopes.top; i++) {
-		const struct scope *s = tab_rec(&occ->scopes, i);
+		const struct scope *s = eph_tab__rec(&occ->scopes, i);
 		struct row *r;
 
 		if (!occ->scopes.used[i])
@@ -1667,7 +1633,7 @@ static int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		if (!occ->procs.used[i])
 			continue;
 		r = &v->procs[v->nprocs++];
-		r->rec = tab_rec(&occ->procs, i);
+		r->rec = eph_tab__rec(&occ->procs, i);
 		proc_stats(occ, r->rec, now, &r->st);
 	}
 	if (occ->anon_held)

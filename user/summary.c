@@ -40,6 +40,12 @@ struct proc {
 	struct errno_count errs[SUMMARY_MAX_ERRNOS]; /* ascending by err */
 };
 
+/* A slot of the pid index: the pid is kept there, so that a lookup reads no process it passes. */
+struct pid_slot {
+	uint32_t pid;
+	uint32_t idx; /* index into procs + 1; 0 = empty */
+};
+
 struct eph_summary {
 	uint32_t max_procs;	  /* processes itemized at most */
 	uint64_t untracked_assigned; /* events of processes beyond max_procs */
@@ -47,7 +53,7 @@ struct eph_summary {
 	struct proc *procs; /* dense, in order of first appearance */
 	uint32_t nprocs;
 	uint32_t procs_cap;
-	uint32_t *slots; /* index into procs + 1; 0 = empty */
+	struct pid_slot *slots;
 	uint32_t nslots; /* power of two */
 };
 
@@ -64,28 +70,26 @@ static struct proc *summary_find(const struct eph_summary *s, uint32_t pid)
 {
 	uint32_t i = pid_hash(pid, s->nslots);
 
-	while (s->slots[i]) {
-		struct proc *p = &s->procs[s->slots[i] - 1];
-
-		if (p->pid == pid)
-			return p;
-		i = (i + 1) & (s->nslots - 1);
-	}
+	for (; s->slots[i].idx; i = (i + 1) & (s->nslots - 1))
+		if (s->slots[i].pid == pid)
+			return &s->procs[s->slots[i].idx - 1];
 	return NULL;
 }
 
-static void slots_insert(uint32_t *slots, uint32_t nslots, uint32_t pid, uint32_t idx)
+static void slots_insert(struct pid_slot *slots, uint32_t nslots, uint32_t pid, uint32_t idx)
 {
 	uint32_t i = pid_hash(pid, nslots);
 
-	while (slots[i])
+	while (slots[i].idx)
 		i = (i + 1) & (nslots - 1);
-	slots[i] = idx + 1;
+	slots[i].pid = pid;
+	slots[i].idx = idx + 1;
 }
 
 static int summary_rehash(struct eph_summary *s, uint32_t nslots)
 {
-	uint32_t *slots, i;
+	struct pid_slot *slots;
+	uint32_t i;
 
 	slots = calloc(nslots, sizeof(*slots));
 	if (!slots)

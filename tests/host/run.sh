@@ -5,7 +5,9 @@
 #   2. ephtest with --backend auto: it must choose tracepoint here (EPH_HOST_AUTO_EXPECT);
 #   3. status.sh: ephtrace status against ss in a private namespace;
 #   4. metrics.sh: ephtrace serve checked by promtool, a strict OpenMetrics parser and a real
-#      Prometheus; deploy.sh: the alert rules (promtool) and the systemd unit;
+#      Prometheus; httpabuse.py: its HTTP endpoint under slowloris, huge headers, floods and
+#      garbage while a normal scraper must get every answer; deploy.sh: the alert rules
+#      (promtool) and the systemd unit;
 #   5. reliability.sh: signals, bounded memory and faults (netns gone, two instances, BTF,
 #      privileges), each with nothing left in the kernel.
 # Run from anywhere after `make ephtrace .output/tests/ephtest` (`make test-host` does both).
@@ -44,6 +46,7 @@ step ephtest-auto "$EPHTEST" --backend auto --expect-backend "$AUTO_EXPECT" \
 	--ephtrace ./ephtrace --scenario v4-connect --scenario udp-connect
 step status ./tests/host/status.sh ./ephtrace
 step metrics ./tests/host/metrics.sh ./ephtrace
+step http-abuse ./tests/host/httpabuse.py ./ephtrace
 step deploy ./tests/host/deploy.sh
 step reliability-signals ./tests/host/reliability.sh signals ./ephtrace
 step reliability-memory ./tests/host/reliability.sh memory ./ephtrace

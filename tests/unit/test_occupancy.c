@@ -803,6 +803,132 @@ static void test_text_fits_80_columns(void **state)
 	eph_occ__free(occ);
 }
 
+/*
+ * An event's keys are hashed from the event, a snapshot's from the socket: both must meet.
+ * IPv6 holds found by a snapshot are adopted by their events; an IPv4 event whose address
+ * fields have bytes after the 4 of the address (not part of it) is found by its snapshot.
+ */
+static void test_event_keys_meet_snapshot_keys(void **state)
+{
+	struct eph_occ_dest_key k6, k4 = dkey4(NS1, "10.0.0.1", "10.9.9.9", 443);
+	struct eph_occ_sock s[2];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	memset(&k6, 0, sizeof(k6));
+	k6.netns = NS1;
+	k6.proto = IPPROTO_TCP;
+	k6.family = AF_INET6;
+	k6.dport = 8443;
+	addr6(k6.saddr, "fd00::1");
+	addr6(k6.daddr, "fd00:9::9");
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.9.9.9", 443, 0, 0);
+	s[1] = s[0];
+	s[1].family = AF_INET6;
+	memcpy(s[1].saddr, k6.saddr, 16);
+	memcpy(s[1].daddr, k6.daddr, 16);
+	s[1].sport = 41501;
+	s[1].dport = 8443;
+	s[1].pid = 900;
+	s[1].cookie = 77;
+	assert_int_equal(eph_occ__seed(occ, &s[1], 1, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+
+	/* the IPv6 one's assignment: adopted, not a second hold */
+	r = tcp_ev(EPH_ASSIGN, 100 * SEC, 900, 0xc000, 41501, 8443);
+	r.ev.family = AF_INET6;
+	memcpy(r.ev.saddr, k6.saddr, 16);
+	memcpy(r.ev.daddr, k6.daddr, 16);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k6, 100 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 900, 100 * SEC).held, 1);
+
+	/* an IPv4 one, bytes after its addresses; kept by a snapshot that shows it */
+	r = tcp_ev(EPH_ASSIGN, 100 * SEC, 901, 0xc001, 41500, 443);
+	addr4(r.ev.saddr, "10.0.0.1");
+	addr4(r.ev.daddr, "10.9.9.9");
+	memset(r.ev.saddr + 4, 0xee, 12);
+	memset(r.ev.daddr + 4, 0x55, 12);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k4, 100 * SEC).held, 1);
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 101 * SEC), 0);
+	assert_int_equal(dest_st(occ, k4, 101 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 901, 101 * SEC).held, 1);
+	/* released by its sock_id; the IPv6 one by its cookie */
+	feed(occ, tcp_ev(EPH_RELEASE, 102 * SEC, 901, 0xc001, 41500, 443));
+	r = tcp_ev(EPH_RELEASE, 102 * SEC, 900, 0, 41501, 8443);
+	r.ev.family = AF_INET6;
+	r.ev.cookie = 77;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k4, 102 * SEC).held, 0);
+	assert_int_equal(dest_st(occ, k6, 102 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 900, 102 * SEC).held, 0);
+	eph_occ__free(occ);
+}
+
+/*
+ * Two holds on one 4-tuple: a TIME_WAIT move whose socket was not seen being assigned, while
+ * another socket with that 4-tuple is tracked. The next assignment on it replaces the hold
+ * that came last (the TIME_WAIT one), not the first.
+ */
+static void test_same_tuple_last_wins(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 7100);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 100 * SEC);
+	feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC, 10, 0x1, 40500, 7100));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 101 * SEC, 11, 0x2, 40500, 7100));
+	st = dest_st(occ, k, 101 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 1);
+	assert_int_equal(proc_st(occ, 11, 101 * SEC).time_wait, 1);
+	feed(occ, tcp_ev(EPH_ASSIGN, 102 * SEC, 12, 0x3, 40500, 7100));
+	st = dest_st(occ, k, 102 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 0);
+	assert_int_equal(proc_st(occ, 10, 102 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 11, 102 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 12, 102 * SEC).held, 1);
+	eph_occ__free(occ);
+}
+
+/* A namespace that goes and one that comes in its place are not confused. */
+static void test_netns_gone_and_new(void **state)
+{
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_rows rows;
+	struct eph_rec r;
+
+	(void)state;
+	r = tcp_ev(EPH_FAIL, SEC, 20, 0, 0, 5000);
+	r.ev.err = EADDRNOTAVAIL;
+	feed(occ, r); /* NS1 known from its event */
+	eph_occ__del_netns(occ, NS1);
+	feed(occ, r); /* and again, right after it went */
+	assert_int_equal(eph_occ__rows(occ, 2 * SEC, &rows), 0);
+	assert_int_equal(rows.nnetns, 1);
+	assert_int_equal(rows.netns[0].netns, NS1);
+	eph_occ_rows__free(&rows);
+	eph_occ__del_netns(occ, NS1);
+	set_test_range(occ, NS2);
+	feed(occ, r); /* NS1 again: a netns of its own, not NS2's */
+	assert_int_equal(eph_occ__rows(occ, 2 * SEC, &rows), 0);
+	assert_int_equal(rows.nnetns, 2);
+	assert_int_equal(rows.netns[0].netns, NS1);
+	assert_false(rows.netns[0].have_range);
+	assert_int_equal(rows.netns[1].netns, NS2);
+	assert_true(rows.netns[1].have_range);
+	assert_int_equal(rows.netns[1].low, 40000);
+	eph_occ_rows__free(&rows);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -823,6 +949,9 @@ int main(void)
 		cmocka_unit_test(test_exited_and_prune),
 		cmocka_unit_test(test_json_golden),
 		cmocka_unit_test(test_text_fits_80_columns),
+		cmocka_unit_test(test_event_keys_meet_snapshot_keys),
+		cmocka_unit_test(test_same_tuple_last_wins),
+		cmocka_unit_test(test_netns_gone_and_new),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
