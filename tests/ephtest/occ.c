@@ -1261,6 +1261,26 @@ static int hf_collect(struct occ_run *r, size_t *off, int64_t after_ns, struct h
 	}
 }
 
+/* Let the filler run phase p and wait until it is done. */
+static int hf_phase(struct occ_run *r, int p)
+{
+	struct oracle *o = r->w[ROLE_HOLDER].o;
+	int tmo = 5000 * r->op->timeout_s;
+	int64_t deadline = now_ms() + tmo;
+
+	__atomic_store_n(&o->prog.go, p, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&o->prog.phase, __ATOMIC_SEQ_CST) < p) {
+		if (role_died(r, ROLE_HOLDER))
+			return -EIO;
+		if (now_ms() > deadline) {
+			set_reason(r, FAIL, "filler: phase %d not done within %d s", p, tmo / 1000);
+			return -ETIMEDOUT;
+		}
+		idle(r, 20);
+	}
+	return 0;
+}
+
 static double hf_mean_us(double sum, double count)
 {
 	return count ? sum / count / 1000 : 0;
@@ -1300,20 +1320,10 @@ static void scenario_hist_fill(struct occ_run *r)
 		return;
 	for (p = 1; p <= HF_PHASES; p++) {
 		struct hf_tally *g = &got[p - 1];
-		int64_t deadline = now_ms() + tmo;
 
 		from = __atomic_load_n(&o->n, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&o->prog.go, p, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&o->prog.phase, __ATOMIC_SEQ_CST) < p) {
-			if (role_died(r, ROLE_HOLDER))
-				return;
-			if (now_ms() > deadline) {
-				set_reason(r, FAIL, "filler: phase %d not done within %d s", p,
-					   tmo / 1000);
-				return;
-			}
-			idle(r, 20);
-		}
+		if (hf_phase(r, p))
+			return;
 		hf_truth(o, from, __atomic_load_n(&o->n, __ATOMIC_SEQ_CST), &want);
 		if (hf_collect(r, &off, wall_ns(), g))
 			return;
@@ -1376,13 +1386,7 @@ static int hf_demo(struct occ_run *r)
 		}
 		if (start_ephtrace(r, args, 0, true))
 			return -1;
-		__atomic_store_n(&o->prog.go, p, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&o->prog.phase, __ATOMIC_SEQ_CST) < p) {
-			if (role_died(r, ROLE_HOLDER))
-				return -1;
-			idle(r, 20);
-		}
-		if (stop_top(r))
+		if (hf_phase(r, p) || stop_top(r))
 			return -1;
 		if (p < HF_PHASES)
 			printf("# quarter %d: %u connections to 127.0.0.1:%d with %u of %u ports "
