@@ -38,7 +38,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-unit test-host test-vm clean
+.PHONY: all deps run test test-unit test-host test-vm clean FORCE
 
 all: ephtrace
 
@@ -56,6 +56,14 @@ $(OUTPUT)/ephtrace.skel.h: $(OUTPUT)/ephtrace.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
 
 $(APP_OBJS): $(OUTPUT)/ephtrace.skel.h
+
+# The version stamp: rewritten, and what prints the version rebuilt, when `git describe` changes.
+$(OUTPUT)/version: FORCE | $(OUTPUT)
+	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+$(OUTPUT)/main.o $(OUTPUT)/cmd_serve.o: $(OUTPUT)/version
+
+FORCE:
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -139,6 +139,7 @@ int cmd_overhead(int argc, char **argv);
 int cmd_throughput(int argc, char **argv);
 int cmd_startup(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
+int cmd_progcost(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

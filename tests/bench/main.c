@@ -18,6 +18,7 @@ static const char usage[] =
 	"  throughput  highest event rate ephtrace takes without a drop\n"
 	"  startup     exec to attached, ephtrace and tcpconnect\n"
 	"  memory      RSS of ephtrace top while N ports are held\n"
+	"  progcost    what each BPF program of ephtrace costs per connection (bpf_stats)\n"
 	"  replay      the aggregation core alone, on synthetic events\n"
 	"  meta        the machine: kernel, CPUs, date\n"
 	"  report      BENCH lines (files or stdin) to the table\n"
@@ -70,6 +71,7 @@ static const struct {
 	{ "throughput", cmd_throughput },
 	{ "startup", cmd_startup },
 	{ "memory", cmd_memory },
+	{ "progcost", cmd_progcost },
 	{ "replay", cmd_replay },
 	{ "meta", cmd_meta },
 	{ "report", cmd_report },

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ephbench.h"
@@ -939,4 +941,210 @@ int cmd_memory(int argc, char **argv)
 			   o.backends[0], ports, q);
 	}
 	return err ? 1 : 0;
+}
+
+/* ---- progcost ---- */
+
+static const char progcost_usage[] =
+	"What each BPF program of `ephtrace events` costs on the connect loop: with the kernel's\n"
+	"run-time statistics on (BPF_ENABLE_STATS while it runs; they add two clock reads to\n"
+	"every program run, included in the figures), the runs per connection and the\n"
+	"nanoseconds per run of each program, and their sum per connection. One line per backend.\n"
+	"  --duration SECS   the loop's measured window (default 2)\n";
+
+#define MAX_PROGS 256
+
+struct prog_cost {
+	int fd;
+	char name[BPF_OBJ_NAME_LEN];
+	uint64_t cnt, ns; /* at the start of the window, then the difference */
+};
+
+static long sys_bpf(int cmd, union bpf_attr *a)
+{
+	return syscall(__NR_bpf, cmd, a, sizeof(*a));
+}
+
+/* The ids of the BPF programs loaded now (at most max). */
+static unsigned int prog_ids(uint32_t *ids, unsigned int max)
+{
+	union bpf_attr a;
+	unsigned int n = 0;
+	uint32_t id = 0;
+
+	for (;;) {
+		memset(&a, 0, sizeof(a));
+		a.start_id = id;
+		if (sys_bpf(BPF_PROG_GET_NEXT_ID, &a))
+			return n;
+		id = a.next_id;
+		if (n < max)
+			ids[n++] = id;
+	}
+}
+
+static int prog_info(int fd, struct bpf_prog_info *info)
+{
+	union bpf_attr a;
+
+	memset(info, 0, sizeof(*info));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = fd;
+	a.info.info_len = sizeof(*info);
+	a.info.info = (uint64_t)(uintptr_t)info;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) ? -errno : 0;
+}
+
+/* The programs loaded since before[] was taken (the tracer's): fds and first readings. */
+static unsigned int new_progs(const uint32_t *before, unsigned int nbefore, struct prog_cost *p,
+			      unsigned int max)
+{
+	static uint32_t now[MAX_PROGS];
+	unsigned int n = 0, i, j, nnow = prog_ids(now, MAX_PROGS);
+	struct bpf_prog_info info;
+	union bpf_attr a;
+
+	for (i = 0; i < nnow && n < max; i++) {
+		for (j = 0; j < nbefore && before[j] != now[i]; j++)
+			;
+		if (j < nbefore)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.prog_id = now[i];
+		p[n].fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &a);
+		if (p[n].fd < 0)
+			continue;
+		if (prog_info(p[n].fd, &info)) {
+			close(p[n].fd);
+			continue;
+		}
+		snprintf(p[n].name, sizeof(p[n].name), "%s", info.name);
+		p[n].cnt = info.run_cnt;
+		p[n].ns = info.run_time_ns;
+		n++;
+	}
+	return n;
+}
+
+static int by_ns_desc(const void *a, const void *b)
+{
+	const struct prog_cost *x = a, *y = b;
+
+	return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+static int progcost_run(const struct common *o, const char *backend, double duration,
+			struct loop *lp, char *why, size_t len)
+{
+	static uint32_t before[MAX_PROGS];
+	static struct prog_cost p[MAX_PROGS];
+	unsigned int nbefore = prog_ids(before, MAX_PROGS), n, i;
+	struct bpf_prog_info info;
+	struct loop_result res;
+	struct tracer *t = NULL;
+	struct cond c = { 0 };
+	char progs[1024] = "";
+	double total = 0, runs = 0;
+	size_t off = 0;
+	int err;
+
+	cond_ephtrace(&c, o, "events", backend, false, OUT_NULL);
+	err = start(&c, &t, why, len);
+	if (err)
+		goto out;
+	sleep_ns(200000000);
+	n = new_progs(before, nbefore, p, MAX_PROGS);
+	if (!n) {
+		snprintf(why, len, "no BPF program of ephtrace found");
+		err = -ENOENT;
+		goto out;
+	}
+	err = loop__run(lp, 1, 0, duration, tracer__pid(t), &res);
+	if (err || !res.connects) {
+		snprintf(why, len, "loop: %s", err ? strerror(-err) : "no connection");
+		err = err ?: -EIO;
+		goto out_close;
+	}
+	/* the window is the loop's last `duration` seconds, the counts span warm-up too: per
+	 * connection over every connection made while they ran */
+	for (i = 0; i < n; i++) {
+		if (prog_info(p[i].fd, &info))
+			continue;
+		p[i].cnt = info.run_cnt - p[i].cnt;
+		p[i].ns = info.run_time_ns - p[i].ns;
+	}
+	qsort(p, n, sizeof(p[0]), by_ns_desc); /* the costliest first */
+	for (i = 0; i < n; i++) {
+		double rpc = (double)p[i].cnt / res.total_connects;
+
+		if (rpc < 0.01)
+			continue;
+		total += (double)p[i].ns / res.total_connects;
+		runs += rpc;
+		if (off < sizeof(progs))
+			off += snprintf(progs + off, sizeof(progs) - off, "%s%s:%.2fx%.0f",
+					off ? "," : "", p[i].name, rpc,
+					p[i].cnt ? (double)p[i].ns / p[i].cnt : 0.0);
+	}
+	bench_line("progcost", o->where,
+		   "backend=%s status=ok connects=%" PRIu64 " runs_per_conn=%.2f "
+		   "ns_per_conn=%.0f progs=\"%s\"",
+		   backend, res.total_connects, runs, total, progs);
+out_close:
+	for (i = 0; i < n; i++)
+		close(p[i].fd);
+out:
+	if (t)
+		tracer__stop(t, STOP_TIMEOUT_S);
+	tracer__free(t);
+	return err;
+}
+
+int cmd_progcost(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{},
+	};
+	char why[WHY_LEN] = "", q[WHY_LEN];
+	double duration = 2;
+	struct loop *lp = NULL;
+	union bpf_attr a;
+	struct common o;
+	int opt, err, stats_fd;
+	unsigned int b;
+
+	common_init(&o);
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		err = common_opt("progcost", opt, optarg, &o);
+		if (err == 1)
+			continue;
+		if (err)
+			return err;
+		if (opt == OPT_DURATION && !parse_double(optarg, 0.1, 600, &duration))
+			continue;
+		return usage("progcost", progcost_usage);
+	}
+	if (optind < argc)
+		return usage("progcost", progcost_usage);
+	memset(&a, 0, sizeof(a));
+	a.enable_stats.type = BPF_STATS_RUN_TIME;
+	stats_fd = sys_bpf(BPF_ENABLE_STATS, &a);
+	err = stats_fd < 0 ? -errno : bench_netns_enter() ?: loop__new(1, &lp);
+	if (err)
+		snprintf(why, sizeof(why), "%s: %s",
+			 stats_fd < 0 ? "BPF_ENABLE_STATS" : "network namespace or listener",
+			 strerror(-err));
+	for (b = 0; b < o.nbackends; b++) {
+		if (!err && !progcost_run(&o, o.backends[b], duration, lp, why, sizeof(why)))
+			continue;
+		bench_quote(q, sizeof(q), why);
+		bench_line("progcost", o.where, "backend=%s status=na error=\"%s\"", o.backends[b],
+			   q);
+	}
+	loop__free(lp);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	return 0;
 }

@@ -359,12 +359,25 @@ static void row_vm(const struct rec *r, const char *where)
 	na(r, w);
 }
 
+static void row_progcost(const struct rec *r, const char *where)
+{
+	struct row *w = add_row(r, where);
+
+	cell(w->figure, sizeof(w->figure), "BPF time per connection, bpf_stats on (%s)",
+	     gets(r, "backend"));
+	if (na(r, w))
+		return;
+	cell(w->result, sizeof(w->result), "%.0f ns, %.1f runs (runs x ns): %s",
+	     getd(r, "ns_per_conn"), getd(r, "runs_per_conn"), gets(r, "progs"));
+}
+
 static const struct {
 	const char *kind;
 	void (*fn)(const struct rec *r, const char *where);
 } kinds[] = {
 	{ "vm", row_vm },
 	{ "overhead", row_overhead }, /* each place: its loop, throughput rows, CPU rows */
+	{ "progcost", row_progcost },
 	{ "throughput", row_throughput },
 	{ "replay", row_replay },
 	{ "corememory", row_corememory },

@@ -4,8 +4,9 @@
 #
 # On the host (tracepoint backend): the aggregation core on a synthetic replay, start-up time,
 # overhead on a connect loop against no tracer (and against libbpf-tools tcpconnect and
-# bindsnoop where they attach), the highest event rate taken without a drop, and the RSS of
-# ephtrace top while 100 000 ports are held. Then qemu guests (TCG, tests/vm/lib.sh; /init runs
+# bindsnoop where they attach), the BPF time per connection of each program (bpf_stats), the
+# highest event rate taken without a drop, and the RSS of ephtrace top while 100 000 ports are
+# held. Then qemu guests (TCG, tests/vm/lib.sh; /init runs
 # ephbench, eph.mode=bench): on Debian's 6.12 kernel start-up and overhead of the fentry and
 # kprobe backends side by side with tcpconnect and bindsnoop; on 6.1 the overhead of fentry
 # against both again, as bindsnoop does not load on 6.12, and a bind loop (what bindsnoop
@@ -122,6 +123,7 @@ if [ $host = 1 ]; then
 	step startup startup "${e[@]}" --runs 7 ${tc[0]+"${tc[@]}"}
 	step overhead overhead "${e[@]}" --rounds "$rounds" --duration 0.5 \
 		${tc[0]+"${tc[@]}"} ${bs[0]+"${bs[@]}"}
+	step progcost progcost "${e[@]}" --duration 2
 	step throughput throughput "${e[@]}" --duration 1.5 --clients 8 --steps 4
 	step memory memory "${e[@]}" --ports 100000 --dests 4
 fi
@@ -148,6 +150,8 @@ vm_run()
 	[ "$startup" = 1 ] &&
 		args+=(+ startup --where "$where" --ephtrace /bin/ephtrace --backend "$backends"
 			--runs 5 --ready-timeout 120 ${vtc[0]+"${vtc[@]}"})
+	args+=(+ progcost --where "$where" --ephtrace /bin/ephtrace --backend "$backends"
+		--duration 2 --ready-timeout 120)
 	# bindsnoop only sees bind(), which the connect loop never calls: with a bind loop, it
 	# is measured there instead
 	cbs=("${vbs[@]}")
