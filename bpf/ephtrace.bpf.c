@@ -140,21 +140,23 @@ static __always_inline __u16 sk_num(const struct sock *sk)
 
 /* --- holds: who owns which port now -------------------------------------------------------- */
 
-static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op, __u8 flags)
+/* The port is held by the current task from now on; *h is the record kept (its task fields
+ * serve the assignment's event too). */
+static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op, __u8 flags,
+				     struct hold *h)
 {
 	__u64 key = (__u64)sk, id = bpf_get_current_pid_tgid();
-	struct hold h = {};
 
-	h.ts = bpf_ktime_get_ns();
-	h.sock_id = key;
-	h.cgroup_id = bpf_get_current_cgroup_id();
-	h.pid = id >> 32;
-	h.tid = (__u32)id;
-	h.sport = port;
-	h.op = op;
-	h.flags = flags;
-	bpf_get_current_comm(h.comm, sizeof(h.comm));
-	if (bpf_map_update_elem(&holds, &key, &h, BPF_ANY))
+	h->ts = bpf_ktime_get_ns();
+	h->sock_id = key;
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->sport = port;
+	h->op = op;
+	h->flags = flags;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (bpf_map_update_elem(&holds, &key, h, BPF_ANY))
 		count(EPH_CNT_HOLD_FULL);
 }
 
@@ -231,6 +233,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 {
 	struct eph_event *e;
 	bool sk_dest = o->op == EPH_OP_CONNECT && o->proto == IPPROTO_TCP;
+	struct hold h = {};
 
 	__u16 port = o->sport ? o->sport : sk_num(sk);
 
@@ -244,11 +247,18 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 		hist_add(sk_dest ? EPH_HIST_CONNECT : EPH_HIST_BIND, o->proto, sk_key.family,
 			 o->err, o->search_ns);
 	if (!o->err)
-		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL);
+		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL, &h);
 	e = ev_reserve(o->err ? EPH_FAIL : EPH_ASSIGN);
 	if (!e)
 		return;
-	fill_task(e);
+	if (o->err) {
+		fill_task(e);
+	} else { /* the same task: what hold_add() read already */
+		e->pid = h.pid;
+		e->tid = h.tid;
+		e->cgroup_id = h.cgroup_id;
+		__builtin_memcpy(e->comm, h.comm, sizeof(e->comm));
+	}
 	fill_common(e, (const struct sock_common *)sk, sk_dest && !dest);
 	e->proto = o->proto;
 	e->op = o->op;
@@ -896,6 +906,10 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 	struct call_ctx *c;
 	__u16 family;
 
+	/* Only a move to CLOSE (a release, TIME_WAIT, a connect() that failed) and the start of a
+	 * connect() matter: the other changes go without reading the socket */
+	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
+		return 0;
 	if (sk_proto(sk) != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_CLOSE) {
