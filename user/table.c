@@ -136,8 +136,9 @@ int64_t eph_tab__alloc(struct eph_tab *t)
 		if (err)
 			return err;
 	}
-	/* keep every index at most half full; without memory, up to 7/8 will do */
-	if (t->len + 1 > t->nslots / 2 &&
+	/* keep every index at most a quarter full (most lookups, hits or misses, then read one
+	 * slot: the loops end as predicted); beyond 2^31 slots, or without memory, up to 7/8 */
+	if (t->len + 1 > t->nslots / 4 &&
 	    (t->nslots > UINT32_MAX / 2 || tab_resize(t, t->nslots * 2)) &&
 	    t->len + 1 > t->nslots - t->nslots / 8)
 		return -ENOMEM;

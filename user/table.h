@@ -12,7 +12,7 @@
  *   so key structs are zeroed before they are filled. A key whose bytes are all zero is absent
  *   and not indexed.
  * - Each index is open addressing with linear probing over slots of {32-bit hash, record},
- *   at most half full (7/8 when there is no memory to grow it, then -ENOMEM): a lookup reads
+ *   at most a quarter full (7/8 when it cannot grow, then -ENOMEM): a lookup reads
  *   only the records whose full hash matches, and growing never hashes a key again. The
  *   caller computes a key's hash once (eph_tab__hash, or the key's own hash function) and
  *   passes it to find, link and unlink: one hash per key per event.
@@ -58,7 +58,7 @@ struct eph_tab {
 	uint32_t top;	 /* records ever handed out (high-water mark) */
 	uint32_t cap;	 /* records allocated */
 	uint32_t max;	 /* records allowed */
-	uint32_t nslots; /* slots per key, a power of two, at least 2 x len */
+	uint32_t nslots; /* slots per key, a power of two, at least 4 x len (up to 2^31) */
 	uint32_t free;	 /* first free record, 1-based, chained through the records */
 	/* dups[k]: equal keys were linked in index k, so a find reads the whole run */
 	bool dups[EPH_TAB_KEYS];

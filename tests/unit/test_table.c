@@ -247,7 +247,7 @@ static void test_growth_unique(void **state)
 	assert_int_equal(eph_tab__alloc(&t), -ENOSPC);
 	assert_int_equal(t.cap, n);
 	assert_int_equal(t.nchunks, 4);
-	assert_int_equal(t.nslots, 32768); /* the smallest power of two >= 2 x 12388 */
+	assert_int_equal(t.nslots, 65536); /* the smallest power of two >= 4 x 12388 */
 	assert_false(t.dups[0]);
 	for (i = 0; i < n; i++) {
 		a = 0x9000000000000000ull + i * 4096ull;
