@@ -186,6 +186,14 @@ uint64_t eph_now_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
+uint64_t eph_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 int64_t eph_mono_to_wall_ns(void)
 {
 	struct timespec rt, mono;

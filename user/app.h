@@ -77,6 +77,9 @@ int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn f
 
 uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC, ms */
 uint64_t eph_now_ns(void);	  /* CLOCK_MONOTONIC */
-int64_t eph_mono_to_wall_ns(void); /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+uint64_t eph_wall_ns(void);	  /* CLOCK_REALTIME */
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, for the kernel's timestamps; taken again every loop so that
+ * a step of the wall clock (NTP on a host just booted) is followed */
+int64_t eph_mono_to_wall_ns(void);
 
 #endif

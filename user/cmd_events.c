@@ -246,6 +246,7 @@ int cmd_events(int argc, char **argv)
 	if (duration_ms)
 		deadline = eph_now_ms() + duration_ms;
 	while (!eph_exiting) {
+		c.mono_to_wall = eph_mono_to_wall_ns();
 		err = eph_loader__poll(l, 100);
 		if (err == -EINTR)
 			break;

@@ -118,7 +118,7 @@ int cmd_hist(int argc, char **argv)
 	struct eph_loader *l = NULL;
 	struct strbuf sb = STRBUF_INIT;
 	uint64_t printed = 0, next;
-	int64_t mono_to_wall = eph_mono_to_wall_ns(), read_ns;
+	int64_t read_ns;
 	int ret, err = 0;
 
 	ret = parse_args(argc, argv, &o, &lo);
@@ -142,7 +142,7 @@ int cmd_hist(int argc, char **argv)
 		}
 		next += o.interval_ms;
 		eph_hists__reset(&now);
-		read_ns = eph_now_ns() + mono_to_wall;
+		read_ns = eph_wall_ns();
 		err = eph_loader__foreach(l, EPH_MAP_HISTS, add_entry, &now) ?:
 			      eph_hists__diff(&delta, &now, o.cumulative ? NULL : &before) ?:
 			      print_interval(&o, &delta, read_ns, &sb);

@@ -676,8 +676,10 @@ static int event_loop(struct serve *s)
 			next_prune = now + SERVE_PRUNE_MS;
 		}
 		if (now >= next_tick) {
+			s->mono_to_wall = eph_mono_to_wall_ns();
 			err = eph_loader__poll(s->l, 0); /* what happened before the resync */
 			pthread_mutex_lock(&s->lock);
+			s->t.o.mono_to_wall = s->mono_to_wall;
 			err = err < 0 ? err : eph_tracker__tick(&s->t, eph_now_ns());
 			pthread_mutex_unlock(&s->lock);
 			if (err) {

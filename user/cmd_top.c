@@ -213,6 +213,7 @@ int cmd_top(int argc, char **argv)
 			continue;
 		}
 		next += o.interval_ms;
+		t.o.mono_to_wall = eph_mono_to_wall_ns();
 		err = eph_loader__poll(l, 0); /* everything that happened before this screen */
 		err = err < 0 ? err : eph_tracker__tick(&t, eph_now_ns());
 		err = err ?: show(&o, &t, l, &sb, eph_now_ns());

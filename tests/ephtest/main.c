@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,9 +288,16 @@ static int compare(struct run *r, const struct opts *op)
 		set_reason(r, FAIL, "comparing: %s", strerror(-err));
 		return err;
 	}
-	if (r->co.problems)
-		set_reason(r, FAIL, "%d mismatch%s against the oracle", r->co.problems,
-			   r->co.problems == 1 ? "" : "es");
+	if (r->co.problems) {
+		/* the first one, so that a log's last lines say what went wrong */
+		const char *first = buf_str(&r->co.report), *nl;
+
+		first += strspn(first, " ");
+		nl = strchr(first, '\n');
+		set_reason(r, FAIL, "%d mismatch%s against the oracle, first: %.*s",
+			   r->co.problems, r->co.problems == 1 ? "" : "es",
+			   (int)(nl ? nl - first : (ptrdiff_t)strlen(first)), first);
+	}
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Host integration tests, on this machine's own kernel, as root:
 #   1. ephtest: every scenario with --backend tracepoint (the only backend this host's kernel
 #      allows), comparing ephtrace's JSON with what the kernel returned to the workload;
@@ -29,16 +29,37 @@ fi
 passed=0
 failed=0
 failed_names=""
+logs=$(mktemp -d /tmp/ephtrace-host.XXXXXX) || exit 1
+trap 'rm -rf "$logs"' EXIT
+# Each step's output goes through as it comes and into a log; a failed step's failure lines
+# are shown again at the end, so that the last lines of a long log say what went wrong.
 step() {
 	name=$1
 	shift
 	echo "== host: $name"
-	if "$@"; then
+	# (not a pipe: a process a step left behind would hold it open and hang the run)
+	mkfifo "$logs/$name.fifo" || exit 1
+	tee "$logs/$name.log" <"$logs/$name.fifo" &
+	tee_pid=$!
+	"$@" >"$logs/$name.fifo" 2>&1
+	rc=$?
+	for _ in $(seq 50); do # tee's last lines, before the next step's
+		kill -0 "$tee_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
 		failed_names="$failed_names $name"
 	fi
+}
+digest() {
+	for name in $failed_names; do
+		echo "host: $name failed:"
+		grep -E '^RESULT [^ ]+ FAIL|^ *(FAIL|not ok)\b|^  expected ' "$logs/$name.log" |
+			cut -c1-400 | head -n 6 | sed 's/^ */    /'
+	done
 }
 
 step ephtest-tracepoint "$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$@"
@@ -52,6 +73,6 @@ step reliability-signals ./tests/host/reliability.sh signals ./ephtrace
 step reliability-memory ./tests/host/reliability.sh memory ./ephtrace
 step reliability-faults ./tests/host/reliability.sh faults ./ephtrace
 
-[ $failed = 0 ] || echo "host: failed:$failed_names"
+[ $failed = 0 ] || digest
 echo "host: $passed passed, $failed failed"
 [ $failed = 0 ]

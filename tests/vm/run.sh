@@ -168,7 +168,8 @@ run_cell()
 	elif [ "$rc" != 0 ]; then
 		verdict=FAIL reason="driver exit status $rc"
 	elif [ "$failed" -gt 0 ]; then
-		verdict=FAIL reason="$failed scenarios failed"
+		verdict=FAIL reason="$failed scenarios failed:$(grep -E '^RESULT [^ ]+ FAIL( |$)' \
+			"$dir/output.log" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/^/ /; s/ $//')"
 	elif [ "$total" = 0 ]; then
 		verdict=FAIL reason="driver reported no scenario"
 	fi
@@ -268,5 +269,15 @@ else
 		echo
 	done
 fi
+# Again, in short, so that the last lines of a long log say what went wrong.
+for c in "${cells[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $c
+	[ "$3" = test ] && [ "${cellstat[$c]%% *}" = FAIL ] || continue
+	dir=$(cell_dir "$1" "$2" "$3")
+	echo "ephtrace-vm: $(basename "$dir"): ${cellstat[$c]#* * * * * * }"
+	tr -d '\r' <"$dir/output.log" 2>/dev/null | grep -E '^RESULT [^ ]+ FAIL( |$)' | cut -c1-400 |
+		head -n 5 | sed 's/^/    /'
+done
 echo "ephtrace-vm: ${#cells[@]} cell(s) in ${total_wall}s, $failures not as expected; logs in $vmdir/"
 [ $failures = 0 ]
