@@ -115,8 +115,8 @@ test: deps
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH)
-	$(Q)OUTPUT=$(OUTPUT) EPH_BENCH_DRIVER=$(EPHBENCH) ./tests/bench/run.sh
+	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH) $(EPH_HOOKS)
+	$(Q)OUTPUT=$(OUTPUT) EPH_BENCH_DRIVER=$(EPHBENCH) EPH_BENCH_HOOKS=$(EPH_HOOKS) ./tests/bench/run.sh
 
 clean:
 	$(call msg,CLEAN,)

@@ -29,6 +29,17 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
+/*
+ * The bench's reference build (-DEPH_HOOKS_ONLY: .output/bench/ephtrace-hooks): every program
+ * returns at once, attached where ephtrace's are, so that `make bench` measures what the hooks
+ * themselves cost apart from what the programs do.
+ */
+#ifdef EPH_HOOKS_ONLY
+#define HOOKS_ONLY() return 0
+#else
+#define HOOKS_ONLY() do {} while (0)
+#endif
+
 /* TCP states (include/net/tcp_states.h) */
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
@@ -475,42 +486,49 @@ static __always_inline int on_dgram_connect_exit(void)
 SEC("fentry/inet_hash_connect")
 int BPF_PROG(fentry_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_enter(sk);
 }
 
 SEC("fexit/inet_hash_connect")
 int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_exit(ret);
 }
 
 SEC("fentry/inet6_hash_connect")
 int BPF_PROG(fentry_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_enter(sk);
 }
 
 SEC("fexit/inet6_hash_connect")
 int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_exit(ret);
 }
 
 SEC("fentry/inet_csk_get_port")
 int BPF_PROG(fentry_csk_get_port, struct sock *sk, unsigned short snum)
 {
+	HOOKS_ONLY();
 	return on_get_port_enter(sk, snum);
 }
 
 SEC("fexit/inet_csk_get_port")
 int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
 {
+	HOOKS_ONLY();
 	return on_get_port_exit(ret);
 }
 
 SEC("fentry/udp_lib_get_port")
 int BPF_PROG(fentry_udp_get_port, struct sock *sk, unsigned short snum)
 {
+	HOOKS_ONLY();
 	return on_get_port_enter(sk, snum);
 }
 
@@ -518,24 +536,28 @@ SEC("fexit/udp_lib_get_port")
 int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned int hash2,
 	     int ret)
 {
+	HOOKS_ONLY();
 	return on_get_port_exit(ret);
 }
 
 SEC("fentry/inet_autobind")
 int BPF_PROG(fentry_autobind, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_autobind_enter(sk);
 }
 
 SEC("fexit/inet_autobind")
 int BPF_PROG(fexit_autobind, struct sock *sk, int ret)
 {
+	HOOKS_ONLY();
 	return on_autobind_exit();
 }
 
 SEC("fentry/inet_dgram_connect")
 int BPF_PROG(fentry_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
 {
+	HOOKS_ONLY();
 	return on_dgram_connect_enter(sock, uaddr);
 }
 
@@ -543,12 +565,14 @@ SEC("fexit/inet_dgram_connect")
 int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, int len, int flags,
 	     int ret)
 {
+	HOOKS_ONLY();
 	return on_dgram_connect_exit();
 }
 
 SEC("fentry/inet_put_port")
 int BPF_PROG(fentry_put_port, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_release(sk, IPPROTO_TCP, 0);
 	return 0;
 }
@@ -556,6 +580,7 @@ int BPF_PROG(fentry_put_port, struct sock *sk)
 SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_time_wait(sk, tw);
 	return 0;
 }
@@ -563,6 +588,7 @@ int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *
 SEC("fentry/inet_twsk_hashdance_schedule")
 int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_time_wait(sk, tw);
 	return 0;
 }
@@ -570,6 +596,7 @@ int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, stru
 SEC("fentry/inet_twsk_bind_unhash")
 int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
+	HOOKS_ONLY();
 	on_release(tw, IPPROTO_TCP, EPH_F_TW);
 	return 0;
 }
@@ -577,6 +604,7 @@ int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 SEC("fentry/udp_lib_unhash")
 int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_release(sk, IPPROTO_UDP, 0);
 	return 0;
 }
@@ -586,78 +614,91 @@ int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 SEC("kprobe/inet_hash_connect")
 int BPF_KPROBE(kprobe_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_enter(sk);
 }
 
 SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_exit(ret);
 }
 
 SEC("kprobe/inet6_hash_connect")
 int BPF_KPROBE(kprobe_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_enter(sk);
 }
 
 SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
 {
+	HOOKS_ONLY();
 	return on_hash_connect_exit(ret);
 }
 
 SEC("kprobe/inet_csk_get_port")
 int BPF_KPROBE(kprobe_csk_get_port, struct sock *sk, unsigned short snum)
 {
+	HOOKS_ONLY();
 	return on_get_port_enter(sk, snum);
 }
 
 SEC("kretprobe/inet_csk_get_port")
 int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
 {
+	HOOKS_ONLY();
 	return on_get_port_exit(ret);
 }
 
 SEC("kprobe/udp_lib_get_port")
 int BPF_KPROBE(kprobe_udp_get_port, struct sock *sk, unsigned short snum)
 {
+	HOOKS_ONLY();
 	return on_get_port_enter(sk, snum);
 }
 
 SEC("kretprobe/udp_lib_get_port")
 int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
 {
+	HOOKS_ONLY();
 	return on_get_port_exit(ret);
 }
 
 SEC("kprobe/inet_autobind")
 int BPF_KPROBE(kprobe_autobind, struct sock *sk)
 {
+	HOOKS_ONLY();
 	return on_autobind_enter(sk);
 }
 
 SEC("kretprobe/inet_autobind")
 int BPF_KRETPROBE(kretprobe_autobind, int ret)
 {
+	HOOKS_ONLY();
 	return on_autobind_exit();
 }
 
 SEC("kprobe/inet_dgram_connect")
 int BPF_KPROBE(kprobe_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
 {
+	HOOKS_ONLY();
 	return on_dgram_connect_enter(sock, uaddr);
 }
 
 SEC("kretprobe/inet_dgram_connect")
 int BPF_KRETPROBE(kretprobe_dgram_connect, int ret)
 {
+	HOOKS_ONLY();
 	return on_dgram_connect_exit();
 }
 
 SEC("kprobe/inet_put_port")
 int BPF_KPROBE(kprobe_put_port, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_release(sk, IPPROTO_TCP, 0);
 	return 0;
 }
@@ -665,6 +706,7 @@ int BPF_KPROBE(kprobe_put_port, struct sock *sk)
 SEC("kprobe/inet_twsk_hashdance")
 int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_time_wait(sk, tw);
 	return 0;
 }
@@ -672,6 +714,7 @@ int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock
 SEC("kprobe/inet_twsk_hashdance_schedule")
 int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_time_wait(sk, tw);
 	return 0;
 }
@@ -679,6 +722,7 @@ int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, st
 SEC("kprobe/inet_twsk_bind_unhash")
 int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
+	HOOKS_ONLY();
 	on_release(tw, IPPROTO_TCP, EPH_F_TW);
 	return 0;
 }
@@ -686,6 +730,7 @@ int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
 SEC("kprobe/udp_lib_unhash")
 int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_release(sk, IPPROTO_UDP, 0);
 	return 0;
 }
@@ -824,66 +869,77 @@ static __always_inline int on_sys_exit(long ret)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_bind")
 int tp_enter_bind(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
 int tp_exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_listen")
 int tp_enter_listen(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL);
 }
 
 SEC("tracepoint/syscalls/sys_exit_listen")
 int tp_exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]));
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
 int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	/* struct mmsghdr starts with its struct user_msghdr */
 	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]));
 }
@@ -891,6 +947,7 @@ int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
 int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 {
+	HOOKS_ONLY();
 	return on_sys_exit(ctx->ret);
 }
 
@@ -903,6 +960,7 @@ int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	HOOKS_ONLY();
 	struct call_ctx *c;
 	__u16 family;
 
@@ -952,6 +1010,7 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
+	HOOKS_ONLY();
 	on_release(sk, IPPROTO_TCP, 0);
 	return 0;
 }
@@ -992,6 +1051,7 @@ static long exit_walk_fd(__u32 i, void *data)
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(tp_process_exit)
 {
+	HOOKS_ONLY();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
 	struct exit_walk x = {};
@@ -1011,6 +1071,7 @@ int BPF_PROG(tp_process_exit)
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
+	HOOKS_ONLY();
 	struct sock *sk = sock_from_fd((int)ctx->args[0]);
 
 	/* UDP has no state tracepoint: a close() of a tracked UDP socket releases its port. */

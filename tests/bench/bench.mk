@@ -9,6 +9,33 @@ EPHBENCH_CORE := $(patsubst %,$(OUTPUT)/%.o,event strbuf format summary table oc
 
 .PHONY: bench
 
+# ephtrace-hooks: ephtrace whose BPF programs all return at once (-DEPH_HOOKS_ONLY), the
+# reference of `ephbench overhead --hooks`: what the attach points cost with nothing done there.
+EPH_HOOKS := $(OUTPUT)/bench/ephtrace-hooks
+HOOKS_DIR := $(OUTPUT)/bench/hooks
+
+$(HOOKS_DIR):
+	$(Q)mkdir -p $@
+
+$(HOOKS_DIR)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(wildcard bpf/*.bpf.h) include/ephtrace.h | $(HOOKS_DIR)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DEPH_HOOKS_ONLY -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(HOOKS_DIR)/ephtrace.skel.h: $(HOOKS_DIR)/ephtrace.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
+
+# the loader alone differs: it embeds that object (its skeleton is found first)
+$(HOOKS_DIR)/loader.o: user/loader.c $(HOOKS_DIR)/ephtrace.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) -I$(HOOKS_DIR) $(ALL_CFLAGS) -c $< -o $@
+
+$(EPH_HOOKS): $(filter-out $(OUTPUT)/loader.o,$(APP_OBJS)) $(HOOKS_DIR)/loader.o $(CORE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
 $(OUTPUT)/bench/obj:
 	$(Q)mkdir -p $@
 
@@ -20,4 +47,4 @@ $(EPHBENCH): $(EPHBENCH_OBJS) $(EPHBENCH_CORE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lpthread -o $@
 
--include $(wildcard $(OUTPUT)/bench/obj/*.d)
+-include $(wildcard $(OUTPUT)/bench/obj/*.d) $(wildcard $(HOOKS_DIR)/*.d)

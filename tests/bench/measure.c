@@ -48,6 +48,7 @@ enum {
 	OPT_DESTS,
 	OPT_COOLDOWN,
 	OPT_WORKLOAD,
+	OPT_HOOKS,
 };
 
 /* clang-format off */
@@ -131,6 +132,7 @@ struct cond {
 	const char *tool;    /* "off", "ephtrace", "tcpconnect", "bindsnoop" */
 	const char *mode;    /* ephtrace: "events", "top" */
 	const char *backend; /* ephtrace: the one asked for */
+	const char *path;    /* "hooks": ephtrace-hooks instead of ephtrace */
 	char *argv[16];
 	struct tracer_spec spec;
 	bool na;
@@ -156,7 +158,7 @@ static void cond_ephtrace(struct cond *c, const struct common *o, const char *mo
 	c->tool = "ephtrace";
 	c->mode = mode;
 	c->backend = backend;
-	c->argv[i++] = (char *)o->ephtrace;
+	c->argv[i++] = (char *)(c->path ? c->path : o->ephtrace);
 	c->argv[i++] = (char *)mode;
 	c->argv[i++] = "--json";
 	if (!strcmp(mode, "top")) {
@@ -236,7 +238,9 @@ static const char overhead_usage[] =
 	"                    that would slow the sample without tracer after it\n"
 	"  --modes LIST      ephtrace commands: events,top (default both)\n"
 	"  --workload W      connect (the loop, default) or bind: bind(127.0.0.1:0) and close,\n"
-	"                    what bindsnoop traces (the connect loop never binds)\n";
+	"                    what bindsnoop traces (the connect loop never binds)\n"
+	"  --hooks PATH      also ephtrace-hooks (make bench builds it): `events` with every BPF\n"
+	"                    program returning at once, what the hooks cost with nothing done\n";
 
 struct overhead_opts {
 	struct common c;
@@ -247,7 +251,8 @@ struct overhead_opts {
 	unsigned int clients;
 	bool events;
 	bool top;
-	bool bind; /* --workload bind */
+	bool bind;	   /* --workload bind */
+	const char *hooks; /* ephtrace-hooks, the reference */
 };
 
 static int overhead_args(int argc, char **argv, struct overhead_opts *o)
@@ -261,6 +266,7 @@ static int overhead_args(int argc, char **argv, struct overhead_opts *o)
 		{ "cooldown", required_argument, NULL, OPT_COOLDOWN },
 		{ "modes", required_argument, NULL, OPT_MODES },
 		{ "workload", required_argument, NULL, OPT_WORKLOAD },
+		{ "hooks", required_argument, NULL, OPT_HOOKS },
 		{},
 	};
 	int opt, r;
@@ -302,6 +308,9 @@ static int overhead_args(int argc, char **argv, struct overhead_opts *o)
 			if (strcmp(optarg, "connect") && strcmp(optarg, "bind"))
 				return bad("overhead", "workload", optarg);
 			o->bind = !strcmp(optarg, "bind");
+			break;
+		case OPT_HOOKS:
+			o->hooks = optarg;
 			break;
 		default:
 			return usage("overhead", overhead_usage);
@@ -410,6 +419,13 @@ int cmd_overhead(int argc, char **argv)
 				      OUT_NULL);
 		if (o.top)
 			cond_ephtrace(&conds[nc++], &o.c, "top", o.c.backends[b], false, OUT_NULL);
+		if (o.hooks) {
+			conds[nc].path = o.hooks;
+			cond_ephtrace(&conds[nc], &o.c, "events", o.c.backends[b], false, OUT_NULL);
+			snprintf(conds[nc].name, sizeof(conds[nc].name), "hooks only (%s)",
+				 o.c.backends[b]);
+			conds[nc++].tool = "hooks";
+		}
 	}
 	if (o.c.tcpconnect)
 		cond_peer(&conds[nc++], &o.c, "tcpconnect", o.c.tcpconnect, false);

@@ -158,6 +158,8 @@ static void tool_name(const struct rec *r, char *dst, size_t len)
 {
 	if (is(r, "tool", "ephtrace"))
 		cell(dst, len, "ephtrace %s (%s)", gets(r, "mode"), gets(r, "backend"));
+	else if (is(r, "tool", "hooks"))
+		cell(dst, len, "ephtrace's hooks alone, empty programs (%s)", gets(r, "backend"));
 	else
 		cell(dst, len, "%s", gets(r, "tool"));
 }
@@ -174,7 +176,7 @@ static void overhead_target(const struct rec *r, enum metric m, struct row *w, c
 		const struct rec *p = &recs[i];
 
 		if (!is(p, "kind", "overhead") || strcmp(gets(p, "where"), where) ||
-		    is(p, "tool", "ephtrace"))
+		    is(p, "tool", "ephtrace") || is(p, "tool", "hooks"))
 			continue;
 		cell(peers + strlen(peers), sizeof(peers) - strlen(peers), "%s%s",
 		     peers[0] ? ", " : "", gets(p, "tool"));
@@ -223,6 +225,8 @@ static void row_overhead_metric(const struct rec *r, const char *where, enum met
 		     getd(r, "wakeups_per_conn"));
 	if (is(r, "tool", "ephtrace"))
 		overhead_target(r, m, w, where);
+	else if (is(r, "tool", "hooks"))
+		cell(w->target, sizeof(w->target), "reference: the floor of these hooks");
 }
 
 static void row_overhead(const struct rec *r, const char *where)

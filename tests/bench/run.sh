@@ -20,6 +20,7 @@
 #   OUTPUT               build folder (default .output)
 #   EPH_BENCH_DRIVER     ephbench (default $OUTPUT/bench/ephbench); EPH_BENCH_EPHTRACE (./ephtrace)
 #   EPH_BENCH_TCPCONNECT, EPH_BENCH_BINDSNOOP   peers (default /usr/sbin/tcpconnect, bindsnoop)
+#   EPH_BENCH_HOOKS      ephtrace-hooks, the host's reference (default $OUTPUT/bench/ephtrace-hooks)
 #   EPH_BENCH_KERNELS    the guests' kernel series (default "6.12 6.1")
 #   EPH_BENCH_WAIT       seconds to wait first for other qemu guests and ephtrace processes to
 #                        end (default 900): a TCG guest takes a whole core, another tracer
@@ -37,6 +38,7 @@ OUTPUT=${OUTPUT:-.output}
 bench=${EPH_BENCH_DRIVER:-$OUTPUT/bench/ephbench}
 ephtrace=${EPH_BENCH_EPHTRACE:-./ephtrace}
 tcpconnect=${EPH_BENCH_TCPCONNECT:-/usr/sbin/tcpconnect}
+hooks=${EPH_BENCH_HOOKS:-$OUTPUT/bench/ephtrace-hooks}
 bindsnoop=${EPH_BENCH_BINDSNOOP:-/usr/sbin/bindsnoop}
 kernels=${EPH_BENCH_KERNELS:-6.12 6.1}
 wait_max=${EPH_BENCH_WAIT:-900}
@@ -112,9 +114,10 @@ step()
 	say "$name: $((SECONDS - s)) s"
 }
 
-tc=() bs=()
+tc=() bs=() hk=()
 [ -x "$tcpconnect" ] && tc=(--tcpconnect "$tcpconnect")
 [ -x "$bindsnoop" ] && bs=(--bindsnoop "$bindsnoop")
+[ -x "$hooks" ] && hk=(--hooks "$hooks")
 
 if [ $host = 1 ]; then
 	"$bench" meta >>"$raw"
@@ -122,7 +125,7 @@ if [ $host = 1 ]; then
 	e=(--ephtrace "$ephtrace" --backend tracepoint)
 	step startup startup "${e[@]}" --runs 7 ${tc[0]+"${tc[@]}"}
 	step overhead overhead "${e[@]}" --rounds "$rounds" --duration 0.5 \
-		${tc[0]+"${tc[@]}"} ${bs[0]+"${bs[@]}"}
+		${tc[0]+"${tc[@]}"} ${bs[0]+"${bs[@]}"} ${hk[0]+"${hk[@]}"}
 	step progcost progcost "${e[@]}" --duration 2
 	step throughput throughput "${e[@]}" --duration 1.5 --clients 8 --steps 4
 	step memory memory "${e[@]}" --ports 100000 --dests 4
