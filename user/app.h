@@ -33,7 +33,7 @@ enum {
 	"      --ringbuf-size N ring buffer size, bytes, K/M/G suffix (default 4M, power of 2)\n" \
 	"      --max-holds N    ports tracked at once in the kernel (default 65536)\n"     \
 	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"    \
-	"  -v, --verbose        show libbpf's messages\n"
+	"  -v, --verbose        libbpf's messages, and the start-up's stages timed\n"
 
 #define EPH_LOADER_OPTS_INIT                                                               \
 	{ .backend = EPH_BACKEND_AUTO, .ringbuf_size = EPH_DEFAULT_RINGBUF,                \

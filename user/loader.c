@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -231,10 +232,20 @@ static int attach_all(struct eph_loader *l, char *why, size_t whylen)
 	return attach_some(l, true, why, whylen) ?: attach_some(l, false, why, whylen);
 }
 
+static double stage_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up */
 static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
-		       const struct btf *kbtf, char *why, size_t whylen)
+		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	double t_open = stage_ms(), t_load, t_attach, t_end;
 	struct tracefs_mnt tfs = TRACEFS_MNT_INIT;
 	bool have_tw = false;
 	struct bpf_program *p;
@@ -270,6 +281,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		err = -ENOENT;
 		goto out_destroy;
 	}
+	t_load = stage_ms();
 	err = ephtrace_bpf__load(l->skel);
 	if (err) {
 		p = logbuf.failed_prog[0] ?
@@ -284,6 +296,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 				 eph_backend_name(backend), strerror(-err));
 		goto out_destroy;
 	}
+	t_attach = stage_ms(); /* tracefs's mount, if needed, counts in the attach */
 	if (backend == EPH_BACKEND_TRACEPOINT) {
 		err = tracefs_mount(&tfs);
 		if (err) {
@@ -298,6 +311,14 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	if (err)
 		goto out_links;
 	l->backend = backend;
+	t_end = stage_ms();
+	if (o->verbose)
+		fprintf(stderr,
+			"ephtrace: backend %s: kernel BTF read in %.1f ms, BPF object opened in "
+			"%.1f ms, loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached "
+			"in %.1f ms\n",
+			eph_backend_name(backend), btf_ms, t_load - t_open, t_attach - t_load,
+			l->nr_links, t_end - t_attach);
 	return 0;
 
 out_links:
@@ -331,6 +352,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	char why[3][320] = {};
 	struct eph_loader *l;
 	struct btf *kbtf;
+	double btf_ms;
 	int i, err = -ENOENT;
 
 	logbuf.verbose = o->verbose;
@@ -339,7 +361,9 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	if (!l)
 		return -ENOMEM;
 	l->ncpus = libbpf_num_possible_cpus();
+	btf_ms = stage_ms();
 	kbtf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+	btf_ms = stage_ms() - btf_ms;
 	if (!kbtf) {
 		err = -errno;
 		fprintf(stderr, "ephtrace: cannot read the kernel's BTF (%s): %s\n",
@@ -351,7 +375,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	for (i = 0; i < 3; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
 			continue;
-		err = try_backend(l, o, order[i], kbtf, why[i], sizeof(why[i]));
+		err = try_backend(l, o, order[i], kbtf, btf_ms, why[i], sizeof(why[i]));
 		if (!err)
 			break;
 		if (o->verbose || o->backend != EPH_BACKEND_AUTO)
