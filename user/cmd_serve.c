@@ -123,7 +123,6 @@ struct serve {
 	const char *backend;
 	unsigned int top;
 	int stats_fd; /* BPF_ENABLE_STATS, or -1 */
-	int64_t mono_to_wall;
 	uint64_t bad_records;	       /* malformed ring-buffer records (event loop only) */
 	_Atomic uint64_t heartbeat_ms; /* last turn of the event loop */
 	pthread_mutex_t lock;	       /* protects what follows */
@@ -261,7 +260,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 	struct eph_rec r;
 	int err;
 
-	if (eph_decode(data, size, s->mono_to_wall, &r)) {
+	if (eph_decode(data, size, s->t.o.mono_to_wall, &r)) {
 		s->bad_records++; /* only this thread touches it */
 		return 0;
 	}
@@ -676,10 +675,11 @@ static int event_loop(struct serve *s)
 			next_prune = now + SERVE_PRUNE_MS;
 		}
 		if (now >= next_tick) {
-			s->mono_to_wall = eph_mono_to_wall_ns();
+			pthread_mutex_lock(&s->lock);
+			s->t.o.mono_to_wall = eph_mono_to_wall_ns();
+			pthread_mutex_unlock(&s->lock);
 			err = eph_loader__poll(s->l, 0); /* what happened before the resync */
 			pthread_mutex_lock(&s->lock);
-			s->t.o.mono_to_wall = s->mono_to_wall;
 			err = err < 0 ? err : eph_tracker__tick(&s->t, eph_now_ns());
 			pthread_mutex_unlock(&s->lock);
 			if (err) {
@@ -709,7 +709,6 @@ int cmd_serve(int argc, char **argv)
 	if (eph_parse_only)
 		return 0;
 	s.top = o.top;
-	s.mono_to_wall = eph_mono_to_wall_ns();
 	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS);
 	s.hl = eph_httplimit__new(
 		&(struct eph_httplimit_opts){ .max_conns = SERVE_MAX_CONNECTIONS,
@@ -740,7 +739,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* attached first, then the sockets that exist already: nothing falls in between */
 	err = eph_tracker__init(&s.t, &(struct eph_tracker_opts){ .resync_ms = SERVE_RESYNC_MS,
-								  .mono_to_wall = s.mono_to_wall,
+								  .mono_to_wall = eph_mono_to_wall_ns(),
 								  .warn = stderr });
 	if (err) {
 		fprintf(stderr, "ephtrace serve: cannot read the sockets of any namespace: %s\n",
