@@ -54,6 +54,29 @@ struct eph_occ_sock {
 	uint8_t daddr[16];
 	char comm[EPH_COMM_LEN]; /* owner's, "" if unknown */
 	const char *cgroup;	 /* owner's cgroup v2 path, or NULL; copied */
+	uint8_t bucket;		 /* TCP: who made the port's bind bucket (EPH_BUCKET_*) */
+	uint8_t v6only;		 /* AF_INET6: IPV6_V6ONLY (INET_DIAG_SKV6ONLY); 0 if unknown */
+	uint8_t __pad2[2];
+	uint32_t tw_left_ms;	 /* TIME_WAIT: ms until it ends (idiag_expires); 0 = unknown */
+};
+
+/*
+ * Who made the bind bucket of a TCP socket's port (struct inet_bind_bucket): the kernel's
+ * connect() (__inet_hash_connect) skips every port whose bucket bind() or listen() made
+ * (tb->fastreuse >= 0 || tb->fastreuseport >= 0), whatever the destination.
+ */
+#define EPH_BUCKET_UNKNOWN 0 /* not known (sock_diag alone cannot tell) */
+#define EPH_BUCKET_CONNECT 1 /* made by connect(): fastreuse == fastreuseport == -1 */
+#define EPH_BUCKET_BIND 2    /* made by bind() or listen() */
+
+/* Per-namespace TCP settings that decide whether connect() may reuse a TIME_WAIT 4-tuple
+ * (tcp_twsk_unique). */
+struct eph_occ_tw_opts {
+	uint8_t tw_reuse;     /* net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only */
+	uint8_t timestamps;   /* net.ipv4.tcp_timestamps != 0 */
+	uint8_t __pad[2];
+	uint32_t reuse_delay_ms; /* net.ipv4.tcp_tw_reuse_delay (6.13+); 0: absent (whole
+				  * seconds: ktime_get_seconds() must have moved on) */
 };
 
 /* A destination; zero it before filling (it is compared as bytes). */
@@ -105,6 +128,9 @@ void eph_occ__free(struct eph_occ *occ);		       /* NULL-safe */
 int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns);
 int eph_occ__set_range(struct eph_occ *occ, uint32_t netns, uint16_t low, uint16_t high,
 		       const uint8_t *reserved);
+/* The TIME_WAIT reuse settings of a namespace (default before the first call: tw_reuse 2,
+ * timestamps on, no delay sysctl). Returns 0, -EINVAL, -ENOSPC or -ENOMEM. */
+int eph_occ__set_tw_opts(struct eph_occ *occ, uint32_t netns, const struct eph_occ_tw_opts *o);
 /* A namespace that is gone: its range, and its destinations and bind scopes that hold nothing
  * (its holds go with eph_occ__reconcile). Its inode number may come back for a new one. */
 void eph_occ__del_netns(struct eph_occ *occ, uint32_t netns);

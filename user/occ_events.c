@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Occupancy: one decoded event at a time (the hot path).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "occ_int.h"
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+void eph_occ__start(struct eph_occ *occ, uint64_t now_ns)
+{
+	occ->started = true;
+	occ->start_ns = now_ns;
+}
+
+/*
+ * The 4-tuple of an event (netns, proto, family; the addresses and remote port it knows, zeros
+ * for the rest; its port) and hash_dest() of its destination, both from the same words: the
+ * hash does not wait for the tuple to be written and read back.
+ */
+static uint32_t ev_tuple(const struct eph_event *ev, struct tuple *t)
+{
+	static const uint8_t first4[8] = { 0xff, 0xff, 0xff, 0xff }; /* an IPv4 address's bytes */
+	bool v4 = ev->family == AF_INET, src = ev->flags & EPH_F_SADDR;
+	bool dest = ev->flags & EPH_F_DEST;
+	uint64_t m0 = v4 ? eph_tab__load64(first4) : UINT64_MAX, m1 = v4 ? 0 : UINT64_MAX;
+	uint64_t sa[2] = { 0, 0 }, da[2] = { 0, 0 };
+
+	if (src) {
+		sa[0] = eph_tab__load64(ev->saddr) & m0;
+		sa[1] = eph_tab__load64(ev->saddr + 8) & m1;
+	}
+	if (dest) {
+		da[0] = eph_tab__load64(ev->daddr) & m0;
+		da[1] = eph_tab__load64(ev->daddr + 8) & m1;
+	}
+	t->dest.netns = ev->netns;
+	t->dest.proto = ev->proto;
+	t->dest.family = ev->family;
+	t->dest.dport = dest ? ev->dport : 0;
+	memcpy(t->dest.saddr, sa, sizeof(sa));
+	memcpy(t->dest.daddr, da, sizeof(da));
+	t->sport = ev->sport;
+	memset(t->__pad, 0, sizeof(t->__pad));
+	return hash_dest_of(dest_head(t->dest.netns, t->dest.proto, t->dest.family, t->dest.dport),
+			    sa[0], sa[1], da[0], da[1]);
+}
+
+/* TCP ports with a known remote go to a destination; the rest (bind, listen, UDP) to a scope. */
+static bool ev_to_dest(const struct eph_event *ev)
+{
+	return ev->proto == IPPROTO_TCP && (ev->flags & EPH_F_DEST) && ev->dport &&
+	       ev->op != EPH_OP_BIND && ev->op != EPH_OP_LISTEN;
+}
+
+/*
+ * The keys of an event and their hashes, once per event. The index slots they fall on (and the
+ * destination's and owner's, for an assignment) are fetched ahead, so that the cache misses of
+ * one event overlap instead of following one another.
+ */
+static void ev_keys(const struct eph_occ *occ, const struct eph_event *ev, struct hold_keys *k)
+{
+	unsigned int i;
+
+	k->dest_hash = ev_tuple(ev, &k->tuple);
+	k->hash[HOLD_BY_SOCK] = ev->sock_id ? hash_u64(ev->sock_id) : 0;
+	k->hash[HOLD_BY_COOKIE] = ev->cookie ? hash_u64(ev->cookie) : 0;
+	k->hash[HOLD_BY_TUPLE] = hash_tuple_of(k->dest_hash, ev->sport);
+	for (i = 0; i < EPH_TAB_KEYS; i++)
+		eph_tab__prefetch(&occ->holds, i, k->hash[i]);
+	if (ev->type == EPH_ASSIGN) {
+		eph_tab__prefetch(&occ->dests, 0, k->dest_hash);
+		eph_tab__prefetch(&occ->procs, 0, hash_u32(ev->pid));
+	}
+}
+
+/* The hold an event is about: by sock_id, by cookie, else a snapshot hold with its 4-tuple. */
+static int64_t ev_find(const struct eph_occ *occ, const struct eph_event *ev,
+		       const struct hold_keys *k)
+{
+	int64_t i;
+
+	if (ev->sock_id) {
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_SOCK, &ev->sock_id, 8,
+				    k->hash[HOLD_BY_SOCK]);
+		if (i >= 0)
+			return i;
+	}
+	if (ev->cookie) {
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_COOKIE, &ev->cookie, 8,
+				    k->hash[HOLD_BY_COOKIE]);
+		if (i >= 0)
+			return i;
+	}
+	i = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+			    k->hash[HOLD_BY_TUPLE]);
+	return i >= 0 && !hold_rec(occ, i)->sock_id ? i : -1;
+}
+
+static bool ev_counts(struct eph_occ *occ, const struct eph_event *ev)
+{
+	if (!ev->sport)
+		return false;
+	return (ev->flags & EPH_F_EPHEMERAL) ||
+	       ns_port_in_range(ns_find(occ, ev->netns), ev->sport);
+}
+
+static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
+{
+	if (!ev->pid)
+		return -1;
+	return proc_get(occ, ev->pid, ev->comm, NULL);
+}
+
+static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
+{
+	struct hold_spec hs = { .k = *k };
+	struct hold *h;
+	int64_t hi, pi;
+
+	if (!ev_counts(occ, ev))
+		return 0;
+	hi = ev->sock_id ? eph_tab__find_n(&occ->holds, HOLD_BY_SOCK, &ev->sock_id, 8,
+					   k->hash[HOLD_BY_SOCK]) :
+			   -1;
+	if (hi >= 0 && memcmp(&hold_rec(occ, hi)->tuple, &k->tuple, sizeof(k->tuple)))
+		hold_del(occ, hi, false, ev->ts_ns, -1); /* its release was missed */
+	else if (hi >= 0)
+		return 0; /* the same assignment reported twice */
+	hi = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+			     k->hash[HOLD_BY_TUPLE]);
+	/* a TIME_WAIT hold on this 4-tuple is recycled (tcp_tw_reuse), never adopted */
+	if (hi >= 0 && !hold_rec(occ, hi)->sock_id && !hold_rec(occ, hi)->tw) {
+		/* found by the snapshot before its assignment event was read: adopt it */
+		pi = ev_owner(occ, ev);
+		if (pi == -ENOMEM)
+			return -ENOMEM;
+		h = hold_rec(occ, hi);
+		if (!h->proc && pi >= 0)
+			hold_set_owner(occ, h, pi + 1);
+		h->since_ns = ev->ts_ns;
+		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
+		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+		return 0;
+	}
+	if (hi >= 0)
+		hold_del(occ, hi, false, ev->ts_ns, -1); /* same 4-tuple: the old one is gone */
+	hs.to_dest = ev_to_dest(ev);
+	hs.sock_id = ev->sock_id;
+	hs.cookie = ev->cookie;
+	hs.since_ns = ev->ts_ns;
+	hs.now_ns = ev->ts_ns;
+	hs.pid = ev->pid;
+	hs.comm = ev->comm;
+	hi = hold_add(occ, &hs);
+	if (hi == -ENOMEM)
+		return -ENOMEM;
+	if (hi >= 0)
+		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+	return 0;
+}
+
+static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
+{
+	bool owner = (ev->flags & EPH_F_OWNER) && ev->pid;
+	struct hold_spec hs = { .k = *k };
+	int64_t hi, pi;
+
+	hi = ev_find(occ, ev, k);
+	if (hi >= 0) {
+		struct hold *h = hold_rec(occ, hi);
+
+		if (!h->proc && owner) {
+			pi = ev_owner(occ, ev);
+			if (pi == -ENOMEM)
+				return -ENOMEM;
+			if (pi >= 0)
+				hold_set_owner(occ, hold_rec(occ, hi), pi + 1);
+		}
+		hold_set_tw(occ, hold_rec(occ, hi));
+		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+		hold_forget_sock(occ, hi);
+		return 0;
+	}
+	if (!ev_counts(occ, ev))
+		return 0;
+	/* a hold that was not seen being taken (e.g. before the snapshot) */
+	hs.to_dest = ev_to_dest(ev);
+	hs.tw = true;
+	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone (not linked: 0) */
+	hs.now_ns = ev->ts_ns;
+	if (owner) {
+		hs.pid = ev->pid;
+		hs.comm = ev->comm;
+	}
+	hi = hold_add(occ, &hs);
+	return hi == -ENOMEM ? -ENOMEM : 0;
+}
+
+static int ev_release(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
+{
+	int64_t hi = ev_find(occ, ev, k), dur = -1;
+	const struct hold *h;
+
+	if (hi < 0)
+		return 0; /* not a port we track (a server's, a fixed one, or before we looked) */
+	h = hold_rec(occ, hi);
+	if (ev->flags & EPH_F_HELD)
+		dur = ev->held_ns;
+	else if (h->since_ns && ev->ts_ns >= h->since_ns)
+		dur = ev->ts_ns - h->since_ns;
+	hold_del(occ, hi, true, ev->ts_ns, dur);
+	return 0;
+}
+
+static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
+{
+	struct tuple t;
+	int64_t i;
+
+	if (ev->pid) {
+		i = ev_owner(occ, ev);
+		if (i == -ENOMEM)
+			return -ENOMEM;
+		if (i < 0) {
+			occ->dropped++;
+		} else {
+			struct proc *p = eph_tab__rec(&occ->procs, i);
+
+			proc_count_failure(p, ev->err);
+			touch(&p->last_ns, ev->ts_ns);
+		}
+	}
+	if (ev->proto != IPPROTO_TCP || ev->op != EPH_OP_CONNECT || !(ev->flags & EPH_F_DEST))
+		return 0;
+	i = dest_get(occ, &t.dest, ev_tuple(ev, &t));
+	if (i == -ENOMEM)
+		return -ENOMEM;
+	if (i < 0) {
+		occ->dropped++;
+	} else {
+		struct dest *d = eph_tab__rec(&occ->dests, i);
+
+		d->failures++;
+		touch(&d->last_ns, ev->ts_ns);
+	}
+	return 0;
+}
+
+int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
+{
+	const struct eph_event *ev = &r->ev;
+	struct hold_keys k;
+	int64_t i;
+
+	if (!occ->started)
+		eph_occ__start(occ, ev->ts_ns);
+	if (ev->type == EPH_ASSIGN || ev->type == EPH_TIME_WAIT || ev->type == EPH_RELEASE)
+		ev_keys(occ, ev, &k);
+	if (ev->netns) {
+		i = ns_get(occ, ev->netns);
+		if (i == -ENOMEM)
+			return -ENOMEM;
+	}
+	switch (ev->type) {
+	case EPH_ASSIGN:
+		return ev_assign(occ, ev, &k);
+	case EPH_TIME_WAIT:
+		return ev_time_wait(occ, ev, &k);
+	case EPH_RELEASE:
+		return ev_release(occ, ev, &k);
+	case EPH_FAIL:
+		return ev_fail(occ, ev);
+	default:
+		return 0;
+	}
+}

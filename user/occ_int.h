@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The occupancy core's own records and the functions its files share (occupancy.c: tables,
+ * namespaces, processes; occ_holds.c: rate windows, aggregates, holds; occ_snapshot.c:
+ * seeding and reconciling from sock_diag; occ_events.c: events; occ_view.c: the numbers of a
+ * snapshot and the port-search model; occ_render.c: JSON and text). Not for other modules:
+ * they use occupancy.h.
+ */
+#ifndef EPH_OCC_INT_H
+#define EPH_OCC_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "occupancy.h"
+#include "table.h"
+
+#ifndef TCP_NEW_SYN_RECV
+#define TCP_NEW_SYN_RECV 12
+#endif
+/* Bound, not connected, not listening: listed by kernels that dump bound-only sockets. */
+#define TCP_BOUND_INACTIVE 13
+
+#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_MSEC 1000000ull
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+static inline uint32_t hash_u32(uint32_t v)
+{
+	return eph_tab__hash(&v, sizeof(v));
+}
+
+static inline uint32_t hash_u64(uint64_t v)
+{
+	return eph_tab__hash(&v, sizeof(v));
+}
+
+/* ---- records --------------------------------------------------------------------------- */
+
+struct tuple {
+	struct eph_occ_dest_key dest;
+	uint16_t sport;
+	uint8_t __pad[2];
+};
+
+/*
+ * A destination is hashed by its fields, so that an event's is computed from the event itself
+ * (ev_tuple) with the same result as from a key in memory: head is netns, proto, family
+ * and dport in one word, the addresses are read as two words each.
+ */
+static inline uint32_t hash_dest_of(uint64_t head, uint64_t s0, uint64_t s1, uint64_t d0,
+				    uint64_t d1)
+{
+	return eph_tab__fold(
+		eph_tab__mix(eph_tab__mix(eph_tab__mix(EPH_TAB_K2, head, s0), s1, d0), d1, 0));
+}
+
+static inline uint64_t dest_head(uint32_t netns, uint8_t proto, uint8_t family, uint16_t dport)
+{
+	return netns | (uint64_t)proto << 32 | (uint64_t)family << 40 | (uint64_t)dport << 48;
+}
+
+static inline uint32_t hash_dest(const struct eph_occ_dest_key *k)
+{
+	return hash_dest_of(dest_head(k->netns, k->proto, k->family, k->dport),
+			    eph_tab__load64(k->saddr), eph_tab__load64(k->saddr + 8),
+			    eph_tab__load64(k->daddr), eph_tab__load64(k->daddr + 8));
+}
+
+static inline uint32_t hash_dest_key(const void *key)
+{
+	return hash_dest(key);
+}
+
+/* A tuple is a destination key and a port: its hash comes from the destination's, which a
+ * hold's destination keeps, so that an event hashes its destination once. */
+static inline uint32_t hash_tuple_of(uint32_t dest_hash, uint16_t sport)
+{
+	return eph_tab__fold((uint64_t)dest_hash << 16 | sport);
+}
+
+static inline uint32_t hash_tuple(const void *key)
+{
+	const struct tuple *t = key;
+
+	return hash_tuple_of(hash_dest(&t->dest), t->sport);
+}
+
+struct hold {
+	uint64_t sock_id;   /* key 0 */
+	uint64_t cookie;    /* key 1 */
+	uint64_t since_ns;  /* assignment; 0 = unknown (found in a snapshot) */
+	struct tuple tuple; /* key 2 */
+	uint32_t dest;	    /* 1-based index in dests, or 0 */
+	uint32_t scope;	    /* 1-based index in scopes, or 0 */
+	uint32_t proc;	    /* 1-based index in procs; 0 = owner unknown */
+	uint32_t seen;	    /* generation of the last snapshot that showed it */
+	uint8_t tw;
+};
+
+/* One bucket of a rate window. */
+struct slot {
+	uint64_t epoch; /* time / bucket width */
+	uint32_t assigns;
+	uint32_t releases;
+	uint32_t dur_n; /* releases whose hold time is known */
+	uint32_t __pad;
+	uint64_t dur_ns; /* sum of those hold times */
+};
+
+struct dest {
+	struct eph_occ_dest_key key;
+	uint32_t hash; /* of key */
+	uint32_t held;
+	uint32_t tw;
+	uint64_t failures;
+	uint64_t last_ns; /* last activity */
+	struct slot ring[EPH_OCC_BUCKETS];
+};
+
+struct scope {
+	struct eph_occ_scope_key key;
+	uint32_t held;
+	uint32_t tw;
+	uint64_t last_ns;
+};
+
+#define PROC_MAX_ERRNOS 8 /* distinct errnos per process; more go to "OTHER" */
+
+struct errcount {
+	int32_t err;
+	uint32_t __pad;
+	uint64_t count;
+};
+
+struct proc {
+	uint32_t pid;
+	uint32_t held;
+	uint32_t tw;
+	uint32_t nerrs;
+	bool exited;
+	char comm[EPH_COMM_LEN];
+	char *cgroup;
+	uint64_t last_ns;
+	uint64_t failures;
+	uint64_t failures_other;
+	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
+	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
+};
+
+struct ns {
+	uint32_t netns;
+	bool have_range;
+	uint16_t low;
+	uint16_t high;
+	uint32_t reserved; /* reserved ports inside [low, high] */
+	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
+};
+
+struct eph_occ {
+	struct eph_tab holds;
+	struct eph_tab dests;
+	struct eph_tab scopes;
+	struct eph_tab procs;
+	struct eph_tab nss;
+	uint64_t window_ns;
+	uint64_t bucket_ns;
+	bool started;
+	uint64_t start_ns;
+	uint64_t dropped;
+	uint32_t anon_held; /* holds of unknown owner */
+	uint32_t anon_tw;
+	uint32_t gen;	     /* snapshots reconciled */
+	uint32_t last_netns; /* the netns of the last event ... */
+	uint32_t last_ns;    /* ... is record last_ns - 1 of nss (0: none remembered) */
+	uint64_t epoch;	     /* the rate bucket of the last event (time / bucket_ns), */
+	uint64_t epoch_ns;   /* the time it starts at */
+	uint32_t epoch_slot; /* and its slot in a ring (epoch % EPH_OCC_BUCKETS) */
+};
+
+enum {
+	HOLD_BY_SOCK,
+	HOLD_BY_COOKIE,
+	HOLD_BY_TUPLE
+};
+
+/* A hold's keys and their hashes, computed once per event or socket. */
+struct hold_keys {
+	struct tuple tuple;
+	uint32_t dest_hash;	     /* of tuple.dest */
+	uint32_t hash[EPH_TAB_KEYS]; /* of sock_id, cookie and tuple */
+};
+
+struct hold_spec {
+	struct hold_keys k;
+	bool to_dest; /* else a bind scope */
+	bool tw;
+	uint64_t sock_id;
+	uint64_t cookie;
+	uint64_t since_ns; /* 0: unknown */
+	uint64_t now_ns;
+	uint32_t pid; /* 0: unknown owner */
+	const char *comm;
+	const char *cgroup;
+};
+
+/* One line of a snapshot: an entry and its numbers. */
+struct row {
+	const void *rec; /* struct ns, dest, scope or proc; NULL: the unknown owner */
+	struct eph_occ_stats st;
+	uint32_t nsno; /* 1-based number of its netns in the netns list (text) */
+	uint64_t held; /* netns rows: ports held in it */
+	uint64_t tw;
+};
+
+struct view {
+	struct row *ns, *dests, *scopes, *procs;
+	size_t nns, ndests, nscopes, nprocs;
+};
+
+/* occ_holds.c */
+int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key, uint32_t hash);
+int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs);
+int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup);
+void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts);
+void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts, int64_t dur_ns);
+void hold_forget_sock(struct eph_occ *occ, int64_t hi);
+void hold_keys_hash(struct hold_keys *k, uint64_t sock_id, uint64_t cookie);
+void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_t id);
+void hold_set_owner(struct eph_occ *occ, struct hold *h, uint32_t proc);
+void hold_set_tw(struct eph_occ *occ, struct hold *h);
+void proc_count_failure(struct proc *p, int32_t err);
+void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now, struct slot *sum,
+	      double *span_s);
+
+/* occ_view.c */
+int cmp_dest_urgent(const void *a, const void *b);
+int view_build(const struct eph_occ *occ, uint64_t now, struct view *v);
+void view_free(struct view *v);
+
+/* occupancy.c */
+bool ns_port_in_range(const struct ns *ns, uint16_t port);
+double ns_usable(const struct ns *ns);
+struct ns *ns_find(const struct eph_occ *occ, uint32_t netns);
+int64_t ns_lookup(struct eph_occ *occ, uint32_t netns);
+
+/* Small helpers of the hot path, inline in every file. */
+
+static inline double rate(uint32_t n, double span_s)
+{
+	return span_s > 0 ? n / span_s : 0;
+}
+
+static inline void touch(uint64_t *last, uint64_t ts)
+{
+	if (ts > *last)
+		*last = ts;
+}
+
+static inline struct hold *hold_rec(const struct eph_occ *occ, int64_t i)
+{
+	return eph_tab__rec(&occ->holds, i);
+}
+
+/* The netns record, created if new; the last one is remembered (events come in runs of one
+ * namespace). */
+static inline int64_t ns_get(struct eph_occ *occ, uint32_t netns)
+{
+	if (occ->last_ns && occ->last_netns == netns)
+		return occ->last_ns - 1;
+	return ns_lookup(occ, netns);
+}
+
+#endif

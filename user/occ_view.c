@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Occupancy: the numbers of a snapshot (stats, the forecast, the port-search model) and
+ * the rows for exporters.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "occ_int.h"
+
+/* ---- numbers --------------------------------------------------------------------------- */
+
+static void stats_init(struct eph_occ_stats *st, uint32_t held, uint32_t tw)
+{
+	memset(st, 0, sizeof(*st));
+	st->held = held;
+	st->time_wait = tw;
+	st->usable = NAN;
+	st->utilization = NAN;
+	st->assign_rate = NAN;
+	st->need = NAN;
+	st->exhaust_in_s = NAN;
+}
+
+static void stats_usable(struct eph_occ_stats *st, const struct ns *ns)
+{
+	st->usable = ns_usable(ns);
+	if (st->usable > 0)
+		st->utilization = st->held / st->usable;
+}
+
+/*
+ * The forecast of a destination. rate = assignments per second over the window, mean hold time
+ * W = the mean of the hold times of the ports released in the window, and by Little's law the
+ * steady-state need of this destination's churn is rate x W ports (infinite when ports were
+ * assigned but none released with a known hold time: the hold time is at least the window).
+ * When the need exceeds what is left (usable - held) and ports are taken faster than they
+ * come back, the time until none is left is left / (assign rate - release rate). Otherwise
+ * there is no exhaustion in sight: NAN. None left now: 0.
+ */
+static void dest_stats(const struct eph_occ *occ, const struct dest *d, uint64_t now,
+		       struct eph_occ_stats *st)
+{
+	double span, left, net;
+	struct slot w;
+
+	stats_init(st, d->held, d->tw);
+	stats_usable(st, ns_find(occ, d->key.netns));
+	st->failures = d->failures;
+	left = st->usable - st->held;
+	if (left <= 0)
+		st->exhaust_in_s = 0;
+	if (!occ->started)
+		return;
+	ring_sum(occ, d->ring, now, &w, &span);
+	st->assign_rate = rate(w.assigns, span);
+	if (w.dur_n)
+		st->need = st->assign_rate * ((double)w.dur_ns / w.dur_n / NSEC_PER_SEC);
+	else
+		st->need = w.assigns ? INFINITY : 0;
+	if (isnan(left) || left <= 0 || st->need <= left)
+		return;
+	net = st->assign_rate - rate(w.releases, span);
+	if (net > 0)
+		st->exhaust_in_s = left / net;
+}
+
+static void scope_stats(const struct eph_occ *occ, const struct scope *s, struct eph_occ_stats *st)
+{
+	stats_init(st, s->held, s->tw);
+	stats_usable(st, ns_find(occ, s->key.netns));
+}
+
+static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t now,
+		       struct eph_occ_stats *st)
+{
+	struct slot w;
+	double span;
+
+	stats_init(st, p->held, p->tw);
+	st->failures = p->failures;
+	st->exited = p->exited;
+	if (!occ->started)
+		return;
+	ring_sum(occ, p->ring, now, &w, &span);
+	st->assign_rate = rate(w.assigns, span);
+}
+
+int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key, uint64_t now_ns,
+		  struct eph_occ_stats *out)
+{
+	int64_t i = eph_tab__find(&occ->dests, 0, key, hash_dest(key));
+
+	if (i < 0)
+		return -ENOENT;
+	dest_stats(occ, eph_tab__rec(&occ->dests, i), now_ns, out);
+	return 0;
+}
+
+int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *key, uint64_t now_ns,
+		   struct eph_occ_stats *out)
+{
+	int64_t i = eph_tab__find(&occ->scopes, 0, key, eph_tab__hash(key, sizeof(*key)));
+
+	(void)now_ns;
+	if (i < 0)
+		return -ENOENT;
+	scope_stats(occ, eph_tab__rec(&occ->scopes, i), out);
+	return 0;
+}
+
+int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
+		  struct eph_occ_stats *out)
+{
+	int64_t i;
+
+	if (!pid) {
+		if (!occ->anon_held)
+			return -ENOENT;
+		stats_init(out, occ->anon_held, occ->anon_tw);
+		return 0;
+	}
+	i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
+	if (i < 0)
+		return -ENOENT;
+	proc_stats(occ, eph_tab__rec(&occ->procs, i), now_ns, out);
+	return 0;
+}
+
+/* ---- snapshot -------------------------------------------------------------------------- */
+
+static int cmp_double_desc(double a, double b)
+{
+	if (isnan(a) || isnan(b))
+		return isnan(a) - isnan(b); /* unknown last */
+	return a > b ? -1 : a < b;
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+	const struct ns *x = ((const struct row *)a)->rec, *y = ((const struct row *)b)->rec;
+
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Keys in a readable order: netns, proto, family, addresses (network order), port. */
+static int cmp_dest_key(const struct eph_occ_dest_key *a, const struct eph_occ_dest_key *b)
+{
+	int c = cmp_u32(a->netns, b->netns);
+
+	if (!c)
+		c = cmp_u32(a->proto, b->proto);
+	if (!c)
+		c = cmp_u32(a->family, b->family);
+	if (!c)
+		c = memcmp(a->saddr, b->saddr, sizeof(a->saddr));
+	if (!c)
+		c = memcmp(a->daddr, b->daddr, sizeof(a->daddr));
+	if (!c)
+		c = cmp_u32(a->dport, b->dport);
+	return c;
+}
+
+static int cmp_scope_key(const struct eph_occ_scope_key *a, const struct eph_occ_scope_key *b)
+{
+	int c = cmp_u32(a->netns, b->netns);
+
+	if (!c)
+		c = cmp_u32(a->proto, b->proto);
+	if (!c)
+		c = cmp_u32(a->family, b->family);
+	if (!c)
+		c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	return c;
+}
+
+/* Utilization, then held, descending. */
+static int cmp_usage(const struct row *x, const struct row *y)
+{
+	int c = cmp_double_desc(x->st.utilization, y->st.utilization);
+
+	if (!c)
+		c = -cmp_u32(x->st.held, y->st.held);
+	return c;
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return cmp_usage(x, y) ?: cmp_dest_key(x->rec, y->rec);
+}
+
+/* Nearest exhaustion first: known forecasts ascending, then by utilization. */
+int cmp_dest_urgent(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (isnan(x->st.exhaust_in_s) != isnan(y->st.exhaust_in_s))
+		return isnan(x->st.exhaust_in_s) ? 1 : -1;
+	if (!isnan(x->st.exhaust_in_s) && x->st.exhaust_in_s != y->st.exhaust_in_s)
+		return x->st.exhaust_in_s < y->st.exhaust_in_s ? -1 : 1;
+	return cmp_dest(a, b);
+}
+
+static int cmp_scope(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return cmp_usage(x, y) ?: cmp_scope_key(x->rec, y->rec);
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	uint32_t px, py;
+
+	if (!x->rec || !y->rec)
+		return !x->rec - !y->rec; /* the unknown owner last */
+	if (x->st.held != y->st.held)
+		return -cmp_u32(x->st.held, y->st.held);
+	px = ((const struct proc *)x->rec)->pid;
+	py = ((const struct proc *)y->rec)->pid;
+	return cmp_u32(px, py);
+}
+
+void view_free(struct view *v)
+{
+	free(v->ns);
+	free(v->dests);
+	free(v->scopes);
+	free(v->procs);
+}
+
+static uint32_t view_nsno(const struct view *v, uint32_t netns)
+{
+	size_t lo = 0, hi = v->nns;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t m = ((const struct ns *)v->ns[mid].rec)->netns;
+
+		if (m == netns)
+			return mid + 1;
+		if (m < netns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void view_ns_add(struct view *v, uint32_t nsno, uint32_t held, uint32_t tw)
+{
+	if (!nsno)
+		return;
+	v->ns[nsno - 1].held += held;
+	v->ns[nsno - 1].tw += tw;
+}
+
+int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
+{
+	uint32_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->ns = calloc(occ->nss.len + 1, sizeof(struct row));
+	v->dests = calloc(occ->dests.len + 1, sizeof(struct row));
+	v->scopes = calloc(occ->scopes.len + 1, sizeof(struct row));
+	v->procs = calloc(occ->procs.len + 2, sizeof(struct row));
+	if (!v->ns || !v->dests || !v->scopes || !v->procs) {
+		view_free(v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < occ->nss.top; i++)
+		if (occ->nss.used[i])
+			v->ns[v->nns++].rec = eph_tab__rec(&occ->nss, i);
+	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
+	for (i = 0; i < occ->dests.top; i++) {
+		const struct dest *d = eph_tab__rec(&occ->dests, i);
+		struct row *r;
+
+		if (!occ->dests.used[i])
+			continue;
+		r = &v->dests[v->ndests++];
+		r->rec = d;
+		dest_stats(occ, d, now, &r->st);
+		r->nsno = view_nsno(v, d->key.netns);
+		view_ns_add(v, r->nsno, d->held, d->tw);
+	}
+	for (i = 0; i < occ->scopes.top; i++) {
+		const struct scope *s = eph_tab__rec(&occ->scopes, i);
+		struct row *r;
+
+		if (!occ->scopes.used[i])
+			continue;
+		r = &v->scopes[v->nscopes++];
+		r->rec = s;
+		scope_stats(occ, s, &r->st);
+		r->nsno = view_nsno(v, s->key.netns);
+		view_ns_add(v, r->nsno, s->held, s->tw);
+	}
+	for (i = 0; i < occ->procs.top; i++) {
+		struct row *r;
+
+		if (!occ->procs.used[i])
+			continue;
+		r = &v->procs[v->nprocs++];
+		r->rec = eph_tab__rec(&occ->procs, i);
+		proc_stats(occ, r->rec, now, &r->st);
+	}
+	if (occ->anon_held)
+		stats_init(&v->procs[v->nprocs++].st, occ->anon_held, occ->anon_tw);
+	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest);
+	qsort(v->scopes, v->nscopes, sizeof(struct row), cmp_scope);
+	qsort(v->procs, v->nprocs, sizeof(struct row), cmp_proc);
+	return 0;
+}
+
+/* ---- rows for exporters ---------------------------------------------------------------- */
+
+void eph_occ_rows__free(struct eph_occ_rows *rows)
+{
+	if (!rows)
+		return;
+	free(rows->dests);
+	free(rows->procs);
+	free(rows->netns);
+	memset(rows, 0, sizeof(*rows));
+}
+
+int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_rows *rows)
+{
+	struct view v;
+	size_t i;
+	int err;
+
+	memset(rows, 0, sizeof(*rows));
+	err = view_build(occ, now_ns, &v);
+	if (err)
+		return err;
+	rows->dests = calloc(v.ndests + 1, sizeof(*rows->dests));
+	rows->procs = calloc(v.nprocs + 1, sizeof(*rows->procs));
+	rows->netns = calloc(v.nns + 1, sizeof(*rows->netns));
+	if (!rows->dests || !rows->procs || !rows->netns) {
+		eph_occ_rows__free(rows);
+		view_free(&v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < v.ndests; i++) {
+		rows->dests[i].key = ((const struct dest *)v.dests[i].rec)->key;
+		rows->dests[i].st = v.dests[i].st;
+	}
+	for (i = 0; i < v.nprocs; i++) {
+		const struct proc *p = v.procs[i].rec;
+
+		if (p) {
+			rows->procs[i].pid = p->pid;
+			memcpy(rows->procs[i].comm, p->comm, EPH_COMM_LEN);
+		}
+		rows->procs[i].st = v.procs[i].st;
+	}
+	for (i = 0; i < v.nns; i++) {
+		const struct ns *ns = v.ns[i].rec;
+		struct eph_occ_netns_row *r = &rows->netns[i];
+
+		r->netns = ns->netns;
+		r->have_range = ns->have_range;
+		r->low = ns->low;
+		r->high = ns->high;
+		r->reserved = ns->reserved;
+		r->usable = ns_usable(ns);
+	}
+	rows->ndests = v.ndests;
+	rows->nprocs = v.nprocs;
+	rows->nnetns = v.nns;
+	view_free(&v);
+	return 0;
+}
