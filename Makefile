@@ -28,7 +28,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render portsearch netns metrics httplimit
+CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model portsearch netns metrics httplimit
 # Modules that drive the kernel side.
 APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag cmd_status cmd_serve
 

@@ -388,6 +388,7 @@ static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input
 		memcpy(d->saddr, r->key.saddr, alen);
 		memcpy(d->daddr, r->key.daddr, alen);
 		d->held = r->st.held;
+		d->ports_left = r->st.ports_left;
 		d->utilization = r->st.utilization;
 		d->exhaust_in_s = r->st.exhaust_in_s;
 	}

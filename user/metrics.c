@@ -581,10 +581,15 @@ static const struct family fam_dest_held = {
 	"ephtrace_destination_ports_held", M_GAUGE, NULL,
 	"Local ports held now (TIME_WAIT included) towards one destination."
 };
+static const struct family fam_dest_left = {
+	"ephtrace_destination_ports_left", M_GAUGE, NULL,
+	"connect() calls to one destination that the kernel would still grant now (ephtrace's "
+	"model of its port search: bind() ports, TIME_WAIT reuse, the even count, reserved "
+	"ports); 0 = the next one fails with EADDRNOTAVAIL."
+};
 static const struct family fam_dest_util = {
 	"ephtrace_destination_port_utilization_ratio", M_GAUGE, NULL,
-	"Ports held towards one destination divided by the usable ephemeral ports of its network "
-	"namespace (1 = exhausted)."
+	"1 - ports left / usable ephemeral ports towards one destination (1 = exhausted)."
 };
 static const struct family fam_dest_exhaust = {
 	"ephtrace_destination_exhaustion_seconds", M_GAUGE, "seconds",
@@ -746,6 +751,14 @@ static void write_dests(struct writer *w, const struct eph_metrics_dest *const *
 		sample(w, "");
 		dest_labels(w, v[i]);
 		value_u64(w, v[i]->held);
+	}
+	family(w, &fam_dest_left);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->ports_left))
+			continue;
+		sample(w, "");
+		dest_labels(w, v[i]);
+		value_float(w, v[i]->ports_left);
 	}
 	family(w, &fam_dest_util);
 	for (i = 0; i < n; i++) {

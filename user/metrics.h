@@ -53,7 +53,8 @@ struct eph_metrics_dest {
 	uint8_t saddr[16]; /* network order; AF_INET in the first 4 bytes */
 	uint8_t daddr[16];
 	uint64_t held;
-	double utilization;  /* held / usable ports, 0..1 (NAN: range unknown) */
+	double ports_left;   /* connect()s the kernel would still grant (NAN: unknown) */
+	double utilization;  /* 1 - ports_left / usable, 0..1 (NAN: range unknown) */
 	double exhaust_in_s; /* forecast (NAN or INFINITY: none) */
 };
 

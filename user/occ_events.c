@@ -106,6 +106,30 @@ static int64_t ev_find(const struct eph_occ *occ, const struct eph_event *ev,
 	return i >= 0 && !hold_rec(occ, i)->sock_id ? i : -1;
 }
 
+/* The TIME_WAIT hold an end of TIME_WAIT is about: by cookie or 4-tuple, never by sock_id (the
+ * kernel hands the address of the socket that went to TIME_WAIT to the next one at once). */
+static int64_t ev_find_tw(const struct eph_occ *occ, const struct eph_event *ev,
+			  const struct hold_keys *k)
+{
+	int64_t i = -1;
+
+	if (ev->cookie)
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_COOKIE, &ev->cookie, 8,
+				    k->hash[HOLD_BY_COOKIE]);
+	if (i < 0 || !hold_rec(occ, i)->tw)
+		i = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+				    k->hash[HOLD_BY_TUPLE]);
+	return i >= 0 && hold_rec(occ, i)->tw ? i : -1;
+}
+
+/* The bind bucket an assignment makes: connect()'s, or bind()'s and listen()'s. */
+static uint8_t ev_bucket(const struct eph_event *ev)
+{
+	if (ev->proto != IPPROTO_TCP)
+		return EPH_BUCKET_UNKNOWN;
+	return ev->op == EPH_OP_CONNECT ? EPH_BUCKET_CONNECT : EPH_BUCKET_BIND;
+}
+
 static bool ev_counts(struct eph_occ *occ, const struct eph_event *ev)
 {
 	if (!ev->sport)
@@ -148,6 +172,7 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		if (!h->proc && pi >= 0)
 			hold_set_owner(occ, h, pi + 1);
 		h->since_ns = ev->ts_ns;
+		h->bucket = ev_bucket(ev);
 		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
 		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
 		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
@@ -156,6 +181,7 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 	if (hi >= 0)
 		hold_del(occ, hi, false, ev->ts_ns, -1); /* same 4-tuple: the old one is gone */
 	hs.to_dest = ev_to_dest(ev);
+	hs.bucket = ev_bucket(ev);
 	hs.sock_id = ev->sock_id;
 	hs.cookie = ev->cookie;
 	hs.since_ns = ev->ts_ns;
@@ -187,7 +213,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 			if (pi >= 0)
 				hold_set_owner(occ, hold_rec(occ, hi), pi + 1);
 		}
-		hold_set_tw(occ, hold_rec(occ, hi));
+		hold_set_tw(occ, hold_rec(occ, hi), ev->ts_ns);
 		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
 		hold_forget_sock(occ, hi);
 		return 0;
@@ -197,6 +223,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 	/* a hold that was not seen being taken (e.g. before the snapshot) */
 	hs.to_dest = ev_to_dest(ev);
 	hs.tw = true;
+	hs.tw_ns = ev->ts_ns;
 	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone (not linked: 0) */
 	hs.now_ns = ev->ts_ns;
 	if (owner) {
@@ -209,7 +236,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 
 static int ev_release(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
-	int64_t hi = ev_find(occ, ev, k), dur = -1;
+	int64_t hi = ev->flags & EPH_F_TW ? ev_find_tw(occ, ev, k) : ev_find(occ, ev, k), dur = -1;
 	const struct hold *h;
 
 	if (hi < 0)
@@ -260,9 +287,20 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
 {
 	const struct eph_event *ev = &r->ev;
+	struct eph_event v4;
 	struct hold_keys k;
 	int64_t i;
 
+	/* an IPv6 socket talking IPv4 (tcp_v6_connect() hands it to tcp_v4_connect()) lives in
+	 * the IPv4 4-tuple space: counted there */
+	if (ev->family == AF_INET6 &&
+	    occ_v4mapped((ev->flags & EPH_F_DEST) ? ev->daddr : ev->saddr)) {
+		v4 = *ev;
+		v4.family = AF_INET;
+		occ_unmap(v4.saddr);
+		occ_unmap(v4.daddr);
+		ev = &v4;
+	}
 	if (!occ->started)
 		eph_occ__start(occ, ev->ts_ns);
 	if (ev->type == EPH_ASSIGN || ev->type == EPH_TIME_WAIT || ev->type == EPH_RELEASE)

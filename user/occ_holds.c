@@ -238,12 +238,57 @@ static void hold_count(struct eph_occ *occ, const struct hold *h, int d)
 	}
 }
 
-void hold_set_tw(struct eph_occ *occ, struct hold *h)
+/* The hash of a hold's tuple key (its destination keeps the destination's part). */
+static uint32_t hold_tuple_hash(const struct eph_occ *occ, const struct hold *h)
+{
+	if (h->dest)
+		return hash_tuple_of(((struct dest *)eph_tab__rec(&occ->dests, h->dest - 1))->hash,
+				     h->tuple.sport);
+	return hash_tuple(&h->tuple);
+}
+
+/*
+ * The socket of hold hi is now known under other keys (k, hashed): a snapshot shows connected
+ * what an event saw only bound (bind() before connect()), or with the source address connect()
+ * gave it (a UDP autobind binds the wildcard). It moves to that destination or scope, with its
+ * owner, ids and times. Returns 0, -ENOSPC (counted as dropped: the hold stays where it was)
+ * or -ENOMEM.
+ */
+int hold_retarget(struct eph_occ *occ, int64_t hi, const struct hold_keys *k, bool to_dest)
+{
+	struct eph_occ_scope_key sk;
+	struct hold *h = hold_rec(occ, hi);
+	int64_t ai;
+
+	if (to_dest) {
+		ai = dest_get(occ, &k->tuple.dest, k->dest_hash);
+	} else {
+		scope_key_of(&k->tuple, &sk);
+		ai = scope_get(occ, &sk);
+	}
+	if (ai < 0) {
+		if (ai == -ENOSPC)
+			occ->dropped++;
+		return ai;
+	}
+	hold_count(occ, h, -1);
+	eph_tab__unlink_key(&occ->holds, HOLD_BY_TUPLE, hi, hold_tuple_hash(occ, h));
+	h->tuple = k->tuple;
+	h->dest = to_dest ? ai + 1 : 0;
+	h->scope = to_dest ? 0 : ai + 1;
+	eph_tab__link_key(&occ->holds, HOLD_BY_TUPLE, hi, k->hash[HOLD_BY_TUPLE]);
+	hold_count(occ, h, +1);
+	return 0;
+}
+
+/* The hold moved to TIME_WAIT at ts (0: not known when). */
+void hold_set_tw(struct eph_occ *occ, struct hold *h, uint64_t ts)
 {
 	if (h->tw)
 		return;
 	hold_count(occ, h, -1);
 	h->tw = 1;
+	h->tw_ns = ts;
 	hold_count(occ, h, +1);
 }
 
@@ -286,6 +331,11 @@ void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts)
 	if (h->dest) {
 		struct dest *d = eph_tab__rec(&occ->dests, h->dest - 1);
 
+		/* a new stretch of activity: the forecast's rates start here, not a window ago */
+		if (!d->last_assign_ns || ts > d->last_assign_ns + occ->window_ns)
+			d->active_ns = ts;
+		if (ts > d->last_assign_ns)
+			d->last_assign_ns = ts;
 		s = ring_at(occ, d->ring, ts);
 		if (s)
 			s->assigns++;
@@ -333,6 +383,9 @@ int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs)
 	h->scope = si + 1;
 	h->proc = pi + 1;
 	h->tw = hs->tw;
+	h->tw_ns = hs->tw_ns;
+	h->bucket = hs->bucket;
+	h->v6only = hs->v6only;
 	eph_tab__link(&occ->holds, hi, hs->k.hash);
 	hold_count(occ, h, +1);
 	if (h->dest)

@@ -11,8 +11,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "occupancy.h"
+#include "portsearch.h"
 #include "table.h"
 
 #ifndef TCP_NEW_SYN_RECV
@@ -97,6 +99,9 @@ struct hold {
 	uint32_t proc;	    /* 1-based index in procs; 0 = owner unknown */
 	uint32_t seen;	    /* generation of the last snapshot that showed it */
 	uint8_t tw;
+	uint8_t bucket; /* TCP: EPH_BUCKET_* of its port's bind bucket */
+	uint8_t v6only; /* AF_INET6 socket with IPV6_V6ONLY */
+	uint64_t tw_ns; /* when it entered TIME_WAIT (0: unknown) */
 };
 
 /* One bucket of a rate window. */
@@ -115,7 +120,9 @@ struct dest {
 	uint32_t held;
 	uint32_t tw;
 	uint64_t failures;
-	uint64_t last_ns; /* last activity */
+	uint64_t last_ns;   /* last activity */
+	uint64_t active_ns; /* first assignment after a window without any */
+	uint64_t last_assign_ns;
 	struct slot ring[EPH_OCC_BUCKETS];
 };
 
@@ -156,6 +163,7 @@ struct ns {
 	uint16_t high;
 	uint32_t reserved; /* reserved ports inside [low, high] */
 	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
+	struct eph_occ_tw_opts tw;
 };
 
 struct eph_occ {
@@ -196,6 +204,9 @@ struct hold_spec {
 	struct hold_keys k;
 	bool to_dest; /* else a bind scope */
 	bool tw;
+	uint8_t bucket; /* EPH_BUCKET_* */
+	uint8_t v6only;
+	uint64_t tw_ns; /* TIME_WAIT since (0: unknown) */
 	uint64_t sock_id;
 	uint64_t cookie;
 	uint64_t since_ns; /* 0: unknown */
@@ -212,11 +223,23 @@ struct row {
 	uint32_t nsno; /* 1-based number of its netns in the netns list (text) */
 	uint64_t held; /* netns rows: ports held in it */
 	uint64_t tw;
+	const struct eph_ps_netns *ps; /* netns rows: the model's counts, NULL if unknown */
+	uint32_t assumed;	       /* netns rows: TCP holds whose bucket was guessed */
+};
+
+/* What the port-search model says of every entry, by record index (occ_model.c). */
+struct occ_model {
+	uint32_t *dest_left, *dest_taken; /* by dest index */
+	uint32_t *scope_left;		  /* by scope index */
+	struct eph_ps_netns *ns;	  /* by ns index, when ns_done */
+	uint32_t *ns_assumed;		  /* by ns index: TCP holds whose bucket was guessed */
+	uint8_t *ns_done;		  /* by ns index: its range is known, numbers computed */
 };
 
 struct view {
 	struct row *ns, *dests, *scopes, *procs;
 	size_t nns, ndests, nscopes, nprocs;
+	struct occ_model model;
 };
 
 /* occ_holds.c */
@@ -229,10 +252,15 @@ void hold_forget_sock(struct eph_occ *occ, int64_t hi);
 void hold_keys_hash(struct hold_keys *k, uint64_t sock_id, uint64_t cookie);
 void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_t id);
 void hold_set_owner(struct eph_occ *occ, struct hold *h, uint32_t proc);
-void hold_set_tw(struct eph_occ *occ, struct hold *h);
+void hold_set_tw(struct eph_occ *occ, struct hold *h, uint64_t ts);
+int hold_retarget(struct eph_occ *occ, int64_t hi, const struct hold_keys *k, bool to_dest);
 void proc_count_failure(struct proc *p, int32_t err);
 void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now, struct slot *sum,
 	      double *span_s);
+
+/* occ_model.c */
+int occ_model_build(const struct eph_occ *occ, uint64_t now, struct occ_model *m);
+void occ_model_free(struct occ_model *m); /* leaves it zeroed */
 
 /* occ_view.c */
 int cmp_dest_urgent(const void *a, const void *b);
@@ -246,6 +274,22 @@ struct ns *ns_find(const struct eph_occ *occ, uint32_t netns);
 int64_t ns_lookup(struct eph_occ *occ, uint32_t netns);
 
 /* Small helpers of the hot path, inline in every file. */
+
+/* ::ffff:a.b.c.d */
+static inline bool occ_v4mapped(const uint8_t a[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+/* An IPv6 address as the IPv4 one it maps (::ffff:a.b.c.d -> a.b.c.d; :: -> 0.0.0.0). */
+static inline void occ_unmap(uint8_t a[16])
+{
+	if (occ_v4mapped(a))
+		memmove(a, a + 12, 4);
+	memset(a + 4, 0, 12);
+}
 
 static inline double rate(uint32_t n, double span_s)
 {

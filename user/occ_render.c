@@ -85,7 +85,13 @@ static void json_ns(struct jw *w, const struct row *r)
 	jw_double(w, "low", ns->have_range ? ns->low : NAN);
 	jw_double(w, "high", ns->have_range ? ns->high : NAN);
 	jw_double(w, "reserved", ns->have_range ? ns->reserved : NAN);
-	jw_double(w, "usable", ns_usable(ns));
+	jw_double(w, "usable", r->ps ? r->ps->tcp_usable : NAN);
+	jw_double(w, "taken", r->ps ? r->ps->tcp_taken : NAN);
+	jw_double(w, "bound", r->ps ? r->ps->tcp_bound : NAN);
+	jw_double(w, "udp_usable", r->ps ? r->ps->udp_usable : NAN);
+	jw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
+	jw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
+	jw_u64(w, "bucket_unknown", r->assumed);
 	jw_raw(w, "}");
 }
 
@@ -103,6 +109,7 @@ static void json_dest(struct jw *w, const struct eph_occ *occ, const struct row 
 	jw_u64(w, "held", r->st.held);
 	jw_u64(w, "time_wait", r->st.time_wait);
 	jw_double(w, "usable", r->st.usable);
+	jw_double(w, "ports_left", r->st.ports_left);
 	jw_double(w, "utilization", r->st.utilization);
 	jw_double(w, "assign_rate", r->st.assign_rate);
 	jw_double(w, "failures", occ->started ? (double)r->st.failures : NAN);
@@ -120,7 +127,9 @@ static void json_scope(struct jw *w, const struct row *r)
 	jw_str(w, "family", eph_family_name(s->key.family), SIZE_MAX);
 	jw_addr(w, "addr", s->key.family, s->key.addr);
 	jw_u64(w, "held", r->st.held);
+	jw_u64(w, "time_wait", r->st.time_wait);
 	jw_double(w, "usable", r->st.usable);
+	jw_double(w, "ports_left", r->st.ports_left);
 	jw_double(w, "utilization", r->st.utilization);
 	jw_raw(w, "}");
 }
@@ -282,25 +291,54 @@ static void text_more(struct jw *w, size_t n, unsigned int limit)
 		w->err = sb_printf(w->sb, "  (%zu more)\n", n - limit);
 }
 
+/* What the columns mean, in two lines, and what the numbers had to assume. */
+static void text_legend(struct jw *w, const struct view *v)
+{
+	uint64_t assumed = 0;
+	size_t i;
+
+	for (i = 0; i < v->nns; i++)
+		assumed += v->ns[i].assumed;
+	if (!w->err)
+		w->err = sb_puts(w->sb,
+				 "LEFT: connect()s (bind(0)s for a bound address) the kernel would "
+				 "grant now\nUSE%: 1 - LEFT/USABLE   EXH: forecast time until LEFT "
+				 "is 0 (-: none)\n");
+	if (assumed && !w->err)
+		w->err = sb_printf(w->sb,
+				   "note: %" PRIu64 " connected TCP socket(s) of unknown origin "
+				   "counted as connect()'s\n",
+				   assumed);
+}
+
 static void text_ns(struct jw *w, const struct view *v)
 {
 	size_t i;
 
 	if (!w->err)
-		w->err = sb_printf(w->sb, "%-3s %-11s %-11s %8s %7s %8s %7s\n", "NS", "NETNS",
-				   "RANGE", "RESERVED", "USABLE", "HELD", "TW");
+		w->err = sb_printf(w->sb, "%-2s %-10s %-11s %5s %6s %6s %6s %6s %6s %8s\n", "NS",
+				   "NETNS", "RANGE", "RSV", "USABLE", "TAKEN", "BOUND", "TW", "UDP",
+				   "UDP-LEFT");
 	for (i = 0; i < v->nns && !w->err; i++) {
-		const struct ns *ns = v->ns[i].rec;
-		char range[16] = "?", res[16] = "-", usable[16] = "-";
+		const struct row *r = &v->ns[i];
+		const struct ns *ns = r->rec;
+		char range[16] = "?", res[16] = "-", usable[16] = "-", taken[16] = "-";
+		char bound[16] = "-", udp[16] = "-", udpleft[16] = "-";
 
 		if (ns->have_range) {
 			snprintf(range, sizeof(range), "%u-%u", ns->low, ns->high);
 			snprintf(res, sizeof(res), "%u", ns->reserved);
-			text_num(usable, sizeof(usable), ns_usable(ns), "%.0f");
+		}
+		if (r->ps) {
+			snprintf(usable, sizeof(usable), "%u", r->ps->tcp_usable);
+			snprintf(taken, sizeof(taken), "%u", r->ps->tcp_taken);
+			snprintf(bound, sizeof(bound), "%u", r->ps->tcp_bound);
+			snprintf(udp, sizeof(udp), "%u", r->ps->udp_taken);
+			snprintf(udpleft, sizeof(udpleft), "%u", r->ps->udp_autobind_left);
 		}
 		w->err = sb_printf(
-			w->sb, "%-3zu %-11" PRIu32 " %-11s %8s %7s %8" PRIu64 " %7" PRIu64 "\n",
-			i + 1, ns->netns, range, res, usable, v->ns[i].held, v->ns[i].tw);
+			w->sb, "%-2zu %-10" PRIu32 " %-11s %5s %6s %6s %6s %6" PRIu64 " %6s %8s\n",
+			i + 1, ns->netns, range, res, usable, taken, bound, r->tw, udp, udpleft);
 	}
 }
 
@@ -310,25 +348,27 @@ static void text_dests(struct jw *w, const struct eph_occ *occ, struct view *v, 
 
 	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest_urgent);
 	if (!w->err)
-		w->err = sb_printf(w->sb, "\n%-3s %-15s %-21s %5s %5s %5s %6s %5s %6s\n", "NS",
-				   "SOURCE", "DESTINATION", "HELD", "TW", "USE%", "RATE/s", "FAIL",
-				   "EXHST");
+		w->err = sb_printf(w->sb, "\n%-2s %-15s %-21s %5s %4s %5s %5s %5s %4s %4s\n", "NS",
+				   "SOURCE", "DESTINATION", "HELD", "TW", "LEFT", "USE%", "RATE",
+				   "FAIL", "EXH");
 	for (i = 0; i < shown(v->ndests, limit) && !w->err; i++) {
 		const struct row *r = &v->dests[i];
 		const struct dest *d = r->rec;
-		char src[16], dst[22], use[8], rt[16], fail[16], ex[8];
+		char src[16], dst[22], left[16], use[8], rt[16], fail[16], ex[8];
 
 		text_addr(src, 15, d->key.family, d->key.saddr, -1);
 		text_addr(dst, 21, d->key.family, d->key.daddr, d->key.dport);
+		text_num(left, sizeof(left), r->st.ports_left, "%.0f");
 		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
 		text_num(rt, sizeof(rt), r->st.assign_rate,
-			 r->st.assign_rate < 1e4 ? "%.1f" : "%.0f");
+			 r->st.assign_rate < 1e3 ? "%.1f" : "%.0f");
 		text_num(fail, sizeof(fail), occ->started ? (double)r->st.failures : NAN, "%.0f");
 		text_duration(ex, sizeof(ex), r->st.exhaust_in_s);
-		w->err = sb_printf(
-			w->sb,
-			"%-3" PRIu32 " %-15s %-21s %5" PRIu32 " %5" PRIu32 " %5s %6.6s %5.5s %6s\n",
-			r->nsno, src, dst, r->st.held, r->st.time_wait, use, rt, fail, ex);
+		w->err = sb_printf(w->sb,
+				   "%-2" PRIu32 " %-14s %-21s %5" PRIu32 " %4" PRIu32
+				   " %5.5s %5s %5.5s %4.4s %4s\n",
+				   r->nsno, src, dst, r->st.held, r->st.time_wait, left, use, rt,
+				   fail, ex);
 	}
 	text_more(w, v->ndests, limit);
 }
@@ -340,18 +380,20 @@ static void text_scopes(struct jw *w, const struct view *v, unsigned int limit)
 	if (!v->nscopes)
 		return;
 	if (!w->err)
-		w->err = sb_printf(w->sb, "\n%-3s %-5s %-39s %6s %6s %5s\n", "NS", "PROTO",
-				   "BOUND ADDRESS", "HELD", "TW", "USE%");
+		w->err = sb_printf(w->sb, "\n%-2s %-5s %-39s %5s %5s %6s %5s\n", "NS", "PROTO",
+				   "BOUND ADDRESS", "HELD", "TW", "LEFT", "USE%");
 	for (i = 0; i < shown(v->nscopes, limit) && !w->err; i++) {
 		const struct row *r = &v->scopes[i];
 		const struct scope *s = r->rec;
-		char addr[40], use[8];
+		char addr[40], left[16], use[8];
 
 		text_addr(addr, 39, s->key.family, s->key.addr, -1);
+		text_num(left, sizeof(left), r->st.ports_left, "%.0f");
 		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
-		w->err = sb_printf(
-			w->sb, "%-3" PRIu32 " %-5s %-39s %6" PRIu32 " %6" PRIu32 " %5s\n", r->nsno,
-			eph_proto_name(s->key.proto), addr, r->st.held, r->st.time_wait, use);
+		w->err = sb_printf(w->sb,
+				   "%-2" PRIu32 " %-5s %-39s %5" PRIu32 " %5" PRIu32 " %6.6s %5s\n",
+				   r->nsno, eph_proto_name(s->key.proto), addr, r->st.held,
+				   r->st.time_wait, left, use);
 	}
 	text_more(w, v->nscopes, limit);
 }
@@ -406,6 +448,7 @@ int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	if (!w.err)
 		w.err = sb_printf(sb, "  dropped %" PRIu64 "%s\n", occ->dropped + extra_dropped,
 				  occ->started ? "" : "  (snapshot: no rates, no failures)");
+	text_legend(&w, &v);
 	text_ns(&w, &v);
 	text_dests(&w, occ, &v, limit);
 	text_scopes(&w, &v, limit);

@@ -23,16 +23,16 @@ enum sock_kind {
 };
 
 /*
- * Which sockets of a snapshot hold an ephemeral port. Only the allocator's ports can run out,
- * so the test is on the local port first:
- * - a local port outside the netns range, or on a reserved port, is never one (a server's or a
- *   port the program chose with bind(): the allocator does not hand those out);
- * - TCP LISTEN is a server, not a hold, even inside the range;
+ * Which sockets of a snapshot own a port the allocators could hand out. Only the range can run
+ * out, so the test is on the local port first:
+ * - a local port outside the netns range, or on a reserved port, is never one;
+ * - TCP LISTEN inside the range owns a port of its address's scope: its bind bucket is
+ *   listen()'s or bind()'s, which connect() skips for every destination and bind(0) cannot
+ *   share;
  * - a TCP socket on the local port of a listener of the same netns is the accepted side of a
- *   connection (SYN_RECV, ESTABLISHED, ..., and its TIME_WAIT): the port is the listener's.
- *   connect() never picks a port a listener is bound to, so the port alone decides;
+ *   connection (SYN_RECV, ESTABLISHED, ..., and its TIME_WAIT): the port is the listener's;
  * - any other TCP socket with a remote port (SYN_SENT, ESTABLISHED, FIN_WAIT*, CLOSE_WAIT,
- *   LAST_ACK, CLOSING, TIME_WAIT) holds a connect() port for its destination;
+ *   LAST_ACK, CLOSING, TIME_WAIT) holds a port for its destination;
  * - TCP CLOSE / bound-inactive (bind() without connect or listen) holds a bind() port of its
  *   address's scope;
  * - UDP, connected or not, holds a port of its address's scope: UDP picks ports per local
@@ -44,13 +44,38 @@ static enum sock_kind sock_kind(const struct eph_occ_sock *s, const struct ns *n
 		return KIND_NONE;
 	if (s->proto == IPPROTO_UDP)
 		return KIND_SCOPE;
-	if (s->proto != IPPROTO_TCP || s->state == TCP_LISTEN || listened)
+	if (s->proto != IPPROTO_TCP)
 		return KIND_NONE;
-	if (s->state == TCP_SYN_RECV || s->state == TCP_NEW_SYN_RECV)
-		return KIND_NONE; /* request sockets live on a listener's port */
+	if (s->state == TCP_LISTEN)
+		return KIND_SCOPE;
+	if (listened || s->state == TCP_SYN_RECV || s->state == TCP_NEW_SYN_RECV)
+		return KIND_NONE; /* accepted and request sockets live on a listener's port */
 	if (s->state == TCP_CLOSE || s->state == TCP_BOUND_INACTIVE)
 		return KIND_SCOPE;
 	return s->dport ? KIND_DEST : KIND_NONE;
+}
+
+/* The bucket a snapshot socket's port has: the iterator's word when it had one; bound-only and
+ * listening sockets made theirs with bind() or listen(). */
+static uint8_t sock_bucket(const struct eph_occ_sock *s, enum sock_kind kind)
+{
+	if (s->proto != IPPROTO_TCP)
+		return EPH_BUCKET_UNKNOWN;
+	if (s->bucket != EPH_BUCKET_UNKNOWN)
+		return s->bucket;
+	return kind == KIND_SCOPE ? EPH_BUCKET_BIND : EPH_BUCKET_UNKNOWN;
+}
+
+/* When a TIME_WAIT socket of the snapshot began (0: not known). TCP_TIMEWAIT_LEN is 60 s. */
+static uint64_t sock_tw_since(const struct eph_occ_sock *s, uint64_t snap_ns)
+{
+	uint64_t age_ns;
+
+	if (s->proto != IPPROTO_TCP || s->state != TCP_TIME_WAIT || !s->tw_left_ms ||
+	    s->tw_left_ms > 60000)
+		return 0;
+	age_ns = (uint64_t)(60000 - s->tw_left_ms) * NSEC_PER_MSEC;
+	return snap_ns > age_ns ? snap_ns - age_ns : 1;
 }
 
 static uint64_t listen_key(uint32_t netns, uint16_t port)
@@ -65,121 +90,213 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void sock_tuple(const struct eph_occ_sock *s, bool with_dest, struct tuple *t)
+/* The 4-tuple of a snapshot socket, in the IPv4 space when it is an IPv4-mapped IPv6 one.
+ * any_src: with the wildcard source address. */
+static void sock_tuple(const struct eph_occ_sock *s, bool with_dest, bool any_src, struct tuple *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->dest.netns = s->netns;
 	t->dest.proto = s->proto;
 	t->dest.family = s->family;
-	memcpy(t->dest.saddr, s->saddr, s->family == AF_INET ? 4 : 16);
+	if (!any_src)
+		memcpy(t->dest.saddr, s->saddr, s->family == AF_INET ? 4 : 16);
 	if (with_dest) {
 		t->dest.dport = s->dport;
 		memcpy(t->dest.daddr, s->daddr, s->family == AF_INET ? 4 : 16);
 	}
+	if (s->family == AF_INET6 && occ_v4mapped(with_dest ? s->daddr : s->saddr)) {
+		t->dest.family = AF_INET;
+		occ_unmap(t->dest.saddr);
+		occ_unmap(t->dest.daddr);
+	}
 	t->sport = s->sport;
 }
 
-int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns)
+/*
+ * The hold a snapshot socket stands for: by cookie, else by its 4-tuple, else (*moved set) by
+ * what an event knew of it: the port bound without a destination (bind() before connect(),
+ * a UDP socket connected after its autobind), or with the wildcard source address (what an
+ * autobind binds, before connect() sets the source). -1 when none.
+ */
+static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s, bool *moved)
 {
-	uint64_t *listen = NULL, key;
-	size_t i, nlisten = 0;
+	static const bool variants[][2] = { { true, true }, { false, false }, { false, true } };
+	bool connected = s->dport != 0;
+	struct tuple t;
+	unsigned int v;
+	int64_t i;
+
+	*moved = false;
+	if (s->cookie) {
+		i = eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie, hash_u64(s->cookie));
+		if (i >= 0)
+			return i;
+	}
+	sock_tuple(s, connected, false, &t);
+	i = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
+	if (i >= 0)
+		return i;
+	for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+		if (variants[v][0] && !connected)
+			continue; /* the same as the exact tuple */
+		sock_tuple(s, connected && variants[v][0], variants[v][1], &t);
+		i = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
+		/* an event's hold (it knows when it was taken): never a snapshot's guess */
+		if (i >= 0 && hold_rec(occ, i)->since_ns) {
+			*moved = true;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* A snapshot socket as a hold (its kind and keys decided). */
+static void sock_spec(const struct eph_occ_sock *s, enum sock_kind kind, uint64_t now_ns,
+		      struct hold_spec *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+	sock_tuple(s, kind == KIND_DEST, false, &hs->k.tuple);
+	hs->cookie = s->cookie;
+	hold_keys_hash(&hs->k, 0, hs->cookie);
+	hs->to_dest = kind == KIND_DEST;
+	hs->tw = s->proto == IPPROTO_TCP && s->state == TCP_TIME_WAIT;
+	hs->tw_ns = sock_tw_since(s, now_ns);
+	hs->bucket = sock_bucket(s, kind);
+	hs->v6only = s->v6only;
+	hs->now_ns = now_ns;
+	/* a TIME_WAIT socket has no owner any more: do not guess one */
+	if (!hs->tw && s->pid) {
+		hs->pid = s->pid;
+		hs->comm = s->comm;
+		hs->cgroup = s->cgroup;
+	}
+}
+
+/* What the snapshot knows better than the events: the bucket (from the port iterator), the
+ * socket's keys (moved), TIME_WAIT. */
+static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_sock *s,
+		       enum sock_kind kind, bool moved, uint64_t snap_ns)
+{
+	struct hold_spec hs;
+	struct hold *h;
 	int err = 0;
+
+	sock_spec(s, kind, snap_ns, &hs);
+	if (moved && kind != KIND_NONE)
+		err = hold_retarget(occ, hi, &hs.k, hs.to_dest);
+	h = hold_rec(occ, hi);
+	h->seen = occ->gen;
+	if (s->bucket != EPH_BUCKET_UNKNOWN)
+		h->bucket = s->bucket;
+	if (s->v6only)
+		h->v6only = 1;
+	if (hs.tw && !h->tw)
+		hold_set_tw(occ, h, hs.tw_ns); /* its move was not seen */
+	else if (hs.tw && !h->tw_ns)
+		h->tw_ns = hs.tw_ns;
+	return err == -ENOSPC ? 0 : err;
+}
+
+/* Sorted (netns, port) keys of the snapshot's TCP listeners; *n = how many. */
+static int listeners(const struct eph_occ_sock *socks, size_t n, uint64_t **out, size_t *nout)
+{
+	size_t i, k = 0;
+
+	*out = NULL;
+	for (i = 0; i < n; i++)
+		k += socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN;
+	*nout = k;
+	if (!k)
+		return 0;
+	*out = calloc(k, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0, k = 0; i < n; i++)
+		if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
+			(*out)[k++] = listen_key(socks[i].netns, socks[i].sport);
+	qsort(*out, k, sizeof(**out), cmp_u64);
+	return 0;
+}
+
+static enum sock_kind sock_kind_of(const struct eph_occ *occ, const struct eph_occ_sock *s,
+				   const uint64_t *listen, size_t nlisten)
+{
+	uint64_t key = listen_key(s->netns, s->sport);
+	bool listened = s->proto == IPPROTO_TCP && s->state != TCP_LISTEN && nlisten &&
+			bsearch(&key, listen, nlisten, sizeof(*listen), cmp_u64);
+
+	return sock_kind(s, ns_find(occ, s->netns), listened);
+}
+
+static int check_ranges(const struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n)
+{
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		const struct ns *ns = ns_find(occ, socks[i].netns);
 
 		if (!ns || !ns->have_range)
 			return -ENOENT;
-		if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
-			nlisten++;
 	}
-	if (nlisten) {
-		listen = calloc(nlisten, sizeof(*listen));
-		if (!listen)
-			return -ENOMEM;
-		nlisten = 0;
-		for (i = 0; i < n; i++)
-			if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
-				listen[nlisten++] = listen_key(socks[i].netns, socks[i].sport);
-		qsort(listen, nlisten, sizeof(*listen), cmp_u64);
-	}
+	return 0;
+}
+
+/* Add the sockets not known yet; with update, bring the known ones up to date (reconcile). */
+static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns,
+		bool update)
+{
+	size_t i, nlisten;
+	uint64_t *listen;
+	int err = check_ranges(occ, socks, n);
+
+	if (err)
+		return err;
+	err = listeners(socks, n, &listen, &nlisten);
 	for (i = 0; i < n && !err; i++) {
 		const struct eph_occ_sock *s = &socks[i];
-		struct hold_spec hs = { 0 };
-		enum sock_kind kind;
-		bool listened;
+		enum sock_kind kind = sock_kind_of(occ, s, listen, nlisten);
+		struct hold_spec hs;
+		bool moved;
+		int64_t hi;
 
-		key = listen_key(s->netns, s->sport);
-		listened = s->proto == IPPROTO_TCP && nlisten &&
-			   bsearch(&key, listen, nlisten, sizeof(*listen), cmp_u64);
-		kind = sock_kind(s, ns_find(occ, s->netns), listened);
+		hi = sock_find(occ, s, &moved);
+		if (hi >= 0) { /* already known, e.g. from an event */
+			if (update)
+				err = sock_update(occ, hi, s, kind, moved, now_ns);
+			continue;
+		}
 		if (kind == KIND_NONE)
 			continue;
-		sock_tuple(s, s->dport != 0, &hs.k.tuple);
-		hs.cookie = s->cookie;
-		hold_keys_hash(&hs.k, hs.sock_id, hs.cookie);
-		if (eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
-				  hs.k.hash[HOLD_BY_TUPLE]) >= 0 ||
-		    (s->cookie && eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie,
-						hs.k.hash[HOLD_BY_COOKIE]) >= 0))
-			continue; /* already known, e.g. from an event */
-		hs.to_dest = kind == KIND_DEST;
-		hs.tw = s->proto == IPPROTO_TCP && s->state == TCP_TIME_WAIT;
-		hs.now_ns = now_ns;
-		/* a TIME_WAIT socket has no owner any more: do not guess one */
-		if (!hs.tw && s->pid) {
-			hs.pid = s->pid;
-			hs.comm = s->comm;
-			hs.cgroup = s->cgroup;
-		}
+		sock_spec(s, kind, now_ns, &hs);
 		if (hold_add(occ, &hs) == -ENOMEM)
 			err = -ENOMEM;
+		else if (update && (hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
+						       hs.k.hash[HOLD_BY_TUPLE])) >= 0)
+			hold_rec(occ, hi)->seen = occ->gen;
 	}
 	free(listen);
 	return err;
 }
 
-/* The hold a snapshot socket stands for (by cookie, else by 4-tuple), whatever its kind. */
-static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s)
+int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns)
 {
-	struct tuple t;
-	int64_t i;
-
-	if (s->cookie) {
-		i = eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie, hash_u64(s->cookie));
-		if (i >= 0)
-			return i;
-	}
-	sock_tuple(s, s->dport != 0, &t);
-	return eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
+	return seed(occ, socks, n, now_ns, false);
 }
 
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		       uint64_t snap_ns)
 {
 	uint32_t i;
-	size_t k;
 	int removed = 0, err;
 
-	for (k = 0; k < n; k++) {
-		const struct ns *ns = ns_find(occ, socks[k].netns);
-
-		if (!ns || !ns->have_range)
-			return -ENOENT;
-	}
+	err = check_ranges(occ, socks, n);
+	if (err)
+		return err;
 	if (++occ->gen == 0)
 		occ->gen = 1;
-	for (k = 0; k < n; k++) {
-		int64_t hi = sock_find(occ, &socks[k]);
-		struct hold *h;
-
-		if (hi < 0)
-			continue;
-		h = hold_rec(occ, hi);
-		h->seen = occ->gen;
-		if (socks[k].proto == IPPROTO_TCP && socks[k].state == TCP_TIME_WAIT)
-			hold_set_tw(occ, h); /* its move was not seen */
-	}
+	err = seed(occ, socks, n, snap_ns, true);
+	if (err)
+		return err;
 	for (i = 0; i < occ->holds.top; i++) {
 		struct hold *h;
 
@@ -193,6 +310,5 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 			 h->since_ns ? (int64_t)(snap_ns - h->since_ns) : -1);
 		removed++;
 	}
-	err = eph_occ__seed(occ, socks, n, snap_ns);
-	return err ? err : removed;
+	return removed;
 }

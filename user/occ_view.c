@@ -17,65 +17,101 @@
 
 /* ---- numbers --------------------------------------------------------------------------- */
 
+#define FORECAST_MARGIN 0.9 /* the need must pass this share of what the destination can have */
+#define FORECAST_REACH 2.0  /* no release seen: project at most this many times the stretch */
+
 static void stats_init(struct eph_occ_stats *st, uint32_t held, uint32_t tw)
 {
 	memset(st, 0, sizeof(*st));
 	st->held = held;
 	st->time_wait = tw;
 	st->usable = NAN;
+	st->ports_left = NAN;
 	st->utilization = NAN;
 	st->assign_rate = NAN;
 	st->need = NAN;
 	st->exhaust_in_s = NAN;
 }
 
-static void stats_usable(struct eph_occ_stats *st, const struct ns *ns)
+/* The model's answer for an entry of netns: usable (what the kernel's search scans), left. */
+static void stats_left(struct eph_occ_stats *st, const struct eph_occ *occ,
+		       const struct occ_model *m, uint32_t netns, bool udp, uint32_t left)
 {
-	st->usable = ns_usable(ns);
+	int64_t ni = eph_tab__find(&occ->nss, 0, &netns, hash_u32(netns));
+	const struct eph_ps_netns *ps;
+
+	if (ni < 0 || !m->ns_done[ni])
+		return;
+	ps = &m->ns[ni];
+	st->usable = udp ? ps->udp_usable : ps->tcp_usable;
+	st->ports_left = left;
 	if (st->usable > 0)
-		st->utilization = st->held / st->usable;
+		st->utilization = 1 - left / st->usable;
 }
 
 /*
- * The forecast of a destination. rate = assignments per second over the window, mean hold time
- * W = the mean of the hold times of the ports released in the window, and by Little's law the
- * steady-state need of this destination's churn is rate x W ports (infinite when ports were
- * assigned but none released with a known hold time: the hold time is at least the window).
- * When the need exceeds what is left (usable - held) and ports are taken faster than they
- * come back, the time until none is left is left / (assign rate - release rate). Otherwise
- * there is no exhaustion in sight: NAN. None left now: 0.
+ * The forecast of a destination, from the window's assignments and releases measured over the
+ * current stretch of activity (from its first assignment after a quiet window, so that the
+ * idle time before a load does not dilute its rate):
+ * - none left now: 0;
+ * - otherwise nothing unless ports are taken faster than they come back (net rate g > 0),
+ *   over at least a second, and the load cannot fit:
+ *   - with releases of known hold time in the window, Little's law gives the steady-state
+ *     need, rate x mean hold time; it must pass FORECAST_MARGIN of what this destination can
+ *     have (its own ports now + ports_left);
+ *   - with none yet (the hold time is unknown, and at least as long as the stretch), the
+ *     linear projection left / g is trusted only up to FORECAST_REACH times the stretch
+ *     observed so far;
+ *   then the time until none is left is ports_left / g.
  */
-static void dest_stats(const struct eph_occ *occ, const struct dest *d, uint64_t now,
-		       struct eph_occ_stats *st)
+static void dest_forecast(const struct eph_occ *occ, const struct dest *d, uint64_t now,
+			  uint32_t taken, struct eph_occ_stats *st)
 {
-	double span, left, net;
+	double span, stretch, g, left = st->ports_left;
 	struct slot w;
 
-	stats_init(st, d->held, d->tw);
-	stats_usable(st, ns_find(occ, d->key.netns));
-	st->failures = d->failures;
-	left = st->usable - st->held;
-	if (left <= 0)
+	if (left == 0)
 		st->exhaust_in_s = 0;
 	if (!occ->started)
 		return;
 	ring_sum(occ, d->ring, now, &w, &span);
+	if (d->active_ns && now > d->active_ns && (now - d->active_ns) / 1e9 < span)
+		span = (now - d->active_ns) / 1e9;
 	st->assign_rate = rate(w.assigns, span);
 	if (w.dur_n)
 		st->need = st->assign_rate * ((double)w.dur_ns / w.dur_n / NSEC_PER_SEC);
 	else
 		st->need = w.assigns ? INFINITY : 0;
-	if (isnan(left) || left <= 0 || st->need <= left)
+	if (isnan(left) || left == 0 || span < 1)
 		return;
-	net = st->assign_rate - rate(w.releases, span);
-	if (net > 0)
-		st->exhaust_in_s = left / net;
+	g = st->assign_rate - rate(w.releases, span);
+	if (g <= 0)
+		return;
+	stretch = d->active_ns && now > d->active_ns ? (now - d->active_ns) / 1e9 : span;
+	if (w.dur_n ? st->need <= FORECAST_MARGIN * (taken + left) :
+		      left / g > FORECAST_REACH * stretch)
+		return;
+	st->exhaust_in_s = left / g;
 }
 
-static void scope_stats(const struct eph_occ *occ, const struct scope *s, struct eph_occ_stats *st)
+static void dest_stats(const struct eph_occ *occ, const struct occ_model *m, uint32_t di,
+		       uint64_t now, struct eph_occ_stats *st)
 {
+	const struct dest *d = eph_tab__rec(&occ->dests, di);
+
+	stats_init(st, d->held, d->tw);
+	stats_left(st, occ, m, d->key.netns, false, m->dest_left[di]);
+	st->failures = d->failures;
+	dest_forecast(occ, d, now, m->dest_taken[di], st);
+}
+
+static void scope_stats(const struct eph_occ *occ, const struct occ_model *m, uint32_t si,
+			struct eph_occ_stats *st)
+{
+	const struct scope *s = eph_tab__rec(&occ->scopes, si);
+
 	stats_init(st, s->held, s->tw);
-	stats_usable(st, ns_find(occ, s->key.netns));
+	stats_left(st, occ, m, s->key.netns, s->key.proto == IPPROTO_UDP, m->scope_left[si]);
 }
 
 static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t now,
@@ -97,10 +133,14 @@ int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key,
 		  struct eph_occ_stats *out)
 {
 	int64_t i = eph_tab__find(&occ->dests, 0, key, hash_dest(key));
+	struct occ_model m;
 
 	if (i < 0)
 		return -ENOENT;
-	dest_stats(occ, eph_tab__rec(&occ->dests, i), now_ns, out);
+	if (occ_model_build(occ, now_ns, &m))
+		return -ENOMEM;
+	dest_stats(occ, &m, i, now_ns, out);
+	occ_model_free(&m);
 	return 0;
 }
 
@@ -108,11 +148,14 @@ int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *ke
 		   struct eph_occ_stats *out)
 {
 	int64_t i = eph_tab__find(&occ->scopes, 0, key, eph_tab__hash(key, sizeof(*key)));
+	struct occ_model m;
 
-	(void)now_ns;
 	if (i < 0)
 		return -ENOENT;
-	scope_stats(occ, eph_tab__rec(&occ->scopes, i), out);
+	if (occ_model_build(occ, now_ns, &m))
+		return -ENOMEM;
+	scope_stats(occ, &m, i, out);
+	occ_model_free(&m);
 	return 0;
 }
 
@@ -238,6 +281,7 @@ static int cmp_proc(const void *a, const void *b)
 
 void view_free(struct view *v)
 {
+	occ_model_free(&v->model);
 	free(v->ns);
 	free(v->dests);
 	free(v->scopes);
@@ -279,13 +323,21 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	v->dests = calloc(occ->dests.len + 1, sizeof(struct row));
 	v->scopes = calloc(occ->scopes.len + 1, sizeof(struct row));
 	v->procs = calloc(occ->procs.len + 2, sizeof(struct row));
-	if (!v->ns || !v->dests || !v->scopes || !v->procs) {
+	if (!v->ns || !v->dests || !v->scopes || !v->procs ||
+	    occ_model_build(occ, now, &v->model)) {
 		view_free(v);
 		return -ENOMEM;
 	}
-	for (i = 0; i < occ->nss.top; i++)
-		if (occ->nss.used[i])
-			v->ns[v->nns++].rec = eph_tab__rec(&occ->nss, i);
+	for (i = 0; i < occ->nss.top; i++) {
+		struct row *r;
+
+		if (!occ->nss.used[i])
+			continue;
+		r = &v->ns[v->nns++];
+		r->rec = eph_tab__rec(&occ->nss, i);
+		r->ps = v->model.ns_done[i] ? &v->model.ns[i] : NULL;
+		r->assumed = v->model.ns_assumed[i];
+	}
 	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
 	for (i = 0; i < occ->dests.top; i++) {
 		const struct dest *d = eph_tab__rec(&occ->dests, i);
@@ -295,7 +347,7 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 			continue;
 		r = &v->dests[v->ndests++];
 		r->rec = d;
-		dest_stats(occ, d, now, &r->st);
+		dest_stats(occ, &v->model, i, now, &r->st);
 		r->nsno = view_nsno(v, d->key.netns);
 		view_ns_add(v, r->nsno, d->held, d->tw);
 	}
@@ -307,7 +359,7 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 			continue;
 		r = &v->scopes[v->nscopes++];
 		r->rec = s;
-		scope_stats(occ, s, &r->st);
+		scope_stats(occ, &v->model, i, &r->st);
 		r->nsno = view_nsno(v, s->key.netns);
 		view_ns_add(v, r->nsno, s->held, s->tw);
 	}

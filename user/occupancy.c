@@ -121,11 +121,26 @@ int64_t ns_lookup(struct eph_occ *occ, uint32_t netns)
 			return i;
 		ns = eph_tab__rec(&occ->nss, i);
 		ns->netns = netns;
+		ns->tw.tw_reuse = 2; /* the kernel's defaults */
+		ns->tw.timestamps = 1;
 		eph_tab__link(&occ->nss, i, &hash);
 	}
 	occ->last_netns = netns;
 	occ->last_ns = i + 1;
 	return i;
+}
+
+int eph_occ__set_tw_opts(struct eph_occ *occ, uint32_t netns, const struct eph_occ_tw_opts *o)
+{
+	int64_t i;
+
+	if (!netns || o->tw_reuse > 2)
+		return -EINVAL;
+	i = ns_get(occ, netns);
+	if (i < 0)
+		return i;
+	((struct ns *)eph_tab__rec(&occ->nss, i))->tw = *o;
+	return 0;
 }
 
 int eph_occ__add_netns(struct eph_occ *occ, uint32_t netns)

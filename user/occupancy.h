@@ -106,8 +106,10 @@ struct eph_occ_scope_key {
 struct eph_occ_stats {
 	uint32_t held;	     /* ports held now, TIME_WAIT included */
 	uint32_t time_wait;  /* of which in TIME_WAIT */
-	double usable;	     /* dest, scope: ports in range minus reserved ones */
-	double utilization;  /* held / usable */
+	double usable;	     /* dest, scope: ports the kernel's search scans, minus reserved */
+	double ports_left;   /* dest, scope: further connect() / bind(addr, 0) that would succeed
+			      * now (the port-search model, portsearch.h) */
+	double utilization;  /* 1 - ports_left / usable */
 	double assign_rate;  /* assignments per second over the window */
 	uint64_t failures;   /* since the entry exists: connect() failures (dest), all (process) */
 	double need;	     /* dest: Little's law, rate x mean hold time; INFINITY: assignments

@@ -295,6 +295,7 @@ static void build(struct rd *r, struct scrape *sc)
 		take_bytes(r, d->saddr, 16);
 		take_bytes(r, d->daddr, 16);
 		d->held = take(r, 8);
+		d->ports_left = take_double(r);
 		d->utilization = take_double(r);
 		d->exhaust_in_s = take_double(r);
 	}

@@ -375,6 +375,7 @@ static void test_top_n(void **state)
 		  .family = AF_INET,
 		  .dport = 80,
 		  .held = 10,
+		  .ports_left = 14,
 		  .utilization = 0.5,
 		  .exhaust_in_s = INFINITY },
 		{ .netns = 1,
@@ -382,6 +383,7 @@ static void test_top_n(void **state)
 		  .family = AF_INET,
 		  .dport = 443,
 		  .held = 3,
+		  .ports_left = 2,
 		  .utilization = 0.9,
 		  .exhaust_in_s = 42.5 },
 		{ .netns = 2,
@@ -389,6 +391,7 @@ static void test_top_n(void **state)
 		  .family = AF_INET6,
 		  .dport = 53,
 		  .held = 99,
+		  .ports_left = NAN,
 		  .utilization = NAN,
 		  .exhaust_in_s = NAN },
 	};
@@ -438,6 +441,9 @@ static void test_top_n(void **state)
 	assert_non_null(strstr(out, "ephtrace_destination_port_utilization_ratio{netns=\"1\","
 				    "proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.8\","
 				    "dport=\"443\"} 0.9\n"));
+	assert_non_null(strstr(out, "ephtrace_destination_ports_left{netns=\"1\","
+				    "proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.8\","
+				    "dport=\"443\"} 2\n"));
 	/* the forecast only when finite */
 	assert_non_null(strstr(out, "ephtrace_destination_exhaustion_seconds{netns=\"1\","
 				    "proto=\"tcp\",saddr=\"10.0.0.1\",daddr=\"10.0.0.8\","
@@ -452,6 +458,7 @@ static void test_top_n(void **state)
 	assert_non_null(strstr(out, "ephtrace_destination_ports_held{netns=\"2\",proto=\"tcp\","
 				    "saddr=\"fd00::1\",daddr=\"fd00::53\",dport=\"53\"} 99\n"));
 	assert_null(strstr(out, "ratio{netns=\"2\""));
+	assert_null(strstr(out, "ports_left{netns=\"2\""));
 	assert_null(strstr(out, "seconds{netns=\"2\""));
 	assert_non_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\",comm=\"five\"} 5\n"));
 	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 0\n"));

@@ -185,9 +185,11 @@ static void test_range_usable(void **state)
 	assert_string_equal(
 		sb.buf, "{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
 			"{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
-			"\"usable\":1900},"
+			"\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
+			"\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0},"
 			"{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
-			"\"usable\":null}],"
+			"\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
+			"\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0}],"
 			"\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"dropped\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
@@ -244,7 +246,10 @@ static void test_seed_classification(void **state)
 	assert_int_equal(st.held, 5);
 	assert_int_equal(st.time_wait, 2);
 	assert_true(st.usable == 1900);
-	assert_true(st.utilization == 5.0 / 1900);
+	/* connect() skips the listener's 41500 and the bound 40010 (bind() made their buckets)
+	 * and its own five 4-tuples (TIME_WAIT of unknown age is not reused) */
+	assert_true(st.ports_left == 1893);
+	assert_float_equal(st.utilization, 7.0 / 1900, 1e-12);
 	assert_true(isnan(st.assign_rate)); /* a snapshot has no rates */
 	assert_true(isnan(st.exhaust_in_s));
 	assert_int_equal(eph_occ__dest(occ, &(struct eph_occ_dest_key){ 0 }, 0, &st), -ENOENT);
@@ -267,10 +272,19 @@ static void test_seed_classification(void **state)
 	sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
 	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
 	assert_int_equal(st.held, 1);
+	/* bind(127.0.0.1:0) cannot share a port with any socket on 127.0.0.1 or 0.0.0.0: the
+	 * listener, the five clients, the bound one; ::1 does not conflict */
+	assert_true(st.ports_left == 1893);
+	/* the listener inside the range: its port is bind()'s */
+	sk = skey4(NS1, IPPROTO_TCP, "0.0.0.0");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1892); /* the wildcard conflicts with ::1 too */
 	sk = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
 	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
 	assert_int_equal(st.held, 2);
-	assert_true(st.utilization == 2.0 / 1900);
+	assert_float_equal(st.utilization, 2.0 / 1900, 1e-12);
+	assert_true(st.ports_left == 1898);
 
 	st = proc_st(occ, 100, 0);
 	assert_int_equal(st.held, 3); /* 40000, 40002 and the IPv6 one */
@@ -279,7 +293,7 @@ static void test_seed_classification(void **state)
 	assert_int_equal(proc_st(occ, 101, 0).held, 1);
 	assert_int_equal(proc_st(occ, 102, 0).held, 3);
 	assert_int_equal(proc_st(occ, 103, 0).held, 1);
-	assert_int_equal(eph_occ__proc(occ, 7, 0, &st), -ENOENT); /* the server */
+	assert_int_equal(proc_st(occ, 7, 0).held, 1); /* the server's listener, not its clients */
 	st = proc_st(occ, 0, 0);
 	assert_int_equal(st.held, 2);
 	assert_int_equal(st.time_wait, 2);
@@ -441,8 +455,15 @@ static void test_forecast_filling(void **state)
 				 5000));
 	st = dest_st(occ, k, 105 * SEC);
 	assert_true(st.usable == 200);
-	assert_true(isinf(st.need));	      /* nothing released yet: the hold time is unknown */
-	assert_true(st.exhaust_in_s == 15.0); /* 150 left at 10 per second */
+	assert_true(isinf(st.need)); /* nothing released yet: the hold time is unknown */
+	/* 150 left at 10 per second is 15 s: more than twice the 5 s seen so far */
+	assert_true(isnan(st.exhaust_in_s));
+	for (i = 50; i < 100; i++)
+		feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC + i * (SEC / 10), 400, 0x100 + i, 40000 + i,
+				 5000));
+	st = dest_st(occ, k, 110 * SEC);
+	assert_true(st.ports_left == 100);
+	assert_true(st.exhaust_in_s == 10.0); /* 100 left at 10 per second, 10 s seen */
 	/* nothing assigned for a window: no exhaustion in sight */
 	st = dest_st(occ, k, 120 * SEC);
 	assert_true(st.need == 0);
@@ -595,9 +616,10 @@ static void test_failures(void **state)
 				       "\"cgroup\":null,\"held\":0,\"time_wait\":0,"
 				       "\"assign_rate\":0,\"failures\":{\"EADDRINUSE\":1,"
 				       "\"EADDRNOTAVAIL\":3},\"exited\":false}]"));
-	assert_non_null(strstr(sb.buf, "\"held\":0,\"time_wait\":0,\"usable\":1900,"
-				       "\"utilization\":0,\"assign_rate\":0,\"failures\":3,"
-				       "\"exhaust_in_s\":null}"));
+	assert_non_null(strstr(
+		sb.buf, "\"held\":0,\"time_wait\":0,\"usable\":1900,"
+			"\"ports_left\":1900,\"utilization\":0,\"assign_rate\":0,\"failures\":3,"
+			"\"exhaust_in_s\":null}"));
 	assert_non_null(strstr(sb.buf, "\"dropped\":7}"));
 	sb_free(&sb);
 	eph_occ__free(occ);
@@ -736,18 +758,21 @@ static void test_json_golden(void **state)
 	assert_string_equal(
 		sb.buf,
 		"{\"time\":\"2026-11-24T05:18:03.123456789Z\",\"netns\":[{\"netns\":4026532001,"
-		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900}],"
+		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900,\"taken\":2,"
+		"\"bound\":0,\"udp_usable\":1900,\"udp_taken\":1,\"udp_ports_left\":1899,"
+		"\"bucket_unknown\":2}],"
 		"\"destinations\":["
 		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
 		"\"daddr\":\"127.0.0.1\",\"dport\":5000,\"held\":1,\"time_wait\":0,\"usable\":1900,"
-		"\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
+		"\"ports_left\":1899,\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
 		"\"exhaust_in_s\":null},"
 		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
 		"\"daddr\":\"127.0.0.1\",\"dport\":6000,\"held\":1,\"time_wait\":1,\"usable\":1900,"
-		"\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
+		"\"ports_left\":1899,\"utilization\":0.000526316,\"assign_rate\":null,\"failures\":null,"
 		"\"exhaust_in_s\":null}],"
 		"\"bind_scopes\":[{\"netns\":4026532001,\"proto\":\"udp\",\"family\":\"ipv4\","
-		"\"addr\":\"0.0.0.0\",\"held\":1,\"usable\":1900,\"utilization\":0.000526316}],"
+		"\"addr\":\"0.0.0.0\",\"held\":1,\"time_wait\":0,\"usable\":1900,\"ports_left\":1899,"
+		"\"utilization\":0.000526316}],"
 		"\"processes\":["
 		"{\"pid\":42,\"comm\":\"cu\\\"rl\",\"cgroup\":\"/system.slice/client.service\","
 		"\"held\":2,\"time_wait\":0,\"assign_rate\":null,\"failures\":null,\"exited\":false},"
@@ -789,13 +814,17 @@ static void test_text_fits_80_columns(void **state)
 		assert_in_range(end - line, 0, 79);
 		lines++;
 	}
-	/* time; netns header + 1; blank, destinations header + 2; blank, scopes header + 1;
-	 * blank, processes header + 2 */
-	assert_int_equal(lines, 14);
+	/* time; legend 2 + note; netns header + 1; blank, destinations header + 2; blank,
+	 * scopes header + 1; blank, processes header + 2 */
+	assert_int_equal(lines, 17);
 	assert_non_null(strstr(sb.buf, "  dropped 123456789\n"));
-	assert_non_null(strstr(sb.buf, " 40000-41999      100    1900        3       0\n"));
-	assert_non_null(strstr(sb.buf, " ~dddd:eeee:ffff ~444:5555:6666]:65535     1     0   0.1"
-				       "    0.0     0      -\n"));
+	assert_non_null(strstr(sb.buf, "note: 2 connected TCP socket(s) of unknown origin"));
+	/* TCP ports 40000 and 40002 taken (counted once), the UDP one apart */
+	assert_non_null(
+		strstr(sb.buf, " 40000-41999   100   1900      2      0      0      1     1899\n"));
+	assert_non_null(strstr(sb.buf,
+			       " ~dddd:eeee:ffff ~444:5555:6666]:65535     1    0  1899   0.1"
+			       "   0.0    0    -\n"));
 	assert_non_null(strstr(sb.buf, "\n4194304 a-very-long-nam     2     0    0.0     0 no   "
 				       "~t-goes-on-and-on.service\n"));
 	assert_non_null(strstr(sb.buf, "255.255.255.255 255.255.255.255:65535"));
@@ -929,6 +958,129 @@ static void test_netns_gone_and_new(void **state)
 	eph_occ__free(occ);
 }
 
+/*
+ * The end of a TIME_WAIT must not take a live connection with it: the kernel hands the address
+ * of the socket that went to TIME_WAIT (its sock_id) to the next socket at once.
+ */
+static void test_tw_end_keeps_slab_reuse(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	feed(occ, tcp_ev(EPH_ASSIGN, 1 * SEC, 400, 0xabc, 40000, 5000));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 2 * SEC, 400, 0xabc, 40000, 5000));
+	/* conn2 gets conn1's socket address */
+	feed(occ, tcp_ev(EPH_ASSIGN, 3 * SEC, 400, 0xabc, 40002, 5000));
+	assert_int_equal(dest_st(occ, k, 3 * SEC).held, 2);
+	/* conn1's TIME_WAIT ends: the release names the old address */
+	r = tcp_ev(EPH_RELEASE, 62 * SEC, 400, 0xabc, 40000, 5000);
+	r.ev.flags |= EPH_F_TW;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 62 * SEC).held, 1);
+	assert_int_equal(dest_st(occ, k, 62 * SEC).time_wait, 0);
+	/* and conn2's own release still finds it */
+	feed(occ, tcp_ev(EPH_RELEASE, 63 * SEC, 400, 0xabc, 40002, 5000));
+	assert_int_equal(dest_st(occ, k, 63 * SEC).held, 0);
+	eph_occ__free(occ);
+}
+
+/* An IPv6 socket connected to ::ffff:a.b.c.d uses the IPv4 4-tuple space: counted there. */
+static void test_v4mapped_is_ipv4(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x1, 40000, 5000);
+	r.ev.family = AF_INET6;
+	addr6(r.ev.saddr, "::ffff:127.0.0.1");
+	addr6(r.ev.daddr, "::ffff:127.0.0.1");
+	feed(occ, r);
+	s = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40002, "0.0.0.0", 5000, 401, 7);
+	s.family = AF_INET6;
+	addr6(s.saddr, "::ffff:127.0.0.1");
+	addr6(s.daddr, "::ffff:127.0.0.1");
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 2 * SEC), 0);
+	assert_int_equal(dest_st(occ, k, 2 * SEC).held, 2);
+	assert_true(dest_st(occ, k, 2 * SEC).ports_left == 1900 - 2);
+	eph_occ__free(occ);
+}
+
+/*
+ * bind() before connect(): the event saw a bind() hold (its port lost to every destination);
+ * a snapshot that shows the socket connected keeps it, under its destination, still bind()'s.
+ */
+static void test_bind_before_connect(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_dest_key k2 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 6000);
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL | EPH_F_REQ;
+	feed(occ, r);
+	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 401, 0x20, 40002, 6000));
+	/* 40001 is lost to :6000 too; :6000's own 40002 only to it */
+	assert_true(dest_st(occ, k2, SEC).ports_left == 1900 - 1 - 1);
+	assert_int_equal(eph_occ__scope(occ, &sk, SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1900 - 2);
+	/* the kernel's view 5 s later: both connected, the first to :5000 */
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 0);
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40002, "127.0.0.1", 6000, 401, 0);
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 6 * SEC), 0); /* nothing released */
+	assert_int_equal(dest_st(occ, k, 6 * SEC).held, 1);
+	assert_int_equal(eph_occ__scope(occ, &sk, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	assert_true(dest_st(occ, k2, 6 * SEC).ports_left == 1900 - 1 - 1);
+	/* :5000's own 4-tuple sits on the bind() port, lost to all: counted once */
+	assert_true(dest_st(occ, k, 6 * SEC).ports_left == 1900 - 1);
+	/* a second resync changes nothing */
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 7 * SEC), 0);
+	assert_int_equal(proc_st(occ, 400, 7 * SEC).held, 1);
+	eph_occ__free(occ);
+}
+
+/* TIME_WAIT 4-tuples come back to their destination after a second (tcp_tw_reuse). */
+static void test_tw_reuse(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_tw_opts off = { .tw_reuse = 0, .timestamps = 1 };
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 400, 0x1, 40000, 5000));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 2 * SEC, 400, 0x1, 40000, 5000));
+	assert_true(dest_st(occ, k, 2 * SEC + SEC / 2).ports_left == 1899); /* 0.5 s old */
+	/* one found in a snapshot at 3 s with 59.9 s of its 60 left: it began at 2.9 s */
+	s = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 5000, 0, 9);
+	s.tw_left_ms = 59900;
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 3 * SEC), 0);
+	assert_true(dest_st(occ, k, 3 * SEC + SEC / 2).ports_left == 1899);
+	assert_true(dest_st(occ, k, 4 * SEC).ports_left == 1900);
+	assert_int_equal(dest_st(occ, k, 4 * SEC).held, 2);
+	assert_int_equal(eph_occ__set_tw_opts(occ, NS1, &off), 0);
+	assert_true(dest_st(occ, k, 4 * SEC).ports_left == 1898);
+	off.tw_reuse = 3;
+	assert_int_equal(eph_occ__set_tw_opts(occ, NS1, &off), -EINVAL);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -952,6 +1104,10 @@ int main(void)
 		cmocka_unit_test(test_event_keys_meet_snapshot_keys),
 		cmocka_unit_test(test_same_tuple_last_wins),
 		cmocka_unit_test(test_netns_gone_and_new),
+		cmocka_unit_test(test_tw_end_keeps_slab_reuse),
+		cmocka_unit_test(test_v4mapped_is_ipv4),
+		cmocka_unit_test(test_bind_before_connect),
+		cmocka_unit_test(test_tw_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Occupancy: the port-search model (portsearch.h) fed with the holds, one network namespace at
+ * a time: how many more connect() each destination, and bind(0) each bind scope, would get.
+ *
+ * A hold is a port owner for the model: its TCP bind bucket is bind()'s when an event saw
+ * bind() or listen() take it, when the port iterator said so, or when it is a bound-only or
+ * listening socket of a snapshot; connect()'s when an event saw connect() take it or the
+ * iterator said so; otherwise (a connected socket in a snapshot without the iterator) it is
+ * taken for connect()'s, and the namespace says how many were so assumed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "occ_int.h"
+#include "portsearch.h"
+
+void occ_model_free(struct occ_model *m)
+{
+	free(m->dest_left);
+	free(m->dest_taken);
+	free(m->scope_left);
+	free(m->ns);
+	free(m->ns_assumed);
+	free(m->ns_done);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint8_t hold_flags(const struct hold *h, const struct ns *ns, uint64_t now, bool *assumed)
+{
+	const struct tuple *t = &h->tuple;
+	uint8_t f = 0;
+
+	*assumed = false;
+	if (t->dest.proto != IPPROTO_TCP)
+		return 0;
+	if (h->bucket == EPH_BUCKET_BIND || (h->bucket == EPH_BUCKET_UNKNOWN && !h->dest))
+		f |= EPH_PS_TCP_BIND_MADE;
+	else if (h->bucket == EPH_BUCKET_UNKNOWN)
+		*assumed = true;
+	if (h->tw) {
+		f |= EPH_PS_TW;
+		if (h->dest && h->tw_ns && now > h->tw_ns &&
+		    eph_ps_tw_reusable(&ns->tw, t->dest.family, t->dest.saddr, t->dest.daddr,
+				       now - h->tw_ns))
+			f |= EPH_PS_TW_REUSABLE;
+	}
+	return f;
+}
+
+static int64_t ns_index(const struct eph_occ *occ, uint32_t netns)
+{
+	uint32_t key[1] = { netns };
+
+	return eph_tab__find_n(&occ->nss, 0, key, sizeof(key), hash_u32(netns));
+}
+
+/* Counting sort of the used records of tab by namespace: out[] of record indexes, start[] by
+ * ns index (start[nns] = total). */
+static int group(const struct eph_occ *occ, const struct eph_tab *tab,
+		 uint32_t (*netns_of)(const void *), uint32_t **out, uint32_t **start)
+{
+	uint32_t nns = occ->nss.top, i, *fill;
+	int64_t *nsi;
+
+	*out = calloc(tab->top + 1, sizeof(**out));
+	*start = calloc(nns + 2, sizeof(**start));
+	nsi = calloc(tab->top + 1, sizeof(*nsi));
+	fill = calloc(nns + 1, sizeof(*fill));
+	if (!*out || !*start || !nsi || !fill) {
+		free(nsi);
+		free(fill);
+		return -ENOMEM;
+	}
+	for (i = 0; i < tab->top; i++) {
+		nsi[i] = tab->used[i] ? ns_index(occ, netns_of(eph_tab__rec(tab, i))) : -1;
+		if (nsi[i] >= 0)
+			(*start)[nsi[i] + 1]++;
+	}
+	for (i = 0; i < nns; i++)
+		(*start)[i + 1] += (*start)[i];
+	memcpy(fill, *start, nns * sizeof(*fill));
+	for (i = 0; i < tab->top; i++)
+		if (nsi[i] >= 0)
+			(*out)[fill[nsi[i]]++] = i;
+	free(nsi);
+	free(fill);
+	return 0;
+}
+
+static uint32_t hold_netns(const void *rec)
+{
+	return ((const struct hold *)rec)->tuple.dest.netns;
+}
+
+static uint32_t dest_netns(const void *rec)
+{
+	return ((const struct dest *)rec)->key.netns;
+}
+
+static uint32_t scope_netns(const void *rec)
+{
+	return ((const struct scope *)rec)->key.netns;
+}
+
+struct ns_work {
+	struct eph_ps_sock *socks;
+	struct eph_ps_query *dq, *sq;
+	uint32_t *dlocal; /* by dest record index: 1-based index in dq */
+};
+
+/* One namespace: its holds as sockets, its destinations and scopes as queries. */
+static int model_ns(const struct eph_occ *occ, struct occ_model *m, uint64_t now, uint32_t nsi,
+		    uint32_t *hv, uint32_t *hs, uint32_t *dv, uint32_t *ds, uint32_t *sv,
+		    uint32_t *ss, struct ns_work *w)
+{
+	const struct ns *ns = eph_tab__rec(&occ->nss, nsi);
+	struct eph_ps_range r = { ns->low, ns->high, ns->rbits };
+	uint32_t i, nh = hs[nsi + 1] - hs[nsi], nd = ds[nsi + 1] - ds[nsi];
+	uint32_t nsc = ss[nsi + 1] - ss[nsi];
+	bool assumed;
+	int err;
+
+	for (i = 0; i < nd; i++) {
+		const struct dest *d = eph_tab__rec(&occ->dests, dv[ds[nsi] + i]);
+
+		w->dlocal[dv[ds[nsi] + i]] = i + 1;
+		w->dq[i] = (struct eph_ps_query){ .proto = d->key.proto, .family = d->key.family };
+	}
+	for (i = 0; i < nsc; i++) {
+		const struct scope *s = eph_tab__rec(&occ->scopes, sv[ss[nsi] + i]);
+
+		w->sq[i] = (struct eph_ps_query){ .proto = s->key.proto,
+						  .family = s->key.family,
+						  .addr = s->key.addr };
+	}
+	for (i = 0; i < nh; i++) {
+		const struct hold *h = hold_rec(occ, hv[hs[nsi] + i]);
+
+		w->socks[i] = (struct eph_ps_sock){
+			.proto = h->tuple.dest.proto,
+			.family = h->tuple.dest.family,
+			.v6only = h->v6only,
+			.flags = hold_flags(h, ns, now, &assumed),
+			.sport = h->tuple.sport,
+			.dest = h->dest ? w->dlocal[h->dest - 1] : 0,
+			.saddr = h->tuple.dest.saddr,
+		};
+		m->ns_assumed[nsi] += assumed;
+	}
+	err = eph_ps_compute(&r, w->socks, nh, w->dq, nd, w->sq, nsc, &m->ns[nsi]);
+	if (err)
+		return err;
+	for (i = 0; i < nd; i++) {
+		m->dest_left[dv[ds[nsi] + i]] = w->dq[i].left;
+		m->dest_taken[dv[ds[nsi] + i]] = w->dq[i].taken;
+	}
+	for (i = 0; i < nsc; i++)
+		m->scope_left[sv[ss[nsi] + i]] = w->sq[i].left;
+	m->ns_done[nsi] = 1;
+	return 0;
+}
+
+static int model_alloc(const struct eph_occ *occ, struct occ_model *m, struct ns_work *w)
+{
+	memset(m, 0, sizeof(*m));
+	m->dest_left = calloc(occ->dests.top + 1, sizeof(*m->dest_left));
+	m->dest_taken = calloc(occ->dests.top + 1, sizeof(*m->dest_taken));
+	m->scope_left = calloc(occ->scopes.top + 1, sizeof(*m->scope_left));
+	m->ns = calloc(occ->nss.top + 1, sizeof(*m->ns));
+	m->ns_assumed = calloc(occ->nss.top + 1, sizeof(*m->ns_assumed));
+	m->ns_done = calloc(occ->nss.top + 1, sizeof(*m->ns_done));
+	w->socks = calloc(occ->holds.top + 1, sizeof(*w->socks));
+	w->dq = calloc(occ->dests.top + 1, sizeof(*w->dq));
+	w->sq = calloc(occ->scopes.top + 1, sizeof(*w->sq));
+	w->dlocal = calloc(occ->dests.top + 1, sizeof(*w->dlocal));
+	if (!m->dest_left || !m->dest_taken || !m->scope_left || !m->ns || !m->ns_assumed ||
+	    !m->ns_done || !w->socks || !w->dq || !w->sq || !w->dlocal)
+		return -ENOMEM;
+	return 0;
+}
+
+int occ_model_build(const struct eph_occ *occ, uint64_t now, struct occ_model *m)
+{
+	uint32_t *hv = NULL, *hs = NULL, *dv = NULL, *ds = NULL, *sv = NULL, *ss = NULL, i;
+	struct ns_work w = { 0 };
+	int err;
+
+	err = model_alloc(occ, m, &w);
+	if (!err)
+		err = group(occ, &occ->holds, hold_netns, &hv, &hs);
+	if (!err)
+		err = group(occ, &occ->dests, dest_netns, &dv, &ds);
+	if (!err)
+		err = group(occ, &occ->scopes, scope_netns, &sv, &ss);
+	for (i = 0; !err && i < occ->nss.top; i++) {
+		const struct ns *ns = eph_tab__rec(&occ->nss, i);
+
+		if (occ->nss.used[i] && ns->have_range)
+			err = model_ns(occ, m, now, i, hv, hs, dv, ds, sv, ss, &w);
+	}
+	free(hv);
+	free(hs);
+	free(dv);
+	free(ds);
+	free(sv);
+	free(ss);
+	free(w.socks);
+	free(w.dq);
+	free(w.sq);
+	free(w.dlocal);
+	if (err)
+		occ_model_free(m);
+	return err;
+}
