@@ -30,7 +30,7 @@ LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
 CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model portsearch netns metrics httplimit
 # Modules that drive the kernel side.
-APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag cmd_status cmd_serve
+APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
@@ -38,7 +38,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-unit test-host test-vm clean FORCE
+.PHONY: all deps run test test-unit test-host test-vm test-bpf clean FORCE
 
 all: ephtrace
 
@@ -56,6 +56,19 @@ $(OUTPUT)/ephtrace.skel.h: $(OUTPUT)/ephtrace.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
 
 $(APP_OBJS): $(OUTPUT)/ephtrace.skel.h
+
+# The port iterator (iter/tcp), a separate object: only its loader embeds it.
+$(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c include/ephtrace.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/portiter.skel.h: $(OUTPUT)/portiter.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name portiter_bpf > $@
+
+$(OUTPUT)/portiter.o $(OUTPUT)/fuzz/obj/portiter.o: $(OUTPUT)/portiter.skel.h
 
 # The version stamp: rewritten, and what prints the version rebuilt, when `git describe` changes.
 $(OUTPUT)/version: FORCE | $(OUTPUT)
@@ -78,9 +91,25 @@ $(OUTPUT)/san/%.o: user/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
+TEST_LIBS := -lcmocka -lm
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(CORE)) | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ -lcmocka -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
+
+# sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
+$(OUTPUT)/tests/test_sockdiag: $(OUTPUT)/san/sockdiag.o $(OUTPUT)/san/owners.o
+$(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
+
+# Kernel-side tests (tests/bpf/, root): real sockets in a private network namespace.
+BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))
+
+BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag owners)
+$(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+
+test-bpf: $(BPF_TESTS)
+	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; $$t || [ $$? = 77 ] || exit 1; done
 
 include tests/ephtest/ephtest.mk
 include tests/bench/bench.mk
@@ -107,11 +136,12 @@ test-vm: ephtrace $(OUTPUT)/tests/ephtest
 test: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace
 	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-bpf
 	$(Q)$(MAKE) --no-print-directory test-host
 	$(Q)$(MAKE) --no-print-directory test-vm
 	$(Q)$(MAKE) --no-print-directory test-cli
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	@echo "make test: 5 passed, 0 failed"
+	@echo "make test: 6 passed, 0 failed"
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps

@@ -127,6 +127,26 @@ struct eph_hist_key {
 	__u8 slot;   /* last: the log2 bucket, or EPH_HIST_SUM */
 };
 
+/*
+ * The port iterator (bpf/portiter.bpf.c, an iter/tcp program): one record per TCP socket of
+ * the reader's network namespace, full and TIME_WAIT (request sockets are left out), written
+ * with bpf_seq_write() and read from the iterator's fd. 16 bytes.
+ */
+#define EPH_PORTITER_NO_BUCKET 0 /* the port's bind bucket could not be read */
+#define EPH_PORTITER_CONNECT 1	 /* made by connect(): fastreuse == fastreuseport == -1 */
+#define EPH_PORTITER_BIND 2	 /* made by bind() or listen(): fastreuse or fastreuseport >= 0 */
+
+struct eph_portiter_rec {
+	__u64 cookie; /* bpf_get_socket_cookie(): sock_diag's idiag_cookie of the same socket */
+	__u16 sport;  /* local port, host order */
+	__u8 state;   /* TCP_* as sock_diag shows it (a TIME_WAIT socket: its substate) */
+	__u8 family;  /* AF_INET (2) or AF_INET6 (10) */
+	__u8 bucket;  /* EPH_PORTITER_* */
+	__u8 __pad[3];
+};
+
+_Static_assert(sizeof(struct eph_portiter_rec) == 16, "struct eph_portiter_rec is an ABI");
+
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)
 #define EPH_DEFAULT_MAX_HOLDS 65536

@@ -448,6 +448,8 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	pthread_mutex_lock(&s->lock);
 	err = eph_proc_counts__rows(s->procs, &held, &nheld, &fails, &in.nfails);
 	in.procs_untracked = eph_proc_counts__untracked(s->procs);
+	in.resyncs = eph_occ__resyncs(s->t.occ);
+	in.resync_released = eph_occ__resync_released(s->t.occ);
 	if (!err)
 		err = eph_occ__rows(s->t.occ, eph_now_ns(), &rows);
 	pthread_mutex_unlock(&s->lock);
@@ -741,7 +743,8 @@ int cmd_serve(int argc, char **argv)
 	/* attached first, then the sockets that exist already: nothing falls in between */
 	err = eph_tracker__init(&s.t, &(struct eph_tracker_opts){ .resync_ms = SERVE_RESYNC_MS,
 								  .mono_to_wall = eph_mono_to_wall_ns(),
-								  .warn = stderr });
+								  .warn = stderr,
+								  .verbose = lo.verbose });
 	if (err) {
 		fprintf(stderr, "ephtrace serve: cannot read the sockets of any namespace: %s\n",
 			strerror(-err));

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ephtrace status: a one-shot snapshot of the ephemeral ports held in every network namespace,
- * against the range in force there, from sock_diag, sysctls and /proc. No BPF at all: for a
- * first look, and for hosts where BPF is not allowed.
+ * against the range in force there, from sock_diag, sysctls and /proc. The only BPF is the port
+ * iterator, when the kernel allows it (it tells which ports bind() reserved); without it status
+ * works the same: for a first look, and for hosts where BPF is not allowed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "netns.h"
 #include "occupancy.h"
+#include "portiter.h"
 #include "sockdiag.h"
 
 #define STATUS_DEFAULT_LIMIT 10
@@ -24,16 +26,19 @@ static const char usage[] =
 	"Usage: ephtrace status [OPTIONS]\n"
 	"Ephemeral ports held now in every network namespace, per destination, bound address and\n"
 	"process, against the range in force (ip_local_port_range minus ip_local_reserved_ports).\n"
-	"Reads sock_diag, sysctls and /proc once; loads no BPF program. Rates, failures and\n"
-	"forecasts need events: see 'ephtrace top'.\n"
+	"Reads sock_diag, sysctls and /proc once, and loads one BPF iterator when it can, to tell\n"
+	"which ports bind() reserved (without it, that is unknown for connected sockets). Rates,\n"
+	"failures and forecasts need events: see 'ephtrace top'.\n"
 	"\n"
 	"  --json               one JSON object (else text for an 80-column terminal)\n"
 	"  --netns INODE        only this network namespace (its inode, as in NETNS)\n"
 	"  -l, --limit N        text: at most N lines per table (default 10, 0 = all)\n"
 	"      --max-ports N    ports tracked at most (default 262144); the rest is 'dropped'\n"
+	"  -v, --verbose        why the port iterator could not be used, and libbpf's messages\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Root is needed to enter other namespaces and to name the owners of other users' sockets.\n"
+	"Root is needed to enter other namespaces, to name the owners of other users' sockets and\n"
+	"to load the iterator.\n"
 	"TIME_WAIT sockets have no owner any more: they are listed with pid null / '-'.\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -46,6 +51,7 @@ struct status_opts {
 	uint32_t netns;
 	unsigned int limit;
 	uint32_t max_ports;
+	bool verbose;
 };
 
 enum {
@@ -59,6 +65,7 @@ static const struct option longopts[] = {
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "limit", required_argument, NULL, 'l' },
 	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -71,7 +78,7 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":l:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_JSON:
 			o->json = true;
@@ -94,6 +101,9 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 						     "a number from 1 to 16777216");
 			o->max_ports = v;
 			break;
+		case 'v':
+			o->verbose = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -114,9 +124,36 @@ static uint64_t clock_ns(clockid_t id)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* The port iterator, or NULL (why: with -v only): status works without it. */
+static struct eph_portiter *open_portiter(bool verbose)
+{
+	struct eph_portiter *pi;
+	char why[256];
+
+	pi = eph_portiter__open(verbose, why, sizeof(why));
+	if (!pi && verbose)
+		fprintf(stderr, "ephtrace status: port iterator: %s (going on without it)\n", why);
+	return pi;
+}
+
+/* Whether every namespace read had its TCP ports' bind buckets from the iterator. */
+static bool buckets_known(const struct eph_sockdiag_opts *so)
+{
+	return so->portiter && !so->no_buckets;
+}
+
+static void report_buckets(const struct status_opts *o, const struct eph_sockdiag_opts *so)
+{
+	if (!o->verbose || !so->portiter || buckets_known(so))
+		return;
+	fprintf(stderr, "ephtrace status: port iterator: failed in %u network namespaces: %s\n",
+		so->no_buckets, strerror(-so->bucket_err));
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct status_opts o = { .limit = STATUS_DEFAULT_LIMIT };
+	struct eph_sockdiag_opts so = { .warn = stderr };
 	struct eph_occ_opts oo = { 0 };
 	struct strbuf sb = STRBUF_INIT;
 	struct eph_netns_list *l;
@@ -149,14 +186,16 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "ephtrace status: out of memory\n");
 		goto out_free_list;
 	}
+	so.portiter = open_portiter(o.verbose);
 	now = clock_ns(CLOCK_MONOTONIC);
 	wall = clock_ns(CLOCK_REALTIME);
-	err = eph_sockdiag_seed(occ, l, o.netns, now, stderr);
+	err = eph_sockdiag_seed(occ, l, o.netns, now, &so);
 	if (err) {
 		fprintf(stderr, "ephtrace status: no network namespace could be read: %s\n",
 			strerror(-err));
 		goto out_free_occ;
 	}
+	report_buckets(&o, &so);
 	err = o.json ? eph_occ__json(occ, &sb, now, wall, 0) :
 		       eph_occ__text(occ, &sb, now, wall, 0, o.limit);
 	if (!err && o.json)
@@ -171,6 +210,7 @@ int cmd_status(int argc, char **argv)
 			(unsigned long long)eph_occ__dropped(occ));
 	ret = fflush(stdout) ? 1 : 0;
 out_free_occ:
+	eph_portiter__free(so.portiter);
 	eph_occ__free(occ);
 out_free_list:
 	eph_netns_list__free(l);

@@ -189,6 +189,7 @@ int cmd_top(int argc, char **argv)
 		return 0;
 	to.mono_to_wall = eph_mono_to_wall_ns();
 	to.warn = stderr;
+	to.verbose = lo.verbose;
 	/* attach first, then seed: what happens in between waits in the ring buffer */
 	ret = eph_start("top", &lo, eph_tracker__record, &t, &l);
 	if (ret)

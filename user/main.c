@@ -20,7 +20,7 @@ static const struct {
 	{ "hist", cmd_hist, true, "histograms of port search, port choice and hold times" },
 	{ "serve", cmd_serve, true, "Prometheus metrics over HTTP (/metrics, /healthz)" },
 	{ "status", cmd_status, false,
-	  "ports held now per destination and process, no BPF (one shot)" },
+	  "ports held now per destination and process, one shot (no tracing)" },
 };
 
 static void usage(FILE *f)

@@ -877,6 +877,16 @@ static const struct family fam_table_full = {
 	"Assignments not tracked until release (table holds, see --max-holds) and system calls not "
 	"followed (table syscalls) because a kernel table was full."
 };
+static const struct family fam_resyncs = {
+	"ephtrace_resyncs", M_COUNTER, NULL,
+	"Reconciliations of ephtrace's view with the kernel's socket table (sock_diag)."
+};
+static const struct family fam_resync_released = {
+	"ephtrace_resync_released_ports", M_COUNTER, NULL,
+	"Ports a reconciliation found back in the pool though no event said so: the end of "
+	"TIME_WAIT on the tracepoint backend, or dropped events (how far events and the kernel "
+	"drift apart)."
+};
 static const struct family fam_build = { "ephtrace_build", M_INFO, NULL,
 					 "ephtrace's version and the BPF backend in use." };
 static const struct family fam_prog_time = {
@@ -912,6 +922,12 @@ static int write_self(struct writer *w, const struct eph_metrics_input *in)
 		sample(w, "_total");
 		label_str(w, "table", "syscalls");
 		value_u64(w, in->counters[EPH_CNT_CTX_FULL]);
+		family(w, &fam_resyncs);
+		sample(w, "_total");
+		value_u64(w, in->resyncs);
+		family(w, &fam_resync_released);
+		sample(w, "_total");
+		value_u64(w, in->resync_released);
 	}
 	family(w, &fam_build);
 	sample(w, "_info");

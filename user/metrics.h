@@ -109,6 +109,8 @@ struct eph_metrics_input {
 	const struct eph_metrics_prog *progs; /* only when BPF run-time stats are on */
 	size_t nprogs;
 	uint64_t procs_untracked; /* events of processes a full table could not count */
+	uint64_t resyncs;	  /* sock_diag reconciliations (eph_occ__resyncs) */
+	uint64_t resync_released; /* ports they found released without an event */
 	unsigned int top;	  /* at most this many rows per table (0: no limit) */
 };
 

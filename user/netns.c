@@ -15,6 +15,9 @@
 
 #define SYSCTL_RANGE "/proc/sys/net/ipv4/ip_local_port_range"
 #define SYSCTL_RESERVED "/proc/sys/net/ipv4/ip_local_reserved_ports"
+#define SYSCTL_TW_REUSE "/proc/sys/net/ipv4/tcp_tw_reuse"
+#define SYSCTL_TIMESTAMPS "/proc/sys/net/ipv4/tcp_timestamps"
+#define SYSCTL_TW_REUSE_DELAY "/proc/sys/net/ipv4/tcp_tw_reuse_delay" /* not in 6.1, 6.12 */
 
 /* ---- parsers --------------------------------------------------------------------------- */
 
@@ -92,6 +95,23 @@ int eph_parse_reserved_ports(const char *s, uint8_t bitmap[EPH_PORT_BITMAP_BYTES
 			return -EINVAL;
 		s++;
 	}
+}
+
+int eph_parse_sysctl_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	if (!at_end(s))
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 uint32_t eph_port_bitmap_count(const uint8_t *bitmap, uint16_t low, uint16_t high)
@@ -349,6 +369,38 @@ out_close:
 	return err;
 }
 
+/* A numeric sysctl of at most max. 0 or -errno (-ENOENT: no such sysctl in this kernel). */
+static int read_sysctl_u32(const char *path, uint32_t max, uint32_t *out)
+{
+	char *buf;
+	int err;
+
+	err = read_file(path, &buf);
+	if (err)
+		return err;
+	err = eph_parse_sysctl_u32(buf, max, out);
+	free(buf);
+	return err;
+}
+
+/* tcp_tw_reuse and tcp_timestamps (u8 sysctls), tcp_tw_reuse_delay where it exists. */
+static int tw_settings_read(struct eph_port_range *r)
+{
+	uint32_t v;
+	int err;
+
+	err = read_sysctl_u32(SYSCTL_TW_REUSE, UINT8_MAX, &v);
+	if (err)
+		return err;
+	r->tw_reuse = v;
+	err = read_sysctl_u32(SYSCTL_TIMESTAMPS, UINT8_MAX, &v);
+	if (err)
+		return err;
+	r->timestamps = v;
+	err = read_sysctl_u32(SYSCTL_TW_REUSE_DELAY, UINT32_MAX, &r->tw_reuse_delay_ms);
+	return err == -ENOENT ? 0 : err;
+}
+
 int eph_port_range_read(struct eph_port_range *r)
 {
 	char *buf;
@@ -370,7 +422,7 @@ int eph_port_range_read(struct eph_port_range *r)
 	if (err)
 		return err;
 	r->nreserved = eph_port_bitmap_count(r->reserved, r->low, r->high);
-	return 0;
+	return tw_settings_read(r);
 }
 
 static int read_range_fn(void *ctx)

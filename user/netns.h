@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Network namespaces: finding every one (/proc/PID/ns/net, /run/netns/NAME) and reading the
- * port range in force in each (ip_local_port_range, ip_local_reserved_ports). /proc/sys is
+ * port range in force in each (ip_local_port_range, ip_local_reserved_ports, and the TIME_WAIT
+ * reuse settings tcp_tw_reuse, tcp_timestamps, tcp_tw_reuse_delay). /proc/sys is
  * resolved in the network namespace of the thread that opens it, so another namespace's
  * sysctls are read from a short-lived thread that setns() into it. No libbpf.
  */
@@ -47,9 +48,14 @@ struct eph_port_range {
 	uint16_t high;
 	uint32_t nreserved;			 /* reserved ports inside [low, high] */
 	uint8_t reserved[EPH_PORT_BITMAP_BYTES]; /* every reserved port */
+	/* whether connect() may take over a TIME_WAIT 4-tuple (tcp_twsk_unique) */
+	uint8_t tw_reuse;	    /* net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only */
+	uint8_t timestamps;	    /* net.ipv4.tcp_timestamps: 0 off, 1 or 2 on */
+	uint32_t tw_reuse_delay_ms; /* net.ipv4.tcp_tw_reuse_delay; 0: no such sysctl (6.1, 6.12) */
 };
 
-/* The range of the namespace of the calling thread (from /proc/sys). 0 or -errno. */
+/* The range and the TIME_WAIT settings of the namespace of the calling thread (from
+ * /proc/sys). 0 or -errno. */
 int eph_port_range_read(struct eph_port_range *r);
 /* The range of ns (eph_netns__run + eph_port_range_read). */
 int eph_netns__read_range(const struct eph_netns_list *l, const struct eph_netns *ns,
@@ -60,6 +66,8 @@ int eph_netns__read_range(const struct eph_netns_list *l, const struct eph_netns
 int eph_parse_port_range(const char *s, uint16_t *low, uint16_t *high);
 /* ip_local_reserved_ports: "" or "40100-40199,40500\n" into a zeroed bitmap. */
 int eph_parse_reserved_ports(const char *s, uint8_t bitmap[EPH_PORT_BITMAP_BYTES]);
+/* A numeric sysctl: "2\n", "1000\n" (decimal, at most max). */
+int eph_parse_sysctl_u32(const char *s, uint32_t max, uint32_t *out);
 /* Set bits of bitmap in [low, high]. */
 uint32_t eph_port_bitmap_count(const uint8_t *bitmap, uint16_t low, uint16_t high);
 

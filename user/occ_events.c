@@ -130,6 +130,22 @@ static uint8_t ev_bucket(const struct eph_event *ev)
 	return ev->op == EPH_OP_CONNECT ? EPH_BUCKET_CONNECT : EPH_BUCKET_BIND;
 }
 
+/*
+ * A bind() or UDP event older than the end of the latest snapshot's dump, about a socket no
+ * hold stands for under the event's keys: the snapshot already has that socket under the keys
+ * it has now (a bind() before connect() shows connected, a UDP autobind with the source
+ * connect() gave it), or it was gone by then (or made after the dump passed its slot: the next
+ * one finds it). Not a TCP connect(): its keys are the snapshot's. Not a port bind() took on a
+ * kernel whose snapshots cannot list bound-only sockets.
+ */
+static bool ev_predates(const struct eph_occ *occ, const struct eph_event *ev)
+{
+	if (ev->ts_ns >= occ->snap_end_ns || ev_to_dest(ev))
+		return false;
+	return !(occ->bound_unlisted && ev->proto == IPPROTO_TCP &&
+		 ev_bucket(ev) == EPH_BUCKET_BIND);
+}
+
 static bool ev_counts(struct eph_occ *occ, const struct eph_event *ev)
 {
 	if (!ev->sport)
@@ -180,6 +196,8 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 	}
 	if (hi >= 0)
 		hold_del(occ, hi, false, ev->ts_ns, -1); /* same 4-tuple: the old one is gone */
+	else if (ev_predates(occ, ev))
+		return 0;
 	hs.to_dest = ev_to_dest(ev);
 	hs.bucket = ev_bucket(ev);
 	hs.sock_id = ev->sock_id;
@@ -218,7 +236,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 		hold_forget_sock(occ, hi);
 		return 0;
 	}
-	if (!ev_counts(occ, ev))
+	if (!ev_counts(occ, ev) || ev_predates(occ, ev))
 		return 0;
 	/* a hold that was not seen being taken (e.g. before the snapshot) */
 	hs.to_dest = ev_to_dest(ev);

@@ -179,12 +179,16 @@ struct eph_occ {
 	uint64_t dropped;
 	uint32_t anon_held; /* holds of unknown owner */
 	uint32_t anon_tw;
-	uint32_t gen;	     /* snapshots reconciled */
-	uint32_t last_netns; /* the netns of the last event ... */
-	uint32_t last_ns;    /* ... is record last_ns - 1 of nss (0: none remembered) */
-	uint64_t epoch;	     /* the rate bucket of the last event (time / bucket_ns), */
-	uint64_t epoch_ns;   /* the time it starts at */
-	uint32_t epoch_slot; /* and its slot in a ring (epoch % EPH_OCC_BUCKETS) */
+	uint32_t gen;		  /* snapshots reconciled */
+	bool bound_unlisted;	  /* snapshots do not list bound-only TCP sockets (< 6.8) */
+	uint64_t snap_end_ns;	  /* when the latest snapshot's dump ended */
+	uint64_t resyncs;	  /* eph_occ__reconcile() calls */
+	uint64_t resync_released; /* holds they found gone without an event */
+	uint32_t last_netns;	  /* the netns of the last event ... */
+	uint32_t last_ns;	  /* ... is record last_ns - 1 of nss (0: none remembered) */
+	uint64_t epoch;		  /* the rate bucket of the last event (time / bucket_ns), */
+	uint64_t epoch_ns;	  /* the time it starts at */
+	uint32_t epoch_slot;	  /* and its slot in a ring (epoch % EPH_OCC_BUCKETS) */
 };
 
 enum {
@@ -225,6 +229,7 @@ struct row {
 	uint64_t tw;
 	const struct eph_ps_netns *ps; /* netns rows: the model's counts, NULL if unknown */
 	uint32_t assumed;	       /* netns rows: TCP holds whose bucket was guessed */
+	bool bound_unlisted;	       /* netns rows: snapshots miss bound-only sockets */
 };
 
 /* What the port-search model says of every entry, by record index (occ_model.c). */

@@ -92,6 +92,8 @@ static void json_ns(struct jw *w, const struct row *r)
 	jw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
 	jw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
 	jw_u64(w, "bucket_unknown", r->assumed);
+	jw_key(w, "bound_only_listed");
+	jw_raw(w, r->bound_unlisted ? "false" : "true");
 	jw_raw(w, "}");
 }
 
@@ -208,6 +210,8 @@ int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	}
 	jw_raw(&w, "]");
 	jw_u64(&w, "dropped", occ->dropped + extra_dropped);
+	jw_u64(&w, "resyncs", occ->resyncs);
+	jw_u64(&w, "resync_released", occ->resync_released);
 	jw_raw(&w, "}");
 	view_free(&v);
 	if (w.err) {
@@ -309,6 +313,9 @@ static void text_legend(struct jw *w, const struct view *v)
 				   "note: %" PRIu64 " connected TCP socket(s) of unknown origin "
 				   "counted as connect()'s\n",
 				   assumed);
+	if (v->nns && v->ns[0].bound_unlisted && !w->err)
+		w->err = sb_puts(w->sb, "note: this kernel (< 6.8) lists no bound-only TCP socket: "
+					"LEFT misses those no event saw\n");
 }
 
 static void text_ns(struct jw *w, const struct view *v)

@@ -48,10 +48,10 @@ static enum sock_kind sock_kind(const struct eph_occ_sock *s, const struct ns *n
 		return KIND_NONE;
 	if (s->state == TCP_LISTEN)
 		return KIND_SCOPE;
+	if (s->state == TCP_CLOSE || s->state == TCP_BOUND_INACTIVE)
+		return KIND_SCOPE; /* bound only, also beside a listener on another address */
 	if (listened || s->state == TCP_SYN_RECV || s->state == TCP_NEW_SYN_RECV)
 		return KIND_NONE; /* accepted and request sockets live on a listener's port */
-	if (s->state == TCP_CLOSE || s->state == TCP_BOUND_INACTIVE)
-		return KIND_SCOPE;
 	return s->dport ? KIND_DEST : KIND_NONE;
 }
 
@@ -283,20 +283,60 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 	return seed(occ, socks, n, now_ns, false);
 }
 
+/* Sorted (netns, port) keys of the snapshot's TCP sockets, for a kernel that does not list
+ * bound-only ones: a port the snapshot shows in use is not one only a bound socket holds. */
+static int tcp_ports(const struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
+		     uint64_t **out, size_t *nout)
+{
+	size_t i, k = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!occ->bound_unlisted || !n)
+		return 0;
+	*out = calloc(n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (socks[i].proto == IPPROTO_TCP)
+			(*out)[k++] = listen_key(socks[i].netns, socks[i].sport);
+	qsort(*out, k, sizeof(**out), cmp_u64);
+	*nout = k;
+	return 0;
+}
+
+/* A hold the snapshot did not show that may still be there: a port bind() took, on a kernel
+ * whose snapshots cannot list bound-only sockets, when nothing else shows on that port. */
+static bool unlisted_bound(const struct eph_occ *occ, const struct hold *h, const uint64_t *ports,
+			   size_t nports)
+{
+	uint64_t key = listen_key(h->tuple.dest.netns, h->tuple.sport);
+
+	return occ->bound_unlisted && h->since_ns && h->scope && !h->tw &&
+	       h->tuple.dest.proto == IPPROTO_TCP && h->bucket == EPH_BUCKET_BIND &&
+	       !(nports && bsearch(&key, ports, nports, sizeof(*ports), cmp_u64));
+}
+
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		       uint64_t snap_ns)
 {
+	uint64_t *ports;
+	size_t nports;
 	uint32_t i;
 	int removed = 0, err;
 
 	err = check_ranges(occ, socks, n);
+	if (!err)
+		err = tcp_ports(occ, socks, n, &ports, &nports);
 	if (err)
 		return err;
 	if (++occ->gen == 0)
 		occ->gen = 1;
 	err = seed(occ, socks, n, snap_ns, true);
-	if (err)
+	if (err) {
+		free(ports);
 		return err;
+	}
 	for (i = 0; i < occ->holds.top; i++) {
 		struct hold *h;
 
@@ -306,9 +346,14 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 		/* taken after the snapshot began: the snapshot may not show it yet */
 		if (h->seen == occ->gen || (h->since_ns && h->since_ns >= snap_ns))
 			continue;
+		if (unlisted_bound(occ, h, ports, nports))
+			continue;
 		hold_del(occ, i, true, snap_ns,
 			 h->since_ns ? (int64_t)(snap_ns - h->since_ns) : -1);
 		removed++;
 	}
+	free(ports);
+	occ->resyncs++;
+	occ->resync_released += removed;
 	return removed;
 }

@@ -337,6 +337,7 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		r->rec = eph_tab__rec(&occ->nss, i);
 		r->ps = v->model.ns_done[i] ? &v->model.ns[i] : NULL;
 		r->assumed = v->model.ns_assumed[i];
+		r->bound_unlisted = occ->bound_unlisted;
 	}
 	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
 	for (i = 0; i < occ->dests.top; i++) {

@@ -92,6 +92,27 @@ void eph_occ__free(struct eph_occ *occ)
 	free(occ);
 }
 
+void eph_occ__snapshot_end(struct eph_occ *occ, uint64_t end_ns)
+{
+	if (end_ns > occ->snap_end_ns)
+		occ->snap_end_ns = end_ns;
+}
+
+void eph_occ__set_bound_listed(struct eph_occ *occ, bool listed)
+{
+	occ->bound_unlisted = !listed;
+}
+
+uint64_t eph_occ__resyncs(const struct eph_occ *occ)
+{
+	return occ->resyncs;
+}
+
+uint64_t eph_occ__resync_released(const struct eph_occ *occ)
+{
+	return occ->resync_released;
+}
+
 uint64_t eph_occ__dropped(const struct eph_occ *occ)
 {
 	return occ->dropped;

@@ -57,7 +57,7 @@ struct eph_occ_sock {
 	uint8_t bucket;		 /* TCP: who made the port's bind bucket (EPH_BUCKET_*) */
 	uint8_t v6only;		 /* AF_INET6: IPV6_V6ONLY (INET_DIAG_SKV6ONLY); 0 if unknown */
 	uint8_t __pad2[2];
-	uint32_t tw_left_ms;	 /* TIME_WAIT: ms until it ends (idiag_expires); 0 = unknown */
+	uint32_t tw_left_ms; /* TIME_WAIT: ms until it ends (idiag_expires); 0 = unknown */
 };
 
 /*
@@ -72,8 +72,8 @@ struct eph_occ_sock {
 /* Per-namespace TCP settings that decide whether connect() may reuse a TIME_WAIT 4-tuple
  * (tcp_twsk_unique). */
 struct eph_occ_tw_opts {
-	uint8_t tw_reuse;     /* net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only */
-	uint8_t timestamps;   /* net.ipv4.tcp_timestamps != 0 */
+	uint8_t tw_reuse;   /* net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only */
+	uint8_t timestamps; /* net.ipv4.tcp_timestamps != 0 */
 	uint8_t __pad[2];
 	uint32_t reuse_delay_ms; /* net.ipv4.tcp_tw_reuse_delay (6.13+); 0: absent (whole
 				  * seconds: ktime_get_seconds() must have moved on) */
@@ -156,6 +156,22 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		       uint64_t snap_ns);
 
+/*
+ * Whether snapshots list TCP sockets that are bound but neither connected nor listening
+ * (sock_diag dumps them from Linux 6.8, TCP_BOUND_INACTIVE; the default is yes). When they do
+ * not, a snapshot cannot show a bind(0) holder: eph_occ__reconcile() keeps the event holds of
+ * bound ports it does not see, and the netns rows say that the ports of bound-only sockets
+ * not seen by an event are missing from ports_left.
+ */
+void eph_occ__set_bound_listed(struct eph_occ *occ, bool listed);
+
+/*
+ * The dump behind the latest eph_occ__seed()/eph_occ__reconcile() ended at end_ns: a bind() or
+ * UDP event older than that, about a socket no hold stands for under the event's keys, is
+ * already in the snapshot under the keys it has now (connected since), or was gone by then.
+ */
+void eph_occ__snapshot_end(struct eph_occ *occ, uint64_t end_ns);
+
 /* From now_ns on, events are fed: rates, failures and forecasts are measured from then.
  * Without it, the first event starts the measurement at its own time. */
 void eph_occ__start(struct eph_occ *occ, uint64_t now_ns);
@@ -177,6 +193,12 @@ void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void
 void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns);
 
 uint64_t eph_occ__dropped(const struct eph_occ *occ);
+/* Reconciliations so far, and the holds they released: ports that went back to the pool with no
+ * event seen (the end of TIME_WAIT on the tracepoint backend, dropped events). On a quiet host
+ * with nothing dropped the second stays 0 on fentry and kprobe: it measures the drift between
+ * events and the kernel. */
+uint64_t eph_occ__resyncs(const struct eph_occ *occ);
+uint64_t eph_occ__resync_released(const struct eph_occ *occ);
 
 /* One entry's numbers at now_ns. Returns 0 or -ENOENT. pid 0: the holds of unknown owner. */
 int eph_occ__dest(const struct eph_occ *occ, const struct eph_occ_dest_key *key, uint64_t now_ns,

@@ -217,7 +217,7 @@ int eph_ps_compute(const struct eph_ps_range *r, const struct eph_ps_sock *socks
 
 	if (!m)
 		return -ENOMEM;
-	out->tcp_usable = mask_fill(&m->tcp_mask, r, eph_ps_even_count(r->low, r->high));
+	out->tcp_usable = mask_fill(&m->tcp_mask, r, (uint32_t)r->high - r->low + 1);
 	out->udp_usable = mask_fill(&m->udp_mask, r, (uint32_t)r->high - r->low + 1);
 	maps_fill(m, socks, nsocks);
 	out->tcp_taken = map_and_count(&m->tcp_mask, &m->tcp_used);

@@ -1,23 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Sockets and their owners from the kernel, without BPF. See sockdiag.h. */
+/* Sockets, their owners and their bind buckets, from the kernel. See sockdiag.h. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
+#include <sys/utsname.h>
 
+#include "portiter.h"
 #include "sockdiag.h"
 
 /* Big enough for any dump message batch the kernel sends (it sizes them by our buffer). */
 #define DIAG_BUF_SIZE 65536
-#define CGROUP_PATH_MAX 4096
 
 /* ---- sock_diag ------------------------------------------------------------------------- */
 
@@ -29,35 +28,67 @@ struct dump_ctx {
 	int ret;
 };
 
+/* idiag_timer of a TIME_WAIT socket (the timewait timer): idiag_expires is its time left */
+#define DIAG_TIMER_TIME_WAIT 3
+
+/* The attributes inet_diag sends unasked: INET_DIAG_SKV6ONLY. */
+static void parse_attrs(const struct nlmsghdr *nlh, struct eph_occ_sock *s)
+{
+	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
+	const struct nlattr *a;
+
+	for (a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct inet_diag_msg));
+	     mnl_attr_ok(a, tail - (const char *)a); a = mnl_attr_next(a))
+		if (mnl_attr_get_type(a) == INET_DIAG_SKV6ONLY && mnl_attr_get_payload_len(a) >= 1)
+			s->v6only = !!mnl_attr_get_u8(a);
+}
+
+int eph_sockdiag_parse(const struct nlmsghdr *nlh, uint8_t proto, struct eph_occ_sock *s)
+{
+	const struct inet_diag_msg *m;
+	size_t alen;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN || mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return -EBADMSG;
+	m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	alen = m->idiag_family == AF_INET ? 4 : 16;
+	memset(s, 0, sizeof(*s));
+	s->proto = proto;
+	s->family = m->idiag_family;
+	s->state = m->idiag_state;
+	s->sport = ntohs(m->id.idiag_sport);
+	s->dport = ntohs(m->id.idiag_dport);
+	memcpy(s->saddr, m->id.idiag_src, alen);
+	memcpy(s->daddr, m->id.idiag_dst, alen);
+	s->cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
+	if (m->id.idiag_cookie[0] == INET_DIAG_NOCOOKIE &&
+	    m->id.idiag_cookie[1] == INET_DIAG_NOCOOKIE)
+		s->cookie = 0;
+	s->inode = m->idiag_inode;
+	/* TIME_WAIT sockets, also those closed in FIN_WAIT2 (state 5, the same timer); one due
+	 * now says 1 ms, as 0 means unknown */
+	if (proto == IPPROTO_TCP && m->idiag_timer == DIAG_TIMER_TIME_WAIT)
+		s->tw_left_ms = m->idiag_expires ? m->idiag_expires : 1;
+	parse_attrs(nlh, s);
+	return 0;
+}
+
 static int on_diag_msg(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump_ctx *d = data;
-	const struct inet_diag_msg *m;
 	struct eph_occ_sock s;
-	size_t alen;
+	int err;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m)) {
-		errno = EBADMSG;
+	err = eph_sockdiag_parse(nlh, d->proto, &s);
+	if (err == -EAFNOSUPPORT)
+		return MNL_CB_OK;
+	if (err) {
+		errno = -err;
 		return MNL_CB_ERROR;
 	}
-	m = mnl_nlmsg_get_payload(nlh);
-	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
-		return MNL_CB_OK;
-	alen = m->idiag_family == AF_INET ? 4 : 16;
-	memset(&s, 0, sizeof(s));
 	s.netns = d->netns;
-	s.proto = d->proto;
-	s.family = m->idiag_family;
-	s.state = m->idiag_state;
-	s.sport = ntohs(m->id.idiag_sport);
-	s.dport = ntohs(m->id.idiag_dport);
-	memcpy(s.saddr, m->id.idiag_src, alen);
-	memcpy(s.daddr, m->id.idiag_dst, alen);
-	s.cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
-	if (m->id.idiag_cookie[0] == INET_DIAG_NOCOOKIE &&
-	    m->id.idiag_cookie[1] == INET_DIAG_NOCOOKIE)
-		s.cookie = 0;
-	s.inode = m->idiag_inode;
 	d->ret = d->cb(&s, d->ctx);
 	return d->ret ? MNL_CB_STOP : MNL_CB_OK;
 }
@@ -130,25 +161,7 @@ out_free_buf:
 	return err;
 }
 
-/* ---- owners ---------------------------------------------------------------------------- */
-
-struct owner_sock {
-	uint64_t inode;
-	uint32_t pid;
-};
-
-struct owner_proc {
-	uint32_t pid;
-	char comm[EPH_COMM_LEN];
-	char *cgroup;
-};
-
-struct eph_owners {
-	struct owner_sock *socks; /* by inode, then pid */
-	size_t nsocks, socks_cap;
-	struct owner_proc *procs; /* by pid */
-	size_t nprocs, procs_cap;
-};
+/* ---- growing arrays -------------------------------------------------------------------- */
 
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
@@ -165,177 +178,114 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* A small /proc file into buf (NUL-terminated, possibly cut). */
-static int read_small(int dirfd, const char *name, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
+/* ---- bind buckets (the port iterator) ------------------------------------------------- */
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
+struct bucket_recs {
+	struct eph_portiter_rec *by_cookie; /* what the iterator gave, sorted by cookie */
+	struct eph_portiter_rec *by_key;    /* the same by family, port, state; made on a miss */
+	size_t n, cap;
+};
 
-static int owners_add_proc(struct eph_owners *o, uint32_t pid, int piddir)
+static int push_rec(const struct eph_portiter_rec *rec, void *ctx)
 {
-	char *text, path[CGROUP_PATH_MAX];
-	struct owner_proc *p;
+	struct bucket_recs *b = ctx;
 	int err;
 
-	err = grow((void **)&o->procs, &o->procs_cap, o->nprocs, sizeof(*o->procs));
+	err = grow((void **)&b->by_cookie, &b->cap, b->n, sizeof(*b->by_cookie));
 	if (err)
 		return err;
-	p = &o->procs[o->nprocs];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	if (!read_small(piddir, "comm", p->comm, sizeof(p->comm)))
-		p->comm[strcspn(p->comm, "\n")] = '\0';
-	text = malloc(CGROUP_PATH_MAX * 2);
-	if (!text)
-		return -ENOMEM;
-	if (!read_small(piddir, "cgroup", text, CGROUP_PATH_MAX * 2) &&
-	    !eph_parse_cgroup(text, path, sizeof(path)))
-		p->cgroup = strdup(path);
-	free(text);
-	o->nprocs++;
+	b->by_cookie[b->n++] = *rec;
 	return 0;
 }
 
-/* The socket fds of one process. */
-static int owners_scan_pid(struct eph_owners *o, uint32_t pid, int piddir)
+static int cmp_rec_cookie(const void *a, const void *b)
 {
-	char link[64];
-	struct dirent *de;
-	uint64_t inode;
-	size_t before = o->nsocks;
-	ssize_t n;
-	int fdfd, err = 0;
-	DIR *d;
+	const struct eph_portiter_rec *x = a, *y = b;
 
-	fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fdfd < 0)
-		return 0; /* gone, or not ours to look at */
-	d = fdopendir(fdfd);
-	if (!d) {
-		close(fdfd);
-		return 0;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+static int cmp_rec_key(const void *a, const void *b)
+{
+	const struct eph_portiter_rec *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->sport != y->sport)
+		return x->sport < y->sport ? -1 : 1;
+	return x->state < y->state ? -1 : x->state > y->state;
+}
+
+/* The only record with the family, port and state of key, else NULL. */
+static const struct eph_portiter_rec *find_by_key(struct bucket_recs *b,
+						  const struct eph_portiter_rec *key)
+{
+	size_t lo = 0, hi = b->n;
+
+	if (!b->by_key) {
+		b->by_key = malloc(b->n * sizeof(*b->by_key));
+		if (!b->by_key)
+			return NULL;
+		memcpy(b->by_key, b->by_cookie, b->n * sizeof(*b->by_key));
+		qsort(b->by_key, b->n, sizeof(*b->by_key), cmp_rec_key);
 	}
-	while (!err && (de = readdir(d))) {
-		n = readlinkat(fdfd, de->d_name, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (eph_parse_socket_link(link, &inode))
-			continue;
-		err = grow((void **)&o->socks, &o->socks_cap, o->nsocks, sizeof(*o->socks));
-		if (err)
-			break;
-		o->socks[o->nsocks].inode = inode;
-		o->socks[o->nsocks].pid = pid;
-		o->nsocks++;
-	}
-	closedir(d);
-	if (!err && o->nsocks > before)
-		err = owners_add_proc(o, pid, piddir);
-	return err;
-}
-
-static int cmp_owner_sock(const void *a, const void *b)
-{
-	const struct owner_sock *x = a, *y = b;
-
-	if (x->inode != y->inode)
-		return x->inode < y->inode ? -1 : 1;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
-static int cmp_owner_proc(const void *a, const void *b)
-{
-	const struct owner_proc *x = a, *y = b;
-
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
-struct eph_owners *eph_owners__new(void)
-{
-	struct eph_owners *o;
-	struct dirent *de;
-	int piddir, err = 0;
-	char *end;
-	DIR *d;
-
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return NULL;
-	d = opendir("/proc");
-	if (!d)
-		return o; /* no /proc: no owners known */
-	while (!err && (de = readdir(d))) {
-		unsigned long pid = strtoul(de->d_name, &end, 10);
-
-		if (*end || !pid || pid > UINT32_MAX)
-			continue;
-		piddir = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (piddir < 0)
-			continue;
-		err = owners_scan_pid(o, pid, piddir);
-		close(piddir);
-	}
-	closedir(d);
-	if (err) {
-		eph_owners__free(o);
-		return NULL;
-	}
-	qsort(o->socks, o->nsocks, sizeof(*o->socks), cmp_owner_sock);
-	qsort(o->procs, o->nprocs, sizeof(*o->procs), cmp_owner_proc);
-	return o;
-}
-
-void eph_owners__free(struct eph_owners *o)
-{
-	size_t i;
-
-	if (!o)
-		return;
-	for (i = 0; i < o->nprocs; i++)
-		free(o->procs[i].cgroup);
-	free(o->procs);
-	free(o->socks);
-	free(o);
-}
-
-bool eph_owners__fill(const struct eph_owners *o, struct eph_occ_sock *s)
-{
-	size_t lo = 0, hi = o->nsocks;
-	const struct owner_proc *p;
-	struct owner_proc key;
-
-	if (!s->inode)
-		return false;
-	while (lo < hi) { /* the first entry of this inode: the lowest pid */
+	while (lo < hi) { /* the first one not below key */
 		size_t mid = (lo + hi) / 2;
 
-		if (o->socks[mid].inode < s->inode)
+		if (cmp_rec_key(&b->by_key[mid], key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == o->nsocks || o->socks[lo].inode != s->inode)
-		return false;
-	key.pid = o->socks[lo].pid;
-	p = bsearch(&key, o->procs, o->nprocs, sizeof(*o->procs), cmp_owner_proc);
-	if (!p)
-		return false;
-	s->pid = p->pid;
-	memcpy(s->comm, p->comm, sizeof(s->comm));
-	s->cgroup = p->cgroup;
-	return true;
+	if (lo == b->n || cmp_rec_key(&b->by_key[lo], key))
+		return NULL;
+	if (lo + 1 < b->n && !cmp_rec_key(&b->by_key[lo + 1], key))
+		return NULL; /* ambiguous */
+	return &b->by_key[lo];
+}
+
+static uint8_t sock_bucket(struct bucket_recs *b, const struct eph_occ_sock *s)
+{
+	struct eph_portiter_rec key = { .cookie = s->cookie };
+	const struct eph_portiter_rec *r = NULL;
+
+	if (s->state == TCP_LISTEN || s->state == TCP_CLOSE || s->state == EPH_TCP_BOUND_INACTIVE)
+		return EPH_BUCKET_BIND;
+	if (!b->n)
+		return EPH_BUCKET_UNKNOWN;
+	if (s->cookie)
+		r = bsearch(&key, b->by_cookie, b->n, sizeof(key), cmp_rec_cookie);
+	if (!r) {
+		key.family = s->family;
+		key.sport = s->sport;
+		key.state = s->state;
+		r = find_by_key(b, &key);
+	}
+	if (!r)
+		return EPH_BUCKET_UNKNOWN;
+	return r->bucket == EPH_PORTITER_BIND	 ? EPH_BUCKET_BIND :
+	       r->bucket == EPH_PORTITER_CONNECT ? EPH_BUCKET_CONNECT :
+						   EPH_BUCKET_UNKNOWN;
+}
+
+int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n)
+{
+	struct bucket_recs b = { 0 };
+	int err = 0;
+	size_t i;
+
+	if (pi)
+		err = eph_portiter__read(pi, push_rec, &b);
+	if (err)
+		b.n = 0; /* a partial pass: sockets it missed would look unknown */
+	if (b.n)
+		qsort(b.by_cookie, b.n, sizeof(*b.by_cookie), cmp_rec_cookie);
+	for (i = 0; i < n; i++)
+		if (socks[i].proto == IPPROTO_TCP)
+			socks[i].bucket = sock_bucket(&b, &socks[i]);
+	free(b.by_cookie);
+	free(b.by_key);
+	return err;
 }
 
 /* ---- seeding --------------------------------------------------------------------------- */
@@ -347,8 +297,10 @@ struct sockvec {
 
 struct ns_read {
 	uint32_t netns;
+	struct eph_portiter *portiter;
 	int range_err;
 	int dump_err;
+	int bucket_err;
 	struct eph_port_range range;
 	struct sockvec *socks;
 };
@@ -365,16 +317,21 @@ static int push_sock(const struct eph_occ_sock *s, void *ctx)
 	return 0;
 }
 
-/* Runs inside the namespace: its range, then its sockets. */
+/* Runs inside the namespace: its range, its sockets, then their bind buckets. */
 static int read_ns(void *ctx)
 {
 	struct ns_read *r = ctx;
+	size_t before = r->socks->n;
 
 	r->range_err = eph_port_range_read(&r->range);
 	if (r->range_err)
 		return r->range_err;
 	r->dump_err = eph_sockdiag_dump(r->netns, push_sock, r->socks);
-	return r->dump_err;
+	if (r->dump_err)
+		return r->dump_err;
+	r->bucket_err =
+		eph_sockdiag_fill_buckets(r->portiter, r->socks->v + before, r->socks->n - before);
+	return 0;
 }
 
 static void warn_ns(FILE *warn, const struct eph_netns *ns, const char *what, int err)
@@ -385,9 +342,35 @@ static void warn_ns(FILE *warn, const struct eph_netns *ns, const char *what, in
 		strerror(-err), err == -EPERM || err == -EACCES ? " (run as root to see it)" : "");
 }
 
-/* Read one namespace into occ (its range) and sv (its sockets). 0 or -errno. */
+/* The range and the TIME_WAIT settings of a namespace read, into occ. 0 or -errno. */
+static int set_settings(struct eph_occ *occ, uint32_t netns, const struct eph_port_range *r)
+{
+	int err;
+
+	err = eph_occ__set_range(occ, netns, r->low, r->high, r->reserved);
+	if (err)
+		return err;
+	return eph_occ__set_tw_opts(occ, netns,
+				    &(struct eph_occ_tw_opts){
+					    .tw_reuse = r->tw_reuse,
+					    .timestamps = r->timestamps != 0,
+					    .reuse_delay_ms = r->tw_reuse_delay_ms,
+				    });
+}
+
+/* Whether the port iterator gave the buckets of a namespace read. */
+static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r)
+{
+	if (o->portiter && !r->bucket_err)
+		return;
+	o->no_buckets++;
+	if (r->bucket_err && !o->bucket_err)
+		o->bucket_err = r->bucket_err;
+}
+
+/* Read one namespace into occ (its range and settings) and sv (its sockets). 0 or -errno. */
 static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const struct eph_netns *ns,
-		   struct sockvec *sv, FILE *warn)
+		   struct sockvec *sv, struct eph_sockdiag_opts *o)
 {
 	size_t before = sv->n;
 	struct ns_read *r;
@@ -397,18 +380,18 @@ static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const st
 	if (!r)
 		return -ENOMEM;
 	r->netns = ns->inode;
+	r->portiter = o->portiter;
 	r->socks = sv;
 	err = eph_netns__run(l, ns, read_ns, r);
 	if (err && !r->range_err && !r->dump_err) {
-		warn_ns(warn, ns, "cannot enter it", err);
+		warn_ns(o->warn, ns, "cannot enter it", err);
 	} else if (r->range_err) {
-		warn_ns(warn, ns, "cannot read ip_local_port_range", r->range_err);
+		warn_ns(o->warn, ns, "cannot read ip_local_port_range", r->range_err);
 		err = r->range_err;
 	} else {
-		err = eph_occ__set_range(occ, ns->inode, r->range.low, r->range.high,
-					 r->range.reserved);
+		err = set_settings(occ, ns->inode, &r->range);
 		if (!err && r->dump_err) {
-			warn_ns(warn, ns, "cannot list its sockets", r->dump_err);
+			warn_ns(o->warn, ns, "cannot list its sockets", r->dump_err);
 			err = r->dump_err;
 		}
 	}
@@ -416,23 +399,49 @@ static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const st
 		sv->n = before; /* its sockets cannot be classified, or are incomplete */
 		if (err != -ENOMEM)
 			err = eph_occ__add_netns(occ, ns->inode) ?: err;
+	} else {
+		note_buckets(o, r);
 	}
 	free(r);
 	return err;
 }
 
-static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l,
-			  uint32_t only_netns, uint64_t now_ns, FILE *warn, bool reconcile)
+/* Whether this kernel's sock_diag dumps bound-only TCP sockets (TCPF_BOUND_INACTIVE, Linux 6.8,
+ * commit 91051f003948): a request bit older kernels ignore, so the version tells. */
+bool eph_sockdiag_lists_bound(const char *release)
 {
+	unsigned int major = 0, minor = 0;
+
+	if (sscanf(release, "%u.%u", &major, &minor) != 2)
+		return true; /* unknown: assume the present */
+	return major > 6 || (major == 6 && minor >= 8);
+}
+
+static bool kernel_lists_bound(void)
+{
+	struct utsname u;
+
+	return uname(&u) || eph_sockdiag_lists_bound(u.release);
+}
+
+static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
+			  uint64_t now_ns, struct eph_sockdiag_opts *o, bool reconcile)
+{
+	struct eph_sockdiag_opts none = { 0 };
 	struct sockvec sv = { 0 };
 	struct eph_owners *owners;
 	int err, first_err = 0;
 	size_t i, nread = 0;
 
+	if (!o)
+		o = &none;
+	eph_occ__set_bound_listed(occ, kernel_lists_bound());
+	o->no_buckets = 0;
+	o->bucket_err = 0;
 	for (i = 0; i < l->n; i++) {
 		if (only_netns && l->ns[i].inode != only_netns)
 			continue;
-		err = seed_ns(occ, l, &l->ns[i], &sv, warn);
+		err = seed_ns(occ, l, &l->ns[i], &sv, o);
 		if (err == -ENOMEM)
 			goto out_free;
 		if (err && !first_err)
@@ -448,8 +457,8 @@ static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l,
 	}
 	for (i = 0; i < sv.n; i++)
 		eph_owners__fill(owners, &sv.v[i]);
-	err = reconcile ? eph_occ__reconcile(occ, sv.v, sv.n, now_ns)
-			: eph_occ__seed(occ, sv.v, sv.n, now_ns);
+	err = reconcile ? eph_occ__reconcile(occ, sv.v, sv.n, now_ns) :
+			  eph_occ__seed(occ, sv.v, sv.n, now_ns);
 	eph_owners__free(owners);
 	if (err >= 0 && !nread)
 		err = first_err ? first_err : -ENOENT;
@@ -459,13 +468,13 @@ out_free:
 }
 
 int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
-		      uint64_t now_ns, FILE *warn)
+		      uint64_t now_ns, struct eph_sockdiag_opts *o)
 {
-	return sockdiag_apply(occ, l, only_netns, now_ns, warn, false);
+	return sockdiag_apply(occ, l, only_netns, now_ns, o, false);
 }
 
-int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l,
-			   uint64_t snap_ns, FILE *warn)
+int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l, uint64_t snap_ns,
+			   struct eph_sockdiag_opts *o)
 {
-	return sockdiag_apply(occ, l, 0, snap_ns, warn, true);
+	return sockdiag_apply(occ, l, 0, snap_ns, o, true);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel's view of the ports held now, without BPF: TCP and UDP sockets of each network
- * namespace from NETLINK_SOCK_DIAG (inet_diag, IPv4 and IPv6, every state including
- * TIME_WAIT and SYN_SENT), their owners from /proc/PID/fd (socket:[INODE]), /proc/PID/comm and
- * /proc/PID/cgroup, and the seeding of an occupancy core with all of it.
+ * The kernel's view of the ports held now: TCP and UDP sockets of each network namespace from
+ * NETLINK_SOCK_DIAG (inet_diag, IPv4 and IPv6, every state including TIME_WAIT and SYN_SENT),
+ * their owners from /proc/PID/fd (socket:[INODE]), /proc/PID/comm and /proc/PID/cgroup, who
+ * made the bind bucket of each TCP port from the port iterator when one is given (the only
+ * BPF here, optional), and the seeding of an occupancy core with all of it.
  */
 #ifndef EPH_SOCKDIAG_H
 #define EPH_SOCKDIAG_H
@@ -15,8 +16,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/netlink.h>
+
 #include "netns.h"
 #include "occupancy.h"
+
+struct eph_portiter; /* portiter.h */
+
+/* The state bit that asks sock_diag for TCP sockets only bound (6.5+): it lists them as
+ * TCP_CLOSE, the only TCP_CLOSE sockets it lists. */
+#define EPH_TCP_BOUND_INACTIVE 13
 
 /*
  * Every TCP and UDP socket, IPv4 and IPv6, of the namespace of the calling thread; netns is
@@ -26,7 +35,24 @@
 int eph_sockdiag_dump(uint32_t netns, int (*cb)(const struct eph_occ_sock *s, void *ctx),
 		      void *ctx);
 
-/* Socket inode -> owning process, from one walk over /proc. */
+/*
+ * One inet_diag answer into s (zeroed first; netns is the caller's): addresses, ports, state,
+ * cookie (0 for INET_DIAG_NOCOOKIE), inode, tw_left_ms of a TIME_WAIT socket (idiag_expires,
+ * ms), v6only (INET_DIAG_SKV6ONLY: the kernel sends it for LISTEN and unconnected sockets only).
+ * Returns 0, -EBADMSG (too short) or -EAFNOSUPPORT (not AF_INET/AF_INET6: skip it).
+ */
+int eph_sockdiag_parse(const struct nlmsghdr *nlh, uint8_t proto, struct eph_occ_sock *s);
+
+/*
+ * Who made the bind bucket of every TCP socket of socks (sock_diag's, of the namespace of the
+ * calling thread), in s->bucket: LISTEN and bound-only (TCP_CLOSE) sockets are
+ * EPH_BUCKET_BIND; the others are found in one pass of pi (by cookie, else by family, local
+ * port and state when only one record has them) and stay EPH_BUCKET_UNKNOWN without it.
+ * Returns 0, or -errno of a failed pass (the rule above still applied).
+ */
+int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n);
+
+/* Socket inode -> owning process, from one walk over /proc (owners.c). */
 struct eph_owners;
 
 struct eph_owners *eph_owners__new(void); /* NULL: ENOMEM */
@@ -35,24 +61,37 @@ void eph_owners__free(struct eph_owners *o);
  * after fork). Returns false, leaving s as it was, when no process is known to hold it. */
 bool eph_owners__fill(const struct eph_owners *o, struct eph_occ_sock *s);
 
+/* What a seed or a reconcile uses besides sock_diag, and what it found (NULL: nothing). */
+struct eph_sockdiag_opts {
+	FILE *warn; /* namespaces that cannot be read are reported here, or NULL */
+	struct eph_portiter *portiter; /* bind buckets of the TCP ports (EPH_BUCKET_*), or NULL */
+	/* set by the call */
+	uint32_t no_buckets; /* namespaces read without the port iterator (none given, or its
+			      * pass failed there): their connected TCP ports have no bucket */
+	int bucket_err;	     /* the first failed pass (-errno), 0 if none */
+};
+
 /*
- * Read the range and dump the sockets of every namespace of l (or only the one with inode
- * only_netns, when not 0), then seed occ with them and their owners. Namespaces that cannot
- * be read are added to occ without a range, with a warning on warn (if not NULL).
+ * Read the range and the TIME_WAIT settings, and dump the sockets, of every namespace of l (or
+ * only the one with inode only_netns, when not 0), then seed occ with them and their owners.
+ * Namespaces that cannot be read are added to occ without a range, with a warning on o->warn.
  * Returns 0 if at least one namespace was read, else -errno of the first failure.
  */
 int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
-		      uint64_t now_ns, FILE *warn);
+		      uint64_t now_ns, struct eph_sockdiag_opts *o);
 
 /*
  * The same over every namespace of l, then eph_occ__reconcile(): holds the kernel no longer
  * has go, sockets not yet known are added. snap_ns: taken before the dump. Returns the number
  * of holds removed, or -errno.
  */
-int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l,
-			   uint64_t snap_ns, FILE *warn);
+int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l, uint64_t snap_ns,
+			   struct eph_sockdiag_opts *o);
 
 /* Parsers, exported for the tests. */
+
+/* Whether a kernel of this release ("6.1.0-56-amd64") lists bound-only TCP sockets (6.8+). */
+bool eph_sockdiag_lists_bound(const char *release);
 
 /* A /proc/PID/fd link "socket:[12345]". Returns 0 or -EINVAL. */
 static inline int eph_parse_socket_link(const char *s, uint64_t *inode)

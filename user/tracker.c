@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 
 #include "app.h"
 #include "netns.h"
+#include "portiter.h"
 #include "sockdiag.h"
 #include "tracker.h"
 
@@ -64,19 +66,19 @@ static void netns_forget_gone(struct eph_tracker *t, const struct eph_netns_list
 /* Dump every namespace: seed (first time) or reconcile. */
 static int sync_sockets(struct eph_tracker *t, uint64_t now_ns, bool first)
 {
+	struct eph_sockdiag_opts so = { .warn = t->o.warn, .portiter = t->portiter };
 	struct eph_netns_list *l = eph_netns_list__new();
 	int err;
 
 	if (!l)
 		return -errno;
-	err = first ? eph_sockdiag_seed(t->occ, l, 0, now_ns, t->o.warn)
-		    : eph_sockdiag_reconcile(t->occ, l, now_ns, t->o.warn);
+	err = first ? eph_sockdiag_seed(t->occ, l, 0, now_ns, &so) :
+		      eph_sockdiag_reconcile(t->occ, l, now_ns, &so);
+	eph_occ__snapshot_end(t->occ, eph_now_ns());
 	if (err >= 0) {
-		if (!first) {
-			t->resyncs++;
-			t->resync_removed += err;
-			netns_forget_gone(t, l);
-		}
+		t->no_buckets = so.no_buckets;
+		if (!first)
+			netns_forget_gone(t, l); /* the occupancy core counts the resyncs */
 		err = netns_remember(t, l);
 	}
 	eph_netns_list__free(l);
@@ -84,6 +86,16 @@ static int sync_sockets(struct eph_tracker *t, uint64_t now_ns, bool first)
 	t->last_sync_ns = now_ns;
 	t->next_resync_ns = now_ns + t->o.resync_ms * 1000000ull;
 	return err;
+}
+
+/* The port iterator, once: without it the buckets of connected TCP ports stay unknown. */
+static void open_portiter(struct eph_tracker *t)
+{
+	char why[256];
+
+	t->portiter = eph_portiter__open(t->o.verbose, why, sizeof(why));
+	if (!t->portiter && t->o.verbose && t->o.warn)
+		fprintf(t->o.warn, "ephtrace: port iterator: %s (going on without it)\n", why);
 }
 
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
@@ -97,6 +109,7 @@ int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 	t->occ = eph_occ__new(&oo);
 	if (!t->occ)
 		return -ENOMEM;
+	open_portiter(t);
 	err = sync_sockets(t, now, true);
 	if (err) {
 		eph_tracker__fini(t);
@@ -108,6 +121,7 @@ int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 
 void eph_tracker__fini(struct eph_tracker *t)
 {
+	eph_portiter__free(t->portiter);
 	eph_occ__free(t->occ);
 	free(t->netns);
 	memset(t, 0, sizeof(*t));

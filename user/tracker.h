@@ -7,6 +7,7 @@
 #ifndef EPH_TRACKER_H
 #define EPH_TRACKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,32 +17,37 @@
 #define EPH_TRACKER_FAILS 8 /* latest failures kept */
 
 struct eph_tracker_opts {
-	uint32_t max_ports;	/* holds tracked (0: the occupancy default) */
-	uint32_t window_ms;	/* rate window (0: default) */
-	uint64_t resync_ms;	/* sock_diag reconciliation interval (0: never) */
-	int64_t mono_to_wall;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	FILE *warn;		/* where namespaces that cannot be read are reported, or NULL */
+	uint32_t max_ports;   /* holds tracked (0: the occupancy default) */
+	uint32_t window_ms;   /* rate window (0: default) */
+	uint64_t resync_ms;   /* sock_diag reconciliation interval (0: never) */
+	int64_t mono_to_wall; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	FILE *warn;	      /* where namespaces that cannot be read are reported, or NULL */
+	bool verbose;	      /* why the port iterator cannot be used (on warn), libbpf's log */
 };
+
+struct eph_portiter;
 
 struct eph_tracker {
 	struct eph_occ *occ;
 	struct eph_tracker_opts o;
+	struct eph_portiter *portiter; /* bind buckets of TCP ports; NULL: the kernel refused it */
+	uint32_t no_buckets;	       /* namespaces the last sync read without it (0: all known) */
 	uint64_t next_resync_ns;
 	uint64_t last_sync_ns;
-	bool unknown_netns;	/* an event came from a namespace not read yet */
-	uint32_t *netns;	/* namespaces whose range is known, ascending */
+	bool unknown_netns; /* an event came from a namespace not read yet */
+	uint32_t *netns;    /* namespaces whose range is known, ascending */
 	size_t nnetns, capnetns;
 	struct eph_rec fails[EPH_TRACKER_FAILS]; /* ring of the latest failures */
-	unsigned int nfails;	/* failures seen (index of the next slot, mod the ring) */
+	unsigned int nfails; /* failures seen (index of the next slot, mod the ring) */
 	uint64_t bad_records;
-	uint64_t resyncs, resync_removed;
-	uint32_t cg_seen[1024];	/* pids whose cgroup was looked up (a cache, cleared when full) */
+	uint32_t cg_seen[1024]; /* pids whose cgroup was looked up (a cache, cleared when full) */
 	unsigned int ncg_seen;
-	int err;		/* -ENOMEM while handling an event */
+	int err; /* -ENOMEM while handling an event */
 };
 
-/* Seed from sock_diag (every namespace) and start measuring. Call after the BPF side is attached
- * so that nothing falls between the snapshot and the first event. Returns 0 or -errno. */
+/* Load the port iterator (optional: the tracker works without it), seed from sock_diag (every
+ * namespace) and start measuring. Call after the BPF side is attached so that nothing falls
+ * between the snapshot and the first event. Returns 0 or -errno. */
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o);
 void eph_tracker__fini(struct eph_tracker *t);
 

@@ -8,7 +8,12 @@
  *
  * Modules: buf.c (growable buffer), workload.c (the scenarios and the oracle), tracer.c (runs
  * ephtrace with its output on pipes), check.c (parses the JSON and compares), occ.c (the
- * occupancy scenarios: top and status against the kernel's socket table), main.c (CLI).
+ * occupancy scenarios: top and status against the kernel's socket table), headroom.c (ports
+ * left per row of top and status against what the kernel still grants), drive.c (what the
+ * scenarios with a driver of their own share), forecast.c (exhaust_in_s against the kernel's
+ * first EADDRNOTAVAIL, and under a load that fits), resync.c (sock_diag reconciliation on a
+ * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds
+ * another connection), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -16,7 +21,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* ---- buf.c ---- */
 
@@ -75,27 +82,22 @@ struct orec {
 /*
  * The occupancy scenarios (occ.c): a server listens on 127.0.0.1:OCC_HOLD_PORT and
  * :OCC_TW_PORT; a holder keeps OCC_NR_HOLD connections to the first; a closer makes and closes
- * OCC_NR_TW connections to the second (active close: its ports sit in TIME_WAIT) and exits;
- * the forecast's connector connects to the first at FC_RATE per second, keeps every connection
- * and stops at the first EADDRNOTAVAIL. Each role is a workload of its own; the server's
- * creates the network namespace, the others join it.
+ * OCC_NR_TW connections to the second (active close: its ports sit in TIME_WAIT) and exits.
+ * Each role is a workload of its own; the server's creates the network namespace, the others
+ * join it.
  */
 #define OCC_HOLD_PORT 5000
 #define OCC_TW_PORT 6000
 #define OCC_NR_HOLD 1000
 #define OCC_NR_TW 300
-#define FC_RATE 150
-#define FC_MAX_CONNECTS 4000 /* the connector gives up after this many without a failure */
 
 /* Progress of an occupancy role, written by the role, read by the driver (__atomic). */
 struct occ_progress {
-	int32_t listening;     /* server: both listeners are up */
-	int32_t done;	       /* holder, connector: all connections made (or the failure came) */
-	uint32_t connected;    /* connections made (and kept or closed) */
-	int64_t start_wall_ns; /* connector: when its first connect() began (CLOCK_REALTIME) */
-	int64_t fail_wall_ns;  /* connector: when the first EADDRNOTAVAIL returned, 0 if none */
-	int32_t go;	       /* filler: the driver allows phases up to this one */
-	int32_t phase;	       /* filler: the last phase finished */
+	int32_t listening;  /* server: both listeners are up */
+	int32_t done;	    /* holder, filler: all connections made */
+	uint32_t connected; /* connections made (and kept or closed) */
+	int32_t go;	    /* filler: the driver allows phases up to this one */
+	int32_t phase;	    /* filler: the last phase finished */
 };
 
 /*
@@ -107,6 +109,60 @@ struct occ_progress {
 #define HF_FAILS 8
 #define HF_PHASES 5
 
+/*
+ * headroom: the workload builds a state, names the rows of the snapshot it made (hr_row), waits
+ * while the driver reads ephtrace, then counts for each row what the kernel still grants.
+ */
+#define HR_MAX_ROWS 16
+#define HR_MAX_BOUND 64
+#define HR_DEST 1      /* a destinations[] row: connect() from fresh sockets */
+#define HR_SCOPE 2     /* a bind_scopes[] row: bind(addr:0) from fresh sockets */
+#define HR_NETNS_UDP 3 /* the netns row's udp_ports_left: UDP connect() from fresh sockets */
+
+struct hr_row {
+	uint8_t kind;	/* HR_* */
+	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family; /* AF_INET or AF_INET6 (the row's: IPv4-mapped sockets are AF_INET) */
+	uint8_t __pad;
+	uint16_t dport;	   /* HR_DEST */
+	uint8_t saddr[16]; /* HR_DEST: the source the kernel chose; HR_SCOPE: the address */
+	uint8_t daddr[16]; /* HR_DEST */
+	uint32_t held;	   /* sockets of the state in the row, TIME_WAIT included */
+	uint32_t time_wait;
+	uint32_t mapped;  /* of which IPv4-mapped IPv6 sockets */
+	int32_t granted;  /* what the kernel granted, -1 until counted */
+	int32_t stop_err; /* the errno that ended the count */
+};
+
+struct hr_shared {
+	const struct hr_case *c; /* set by the driver before the release (same address space) */
+	int32_t built;		 /* workload: the state is complete, rows named */
+	int32_t count;		 /* driver: count now */
+	int32_t counted;	 /* workload: every row counted */
+	int32_t tw_total;	 /* TIME_WAIT sockets of the state (the kernel's table) */
+	int64_t built_wall_ns;	 /* when the state was complete (CLOCK_REALTIME) */
+	uint32_t nrows;
+	struct hr_row row[HR_MAX_ROWS];
+	uint32_t nbound; /* TCP sockets only bound: not in /proc/net/tcp (shown on a failure) */
+	struct {
+		uint8_t family;
+		uint8_t addr[16];
+		uint16_t port;
+	} bound[HR_MAX_BOUND];
+};
+
+/*
+ * A scenario with a driver of its own (drive.c) runs its workload in steps: the driver allows
+ * step k (go = k), the workload does it and says so (done = k). What else they share is the
+ * scenario's own struct, in priv (DRV_PRIV_SIZE bytes, zeroed at the start).
+ */
+#define DRV_PRIV_SIZE 8192
+
+struct drv_sync {
+	int32_t go;
+	int32_t done;
+};
+
 /* Shared (MAP_SHARED) between the parent and one workload child. */
 struct oracle {
 	uint32_t n;
@@ -116,6 +172,9 @@ struct oracle {
 	char msg[WL_MSG_LEN]; /* why setup or the workload failed */
 	char comm[16];
 	struct occ_progress prog;
+	struct hr_shared hr;
+	struct drv_sync sync;
+	_Alignas(8) uint8_t priv[DRV_PRIV_SIZE];
 	struct orec rec[ORACLE_MAX];
 };
 
@@ -142,14 +201,17 @@ const char *verdict_name(enum verdict v);
 #define SCN_OCC_LIVE 1	 /* ephtrace top --json, started before the workload (occ.c) */
 #define SCN_OCC_LATE 2	 /* ephtrace top --json -n 1, started after it */
 #define SCN_OCC_STATUS 3 /* ephtrace status --json, no BPF */
-#define SCN_FORECAST 4	 /* top's exhaust_in_s against the first EADDRNOTAVAIL */
+#define SCN_DRIVEN 4	 /* a driver of its own: struct scenario .drive */
 #define SCN_HIST_FILL 5	 /* hist --json: the port search per quarter of a filling range */
+#define SCN_HEADROOM 6	 /* ports_left of status and top against what the kernel grants */
 
 /* Which filter ephtrace gets in a scenario (besides --json and --backend). */
 #define FILTER_PID 0  /* -p PID of workload 0 */
 #define FILTER_COMM 1 /* --comm of workload 0 */
 #define FILTER_V4 2   /* -p PID -4 */
 #define FILTER_V6 3   /* -p PID -6 */
+
+struct occ_opts;
 
 struct scenario {
 	const char *name;
@@ -166,6 +228,10 @@ struct scenario {
 	const char *reserved;		 /* ip_local_reserved_ports inside the netns, or NULL */
 	bool no_tw_reuse;		 /* net.ipv4.tcp_tw_reuse = 0 inside the netns */
 	bool many_fds;			 /* raise RLIMIT_NOFILE in the children */
+	const char *tw_reuse;		 /* net.ipv4.tcp_tw_reuse inside the netns, or NULL */
+	const struct hr_case *hr;	 /* SCN_HEADROOM: the state to build (headroom.c) */
+	/* SCN_DRIVEN: runs the scenario (run is its workload's body) and prints its RESULT line */
+	enum verdict (*drive)(const struct scenario *s, const struct occ_opts *op);
 };
 
 extern const struct scenario scenarios[];
@@ -203,7 +269,6 @@ const char *family_name(uint8_t family);
 int occ_server(struct oracle *o);
 int occ_holder(struct oracle *o);
 int occ_closer(struct oracle *o);
-int fc_connector(struct oracle *o);
 int hf_filler(struct oracle *o);
 
 /* ---- tracer.c ---- */
@@ -266,6 +331,16 @@ struct occ_opts {
 	const char *keep_dir; /* NULL: keep nothing */
 };
 
+/* JSON of a snapshot (also used by headroom.c). jnum: 1 = a number in *v, 0 = null, -1 = missing
+ * or not a number. parse_time: RFC 3339 "time" in ns since the epoch, -1 if it is not that.
+ * next_line: the next complete line of b from *off (its length in *len), or NULL. */
+struct json_object;
+int jnum(struct json_object *o, const char *key, double *v);
+const char *jstr(struct json_object *o, const char *key);
+struct json_object *jarr(struct json_object *o, const char *key);
+int64_t parse_time(const char *s);
+const char *next_line(const struct buf *b, size_t *off, size_t *len);
+
 /* Run one occupancy scenario (kind != SCN_EVENTS) and print its RESULT line. */
 enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op);
 /*
@@ -273,5 +348,94 @@ enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op);
  * hist-fill: runs `ephtrace hist` (text) once per phase instead and prints what it printed.
  */
 int occ_workload_only(const struct scenario *s, const struct occ_opts *op);
+
+/* ---- headroom.c ---- */
+
+/* The states of the headroom scenarios (struct scenario .hr). */
+struct hr_case;
+extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, hr_case_odd,
+	hr_case_odd_low, hr_case_reserved;
+
+/* Run one headroom scenario and print its RESULT line. */
+enum verdict headroom_scenario(const struct scenario *s, const struct occ_opts *op);
+/* --workload-only: build the state and print what the kernel grants per row. 0 on success. */
+int headroom_workload_only(const struct scenario *s, const struct occ_opts *op);
+
+/* ---- forecast.c, resync.c, twreuse.c: scenarios with a driver of their own ---- */
+
+/* The drivers (struct scenario .drive) and the workloads (.run). */
+enum verdict fc_drive(const struct scenario *s, const struct occ_opts *op);
+enum verdict fc_steady_drive(const struct scenario *s, const struct occ_opts *op);
+int fc_connector(struct oracle *o);
+int fc_steady(struct oracle *o);
+enum verdict rq_drive(const struct scenario *s, const struct occ_opts *op);
+int rq_workload(struct oracle *o);
+enum verdict tw_drive(const struct scenario *s, const struct occ_opts *op);
+int tw_workload(struct oracle *o);
+
+/* ---- drive.c ---- */
+
+/*
+ * One run of a scenario with a driver of its own (SCN_DRIVEN): its workload (one process, in a
+ * network namespace of its own, made by workload.c from the scenario's settings), ephtrace, and
+ * what the checks found.
+ */
+struct drv {
+	const struct scenario *s;
+	const struct occ_opts *op;
+	struct workload w;
+	bool w_started;
+	struct tracer t;
+	bool t_started;
+	enum verdict verdict;
+	char reason[512];
+	int problems;
+	struct buf report; /* the problems, each with the JSON it is about */
+	struct buf done;   /* what a PASS says (under a FAIL: what the run saw) */
+	char backend[32];  /* as ephtrace announced it */
+	size_t off;	   /* where the next snapshot line of t.out starts */
+	char *last;	   /* the last snapshot line read (malloc), shown with -v */
+};
+
+/* The first reason wins. */
+void drv_reason(struct drv *d, enum verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A FAIL: counted, and its line in the report. */
+void drv_problem(struct drv *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Start the workload (s->run) as comm and release it; 0, or the reason (SKIP or FAIL) is set. */
+int drv_start_workload(struct drv *d, const char *comm);
+/* Allow step k of the workload and wait until it is done, reading ephtrace meanwhile. */
+int drv_step(struct drv *d, int k, int timeout_ms, const char *what);
+/* `ephtrace top --json --backend B` and args (NULL-terminated); waits until it attached. */
+int drv_start_top(struct drv *d, const char *const *args);
+/* The next snapshot of top (waits up to timeout_ms); NULL when none came: the reason is set. */
+struct json_object *drv_snapshot(struct drv *d, int timeout_ms);
+/* Read top's first snapshot: its start-up (the sock_diag pass) is over, what comes next is seen
+ * as events. */
+int drv_top_ready(struct drv *d);
+/* SIGINT: top must exit 0. */
+int drv_stop_top(struct drv *d);
+/* Read ephtrace's output for about ms; false (the reason set) if the workload died. */
+bool drv_idle(struct drv *d, int ms);
+/* The backend announced is the one asked for (or --expect-backend's). */
+void drv_check_backend(struct drv *d);
+/* Print the RESULT line (and with -v the last snapshot), free everything; the verdict. */
+enum verdict drv_finish(struct drv *d, int64_t t0_ms);
+
+/* In the workload: wait until step k is allowed; say that step k is done. */
+void drv_wait_go(struct oracle *o, int k);
+void drv_done(struct oracle *o, int k);
+/* In the workload: an address ("127.0.0.1", "::1", "::ffff:127.0.0.1") and port; its family. */
+int drv_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+/* In the workload: close with a RST (SO_LINGER 0): the port is free at once, no TIME_WAIT. */
+void drv_rst_close(int fd);
+/* In the workload: sleep until *next, then move it period_ns on (a schedule without drift). */
+void drv_tick(struct timespec *next, long period_ns);
+
+/* The snapshot's TCP destination row of netns to daddr:dport (any source), or NULL. */
+struct json_object *snap_dest(struct json_object *snap, uint64_t netns, const char *daddr,
+			      int dport);
+/* The snapshot's "time" in ns since the epoch, -1 if it has none. */
+int64_t snap_time(struct json_object *snap);
 
 #endif

@@ -276,11 +276,12 @@ static int compare(struct run *r, const struct opts *op)
 	for (i = 1; i < r->nr_w; i++)
 		others[in.nr_others++] = r->w[i].pid;
 	in.others = others;
-	want = op->expect_backend ? op->expect_backend :
-	       strcmp(op->backend, "auto") ? op->backend : NULL;
+	want = op->expect_backend	   ? op->expect_backend :
+	       strcmp(op->backend, "auto") ? op->backend :
+					     NULL;
 	if (want && strcmp(want, r->backend)) {
-		buf_printf(&r->co.report, "  expected backend %s got \"using backend %s\"\n",
-			   want, r->backend);
+		buf_printf(&r->co.report, "  expected backend %s got \"using backend %s\"\n", want,
+			   r->backend);
 		set_reason(r, FAIL, "ephtrace attached backend %s, not %s", r->backend, want);
 	}
 	err = check_run(&in, &r->co);
@@ -294,8 +295,8 @@ static int compare(struct run *r, const struct opts *op)
 
 		first += strspn(first, " ");
 		nl = strchr(first, '\n');
-		set_reason(r, FAIL, "%d mismatch%s against the oracle, first: %.*s",
-			   r->co.problems, r->co.problems == 1 ? "" : "es",
+		set_reason(r, FAIL, "%d mismatch%s against the oracle, first: %.*s", r->co.problems,
+			   r->co.problems == 1 ? "" : "es",
 			   (int)(nl ? nl - first : (ptrdiff_t)strlen(first)), first);
 	}
 	return 0;
@@ -389,6 +390,14 @@ static enum verdict run_scenario(const struct scenario *s, const struct opts *op
 
 	printf("== %s: %s\n", s->name, s->desc);
 	fflush(stdout);
+	if (s->kind == SCN_DRIVEN) {
+		occ_opts_from(op, &oo);
+		return s->drive(s, &oo);
+	}
+	if (s->kind == SCN_HEADROOM) {
+		occ_opts_from(op, &oo);
+		return headroom_scenario(s, &oo);
+	}
 	if (s->kind != SCN_EVENTS) {
 		occ_opts_from(op, &oo);
 		return occ_scenario(s, &oo);
@@ -416,6 +425,15 @@ static int workload_only(const struct scenario *s, const struct opts *op)
 	struct occ_opts oo;
 	int i;
 
+	if (s->kind == SCN_DRIVEN) {
+		fprintf(stderr, "ephtest: %s has no --workload-only (it runs in steps with top)\n",
+			s->name);
+		return 2;
+	}
+	if (s->kind == SCN_HEADROOM) {
+		occ_opts_from(op, &oo);
+		return headroom_workload_only(s, &oo);
+	}
 	if (s->kind != SCN_EVENTS) {
 		occ_opts_from(op, &oo);
 		return occ_workload_only(s, &oo);
@@ -485,7 +503,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'l':
 			for (i = 0; i < nr_scenarios; i++)
-				printf("%-16s %s\n", scenarios[i].name, scenarios[i].desc);
+				printf("%-18s %s\n", scenarios[i].name, scenarios[i].desc);
 			exit(0);
 		case 'k':
 			op->keep = true;

@@ -4,7 +4,7 @@
  *
  * The workload is split in roles (ephtest.h, workload.c), each a child of ephtest: the server
  * creates the network namespace (range, reserved ports, tcp_tw_reuse 0) and the holder, closer
- * or connector join it. The truth is the namespace's own /proc/PID/net/tcp (the kernel's
+ * or filler join it. The truth is the namespace's own /proc/PID/net/tcp (the kernel's
  * socket table, read independently of sock_diag, which ephtrace uses): established
  * connections to the holder's port and TIME_WAIT ones to the closer's. The snapshot must
  * agree with it, per destination and per process, and with the range in force.
@@ -27,7 +27,7 @@
 #include "ephtest.h"
 
 #define ROLE_SERVER 0
-#define ROLE_HOLDER 1 /* also the forecast's connector */
+#define ROLE_HOLDER 1 /* also hist-fill's filler */
 #define ROLE_CLOSER 2
 #define NR_ROLES 3
 
@@ -35,16 +35,15 @@
 #define SETTLE_STABLE_MS 2000 /* TIME_WAIT count unchanged this long: settled */
 #define SETTLE_MAX_MS 20000   /* TIME_WAIT lasts 60 s: the snapshot must come well before */
 #define TOP_INTERVAL "0.5"
-#define SNAP_TRIES 3		     /* snapshots tried while the kernel's count moves under them */
-#define FC_MIN_AFTER_NS 1000000000LL /* forecast: snapshots from 1 s into the workload */
-#define SHOW_MAX 6000		     /* characters of a snapshot shown under a problem */
+#define SNAP_TRIES 3  /* snapshots tried while the kernel's count moves under them */
+#define SHOW_MAX 6000 /* characters of a snapshot shown under a problem */
 /* top resyncs with sock_diag every 5 s (its default --resync), at its first refresh after that */
 #define TP_RESYNC_WAIT_NS 6000000000LL
 
 struct truth {
-	unsigned int tw;  /* TIME_WAIT, from a port in range to 127.0.0.1:OCC_TW_PORT */
-	unsigned int est; /* ESTABLISHED, from a port in range to 127.0.0.1:OCC_HOLD_PORT */
-	unsigned int fw2; /* FIN_WAIT2 to :OCC_TW_PORT: the server has not closed its side yet */
+	unsigned int tw;    /* TIME_WAIT, from a port in range to 127.0.0.1:OCC_TW_PORT */
+	unsigned int est;   /* ESTABLISHED, from a port in range to 127.0.0.1:OCC_HOLD_PORT */
+	unsigned int fw2;   /* FIN_WAIT2 to :OCC_TW_PORT: the server has not closed its side yet */
 	unsigned int other; /* to :OCC_TW_PORT in any other state */
 };
 
@@ -426,7 +425,7 @@ static int wait_oneshot(struct occ_run *r, const char *what)
 /* ---- reading a snapshot ---- */
 
 /* 1: a number in *v; 0: null; -1: missing or not a number. */
-static int jnum(json_object *o, const char *key, double *v)
+int jnum(json_object *o, const char *key, double *v)
 {
 	json_object *x;
 
@@ -441,7 +440,7 @@ static int jnum(json_object *o, const char *key, double *v)
 	return 1;
 }
 
-static const char *jstr(json_object *o, const char *key)
+const char *jstr(json_object *o, const char *key)
 {
 	json_object *x;
 
@@ -451,7 +450,7 @@ static const char *jstr(json_object *o, const char *key)
 	return json_object_get_string(x);
 }
 
-static json_object *jarr(json_object *o, const char *key)
+json_object *jarr(json_object *o, const char *key)
 {
 	json_object *x;
 
@@ -462,7 +461,7 @@ static json_object *jarr(json_object *o, const char *key)
 }
 
 /* "2026-11-24T06:01:44.375051095Z" in ns since the epoch; -1 if it is not that. */
-static int64_t parse_time(const char *s)
+int64_t parse_time(const char *s)
 {
 	char frac[16] = "";
 	struct tm tm = {};
@@ -816,7 +815,7 @@ static void check_unknown_owner(struct occ_run *r, json_object *snap, const stru
 /* ---- one snapshot line ---- */
 
 /* The next complete line from *off, or NULL. */
-static const char *next_line(const struct buf *b, size_t *off, size_t *len)
+const char *next_line(const struct buf *b, size_t *off, size_t *len)
 {
 	const char *p = buf_str(b) + *off, *nl;
 
@@ -1048,123 +1047,6 @@ static void scenario_status(struct occ_run *r)
 	json_object_put(snap);
 }
 
-/*
- * The forecast: every snapshot of the connector's destination taken from FC_MIN_AFTER_NS into
- * the workload until its first EADDRNOTAVAIL; the first with a finite exhaust_in_s E at time T
- * must put the exhaustion within a factor of 2 of when it came: 0.5 <= E / (fail - T) <= 2.
- */
-static void check_forecast(struct occ_run *r, int64_t start, int64_t fail)
-{
-	uint64_t netns = r->w[ROLE_SERVER].o->netns;
-	double e_s, held, rate, actual, ratio;
-	size_t off = 0, len;
-	const char *line;
-	json_object *snap, *d;
-	int64_t t;
-	int seen = 0;
-
-	while ((line = next_line(&r->t.out, &off, &len))) {
-		keep_snapshot(r, line, len);
-		snap = parse_snapshot(r, line, len);
-		if (!snap)
-			return;
-		t = parse_time(jstr(snap, "time"));
-		d = find_dest(snap, netns, OCC_HOLD_PORT);
-		if (t < start + FC_MIN_AFTER_NS || t >= fail || !d) {
-			json_object_put(snap);
-			continue;
-		}
-		seen++;
-		if (jnum(d, "exhaust_in_s", &e_s) != 1) {
-			json_object_put(snap);
-			continue;
-		}
-		jnum(d, "held", &held);
-		jnum(d, "assign_rate", &rate);
-		actual = (fail - t) / 1e9;
-		ratio = e_s / actual;
-		buf_printf(&r->done,
-			   "%.0f/s asked, %.1f/s done; first EADDRNOTAVAIL at +%.2fs; snapshot "
-			   "at +%.2fs: held %.0f, assign_rate %.1f, exhaust_in_s %.2f, actual "
-			   "%.2fs, ratio %.2f",
-			   (double)FC_RATE, 1000.0 / ((fail - start) / 1e9), (fail - start) / 1e9,
-			   (t - start) / 1e9, held, rate, e_s, actual, ratio);
-		check_top_level(r, snap);
-		if (!(ratio >= 0.5 && ratio <= 2)) {
-			problem(r,
-				"expected exhaust_in_s within a factor of 2 of %.2f s (the "
-				"first EADDRNOTAVAIL %.2f s after this snapshot) got %.2f",
-				actual, actual, e_s);
-			buf_printf(&r->report, "      destination :5000: %s\n",
-				   json_object_to_json_string(d));
-		}
-		json_object_put(snap);
-		return;
-	}
-	problem(r,
-		"expected a finite exhaust_in_s for 127.0.0.1:5000 in a snapshot between +%.1fs "
-		"and the first EADDRNOTAVAIL at +%.2fs got none (%d snapshots of it there)",
-		FC_MIN_AFTER_NS / 1e9, (fail - start) / 1e9, seen);
-	if (r->t.out.len)
-		show_snapshot(r, buf_str(&r->t.out), r->t.out.len);
-}
-
-static void scenario_forecast(struct occ_run *r)
-{
-	int tmo = 5000 * r->op->timeout_s;
-	const struct oracle *o;
-	int64_t deadline, fail;
-	size_t off = 0, len;
-	const char *line;
-	json_object *snap;
-
-	workload__release(&r->w[ROLE_SERVER]);
-	if (wait_flag(r, ROLE_SERVER, &r->w[ROLE_SERVER].o->prog.listening, tmo, "listening"))
-		return;
-	if (start_top(r, false))
-		return;
-	workload__release(&r->w[ROLE_HOLDER]);
-	if (wait_flag(r, ROLE_HOLDER, &r->w[ROLE_HOLDER].o->prog.done, tmo, "done"))
-		return;
-	o = r->w[ROLE_HOLDER].o;
-	fail = o->prog.fail_wall_ns;
-	if (!fail || o->prog.connected != r->s->range_hi - r->s->range_lo + 1) {
-		set_reason(r, FAIL,
-			   "workload: %u connections, then %s (expected %u, then EADDRNOTAVAIL)",
-			   o->prog.connected, fail ? "EADDRNOTAVAIL" : "no failure",
-			   r->s->range_hi - r->s->range_lo + 1);
-		return;
-	}
-	/* every snapshot taken before the failure has been read once one taken after it is */
-	deadline = now_ms() + 1000LL * r->op->timeout_s;
-	for (;;) {
-		line = next_line(&r->t.out, &off, &len);
-		if (line) {
-			snap = parse_snapshot(r, line, len);
-			if (!snap)
-				return;
-			if (parse_time(jstr(snap, "time")) > fail) {
-				json_object_put(snap);
-				break;
-			}
-			json_object_put(snap);
-			continue;
-		}
-		if (now_ms() > deadline || (r->t.exited && r->t.out_fd < 0)) {
-			set_reason(r, FAIL,
-				   "no snapshot from ephtrace top after the failure "
-				   "within %d s",
-				   r->op->timeout_s);
-			return;
-		}
-		tracer__pump(&r->t, 100);
-	}
-	check_forecast(r, o->prog.start_wall_ns, fail);
-	buf_printf(&r->done, "; backend %s", r->backend);
-	check_backend(r);
-	stop_top(r);
-}
-
 /* ---- hist-fill ---- */
 
 #define HF_INTERVAL "0.25"
@@ -1349,10 +1231,12 @@ static void scenario_hist_fill(struct occ_run *r)
 			buf_printf(&r->done, "%s%.1f", p ? "/" : "",
 				   hf_mean_us(got[p].ok_sum, got[p].ok));
 		buf_printf(&r->done, " us (%.0f connects each), ", got[0].ok);
-		first = got[0].ok + got[1].ok ? (got[0].ok_sum + got[1].ok_sum) /
-							(got[0].ok + got[1].ok) : 0;
-		second = got[2].ok + got[3].ok ? (got[2].ok_sum + got[3].ok_sum) /
-							 (got[2].ok + got[3].ok) : 0;
+		first = got[0].ok + got[1].ok ?
+				(got[0].ok_sum + got[1].ok_sum) / (got[0].ok + got[1].ok) :
+				0;
+		second = got[2].ok + got[3].ok ?
+				 (got[2].ok_sum + got[3].ok_sum) / (got[2].ok + got[3].ok) :
+				 0;
 		if (!first || !(second >= HF_GROWTH * first))
 			problem(r,
 				"expected the mean port search of the range's second half at "
@@ -1415,8 +1299,6 @@ static int start_roles(struct occ_run *r)
 {
 	if (start_role(r, ROLE_SERVER, role_comm[ROLE_SERVER], occ_server))
 		return -1;
-	if (r->s->kind == SCN_FORECAST)
-		return start_role(r, ROLE_HOLDER, "eph-connector", fc_connector);
 	if (r->s->kind == SCN_HIST_FILL)
 		return start_role(r, ROLE_HOLDER, "eph-filler", hf_filler);
 	if (start_role(r, ROLE_HOLDER, role_comm[ROLE_HOLDER], occ_holder) ||
@@ -1481,9 +1363,6 @@ enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op)
 		case SCN_OCC_STATUS:
 			scenario_status(&r);
 			break;
-		case SCN_FORECAST:
-			scenario_forecast(&r);
-			break;
 		case SCN_HIST_FILL:
 			scenario_hist_fill(&r);
 			break;
@@ -1500,7 +1379,6 @@ enum verdict occ_scenario(const struct scenario *s, const struct occ_opts *op)
 int occ_workload_only(const struct scenario *s, const struct occ_opts *op)
 {
 	struct occ_run r = { .s = s, .op = op, .verdict = PASS };
-	const struct oracle *o;
 	int64_t t0 = now_ms();
 	struct truth t;
 
@@ -1514,32 +1392,13 @@ int occ_workload_only(const struct scenario *s, const struct occ_opts *op)
 		report(&r, now_ms() - t0);
 		goto out;
 	}
-	if (s->kind != SCN_FORECAST) {
-		if (!run_workload(&r, &t))
-			fprintf(stderr,
-				"ephtest: %s netns %" PRIu64 ": %u established to :%d (holder %d), "
-				"%u TIME_WAIT to :%d (closer %d), after %lld ms\n",
-				s->name, r.w[ROLE_SERVER].o->netns, t.est, OCC_HOLD_PORT,
-				(int)r.w[ROLE_HOLDER].pid, t.tw, OCC_TW_PORT,
-				(int)r.w[ROLE_CLOSER].pid, (long long)(now_ms() - t0));
-		goto out;
-	}
-	workload__release(&r.w[ROLE_SERVER]);
-	if (wait_flag(&r, ROLE_SERVER, &r.w[ROLE_SERVER].o->prog.listening, 5000 * op->timeout_s,
-		      "listening"))
-		goto out;
-	workload__release(&r.w[ROLE_HOLDER]);
-	if (wait_flag(&r, ROLE_HOLDER, &r.w[ROLE_HOLDER].o->prog.done, 5000 * op->timeout_s,
-		      "done"))
-		goto out;
-	o = r.w[ROLE_HOLDER].o;
-	fprintf(stderr,
-		"ephtest: %s: %u connections at %d/s asked, %.1f/s done, then %s after "
-		"%.2f s\n",
-		s->name, o->prog.connected, FC_RATE,
-		o->prog.connected / ((o->prog.fail_wall_ns - o->prog.start_wall_ns) / 1e9),
-		o->prog.fail_wall_ns ? "EADDRNOTAVAIL" : "no failure",
-		(o->prog.fail_wall_ns - o->prog.start_wall_ns) / 1e9);
+	if (!run_workload(&r, &t))
+		fprintf(stderr,
+			"ephtest: %s netns %" PRIu64 ": %u established to :%d (holder %d), "
+			"%u TIME_WAIT to :%d (closer %d), after %lld ms\n",
+			s->name, r.w[ROLE_SERVER].o->netns, t.est, OCC_HOLD_PORT,
+			(int)r.w[ROLE_HOLDER].pid, t.tw, OCC_TW_PORT, (int)r.w[ROLE_CLOSER].pid,
+			(long long)(now_ms() - t0));
 out:
 	if (r.verdict != PASS)
 		fprintf(stderr, "ephtest: %s %s: %s\n", s->name, verdict_name(r.verdict), r.reason);

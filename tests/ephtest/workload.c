@@ -465,47 +465,6 @@ int occ_closer(struct oracle *o)
 }
 
 /*
- * FC_RATE connections per second to OCC_HOLD_PORT on an absolute schedule, every one kept, until
- * the first EADDRNOTAVAIL (its time is the one the forecast is held against). Then it keeps them
- * until killed.
- */
-int fc_connector(struct oracle *o)
-{
-	struct timespec next;
-	int i, fd, err;
-
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	o->prog.start_wall_ns = wall_ns();
-	for (i = 0; i < FC_MAX_CONNECTS; i++) {
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
-		next.tv_nsec += 1000000000L / FC_RATE;
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_nsec -= 1000000000L;
-			next.tv_sec++;
-		}
-		fd = new_socket(o, AF_INET, IPPROTO_TCP);
-		if (fd < 0)
-			return -1;
-		err = rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, OCC_HOLD_PORT);
-		if (err == -EADDRNOTAVAIL) {
-			o->prog.fail_wall_ns = wall_ns();
-			close(fd);
-			break;
-		}
-		if (err) {
-			snprintf(o->msg, sizeof(o->msg), "connector: connect() #%d: %s", i + 1,
-				 strerror(-err));
-			return -1;
-		}
-		__atomic_store_n(&o->prog.connected, i + 1, __ATOMIC_SEQ_CST);
-	}
-	__atomic_store_n(&o->prog.done, 1, __ATOMIC_SEQ_CST);
-	for (;;)
-		pause();
-}
-
-/*
  * The hist-fill filler: phase p (1..HF_PHASES) starts once the driver raised prog.go to p and
  * ends by setting prog.phase to p. Phases 1-4 make HF_QUARTER connections each, kept; phase
  * HF_PHASES makes HF_FAILS that must fail with EADDRNOTAVAIL (the range is full). Then it keeps
@@ -711,12 +670,45 @@ const struct scenario scenarios[] = {
 	{
 		.name = "forecast",
 		.desc = "150 connects/s kept, 1000 ports: exhaust_in_s vs the first EADDRNOTAVAIL",
-		.kind = SCN_FORECAST,
+		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
 		.range_hi = 40999,
 		.no_tw_reuse = true,
 		.many_fds = true,
-		.run = occ_server,
+		.run = fc_connector,
+		.drive = fc_drive,
+	},
+	{
+		.name = "forecast-steady",
+		.desc = "100 connects/s held 6 s, RST: 60 % of 1000 ports, exhaust_in_s null",
+		.kind = SCN_DRIVEN,
+		.range_lo = 40000,
+		.range_hi = 40999,
+		.no_tw_reuse = true,
+		.many_fds = true,
+		.run = fc_steady,
+		.drive = fc_steady_drive,
+	},
+	{
+		.name = "resync-quiet",
+		.desc = "~1000 sockets of every kind, then 6 s quiet: sock_diag resyncs release none",
+		.kind = SCN_DRIVEN,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 42999,
+		.many_fds = true,
+		.run = rq_workload,
+		.drive = rq_drive,
+	},
+	{
+		.name = "tw-slab-reuse",
+		.desc = "TIME_WAIT killed by its reuse while its socket's memory holds another one",
+		.kind = SCN_DRIVEN,
+		.range_lo = 40000,
+		.range_hi = 40999,
+		.tw_reuse = "1",
+		.run = tw_workload,
+		.drive = tw_drive,
 	},
 	{
 		.name = "hist-fill",
@@ -727,6 +719,67 @@ const struct scenario scenarios[] = {
 		.no_tw_reuse = true,
 		.many_fds = true,
 		.run = occ_server,
+	},
+	{
+		.name = "headroom",
+		.desc = "ports_left of status and top (from before) vs the kernel; tw_reuse 2",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.tw_reuse = "2",
+		.hr = &hr_case_basic,
+	},
+	{
+		.name = "headroom-twreuse0",
+		.desc = "ports_left, tw_reuse 0, fresh TIME_WAIT, top from after",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.tw_reuse = "0",
+		.hr = &hr_case_twreuse0,
+	},
+	{
+		.name = "headroom-twreuse1",
+		.desc = "ports_left, tw_reuse 1, TIME_WAIT older than 1 s, top from before",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.tw_reuse = "1",
+		.hr = &hr_case_twreuse1,
+	},
+	{
+		.name = "headroom-odd",
+		.desc = "ports_left in an odd-sized range (63 ports), listeners on both its ends",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40062,
+		.tw_reuse = "2",
+		.hr = &hr_case_odd,
+	},
+	{
+		.name = "headroom-odd-low",
+		.desc = "ports_left in the odd-sized range with its first port bound, its last free",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40062,
+		.tw_reuse = "0",
+		.hr = &hr_case_odd_low,
+	},
+	{
+		.name = "headroom-reserved",
+		.desc = "ports_left with reserved ports in the range, a listener on one of them",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.reserved = "40010-40013,40040,40051",
+		.tw_reuse = "0",
+		.hr = &hr_case_reserved,
 	},
 };
 
@@ -923,6 +976,8 @@ static int child_setup(struct oracle *o, const struct scenario *s, const char *c
 	if (s->reserved && set_sysctl(o, "/proc/sys/net/ipv4/ip_local_reserved_ports", s->reserved))
 		return -1;
 	if (s->no_tw_reuse && set_sysctl(o, "/proc/sys/net/ipv4/tcp_tw_reuse", "0"))
+		return -1;
+	if (s->tw_reuse && set_sysctl(o, "/proc/sys/net/ipv4/tcp_tw_reuse", s->tw_reuse))
 		return -1;
 	if (s->needs_v6 && check_v6(o))
 		return -1;

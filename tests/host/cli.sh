@@ -212,7 +212,7 @@ for cmd in top hist status serve; do
 	bad "$cmd" -4 # events only
 	bad "$cmd" --releases
 done
-for cmd in top hist serve events; do
+for cmd in top hist serve events status; do
 	bad "$cmd" --verbose=1
 	bad "$cmd" -vx
 	bad "$cmd" -xv
@@ -233,8 +233,7 @@ bad top -n 1 -i
 bad top --cumulative # hist only
 bad hist --cumulative=1
 bad hist --limit 5 # top only
-bad status --backend tracepoint # status loads no BPF
-bad status -v
+bad status --backend tracepoint # status takes no loader option (its iterator is optional)
 bad status --ringbuf-size 4K
 bad serve --bpf-stats=1
 bad serve --json
@@ -277,7 +276,7 @@ if [ "$users" != self ] || grep -q '^CapEff:[[:space:]]*0*$' /proc/self/status; 
 	accepted hist --interval 86400 --count 4294967295
 	accepted serve -l 127.0.0.1:0 --top 1
 	accepted serve --listen "[::1]:0" --top 100000 --bpf-stats
-	accepted status -l 0 --max-ports 1
+	accepted status -l 0 --max-ports 1 -v
 	accepted status --limit 1000000 --max-ports 16777216 --json
 else
 	echo "cli: SKIP accepted values: this user may load BPF, a valid line would start tracing"

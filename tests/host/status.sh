@@ -6,8 +6,11 @@
 # its ports sit in TIME_WAIT) and exits; a third holds 5 connections to a server listening on
 # 41500, inside the range (the server's accepted sockets must not count as holds).
 # `ephtrace status --json` must report the range, the held counts per destination and per
-# process, and agree with `ss -tan` in that namespace. Exit 0 on success, 1 on a mismatch
-# (expected vs got printed), 77 (SKIP) when it cannot run here.
+# process, and agree with `ss -tan` in that namespace. It loads its port iterator here (root):
+# -v must not say why it could not. Run again under a seccomp filter that makes bpf() fail
+# with EPERM (a host that allows no BPF), it must exit 0, say why with -v, and give the same
+# snapshot. Exit 0 on success, 1 on a mismatch (expected vs got printed), 77 (SKIP) when it
+# cannot run here.
 #
 # Usage: tests/host/status.sh [path/to/ephtrace]
 set -eu
@@ -113,6 +116,31 @@ elif role == "inrange":
     time.sleep(3600)
 EOF
 
+# Runs its arguments with every bpf() system call failing with EPERM (seccomp, no new privs).
+cat >"$WORK/nobpf.py" <<'EOF'
+import ctypes, os, platform, struct, sys
+
+arch, nr_bpf = {"x86_64": (0xC000003E, 321), "aarch64": (0xC00000B7, 280)}[platform.machine()]
+KILL, ERRNO_EPERM, ALLOW = 0x80000000, 0x00050000 | 1, 0x7FFF0000
+insns = [(0x20, 0, 0, 4),  # A = seccomp_data.arch
+         (0x15, 1, 0, arch),  # if A == arch: skip the kill
+         (0x06, 0, 0, KILL),
+         (0x20, 0, 0, 0),  # A = seccomp_data.nr
+         (0x15, 0, 1, nr_bpf),
+         (0x06, 0, 0, ERRNO_EPERM),
+         (0x06, 0, 0, ALLOW)]
+code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in insns))
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+libc = ctypes.CDLL(None, use_errno=True)
+prog = SockFprog(len(insns), ctypes.addressof(code))
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(prog), 0, 0):
+    sys.exit("nobpf.py: cannot install the seccomp filter: " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])
+EOF
+
 wait_file() {
 	i=0
 	while [ ! -s "$1" ]; do
@@ -151,14 +179,17 @@ while [ "$(nsexec ss -Htan state time-wait | wc -l)" -lt 300 ] && [ $i -lt 100 ]
 done
 
 nsexec ss -Htan >"$WORK/ss.txt"
-"$EPHTRACE" status --json --netns "$NETNS" >"$WORK/status.json"
+"$EPHTRACE" status --json --netns "$NETNS" -v >"$WORK/status.json" 2>"$WORK/status.err"
 nsexec ss -Htan >"$WORK/ss-after.txt"
 "$EPHTRACE" status --netns "$NETNS" -l 0 >"$WORK/status.txt"
+nobpf_rc=0
+"$PY" "$WORK/nobpf.py" "$EPHTRACE" status --json --netns "$NETNS" -v \
+	>"$WORK/status-nobpf.json" 2>"$WORK/status-nobpf.err" || nobpf_rc=$?
 
-"$PY" - "$WORK" "$NETNS" <<'EOF'
+"$PY" - "$WORK" "$NETNS" "$nobpf_rc" <<'EOF'
 import json, sys
 
-work, netns = sys.argv[1], int(sys.argv[2])
+work, netns, nobpf_rc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 pid = lambda role: int(open(f"{work}/{role}.pid").read())
 snap = json.load(open(f"{work}/status.json"))
 fails = []
@@ -189,26 +220,46 @@ check("ss: ESTAB to :5000", 1000, ss_hold)
 # scenario only has to have happened (most of the 300 still in TIME_WAIT).
 check("ss: most of the 300 in TIME-WAIT to :6000", True, 250 <= ss_tw <= 300)
 
-check("top-level names", ["time", "netns", "destinations", "bind_scopes", "processes", "dropped"],
-      list(snap))
+check("top-level names", ["time", "netns", "destinations", "bind_scopes", "processes", "dropped",
+                         "resyncs", "resync_released"], list(snap))
+
+# TCP ports of the range that any socket owns, each once (ss lists every one)
+def ss_ports(path):
+    ports = set()
+    for line in open(path):
+        lport = int(line.split()[3].rsplit(":", 1)[1])
+        if 40000 <= lport <= 41999 and not 40100 <= lport <= 40199:
+            ports.add(lport)
+    return ports
+ss_taken = len(ss_ports(f"{work}/ss.txt"))
 check("dropped", 0, snap["dropped"])
 check("netns list", [netns], [n["netns"] for n in snap["netns"]])
 if snap["netns"]:
+    n = snap["netns"][0]
     check("netns range", {"netns": netns, "low": 40000, "high": 41999, "reserved": 100,
-                          "usable": 1900}, snap["netns"][0])
+                          "usable": 1900, "udp_usable": 1900, "udp_taken": 0,
+                          "udp_ports_left": 1900, "bucket_unknown": 0},
+          {k: n.get(k) for k in ("netns", "low", "high", "reserved", "usable", "udp_usable",
+                                 "udp_taken", "udp_ports_left", "bucket_unknown")})
+    # every TCP port of the range once; the listener's is bind()'s (lost to every connect())
+    check("netns taken (= ss, ports counted once)", ss_taken, n.get("taken"))
+    check("netns bound: the listener on 41500", 1, n.get("bound"))
 
 dests = {(d["saddr"], d["daddr"], d["dport"]): d for d in snap["destinations"]}
 check("destinations", sorted([("127.0.0.1", "127.0.0.1", p) for p in (5000, 6000, 41500)]),
       sorted(dests))
 names = ["netns", "proto", "family", "saddr", "daddr", "dport", "held", "time_wait", "usable",
-         "utilization", "assign_rate", "failures", "exhaust_in_s"]
+         "ports_left", "utilization", "assign_rate", "failures", "exhaust_in_s"]
 for d in snap["destinations"]:
     check("destination names", names, list(d))
 d = dests.get(("127.0.0.1", "127.0.0.1", 5000), {})
 check(":5000 held (= ss)", ss_hold, d.get("held"))
 check(":5000 time_wait", 0, d.get("time_wait"))
 check(":5000 usable", 1900, d.get("usable"))
-check(":5000 utilization ~ 1000/1900", True, abs(d.get("utilization", 0) - 1000 / 1900) < 1e-5)
+# connect() skips the listener's port for every destination, and :5000's own 1000
+check(":5000 ports_left = 1900 - listener - held", 1900 - 1 - ss_hold, d.get("ports_left"))
+check(":5000 utilization = 1 - left/1900", True,
+      abs(d.get("utilization", 0) - (1 + ss_hold) / 1900) < 1e-5)
 check(":5000 proto/family", ("tcp", "ipv4", netns), (d.get("proto"), d.get("family"),
                                                      d.get("netns")))
 check(":5000 no events: rate, failures, forecast", (None, None, None),
@@ -219,7 +270,10 @@ check(":6000 time_wait (= ss)", ss_tw, d.get("time_wait"))
 d = dests.get(("127.0.0.1", "127.0.0.1", 41500), {})
 check(":41500 held (client side only, = ss)", ss_in, d.get("held"))
 check(":41500 held", 5, d.get("held"))
-check("bind scopes", [], snap["bind_scopes"])
+# the server's listener inside the range; bind(127.0.0.1, 0) cannot take any port a socket
+# on 127.0.0.1 owns (all of them here)
+check("bind scopes", [("tcp", "127.0.0.1", 1, 1900 - ss_taken)],
+      [(s["proto"], s["addr"], s["held"], s["ports_left"]) for s in snap["bind_scopes"]])
 
 procs = {p["pid"]: p for p in snap["processes"]}
 names = ["pid", "comm", "cgroup", "held", "time_wait", "assign_rate", "failures", "exited"]
@@ -230,12 +284,39 @@ check("holder held", (1000, 0), (p.get("held"), p.get("time_wait")))
 check("holder comm, exited", ("python3", False), (p.get("comm"), p.get("exited")))
 check("holder cgroup is a path", True, str(p.get("cgroup")).startswith("/"))
 check("in-range client held", 5, procs.get(pid("inrange"), {}).get("held"))
-check("server holds nothing (listeners, accepted sockets)", None, procs.get(pid("server")))
+check("server holds its listener inside the range, not its accepted sockets", 1,
+      procs.get(pid("server"), {}).get("held"))
 p = procs.get(None, {})
 check("TIME_WAIT of the exited process: owner unknown (= ss)",
       {"pid": None, "comm": None, "cgroup": None, "held": ss_tw, "time_wait": ss_tw,
        "assign_rate": None, "failures": None, "exited": None}, p)
-check("processes", sorted([pid("holder"), pid("inrange")]), sorted(k for k in procs if k))
+check("processes", sorted([pid("holder"), pid("inrange"), pid("server")]),
+      sorted(k for k in procs if k))
+
+# The port iterator: loaded as root; refused under the seccomp filter, and status goes on.
+why = [l for l in open(f"{work}/status.err") if l.startswith("ephtrace status: port iterator:")]
+check("-v as root: no word against the port iterator", [], why)
+check("bpf() refused (EPERM): exit status", 0, nobpf_rc)
+why = [l for l in open(f"{work}/status-nobpf.err") if l.startswith("ephtrace status: port iterator:")]
+check("bpf() refused: -v says why the port iterator is not used", True,
+      len(why) == 1 and "Operation not permitted" in why[0])
+try:
+    nobpf = json.load(open(f"{work}/status-nobpf.json"))
+except ValueError as e:
+    nobpf = {"unreadable": str(e)}
+# Without the iterator the bucket of every connected TCP port is unknown (here: all of them were
+# chosen by connect(), so the rest of the snapshot is the same).
+if all("bucket_unknown" in n for n in snap["netns"] + nobpf.get("netns", [])):
+    check("port iterator: no TCP port with an unknown bucket", [0] * len(snap["netns"]),
+          [n["bucket_unknown"] for n in snap["netns"]])
+    check("bpf() refused: every connected TCP port's bucket unknown",
+          [sum(d["held"] for d in snap["destinations"])],
+          [n.get("bucket_unknown") for n in nobpf.get("netns", [])])
+for s in (snap, nobpf):
+    s.pop("time", None)
+    for n in s.get("netns", []):
+        n.pop("bucket_unknown", None)
+check("bpf() refused: the same snapshot", snap, nobpf)
 
 text = open(f"{work}/status.txt").read().splitlines()
 check("text lines wider than 79", [], [l for l in text if len(l) > 79])

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +90,52 @@ static void test_reserved_ports(void **state)
 	free(bm);
 }
 
+static void test_sysctl_u32(void **state)
+{
+	uint32_t v = 7;
+
+	(void)state;
+	assert_int_equal(eph_parse_sysctl_u32("2\n", 255, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(eph_parse_sysctl_u32("0\n", 255, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(eph_parse_sysctl_u32("255", 255, &v), 0);
+	assert_int_equal(v, 255);
+	assert_int_equal(eph_parse_sysctl_u32("1000\n", UINT32_MAX, &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(eph_parse_sysctl_u32("4294967295\n", UINT32_MAX, &v), 0);
+	assert_true(v == UINT32_MAX);
+	assert_int_equal(eph_parse_sysctl_u32("007\n", 255, &v), 0);
+	assert_int_equal(v, 7);
+
+	v = 9;
+	assert_int_equal(eph_parse_sysctl_u32("256\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("4294967296\n", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("99999999999999999999\n", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("-1\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32(" 1\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("1 \n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("1\n\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("1\t2\n", 255, &v), -EINVAL);
+	assert_int_equal(eph_parse_sysctl_u32("0x10\n", 255, &v), -EINVAL);
+	assert_int_equal(v, 9); /* untouched on error */
+}
+
+/* A numeric sysctl of our namespace, -1 when the file is missing. */
+static long sysctl_value(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	assert_int_equal(fscanf(f, "%ld", &v), 1);
+	fclose(f);
+	return v;
+}
+
 static void test_socket_link(void **state)
 {
 	uint64_t ino = 5;
@@ -147,6 +194,7 @@ static void test_own_namespace(void **state)
 	struct eph_netns_list *l = eph_netns_list__new();
 	const struct eph_netns *self;
 	struct stat st;
+	long delay;
 	size_t i;
 
 	(void)state;
@@ -165,6 +213,10 @@ static void test_own_namespace(void **state)
 	assert_int_equal(eph_port_range_read(r), 0);
 	assert_in_range(r->low, 1, r->high);
 	assert_int_equal(r->nreserved, eph_port_bitmap_count(r->reserved, r->low, r->high));
+	assert_int_equal(r->tw_reuse, sysctl_value("/proc/sys/net/ipv4/tcp_tw_reuse"));
+	assert_int_equal(r->timestamps, sysctl_value("/proc/sys/net/ipv4/tcp_timestamps"));
+	delay = sysctl_value("/proc/sys/net/ipv4/tcp_tw_reuse_delay"); /* not in 6.1, 6.12 */
+	assert_int_equal(r->tw_reuse_delay_ms, delay < 0 ? 0 : delay);
 	assert_int_equal(eph_netns__run(l, self, read_into, r2), 0);
 	assert_memory_equal(r, r2, sizeof(*r));
 	assert_int_equal(eph_netns__read_range(l, self, r2), 0);
@@ -178,9 +230,9 @@ static void test_own_namespace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_port_range),    cmocka_unit_test(test_reserved_ports),
-		cmocka_unit_test(test_socket_link),   cmocka_unit_test(test_cgroup),
-		cmocka_unit_test(test_own_namespace),
+		cmocka_unit_test(test_port_range), cmocka_unit_test(test_reserved_ports),
+		cmocka_unit_test(test_sysctl_u32), cmocka_unit_test(test_socket_link),
+		cmocka_unit_test(test_cgroup),	   cmocka_unit_test(test_own_namespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

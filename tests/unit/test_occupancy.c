@@ -182,15 +182,18 @@ static void test_range_usable(void **state)
 	assert_int_equal(eph_occ__add_netns(occ, NS2), 0);
 	assert_int_equal(eph_occ__set_range(occ, NS1, 2, 1, NULL), -EINVAL);
 	assert_int_equal(eph_occ__json(occ, &sb, 0, 0, 0), 0);
-	assert_string_equal(
-		sb.buf, "{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
-			"{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
-			"\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
-			"\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0},"
-			"{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
-			"\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
-			"\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0}],"
-			"\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"dropped\":0}");
+	assert_string_equal(sb.buf,
+			    "{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
+			    "{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
+			    "\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
+			    "\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0,"
+			    "\"bound_only_listed\":true},"
+			    "{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
+			    "\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
+			    "\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0,"
+			    "\"bound_only_listed\":true}],"
+			    "\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"dropped\":0,"
+			    "\"resyncs\":0,\"resync_released\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
 }
@@ -620,7 +623,7 @@ static void test_failures(void **state)
 		sb.buf, "\"held\":0,\"time_wait\":0,\"usable\":1900,"
 			"\"ports_left\":1900,\"utilization\":0,\"assign_rate\":0,\"failures\":3,"
 			"\"exhaust_in_s\":null}"));
-	assert_non_null(strstr(sb.buf, "\"dropped\":7}"));
+	assert_non_null(strstr(sb.buf, "\"dropped\":7,\"resyncs\":0,\"resync_released\":0}"));
 	sb_free(&sb);
 	eph_occ__free(occ);
 }
@@ -760,7 +763,7 @@ static void test_json_golden(void **state)
 		"{\"time\":\"2026-11-24T05:18:03.123456789Z\",\"netns\":[{\"netns\":4026532001,"
 		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900,\"taken\":2,"
 		"\"bound\":0,\"udp_usable\":1900,\"udp_taken\":1,\"udp_ports_left\":1899,"
-		"\"bucket_unknown\":2}],"
+		"\"bucket_unknown\":2,\"bound_only_listed\":true}],"
 		"\"destinations\":["
 		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
 		"\"daddr\":\"127.0.0.1\",\"dport\":5000,\"held\":1,\"time_wait\":0,\"usable\":1900,"
@@ -778,7 +781,7 @@ static void test_json_golden(void **state)
 		"\"held\":2,\"time_wait\":0,\"assign_rate\":null,\"failures\":null,\"exited\":false},"
 		"{\"pid\":null,\"comm\":null,\"cgroup\":null,\"held\":1,\"time_wait\":1,"
 		"\"assign_rate\":null,\"failures\":null,\"exited\":null}],"
-		"\"dropped\":0}");
+		"\"dropped\":0,\"resyncs\":0,\"resync_released\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
 }
@@ -1081,6 +1084,91 @@ static void test_tw_reuse(void **state)
 	eph_occ__free(occ);
 }
 
+/* A kernel whose snapshots do not list bound-only sockets (< 6.8): resyncs keep what an event
+ * saw bound, and release it at its own event. */
+static void test_bound_unlisted(void **state)
+{
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__set_bound_listed(occ, false);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 5 * SEC), 0);
+	assert_int_equal(eph_occ__scope(occ, &sk, 5 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	r = tcp_ev(EPH_RELEASE, 6 * SEC, 400, 0x10, 40001, 0);
+	r.ev.flags = EPH_F_SADDR | EPH_F_OWNER;
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &sk, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	/* a kernel that lists them: not in the snapshot means gone */
+	eph_occ__set_bound_listed(occ, true);
+	r = tcp_ev(EPH_ASSIGN, 7 * SEC, 400, 0x11, 40003, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 8 * SEC), 1);
+	eph_occ__free(occ);
+}
+
+/*
+ * Events older than the first snapshot about sockets it already has under other keys (top's
+ * start: attached, then sock_diag, then the events that waited): no second hold.
+ */
+static void test_events_before_snapshot(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_scope_key tk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ_scope_key uk = skey4(NS1, IPPROTO_UDP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	/* bind() then connect() at 9 s; a UDP connect() at 10.05 s, while the dump of the
+	 * snapshot that began at 10 s runs */
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 1);
+	s[0].bucket = EPH_BUCKET_BIND;
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40003, "127.0.0.1", 53, 400, 2);
+	s[1].proto = IPPROTO_UDP;
+	assert_int_equal(eph_occ__seed(occ, s, 2, 10 * SEC), 0);
+	eph_occ__snapshot_end(occ, 10 * SEC + SEC / 10);
+	eph_occ__start(occ, 10 * SEC);
+	r = tcp_ev(EPH_ASSIGN, 9 * SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	r = tcp_ev(EPH_ASSIGN, 10 * SEC + SEC / 20, 400, 0x20, 40003, 53);
+	r.ev.proto = IPPROTO_UDP;
+	addr4(r.ev.saddr, "0.0.0.0"); /* the autobind's */
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 10 * SEC).held, 1);
+	assert_true(dest_st(occ, k, 10 * SEC).ports_left == 1900 - 1);
+	assert_int_equal(eph_occ__scope(occ, &tk, 10 * SEC, &st), -ENOENT);
+	assert_int_equal(eph_occ__scope(occ, &uk, 10 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(proc_st(occ, 400, 10 * SEC).held, 2);
+	/* a resync finds nothing to release */
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 15 * SEC), 0);
+	/* an event after the snapshot is new */
+	r = tcp_ev(EPH_ASSIGN, 16 * SEC, 400, 0x30, 40005, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &tk, 16 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1108,6 +1196,8 @@ int main(void)
 		cmocka_unit_test(test_v4mapped_is_ipv4),
 		cmocka_unit_test(test_bind_before_connect),
 		cmocka_unit_test(test_tw_reuse),
+		cmocka_unit_test(test_bound_unlisted),
+		cmocka_unit_test(test_events_before_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The port iterator against the kernel (root). In a private network namespace, over IPv4 and
+ * IPv6: a listener, a socket bound before connect() and one whose port connect() chose, both to
+ * that listener, and a socket only bound. The namespace is read from another thread that enters
+ * it (eph_netns__run, as status and top do): sock_diag, then the iterator's buckets
+ * (eph_sockdiag_fill_buckets). Expected: the bound-then-connected socket, the listener, the
+ * accepted sockets and the bound-only one BIND, the connect() one CONNECT; the same after both
+ * clients closed first (TIME_WAIT, with its time left); every record matched by cookie.
+ *
+ * One "RESULT <check> PASS|FAIL|SKIP" line per check (the VM harness reads them; its driver
+ * arguments are ignored). Exit 0: all passed; 1: a check failed; 77: cannot run here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "portiter.h"
+#include "sockdiag.h"
+
+#define MAX_SOCKS 4096
+
+struct snap {
+	struct eph_occ_sock s[MAX_SOCKS];
+	size_t n;
+	struct eph_portiter *pi;
+	int bucket_err;
+	size_t nrecs, recs_matched; /* iterator records, and those whose cookie sock_diag has */
+};
+
+/* The sockets of one family in the namespace. */
+struct peers {
+	int family;
+	int lst, bound, conn, only_bound, acc[2];
+	uint16_t lport, bound_port, conn_port, only_port;
+};
+
+static int failed;
+
+static void result(const char *name, const char *what, bool ok, long expected, long got)
+{
+	printf("RESULT %s-%s %s", name, what, ok ? "PASS" : "FAIL");
+	if (!ok) {
+		printf(" (expected %ld, got %ld)", expected, got);
+		failed = 1;
+	}
+	printf("\n");
+}
+
+static void check(const char *name, const char *what, long expected, long got)
+{
+	result(name, what, expected == got, expected, got);
+}
+
+static int push(const struct eph_occ_sock *s, void *ctx)
+{
+	struct snap *sn = ctx;
+
+	if (sn->n == MAX_SOCKS)
+		return -ENOSPC;
+	sn->s[sn->n++] = *s;
+	return 0;
+}
+
+static int count_rec(const struct eph_portiter_rec *rec, void *ctx)
+{
+	struct snap *sn = ctx;
+	size_t i;
+
+	sn->nrecs++;
+	for (i = 0; i < sn->n; i++)
+		if (sn->s[i].proto == IPPROTO_TCP && sn->s[i].cookie == rec->cookie)
+			break;
+	sn->recs_matched += i < sn->n;
+	return 0;
+}
+
+/* Inside the namespace (another thread): what status reads, then the records alone. */
+static int read_ns(void *ctx)
+{
+	struct snap *sn = ctx;
+	int err;
+
+	sn->n = sn->nrecs = sn->recs_matched = 0;
+	err = eph_sockdiag_dump(0, push, sn);
+	if (err)
+		return err;
+	sn->bucket_err = eph_sockdiag_fill_buckets(sn->pi, sn->s, sn->n);
+	return eph_portiter__read(sn->pi, count_rec, sn);
+}
+
+static const struct eph_occ_sock *find(const struct snap *sn, int family, uint16_t port,
+				       bool local_only, int state)
+{
+	size_t i;
+
+	for (i = 0; i < sn->n; i++) {
+		const struct eph_occ_sock *s = &sn->s[i];
+
+		if (s->proto == IPPROTO_TCP && s->family == family && s->sport == port &&
+		    (!local_only || !s->dport) && (state < 0 || s->state == state))
+			return s;
+	}
+	return NULL;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					       ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*sin);
+	}
+	((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+	((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
+	return sizeof(struct sockaddr_in6);
+}
+
+/* A TCP socket on loopback port 0; bound when bind_first. -1 on error. */
+static int tcp_socket(int family, bool bind_first, int v6only)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, 0, &ss);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6 && v6only >= 0 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)))
+		goto out_close;
+	if (bind_first && bind(fd, (struct sockaddr *)&ss, len))
+		goto out_close;
+	return fd;
+
+out_close:
+	close(fd);
+	return -1;
+}
+
+static int connect_to(int fd, int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, port, &ss);
+
+	return connect(fd, (struct sockaddr *)&ss, len);
+}
+
+static int make_peers(struct peers *p, int family)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = family;
+	p->lst = tcp_socket(family, true, 1);
+	if (p->lst < 0 || listen(p->lst, 16))
+		return -errno;
+	p->lport = local_port(p->lst);
+	p->bound = tcp_socket(family, true, -1);
+	p->conn = tcp_socket(family, false, -1);
+	p->only_bound = tcp_socket(family, true, -1);
+	if (p->bound < 0 || p->conn < 0 || p->only_bound < 0)
+		return -errno;
+	if (connect_to(p->bound, family, p->lport) || connect_to(p->conn, family, p->lport))
+		return -errno;
+	p->acc[0] = accept(p->lst, NULL, NULL);
+	p->acc[1] = accept(p->lst, NULL, NULL);
+	if (p->acc[0] < 0 || p->acc[1] < 0)
+		return -errno;
+	p->bound_port = local_port(p->bound);
+	p->conn_port = local_port(p->conn);
+	p->only_port = local_port(p->only_bound);
+	return 0;
+}
+
+/* Clients close first (their sides go to TIME_WAIT), then the accepted sockets. */
+static void close_clients(struct peers *p)
+{
+	char c;
+
+	close(p->bound);
+	close(p->conn);
+	(void)!read(p->acc[0], &c, 1); /* the FIN */
+	(void)!read(p->acc[1], &c, 1);
+	close(p->acc[0]);
+	close(p->acc[1]);
+}
+
+static void check_bucket(const char *name, const char *what, const struct eph_occ_sock *s,
+			 int expected)
+{
+	if (!s) {
+		result(name, what, false, expected, -1);
+		return;
+	}
+	check(name, what, expected, s->bucket);
+}
+
+static void check_connected(const struct snap *sn, const struct peers *p, const char *name)
+{
+	const struct eph_occ_sock *l = find(sn, p->family, p->lport, true, TCP_LISTEN);
+	const struct eph_occ_sock *ob = find(sn, p->family, p->only_port, false, -1);
+
+	check_bucket(name, "bind-then-connect", find(sn, p->family, p->bound_port, false, -1),
+		     EPH_BUCKET_BIND);
+	check_bucket(name, "connect", find(sn, p->family, p->conn_port, false, -1),
+		     EPH_BUCKET_CONNECT);
+	check_bucket(name, "listener", l, EPH_BUCKET_BIND);
+	check_bucket(name, "accepted", find(sn, p->family, p->lport, false, TCP_ESTABLISHED),
+		     EPH_BUCKET_BIND);
+	if (ob) /* sock_diag lists bound-only sockets from 6.5 on */
+		check_bucket(name, "bound-only", ob, EPH_BUCKET_BIND);
+	else
+		printf("RESULT %s-bound-only SKIP (this kernel's sock_diag does not list it)\n",
+		       name);
+	if (p->family == AF_INET6 && l)
+		check(name, "listener-v6only", 1, l->v6only);
+}
+
+static void check_time_wait(const struct snap *sn, const struct peers *p, const char *name)
+{
+	const struct eph_occ_sock *b = find(sn, p->family, p->bound_port, false, TCP_TIME_WAIT);
+	const struct eph_occ_sock *c = find(sn, p->family, p->conn_port, false, TCP_TIME_WAIT);
+
+	check_bucket(name, "tw-bind-then-connect", b, EPH_BUCKET_BIND);
+	check_bucket(name, "tw-connect", c, EPH_BUCKET_CONNECT);
+	if (c)
+		result(name, "tw-left-ms", c->tw_left_ms > 0 && c->tw_left_ms <= 60000, 60000,
+		       c->tw_left_ms);
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+/* A new namespace with lo up for this thread, its fd in *fd and its inode. 0 or -errno. */
+static int private_netns(int *fd, uint32_t *inode)
+{
+	struct stat st;
+	int err;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	err = lo_up();
+	if (err)
+		return err;
+	*fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &st))
+		return -errno;
+	*inode = st.st_ino;
+	return 0;
+}
+
+int main(void)
+{
+	static struct snap sn;
+	struct eph_netns_list l = { 0 };
+	struct eph_netns ns = { 0 };
+	struct peers p4, p6;
+	int self, err, i;
+	char why[256];
+
+	sn.pi = eph_portiter__open(getenv("EPH_VERBOSE") != NULL, why, sizeof(why));
+	if (!sn.pi) {
+		printf("RESULT portiter-open SKIP (%s)\n", why);
+		return 77;
+	}
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	err = self < 0 ? -errno : private_netns(&ns.fd, &ns.inode);
+	if (!err)
+		err = make_peers(&p4, AF_INET) ?: make_peers(&p6, AF_INET6);
+	if (!err && setns(self, CLONE_NEWNET))
+		err = -errno;
+	if (err) {
+		printf("RESULT setup SKIP (%s)\n", strerror(-err));
+		return 77;
+	}
+	l.self = 1; /* not ns: eph_netns__run enters it from a thread */
+	err = eph_netns__run(&l, &ns, read_ns, &sn);
+	check("iterator", "read", 0, err ?: sn.bucket_err);
+	check("iterator", "records-matched-by-cookie", sn.nrecs, sn.recs_matched);
+	check_connected(&sn, &p4, "v4");
+	check_connected(&sn, &p6, "v6");
+
+	close_clients(&p4);
+	close_clients(&p6);
+	for (i = 0; i < 100; i++) { /* until both clients of both families are in TIME_WAIT */
+		err = eph_netns__run(&l, &ns, read_ns, &sn);
+		if (err || (find(&sn, AF_INET, p4.conn_port, false, TCP_TIME_WAIT) &&
+			    find(&sn, AF_INET6, p6.conn_port, false, TCP_TIME_WAIT) &&
+			    find(&sn, AF_INET, p4.bound_port, false, TCP_TIME_WAIT) &&
+			    find(&sn, AF_INET6, p6.bound_port, false, TCP_TIME_WAIT)))
+			break;
+		usleep(20000);
+	}
+	check("iterator", "tw-read", 0, err ?: sn.bucket_err);
+	check("iterator", "tw-records-matched-by-cookie", sn.nrecs, sn.recs_matched);
+	check_time_wait(&sn, &p4, "v4");
+	check_time_wait(&sn, &p6, "v6");
+	eph_portiter__free(sn.pi);
+	return failed;
+}

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of user/sockdiag.c: inet_diag answers into snapshot sockets, and the bind buckets
+ * from the port iterator's records (its reads are stubbed: no BPF, no kernel).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "portiter.h"
+#include "sockdiag.h"
+
+/* ---- the stubbed port iterator --------------------------------------------------------- */
+
+static struct eph_portiter_rec stub_recs[8];
+static size_t stub_n;
+static int stub_err; /* returned after the records */
+static int stub_reads;
+
+int eph_portiter__read(struct eph_portiter *pi,
+		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
+{
+	size_t i;
+	int ret;
+
+	(void)pi;
+	stub_reads++;
+	for (i = 0; i < stub_n; i++) {
+		ret = cb(&stub_recs[i], ctx);
+		if (ret)
+			return ret;
+	}
+	return stub_err;
+}
+
+static void stub_set(const struct eph_portiter_rec *recs, size_t n, int err)
+{
+	memcpy(stub_recs, recs, n * sizeof(*recs));
+	stub_n = n;
+	stub_err = err;
+	stub_reads = 0;
+}
+
+static struct eph_portiter *const some_pi = (struct eph_portiter *)&stub_n; /* never read */
+
+/* ---- inet_diag answers ----------------------------------------------------------------- */
+
+static char buf[4096] __attribute__((aligned(8)));
+
+static struct nlmsghdr *diag_msg(uint8_t family, uint8_t state, struct inet_diag_msg **out)
+{
+	struct nlmsghdr *nlh;
+	struct inet_diag_msg *m;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
+	m->idiag_family = family;
+	m->idiag_state = state;
+	m->id.idiag_sport = htons(40001);
+	m->id.idiag_dport = htons(5000);
+	m->id.idiag_cookie[0] = 0x11223344;
+	m->id.idiag_cookie[1] = 0x5;
+	m->idiag_inode = 777;
+	*out = m;
+	return nlh;
+}
+
+static void test_parse_v4(void **state)
+{
+	struct inet_diag_msg *m;
+	struct nlmsghdr *nlh = diag_msg(AF_INET, TCP_ESTABLISHED, &m);
+	struct eph_occ_sock s;
+	uint8_t want[16] = { 127, 0, 0, 1 };
+
+	(void)state;
+	m->id.idiag_src[0] = htonl(INADDR_LOOPBACK);
+	m->id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+	m->idiag_timer = 1; /* retransmit: not a TIME_WAIT time */
+	m->idiag_expires = 200;
+	memset(&s, 0xff, sizeof(s));
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.proto, IPPROTO_TCP);
+	assert_int_equal(s.family, AF_INET);
+	assert_int_equal(s.state, TCP_ESTABLISHED);
+	assert_int_equal(s.sport, 40001);
+	assert_int_equal(s.dport, 5000);
+	assert_memory_equal(s.saddr, want, 16);
+	assert_memory_equal(s.daddr, want, 16);
+	assert_true(s.cookie == 0x511223344ull);
+	assert_int_equal(s.inode, 777);
+	assert_int_equal(s.netns, 0);
+	assert_int_equal(s.tw_left_ms, 0);
+	assert_int_equal(s.v6only, 0);
+	assert_int_equal(s.bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s.pid, 0);
+}
+
+static void test_parse_v6only(void **state)
+{
+	struct inet_diag_msg *m;
+	struct nlmsghdr *nlh = diag_msg(AF_INET6, TCP_LISTEN, &m);
+	struct eph_occ_sock s;
+
+	(void)state;
+	m->id.idiag_src[3] = htonl(1);		     /* ::1 */
+	mnl_attr_put_u8(nlh, INET_DIAG_SHUTDOWN, 3); /* another attribute first */
+	mnl_attr_put_u8(nlh, INET_DIAG_SKV6ONLY, 1);
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.family, AF_INET6);
+	assert_int_equal(s.saddr[15], 1);
+	assert_int_equal(s.v6only, 1);
+
+	nlh = diag_msg(AF_INET6, TCP_CLOSE, &m);
+	mnl_attr_put_u8(nlh, INET_DIAG_SKV6ONLY, 0);
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_UDP, &s), 0);
+	assert_int_equal(s.v6only, 0);
+
+	/* an attribute that claims more than the message has is not read */
+	nlh = diag_msg(AF_INET6, TCP_LISTEN, &m);
+	mnl_attr_put_u8(nlh, INET_DIAG_SKV6ONLY, 1);
+	((struct nlattr *)((char *)nlh + nlh->nlmsg_len - MNL_ALIGN(5)))->nla_len = 64;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.v6only, 0);
+}
+
+static void test_parse_time_wait(void **state)
+{
+	struct inet_diag_msg *m;
+	struct nlmsghdr *nlh = diag_msg(AF_INET, TCP_TIME_WAIT, &m);
+	struct eph_occ_sock s;
+
+	(void)state;
+	m->idiag_timer = 3;
+	m->idiag_expires = 59676;
+	m->idiag_inode = 0;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.tw_left_ms, 59676);
+	assert_int_equal(s.inode, 0);
+	m->idiag_expires = 0; /* due now: 1 ms, as 0 means unknown */
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.tw_left_ms, 1);
+	m->idiag_state = TCP_FIN_WAIT2; /* closed in FIN_WAIT2: the same timer */
+	m->idiag_expires = 3000;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_int_equal(s.tw_left_ms, 3000);
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_UDP, &s), 0);
+	assert_int_equal(s.tw_left_ms, 0);
+}
+
+static void test_parse_bad(void **state)
+{
+	struct inet_diag_msg *m;
+	struct nlmsghdr *nlh = diag_msg(AF_INET, TCP_ESTABLISHED, &m);
+	struct eph_occ_sock s;
+
+	(void)state;
+	m->id.idiag_cookie[0] = m->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), 0);
+	assert_true(s.cookie == 0);
+	m->idiag_family = AF_UNIX;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), -EAFNOSUPPORT);
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + sizeof(*m) - 1;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), -EBADMSG);
+	nlh->nlmsg_len = 4;
+	assert_int_equal(eph_sockdiag_parse(nlh, IPPROTO_TCP, &s), -EBADMSG);
+}
+
+/* ---- bind buckets ---------------------------------------------------------------------- */
+
+static struct eph_occ_sock tcp(uint64_t cookie, uint8_t family, uint16_t sport, uint8_t st)
+{
+	return (struct eph_occ_sock){ .cookie = cookie,
+				      .proto = IPPROTO_TCP,
+				      .family = family,
+				      .sport = sport,
+				      .state = st,
+				      .dport = 80 };
+}
+
+static struct eph_portiter_rec rec(uint64_t cookie, uint8_t family, uint16_t sport, uint8_t st,
+				   uint8_t bucket)
+{
+	return (struct eph_portiter_rec){ .cookie = cookie,
+					  .family = family,
+					  .sport = sport,
+					  .state = st,
+					  .bucket = bucket };
+}
+
+static void test_buckets_by_cookie(void **state)
+{
+	const struct eph_portiter_rec recs[] = {
+		rec(30, AF_INET, 40003, TCP_TIME_WAIT, EPH_PORTITER_CONNECT),
+		rec(10, AF_INET, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND),
+		rec(20, AF_INET6, 40002, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(40, AF_INET, 40004, TCP_SYN_SENT, EPH_PORTITER_NO_BUCKET),
+	};
+	struct eph_occ_sock s[] = {
+		tcp(20, AF_INET6, 40002, TCP_ESTABLISHED), tcp(10, AF_INET, 40001, TCP_ESTABLISHED),
+		tcp(30, AF_INET, 40003, TCP_TIME_WAIT),	   tcp(40, AF_INET, 40004, TCP_SYN_SENT),
+		tcp(50, AF_INET, 40005, TCP_ESTABLISHED), /* gone from the pass */
+		tcp(10, AF_INET, 40001, TCP_ESTABLISHED), /* UDP below: never a bucket */
+	};
+
+	(void)state;
+	s[5].proto = IPPROTO_UDP;
+	stub_set(recs, 4, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 6), 0);
+	assert_int_equal(stub_reads, 1);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_CONNECT);
+	assert_int_equal(s[1].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(s[2].bucket, EPH_BUCKET_CONNECT);
+	assert_int_equal(s[3].bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s[4].bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s[5].bucket, EPH_BUCKET_UNKNOWN);
+}
+
+static void test_buckets_by_key(void **state)
+{
+	const struct eph_portiter_rec recs[] = {
+		rec(11, AF_INET, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND),
+		rec(12, AF_INET, 40002, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(13, AF_INET, 40002, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(14, AF_INET6, 40003, TCP_FIN_WAIT2, EPH_PORTITER_CONNECT),
+	};
+	struct eph_occ_sock s[] = {
+		tcp(0, AF_INET, 40001, TCP_ESTABLISHED),  /* no cookie: the only 40001 record */
+		tcp(99, AF_INET, 40001, TCP_ESTABLISHED), /* unknown cookie: the same */
+		tcp(0, AF_INET, 40002, TCP_ESTABLISHED),  /* two records: ambiguous */
+		tcp(0, AF_INET6, 40001, TCP_ESTABLISHED), /* another family */
+		tcp(0, AF_INET, 40001, TCP_SYN_SENT),	  /* another state */
+		tcp(0, AF_INET6, 40003, TCP_FIN_WAIT2),	  /* a TIME_WAIT socket's substate */
+	};
+
+	(void)state;
+	stub_set(recs, 4, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 6), 0);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(s[1].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(s[2].bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s[3].bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s[4].bucket, EPH_BUCKET_UNKNOWN);
+	assert_int_equal(s[5].bucket, EPH_BUCKET_CONNECT);
+}
+
+static void test_buckets_without_iterator(void **state)
+{
+	const struct eph_portiter_rec recs[] = {
+		rec(1, AF_INET, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND),
+		rec(2, AF_INET, 5000, TCP_LISTEN, EPH_PORTITER_CONNECT), /* cannot be: ignored */
+	};
+	struct eph_occ_sock s[] = {
+		tcp(1, AF_INET, 40001, TCP_ESTABLISHED),
+		tcp(2, AF_INET, 5000, TCP_LISTEN),
+		tcp(3, AF_INET, 40002, TCP_CLOSE), /* only bound: how sock_diag lists it */
+		tcp(4, AF_INET, 40003, EPH_TCP_BOUND_INACTIVE),
+	};
+	size_t i;
+
+	(void)state;
+	stub_set(recs, 2, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(NULL, s, 4), 0);
+	assert_int_equal(stub_reads, 0);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_UNKNOWN);
+	for (i = 1; i < 4; i++)
+		assert_int_equal(s[i].bucket, EPH_BUCKET_BIND);
+
+	/* a failed pass: its records are not used, the rule still is */
+	stub_set(recs, 2, -ENOMEM);
+	s[0].bucket = EPH_BUCKET_CONNECT; /* overwritten */
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 4), -ENOMEM);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_UNKNOWN);
+	for (i = 1; i < 4; i++)
+		assert_int_equal(s[i].bucket, EPH_BUCKET_BIND);
+
+	stub_set(recs, 2, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 4), 0);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(s[1].bucket, EPH_BUCKET_BIND); /* LISTEN: bind(), whatever the record */
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 0), 0);
+}
+
+/* sock_diag dumps bound-only TCP sockets from 6.8 on (TCPF_BOUND_INACTIVE). */
+static void test_lists_bound(void **state)
+{
+	(void)state;
+	assert_false(eph_sockdiag_lists_bound("6.1.0-56-amd64"));
+	assert_false(eph_sockdiag_lists_bound("6.7.12"));
+	assert_true(eph_sockdiag_lists_bound("6.8.0"));
+	assert_true(eph_sockdiag_lists_bound("6.12.117-cloud-amd64"));
+	assert_true(eph_sockdiag_lists_bound("7.0"));
+	assert_false(eph_sockdiag_lists_bound("5.15.0"));
+	assert_true(eph_sockdiag_lists_bound("garbage"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_v4),
+		cmocka_unit_test(test_parse_v6only),
+		cmocka_unit_test(test_parse_time_wait),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_buckets_by_cookie),
+		cmocka_unit_test(test_buckets_by_key),
+		cmocka_unit_test(test_buckets_without_iterator),
+		cmocka_unit_test(test_lists_bound),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

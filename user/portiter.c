@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The port iterator: load once, read per network namespace. See portiter.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "portiter.h"
+#include "portiter.skel.h"
+
+#define READ_RECS 256 /* records per read() */
+
+struct eph_portiter {
+	struct portiter_bpf *skel;
+	struct bpf_link *link;
+};
+
+static bool print_verbose;
+
+static int portiter_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return print_verbose ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static void say_why(char *err, size_t errlen, const char *what, int e)
+{
+	snprintf(err, errlen, "%s: %s%s", what, strerror(e),
+		 e == EPERM || e == EACCES ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+}
+
+/* open -> load -> attach; on failure err says which step and why. 0 or -errno. */
+static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
+{
+	int e;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		e = errno;
+		snprintf(err, errlen, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)", strerror(e));
+		return -e;
+	}
+	pi->skel = portiter_bpf__open();
+	if (!pi->skel) {
+		e = errno;
+		say_why(err, errlen, "cannot open the BPF object", e);
+		return -e;
+	}
+	e = -portiter_bpf__load(pi->skel);
+	if (e) {
+		say_why(err, errlen, "cannot load the iterator program", e);
+		return -e;
+	}
+	pi->link = bpf_program__attach_iter(pi->skel->progs.portiter_tcp, NULL);
+	if (!pi->link) {
+		e = errno;
+		say_why(err, errlen, "cannot create the iterator link", e);
+		return -e;
+	}
+	return 0;
+}
+
+struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen)
+{
+	libbpf_print_fn_t old_print;
+	struct eph_portiter *pi;
+	int ret;
+
+	pi = calloc(1, sizeof(*pi));
+	if (!pi) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	print_verbose = verbose;
+	old_print = libbpf_set_print(portiter_print);
+	ret = portiter_start(pi, err, errlen);
+	libbpf_set_print(old_print);
+	if (ret) {
+		eph_portiter__free(pi);
+		return NULL;
+	}
+	return pi;
+}
+
+/* The whole records of buf[0, *len) to cb; what is left of a cut record moves to the front. */
+static int feed(char *buf, size_t *len, int (*cb)(const struct eph_portiter_rec *, void *),
+		void *ctx)
+{
+	struct eph_portiter_rec rec;
+	size_t off;
+	int ret = 0;
+
+	for (off = 0; off + sizeof(rec) <= *len && !ret; off += sizeof(rec)) {
+		memcpy(&rec, buf + off, sizeof(rec));
+		ret = cb(&rec, ctx);
+	}
+	memmove(buf, buf + off, *len - off);
+	*len -= off;
+	return ret;
+}
+
+int eph_portiter__read(struct eph_portiter *pi,
+		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
+{
+	char buf[READ_RECS * sizeof(struct eph_portiter_rec)];
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = bpf_iter_create(bpf_link__fd(pi->link));
+	if (fd < 0)
+		return -errno;
+	while (!ret) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		len += n;
+		ret = feed(buf, &len, cb, ctx);
+	}
+	if (!ret && len)
+		ret = -EBADMSG; /* a record cut short */
+	close(fd);
+	return ret;
+}
+
+void eph_portiter__free(struct eph_portiter *pi)
+{
+	if (!pi)
+		return;
+	bpf_link__destroy(pi->link);
+	portiter_bpf__destroy(pi->skel);
+	free(pi);
+}

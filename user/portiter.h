@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The port iterator (bpf/portiter.bpf.c): for every TCP socket of a network namespace, whether
+ * bind()/listen() or connect() made the bind bucket of its port. connect() skips every port
+ * whose bucket bind() or listen() made, whatever the destination; sock_diag cannot tell a
+ * connected socket bound before connect() from one whose port connect() chose.
+ *
+ * Optional by design: a kernel that refuses it (no BTF, no privilege, a seccomp filter, an old
+ * kernel) leaves the buckets unknown, and no command fails because of it.
+ */
+#ifndef EPH_PORTITER_H
+#define EPH_PORTITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ephtrace.h"
+
+struct eph_portiter;
+
+/*
+ * Load the iterator program and create its link, once. libbpf's messages go to stderr with
+ * verbose, else nowhere (the print function in place before is put back). Returns NULL with
+ * the reason in err (e.g. "cannot load the iterator: Operation not permitted") when the kernel
+ * refuses it.
+ */
+struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen);
+
+/*
+ * One pass over the TCP sockets of the network namespace of the calling thread (the kernel
+ * takes it when the iterator is created: call it on a thread already inside the namespace,
+ * e.g. from eph_netns__run). cb gets every record; its non-zero return stops the pass and is
+ * returned. Returns 0 or -errno.
+ */
+int eph_portiter__read(struct eph_portiter *pi,
+		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx);
+
+void eph_portiter__free(struct eph_portiter *pi); /* NULL-safe; leaves nothing in the kernel */
+
+#endif
