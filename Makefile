@@ -133,15 +133,16 @@ test-host: ephtrace $(OUTPUT)/tests/ephtest
 test-vm: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
 
+# Each part prints its time, so that growth is seen; the first failure stops the run.
+TEST_PARTS := test-unit test-bpf test-host test-vm test-cli fuzz-smoke
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace
-	$(Q)$(MAKE) --no-print-directory test-unit
-	$(Q)$(MAKE) --no-print-directory test-bpf
-	$(Q)$(MAKE) --no-print-directory test-host
-	$(Q)$(MAKE) --no-print-directory test-vm
-	$(Q)$(MAKE) --no-print-directory test-cli
-	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	@echo "make test: 6 passed, 0 failed"
+	$(Q)set -e; start=$$(date +%s); for p in $(TEST_PARTS); do \
+		t0=$$(date +%s); $(MAKE) --no-print-directory $$p; \
+		echo "make test: $$p passed in $$(( $$(date +%s) - t0 )) s"; \
+	done; echo "make test: all parts in $$(( $$(date +%s) - start )) s"
+	@echo "make test: $(words $(TEST_PARTS)) passed, 0 failed"
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps

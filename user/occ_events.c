@@ -135,15 +135,16 @@ static uint8_t ev_bucket(const struct eph_event *ev)
  * hold stands for under the event's keys: the snapshot already has that socket under the keys
  * it has now (a bind() before connect() shows connected, a UDP autobind with the source
  * connect() gave it), or it was gone by then (or made after the dump passed its slot: the next
- * one finds it). Not a TCP connect(): its keys are the snapshot's. Not a port bind() took on a
- * kernel whose snapshots cannot list bound-only sockets.
+ * one finds it). Not a TCP connect(): its keys are the snapshot's. A port bind() took, on a
+ * kernel whose snapshots cannot list bound-only sockets: only when the snapshot shows it.
  */
 static bool ev_predates(const struct eph_occ *occ, const struct eph_event *ev)
 {
 	if (ev->ts_ns >= occ->snap_end_ns || ev_to_dest(ev))
 		return false;
-	return !(occ->bound_unlisted && ev->proto == IPPROTO_TCP &&
-		 ev_bucket(ev) == EPH_BUCKET_BIND);
+	if (occ->bound_unlisted && ev->proto == IPPROTO_TCP && ev_bucket(ev) == EPH_BUCKET_BIND)
+		return snap_shows(occ, ev->netns, ev->sport, ev->family, ev->saddr);
+	return true;
 }
 
 static bool ev_counts(struct eph_occ *occ, const struct eph_event *ev)

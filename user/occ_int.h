@@ -182,6 +182,8 @@ struct eph_occ {
 	uint32_t gen;		  /* snapshots reconciled */
 	bool bound_unlisted;	  /* snapshots do not list bound-only TCP sockets (< 6.8) */
 	uint64_t snap_end_ns;	  /* when the latest snapshot's dump ended */
+	struct snap_port *snap_tcp; /* bound_unlisted: the latest snapshot's TCP sockets */
+	size_t nsnap_tcp;
 	uint64_t resyncs;	  /* eph_occ__reconcile() calls */
 	uint64_t resync_released; /* holds they found gone without an event */
 	uint32_t last_netns;	  /* the netns of the last event ... */
@@ -218,6 +220,15 @@ struct hold_spec {
 	uint32_t pid; /* 0: unknown owner */
 	const char *comm;
 	const char *cgroup;
+};
+
+/* A TCP socket of a snapshot by namespace, port and address (IPv4-mapped as IPv4). */
+struct snap_port {
+	uint32_t netns;
+	uint16_t port;
+	uint8_t family;
+	uint8_t __pad;
+	uint8_t addr[16];
 };
 
 /* One line of a snapshot: an entry and its numbers. */
@@ -266,6 +277,10 @@ void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now, 
 /* occ_model.c */
 int occ_model_build(const struct eph_occ *occ, uint64_t now, struct occ_model *m);
 void occ_model_free(struct occ_model *m); /* leaves it zeroed */
+
+/* occ_snapshot.c */
+bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_t family,
+		const uint8_t *addr);
 
 /* occ_view.c */
 int cmp_dest_urgent(const void *a, const void *b);

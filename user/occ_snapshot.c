@@ -241,6 +241,89 @@ static int check_ranges(const struct eph_occ *occ, const struct eph_occ_sock *so
 	return 0;
 }
 
+static int cmp_snap_port(const void *a, const void *b)
+{
+	const struct snap_port *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* Keep the snapshot's TCP sockets, on a kernel whose snapshots do not list bound-only ones:
+ * what an event saw bound that the snapshot does not show may still be there. */
+static int keep_tcp_ports(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n)
+{
+	struct snap_port *v = NULL;
+	struct tuple t;
+	size_t i, k = 0;
+
+	if (occ->bound_unlisted && n) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (i = 0; v && i < n; i++) {
+		if (socks[i].proto != IPPROTO_TCP)
+			continue;
+		sock_tuple(&socks[i], socks[i].dport != 0, false, &t);
+		v[k].netns = t.dest.netns;
+		v[k].port = t.sport;
+		v[k].family = t.dest.family;
+		memcpy(v[k].addr, t.dest.saddr, sizeof(v[k].addr));
+		k++;
+	}
+	if (v)
+		qsort(v, k, sizeof(*v), cmp_snap_port);
+	free(occ->snap_tcp);
+	occ->snap_tcp = v;
+	occ->nsnap_tcp = k;
+	return 0;
+}
+
+/* Does the latest snapshot show a TCP socket on this port and address (any address on the port
+ * for a wildcard)? */
+bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_t family,
+		const uint8_t *addr)
+{
+	static const uint8_t any[16];
+	bool wild = !memcmp(addr, any, family == AF_INET ? 4 : 16);
+	size_t lo = 0, hi = occ->nsnap_tcp;
+
+	while (lo < hi) { /* the first entry of (netns, port) */
+		size_t mid = (lo + hi) / 2;
+		const struct snap_port *m = &occ->snap_tcp[mid];
+
+		if (m->netns < netns || (m->netns == netns && m->port < port))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < occ->nsnap_tcp; lo++) {
+		const struct snap_port *m = &occ->snap_tcp[lo];
+
+		if (m->netns != netns || m->port != port)
+			return false;
+		if (wild || (m->family == family && !memcmp(m->addr, addr, 16)))
+			return true;
+	}
+	return false;
+}
+
+/* A hold the snapshot did not show that may still be there: a port bind() took, on a kernel
+ * whose snapshots cannot list bound-only sockets, where the snapshot shows no socket. */
+static bool unlisted_bound(const struct eph_occ *occ, const struct hold *h)
+{
+	return occ->bound_unlisted && h->since_ns && h->scope && !h->tw &&
+	       h->tuple.dest.proto == IPPROTO_TCP && h->bucket == EPH_BUCKET_BIND &&
+	       !snap_shows(occ, h->tuple.dest.netns, h->tuple.sport, h->tuple.dest.family,
+			   h->tuple.dest.saddr);
+}
+
 /* Add the sockets not known yet; with update, bring the known ones up to date (reconcile). */
 static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns,
 		bool update)
@@ -249,6 +332,8 @@ static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 	uint64_t *listen;
 	int err = check_ranges(occ, socks, n);
 
+	if (!err)
+		err = keep_tcp_ports(occ, socks, n);
 	if (err)
 		return err;
 	err = listeners(socks, n, &listen, &nlisten);
@@ -283,60 +368,20 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 	return seed(occ, socks, n, now_ns, false);
 }
 
-/* Sorted (netns, port) keys of the snapshot's TCP sockets, for a kernel that does not list
- * bound-only ones: a port the snapshot shows in use is not one only a bound socket holds. */
-static int tcp_ports(const struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
-		     uint64_t **out, size_t *nout)
-{
-	size_t i, k = 0;
-
-	*out = NULL;
-	*nout = 0;
-	if (!occ->bound_unlisted || !n)
-		return 0;
-	*out = calloc(n, sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (socks[i].proto == IPPROTO_TCP)
-			(*out)[k++] = listen_key(socks[i].netns, socks[i].sport);
-	qsort(*out, k, sizeof(**out), cmp_u64);
-	*nout = k;
-	return 0;
-}
-
-/* A hold the snapshot did not show that may still be there: a port bind() took, on a kernel
- * whose snapshots cannot list bound-only sockets, when nothing else shows on that port. */
-static bool unlisted_bound(const struct eph_occ *occ, const struct hold *h, const uint64_t *ports,
-			   size_t nports)
-{
-	uint64_t key = listen_key(h->tuple.dest.netns, h->tuple.sport);
-
-	return occ->bound_unlisted && h->since_ns && h->scope && !h->tw &&
-	       h->tuple.dest.proto == IPPROTO_TCP && h->bucket == EPH_BUCKET_BIND &&
-	       !(nports && bsearch(&key, ports, nports, sizeof(*ports), cmp_u64));
-}
-
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		       uint64_t snap_ns)
 {
-	uint64_t *ports;
-	size_t nports;
 	uint32_t i;
 	int removed = 0, err;
 
 	err = check_ranges(occ, socks, n);
-	if (!err)
-		err = tcp_ports(occ, socks, n, &ports, &nports);
 	if (err)
 		return err;
 	if (++occ->gen == 0)
 		occ->gen = 1;
 	err = seed(occ, socks, n, snap_ns, true);
-	if (err) {
-		free(ports);
+	if (err)
 		return err;
-	}
 	for (i = 0; i < occ->holds.top; i++) {
 		struct hold *h;
 
@@ -346,13 +391,12 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 		/* taken after the snapshot began: the snapshot may not show it yet */
 		if (h->seen == occ->gen || (h->since_ns && h->since_ns >= snap_ns))
 			continue;
-		if (unlisted_bound(occ, h, ports, nports))
+		if (unlisted_bound(occ, h))
 			continue;
 		hold_del(occ, i, true, snap_ns,
 			 h->since_ns ? (int64_t)(snap_ns - h->since_ns) : -1);
 		removed++;
 	}
-	free(ports);
 	occ->resyncs++;
 	occ->resync_released += removed;
 	return removed;

@@ -84,6 +84,7 @@ void eph_occ__free(struct eph_occ *occ)
 	for (i = 0; i < occ->nss.top; i++)
 		if (occ->nss.used[i])
 			free(((struct ns *)eph_tab__rec(&occ->nss, i))->rbits);
+	free(occ->snap_tcp);
 	eph_tab__fini(&occ->holds);
 	eph_tab__fini(&occ->dests);
 	eph_tab__fini(&occ->scopes);
