@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sockdiag.h"
+#include "strbuf.h"
 
 #define CGROUP_PATH_MAX 4096
 
@@ -29,20 +30,6 @@ struct eph_owners {
 	size_t nprocs, procs_cap;
 };
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 256;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = reallocarray(*v, c, size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
 
 /* A small /proc file into buf (NUL-terminated, possibly cut). */
 static int read_small(int dirfd, const char *name, char *buf, size_t len)
@@ -67,7 +54,7 @@ static int owners_add_proc(struct eph_owners *o, uint32_t pid, int piddir)
 	struct owner_proc *p;
 	int err;
 
-	err = grow((void **)&o->procs, &o->procs_cap, o->nprocs, sizeof(*o->procs));
+	err = eph_grow((void **)&o->procs, &o->procs_cap, o->nprocs, sizeof(*o->procs));
 	if (err)
 		return err;
 	p = &o->procs[o->nprocs];
@@ -112,7 +99,7 @@ static int owners_scan_pid(struct eph_owners *o, uint32_t pid, int piddir)
 		link[n] = '\0';
 		if (eph_parse_socket_link(link, &inode))
 			continue;
-		err = grow((void **)&o->socks, &o->socks_cap, o->nsocks, sizeof(*o->socks));
+		err = eph_grow((void **)&o->socks, &o->socks_cap, o->nsocks, sizeof(*o->socks));
 		if (err)
 			break;
 		o->socks[o->nsocks].inode = inode;

@@ -14,6 +14,7 @@
 
 #include "portiter.h"
 #include "sockdiag.h"
+#include "strbuf.h"
 
 /* Big enough for any dump message batch the kernel sends (it sizes them by our buffer). */
 #define DIAG_BUF_SIZE 65536
@@ -161,23 +162,6 @@ out_free_buf:
 	return err;
 }
 
-/* ---- growing arrays -------------------------------------------------------------------- */
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 256;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = reallocarray(*v, c, size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 /* ---- bind buckets (the port iterator) ------------------------------------------------- */
 
 struct bucket_recs {
@@ -191,7 +175,7 @@ static int push_rec(const struct eph_portiter_rec *rec, void *ctx)
 	struct bucket_recs *b = ctx;
 	int err;
 
-	err = grow((void **)&b->by_cookie, &b->cap, b->n, sizeof(*b->by_cookie));
+	err = eph_grow((void **)&b->by_cookie, &b->cap, b->n, sizeof(*b->by_cookie));
 	if (err)
 		return err;
 	b->by_cookie[b->n++] = *rec;
@@ -310,7 +294,7 @@ static int push_sock(const struct eph_occ_sock *s, void *ctx)
 	struct sockvec *sv = ctx;
 	int err;
 
-	err = grow((void **)&sv->v, &sv->cap, sv->n, sizeof(*sv->v));
+	err = eph_grow((void **)&sv->v, &sv->cap, sv->n, sizeof(*sv->v));
 	if (err)
 		return err;
 	sv->v[sv->n++] = *s;

@@ -221,3 +221,18 @@ out_restore:
 	sb->buf[old_len] = '\0';
 	return err;
 }
+
+int eph_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 256;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = reallocarray(*v, c, size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}

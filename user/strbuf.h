@@ -31,4 +31,8 @@ void sb_free(struct strbuf *sb);  /* NULL-safe, leaves an empty buffer */
  * gives "". On -ENOMEM nothing is appended. */
 int sb_json_str(struct strbuf *sb, const char *s, size_t n);
 
+/* Room in array *v (capacity *cap elements of size bytes) for element n: doubles it (from 256)
+ * when n has reached the capacity. Returns 0 or -ENOMEM (*v is then left as it was). */
+int eph_grow(void **v, size_t *cap, size_t n, size_t size);
+
 #endif

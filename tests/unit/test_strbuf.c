@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "strbuf.h"
@@ -222,6 +223,24 @@ static void test_json_invalid_utf8(void **state)
 		    5, "pre:\"\\u00fe\xc3\xa9\\u0080z\"");
 }
 
+/* eph_grow: room for element n, doubling from 256. */
+static void test_array_grow(void **state)
+{
+	size_t cap = 0, n;
+	int *v = NULL;
+
+	(void)state;
+	assert_int_equal(eph_grow((void **)&v, &cap, 0, sizeof(*v)), 0);
+	assert_int_equal(cap, 256);
+	for (n = 0; n < 600; n++) {
+		assert_int_equal(eph_grow((void **)&v, &cap, n, sizeof(*v)), 0);
+		v[n] = (int)n;
+	}
+	assert_int_equal(cap, 1024);
+	assert_int_equal(v[599], 599);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_json_escapes),
 		cmocka_unit_test(test_json_valid_utf8),
 		cmocka_unit_test(test_json_invalid_utf8),
+		cmocka_unit_test(test_array_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
