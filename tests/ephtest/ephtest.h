@@ -200,7 +200,7 @@ const char *verdict_name(enum verdict v);
 #define SCN_EVENTS 0	 /* ephtrace events against the oracle (check.c) */
 #define SCN_OCC_LIVE 1	 /* ephtrace top --json, started before the workload (occ.c) */
 #define SCN_OCC_LATE 2	 /* ephtrace top --json -n 1, started after it */
-#define SCN_OCC_STATUS 3 /* ephtrace status --json, no BPF */
+#define SCN_OCC_STATUS 3 /* ephtrace status --json, bpf() refused */
 #define SCN_DRIVEN 4	 /* a driver of its own: struct scenario .drive */
 #define SCN_HIST_FILL 5	 /* hist --json: the port search per quarter of a filling range */
 #define SCN_HEADROOM 6	 /* ports_left of status and top against what the kernel grants */
@@ -283,7 +283,7 @@ struct tracer {
 	struct buf err; /* all of its stderr */
 };
 
-#define TRACER_NO_BPF 1 /* run it under a seccomp filter that kills it if it calls bpf() */
+#define TRACER_NO_BPF 1 /* run it under a seccomp filter that fails bpf() with EPERM */
 
 int tracer__start(struct tracer *t, char *const argv[]);
 int tracer__start_flags(struct tracer *t, char *const argv[], unsigned int flags);

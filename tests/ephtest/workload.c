@@ -658,7 +658,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "status",
-		.desc = "status --json (no BPF) on the occupancy workload",
+		.desc = "status --json with bpf() refused, on the occupancy workload",
 		.kind = SCN_OCC_STATUS,
 		.range_lo = 40000,
 		.range_hi = 41999,
