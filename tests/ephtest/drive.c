@@ -46,17 +46,6 @@ void drv_problem(struct drv *d, const char *fmt, ...)
 	d->problems++;
 }
 
-static const char *status_text(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "status 0x%x", status);
-	return buf;
-}
-
 /* ---- the workload ---- */
 
 int drv_start_workload(struct drv *d, const char *comm)

@@ -43,6 +43,8 @@ int64_t now_ms(void);
 int64_t wall_ns(void);
 /* "EADDRNOTAVAIL" for 99; "E<n>" written into tmp for an errno it has no name for. */
 const char *errno_name(int err, char *tmp, size_t len);
+/* "exit status 1", "killed by signal 9" for a waitpid() status, written into buf. */
+const char *status_text(int status, char *buf, size_t len);
 
 /* ---- workload.c ---- */
 

@@ -1187,17 +1187,6 @@ static void problem(struct hr_run *r, const char *fmt, ...)
 	r->problems++;
 }
 
-static const char *status_text(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "status 0x%x", status);
-	return buf;
-}
-
 static bool workload_died(struct hr_run *r)
 {
 	char st[64];

@@ -102,17 +102,6 @@ static void print_indented(const char *title, const char *text)
 	}
 }
 
-static const char *status_text(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "status 0x%x", status);
-	return buf;
-}
-
 static int start_workloads(struct run *r)
 {
 	const char *comm;

@@ -95,17 +95,6 @@ static void problem(struct occ_run *r, const char *fmt, ...)
 	r->problems++;
 }
 
-static const char *status_text(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "status 0x%x", status);
-	return buf;
-}
-
 static void print_indented(const char *title, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len, *nl;
