@@ -28,7 +28,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model portsearch netns metrics httplimit
+CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw netns metrics httplimit
 # Modules that drive the kernel side.
 APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve
 
@@ -58,7 +58,7 @@ $(OUTPUT)/ephtrace.skel.h: $(OUTPUT)/ephtrace.bpf.o
 $(APP_OBJS): $(OUTPUT)/ephtrace.skel.h
 
 # The port iterator (iter/tcp), a separate object: only its loader embeds it.
-$(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c include/ephtrace.h | $(OUTPUT)
+$(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c bpf/core_fixes.bpf.h include/ephtrace.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp

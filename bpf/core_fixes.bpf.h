@@ -18,4 +18,66 @@ static __always_inline __u8 sk_userlocks(const struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
 }
 
+/*
+ * IP_LOCAL_PORT_RANGE, as the socket set it (setsockopt(IPPROTO_IP, IP_LOCAL_PORT_RANGE,
+ * hi << 16 | lo)): struct inet_sock's local_port_range was a struct { __u16 lo; __u16 hi; }
+ * from commit 91d0b78c5177 ("inet: Add IP_LOCAL_PORT_RANGE socket option", 6.3, backported to
+ * 6.1.y) until commit d9f28735af87 ("Use READ/WRITE_ONCE() for IP local_port_range.", David
+ * Laight, net-next Dec 2023, 6.8) made it one u32, hi << 16 | lo. vmlinux.h is 6.1's, so both
+ * shapes are named by a flavour here. A kernel without the option has neither: 0, 0.
+ */
+struct inet_sock___old {
+	struct {
+		__u16 lo;
+		__u16 hi;
+	} local_port_range;
+} __attribute__((preserve_access_index));
+
+struct inet_sock___new {
+	__u32 local_port_range; /* high << 16 | low */
+} __attribute__((preserve_access_index));
+
+static __always_inline void inet_sk_port_range(const struct inet_sock *inet, __u16 *lo, __u16 *hi)
+{
+	const struct inet_sock___old *o = (const void *)inet;
+	const struct inet_sock___new *n = (const void *)inet;
+	__u32 range = 0;
+
+	/* .lo exists only where local_port_range is the struct; a u32 has no member */
+	if (bpf_core_field_exists(o->local_port_range.lo)) {
+		*lo = BPF_CORE_READ(o, local_port_range.lo);
+		*hi = BPF_CORE_READ(o, local_port_range.hi);
+		return;
+	}
+	if (bpf_core_field_exists(n->local_port_range))
+		range = BPF_CORE_READ(n, local_port_range);
+	*lo = range & 0xffff;
+	*hi = range >> 16;
+}
+
+/*
+ * IP_BIND_ADDRESS_NO_PORT was the bitfield inet_sock.bind_address_no_port (vmlinux.h, 6.1) until
+ * commit ca571e2eb7eb ("inet: move inet->bind_address_no_port to inet->inet_flags", 6.6) made it
+ * bit INET_FLAGS_BIND_ADDRESS_NO_PORT of inet_sock.inet_flags. That enum is anonymous in
+ * include/net/inet_sock.h, and CO-RE finds an enum value's candidates by the enum's name:
+ * bpf_core_enum_value() cannot relocate it. The bit is 18 from 6.6 to at least 7.2.
+ */
+struct inet_sock___flags {
+	unsigned long inet_flags;
+} __attribute__((preserve_access_index));
+
+#define INET_FLAGS_BIND_ADDRESS_NO_PORT___x 18
+
+static __always_inline bool inet_sk_bind_no_port(const struct sock *sk)
+{
+	const struct inet_sock *inet = (const void *)sk;
+	const struct inet_sock___flags *f = (const void *)sk;
+
+	if (bpf_core_field_exists(inet->bind_address_no_port))
+		return BPF_CORE_READ_BITFIELD_PROBED(inet, bind_address_no_port);
+	if (bpf_core_field_exists(f->inet_flags))
+		return (BPF_CORE_READ(f, inet_flags) >> INET_FLAGS_BIND_ADDRESS_NO_PORT___x) & 1;
+	return false;
+}
+
 #endif

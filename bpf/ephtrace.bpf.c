@@ -291,6 +291,50 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 	ev_submit(e);
 }
 
+/*
+ * What the socket says of a TCP connect(): EPH_F_NO_PORT (IP_BIND_ADDRESS_NO_PORT); for a socket
+ * that had its port from bind() (bound), EPH_F_BOUND, and EPH_F_EPHEMERAL when that bind() asked
+ * for port 0 (__inet_bind() sets SOCK_BINDPORT_LOCK for a given port only); else the port is
+ * connect()'s to choose: EPH_F_EPHEMERAL.
+ */
+static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
+{
+	__u16 flags = inet_sk_bind_no_port(sk) ? EPH_F_NO_PORT : 0;
+
+	if (!bound)
+		return flags | EPH_F_EPHEMERAL;
+	flags |= EPH_F_BOUND;
+	if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
+		flags |= EPH_F_EPHEMERAL;
+	return flags;
+}
+
+/*
+ * A TCP socket bind() had given its port connected: the port serves this 4-tuple too now. No
+ * port was chosen, so no assignment: counted in "stats" under its own type, and the socket's
+ * hold (the bind's, same key) stays as it is.
+ */
+static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags)
+{
+	struct eph_stat_key key = { .type = EPH_CONNECT,
+				    .op = EPH_OP_CONNECT,
+				    .proto = IPPROTO_TCP };
+	struct eph_event *e;
+
+	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	map_add(&stats, &key, 1);
+	e = ev_reserve(EPH_CONNECT);
+	if (!e)
+		return;
+	fill_task(e);
+	fill_common(e, (const struct sock_common *)sk, true);
+	e->proto = IPPROTO_TCP;
+	e->op = EPH_OP_CONNECT;
+	e->sock_id = (__u64)sk;
+	e->flags |= flags;
+	ev_submit(e);
+}
+
 /* inet_hash_connect / inet6_hash_connect: the TCP connect() port search. */
 static __always_inline int on_hash_connect_enter(struct sock *sk)
 {
@@ -309,15 +353,21 @@ static __always_inline int on_hash_connect_exit(int ret)
 {
 	struct call_ctx *c = call_get(SLOT_HASH_CONNECT);
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP };
+	struct sock *sk;
 
 	if (!c)
 		return 0;
+	sk = (struct sock *)c->sk;
 	o.search_ns = bpf_ktime_get_ns() - c->ts;
-	o.flags = EPH_F_SEARCH | (c->had_port ? 0 : EPH_F_EPHEMERAL);
+	o.flags = connect_flags(sk, c->had_port);
 	o.err = ret < 0 ? -ret : 0;
 	/* A socket that already had a port only has its 4-tuple checked: no assignment. */
-	if (o.err || !c->had_port)
-		emit((struct sock *)c->sk, &o, NULL);
+	if (o.err || !c->had_port) {
+		o.flags |= EPH_F_SEARCH;
+		emit(sk, &o, NULL);
+	} else {
+		emit_bound_connect(sk, o.flags);
+	}
 	call_del(SLOT_HASH_CONNECT);
 	return 0;
 }
@@ -775,7 +825,8 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr)
 	proto = sk_proto(sk);
 	if ((family != AF_INET && family != AF_INET6) || !proto_traced(proto))
 		return 0;
-	c.had_port = sk_num(sk) != 0;
+	c.bound_port = sk_num(sk);
+	c.had_port = c.bound_port != 0;
 	/* Only calls that can choose a port, or fail to: */
 	if (op == EPH_OP_SENDMSG && (proto != IPPROTO_UDP || c.had_port))
 		return 0;
@@ -817,14 +868,21 @@ static __always_inline int on_sys_exit(long ret)
 	port = sk_num(sk);
 	switch (c->op) {
 	case EPH_OP_CONNECT:
-		o.flags = c->had_port ? 0 : EPH_F_EPHEMERAL;
+		o.flags = o.proto == IPPROTO_TCP ? connect_flags(sk, c->had_port) : EPH_F_EPHEMERAL;
 		if (o.proto == IPPROTO_TCP) {
 			if (c->hash_failed && ret == -EADDRNOTAVAIL) {
 				o.err = EADDRNOTAVAIL;
 				o.search_ns = c->search_ns;
 				o.flags |= EPH_F_SEARCH;
+				/* a bind(0) port went back to the pool with the failure: say which */
+				o.sport = c->bound_port;
 				emit(sk, &o, c);
-			} else if (!c->had_port && (port || c->closed_port)) {
+			} else if (c->had_port) {
+				/* 0 or EINPROGRESS, and SYN_SENT reached in this call (a second
+				 * connect() of a socket already connected also returns 0) */
+				if ((!ret || ret == -EINPROGRESS) && c->ts_syn && !c->hash_failed)
+					emit_bound_connect(sk, o.flags);
+			} else if (port || c->closed_port) {
 				/* ret may be an error that came after the port was chosen:
 				 * then the socket was closed already and let the port go */
 				o.sport = port ? port : c->closed_port;

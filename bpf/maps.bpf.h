@@ -19,6 +19,7 @@ struct call_ctx {
 	__u16 req_port;	 /* bind/listen/get_port: requested port */
 	__u16 dport;	 /* requested destination (connect, sendto) */
 	__u16 closed_port; /* tracepoint: port chosen, then closed within the call */
+	__u16 bound_port;  /* tracepoint connect: the port the socket had from bind(), 0 if none */
 	__u8 op;
 	__u8 had_port;	 /* the socket had a port at entry */
 	__u8 state;	 /* sk_state at entry */

@@ -5,7 +5,8 @@
  * skips every port whose bucket bind() or listen() made (tb->fastreuse >= 0 ||
  * tb->fastreuseport >= 0), for every destination; sock_diag cannot tell such a port from one
  * connect() chose, this can. Sockets only bound (no connect, no listen) are in no table the
- * iterator walks: sock_diag lists those itself (TCP_BOUND_INACTIVE, 6.5+).
+ * iterator walks: sock_diag lists those itself (TCP_BOUND_INACTIVE, 6.5+). Each full socket's
+ * IP_LOCAL_PORT_RANGE comes with it (sock_diag has no attribute for it).
  *
  * Helpers, all in tracing programs since 5.12 at the latest (ephtrace needs 6.1):
  * bpf_skc_to_tcp_sock / bpf_skc_to_tcp_timewait_sock (5.9), bpf_get_socket_cookie on a
@@ -15,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "core_fixes.bpf.h"
 #include "ephtrace.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -34,7 +36,7 @@ static __always_inline __u8 bucket_kind(const struct inet_bind_bucket *tb)
 
 /* The bucket of a full socket (icsk_bind_hash) or of a TIME_WAIT one (tw_tb), and the state
  * sock_diag shows: a TIME_WAIT socket's substate (TIME_WAIT, or FIN_WAIT2 when it was closed
- * in FIN_WAIT2). */
+ * in FIN_WAIT2). A full socket's IP_LOCAL_PORT_RANGE too; a TIME_WAIT one keeps none. */
 static __always_inline void fill_bucket(struct sock_common *skc, struct eph_portiter_rec *rec)
 {
 	struct tcp_timewait_sock *tw;
@@ -43,6 +45,7 @@ static __always_inline void fill_bucket(struct sock_common *skc, struct eph_port
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (tp) {
 		rec->bucket = bucket_kind(tp->inet_conn.icsk_bind_hash);
+		inet_sk_port_range(&tp->inet_conn.icsk_inet, &rec->range_lo, &rec->range_hi);
 		return;
 	}
 	tw = bpf_skc_to_tcp_timewait_sock(skc);

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define EPH_ABI_VERSION 1
+#define EPH_ABI_VERSION 2 /* 2: EPH_CONNECT, EPH_F_BOUND, EPH_F_NO_PORT, EPH_CNT_MISSED 12 */
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -22,6 +22,10 @@
 #define EPH_FAIL 2	/* port selection failed; err says how */
 #define EPH_RELEASE 3	/* a port went back to the pool (unhash, end of TIME_WAIT) */
 #define EPH_TIME_WAIT 4 /* a TCP socket's port moved to a TIME_WAIT socket (still held) */
+/* A TCP socket whose port bind() had chosen connected (op EPH_OP_CONNECT, EPH_F_BOUND always):
+ * the port now also serves this 4-tuple; no port was chosen (the kernel only checked that the
+ * 4-tuple is free). sock_id is the bind's hold; EPH_F_EPHEMERAL when bind() asked for port 0. */
+#define EPH_CONNECT 5
 
 /* struct eph_event.op: the system call that caused the port choice */
 #define EPH_OP_NONE 0
@@ -39,6 +43,12 @@
 #define EPH_F_TW (1u << 5)	  /* release: the port was held by a TIME_WAIT socket */
 #define EPH_F_SADDR (1u << 6)	  /* saddr is known */
 #define EPH_F_OWNER (1u << 7)	  /* pid/tid/comm/cgroup are the owner's at assignment time */
+/* TCP connect() on a socket that already had its port from bind(): on EPH_CONNECT, and on the
+ * EPH_FAIL of such a connect() (EADDRNOTAVAIL: its 4-tuple is taken; not port exhaustion) */
+#define EPH_F_BOUND (1u << 8)
+/* The socket had IP_BIND_ADDRESS_NO_PORT set (bind() to port 0 took no port, connect() chose
+ * it): on every TCP connect() event (EPH_ASSIGN, EPH_FAIL, EPH_CONNECT) */
+#define EPH_F_NO_PORT (1u << 9)
 
 /*
  * One record in the ring buffer. 128 bytes.
@@ -86,20 +96,20 @@ struct eph_event {
 #define EPH_CNT_HOLD_FULL 4  /* assignments not tracked: hold table full */
 #define EPH_CNT_CTX_FULL 5   /* system calls not followed: context table full */
 #define EPH_CNT_TIME_WAIT 6  /* ports moved to TIME_WAIT */
-/* Drops by event type: EPH_CNT_DROP_BASE + type - 1 (assign, fail, release, time_wait), so a
- * stream can say how many of the events it shows were lost. */
+/* Drops by event type: EPH_CNT_DROP_BASE + type - 1 (assign, fail, release, time_wait,
+ * connect), so a stream can say how many of the events it shows were lost. */
 #define EPH_CNT_DROP_BASE 7
 /* Filled in by user space, not the kernel: runs of ephtrace's programs the kernel skipped
  * (bpf_prog_info.recursion_misses). Each may have lost an event; they are also in DROPPED. */
-#define EPH_CNT_MISSED 11
-#define EPH_CNT_MAX 12
+#define EPH_CNT_MISSED 12
+#define EPH_CNT_MAX 13
 
 /*
  * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every
- * assignment and failure, whether or not its event reached user space.
+ * assignment, failure and bound connect(), whether or not its event reached user space.
  */
 struct eph_stat_key {
-	__u8 type;   /* EPH_ASSIGN or EPH_FAIL */
+	__u8 type;   /* EPH_ASSIGN, EPH_FAIL or EPH_CONNECT */
 	__u8 op;     /* EPH_OP_* */
 	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 family; /* AF_INET / AF_INET6 */
@@ -130,7 +140,7 @@ struct eph_hist_key {
 /*
  * The port iterator (bpf/portiter.bpf.c, an iter/tcp program): one record per TCP socket of
  * the reader's network namespace, full and TIME_WAIT (request sockets are left out), written
- * with bpf_seq_write() and read from the iterator's fd. 16 bytes.
+ * with bpf_seq_write() and read from the iterator's fd. 24 bytes.
  */
 #define EPH_PORTITER_NO_BUCKET 0 /* the port's bind bucket could not be read */
 #define EPH_PORTITER_CONNECT 1	 /* made by connect(): fastreuse == fastreuseport == -1 */
@@ -143,9 +153,14 @@ struct eph_portiter_rec {
 	__u8 family;  /* AF_INET (2) or AF_INET6 (10) */
 	__u8 bucket;  /* EPH_PORTITER_* */
 	__u8 __pad[3];
+	/* IP_LOCAL_PORT_RANGE of a full socket as it set it (inet_sock.local_port_range, not
+	 * intersected with the netns range); 0 = not set. TIME_WAIT sockets have none: 0. */
+	__u16 range_lo;
+	__u16 range_hi;
+	__u8 __pad2[4];
 };
 
-_Static_assert(sizeof(struct eph_portiter_rec) == 16, "struct eph_portiter_rec is an ABI");
+_Static_assert(sizeof(struct eph_portiter_rec) == 24, "struct eph_portiter_rec is an ABI");
 
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)

@@ -179,6 +179,7 @@ static uint64_t dropped_shown(const struct eph_filter *f, const uint64_t cnt[EPH
 
 	if (!f->failures_only) {
 		n += cnt[EPH_CNT_DROP_BASE + EPH_ASSIGN - 1];
+		n += cnt[EPH_CNT_DROP_BASE + EPH_CONNECT - 1];
 		if (f->releases)
 			n += cnt[EPH_CNT_DROP_BASE + EPH_RELEASE - 1];
 	}

@@ -31,7 +31,7 @@ static const char usage[] =
 	"failures and forecasts need events: see 'ephtrace top'.\n"
 	"\n"
 	"  --json               one JSON object (else text for an 80-column terminal)\n"
-	"  --netns INODE        only this network namespace (its inode, as in NETNS)\n"
+	"  --netns INODE        only this network namespace (its inode as in NETNS, or NS)\n"
 	"  -l, --limit N        text: at most N lines per table (default 10, 0 = all)\n"
 	"      --max-ports N    ports tracked at most (default 262144); the rest is 'dropped'\n"
 	"  -v, --verbose        why the port iterator could not be used, and libbpf's messages\n"
@@ -87,7 +87,8 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 			if (eph_parse_u64(optarg, 1, UINT32_MAX, &v))
 				return eph_bad_value("status", "netns inode", optarg,
 						     "a number from 1 to 4294967295");
-			o->netns = v;
+			/* the NS column's number: the inode less 0xF0000000 */
+			o->netns = v < 0xE0000000u ? v + 0xF0000000u : v;
 			break;
 		case 'l':
 			if (eph_parse_u64(optarg, 0, 1000000, &v))

@@ -13,12 +13,15 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Indexed by value; a NULL slot is a value that has no name. */
+/* clang-format off */
 static const char *const type_names[] = {
 	[EPH_ASSIGN] = "assign",
 	[EPH_FAIL] = "fail",
 	[EPH_RELEASE] = "release",
 	[EPH_TIME_WAIT] = "time_wait",
+	[EPH_CONNECT] = "bound_connect",
 };
+/* clang-format on */
 
 static const char *const op_names[] = {
 	[EPH_OP_CONNECT] = "connect",
@@ -118,6 +121,9 @@ int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct ep
 		return -EINVAL;
 	/* a failure carries the positive errno of the system call; nothing else carries one */
 	if (type == EPH_FAIL ? err <= 0 : err != 0)
+		return -EINVAL;
+	/* only a TCP connect() finds its socket bound already */
+	if (type == EPH_CONNECT && (op != EPH_OP_CONNECT || proto != IPPROTO_TCP))
 		return -EINVAL;
 	memcpy(&out->ev, data, sizeof(out->ev));
 	out->ev.comm[EPH_COMM_LEN - 1] = '\0';

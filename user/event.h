@@ -19,14 +19,15 @@ struct eph_rec {
  * Check and convert one ring-buffer record. mono_to_wall_ns is CLOCK_REALTIME minus
  * CLOCK_MONOTONIC, taken once at start-up. Returns 0, or -EINVAL when the record is not a
  * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend, a failure
- * without a positive errno or another type with one); *out is then left untouched. op may be
- * EPH_OP_NONE (releases, TIME_WAIT moves). data needs no alignment and does not overlap *out.
- * The comm is always NUL-terminated in *out.
+ * without a positive errno or another type with one, EPH_CONNECT other than a TCP connect());
+ * *out is then left untouched. op may be EPH_OP_NONE (releases, TIME_WAIT moves). data needs no
+ * alignment and does not overlap *out. The comm is always NUL-terminated in *out.
  */
 int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out);
 
 /* Names used in JSON and text. Each returns NULL for a value it does not know. */
-const char *eph_type_name(uint8_t type);       /* "assign" "fail" "release" "time_wait" */
+/* "assign" "fail" "release" "time_wait" "bound_connect" */
+const char *eph_type_name(uint8_t type);
 const char *eph_op_name(uint8_t op);	       /* "connect" "bind" "sendmsg" "listen" */
 const char *eph_proto_name(uint8_t proto);     /* "tcp" "udp" */
 const char *eph_family_name(uint8_t family);   /* "ipv4" "ipv6" */

@@ -25,6 +25,7 @@ bool eph_filter_show(const struct eph_filter *f, const struct eph_rec *r)
 		return false;
 	switch (r->ev.type) {
 	case EPH_ASSIGN:
+	case EPH_CONNECT: /* no port chosen, but the socket's port now serves a destination */
 		return !f->failures_only;
 	case EPH_FAIL:
 		return true;

@@ -21,8 +21,9 @@ struct eph_filter {
  * Summaries and counts use this. */
 bool eph_filter_scope(const struct eph_filter *f, const struct eph_rec *r);
 
-/* The event is printed: in scope, and its type is shown (assign and fail; release with
- * --releases; time_wait never; only fail with --failures-only, even with --releases). */
+/* The event is printed: in scope, and its type is shown (assign, bound_connect and fail;
+ * release with --releases; time_wait never; only fail with --failures-only, even with
+ * --releases). */
 bool eph_filter_show(const struct eph_filter *f, const struct eph_rec *r);
 
 #endif

@@ -141,6 +141,8 @@ int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *back
 	json_u64(&o, "dport", ev->dport, ev->flags & EPH_F_DEST);
 	json_u64(&o, "requested_port", ev->req_port, ev->flags & EPH_F_REQ);
 	json_lit(&o, "ephemeral", ev->flags & EPH_F_EPHEMERAL ? "true" : "false");
+	json_lit(&o, "bound", ev->flags & EPH_F_BOUND ? "true" : "false");
+	json_lit(&o, "bind_address_no_port", ev->flags & EPH_F_NO_PORT ? "true" : "false");
 	json_str(&o, "error", errname, SIZE_MAX);
 	json_i64(&o, "errno", ev->err);
 	json_u64(&o, "search_ns", ev->search_ns, ev->flags & EPH_F_SEARCH);
@@ -250,7 +252,8 @@ static void text_usec(const char *prefix, uint64_t ns, bool known, char *buf, si
  *   OP      the system call; '!' in front on a failure; '-' when none (releases).
  *   LPORT/RPORT  '-' when unknown or 0.
  *   RESULT  "ok" for an assignment, the errno name for a failure, "released" for a release,
- *           "time_wait" for a move to TIME_WAIT.
+ *           "time_wait" for a move to TIME_WAIT, "bound" for a connect() on the port bind()
+ *           had given the socket (EPH_CONNECT).
  *   SEARCH_US  assign/fail: the port search in microseconds. A release has no search: the
  *           column shows how long the port was held instead, as "held=<microseconds>".
  *           '-' when unknown.
@@ -291,6 +294,10 @@ int eph_format_text(struct strbuf *sb, const struct eph_rec *r)
 		break;
 	case EPH_TIME_WAIT:
 		result = "time_wait";
+		text_usec("", 0, false, usec, sizeof(usec));
+		break;
+	case EPH_CONNECT:
+		result = "bound";
 		text_usec("", 0, false, usec, sizeof(usec));
 		break;
 	default:

@@ -149,7 +149,8 @@ struct eph_proc_counts *eph_proc_counts__new(uint32_t max); /* NULL: ENOMEM or E
 void eph_proc_counts__free(struct eph_proc_counts *pc);	    /* NULL-safe */
 /* assign: held++; fail: failures[err]++; release with EPH_F_OWNER: held-- of that pid;
  * time_wait: nothing (still held), except with EPH_F_TW (its end will not be seen: the
- * tracepoint backend), then as a release. The comm is the latest of an assign or fail.
+ * tracepoint backend), then as a release; bound_connect: nothing (bind() was the assignment).
+ * The comm is the latest of an assign or fail.
  * Returns 0 or -ENOMEM. */
 int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r);
 /* Forget processes that hold nothing and are gone (alive() false). */

@@ -77,7 +77,7 @@ static void ev_keys(const struct eph_occ *occ, const struct eph_event *ev, struc
 	k->hash[HOLD_BY_TUPLE] = hash_tuple_of(k->dest_hash, ev->sport);
 	for (i = 0; i < EPH_TAB_KEYS; i++)
 		eph_tab__prefetch(&occ->holds, i, k->hash[i]);
-	if (ev->type == EPH_ASSIGN) {
+	if (ev->type == EPH_ASSIGN || ev->type == EPH_CONNECT) {
 		eph_tab__prefetch(&occ->dests, 0, k->dest_hash);
 		eph_tab__prefetch(&occ->procs, 0, hash_u32(ev->pid));
 	}
@@ -253,6 +253,62 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 	return hi == -ENOMEM ? -ENOMEM : 0;
 }
 
+/*
+ * connect() on a socket whose port bind() chose: no port taken, but the port now serves this
+ * 4-tuple. The socket's hold (by sock_id, then cookie; or a snapshot's on this 4-tuple) moves
+ * from its bind scope to the destination, with its owner, times and bind() bucket, as a snapshot
+ * would move it (sock_find, hold_retarget). A hold not known yet (bound before ephtrace looked,
+ * or lost) is made from the event: held since then, as far as we know.
+ */
+static int ev_connect(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
+{
+	struct hold_spec hs = { .k = *k };
+	int64_t hi, ti, pi;
+	struct hold *h;
+	int err;
+
+	if (!ev_counts(occ, ev) || !ev_to_dest(ev))
+		return 0;
+	hi = ev_find(occ, ev, k);
+	ti = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
+			     k->hash[HOLD_BY_TUPLE]);
+	if (ti >= 0 && ti != hi)
+		hold_del(occ, ti, false, ev->ts_ns, -1); /* the 4-tuple's last holder is gone */
+	if (hi < 0) {
+		hs.to_dest = true;
+		hs.bucket = EPH_BUCKET_BIND;
+		hs.sock_id = ev->sock_id;
+		hs.cookie = ev->cookie;
+		hs.since_ns = ev->ts_ns;
+		hs.now_ns = ev->ts_ns;
+		hs.pid = ev->pid;
+		hs.comm = ev->comm;
+		hi = hold_add(occ, &hs);
+		return hi == -ENOMEM ? -ENOMEM : 0;
+	}
+	if (hi != ti || !hold_rec(occ, hi)->dest) {
+		err = hold_retarget(occ, hi, k, true);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			return 0; /* -ENOSPC, counted as dropped: it stays where it was */
+	}
+	hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
+	hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
+	h = hold_rec(occ, hi);
+	if (h->bucket == EPH_BUCKET_UNKNOWN)
+		h->bucket = EPH_BUCKET_BIND;
+	touch(&((struct dest *)eph_tab__rec(&occ->dests, h->dest - 1))->last_ns, ev->ts_ns);
+	if (!h->proc && ev->pid) {
+		pi = ev_owner(occ, ev);
+		if (pi == -ENOMEM)
+			return -ENOMEM;
+		if (pi >= 0)
+			hold_set_owner(occ, hold_rec(occ, hi), pi + 1);
+	}
+	return 0;
+}
+
 static int ev_release(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	int64_t hi = ev->flags & EPH_F_TW ? ev_find_tw(occ, ev, k) : ev_find(occ, ev, k), dur = -1;
@@ -298,9 +354,46 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 		struct dest *d = eph_tab__rec(&occ->dests, i);
 
 		d->failures++;
+		count_fail(occ, d, ev->ts_ns);
 		touch(&d->last_ns, ev->ts_ns);
 	}
 	return 0;
+}
+
+/* Events the findings count (occ_facts.c): TCP connect()s, bind() EADDRINUSE, UDP EAGAIN. */
+static bool ev_for_facts(const struct eph_event *ev)
+{
+	if (ev->type == EPH_FAIL)
+		return ev->err == EADDRINUSE || (ev->err == EAGAIN && ev->proto == IPPROTO_UDP);
+	return (ev->type == EPH_ASSIGN || ev->type == EPH_CONNECT) &&
+	       ev->proto == IPPROTO_TCP && ev->op == EPH_OP_CONNECT;
+}
+
+static void ev_facts(struct eph_occ *occ, const struct eph_event *ev)
+{
+	int64_t pi = ev->pid ? eph_tab__find_n(&occ->procs, 0, &ev->pid, sizeof(ev->pid),
+					       hash_u32(ev->pid)) :
+			       -1;
+
+	occ_facts_event(occ, ev, pi >= 0 ? eph_tab__rec(&occ->procs, pi) : NULL);
+}
+
+static int ev_apply(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
+{
+	switch (ev->type) {
+	case EPH_ASSIGN:
+		return ev_assign(occ, ev, k);
+	case EPH_TIME_WAIT:
+		return ev_time_wait(occ, ev, k);
+	case EPH_RELEASE:
+		return ev_release(occ, ev, k);
+	case EPH_CONNECT:
+		return ev_connect(occ, ev, k);
+	case EPH_FAIL:
+		return ev_fail(occ, ev);
+	default:
+		return 0;
+	}
 }
 
 int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
@@ -309,6 +402,7 @@ int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
 	struct eph_event v4;
 	struct hold_keys k;
 	int64_t i;
+	int err;
 
 	/* an IPv6 socket talking IPv4 (tcp_v6_connect() hands it to tcp_v4_connect()) lives in
 	 * the IPv4 4-tuple space: counted there */
@@ -322,23 +416,15 @@ int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r)
 	}
 	if (!occ->started)
 		eph_occ__start(occ, ev->ts_ns);
-	if (ev->type == EPH_ASSIGN || ev->type == EPH_TIME_WAIT || ev->type == EPH_RELEASE)
+	if (ev->type != EPH_FAIL)
 		ev_keys(occ, ev, &k);
 	if (ev->netns) {
 		i = ns_get(occ, ev->netns);
 		if (i == -ENOMEM)
 			return -ENOMEM;
 	}
-	switch (ev->type) {
-	case EPH_ASSIGN:
-		return ev_assign(occ, ev, &k);
-	case EPH_TIME_WAIT:
-		return ev_time_wait(occ, ev, &k);
-	case EPH_RELEASE:
-		return ev_release(occ, ev, &k);
-	case EPH_FAIL:
-		return ev_fail(occ, ev);
-	default:
-		return 0;
-	}
+	err = ev_apply(occ, ev, &k);
+	if (!err && ev_for_facts(ev))
+		ev_facts(occ, ev);
+	return err;
 }

@@ -64,12 +64,22 @@ void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now, 
 		sum->assigns += s->assigns;
 		sum->releases += s->releases;
 		sum->dur_n += s->dur_n;
+		sum->fails += s->fails;
 		sum->dur_ns += s->dur_ns;
 	}
 	from = first * occ->bucket_ns;
 	if (occ->start_ns > from)
 		from = occ->start_ns;
 	*span_s = now > from ? (double)(now - from) / NSEC_PER_SEC : 0;
+}
+
+/* A connect() failure of destination d at ts, in its rate window. */
+void count_fail(struct eph_occ *occ, struct dest *d, uint64_t ts)
+{
+	struct slot *s = ring_at(occ, d->ring, ts);
+
+	if (s)
+		s->fails++;
 }
 
 /* ---- aggregates ------------------------------------------------------------------------ */

@@ -101,6 +101,12 @@ struct hold {
 	uint8_t tw;
 	uint8_t bucket; /* TCP: EPH_BUCKET_* of its port's bind bucket */
 	uint8_t v6only; /* AF_INET6 socket with IPV6_V6ONLY */
+	uint8_t __pad;
+	/* TCP: IP_LOCAL_PORT_RANGE as the socket set it (0, 0: not set or not known). Only a
+	 * snapshot with the port iterator tells it: events do not carry it. Not used for TIME_WAIT
+	 * holds (the kernel keeps no range for them). */
+	uint16_t range_lo;
+	uint16_t range_hi;
 	uint64_t tw_ns; /* when it entered TIME_WAIT (0: unknown) */
 };
 
@@ -110,8 +116,25 @@ struct slot {
 	uint32_t assigns;
 	uint32_t releases;
 	uint32_t dur_n; /* releases whose hold time is known */
-	uint32_t __pad;
+	uint32_t fails; /* dest: connect() failures */
 	uint64_t dur_ns; /* sum of those hold times */
+};
+
+/* Counts of one kind of event over the rate window, bucket by bucket (occ_facts.c). */
+struct tally {
+	uint64_t epoch[EPH_OCC_BUCKETS];
+	uint32_t n[EPH_OCC_BUCKETS];
+};
+
+#define PROC_MAX_FIXED 2 /* fixed ports whose bind() failures a process has counted at once */
+
+/* bind() of one fixed port failing with EADDRINUSE. */
+struct fixed_fail {
+	uint32_t netns;
+	uint16_t port;
+	uint8_t proto;
+	uint8_t __pad;
+	struct tally t;
 };
 
 struct dest {
@@ -154,6 +177,11 @@ struct proc {
 	uint64_t failures_other;
 	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
 	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
+	/* for the findings (occ_facts.c) */
+	uint32_t conn_netns;	 /* netns of its last TCP connect() */
+	struct tally connects;	 /* TCP connect()s that succeeded */
+	struct tally bound_connects; /* ... on a socket bind(0) had given its port */
+	struct fixed_fail fixed[PROC_MAX_FIXED];
 };
 
 struct ns {
@@ -164,6 +192,7 @@ struct ns {
 	uint32_t reserved; /* reserved ports inside [low, high] */
 	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
 	struct eph_occ_tw_opts tw;
+	struct tally udp_eagain; /* UDP autobinds that failed with EAGAIN (occ_facts.c) */
 };
 
 struct eph_occ {
@@ -235,7 +264,7 @@ struct snap_port {
 struct row {
 	const void *rec; /* struct ns, dest, scope or proc; NULL: the unknown owner */
 	struct eph_occ_stats st;
-	uint32_t nsno; /* 1-based number of its netns in the netns list (text) */
+	uint32_t nsno; /* 1-based number of its netns in the view's netns rows */
 	uint64_t held; /* netns rows: ports held in it */
 	uint64_t tw;
 	const struct eph_ps_netns *ps; /* netns rows: the model's counts, NULL if unknown */
@@ -246,6 +275,7 @@ struct row {
 /* What the port-search model says of every entry, by record index (occ_model.c). */
 struct occ_model {
 	uint32_t *dest_left, *dest_taken; /* by dest index */
+	struct eph_occ_range *dest_range; /* by dest index */
 	uint32_t *scope_left;		  /* by scope index */
 	struct eph_ps_netns *ns;	  /* by ns index, when ns_done */
 	uint32_t *ns_assumed;		  /* by ns index: TCP holds whose bucket was guessed */
@@ -263,6 +293,7 @@ int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key, uint32
 int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs);
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup);
 void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts);
+void count_fail(struct eph_occ *occ, struct dest *d, uint64_t ts);
 void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts, int64_t dur_ns);
 void hold_forget_sock(struct eph_occ *occ, int64_t hi);
 void hold_keys_hash(struct hold_keys *k, uint64_t sock_id, uint64_t cookie);
@@ -286,6 +317,14 @@ bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_
 int cmp_dest_urgent(const void *a, const void *b);
 int view_build(const struct eph_occ *occ, uint64_t now, struct view *v);
 void view_free(struct view *v);
+
+/* occ_facts.c */
+struct eph_findings;
+/* Count what the findings need of one event; p: its owner's record, NULL when unknown. */
+void occ_facts_event(struct eph_occ *occ, const struct eph_event *ev, struct proc *p);
+/* The findings of a view built at now. 0 or -ENOMEM. */
+int occ_findings(const struct eph_occ *occ, const struct view *v, uint64_t now,
+		 struct eph_findings *out);
 
 /* occupancy.c */
 bool ns_port_in_range(const struct ns *ns, uint16_t port);

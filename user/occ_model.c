@@ -8,6 +8,11 @@
  * listening socket of a snapshot; connect()'s when an event saw connect() take it or the
  * iterator said so; otherwise (a connected socket in a snapshot without the iterator) it is
  * taken for connect()'s, and the namespace says how many were so assumed.
+ *
+ * A destination whose live sockets set IP_LOCAL_PORT_RANGE (known from snapshots with the port
+ * iterator only: events do not carry it) is also asked about its socket range: the effective
+ * range (inet_sk_get_local_port_range(), eph_ps_sock_range()) most of those sockets that narrow
+ * the netns range use, the narrower one on a tie.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,6 +27,7 @@ void occ_model_free(struct occ_model *m)
 {
 	free(m->dest_left);
 	free(m->dest_taken);
+	free(m->dest_range);
 	free(m->scope_left);
 	free(m->ns);
 	free(m->ns_assumed);
@@ -106,11 +112,78 @@ static uint32_t scope_netns(const void *rec)
 	return ((const struct scope *)rec)->key.netns;
 }
 
+/* A live socket of a destination whose IP_LOCAL_PORT_RANGE narrows the netns range. */
+struct sock_range {
+	uint32_t dest; /* 1-based index in dq */
+	uint16_t lo, hi;
+};
+
 struct ns_work {
 	struct eph_ps_sock *socks;
 	struct eph_ps_query *dq, *sq;
-	uint32_t *dlocal; /* by dest record index: 1-based index in dq */
+	uint32_t *dlocal;	 /* by dest record index: 1-based index in dq */
+	struct sock_range *sr;	 /* this namespace's, nsr of them */
+	uint32_t *range_sockets; /* by dq index: sockets with its query's socket range */
+	uint32_t nsr;
 };
+
+static int cmp_sock_range(const void *a, const void *b)
+{
+	const struct sock_range *x = a, *y = b;
+
+	if (x->dest != y->dest)
+		return x->dest < y->dest ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+/* Whether a run of n sockets with [lo, hi] beats the best so far: more sockets, or as many
+ * with a narrower range (then the lower one). */
+static bool range_beats(uint32_t n, const struct sock_range *r, uint32_t best_n,
+			const struct eph_ps_query *best)
+{
+	uint32_t w = r->hi - r->lo, best_w = best->range_high - best->range_low;
+
+	if (n != best_n)
+		return n > best_n;
+	return w != best_w ? w < best_w : r->lo < best->range_low;
+}
+
+/* A live TCP hold of a destination whose range narrows the netns range goes into w->sr. */
+static void note_range(const struct hold *h, const struct ns *ns, struct ns_work *w)
+{
+	struct sock_range *r = &w->sr[w->nsr];
+
+	if (h->tuple.dest.proto != IPPROTO_TCP || !h->dest || h->tw ||
+	    (!h->range_lo && !h->range_hi))
+		return;
+	if (!eph_ps_sock_range(ns->low, ns->high, h->range_lo, h->range_hi, &r->lo, &r->hi))
+		return;
+	r->dest = w->dlocal[h->dest - 1];
+	w->nsr++;
+}
+
+/* Each destination's socket range: the one most of its sockets in w->sr use. */
+static void pick_ranges(struct ns_work *w, uint32_t nd)
+{
+	uint32_t i, j;
+
+	memset(w->range_sockets, 0, nd * sizeof(*w->range_sockets));
+	qsort(w->sr, w->nsr, sizeof(*w->sr), cmp_sock_range);
+	for (i = 0; i < w->nsr; i = j) {
+		struct eph_ps_query *q = &w->dq[w->sr[i].dest - 1];
+		uint32_t *best_n = &w->range_sockets[w->sr[i].dest - 1];
+
+		for (j = i + 1; j < w->nsr && !cmp_sock_range(&w->sr[i], &w->sr[j]); j++)
+			;
+		if (range_beats(j - i, &w->sr[i], *best_n, q)) {
+			*best_n = j - i;
+			q->range_low = w->sr[i].lo;
+			q->range_high = w->sr[i].hi;
+		}
+	}
+}
 
 /* One namespace: its holds as sockets, its destinations and scopes as queries. */
 static int model_ns(const struct eph_occ *occ, struct occ_model *m, uint64_t now, uint32_t nsi,
@@ -137,9 +210,11 @@ static int model_ns(const struct eph_occ *occ, struct occ_model *m, uint64_t now
 						  .family = s->key.family,
 						  .addr = s->key.addr };
 	}
+	w->nsr = 0;
 	for (i = 0; i < nh; i++) {
 		const struct hold *h = hold_rec(occ, hv[hs[nsi] + i]);
 
+		note_range(h, ns, w);
 		w->socks[i] = (struct eph_ps_sock){
 			.proto = h->tuple.dest.proto,
 			.family = h->tuple.dest.family,
@@ -151,12 +226,23 @@ static int model_ns(const struct eph_occ *occ, struct occ_model *m, uint64_t now
 		};
 		m->ns_assumed[nsi] += assumed;
 	}
+	pick_ranges(w, nd);
 	err = eph_ps_compute(&r, w->socks, nh, w->dq, nd, w->sq, nsc, &m->ns[nsi]);
 	if (err)
 		return err;
 	for (i = 0; i < nd; i++) {
-		m->dest_left[dv[ds[nsi] + i]] = w->dq[i].left;
-		m->dest_taken[dv[ds[nsi] + i]] = w->dq[i].taken;
+		const struct eph_ps_query *q = &w->dq[i];
+
+		m->dest_left[dv[ds[nsi] + i]] = q->left;
+		m->dest_taken[dv[ds[nsi] + i]] = q->taken;
+		if (w->range_sockets[i])
+			m->dest_range[dv[ds[nsi] + i]] = (struct eph_occ_range){
+				.low = q->range_low,
+				.high = q->range_high,
+				.sockets = w->range_sockets[i],
+				.usable = q->range_usable,
+				.left = q->range_left,
+			};
 	}
 	for (i = 0; i < nsc; i++)
 		m->scope_left[sv[ss[nsi] + i]] = w->sq[i].left;
@@ -169,6 +255,7 @@ static int model_alloc(const struct eph_occ *occ, struct occ_model *m, struct ns
 	memset(m, 0, sizeof(*m));
 	m->dest_left = calloc(occ->dests.top + 1, sizeof(*m->dest_left));
 	m->dest_taken = calloc(occ->dests.top + 1, sizeof(*m->dest_taken));
+	m->dest_range = calloc(occ->dests.top + 1, sizeof(*m->dest_range));
 	m->scope_left = calloc(occ->scopes.top + 1, sizeof(*m->scope_left));
 	m->ns = calloc(occ->nss.top + 1, sizeof(*m->ns));
 	m->ns_assumed = calloc(occ->nss.top + 1, sizeof(*m->ns_assumed));
@@ -177,8 +264,11 @@ static int model_alloc(const struct eph_occ *occ, struct occ_model *m, struct ns
 	w->dq = calloc(occ->dests.top + 1, sizeof(*w->dq));
 	w->sq = calloc(occ->scopes.top + 1, sizeof(*w->sq));
 	w->dlocal = calloc(occ->dests.top + 1, sizeof(*w->dlocal));
-	if (!m->dest_left || !m->dest_taken || !m->scope_left || !m->ns || !m->ns_assumed ||
-	    !m->ns_done || !w->socks || !w->dq || !w->sq || !w->dlocal)
+	w->sr = calloc(occ->holds.top + 1, sizeof(*w->sr));
+	w->range_sockets = calloc(occ->dests.top + 1, sizeof(*w->range_sockets));
+	if (!m->dest_left || !m->dest_taken || !m->dest_range || !m->scope_left || !m->ns ||
+	    !m->ns_assumed || !m->ns_done || !w->socks || !w->dq || !w->sq || !w->dlocal ||
+	    !w->sr || !w->range_sockets)
 		return -ENOMEM;
 	return 0;
 }
@@ -212,6 +302,8 @@ int occ_model_build(const struct eph_occ *occ, uint64_t now, struct occ_model *m
 	free(w.dq);
 	free(w.sq);
 	free(w.dlocal);
+	free(w.sr);
+	free(w.range_sockets);
 	if (err)
 		occ_model_free(m);
 	return err;

@@ -13,171 +13,153 @@
 #include <sys/socket.h>
 
 #include "format.h"
+#include "findings.h"
+#include "jsonw.h"
 #include "occ_int.h"
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-struct jw {
-	struct strbuf *sb;
-	int err;
-};
-
-static void jw_raw(struct jw *w, const char *s)
-{
-	if (!w->err)
-		w->err = sb_puts(w->sb, s);
-}
-
-/* ",\"name\":" or "\"name\":" after an opening brace */
-static void jw_key(struct jw *w, const char *name)
-{
-	if (w->err)
-		return;
-	if (w->sb->len && w->sb->buf[w->sb->len - 1] != '{')
-		w->err = sb_putc(w->sb, ',');
-	if (!w->err)
-		w->err = sb_printf(w->sb, "\"%s\":", name);
-}
-
-static void jw_u64(struct jw *w, const char *name, uint64_t v)
-{
-	jw_key(w, name);
-	if (!w->err)
-		w->err = sb_printf(w->sb, "%" PRIu64, v);
-}
-
-static void jw_double(struct jw *w, const char *name, double v)
-{
-	jw_key(w, name);
-	if (w->err)
-		return;
-	if (isnan(v) || isinf(v))
-		w->err = sb_puts(w->sb, "null");
-	else if (v == floor(v) && fabs(v) < 1e15)
-		w->err = sb_printf(w->sb, "%.0f", v);
-	else
-		w->err = sb_printf(w->sb, "%.6g", v);
-}
-
-static void jw_str(struct jw *w, const char *name, const char *s, size_t n)
-{
-	jw_key(w, name);
-	if (!w->err)
-		w->err = s ? sb_json_str(w->sb, s, n) : sb_puts(w->sb, "null");
-}
-
-static void jw_addr(struct jw *w, const char *name, uint8_t family, const uint8_t *addr)
-{
-	char buf[64];
-
-	if (eph_addr_str(family, addr, buf, sizeof(buf)))
-		jw_str(w, name, NULL, 0);
-	else
-		jw_str(w, name, buf, sizeof(buf));
-}
-
-static void json_ns(struct jw *w, const struct row *r)
+static void json_ns(struct jsonw *w, const struct row *r)
 {
 	const struct ns *ns = r->rec;
 
-	jw_raw(w, "{");
-	jw_u64(w, "netns", ns->netns);
-	jw_double(w, "low", ns->have_range ? ns->low : NAN);
-	jw_double(w, "high", ns->have_range ? ns->high : NAN);
-	jw_double(w, "reserved", ns->have_range ? ns->reserved : NAN);
-	jw_double(w, "usable", r->ps ? r->ps->tcp_usable : NAN);
-	jw_double(w, "taken", r->ps ? r->ps->tcp_taken : NAN);
-	jw_double(w, "bound", r->ps ? r->ps->tcp_bound : NAN);
-	jw_double(w, "udp_usable", r->ps ? r->ps->udp_usable : NAN);
-	jw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
-	jw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
-	jw_u64(w, "bucket_unknown", r->assumed);
-	jw_key(w, "bound_only_listed");
-	jw_raw(w, r->bound_unlisted ? "false" : "true");
-	jw_raw(w, "}");
+	jsonw_raw(w, "{");
+	jsonw_u64(w, "netns", ns->netns);
+	jsonw_double(w, "low", ns->have_range ? ns->low : NAN);
+	jsonw_double(w, "high", ns->have_range ? ns->high : NAN);
+	jsonw_double(w, "reserved", ns->have_range ? ns->reserved : NAN);
+	jsonw_double(w, "usable", r->ps ? r->ps->tcp_usable : NAN);
+	jsonw_double(w, "taken", r->ps ? r->ps->tcp_taken : NAN);
+	jsonw_double(w, "bound", r->ps ? r->ps->tcp_bound : NAN);
+	jsonw_double(w, "udp_usable", r->ps ? r->ps->udp_usable : NAN);
+	jsonw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
+	jsonw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
+	jsonw_u64(w, "bucket_unknown", r->assumed);
+	jsonw_key(w, "bound_only_listed");
+	jsonw_raw(w, r->bound_unlisted ? "false" : "true");
+	jsonw_raw(w, "}");
 }
 
-static void json_dest(struct jw *w, const struct eph_occ *occ, const struct row *r)
+/* "socket_range":{...}, only when sockets of the destination narrow the netns range */
+static void json_sock_range(struct jsonw *w, const struct eph_occ_range *sr)
+{
+	if (!sr->sockets)
+		return;
+	jsonw_key(w, "socket_range");
+	jsonw_raw(w, "{");
+	jsonw_u64(w, "low", sr->low);
+	jsonw_u64(w, "high", sr->high);
+	jsonw_u64(w, "sockets", sr->sockets);
+	jsonw_u64(w, "usable", sr->usable);
+	jsonw_u64(w, "ports_left", sr->left);
+	jsonw_raw(w, "}");
+}
+
+static void json_dest(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
 {
 	const struct dest *d = r->rec;
 
-	jw_raw(w, "{");
-	jw_u64(w, "netns", d->key.netns);
-	jw_str(w, "proto", eph_proto_name(d->key.proto), SIZE_MAX);
-	jw_str(w, "family", eph_family_name(d->key.family), SIZE_MAX);
-	jw_addr(w, "saddr", d->key.family, d->key.saddr);
-	jw_addr(w, "daddr", d->key.family, d->key.daddr);
-	jw_u64(w, "dport", d->key.dport);
-	jw_u64(w, "held", r->st.held);
-	jw_u64(w, "time_wait", r->st.time_wait);
-	jw_double(w, "usable", r->st.usable);
-	jw_double(w, "ports_left", r->st.ports_left);
-	jw_double(w, "utilization", r->st.utilization);
-	jw_double(w, "assign_rate", r->st.assign_rate);
-	jw_double(w, "failures", occ->started ? (double)r->st.failures : NAN);
-	jw_double(w, "exhaust_in_s", r->st.exhaust_in_s);
-	jw_raw(w, "}");
+	jsonw_raw(w, "{");
+	jsonw_u64(w, "netns", d->key.netns);
+	jsonw_str(w, "proto", eph_proto_name(d->key.proto), SIZE_MAX);
+	jsonw_str(w, "family", eph_family_name(d->key.family), SIZE_MAX);
+	jsonw_addr(w, "saddr", d->key.family, d->key.saddr);
+	jsonw_addr(w, "daddr", d->key.family, d->key.daddr);
+	jsonw_u64(w, "dport", d->key.dport);
+	jsonw_u64(w, "held", r->st.held);
+	jsonw_u64(w, "time_wait", r->st.time_wait);
+	jsonw_double(w, "usable", r->st.usable);
+	jsonw_double(w, "ports_left", r->st.ports_left);
+	jsonw_double(w, "utilization", r->st.utilization);
+	jsonw_double(w, "assign_rate", r->st.assign_rate);
+	jsonw_double(w, "failures", occ->started ? (double)r->st.failures : NAN);
+	jsonw_double(w, "exhaust_in_s", r->st.exhaust_in_s);
+	json_sock_range(w, &r->st.sock_range);
+	jsonw_raw(w, "}");
 }
 
-static void json_scope(struct jw *w, const struct row *r)
+static void json_scope(struct jsonw *w, const struct row *r)
 {
 	const struct scope *s = r->rec;
 
-	jw_raw(w, "{");
-	jw_u64(w, "netns", s->key.netns);
-	jw_str(w, "proto", eph_proto_name(s->key.proto), SIZE_MAX);
-	jw_str(w, "family", eph_family_name(s->key.family), SIZE_MAX);
-	jw_addr(w, "addr", s->key.family, s->key.addr);
-	jw_u64(w, "held", r->st.held);
-	jw_u64(w, "time_wait", r->st.time_wait);
-	jw_double(w, "usable", r->st.usable);
-	jw_double(w, "ports_left", r->st.ports_left);
-	jw_double(w, "utilization", r->st.utilization);
-	jw_raw(w, "}");
+	jsonw_raw(w, "{");
+	jsonw_u64(w, "netns", s->key.netns);
+	jsonw_str(w, "proto", eph_proto_name(s->key.proto), SIZE_MAX);
+	jsonw_str(w, "family", eph_family_name(s->key.family), SIZE_MAX);
+	jsonw_addr(w, "addr", s->key.family, s->key.addr);
+	jsonw_u64(w, "held", r->st.held);
+	jsonw_u64(w, "time_wait", r->st.time_wait);
+	jsonw_double(w, "usable", r->st.usable);
+	jsonw_double(w, "ports_left", r->st.ports_left);
+	jsonw_double(w, "utilization", r->st.utilization);
+	jsonw_raw(w, "}");
 }
 
-static void json_failures(struct jw *w, const struct eph_occ *occ, const struct proc *p)
+static void json_failures(struct jsonw *w, const struct eph_occ *occ, const struct proc *p)
 {
 	char name[24];
 	uint32_t i;
 
-	jw_key(w, "failures");
+	jsonw_key(w, "failures");
 	if (!occ->started || !p) {
-		jw_raw(w, "null");
+		jsonw_raw(w, "null");
 		return;
 	}
-	jw_raw(w, "{");
+	jsonw_raw(w, "{");
 	for (i = 0; i < p->nerrs; i++) {
-		jw_key(w, eph_errno_name(p->errs[i].err, name, sizeof(name)));
+		jsonw_key(w, eph_errno_name(p->errs[i].err, name, sizeof(name)));
 		if (!w->err)
 			w->err = sb_printf(w->sb, "%" PRIu64, p->errs[i].count);
 	}
 	if (p->failures_other)
-		jw_u64(w, "OTHER", p->failures_other);
-	jw_raw(w, "}");
+		jsonw_u64(w, "OTHER", p->failures_other);
+	jsonw_raw(w, "}");
 }
 
-static void json_proc(struct jw *w, const struct eph_occ *occ, const struct row *r)
+static void json_proc(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
 {
 	const struct proc *p = r->rec;
 
-	jw_raw(w, "{");
-	jw_double(w, "pid", p ? p->pid : NAN);
-	jw_str(w, "comm", p ? p->comm : NULL, EPH_COMM_LEN);
-	jw_str(w, "cgroup", p ? p->cgroup : NULL, SIZE_MAX);
-	jw_u64(w, "held", r->st.held);
-	jw_u64(w, "time_wait", r->st.time_wait);
-	jw_double(w, "assign_rate", p ? r->st.assign_rate : NAN);
+	jsonw_raw(w, "{");
+	jsonw_double(w, "pid", p ? p->pid : NAN);
+	jsonw_str(w, "comm", p ? p->comm : NULL, EPH_COMM_LEN);
+	jsonw_str(w, "cgroup", p ? p->cgroup : NULL, SIZE_MAX);
+	jsonw_u64(w, "held", r->st.held);
+	jsonw_u64(w, "time_wait", r->st.time_wait);
+	jsonw_double(w, "assign_rate", p ? r->st.assign_rate : NAN);
 	json_failures(w, occ, p);
-	jw_key(w, "exited");
-	jw_raw(w, !p ? "null" : p->exited ? "true" : "false");
-	jw_raw(w, "}");
+	jsonw_key(w, "exited");
+	jsonw_raw(w, !p ? "null" : p->exited ? "true" : "false");
+	jsonw_raw(w, "}");
+}
+
+/* "findings":[...]; "findings_need_events":[kinds] when only a snapshot was seen. */
+static void json_findings(struct jsonw *w, const struct eph_occ *occ, const struct view *v,
+			  uint64_t now)
+{
+	struct eph_findings fs = { 0 };
+	int k;
+
+	if (!w->err)
+		w->err = occ_findings(occ, v, now, &fs);
+	jsonw_key(w, "findings");
+	if (!w->err)
+		w->err = eph_findings__json(&fs, w->sb);
+	eph_findings__free(&fs);
+	if (occ->started)
+		return;
+	jsonw_key(w, "findings_need_events");
+	jsonw_raw(w, "[");
+	for (k = 0; k < EPH_FIND_NKINDS; k++)
+		if (!eph_find_kind_from_snapshot(k))
+			jsonw_str(w, NULL, eph_find_kind_name(k), 64);
+	jsonw_raw(w, "]");
 }
 
 int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
 		  uint64_t extra_dropped)
 {
-	struct jw w = { .sb = sb };
+	struct jsonw w = { .sb = sb };
 	size_t old_len = sb->len, i;
 	struct view v;
 	int err;
@@ -185,34 +167,35 @@ int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	err = view_build(occ, now_ns, &v);
 	if (err)
 		return err;
-	jw_raw(&w, "{\"time\":\"");
+	jsonw_raw(&w, "{\"time\":\"");
 	if (!w.err)
 		w.err = eph_format_time(sb, wall_ns);
-	jw_raw(&w, "\",\"netns\":[");
+	jsonw_raw(&w, "\",\"netns\":[");
 	for (i = 0; i < v.nns; i++) {
-		jw_raw(&w, i ? "," : "");
+		jsonw_raw(&w, i ? "," : "");
 		json_ns(&w, &v.ns[i]);
 	}
-	jw_raw(&w, "],\"destinations\":[");
+	jsonw_raw(&w, "],\"destinations\":[");
 	for (i = 0; i < v.ndests; i++) {
-		jw_raw(&w, i ? "," : "");
+		jsonw_raw(&w, i ? "," : "");
 		json_dest(&w, occ, &v.dests[i]);
 	}
-	jw_raw(&w, "],\"bind_scopes\":[");
+	jsonw_raw(&w, "],\"bind_scopes\":[");
 	for (i = 0; i < v.nscopes; i++) {
-		jw_raw(&w, i ? "," : "");
+		jsonw_raw(&w, i ? "," : "");
 		json_scope(&w, &v.scopes[i]);
 	}
-	jw_raw(&w, "],\"processes\":[");
+	jsonw_raw(&w, "],\"processes\":[");
 	for (i = 0; i < v.nprocs; i++) {
-		jw_raw(&w, i ? "," : "");
+		jsonw_raw(&w, i ? "," : "");
 		json_proc(&w, occ, &v.procs[i]);
 	}
-	jw_raw(&w, "]");
-	jw_u64(&w, "dropped", occ->dropped + extra_dropped);
-	jw_u64(&w, "resyncs", occ->resyncs);
-	jw_u64(&w, "resync_released", occ->resync_released);
-	jw_raw(&w, "}");
+	jsonw_raw(&w, "]");
+	json_findings(&w, occ, &v, now_ns);
+	jsonw_u64(&w, "dropped", occ->dropped + extra_dropped);
+	jsonw_u64(&w, "resyncs", occ->resyncs);
+	jsonw_u64(&w, "resync_released", occ->resync_released);
+	jsonw_raw(&w, "}");
 	view_free(&v);
 	if (w.err) {
 		sb->len = old_len;
@@ -257,6 +240,30 @@ static void text_addr(char *dst, size_t width, uint8_t family, const uint8_t *ad
 	fit(dst, width, a);
 }
 
+/* A percentage in 4 columns: 32.8, 100; "-" for unknown. */
+static void text_pct4(char *dst, size_t len, double pct)
+{
+	if (isnan(pct))
+		snprintf(dst, len, "-");
+	else
+		snprintf(dst, len, pct >= 99.95 ? "%.0f" : "%.1f", pct);
+}
+
+/* A rate in 4 columns: 12.3, 123, 1234, 12k, 123k, 1.2M; "-" for unknown. */
+static void text_rate4(char *dst, size_t len, double r)
+{
+	if (isnan(r))
+		snprintf(dst, len, "-");
+	else if (r < 99.95)
+		snprintf(dst, len, "%.1f", r);
+	else if (r < 9999.5)
+		snprintf(dst, len, "%.0f", r);
+	else if (r < 999.5e3)
+		snprintf(dst, len, "%.0fk", r / 1e3);
+	else
+		snprintf(dst, len, "%.1fM", r / 1e6);
+}
+
 /* 12s, 5m, 3h, 2d; "now" for 0; "-" for unknown */
 static void text_duration(char *dst, size_t len, double s)
 {
@@ -289,14 +296,14 @@ static size_t shown(size_t n, unsigned int limit)
 	return limit && n > limit ? limit : n;
 }
 
-static void text_more(struct jw *w, size_t n, unsigned int limit)
+static void text_more(struct jsonw *w, size_t n, unsigned int limit)
 {
 	if (limit && n > limit && !w->err)
 		w->err = sb_printf(w->sb, "  (%zu more)\n", n - limit);
 }
 
 /* What the columns mean, in two lines, and what the numbers had to assume. */
-static void text_legend(struct jw *w, const struct view *v)
+static void text_legend(struct jsonw *w, const struct view *v)
 {
 	uint64_t assumed = 0;
 	size_t i;
@@ -307,7 +314,8 @@ static void text_legend(struct jw *w, const struct view *v)
 		w->err = sb_puts(w->sb,
 				 "LEFT: connect()s (bind(0)s for a bound address) the kernel would "
 				 "grant now\nUSE%: 1 - LEFT/USABLE   EXH: forecast time until LEFT "
-				 "is 0 (-: none)\n");
+				 "is 0 (-: none)\nNS: netns inode - 4026531840, the same in every "
+				 "command; init: the first netns\n");
 	if (assumed && !w->err)
 		w->err = sb_printf(w->sb,
 				   "note: %" PRIu64 " connected TCP socket(s) of unknown origin "
@@ -318,20 +326,37 @@ static void text_legend(struct jw *w, const struct view *v)
 					"LEFT misses those no event saw\n");
 }
 
-static void text_ns(struct jw *w, const struct view *v)
+/*
+ * The NS column: a namespace's nsfs inode less PROC_DYNAMIC_FIRST (0xF0000000, where
+ * proc_alloc_inum() starts), so the same short number in every command and for the namespace's
+ * whole life; "init" for the initial one where it has a fixed inode below that (6.18:
+ * PROC_NET_INIT_INO).
+ */
+#define NS_INUM_FIRST 0xF0000000u
+
+static void ns_label(char *buf, size_t len, uint32_t netns)
+{
+	if (netns >= NS_INUM_FIRST)
+		snprintf(buf, len, "%" PRIu32, netns - NS_INUM_FIRST);
+	else
+		snprintf(buf, len, "init");
+}
+
+static void text_ns(struct jsonw *w, const struct view *v)
 {
 	size_t i;
 
 	if (!w->err)
-		w->err = sb_printf(w->sb, "%-2s %-10s %-11s %5s %6s %6s %6s %6s %6s %8s\n", "NS",
+		w->err = sb_printf(w->sb, "%-4s %-10s %-11s %5s %6s %6s %6s %6s %6s %8s\n", "NS",
 				   "NETNS", "RANGE", "RSV", "USABLE", "TAKEN", "BOUND", "TW", "UDP",
 				   "UDP-LEFT");
 	for (i = 0; i < v->nns && !w->err; i++) {
 		const struct row *r = &v->ns[i];
 		const struct ns *ns = r->rec;
 		char range[16] = "?", res[16] = "-", usable[16] = "-", taken[16] = "-";
-		char bound[16] = "-", udp[16] = "-", udpleft[16] = "-";
+		char bound[16] = "-", udp[16] = "-", udpleft[16] = "-", nsl[16];
 
+		ns_label(nsl, sizeof(nsl), ns->netns);
 		if (ns->have_range) {
 			snprintf(range, sizeof(range), "%u-%u", ns->low, ns->high);
 			snprintf(res, sizeof(res), "%u", ns->reserved);
@@ -344,68 +369,102 @@ static void text_ns(struct jw *w, const struct view *v)
 			snprintf(udpleft, sizeof(udpleft), "%u", r->ps->udp_autobind_left);
 		}
 		w->err = sb_printf(
-			w->sb, "%-2zu %-10" PRIu32 " %-11s %5s %6s %6s %6s %6" PRIu64 " %6s %8s\n",
-			i + 1, ns->netns, range, res, usable, taken, bound, r->tw, udp, udpleft);
+			w->sb, "%-4s %-10" PRIu32 " %-11s %5s %6s %6s %6s %6" PRIu64 " %6s %8s\n",
+			nsl, ns->netns, range, res, usable, taken, bound, r->tw, udp, udpleft);
 	}
 }
 
-static void text_dests(struct jw *w, const struct eph_occ *occ, struct view *v, unsigned int limit)
+/*
+ * A destination whose sockets narrow the range with IP_LOCAL_PORT_RANGE, in two lines of at
+ * most 79 columns (the destination cut to what is left):
+ * note: 12 sockets to 127.0.0.1:5000 use IP_LOCAL_PORT_RANGE 40010-40029:
+ *       3 more connect()s with it (of 20 usable; NS 1)
+ */
+static void text_sock_range(struct jsonw *w, const struct row *r)
+{
+	const struct eph_occ_range *sr = &r->st.sock_range;
+	const struct dest *d = r->rec;
+	char head[32], tail[48], dst[48], nsl[16];
+	int room;
+
+	if (!sr->sockets || w->err)
+		return;
+	ns_label(nsl, sizeof(nsl), d->key.netns);
+	snprintf(head, sizeof(head), "note: %" PRIu32 " socket%s to ", sr->sockets,
+		 sr->sockets == 1 ? "" : "s");
+	snprintf(tail, sizeof(tail),
+		 " use%s IP_LOCAL_PORT_RANGE %u-%u:", sr->sockets == 1 ? "s" : "", sr->low,
+		 sr->high);
+	room = 79 - (int)strlen(head) - (int)strlen(tail);
+	text_addr(dst, room < (int)sizeof(dst) - 1 ? room : (int)sizeof(dst) - 1, d->key.family,
+		  d->key.daddr, d->key.dport);
+	w->err =
+		sb_printf(w->sb,
+			  "%s%s%s\n      %" PRIu32 " more connect()%s with it (of %" PRIu32
+			  " usable; NS %s)\n",
+			  head, dst, tail, sr->left, sr->left == 1 ? "" : "s", sr->usable, nsl);
+}
+
+static void text_dests(struct jsonw *w, const struct eph_occ *occ, struct view *v, unsigned int limit)
 {
 	size_t i;
 
 	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest_urgent);
 	if (!w->err)
-		w->err = sb_printf(w->sb, "\n%-2s %-15s %-21s %5s %4s %5s %5s %5s %4s %4s\n", "NS",
+		w->err = sb_printf(w->sb, "\n%-4s %-15s %-21s %5s %4s %5s %4s %4s %4s %4s\n", "NS",
 				   "SOURCE", "DESTINATION", "HELD", "TW", "LEFT", "USE%", "RATE",
 				   "FAIL", "EXH");
 	for (i = 0; i < shown(v->ndests, limit) && !w->err; i++) {
 		const struct row *r = &v->dests[i];
 		const struct dest *d = r->rec;
-		char src[16], dst[22], left[16], use[8], rt[16], fail[16], ex[8];
+		char src[16], dst[22], left[16], use[8], rt[16], fail[16], ex[8], nsl[16];
 
+		ns_label(nsl, sizeof(nsl), d->key.netns);
 		text_addr(src, 15, d->key.family, d->key.saddr, -1);
 		text_addr(dst, 21, d->key.family, d->key.daddr, d->key.dport);
 		text_num(left, sizeof(left), r->st.ports_left, "%.0f");
-		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
-		text_num(rt, sizeof(rt), r->st.assign_rate,
-			 r->st.assign_rate < 1e3 ? "%.1f" : "%.0f");
+		text_pct4(use, sizeof(use), r->st.utilization * 100);
+		text_rate4(rt, sizeof(rt), r->st.assign_rate);
 		text_num(fail, sizeof(fail), occ->started ? (double)r->st.failures : NAN, "%.0f");
 		text_duration(ex, sizeof(ex), r->st.exhaust_in_s);
 		w->err = sb_printf(w->sb,
-				   "%-2" PRIu32 " %-14s %-21s %5" PRIu32 " %4" PRIu32
-				   " %5.5s %5s %5.5s %4.4s %4s\n",
-				   r->nsno, src, dst, r->st.held, r->st.time_wait, left, use, rt,
-				   fail, ex);
+				   "%-4s %-15s %-21s %5" PRIu32 " %4" PRIu32
+				   " %5.5s %4s %4s %4.4s %4s\n",
+				   nsl, src, dst, r->st.held, r->st.time_wait, left, use, rt, fail,
+				   ex);
 	}
 	text_more(w, v->ndests, limit);
+	for (i = 0; i < shown(v->ndests, limit); i++)
+		text_sock_range(w, &v->dests[i]);
 }
 
-static void text_scopes(struct jw *w, const struct view *v, unsigned int limit)
+static void text_scopes(struct jsonw *w, const struct view *v, unsigned int limit)
 {
 	size_t i;
 
 	if (!v->nscopes)
 		return;
 	if (!w->err)
-		w->err = sb_printf(w->sb, "\n%-2s %-5s %-39s %5s %5s %6s %5s\n", "NS", "PROTO",
+		w->err = sb_printf(w->sb, "\n%-4s %-5s %-39s %5s %5s %6s %5s\n", "NS", "PROTO",
 				   "BOUND ADDRESS", "HELD", "TW", "LEFT", "USE%");
 	for (i = 0; i < shown(v->nscopes, limit) && !w->err; i++) {
 		const struct row *r = &v->scopes[i];
 		const struct scope *s = r->rec;
-		char addr[40], left[16], use[8];
+		char addr[40], left[16], use[8], nsl[16];
 
+		ns_label(nsl, sizeof(nsl), s->key.netns);
 		text_addr(addr, 39, s->key.family, s->key.addr, -1);
 		text_num(left, sizeof(left), r->st.ports_left, "%.0f");
 		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
 		w->err = sb_printf(w->sb,
-				   "%-2" PRIu32 " %-5s %-39s %5" PRIu32 " %5" PRIu32 " %6.6s %5s\n",
-				   r->nsno, eph_proto_name(s->key.proto), addr, r->st.held,
+				   "%-4s %-5s %-39s %5" PRIu32 " %5" PRIu32 " %6.6s %5s\n",
+				   nsl, eph_proto_name(s->key.proto), addr, r->st.held,
 				   r->st.time_wait, left, use);
 	}
 	text_more(w, v->nscopes, limit);
 }
 
-static void text_procs(struct jw *w, const struct eph_occ *occ, const struct view *v,
+static void text_procs(struct jsonw *w, const struct eph_occ *occ, const struct view *v,
 		       unsigned int limit)
 {
 	size_t i;
@@ -440,10 +499,31 @@ static void text_procs(struct jw *w, const struct eph_occ *occ, const struct vie
 	text_more(w, v->nprocs, limit);
 }
 
+static void text_findings(struct jsonw *w, const struct eph_occ *occ, const struct view *v,
+			  uint64_t now, unsigned int limit)
+{
+	struct eph_findings fs = { 0 };
+	int k;
+
+	if (!w->err)
+		w->err = occ_findings(occ, v, now, &fs);
+	if (!w->err)
+		w->err = eph_findings__text(&fs, w->sb, limit);
+	eph_findings__free(&fs);
+	if (occ->started || w->err)
+		return;
+	w->err = sb_puts(w->sb, "note: a snapshot cannot show");
+	for (k = 0; k < EPH_FIND_NKINDS && !w->err; k++)
+		if (!eph_find_kind_from_snapshot(k))
+			w->err = sb_printf(w->sb, " %s", eph_find_kind_name(k));
+	if (!w->err)
+		w->err = sb_puts(w->sb, " (needs events: top, serve)\n");
+}
+
 int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
 		  uint64_t extra_dropped, unsigned int limit)
 {
-	struct jw w = { .sb = sb };
+	struct jsonw w = { .sb = sb };
 	size_t old_len = sb->len;
 	struct view v;
 	int err;
@@ -460,6 +540,7 @@ int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	text_dests(&w, occ, &v, limit);
 	text_scopes(&w, &v, limit);
 	text_procs(&w, occ, &v, limit);
+	text_findings(&w, occ, &v, now_ns, limit);
 	view_free(&v);
 	if (w.err) {
 		sb->len = old_len;

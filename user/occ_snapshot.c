@@ -172,8 +172,17 @@ static void sock_spec(const struct eph_occ_sock *s, enum sock_kind kind, uint64_
 	}
 }
 
-/* What the snapshot knows better than the events: the bucket (from the port iterator), the
- * socket's keys (moved), TIME_WAIT. */
+/* A socket's IP_LOCAL_PORT_RANGE, raw, into its hold: only a snapshot knows it (the port
+ * iterator reads it; events do not carry it). The model makes it effective with the netns
+ * range (eph_ps_sock_range(), the kernel's inet_sk_get_local_port_range()). */
+static void hold_set_range(struct hold *h, const struct eph_occ_sock *s)
+{
+	h->range_lo = s->range_lo;
+	h->range_hi = s->range_hi;
+}
+
+/* What the snapshot knows better than the events: the bucket and the socket range (from the
+ * port iterator), the socket's keys (moved), TIME_WAIT. */
 static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_sock *s,
 		       enum sock_kind kind, bool moved, uint64_t snap_ns)
 {
@@ -186,8 +195,11 @@ static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_soc
 		err = hold_retarget(occ, hi, &hs.k, hs.to_dest);
 	h = hold_rec(occ, hi);
 	h->seen = occ->gen;
-	if (s->bucket != EPH_BUCKET_UNKNOWN)
+	if (s->bucket != EPH_BUCKET_UNKNOWN) { /* the iterator saw it, or a bind() socket */
 		h->bucket = s->bucket;
+		if (!hs.tw)
+			hold_set_range(h, s);
+	}
 	if (s->v6only)
 		h->v6only = 1;
 	if (hs.tw && !h->tw)
@@ -353,10 +365,14 @@ static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		if (kind == KIND_NONE)
 			continue;
 		sock_spec(s, kind, now_ns, &hs);
-		if (hold_add(occ, &hs) == -ENOMEM)
+		hi = hold_add(occ, &hs);
+		if (hi == -ENOMEM)
 			err = -ENOMEM;
-		else if (update && (hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
-						       hs.k.hash[HOLD_BY_TUPLE])) >= 0)
+		else if (hi >= 0)
+			hold_set_range(hold_rec(occ, hi), s);
+		if (!err && update &&
+		    (hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
+					hs.k.hash[HOLD_BY_TUPLE])) >= 0)
 			hold_rec(occ, hi)->seen = occ->gen;
 	}
 	free(listen);

@@ -101,6 +101,7 @@ static void dest_stats(const struct eph_occ *occ, const struct occ_model *m, uin
 
 	stats_init(st, d->held, d->tw);
 	stats_left(st, occ, m, d->key.netns, false, m->dest_left[di]);
+	st->sock_range = m->dest_range[di];
 	st->failures = d->failures;
 	dest_forecast(occ, d, now, m->dest_taken[di], st);
 }

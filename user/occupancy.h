@@ -58,6 +58,10 @@ struct eph_occ_sock {
 	uint8_t v6only;		 /* AF_INET6: IPV6_V6ONLY (INET_DIAG_SKV6ONLY); 0 if unknown */
 	uint8_t __pad2[2];
 	uint32_t tw_left_ms; /* TIME_WAIT: ms until it ends (idiag_expires); 0 = unknown */
+	/* TCP: IP_LOCAL_PORT_RANGE as the socket set it, from the port iterator (range_lo 0 and
+	 * range_hi 0: not set, a TIME_WAIT socket, or not known) */
+	uint16_t range_lo;
+	uint16_t range_hi;
 };
 
 /*
@@ -99,6 +103,20 @@ struct eph_occ_scope_key {
 };
 
 /*
+ * A destination's socket range: the per-socket IP_LOCAL_PORT_RANGE that most of its live (not
+ * TIME_WAIT) sockets narrowing the netns range use, as the kernel makes it of the netns range
+ * (inet_sk_get_local_port_range()), and what the port-search model says of it. Ties: the
+ * narrower range. sockets 0: no live socket of the destination narrows the range (or the netns
+ * range is not known).
+ */
+struct eph_occ_range {
+	uint16_t low, high; /* the effective range, inside the netns range */
+	uint32_t sockets;   /* live sockets of the destination with this effective range */
+	uint32_t usable;    /* ports of [low, high] that are not reserved */
+	uint32_t left;	    /* further connect()s with this range that would succeed now */
+};
+
+/*
  * What a snapshot says about one destination, bind scope or process. NAN means unknown (null
  * in JSON): usable/utilization when the netns range is not known, assign_rate/need/exhaust_in_s
  * before eph_occ__start() (a snapshot alone has no rates), exhaust_in_s also when the need fits.
@@ -116,6 +134,7 @@ struct eph_occ_stats {
 			      * but no release with a known hold time in the window */
 	double exhaust_in_s; /* dest: seconds until no port is left; 0 when none is left now */
 	bool exited;	     /* process: eph_occ__proc_exited() was called for it */
+	struct eph_occ_range sock_range; /* dest: see struct eph_occ_range */
 };
 
 struct eph_occ *eph_occ__new(const struct eph_occ_opts *opts); /* NULL: ENOMEM or EINVAL */
@@ -208,6 +227,14 @@ int eph_occ__scope(const struct eph_occ *occ, const struct eph_occ_scope_key *ke
 int eph_occ__proc(const struct eph_occ *occ, uint32_t pid, uint64_t now_ns,
 		  struct eph_occ_stats *out);
 
+/*
+ * The findings (findings.h) at now_ns: why a space fills up, who does it, what to change. Before
+ * eph_occ__start() (a snapshot alone) only what a snapshot shows: no counts of a window.
+ * out is emptied first. Returns 0 or -ENOMEM.
+ */
+struct eph_findings;
+int eph_occ__findings(const struct eph_occ *occ, uint64_t now_ns, struct eph_findings *out);
+
 /* Every row of a snapshot, for exporters (the order of eph_occ__json()). */
 struct eph_occ_dest_row {
 	struct eph_occ_dest_key key;
@@ -242,7 +269,9 @@ void eph_occ_rows__free(struct eph_occ_rows *rows); /* NULL-safe, leaves it empt
 /*
  * The snapshot as one JSON object (no newline): {"time","netns":[{"netns","low","high",
  * "reserved","usable"}],"destinations":[{"netns","proto","family","saddr","daddr","dport",
- * "held","time_wait","usable","utilization","assign_rate","failures","exhaust_in_s"}],
+ * "held","time_wait","usable","utilization","assign_rate","failures","exhaust_in_s"[,
+ * "socket_range":{"low","high","sockets","usable","ports_left"}]}] (socket_range only when
+ * live sockets of the destination narrow the range: struct eph_occ_range),
  * "bind_scopes":[{"netns","proto","family","addr","held","usable","utilization"}],
  * "processes":[{"pid","comm","cgroup","held","time_wait","assign_rate","failures","exited"}],
  * "dropped"}. netns by inode; destinations and bind scopes by utilization, then held,

@@ -3,7 +3,8 @@
  * The port iterator (bpf/portiter.bpf.c): for every TCP socket of a network namespace, whether
  * bind()/listen() or connect() made the bind bucket of its port. connect() skips every port
  * whose bucket bind() or listen() made, whatever the destination; sock_diag cannot tell a
- * connected socket bound before connect() from one whose port connect() chose.
+ * connected socket bound before connect() from one whose port connect() chose. Also each full
+ * socket's IP_LOCAL_PORT_RANGE as it set it, which sock_diag does not report at all.
  *
  * Optional by design: a kernel that refuses it (no BTF, no privilege, a seccomp filter, an old
  * kernel) leaves the buckets unknown, and no command fails because of it.

@@ -53,6 +53,17 @@ static uint32_t map_and_count(const struct portmap *a, const struct portmap *b)
 	return n;
 }
 
+/* Ports of [lo, hi] in a, and (b not NULL) in b too. */
+static uint32_t span_count(const struct portmap *a, const struct portmap *b, uint16_t lo,
+			   uint16_t hi)
+{
+	uint32_t p, n = 0;
+
+	for (p = lo; p <= hi; p++)
+		n += map_test(a, p) && (!b || map_test(b, p));
+	return n;
+}
+
 static bool reserved(const struct eph_ps_range *r, uint32_t p)
 {
 	uint32_t off = p - r->low;
@@ -111,6 +122,18 @@ bool eph_ps_addr_conflict(uint8_t fam1, const uint8_t *a1, bool v6only1, uint8_t
 	return any1 || any2 || !memcmp(a1, a2, 16);
 }
 
+bool eph_ps_sock_range(uint16_t low, uint16_t high, uint16_t sk_lo, uint16_t sk_hi, uint16_t *lo,
+		       uint16_t *hi)
+{
+	*lo = low;
+	*hi = high;
+	if (*lo <= sk_lo && sk_lo <= *hi)
+		*lo = sk_lo;
+	if (*lo <= sk_hi && sk_hi <= *hi)
+		*hi = sk_hi;
+	return *lo != low || *hi != high;
+}
+
 /*
  * tcp_twsk_unique(): reuse == 2 means loopback only (an address of the TIME_WAIT socket is
  * loopback; binding to lo is not seen here); a timestamp must have been recorded
@@ -161,15 +184,36 @@ static void maps_fill(struct ns_maps *m, const struct eph_ps_sock *socks, size_t
 	}
 }
 
-/* __inet_hash_connect(): the ports left to each destination. */
+static bool has_range(const struct eph_ps_query *q)
+{
+	return q->range_high && q->range_low <= q->range_high;
+}
+
+/* A destination's socket range: the same subtraction over [range_low, range_high] only. */
+static void answer_range(const struct ns_maps *m, struct eph_ps_query *q)
+{
+	uint32_t bound, lost;
+
+	if (!has_range(q)) {
+		q->range_usable = q->range_left = 0;
+		return;
+	}
+	q->range_usable = span_count(&m->tcp_mask, NULL, q->range_low, q->range_high);
+	bound = span_count(&m->tcp_mask, &m->bind_made, q->range_low, q->range_high);
+	lost = bound + q->range_taken;
+	q->range_left = q->range_usable > lost ? q->range_usable - lost : 0;
+}
+
+/* __inet_hash_connect(): the ports left to each destination, and to its socket range. */
 static void answer_dests(const struct ns_maps *m, uint32_t usable, const struct eph_ps_sock *socks,
 			 size_t n, struct eph_ps_query *dests, size_t ndests)
 {
 	uint32_t bound = map_and_count(&m->tcp_mask, &m->bind_made);
+	struct eph_ps_query *q;
 	size_t i;
 
 	for (i = 0; i < ndests; i++)
-		dests[i].taken = 0;
+		dests[i].taken = dests[i].range_taken = 0;
 	for (i = 0; i < n; i++) {
 		const struct eph_ps_sock *s = &socks[i];
 
@@ -179,12 +223,16 @@ static void answer_dests(const struct ns_maps *m, uint32_t usable, const struct 
 			continue; /* not scanned, or skipped for every destination */
 		if (s->flags & EPH_PS_TW_REUSABLE)
 			continue;
-		dests[s->dest - 1].taken++;
+		q = &dests[s->dest - 1];
+		q->taken++;
+		if (has_range(q) && q->range_low <= s->sport && s->sport <= q->range_high)
+			q->range_taken++;
 	}
 	for (i = 0; i < ndests; i++) {
 		uint32_t lost = bound + dests[i].taken;
 
 		dests[i].left = usable > lost ? usable - lost : 0;
+		answer_range(m, &dests[i]);
 	}
 }
 

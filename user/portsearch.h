@@ -14,7 +14,11 @@
  *   ip_local_reserved_ports, skips every port whose bind
  *   bucket bind() or listen() made (tb->fastreuse >= 0 || tb->fastreuseport >= 0), whatever
  *   the destination, and takes any other port whose 4-tuple is free in the established hash
- *   (__inet_check_established), or whose TIME_WAIT tcp_twsk_unique() lets it reuse;
+ *   (__inet_check_established), or whose TIME_WAIT tcp_twsk_unique() lets it reuse. A socket
+ *   with IP_LOCAL_PORT_RANGE scans its own range instead (inet_sk_get_local_port_range(): the
+ *   netns range narrowed by the socket's ends that lie inside it), with the same rules: 6.1
+ *   with the even count and parity passes, 6.8+ port after port (commit 207184853dbd
+ *   "tcp/dccp: change source port selection at connect() time"); every port of it counts;
  * - inet_csk_find_open_port() (net/ipv4/inet_connection_sock.c): bind(0) scans the same way
  *   (an even count, the same end left out) and skips reserved ports and every port that any TCP socket, in any state (listening,
  *   connected, TIME_WAIT, bound), holds on a conflicting address (inet_rcv_saddr_equal() with
@@ -28,8 +32,8 @@
  *   timestamp is at least a second old (6.1, 6.12: ktime_get_seconds() moved on; 6.13+:
  *   tcp_tw_reuse_delay ms).
  * Not modelled (said in README): SO_REUSEPORT groups, SO_BINDTODEVICE/VRF (l3mdev) buckets,
- * net.ipv4.ip_autobind_reuse, bind(0) with SO_REUSEADDR on a socket, per-socket
- * IP_LOCAL_PORT_RANGE.
+ * net.ipv4.ip_autobind_reuse, bind(0) with SO_REUSEADDR on a socket, IP_LOCAL_PORT_RANGE for
+ * bind(0) and UDP (only connect() with a destination's socket range is).
  *
  * No libbpf, no system calls: fed by the occupancy core, unit-tested alone.
  */
@@ -74,6 +78,13 @@ struct eph_ps_query {
 	const uint8_t *addr; /* scope: its address (16 bytes) */
 	uint32_t left;	     /* out: further calls that would succeed now */
 	uint32_t taken;	     /* out, destination: its own 4-tuples that block a port */
+	/* destination: a socket range, [range_low, range_high] inside the netns range (what
+	 * eph_ps_sock_range() gives); range_high 0: none, the range_* outs are 0 */
+	uint16_t range_low;
+	uint16_t range_high;
+	uint32_t range_usable; /* out: ports of the socket range that are not reserved */
+	uint32_t range_taken;  /* out: its own 4-tuples that block a port of the socket range */
+	uint32_t range_left;   /* out: further connect()s from sockets with that range */
 };
 
 /* What one namespace has, counted once per port. */
@@ -92,6 +103,16 @@ bool eph_ps_addr_conflict(uint8_t fam1, const uint8_t *a1, bool v6only1, uint8_t
 
 /* Is this address loopback (127/8, ::1)? */
 bool eph_ps_loopback(uint8_t family, const uint8_t *addr);
+
+/*
+ * inet_sk_get_local_port_range() (net/ipv4/inet_connection_sock.c, 6.1 to 6.18): the range a
+ * socket's connect() scans, from the netns range [low, high] and the socket's
+ * IP_LOCAL_PORT_RANGE (sk_lo, sk_hi as it set them; 0: that end not set). sk_lo replaces low
+ * when it lies in [low, high]; then sk_hi replaces high when it lies in [the new low, high].
+ * Returns whether [*lo, *hi] is narrower than [low, high].
+ */
+bool eph_ps_sock_range(uint16_t low, uint16_t high, uint16_t sk_lo, uint16_t sk_hi, uint16_t *lo,
+		       uint16_t *hi);
 
 /* tcp_twsk_unique(): may connect() reuse a TIME_WAIT 4-tuple that began age_ns ago? */
 bool eph_ps_tw_reusable(const struct eph_occ_tw_opts *o, uint8_t family, const uint8_t *saddr,

@@ -228,15 +228,15 @@ static const struct eph_portiter_rec *find_by_key(struct bucket_recs *b,
 	return &b->by_key[lo];
 }
 
-static uint8_t sock_bucket(struct bucket_recs *b, const struct eph_occ_sock *s)
+/* The iterator's record of a sock_diag socket: by cookie, else the only one with its family,
+ * port and state; NULL when none is. */
+static const struct eph_portiter_rec *sock_rec(struct bucket_recs *b, const struct eph_occ_sock *s)
 {
 	struct eph_portiter_rec key = { .cookie = s->cookie };
 	const struct eph_portiter_rec *r = NULL;
 
-	if (s->state == TCP_LISTEN || s->state == TCP_CLOSE || s->state == EPH_TCP_BOUND_INACTIVE)
-		return EPH_BUCKET_BIND;
 	if (!b->n)
-		return EPH_BUCKET_UNKNOWN;
+		return NULL;
 	if (s->cookie)
 		r = bsearch(&key, b->by_cookie, b->n, sizeof(key), cmp_rec_cookie);
 	if (!r) {
@@ -245,11 +245,32 @@ static uint8_t sock_bucket(struct bucket_recs *b, const struct eph_occ_sock *s)
 		key.state = s->state;
 		r = find_by_key(b, &key);
 	}
+	return r;
+}
+
+static uint8_t sock_bucket(const struct eph_occ_sock *s, const struct eph_portiter_rec *r)
+{
+	if (s->state == TCP_LISTEN || s->state == TCP_CLOSE || s->state == EPH_TCP_BOUND_INACTIVE)
+		return EPH_BUCKET_BIND;
 	if (!r)
 		return EPH_BUCKET_UNKNOWN;
 	return r->bucket == EPH_PORTITER_BIND	 ? EPH_BUCKET_BIND :
 	       r->bucket == EPH_PORTITER_CONNECT ? EPH_BUCKET_CONNECT :
 						   EPH_BUCKET_UNKNOWN;
+}
+
+/* A TCP socket's bucket, and its IP_LOCAL_PORT_RANGE as it set it (raw: the model applies the
+ * netns range). Listeners and bound-only sockets (in no table the iterator walks) need no
+ * record: their bucket is bind()'s, and no connect() of theirs is modelled. */
+static void sock_fill(struct bucket_recs *b, struct eph_occ_sock *s)
+{
+	const struct eph_portiter_rec *r = NULL;
+
+	if (s->state != TCP_LISTEN && s->state != TCP_CLOSE && s->state != EPH_TCP_BOUND_INACTIVE)
+		r = sock_rec(b, s);
+	s->bucket = sock_bucket(s, r);
+	s->range_lo = r ? r->range_lo : 0;
+	s->range_hi = r ? r->range_hi : 0;
 }
 
 int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n)
@@ -266,7 +287,7 @@ int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *sock
 		qsort(b.by_cookie, b.n, sizeof(*b.by_cookie), cmp_rec_cookie);
 	for (i = 0; i < n; i++)
 		if (socks[i].proto == IPPROTO_TCP)
-			socks[i].bucket = sock_bucket(&b, &socks[i]);
+			sock_fill(&b, &socks[i]);
 	free(b.by_cookie);
 	free(b.by_key);
 	return err;

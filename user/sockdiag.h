@@ -48,6 +48,8 @@ int eph_sockdiag_parse(const struct nlmsghdr *nlh, uint8_t proto, struct eph_occ
  * calling thread), in s->bucket: LISTEN and bound-only (TCP_CLOSE) sockets are
  * EPH_BUCKET_BIND; the others are found in one pass of pi (by cookie, else by family, local
  * port and state when only one record has them) and stay EPH_BUCKET_UNKNOWN without it.
+ * The same record gives s->range_lo/range_hi, the socket's IP_LOCAL_PORT_RANGE as it set it
+ * (0, 0 without a record: not set, TIME_WAIT, bound-only, or no iterator).
  * Returns 0, or -errno of a failed pass (the rule above still applied).
  */
 int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n);

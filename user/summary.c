@@ -224,7 +224,7 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 			p->held--;
 		return 0;
 	default:
-		return 0; /* EPH_TIME_WAIT: the port is still held */
+		return 0; /* EPH_TIME_WAIT: still held; EPH_CONNECT: bind() took the port */
 	}
 }
 

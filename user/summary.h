@@ -20,9 +20,10 @@ void eph_summary__free(struct eph_summary *s); /* NULL-safe */
 /*
  * Count one in-scope event. assign: assigned++ and held++ for ev.pid; fail: failed[errname]++;
  * release with EPH_F_OWNER: held-- for ev.pid (the owner) if it had one.
- * time_wait: nothing (the port is still held). A release never creates a row. comm is the
- * latest seen on an assign or fail. At most 8 distinct errnos are named per process; further
- * ones are counted under "OTHER". O(1) per call. Returns 0 or -ENOMEM.
+ * time_wait: nothing (the port is still held); bound_connect: nothing (no port was taken: the
+ * bind() was the assignment). A release never creates a row. comm is the latest seen on an
+ * assign or fail. At most 8 distinct errnos are named per process; further ones are counted
+ * under "OTHER". O(1) per call. Returns 0 or -ENOMEM.
  */
 int eph_summary__add(struct eph_summary *s, const struct eph_rec *r);
 

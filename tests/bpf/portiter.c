@@ -6,7 +6,9 @@
  * it (eph_netns__run, as status and top do): sock_diag, then the iterator's buckets
  * (eph_sockdiag_fill_buckets). Expected: the bound-then-connected socket, the listener, the
  * accepted sockets and the bound-only one BIND, the connect() one CONNECT; the same after both
- * clients closed first (TIME_WAIT, with its time left); every record matched by cookie.
+ * clients closed first (TIME_WAIT, with its time left); every record matched by cookie. A third
+ * client sets IP_LOCAL_PORT_RANGE before its connect(): its record has the range as it set it,
+ * the other clients' 0, and its TIME_WAIT 0 (the kernel keeps none).
  *
  * One "RESULT <check> PASS|FAIL|SKIP" line per check (the VM harness reads them; its driver
  * arguments are ignored). Exit 0: all passed; 1: a check failed; 77: cannot run here.
@@ -31,6 +33,11 @@
 #include "sockdiag.h"
 
 #define MAX_SOCKS 4096
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+#define RANGE_LO 50000 /* the ranged client's IP_LOCAL_PORT_RANGE, inside the default range */
+#define RANGE_HI 50999
 
 struct snap {
 	struct eph_occ_sock s[MAX_SOCKS];
@@ -43,8 +50,9 @@ struct snap {
 /* The sockets of one family in the namespace. */
 struct peers {
 	int family;
-	int lst, bound, conn, only_bound, acc[2];
-	uint16_t lport, bound_port, conn_port, only_port;
+	int lst, bound, conn, only_bound, ranged, acc[3];
+	uint16_t lport, bound_port, conn_port, only_port, ranged_port;
+	int range_err; /* setsockopt(IP_LOCAL_PORT_RANGE)'s errno, 0 if it was set */
 };
 
 static int failed;
@@ -173,8 +181,27 @@ static int connect_to(int fd, int family, uint16_t port)
 	return connect(fd, (struct sockaddr *)&ss, len);
 }
 
+/* A client with IP_LOCAL_PORT_RANGE RANGE_LO-RANGE_HI, connected; p->range_err set when the
+ * kernel has no such option (ENOPROTOOPT): then a plain client stands in for it. */
+static int ranged_client(struct peers *p)
+{
+	uint32_t range = (uint32_t)RANGE_HI << 16 | RANGE_LO;
+
+	p->ranged = tcp_socket(p->family, false, -1);
+	if (p->ranged < 0)
+		return -errno;
+	if (setsockopt(p->ranged, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)))
+		p->range_err = errno;
+	if (connect_to(p->ranged, p->family, p->lport))
+		return -errno;
+	p->ranged_port = local_port(p->ranged);
+	return 0;
+}
+
 static int make_peers(struct peers *p, int family)
 {
+	int i, err;
+
 	memset(p, 0, sizeof(*p));
 	p->family = family;
 	p->lst = tcp_socket(family, true, 1);
@@ -188,10 +215,14 @@ static int make_peers(struct peers *p, int family)
 		return -errno;
 	if (connect_to(p->bound, family, p->lport) || connect_to(p->conn, family, p->lport))
 		return -errno;
-	p->acc[0] = accept(p->lst, NULL, NULL);
-	p->acc[1] = accept(p->lst, NULL, NULL);
-	if (p->acc[0] < 0 || p->acc[1] < 0)
-		return -errno;
+	err = ranged_client(p);
+	if (err)
+		return err;
+	for (i = 0; i < 3; i++) {
+		p->acc[i] = accept(p->lst, NULL, NULL);
+		if (p->acc[i] < 0)
+			return -errno;
+	}
 	p->bound_port = local_port(p->bound);
 	p->conn_port = local_port(p->conn);
 	p->only_port = local_port(p->only_bound);
@@ -202,13 +233,40 @@ static int make_peers(struct peers *p, int family)
 static void close_clients(struct peers *p)
 {
 	char c;
+	int i;
 
 	close(p->bound);
 	close(p->conn);
-	(void)!read(p->acc[0], &c, 1); /* the FIN */
-	(void)!read(p->acc[1], &c, 1);
-	close(p->acc[0]);
-	close(p->acc[1]);
+	close(p->ranged);
+	for (i = 0; i < 3; i++) {
+		(void)!read(p->acc[i], &c, 1); /* the FIN */
+		close(p->acc[i]);
+	}
+}
+
+/* The IP_LOCAL_PORT_RANGE the iterator read: low in the low 16 bits, as the option packs it. */
+static long range_of(const struct eph_occ_sock *s)
+{
+	return s ? (long)s->range_hi << 16 | s->range_lo : -1;
+}
+
+static void check_range(const struct snap *sn, const struct peers *p, const char *name, int state)
+{
+	const struct eph_occ_sock *r = find(sn, p->family, p->ranged_port, false, state);
+	const struct eph_occ_sock *c = find(sn, p->family, p->conn_port, false, state);
+	bool tw = state == TCP_TIME_WAIT;
+	long want = (long)RANGE_HI << 16 | RANGE_LO;
+
+	check(name, tw ? "tw-range-unset" : "range-unset", 0, range_of(c));
+	if (p->range_err) {
+		printf("RESULT %s-%s SKIP (setsockopt(IP_LOCAL_PORT_RANGE): %s)\n", name,
+		       tw ? "tw-range-set" : "range-set", strerror(p->range_err));
+		return;
+	}
+	check(name, tw ? "tw-range-set" : "range-set", tw ? 0 : want, range_of(r));
+	if (!tw && r)
+		result(name, "range-port-inside", r->sport >= RANGE_LO && r->sport <= RANGE_HI,
+		       RANGE_LO, r->sport);
 }
 
 static void check_bucket(const char *name, const char *what, const struct eph_occ_sock *s,
@@ -240,6 +298,7 @@ static void check_connected(const struct snap *sn, const struct peers *p, const 
 		       name);
 	if (p->family == AF_INET6 && l)
 		check(name, "listener-v6only", 1, l->v6only);
+	check_range(sn, p, name, TCP_ESTABLISHED);
 }
 
 static void check_time_wait(const struct snap *sn, const struct peers *p, const char *name)
@@ -252,6 +311,7 @@ static void check_time_wait(const struct snap *sn, const struct peers *p, const 
 	if (c)
 		result(name, "tw-left-ms", c->tw_left_ms > 0 && c->tw_left_ms <= 60000, 60000,
 		       c->tw_left_ms);
+	check_range(sn, p, name, TCP_TIME_WAIT);
 }
 
 static int lo_up(void)
@@ -328,7 +388,9 @@ int main(void)
 		if (err || (find(&sn, AF_INET, p4.conn_port, false, TCP_TIME_WAIT) &&
 			    find(&sn, AF_INET6, p6.conn_port, false, TCP_TIME_WAIT) &&
 			    find(&sn, AF_INET, p4.bound_port, false, TCP_TIME_WAIT) &&
-			    find(&sn, AF_INET6, p6.bound_port, false, TCP_TIME_WAIT)))
+			    find(&sn, AF_INET6, p6.bound_port, false, TCP_TIME_WAIT) &&
+			    find(&sn, AF_INET, p4.ranged_port, false, TCP_TIME_WAIT) &&
+			    find(&sn, AF_INET6, p6.ranged_port, false, TCP_TIME_WAIT)))
 			break;
 		usleep(20000);
 	}

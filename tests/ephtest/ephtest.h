@@ -13,7 +13,8 @@
  * scenarios with a driver of their own share), forecast.c (exhaust_in_s against the kernel's
  * first EADDRNOTAVAIL, and under a load that fits), resync.c (sock_diag reconciliation on a
  * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds
- * another connection), main.c (CLI).
+ * another connection), sockrange.c (socket_range against connect()s with IP_LOCAL_PORT_RANGE),
+ * main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -363,7 +364,7 @@ enum verdict headroom_scenario(const struct scenario *s, const struct occ_opts *
 /* --workload-only: build the state and print what the kernel grants per row. 0 on success. */
 int headroom_workload_only(const struct scenario *s, const struct occ_opts *op);
 
-/* ---- forecast.c, resync.c, twreuse.c: scenarios with a driver of their own ---- */
+/* ---- forecast.c, resync.c, twreuse.c, sockrange.c: scenarios with a driver of their own ---- */
 
 /* The drivers (struct scenario .drive) and the workloads (.run). */
 enum verdict fc_drive(const struct scenario *s, const struct occ_opts *op);
@@ -374,6 +375,12 @@ enum verdict rq_drive(const struct scenario *s, const struct occ_opts *op);
 int rq_workload(struct oracle *o);
 enum verdict tw_drive(const struct scenario *s, const struct occ_opts *op);
 int tw_workload(struct oracle *o);
+enum verdict sr_drive(const struct scenario *s, const struct occ_opts *op);
+int sr_workload(struct oracle *o);
+
+/* findings.c, findings_wl.c: each kind of finding for real (the find-* scenarios) */
+enum verdict fd_drive(const struct scenario *s, const struct occ_opts *op);
+int fd_workload(struct oracle *o);
 
 /* ---- drive.c ---- */
 

@@ -69,11 +69,12 @@ static bool printable(const char *s, size_t n, bool newlines)
 
 static bool well_formed(const struct eph_event *ev)
 {
-	return ev->type >= EPH_ASSIGN && ev->type <= EPH_TIME_WAIT && ev->op <= EPH_OP_LISTEN &&
+	return ev->type >= EPH_ASSIGN && ev->type <= EPH_CONNECT && ev->op <= EPH_OP_LISTEN &&
 	       (ev->proto == IPPROTO_TCP || ev->proto == IPPROTO_UDP) &&
 	       (ev->family == AF_INET || ev->family == AF_INET6) &&
 	       ev->backend <= EPH_BACKEND_TRACEPOINT &&
-	       (ev->type == EPH_FAIL ? ev->err > 0 : ev->err == 0);
+	       (ev->type == EPH_FAIL ? ev->err > 0 : ev->err == 0) &&
+	       (ev->type != EPH_CONNECT || (ev->op == EPH_OP_CONNECT && ev->proto == IPPROTO_TCP));
 }
 
 static void check_decode(const uint8_t *data, size_t size, int64_t mono_to_wall, struct eph_rec *r,
@@ -121,11 +122,13 @@ static void check_time(struct strbuf *sb, uint64_t wall_ns)
 
 static void check_json_event(struct strbuf *sb, const struct eph_rec *r, const char *backend)
 {
+	/* clang-format off */
 	static const char *const names[] = {
-		"event",     "op",    "proto", "family",    "pid",     "tid",	"comm",
-		"cgroup_id", "netns", "saddr", "sport",	    "daddr",   "dport", "requested_port",
-		"ephemeral", "error", "errno", "search_ns", "held_ns", "time",	"backend",
+		"event", "op", "proto", "family", "pid", "tid", "comm", "cgroup_id", "netns",
+		"saddr", "sport", "daddr", "dport", "requested_port", "ephemeral", "bound",
+		"bind_address_no_port", "error", "errno", "search_ns", "held_ns", "time", "backend",
 	};
+	/* clang-format on */
 	char key[32];
 	size_t i;
 
@@ -154,7 +157,8 @@ static void check_filters(const struct eph_filter *f, const struct eph_rec *r)
 	FUZZ_ASSERT(!show || !f->failures_only || r->ev.type == EPH_FAIL, r, sizeof(*r));
 	FUZZ_ASSERT(!show || r->ev.type != EPH_RELEASE || f->releases, r, sizeof(*r));
 	FUZZ_ASSERT(eph_filter_show(&all, r) ==
-			    (r->ev.type == EPH_ASSIGN || r->ev.type == EPH_FAIL),
+			    (r->ev.type == EPH_ASSIGN || r->ev.type == EPH_FAIL ||
+			     r->ev.type == EPH_CONNECT),
 		    r, sizeof(*r));
 }
 

@@ -112,6 +112,23 @@ static void test_decode_release_without_op(void **state)
 	assert_int_equal(r.ev.type, EPH_TIME_WAIT);
 }
 
+/* A TCP connect() on a socket bind() gave its port: only as such. */
+static void test_decode_bound_connect(void **state)
+{
+	struct eph_event ev = good_event();
+	struct eph_rec r;
+
+	(void)state;
+	ev.type = EPH_CONNECT;
+	ev.flags = EPH_F_EPHEMERAL | EPH_F_BOUND | EPH_F_DEST | EPH_F_SADDR;
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	assert_memory_equal(&r.ev, &ev, sizeof(ev));
+	ev.flags |= EPH_F_NO_PORT;
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	assert_int_equal(r.ev.flags,
+			 EPH_F_EPHEMERAL | EPH_F_BOUND | EPH_F_NO_PORT | EPH_F_DEST | EPH_F_SADDR);
+}
+
 /* A rejected record leaves *out as it was. */
 static void assert_rejected(const void *data, size_t size)
 {
@@ -145,7 +162,7 @@ static void test_decode_bad_type(void **state)
 	(void)state;
 	ev.type = 0;
 	assert_rejected(&ev, sizeof(ev));
-	ev.type = EPH_TIME_WAIT + 1;
+	ev.type = EPH_CONNECT + 1;
 	assert_rejected(&ev, sizeof(ev));
 	ev.type = 255;
 	assert_rejected(&ev, sizeof(ev));
@@ -219,6 +236,24 @@ static void test_decode_errno_by_type(void **state)
 	assert_rejected(&ev, sizeof(ev));
 	ev.type = EPH_RELEASE;
 	assert_rejected(&ev, sizeof(ev));
+	ev.type = EPH_CONNECT;
+	assert_rejected(&ev, sizeof(ev));
+}
+
+/* A bound connect() is a TCP connect(): not a bind, not UDP, not without op. */
+static void test_decode_bound_connect_bad(void **state)
+{
+	struct eph_event ev = good_event();
+
+	(void)state;
+	ev.type = EPH_CONNECT;
+	ev.op = EPH_OP_BIND;
+	assert_rejected(&ev, sizeof(ev));
+	ev.op = EPH_OP_NONE;
+	assert_rejected(&ev, sizeof(ev));
+	ev.op = EPH_OP_CONNECT;
+	ev.proto = IPPROTO_UDP;
+	assert_rejected(&ev, sizeof(ev));
 }
 
 static void test_names(void **state)
@@ -228,8 +263,9 @@ static void test_names(void **state)
 	assert_string_equal(eph_type_name(EPH_FAIL), "fail");
 	assert_string_equal(eph_type_name(EPH_RELEASE), "release");
 	assert_string_equal(eph_type_name(EPH_TIME_WAIT), "time_wait");
+	assert_string_equal(eph_type_name(EPH_CONNECT), "bound_connect");
 	assert_null(eph_type_name(0));
-	assert_null(eph_type_name(5));
+	assert_null(eph_type_name(6));
 	assert_null(eph_type_name(255));
 
 	assert_string_equal(eph_op_name(EPH_OP_CONNECT), "connect");
@@ -328,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_decode_unaligned),
 		cmocka_unit_test(test_decode_comm_terminated),
 		cmocka_unit_test(test_decode_release_without_op),
+		cmocka_unit_test(test_decode_bound_connect),
 		cmocka_unit_test(test_decode_bad_size),
 		cmocka_unit_test(test_decode_bad_type),
 		cmocka_unit_test(test_decode_bad_op),
@@ -335,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_decode_bad_family),
 		cmocka_unit_test(test_decode_bad_backend),
 		cmocka_unit_test(test_decode_errno_by_type),
+		cmocka_unit_test(test_decode_bound_connect_bad),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_backend_parse),
 		cmocka_unit_test(test_errno_name),

@@ -81,6 +81,17 @@ static struct eph_rec v4_release(void)
 	return r;
 }
 
+/* The same socket had 40000 from bind(127.0.0.1:0): its connect() chooses no port. */
+static struct eph_rec v4_bound_connect(void)
+{
+	struct eph_rec r = v4_assign();
+
+	r.ev.type = EPH_CONNECT;
+	r.ev.search_ns = 0;
+	r.ev.flags = EPH_F_EPHEMERAL | EPH_F_BOUND | EPH_F_DEST | EPH_F_SADDR;
+	return r;
+}
+
 /* UDP/IPv6: nc (77) binds [2001:db8::1]:0 and gets 50000. */
 static struct eph_rec v6_bind(void)
 {
@@ -145,7 +156,8 @@ static void test_json_v4_assign(void **state)
 		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
 		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		"\"ephemeral\":true,\"error\":null,\"errno\":0,\"search_ns\":12345,"
+		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		"\"error\":null,\"errno\":0,\"search_ns\":12345,"
 		"\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
 }
 
@@ -154,14 +166,14 @@ static void test_json_v4_fail(void **state)
 	struct eph_rec r = v4_fail();
 
 	(void)state;
-	assert_json(
-		&r, "tracepoint",
-		"{\"event\":\"fail\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
-		"\"netns\":4026531840,\"saddr\":null,\"sport\":0,"
-		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		"\"ephemeral\":true,\"error\":\"EADDRNOTAVAIL\",\"errno\":99,\"search_ns\":56789,"
-		"\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
+	assert_json(&r, "tracepoint",
+		    "{\"event\":\"fail\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"netns\":4026531840,\"saddr\":null,\"sport\":0,"
+		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
+		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":\"EADDRNOTAVAIL\",\"errno\":99,\"search_ns\":56789,"
+		    "\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
 }
 
 static void test_json_v4_release(void **state)
@@ -174,7 +186,8 @@ static void test_json_v4_release(void **state)
 		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		    "\"ephemeral\":true,\"error\":null,\"errno\":0,\"search_ns\":null,"
+		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":null,\"errno\":0,\"search_ns\":null,"
 		    "\"held_ns\":1500000000,\"time\":\"2026-11-24T05:18:09.000000001Z\","
 		    "\"backend\":\"tracepoint\"}");
 }
@@ -190,7 +203,8 @@ static void test_json_release_without_held(void **state)
 		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		    "\"ephemeral\":true,\"error\":null,\"errno\":0,\"search_ns\":null,"
+		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":null,\"errno\":0,\"search_ns\":null,"
 		    "\"held_ns\":null,\"time\":\"2026-11-24T05:18:09.000000001Z\","
 		    "\"backend\":\"tracepoint\"}");
 }
@@ -209,7 +223,53 @@ static void test_json_held_only_on_release(void **state)
 		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
 		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		"\"ephemeral\":true,\"error\":null,\"errno\":0,\"search_ns\":12345,"
+		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		"\"error\":null,\"errno\":0,\"search_ns\":12345,"
+		"\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
+}
+
+static void test_json_bound_connect(void **state)
+{
+	struct eph_rec r = v4_bound_connect();
+
+	(void)state;
+	assert_json(
+		&r, "fentry",
+		"{\"event\":\"bound_connect\",\"op\":\"connect\",\"proto\":\"tcp\","
+		"\"family\":\"ipv4\",\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		"\"cgroup_id\":7777,\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
+		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
+		"\"ephemeral\":true,\"bound\":true,\"bind_address_no_port\":false,"
+		"\"error\":null,\"errno\":0,\"search_ns\":null,"
+		"\"held_ns\":null," TIME_JSON ",\"backend\":\"fentry\"}");
+}
+
+/* The flags of a connect(): a bound socket's failure (bind() of a given port: not ephemeral),
+ * and an assignment on a socket with IP_BIND_ADDRESS_NO_PORT. */
+static void test_json_connect_flags(void **state)
+{
+	struct eph_rec fail = v4_fail(), assign = v4_assign();
+
+	(void)state;
+	fail.ev.sport = 5555;
+	fail.ev.flags = EPH_F_BOUND | EPH_F_SEARCH | EPH_F_DEST;
+	assert_json(&fail, "kprobe",
+		    "{\"event\":\"fail\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"netns\":4026531840,\"saddr\":null,\"sport\":5555,"
+		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
+		    "\"ephemeral\":false,\"bound\":true,\"bind_address_no_port\":false,"
+		    "\"error\":\"EADDRNOTAVAIL\",\"errno\":99,\"search_ns\":56789,"
+		    "\"held_ns\":null," TIME_JSON ",\"backend\":\"kprobe\"}");
+	assign.ev.flags |= EPH_F_NO_PORT;
+	assert_json(
+		&assign, "tracepoint",
+		"{\"event\":\"assign\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
+		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
+		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
+		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":true,"
+		"\"error\":null,\"errno\":0,\"search_ns\":12345,"
 		"\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
 }
 
@@ -222,7 +282,9 @@ static void test_json_v6_bind(void **state)
 		    "{\"event\":\"assign\",\"op\":\"bind\",\"proto\":\"udp\",\"family\":\"ipv6\","
 		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":\"2001:db8::1\",\"sport\":50000,\"daddr\":null,\"dport\":null,"
-		    "\"requested_port\":0,\"ephemeral\":true,\"error\":null,\"errno\":0,"
+		    "\"requested_port\":0,\"ephemeral\":true,"
+		    "\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":null,\"errno\":0,"
 		    "\"search_ns\":250,\"held_ns\":null," TIME_JSON ",\"backend\":\"fentry\"}");
 }
 
@@ -236,7 +298,9 @@ static void test_json_v6_bind_fail(void **state)
 		    "{\"event\":\"fail\",\"op\":\"bind\",\"proto\":\"tcp\",\"family\":\"ipv6\","
 		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":\"::1\",\"sport\":0,\"daddr\":null,\"dport\":null,"
-		    "\"requested_port\":8080,\"ephemeral\":false,\"error\":\"EADDRINUSE\","
+		    "\"requested_port\":8080,\"ephemeral\":false,"
+		    "\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":\"EADDRINUSE\","
 		    "\"errno\":98,\"search_ns\":null,\"held_ns\":null," TIME_JSON
 		    ",\"backend\":\"kprobe\"}");
 }
@@ -257,7 +321,9 @@ static void test_json_v6_sendmsg_fail(void **state)
 		    "{\"event\":\"fail\",\"op\":\"sendmsg\",\"proto\":\"udp\",\"family\":\"ipv6\","
 		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":null,\"sport\":0,\"daddr\":\"::1\",\"dport\":53,"
-		    "\"requested_port\":null,\"ephemeral\":true,\"error\":\"EAGAIN\",\"errno\":11,"
+		    "\"requested_port\":null,\"ephemeral\":true,"
+		    "\"bound\":false,\"bind_address_no_port\":false,"
+		    "\"error\":\"EAGAIN\",\"errno\":11,"
 		    "\"search_ns\":null,\"held_ns\":null," TIME_JSON ",\"backend\":\"fentry\"}");
 }
 
@@ -277,7 +343,8 @@ static void test_json_comm_escaped(void **state)
 		"\"pid\":4242,\"tid\":4243,\"comm\":\"a\\\"b\\\\\\n\\u0001\\u00ffz\","
 		"\"cgroup_id\":7777,\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
-		"\"ephemeral\":true,\"error\":null,\"errno\":0,\"search_ns\":12345,"
+		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
+		"\"error\":null,\"errno\":0,\"search_ns\":12345,"
 		"\"held_ns\":null," TIME_JSON ",\"backend\":\"tracepoint\"}");
 }
 
@@ -437,6 +504,24 @@ static void test_text_v4(void **state)
 				"40000 127.0.0.2       8080  ok            "));
 }
 
+static void test_text_bound_connect(void **state)
+{
+	struct eph_rec r = v4_bound_connect();
+
+	(void)state;
+	assert_text(&r, "05:18:08 "
+			"4242    "
+			"curl             "
+			"tcp   "
+			"connect  "
+			"127.0.0.1       "
+			"40000 "
+			"127.0.0.2       "
+			"8080  "
+			"bound         "
+			"-");
+}
+
 static void test_text_v6(void **state)
 {
 	struct eph_rec bind = v6_bind(), conn = v6_bind(), send = v6_bind();
@@ -523,6 +608,8 @@ int main(void)
 		cmocka_unit_test(test_json_v4_release),
 		cmocka_unit_test(test_json_release_without_held),
 		cmocka_unit_test(test_json_held_only_on_release),
+		cmocka_unit_test(test_json_bound_connect),
+		cmocka_unit_test(test_json_connect_flags),
 		cmocka_unit_test(test_json_v6_bind),
 		cmocka_unit_test(test_json_v6_bind_fail),
 		cmocka_unit_test(test_json_v6_sendmsg_fail),
@@ -533,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_time_matches_gmtime),
 		cmocka_unit_test(test_text_header),
 		cmocka_unit_test(test_text_v4),
+		cmocka_unit_test(test_text_bound_connect),
 		cmocka_unit_test(test_text_v6),
 		cmocka_unit_test(test_text_unprintable_comm_and_errno),
 	};

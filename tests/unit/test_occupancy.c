@@ -192,7 +192,8 @@ static void test_range_usable(void **state)
 			    "\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
 			    "\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0,"
 			    "\"bound_only_listed\":true}],"
-			    "\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"dropped\":0,"
+			    "\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"findings\":[],"
+			    "\"findings_need_events\":[\"fixed_port_conflict\"],\"dropped\":0,"
 			    "\"resyncs\":0,\"resync_released\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
@@ -781,6 +782,7 @@ static void test_json_golden(void **state)
 		"\"held\":2,\"time_wait\":0,\"assign_rate\":null,\"failures\":null,\"exited\":false},"
 		"{\"pid\":null,\"comm\":null,\"cgroup\":null,\"held\":1,\"time_wait\":1,"
 		"\"assign_rate\":null,\"failures\":null,\"exited\":null}],"
+		"\"findings\":[],\"findings_need_events\":[\"fixed_port_conflict\"],"
 		"\"dropped\":0,\"resyncs\":0,\"resync_released\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
@@ -803,6 +805,8 @@ static void test_text_fits_80_columns(void **state)
 	addr6(s[0].daddr, "2001:db8:1111:2222:3333:4444:5555:6666");
 	strcpy(s[0].comm, "a-very-long-nam");
 	s[0].cgroup = "/system.slice/a-very-long-service-name-that-goes-on-and-on.service";
+	s[0].range_lo = 40000; /* IP_LOCAL_PORT_RANGE: a note of two lines */
+	s[0].range_hi = 40009;
 	s[1] = s[0];
 	s[1].proto = IPPROTO_UDP;
 	s[1].sport = 40001;
@@ -817,17 +821,20 @@ static void test_text_fits_80_columns(void **state)
 		assert_in_range(end - line, 0, 79);
 		lines++;
 	}
-	/* time; legend 2 + note; netns header + 1; blank, destinations header + 2; blank,
-	 * scopes header + 1; blank, processes header + 2 */
-	assert_int_equal(lines, 17);
+	/* time; legend 3 + note; netns header + 1; blank, destinations header + 2, socket range
+	 * note 2; blank, scopes header + 1; blank, processes header + 2 */
+	assert_int_equal(lines, 20);
+	assert_non_null(strstr(sb.buf, "\nnote: 1 socket to ~:4444:5555:6666]:65535 uses "
+				       "IP_LOCAL_PORT_RANGE 40000-40009:\n      9 more connect()s "
+				       "with it (of 10 usable; NS 161)\n"));
 	assert_non_null(strstr(sb.buf, "  dropped 123456789\n"));
 	assert_non_null(strstr(sb.buf, "note: 2 connected TCP socket(s) of unknown origin"));
 	/* TCP ports 40000 and 40002 taken (counted once), the UDP one apart */
 	assert_non_null(
 		strstr(sb.buf, " 40000-41999   100   1900      2      0      0      1     1899\n"));
 	assert_non_null(strstr(sb.buf,
-			       " ~dddd:eeee:ffff ~444:5555:6666]:65535     1    0  1899   0.1"
-			       "   0.0    0    -\n"));
+			       " ~dddd:eeee:ffff ~444:5555:6666]:65535     1    0  1899  0.1"
+			       "  0.0    0    -\n"));
 	assert_non_null(strstr(sb.buf, "\n4194304 a-very-long-nam     2     0    0.0     0 no   "
 				       "~t-goes-on-and-on.service\n"));
 	assert_non_null(strstr(sb.buf, "255.255.255.255 255.255.255.255:65535"));
@@ -1057,6 +1064,90 @@ static void test_bind_before_connect(void **state)
 	eph_occ__free(occ);
 }
 
+/* A snapshot socket with IP_LOCAL_PORT_RANGE (raw, as the port iterator gives it). */
+static struct eph_occ_sock ranged(uint16_t sport, uint16_t dport, uint16_t lo, uint16_t hi,
+				  uint64_t cookie)
+{
+	struct eph_occ_sock s =
+		tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", sport, "127.0.0.1", dport, 400, cookie);
+
+	s.bucket = EPH_BUCKET_CONNECT;
+	s.range_lo = lo;
+	s.range_hi = hi;
+	return s;
+}
+
+/*
+ * Per-socket IP_LOCAL_PORT_RANGE in 40000-41999 (40100-40199 reserved): :5000 has three live
+ * sockets with 40090-40119 (10 usable), one TIME_WAIT with 40000-40009 (not counted), one with
+ * a range wider than the netns one (not narrowing); :5001 two with 40000-40009 and two with
+ * 40010-40049 (a tie: the narrower wins); :5002 none.
+ */
+static void test_socket_range(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_dest_key k1 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5001);
+	struct eph_occ_dest_key k2 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5002);
+	struct eph_occ_sock s[] = {
+		ranged(40090, 5000, 40090, 40119, 1),
+		ranged(40091, 5000, 40090, 40119, 2),
+		ranged(40092, 5000, 40090, 40119, 3),
+		ranged(40093, 5000, 0, 0, 4),	      /* no range, on a port of it */
+		ranged(40001, 5000, 40000, 40009, 5), /* TIME_WAIT below */
+		ranged(40500, 5000, 30000, 50000, 6), /* not narrowing */
+		ranged(40000, 5001, 40000, 40009, 7),
+		ranged(40002, 5001, 40000, 40009, 8),
+		ranged(40010, 5001, 40010, 40049, 9),
+		ranged(40011, 5001, 40010, 40049, 10),
+		ranged(40003, 5002, 0, 0, 11),
+		tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40094, "0.0.0.0", 0, 401, 12), /* bind(0) */
+	};
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[4].state = TCP_TIME_WAIT;
+	assert_int_equal(eph_occ__seed(occ, s, 12, SEC), 0);
+	st = dest_st(occ, k, SEC);
+	assert_int_equal(st.sock_range.low, 40090);
+	assert_int_equal(st.sock_range.high, 40119);
+	assert_int_equal(st.sock_range.sockets, 3);
+	assert_int_equal(st.sock_range.usable, 10);
+	assert_int_equal(st.sock_range.left, 10 - 4 - 1); /* 40090-40093; 40094 bind()'s */
+	assert_true(st.ports_left == 1900 - 1 - 6);
+	st = dest_st(occ, k1, SEC);
+	assert_int_equal(st.sock_range.low, 40000);
+	assert_int_equal(st.sock_range.high, 40009);
+	assert_int_equal(st.sock_range.sockets, 2);
+	assert_int_equal(st.sock_range.left, 10 - 2);
+	assert_int_equal(dest_st(occ, k2, SEC).sock_range.sockets, 0);
+	assert_int_equal(eph_occ__json(occ, &sb, SEC, 0, 0), 0);
+	assert_non_null(strstr(sb.buf, "\"dport\":5000,\"held\":6,"));
+	assert_non_null(strstr(sb.buf, ",\"socket_range\":{\"low\":40090,\"high\":40119,"
+				       "\"sockets\":3,\"usable\":10,\"ports_left\":5}}"));
+	assert_null(strstr(strstr(sb.buf, "\"dport\":5002"), "socket_range"));
+	sb.len = 0;
+	assert_int_equal(eph_occ__text(occ, &sb, SEC, 0, 0, 0), 0);
+	assert_non_null(strstr(sb.buf, "\nnote: 3 sockets to 127.0.0.1:5000 use "
+				       "IP_LOCAL_PORT_RANGE 40090-40119:\n      5 more connect()s "
+				       "with it (of 10 usable; NS 161)\n"));
+	/* events carry no range: a socket seen by an event gets one from the next snapshot */
+	r = tcp_ev(EPH_ASSIGN, 2 * SEC, 402, 0x50, 40095, 5000);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 2 * SEC).sock_range.left, 4);
+	assert_int_equal(dest_st(occ, k, 2 * SEC).sock_range.sockets, 3);
+	s[4] = ranged(40095, 5000, 40090, 40119, 0); /* the TIME_WAIT is gone */
+	assert_int_equal(eph_occ__reconcile(occ, s, 12, 3 * SEC), 1);
+	st = dest_st(occ, k, 3 * SEC);
+	assert_int_equal(st.sock_range.sockets, 4);
+	assert_int_equal(st.sock_range.left, 4);
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
 /* TIME_WAIT 4-tuples come back to their destination after a second (tcp_tw_reuse). */
 static void test_tw_reuse(void **state)
 {
@@ -1169,6 +1260,119 @@ static void test_events_before_snapshot(void **state)
 	eph_occ__free(occ);
 }
 
+/* ---- connect() on a socket bind() gave its port (EPH_CONNECT) ------------------------- */
+
+/* A bound connect() of 127.0.0.1:sport to 127.0.0.1:dport in NS1 (a port bind(0) chose). */
+static struct eph_rec bound_ev(uint64_t ts, uint32_t pid, uint64_t sock_id, uint64_t cookie,
+			       uint16_t sport, uint16_t dport)
+{
+	struct eph_rec r = tcp_ev(EPH_CONNECT, ts, pid, sock_id, sport, dport);
+
+	r.ev.op = EPH_OP_CONNECT;
+	r.ev.cookie = cookie;
+	r.ev.flags = EPH_F_DEST | EPH_F_SADDR | EPH_F_EPHEMERAL | EPH_F_BOUND;
+	return r;
+}
+
+/*
+ * bind(127.0.0.1:0) then connect() to :5000: the hold moves from the bind scope to the
+ * destination at once (no resync), still bind()'s bucket (lost to every destination), and no
+ * assignment is counted; its release ends it there.
+ */
+static void test_bound_connect_moves_hold(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_dest_key k2 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 6000);
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL | EPH_F_REQ;
+	feed(occ, r);
+	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 401, 0x20, 40002, 6000));
+	feed(occ, bound_ev(2 * SEC, 400, 0x10, 0, 40001, 5000));
+	st = dest_st(occ, k, 2 * SEC);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1900 - 1);
+	assert_true(st.assign_rate == 0); /* bind() was the assignment */
+	assert_int_equal(eph_occ__scope(occ, &sk, 2 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	/* the bind() port stays lost to :6000 as well */
+	assert_true(dest_st(occ, k2, 2 * SEC).ports_left == 1900 - 1 - 1);
+	assert_int_equal(proc_st(occ, 400, 2 * SEC).held, 1);
+	/* reported twice (or found by a snapshot first): nothing changes */
+	feed(occ, bound_ev(2 * SEC, 400, 0x10, 0, 40001, 5000));
+	assert_int_equal(dest_st(occ, k, 2 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 400, 2 * SEC).held, 1);
+	/* a resync that shows it connected releases nothing */
+	{
+		struct eph_occ_sock s[2] = {
+			tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 0),
+			tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40002, "127.0.0.1", 6000, 401, 0),
+		};
+
+		assert_int_equal(eph_occ__reconcile(occ, s, 2, 3 * SEC), 0);
+	}
+	assert_int_equal(dest_st(occ, k, 3 * SEC).held, 1);
+	r = tcp_ev(EPH_RELEASE, 4 * SEC, 400, 0x10, 40001, 5000);
+	r.ev.flags |= EPH_F_HELD;
+	r.ev.held_ns = 3 * SEC;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 4 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 400, 4 * SEC).held, 0);
+	eph_occ__free(occ);
+}
+
+/*
+ * The socket's hold not seen bound: found by cookie (a snapshot's bound-only socket), or made
+ * from the event (bound before ephtrace looked); a fixed port outside the range is no hold.
+ */
+static void test_bound_connect_unseen_bind(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_dest_key k2 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 6000);
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40001, "0.0.0.0", 0, 400, 9);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	assert_int_equal(eph_occ__seed(occ, &s, 1, SEC), 0);
+	assert_int_equal(eph_occ__scope(occ, &sk, SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	feed(occ, bound_ev(2 * SEC, 400, 0x10, 9, 40001, 5000));
+	assert_int_equal(eph_occ__scope(occ, &sk, 2 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(dest_st(occ, k, 2 * SEC).held, 1);
+	/* now known by sock_id too: its release finds it */
+	r = tcp_ev(EPH_RELEASE, 3 * SEC, 400, 0x10, 40001, 5000);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 3 * SEC).held, 0);
+
+	/* no hold at all: one made from the event, bind()'s bucket (lost to :6000 too) */
+	feed(occ, bound_ev(4 * SEC, 401, 0x20, 0, 40003, 5000));
+	feed(occ, tcp_ev(EPH_ASSIGN, 4 * SEC, 401, 0x21, 40004, 6000));
+	st = dest_st(occ, k, 4 * SEC);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1900 - 1);
+	assert_true(dest_st(occ, k2, 4 * SEC).ports_left == 1900 - 1 - 1);
+	assert_int_equal(proc_st(occ, 401, 4 * SEC).held, 2);
+
+	/* bind(127.0.0.1:5555), outside the range, then connect(): no port of the range */
+	r = bound_ev(5 * SEC, 402, 0x30, 0, 5555, 5000);
+	r.ev.flags &= (uint16_t)~EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 5 * SEC).held, 1);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1198,6 +1402,9 @@ int main(void)
 		cmocka_unit_test(test_tw_reuse),
 		cmocka_unit_test(test_bound_unlisted),
 		cmocka_unit_test(test_events_before_snapshot),
+		cmocka_unit_test(test_socket_range),
+		cmocka_unit_test(test_bound_connect_moves_hold),
+		cmocka_unit_test(test_bound_connect_unseen_bind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

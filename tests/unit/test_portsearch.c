@@ -162,6 +162,95 @@ static void test_addr_conflict(void **state)
 	assert_true(eph_ps_addr_conflict(AF_INET6, any6, true, AF_INET6, lo6, true));
 }
 
+/* inet_sk_get_local_port_range(): the socket's ends that lie inside the netns range win. */
+static void test_sock_range_effective(void **state)
+{
+	uint16_t lo, hi;
+
+	(void)state;
+	assert_true(eph_ps_sock_range(40000, 40063, 40010, 40029, &lo, &hi));
+	assert_int_equal(lo, 40010);
+	assert_int_equal(hi, 40029);
+	assert_false(eph_ps_sock_range(40000, 40063, 0, 0, &lo, &hi)); /* not set */
+	assert_int_equal(lo, 40000);
+	assert_int_equal(hi, 40063);
+	assert_false(eph_ps_sock_range(40000, 40063, 40000, 40063, &lo, &hi)); /* the same */
+	assert_false(eph_ps_sock_range(40000, 40063, 30000, 50000, &lo, &hi)); /* wider */
+	assert_int_equal(lo, 40000);
+	assert_int_equal(hi, 40063);
+	assert_true(eph_ps_sock_range(40000, 40063, 40050, 0, &lo, &hi)); /* low end only */
+	assert_int_equal(lo, 40050);
+	assert_int_equal(hi, 40063);
+	assert_true(eph_ps_sock_range(40000, 40063, 0, 40020, &lo, &hi)); /* high end only */
+	assert_int_equal(lo, 40000);
+	assert_int_equal(hi, 40020);
+	assert_true(eph_ps_sock_range(40000, 40063, 30000, 40020, &lo, &hi)); /* low outside */
+	assert_int_equal(lo, 40000);
+	assert_int_equal(hi, 40020);
+	assert_true(eph_ps_sock_range(40000, 40063, 40040, 50000, &lo, &hi)); /* high outside */
+	assert_int_equal(lo, 40040);
+	assert_int_equal(hi, 40063);
+	/* the high end is tested against the low end already replaced (0 or a bad pair) */
+	assert_true(eph_ps_sock_range(40000, 40063, 40040, 40020, &lo, &hi));
+	assert_int_equal(lo, 40040);
+	assert_int_equal(hi, 40063);
+}
+
+/*
+ * A destination's socket range 40010-40029 in 40000-40063: 40012 reserved (40040 too, outside
+ * it); the ports whose bucket bind() made are lost, its own 4-tuples too unless a TIME_WAIT
+ * connect() may reuse; other destinations' 4-tuples and its ports outside the range do not
+ * count.
+ */
+static void test_sock_range_left(void **state)
+{
+	uint8_t rbits[8] = { [1] = 0x10, [5] = 0x01 }; /* 40012, 40040 */
+	struct eph_ps_range r = { 40000, 40063, rbits };
+	struct eph_ps_sock s[] = {
+		tcp(lo4, 40010, 1, 0),
+		tcp(lo4, 40011, 1, 0),
+		tcp(lo4, 40013, 1, EPH_PS_TW),			    /* not reusable: lost */
+		tcp(lo4, 40014, 1, EPH_PS_TW | EPH_PS_TW_REUSABLE), /* reusable: not lost */
+		tcp(lo4, 40015, 0, EPH_PS_TCP_BIND_MADE),	    /* bind(0) holder */
+		tcp(lo4, 40016, 1, EPH_PS_TCP_BIND_MADE),	    /* bind() then connect() */
+		tcp(lo4, 40017, 2, 0), /* another destination's 4-tuple */
+		tcp(lo4, 40030, 1, 0), /* outside the socket range */
+		tcp(lo4, 40050, 0, EPH_PS_TCP_BIND_MADE),
+	};
+	struct eph_ps_query d[2] = {
+		{ .proto = IPPROTO_TCP,
+		  .family = AF_INET,
+		  .range_low = 40010,
+		  .range_high = 40029 },
+		{ .proto = IPPROTO_TCP, .family = AF_INET },
+	};
+	struct eph_ps_netns out;
+
+	(void)state;
+	assert_int_equal(eph_ps_compute(&r, s, 9, d, 2, NULL, 0, &out), 0);
+	assert_int_equal(out.tcp_usable, 62);
+	assert_int_equal(out.tcp_bound, 3);
+	assert_int_equal(d[0].range_usable, 19);
+	assert_int_equal(d[0].range_taken, 3); /* 40010, 40011, 40013 */
+	assert_int_equal(d[0].range_left, 19 - 2 - 3);
+	assert_int_equal(d[0].taken, 4); /* and 40030 */
+	assert_int_equal(d[0].left, 62 - 3 - 4);
+	/* no socket range: nothing said of one */
+	assert_int_equal(d[1].range_usable, 0);
+	assert_int_equal(d[1].range_left, 0);
+	assert_int_equal(d[1].left, 62 - 3 - 1);
+	/* now a reusable TIME_WAIT no more: one port less */
+	s[3].flags = EPH_PS_TW;
+	assert_int_equal(eph_ps_compute(&r, s, 9, d, 2, NULL, 0, &out), 0);
+	assert_int_equal(d[0].range_left, 19 - 2 - 4);
+	/* the whole socket range taken */
+	d[0].range_low = 40013;
+	d[0].range_high = 40016;
+	assert_int_equal(eph_ps_compute(&r, s, 9, d, 2, NULL, 0, &out), 0);
+	assert_int_equal(d[0].range_usable, 4);
+	assert_int_equal(d[0].range_left, 0);
+}
+
 /* tcp_twsk_unique(): mode, loopback, timestamps and age. */
 static void test_tw_reusable(void **state)
 {
@@ -188,9 +277,14 @@ static void test_tw_reusable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_range_and_reserved), cmocka_unit_test(test_connect_left),
-		cmocka_unit_test(test_bind_left),	   cmocka_unit_test(test_udp),
-		cmocka_unit_test(test_addr_conflict),	   cmocka_unit_test(test_tw_reusable),
+		cmocka_unit_test(test_range_and_reserved),
+		cmocka_unit_test(test_connect_left),
+		cmocka_unit_test(test_bind_left),
+		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_addr_conflict),
+		cmocka_unit_test(test_tw_reusable),
+		cmocka_unit_test(test_sock_range_effective),
+		cmocka_unit_test(test_sock_range_left),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -294,6 +294,42 @@ static void test_buckets_without_iterator(void **state)
 	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 0), 0);
 }
 
+/* IP_LOCAL_PORT_RANGE comes with the record, raw; none without one, nor for a listener. */
+static void test_socket_ranges(void **state)
+{
+	struct eph_portiter_rec recs[] = {
+		rec(1, AF_INET, 40011, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(2, AF_INET, 40012, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(3, AF_INET, 40013, TCP_TIME_WAIT, EPH_PORTITER_CONNECT),
+		rec(4, AF_INET, 5000, TCP_LISTEN, EPH_PORTITER_BIND),
+	};
+	struct eph_occ_sock s[] = {
+		tcp(1, AF_INET, 40011, TCP_ESTABLISHED),
+		tcp(0, AF_INET, 40012, TCP_ESTABLISHED), /* no cookie: by its key */
+		tcp(3, AF_INET, 40013, TCP_TIME_WAIT),
+		tcp(4, AF_INET, 5000, TCP_LISTEN),
+		tcp(5, AF_INET, 40014, TCP_ESTABLISHED), /* no record */
+	};
+
+	(void)state;
+	recs[0].range_lo = 40010;
+	recs[0].range_hi = 40029;
+	recs[1].range_hi = 40020; /* only the high end set */
+	recs[3].range_lo = 40010; /* a listener's: not used */
+	recs[3].range_hi = 40029;
+	s[4].range_lo = 1; /* stale: overwritten */
+	stub_set(recs, 4, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 5), 0);
+	assert_int_equal(s[0].range_lo, 40010);
+	assert_int_equal(s[0].range_hi, 40029);
+	assert_int_equal(s[1].range_lo, 0);
+	assert_int_equal(s[1].range_hi, 40020);
+	assert_int_equal(s[2].range_lo | s[2].range_hi, 0);
+	assert_int_equal(s[3].range_lo | s[3].range_hi, 0);
+	assert_int_equal(s[3].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(s[4].range_lo | s[4].range_hi, 0);
+}
+
 /* sock_diag dumps bound-only TCP sockets from 6.8 on (TCPF_BOUND_INACTIVE). */
 static void test_lists_bound(void **state)
 {
@@ -317,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_buckets_by_cookie),
 		cmocka_unit_test(test_buckets_by_key),
 		cmocka_unit_test(test_buckets_without_iterator),
+		cmocka_unit_test(test_socket_ranges),
 		cmocka_unit_test(test_lists_bound),
 	};
 
