@@ -80,4 +80,29 @@ static __always_inline bool inet_sk_bind_no_port(const struct sock *sk)
 	return false;
 }
 
+/*
+ * The sockets of a bind bucket (struct inet_bind_bucket, the bhash entry of a port): its
+ * owners list, sockets and TIME_WAIT sockets linked by skc_bind_node, until commit
+ * b2cb9f9ef240 ("tcp: Unlink sk from bhash.", 6.8) kept them in the bhash2 buckets only. The
+ * flavour names the list so that the code builds whatever kernel vmlinux.h comes from.
+ */
+struct inet_bind_bucket___owners {
+	struct hlist_head owners;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool tb_has_owners(void)
+{
+	return bpf_core_field_exists(struct inet_bind_bucket___owners, owners);
+}
+
+/* The first owner of tb, NULL where bind buckets have no owners list. */
+static __always_inline const struct hlist_node *tb_owners(const struct inet_bind_bucket *tb)
+{
+	const struct inet_bind_bucket___owners *o = (const void *)tb;
+
+	if (!bpf_core_field_exists(o->owners))
+		return NULL;
+	return BPF_CORE_READ(o, owners.first);
+}
+
 #endif

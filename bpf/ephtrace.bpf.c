@@ -312,9 +312,11 @@ static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
 /*
  * A TCP socket bind() had given its port connected: the port serves this 4-tuple too now. No
  * port was chosen, so no assignment: counted in "stats" under its own type, and the socket's
- * hold (the bind's, same key) stays as it is.
+ * hold (the bind's, same key) stays as it is. dest: the addresses to report when the socket
+ * no longer has them (NULL: read them from the socket).
  */
-static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags)
+static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags,
+					       const struct call_ctx *dest)
 {
 	struct eph_stat_key key = { .type = EPH_CONNECT,
 				    .op = EPH_OP_CONNECT,
@@ -327,11 +329,18 @@ static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flag
 	if (!e)
 		return;
 	fill_task(e);
-	fill_common(e, (const struct sock_common *)sk, true);
+	fill_common(e, (const struct sock_common *)sk, !dest);
 	e->proto = IPPROTO_TCP;
 	e->op = EPH_OP_CONNECT;
 	e->sock_id = (__u64)sk;
 	e->flags |= flags;
+	if (dest && dest->has_dest) {
+		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
+		e->dport = dest->dport;
+		e->flags |= EPH_F_DEST;
+	}
+	if (dest && dest->has_saddr)
+		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
 	ev_submit(e);
 }
 
@@ -366,7 +375,7 @@ static __always_inline int on_hash_connect_exit(int ret)
 		o.flags |= EPH_F_SEARCH;
 		emit(sk, &o, NULL);
 	} else {
-		emit_bound_connect(sk, o.flags);
+		emit_bound_connect(sk, o.flags, NULL);
 	}
 	call_del(SLOT_HASH_CONNECT);
 	return 0;
@@ -870,7 +879,7 @@ static __always_inline int on_sys_exit(long ret)
 	case EPH_OP_CONNECT:
 		o.flags = o.proto == IPPROTO_TCP ? connect_flags(sk, c->had_port) : EPH_F_EPHEMERAL;
 		if (o.proto == IPPROTO_TCP) {
-			if (c->hash_failed && ret == -EADDRNOTAVAIL) {
+			if (c->syn_closed && ret == -EADDRNOTAVAIL) {
 				o.err = EADDRNOTAVAIL;
 				o.search_ns = c->search_ns;
 				o.flags |= EPH_F_SEARCH;
@@ -878,10 +887,18 @@ static __always_inline int on_sys_exit(long ret)
 				o.sport = c->bound_port;
 				emit(sk, &o, c);
 			} else if (c->had_port) {
-				/* 0 or EINPROGRESS, and SYN_SENT reached in this call (a second
-				 * connect() of a socket already connected also returns 0) */
-				if ((!ret || ret == -EINPROGRESS) && c->ts_syn && !c->hash_failed)
-					emit_bound_connect(sk, o.flags);
+				/*
+				 * SYN_SENT reached in this call and the 4-tuple was free: whatever
+				 * connect() says then (0, EINPROGRESS, ECONNREFUSED, EINTR...). A
+				 * second connect() of a socket already connected says 0 without
+				 * it. A bind(0) socket whose connection failed within the call has
+				 * let its port go, its release is out already: nothing (see README).
+				 * After a failure, tcp_disconnect() has cleared the socket's
+				 * destination (and an unlocked source): the ones of the call.
+				 */
+				if (c->ts_syn && port)
+					emit_bound_connect(sk, o.flags,
+							   ret && ret != -EINPROGRESS ? c : NULL);
 			} else if (port || c->closed_port) {
 				/* ret may be an error that came after the port was chosen:
 				 * then the socket was closed already and let the port go */
@@ -1046,21 +1063,24 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		c->ts_syn = bpf_ktime_get_ns();
 	} else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE) {
-		__u16 sport = sk_num(sk);
-
-		if (!sport || c->had_port) {
-			/* the exhaustion signature: the search found no port */
-			c->hash_failed = 1;
-			c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
-			family = BPF_CORE_READ(sk, __sk_common.skc_family);
-			if (family == AF_INET)
-				bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-			else
-				bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-			c->has_saddr = 1;
-		} else {
-			c->closed_port = sport;
-		}
+		/*
+		 * connect() ends within the call: its port search (a bound socket's 4-tuple check)
+		 * failed, the exhaustion signature, or its connection did after the SYN (refused,
+		 * unreachable). on_sys_exit() tells them apart by the errno: only the first says
+		 * EADDRNOTAVAIL. tcp_set_state() has put back a port the socket does not keep
+		 * before this tracepoint (inet_num is 0 now); inet_sport still names the one the
+		 * search took (0 when it took none).
+		 */
+		c->syn_closed = 1;
+		c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (family == AF_INET)
+			bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		else
+			bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		c->has_saddr = 1;
+		if (!c->had_port)
+			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ struct call_ctx {
 	__u8 op;
 	__u8 had_port;	 /* the socket had a port at entry */
 	__u8 state;	 /* sk_state at entry */
-	__u8 hash_failed; /* tracepoint: the port search failed (SYN_SENT->CLOSE, no port) */
+	__u8 syn_closed; /* tracepoint: SYN_SENT->CLOSE in the call (search or connection failed) */
 	__u8 has_dest;
 	__u8 has_saddr;
 	__u8 daddr[16];

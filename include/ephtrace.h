@@ -138,29 +138,44 @@ struct eph_hist_key {
 };
 
 /*
- * The port iterator (bpf/portiter.bpf.c, an iter/tcp program): one record per TCP socket of
- * the reader's network namespace, full and TIME_WAIT (request sockets are left out), written
- * with bpf_seq_write() and read from the iterator's fd. 24 bytes.
+ * The port iterator (bpf/portiter.bpf.c, an iter/tcp program). Three kinds of record, 48 bytes:
+ * - EPH_PORTITER_REC_SOCK: one per TCP socket of the reader's network namespace, full and
+ *   TIME_WAIT (request sockets are left out), written with bpf_seq_write() and read from the
+ *   iterator's fd;
+ * - EPH_PORTITER_REC_BOUND: one per TCP socket only bound (TCP_CLOSE with a port: bind() without
+ *   connect() or listen(), in no table the iterator walks), found in the kernel's bind hash
+ *   where sock_diag lists none (before 6.8), written to a ring buffer when the walk ends;
+ * - EPH_PORTITER_REC_WALKED: after them, once the whole bind hash was walked and every record
+ *   written; count says how many BOUND records came before it.
  */
 #define EPH_PORTITER_NO_BUCKET 0 /* the port's bind bucket could not be read */
 #define EPH_PORTITER_CONNECT 1	 /* made by connect(): fastreuse == fastreuseport == -1 */
 #define EPH_PORTITER_BIND 2	 /* made by bind() or listen(): fastreuse or fastreuseport >= 0 */
 
+#define EPH_PORTITER_REC_SOCK 0
+#define EPH_PORTITER_REC_BOUND 1
+#define EPH_PORTITER_REC_WALKED 2
+
 struct eph_portiter_rec {
-	__u64 cookie; /* bpf_get_socket_cookie(): sock_diag's idiag_cookie of the same socket */
+	__u64 cookie; /* bpf_get_socket_cookie(): sock_diag's idiag_cookie of the same socket;
+		       * BOUND: the socket's cookie if one was made (sock_diag makes it), else 0 */
 	__u16 sport;  /* local port, host order */
 	__u8 state;   /* TCP_* as sock_diag shows it (a TIME_WAIT socket: its substate) */
 	__u8 family;  /* AF_INET (2) or AF_INET6 (10) */
 	__u8 bucket;  /* EPH_PORTITER_* */
-	__u8 __pad[3];
+	__u8 kind;    /* EPH_PORTITER_REC_* */
+	__u8 v6only;  /* BOUND, AF_INET6: IPV6_V6ONLY */
+	__u8 __pad;
 	/* IP_LOCAL_PORT_RANGE of a full socket as it set it (inet_sock.local_port_range, not
 	 * intersected with the netns range); 0 = not set. TIME_WAIT sockets have none: 0. */
 	__u16 range_lo;
 	__u16 range_hi;
-	__u8 __pad2[4];
+	__u32 count;   /* WALKED: the BOUND records before it */
+	__u64 inode;   /* BOUND: the socket's inode (sock_i_ino, /proc/PID/fd), 0 if none */
+	__u8 addr[16]; /* BOUND: local address, network order; AF_INET in the first 4 bytes */
 };
 
-_Static_assert(sizeof(struct eph_portiter_rec) == 24, "struct eph_portiter_rec is an ABI");
+_Static_assert(sizeof(struct eph_portiter_rec) == 48, "struct eph_portiter_rec is an ABI");
 
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)

@@ -13,9 +13,11 @@
 #include "commands.h"
 #include "event.h"
 #include "filter.h"
+#include "findings.h"
 #include "format.h"
 #include "loader.h"
 #include "summary.h"
+#include "tracker.h"
 
 static const char usage[] =
 	"Usage: ephtrace events [OPTIONS]\n"
@@ -28,6 +30,8 @@ static const char usage[] =
 	"      --tcp / --udp    only this protocol\n"
 	"      --failures-only  only failures (EADDRNOTAVAIL, EADDRINUSE, EAGAIN)\n"
 	"      --releases       also show ports going back to the pool\n"
+	"      --explain        after each failure, the finding that accounts for it (keeps the\n"
+	"                       occupancy of every namespace, as top does)\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C)\n"
 	EPH_LOADER_USAGE
 	"  -h, --help           this text\n"
@@ -36,7 +40,8 @@ static const char usage[] =
 	"  ephtrace events                      # every assignment and failure\n"
 	"  ephtrace events --failures-only -4   # IPv4 failures only\n"
 	"  ephtrace events --json -p 1234       # one process, as JSON\n"
-	"  ephtrace events --releases -d 10     # include releases, stop after 10 s\n";
+	"  ephtrace events --releases -d 10     # include releases, stop after 10 s\n"
+	"  ephtrace events --failures-only --explain   # why each failure happened\n";
 
 struct events_ctx {
 	struct eph_filter filter;
@@ -47,7 +52,39 @@ struct events_ctx {
 	const char *backend;
 	uint64_t bad_records;
 	int err;
+	bool explain;		  /* --explain */
+	bool tracking;		  /* t is running */
+	struct eph_tracker t;	  /* --explain: the occupancy the findings come from */
+	struct eph_findings fs;	  /* --explain: the findings at the last failure */
 };
+
+/*
+ * --explain: the finding that accounts for a failure, appended to its line: in JSON a member
+ * "explain" (null when none does), in text two more lines "  why:" and "  fix:".
+ */
+static int explain(struct events_ctx *c, const struct eph_rec *r)
+{
+	const struct eph_finding *f;
+	int err;
+
+	if (!c->explain || r->ev.type != EPH_FAIL)
+		return 0;
+	err = c->tracking ? eph_occ__findings(c->t.occ, r->ev.ts_ns, &c->fs) : 0;
+	if (err)
+		return err;
+	f = c->tracking ? eph_findings__explain(&c->fs, &r->ev) : NULL;
+	if (c->json) {
+		c->sb.len--; /* the closing brace */
+		err = sb_puts(&c->sb, ",\"explain\":");
+		if (!err)
+			err = f ? eph_finding__json(f, &c->sb) : sb_puts(&c->sb, "null");
+		return err ? err : sb_putc(&c->sb, '}');
+	}
+	if (!f)
+		return sb_puts(&c->sb, "\n  why: no finding accounts for it (yet)");
+	return sb_printf(&c->sb, "\n  why: %s (%s): %s\n  fix: %s", eph_find_kind_name(f->kind),
+			 eph_find_severity_name(f->severity), f->evidence, f->advice);
+}
 
 static int on_record(void *ctx, const void *data, size_t size)
 {
@@ -59,6 +96,8 @@ static int on_record(void *ctx, const void *data, size_t size)
 		c->bad_records++;
 		return 0;
 	}
+	if (c->tracking) /* every event counts for the findings, shown or not */
+		eph_tracker__event(&c->t, &r);
 	if (!eph_filter_scope(&c->filter, &r))
 		return 0;
 	err = eph_summary__add(c->summary, &r);
@@ -68,6 +107,8 @@ static int on_record(void *ctx, const void *data, size_t size)
 		return 0;
 	sb_reset(&c->sb);
 	err = c->json ? eph_format_json(&c->sb, &r, c->backend) : eph_format_text(&c->sb, &r);
+	if (!err)
+		err = explain(c, &r);
 	if (!err)
 		err = sb_putc(&c->sb, '\n');
 	if (err) {
@@ -85,6 +126,7 @@ enum {
 	OPT_UDP,
 	OPT_FAILURES,
 	OPT_RELEASES,
+	OPT_EXPLAIN,
 };
 
 static const struct option longopts[] = {
@@ -97,6 +139,7 @@ static const struct option longopts[] = {
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "failures-only", no_argument, NULL, OPT_FAILURES },
 	{ "releases", no_argument, NULL, OPT_RELEASES },
+	{ "explain", no_argument, NULL, OPT_EXPLAIN },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	EPH_LOADER_LONGOPTS,
@@ -153,6 +196,9 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 			break;
 		case OPT_RELEASES:
 			c->filter.releases = true;
+			break;
+		case OPT_EXPLAIN:
+			c->explain = true;
 			break;
 		case 'd':
 			if (eph_parse_seconds(optarg, 31536000, duration_ms))
@@ -217,6 +263,24 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			(unsigned long long)c->bad_records);
 }
 
+/* --explain: the occupancy of every namespace, seeded from sock_diag now that the programs are
+ * attached, as top keeps it; without it failures are shown unexplained. */
+static void start_tracking(struct events_ctx *c)
+{
+	struct eph_tracker_opts to = { .resync_ms = 5000, .warn = stderr };
+	int err;
+
+	to.mono_to_wall = c->mono_to_wall;
+	err = eph_tracker__init(&c->t, &to);
+	if (err) {
+		fprintf(stderr, "ephtrace: --explain: cannot read the sockets (sock_diag): %s; "
+				"failures are shown without a finding\n",
+			strerror(-err));
+		return;
+	}
+	c->tracking = true;
+}
+
 int cmd_events(int argc, char **argv)
 {
 	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
@@ -238,6 +302,8 @@ int cmd_events(int argc, char **argv)
 	if (ret)
 		goto out;
 	c.backend = eph_backend_name(eph_loader__backend(l));
+	if (c.explain)
+		start_tracking(&c);
 	if (!c.json) {
 		sb_reset(&c.sb);
 		if (!eph_format_text_header(&c.sb) && !sb_putc(&c.sb, '\n'))
@@ -261,6 +327,10 @@ int cmd_events(int argc, char **argv)
 			break; /* the reader went away */
 		if (deadline && eph_now_ms() >= deadline)
 			break;
+		if (c.tracking && eph_tracker__tick(&c.t, eph_now_ns()) == -ENOMEM) {
+			c.err = -ENOMEM;
+			break;
+		}
 	}
 	eph_loader__drain(l); /* detach first, then take what is left: nothing lost */
 	print_summary(&c, l);
@@ -269,6 +339,9 @@ int cmd_events(int argc, char **argv)
 		ret = 1;
 	}
 out:
+	if (c.tracking)
+		eph_tracker__fini(&c.t);
+	eph_findings__free(&c.fs);
 	eph_loader__free(l);
 	eph_summary__free(c.summary);
 	sb_free(&c.sb);

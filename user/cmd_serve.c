@@ -29,6 +29,7 @@
 #include "commands.h"
 #include "event.h"
 #include "httplimit.h"
+#include "findings.h"
 #include "metrics.h"
 #include "tracker.h"
 #include "netns.h"
@@ -415,6 +416,34 @@ static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input
 	return 0;
 }
 
+/* The findings as gauge rows (their strings live as long as fs). */
+static int finding_rows(const struct eph_findings *fs, struct eph_metrics_finding **out)
+{
+	size_t i;
+
+	*out = calloc(fs->n + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < fs->n; i++) {
+		const struct eph_finding *f = &fs->f[i];
+		struct eph_metrics_finding *m = &(*out)[i];
+		char a[64];
+
+		m->kind = eph_find_kind_name(f->kind);
+		m->severity = eph_find_severity_name(f->severity);
+		m->netns = f->netns;
+		m->pid = f->who.pid;
+		memcpy(m->comm, f->who.comm, sizeof(m->comm));
+		if (f->has_dest && !eph_addr_str(f->dest.family, f->dest.daddr, a, sizeof(a)))
+			snprintf(m->target, sizeof(m->target),
+				 f->dest.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, f->dest.dport);
+		else if (f->kind == EPH_FIND_FIXED_PORT_CONFLICT)
+			snprintf(m->target, sizeof(m->target), "%s port %u",
+				 eph_proto_name(f->proto), f->port);
+	}
+	return 0;
+}
+
 static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *sb)
 {
 	struct vec stats = { .sz = sizeof(struct eph_metrics_stat) };
@@ -424,6 +453,8 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	struct eph_metrics_netns *netns = NULL;
 	struct eph_metrics_dest *dests = NULL;
 	struct eph_occ_rows rows = { 0 };
+	struct eph_findings fs = { 0 };
+	struct eph_metrics_finding *finds = NULL;
 	size_t nheld = 0;
 	struct eph_hists h = EPH_HISTS_INIT;
 	uint64_t cnt[EPH_CNT_MAX];
@@ -452,9 +483,13 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	in.resync_released = eph_occ__resync_released(s->t.occ);
 	if (!err)
 		err = eph_occ__rows(s->t.occ, eph_now_ns(), &rows);
+	if (!err)
+		err = eph_occ__findings(s->t.occ, eph_now_ns(), &fs);
 	pthread_mutex_unlock(&s->lock);
 	if (!err)
 		err = occ_metrics(&rows, &in, &dests, &procs, &netns);
+	if (!err)
+		err = finding_rows(&fs, &finds);
 	if (err)
 		goto out_free;
 	in.stats = stats.v;
@@ -462,6 +497,8 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	in.progs = progs.v;
 	in.nprogs = progs.n;
 	in.fails = fails;
+	in.findings = finds;
+	in.nfindings = fs.n;
 	err = eph_metrics_write(sb, &in, fmt);
 out_free:
 	free(stats.v);
@@ -472,6 +509,8 @@ out_free:
 	free(dests);
 	free(netns);
 	eph_occ_rows__free(&rows);
+	eph_findings__free(&fs);
+	free(finds);
 	eph_hists__free(&h);
 	return err;
 }

@@ -145,10 +145,17 @@ static bool buckets_known(const struct eph_sockdiag_opts *so)
 
 static void report_buckets(const struct status_opts *o, const struct eph_sockdiag_opts *so)
 {
-	if (!o->verbose || !so->portiter || buckets_known(so))
+	if (!o->verbose || !so->portiter)
 		return;
-	fprintf(stderr, "ephtrace status: port iterator: failed in %u network namespaces: %s\n",
-		so->no_buckets, strerror(-so->bucket_err));
+	if (!buckets_known(so))
+		fprintf(stderr,
+			"ephtrace status: port iterator: failed in %u network namespaces: %s\n",
+			so->no_buckets, strerror(-so->bucket_err));
+	else if (so->no_bound)
+		fprintf(stderr,
+			"ephtrace status: port iterator: no whole walk of the bind hash in %u "
+			"network namespaces: their bound-only TCP sockets are not listed\n",
+			so->no_bound);
 }
 
 int cmd_status(int argc, char **argv)

@@ -219,17 +219,19 @@ static int rule_time_wait_churn(const struct eph_find_in *in, struct eph_finding
 		if (!ns || d->key.proto != IPPROTO_TCP || d->st.time_wait < EPH_FIND_TW_MIN ||
 		    d->st.time_wait < EPH_FIND_TW_SHARE * d->st.held)
 			continue;
-		if (in->have_events && !(d->mean_hold_s < EPH_FIND_TW_SHORT_S) &&
-		    !isnan(d->mean_hold_s))
-			continue;
+		if (d->mean_hold_s >= EPH_FIND_TW_SHORT_S)
+			continue; /* long-lived connections: the rate is low */
 		f = add(out, EPH_FIND_TIME_WAIT_CHURN, d->key.netns);
 		if (!f)
 			return -ENOMEM;
 		set_dest(f, d);
 		f->severity = sev_dest(d);
 		dest_text(&d->key, dst, sizeof(dst));
-		if (in->have_events && !isnan(d->mean_hold_s))
-			say(hold, sizeof(hold), ", held %.1f s on average", d->mean_hold_s);
+		if (!isnan(d->mean_hold_s))
+			say(hold, sizeof(hold),
+			    d->mean_hold_s < 0.1 ? " after %.3f s of life on average" :
+						   " after %.1f s of life on average",
+			    d->mean_hold_s);
 		say(f->evidence, sizeof(f->evidence),
 		    "%u of the %u 4-tuples taken to %s are TIME_WAIT%s; tcp_tw_reuse=%u", d->st.time_wait,
 		    d->st.held, dst, hold, ns->tw.tw_reuse);
@@ -532,4 +534,91 @@ int eph_find__run(const struct eph_find_in *in, struct eph_findings *out)
 	if (out->n)
 		qsort(out->f, out->n, sizeof(*out->f), cmp_finding);
 	return 0;
+}
+
+/* ---- which finding accounts for a failure ---------------------------------------------- */
+
+/* Whether a finding is about the destination of a failed connect() (the source address is
+ * compared only when the event has it). */
+static bool about_dest(const struct eph_finding *f, const struct eph_event *ev)
+{
+	size_t alen = ev->family == AF_INET ? 4 : 16;
+
+	if (!f->has_dest || !(ev->flags & EPH_F_DEST) || f->dest.netns != ev->netns ||
+	    f->dest.family != ev->family || f->dest.dport != ev->dport ||
+	    memcmp(f->dest.daddr, ev->daddr, alen))
+		return false;
+	return !(ev->flags & EPH_F_SADDR) || !memcmp(f->dest.saddr, ev->saddr, alen);
+}
+
+/* The first finding (the most severe) of kind in ev's netns that match() accepts. */
+static const struct eph_finding *first(const struct eph_findings *fs, const struct eph_event *ev,
+				       enum eph_find_kind kind,
+				       bool (*match)(const struct eph_finding *,
+						     const struct eph_event *))
+{
+	size_t i;
+
+	for (i = 0; i < fs->n; i++)
+		if (fs->f[i].kind == kind && fs->f[i].netns == ev->netns &&
+		    (!match || match(&fs->f[i], ev)))
+			return &fs->f[i];
+	return NULL;
+}
+
+static bool same_pid(const struct eph_finding *f, const struct eph_event *ev)
+{
+	return f->who.pid == ev->pid;
+}
+
+static bool same_port(const struct eph_finding *f, const struct eph_event *ev)
+{
+	return f->port == ev->req_port && f->proto == ev->proto;
+}
+
+static const struct eph_finding *explain_connect(const struct eph_findings *fs,
+						 const struct eph_event *ev)
+{
+	static const enum eph_find_kind dest_kinds[] = { EPH_FIND_SOCKET_RANGE,
+							 EPH_FIND_SINGLE_DESTINATION,
+							 EPH_FIND_TIME_WAIT_CHURN };
+	const struct eph_finding *f = NULL, *g;
+	size_t i;
+
+	if (ev->flags & EPH_F_BOUND) { /* its own bind() chose the port */
+		f = first(fs, ev, EPH_FIND_BIND_BEFORE_CONNECT, same_pid);
+		if (f)
+			return f;
+	}
+	for (i = 0; i < sizeof(dest_kinds) / sizeof(dest_kinds[0]); i++) {
+		g = first(fs, ev, dest_kinds[i], about_dest);
+		if (g && (!f || g->severity > f->severity))
+			f = g;
+	}
+	if (f)
+		return f;
+	f = first(fs, ev, EPH_FIND_BIND_BEFORE_CONNECT, NULL);
+	return f ? f : first(fs, ev, EPH_FIND_NARROW_RANGE, NULL);
+}
+
+const struct eph_finding *eph_findings__explain(const struct eph_findings *fs,
+						const struct eph_event *ev)
+{
+	const struct eph_finding *f;
+
+	if (ev->type != EPH_FAIL)
+		return NULL;
+	if (ev->err == EADDRNOTAVAIL && ev->op == EPH_OP_CONNECT && ev->proto == IPPROTO_TCP)
+		return explain_connect(fs, ev);
+	if (ev->err == EADDRINUSE && ev->req_port)
+		return first(fs, ev, EPH_FIND_FIXED_PORT_CONFLICT, same_port);
+	if (ev->err == EADDRINUSE && ev->proto == IPPROTO_TCP) {
+		f = first(fs, ev, EPH_FIND_BIND_BEFORE_CONNECT, NULL);
+		return f ? f : first(fs, ev, EPH_FIND_NARROW_RANGE, NULL);
+	}
+	if (ev->err == EAGAIN && ev->proto == IPPROTO_UDP) {
+		f = first(fs, ev, EPH_FIND_UDP_CONNECTED_CAP, NULL);
+		return f ? f : first(fs, ev, EPH_FIND_NARROW_RANGE, NULL);
+	}
+	return NULL;
 }

@@ -85,7 +85,7 @@ struct eph_find_dest {
 	struct eph_occ_dest_key key;
 	struct eph_occ_stats st; /* held, time_wait, usable, ports_left, failures, exhaust_in_s */
 	uint64_t window_failures; /* connect() failures in the window */
-	double mean_hold_s;	  /* of the connections that ended in the window; NAN: unknown */
+	double mean_hold_s;	  /* its TIME_WAIT sockets' lives before TIME_WAIT; NAN: unknown */
 	struct eph_find_who top;  /* the process holding most of its ports */
 	uint32_t top_held;
 	/* IP_LOCAL_PORT_RANGE of its sockets (socket_n 0: none narrows the range) */
@@ -159,6 +159,20 @@ const char *eph_find_kind_name(enum eph_find_kind k); /* "bind_before_connect", 
 const char *eph_find_severity_name(enum eph_find_severity s); /* "info" "warning" "critical" */
 /* Whether a snapshot alone (status) can show this kind; the others need events. */
 bool eph_find_kind_from_snapshot(enum eph_find_kind k);
+
+/*
+ * The finding that accounts for a failed connect(), bind() or UDP autobind (an EPH_FAIL event),
+ * or NULL: for connect() EADDRNOTAVAIL one about its destination (socket_range,
+ * single_destination, time_wait_churn), else bind_before_connect (the failing process's own
+ * first, for a bound socket), else narrow_range of its netns; for bind() EADDRINUSE of a fixed
+ * port fixed_port_conflict on that port, of port 0 bind_before_connect or narrow_range; for UDP
+ * EAGAIN udp_connected_cap or narrow_range. Among equals the most severe (fs is sorted so).
+ */
+const struct eph_finding *eph_findings__explain(const struct eph_findings *fs,
+						const struct eph_event *ev);
+
+/* One finding as a JSON object (no newline). */
+int eph_finding__json(const struct eph_finding *f, struct strbuf *sb);
 
 /* The findings as a JSON array (no newline): [{"kind","severity","netns","pid","comm",
  * "cgroup","saddr","daddr","dport","port","ports_left","usable","evidence","advice"}]. */

@@ -14,7 +14,6 @@
 
 static void json_one(struct jsonw *w, const struct eph_finding *f)
 {
-	jsonw_elem(w);
 	jsonw_raw(w, "{");
 	jsonw_str(w, "kind", eph_find_kind_name(f->kind), 64);
 	jsonw_str(w, "severity", eph_find_severity_name(f->severity), 16);
@@ -39,14 +38,27 @@ static void json_one(struct jsonw *w, const struct eph_finding *f)
 	jsonw_raw(w, "}");
 }
 
+int eph_finding__json(const struct eph_finding *f, struct strbuf *sb)
+{
+	struct jsonw w = { .sb = sb };
+	size_t start = sb->len;
+
+	json_one(&w, f);
+	if (w.err)
+		sb->len = start;
+	return w.err;
+}
+
 int eph_findings__json(const struct eph_findings *fs, struct strbuf *sb)
 {
 	struct jsonw w = { .sb = sb };
 	size_t i, start = sb->len;
 
 	jsonw_raw(&w, "[");
-	for (i = 0; i < fs->n; i++)
+	for (i = 0; i < fs->n; i++) {
+		jsonw_elem(&w);
 		json_one(&w, &fs->f[i]);
+	}
 	jsonw_raw(&w, "]");
 	if (w.err)
 		sb->len = start;

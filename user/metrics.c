@@ -612,10 +612,15 @@ static const struct family fam_proc_fail = {
 	"Port allocation failures of a process by errno, since ephtrace started, for the "
 	"processes with most."
 };
+static const struct family fam_finding = {
+	"ephtrace_finding", M_GAUGE, NULL,
+	"1 while a finding holds: why a port space fills up (kind), how close it is to running "
+	"out (severity), where (netns, target) and who (pid, comm); see README's findings."
+};
 static const struct family fam_truncated = {
 	"ephtrace_series_truncated", M_GAUGE, NULL,
 	"Rows left out of this scrape by the --top limit, by table (destination, process, "
-	"process_failure)."
+	"process_failure, finding)."
 };
 static const struct family fam_untracked = {
 	"ephtrace_process_events_untracked", M_COUNTER, NULL,
@@ -822,6 +827,30 @@ static void write_procs(struct writer *w, const struct eph_metrics_proc *const *
 	}
 }
 
+/* The findings, most severe first, at most top of them; returns how many were left out. */
+static uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in)
+{
+	size_t i, n = in->top && in->nfindings > in->top ? in->top : in->nfindings;
+
+	family(w, &fam_finding);
+	for (i = 0; i < n; i++) {
+		const struct eph_metrics_finding *f = &in->findings[i];
+
+		sample(w, "");
+		label_str(w, "kind", f->kind);
+		label_str(w, "severity", f->severity);
+		label_u64(w, "netns", f->netns);
+		if (f->pid)
+			label_u64(w, "pid", f->pid);
+		else
+			label_str(w, "pid", "");
+		label(w, "comm", f->comm, sizeof(f->comm));
+		label(w, "target", f->target, sizeof(f->target));
+		value_u64(w, 1);
+	}
+	return in->nfindings - n;
+}
+
 static void write_truncated(struct writer *w, const char *table, uint64_t cut)
 {
 	sample(w, "");
@@ -833,7 +862,7 @@ static int write_rows(struct writer *w, const struct eph_metrics_input *in)
 {
 	const void **d = NULL, **p = NULL, **f = NULL;
 	size_t nd = 0, np = 0, nf = 0;
-	uint64_t cut_d = 0, cut_p = 0, cut_f = 0;
+	uint64_t cut_d = 0, cut_p = 0, cut_f = 0, cut_find;
 	int err;
 
 	err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_dest, cmp_dest, in->top, &d, &nd,
@@ -851,10 +880,12 @@ static int write_rows(struct writer *w, const struct eph_metrics_input *in)
 	write_dests(w, (const struct eph_metrics_dest *const *)d, nd);
 	write_procs(w, (const struct eph_metrics_proc *const *)p, np,
 		    (const struct eph_metrics_proc_fail *const *)f, nf);
+	cut_find = write_findings(w, in);
 	family(w, &fam_truncated);
 	write_truncated(w, "destination", cut_d);
 	write_truncated(w, "process", cut_p);
 	write_truncated(w, "process_failure", cut_f);
+	write_truncated(w, "finding", cut_find);
 	family(w, &fam_untracked);
 	sample(w, "_total");
 	value_u64(w, in->procs_untracked);

@@ -79,6 +79,16 @@ struct eph_metrics_proc_fail {
 	uint64_t count;
 };
 
+/* One finding that holds now (findings.h): the gauge is 1 while it does. */
+struct eph_metrics_finding {
+	const char *kind;     /* "bind_before_connect", ... */
+	const char *severity; /* "info", "warning", "critical" */
+	uint32_t netns;
+	uint32_t pid; /* 0: not known (label left empty) */
+	char comm[EPH_COMM_LEN];
+	char target[64]; /* "127.0.0.1:5000", "tcp port 8080", or "" (the namespace) */
+};
+
 /* One BPF program's own cost (bpf_prog_info.run_time_ns / run_cnt). */
 struct eph_metrics_prog {
 	char name[32];
@@ -106,6 +116,8 @@ struct eph_metrics_input {
 	size_t nprocs;
 	const struct eph_metrics_proc_fail *fails;
 	size_t nfails;
+	const struct eph_metrics_finding *findings; /* most severe first */
+	size_t nfindings;
 	const struct eph_metrics_prog *progs; /* only when BPF run-time stats are on */
 	size_t nprogs;
 	uint64_t procs_untracked; /* events of processes a full table could not count */

@@ -162,6 +162,13 @@ static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
 	return proc_get(occ, ev->pid, ev->comm, NULL);
 }
 
+/* A TCP connect() that took a port counts for the findings, under the owner its hold has. */
+static void facts_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold *h)
+{
+	if (ev->proto == IPPROTO_TCP && ev->op == EPH_OP_CONNECT)
+		occ_facts_event(occ, ev, h->proc ? eph_tab__rec(&occ->procs, h->proc - 1) : NULL);
+}
+
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	struct hold_spec hs = { .k = *k };
@@ -193,6 +200,7 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
 		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
 		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+		facts_assign(occ, ev, hold_rec(occ, hi));
 		return 0;
 	}
 	if (hi >= 0)
@@ -210,8 +218,10 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 	hi = hold_add(occ, &hs);
 	if (hi == -ENOMEM)
 		return -ENOMEM;
-	if (hi >= 0)
+	if (hi >= 0) {
 		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
+		facts_assign(occ, ev, hold_rec(occ, hi));
+	}
 	return 0;
 }
 
@@ -360,13 +370,13 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 	return 0;
 }
 
-/* Events the findings count (occ_facts.c): TCP connect()s, bind() EADDRINUSE, UDP EAGAIN. */
+/* Events the findings count (occ_facts.c) here: bound connect()s, bind() EADDRINUSE, UDP
+ * EAGAIN (connect()s that took a port are counted by ev_assign). */
 static bool ev_for_facts(const struct eph_event *ev)
 {
 	if (ev->type == EPH_FAIL)
 		return ev->err == EADDRINUSE || (ev->err == EAGAIN && ev->proto == IPPROTO_UDP);
-	return (ev->type == EPH_ASSIGN || ev->type == EPH_CONNECT) &&
-	       ev->proto == IPPROTO_TCP && ev->op == EPH_OP_CONNECT;
+	return ev->type == EPH_CONNECT;
 }
 
 static void ev_facts(struct eph_occ *occ, const struct eph_event *ev)

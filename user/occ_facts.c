@@ -23,7 +23,10 @@
 
 static void tally_add(const struct eph_occ *occ, struct tally *t, uint64_t ts)
 {
-	uint64_t e = ts / occ->bucket_ns;
+	/* the rate bucket of the event being counted is usually the one remembered */
+	uint64_t e = ts >= occ->epoch_ns && ts - occ->epoch_ns < occ->bucket_ns ?
+			     occ->epoch :
+			     ts / occ->bucket_ns;
 	unsigned int i = e % EPH_OCC_BUCKETS;
 
 	if (t->epoch[i] > e)
@@ -118,6 +121,9 @@ static int cmp_pair(const void *a, const void *b)
 }
 
 struct pairs {
+	/* by dest index: TIME_WAIT holds whose life before TIME_WAIT is known, and its sum */
+	uint32_t *tw_n;
+	uint64_t *tw_life_ns;
 	struct pair *dest; /* what: dest index */
 	struct pair *conn; /* what: 0; TCP connections by (netns, proc) */
 	struct pair *udp;  /* what: ns index; UDP holds with a remote end */
@@ -126,6 +132,8 @@ struct pairs {
 
 static void pairs_free(struct pairs *ps)
 {
+	free(ps->tw_n);
+	free(ps->tw_life_ns);
 	free(ps->dest);
 	free(ps->conn);
 	free(ps->udp);
@@ -139,14 +147,22 @@ static int pairs_build(const struct eph_occ *occ, struct pairs *ps)
 	ps->dest = calloc(occ->holds.top + 1, sizeof(*ps->dest));
 	ps->conn = calloc(occ->holds.top + 1, sizeof(*ps->conn));
 	ps->udp = calloc(occ->holds.top + 1, sizeof(*ps->udp));
-	if (!ps->dest || !ps->conn || !ps->udp)
+	ps->tw_n = calloc(occ->dests.top + 1, sizeof(*ps->tw_n));
+	ps->tw_life_ns = calloc(occ->dests.top + 1, sizeof(*ps->tw_life_ns));
+	if (!ps->dest || !ps->conn || !ps->udp || !ps->tw_n || !ps->tw_life_ns)
 		return -ENOMEM;
 	for (i = 0; i < occ->holds.top; i++) {
 		const struct hold *h = hold_rec(occ, i);
 		const struct tuple *t = &h->tuple;
 		int64_t ni;
 
-		if (!occ->holds.used[i] || !h->proc)
+		if (!occ->holds.used[i])
+			continue;
+		if (h->dest && h->tw && h->since_ns && h->tw_ns > h->since_ns) {
+			ps->tw_n[h->dest - 1]++;
+			ps->tw_life_ns[h->dest - 1] += h->tw_ns - h->since_ns;
+		}
+		if (!h->proc)
 			continue;
 		if (h->dest)
 			ps->dest[ps->ndest++] = (struct pair){ .what = h->dest, .proc = h->proc };
@@ -156,7 +172,7 @@ static int pairs_build(const struct eph_occ *occ, struct pairs *ps)
 				.netns = t->dest.netns,
 				.bound = h->bucket == EPH_BUCKET_BIND,
 			};
-		if (t->dest.proto == IPPROTO_UDP && t->dest.dport) {
+		if (t->dest.proto == IPPROTO_UDP && (t->dest.dport || h->remote)) {
 			ni = eph_tab__find(&occ->nss, 0, &t->dest.netns,
 					   hash_u32(t->dest.netns));
 			if (ni >= 0)
@@ -283,9 +299,9 @@ static void fact_dest(const struct eph_occ *occ, const struct row *r, uint64_t n
 	if (occ->started) {
 		ring_sum(occ, d->ring, now, &w, &span);
 		out->window_failures = w.fails;
-		if (w.dur_n)
-			out->mean_hold_s = (double)w.dur_ns / w.dur_n / NSEC_PER_SEC;
 	}
+	if (di >= 0 && ps->tw_n[di])
+		out->mean_hold_s = (double)ps->tw_life_ns[di] / ps->tw_n[di] / NSEC_PER_SEC;
 	top = top_of(ps->dest, ps->ndest, di + 1, &out->top_held, &total);
 	who_of(occ, top, &out->top);
 	if (r->st.sock_range.sockets) {

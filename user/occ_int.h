@@ -101,7 +101,7 @@ struct hold {
 	uint8_t tw;
 	uint8_t bucket; /* TCP: EPH_BUCKET_* of its port's bind bucket */
 	uint8_t v6only; /* AF_INET6 socket with IPV6_V6ONLY */
-	uint8_t __pad;
+	uint8_t remote; /* UDP: a snapshot showed it connected (its tuple keeps no remote end) */
 	/* TCP: IP_LOCAL_PORT_RANGE as the socket set it (0, 0: not set or not known). Only a
 	 * snapshot with the port iterator tells it: events do not carry it. Not used for TIME_WAIT
 	 * holds (the kernel keeps no range for them). */

@@ -181,6 +181,12 @@ static void hold_set_range(struct hold *h, const struct eph_occ_sock *s)
 	h->range_hi = s->range_hi;
 }
 
+/* Whether a UDP socket of the snapshot is connected (the findings count those). */
+static void hold_set_remote(struct hold *h, const struct eph_occ_sock *s)
+{
+	h->remote = s->proto == IPPROTO_UDP && s->dport;
+}
+
 /* What the snapshot knows better than the events: the bucket and the socket range (from the
  * port iterator), the socket's keys (moved), TIME_WAIT. */
 static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_sock *s,
@@ -195,6 +201,7 @@ static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_soc
 		err = hold_retarget(occ, hi, &hs.k, hs.to_dest);
 	h = hold_rec(occ, hi);
 	h->seen = occ->gen;
+	hold_set_remote(h, s);
 	if (s->bucket != EPH_BUCKET_UNKNOWN) { /* the iterator saw it, or a bind() socket */
 		h->bucket = s->bucket;
 		if (!hs.tw)
@@ -368,8 +375,10 @@ static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		hi = hold_add(occ, &hs);
 		if (hi == -ENOMEM)
 			err = -ENOMEM;
-		else if (hi >= 0)
+		else if (hi >= 0) {
 			hold_set_range(hold_rec(occ, hi), s);
+			hold_set_remote(hold_rec(occ, hi), s);
+		}
 		if (!err && update &&
 		    (hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &hs.k.tuple,
 					hs.k.hash[HOLD_BY_TUPLE])) >= 0)

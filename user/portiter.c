@@ -12,12 +12,23 @@
 
 #include "portiter.h"
 #include "portiter.skel.h"
+#include "sockdiag.h"
 
 #define READ_RECS 256 /* records per read() */
+/* The walk's ring buffer: 37449 BOUND records of 48 bytes (and 8 of header each). A namespace
+ * with more bound-only sockets has no WALKED record: its bound-only sockets stay unlisted. */
+#define WALK_RING_SIZE (2u << 20)
 
 struct eph_portiter {
 	struct portiter_bpf *skel;
 	struct bpf_link *link;
+	struct ring_buffer *ring; /* the bind hash walk's records; NULL: no walk on this kernel */
+	/* the pass being read: where the ring's records go (NULL: dropped), the BOUND ones so
+	 * far, and cb's non-zero return */
+	int (*cb)(const struct eph_portiter_rec *rec, void *ctx);
+	void *ctx;
+	uint32_t nbound;
+	int cb_ret;
 };
 
 static bool print_verbose;
@@ -34,7 +45,37 @@ static void say_why(char *err, size_t errlen, const char *what, int e)
 		 e == EPERM || e == EACCES ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
 }
 
-/* open -> load -> attach; on failure err says which step and why. 0 or -errno. */
+/* One record of the walk's ring buffer to the pass's cb. A WALKED record goes only when every
+ * BOUND record before it came. */
+static int on_ring_rec(void *ctx, void *data, size_t size)
+{
+	struct eph_portiter *pi = ctx;
+	struct eph_portiter_rec rec;
+
+	if (!pi->cb || size < sizeof(rec))
+		return 0;
+	memcpy(&rec, data, sizeof(rec));
+	if (rec.kind == EPH_PORTITER_REC_BOUND)
+		pi->nbound++;
+	else if (rec.kind != EPH_PORTITER_REC_WALKED || rec.count != pi->nbound)
+		return 0;
+	pi->cb_ret = pi->cb(&rec, pi->ctx);
+	return pi->cb_ret ? -ECANCELED : 0;
+}
+
+/* Whether the program walks the bind hash: where sock_diag lists no bound-only socket. Its ring
+ * buffer is sized for it, else one page. */
+static int set_walk(struct eph_portiter *pi)
+{
+	bool walk = !eph_sockdiag_kernel_lists_bound();
+	long page = sysconf(_SC_PAGESIZE);
+
+	pi->skel->rodata->walk_bind_hash = walk;
+	return bpf_map__set_max_entries(pi->skel->maps.bound_socks,
+					walk ? WALK_RING_SIZE : (page > 0 ? page : 4096));
+}
+
+/* open -> configure -> load -> attach; on failure err says which step and why. 0 or -errno. */
 static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 {
 	int e;
@@ -50,6 +91,11 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		say_why(err, errlen, "cannot open the BPF object", e);
 		return -e;
 	}
+	e = -set_walk(pi);
+	if (e) {
+		say_why(err, errlen, "cannot size the ring buffer", e);
+		return -e;
+	}
 	e = -portiter_bpf__load(pi->skel);
 	if (e) {
 		say_why(err, errlen, "cannot load the iterator program", e);
@@ -59,6 +105,14 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 	if (!pi->link) {
 		e = errno;
 		say_why(err, errlen, "cannot create the iterator link", e);
+		return -e;
+	}
+	if (!pi->skel->rodata->walk_bind_hash)
+		return 0;
+	pi->ring = ring_buffer__new(bpf_map__fd(pi->skel->maps.bound_socks), on_ring_rec, pi, NULL);
+	if (!pi->ring) {
+		e = errno;
+		say_why(err, errlen, "cannot map the ring buffer", e);
 		return -e;
 	}
 	return 0;
@@ -103,6 +157,23 @@ static int feed(char *buf, size_t *len, int (*cb)(const struct eph_portiter_rec 
 	return ret;
 }
 
+/* The walk's records of the pass just read, to cb. 0, cb's non-zero return, or -errno. */
+static int read_ring(struct eph_portiter *pi,
+		     int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
+{
+	int n;
+
+	pi->cb = cb;
+	pi->ctx = ctx;
+	pi->nbound = 0;
+	pi->cb_ret = 0;
+	n = ring_buffer__consume(pi->ring);
+	pi->cb = NULL;
+	if (pi->cb_ret)
+		return pi->cb_ret;
+	return n < 0 ? n : 0;
+}
+
 int eph_portiter__read(struct eph_portiter *pi,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
 {
@@ -111,6 +182,8 @@ int eph_portiter__read(struct eph_portiter *pi,
 	ssize_t n;
 	int fd, ret = 0;
 
+	if (pi->ring)
+		ring_buffer__consume(pi->ring); /* what a pass cut short left: dropped (no cb) */
 	fd = bpf_iter_create(bpf_link__fd(pi->link));
 	if (fd < 0)
 		return -errno;
@@ -130,6 +203,8 @@ int eph_portiter__read(struct eph_portiter *pi,
 	if (!ret && len)
 		ret = -EBADMSG; /* a record cut short */
 	close(fd);
+	if (!ret && pi->ring)
+		ret = read_ring(pi, cb, ctx); /* written when the iterator's walk ended */
 	return ret;
 }
 
@@ -137,6 +212,7 @@ void eph_portiter__free(struct eph_portiter *pi)
 {
 	if (!pi)
 		return;
+	ring_buffer__free(pi->ring);
 	bpf_link__destroy(pi->link);
 	portiter_bpf__destroy(pi->skel);
 	free(pi);

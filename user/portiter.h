@@ -4,7 +4,9 @@
  * bind()/listen() or connect() made the bind bucket of its port. connect() skips every port
  * whose bucket bind() or listen() made, whatever the destination; sock_diag cannot tell a
  * connected socket bound before connect() from one whose port connect() chose. Also each full
- * socket's IP_LOCAL_PORT_RANGE as it set it, which sock_diag does not report at all.
+ * socket's IP_LOCAL_PORT_RANGE as it set it, which sock_diag does not report at all. And where
+ * sock_diag lists no TCP socket only bound (before 6.8), those of the namespace, from the
+ * kernel's bind hash.
  *
  * Optional by design: a kernel that refuses it (no BTF, no privilege, a seccomp filter, an old
  * kernel) leaves the buckets unknown, and no command fails because of it.
@@ -30,8 +32,10 @@ struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen);
 /*
  * One pass over the TCP sockets of the network namespace of the calling thread (the kernel
  * takes it when the iterator is created: call it on a thread already inside the namespace,
- * e.g. from eph_netns__run). cb gets every record; its non-zero return stops the pass and is
- * returned. Returns 0 or -errno.
+ * e.g. from eph_netns__run). cb gets every record: the sockets' (EPH_PORTITER_REC_SOCK), then,
+ * where the program walks the bind hash, the bound-only sockets' (EPH_PORTITER_REC_BOUND) and
+ * last EPH_PORTITER_REC_WALKED, which comes only when the walk was whole and every BOUND
+ * record of it came. cb's non-zero return stops the pass and is returned. Returns 0 or -errno.
  */
 int eph_portiter__read(struct eph_portiter *pi,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx);

@@ -168,6 +168,9 @@ struct bucket_recs {
 	struct eph_portiter_rec *by_cookie; /* what the iterator gave, sorted by cookie */
 	struct eph_portiter_rec *by_key;    /* the same by family, port, state; made on a miss */
 	size_t n, cap;
+	struct eph_portiter_rec *bound; /* the bound-only sockets of the bind hash walk */
+	size_t nbound, bound_cap;
+	bool walked; /* its WALKED record came: bound is all of them */
 };
 
 static int push_rec(const struct eph_portiter_rec *rec, void *ctx)
@@ -175,6 +178,16 @@ static int push_rec(const struct eph_portiter_rec *rec, void *ctx)
 	struct bucket_recs *b = ctx;
 	int err;
 
+	if (rec->kind == EPH_PORTITER_REC_WALKED) {
+		b->walked = true;
+		return 0;
+	}
+	if (rec->kind == EPH_PORTITER_REC_BOUND) {
+		err = eph_grow((void **)&b->bound, &b->bound_cap, b->nbound, sizeof(*b->bound));
+		if (!err)
+			b->bound[b->nbound++] = *rec;
+		return err;
+	}
 	err = eph_grow((void **)&b->by_cookie, &b->cap, b->n, sizeof(*b->by_cookie));
 	if (err)
 		return err;
@@ -273,24 +286,113 @@ static void sock_fill(struct bucket_recs *b, struct eph_occ_sock *s)
 	s->range_hi = r ? r->range_hi : 0;
 }
 
-int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n)
+/* ---- bound-only sockets (the port iterator's walk of the bind hash, before 6.8) ------------ */
+
+static int cmp_u64(const void *a, const void *b)
 {
-	struct bucket_recs b = { 0 };
-	int err = 0;
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* The cookies of the TCP sockets sock_diag listed, sorted (made them: it lists none without);
+ * *cookies NULL when there are none. 0 or -ENOMEM. */
+static int listed_cookies(const struct eph_occ_sock *socks, size_t n, uint64_t **cookies,
+			  size_t *nc)
+{
 	size_t i;
 
+	*cookies = NULL;
+	*nc = 0;
+	for (i = 0; i < n; i++) {
+		if (socks[i].proto != IPPROTO_TCP || !socks[i].cookie)
+			continue;
+		if (!*cookies) {
+			*cookies = malloc((n - i) * sizeof(**cookies));
+			if (!*cookies)
+				return -ENOMEM;
+		}
+		(*cookies)[(*nc)++] = socks[i].cookie;
+	}
+	if (*nc)
+		qsort(*cookies, *nc, sizeof(**cookies), cmp_u64);
+	return 0;
+}
+
+/* A BOUND record as sock_diag 6.8+ lists the socket: TCP_CLOSE, no remote end. */
+static void bound_sock(const struct eph_portiter_rec *r, uint32_t netns, struct eph_occ_sock *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->cookie = r->cookie;
+	s->inode = r->inode;
+	s->netns = netns;
+	s->proto = IPPROTO_TCP;
+	s->family = r->family;
+	s->state = TCP_CLOSE;
+	s->sport = r->sport;
+	memcpy(s->saddr, r->addr, r->family == AF_INET ? 4 : 16);
+	s->bucket = r->bucket == EPH_PORTITER_CONNECT ? EPH_BUCKET_CONNECT : EPH_BUCKET_BIND;
+	s->v6only = r->family == AF_INET6 && r->v6only;
+}
+
+/* The walk's sockets that sock_diag did not list (cookies, sorted) to bound->add. */
+static int add_bound(const struct bucket_recs *b, const uint64_t *cookies, size_t nc,
+		     struct eph_sockdiag_bound *bound)
+{
+	struct eph_occ_sock s;
+	size_t i;
+	int err;
+
+	for (i = 0; i < b->nbound; i++) {
+		const struct eph_portiter_rec *r = &b->bound[i];
+
+		if (r->family != AF_INET && r->family != AF_INET6)
+			continue;
+		if (r->cookie && nc && bsearch(&r->cookie, cookies, nc, sizeof(*cookies), cmp_u64))
+			continue; /* listed by sock_diag meanwhile (connected or listening now) */
+		bound_sock(r, bound->netns, &s);
+		err = bound->add(&s, bound->ctx);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
+			    struct eph_sockdiag_bound *bound)
+{
+	struct bucket_recs b = { 0 };
+	uint64_t *cookies = NULL;
+	size_t i, nc = 0;
+	int err = 0;
+
+	if (bound)
+		bound->listed = false;
 	if (pi)
 		err = eph_portiter__read(pi, push_rec, &b);
 	if (err)
-		b.n = 0; /* a partial pass: sockets it missed would look unknown */
+		b.n = b.nbound = 0; /* a partial pass: sockets it missed would look unknown */
 	if (b.n)
 		qsort(b.by_cookie, b.n, sizeof(*b.by_cookie), cmp_rec_cookie);
 	for (i = 0; i < n; i++)
 		if (socks[i].proto == IPPROTO_TCP)
 			sock_fill(&b, &socks[i]);
+	if (!err && bound && b.walked) {
+		err = listed_cookies(socks, n, &cookies, &nc);
+		/* socks is not used after this: add may move it */
+		err = err ?: add_bound(&b, cookies, nc, bound);
+		bound->listed = !err;
+	}
+	free(cookies);
 	free(b.by_cookie);
 	free(b.by_key);
+	free(b.bound);
 	return err;
+}
+
+int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n)
+{
+	return eph_sockdiag_fill_bound(pi, socks, n, NULL);
 }
 
 /* ---- seeding --------------------------------------------------------------------------- */
@@ -306,6 +408,7 @@ struct ns_read {
 	int range_err;
 	int dump_err;
 	int bucket_err;
+	bool bound_listed; /* the iterator found its bound-only sockets */
 	struct eph_port_range range;
 	struct sockvec *socks;
 };
@@ -322,10 +425,12 @@ static int push_sock(const struct eph_occ_sock *s, void *ctx)
 	return 0;
 }
 
-/* Runs inside the namespace: its range, its sockets, then their bind buckets. */
+/* Runs inside the namespace: its range, its sockets, then their bind buckets and, before 6.8,
+ * the bound-only sockets sock_diag does not list. */
 static int read_ns(void *ctx)
 {
 	struct ns_read *r = ctx;
+	struct eph_sockdiag_bound bound = { .add = push_sock, .ctx = r->socks, .netns = r->netns };
 	size_t before = r->socks->n;
 
 	r->range_err = eph_port_range_read(&r->range);
@@ -334,8 +439,9 @@ static int read_ns(void *ctx)
 	r->dump_err = eph_sockdiag_dump(r->netns, push_sock, r->socks);
 	if (r->dump_err)
 		return r->dump_err;
-	r->bucket_err =
-		eph_sockdiag_fill_buckets(r->portiter, r->socks->v + before, r->socks->n - before);
+	r->bucket_err = eph_sockdiag_fill_bound(r->portiter, r->socks->v + before,
+						r->socks->n - before, &bound);
+	r->bound_listed = bound.listed;
 	return 0;
 }
 
@@ -363,9 +469,12 @@ static int set_settings(struct eph_occ *occ, uint32_t netns, const struct eph_po
 				    });
 }
 
-/* Whether the port iterator gave the buckets of a namespace read. */
-static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r)
+/* Whether the port iterator gave the buckets of a namespace read, and its bound-only sockets
+ * where sock_diag lists none. */
+static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r, bool lists_bound)
 {
+	if (!lists_bound && !r->bound_listed)
+		o->no_bound++;
 	if (o->portiter && !r->bucket_err)
 		return;
 	o->no_buckets++;
@@ -375,7 +484,7 @@ static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r)
 
 /* Read one namespace into occ (its range and settings) and sv (its sockets). 0 or -errno. */
 static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const struct eph_netns *ns,
-		   struct sockvec *sv, struct eph_sockdiag_opts *o)
+		   struct sockvec *sv, struct eph_sockdiag_opts *o, bool lists_bound)
 {
 	size_t before = sv->n;
 	struct ns_read *r;
@@ -405,7 +514,7 @@ static int seed_ns(struct eph_occ *occ, const struct eph_netns_list *l, const st
 		if (err != -ENOMEM)
 			err = eph_occ__add_netns(occ, ns->inode) ?: err;
 	} else {
-		note_buckets(o, r);
+		note_buckets(o, r, lists_bound);
 	}
 	free(r);
 	return err;
@@ -422,7 +531,7 @@ bool eph_sockdiag_lists_bound(const char *release)
 	return major > 6 || (major == 6 && minor >= 8);
 }
 
-static bool kernel_lists_bound(void)
+bool eph_sockdiag_kernel_lists_bound(void)
 {
 	struct utsname u;
 
@@ -434,19 +543,20 @@ static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l, u
 {
 	struct eph_sockdiag_opts none = { 0 };
 	struct sockvec sv = { 0 };
+	bool lists_bound = eph_sockdiag_kernel_lists_bound();
 	struct eph_owners *owners;
 	int err, first_err = 0;
 	size_t i, nread = 0;
 
 	if (!o)
 		o = &none;
-	eph_occ__set_bound_listed(occ, kernel_lists_bound());
 	o->no_buckets = 0;
 	o->bucket_err = 0;
+	o->no_bound = 0;
 	for (i = 0; i < l->n; i++) {
 		if (only_netns && l->ns[i].inode != only_netns)
 			continue;
-		err = seed_ns(occ, l, &l->ns[i], &sv, o);
+		err = seed_ns(occ, l, &l->ns[i], &sv, o, lists_bound);
 		if (err == -ENOMEM)
 			goto out_free;
 		if (err && !first_err)
@@ -462,6 +572,8 @@ static int sockdiag_apply(struct eph_occ *occ, const struct eph_netns_list *l, u
 	}
 	for (i = 0; i < sv.n; i++)
 		eph_owners__fill(owners, &sv.v[i]);
+	/* one flag for the whole snapshot: listed only if every namespace read had them */
+	eph_occ__set_bound_listed(occ, lists_bound || (nread && !o->no_bound));
 	err = reconcile ? eph_occ__reconcile(occ, sv.v, sv.n, now_ns) :
 			  eph_occ__seed(occ, sv.v, sv.n, now_ns);
 	eph_owners__free(owners);

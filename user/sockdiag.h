@@ -4,7 +4,8 @@
  * NETLINK_SOCK_DIAG (inet_diag, IPv4 and IPv6, every state including TIME_WAIT and SYN_SENT),
  * their owners from /proc/PID/fd (socket:[INODE]), /proc/PID/comm and /proc/PID/cgroup, who
  * made the bind bucket of each TCP port from the port iterator when one is given (the only
- * BPF here, optional), and the seeding of an occupancy core with all of it.
+ * BPF here, optional; before 6.8 it also finds the TCP sockets only bound, which sock_diag
+ * does not list there), and the seeding of an occupancy core with all of it.
  */
 #ifndef EPH_SOCKDIAG_H
 #define EPH_SOCKDIAG_H
@@ -23,7 +24,7 @@
 
 struct eph_portiter; /* portiter.h */
 
-/* The state bit that asks sock_diag for TCP sockets only bound (6.5+): it lists them as
+/* The state bit that asks sock_diag for TCP sockets only bound (6.8+): it lists them as
  * TCP_CLOSE, the only TCP_CLOSE sockets it lists. */
 #define EPH_TCP_BOUND_INACTIVE 13
 
@@ -54,6 +55,24 @@ int eph_sockdiag_parse(const struct nlmsghdr *nlh, uint8_t proto, struct eph_occ
  */
 int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n);
 
+/* The TCP sockets only bound that the same pass found in the kernel's bind hash (the iterator
+ * walks it where sock_diag lists none, before 6.8). */
+struct eph_sockdiag_bound {
+	/* each one sock_diag did not list (by cookie), as sock_diag 6.8+ would: TCP_CLOSE, port,
+	 * local address, v6only, bucket, inode, cookie (0 if none was made yet) and netns */
+	int (*add)(const struct eph_occ_sock *s, void *ctx);
+	void *ctx;
+	uint32_t netns;
+	bool listed; /* set by the call: the whole bind hash was walked and every socket added */
+};
+
+/*
+ * eph_sockdiag_fill_buckets(), then each bound-only socket of the pass to bound->add (after
+ * the last use of socks: add may move them). add's non-zero return stops and is returned.
+ */
+int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
+			    struct eph_sockdiag_bound *bound);
+
 /* Socket inode -> owning process, from one walk over /proc (owners.c). */
 struct eph_owners;
 
@@ -71,11 +90,15 @@ struct eph_sockdiag_opts {
 	uint32_t no_buckets; /* namespaces read without the port iterator (none given, or its
 			      * pass failed there): their connected TCP ports have no bucket */
 	int bucket_err;	     /* the first failed pass (-errno), 0 if none */
+	uint32_t no_bound;   /* namespaces read whose bound-only TCP sockets are not known: a
+			      * kernel before 6.8 and no whole walk of its bind hash */
 };
 
 /*
  * Read the range and the TIME_WAIT settings, and dump the sockets, of every namespace of l (or
  * only the one with inode only_netns, when not 0), then seed occ with them and their owners.
+ * The snapshot lists bound-only TCP sockets (eph_occ__set_bound_listed) when the kernel's
+ * sock_diag does (6.8+), or when the port iterator found them in every namespace read.
  * Namespaces that cannot be read are added to occ without a range, with a warning on o->warn.
  * Returns 0 if at least one namespace was read, else -errno of the first failure.
  */
@@ -94,6 +117,9 @@ int eph_sockdiag_reconcile(struct eph_occ *occ, const struct eph_netns_list *l, 
 
 /* Whether a kernel of this release ("6.1.0-56-amd64") lists bound-only TCP sockets (6.8+). */
 bool eph_sockdiag_lists_bound(const char *release);
+
+/* The same for the running kernel (uname; true when it cannot tell). */
+bool eph_sockdiag_kernel_lists_bound(void);
 
 /* A /proc/PID/fd link "socket:[12345]". Returns 0 or -EINVAL. */
 static inline int eph_parse_socket_link(const char *s, uint64_t *inode)

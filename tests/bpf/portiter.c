@@ -10,6 +10,12 @@
  * client sets IP_LOCAL_PORT_RANGE before its connect(): its record has the range as it set it,
  * the other clients' 0, and its TIME_WAIT 0 (the kernel keeps none).
  *
+ * The bound-only sockets (bind(127.0.0.1:0), bind([::]:0) dual-stack, bind([::1]:0) with
+ * IPV6_V6ONLY, nothing after) are in the snapshot either way: from sock_diag (6.8+) or from the iterator's walk of the bind hash
+ * (before 6.8). Where it walks: one BOUND record each, with its port, address, v6only and
+ * inode, none for a TIME_WAIT socket or for a bound-only socket of another namespace, none
+ * for a socket a SOCK record has, and a WALKED record; where it does not: no such record.
+ *
  * One "RESULT <check> PASS|FAIL|SKIP" line per check (the VM harness reads them; its driver
  * arguments are ignored). Exit 0: all passed; 1: a check failed; 77: cannot run here.
  */
@@ -33,6 +39,7 @@
 #include "sockdiag.h"
 
 #define MAX_SOCKS 4096
+#define MAX_BOUND 64
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
 #endif
@@ -44,14 +51,21 @@ struct snap {
 	size_t n;
 	struct eph_portiter *pi;
 	int bucket_err;
+	bool bound_listed;	    /* eph_sockdiag_fill_bound() added the walk's sockets */
 	size_t nrecs, recs_matched; /* iterator records, and those whose cookie sock_diag has */
+	struct eph_portiter_rec bound[MAX_BOUND]; /* BOUND records of the second pass */
+	size_t nbound;
+	bool walked;	 /* a WALKED record came */
+	size_t sock_dup; /* SOCK records with the cookie of another record (SOCK or BOUND) */
+	uint64_t cookies[MAX_SOCKS];
+	size_t ncookies;
 };
 
 /* The sockets of one family in the namespace. */
 struct peers {
 	int family;
-	int lst, bound, conn, only_bound, ranged, acc[3];
-	uint16_t lport, bound_port, conn_port, only_port, ranged_port;
+	int lst, bound, conn, only_bound, only_v6, ranged, acc[3];
+	uint16_t lport, bound_port, conn_port, only_port, only_v6_port, ranged_port;
 	int range_err; /* setsockopt(IP_LOCAL_PORT_RANGE)'s errno, 0 if it was set */
 };
 
@@ -82,11 +96,37 @@ static int push(const struct eph_occ_sock *s, void *ctx)
 	return 0;
 }
 
+/* Whether another record of the pass had this cookie already. */
+static bool seen_cookie(struct snap *sn, uint64_t cookie)
+{
+	size_t i;
+
+	if (!cookie)
+		return false;
+	for (i = 0; i < sn->ncookies; i++)
+		if (sn->cookies[i] == cookie)
+			return true;
+	if (sn->ncookies < MAX_SOCKS)
+		sn->cookies[sn->ncookies++] = cookie;
+	return false;
+}
+
 static int count_rec(const struct eph_portiter_rec *rec, void *ctx)
 {
 	struct snap *sn = ctx;
 	size_t i;
 
+	sn->sock_dup += seen_cookie(sn, rec->cookie);
+	if (rec->kind == EPH_PORTITER_REC_WALKED) {
+		sn->walked = true;
+		return 0;
+	}
+	if (rec->kind == EPH_PORTITER_REC_BOUND) {
+		if (sn->nbound < MAX_BOUND)
+			sn->bound[sn->nbound] = *rec;
+		sn->nbound++;
+		return 0;
+	}
 	sn->nrecs++;
 	for (i = 0; i < sn->n; i++)
 		if (sn->s[i].proto == IPPROTO_TCP && sn->s[i].cookie == rec->cookie)
@@ -99,13 +139,16 @@ static int count_rec(const struct eph_portiter_rec *rec, void *ctx)
 static int read_ns(void *ctx)
 {
 	struct snap *sn = ctx;
+	struct eph_sockdiag_bound bound = { .add = push, .ctx = sn };
 	int err;
 
-	sn->n = sn->nrecs = sn->recs_matched = 0;
+	sn->n = sn->nrecs = sn->recs_matched = sn->nbound = sn->sock_dup = sn->ncookies = 0;
+	sn->walked = false;
 	err = eph_sockdiag_dump(0, push, sn);
 	if (err)
 		return err;
-	sn->bucket_err = eph_sockdiag_fill_buckets(sn->pi, sn->s, sn->n);
+	sn->bucket_err = eph_sockdiag_fill_bound(sn->pi, sn->s, sn->n, &bound);
+	sn->bound_listed = bound.listed;
 	return eph_portiter__read(sn->pi, count_rec, sn);
 }
 
@@ -152,13 +195,16 @@ static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss
 	return sizeof(struct sockaddr_in6);
 }
 
-/* A TCP socket on loopback port 0; bound when bind_first. -1 on error. */
+/* A TCP socket on loopback port 0 (IPv6 with v6only 0: the wildcard, as bind(::1) would set
+ * IPV6_V6ONLY); bound when bind_first. -1 on error. */
 static int tcp_socket(int family, bool bind_first, int v6only)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = loopback(family, 0, &ss);
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (family == AF_INET6 && v6only == 0)
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_any;
 	if (fd < 0)
 		return -1;
 	if (family == AF_INET6 && v6only >= 0 &&
@@ -210,8 +256,10 @@ static int make_peers(struct peers *p, int family)
 	p->lport = local_port(p->lst);
 	p->bound = tcp_socket(family, true, -1);
 	p->conn = tcp_socket(family, false, -1);
-	p->only_bound = tcp_socket(family, true, -1);
-	if (p->bound < 0 || p->conn < 0 || p->only_bound < 0)
+	p->only_bound = tcp_socket(family, true, 0);
+	p->only_v6 = family == AF_INET6 ? tcp_socket(family, true, 1) : -1;
+	if (p->bound < 0 || p->conn < 0 || p->only_bound < 0 ||
+	    (family == AF_INET6 && p->only_v6 < 0))
 		return -errno;
 	if (connect_to(p->bound, family, p->lport) || connect_to(p->conn, family, p->lport))
 		return -errno;
@@ -226,6 +274,7 @@ static int make_peers(struct peers *p, int family)
 	p->bound_port = local_port(p->bound);
 	p->conn_port = local_port(p->conn);
 	p->only_port = local_port(p->only_bound);
+	p->only_v6_port = p->only_v6 >= 0 ? local_port(p->only_v6) : 0;
 	return 0;
 }
 
@@ -279,10 +328,55 @@ static void check_bucket(const char *name, const char *what, const struct eph_oc
 	check(name, what, expected, s->bucket);
 }
 
+static uint64_t sock_inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* addr against the address fd is bound to (getsockname) */
+static void check_addr(const char *name, const char *what, int fd, const uint8_t *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const void *want;
+	bool v4;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		result(name, what, false, 0, errno);
+		return;
+	}
+	v4 = ss.ss_family == AF_INET;
+	want = v4 ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+	result(name, what, !memcmp(addr, want, v4 ? 4 : 16), 1, 0);
+}
+
+/* A bound-only socket in the snapshot status makes: by sock_diag (6.8+) or the iterator's walk
+ * (before), with its address, v6only, inode and bind()'s bucket. */
+static void check_bound_sock(const struct snap *sn, const char *name, const char *what, int fd,
+			     int family, uint16_t port, int v6only)
+{
+	const struct eph_occ_sock *s = find(sn, family, port, true, TCP_CLOSE);
+	char w[64];
+
+	check_bucket(name, what, s, EPH_BUCKET_BIND);
+	if (!s)
+		return;
+	snprintf(w, sizeof(w), "%s-addr", what);
+	check_addr(name, w, fd, s->saddr);
+	snprintf(w, sizeof(w), "%s-inode", what);
+	check(name, w, (long)sock_inode(fd), (long)s->inode);
+	if (family != AF_INET6)
+		return;
+	snprintf(w, sizeof(w), "%s-v6only", what);
+	check(name, w, v6only, s->v6only);
+}
+
 static void check_connected(const struct snap *sn, const struct peers *p, const char *name)
 {
 	const struct eph_occ_sock *l = find(sn, p->family, p->lport, true, TCP_LISTEN);
-	const struct eph_occ_sock *ob = find(sn, p->family, p->only_port, false, -1);
 
 	check_bucket(name, "bind-then-connect", find(sn, p->family, p->bound_port, false, -1),
 		     EPH_BUCKET_BIND);
@@ -291,14 +385,74 @@ static void check_connected(const struct snap *sn, const struct peers *p, const 
 	check_bucket(name, "listener", l, EPH_BUCKET_BIND);
 	check_bucket(name, "accepted", find(sn, p->family, p->lport, false, TCP_ESTABLISHED),
 		     EPH_BUCKET_BIND);
-	if (ob) /* sock_diag lists bound-only sockets from 6.5 on */
-		check_bucket(name, "bound-only", ob, EPH_BUCKET_BIND);
-	else
-		printf("RESULT %s-bound-only SKIP (this kernel's sock_diag does not list it)\n",
-		       name);
+	check_bound_sock(sn, name, "bound-only", p->only_bound, p->family, p->only_port, 0);
+	if (p->family == AF_INET6)
+		check_bound_sock(sn, name, "bound-only-v6only", p->only_v6, AF_INET6,
+				 p->only_v6_port, 1);
 	if (p->family == AF_INET6 && l)
 		check(name, "listener-v6only", 1, l->v6only);
 	check_range(sn, p, name, TCP_ESTABLISHED);
+}
+
+/* The BOUND record of one bound-only socket: exactly one, with its address, v6only, inode. */
+static void check_bound_rec(const struct snap *sn, const char *name, const char *what, int fd,
+			    int family, uint16_t port, int v6only)
+{
+	const struct eph_portiter_rec *r = NULL;
+	long n = 0;
+	char w[64];
+	size_t i;
+
+	for (i = 0; i < sn->nbound && i < MAX_BOUND; i++) {
+		if (sn->bound[i].family == family && sn->bound[i].sport == port) {
+			r = &sn->bound[i];
+			n++;
+		}
+	}
+	snprintf(w, sizeof(w), "%s-records", what);
+	check(name, w, 1, n);
+	if (!r)
+		return;
+	snprintf(w, sizeof(w), "%s-addr", what);
+	check_addr(name, w, fd, r->addr);
+	snprintf(w, sizeof(w), "%s-v6only", what);
+	check(name, w, v6only, r->v6only);
+	snprintf(w, sizeof(w), "%s-inode", what);
+	check(name, w, (long)sock_inode(fd), (long)r->inode);
+	snprintf(w, sizeof(w), "%s-bucket", what);
+	check(name, w, EPH_PORTITER_BIND, r->bucket);
+	snprintf(w, sizeof(w), "%s-state", what);
+	check(name, w, TCP_CLOSE, r->state);
+}
+
+/*
+ * The iterator's walk of the bind hash, where it walks (before 6.8): the three bound-only
+ * sockets of the namespace, each once, nothing else (no TIME_WAIT, no socket of another
+ * namespace: other is the inode of one in the first namespace), and the WALKED record. Where
+ * sock_diag lists them: no walk at all.
+ */
+static void check_walk(const struct snap *sn, const struct peers *p4, const struct peers *p6,
+		       uint64_t other, const char *name)
+{
+	long others = 0;
+	size_t i;
+
+	if (eph_sockdiag_kernel_lists_bound()) {
+		check(name, "absent", 0, (long)(sn->nbound + sn->walked));
+		return;
+	}
+	check(name, "walked", 1, sn->walked);
+	check(name, "bound-listed", 1, sn->bound_listed);
+	check(name, "records", 3, (long)sn->nbound);
+	check(name, "cookies-once", 0, (long)sn->sock_dup);
+	for (i = 0; i < sn->nbound && i < MAX_BOUND; i++)
+		others += sn->bound[i].inode == other;
+	for (i = 0; i < sn->n; i++)
+		others += sn->s[i].inode == other;
+	check(name, "other-netns", 0, others);
+	check_bound_rec(sn, name, "v4", p4->only_bound, AF_INET, p4->only_port, 0);
+	check_bound_rec(sn, name, "v6", p6->only_bound, AF_INET6, p6->only_port, 0);
+	check_bound_rec(sn, name, "v6-v6only", p6->only_v6, AF_INET6, p6->only_v6_port, 1);
 }
 
 static void check_time_wait(const struct snap *sn, const struct peers *p, const char *name)
@@ -356,7 +510,8 @@ int main(void)
 	struct eph_netns_list l = { 0 };
 	struct eph_netns ns = { 0 };
 	struct peers p4, p6;
-	int self, err, i;
+	int self, other, err, i;
+	uint64_t other_ino;
 	char why[256];
 
 	sn.pi = eph_portiter__open(getenv("EPH_VERBOSE") != NULL, why, sizeof(why));
@@ -365,7 +520,9 @@ int main(void)
 		return 77;
 	}
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	err = self < 0 ? -errno : private_netns(&ns.fd, &ns.inode);
+	other = tcp_socket(AF_INET, true, 0); /* bound-only, in the first namespace */
+	other_ino = other < 0 ? 0 : sock_inode(other);
+	err = self < 0 || other < 0 ? -errno : private_netns(&ns.fd, &ns.inode);
 	if (!err)
 		err = make_peers(&p4, AF_INET) ?: make_peers(&p6, AF_INET6);
 	if (!err && setns(self, CLONE_NEWNET))
@@ -380,6 +537,7 @@ int main(void)
 	check("iterator", "records-matched-by-cookie", sn.nrecs, sn.recs_matched);
 	check_connected(&sn, &p4, "v4");
 	check_connected(&sn, &p6, "v6");
+	check_walk(&sn, &p4, &p6, other_ino, "walk");
 
 	close_clients(&p4);
 	close_clients(&p6);
@@ -398,6 +556,7 @@ int main(void)
 	check("iterator", "tw-records-matched-by-cookie", sn.nrecs, sn.recs_matched);
 	check_time_wait(&sn, &p4, "v4");
 	check_time_wait(&sn, &p6, "v6");
+	check_walk(&sn, &p4, &p6, other_ino, "tw-walk");
 	eph_portiter__free(sn.pi);
 	return failed;
 }

@@ -3,9 +3,10 @@
  * Compare ephtrace's JSON lines with the oracle.
  *
  * Every record the oracle expects an event for must be matched by exactly one event of the
- * traced pid with the same event type, op, proto and family, and the same port (assign) or
- * errno (fail); the matched event's other fields must agree with what the kernel told the
- * workload. Events left over are unexpected. The summary line must count the same.
+ * traced pid with the same event type, op, proto and family, and the same port (assign,
+ * bound_connect) or errno (fail); the matched event's other fields, its flags "bound" and
+ * "bind_address_no_port" included, must agree with what the kernel told the workload. Events
+ * left over are unexpected. The summary line must count the same.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,11 +26,11 @@ struct jev {
 	int lineno;
 	const char *line;
 	const char *event;
-	int type; /* EXPECT_ASSIGN, EXPECT_FAIL, or EXPECT_NONE for the rest */
+	int type; /* EXPECT_ASSIGN, EXPECT_FAIL, EXPECT_BOUND_CONNECT, or EXPECT_NONE */
 	uint8_t op, proto, family;
 	long long pid, tid, netns, sport, dport, req_port, errnum;
 	const char *comm, *error, *backend;
-	bool ephemeral;
+	bool ephemeral, bound, no_port;
 	bool has_saddr, has_daddr;
 	uint8_t saddr[16], daddr[16];
 	bool matched;
@@ -52,8 +53,8 @@ struct checker {
 /* clang-format off */
 static const char *const event_keys[] = {
 	"event", "op", "proto", "family", "pid", "tid", "comm", "cgroup_id", "netns", "saddr",
-	"sport", "daddr", "dport", "requested_port", "ephemeral", "error", "errno", "search_ns",
-	"held_ns", "time", "backend",
+	"sport", "daddr", "dport", "requested_port", "ephemeral", "bound", "bind_address_no_port",
+	"error", "errno", "search_ns", "held_ns", "time", "backend",
 };
 /* clang-format on */
 
@@ -109,6 +110,16 @@ static bool get_int(json_object *o, const char *key, long long *out)
 	if (!json_object_is_type(v, json_type_int))
 		return false;
 	*out = json_object_get_int64(v);
+	return true;
+}
+
+static bool get_bool(json_object *o, const char *key, bool *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+		return false;
+	*out = json_object_get_boolean(v);
 	return true;
 }
 
@@ -194,11 +205,12 @@ static int decode_event(struct checker *c, json_object *o, struct jev *e)
 		bad = "errno/error";
 	if (!get_str(o, "comm", &e->comm) || !get_str(o, "backend", &e->backend))
 		bad = "comm/backend";
-	if (!json_object_object_get_ex(o, "ephemeral", &v) ||
-	    !json_object_is_type(v, json_type_boolean))
+	if (!get_bool(o, "ephemeral", &e->ephemeral))
 		bad = "ephemeral";
-	else
-		e->ephemeral = json_object_get_boolean(v);
+	else if (!get_bool(o, "bound", &e->bound))
+		bad = "bound";
+	else if (!get_bool(o, "bind_address_no_port", &e->no_port))
+		bad = "bind_address_no_port";
 	if (bad) {
 		problem(c, "expected well-typed %s got", bad);
 		show_line(c, e->lineno, e->line);
@@ -261,14 +273,20 @@ static int parse_lines(struct checker *c)
 		}
 		if (!strcmp(event, "release") || !strcmp(event, "time_wait"))
 			continue; /* not asked for; not what this test counts */
-		if (strcmp(event, "assign") && strcmp(event, "fail")) {
-			problem(c, "expected event assign|fail|release|summary got \"%s\"", event);
+		if (!strcmp(event, "assign"))
+			e->type = EXPECT_ASSIGN;
+		else if (!strcmp(event, "fail"))
+			e->type = EXPECT_FAIL;
+		else if (!strcmp(event, "bound_connect"))
+			e->type = EXPECT_BOUND_CONNECT;
+		if (!e->type) {
+			problem(c, "expected event %s got \"%s\"",
+				"assign|fail|bound_connect|release|summary", event);
 			show_line(c, lineno, line);
 			continue;
 		}
 		if (decode_event(c, o, e))
-			continue;
-		e->type = !strcmp(event, "assign") ? EXPECT_ASSIGN : EXPECT_FAIL;
+			e->type = EXPECT_NONE;
 	}
 	return 0;
 }
@@ -285,18 +303,26 @@ static bool same_key(const struct orec *r, const struct jev *e, pid_t pid)
 	if (e->type != r->expect || e->pid != pid || e->op != r->op || e->proto != r->proto ||
 	    e->family != r->family)
 		return false;
-	if (r->expect == EXPECT_ASSIGN)
+	if (r->expect != EXPECT_FAIL)
 		return e->sport == r->port;
 	return e->errnum == r->err;
+}
+
+/* The errno the event carries: only a fail has one. An assign or bound_connect whose connect()
+ * returned EINPROGRESS or ECONNREFUSED happened before that (the SYN went out). */
+static int event_err(const struct orec *r)
+{
+	return r->expect == EXPECT_FAIL ? r->err : 0;
 }
 
 static void describe(const struct orec *r, char *buf, size_t len)
 {
 	char tmp[16], a[INET6_ADDRSTRLEN] = "";
 
-	if (r->expect == EXPECT_ASSIGN) {
-		snprintf(buf, len, "%s %s %s assign port %u", op_name(r->op), proto_name(r->proto),
-			 family_name(r->family), r->port);
+	if (r->expect != EXPECT_FAIL) {
+		snprintf(buf, len, "%s %s %s %s port %u", op_name(r->op), proto_name(r->proto),
+			 family_name(r->family),
+			 r->expect == EXPECT_ASSIGN ? "assign" : "bound_connect", r->port);
 	} else {
 		if (r->has_dest)
 			inet_ntop(r->family, r->daddr, a, sizeof(a));
@@ -332,7 +358,9 @@ static void compare_fields(struct checker *c, const struct orec *r, const struct
 	const char *ename;
 
 	describe(r, what, sizeof(what));
-	if (r->expect == EXPECT_ASSIGN && (!e->has_saddr || memcmp(e->saddr, r->addr, 16)) &&
+	/* a failure has a source address only when the socket was bound */
+	if ((r->expect != EXPECT_FAIL || r->bound) &&
+	    (!e->has_saddr || memcmp(e->saddr, r->addr, 16)) &&
 	    (!r->has_alt || !e->has_saddr || memcmp(e->saddr, r->alt_addr, 16))) {
 		addr_text(r->family, true, r->addr, exp, sizeof(exp));
 		if (r->has_alt) {
@@ -359,15 +387,24 @@ static void compare_fields(struct checker *c, const struct orec *r, const struct
 		port_text(true, e->req_port, got, sizeof(got));
 		problem(c, "%s: expected requested_port %s got %s", what, exp, got);
 	}
+	if (r->expect == EXPECT_FAIL && r->bound && e->sport != r->port)
+		problem(c, "%s: expected sport %u (the bound port) got %lld", what, r->port,
+			e->sport);
 	if (r->ephemeral != e->ephemeral)
 		problem(c, "%s: expected ephemeral %s got %s", what,
 			r->ephemeral ? "true" : "false", e->ephemeral ? "true" : "false");
-	ename = r->err ? errno_name(r->err, tmp, sizeof(tmp)) : NULL;
+	if (r->bound != e->bound)
+		problem(c, "%s: expected bound %s got %s", what, r->bound ? "true" : "false",
+			e->bound ? "true" : "false");
+	if (r->no_port != e->no_port)
+		problem(c, "%s: expected bind_address_no_port %s got %s", what,
+			r->no_port ? "true" : "false", e->no_port ? "true" : "false");
+	ename = event_err(r) ? errno_name(r->err, tmp, sizeof(tmp)) : NULL;
 	if ((ename == NULL) != (e->error == NULL) || (ename && strcmp(ename, e->error)))
 		problem(c, "%s: expected error %s got %s", what, ename ? ename : "null",
 			e->error ? e->error : "null");
-	if (e->errnum != r->err)
-		problem(c, "%s: expected errno %d got %lld", what, r->err, e->errnum);
+	if (e->errnum != event_err(r))
+		problem(c, "%s: expected errno %d got %lld", what, event_err(r), e->errnum);
 	if ((unsigned long long)e->netns != c->in->o->netns)
 		problem(c, "%s: expected netns %llu (the workload's) got %lld", what,
 			(unsigned long long)c->in->o->netns, e->netns);
@@ -422,7 +459,7 @@ static void count_by_key(struct checker *c)
 			if (wanted(c->in, &o->rec[k]) && o->rec[k].expect == r->expect &&
 			    o->rec[k].op == r->op && o->rec[k].proto == r->proto &&
 			    o->rec[k].family == r->family &&
-			    (r->expect == EXPECT_ASSIGN || o->rec[k].err == r->err))
+			    (r->expect != EXPECT_FAIL || o->rec[k].err == r->err))
 				break;
 		if (k < i)
 			continue;
@@ -430,19 +467,20 @@ static void count_by_key(struct checker *c)
 			want += wanted(c->in, &o->rec[k]) && o->rec[k].expect == r->expect &&
 				o->rec[k].op == r->op && o->rec[k].proto == r->proto &&
 				o->rec[k].family == r->family &&
-				(r->expect == EXPECT_ASSIGN || o->rec[k].err == r->err);
+				(r->expect != EXPECT_FAIL || o->rec[k].err == r->err);
 		for (j = 0; j < c->nr_evs; j++) {
 			const struct jev *e = &c->evs[j];
 
 			got += e->type == r->expect && e->pid == c->in->pid && e->op == r->op &&
 			       e->proto == r->proto && e->family == r->family &&
-			       (r->expect == EXPECT_ASSIGN || e->errnum == r->err);
+			       (r->expect != EXPECT_FAIL || e->errnum == r->err);
 		}
 		if (want != got)
 			problem(c, "%s %s %s %s: expected %u events got %u", op_name(r->op),
 				proto_name(r->proto), family_name(r->family),
-				r->expect == EXPECT_FAIL ? errno_name(r->err, tmp, sizeof(tmp)) :
-							   "assign",
+				r->expect == EXPECT_FAIL   ? errno_name(r->err, tmp, sizeof(tmp)) :
+				r->expect == EXPECT_ASSIGN ? "assign" :
+							     "bound_connect",
 				want, got);
 	}
 }
@@ -621,13 +659,16 @@ int check_run(const struct check_in *in, struct check_out *out)
 	out->dropped = -1;
 	out->assigned = 0;
 	out->failed = 0;
+	out->bound = 0;
 	for (i = 0; i < in->o->n; i++) {
 		if (!wanted(in, &in->o->rec[i]))
 			continue;
 		if (in->o->rec[i].expect == EXPECT_ASSIGN)
 			out->assigned++;
-		else
+		else if (in->o->rec[i].expect == EXPECT_FAIL)
 			out->failed++;
+		else
+			out->bound++;
 	}
 	err = parse_lines(&c);
 	if (err)
@@ -653,8 +694,8 @@ int check_run(const struct check_in *in, struct check_out *out)
 		excused = dropped > 0 && !c.unexpected && (long long)c.missing == dropped;
 		if (dropped > 0 && !excused)
 			problem(&c, "expected received + dropped == %u got %u + %lld",
-				out->assigned + out->failed,
-				out->assigned + out->failed - c.missing, dropped);
+				out->assigned + out->failed + out->bound,
+				out->assigned + out->failed + out->bound - c.missing, dropped);
 	}
 	if (!excused) {
 		count_by_key(&c);

@@ -14,7 +14,8 @@
  * first EADDRNOTAVAIL, and under a load that fits), resync.c (sock_diag reconciliation on a
  * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds
  * another connection), sockrange.c (socket_range against connect()s with IP_LOCAL_PORT_RANGE),
- * main.c (CLI).
+ * bindconnect.c (connect() on sockets bind() gave a port: bound_connect), findings.c,
+ * findings_check.c, findings_wl.c (each kind of finding for real, and no other), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -58,6 +59,8 @@ const char *status_text(int status, char *buf, size_t len);
 #define EXPECT_NONE 0
 #define EXPECT_ASSIGN 1
 #define EXPECT_FAIL 2
+/* TCP connect() of a socket that had its port from bind(): no port chosen (bound_connect) */
+#define EXPECT_BOUND_CONNECT 3
 
 struct orec {
 	uint8_t op;	      /* OP_* */
@@ -68,12 +71,15 @@ struct orec {
 	bool has_dest;	      /* connect, sendmsg: daddr/dport are set */
 	bool has_req;	      /* bind: req_port is set */
 	bool has_alt;	      /* alt_addr is an acceptable source address too */
+	bool bound;	      /* TCP connect: the socket had its port from bind() ("bound") */
+	bool no_port;	      /* TCP connect: IP_BIND_ADDRESS_NO_PORT ("bind_address_no_port") */
 	int32_t ret;	      /* the system call's return value */
-	int32_t err;	      /* its errno, 0 on success */
-	uint16_t port;	      /* getsockname() port after the call (0 if none) */
+	int32_t err;	      /* its errno, 0 on success (only a fail's event carries it) */
+	uint16_t port;	      /* getsockname() port after the call (0 if none); a bound
+			       * socket's failed connect(): the port it had */
 	uint16_t dport;	      /* destination port */
 	uint16_t req_port;    /* port asked for by bind (0 = any) */
-	uint8_t addr[16];     /* getsockname() address after the call */
+	uint8_t addr[16];     /* getsockname() address after the call (see port) */
 	uint8_t daddr[16];    /* destination address */
 	uint8_t alt_addr[16]; /* UDP connect: the address before the call (autobind binds the
 			       * port to the wildcard; connect() then sets the address) */
@@ -258,6 +264,14 @@ bool workload__poll(struct workload *w);
 /* Kill (if still running) and reap the child, unmap the oracle. NULL-safe, idempotent. */
 void workload__free(struct workload *w);
 
+/* The workloads of other files record with these: a zeroed record (op, proto, family set), and
+ * bind() of fd to loopback:port (127.0.0.1 or ::1) with what it got. 0 or -errno. */
+struct orec *rec_new(struct oracle *o, uint8_t op, int proto, int family);
+int rec_bind(struct oracle *o, int fd, int proto, int family, uint16_t port);
+/* bindconnect.c: the bodies of bind-connect (127.0.0.1) and bind-connect-v6 (::1) */
+int bc_workload(struct oracle *o);
+int bc_workload_v6(struct oracle *o);
+
 /* 0 when the kernel did what the scenario is about; else msg says what went wrong. */
 int oracle_premise(const struct oracle *o, const struct scenario *s, char *msg, size_t len);
 /* One JSON line per record into b. */
@@ -314,8 +328,9 @@ struct check_in {
 
 struct check_out {
 	int problems;
-	unsigned int assigned; /* expected assigns / fails (after the family filter) */
+	unsigned int assigned; /* expected assigns, fails, bound_connects (family filter applied) */
 	unsigned int failed;
+	unsigned int bound;
 	long long dropped; /* from the summary, -1 if none */
 	struct buf report; /* "expected X got Y" lines */
 };
@@ -378,7 +393,7 @@ int tw_workload(struct oracle *o);
 enum verdict sr_drive(const struct scenario *s, const struct occ_opts *op);
 int sr_workload(struct oracle *o);
 
-/* findings.c, findings_wl.c: each kind of finding for real (the find-* scenarios) */
+/* findings.c (findings_check.c, findings_wl.c): each kind of finding for real (find-*) */
 enum verdict fd_drive(const struct scenario *s, const struct occ_opts *op);
 int fd_workload(struct oracle *o);
 

@@ -3,7 +3,10 @@
  * The workloads of the findings scenarios (findings.c): real sockets in the scenario's network
  * namespace, each state built in step 1 as struct fd_shared says (its mode), every socket
  * closed with RST in step 2. Everything goes to 127.0.0.1; the listener, when there is one,
- * lives in the same process (its port is a fixed one, outside the range: not ephemeral).
+ * lives in the same process (its port is a fixed one, outside the range: not ephemeral). The
+ * states that keep thousands of connections leave the server's ends in the accept queue: a
+ * descriptor each would pass the hard RLIMIT_NOFILE of some hosts (20000 here, and no
+ * CAP_SYS_RESOURCE to raise it).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -103,13 +106,22 @@ static void saw_port(struct fd_shared *sh, uint16_t port)
 		sh->port_hi = port;
 }
 
-static int listener(struct oracle *o, uint16_t port)
+/* A listener on 127.0.0.1:port whose accept queue holds backlog connections (somaxconn of the
+ * namespace raised to it): the states that keep their connections never accept() them, so that
+ * the server's ends cost no descriptor. */
+static int listener(struct oracle *o, uint16_t port, uint32_t backlog)
 {
 	int one = 1;
+	FILE *f;
 
+	if (backlog > 4096) {
+		f = fopen("/proc/sys/net/core/somaxconn", "w");
+		if (!f || fprintf(f, "%u\n", backlog) < 0 || fclose(f))
+			return fail(o, "raising net.core.somaxconn", (int)backlog);
+	}
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    to_addr(lfd, port, true) || listen(lfd, 4096))
+	    to_addr(lfd, port, true) || listen(lfd, backlog > 4096 ? (int)backlog : 4096))
 		return fail(o, "listener on 127.0.0.1", port);
 	return 0;
 }
@@ -148,7 +160,8 @@ static int tcp_socket(struct fd_shared *sh, int mode)
 	if (mode == FD_NO_PORT &&
 	    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)))
 		goto out_close;
-	if ((mode == FD_BIND0 || mode == FD_NO_PORT) && to_addr(fd, 0, true))
+	if ((mode == FD_BIND0 || mode == FD_NO_PORT || mode == FD_BIND0_RST) &&
+	    to_addr(fd, 0, true))
 		goto out_close;
 	return fd;
 
@@ -162,7 +175,7 @@ out_close:
 }
 
 /* One connection to dport as mode says; the client's fd (kept if keep_it), or -1. The
- * server's end is accepted when the listener is ours, into *afd when afd is not NULL. */
+ * server's end is accepted into *afd when afd is not NULL, else left in the accept queue. */
 static int tcp_one(struct oracle *o, int mode, bool keep_it, int *afd)
 {
 	struct fd_shared *sh = fd_of(o);
@@ -177,15 +190,12 @@ static int tcp_one(struct oracle *o, int mode, bool keep_it, int *afd)
 	saw_port(sh, local_port(fd));
 	if (keep_it && keep(o, fd))
 		return -1;
-	if (lfd < 0)
+	if (!afd)
 		return fd;
 	a = accept_one(o);
 	if (a < 0)
 		return -1;
-	if (afd)
-		*afd = a;
-	else if (keep(o, a))
-		return -1;
+	*afd = a;
 	return fd;
 }
 
@@ -236,12 +246,16 @@ static int build_tcp(struct oracle *o, int mode)
 {
 	struct fd_shared *sh = fd_of(o);
 	uint32_t i;
+	int fd;
 
-	if (mode != FD_NO_PORT && listener(o, sh->dport))
+	if (mode != FD_NO_PORT && mode != FD_BIND0_RST && listener(o, sh->dport, sh->count + 16))
 		return -1;
 	for (i = 0; i < sh->count; i++) {
-		if (tcp_one(o, mode, true, NULL) < 0)
+		fd = tcp_one(o, mode, mode != FD_BIND0_RST, NULL);
+		if (fd < 0)
 			return sh->no_option ? 0 : -1;
+		if (mode == FD_BIND0_RST)
+			drv_rst_close(fd);
 		sh->made++;
 	}
 	return 0;
@@ -253,7 +267,7 @@ static int build_tw_churn(struct oracle *o)
 	int cfd, sfd;
 	uint32_t i;
 
-	if (listener(o, sh->dport))
+	if (listener(o, sh->dport, 16))
 		return -1;
 	for (i = 0; i < sh->count; i++) {
 		cfd = tcp_one(o, FD_TW_CHURN, false, &sfd);
@@ -327,7 +341,7 @@ static int build_plain(struct oracle *o)
 
 	rc = calloc(ring, sizeof(*rc));
 	rs = calloc(ring, sizeof(*rs));
-	if (!rc || !rs || listener(o, sh->dport))
+	if (!rc || !rs || listener(o, sh->dport, 64))
 		goto out_free;
 	for (k = 0; k < FD_PLAIN_KEEP; k++) {
 		kc[k] = tcp_one(o, FD_PLAIN, true, &ks[k]);
@@ -371,12 +385,12 @@ static int build(struct oracle *o)
 {
 	struct fd_shared *sh = fd_of(o);
 
-	if ((sh->mode == FD_CONNS || sh->mode == FD_UDP || sh->mode == FD_PLAIN) &&
-	    room_for(o, 2 * sh->count + 4 * FD_PLAIN_KEEP))
+	if ((sh->mode == FD_CONNS || sh->mode == FD_UDP) && room_for(o, sh->count))
 		return -1;
 	switch (sh->mode) {
 	case FD_BIND0:
 	case FD_NO_PORT:
+	case FD_BIND0_RST:
 	case FD_CONNS:
 		return build_tcp(o, sh->mode);
 	case FD_TW_CHURN:
@@ -384,7 +398,7 @@ static int build(struct oracle *o)
 	case FD_UDP:
 		return build_udp(o);
 	case FD_LISTEN:
-		return listener(o, sh->dport);
+		return listener(o, sh->dport, 16);
 	case FD_FIXED_BIND:
 		return fixed_bind(o);
 	case FD_PLAIN:

@@ -19,11 +19,10 @@
  *
  * The socket range has an even size: 6.1 scans an even count of its ports (parity passes),
  * 6.8+ every port of it one after another (tcp/dccp: change source port selection at connect()
- * time); both reach them all. Before 6.8 sock_diag lists no socket only bound: there the
- * bound-only holder is missing from status (bound_only_listed false), and each count is
- * checked as ports_left - 1, which the RESULT line says. A kernel without the option
- * (setsockopt fails with ENOPROTOOPT) makes it a SKIP; status without its port iterator (the
- * only source of a socket's range) a FAIL.
+ * time); both reach them all. Before 6.8 sock_diag lists no socket only bound: there status
+ * finds the bound-only holder with its port iterator (bound_only_listed must be true). A
+ * kernel without the option (setsockopt fails with ENOPROTOOPT) makes it a SKIP; status
+ * without its port iterator (the only source of a socket's range) a FAIL.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -387,9 +386,8 @@ static void check_num(struct drv *d, int dest, const char *what, json_object *o,
 			    want, r == 1 ? "" : "no number ", r == 1 ? v : 0);
 }
 
-/* One destination of the snapshot against the counts; hidden: the bound-only holders status
- * could not see. */
-static void check_dest(struct drv *d, json_object *snap, int dest, int hidden)
+/* One destination of the snapshot against the counts. */
+static void check_dest(struct drv *d, json_object *snap, int dest)
 {
 	const struct sr_shared *sh = sr_of(d->w.o);
 	json_object *row = snap_dest(snap, d->w.o->netns, "127.0.0.1", dport_of[dest]), *sr;
@@ -414,7 +412,7 @@ static void check_dest(struct drv *d, json_object *snap, int dest, int hidden)
 			    dport_of[dest], strerror(sh->stop_err[dest][0]),
 			    strerror(sh->stop_err[dest][1]));
 	check_num(d, dest, "ports_left (connect() without the socket range)", row, "ports_left",
-		  sh->granted[dest][1] + hidden);
+		  sh->granted[dest][1]);
 	if (!has) {
 		drv_problem(d, "127.0.0.1:%u: expected a socket_range got none", dport_of[dest]);
 		return;
@@ -424,7 +422,7 @@ static void check_dest(struct drv *d, json_object *snap, int dest, int hidden)
 	check_num(d, dest, "socket_range.sockets", sr, "sockets", sh->sockets[dest]);
 	check_num(d, dest, "socket_range.usable", sr, "usable", SR_USABLE);
 	check_num(d, dest, "socket_range.ports_left (connect() with it)", sr, "ports_left",
-		  sh->granted[dest][0] + hidden);
+		  sh->granted[dest][0]);
 }
 
 static void check_text(struct drv *d, const char *text)
@@ -448,7 +446,7 @@ static void run_sockrange(struct drv *d)
 	const struct sr_shared *sh = sr_of(d->w.o);
 	char *json = NULL, *text = NULL;
 	json_object *snap = NULL;
-	int hidden, dest;
+	int dest;
 
 	if (drv_step(d, 1, SR_STEP_MS(d), "building the state"))
 		return;
@@ -466,9 +464,11 @@ static void run_sockrange(struct drv *d)
 		drv_problem(d, "expected one JSON object from status got %.300s", json);
 	if (!snap || !text || drv_step(d, 2, SR_STEP_MS(d), "counting"))
 		goto out_free;
-	hidden = bound_only_listed(snap, d->w.o->netns) ? 0 : (int)sh->bound_only;
+	if (!bound_only_listed(snap, d->w.o->netns))
+		drv_problem(d, "expected bound_only_listed true (status's port iterator lists the "
+			       "bound-only sockets sock_diag does not, before 6.8) got false");
 	for (dest = 0; dest < SR_NR_DESTS; dest++)
-		check_dest(d, snap, dest, hidden);
+		check_dest(d, snap, dest);
 	check_text(d, text);
 	if (d->op->verbose)
 		printf("  status:\n%s  status --json:\n    %s", text, json);
@@ -478,12 +478,6 @@ static void run_sockrange(struct drv *d)
 		   "ports_left)",
 		   SR_LO, SR_HI, sh->granted[D_5000][0], sh->granted[D_5000][1],
 		   sh->granted[D_5001][0], sh->granted[D_5001][1]);
-	if (hidden)
-		buf_printf(&d->done,
-			   "; this kernel's sock_diag lists no bound-only socket (< 6.8): status "
-			   "cannot see the %d on the socket range, each count checked as "
-			   "ports_left - %d",
-			   hidden, hidden);
 out_free:
 	json_object_put(snap);
 	free(json);

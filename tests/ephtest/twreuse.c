@@ -315,9 +315,9 @@ static void tw_read(struct drv *d, json_object *snap, struct tw_seen *seen)
 /*
  * fentry, kprobe: no hold lost (the B's) or left over (the A's): the destination and the bind
  * scope together hold what the kernel has established, nothing in TIME_WAIT, and the
- * destination holds every B. The C's (bind() then connect()) stay in the bind scope 127.0.0.1
- * until a resync: connect() on a socket bind() gave a port is no event on any backend (README,
- * "What each source cannot see"); their ports count against every destination there already.
+ * destination holds every B. The C's (bind() then connect()) move from the bind scope
+ * 127.0.0.1 to the destination with their bound_connect event (README, "What each source
+ * cannot see"); their ports count against every destination wherever they are counted.
  * tracepoint: the end of a TIME_WAIT is no event there: every B must be held outside TIME_WAIT.
  */
 static void tw_check(struct drv *d, const struct tw_seen *seen, bool tracepoint)

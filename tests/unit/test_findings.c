@@ -153,8 +153,8 @@ static void test_time_wait_churn(void **state)
 	d.mean_hold_s = 0.2;
 	assert_int_equal(0, eph_find__run(&in, &fs));
 	assert_string_equal("time_wait_churn/info", kinds(&fs));
-	assert_string_equal("900 of the 1000 4-tuples taken to 10.0.0.2:80 are TIME_WAIT, held "
-			    "0.2 s on average; tcp_tw_reuse=2",
+	assert_string_equal("900 of the 1000 4-tuples taken to 10.0.0.2:80 are TIME_WAIT after "
+			    "0.2 s of life on average; tcp_tw_reuse=2",
 			    fs.f[0].evidence);
 	/* tcp_tw_reuse=2 does not apply to 10.0.0.2: the advice says to set 1 */
 	assert_non_null(strstr(fs.f[0].advice, "tcp_tw_reuse=1"));

@@ -138,11 +138,12 @@ static const struct eph_metrics_stat small_stats[] = {
 	"Port allocations that failed, by system call, protocol, address family and errno.\n"
 #define TAIL_ROWS                                                                               \
 	"# HELP ephtrace_series_truncated Rows left out of this scrape by the --top limit, by " \
-	"table (destination, process, process_failure).\n"                                      \
+	"table (destination, process, process_failure, finding).\n"                             \
 	"# TYPE ephtrace_series_truncated gauge\n"                                              \
 	"ephtrace_series_truncated{table=\"destination\"} 0\n"                                  \
 	"ephtrace_series_truncated{table=\"process\"} 0\n"                                      \
-	"ephtrace_series_truncated{table=\"process_failure\"} 0\n"
+	"ephtrace_series_truncated{table=\"process_failure\"} 0\n"                              \
+	"ephtrace_series_truncated{table=\"finding\"} 0\n"
 #define HELP_UNTRACKED "Events not counted per process because the process table was full.\n"
 #define HELP_BUILD "ephtrace's version and the BPF backend in use.\n"
 
@@ -649,6 +650,10 @@ static char *golden_output(enum eph_metrics_format fmt)
 	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16 },
 							  { 4026531840u, 28232 } };
 	static const struct eph_metrics_prog progs[] = { { "tp_exit_connect", 2500, 64 } };
+	static const struct eph_metrics_finding finds[] = {
+		{ "single_destination", "critical", 4026532999u, 4242, "curl", "127.0.0.1:5000" },
+		{ "range_parity", "info", 4026532999u, 0, "", "" },
+	};
 	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 0, [EPH_CNT_HOLD_FULL] = 1 };
 	struct eph_metrics_dest d = { .netns = 4026532999u,
 				      .proto = IPPROTO_TCP,
@@ -675,6 +680,8 @@ static char *golden_output(enum eph_metrics_format fmt)
 		.nfails = 2,
 		.progs = progs,
 		.nprogs = 1,
+		.findings = finds,
+		.nfindings = 2,
 		.top = 20,
 	};
 	char *out;

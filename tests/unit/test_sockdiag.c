@@ -330,6 +330,91 @@ static void test_socket_ranges(void **state)
 	assert_int_equal(s[4].range_lo | s[4].range_hi, 0);
 }
 
+/* ---- bound-only sockets from the iterator's walk of the bind hash (before 6.8) -------------- */
+
+static struct eph_portiter_rec bound_rec(uint64_t cookie, uint8_t family, uint16_t sport,
+					 uint64_t inode, uint8_t v6only)
+{
+	struct eph_portiter_rec r = { .cookie = cookie,
+				      .sport = sport,
+				      .state = TCP_CLOSE,
+				      .family = family,
+				      .bucket = EPH_PORTITER_BIND,
+				      .kind = EPH_PORTITER_REC_BOUND,
+				      .v6only = v6only,
+				      .inode = inode };
+
+	r.addr[0] = family == AF_INET ? 127 : 0;
+	r.addr[family == AF_INET ? 3 : 15] = 1;
+	return r;
+}
+
+struct added {
+	struct eph_occ_sock s[8];
+	size_t n;
+};
+
+static int add_sock(const struct eph_occ_sock *s, void *ctx)
+{
+	struct added *a = ctx;
+
+	if (a->n == 8)
+		return -ENOSPC;
+	a->s[a->n++] = *s;
+	return 0;
+}
+
+static void test_bound_walk(void **state)
+{
+	struct eph_portiter_rec recs[] = {
+		rec(10, AF_INET, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND),
+		bound_rec(0, AF_INET, 40002, 1002, 0),
+		bound_rec(0, AF_INET6, 40003, 1003, 1),
+		bound_rec(10, AF_INET, 40001, 1001, 0), /* sock_diag has it: connected since */
+		{ .kind = EPH_PORTITER_REC_WALKED, .count = 3 },
+	};
+	struct eph_occ_sock s[] = { tcp(10, AF_INET, 40001, TCP_ESTABLISHED) };
+	struct added a = { .n = 0 };
+	struct eph_sockdiag_bound b = { .add = add_sock, .ctx = &a, .netns = 7 };
+
+	(void)state;
+	stub_set(recs, 5, 0);
+	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), 0);
+	assert_true(b.listed);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_BIND); /* BOUND records match no socket */
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.s[0].proto, IPPROTO_TCP);
+	assert_int_equal(a.s[0].state, TCP_CLOSE);
+	assert_int_equal(a.s[0].sport, 40002);
+	assert_int_equal(a.s[0].inode, 1002);
+	assert_int_equal(a.s[0].netns, 7);
+	assert_int_equal(a.s[0].bucket, EPH_BUCKET_BIND);
+	assert_int_equal(a.s[0].dport, 0);
+	assert_memory_equal(a.s[0].saddr, ((uint8_t[16]){ 127, 0, 0, 1 }), 16);
+	assert_int_equal(a.s[1].family, AF_INET6);
+	assert_int_equal(a.s[1].v6only, 1);
+	assert_int_equal(a.s[1].saddr[15], 1);
+
+	/* no WALKED record (a walk cut short, or none on this kernel): nothing added */
+	a.n = 0;
+	stub_set(recs, 4, 0);
+	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), 0);
+	assert_false(b.listed);
+	assert_int_equal(a.n, 0);
+
+	/* a failed pass: the same */
+	stub_set(recs, 5, -EIO);
+	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), -EIO);
+	assert_false(b.listed);
+	assert_int_equal(a.n, 0);
+
+	/* add's failure stops and is returned */
+	a.n = 8;
+	stub_set(recs, 5, 0);
+	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), -ENOSPC);
+	assert_false(b.listed);
+}
+
 /* sock_diag dumps bound-only TCP sockets from 6.8 on (TCPF_BOUND_INACTIVE). */
 static void test_lists_bound(void **state)
 {
@@ -354,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_buckets_by_key),
 		cmocka_unit_test(test_buckets_without_iterator),
 		cmocka_unit_test(test_socket_ranges),
+		cmocka_unit_test(test_bound_walk),
 		cmocka_unit_test(test_lists_bound),
 	};
 
