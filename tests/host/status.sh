@@ -220,8 +220,9 @@ check("ss: ESTAB to :5000", 1000, ss_hold)
 # scenario only has to have happened (most of the 300 still in TIME_WAIT).
 check("ss: most of the 300 in TIME-WAIT to :6000", True, 250 <= ss_tw <= 300)
 
-check("top-level names", ["time", "netns", "destinations", "bind_scopes", "processes", "dropped",
-                         "resyncs", "resync_released"], list(snap))
+check("top-level names", ["time", "netns", "destinations", "bind_scopes", "processes", "findings",
+                         "findings_need_events", "dropped", "resyncs", "resync_released"],
+      list(snap))
 
 # TCP ports of the range that any socket owns, each once (ss lists every one)
 def ss_ports(path):
