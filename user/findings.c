@@ -170,9 +170,10 @@ static int rule_bind_before_connect(const struct eph_find_in *in, struct eph_fin
 				f->severity = sev_max(f->severity, sev_dest(&in->dests[j]));
 		if (seen)
 			say(f->evidence, sizeof(f->evidence),
-			    "%u of %u connect()s in %u s came after bind(0) took the port; %u of "
-			    "%u connections hold such ports now, %u of %u usable ports are bind()'s",
-			    seen, p->connects, in->window_s, p->bound_conns, p->conns,
+			    "%u connect()s in %u s came after bind(0) took the port (of %u ports "
+			    "it took); %u of %u connections hold such ports now, %u of %u usable "
+			    "ports are bind()'s",
+			    seen, in->window_s, p->assigns, p->bound_conns, p->conns,
 			    ns->tcp_bound, ns->tcp_usable);
 		else
 			say(f->evidence, sizeof(f->evidence),

@@ -100,7 +100,7 @@ struct eph_find_proc {
 	uint32_t bound_conns; /* TCP connections now whose port bind() took (bucket bind()'s) */
 	uint32_t conns;	      /* TCP connections now */
 	/* events of the window (have_events) */
-	uint32_t connects;	 /* TCP connect()s that succeeded */
+	uint32_t assigns;	 /* ports it took (connect(), bind(), ...) */
 	uint32_t bound_connects; /* ... on a socket bind(0) had given a port */
 };
 

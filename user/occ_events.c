@@ -162,13 +162,6 @@ static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
 	return proc_get(occ, ev->pid, ev->comm, NULL);
 }
 
-/* A TCP connect() that took a port counts for the findings, under the owner its hold has. */
-static void facts_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold *h)
-{
-	if (ev->proto == IPPROTO_TCP && ev->op == EPH_OP_CONNECT)
-		occ_facts_event(occ, ev, h->proc ? eph_tab__rec(&occ->procs, h->proc - 1) : NULL);
-}
-
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	struct hold_spec hs = { .k = *k };
@@ -200,7 +193,6 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		hold_set_id(occ, hi, HOLD_BY_SOCK, ev->sock_id);
 		hold_set_id(occ, hi, HOLD_BY_COOKIE, ev->cookie);
 		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
-		facts_assign(occ, ev, hold_rec(occ, hi));
 		return 0;
 	}
 	if (hi >= 0)
@@ -220,7 +212,6 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		return -ENOMEM;
 	if (hi >= 0) {
 		count_assign(occ, hold_rec(occ, hi), ev->ts_ns);
-		facts_assign(occ, ev, hold_rec(occ, hi));
 	}
 	return 0;
 }
@@ -370,8 +361,8 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 	return 0;
 }
 
-/* Events the findings count (occ_facts.c) here: bound connect()s, bind() EADDRINUSE, UDP
- * EAGAIN (connect()s that took a port are counted by ev_assign). */
+/* Events the findings count (occ_facts.c): bound connect()s, bind() EADDRINUSE, UDP EAGAIN
+ * (ports taken are in the owner's rate window already). */
 static bool ev_for_facts(const struct eph_event *ev)
 {
 	if (ev->type == EPH_FAIL)

@@ -3,8 +3,8 @@
  * Occupancy: the facts the findings rules (findings.h) stand on, gathered from the holds, the
  * port-search model and the event counts of the rate window.
  *
- * Events counted here, per process or namespace, over the rate window: TCP connect()s that
- * succeeded, those on a socket that bind(0) had given its port (the bound-connect event), bind()
+ * Events counted here, per process or namespace, over the rate window: connect()s on a socket
+ * that bind(0) had given its port (the bound_connect event), bind()
  * of a fixed port failing with EADDRINUSE, UDP autobinds failing with EAGAIN. The rest comes
  * from the holds now: who holds most of each destination, which connections hold a port whose
  * bind bucket bind() made, how many UDP sockets own an autobound port.
@@ -87,11 +87,9 @@ void occ_facts_event(struct eph_occ *occ, const struct eph_event *ev, struct pro
 	}
 	if (!p)
 		return;
-	if ((ev->type == EPH_ASSIGN || ev->type == EPH_CONNECT) && tcp_connect) {
+	if (ev->type == EPH_CONNECT && tcp_connect && (ev->flags & EPH_F_EPHEMERAL)) {
 		p->conn_netns = ev->netns;
-		tally_add(occ, &p->connects, ev->ts_ns);
-		if (ev->type == EPH_CONNECT && (ev->flags & EPH_F_EPHEMERAL))
-			tally_add(occ, &p->bound_connects, ev->ts_ns);
+		tally_add(occ, &p->bound_connects, ev->ts_ns);
 	} else if (ev->type == EPH_FAIL && ev->err == EADDRINUSE && ev->op == EPH_OP_BIND &&
 		   ev->req_port) {
 		tally_add(occ, &fixed_slot(occ, p, ev)->t, ev->ts_ns);
@@ -355,18 +353,21 @@ static int facts_procs(struct facts *fx, const struct eph_occ *occ, uint64_t now
 		return 0;
 	for (i = 0; i < occ->procs.top; i++) {
 		const struct proc *pr = eph_tab__rec(&occ->procs, i);
+		struct slot w;
+		double span;
 		uint32_t n;
 
 		if (!occ->procs.used[i] || !pr->conn_netns)
 			continue;
-		n = tally_sum(occ, &pr->connects, now);
+		n = tally_sum(occ, &pr->bound_connects, now);
 		if (!n)
 			continue;
 		p = fact_proc(fx, occ, pr->conn_netns, i + 1);
 		if (!p)
 			return -ENOMEM;
-		p->connects = n;
-		p->bound_connects = tally_sum(occ, &pr->bound_connects, now);
+		ring_sum(occ, pr->ring, now, &w, &span);
+		p->assigns = w.assigns;
+		p->bound_connects = n;
 	}
 	return 0;
 }

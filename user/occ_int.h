@@ -178,8 +178,7 @@ struct proc {
 	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
 	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
 	/* for the findings (occ_facts.c) */
-	uint32_t conn_netns;	 /* netns of its last TCP connect() */
-	struct tally connects;	 /* TCP connect()s that succeeded */
+	uint32_t conn_netns;	 /* netns of its last bound connect() */
 	struct tally bound_connects; /* ... on a socket bind(0) had given its port */
 	struct fixed_fail fixed[PROC_MAX_FIXED];
 };

@@ -101,7 +101,7 @@ static void test_bind_before_connect(void **state)
 				   .who = { .pid = 42, .comm = "client" },
 				   .bound_conns = 412,
 				   .conns = 430,
-				   .connects = 430,
+				   .assigns = 430,
 				   .bound_connects = 412 };
 	struct eph_find_in in = input(&ns, 1, &d, 1);
 	struct eph_findings fs = { 0 };
@@ -114,9 +114,9 @@ static void test_bind_before_connect(void **state)
 	assert_string_equal("bind_before_connect/info", kinds(&fs));
 	assert_int_equal(42, fs.f[0].who.pid);
 	assert_true(fs.f[0].ports_left == 28232 - 412);
-	assert_string_equal("412 of 430 connect()s in 60 s came after bind(0) took the port; 412 of "
-			    "430 connections hold such ports now, 412 of 28232 usable ports are "
-			    "bind()'s",
+	assert_string_equal("412 connect()s in 60 s came after bind(0) took the port (of 430 ports "
+			    "it took); 412 of 430 connections hold such ports now, 412 of 28232 "
+			    "usable ports are bind()'s",
 			    fs.f[0].evidence);
 
 	/* one is not a pattern; a process with IP_BIND_ADDRESS_NO_PORT has none */

@@ -101,8 +101,9 @@ static void test_bind_before_connect(void **state)
 	}
 	assert_int_equal(eph_occ__findings(occ, 3 * SEC, &fs), 0);
 	assert_string_equal("bind_before_connect/info/10", kinds(&fs));
-	assert_string_equal("5 of 5 connect()s in 10 s came after bind(0) took the port; 5 of 5 "
-			    "connections hold such ports now, 5 of 1000 usable ports are bind()'s",
+	assert_string_equal("5 connect()s in 10 s came after bind(0) took the port (of 5 ports it "
+			    "took); 5 of 5 connections hold such ports now, 5 of 1000 usable ports "
+			    "are bind()'s",
 			    fs.f[0].evidence);
 	assert_string_equal("proc10", fs.f[0].who.comm);
 	/* after the window only the sockets now are evidence */
