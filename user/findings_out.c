@@ -107,8 +107,17 @@ static void who_text(const struct eph_finding *f, char *buf, size_t len)
 	} else if (f->kind == EPH_FIND_FIXED_PORT_CONFLICT) {
 		snprintf(place, sizeof(place), " %s port %u", eph_proto_name(f->proto), f->port);
 	}
-	if (f->who.pid)
-		snprintf(buf, len, "pid %u %.15s%s", f->who.pid, f->who.comm, place);
+	if (f->who.pid) {
+		char comm[EPH_COMM_LEN];
+		size_t i;
+
+		/* a comm can hold any byte: a terminal gets printable ones */
+		for (i = 0; i < sizeof(comm) - 1 && f->who.comm[i]; i++)
+			comm[i] = f->who.comm[i] >= 0x20 && f->who.comm[i] < 0x7f ? f->who.comm[i] :
+										     '?';
+		comm[i] = '\0';
+		snprintf(buf, len, "pid %u %s%s", f->who.pid, comm, place);
+	}
 	else
 		snprintf(buf, len, "netns %u%s", f->netns, place);
 }

@@ -249,19 +249,36 @@ static void text_pct4(char *dst, size_t len, double pct)
 		snprintf(dst, len, pct >= 99.95 ? "%.0f" : "%.1f", pct);
 }
 
-/* A rate in 4 columns: 12.3, 123, 1234, 12k, 123k, 1.2M; "-" for unknown. */
+/* A rate in 4 columns: 12.3, 123, 1234, 9.9k, 123k, 1.2M ... 999E; "-" for unknown. */
 static void text_rate4(char *dst, size_t len, double r)
 {
-	if (isnan(r))
+	static const char units[] = "kMGTPE";
+	unsigned int u;
+
+	if (isnan(r)) {
 		snprintf(dst, len, "-");
-	else if (r < 99.95)
+		return;
+	}
+	if (r < 99.95) {
 		snprintf(dst, len, "%.1f", r);
-	else if (r < 9999.5)
+		return;
+	}
+	if (r < 9999.5) {
 		snprintf(dst, len, "%.0f", r);
-	else if (r < 999.5e3)
-		snprintf(dst, len, "%.0fk", r / 1e3);
-	else
-		snprintf(dst, len, "%.1fM", r / 1e6);
+		return;
+	}
+	for (u = 0; u < sizeof(units) - 1; u++) {
+		r /= 1e3;
+		if (r < 9.95) {
+			snprintf(dst, len, "%.1f%c", r, units[u]);
+			return;
+		}
+		if (r < 999.5) {
+			snprintf(dst, len, "%.0f%c", r, units[u]);
+			return;
+		}
+	}
+	snprintf(dst, len, "huge");
 }
 
 /* 12s, 5m, 3h, 2d; "now" for 0; "-" for unknown */
@@ -330,16 +347,20 @@ static void text_legend(struct jsonw *w, const struct view *v)
  * The NS column: a namespace's nsfs inode less PROC_DYNAMIC_FIRST (0xF0000000, where
  * proc_alloc_inum() starts), so the same short number in every command and for the namespace's
  * whole life; "init" for the initial one where it has a fixed inode below that (6.18:
- * PROC_NET_INIT_INO).
+ * PROC_NET_INIT_INO). Past 9999 (a namespace churn that high), "~" and the last three digits.
  */
 #define NS_INUM_FIRST 0xF0000000u
 
 static void ns_label(char *buf, size_t len, uint32_t netns)
 {
-	if (netns >= NS_INUM_FIRST)
-		snprintf(buf, len, "%" PRIu32, netns - NS_INUM_FIRST);
-	else
+	uint32_t n = netns - NS_INUM_FIRST;
+
+	if (netns < NS_INUM_FIRST)
 		snprintf(buf, len, "init");
+	else if (n <= 9999)
+		snprintf(buf, len, "%" PRIu32, n);
+	else /* 4 columns: "~" and the last 3 digits (NETNS has the whole inode) */
+		snprintf(buf, len, "~%03" PRIu32, n % 1000);
 }
 
 static void text_ns(struct jsonw *w, const struct view *v)
