@@ -75,6 +75,20 @@ static bool workload_died(struct drv *d)
 	return true;
 }
 
+/* In a test VM (tests/vm/init reads eph.* from the kernel command line)? */
+bool drv_in_test_vm(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	return strstr(line, "eph.mode=") != NULL;
+}
+
 bool drv_idle(struct drv *d, int ms)
 {
 	if (d->t_started && (d->t.out_fd >= 0 || d->t.err_fd >= 0))

@@ -445,6 +445,8 @@ bool drv_idle(struct drv *d, int ms);
 void drv_check_backend(struct drv *d);
 /* Print the RESULT line (and with -v the last snapshot), free everything; the verdict. */
 enum verdict drv_finish(struct drv *d, int64_t t0_ms);
+/* In a test VM (tests/vm/init reads eph.* from the kernel command line)? */
+bool drv_in_test_vm(void);
 
 /* In the workload: wait until step k is allowed; say that step k is done. */
 void drv_wait_go(struct oracle *o, int k);

@@ -112,20 +112,6 @@ static const struct fd_spec *spec_of(const char *name)
 	return NULL;
 }
 
-/* In a test VM (tests/vm/init reads eph.* from the kernel command line)? */
-static bool in_test_vm(void)
-{
-	char line[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	return strstr(line, "eph.mode=") != NULL;
-}
-
 static void set_shared(const struct fd_run *r, struct oracle *o, int mode, uint32_t count)
 {
 	const struct fd_spec *sp = r->sp;
@@ -424,7 +410,7 @@ enum verdict fd_drive(const struct scenario *s, const struct occ_opts *op)
 	int i;
 
 	r.sp = spec_of(s->name);
-	r.vm = in_test_vm();
+	r.vm = drv_in_test_vm();
 	if (!r.sp)
 		drv_reason(&r.d, FAIL, "no findings spec named %s", s->name);
 	else if (r.vm && r.sp->vm_skip)

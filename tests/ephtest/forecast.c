@@ -430,20 +430,6 @@ enum verdict fc_drive(const struct scenario *s, const struct occ_opts *op)
 
 /* ---- a steady load that fits ---- */
 
-/* In a test VM (tests/vm/init reads eph.* from the kernel command line)? */
-static bool in_test_vm(void)
-{
-	char line[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	return strstr(line, "eph.mode=") != NULL;
-}
-
 #define FS_SHOW 5 /* snapshots shown as problems; the rest are counted */
 
 struct fs_tally {
@@ -495,7 +481,7 @@ static void run_steady(struct drv *d)
 	struct fc_shared *sh = fc_of(d->w.o);
 	struct fs_tally t = {};
 	json_object *snap;
-	bool vm = in_test_vm();
+	bool vm = drv_in_test_vm();
 	int64_t when;
 
 	sh->seconds = vm ? FS_SECONDS_VM : FS_SECONDS;
