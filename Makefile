@@ -25,12 +25,12 @@ CFLAGS ?= -g -O2
 WARN := -Wall -Wextra -Werror
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERSION)"' $(INCLUDES) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf -I$(VMLINUX_DIR)
-LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl
+LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw netns metrics httplimit
+CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw netns metrics httplimit container container_out
 # Modules that drive the kernel side.
-APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve
+APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve procinfo container_node
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
@@ -99,6 +99,14 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
 $(OUTPUT)/tests/test_sockdiag: $(OUTPUT)/san/sockdiag.o $(OUTPUT)/san/owners.o
 $(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
+
+# cgroup paths, and the names resolver over a node tree laid out in a temporary directory
+$(OUTPUT)/tests/test_container: $(OUTPUT)/san/container_node.o
+$(OUTPUT)/tests/test_container: TEST_LIBS += -ljson-c
+
+# the per-pid cache over this machine's /proc
+$(OUTPUT)/tests/test_procinfo: $(OUTPUT)/san/procinfo.o $(OUTPUT)/san/container_node.o
+$(OUTPUT)/tests/test_procinfo: TEST_LIBS += -ljson-c
 
 # Kernel-side tests (tests/bpf/, root): real sockets in a private network namespace.
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))

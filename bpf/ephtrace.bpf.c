@@ -90,6 +90,19 @@ static __always_inline void ev_submit(struct eph_event *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
+/*
+ * The process's name: the comm of the current thread group's leader, as the kernel has it now
+ * (a thread's own name is bpf_get_current_comm()'s). bpf_get_current_task() and CO-RE reads,
+ * not bpf_get_current_task_btf(), which not every backend and kernel ephtrace supports has.
+ */
+static __always_inline void get_current_pcomm(char pcomm[EPH_COMM_LEN])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	bpf_core_read_str(pcomm, EPH_COMM_LEN, &leader->comm);
+}
+
 static __always_inline void fill_task(struct eph_event *e)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -98,6 +111,7 @@ static __always_inline void fill_task(struct eph_event *e)
 	e->tid = (__u32)id;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	get_current_pcomm(e->pcomm);
 }
 
 static __always_inline void fill_owner(struct eph_event *e, const struct hold *h)
@@ -106,6 +120,7 @@ static __always_inline void fill_owner(struct eph_event *e, const struct hold *h
 	e->tid = h->tid;
 	e->cgroup_id = h->cgroup_id;
 	__builtin_memcpy(e->comm, h->comm, sizeof(e->comm));
+	__builtin_memcpy(e->pcomm, h->pcomm, sizeof(e->pcomm));
 	e->flags |= EPH_F_OWNER;
 }
 
@@ -167,6 +182,7 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 	h->op = op;
 	h->flags = flags;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	get_current_pcomm(h->pcomm);
 	if (bpf_map_update_elem(&holds, &key, h, BPF_ANY))
 		count(EPH_CNT_HOLD_FULL);
 }
@@ -269,6 +285,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 		e->tid = h.tid;
 		e->cgroup_id = h.cgroup_id;
 		__builtin_memcpy(e->comm, h.comm, sizeof(e->comm));
+		__builtin_memcpy(e->pcomm, h.pcomm, sizeof(e->pcomm));
 	}
 	fill_common(e, (const struct sock_common *)sk, sk_dest && !dest);
 	e->proto = o->proto;

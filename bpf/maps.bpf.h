@@ -42,6 +42,7 @@ struct hold {
 	__u8 flags;	 /* EPH_F_EPHEMERAL */
 	__u8 __pad[4];
 	char comm[EPH_COMM_LEN];
+	char pcomm[EPH_COMM_LEN]; /* the owner's process (thread group leader's comm) */
 };
 
 struct {

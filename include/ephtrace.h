@@ -14,7 +14,9 @@
 #include <linux/types.h>
 #endif
 
-#define EPH_ABI_VERSION 2 /* 2: EPH_CONNECT, EPH_F_BOUND, EPH_F_NO_PORT, EPH_CNT_MISSED 12 */
+/* 2: EPH_CONNECT, EPH_F_BOUND, EPH_F_NO_PORT, EPH_CNT_MISSED 12;
+ * 3: struct eph_event.pcomm (the process's name), the record grows from 128 to 144 bytes */
+#define EPH_ABI_VERSION 3
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -42,7 +44,7 @@
 #define EPH_F_HELD (1u << 4)	  /* held_ns is known (release: assignment was seen) */
 #define EPH_F_TW (1u << 5)	  /* release: the port was held by a TIME_WAIT socket */
 #define EPH_F_SADDR (1u << 6)	  /* saddr is known */
-#define EPH_F_OWNER (1u << 7)	  /* pid/tid/comm/cgroup are the owner's at assignment time */
+#define EPH_F_OWNER (1u << 7)	  /* pid/tid/comm/pcomm/cgroup: the owner's at assignment time */
 /* TCP connect() on a socket that already had its port from bind(): on EPH_CONNECT, and on the
  * EPH_FAIL of such a connect() (EADDRNOTAVAIL: its 4-tuple is taken; not port exhaustion) */
 #define EPH_F_BOUND (1u << 8)
@@ -51,7 +53,7 @@
 #define EPH_F_NO_PORT (1u << 9)
 
 /*
- * One record in the ring buffer. 128 bytes.
+ * One record in the ring buffer. 144 bytes.
  * Addresses are in network order as the kernel keeps them (IPv4 in the first 4 bytes of the
  * 16); ports are in host order.
  */
@@ -79,8 +81,13 @@ struct eph_event {
 	__u8 __pad[3];
 	__u8 saddr[16];
 	__u8 daddr[16];
-	char comm[EPH_COMM_LEN];
+	char comm[EPH_COMM_LEN]; /* the thread's name (bpf_get_current_comm()) */
+	/* The process's name: the comm of the thread group leader at the time (a JVM's "java"
+	 * where comm names one of its pool threads). With EPH_F_OWNER, the owner's. */
+	char pcomm[EPH_COMM_LEN];
 };
+
+_Static_assert(sizeof(struct eph_event) == 144, "struct eph_event is an ABI");
 
 /* struct eph_event.backend and the loader's choice */
 #define EPH_BACKEND_AUTO 0

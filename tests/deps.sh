@@ -4,7 +4,8 @@
 set -eu
 PKGS="make gcc clang libclang-rt-14-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libcmocka-dev
 libmicrohttpd-dev iproute2 qemu-system-x86 busybox-static cpio gzip zstd prometheus
-python3 python3-prometheus-client python3-yaml curl libbpf-tools procps libjson-c-dev libmnl-dev"
+python3 python3-prometheus-client python3-yaml curl libbpf-tools procps libjson-c-dev libmnl-dev
+docker.io"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "app.h"
+#include "container_out.h"
+#include "procinfo.h"
 #include "cli.h"
 #include "commands.h"
 #include "event.h"
@@ -98,7 +101,8 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 	case OPT_BACKEND:
 		lo->backend = eph_backend_parse(arg);
 		if (lo->backend < 0)
-			return eph_bad_value(cmd, "backend", arg, "auto, fentry, kprobe or tracepoint");
+			return eph_bad_value(cmd, "backend", arg,
+					     "auto, fentry, kprobe or tracepoint");
 		return 1;
 	case OPT_RINGBUF:
 		if (eph_parse_size(arg, 4096, 1u << 30, &v) || (v & (v - 1)))
@@ -121,6 +125,34 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 		return 1;
 	}
 	return 0;
+}
+
+int eph_ct_opt(const char *cmd, int opt, const char *arg, struct eph_ct_filter *f)
+{
+	switch (opt) {
+	case OPT_CONTAINER:
+		if (eph_ct_filter__set_id(f, arg))
+			return eph_bad_value(cmd, "container id", arg,
+					     "hexadecimal digits, 1 to 64 of them");
+		return 1;
+	case OPT_POD:
+		if (eph_ct_filter__set_pod(f, arg))
+			return eph_bad_value(cmd, "pod", arg, "NAME or NAMESPACE/NAME");
+		return 1;
+	}
+	return 0;
+}
+
+int eph_node_opt(const char *cmd, int opt, const char *arg)
+{
+	struct stat st;
+
+	if (opt != OPT_NODE_ROOT)
+		return 0;
+	if (!*arg || stat(arg, &st) || !S_ISDIR(st.st_mode))
+		return eph_bad_value(cmd, "node root", arg, "not a directory");
+	eph_node_root = arg;
+	return 1;
 }
 
 void eph_signals_init(void)
@@ -158,9 +190,11 @@ int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn f
 	      struct eph_loader **out)
 {
 	if (!eph_privileged()) {
-		fprintf(stderr, "ephtrace %s: permission denied: ephtrace needs root, or the "
-				"capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels "
-				"before 5.8)\n", cmd);
+		fprintf(stderr,
+			"ephtrace %s: permission denied: ephtrace needs root, or the "
+			"capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels "
+			"before 5.8)\n",
+			cmd);
 		return 1;
 	}
 	if (eph_loader__open(lo, fn, ctx, out))

@@ -18,7 +18,33 @@ enum {
 	OPT_RINGBUF,
 	OPT_MAX_HOLDS,
 	OPT_BTF,
+	OPT_NODE_ROOT,
+	OPT_CONTAINER,
+	OPT_POD,
 };
+
+/* clang-format off */
+/* --node-root, for the commands that name containers and pods (events, top, status, serve). */
+#define EPH_NODE_LONGOPTS { "node-root", required_argument, NULL, OPT_NODE_ROOT }
+#define EPH_NODE_USAGE                                                                     \
+	"      --node-root DIR  where the node's /var/log and /run are mounted, to name pods\n" \
+	"                       and containers (default /; the DaemonSet uses /host)\n"
+
+/* --container ID and --pod NAME (events, top). */
+#define EPH_CT_LONGOPTS                                                                    \
+	{ "container", required_argument, NULL, OPT_CONTAINER },                           \
+	{ "pod", required_argument, NULL, OPT_POD }
+#define EPH_CT_USAGE                                                                       \
+	"      --container ID   only this container (its id, or the id's first digits)\n"  \
+	"      --pod NAME       only this Kubernetes pod (NAME or NAMESPACE/NAME)\n"
+/* clang-format on */
+
+struct eph_ct_filter;
+/* --container/--pod: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
+int eph_ct_opt(const char *cmd, int opt, const char *arg, struct eph_ct_filter *f);
+
+/* --node-root DIR: 1 = taken (eph_node_root set), 0 = not it, 2 = bad value (printed). */
+int eph_node_opt(const char *cmd, int opt, const char *arg);
 
 /* Long options every BPF command takes (put at the end of a command's table, before {}). */
 #define EPH_LOADER_LONGOPTS                                                                \

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "event.h"
 #include "filter.h"
+#include "procinfo.h"
 #include "findings.h"
 #include "format.h"
 #include "loader.h"
@@ -21,7 +22,9 @@
 
 static const char usage[] =
 	"Usage: ephtrace events [OPTIONS]\n"
-	"Trace every ephemeral port assignment and every port allocation failure.\n"
+	"Trace every ephemeral port assignment and every port allocation failure. At the end, a\n"
+	"summary per process: ports assigned, failures, and ports held then (HELD: the kernel's\n"
+	"sockets as top keeps them, TIME_WAIT included).\n"
 	"\n"
 	"  --json               one JSON object per line (else aligned text columns)\n"
 	"  -p, --pid PID        only this process\n"
@@ -30,9 +33,10 @@ static const char usage[] =
 	"      --tcp / --udp    only this protocol\n"
 	"      --failures-only  only failures (EADDRNOTAVAIL, EADDRINUSE, EAGAIN)\n"
 	"      --releases       also show ports going back to the pool\n"
-	"      --explain        after each failure, the finding that accounts for it (keeps the\n"
-	"                       occupancy of every namespace, as top does)\n"
+	"      --explain        after each failure, the finding that accounts for it\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C)\n"
+	EPH_CT_USAGE
+	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
 	"  -h, --help           this text\n"
 	"\n"
@@ -41,7 +45,8 @@ static const char usage[] =
 	"  ephtrace events --failures-only -4   # IPv4 failures only\n"
 	"  ephtrace events --json -p 1234       # one process, as JSON\n"
 	"  ephtrace events --releases -d 10     # include releases, stop after 10 s\n"
-	"  ephtrace events --failures-only --explain   # why each failure happened\n";
+	"  ephtrace events --failures-only --explain   # why each failure happened\n"
+	"  ephtrace events --container 3f2a9c --json    # one container's ports, as JSON\n";
 
 struct events_ctx {
 	struct eph_filter filter;
@@ -52,10 +57,11 @@ struct events_ctx {
 	const char *backend;
 	uint64_t bad_records;
 	int err;
-	bool explain;		  /* --explain */
-	bool tracking;		  /* t is running */
-	struct eph_tracker t;	  /* --explain: the occupancy the findings come from */
-	struct eph_findings fs;	  /* --explain: the findings at the last failure */
+	bool explain;		 /* --explain */
+	bool tracking;		 /* t is running */
+	struct eph_tracker t;	 /* the occupancy: the summary's HELD, --explain's findings */
+	struct eph_findings fs;	 /* --explain: the findings at the last failure */
+	struct eph_procinfo *pi; /* containers and pods of the pids (the tracker's too) */
 };
 
 /*
@@ -95,6 +101,11 @@ static int on_record(void *ctx, const void *data, size_t size)
 	if (eph_decode(data, size, c->mono_to_wall, &r)) {
 		c->bad_records++;
 		return 0;
+	}
+	if (r.ev.pid) {
+		const struct eph_pinfo *p = eph_procinfo__get(c->pi, r.ev.pid, r.ev.ts_ns, NULL);
+
+		r.ct = p ? p->ct : NULL;
 	}
 	if (c->tracking) /* every event counts for the findings, shown or not */
 		eph_tracker__event(&c->t, &r);
@@ -143,6 +154,8 @@ static const struct option longopts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	EPH_LOADER_LONGOPTS,
+	EPH_NODE_LONGOPTS,
+	EPH_CT_LONGOPTS,
 	{},
 };
 
@@ -155,7 +168,9 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":p:46d:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("events", opt, optarg, lo);
+		int taken = eph_loader_opt("events", opt, optarg, lo) ?:
+			    eph_node_opt("events", opt, optarg) ?:
+			    eph_ct_opt("events", opt, optarg, &c->filter.ct);
 
 		if (taken == 1)
 			continue;
@@ -232,10 +247,53 @@ static uint64_t dropped_shown(const struct eph_filter *f, const uint64_t cnt[EPH
 	return n;
 }
 
+static void set_held(uint32_t pid, uint32_t held, void *ctx)
+{
+	eph_summary__set_held(ctx, pid, held);
+}
+
+/* A reconciliation with sock_diag now, whatever the tracker's interval (0 for a plain events:
+ * eph_tracker__tick() does one when it is due, and without a worker does it before it returns). */
+static int tracker_resync_now(struct eph_tracker *t)
+{
+	uint64_t every = t->o.resync_ms;
+	int err;
+
+	t->o.resync_ms = 1;
+	t->next_resync_ns = 0;
+	err = eph_tracker__tick(t, eph_now_ns());
+	t->o.resync_ms = every;
+	return err;
+}
+
+/*
+ * The summary's HELD from the tracker: what each process holds now, of the protocol and family
+ * shown. A reconciliation first, so that ports that went back without an event (the end of
+ * TIME_WAIT on the tracepoint backend) are not counted.
+ */
+static void held_from_tracker(struct events_ctx *c)
+{
+	int err;
+
+	err = tracker_resync_now(&c->t);
+	if (!err) {
+		eph_summary__clear_held(c->summary);
+		err = eph_occ__held_by_proc(c->t.occ, c->filter.proto, c->filter.family, set_held,
+					    c->summary);
+	}
+	if (err)
+		fprintf(stderr,
+			"ephtrace: the ports held at the end could not be counted: %s; "
+			"HELD is the assignments minus the releases seen\n",
+			strerror(-err));
+}
+
 static void print_summary(struct events_ctx *c, struct eph_loader *l)
 {
 	uint64_t cnt[EPH_CNT_MAX] = {}, dropped;
 
+	if (c->tracking)
+		held_from_tracker(c);
 	if (eph_loader__counters(l, cnt))
 		fprintf(stderr, "ephtrace: cannot read the kernel counters: %s\n", strerror(errno));
 	dropped = dropped_shown(&c->filter, cnt);
@@ -263,19 +321,27 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			(unsigned long long)c->bad_records);
 }
 
-/* --explain: the occupancy of every namespace, seeded from sock_diag now that the programs are
- * attached, as top keeps it; without it failures are shown unexplained. */
+/*
+ * The occupancy of every namespace, seeded from sock_diag now that the programs are attached, as
+ * top keeps it: the summary's HELD and --explain's findings. Without it, HELD is a running count
+ * and failures are shown unexplained. Only --explain reconciles every 5 s (its findings need the
+ * kernel's view as it goes); a plain stream does it once, for the summary: a reconciliation
+ * dumps every namespace and the stream would wait for it (seconds on a node with many).
+ */
 static void start_tracking(struct events_ctx *c)
 {
-	struct eph_tracker_opts to = { .resync_ms = 5000, .warn = stderr };
+	struct eph_tracker_opts to = { .resync_ms = c->explain ? 5000 : 0,
+				       .warn = stderr,
+				       .pi = c->pi };
 	int err;
 
 	to.mono_to_wall = c->mono_to_wall;
 	err = eph_tracker__init(&c->t, &to);
 	if (err) {
-		fprintf(stderr, "ephtrace: --explain: cannot read the sockets (sock_diag): %s; "
-				"failures are shown without a finding\n",
-			strerror(-err));
+		fprintf(stderr,
+			"ephtrace: cannot read the sockets (sock_diag): %s; the summary's HELD is the "
+			"assignments minus the releases seen%s\n",
+			strerror(-err), c->explain ? ", failures are shown without a finding" : "");
 		return;
 	}
 	c->tracking = true;
@@ -295,15 +361,18 @@ int cmd_events(int argc, char **argv)
 	if (eph_parse_only)
 		return 0;
 	c.summary = eph_summary__new();
-	if (!c.summary)
-		return 1;
+	c.pi = eph_procinfo__new(eph_node_root, 0);
+	if (!c.summary || !c.pi) {
+		fprintf(stderr, "ephtrace events: out of memory\n");
+		ret = 1;
+		goto out;
+	}
 	c.mono_to_wall = eph_mono_to_wall_ns();
 	ret = eph_start("events", &lo, on_record, &c, &l);
 	if (ret)
 		goto out;
 	c.backend = eph_backend_name(eph_loader__backend(l));
-	if (c.explain)
-		start_tracking(&c);
+	start_tracking(&c);
 	if (!c.json) {
 		sb_reset(&c.sb);
 		if (!eph_format_text_header(&c.sb) && !sb_putc(&c.sb, '\n'))
@@ -344,6 +413,7 @@ out:
 	eph_findings__free(&c.fs);
 	eph_loader__free(l);
 	eph_summary__free(c.summary);
+	eph_procinfo__free(c.pi);
 	sb_free(&c.sb);
 	return ret;
 }

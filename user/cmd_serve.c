@@ -3,10 +3,14 @@
  * ephtrace serve: a Prometheus endpoint (libmicrohttpd) over the kernel's counters and
  * histograms, the ring buffer's per-process counts and the port range of every netns.
  *
- * Two threads: the main one consumes the ring buffer, refreshes the namespaces' ranges and
- * shuts down HTTP connections past their request deadline; libmicrohttpd's one serves the
- * requests, one at a time, reading the BPF maps itself (they are only system calls on map fds)
- * and what the main thread keeps under `lock`.
+ * Three threads: the main one (the event loop) drains the ring buffer into the tracker, applies
+ * what the tracker's worker found, and shuts down HTTP connections past their request
+ * deadline; the tracker's worker (tracker.h) dumps sock_diag in every namespace, walks /proc
+ * for the owners of new sockets and the cgroups of new pids, and checks which processes
+ * exited, all without the lock; libmicrohttpd's one serves the requests, one at a time,
+ * reading the BPF maps itself (they are only system calls on map fds) and what the main thread
+ * keeps under `lock`. The lock is only held for work in memory, so neither the event loop (its
+ * heartbeat is /healthz) nor a scrape ever waits for a resync.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,8 +48,8 @@
 #define SERVE_DEFAULT_TOP 20
 #define SERVE_MAX_PROCS 16384 /* processes counted from events at once */
 #define SERVE_PRUNE_MS 10000  /* forget exited processes that hold nothing */
-#define SERVE_TICK_MS 1000 /* occupancy housekeeping (exited processes, sock_diag resync) */
-#define SERVE_RESYNC_MS 5000 /* sock_diag reconciliation of the ports held */
+#define SERVE_TICK_MS 1000    /* occupancy housekeeping (exited processes, resync when due) */
+#define SERVE_RESYNC_MS 5000  /* sock_diag reconciliation of the ports held */
 #define SERVE_STALE_MS 5000   /* /healthz fails when the event loop stalls this long */
 /*
  * Limits for a hostile network (slowloris, floods, huge headers); README, "ephtrace serve",
@@ -88,6 +92,7 @@ static const char usage[] =
 	"                       the rest are counted in ephtrace_series_truncated\n"
 	"      --bpf-stats      turn on BPF run-time stats while serving (as the sysctl\n"
 	"                       kernel.bpf_stats_enabled=1) for ephtrace_bpf_program_* metrics\n"
+	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
 	"  -h, --help           this text\n"
 	"\n"
@@ -108,6 +113,7 @@ static const struct option longopts[] = {
 	{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 	{ "help", no_argument, NULL, 'h' },
 	EPH_LOADER_LONGOPTS,
+	EPH_NODE_LONGOPTS,
 	{},
 };
 
@@ -123,13 +129,13 @@ struct serve {
 	struct eph_httplimit *hl; /* connections to the HTTP endpoint */
 	const char *backend;
 	unsigned int top;
-	int stats_fd; /* BPF_ENABLE_STATS, or -1 */
+	int stats_fd;		       /* BPF_ENABLE_STATS, or -1 */
 	uint64_t bad_records;	       /* malformed ring-buffer records (event loop only) */
 	_Atomic uint64_t heartbeat_ms; /* last turn of the event loop */
 	pthread_mutex_t lock;	       /* protects what follows */
 	struct eph_proc_counts *procs; /* failures by process and errno */
 	struct eph_tracker t;	       /* ports held: destinations, processes, ranges */
-	int err; /* of the event callback (-ENOMEM) */
+	int err;		       /* of the event callback (-ENOMEM) */
 };
 
 /* "127.0.0.1:10099", "[::1]:10099" */
@@ -175,7 +181,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o, struct eph_lo
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("serve", opt, optarg, lo);
+		int taken = eph_loader_opt("serve", opt, optarg, lo) ?:
+			    eph_node_opt("serve", opt, optarg);
 
 		if (taken == 1)
 			continue;
@@ -274,11 +281,57 @@ static int on_record(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
+/* The pids of the per-process counts, and which of them are gone: listed under the lock,
+ * looked up (kill(pid, 0)) without it. */
+struct pid_list {
+	uint32_t *v;
+	size_t n, cap;
+	bool listing; /* listing the pids, else answering from the gone ones (sorted) */
+};
+
+static int cmp_pid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool pid_alive(uint32_t pid, void *ctx)
 {
-	(void)ctx;
+	struct pid_list *l = ctx;
+
+	if (!l->listing)
+		return !l->n || !bsearch(&pid, l->v, l->n, sizeof(pid), cmp_pid);
 	/* pid 0: events in interrupt context; kill(0, ...) would mean our process group */
-	return !pid || !kill(pid, 0) || errno == EPERM;
+	if (pid && !eph_grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v)))
+		l->v[l->n++] = pid;
+	return true;
+}
+
+/* Forget the exited processes of the per-process counts that hold nothing. Returns the event
+ * callback's error (-ENOMEM), or 0. */
+static int prune_procs(struct serve *s)
+{
+	struct pid_list l = { .listing = true };
+	size_t i, k = 0;
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	eph_proc_counts__prune(s->procs, pid_alive, &l);
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < l.n; i++)
+		if (kill(l.v[i], 0) && errno == ESRCH)
+			l.v[k++] = l.v[i];
+	l.n = k;
+	l.listing = false;
+	qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+	pthread_mutex_lock(&s->lock);
+	if (l.n)
+		eph_proc_counts__prune(s->procs, pid_alive, &l);
+	err = s->err;
+	pthread_mutex_unlock(&s->lock);
+	free(l.v);
+	return err;
 }
 
 /* ---- the HTTP side ---- */
@@ -363,6 +416,36 @@ static int collect_progs(struct serve *s, struct vec *progs)
 	return 0;
 }
 
+/* The occupancy tracker's bind scopes as metric rows (the ports held, what the model says is
+ * left, and the failures counted since the scope is tracked). */
+static int scope_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input *in,
+			 struct eph_metrics_scope **scopes)
+{
+	size_t i;
+
+	*scopes = calloc(rows->nscopes + 1, sizeof(**scopes));
+	if (!*scopes)
+		return -ENOMEM;
+	for (i = 0; i < rows->nscopes; i++) {
+		const struct eph_occ_scope_row *r = &rows->scopes[i];
+		struct eph_metrics_scope *m = &(*scopes)[i];
+
+		m->netns = r->key.netns;
+		m->proto = r->key.proto;
+		m->family = r->key.family;
+		memcpy(m->addr, r->key.addr, r->key.family == AF_INET ? 4 : 16);
+		m->held = r->st.held;
+		m->ports_left = r->st.ports_left;
+		m->utilization = r->st.utilization;
+		m->fail_inuse = r->fail_inuse;
+		m->fail_again = r->fail_again;
+		m->ct = r->ct;
+	}
+	in->scopes = *scopes;
+	in->nscopes = rows->nscopes;
+	return 0;
+}
+
 /* The occupancy tracker's rows as metric rows: destinations, namespaces with a known range,
  * and the ports each known process holds (the unknown owner of TIME_WAIT found at start has
  * no pid to label it with: it counts in the destinations, not in a process series). */
@@ -392,6 +475,8 @@ static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input
 		d->ports_left = r->st.ports_left;
 		d->utilization = r->st.utilization;
 		d->exhaust_in_s = r->st.exhaust_in_s;
+		d->failures = r->st.failures;
+		d->ct = r->ct;
 	}
 	for (i = 0; i < rows->nprocs; i++) {
 		const struct eph_occ_proc_row *r = &rows->procs[i];
@@ -403,11 +488,13 @@ static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input
 		p->pid = r->pid;
 		memcpy(p->comm, r->comm, EPH_COMM_LEN);
 		p->held = r->st.held;
+		p->ct = r->ct;
 	}
 	for (i = 0; i < rows->nnetns; i++) {
 		if (!rows->netns[i].have_range)
 			continue; /* absent rather than wrong */
 		(*netns)[in->nnetns].netns = rows->netns[i].netns;
+		(*netns)[in->nnetns].ct = rows->netns[i].ct;
 		(*netns)[in->nnetns++].usable = rows->netns[i].usable;
 	}
 	in->dests = *dests;
@@ -434,9 +521,11 @@ static int finding_rows(const struct eph_findings *fs, struct eph_metrics_findin
 		m->netns = f->netns;
 		m->pid = f->who.pid;
 		memcpy(m->comm, f->who.comm, sizeof(m->comm));
+		m->ct = eph_container__none(&f->who.ct) ? NULL : &f->who.ct;
 		if (f->has_dest && !eph_addr_str(f->dest.family, f->dest.daddr, a, sizeof(a)))
 			snprintf(m->target, sizeof(m->target),
-				 f->dest.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, f->dest.dport);
+				 f->dest.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+				 f->dest.dport);
 		else if (f->kind == EPH_FIND_FIXED_PORT_CONFLICT)
 			snprintf(m->target, sizeof(m->target), "%s port %u",
 				 eph_proto_name(f->proto), f->port);
@@ -452,6 +541,7 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	struct eph_metrics_proc_fail *fails = NULL;
 	struct eph_metrics_netns *netns = NULL;
 	struct eph_metrics_dest *dests = NULL;
+	struct eph_metrics_scope *scopes = NULL;
 	struct eph_occ_rows rows = { 0 };
 	struct eph_findings fs = { 0 };
 	struct eph_metrics_finding *finds = NULL;
@@ -489,9 +579,13 @@ static int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct st
 	if (!err)
 		err = occ_metrics(&rows, &in, &dests, &procs, &netns);
 	if (!err)
+		err = scope_metrics(&rows, &in, &scopes);
+	if (!err)
 		err = finding_rows(&fs, &finds);
 	if (err)
 		goto out_free;
+	for (size_t i = 0; i < in.nfails; i++) /* the failures' processes: their containers */
+		fails[i].ct = eph_occ_rows__container(&rows, fails[i].pid);
 	in.stats = stats.v;
 	in.nstats = stats.n;
 	in.progs = progs.v;
@@ -507,6 +601,7 @@ out_free:
 	free(procs);
 	free(fails);
 	free(dests);
+	free(scopes);
 	free(netns);
 	eph_occ_rows__free(&rows);
 	eph_findings__free(&fs);
@@ -687,6 +782,27 @@ static struct MHD_Daemon *start_http(struct serve *s, int fd, bool verbose)
 				MHD_OPTION_END);
 }
 
+/* The tracker's housekeeping (tick) or the worker's result alone: in memory, under the lock,
+ * after what the ring buffer holds (events older than what is applied). 0, or -errno said. */
+static int tracker_turn(struct serve *s, bool tick)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	if (tick)
+		s->t.o.mono_to_wall = eph_mono_to_wall_ns();
+	pthread_mutex_unlock(&s->lock);
+	err = eph_loader__poll(s->l, 0);
+	pthread_mutex_lock(&s->lock);
+	if (err >= 0)
+		err = tick ? eph_tracker__tick(&s->t, eph_now_ns()) :
+			     eph_tracker__poll(&s->t, eph_now_ns());
+	pthread_mutex_unlock(&s->lock);
+	if (err)
+		fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
+	return err;
+}
+
 static int event_loop(struct serve *s)
 {
 	uint64_t now = eph_now_ms(), next_prune = now + SERVE_PRUNE_MS;
@@ -705,11 +821,13 @@ static int event_loop(struct serve *s)
 		now = eph_now_ms();
 		atomic_store(&s->heartbeat_ms, now);
 		eph_httplimit__expire(s->hl, now);
+		if (now < next_tick && eph_tracker__pending(&s->t)) { /* the worker's, at once */
+			err = tracker_turn(s, false);
+			if (err)
+				return 1;
+		}
 		if (now >= next_prune) {
-			pthread_mutex_lock(&s->lock);
-			eph_proc_counts__prune(s->procs, pid_alive, NULL);
-			err = s->err;
-			pthread_mutex_unlock(&s->lock);
+			err = prune_procs(s);
 			if (err) {
 				fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
 				return 1;
@@ -717,17 +835,8 @@ static int event_loop(struct serve *s)
 			next_prune = now + SERVE_PRUNE_MS;
 		}
 		if (now >= next_tick) {
-			pthread_mutex_lock(&s->lock);
-			s->t.o.mono_to_wall = eph_mono_to_wall_ns();
-			pthread_mutex_unlock(&s->lock);
-			err = eph_loader__poll(s->l, 0); /* what happened before the resync */
-			pthread_mutex_lock(&s->lock);
-			err = err < 0 ? err : eph_tracker__tick(&s->t, eph_now_ns());
-			pthread_mutex_unlock(&s->lock);
-			if (err) {
-				fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
+			if (tracker_turn(s, true))
 				return 1;
-			}
 			next_tick = eph_now_ms() + SERVE_TICK_MS;
 		}
 	}
@@ -780,12 +889,21 @@ int cmd_serve(int argc, char **argv)
 				strerror(-s.stats_fd));
 	}
 	/* attached first, then the sockets that exist already: nothing falls in between */
-	err = eph_tracker__init(&s.t, &(struct eph_tracker_opts){ .resync_ms = SERVE_RESYNC_MS,
-								  .mono_to_wall = eph_mono_to_wall_ns(),
-								  .warn = stderr,
-								  .verbose = lo.verbose });
+	err = eph_tracker__init(&s.t,
+				&(struct eph_tracker_opts){ .resync_ms = SERVE_RESYNC_MS,
+							    .mono_to_wall = eph_mono_to_wall_ns(),
+							    .warn = stderr,
+							    .verbose = lo.verbose,
+							    .log = lo.verbose ? stderr : NULL });
 	if (err) {
 		fprintf(stderr, "ephtrace serve: cannot read the sockets of any namespace: %s\n",
+			strerror(-err));
+		ret = 1;
+		goto out_close;
+	}
+	err = eph_tracker__start_worker(&s.t);
+	if (err) {
+		fprintf(stderr, "ephtrace serve: cannot start the resync thread: %s\n",
 			strerror(-err));
 		ret = 1;
 		goto out_close;

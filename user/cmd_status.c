@@ -18,6 +18,7 @@
 #include "netns.h"
 #include "occupancy.h"
 #include "portiter.h"
+#include "procinfo.h"
 #include "sockdiag.h"
 
 #define STATUS_DEFAULT_LIMIT 10
@@ -34,6 +35,7 @@ static const char usage[] =
 	"  --netns INODE        only this network namespace (its inode as in NETNS, or NS)\n"
 	"  -l, --limit N        text: at most N lines per table (default 10, 0 = all)\n"
 	"      --max-ports N    ports tracked at most (default 262144); the rest is 'dropped'\n"
+	EPH_NODE_USAGE
 	"  -v, --verbose        why the port iterator could not be used, and libbpf's messages\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -67,6 +69,7 @@ static const struct option longopts[] = {
 	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	EPH_NODE_LONGOPTS,
 	{},
 };
 
@@ -79,6 +82,12 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
+		int taken = eph_node_opt("status", opt, optarg);
+
+		if (taken == 1)
+			continue;
+		if (taken)
+			return taken;
 		switch (opt) {
 		case OPT_JSON:
 			o->json = true;
@@ -158,6 +167,35 @@ static void report_buckets(const struct status_opts *o, const struct eph_sockdia
 			so->no_bound);
 }
 
+struct learn_ctx {
+	struct eph_procinfo *pi;
+	struct eph_occ *occ;
+	uint64_t now;
+	int err;
+};
+
+static void learn_one(uint32_t pid, void *ctx)
+{
+	struct learn_ctx *c = ctx;
+	int err = eph_procinfo__apply(c->pi, c->occ, pid, c->now);
+
+	if (err)
+		c->err = err;
+}
+
+/* The owners' containers and pods, and so their namespaces' owners. 0 or -ENOMEM. */
+static int learn_owners(struct eph_occ *occ, uint64_t now)
+{
+	struct learn_ctx c = { .occ = occ, .now = now };
+
+	c.pi = eph_procinfo__new(eph_node_root, 0);
+	if (!c.pi)
+		return -ENOMEM;
+	eph_occ__for_each_proc(occ, learn_one, &c);
+	eph_procinfo__free(c.pi);
+	return c.err;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct status_opts o = { .limit = STATUS_DEFAULT_LIMIT };
@@ -204,6 +242,11 @@ int cmd_status(int argc, char **argv)
 		goto out_free_occ;
 	}
 	report_buckets(&o, &so);
+	err = learn_owners(occ, now);
+	if (err) {
+		fprintf(stderr, "ephtrace status: out of memory\n");
+		goto out_free_occ;
+	}
 	err = o.json ? eph_occ__json(occ, &sb, now, wall, 0) :
 		       eph_occ__text(occ, &sb, now, wall, 0, o.limit);
 	if (!err && o.json)

@@ -28,13 +28,16 @@ static const char usage[] =
 	"      --window SECS    window of rates and hold times (default 10)\n"
 	"      --resync SECS    reconcile with sock_diag every SECS seconds (default 5)\n"
 	"      --max-ports N    ports tracked in user space (default 262144)\n"
+	EPH_CT_USAGE
+	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
 	"  -h, --help           this text\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  ephtrace                       # the live screen\n"
 	"  ephtrace top -i 5 -l 10        # every 5 s, 10 rows per table\n"
-	"  ephtrace top --json -n 1       # one snapshot as JSON\n";
+	"  ephtrace top --json -n 1       # one snapshot as JSON\n"
+	"  ephtrace top --pod shop/cart-7d9f  # one pod: its processes and its namespace\n";
 
 enum { OPT_JSON = 1000, OPT_WINDOW, OPT_RESYNC, OPT_MAX_PORTS };
 
@@ -48,6 +51,8 @@ static const struct option longopts[] = {
 	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
 	{ "help", no_argument, NULL, 'h' },
 	EPH_LOADER_LONGOPTS,
+	EPH_CT_LONGOPTS,
+	EPH_NODE_LONGOPTS,
 	{},
 };
 
@@ -56,6 +61,7 @@ struct top_opts {
 	uint64_t count;
 	uint64_t limit;
 	bool json;
+	struct eph_ct_filter ctf;
 };
 
 static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_tracker_opts *to,
@@ -67,8 +73,11 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_trac
 	opterr = 0;
 	optind = 0; /* glibc: a full restart, also of a cluster left half read */
 	while ((opt = getopt_long(argc, argv, ":i:n:l:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("top", opt, optarg, lo) ?:
-			    eph_interval_opt("top", opt, optarg, &o->interval_ms, &o->count);
+		int taken =
+			eph_loader_opt("top", opt, optarg, lo)					 ?:
+				eph_interval_opt("top", opt, optarg, &o->interval_ms, &o->count) ?:
+				eph_ct_opt("top", opt, optarg, &o->ctf)				 ?:
+				eph_node_opt("top", opt, optarg);
 
 		if (taken == 1)
 			continue;
@@ -113,31 +122,41 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_trac
 }
 
 /* The latest failures, newest first, one line each (at most 79 columns). */
-static int latest_failures(struct strbuf *sb, const struct eph_tracker *t)
+static int latest_failures(struct strbuf *sb, const struct eph_tracker *t,
+			   const struct eph_ct_filter *f)
 {
-	unsigned int i, n = t->nfails < EPH_TRACKER_FAILS ? t->nfails : EPH_TRACKER_FAILS;
-	int err = sb_printf(sb, "\nLATEST FAILURES%s\n", n ? "" : ": none");
+	unsigned int i, n = t->nfails < EPH_TRACKER_FAILS ? t->nfails : EPH_TRACKER_FAILS,
+			shown = 0;
+	int err;
 
+	for (i = 0; i < n; i++) /* of the processes shown (--container, --pod) */
+		shown += eph_ct_filter__match(
+			f,
+			eph_occ__container(
+				t->occ, t->fails[(t->nfails - 1 - i) % EPH_TRACKER_FAILS].ev.pid));
+	err = sb_printf(sb, "\nLATEST FAILURES%s\n", shown ? "" : ": none");
 	for (i = 0; i < n && !err; i++) {
 		const struct eph_rec *r = &t->fails[(t->nfails - 1 - i) % EPH_TRACKER_FAILS];
 		const struct eph_event *e = &r->ev;
 		char addr[48] = "-", ebuf[16], tbuf[16], comm[EPH_COMM_LEN];
+		const char *name = eph_proc_comm(e);
 		time_t sec = r->wall_ns / 1000000000ull;
 		unsigned int k;
 		struct tm tm;
 
+		if (!eph_ct_filter__match(f, eph_occ__container(t->occ, e->pid)))
+			continue;
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&sec, &tm));
 		/* any process can name itself an escape sequence: printable ASCII only */
-		for (k = 0; k < EPH_COMM_LEN - 1 && e->comm[k]; k++)
-			comm[k] = e->comm[k] >= 0x20 && e->comm[k] < 0x7f ? e->comm[k] : '?';
+		for (k = 0; k < EPH_COMM_LEN - 1 && name[k]; k++)
+			comm[k] = name[k] >= 0x20 && name[k] < 0x7f ? name[k] : '?';
 		comm[k] = '\0';
 		if (e->flags & EPH_F_DEST)
 			eph_addr_str(e->family, e->daddr, addr, sizeof(addr));
 		else if (e->flags & EPH_F_SADDR)
 			eph_addr_str(e->family, e->saddr, addr, sizeof(addr));
-		err = sb_printf(sb, "%s %-7u %-15.15s %-3s %-7s %-.28s:%u %s\n", tbuf, e->pid,
-				comm, eph_proto_name(e->proto) ?: "?",
-				eph_op_name(e->op) ?: "-", addr,
+		err = sb_printf(sb, "%s %-7u %-15.15s %-3s %-7s %-.28s:%u %s\n", tbuf, e->pid, comm,
+				eph_proto_name(e->proto) ?: "?", eph_op_name(e->op) ?: "-", addr,
 				(e->flags & EPH_F_DEST) ? e->dport : e->req_port,
 				eph_errno_name(e->err, ebuf, sizeof(ebuf)));
 	}
@@ -159,11 +178,9 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 		err = eph_occ__json(t->occ, sb, now_ns, wall, dropped) ?: sb_putc(sb, '\n');
 	} else {
 		err = sb_puts(sb, tty ? "\033[H\033[J" : "\n") ?:
-			      sb_printf(sb, "ephtrace top, backend %s, every %.2gs\n",
-					eph_backend_name(eph_loader__backend(l)),
-					o->interval_ms / 1000.0) ?:
+			      sb_printf(sb, "ephtrace top, backend %s, every %.2gs\n", eph_backend_name(eph_loader__backend(l)), o->interval_ms / 1000.0) ?:
 			      eph_occ__text(t->occ, sb, now_ns, wall, dropped, o->limit) ?:
-			      latest_failures(sb, t);
+			      latest_failures(sb, t, &o->ctf);
 	}
 	if (err)
 		return err;
@@ -201,6 +218,7 @@ int cmd_top(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	eph_occ__set_ct_filter(t.occ, &o.ctf);
 	next = eph_now_ms() + o.interval_ms;
 	while (!err && (!o.count || shown < o.count)) {
 		int64_t left = (int64_t)(next - eph_now_ms());

@@ -127,9 +127,16 @@ int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct ep
 		return -EINVAL;
 	memcpy(&out->ev, data, sizeof(out->ev));
 	out->ev.comm[EPH_COMM_LEN - 1] = '\0';
+	out->ev.pcomm[EPH_COMM_LEN - 1] = '\0';
 	/* Unsigned arithmetic: a negative offset is a subtraction, and nothing here is UB. */
 	out->wall_ns = out->ev.ts_ns + (uint64_t)mono_to_wall_ns;
+	out->ct = NULL;
 	return 0;
+}
+
+const char *eph_proc_comm(const struct eph_event *ev)
+{
+	return ev->pcomm[0] ? ev->pcomm : ev->comm;
 }
 
 const char *eph_errno_name(int err, char *buf, size_t len)

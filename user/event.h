@@ -7,12 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct eph_container;
+
 #include "ephtrace.h"
 
 /* One event as user space sees it: the kernel's record plus its wall-clock time. */
 struct eph_rec {
 	struct eph_event ev;
 	uint64_t wall_ns; /* CLOCK_REALTIME, ns since the epoch */
+	/* The process's container or pod, when the command looked it up (procinfo.h); NULL:
+	 * a host process, or not looked up. eph_decode() sets NULL. */
+	const struct eph_container *ct;
 };
 
 /*
@@ -21,9 +26,14 @@ struct eph_rec {
  * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend, a failure
  * without a positive errno or another type with one, EPH_CONNECT other than a TCP connect());
  * *out is then left untouched. op may be EPH_OP_NONE (releases, TIME_WAIT moves). data needs no
- * alignment and does not overlap *out. The comm is always NUL-terminated in *out.
+ * alignment and does not overlap *out. comm and pcomm are always NUL-terminated in *out.
  */
 int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct eph_rec *out);
+
+/* The name of the event's process: pcomm (the thread group leader's comm), or comm (the
+ * thread's) on a record without one (pcomm empty: a synthetic or replayed record). What every
+ * per-process table, label and column shows; NUL-terminated on a decoded record. */
+const char *eph_proc_comm(const struct eph_event *ev);
 
 /* Names used in JSON and text. Each returns NULL for a value it does not know. */
 /* "assign" "fail" "release" "time_wait" "bound_connect" */

@@ -10,13 +10,14 @@ bool eph_filter_scope(const struct eph_filter *f, const struct eph_rec *r)
 
 	if (f->pid && ev->pid != f->pid)
 		return false;
-	if (f->comm[0] && strncmp(ev->comm, f->comm, EPH_COMM_LEN))
+	if (f->comm[0] && strncmp(ev->comm, f->comm, EPH_COMM_LEN) &&
+	    strncmp(eph_proc_comm(ev), f->comm, EPH_COMM_LEN))
 		return false;
 	if (f->family && ev->family != f->family)
 		return false;
 	if (f->proto && ev->proto != f->proto)
 		return false;
-	return true;
+	return eph_ct_filter__match(&f->ct, r->ct);
 }
 
 bool eph_filter_show(const struct eph_filter *f, const struct eph_rec *r)

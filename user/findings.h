@@ -41,19 +41,19 @@ enum eph_find_severity {
 };
 
 /* Thresholds of the rules. */
-#define EPH_FIND_WARN_TAKEN 0.8	    /* warning: more than this share of the space taken */
-#define EPH_FIND_BBC_MIN 2	    /* bind_before_connect: sockets or connects at least */
-#define EPH_FIND_TW_MIN 20	    /* time_wait_churn: TIME_WAIT 4-tuples at least ... */
-#define EPH_FIND_TW_SHARE 0.5	    /* ... and at least this share of the destination's */
-#define EPH_FIND_TW_SHORT_S 60.0    /* ... from connections held less than this on average */
-#define EPH_FIND_SINGLE_FREE 0.5    /* single_destination: a new destination gets this share */
-#define EPH_FIND_NARROW_USABLE 14116 /* narrow_range: fewer usable ports (half the default) */
-#define EPH_FIND_NARROW_RSV 0.25    /* ... or reserved ports take this share of the range */
-#define EPH_FIND_NARROW_PRESSURE 0.5 /* ... and some space of the netns is this full */
-#define EPH_FIND_UDP_CONN_SHARE 0.5 /* udp_connected_cap: connected sockets own this share */
-#define EPH_FIND_UDP_LEFT 0.2	    /* ... and autobind has less than this share left */
-#define EPH_FIND_FIXED_MIN 3	    /* fixed_port_conflict: EADDRINUSE at least this often */
-#define EPH_FIND_SOCKET_LEFT 0.2    /* socket_range: less than this share of it left */
+#define EPH_FIND_WARN_TAKEN 0.8	      /* warning: more than this share of the space taken */
+#define EPH_FIND_BBC_MIN 2	      /* bind_before_connect: sockets or connects at least */
+#define EPH_FIND_TW_MIN 20	      /* time_wait_churn: TIME_WAIT 4-tuples at least ... */
+#define EPH_FIND_TW_SHARE 0.5	      /* ... and at least this share of the destination's */
+#define EPH_FIND_TW_SHORT_S 60.0      /* ... from connections held less than this on average */
+#define EPH_FIND_SINGLE_FREE 0.5      /* single_destination: a new destination gets this share */
+#define EPH_FIND_NARROW_USABLE 14116  /* narrow_range: fewer usable ports (half the default) */
+#define EPH_FIND_NARROW_RSV 0.25      /* ... or reserved ports take this share of the range */
+#define EPH_FIND_NARROW_PRESSURE 0.5  /* ... and some space of the netns is this full */
+#define EPH_FIND_UDP_CONN_SHARE 0.5   /* udp_connected_cap: connected sockets own this share */
+#define EPH_FIND_UDP_LEFT 0.2	      /* ... and autobind has less than this share left */
+#define EPH_FIND_FIXED_MIN 3	      /* fixed_port_conflict: EADDRINUSE at least this often */
+#define EPH_FIND_SOCKET_LEFT 0.2      /* socket_range: less than this share of it left */
 #define EPH_FIND_DEFAULT_USABLE 28232 /* 32768-60999, the kernel's default */
 
 /* Who: a process, where known (pid 0: not known). */
@@ -61,15 +61,18 @@ struct eph_find_who {
 	uint32_t pid;
 	char comm[EPH_COMM_LEN];
 	char cgroup[128]; /* "" when not known */
+	/* its container or pod (all "" when none or not known); for a finding about a
+	 * namespace with no process named, the namespace's owner */
+	struct eph_container ct;
 };
 
 /* One network namespace. */
 struct eph_find_ns {
 	uint32_t netns;
 	uint16_t low, high;
-	uint32_t reserved;    /* reserved ports inside [low, high] */
-	uint32_t tcp_usable;  /* the model's (portsearch.h struct eph_ps_netns) */
-	uint32_t tcp_bound;   /* ports whose bucket bind()/listen() made: lost to connect() */
+	uint32_t reserved;   /* reserved ports inside [low, high] */
+	uint32_t tcp_usable; /* the model's (portsearch.h struct eph_ps_netns) */
+	uint32_t tcp_bound;  /* ports whose bucket bind()/listen() made: lost to connect() */
 	uint32_t udp_usable;
 	uint32_t udp_taken;
 	uint32_t udp_left;	/* UDP autobinds (connect()/sendto() of unbound sockets) left */
@@ -83,7 +86,7 @@ struct eph_find_ns {
 /* One destination (TCP connect()). */
 struct eph_find_dest {
 	struct eph_occ_dest_key key;
-	struct eph_occ_stats st; /* held, time_wait, usable, ports_left, failures, exhaust_in_s */
+	struct eph_occ_stats st;  /* held, time_wait, usable, ports_left, failures, exhaust_in_s */
 	uint64_t window_failures; /* connect() failures in the window */
 	double mean_hold_s;	  /* its TIME_WAIT sockets' lives before TIME_WAIT; NAN: unknown */
 	struct eph_find_who top;  /* the process holding most of its ports */
@@ -155,7 +158,7 @@ struct eph_findings {
 int eph_find__run(const struct eph_find_in *in, struct eph_findings *out);
 void eph_findings__free(struct eph_findings *out); /* NULL-safe, leaves it empty */
 
-const char *eph_find_kind_name(enum eph_find_kind k); /* "bind_before_connect", ... */
+const char *eph_find_kind_name(enum eph_find_kind k);	      /* "bind_before_connect", ... */
 const char *eph_find_severity_name(enum eph_find_severity s); /* "info" "warning" "critical" */
 /* Whether a snapshot alone (status) can show this kind; the others need events. */
 bool eph_find_kind_from_snapshot(enum eph_find_kind k);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "findings.h"
+#include "container_out.h"
 #include "jsonw.h"
 
 #define TEXT_COLS 79
@@ -21,6 +22,7 @@ static void json_one(struct jsonw *w, const struct eph_finding *f)
 	jsonw_double(w, "pid", f->who.pid ? f->who.pid : NAN);
 	jsonw_str(w, "comm", f->who.pid ? f->who.comm : NULL, sizeof(f->who.comm));
 	jsonw_str(w, "cgroup", f->who.cgroup[0] ? f->who.cgroup : NULL, sizeof(f->who.cgroup));
+	eph_container__json(w, &f->who.ct);
 	if (f->has_dest) {
 		jsonw_str(w, "proto", eph_proto_name(f->dest.proto), 8);
 		jsonw_addr(w, "saddr", f->dest.family, f->dest.saddr);
@@ -101,9 +103,9 @@ static void who_text(const struct eph_finding *f, char *buf, size_t len)
 
 		if (eph_addr_str(f->dest.family, f->dest.daddr, a, sizeof(a)))
 			snprintf(a, sizeof(a), "?");
-		snprintf(place, sizeof(place), f->dest.family == AF_INET6 ? " -> [%s]:%u" :
-									  " -> %s:%u",
-			 a, f->dest.dport);
+		snprintf(place, sizeof(place),
+			 f->dest.family == AF_INET6 ? " -> [%s]:%u" : " -> %s:%u", a,
+			 f->dest.dport);
 	} else if (f->kind == EPH_FIND_FIXED_PORT_CONFLICT) {
 		snprintf(place, sizeof(place), " %s port %u", eph_proto_name(f->proto), f->port);
 	}
@@ -114,11 +116,10 @@ static void who_text(const struct eph_finding *f, char *buf, size_t len)
 		/* a comm can hold any byte: a terminal gets printable ones */
 		for (i = 0; i < sizeof(comm) - 1 && f->who.comm[i]; i++)
 			comm[i] = f->who.comm[i] >= 0x20 && f->who.comm[i] < 0x7f ? f->who.comm[i] :
-										     '?';
+										    '?';
 		comm[i] = '\0';
 		snprintf(buf, len, "pid %u %s%s", f->who.pid, comm, place);
-	}
-	else
+	} else
 		snprintf(buf, len, "netns %u%s", f->netns, place);
 }
 
@@ -138,6 +139,12 @@ int eph_findings__text(const struct eph_findings *fs, struct strbuf *sb, unsigne
 		who_text(f, who, sizeof(who));
 		err = sb_printf(sb, "%-4s %-19s %.55s\n", sev[f->severity],
 				eph_find_kind_name(f->kind), who);
+		if (!err && !eph_container__none(&f->who.ct)) {
+			char ct[EPH_CT_TEXT_LEN];
+
+			err = sb_printf(sb, TEXT_INDENT "in %.70s\n",
+					eph_container__text(&f->who.ct, true, ct, sizeof(ct)));
+		}
 		if (!err)
 			err = wrap(sb, TEXT_INDENT, f->evidence);
 		snprintf(fix, sizeof(fix), "fix: %s", f->advice);

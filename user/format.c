@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container_out.h"
 #include "format.h"
 
 #define NSEC_PER_SEC UINT64_C(1000000000)
@@ -133,6 +134,7 @@ int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *back
 	json_u64(&o, "pid", ev->pid, true);
 	json_u64(&o, "tid", ev->tid, true);
 	json_str(&o, "comm", ev->comm, sizeof(ev->comm));
+	json_str(&o, "process_comm", eph_proc_comm(ev), EPH_COMM_LEN);
 	json_u64(&o, "cgroup_id", ev->cgroup_id, true);
 	json_u64(&o, "netns", ev->netns, true);
 	json_addr(&o, "saddr", ev->family, ev->saddr, ev->flags & EPH_F_SADDR);
@@ -149,8 +151,12 @@ int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *back
 	json_u64(&o, "held_ns", ev->held_ns, held);
 	json_time(&o, "time", r->wall_ns);
 	json_str(&o, "backend", backend, SIZE_MAX);
-	if (!o.err)
-		o.err = sb_putc(sb, '}');
+	if (!o.err) {
+		struct jsonw w = { .sb = sb };
+
+		eph_container__json(&w, r->ct);
+		o.err = w.err ?: sb_putc(sb, '}');
+	}
 
 	if (o.err) {
 		sb->len = old_len;
@@ -272,7 +278,7 @@ int eph_format_text(struct strbuf *sb, const struct eph_rec *r)
 	if (!localtime_r(&sec, &tm) || !strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm))
 		snprintf(tbuf, sizeof(tbuf), "-");
 	snprintf(pid, sizeof(pid), "%u", ev->pid);
-	text_comm(ev->comm, comm);
+	text_comm(eph_proc_comm(ev), comm); /* the process's name: "dig", not its thread's */
 	snprintf(op, sizeof(op), "%s%s", ev->type == EPH_FAIL ? "!" : "", opname ? opname : "-");
 	text_addr(ev, ev->saddr, ev->flags & EPH_F_SADDR, laddr, sizeof(laddr));
 	text_port(ev->sport, true, lport, sizeof(lport));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,31 @@ int eph_hists__add(struct eph_hists *h, const struct eph_hist_key *k, uint64_t v
 	return 0;
 }
 
+/* The histogram kind that times the port choice of a system call. */
+static uint8_t stat_kind(const struct eph_stat_key *k)
+{
+	return k->op == EPH_OP_CONNECT && k->proto == IPPROTO_TCP ? EPH_HIST_CONNECT :
+								    EPH_HIST_BIND;
+}
+
+int eph_hists__add_calls(struct eph_hists *h, const struct eph_stat_key *k, uint64_t value)
+{
+	struct eph_hist_key hk = { .proto = k->proto, .family = k->family };
+	struct eph_hist *e;
+
+	if (k->type == EPH_CONNECT)
+		return 0; /* no port chosen: nothing to time */
+	if ((k->type != EPH_ASSIGN && k->type != EPH_FAIL) || k->err > UINT8_MAX)
+		return -EINVAL;
+	hk.kind = stat_kind(k);
+	hk.result = k->type == EPH_FAIL ? k->err : 0;
+	e = find_or_add(h, &hk);
+	if (!e)
+		return -ENOMEM;
+	e->calls += value;
+	return 0;
+}
+
 void eph_hists__reset(struct eph_hists *h)
 {
 	h->n = 0;
@@ -91,6 +117,12 @@ void eph_hists__free(struct eph_hists *h)
 	free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;
+}
+
+/* Calls of a reading that no bucket counts (0 when its calls were not read). */
+static uint64_t untimed_of(const struct eph_hist *e)
+{
+	return e->calls > e->count ? e->calls - e->count : 0;
 }
 
 static int cmp_hist(const void *a, const void *b)
@@ -117,10 +149,14 @@ int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
 		const struct eph_hist *a = &now->v[i], *b = NULL;
 		struct eph_hist *d;
 
+		uint64_t ua = untimed_of(a), ub = 0;
+
 		for (j = 0; before && j < before->n; j++)
 			if (same_hist(&before->v[j].key, &a->key))
 				b = &before->v[j];
-		if (b && b->count == a->count)
+		if (b)
+			ub = untimed_of(b);
+		if (b ? b->count == a->count && ub >= ua : !a->count && !ua)
 			continue;
 		d = find_or_add(out, &a->key);
 		if (!d)
@@ -129,6 +165,8 @@ int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
 			d->slots[s] = a->slots[s] - (b ? b->slots[s] : 0);
 		d->count = a->count - (b ? b->count : 0);
 		d->sum_ns = a->sum_ns - (b ? b->sum_ns : 0);
+		d->calls = a->calls > (b ? b->calls : 0) ? a->calls - (b ? b->calls : 0) : 0;
+		d->untimed = ua > ub ? ua - ub : 0;
 	}
 	qsort(out->v, out->n, sizeof(*out->v), cmp_hist);
 	return 0;
@@ -177,6 +215,10 @@ int eph_log2_text(struct strbuf *sb, const uint64_t *slots, unsigned int n, cons
 	return err;
 }
 
+/* Why a call counted by the kernel has no time: the backend's hooks (the tracepoint backend has
+ * none between the start and the end of a search that succeeds, nor around bind()). */
+#define UNTIMED_WHY " (this backend cannot see where the search ends)"
+
 static const char *result_name(uint8_t result, char *buf, size_t len)
 {
 	return result ? eph_errno_name(result, buf, len) : "ok";
@@ -196,9 +238,18 @@ int eph_hists__text(struct strbuf *sb, const struct eph_hists *h)
 				fam ? fam : "?");
 		if (!err && e->key.kind != EPH_HIST_HOLD)
 			err = sb_printf(sb, ", %s", result_name(e->key.result, ebuf, sizeof(ebuf)));
-		err = err ?: sb_printf(sb, ": %" PRIu64 " calls, mean %.1f us\n", e->count,
-				       e->count ? e->sum_ns / 1000.0 / e->count : 0.0) ?:
-			      eph_log2_text(sb, e->slots, EPH_HIST_SLOTS, "nsecs");
+		if (!err && e->count)
+			err = sb_printf(sb, ": %" PRIu64 " calls, mean %.1f us", e->count,
+					e->sum_ns / 1000.0 / e->count);
+		if (!err && e->untimed)
+			err = sb_printf(sb,
+					e->count ? "; %" PRIu64 " more not timed%s" :
+						   ": %" PRIu64 " calls, not timed%s",
+					e->untimed, UNTIMED_WHY);
+		if (!err)
+			err = sb_putc(sb, '\n');
+		if (!err)
+			err = eph_log2_text(sb, e->slots, EPH_HIST_SLOTS, "nsecs");
 	}
 	return err;
 }
@@ -228,7 +279,8 @@ int eph_hists__json(struct strbuf *sb, const struct eph_hists *h, uint64_t wall_
 			      json_name(sb, "result", e->key.kind == EPH_HIST_HOLD ? NULL :
 						result_name(e->key.result, ebuf, sizeof(ebuf))) ?:
 			      sb_printf(sb, ",\"unit\":\"ns\",\"count\":%" PRIu64 ",\"sum\":%" PRIu64
-					",\"buckets\":[", e->count, e->sum_ns);
+					",\"untimed\":%" PRIu64 ",\"buckets\":[", e->count, e->sum_ns,
+					e->untimed);
 		for (s = 0; s < EPH_HIST_SLOTS && !err; s++) {
 			if (!e->slots[s])
 				continue;

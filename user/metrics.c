@@ -575,7 +575,7 @@ static int write_hists(struct writer *w, const struct eph_metrics_input *in)
 	return 0;
 }
 
-/* ---- rows: destinations, namespaces, processes (top N of each) ---- */
+/* ---- rows: destinations, bind scopes, namespaces, processes (top N of each) ---- */
 
 static const struct family fam_dest_held = {
 	"ephtrace_destination_ports_held", M_GAUGE, NULL,
@@ -595,6 +595,33 @@ static const struct family fam_dest_exhaust = {
 	"ephtrace_destination_exhaustion_seconds", M_GAUGE, "seconds",
 	"Forecast time until no local port is left towards one destination, at the current "
 	"assignment rate and hold times (only when the forecast is finite)."
+};
+static const struct family fam_dest_fail = {
+	"ephtrace_destination_port_failures", M_COUNTER, NULL,
+	"connect() calls to one destination that failed with EADDRNOTAVAIL (no free local port; "
+	"on a socket bind() gave its port, its 4-tuple taken), since ephtrace tracks the "
+	"destination."
+};
+static const struct family fam_scope_held = {
+	"ephtrace_bind_scope_ports_held", M_GAUGE, NULL,
+	"Local ports held now (TIME_WAIT included) in one bind scope (netns, protocol, local "
+	"address): ports that bind() to port 0, listen() and UDP sockets took."
+};
+static const struct family fam_scope_left = {
+	"ephtrace_bind_scope_ports_left", M_GAUGE, NULL,
+	"bind() calls to port 0 on one local address (UDP: also the implicit binds of connect() "
+	"and sendmsg()) that the kernel would still grant now (ephtrace's model of its port "
+	"choice); 0 = the next one fails with EADDRINUSE (EAGAIN for a UDP implicit bind)."
+};
+static const struct family fam_scope_util = {
+	"ephtrace_bind_scope_port_utilization_ratio", M_GAUGE, NULL,
+	"1 - ports left / usable ephemeral ports in one bind scope (1 = exhausted)."
+};
+static const struct family fam_scope_fail = {
+	"ephtrace_bind_scope_port_failures", M_COUNTER, NULL,
+	"Port choices that found no free port in one bind scope, since ephtrace tracks the scope: "
+	"bind() to port 0 and listen() (EADDRINUSE), UDP implicit binds of connect() and "
+	"sendmsg() (EAGAIN)."
 };
 static const struct family fam_range = {
 	"ephtrace_port_range_usable", M_GAUGE, NULL,
@@ -619,8 +646,8 @@ static const struct family fam_finding = {
 };
 static const struct family fam_truncated = {
 	"ephtrace_series_truncated", M_GAUGE, NULL,
-	"Rows left out of this scrape by the --top limit, by table (destination, process, "
-	"process_failure, finding)."
+	"Rows left out of this scrape by the --top limit, by table (destination, bind_scope, "
+	"process, process_failure, finding)."
 };
 static const struct family fam_untracked = {
 	"ephtrace_process_events_untracked", M_COUNTER, NULL,
@@ -654,6 +681,26 @@ static int cmp_dest(const void *a, const void *b)
 	if (x->dport != y->dport)
 		return x->dport - y->dport;
 	return cmp_addr(x->saddr, y->saddr);
+}
+
+static int cmp_scope(const void *a, const void *b)
+{
+	const struct eph_metrics_scope *x = *(const struct eph_metrics_scope *const *)a;
+	const struct eph_metrics_scope *y = *(const struct eph_metrics_scope *const *)b;
+	double ux = isnan(x->utilization) ? -1 : x->utilization;
+	double uy = isnan(y->utilization) ? -1 : y->utilization;
+
+	if (ux != uy)
+		return ux > uy ? -1 : 1;
+	if (x->held != y->held)
+		return x->held > y->held ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return cmp_addr(x->addr, y->addr);
 }
 
 static int cmp_proc(const void *a, const void *b)
@@ -717,7 +764,7 @@ static int rank(const void *rows, size_t n, size_t sz, bool (*keep)(const void *
 	return 0;
 }
 
-static bool keep_dest(const void *row)
+static bool keep_all(const void *row)
 {
 	(void)row;
 	return true;
@@ -733,6 +780,21 @@ static bool keep_fail(const void *row)
 	return ((const struct eph_metrics_proc_fail *)row)->count > 0;
 }
 
+/* A container's labels, the kube-state-metrics/cAdvisor names for pods: none for a host
+ * process. */
+static void ct_labels(struct writer *w, const struct eph_container *c)
+{
+	if (!c || eph_container__none(c))
+		return;
+	if (c->id[0])
+		label(w, "container_id", c->id, sizeof(c->id));
+	if (c->pod[0]) {
+		label(w, "pod", c->pod, sizeof(c->pod));
+		label(w, "namespace", c->pod_namespace, sizeof(c->pod_namespace));
+		label(w, "container", c->container, sizeof(c->container));
+	}
+}
+
 static void dest_labels(struct writer *w, const struct eph_metrics_dest *d)
 {
 	char saddr[48] = "?", daddr[48] = "?";
@@ -745,6 +807,7 @@ static void dest_labels(struct writer *w, const struct eph_metrics_dest *d)
 	label_str(w, "saddr", saddr);
 	label_str(w, "daddr", daddr);
 	label_u64(w, "dport", d->dport);
+	ct_labels(w, d->ct);
 }
 
 static void write_dests(struct writer *w, const struct eph_metrics_dest *const *v, size_t n)
@@ -781,6 +844,71 @@ static void write_dests(struct writer *w, const struct eph_metrics_dest *const *
 		dest_labels(w, v[i]);
 		value_float(w, v[i]->exhaust_in_s);
 	}
+	family(w, &fam_dest_fail);
+	for (i = 0; i < n; i++) {
+		sample(w, "_total");
+		dest_labels(w, v[i]);
+		value_u64(w, v[i]->failures);
+	}
+}
+
+static void scope_labels(struct writer *w, const struct eph_metrics_scope *s)
+{
+	char addr[48] = "?";
+	struct name_buf b;
+
+	eph_addr_str(s->family, s->addr, addr, sizeof(addr));
+	label_u64(w, "netns", s->netns);
+	label_str(w, "proto", or_number(eph_proto_name(s->proto), s->proto, &b));
+	label_str(w, "family", or_number(eph_family_name(s->family), s->family, &b));
+	label_str(w, "addr", addr);
+	ct_labels(w, s->ct);
+}
+
+/* The failure counters of a scope: EADDRINUSE always, EAGAIN for UDP (its implicit binds). */
+static void write_scope_fails(struct writer *w, const struct eph_metrics_scope *s)
+{
+	sample(w, "_total");
+	scope_labels(w, s);
+	label_errno(w, "error", EADDRINUSE);
+	value_u64(w, s->fail_inuse);
+	if (s->proto != IPPROTO_UDP)
+		return;
+	sample(w, "_total");
+	scope_labels(w, s);
+	label_errno(w, "error", EAGAIN);
+	value_u64(w, s->fail_again);
+}
+
+static void write_scopes(struct writer *w, const struct eph_metrics_scope *const *v, size_t n)
+{
+	size_t i;
+
+	family(w, &fam_scope_held);
+	for (i = 0; i < n; i++) {
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_u64(w, v[i]->held);
+	}
+	family(w, &fam_scope_left);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->ports_left))
+			continue;
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_float(w, v[i]->ports_left);
+	}
+	family(w, &fam_scope_util);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->utilization))
+			continue;
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_float(w, v[i]->utilization);
+	}
+	family(w, &fam_scope_fail);
+	for (i = 0; i < n; i++)
+		write_scope_fails(w, v[i]);
 }
 
 static int write_netns(struct writer *w, const struct eph_metrics_input *in)
@@ -799,6 +927,7 @@ static int write_netns(struct writer *w, const struct eph_metrics_input *in)
 	for (i = 0; i < in->nnetns; i++) {
 		sample(w, "");
 		label_u64(w, "netns", v[i].netns);
+		ct_labels(w, v[i].ct);
 		value_u64(w, v[i].usable);
 	}
 	free(v);
@@ -815,6 +944,7 @@ static void write_procs(struct writer *w, const struct eph_metrics_proc *const *
 		sample(w, "");
 		label_u64(w, "pid", p[i]->pid);
 		label(w, "comm", p[i]->comm, sizeof(p[i]->comm));
+		ct_labels(w, p[i]->ct);
 		value_u64(w, p[i]->held);
 	}
 	family(w, &fam_proc_fail);
@@ -822,6 +952,7 @@ static void write_procs(struct writer *w, const struct eph_metrics_proc *const *
 		sample(w, "_total");
 		label_u64(w, "pid", f[i]->pid);
 		label(w, "comm", f[i]->comm, sizeof(f[i]->comm));
+		ct_labels(w, f[i]->ct);
 		label_errno(w, "error", f[i]->err);
 		value_u64(w, f[i]->count);
 	}
@@ -846,6 +977,7 @@ static uint64_t write_findings(struct writer *w, const struct eph_metrics_input 
 			label_str(w, "pid", "");
 		label(w, "comm", f->comm, sizeof(f->comm));
 		label(w, "target", f->target, sizeof(f->target));
+		ct_labels(w, f->ct);
 		value_u64(w, 1);
 	}
 	return in->nfindings - n;
@@ -860,13 +992,16 @@ static void write_truncated(struct writer *w, const char *table, uint64_t cut)
 
 static int write_rows(struct writer *w, const struct eph_metrics_input *in)
 {
-	const void **d = NULL, **p = NULL, **f = NULL;
-	size_t nd = 0, np = 0, nf = 0;
-	uint64_t cut_d = 0, cut_p = 0, cut_f = 0, cut_find;
+	const void **d = NULL, **sc = NULL, **p = NULL, **f = NULL;
+	size_t nd = 0, nsc = 0, np = 0, nf = 0;
+	uint64_t cut_d = 0, cut_sc = 0, cut_p = 0, cut_f = 0, cut_find;
 	int err;
 
-	err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_dest, cmp_dest, in->top, &d, &nd,
+	err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_all, cmp_dest, in->top, &d, &nd,
 		   &cut_d);
+	if (!err)
+		err = rank(in->scopes, in->nscopes, sizeof(*in->scopes), keep_all, cmp_scope,
+			   in->top, &sc, &nsc, &cut_sc);
 	if (!err)
 		err = rank(in->procs, in->nprocs, sizeof(*in->procs), keep_proc, cmp_proc, in->top,
 			   &p, &np, &cut_p);
@@ -878,11 +1013,13 @@ static int write_rows(struct writer *w, const struct eph_metrics_input *in)
 	if (err)
 		goto out_free;
 	write_dests(w, (const struct eph_metrics_dest *const *)d, nd);
+	write_scopes(w, (const struct eph_metrics_scope *const *)sc, nsc);
 	write_procs(w, (const struct eph_metrics_proc *const *)p, np,
 		    (const struct eph_metrics_proc_fail *const *)f, nf);
 	cut_find = write_findings(w, in);
 	family(w, &fam_truncated);
 	write_truncated(w, "destination", cut_d);
+	write_truncated(w, "bind_scope", cut_sc);
 	write_truncated(w, "process", cut_p);
 	write_truncated(w, "process_failure", cut_f);
 	write_truncated(w, "finding", cut_find);
@@ -891,6 +1028,7 @@ static int write_rows(struct writer *w, const struct eph_metrics_input *in)
 	value_u64(w, in->procs_untracked);
 out_free:
 	free(d);
+	free(sc);
 	free(p);
 	free(f);
 	return err;
@@ -1234,7 +1372,8 @@ int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r)
 			pc->untracked++;
 			return err;
 		}
-		memcpy(p->comm, ev->comm, EPH_COMM_LEN); /* the latest name wins */
+		/* the process's latest name wins */
+		memcpy(p->comm, eph_proc_comm(ev), EPH_COMM_LEN);
 		p->comm[EPH_COMM_LEN - 1] = '\0';
 		if (ev->type == EPH_ASSIGN)
 			p->held++;

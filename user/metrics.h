@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "container.h"
 #include "ephtrace.h"
 #include "event.h"
 #include "hist.h"
@@ -56,12 +57,32 @@ struct eph_metrics_dest {
 	double ports_left;   /* connect()s the kernel would still grant (NAN: unknown) */
 	double utilization;  /* 1 - ports_left / usable, 0..1 (NAN: range unknown) */
 	double exhaust_in_s; /* forecast (NAN or INFINITY: none) */
+	uint64_t failures;   /* connect()s that found no port, since the destination is tracked */
+	const struct eph_container *ct; /* the namespace's owner (labels), or NULL */
+};
+
+/* Ports held in one bind scope (netns, protocol, local address): bind() to port 0, listen()
+ * autobind and UDP sockets, where the kernel's choice is per local address. NAN: unknown. */
+struct eph_metrics_scope {
+	uint32_t netns;
+	uint8_t proto;	  /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t family;	  /* AF_INET / AF_INET6 */
+	uint8_t addr[16]; /* network order; AF_INET in the first 4 bytes */
+	uint64_t held;
+	double ports_left;  /* bind(addr, 0) calls the kernel would still grant (NAN: unknown) */
+	double utilization; /* 1 - ports_left / usable, 0..1 (NAN: range unknown) */
+	/* since the scope is tracked: no free port for bind() to port 0 or listen() (EADDRINUSE),
+	 * for a UDP implicit bind of connect() or sendmsg() (EAGAIN; UDP only) */
+	uint64_t fail_inuse;
+	uint64_t fail_again;
+	const struct eph_container *ct; /* the namespace's owner (labels), or NULL */
 };
 
 /* The ephemeral range of one network namespace: ports in range minus reserved ones. */
 struct eph_metrics_netns {
 	uint32_t netns;
 	uint32_t usable;
+	const struct eph_container *ct; /* its owner (labels), or NULL */
 };
 
 /* Ports one process holds now. */
@@ -69,6 +90,7 @@ struct eph_metrics_proc {
 	uint32_t pid;
 	char comm[EPH_COMM_LEN]; /* any bytes; read up to the first NUL */
 	uint64_t held;
+	const struct eph_container *ct; /* its container (labels), or NULL */
 };
 
 /* Port allocation failures of one process with one errno. */
@@ -77,6 +99,7 @@ struct eph_metrics_proc_fail {
 	char comm[EPH_COMM_LEN];
 	int32_t err; /* positive errno */
 	uint64_t count;
+	const struct eph_container *ct;
 };
 
 /* One finding that holds now (findings.h): the gauge is 1 while it does. */
@@ -87,6 +110,7 @@ struct eph_metrics_finding {
 	uint32_t pid; /* 0: not known (label left empty) */
 	char comm[EPH_COMM_LEN];
 	char target[64]; /* "127.0.0.1:5000", "tcp port 8080", or "" (the namespace) */
+	const struct eph_container *ct;
 };
 
 /* One BPF program's own cost (bpf_prog_info.run_time_ns / run_cnt). */
@@ -97,8 +121,11 @@ struct eph_metrics_prog {
 };
 
 /*
- * Everything one scrape shows. Arrays may be NULL when their count is 0; rows must be unique
- * by their labels (pid; pid+err; netns+proto+saddr+daddr+dport; netns; program name).
+ * Container labels (container_id; pod, namespace, container for a pod) follow a row's own,
+ * on destinations, bind scopes, namespaces, processes, failures and findings; none for the
+ * host's. Everything one scrape shows. Arrays may be NULL when their count is 0; rows must be
+ * unique by their labels (pid; pid+err; netns+proto+saddr+daddr+dport; netns+proto+family+addr;
+ * netns; program name).
  * Rows need not be sorted: the output is (same input, same bytes).
  */
 struct eph_metrics_input {
@@ -112,6 +139,8 @@ struct eph_metrics_input {
 	size_t nnetns;
 	const struct eph_metrics_dest *dests;
 	size_t ndests;
+	const struct eph_metrics_scope *scopes;
+	size_t nscopes;
 	const struct eph_metrics_proc *procs;
 	size_t nprocs;
 	const struct eph_metrics_proc_fail *fails;
@@ -127,11 +156,12 @@ struct eph_metrics_input {
 };
 
 /*
- * Append the whole exposition. Destinations are ranked by utilization then ports held,
- * processes by ports held (only those holding some), failures by count; rows past the top N
- * are left out and counted in ephtrace_series_truncated{table}. Failure counters of the
- * common port errors (connect EADDRNOTAVAIL, bind EADDRINUSE, UDP autobind EAGAIN) are always
- * there, 0 until the kernel counts one, so that increase() sees the first failure.
+ * Append the whole exposition. Destinations and bind scopes are ranked by utilization then
+ * ports held, processes by ports held (only those holding some), failures by count; rows past
+ * the top N are left out and counted in ephtrace_series_truncated{table}. Failure counters of
+ * the common port errors (connect EADDRNOTAVAIL, bind EADDRINUSE, UDP autobind EAGAIN) are
+ * always there, 0 until the kernel counts one, so that increase() sees the first failure; so
+ * are those of every destination and bind scope shown (a scope near exhaustion ranks high).
  * Returns 0 or -ENOMEM (sb is then left as it was).
  */
 int eph_metrics_write(struct strbuf *sb, const struct eph_metrics_input *in,

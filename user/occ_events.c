@@ -159,7 +159,7 @@ static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
 {
 	if (!ev->pid)
 		return -1;
-	return proc_get(occ, ev->pid, ev->comm, NULL);
+	return proc_get(occ, ev->pid, eph_proc_comm(ev), NULL);
 }
 
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
@@ -206,7 +206,7 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 	hs.since_ns = ev->ts_ns;
 	hs.now_ns = ev->ts_ns;
 	hs.pid = ev->pid;
-	hs.comm = ev->comm;
+	hs.comm = eph_proc_comm(ev);
 	hi = hold_add(occ, &hs);
 	if (hi == -ENOMEM)
 		return -ENOMEM;
@@ -248,7 +248,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 	hs.now_ns = ev->ts_ns;
 	if (owner) {
 		hs.pid = ev->pid;
-		hs.comm = ev->comm;
+		hs.comm = eph_proc_comm(ev);
 	}
 	hi = hold_add(occ, &hs);
 	return hi == -ENOMEM ? -ENOMEM : 0;
@@ -283,7 +283,7 @@ static int ev_connect(struct eph_occ *occ, const struct eph_event *ev, const str
 		hs.since_ns = ev->ts_ns;
 		hs.now_ns = ev->ts_ns;
 		hs.pid = ev->pid;
-		hs.comm = ev->comm;
+		hs.comm = eph_proc_comm(ev);
 		hi = hold_add(occ, &hs);
 		return hi == -ENOMEM ? -ENOMEM : 0;
 	}
@@ -326,6 +326,16 @@ static int ev_release(struct eph_occ *occ, const struct eph_event *ev, const str
 	return 0;
 }
 
+/* A failure of the kernel's own choice of a port in a bind scope: bind() to port 0 or listen()
+ * (EADDRINUSE), a UDP implicit bind (EAGAIN). Not a fixed port's conflict. */
+static bool ev_scope_fail(const struct eph_event *ev)
+{
+	if (ev->err == EAGAIN)
+		return ev->proto == IPPROTO_UDP;
+	return ev->err == EADDRINUSE && (ev->flags & EPH_F_EPHEMERAL) &&
+	       (ev->op == EPH_OP_BIND || ev->op == EPH_OP_LISTEN);
+}
+
 static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 {
 	struct tuple t;
@@ -343,6 +353,11 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 			proc_count_failure(p, ev->err);
 			touch(&p->last_ns, ev->ts_ns);
 		}
+	}
+	if (ev_scope_fail(ev)) {
+		ev_tuple(ev, &t);
+		i = count_scope_fail(occ, &t, ev->err, ev->ts_ns);
+		return i == -ENOMEM ? -ENOMEM : 0;
 	}
 	if (ev->proto != IPPROTO_TCP || ev->op != EPH_OP_CONNECT || !(ev->flags & EPH_F_DEST))
 		return 0;

@@ -171,8 +171,7 @@ static int pairs_build(const struct eph_occ *occ, struct pairs *ps)
 				.bound = h->bucket == EPH_BUCKET_BIND,
 			};
 		if (t->dest.proto == IPPROTO_UDP && (t->dest.dport || h->remote)) {
-			ni = eph_tab__find(&occ->nss, 0, &t->dest.netns,
-					   hash_u32(t->dest.netns));
+			ni = eph_tab__find(&occ->nss, 0, &t->dest.netns, hash_u32(t->dest.netns));
 			if (ni >= 0)
 				ps->udp[ps->nudp++] =
 					(struct pair){ .what = ni + 1, .proc = h->proc };
@@ -212,6 +211,8 @@ static void who_of(const struct eph_occ *occ, uint32_t proc, struct eph_find_who
 	memcpy(w->comm, p->comm, sizeof(w->comm));
 	if (p->cgroup)
 		strncpy(w->cgroup, p->cgroup, sizeof(w->cgroup) - 1);
+	if (p->ct)
+		w->ct = *p->ct;
 }
 
 /* The process with most pairs of what (ties: the lowest record); *total = all of what's. */
@@ -224,9 +225,8 @@ static uint32_t top_of(const struct pair *p, size_t n, uint32_t what, uint32_t *
 	*held = 0;
 	*total = 0;
 	while (i < n && p[i].what == what) {
-		for (run = 0; i + run < n && p[i + run].what == what &&
-			      p[i + run].proc == p[i].proc;
-		     run++)
+		for (run = 0;
+		     i + run < n && p[i + run].what == what && p[i + run].proc == p[i].proc; run++)
 			;
 		if (run > *held) {
 			*held = run;
@@ -311,8 +311,8 @@ static void fact_dest(const struct eph_occ *occ, const struct row *r, uint64_t n
 	}
 }
 
-static struct eph_find_proc *fact_proc(struct facts *fx, const struct eph_occ *occ,
-				       uint32_t netns, uint32_t proc)
+static struct eph_find_proc *fact_proc(struct facts *fx, const struct eph_occ *occ, uint32_t netns,
+				       uint32_t proc)
 {
 	struct eph_find_proc *p;
 	size_t i;
@@ -475,6 +475,16 @@ int occ_findings(const struct eph_occ *occ, const struct view *v, uint64_t now,
 			.nports = fx.nports,
 		};
 		err = eph_find__run(&in, out);
+	}
+	if (!err) { /* a namespace's finding with no process: the namespace's owner */
+		size_t i;
+
+		for (i = 0; i < out->n; i++) {
+			const struct ns *ns = ns_find(occ, out->f[i].netns);
+
+			if (eph_container__none(&out->f[i].who.ct) && ns && ns->owner)
+				out->f[i].who.ct = *ns->owner;
+		}
 	}
 	facts_free(&fx);
 	return err;

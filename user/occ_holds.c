@@ -216,6 +216,35 @@ static void scope_key_of(const struct tuple *t, struct eph_occ_scope_key *k)
 	memcpy(k->addr, t->dest.saddr, sizeof(k->addr));
 }
 
+/*
+ * The kernel found no free port in the bind scope of tuple t (its netns, protocol, family and
+ * source address) at ts: err EADDRINUSE (bind() to port 0, listen()) or EAGAIN (a UDP implicit
+ * bind); other errnos are not counted here. Returns 0, -ENOSPC (counted as dropped) or -ENOMEM.
+ */
+int count_scope_fail(struct eph_occ *occ, const struct tuple *t, int32_t err, uint64_t ts)
+{
+	struct eph_occ_scope_key k;
+	struct scope *s;
+	int64_t i;
+
+	if (err != EADDRINUSE && err != EAGAIN)
+		return 0;
+	scope_key_of(t, &k);
+	i = scope_get(occ, &k);
+	if (i < 0) {
+		if (i == -ENOSPC)
+			occ->dropped++;
+		return i;
+	}
+	s = eph_tab__rec(&occ->scopes, i);
+	if (err == EADDRINUSE)
+		s->fail_inuse++;
+	else
+		s->fail_again++;
+	touch(&s->last_ns, ts);
+	return 0;
+}
+
 /* Counters of a hold's destination or scope and owner: +1 or -1. */
 static void hold_count(struct eph_occ *occ, const struct hold *h, int d)
 {

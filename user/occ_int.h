@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "container_out.h"
 #include "occupancy.h"
 #include "portsearch.h"
 #include "table.h"
@@ -115,8 +116,8 @@ struct slot {
 	uint64_t epoch; /* time / bucket width */
 	uint32_t assigns;
 	uint32_t releases;
-	uint32_t dur_n; /* releases whose hold time is known */
-	uint32_t fails; /* dest: connect() failures */
+	uint32_t dur_n;	 /* releases whose hold time is known */
+	uint32_t fails;	 /* dest: connect() failures */
 	uint64_t dur_ns; /* sum of those hold times */
 };
 
@@ -142,7 +143,7 @@ struct dest {
 	uint32_t hash; /* of key */
 	uint32_t held;
 	uint32_t tw;
-	uint64_t failures;
+	uint64_t failures;  /* connect() failures since the destination exists (only grows) */
 	uint64_t last_ns;   /* last activity */
 	uint64_t active_ns; /* first assignment after a window without any */
 	uint64_t last_assign_ns;
@@ -154,6 +155,10 @@ struct scope {
 	uint32_t held;
 	uint32_t tw;
 	uint64_t last_ns;
+	/* Since the scope exists (counters: they only grow): no free port for a bind() to port 0
+	 * or a listen() (EADDRINUSE), for a UDP implicit bind of connect() or sendmsg() (EAGAIN) */
+	uint64_t fail_inuse;
+	uint64_t fail_again;
 };
 
 #define PROC_MAX_ERRNOS 8 /* distinct errnos per process; more go to "OTHER" */
@@ -172,13 +177,14 @@ struct proc {
 	bool exited;
 	char comm[EPH_COMM_LEN];
 	char *cgroup;
+	struct eph_container *ct; /* its container or pod; NULL: a host process or not known */
 	uint64_t last_ns;
 	uint64_t failures;
 	uint64_t failures_other;
 	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
 	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
 	/* for the findings (occ_facts.c) */
-	uint32_t conn_netns;	 /* netns of its last bound connect() */
+	uint32_t conn_netns;	     /* netns of its last bound connect() */
 	struct tally bound_connects; /* ... on a socket bind(0) had given its port */
 	struct fixed_fail fixed[PROC_MAX_FIXED];
 };
@@ -192,9 +198,13 @@ struct ns {
 	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
 	struct eph_occ_tw_opts tw;
 	struct tally udp_eagain; /* UDP autobinds that failed with EAGAIN (occ_facts.c) */
+	/* The container or pod whose processes use it (NULL: none seen); for a pod, the
+	 * container fields stay only while one container of the pod was seen in it. */
+	struct eph_container *owner;
 };
 
 struct eph_occ {
+	struct eph_ct_filter ctf; /* what the views show (--container, --pod) */
 	struct eph_tab holds;
 	struct eph_tab dests;
 	struct eph_tab scopes;
@@ -207,9 +217,9 @@ struct eph_occ {
 	uint64_t dropped;
 	uint32_t anon_held; /* holds of unknown owner */
 	uint32_t anon_tw;
-	uint32_t gen;		  /* snapshots reconciled */
-	bool bound_unlisted;	  /* snapshots do not list bound-only TCP sockets (< 6.8) */
-	uint64_t snap_end_ns;	  /* when the latest snapshot's dump ended */
+	uint32_t gen;		    /* snapshots reconciled */
+	bool bound_unlisted;	    /* snapshots do not list bound-only TCP sockets (< 6.8) */
+	uint64_t snap_end_ns;	    /* when the latest snapshot's dump ended */
 	struct snap_port *snap_tcp; /* bound_unlisted: the latest snapshot's TCP sockets */
 	size_t nsnap_tcp;
 	uint64_t resyncs;	  /* eph_occ__reconcile() calls */
@@ -291,8 +301,10 @@ struct view {
 int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key, uint32_t hash);
 int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs);
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup);
+void proc_free(struct proc *p);
 void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts);
 void count_fail(struct eph_occ *occ, struct dest *d, uint64_t ts);
+int count_scope_fail(struct eph_occ *occ, const struct tuple *t, int32_t err, uint64_t ts);
 void hold_del(struct eph_occ *occ, int64_t hi, bool released, uint64_t ts, int64_t dur_ns);
 void hold_forget_sock(struct eph_occ *occ, int64_t hi);
 void hold_keys_hash(struct hold_keys *k, uint64_t sock_id, uint64_t cookie);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "format.h"
+#include "container_out.h"
 #include "findings.h"
 #include "jsonw.h"
 #include "occ_int.h"
@@ -37,6 +38,7 @@ static void json_ns(struct jsonw *w, const struct row *r)
 	jsonw_u64(w, "bucket_unknown", r->assumed);
 	jsonw_key(w, "bound_only_listed");
 	jsonw_raw(w, r->bound_unlisted ? "false" : "true");
+	eph_container__json(w, ns->owner);
 	jsonw_raw(w, "}");
 }
 
@@ -124,6 +126,7 @@ static void json_proc(struct jsonw *w, const struct eph_occ *occ, const struct r
 	jsonw_double(w, "pid", p ? p->pid : NAN);
 	jsonw_str(w, "comm", p ? p->comm : NULL, EPH_COMM_LEN);
 	jsonw_str(w, "cgroup", p ? p->cgroup : NULL, SIZE_MAX);
+	eph_container__json(w, p ? p->ct : NULL);
 	jsonw_u64(w, "held", r->st.held);
 	jsonw_u64(w, "time_wait", r->st.time_wait);
 	jsonw_double(w, "assign_rate", p ? r->st.assign_rate : NAN);
@@ -363,6 +366,14 @@ static void ns_label(char *buf, size_t len, uint32_t netns)
 		snprintf(buf, len, "~%03" PRIu32, n % 1000);
 }
 
+/* A container for a table, cut to width columns. */
+static void text_container(char *dst, size_t width, const struct eph_container *c, bool words)
+{
+	char s[EPH_CT_TEXT_LEN];
+
+	fit(dst, width, eph_container__text(c, words, s, sizeof(s)));
+}
+
 static void text_ns(struct jsonw *w, const struct view *v)
 {
 	size_t i;
@@ -392,6 +403,12 @@ static void text_ns(struct jsonw *w, const struct view *v)
 		w->err = sb_printf(
 			w->sb, "%-4s %-10" PRIu32 " %-11s %5s %6s %6s %6s %6" PRIu64 " %6s %8s\n",
 			nsl, ns->netns, range, res, usable, taken, bound, r->tw, udp, udpleft);
+		if (ns->owner && !w->err) {
+			char who[80];
+
+			text_container(who, 79 - 11, ns->owner, true);
+			w->err = sb_printf(w->sb, "%-4s  owner %s\n", "", who);
+		}
 	}
 }
 
@@ -419,14 +436,14 @@ static void text_sock_range(struct jsonw *w, const struct row *r)
 	room = 79 - (int)strlen(head) - (int)strlen(tail);
 	text_addr(dst, room < (int)sizeof(dst) - 1 ? room : (int)sizeof(dst) - 1, d->key.family,
 		  d->key.daddr, d->key.dport);
-	w->err =
-		sb_printf(w->sb,
-			  "%s%s%s\n      %" PRIu32 " more connect()%s with it (of %" PRIu32
-			  " usable; NS %s)\n",
-			  head, dst, tail, sr->left, sr->left == 1 ? "" : "s", sr->usable, nsl);
+	w->err = sb_printf(w->sb,
+			   "%s%s%s\n      %" PRIu32 " more connect()%s with it (of %" PRIu32
+			   " usable; NS %s)\n",
+			   head, dst, tail, sr->left, sr->left == 1 ? "" : "s", sr->usable, nsl);
 }
 
-static void text_dests(struct jsonw *w, const struct eph_occ *occ, struct view *v, unsigned int limit)
+static void text_dests(struct jsonw *w, const struct eph_occ *occ, struct view *v,
+		       unsigned int limit)
 {
 	size_t i;
 
@@ -448,11 +465,10 @@ static void text_dests(struct jsonw *w, const struct eph_occ *occ, struct view *
 		text_rate4(rt, sizeof(rt), r->st.assign_rate);
 		text_num(fail, sizeof(fail), occ->started ? (double)r->st.failures : NAN, "%.0f");
 		text_duration(ex, sizeof(ex), r->st.exhaust_in_s);
-		w->err = sb_printf(w->sb,
-				   "%-4s %-15s %-21s %5" PRIu32 " %4" PRIu32
-				   " %5.5s %4s %4s %4.4s %4s\n",
-				   nsl, src, dst, r->st.held, r->st.time_wait, left, use, rt, fail,
-				   ex);
+		w->err = sb_printf(
+			w->sb,
+			"%-4s %-15s %-21s %5" PRIu32 " %4" PRIu32 " %5.5s %4s %4s %4.4s %4s\n", nsl,
+			src, dst, r->st.held, r->st.time_wait, left, use, rt, fail, ex);
 	}
 	text_more(w, v->ndests, limit);
 	for (i = 0; i < shown(v->ndests, limit); i++)
@@ -477,8 +493,7 @@ static void text_scopes(struct jsonw *w, const struct view *v, unsigned int limi
 		text_addr(addr, 39, s->key.family, s->key.addr, -1);
 		text_num(left, sizeof(left), r->st.ports_left, "%.0f");
 		text_num(use, sizeof(use), r->st.utilization * 100, "%.1f");
-		w->err = sb_printf(w->sb,
-				   "%-4s %-5s %-39s %5" PRIu32 " %5" PRIu32 " %6.6s %5s\n",
+		w->err = sb_printf(w->sb, "%-4s %-5s %-39s %5" PRIu32 " %5" PRIu32 " %6.6s %5s\n",
 				   nsl, eph_proto_name(s->key.proto), addr, r->st.held,
 				   r->st.time_wait, left, use);
 	}
@@ -492,7 +507,7 @@ static void text_procs(struct jsonw *w, const struct eph_occ *occ, const struct 
 
 	if (!w->err)
 		w->err = sb_printf(w->sb, "\n%-7s %-15s %5s %5s %6s %5s %-4s %s\n", "PID", "COMM",
-				   "HELD", "TW", "RATE/s", "FAIL", "EXIT", "CGROUP");
+				   "HELD", "TW", "RATE/s", "FAIL", "EXIT", "CONTAINER|CGROUP");
 	for (i = 0; i < shown(v->nprocs, limit) && !w->err; i++) {
 		const struct row *r = &v->procs[i];
 		const struct proc *p = r->rec;
@@ -502,7 +517,9 @@ static void text_procs(struct jsonw *w, const struct eph_occ *occ, const struct 
 		if (p) {
 			snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
 			fit(comm, EPH_COMM_LEN - 1, p->comm);
-			if (p->cgroup)
+			if (p->ct)
+				text_container(cg, sizeof(cg) - 1, p->ct, false);
+			else if (p->cgroup)
 				fit(cg, sizeof(cg) - 1, p->cgroup);
 		}
 		text_num(rt, sizeof(rt), r->st.assign_rate,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "container_out.h"
 #include "occ_int.h"
 
 /* ---- numbers --------------------------------------------------------------------------- */
@@ -113,6 +114,7 @@ static void scope_stats(const struct eph_occ *occ, const struct occ_model *m, ui
 
 	stats_init(st, s->held, s->tw);
 	stats_left(st, occ, m, s->key.netns, s->key.proto == IPPROTO_UDP, m->scope_left[si]);
+	st->failures = s->fail_inuse + s->fail_again;
 }
 
 static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t now,
@@ -315,8 +317,11 @@ static void view_ns_add(struct view *v, uint32_t nsno, uint32_t held, uint32_t t
 	v->ns[nsno - 1].tw += tw;
 }
 
+/* With --container or --pod (occ->ctf): only the processes of what it names, and the
+ * namespaces it owns with their destinations and bind scopes. */
 int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 {
+	bool filtered = !eph_ct_filter__any(&occ->ctf);
 	uint32_t i;
 
 	memset(v, 0, sizeof(*v));
@@ -332,7 +337,9 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	for (i = 0; i < occ->nss.top; i++) {
 		struct row *r;
 
-		if (!occ->nss.used[i])
+		if (!occ->nss.used[i] ||
+		    !eph_ct_filter__match(&occ->ctf,
+					  ((const struct ns *)eph_tab__rec(&occ->nss, i))->owner))
 			continue;
 		r = &v->ns[v->nns++];
 		r->rec = eph_tab__rec(&occ->nss, i);
@@ -345,7 +352,7 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		const struct dest *d = eph_tab__rec(&occ->dests, i);
 		struct row *r;
 
-		if (!occ->dests.used[i])
+		if (!occ->dests.used[i] || (filtered && !view_nsno(v, d->key.netns)))
 			continue;
 		r = &v->dests[v->ndests++];
 		r->rec = d;
@@ -357,7 +364,7 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		const struct scope *s = eph_tab__rec(&occ->scopes, i);
 		struct row *r;
 
-		if (!occ->scopes.used[i])
+		if (!occ->scopes.used[i] || (filtered && !view_nsno(v, s->key.netns)))
 			continue;
 		r = &v->scopes[v->nscopes++];
 		r->rec = s;
@@ -368,13 +375,15 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	for (i = 0; i < occ->procs.top; i++) {
 		struct row *r;
 
-		if (!occ->procs.used[i])
+		if (!occ->procs.used[i] ||
+		    !eph_ct_filter__match(&occ->ctf,
+					  ((const struct proc *)eph_tab__rec(&occ->procs, i))->ct))
 			continue;
 		r = &v->procs[v->nprocs++];
 		r->rec = eph_tab__rec(&occ->procs, i);
 		proc_stats(occ, r->rec, now, &r->st);
 	}
-	if (occ->anon_held)
+	if (occ->anon_held && !filtered)
 		stats_init(&v->procs[v->nprocs++].st, occ->anon_held, occ->anon_tw);
 	qsort(v->dests, v->ndests, sizeof(struct row), cmp_dest);
 	qsort(v->scopes, v->nscopes, sizeof(struct row), cmp_scope);
@@ -389,9 +398,35 @@ void eph_occ_rows__free(struct eph_occ_rows *rows)
 	if (!rows)
 		return;
 	free(rows->dests);
+	free(rows->scopes);
 	free(rows->procs);
 	free(rows->netns);
+	free(rows->cts);
 	memset(rows, 0, sizeof(*rows));
+}
+
+const struct eph_container *eph_occ_rows__container(const struct eph_occ_rows *rows, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < rows->nprocs; i++)
+		if (rows->procs[i].pid == pid)
+			return rows->procs[i].ct;
+	return NULL;
+}
+
+/* c's copy in rows->cts (room for every namespace and process was made), NULL for none. */
+static const struct eph_container *rows_ct(struct eph_occ_rows *rows, const struct eph_container *c)
+{
+	size_t i;
+
+	if (!c || eph_container__none(c))
+		return NULL;
+	for (i = 0; i < rows->ncts; i++)
+		if (!memcmp(&rows->cts[i], c, sizeof(*c)))
+			return &rows->cts[i];
+	rows->cts[rows->ncts] = *c;
+	return &rows->cts[rows->ncts++];
 }
 
 int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_rows *rows)
@@ -405,9 +440,11 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 	if (err)
 		return err;
 	rows->dests = calloc(v.ndests + 1, sizeof(*rows->dests));
+	rows->scopes = calloc(v.nscopes + 1, sizeof(*rows->scopes));
 	rows->procs = calloc(v.nprocs + 1, sizeof(*rows->procs));
 	rows->netns = calloc(v.nns + 1, sizeof(*rows->netns));
-	if (!rows->dests || !rows->procs || !rows->netns) {
+	rows->cts = calloc(v.nns + v.nprocs + 1, sizeof(*rows->cts));
+	if (!rows->dests || !rows->scopes || !rows->procs || !rows->netns || !rows->cts) {
 		eph_occ_rows__free(rows);
 		view_free(&v);
 		return -ENOMEM;
@@ -415,6 +452,21 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 	for (i = 0; i < v.ndests; i++) {
 		rows->dests[i].key = ((const struct dest *)v.dests[i].rec)->key;
 		rows->dests[i].st = v.dests[i].st;
+		if (v.dests[i].nsno)
+			rows->dests[i].ct = rows_ct(
+				rows, ((const struct ns *)v.ns[v.dests[i].nsno - 1].rec)->owner);
+	}
+	for (i = 0; i < v.nscopes; i++) {
+		const struct scope *sc = v.scopes[i].rec;
+		struct eph_occ_scope_row *r = &rows->scopes[i];
+
+		r->key = sc->key;
+		r->st = v.scopes[i].st;
+		r->fail_inuse = sc->fail_inuse;
+		r->fail_again = sc->fail_again;
+		if (v.scopes[i].nsno)
+			r->ct = rows_ct(rows,
+					((const struct ns *)v.ns[v.scopes[i].nsno - 1].rec)->owner);
 	}
 	for (i = 0; i < v.nprocs; i++) {
 		const struct proc *p = v.procs[i].rec;
@@ -422,6 +474,7 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 		if (p) {
 			rows->procs[i].pid = p->pid;
 			memcpy(rows->procs[i].comm, p->comm, EPH_COMM_LEN);
+			rows->procs[i].ct = rows_ct(rows, p->ct);
 		}
 		rows->procs[i].st = v.procs[i].st;
 	}
@@ -435,10 +488,35 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 		r->high = ns->high;
 		r->reserved = ns->reserved;
 		r->usable = ns_usable(ns);
+		r->ct = rows_ct(rows, ns->owner);
 	}
 	rows->ndests = v.ndests;
+	rows->nscopes = v.nscopes;
 	rows->nprocs = v.nprocs;
 	rows->nnetns = v.nns;
 	view_free(&v);
+	return 0;
+}
+
+int eph_occ__held_by_proc(const struct eph_occ *occ, uint8_t proto, uint8_t family,
+			  void (*fn)(uint32_t pid, uint32_t held, void *ctx), void *ctx)
+{
+	uint32_t *held, i;
+
+	held = calloc(occ->procs.top + 1, sizeof(*held));
+	if (!held)
+		return -ENOMEM;
+	for (i = 0; i < occ->holds.top; i++) {
+		const struct hold *h = hold_rec(occ, i);
+
+		if (!occ->holds.used[i] || !h->proc || (proto && h->tuple.dest.proto != proto) ||
+		    (family && h->tuple.dest.family != family))
+			continue;
+		held[h->proc - 1]++;
+	}
+	for (i = 0; i < occ->procs.top; i++)
+		if (held[i])
+			fn(((const struct proc *)eph_tab__rec(&occ->procs, i))->pid, held[i], ctx);
+	free(held);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "container_out.h"
 #include "event.h"
 #include "strbuf.h"
 
@@ -129,7 +130,8 @@ struct eph_occ_stats {
 			      * now (the port-search model, portsearch.h) */
 	double utilization;  /* 1 - ports_left / usable */
 	double assign_rate;  /* assignments per second over the window */
-	uint64_t failures;   /* since the entry exists: connect() failures (dest), all (process) */
+	uint64_t failures;   /* since the entry exists: connect() failures (dest), no free port
+			      * for bind(0), listen() or a UDP implicit bind (scope), all (process) */
 	double need;	     /* dest: Little's law, rate x mean hold time; INFINITY: assignments
 			      * but no release with a known hold time in the window */
 	double exhaust_in_s; /* dest: seconds until no port is left; 0 when none is left now */
@@ -205,6 +207,22 @@ int eph_occ__event(struct eph_occ *occ, const struct eph_rec *r);
 /* Process facts that events do not carry. set_cgroup copies path. */
 int eph_occ__set_cgroup(struct eph_occ *occ, uint32_t pid, const char *path);
 void eph_occ__proc_exited(struct eph_occ *occ, uint32_t pid);
+/* The container or pod of pid (copied; NULL or none: a host process). 0 or -ENOMEM. */
+int eph_occ__set_container(struct eph_occ *occ, uint32_t pid, const struct eph_container *c);
+/* A process of container c (not none) uses netns: the namespace's owner, shown with its rows.
+ * The first container seen owns it; for a pod, a second container of the same pod leaves only
+ * the pod's fields. 0, -EINVAL or -ENOMEM. */
+int eph_occ__claim_netns(struct eph_occ *occ, uint32_t netns, const struct eph_container *c);
+/* NULL when none is known; valid until the next change to the occupancy. */
+const struct eph_container *eph_occ__container(const struct eph_occ *occ, uint32_t pid);
+const struct eph_container *eph_occ__netns_owner(const struct eph_occ *occ, uint32_t netns);
+/* Show only the processes of containers or pods f names, and the namespaces they own (with
+ * their destinations and bind scopes): in the JSON, text, rows and findings. */
+void eph_occ__set_ct_filter(struct eph_occ *occ, const struct eph_ct_filter *f);
+/* fn(pid) for every process known (holding, or seen within the window). fn must not change
+ * the set of processes. */
+void eph_occ__for_each_proc(const struct eph_occ *occ, void (*fn)(uint32_t pid, void *ctx),
+			    void *ctx);
 /* Calls alive(pid) for every process not yet marked exited and marks it when false. */
 void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void *ctx), void *ctx);
 
@@ -236,15 +254,29 @@ struct eph_findings;
 int eph_occ__findings(const struct eph_occ *occ, uint64_t now_ns, struct eph_findings *out);
 
 /* Every row of a snapshot, for exporters (the order of eph_occ__json()). */
+/* ct in the rows: the container (a process's) or owner (a namespace's, and so of its
+ * destinations and bind scopes), NULL for none; it points into the rows' own cts, valid until
+ * they are freed. */
 struct eph_occ_dest_row {
 	struct eph_occ_dest_key key;
 	struct eph_occ_stats st;
+	const struct eph_container *ct;
+};
+
+/* A bind scope; failures by kind (st.failures is their sum), since the scope exists. */
+struct eph_occ_scope_row {
+	struct eph_occ_scope_key key;
+	struct eph_occ_stats st;
+	uint64_t fail_inuse; /* bind() to port 0, listen(): EADDRINUSE */
+	uint64_t fail_again; /* UDP implicit bind of connect() or sendmsg(): EAGAIN */
+	const struct eph_container *ct;
 };
 
 struct eph_occ_proc_row {
 	uint32_t pid; /* 0: the holds of unknown owner (TIME_WAIT found in a snapshot) */
 	char comm[EPH_COMM_LEN];
 	struct eph_occ_stats st;
+	const struct eph_container *ct;
 };
 
 struct eph_occ_netns_row {
@@ -253,18 +285,32 @@ struct eph_occ_netns_row {
 	uint16_t low, high;
 	uint32_t reserved; /* reserved ports inside [low, high] */
 	double usable;	   /* NAN when the range is not known */
+	const struct eph_container *ct;
 };
 
 struct eph_occ_rows {
 	struct eph_occ_dest_row *dests;
+	struct eph_occ_scope_row *scopes;
 	struct eph_occ_proc_row *procs;
 	struct eph_occ_netns_row *netns;
-	size_t ndests, nprocs, nnetns;
+	size_t ndests, nscopes, nprocs, nnetns;
+	struct eph_container *cts; /* the distinct containers the rows name */
+	size_t ncts;
 };
 
 /* Fill rows (allocated; free with eph_occ_rows__free). Returns 0 or -ENOMEM. */
 int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_rows *rows);
 void eph_occ_rows__free(struct eph_occ_rows *rows); /* NULL-safe, leaves it empty */
+/* The container of pid among the rows' processes, or NULL. */
+const struct eph_container *eph_occ_rows__container(const struct eph_occ_rows *rows, uint32_t pid);
+
+/*
+ * The ports each known process holds now (TIME_WAIT included), of protocol proto and family
+ * family only (0: any; an IPv4-mapped IPv6 socket counts as IPv4): fn(pid, held, ctx) once for
+ * every process that holds some. Not the holds of unknown owner. Returns 0 or -ENOMEM.
+ */
+int eph_occ__held_by_proc(const struct eph_occ *occ, uint8_t proto, uint8_t family,
+			  void (*fn)(uint32_t pid, uint32_t held, void *ctx), void *ctx);
 
 /*
  * The snapshot as one JSON object (no newline): {"time","netns":[{"netns","low","high",

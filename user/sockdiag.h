@@ -11,6 +11,7 @@
 #define EPH_SOCKDIAG_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,19 +74,61 @@ struct eph_sockdiag_bound {
 int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
 			    struct eph_sockdiag_bound *bound);
 
-/* Socket inode -> owning process, from one walk over /proc (owners.c). */
+/*
+ * Socket inode -> owning process, from /proc/PID/fd (socket:[INODE]) with the process's comm
+ * and cgroup (owners.c). Kept from one update to the next: an inode known last time keeps its
+ * owner while that process runs, so only the sockets not seen before cost a walk, and only
+ * over the processes that may have them (see eph_owners__update()).
+ */
 struct eph_owners;
 
-struct eph_owners *eph_owners__new(void); /* NULL: ENOMEM */
+/* What the last update did. */
+struct eph_owners_stats {
+	size_t wanted;	/* inodes asked for */
+	size_t carried; /* of which the owner was known from the update before */
+	size_t unfound; /* looked for and not found (closed since, or no process has them) */
+	size_t listed;	/* processes in /proc (0: /proc was not listed: nothing to look for) */
+	size_t scanned; /* of which the fds were read */
+	bool whole;	/* every process was looked at (or all were found) */
+};
+
+struct eph_owners *eph_owners__new(void); /* empty; NULL: ENOMEM */
 void eph_owners__free(struct eph_owners *o);
-/* Fill s->pid, comm and cgroup from s->inode (the lowest pid when several share it, e.g.
- * after fork). Returns false, leaving s as it was, when no process is known to hold it. */
+
+/*
+ * Know the owners of the socket inodes want (ascending, no duplicates, no 0). The owner of an
+ * inode the last update knew is kept while that process runs; the other inodes are looked for
+ * in the processes not listed by the last walk over /proc (new since), then in hints (pids
+ * events named, any order), and in every other process when whole is set, or when an inode
+ * the last update could not find is asked for again (it lasts: not a socket closed between
+ * the dump and the walk). Looking stops when all are found; a whole walk from an empty cache
+ * gives each socket the lowest pid that has it (a fork shares them). Inodes a whole walk did
+ * not find are not looked for again while they are asked for. Returns 0 or -ENOMEM.
+ */
+int eph_owners__update(struct eph_owners *o, const uint64_t *want, size_t n, const uint32_t *hints,
+		       size_t nhints, bool whole);
+const struct eph_owners_stats *eph_owners__stats(const struct eph_owners *o);
+
+/* Fill s->pid, comm and cgroup (pointing into o) from s->inode. Returns false, leaving s as it
+ * was, when no process is known to hold it. */
 bool eph_owners__fill(const struct eph_owners *o, struct eph_occ_sock *s);
+
+/* The same for every socket, with copies of the cgroup paths, which outlive o: *paths (each,
+ * then the array, freed by the caller; set also on failure). Returns 0 or -ENOMEM. */
+int eph_owners__fill_copy(const struct eph_owners *o, struct eph_occ_sock *socks, size_t n,
+			  char ***paths, size_t *npaths);
 
 /* What a seed or a reconcile uses besides sock_diag, and what it found (NULL: nothing). */
 struct eph_sockdiag_opts {
 	FILE *warn; /* namespaces that cannot be read are reported here, or NULL */
 	struct eph_portiter *portiter; /* bind buckets of the TCP ports (EPH_BUCKET_*), or NULL */
+	/* the owners of the sockets: a cache kept between snapshots (eph_owners__update() with
+	 * hints and whole), or NULL: one whole walk over /proc of its own */
+	struct eph_owners *owners;
+	const uint32_t *hints;
+	size_t nhints;
+	bool whole;
+	const atomic_bool *cancel; /* when set, stop before the next namespace (-ECANCELED) */
 	/* set by the call */
 	uint32_t no_buckets; /* namespaces read without the port iterator (none given, or its
 			      * pass failed there): their connected TCP ports have no bucket */
@@ -94,13 +137,89 @@ struct eph_sockdiag_opts {
 			      * kernel before 6.8 and no whole walk of its bind hash */
 };
 
+/* One namespace of a snapshot: its settings, or why it could not be read. */
+struct eph_sockdiag_ns {
+	uint32_t inode;
+	int err;		      /* 0, or -errno: not entered, its range or sockets unread */
+	struct eph_port_range *range; /* its range and TIME_WAIT settings (err 0) */
+};
+
+/*
+ * What the kernel held at one time, read without touching an occupancy (a worker thread can
+ * take it while events go on), to be given to one with eph_sockdiag_apply().
+ */
+struct eph_sockdiag_snap {
+	struct eph_sockdiag_ns *ns; /* every namespace looked at, ascending by inode */
+	size_t nns;
+	struct eph_occ_sock *socks; /* of the namespaces read, with their owners */
+	size_t nsocks;
+	char **paths; /* the cgroup paths socks point to */
+	size_t npaths;
+	bool lists_bound;   /* this kernel's sock_diag lists bound-only TCP sockets */
+	uint32_t no_bound;  /* namespaces read whose bound-only TCP sockets are not known */
+	uint64_t start_ns;  /* CLOCK_MONOTONIC before the first dump */
+	uint64_t dumped_ns; /* after the last */
+	uint64_t end_ns;    /* after the owners were known */
+	struct eph_owners_stats owners;
+};
+
 /*
  * Read the range and the TIME_WAIT settings, and dump the sockets, of every namespace of l (or
- * only the one with inode only_netns, when not 0), then seed occ with them and their owners.
- * The snapshot lists bound-only TCP sockets (eph_occ__set_bound_listed) when the kernel's
- * sock_diag does (6.8+), or when the port iterator found them in every namespace read.
- * Namespaces that cannot be read are added to occ without a range, with a warning on o->warn.
- * Returns 0 if at least one namespace was read, else -errno of the first failure.
+ * only the one with inode only_netns, when not 0), and the owners of the sockets on a port of
+ * their namespace's range, into *out (free with eph_sockdiag_snap__free()). Namespaces that
+ * cannot be read are in it with their error, and a warning on o->warn. Returns 0, -ENOMEM or
+ * -ECANCELED (o->cancel).
+ */
+int eph_sockdiag_collect(const struct eph_netns_list *l, uint32_t only_netns,
+			 struct eph_sockdiag_opts *o, struct eph_sockdiag_snap **out);
+void eph_sockdiag_snap__free(struct eph_sockdiag_snap *s); /* NULL-safe */
+
+/*
+ * A port given back since the snapshot began, as an event said (EPH_RELEASE): the snapshot's
+ * socket with its keys is gone, and must not come back from it.
+ */
+struct eph_sockdiag_release {
+	uint64_t ts_ns;
+	uint64_t cookie; /* 0: not known */
+	uint32_t netns;
+	uint16_t sport;
+	uint16_t dport; /* 0: not known (no EPH_F_DEST) */
+	uint8_t proto;
+	uint8_t family; /* AF_INET for an IPv4-mapped IPv6 socket */
+	uint8_t has_saddr, has_daddr;
+	uint8_t saddr[16]; /* AF_INET in the first 4 bytes, the rest 0 */
+	uint8_t daddr[16];
+};
+
+/* An event's release as the snapshot sees sockets (false: not a release). */
+bool eph_sockdiag_release_of(const struct eph_event *ev, struct eph_sockdiag_release *r);
+
+/*
+ * Drop from s the sockets that releases of n (any order; sorted here) say are gone: those
+ * released at or after s->start_ns with the same cookie, or (when either has no cookie) the
+ * same protocol, namespace, local port and the addresses and remote port the release knows.
+ * Returns how many were dropped.
+ */
+size_t eph_sockdiag_snap__drop_released(struct eph_sockdiag_snap *s,
+					struct eph_sockdiag_release *rel, size_t n);
+
+/*
+ * Give a snapshot to occ: the ranges and settings of the namespaces read (the others are
+ * added without a range), whether bound-only sockets are listed (eph_occ__set_bound_listed),
+ * then eph_occ__seed() or, with reconcile, eph_occ__reconcile() from snap_ns. Returns what
+ * they return (reconcile: the holds removed), or -ENOENT (or the first namespace's error)
+ * when no namespace was read.
+ */
+int eph_sockdiag_apply(struct eph_occ *occ, const struct eph_sockdiag_snap *s, bool reconcile,
+		       uint64_t snap_ns);
+
+/*
+ * Collect and apply at once: seed occ with every namespace of l (or only the one with inode
+ * only_netns, when not 0). The snapshot lists bound-only TCP sockets (eph_occ__set_bound_listed)
+ * when the kernel's sock_diag does (6.8+), or when the port iterator found them in every
+ * namespace read. Namespaces that cannot be read are added to occ without a range, with a
+ * warning on o->warn. Returns 0 if at least one namespace was read, else -errno of the first
+ * failure.
  */
 int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,
 		      uint64_t now_ns, struct eph_sockdiag_opts *o);

@@ -34,7 +34,7 @@ struct proc {
 	uint32_t pid;
 	char comm[EPH_COMM_LEN];
 	uint64_t assigned;
-	uint64_t held; /* assignments not yet released */
+	uint64_t held; /* assignments not yet released, or the tracker's count (set_held) */
 	uint64_t failed_other;
 	uint32_t nerrs;
 	struct errno_count errs[SUMMARY_MAX_ERRNOS]; /* ascending by err */
@@ -196,7 +196,7 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 	switch (ev->type) {
 	case EPH_ASSIGN:
 	case EPH_FAIL:
-		p = summary_get(s, ev->pid, ev->comm);
+		p = summary_get(s, ev->pid, eph_proc_comm(ev));
 		if (!p && s->nprocs >= s->max_procs) {
 			if (ev->type == EPH_ASSIGN)
 				s->untracked_assigned++;
@@ -207,7 +207,7 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 		if (!p)
 			return -ENOMEM;
 		/* The latest name wins: a process may exec or rename itself. */
-		memcpy(p->comm, ev->comm, EPH_COMM_LEN);
+		memcpy(p->comm, eph_proc_comm(ev), EPH_COMM_LEN);
 		p->comm[EPH_COMM_LEN - 1] = '\0';
 		if (ev->type == EPH_ASSIGN) {
 			p->assigned++;
@@ -226,6 +226,22 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 	default:
 		return 0; /* EPH_TIME_WAIT: still held; EPH_CONNECT: bind() took the port */
 	}
+}
+
+void eph_summary__clear_held(struct eph_summary *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nprocs; i++)
+		s->procs[i].held = 0;
+}
+
+void eph_summary__set_held(struct eph_summary *s, uint32_t pid, uint64_t held)
+{
+	struct proc *p = summary_find(s, pid);
+
+	if (p)
+		p->held = held;
 }
 
 static int cmp_proc_pid(const void *a, const void *b)

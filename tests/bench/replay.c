@@ -99,7 +99,9 @@ static void ev_common(struct gen *g, struct eph_event *e, uint32_t pid, uint32_t
 	e->daddr[1] = 1 + dest / 65536;
 	e->daddr[2] = dest / 256;
 	e->daddr[3] = dest % 256;
-	snprintf(e->comm, sizeof(e->comm), "client-%u", pid % 1000);
+	/* a process named client-N whose thread worker-N did it, as a thread pool would */
+	snprintf(e->comm, sizeof(e->comm), "worker-%u", pid % 1000);
+	snprintf(e->pcomm, sizeof(e->pcomm), "client-%u", pid % 1000);
 }
 
 static void gen_one(struct gen *g, struct eph_event *e)

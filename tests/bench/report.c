@@ -19,6 +19,7 @@
 #define HOST_OVERHEAD_PCT 3.0
 #define STARTUP_MS 150.0
 #define REPLAY_PER_S 10e6
+#define SOAK_SCRAPE_MS 1000.0 /* issue 14: the longest scrape of the serve soak */
 
 struct rec {
 	unsigned int n;
@@ -375,6 +376,39 @@ static void row_progcost(const struct rec *r, const char *where)
 	     getd(r, "ns_per_conn"), getd(r, "runs_per_conn"), gets(r, "progs"));
 }
 
+/* The serve soak (tests/host/soak.py): scrapes and /healthz, then resyncs and drops. */
+static void row_soak(const struct rec *r, const char *where)
+{
+	struct row *w = add_row(r, where);
+	bool ok;
+
+	cell(w->figure, sizeof(w->figure),
+	     "serve soak: scrape p50 / p99 / max, /healthz (%s netns, %s procs, %s held, %s "
+	     "connect/s for %s s, scrapes every 0.5 s)",
+	     gets(r, "ns"), gets(r, "procs"), gets(r, "held"), gets(r, "rate"), gets(r, "secs"));
+	if (na(r, w))
+		return;
+	cell(w->result, sizeof(w->result),
+	     "%.0f / %.0f / %.0f ms (%s scrapes); /healthz %s polls, %s not 200", getd(r, "p50_ms"),
+	     getd(r, "p99_ms"), getd(r, "max_ms"), gets(r, "scrapes"), gets(r, "healthz"),
+	     gets(r, "non200"));
+	cell(w->target, sizeof(w->target), "max < 1 s, /healthz only 200");
+	ok = getd(r, "max_ms") < SOAK_SCRAPE_MS && !getd(r, "non200");
+	cell(w->met, sizeof(w->met), "%s", ok ? "yes" : "no");
+
+	w = add_row(r, where);
+	cell(w->figure, sizeof(w->figure), "serve soak: resync (off the loop), drops, series");
+	cell(w->result, sizeof(w->result),
+	     "%s resyncs: collected in %.0f ms median (%.0f max), applied under the lock in %.1f "
+	     "ms max; %.0f events dropped; at most %s series, %s counter decreases",
+	     gets(r, "resyncs"), getd(r, "resync_p50_ms"), getd(r, "resync_max_ms"),
+	     getd(r, "apply_max_ms"), getd(r, "drops"), gets(r, "series_max"),
+	     gets(r, "decreases"));
+	cell(w->target, sizeof(w->target), "0 drops, 0 decreases");
+	ok = !getd(r, "drops") && !getd(r, "decreases");
+	cell(w->met, sizeof(w->met), "%s", ok ? "yes" : "no");
+}
+
 static const struct {
 	const char *kind;
 	void (*fn)(const struct rec *r, const char *where);
@@ -387,6 +421,7 @@ static const struct {
 	{ "corememory", row_corememory },
 	{ "startup", row_startup },
 	{ "memory", row_memory },
+	{ "soak", row_soak },
 };
 
 static void add_rows(const char *kind, void (*fn)(const struct rec *r, const char *where),

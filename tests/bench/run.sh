@@ -5,8 +5,10 @@
 # On the host (tracepoint backend): the aggregation core on a synthetic replay, start-up time,
 # overhead on a connect loop against no tracer (and against libbpf-tools tcpconnect and
 # bindsnoop where they attach), the BPF time per connection of each program (bpf_stats), the
-# highest event rate taken without a drop, and the RSS of ephtrace top while 100 000 ports are
-# held. Then qemu guests (TCG, tests/vm/lib.sh; /init runs
+# highest event rate taken without a drop, the RSS of ephtrace top while 100 000 ports are
+# held, and the serve soak (tests/host/soak.py: scrape latency, resync time and drops of
+# ephtrace serve over 100 namespaces, 2 000 processes and 20 000 held connections under 2 000
+# connect()s a second; EPH_BENCH_SOAK=0 leaves it out). Then qemu guests (TCG, tests/vm/lib.sh; /init runs
 # ephbench, eph.mode=bench): on Debian's 6.12 kernel start-up and overhead of the fentry and
 # kprobe backends side by side with tcpconnect and bindsnoop; on 6.1 the overhead of fentry
 # against both again, as bindsnoop does not load on 6.12, and a bind loop (what bindsnoop
@@ -26,6 +28,7 @@
 #                        end (default 900): a TCG guest takes a whole core, another tracer
 #                        adds its cost to every condition
 #   EPH_BENCH_ROUNDS, EPH_BENCH_VM_ROUNDS   overhead rounds on the host (11) and in the guest (5)
+#   EPH_BENCH_SOAK       1 (default) runs the serve soak on the host, 0 does not
 #   and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM, EPH_VM_QEMU)
 set -uo pipefail
 
@@ -44,6 +47,7 @@ kernels=${EPH_BENCH_KERNELS:-6.12 6.1}
 wait_max=${EPH_BENCH_WAIT:-900}
 rounds=${EPH_BENCH_ROUNDS:-11}
 vm_rounds=${EPH_BENCH_VM_ROUNDS:-5}
+soak=${EPH_BENCH_SOAK:-1}
 outdir=$OUTPUT/bench
 raw=$outdir/raw.txt
 host=1 vm=1
@@ -114,6 +118,20 @@ step()
 	say "$name: $((SECONDS - s)) s"
 }
 
+# The serve soak: its BENCH line to raw.txt (an n/a one if it made none), the rest to soak.log.
+soak_step()
+{
+	local s=$SECONDS line
+
+	say "soak..."
+	EPH_SOAK_BENCH=1 "$here/../host/soak.sh" "$ephtrace" >"$outdir/soak.log" 2>&1
+	line=$(grep '^BENCH kind=soak ' "$outdir/soak.log" | tail -n 1)
+	[ -n "$line" ] || line="BENCH kind=soak where=host status=na error=\"$(tail -n 1 \
+		"$outdir/soak.log" | tr -d '"')\""
+	echo "$line" >>"$raw"
+	say "soak: $((SECONDS - s)) s"
+}
+
 tc=() bs=() hk=()
 [ -x "$tcpconnect" ] && tc=(--tcpconnect "$tcpconnect")
 [ -x "$bindsnoop" ] && bs=(--bindsnoop "$bindsnoop")
@@ -129,6 +147,7 @@ if [ $host = 1 ]; then
 	step progcost progcost "${e[@]}" --duration 2
 	step throughput throughput "${e[@]}" --duration 1.5 --clients 8 --steps 4
 	step memory memory "${e[@]}" --ports 100000 --dests 4
+	[ "$soak" = 1 ] && soak_step
 fi
 
 # One guest on kernel series K, one boot: start-up (if asked) then overhead, of the backends B

@@ -29,7 +29,8 @@ struct jev {
 	int type; /* EXPECT_ASSIGN, EXPECT_FAIL, EXPECT_BOUND_CONNECT, or EXPECT_NONE */
 	uint8_t op, proto, family;
 	long long pid, tid, netns, sport, dport, req_port, errnum;
-	const char *comm, *error, *backend;
+	const char *comm, *pcomm, *error, *backend;
+	bool owned; /* a release or time_wait: pid, tid, comm and process_comm are its owner's */
 	bool ephemeral, bound, no_port;
 	bool has_saddr, has_daddr;
 	uint8_t saddr[16], daddr[16];
@@ -52,9 +53,9 @@ struct checker {
 
 /* clang-format off */
 static const char *const event_keys[] = {
-	"event", "op", "proto", "family", "pid", "tid", "comm", "cgroup_id", "netns", "saddr",
-	"sport", "daddr", "dport", "requested_port", "ephemeral", "bound", "bind_address_no_port",
-	"error", "errno", "search_ns", "held_ns", "time", "backend",
+	"event", "op", "proto", "family", "pid", "tid", "comm", "process_comm", "cgroup_id",
+	"netns", "saddr", "sport", "daddr", "dport", "requested_port", "ephemeral", "bound",
+	"bind_address_no_port", "error", "errno", "search_ns", "held_ns", "time", "backend",
 };
 /* clang-format on */
 
@@ -203,8 +204,9 @@ static int decode_event(struct checker *c, json_object *o, struct jev *e)
 		bad = "netns/sport/dport/requested_port";
 	if (!get_int(o, "errno", &e->errnum) || !get_str(o, "error", &e->error))
 		bad = "errno/error";
-	if (!get_str(o, "comm", &e->comm) || !get_str(o, "backend", &e->backend))
-		bad = "comm/backend";
+	if (!get_str(o, "comm", &e->comm) || !get_str(o, "process_comm", &e->pcomm) ||
+	    !get_str(o, "backend", &e->backend))
+		bad = "comm/process_comm/backend";
 	if (!get_bool(o, "ephemeral", &e->ephemeral))
 		bad = "ephemeral";
 	else if (!get_bool(o, "bound", &e->bound))
@@ -271,8 +273,11 @@ static int parse_lines(struct checker *c)
 			c->summary_text = line;
 			continue;
 		}
-		if (!strcmp(event, "release") || !strcmp(event, "time_wait"))
-			continue; /* not asked for; not what this test counts */
+		if (!strcmp(event, "release") || !strcmp(event, "time_wait")) {
+			/* not counted here: only their owner is checked (check_owners) */
+			e->owned = !decode_event(c, o, e);
+			continue;
+		}
 		if (!strcmp(event, "assign"))
 			e->type = EXPECT_ASSIGN;
 		else if (!strcmp(event, "fail"))
@@ -349,6 +354,19 @@ static void port_text(bool has, long long port, char *buf, size_t len)
 		snprintf(buf, len, "null");
 }
 
+/* comm is the thread's name (want), process_comm the process's: the workload's first name. */
+static void check_comms(struct checker *c, const char *what, const char *want, const struct jev *e)
+{
+	const char *pcomm = c->in->o->comm;
+
+	if (!e->comm || strcmp(e->comm, want))
+		problem(c, "%s: expected comm \"%s\" got \"%s\"", what, want,
+			e->comm ? e->comm : "null");
+	if (!e->pcomm || strcmp(e->pcomm, pcomm))
+		problem(c, "%s: expected process_comm \"%s\" got \"%s\"", what, pcomm,
+			e->pcomm ? e->pcomm : "null");
+}
+
 /* Field-by-field comparison of a matched pair. */
 static void compare_fields(struct checker *c, const struct orec *r, const struct jev *e)
 {
@@ -408,11 +426,9 @@ static void compare_fields(struct checker *c, const struct orec *r, const struct
 	if ((unsigned long long)e->netns != c->in->o->netns)
 		problem(c, "%s: expected netns %llu (the workload's) got %lld", what,
 			(unsigned long long)c->in->o->netns, e->netns);
-	if (e->tid != in->pid)
-		problem(c, "%s: expected tid %d got %lld", what, (int)in->pid, e->tid);
-	if (!e->comm || strcmp(e->comm, in->o->comm))
-		problem(c, "%s: expected comm \"%s\" got \"%s\"", what, in->o->comm,
-			e->comm ? e->comm : "null");
+	if (e->tid != r->tid)
+		problem(c, "%s: expected tid %d got %lld", what, (int)r->tid, e->tid);
+	check_comms(c, what, oracle_comm(in->o, r->tid), e);
 	if (in->backend && (!e->backend || strcmp(e->backend, in->backend)))
 		problem(c, "%s: expected backend \"%s\" got \"%s\"", what, in->backend,
 			e->backend ? e->backend : "null");
@@ -545,6 +561,44 @@ static void list_unexpected(struct checker *c)
 		buf_printf(&c->out->report, "  ... %u unexpected events in all\n", listed);
 }
 
+/*
+ * Releases and time_wait moves of the workload name their owner as it was at assignment: one
+ * of its threads (its tid, that thread's comm) and the process's name then. With --releases,
+ * each port a second thread took comes back in a release that names that thread.
+ */
+static void check_owners(struct checker *c)
+{
+	const struct oracle *o = c->in->o;
+	unsigned int want = 0, got = 0;
+	char what[64];
+	uint32_t i;
+	int j;
+
+	for (j = 0; j < c->nr_evs; j++) {
+		const struct jev *e = &c->evs[j];
+		int before = c->out->problems;
+
+		if (!e->owned || e->pid != c->in->pid)
+			continue;
+		snprintf(what, sizeof(what), "%s of port %lld", e->event, e->sport);
+		if (e->tid != c->in->pid && (!o->thread_tid || e->tid != o->thread_tid))
+			problem(c, "%s: expected the tid of a thread of pid %d got %lld", what,
+				(int)c->in->pid, e->tid);
+		check_comms(c, what, oracle_comm(o, (int32_t)e->tid), e);
+		if (c->out->problems != before)
+			show_line(c, e->lineno, e->line);
+		got += o->thread_tid && e->tid == o->thread_tid && !strcmp(e->event, "release");
+	}
+	if (!c->in->releases || !o->thread_tid)
+		return;
+	for (i = 0; i < o->n; i++)
+		want += wanted(c->in, &o->rec[i]) && o->rec[i].expect == EXPECT_ASSIGN &&
+			o->rec[i].tid == o->thread_tid;
+	if (want != got)
+		problem(c, "expected %u releases owned by thread %s (tid %d) got %u", want,
+			o->thread_comm, (int)o->thread_tid, got);
+}
+
 /* ---- the summary line ---- */
 
 static void check_failed_map(struct checker *c, json_object *failed)
@@ -593,7 +647,7 @@ static void check_summary(struct checker *c, unsigned int got_assigned)
 {
 	json_object *procs, *p, *failed;
 	long long pid, assigned, dropped;
-	const char *backend;
+	const char *backend, *comm;
 	int before = c->out->problems;
 	unsigned int want;
 	bool seen = false;
@@ -631,6 +685,10 @@ static void check_summary(struct checker *c, unsigned int got_assigned)
 			continue;
 		}
 		seen = true;
+		/* the process's name, not that of the thread that made the last call */
+		if (!get_str(p, "comm", &comm) || !comm || strcmp(comm, c->in->o->comm))
+			problem(c, "summary: expected comm \"%s\" for pid %d got \"%s\"",
+				c->in->o->comm, (int)c->in->pid, comm ? comm : "null");
 		if (!get_int(p, "assigned", &assigned) || assigned != want)
 			problem(c, "summary: expected assigned %u for pid %d got %lld", want,
 				(int)c->in->pid, assigned);
@@ -702,6 +760,7 @@ int check_run(const struct check_in *in, struct check_out *out)
 		list_missing(&c, found);
 	}
 	list_unexpected(&c);
+	check_owners(&c);
 	check_summary(&c, got_assigned);
 
 out_free:

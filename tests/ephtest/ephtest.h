@@ -75,6 +75,7 @@ struct orec {
 	bool no_port;	      /* TCP connect: IP_BIND_ADDRESS_NO_PORT ("bind_address_no_port") */
 	int32_t ret;	      /* the system call's return value */
 	int32_t err;	      /* its errno, 0 on success (only a fail's event carries it) */
+	int32_t tid;	      /* the thread that made it (gettid()) */
 	uint16_t port;	      /* getsockname() port after the call (0 if none); a bound
 			       * socket's failed connect(): the port it had */
 	uint16_t dport;	      /* destination port */
@@ -179,7 +180,9 @@ struct oracle {
 	uint64_t netns;	      /* inode of the child's network namespace */
 	int32_t skip;	      /* setup could not run here: msg says why */
 	char msg[WL_MSG_LEN]; /* why setup or the workload failed */
-	char comm[16];
+	char comm[16];	      /* the process's name (its main thread's) */
+	int32_t thread_tid;   /* thread-connect: the second thread, named thread_comm; 0 if none */
+	char thread_comm[16];
 	struct occ_progress prog;
 	struct hr_shared hr;
 	struct drv_sync sync;
@@ -238,6 +241,7 @@ struct scenario {
 	bool no_tw_reuse;		 /* net.ipv4.tcp_tw_reuse = 0 inside the netns */
 	bool many_fds;			 /* raise RLIMIT_NOFILE in the children */
 	const char *tw_reuse;		 /* net.ipv4.tcp_tw_reuse inside the netns, or NULL */
+	bool releases;			 /* events --releases: each release's owner is checked */
 	const struct hr_case *hr;	 /* SCN_HEADROOM: the state to build (headroom.c) */
 	/* SCN_DRIVEN: runs the scenario (run is its workload's body) and prints its RESULT line */
 	enum verdict (*drive)(const struct scenario *s, const struct occ_opts *op);
@@ -272,6 +276,8 @@ int rec_bind(struct oracle *o, int fd, int proto, int family, uint16_t port);
 int bc_workload(struct oracle *o);
 int bc_workload_v6(struct oracle *o);
 
+/* The name of the workload's thread tid: o->thread_comm for its second thread, else o->comm. */
+const char *oracle_comm(const struct oracle *o, int32_t tid);
 /* 0 when the kernel did what the scenario is about; else msg says what went wrong. */
 int oracle_premise(const struct oracle *o, const struct scenario *s, char *msg, size_t len);
 /* One JSON line per record into b. */
@@ -323,6 +329,7 @@ struct check_in {
 	int family;	     /* 0, or only this family is expected */
 	const char *backend; /* expected "backend" value, NULL for auto */
 	bool burst;
+	bool releases;	  /* ephtrace ran with --releases */
 	const char *json; /* ephtrace's stdout */
 };
 

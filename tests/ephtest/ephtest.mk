@@ -14,6 +14,6 @@ $(OUTPUT)/tests/ephtest-obj/%.o: tests/ephtest/%.c | $(OUTPUT)/tests/ephtest-obj
 
 $(OUTPUT)/tests/ephtest: $(EPHTEST_OBJS) | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -ljson-c -o $@
+	$(Q)$(CC) $(CFLAGS) -pthread $^ -ljson-c -o $@
 
 -include $(wildcard $(OUTPUT)/tests/ephtest-obj/*.d)

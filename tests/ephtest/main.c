@@ -189,6 +189,8 @@ static int start_tracer(struct run *r, const struct opts *op)
 		argv[n++] = "-4";
 	if (r->s->filter == FILTER_V6)
 		argv[n++] = "-6";
+	if (r->s->releases)
+		argv[n++] = "--releases";
 	if (r->s->ringbuf_size) {
 		argv[n++] = "--ringbuf-size";
 		argv[n++] = (char *)r->s->ringbuf_size;
@@ -256,6 +258,7 @@ static int compare(struct run *r, const struct opts *op)
 						      0,
 		.backend = r->backend,
 		.burst = r->s->burst,
+		.releases = r->s->releases,
 		.json = buf_str(&r->t.out),
 	};
 	const char *want;

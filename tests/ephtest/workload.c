@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +58,13 @@ struct orec *rec_new(struct oracle *o, uint8_t op, int proto, int family)
 	r->op = op;
 	r->proto = proto;
 	r->family = family;
+	r->tid = gettid();
 	return r;
+}
+
+const char *oracle_comm(const struct oracle *o, int32_t tid)
+{
+	return o->thread_tid && tid == o->thread_tid ? o->thread_comm : o->comm;
 }
 
 static void loopback(int family, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -359,6 +366,78 @@ static int run_burst(struct oracle *o)
 	return 0;
 }
 
+/*
+ * thread-connect: a second thread, named apart from the process (as dig's isc-net-0000 or a
+ * JVM's pool threads), makes the connects; the main thread has bound the listener. Events name
+ * the thread in comm and the process in process_comm. The main thread then renames itself and
+ * resets the thread's connections: their releases name the owner as it was at assignment, the
+ * thread and the process's first name, from the hold.
+ */
+#define THREAD_COMM "eph-worker"
+#define RENAMED_COMM "eph-renamed"
+
+struct conn_thread {
+	struct oracle *o;
+	int fds[NR_TRIES];
+	int nfds;
+	int err;
+};
+
+static void *thread_connects(void *arg)
+{
+	struct conn_thread *t = arg;
+	struct oracle *o = t->o;
+	int i, fd;
+
+	if (prctl(PR_SET_NAME, THREAD_COMM)) {
+		wl_msg(o, "prctl(PR_SET_NAME) of the thread", errno);
+		t->err = -1;
+		return NULL;
+	}
+	prctl(PR_GET_NAME, o->thread_comm);
+	o->thread_tid = gettid();
+	for (i = 0; i < NR_TRIES; i++) {
+		fd = new_socket(o, AF_INET, IPPROTO_TCP);
+		if (fd < 0) {
+			t->err = -1;
+			return NULL;
+		}
+		t->fds[t->nfds++] = fd;
+		rec_connect(o, fd, OP_CONNECT, IPPROTO_TCP, AF_INET, LISTEN_PORT);
+	}
+	return NULL;
+}
+
+static int run_thread_connect(struct oracle *o)
+{
+	struct conn_thread t = { .o = o };
+	pthread_t th;
+	int i, err;
+
+	if (listener(o, AF_INET) < 0)
+		return -1;
+	err = pthread_create(&th, NULL, thread_connects, &t);
+	if (err) {
+		wl_msg(o, "pthread_create()", err);
+		return -1;
+	}
+	pthread_join(th, NULL);
+	if (t.err)
+		return -1;
+	if (prctl(PR_SET_NAME, RENAMED_COMM)) {
+		wl_msg(o, "prctl(PR_SET_NAME) of the main thread", errno);
+		return -1;
+	}
+	for (i = 0; i < t.nfds; i++) {
+		if (no_linger(t.fds[i])) {
+			wl_msg(o, "setsockopt(SO_LINGER)", errno);
+			return -1;
+		}
+		close(t.fds[i]);
+	}
+	return 0;
+}
+
 /* ---- occupancy roles (see ephtest.h): one process each, in the server's namespace ---- */
 
 #define OCC_MAX_FDS 4096
@@ -602,6 +681,16 @@ const struct scenario scenarios[] = {
 		.range_hi = 40015,
 		.premise_err = EAGAIN,
 		.run = run_udp_sendto,
+	},
+	{
+		.name = "thread-connect",
+		.desc = "v4-connect from a thread of its own name; its releases by the main thread",
+		.nr_workloads = 1,
+		.range_lo = 40000,
+		.range_hi = 40015,
+		.premise_err = EADDRNOTAVAIL,
+		.releases = true,
+		.run = run_thread_connect,
 	},
 	{
 		.name = "filter-pid",
@@ -1309,10 +1398,12 @@ int oracle_to_json(const struct oracle *o, pid_t pid, struct buf *b)
 		inet_ntop(r->family, r->addr, addr, sizeof(addr));
 		inet_ntop(r->family, r->daddr, daddr, sizeof(daddr));
 		err = buf_printf(b,
-				 "{\"pid\":%d,\"comm\":\"%s\",\"netns\":%llu,\"op\":\"%s\","
-				 "\"proto\":\"%s\",\"family\":\"%s\",\"ret\":%d,\"errno\":%d,",
-				 (int)pid, o->comm, (unsigned long long)o->netns, op_name(r->op),
-				 proto_name(r->proto), family_name(r->family), r->ret, r->err);
+				 "{\"pid\":%d,\"tid\":%d,\"comm\":\"%s\",\"process_comm\":\"%s\","
+				 "\"netns\":%llu,\"op\":\"%s\",\"proto\":\"%s\",\"family\":\"%s\","
+				 "\"ret\":%d,\"errno\":%d,",
+				 (int)pid, (int)r->tid, oracle_comm(o, r->tid), o->comm,
+				 (unsigned long long)o->netns, op_name(r->op), proto_name(r->proto),
+				 family_name(r->family), r->ret, r->err);
 		if (err)
 			break;
 		if (r->err)

@@ -4,7 +4,7 @@
  * in front of user space, through everything that consumes them.
  *
  * The whole input is first one record for eph_decode() (any size). Then it is read as a
- * stream: N records of 128 bytes, and what is left over (size % 128) sets the parameters
+ * stream: N records of 144 bytes, and what is left over (size % 144) sets the parameters
  * (clock offset, a filter, a port range, the time of the snapshot). Every record that decodes
  * goes to the JSON and text formatters, the filters, the summary of "events", the per-process
  * counts of "serve" and two occupancy objects: a fresh one per input (reproducible) and a
@@ -12,7 +12,7 @@
  * and get pruned.
  *
  * Checked, beyond the sanitizers: decode accepts exactly the well-formed records and copies
- * them as they are (comm terminated); JSON output is valid JSON (valid UTF-8 strings, numbers
+ * them as they are (comm and pcomm terminated); JSON output is valid JSON (valid UTF-8 strings, numbers
  * and not "nan") with each of the names of the events --json contract once; text lines are
  * printable ASCII (a comm cannot send escape sequences to a terminal); times match gmtime_r();
  * occupancy text lines fit in 79 columns; a shown event is in scope.
@@ -99,6 +99,7 @@ static void check_decode(const uint8_t *data, size_t size, int64_t mono_to_wall,
 	}
 	FUZZ_ASSERT(err == 0, data, size);
 	ev.comm[EPH_COMM_LEN - 1] = '\0';
+	ev.pcomm[EPH_COMM_LEN - 1] = '\0';
 	FUZZ_ASSERT(!memcmp(&r->ev, &ev, sizeof(ev)), data, size);
 	FUZZ_ASSERT(r->wall_ns == ev.ts_ns + (uint64_t)mono_to_wall, data, size);
 	*ok = true;
@@ -124,8 +125,8 @@ static void check_json_event(struct strbuf *sb, const struct eph_rec *r, const c
 {
 	/* clang-format off */
 	static const char *const names[] = {
-		"event", "op", "proto", "family", "pid", "tid", "comm", "cgroup_id", "netns",
-		"saddr", "sport", "daddr", "dport", "requested_port", "ephemeral", "bound",
+		"event", "op", "proto", "family", "pid", "tid", "comm", "process_comm", "cgroup_id",
+		"netns", "saddr", "sport", "daddr", "dport", "requested_port", "ephemeral", "bound",
 		"bind_address_no_port", "error", "errno", "search_ns", "held_ns", "time", "backend",
 	};
 	/* clang-format on */

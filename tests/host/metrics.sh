@@ -11,7 +11,20 @@
 #   API must then return exactly the workload's count: ephtrace_port_failures_total (which has
 #   no netns or pid label: it counts the whole host) minus the EADDRNOTAVAIL failures other
 #   processes had meanwhile, by ephtrace's own per-process series, and the workload's
-#   ephtrace_process_port_failures_total must be exactly its count.
+#   ephtrace_process_port_failures_total must be exactly its count; so must the destination's
+#   ephtrace_destination_port_failures_total, with ports_held 16, ports_left 0, utilization 1;
+# - bind scopes, in a second netns with an 8-port range (40000-40007): a workload fills the TCP
+#   bind(0) scope on 0.0.0.0 until EADDRINUSE, the UDP one with sendto() from unbound sockets
+#   until EAGAIN, then tries UDP bind(0) (EADDRINUSE). ephtrace_bind_scope_ports_held must be
+#   the ports the kernel gave, ports_left 0 and utilization 1 (the kernel refused the next
+#   ones), and ephtrace_bind_scope_port_failures_total{error} the workload's own errno counts;
+# - the alert rules of deploy/prometheus, loaded by that Prometheus: the EADDRNOTAVAIL, UDP
+#   EAGAIN and bind(0) EADDRINUSE alerts fire for those series, the exhaustion ones (for: 1m)
+#   are pending;
+# - the summary of `ephtrace events` (tracepoint backend), in a third netns where TIME_WAIT
+#   sockets cannot be made (tcp_max_tw_buckets 0: an active close frees the port at once, with
+#   no event for it): a client connects 40 times, closes 30 first and keeps 10. Its HELD must
+#   be the sockets the kernel lists for it (ss), not the 40 a running sum would say.
 # Exit 0 on success, 1 on a failure (expected vs got printed), 77 (SKIP) when it cannot run.
 #
 # Usage: tests/host/metrics.sh [path/to/ephtrace]    (as root, from the top of the tree)
@@ -20,6 +33,8 @@ set -eu
 EPHTRACE=${1:-./ephtrace}
 PY=/usr/bin/python3 # Debian's python, with python3-prometheus-client
 NS=ephtest-metrics-$$
+NS2=ephtest-metrics-bind-$$
+NS3=ephtest-metrics-tw-$$
 WORK=$(mktemp -d /tmp/ephtest-metrics.XXXXXX)
 PIDS=""
 FAILED=0
@@ -42,19 +57,27 @@ die() {
 	exit 1
 }
 
+ns_pids() {
+	for n in "$NS" "$NS2" "$NS3"; do
+		ip netns pids "$n" 2>/dev/null
+	done
+}
+
 cleanup() {
-	for p in $PIDS $(ip netns pids "$NS" 2>/dev/null); do
+	for p in $PIDS $(ns_pids); do
 		kill "$p" 2>/dev/null || true
 	done
 	for p in $PIDS; do
 		wait "$p" 2>/dev/null || true
 	done
 	i=0
-	while [ -n "$(ip netns pids "$NS" 2>/dev/null)" ] && [ $i -lt 50 ]; do
+	while [ -n "$(ns_pids)" ] && [ $i -lt 50 ]; do
 		i=$((i + 1))
 		sleep 0.1
 	done
-	ip netns del "$NS" 2>/dev/null || true
+	for n in "$NS" "$NS2" "$NS3"; do
+		ip netns del "$n" 2>/dev/null || true
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -73,6 +96,15 @@ ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
 ip netns exec "$NS" ip link set lo up
 ip netns exec "$NS" sh -c 'echo "40000 40015" > /proc/sys/net/ipv4/ip_local_port_range'
 NETNS=$(stat -L -c %i "/run/netns/$NS")
+ip netns add "$NS2" 2>/dev/null || skip "cannot create a second network namespace"
+ip netns exec "$NS2" ip link set lo up
+ip netns exec "$NS2" sh -c 'echo "40000 40007" > /proc/sys/net/ipv4/ip_local_port_range'
+NETNS2=$(stat -L -c %i "/run/netns/$NS2")
+ip netns add "$NS3" 2>/dev/null || skip "cannot create a third network namespace"
+ip netns exec "$NS3" ip link set lo up
+ip netns exec "$NS3" sh -c 'echo "40000 40063" > /proc/sys/net/ipv4/ip_local_port_range &&
+	echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets' ||
+	skip "cannot set tcp_max_tw_buckets in a network namespace"
 
 free_port() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -148,6 +180,67 @@ if role == "server":
     keep = []
     while True:
         keep.append(l.accept()[0])
+elif role == "binder":
+    # fill the bind scopes of 0.0.0.0: TCP bind(0) until EADDRINUSE, UDP sendto() from unbound
+    # sockets (implicit bind) until EAGAIN, then UDP bind(0) (EADDRINUSE); keep every socket
+    keep, c = [], {"tcp_ok": 0, "tcp_EADDRINUSE": 0, "udp_ok": 0, "udp_EAGAIN": 0,
+                   "udp_EADDRINUSE": 0, "other": 0}
+    def attempt(ok, err, sock, call):
+        try:
+            call(sock)
+            keep.append(sock)
+            c[ok] += 1
+        except OSError as e:
+            sock.close()
+            c[err if e.errno == getattr(errno, err.split("_")[1]) else "other"] += 1
+    def tcp_bind0():
+        attempt("tcp_ok", "tcp_EADDRINUSE", socket.socket(), lambda s: s.bind(("0.0.0.0", 0)))
+    def udp_send():
+        attempt("udp_ok", "udp_EAGAIN", socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                lambda s: s.sendto(b"x", ("127.0.0.1", 9)))
+    for _ in range(8):  # the whole 8-port range, as a scope fills over time...
+        tcp_bind0()
+        udp_send()
+    publish("binder-filled.json", dict(c))
+    while not os.path.exists(os.path.join(work, "binder-go")):  # ...seen full by a scrape
+        time.sleep(0.05)
+    for _ in range(5):
+        tcp_bind0()
+    for _ in range(4):
+        udp_send()
+    for _ in range(3):
+        attempt("udp_ok", "udp_EADDRINUSE", socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                lambda s: s.bind(("0.0.0.0", 0)))
+    c["pid"] = os.getpid()
+    publish("binder.json", c)
+    time.sleep(3600)
+elif role == "twserver":
+    import threading
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", 5000))
+    l.listen(256)
+    def drain(s):  # close once the client did: its FIN comes first (its side would be TIME_WAIT)
+        while s.recv(100):
+            pass
+        s.close()
+    publish("twserver.json", {"pid": os.getpid()})
+    while True:
+        threading.Thread(target=drain, args=(l.accept()[0],), daemon=True).start()
+elif role == "twclient":
+    keep, closed = [], 0
+    for i in range(40):
+        s = socket.socket()
+        s.connect(("127.0.0.1", 5000))
+        if i < 30:
+            s.close()
+            closed += 1
+        else:
+            keep.append(s)
+    time.sleep(1)  # the server's FINs: the closed ones leave FIN_WAIT2 (no TIME_WAIT)
+    publish("twclient.json", {"pid": os.getpid(), "assigned": 40, "closed": closed,
+                              "open": len(keep)})
+    time.sleep(3600)
 else:
     held, counts = [], {"ok": 0, "EADDRNOTAVAIL": 0, "other": 0}
     for _ in range(64):
@@ -176,6 +269,8 @@ global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
+rule_files:
+  - $(pwd)/deploy/prometheus/ephtrace.rules.yml
 scrape_configs:
   - job_name: ephtrace
     static_configs:
@@ -213,6 +308,36 @@ check_http "workload: connects that succeeded" 16 "$WL_OK"
 check_http "workload: EADDRNOTAVAIL" 48 "$WL_FAIL"
 check_http "workload: other errors" 0 "$WL_OTHER"
 PIDS="$PIDS $WL_PID"
+
+# --- the binder fills the bind scopes of 0.0.0.0 in the second namespace
+ip netns exec "$NS2" "$PY" "$WORK/workload.py" binder "$WORK" &
+PIDS="$PIDS $!"
+wait_for 300 test -s "$WORK/binder-filled.json" || die "the binder did not fill its scopes"
+# the full scopes in Prometheus, their failure counters at 0, before the failures: the alert
+# on EADDRINUSE (increase()) sees the first one (a scope filled and refused within one scrape
+# shows first with its failures: see the rule's comment)
+T="netns=\"$NETNS2\",proto=\"tcp\",family=\"ipv4\",addr=\"0.0.0.0\""
+U="netns=\"$NETNS2\",proto=\"udp\",family=\"ipv4\",addr=\"0.0.0.0\""
+scopes_at_0() {
+	[ "$(query "ephtrace_bind_scope_port_failures_total{$T,error=\"EADDRINUSE\"}")" = 0 ] &&
+		[ "$(query "ephtrace_bind_scope_port_failures_total{$U,error=\"EAGAIN\"}")" = 0 ]
+}
+wait_for 300 scopes_at_0 || fail "prometheus: the binder's full scopes not scraped with 0 failures"
+touch "$WORK/binder-go"
+wait_for 300 test -s "$WORK/binder.json" || die "the binder did not finish"
+eval "$("$PY" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+print("B_TCP_OK=%d B_TCP_INUSE=%d B_UDP_OK=%d B_UDP_AGAIN=%d B_UDP_INUSE=%d B_OTHER=%d" % (
+    c["tcp_ok"], c["tcp_EADDRINUSE"], c["udp_ok"], c["udp_EAGAIN"], c["udp_EADDRINUSE"],
+    c["other"]))
+' "$WORK/binder.json")"
+check_http "binder: TCP bind(0) granted (8-port range)" 8 "$B_TCP_OK"
+check_http "binder: TCP bind(0) EADDRINUSE" 5 "$B_TCP_INUSE"
+check_http "binder: UDP implicit binds granted" 8 "$B_UDP_OK"
+check_http "binder: UDP sendto() EAGAIN" 4 "$B_UDP_AGAIN"
+check_http "binder: UDP bind(0) EADDRINUSE" 3 "$B_UDP_INUSE"
+check_http "binder: other errors" 0 "$B_OTHER"
 
 # --- the exposition itself, after the workload. ephtrace reads its events asynchronously (the
 # kernel batches ring-buffer wakeups; serve drains every 100 ms): wait, bounded, until the
@@ -335,13 +460,100 @@ else
 		"$(query 'ephtrace_events_dropped_total'))"
 fi
 check_http "prometheus: events dropped" 0 "$(query 'ephtrace_events_dropped_total')"
-check_http "prometheus: series cut by --top" 0 "$(query 'sum(ephtrace_series_truncated)')"
+
+# --- destinations and bind scopes: each series equals what the kernel told the workloads
+D="netns=\"$NETNS\",proto=\"tcp\",saddr=\"127.0.0.1\",daddr=\"127.0.0.1\",dport=\"5000\""
+A="alertstate=\"firing\""
+P="alertstate=\"pending\""
+cat >"$WORK/expect" <<EOF
+ephtrace_destination_port_failures_total{$D}	$WL_FAIL
+ephtrace_destination_ports_held{$D}	$WL_OK
+ephtrace_destination_ports_left{$D}	0
+ephtrace_destination_port_utilization_ratio{$D}	1
+ephtrace_bind_scope_ports_held{$T}	$B_TCP_OK
+ephtrace_bind_scope_ports_left{$T}	0
+ephtrace_bind_scope_port_utilization_ratio{$T}	1
+ephtrace_bind_scope_port_failures_total{$T,error="EADDRINUSE"}	$B_TCP_INUSE
+ephtrace_bind_scope_port_failures_total{$T,error="EAGAIN"}	none
+ephtrace_bind_scope_ports_held{$U}	$B_UDP_OK
+ephtrace_bind_scope_ports_left{$U}	0
+ephtrace_bind_scope_port_utilization_ratio{$U}	1
+ephtrace_bind_scope_port_failures_total{$U,error="EAGAIN"}	$B_UDP_AGAIN
+ephtrace_bind_scope_port_failures_total{$U,error="EADDRINUSE"}	$B_UDP_INUSE
+count(ALERTS{alertname="EphemeralPortAllocationFailed",$A,op="connect",proto="tcp",family="ipv4"})	1
+count(ALERTS{alertname="EphemeralUdpPortAllocationFailed",$A,op="sendmsg",proto="udp",family="ipv4"})	1
+count(ALERTS{alertname="EphemeralBindPortAllocationFailed",$A,$T})	1
+count(ALERTS{alertname="EphemeralBindPortAllocationFailed",$A,$U})	1
+count(ALERTS{alertname="EphemeralPortsExhausted",$P,$D})	1
+count(ALERTS{alertname="EphemeralBindPortsExhausted",$P,$T})	1
+count(ALERTS{alertname="EphemeralBindPortsExhausted",$P,$U})	1
+EOF
+all_expected() { # every query of $WORK/expect gives its value (mismatches in $WORK/mismatch)
+	: >"$WORK/mismatch"
+	while IFS="$(printf '\t')" read -r q want; do
+		got=$(query "$q")
+		[ "$got" = "$want" ] || printf '%s: expected %s, got %s\n' "$q" "$want" "$got" \
+			>>"$WORK/mismatch"
+	done <"$WORK/expect"
+	[ ! -s "$WORK/mismatch" ]
+}
+if wait_for 300 all_expected; then
+	echo "prometheus: destination and bind scope series = the workloads' kernel results" \
+		"(EADDRNOTAVAIL $WL_FAIL, TCP bind(0) EADDRINUSE $B_TCP_INUSE, UDP EAGAIN" \
+		"$B_UDP_AGAIN, UDP bind(0) EADDRINUSE $B_UDP_INUSE); the failure alerts fire," \
+		"the exhaustion ones are pending ($(wc -l <"$WORK/expect") queries)"
+else
+	while read -r line; do fail "prometheus: $line"; done <"$WORK/mismatch"
+fi
+CUT=$(query 'sum(ephtrace_series_truncated)')
+check_http "prometheus: series cut by --top" 0 "$CUT"
+[ "$CUT" = 0 ] || echo "  (by table: $(curl -s "$PROM/api/v1/query" \
+	--data-urlencode 'query=ephtrace_series_truncated > 0' | "$PY" -c '
+import json, sys
+print(", ".join("%s %s" % (r["metric"]["table"], r["value"][1])
+                for r in json.load(sys.stdin)["data"]["result"]))'); a busy host has more rows)"
 range_is_16() { [ "$(query "ephtrace_port_range_usable{netns=\"$NETNS\"}")" = 16 ]; }
 wait_for 150 range_is_16 ||
 	fail "prometheus: ephtrace_port_range_usable{netns=\"$NETNS\"}: expected 16," \
 		"got $(query "ephtrace_port_range_usable{netns=\"$NETNS\"}")"
 check_http "prometheus: build_info (an OpenMetrics info metric)" 1 \
 	"$(query 'ephtrace_build_info{backend="tracepoint"}')"
+
+# --- the events summary's HELD: the kernel's count, not a running sum (third namespace)
+ip netns exec "$NS3" "$PY" "$WORK/workload.py" twserver "$WORK" &
+PIDS="$PIDS $!"
+wait_for 100 test -s "$WORK/twserver.json" || die "the TIME_WAIT-less server did not start"
+"$EPHTRACE" events --backend tracepoint --json -d 300 >"$WORK/events.json" \
+	2>"$WORK/events.err" &
+EV_PID=$!
+PIDS="$PIDS $EV_PID"
+wait_for 300 grep -q 'using backend tracepoint' "$WORK/events.err" ||
+	die "ephtrace events did not start: $(cat "$WORK/events.err")"
+ip netns exec "$NS3" "$PY" "$WORK/workload.py" twclient "$WORK" &
+PIDS="$PIDS $!"
+wait_for 300 test -s "$WORK/twclient.json" || die "the TIME_WAIT-less client did not finish"
+eval "$("$PY" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+print("TW_PID=%d TW_ASSIGNED=%d TW_OPEN=%d" % (c["pid"], c["assigned"], c["open"]))
+' "$WORK/twclient.json")"
+K_HELD=$(ip netns exec "$NS3" ss -Htnp | grep -c "pid=$TW_PID," || true)
+K_TW=$(ip netns exec "$NS3" ss -Htn state time-wait | wc -l)
+check_http "kernel: TIME_WAIT sockets with tcp_max_tw_buckets 0" 0 "$K_TW"
+check_http "kernel: the client's sockets (ss)" "$TW_OPEN" "$K_HELD"
+kill -INT "$EV_PID" 2>/dev/null || true
+wait "$EV_PID" 2>/dev/null && rc=0 || rc=$?
+check_http "ephtrace events exit status on SIGINT" 0 "$rc"
+SUMMARY=$("$PY" -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().split("\n")[-1])
+p = [p for p in s.get("processes", []) if p["pid"] == int(sys.argv[2])]
+print("%s %s" % (p[0]["held"], p[0]["assigned"]) if p else "none none")
+' "$WORK/events.json" "$TW_PID")
+check_http "events summary: the client's HELD (= ss)" "$K_HELD" "${SUMMARY% *}"
+check_http "events summary: the client's ASSIGNED" "$TW_ASSIGNED" "${SUMMARY#* }"
+[ "${SUMMARY% *}" = "$K_HELD" ] &&
+	echo "events summary: HELD $K_HELD (= ss) after $TW_ASSIGNED assigned, 30 closed with no TIME_WAIT"
 
 kill "$SERVE_PID" 2>/dev/null || true
 wait "$SERVE_PID" 2>/dev/null && rc=0 || rc=$?

@@ -4,7 +4,8 @@
 
   reliability.py signals [EPHTRACE]  SIGINT/SIGTERM at start-up, mid-burst and idle; SIGKILL
   reliability.py memory  [EPHTRACE]  10 000 processes, 120 000 ports, start-up mid-burst: maps,
-                                     calls drained, RSS, exited processes forgotten, overflow
+                                     calls drained, RSS, exited processes forgotten, overflow;
+                                     10 000 containers' cgroups (EPH_CT_CGROUPS): RSS bounded
   reliability.py faults  [EPHTRACE]  netns deleted, two instances, no BTF, not privileged
   (names of test functions after EPHTRACE run only those, e.g. faults ./ephtrace fault_btf)
 
@@ -44,6 +45,7 @@ CHURN = None
 failures = []
 live = []   # Popen objects to kill at the end
 netnses = []
+cgroup_parents = []  # cgroup directories of ours: removed, with what is below, at the end
 
 
 def log(msg):
@@ -372,6 +374,8 @@ def cleanup():
         stop(p)
     for ns in list(netnses):
         ns.delete()
+    for parent in list(cgroup_parents):
+        remove_cgroups(parent)
     # a failed check may have left tracefs mounted: give the host back as it was
     while TRACEFS_AT_START is not None and tracefs_mounts() > TRACEFS_AT_START:
         log("cleanup: unmounting the tracefs an ephtrace left on %s" % TRACEFS)
@@ -855,6 +859,186 @@ def overflow_cases():
     ns.delete()
 
 
+# A process per container: mkdir a cgroup of docker's cgroupfs shape, fork; the child moves
+# itself in, autobinds a UDP port (connect() to 127.0.0.1:9), lives HOLD_MS so that ephtrace
+# can read its /proc/PID/cgroup, and exits; the parent reaps it and removes the cgroup. CONC at
+# a time. Writes "pid id" per child to OUT; prints "done N" every 1000. Run in a private netns
+# with nsenter (not ip netns exec: that mounts a sysfs of its own, without the cgroups).
+CGROUP_CHURN_WL = r"""
+import os, socket, sys, time
+parent, first, n, conc, hold, out = sys.argv[1], *map(int, sys.argv[2:6]), sys.argv[6]
+docker = os.path.join(parent, "docker")
+os.makedirs(docker, exist_ok=True)
+live, started, done = {}, 0, 0
+with open(out, "a") as f:
+    while done < n:
+        while started < n and len(live) < conc:
+            cid = os.urandom(32).hex()
+            d = os.path.join(docker, cid)
+            os.mkdir(d)
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    with open(os.path.join(d, "cgroup.procs"), "w") as p:
+                        p.write(str(os.getpid()))
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    s.connect(("127.0.0.1", 9))
+                    time.sleep(hold / 1000.0)
+                    code = 0
+                finally:
+                    os._exit(code)
+            live[pid] = d
+            f.write("%d %s\n" % (pid, cid))
+            started += 1
+        pid, status = os.wait()
+        os.rmdir(live.pop(pid))
+        if status:
+            sys.exit("cgroup churn: child %d failed (status %d)" % (pid, status))
+        done += 1
+        if (first + done) % 1000 == 0:
+            print("done %d" % (first + done), flush=True)
+"""
+
+CT_CGROUPS = max(2000, int(os.environ.get("EPH_CT_CGROUPS", "10000")))
+CT_RESOLVER_MAX = 4096  # cgroup paths the container resolver caches (EPH_CT_DEFAULT_MAX)
+CT_PROCINFO_MAX = 8192  # pids the per-pid cache keeps (EPH_PI_DEFAULT_MAX)
+# What those caches may cost at most, per entry: a resolver record with its path
+# ("/ephtest-<r>/docker/<64 hex>", 90 bytes), the names and the table's cell, < 512 bytes;
+# a pid's record with its struct eph_container (500 bytes) and cgroup path, < 1 KiB. Once
+# they are full, RSS stops growing with the number of containers: from the 1 000th container
+# to the last it may grow by the caches filling up (4096 x 0.5 KiB + 8192 x 1 KiB = 10 MiB)
+# and 4 MiB of allocator slack. events also keeps its summary's row per process ever seen, by
+# design (measured: 370 bytes a process with its table cell): 0.5 KiB each is allowed for it.
+# Measured here (EPH_CT_CGROUPS=30000): top 17.3 MiB after 1 000, 22.0 after 15 000, 22.1
+# after 30 000; events 15.7, 23.4, 28.9 (the summary rows).
+CT_GROWTH_KB = 10 * 1024 + 4 * 1024
+CT_SUMMARY_ROW_KB = 0.5
+
+
+def remove_cgroups(parent):
+    """rmdir parent and every cgroup below it, deepest first (a cgroup of exited processes
+    can stay busy for a moment)."""
+    for _ in deadline_loop(10, 0.1):
+        for root, dirs, _ in os.walk(parent, topdown=False):
+            for d in dirs:
+                try:
+                    os.rmdir(os.path.join(root, d))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(parent)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        if parent in cgroup_parents:
+            cgroup_parents.remove(parent)
+        return True
+    return False
+
+
+def container_cache():
+    """Bounded memory with 10 000 containers' worth of cgroups (docker's cgroupfs shape), each
+    with a process that takes a port: the container resolver caches at most 4096 paths."""
+    n = CT_CGROUPS
+    log("-- %d containers' cgroups, a process in each taking a UDP port, under top --json and "
+        "events --json" % n)
+    pids_root = "/sys/fs/cgroup/pids"
+    parent = os.path.join(pids_root, "ephtest-%d-%d" % (os.getpid(), rnd.randint(0, 99999)))
+    try:
+        os.mkdir(parent)
+    except OSError as e:
+        log("  SKIP container cache: cannot create a cgroup in %s: %s" % (pids_root, e))
+        return
+    cgroup_parents.append(parent)
+    ns = Netns("ctcache")
+    top = Eph(["top", "--json", "-i", "1", "--window", "1"] + BACKEND, "top-ct")
+    ev = Eph(["events", "--json"] + BACKEND, "events-ct")
+    if not (top.check_attached() and ev.check_attached()):
+        return
+    ids_file = os.path.join(WORK, "ct-ids.txt")
+    ephs = (top, ev)
+    rss = {e.tag: {"start": (e.rss_kb(), e.rss_kb("RssAnon"))} for e in ephs}
+    peak = {e.tag: 0 for e in ephs}
+    t0 = time.monotonic()
+    counts = [1000, n // 2, n]  # RSS after each
+    for first, last in zip([0] + counts, counts):
+        mark = "%d" % last
+        p = subprocess.Popen(["nsenter", "--net=/run/netns/" + ns.name, "/usr/bin/python3", "-c",
+                              CGROUP_CHURN_WL, parent, str(first), str(last - first), "48", "100",
+                              ids_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+        live.append(p)
+        while p.poll() is None:
+            for e in ephs:
+                peak[e.tag] = max(peak[e.tag], e.rss_kb())
+            time.sleep(0.2)
+        out, err = p.communicate()
+        if not check(p.returncode == 0, "cgroup churn to %s containers: exit 0 (%.1f s)"
+                     % (mark, time.monotonic() - t0), 0, "%s: %s" % (p.returncode,
+                                                                     err.strip()[-300:])):
+            return
+        time.sleep(1.5)  # ephtrace reads what is left of the stream
+        for e in ephs:
+            rss[e.tag][mark] = (e.rss_kb(), e.rss_kb("RssAnon"))
+            peak[e.tag] = max(peak[e.tag], rss[e.tag][mark][0])
+    elapsed = time.monotonic() - t0
+    docker = os.path.join(parent, "docker")
+    left = [d for d in os.listdir(docker) if os.path.isdir(os.path.join(docker, d))]
+    check(not left, "every container's cgroup removed by the workload", 0, len(left))
+    log("       %d cgroups made, used and removed in %.1f s (%.1f ms each)"
+        % (n, elapsed, 1000.0 * elapsed / n))
+    for e in ephs:
+        r = rss[e.tag]
+        log("       %s: VmRSS (anonymous) at start %.1f (%.1f) MiB, %s; peak %.1f MiB"
+            % (e.tag, r["start"][0] / 1024.0, r["start"][1] / 1024.0,
+               ", ".join("after %d %.1f (%.1f)" % (c, r["%d" % c][0] / 1024.0,
+                                                   r["%d" % c][1] / 1024.0) for c in counts),
+               peak[e.tag] / 1024.0))
+        growth = r["%d" % n][0] - r["1000"][0]
+        bound = CT_GROWTH_KB + (CT_SUMMARY_ROW_KB * n if e is ev else 0)
+        check(growth <= bound, "%s: RSS grew %.1f MiB from 1000 to %d containers (%.0f bytes "
+              "each; bound %.1f MiB: the caches full, see CT_GROWTH_KB)"
+              % (e.tag, growth / 1024.0, n, 1024.0 * growth / max(1, n - 1000), bound / 1024.0),
+              "<= %d KiB" % bound, growth)
+        limit = RSS_TOP_KB if e is top else RSS_EVENTS_KB
+        check(peak[e.tag] <= limit, "%s: peak RSS %.1f MiB (bound %d MiB)"
+              % (e.tag, peak[e.tag] / 1024.0, limit // 1024), "<= %d KiB" % limit, peak[e.tag])
+    for e in ephs:
+        e.signal(signal.SIGINT)
+    for e in ephs:
+        check(e.wait(30) == 0, "%s: exit status 0" % e.tag)
+    # not vacuous: the events name the containers (more than the resolver can hold), and never
+    # the wrong one
+    want = {}
+    with open(ids_file) as f:
+        for line in f:
+            pid, cid = line.split()
+            want[int(pid)] = cid
+    right, wrong, unnamed, seen = set(), [], 0, set()
+    for o in json_lines(ev.stdout(), "events"):
+        if o.get("netns") != ns.inode or o.get("pid") not in want or o.get("event") != "assign":
+            continue
+        seen.add(o["pid"])
+        cid = o.get("container_id")
+        if cid is None:
+            unnamed += 1
+        elif cid == want[o["pid"]] and o.get("container_runtime") == "docker":
+            right.add(cid)
+        else:
+            wrong.append((o["pid"], cid, o.get("container_runtime"), want[o["pid"]][:12]))
+    check(len(seen) == n, "events: an assignment of each of the %d processes" % n, n, len(seen))
+    check(not wrong, "events: no assignment named after another container", 0,
+          "%d, e.g. %s" % (len(wrong), wrong[:2]))
+    check(len(right) > CT_RESOLVER_MAX,
+          "events: %d containers named (%d processes gone before ephtrace read their cgroup), "
+          "more than the resolver caches (%d)" % (len(right), unnamed, CT_RESOLVER_MAX),
+          "> %d" % CT_RESOLVER_MAX, len(right))
+    ns.delete()
+    check(remove_cgroups(parent), "cgroups removed: %s and below" % parent)
+
+
 # --- 3. faults ------------------------------------------------------------------------------
 
 def netns_in(snapshot, inode):
@@ -1015,7 +1199,8 @@ def fault_unprivileged():
 def main():
     global WORK, CHURN
     topics = {"signals": [test_signals],
-              "memory": [test_memory, udp_exit, startup_mid_burst, overflow_cases],
+              "memory": [test_memory, udp_exit, startup_mid_burst, overflow_cases,
+                         container_cache],
               "faults": [fault_netns_deleted, fault_two_instances, fault_btf,
                          fault_unprivileged]}
     if len(sys.argv) < 2 or sys.argv[1] not in topics:
@@ -1026,7 +1211,7 @@ def main():
         skip("needs root")
     if not os.access(EPH, os.X_OK):
         skip("no ephtrace binary at %s (make ephtrace)" % EPH)
-    for tool in ("bpftool", "ip", "setpriv", "gcc"):
+    for tool in ("bpftool", "ip", "setpriv", "gcc", "nsenter"):
         if not shutil.which(tool):
             skip("no %s" % tool)
     global TRACEFS_AT_START

@@ -4,7 +4,9 @@
 #   signals  SIGINT/SIGTERM at start-up, mid-burst and idle (exit 0, summary, no torn line,
 #            nothing left in the kernel, tracefs as before); SIGKILL: the kernel drops it all
 #   memory   10 000 processes and 120 000 ports: map entries, calls drained, RSS bounds, exited
-#            processes forgotten, overflow counted (--max-holds, --max-ports)
+#            processes forgotten, overflow counted (--max-holds, --max-ports); 10 000 cgroups
+#            of docker's shape, a process taking a port in each: RSS bounded (the container
+#            resolver caches 4096 paths), every container named right
 #   faults   a netns deleted while traced, two instances at once, --btf missing/garbage/copy,
 #            not privileged (no or some capabilities)
 # The checks are in reliability.py (Debian's python), the workload in churn.c (built with gcc).

@@ -9,7 +9,12 @@
 #      garbage while a normal scraper must get every answer; deploy.sh: the alert rules
 #      (promtool) and the systemd unit;
 #   5. reliability.sh: signals, bounded memory and faults (netns gone, two instances, BTF,
-#      privileges), each with nothing left in the kernel.
+#      privileges), each with nothing left in the kernel;
+#   6. docker.sh: containers of a Docker daemon of its own (Debian's docker.io) named in events,
+#      status, top and /metrics, --container; pods.sh: Kubernetes pods (cgroups and the node's
+#      files under --node-root) named in events and status, --pod;
+#   7. soak.sh: ephtrace serve over 100 namespaces, 2 000 processes holding 20 000 connections
+#      and 2 000 connect()s a second for 60 s, scraped and /healthz polled every 0.5 s.
 # Run from anywhere after `make ephtrace .output/tests/ephtest` (`make test-host` does both).
 # Extra arguments go to the first ephtest run (e.g. --scenario v4-connect -v).
 set -u
@@ -72,6 +77,9 @@ step deploy ./tests/host/deploy.sh
 step reliability-signals ./tests/host/reliability.sh signals ./ephtrace
 step reliability-memory ./tests/host/reliability.sh memory ./ephtrace
 step reliability-faults ./tests/host/reliability.sh faults ./ephtrace
+step docker ./tests/host/docker.sh ./ephtrace
+step pods ./tests/host/pods.sh ./ephtrace
+step soak ./tests/host/soak.sh ./ephtrace
 
 [ $failed = 0 ] || digest
 echo "host: $passed passed, $failed failed"

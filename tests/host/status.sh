@@ -277,7 +277,9 @@ check("bind scopes", [("tcp", "127.0.0.1", 1, 1900 - ss_taken)],
       [(s["proto"], s["addr"], s["held"], s["ports_left"]) for s in snap["bind_scopes"]])
 
 procs = {p["pid"]: p for p in snap["processes"]}
-names = ["pid", "comm", "cgroup", "held", "time_wait", "assign_rate", "failures", "exited"]
+ct_names = ["container_id", "container_runtime", "pod", "pod_namespace", "pod_uid", "container"]
+names = ["pid", "comm", "cgroup"] + ct_names + ["held", "time_wait", "assign_rate", "failures",
+                                                "exited"]
 for p in snap["processes"]:
     check("process names", names, list(p))
 p = procs.get(pid("holder"), {})
@@ -289,8 +291,11 @@ check("server holds its listener inside the range, not its accepted sockets", 1,
       procs.get(pid("server"), {}).get("held"))
 p = procs.get(None, {})
 check("TIME_WAIT of the exited process: owner unknown (= ss)",
-      {"pid": None, "comm": None, "cgroup": None, "held": ss_tw, "time_wait": ss_tw,
-       "assign_rate": None, "failures": None, "exited": None}, p)
+      dict({"pid": None, "comm": None, "cgroup": None, "held": ss_tw, "time_wait": ss_tw,
+            "assign_rate": None, "failures": None, "exited": None},
+           **{k: None for k in ct_names}), p)
+for p in snap["processes"]:  # host processes: no container
+    check("host process has no container", [None] * 6, [p[k] for k in ct_names])
 check("processes", sorted([pid("holder"), pid("inrange"), pid("server")]),
       sorted(k for k in procs if k))
 

@@ -38,13 +38,17 @@ static struct eph_event good_event(void)
 	memcpy(ev.saddr, "\x7f\x00\x00\x01", 4);
 	memcpy(ev.daddr, "\x7f\x00\x00\x02", 4);
 	memcpy(ev.comm, "curl", 5);
+	memcpy(ev.pcomm, "curl", 5);
 	return ev;
 }
 
 static void test_abi_size(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct eph_event), 128);
+	assert_int_equal(sizeof(struct eph_event), 144);
+	/* pcomm came last, after comm: the fields of ABI 2 kept their offsets */
+	assert_int_equal(offsetof(struct eph_event, comm), 112);
+	assert_int_equal(offsetof(struct eph_event, pcomm), 128);
 }
 
 static void test_decode_good(void **state)
@@ -95,6 +99,29 @@ static void test_decode_comm_terminated(void **state)
 	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
 	assert_int_equal(r.ev.comm[EPH_COMM_LEN - 1], '\0');
 	assert_string_equal(r.ev.comm, "AAAAAAAAAAAAAAA");
+	assert_string_equal(r.ev.pcomm, "curl");
+
+	memset(ev.pcomm, 'B', sizeof(ev.pcomm));
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	assert_int_equal(r.ev.pcomm[EPH_COMM_LEN - 1], '\0');
+	assert_string_equal(r.ev.pcomm, "BBBBBBBBBBBBBBB");
+}
+
+/* A thread's record names its process apart; one without pcomm falls back to the comm. */
+static void test_proc_comm(void **state)
+{
+	struct eph_event ev = good_event();
+	struct eph_rec r;
+
+	(void)state;
+	strcpy(ev.comm, "isc-net-0000");
+	strcpy(ev.pcomm, "dig");
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	assert_string_equal(r.ev.comm, "isc-net-0000");
+	assert_string_equal(eph_proc_comm(&r.ev), "dig");
+	memset(ev.pcomm, 0, sizeof(ev.pcomm));
+	assert_int_equal(eph_decode(&ev, sizeof(ev), 0, &r), 0);
+	assert_string_equal(eph_proc_comm(&r.ev), "isc-net-0000");
 }
 
 static void test_decode_release_without_op(void **state)
@@ -152,6 +179,7 @@ static void test_decode_bad_size(void **state)
 	assert_rejected(raw, sizeof(ev) + 1);
 	assert_rejected(raw, sizeof(ev) + 8);
 	assert_rejected(raw, 64);
+	assert_rejected(raw, 128); /* a record of ABI 2, without pcomm */
 	assert_rejected(NULL, sizeof(ev));
 }
 
@@ -363,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_decode_negative_offset),
 		cmocka_unit_test(test_decode_unaligned),
 		cmocka_unit_test(test_decode_comm_terminated),
+		cmocka_unit_test(test_proc_comm),
 		cmocka_unit_test(test_decode_release_without_op),
 		cmocka_unit_test(test_decode_bound_connect),
 		cmocka_unit_test(test_decode_bad_size),

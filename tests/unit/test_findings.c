@@ -380,13 +380,15 @@ static void test_order_and_output(void **state)
 	assert_int_equal(0, eph_findings__json(&fs, &sb));
 	assert_string_equal(
 		"[{\"kind\":\"fixed_port_conflict\",\"severity\":\"critical\",\"netns\":4026532000,"
-		"\"pid\":9,\"comm\":\"server\",\"cgroup\":null,\"proto\":\"tcp\",\"port\":8080,"
+		"\"pid\":9,\"comm\":\"server\",\"cgroup\":null,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null,\"proto\":\"tcp\",\"port\":8080,"
 		"\"ports_left\":0,\"usable\":1,\"evidence\":\"3 bind()s of tcp port 8080 failed "
 		"with EADDRINUSE in 60 s; 0 TIME_WAIT and 0 other sockets hold it now\","
 		"\"advice\":\"Another socket holds port 8080: stop it, or pick another port "
 		"(SO_REUSEADDR does not help against a live socket).\"},"
 		"{\"kind\":\"range_parity\",\"severity\":\"info\",\"netns\":4026532000,"
-		"\"pid\":null,\"comm\":null,\"cgroup\":null,\"ports_left\":null,\"usable\":28232,"
+		"\"pid\":null,\"comm\":null,\"cgroup\":null,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null,\"ports_left\":null,\"usable\":28232,"
 		"\"evidence\":\"ip_local_port_range 32768-61000: both ends are even (28233 ports)\","
 		"\"advice\":\"Give the range ends of different parity (e.g. 32768 60999), as the "
 		"kernel asks when the range is set.\"}]",
@@ -397,20 +399,21 @@ static void test_order_and_output(void **state)
 		col = sb.buf[i] == '\n' ? 0 : col + 1;
 		assert_true(col <= 79);
 	}
-	assert_string_equal("\nFINDINGS\n"
-			    "CRIT fixed_port_conflict pid 9 server tcp port 8080\n"
-			    "     3 bind()s of tcp port 8080 failed with EADDRINUSE in 60 s; 0 "
-			    "TIME_WAIT and\n"
-			    "     0 other sockets hold it now\n"
-			    "     fix: Another socket holds port 8080: stop it, or pick another "
-			    "port\n"
-			    "     (SO_REUSEADDR does not help against a live socket).\n"
-			    "INFO range_parity        netns 4026532000\n"
-			    "     ip_local_port_range 32768-61000: both ends are even (28233 ports)\n"
-			    "     fix: Give the range ends of different parity (e.g. 32768 60999), "
-			    "as the\n"
-			    "     kernel asks when the range is set.\n",
-			    sb.buf);
+	assert_string_equal(
+		"\nFINDINGS\n"
+		"CRIT fixed_port_conflict pid 9 server tcp port 8080\n"
+		"     3 bind()s of tcp port 8080 failed with EADDRINUSE in 60 s; 0 "
+		"TIME_WAIT and\n"
+		"     0 other sockets hold it now\n"
+		"     fix: Another socket holds port 8080: stop it, or pick another "
+		"port\n"
+		"     (SO_REUSEADDR does not help against a live socket).\n"
+		"INFO range_parity        netns 4026532000\n"
+		"     ip_local_port_range 32768-61000: both ends are even (28233 ports)\n"
+		"     fix: Give the range ends of different parity (e.g. 32768 60999), "
+		"as the\n"
+		"     kernel asks when the range is set.\n",
+		sb.buf);
 	sb_reset(&sb);
 	assert_int_equal(0, eph_findings__text(&fs, &sb, 1));
 	assert_non_null(strstr(sb.buf, "... 1 more (--json has all)\n"));

@@ -50,6 +50,7 @@ static struct eph_rec v4_assign(void)
 	memcpy(r.ev.saddr, V4_LO1, 16);
 	memcpy(r.ev.daddr, V4_LO2, 16);
 	strcpy(r.ev.comm, "curl");
+	strcpy(r.ev.pcomm, "curl");
 	return r;
 }
 
@@ -116,6 +117,7 @@ static struct eph_rec v6_bind(void)
 	memcpy(r.ev.saddr, V6_DOC1, 16);
 	memcpy(r.ev.daddr, V6_DOC2, 16);
 	strcpy(r.ev.comm, "nc");
+	strcpy(r.ev.pcomm, "nc");
 	return r;
 }
 
@@ -135,14 +137,21 @@ static struct eph_rec v6_bind_fail(void)
 	return r;
 }
 
+/* want without the container fields that end every event: a record with no r->ct has them
+ * all null (test_occ_container.c checks them filled). */
 static void assert_json(const struct eph_rec *r, const char *backend, const char *want)
 {
-	struct strbuf sb = STRBUF_INIT;
+	static const char no_ct[] = ",\"container_id\":null,\"container_runtime\":null,"
+				    "\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,"
+				    "\"container\":null}";
+	struct strbuf sb = STRBUF_INIT, full = STRBUF_INIT;
 
+	assert_int_equal(sb_printf(&full, "%.*s%s", (int)strlen(want) - 1, want, no_ct), 0);
 	assert_int_equal(eph_format_json(&sb, r, backend), 0);
-	assert_string_equal(sb.buf, want);
-	assert_int_equal(sb.len, strlen(want));
+	assert_string_equal(sb.buf, full.buf);
+	assert_int_equal(sb.len, full.len);
 	sb_free(&sb);
+	sb_free(&full);
 }
 
 static void test_json_v4_assign(void **state)
@@ -153,7 +162,8 @@ static void test_json_v4_assign(void **state)
 	assert_json(
 		&r, "tracepoint",
 		"{\"event\":\"assign\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		"\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -168,7 +178,8 @@ static void test_json_v4_fail(void **state)
 	(void)state;
 	assert_json(&r, "tracepoint",
 		    "{\"event\":\"fail\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		    "\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":null,\"sport\":0,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -183,7 +194,8 @@ static void test_json_v4_release(void **state)
 	(void)state;
 	assert_json(&r, "tracepoint",
 		    "{\"event\":\"release\",\"op\":null,\"proto\":\"tcp\",\"family\":\"ipv4\","
-		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		    "\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -200,7 +212,8 @@ static void test_json_release_without_held(void **state)
 	r.ev.flags &= (uint16_t)~EPH_F_HELD;
 	assert_json(&r, "tracepoint",
 		    "{\"event\":\"release\",\"op\":null,\"proto\":\"tcp\",\"family\":\"ipv4\","
-		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		    "\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		    "\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -220,7 +233,8 @@ static void test_json_held_only_on_release(void **state)
 	assert_json(
 		&r, "tracepoint",
 		"{\"event\":\"assign\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		"\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -237,6 +251,7 @@ static void test_json_bound_connect(void **state)
 		&r, "fentry",
 		"{\"event\":\"bound_connect\",\"op\":\"connect\",\"proto\":\"tcp\","
 		"\"family\":\"ipv4\",\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		"\"process_comm\":\"curl\","
 		"\"cgroup_id\":7777,\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		"\"ephemeral\":true,\"bound\":true,\"bind_address_no_port\":false,"
@@ -255,7 +270,8 @@ static void test_json_connect_flags(void **state)
 	fail.ev.flags = EPH_F_BOUND | EPH_F_SEARCH | EPH_F_DEST;
 	assert_json(&fail, "kprobe",
 		    "{\"event\":\"fail\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		    "\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		    "\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		    "\"netns\":4026531840,\"saddr\":null,\"sport\":5555,"
 		    "\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		    "\"ephemeral\":false,\"bound\":true,\"bind_address_no_port\":false,"
@@ -265,7 +281,8 @@ static void test_json_connect_flags(void **state)
 	assert_json(
 		&assign, "tracepoint",
 		"{\"event\":\"assign\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
-		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\",\"cgroup_id\":7777,"
+		"\"pid\":4242,\"tid\":4243,\"comm\":\"curl\","
+		"\"process_comm\":\"curl\",\"cgroup_id\":7777,"
 		"\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":true,"
@@ -280,7 +297,8 @@ static void test_json_v6_bind(void **state)
 	(void)state;
 	assert_json(&r, "fentry",
 		    "{\"event\":\"assign\",\"op\":\"bind\",\"proto\":\"udp\",\"family\":\"ipv6\","
-		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
+		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\","
+		    "\"process_comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":\"2001:db8::1\",\"sport\":50000,\"daddr\":null,\"dport\":null,"
 		    "\"requested_port\":0,\"ephemeral\":true,"
 		    "\"bound\":false,\"bind_address_no_port\":false,"
@@ -296,7 +314,8 @@ static void test_json_v6_bind_fail(void **state)
 	/* No backend given: the record's own. */
 	assert_json(&r, NULL,
 		    "{\"event\":\"fail\",\"op\":\"bind\",\"proto\":\"tcp\",\"family\":\"ipv6\","
-		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
+		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\","
+		    "\"process_comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":\"::1\",\"sport\":0,\"daddr\":null,\"dport\":null,"
 		    "\"requested_port\":8080,\"ephemeral\":false,"
 		    "\"bound\":false,\"bind_address_no_port\":false,"
@@ -319,7 +338,8 @@ static void test_json_v6_sendmsg_fail(void **state)
 	memcpy(r.ev.daddr, V6_LO, 16);
 	assert_json(&r, "fentry",
 		    "{\"event\":\"fail\",\"op\":\"sendmsg\",\"proto\":\"udp\",\"family\":\"ipv6\","
-		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
+		    "\"pid\":77,\"tid\":78,\"comm\":\"nc\","
+		    "\"process_comm\":\"nc\",\"cgroup_id\":1,\"netns\":4026532000,"
 		    "\"saddr\":null,\"sport\":0,\"daddr\":\"::1\",\"dport\":53,"
 		    "\"requested_port\":null,\"ephemeral\":true,"
 		    "\"bound\":false,\"bind_address_no_port\":false,"
@@ -341,6 +361,7 @@ static void test_json_comm_escaped(void **state)
 		&r, "tracepoint",
 		"{\"event\":\"assign\",\"op\":\"connect\",\"proto\":\"tcp\",\"family\":\"ipv4\","
 		"\"pid\":4242,\"tid\":4243,\"comm\":\"a\\\"b\\\\\\n\\u0001\\u00ffz\","
+		"\"process_comm\":\"curl\","
 		"\"cgroup_id\":7777,\"netns\":4026531840,\"saddr\":\"127.0.0.1\",\"sport\":40000,"
 		"\"daddr\":\"127.0.0.2\",\"dport\":8080,\"requested_port\":null,"
 		"\"ephemeral\":true,\"bound\":false,\"bind_address_no_port\":false,"
@@ -356,8 +377,48 @@ static void test_json_comm_unterminated(void **state)
 
 	(void)state;
 	memset(r.ev.comm, 'x', sizeof(r.ev.comm));
+	memset(r.ev.pcomm, 'y', sizeof(r.ev.pcomm));
 	assert_int_equal(eph_format_json(&sb, &r, "tracepoint"), 0);
-	assert_non_null(strstr(sb.buf, ",\"comm\":\"xxxxxxxxxxxxxxxx\",\"cgroup_id\":"));
+	assert_non_null(strstr(sb.buf, ",\"comm\":\"xxxxxxxxxxxxxxxx\","
+				       "\"process_comm\":\"yyyyyyyyyyyyyyyy\",\"cgroup_id\":"));
+	sb_free(&sb);
+}
+
+/*
+ * A thread of a process with another name (dig's isc-net-0000, a JVM's pool threads): comm is
+ * the thread's, process_comm the process's; a record without pcomm (a replayed one) shows its
+ * comm for both.
+ */
+static void test_json_process_comm(void **state)
+{
+	struct eph_rec r = v4_assign();
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	strcpy(r.ev.comm, "isc-net-0000");
+	strcpy(r.ev.pcomm, "dig");
+	assert_int_equal(eph_format_json(&sb, &r, "tracepoint"), 0);
+	assert_non_null(strstr(sb.buf, ",\"tid\":4243,\"comm\":\"isc-net-0000\","
+				       "\"process_comm\":\"dig\",\"cgroup_id\":7777,"));
+	sb_reset(&sb);
+	memset(r.ev.pcomm, 0, sizeof(r.ev.pcomm));
+	assert_int_equal(eph_format_json(&sb, &r, "tracepoint"), 0);
+	assert_non_null(strstr(sb.buf, ",\"comm\":\"isc-net-0000\","
+				       "\"process_comm\":\"isc-net-0000\",\"cgroup_id\":"));
+	sb_free(&sb);
+}
+
+/* The process's name is escaped as the thread's is. */
+static void test_json_process_comm_escaped(void **state)
+{
+	struct eph_rec r = v4_assign();
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	strcpy(r.ev.pcomm, "p\"q\x1b[31m");
+	assert_int_equal(eph_format_json(&sb, &r, "tracepoint"), 0);
+	assert_non_null(strstr(sb.buf, ",\"comm\":\"curl\","
+				       "\"process_comm\":\"p\\\"q\\u001b[31m\",\"cgroup_id\":"));
 	sb_free(&sb);
 }
 
@@ -583,7 +644,7 @@ static void test_text_unprintable_comm_and_errno(void **state)
 	struct eph_rec r = v4_fail();
 
 	(void)state;
-	strcpy(r.ev.comm, "a\tb");
+	strcpy(r.ev.pcomm, "a\tb");
 	r.ev.op = EPH_OP_BIND;
 	r.ev.err = 200;
 	r.ev.flags = 0;
@@ -598,6 +659,39 @@ static void test_text_unprintable_comm_and_errno(void **state)
 			"-     "
 			"E200          "
 			"-");
+}
+
+/* COMM is the process's name; the thread's when the record has none. */
+static void test_text_process_comm(void **state)
+{
+	struct eph_rec r = v4_assign();
+
+	(void)state;
+	strcpy(r.ev.comm, "isc-net-0000");
+	strcpy(r.ev.pcomm, "dig");
+	assert_text(&r, "05:18:08 "
+			"4242    "
+			"dig              "
+			"tcp   "
+			"connect  "
+			"127.0.0.1       "
+			"40000 "
+			"127.0.0.2       "
+			"8080  "
+			"ok            "
+			"12.34");
+	memset(r.ev.pcomm, 0, sizeof(r.ev.pcomm));
+	assert_text(&r, "05:18:08 "
+			"4242    "
+			"isc-net-0000     "
+			"tcp   "
+			"connect  "
+			"127.0.0.1       "
+			"40000 "
+			"127.0.0.2       "
+			"8080  "
+			"ok            "
+			"12.34");
 }
 
 int main(void)
@@ -615,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_json_v6_sendmsg_fail),
 		cmocka_unit_test(test_json_comm_escaped),
 		cmocka_unit_test(test_json_comm_unterminated),
+		cmocka_unit_test(test_json_process_comm),
+		cmocka_unit_test(test_json_process_comm_escaped),
 		cmocka_unit_test(test_json_appends),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_time_matches_gmtime),
@@ -623,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_text_bound_connect),
 		cmocka_unit_test(test_text_v6),
 		cmocka_unit_test(test_text_unprintable_comm_and_errno),
+		cmocka_unit_test(test_text_process_comm),
 	};
 
 	/* TIME in text mode is local time: pin it. */

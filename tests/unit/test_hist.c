@@ -143,12 +143,105 @@ static void test_text_and_json(void **state)
 		sb.buf,
 		"{\"time\":\"2025-11-24T16:00:00.123456789Z\",\"histograms\":["
 		"{\"kind\":\"connect_search\",\"proto\":\"tcp\",\"family\":\"ipv4\",\"result\":"
-		"\"EADDRNOTAVAIL\",\"unit\":\"ns\",\"count\":2,\"sum\":3000,\"buckets\":["
+		"\"EADDRNOTAVAIL\",\"unit\":\"ns\",\"count\":2,\"sum\":3000,\"untimed\":0,"
+		"\"buckets\":["
 		"{\"low\":1024,\"high\":2047,\"count\":2}]},"
 		"{\"kind\":\"hold\",\"proto\":\"tcp\",\"family\":\"ipv6\",\"result\":null,\"unit\":"
-		"\"ns\",\"count\":1,\"sum\":0,\"buckets\":[{\"low\":0,\"high\":1,\"count\":1}]}]}");
+		"\"ns\",\"count\":1,\"sum\":0,\"untimed\":0,\"buckets\":[{\"low\":0,\"high\":1,"
+		"\"count\":1}]}]}");
 	sb_free(&sb);
 	eph_hists__free(&h);
+}
+
+static void add_calls(struct eph_hists *h, uint8_t type, uint8_t op, uint8_t proto, uint16_t err,
+		      uint64_t v)
+{
+	struct eph_stat_key k = { .type = type, .op = op, .proto = proto, .family = AF_INET,
+				  .err = err };
+
+	assert_int_equal(eph_hists__add_calls(h, &k, v), 0);
+}
+
+/*
+ * The kernel's call counts ("stats") against the histograms: what no bucket timed is counted
+ * apart (the tracepoint backend times only failed connect() searches), per interval, and an
+ * interval with only untimed calls is not "no activity".
+ */
+static void test_untimed(void **state)
+{
+	struct eph_hists before = EPH_HISTS_INIT, now = EPH_HISTS_INIT, d = EPH_HISTS_INIT;
+	struct eph_stat_key k = { .type = EPH_CONNECT, .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP };
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	/* a bound connect() chooses no port: not a call to time; an unknown type: -EINVAL */
+	assert_int_equal(eph_hists__add_calls(&now, &k, 5), 0);
+	assert_int_equal(now.n, 0);
+	k.type = 9;
+	assert_int_equal(eph_hists__add_calls(&now, &k, 5), -EINVAL);
+	k.type = EPH_FAIL;
+	k.err = 300;
+	assert_int_equal(eph_hists__add_calls(&now, &k, 5), -EINVAL);
+
+	/* first reading: 10 connects, none timed; 2 EADDRNOTAVAIL, both timed */
+	add_calls(&before, EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, 0, 10);
+	add_calls(&before, EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, EADDRNOTAVAIL, 2);
+	add(&before, EPH_HIST_CONNECT, AF_INET, EADDRNOTAVAIL, 10, 2);
+	/* second: 90 connects, 3 EADDRNOTAVAIL timed, 4 UDP sendmsg EAGAIN and a bind() untimed */
+	add_calls(&now, EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_TCP, 0, 90);
+	add_calls(&now, EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, EADDRNOTAVAIL, 3);
+	add(&now, EPH_HIST_CONNECT, AF_INET, EADDRNOTAVAIL, 10, 3);
+	add(&now, EPH_HIST_CONNECT, AF_INET, EADDRNOTAVAIL, EPH_HIST_SUM, 3000);
+	add_calls(&now, EPH_FAIL, EPH_OP_SENDMSG, IPPROTO_UDP, EAGAIN, 4);
+	add_calls(&now, EPH_ASSIGN, EPH_OP_BIND, IPPROTO_TCP, 0, 1);
+	assert_int_equal(eph_hists__diff(&d, &now, &before), 0);
+	assert_int_equal(d.n, 4);
+	/* connect ok: 80 in the interval, not timed */
+	assert_int_equal(d.v[0].key.kind, EPH_HIST_CONNECT);
+	assert_int_equal(d.v[0].key.result, 0);
+	assert_int_equal(d.v[0].count, 0);
+	assert_int_equal(d.v[0].untimed, 80);
+	/* connect EADDRNOTAVAIL: one, timed */
+	assert_int_equal(d.v[1].key.result, EADDRNOTAVAIL);
+	assert_int_equal(d.v[1].count, 1);
+	assert_int_equal(d.v[1].untimed, 0);
+	/* bind(): the kind bind()/autobind, as are UDP implicit binds */
+	assert_int_equal(d.v[2].key.kind, EPH_HIST_BIND);
+	assert_int_equal(d.v[2].key.proto, IPPROTO_TCP);
+	assert_int_equal(d.v[2].untimed, 1);
+	assert_int_equal(d.v[3].key.proto, IPPROTO_UDP);
+	assert_int_equal(d.v[3].key.result, EAGAIN);
+	assert_int_equal(d.v[3].untimed, 4);
+	assert_int_equal(eph_hists__text(&sb, &d), 0);
+	assert_non_null(strstr(sb.buf, "\nconnect() port search, tcp ipv4, ok: 80 calls, not timed "
+				       "(this backend cannot see where the search ends)\n"));
+	assert_non_null(strstr(sb.buf, "\nconnect() port search, tcp ipv4, EADDRNOTAVAIL: 1 calls, "
+				       "mean 3.0 us\n"));
+	assert_non_null(strstr(sb.buf, "\nbind()/autobind port choice, udp ipv4, EAGAIN: 4 calls, "
+				       "not timed"));
+	sb_reset(&sb);
+	assert_int_equal(eph_hists__json(&sb, &d, 0), 0);
+	assert_non_null(strstr(sb.buf, "{\"kind\":\"connect_search\",\"proto\":\"tcp\","
+				       "\"family\":\"ipv4\",\"result\":\"ok\",\"unit\":\"ns\","
+				       "\"count\":0,\"sum\":0,\"untimed\":80,\"buckets\":[]}"));
+
+	/* both timed and not: "N more not timed"; the same reading again: nothing new */
+	add(&now, EPH_HIST_CONNECT, AF_INET, 0, 9, 5);
+	assert_int_equal(eph_hists__diff(&d, &now, &before), 0);
+	assert_int_equal(d.v[0].count, 5);
+	assert_int_equal(d.v[0].untimed, 75);
+	sb_reset(&sb);
+	assert_int_equal(eph_hists__text(&sb, &d), 0);
+	assert_non_null(strstr(sb.buf, "ok: 5 calls, mean 0.0 us; 75 more not timed (this backend"));
+	assert_int_equal(eph_hists__diff(&d, &now, &now), 0);
+	assert_int_equal(d.n, 0);
+	/* cumulative: since the start */
+	assert_int_equal(eph_hists__diff(&d, &now, NULL), 0);
+	assert_int_equal(d.v[0].untimed, 85);
+	sb_free(&sb);
+	eph_hists__free(&before);
+	eph_hists__free(&now);
+	eph_hists__free(&d);
 }
 
 int main(void)
@@ -158,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_log2_text),
 		cmocka_unit_test(test_text_and_json),
+		cmocka_unit_test(test_untimed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

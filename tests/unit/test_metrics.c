@@ -138,9 +138,10 @@ static const struct eph_metrics_stat small_stats[] = {
 	"Port allocations that failed, by system call, protocol, address family and errno.\n"
 #define TAIL_ROWS                                                                               \
 	"# HELP ephtrace_series_truncated Rows left out of this scrape by the --top limit, by " \
-	"table (destination, process, process_failure, finding).\n"                             \
+	"table (destination, bind_scope, process, process_failure, finding).\n"                 \
 	"# TYPE ephtrace_series_truncated gauge\n"                                              \
 	"ephtrace_series_truncated{table=\"destination\"} 0\n"                                  \
+	"ephtrace_series_truncated{table=\"bind_scope\"} 0\n"                                   \
 	"ephtrace_series_truncated{table=\"process\"} 0\n"                                      \
 	"ephtrace_series_truncated{table=\"process_failure\"} 0\n"                              \
 	"ephtrace_series_truncated{table=\"finding\"} 0\n"
@@ -340,10 +341,10 @@ static void test_histogram_cumulative(void **state)
 static void test_hostile_comm(void **state)
 {
 	const struct eph_metrics_proc procs[] = {
-		{ 7, "a\"b\\c\nd\xff\t", 3 },
+		{ 7, "a\"b\\c\nd\xff\t", 3, NULL },
 	};
 	const struct eph_metrics_proc_fail fails[] = {
-		{ 7, "x\"}\n# EOF\n", EADDRNOTAVAIL, 2 },
+		{ 7, "x\"}\n# EOF\n", EADDRNOTAVAIL, 2, NULL },
 	};
 	struct eph_metrics_input in = { .procs = procs, .nprocs = 1, .fails = fails, .nfails = 1 };
 	char *out;
@@ -362,13 +363,13 @@ static void test_hostile_comm(void **state)
 static void test_top_n(void **state)
 {
 	const struct eph_metrics_proc procs[] = {
-		{ 1, "one", 1 },   { 2, "two", 20 }, { 3, "three", 0 },
-		{ 4, "four", 20 }, { 5, "five", 5 },
+		{ 1, "one", 1, NULL },	 { 2, "two", 20, NULL }, { 3, "three", 0, NULL },
+		{ 4, "four", 20, NULL }, { 5, "five", 5, NULL },
 	};
 	const struct eph_metrics_proc_fail fails[] = {
-		{ 1, "one", EADDRNOTAVAIL, 9 },
-		{ 1, "one", EADDRINUSE, 1 },
-		{ 2, "two", EAGAIN, 0 },
+		{ 1, "one", EADDRNOTAVAIL, 9, NULL },
+		{ 1, "one", EADDRINUSE, 1, NULL },
+		{ 2, "two", EAGAIN, 0, NULL },
 	};
 	struct eph_metrics_dest d[3] = {
 		{ .netns = 1,
@@ -463,6 +464,105 @@ static void test_top_n(void **state)
 	assert_null(strstr(out, "seconds{netns=\"2\""));
 	assert_non_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\",comm=\"five\"} 5\n"));
 	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 0\n"));
+	free(out);
+}
+
+/* Bind scopes: the gauges of destinations, ranked and cut the same way; failure counters for
+ * every scope shown (EAGAIN only for UDP) and every destination shown, 0 until one fails. */
+static void test_bind_scopes(void **state)
+{
+	struct eph_metrics_scope sc[3] = {
+		{ .netns = 7,
+		  .proto = IPPROTO_UDP,
+		  .family = AF_INET,
+		  .held = 8,
+		  .ports_left = 0,
+		  .utilization = 1,
+		  .fail_inuse = 3,
+		  .fail_again = 4 },
+		{ .netns = 7,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET,
+		  .held = 8,
+		  .ports_left = 0,
+		  .utilization = 1,
+		  .fail_inuse = 5 },
+		{ .netns = 9,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET6,
+		  .held = 1,
+		  .ports_left = NAN,
+		  .utilization = NAN },
+	};
+	struct eph_metrics_dest d = { .netns = 7,
+				      .proto = IPPROTO_TCP,
+				      .family = AF_INET,
+				      .dport = 5000,
+				      .held = 2,
+				      .ports_left = 6,
+				      .utilization = 0.25,
+				      .exhaust_in_s = NAN };
+	struct eph_metrics_input in = { .scopes = sc, .nscopes = 3, .dests = &d, .ndests = 1 };
+	char *out, *a, *b;
+
+	(void)state;
+	inet_pton(AF_INET, "127.0.0.1", sc[1].addr);
+	inet_pton(AF_INET6, "fd00::1", sc[2].addr);
+	inet_pton(AF_INET, "127.0.0.1", d.saddr);
+	inet_pton(AF_INET, "127.0.0.1", d.daddr);
+	out = write_all(&in, EPH_METRICS_TEXT);
+	/* ties on utilization and held: by netns, then protocol (TCP 6 before UDP 17) */
+	a = strstr(out, "ephtrace_bind_scope_ports_held{netns=\"7\",proto=\"tcp\",family=\"ipv4\","
+			"addr=\"127.0.0.1\"} 8\n");
+	b = strstr(out, "ephtrace_bind_scope_ports_held{netns=\"7\",proto=\"udp\",family=\"ipv4\","
+			"addr=\"0.0.0.0\"} 8\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_non_null(strstr(out, "ephtrace_bind_scope_ports_held{netns=\"9\",proto=\"tcp\","
+				    "family=\"ipv6\",addr=\"fd00::1\"} 1\n"));
+	assert_non_null(strstr(out, "# TYPE ephtrace_bind_scope_ports_left gauge\n"
+				    "ephtrace_bind_scope_ports_left{netns=\"7\",proto=\"tcp\","
+				    "family=\"ipv4\",addr=\"127.0.0.1\"} 0\n"
+				    "ephtrace_bind_scope_ports_left{netns=\"7\",proto=\"udp\","
+				    "family=\"ipv4\",addr=\"0.0.0.0\"} 0\n# HELP"));
+	assert_non_null(strstr(out, "ephtrace_bind_scope_port_utilization_ratio{netns=\"7\","
+				    "proto=\"udp\",family=\"ipv4\",addr=\"0.0.0.0\"} 1\n"));
+	/* unknown: left out */
+	assert_null(strstr(out, "ports_left{netns=\"9\""));
+	assert_null(strstr(out, "ratio{netns=\"9\""));
+	/* failures by errno: EADDRINUSE for every scope (0 too), EAGAIN for UDP only */
+	assert_non_null(strstr(out, "# TYPE ephtrace_bind_scope_port_failures_total counter\n"
+				    "ephtrace_bind_scope_port_failures_total{netns=\"7\",proto=\"tcp\","
+				    "family=\"ipv4\",addr=\"127.0.0.1\",error=\"EADDRINUSE\"} 5\n"
+				    "ephtrace_bind_scope_port_failures_total{netns=\"7\",proto=\"udp\","
+				    "family=\"ipv4\",addr=\"0.0.0.0\",error=\"EADDRINUSE\"} 3\n"
+				    "ephtrace_bind_scope_port_failures_total{netns=\"7\",proto=\"udp\","
+				    "family=\"ipv4\",addr=\"0.0.0.0\",error=\"EAGAIN\"} 4\n"
+				    "ephtrace_bind_scope_port_failures_total{netns=\"9\",proto=\"tcp\","
+				    "family=\"ipv6\",addr=\"fd00::1\",error=\"EADDRINUSE\"} 0\n"));
+	assert_null(strstr(out, "addr=\"127.0.0.1\",error=\"EAGAIN\""));
+	/* the destination's failure counter, 0 before its first failure */
+	assert_non_null(strstr(out, "# TYPE ephtrace_destination_port_failures_total counter\n"
+				    "ephtrace_destination_port_failures_total{netns=\"7\","
+				    "proto=\"tcp\",saddr=\"127.0.0.1\",daddr=\"127.0.0.1\","
+				    "dport=\"5000\"} 0\n"));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"bind_scope\"} 0\n"));
+	free(out);
+
+	/* top 1: the first scope by rank stays, with its failure counters; the rest are counted */
+	d.failures = 48;
+	in.top = 1;
+	out = write_all(&in, EPH_METRICS_OPENMETRICS);
+	assert_non_null(strstr(out, "# TYPE ephtrace_bind_scope_port_failures counter\n"
+				    "ephtrace_bind_scope_port_failures_total{netns=\"7\",proto=\"tcp\","
+				    "family=\"ipv4\",addr=\"127.0.0.1\",error=\"EADDRINUSE\"} 5\n# "));
+	assert_null(strstr(out, "addr=\"0.0.0.0\""));
+	assert_null(strstr(out, "netns=\"9\""));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"bind_scope\"} 2\n"));
+	assert_non_null(strstr(out, "ephtrace_destination_port_failures_total{netns=\"7\","
+				    "proto=\"tcp\",saddr=\"127.0.0.1\",daddr=\"127.0.0.1\","
+				    "dport=\"5000\"} 48\n"));
 	free(out);
 }
 
@@ -639,20 +739,33 @@ static char *golden_output(enum eph_metrics_format fmt)
 		{ { EPH_FAIL, EPH_OP_CONNECT, IPPROTO_TCP, AF_INET, EADDRNOTAVAIL, 0 }, 48 },
 		{ { EPH_FAIL, EPH_OP_SENDMSG, IPPROTO_UDP, AF_INET, EAGAIN, 0 }, 1 },
 	};
+	/* a pod's container, and a docker container with no pod */
+	static const struct eph_container pod = {
+		.runtime = "containerd",
+		.id = "3f2a9c0d1e4b5a6978877665544332211f0e0d0c0b0a09080706050403020100",
+		.pod_uid = "0c6d9f6e-3b1a-4c55-9e0f-2a7b8c9d0e1f",
+		.pod = "cart-7d9f8b6c5-x2k4q",
+		.pod_namespace = "shop",
+		.container = "cart",
+	};
+	static const struct eph_container docker = {
+		.runtime = "docker",
+		.id = "915a31bb1a5126a672db32977a1e0438bb5f6a3602ace28987e924b2cc135e3f",
+	};
 	static const struct eph_metrics_proc procs[] = {
-		{ 4242, "curl", 16 },
-		{ 4243, "evil\"\\\n\xff\t", 2 },
+		{ 4242, "curl", 16, &pod },
+		{ 4243, "evil\"\\\n\xff\t", 2, &docker },
 	};
 	static const struct eph_metrics_proc_fail fails[] = {
-		{ 4242, "curl", EADDRNOTAVAIL, 48 },
-		{ 4243, "evil\"\\\n\xff\t", EAGAIN, 1 },
+		{ 4242, "curl", EADDRNOTAVAIL, 48, &pod },
+		{ 4243, "evil\"\\\n\xff\t", EAGAIN, 1, &docker },
 	};
-	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16 },
-							  { 4026531840u, 28232 } };
+	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16, &pod },
+							  { 4026531840u, 28232, NULL } };
 	static const struct eph_metrics_prog progs[] = { { "tp_exit_connect", 2500, 64 } };
 	static const struct eph_metrics_finding finds[] = {
-		{ "single_destination", "critical", 4026532999u, 4242, "curl", "127.0.0.1:5000" },
-		{ "range_parity", "info", 4026532999u, 0, "", "" },
+		{ "single_destination", "critical", 4026532999u, 4242, "curl", "127.0.0.1:5000", &pod },
+		{ "range_parity", "info", 4026532999u, 0, "", "", &pod },
 	};
 	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 0, [EPH_CNT_HOLD_FULL] = 1 };
 	struct eph_metrics_dest d = { .netns = 4026532999u,
@@ -661,7 +774,26 @@ static char *golden_output(enum eph_metrics_format fmt)
 				      .dport = 5000,
 				      .held = 16,
 				      .utilization = 1,
-				      .exhaust_in_s = 0 };
+				      .exhaust_in_s = 0,
+				      .failures = 48,
+				      .ct = &pod };
+	/* the pod's UDP wildcard scope, full; the host's TCP bind(0) scope on :: */
+	struct eph_metrics_scope sc[2] = {
+		{ .netns = 4026532999u,
+		  .proto = IPPROTO_UDP,
+		  .family = AF_INET,
+		  .held = 16,
+		  .ports_left = 0,
+		  .utilization = 1,
+		  .fail_again = 1,
+		  .ct = &pod },
+		{ .netns = 4026531840u,
+		  .proto = IPPROTO_TCP,
+		  .family = AF_INET6,
+		  .held = 2,
+		  .ports_left = 28230,
+		  .utilization = 1 - 28230.0 / 28232 },
+	};
 	struct eph_hists h = EPH_HISTS_INIT;
 	struct eph_metrics_input in = {
 		.version = "0.1.0",
@@ -674,6 +806,8 @@ static char *golden_output(enum eph_metrics_format fmt)
 		.nnetns = 2,
 		.dests = &d,
 		.ndests = 1,
+		.scopes = sc,
+		.nscopes = 2,
 		.procs = procs,
 		.nprocs = 2,
 		.fails = fails,
@@ -769,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_histogram_cumulative),
 		cmocka_unit_test(test_hostile_comm),
 		cmocka_unit_test(test_top_n),
+		cmocka_unit_test(test_bind_scopes),
 		cmocka_unit_test(test_counters_and_progs),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_proc_counts),

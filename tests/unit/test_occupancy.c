@@ -182,19 +182,22 @@ static void test_range_usable(void **state)
 	assert_int_equal(eph_occ__add_netns(occ, NS2), 0);
 	assert_int_equal(eph_occ__set_range(occ, NS1, 2, 1, NULL), -EINVAL);
 	assert_int_equal(eph_occ__json(occ, &sb, 0, 0, 0), 0);
-	assert_string_equal(sb.buf,
-			    "{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
-			    "{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
-			    "\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
-			    "\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0,"
-			    "\"bound_only_listed\":true},"
-			    "{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
-			    "\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
-			    "\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0,"
-			    "\"bound_only_listed\":true}],"
-			    "\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"findings\":[],"
-			    "\"findings_need_events\":[\"fixed_port_conflict\"],\"dropped\":0,"
-			    "\"resyncs\":0,\"resync_released\":0}");
+	assert_string_equal(
+		sb.buf,
+		"{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
+		"{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
+		"\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
+		"\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0,"
+		"\"bound_only_listed\":true,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null},"
+		"{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
+		"\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
+		"\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0,"
+		"\"bound_only_listed\":true,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null}],"
+		"\"destinations\":[],\"bind_scopes\":[],\"processes\":[],\"findings\":[],"
+		"\"findings_need_events\":[\"fixed_port_conflict\"],\"dropped\":0,"
+		"\"resyncs\":0,\"resync_released\":0}");
 	sb_free(&sb);
 	eph_occ__free(occ);
 }
@@ -616,10 +619,13 @@ static void test_failures(void **state)
 	assert_int_equal(dest_st(occ, k, SEC).failures, 3);
 	assert_int_equal(proc_st(occ, 500, SEC).failures, 4);
 	assert_int_equal(eph_occ__json(occ, &sb, 2 * SEC, 0, 7), 0);
-	assert_non_null(strstr(sb.buf, "\"processes\":[{\"pid\":500,\"comm\":\"proc500\","
-				       "\"cgroup\":null,\"held\":0,\"time_wait\":0,"
-				       "\"assign_rate\":0,\"failures\":{\"EADDRINUSE\":1,"
-				       "\"EADDRNOTAVAIL\":3},\"exited\":false}]"));
+	assert_non_null(strstr(
+		sb.buf,
+		"\"processes\":[{\"pid\":500,\"comm\":\"proc500\","
+		"\"cgroup\":null,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null,\"held\":0,\"time_wait\":0,"
+		"\"assign_rate\":0,\"failures\":{\"EADDRINUSE\":1,"
+		"\"EADDRNOTAVAIL\":3},\"exited\":false}]"));
 	assert_non_null(strstr(
 		sb.buf, "\"held\":0,\"time_wait\":0,\"usable\":1900,"
 			"\"ports_left\":1900,\"utilization\":0,\"assign_rate\":0,\"failures\":3,"
@@ -713,14 +719,16 @@ static void test_exited_and_prune(void **state)
 	assert_true(proc_st(occ, 701, 0).exited);
 	assert_false(proc_st(occ, 702, 0).exited);
 
-	/* a window later: 703 (failures only) and :5002 go; the holders stay */
+	/* a window later: 703 (failures only) goes; :5002 (failures only) stays: its failure
+	 * counter is a series that must not restart from 0 while its table has room */
 	feed(occ, tcp_ev(EPH_RELEASE, 105 * SEC, 702, 0x2, 40001, 5001));
 	eph_occ__prune(occ, 112 * SEC);
 	assert_int_equal(eph_occ__proc(occ, 703, 0, &st), -ENOENT);
 	{
 		struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5002);
 
-		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
+		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), 0);
+		assert_int_equal(st.held, 0);
 	}
 	st = proc_st(occ, 701, 112 * SEC);
 	assert_int_equal(st.held, 1);
@@ -734,7 +742,7 @@ static void test_exited_and_prune(void **state)
 
 		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
 		k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5002);
-		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), -ENOENT);
+		assert_int_equal(eph_occ__dest(occ, &k, 0, &st), 0); /* failures: kept */
 	}
 	/* the pruned slots are reused */
 	feed(occ, tcp_ev(EPH_ASSIGN, 117 * SEC, 704, 0x3, 40002, 5003));
@@ -764,7 +772,8 @@ static void test_json_golden(void **state)
 		"{\"time\":\"2026-11-24T05:18:03.123456789Z\",\"netns\":[{\"netns\":4026532001,"
 		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900,\"taken\":2,"
 		"\"bound\":0,\"udp_usable\":1900,\"udp_taken\":1,\"udp_ports_left\":1899,"
-		"\"bucket_unknown\":2,\"bound_only_listed\":true}],"
+		"\"bucket_unknown\":2,\"bound_only_listed\":true,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null}],"
 		"\"destinations\":["
 		"{\"netns\":4026532001,\"proto\":\"tcp\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\","
 		"\"daddr\":\"127.0.0.1\",\"dport\":5000,\"held\":1,\"time_wait\":0,\"usable\":1900,"
@@ -779,8 +788,10 @@ static void test_json_golden(void **state)
 		"\"utilization\":0.000526316}],"
 		"\"processes\":["
 		"{\"pid\":42,\"comm\":\"cu\\\"rl\",\"cgroup\":\"/system.slice/client.service\","
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null,"
 		"\"held\":2,\"time_wait\":0,\"assign_rate\":null,\"failures\":null,\"exited\":false},"
-		"{\"pid\":null,\"comm\":null,\"cgroup\":null,\"held\":1,\"time_wait\":1,"
+		"{\"pid\":null,\"comm\":null,\"cgroup\":null,"
+		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null,\"held\":1,\"time_wait\":1,"
 		"\"assign_rate\":null,\"failures\":null,\"exited\":null}],"
 		"\"findings\":[],\"findings_need_events\":[\"fixed_port_conflict\"],"
 		"\"dropped\":0,\"resyncs\":0,\"resync_released\":0}");
@@ -1373,6 +1384,138 @@ static void test_bound_connect_unseen_bind(void **state)
 	eph_occ__free(occ);
 }
 
+/* A UDP or TCP event of a bind scope in NS1 (local address addr, no destination). */
+static struct eph_rec scope_ev(uint8_t type, uint8_t op, uint8_t proto, uint64_t ts, uint32_t pid,
+			       uint64_t sock_id, uint16_t sport, int err, const char *addr)
+{
+	struct eph_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.ev.ts_ns = ts;
+	r.ev.type = type;
+	r.ev.op = op;
+	r.ev.proto = proto;
+	r.ev.family = AF_INET;
+	r.ev.netns = NS1;
+	r.ev.pid = pid;
+	r.ev.tid = pid;
+	r.ev.sock_id = sock_id;
+	r.ev.sport = sport;
+	r.ev.err = err;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL | (op == EPH_OP_BIND ? EPH_F_REQ : 0);
+	addr4(r.ev.saddr, addr);
+	snprintf(r.ev.comm, sizeof(r.ev.comm), "proc%u", pid);
+	return r;
+}
+
+static void count_held(uint32_t pid, uint32_t held, void *ctx)
+{
+	uint32_t *v = ctx;
+
+	if (pid < 4)
+		v[pid] = held;
+}
+
+/*
+ * Bind scopes count the failures of the kernel's own port choice there, cumulatively (a
+ * counter): bind() to port 0 and listen() (EADDRINUSE), UDP implicit binds (EAGAIN); not a
+ * fixed port's conflict. The rows carry them with the scope's gauges; a scope with nothing held
+ * and nothing new for a window goes, and its counts with it.
+ */
+static void test_scope_failures(void **state)
+{
+	struct eph_occ_scope_key udp = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
+	struct eph_occ_scope_key tcp = skey4(NS1, IPPROTO_TCP, "0.0.0.0");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_rows rows;
+	struct eph_occ_stats st;
+	struct eph_rec r;
+	uint32_t held[4] = { 0 };
+	unsigned int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 0);
+	feed(occ, scope_ev(EPH_ASSIGN, EPH_OP_SENDMSG, IPPROTO_UDP, SEC, 1, 0x10, 40000, 0,
+			   "0.0.0.0"));
+	feed(occ, scope_ev(EPH_ASSIGN, EPH_OP_CONNECT, IPPROTO_UDP, SEC, 1, 0x11, 40001, 0,
+			   "0.0.0.0"));
+	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 2, 0x12, 40002, 5000));
+	for (i = 0; i < 4; i++)
+		feed(occ, scope_ev(EPH_FAIL, EPH_OP_SENDMSG, IPPROTO_UDP, 2 * SEC, 1, 0, 0, EAGAIN,
+				   "0.0.0.0"));
+	for (i = 0; i < 3; i++)
+		feed(occ, scope_ev(EPH_FAIL, EPH_OP_BIND, IPPROTO_UDP, 2 * SEC, 1, 0, 0, EADDRINUSE,
+				   "0.0.0.0"));
+	for (i = 0; i < 5; i++)
+		feed(occ, scope_ev(EPH_FAIL, EPH_OP_BIND, IPPROTO_TCP, 2 * SEC, 3, 0, 0, EADDRINUSE,
+				   "0.0.0.0"));
+	feed(occ, scope_ev(EPH_FAIL, EPH_OP_LISTEN, IPPROTO_TCP, 2 * SEC, 3, 0, 0, EADDRINUSE,
+			   "0.0.0.0"));
+	/* bind(0.0.0.0:8080) in use: a conflict, not the scope's exhaustion */
+	r = scope_ev(EPH_FAIL, EPH_OP_BIND, IPPROTO_TCP, 2 * SEC, 3, 0, 0, EADDRINUSE, "0.0.0.0");
+	r.ev.flags &= (uint16_t)~EPH_F_EPHEMERAL;
+	r.ev.req_port = 8080;
+	feed(occ, r);
+	/* not port choices of a scope: a TCP connect()'s EADDRNOTAVAIL, a UDP EACCES */
+	r = tcp_ev(EPH_FAIL, 2 * SEC, 2, 0, 0, 5000);
+	r.ev.err = EADDRNOTAVAIL;
+	feed(occ, r);
+	feed(occ, scope_ev(EPH_FAIL, EPH_OP_BIND, IPPROTO_UDP, 2 * SEC, 1, 0, 0, EACCES,
+			   "0.0.0.0"));
+
+	assert_int_equal(eph_occ__scope(occ, &udp, 3 * SEC, &st), 0);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.failures, 7);
+	assert_true(st.ports_left == 1900 - 2);
+	assert_int_equal(eph_occ__scope(occ, &tcp, 3 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.failures, 6);
+	assert_int_equal(proc_st(occ, 3, 3 * SEC).failures, 7);
+
+	assert_int_equal(eph_occ__rows(occ, 3 * SEC, &rows), 0);
+	assert_int_equal(rows.nscopes, 2);
+	/* by utilization, then held: the UDP scope holds two */
+	assert_int_equal(rows.scopes[0].key.proto, IPPROTO_UDP);
+	assert_int_equal(rows.scopes[0].st.held, 2);
+	assert_int_equal(rows.scopes[0].fail_inuse, 3);
+	assert_int_equal(rows.scopes[0].fail_again, 4);
+	assert_null(rows.scopes[0].ct);
+	assert_int_equal(rows.scopes[1].key.proto, IPPROTO_TCP);
+	assert_int_equal(rows.scopes[1].fail_inuse, 6);
+	assert_int_equal(rows.scopes[1].fail_again, 0);
+	assert_int_equal(rows.ndests, 1);
+	assert_int_equal(rows.dests[0].st.failures, 1);
+	eph_occ_rows__free(&rows);
+
+	/* the ports each process holds, all or by protocol */
+	assert_int_equal(eph_occ__held_by_proc(occ, 0, 0, count_held, held), 0);
+	assert_int_equal(held[1], 2);
+	assert_int_equal(held[2], 1);
+	assert_int_equal(held[3], 0);
+	memset(held, 0, sizeof(held));
+	assert_int_equal(eph_occ__held_by_proc(occ, IPPROTO_TCP, AF_INET, count_held, held), 0);
+	assert_int_equal(held[1], 0);
+	assert_int_equal(held[2], 1);
+	memset(held, 0, sizeof(held));
+	assert_int_equal(eph_occ__held_by_proc(occ, 0, AF_INET6, count_held, held), 0);
+	assert_int_equal(held[1] + held[2], 0);
+
+	/* counters only grow: a later failure adds to them */
+	feed(occ, scope_ev(EPH_FAIL, EPH_OP_BIND, IPPROTO_TCP, 4 * SEC, 3, 0, 0, EADDRINUSE,
+			   "0.0.0.0"));
+	assert_int_equal(eph_occ__scope(occ, &tcp, 4 * SEC, &st), 0);
+	assert_int_equal(st.failures, 7);
+	/* nothing held, nothing new for a window: the TCP scope stays all the same (its failure
+	 * counters must not restart from 0 while the table has room); the UDP one holds ports */
+	eph_occ__prune(occ, 15 * SEC);
+	assert_int_equal(eph_occ__scope(occ, &tcp, 15 * SEC, &st), 0);
+	assert_int_equal(st.failures, 7);
+	assert_int_equal(eph_occ__scope(occ, &udp, 15 * SEC, &st), 0);
+	assert_int_equal(st.failures, 7);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1405,6 +1548,7 @@ int main(void)
 		cmocka_unit_test(test_socket_range),
 		cmocka_unit_test(test_bound_connect_moves_hold),
 		cmocka_unit_test(test_bound_connect_unseen_bind),
+		cmocka_unit_test(test_scope_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests of user/sockdiag.c: inet_diag answers into snapshot sockets, and the bind buckets
- * from the port iterator's records (its reads are stubbed: no BPF, no kernel).
+ * from the port iterator's records (its reads are stubbed: no BPF, no kernel); snapshots given
+ * to an occupancy, less the sockets released meanwhile; and of user/owners.c over this
+ * machine's own /proc: socket owners kept from one update to the next.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +18,13 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "portiter.h"
 #include "sockdiag.h"
@@ -428,6 +435,240 @@ static void test_lists_bound(void **state)
 	assert_true(eph_sockdiag_lists_bound("garbage"));
 }
 
+/* ---- snapshots: releases seen meanwhile, and into an occupancy ----------------------------- */
+
+static const uint8_t dst4[16] = { 10, 0, 0, 1 };
+
+static struct eph_occ_sock tcp_in(uint32_t netns, uint64_t cookie, uint16_t sport)
+{
+	struct eph_occ_sock s = tcp(cookie, AF_INET, sport, TCP_ESTABLISHED);
+
+	s.netns = netns;
+	memcpy(s.daddr, dst4, 4);
+	return s;
+}
+
+static struct eph_event release(uint32_t netns, uint64_t cookie, uint16_t sport, uint64_t ts)
+{
+	struct eph_event ev = { .type = EPH_RELEASE, .proto = IPPROTO_TCP, .family = AF_INET };
+
+	ev.netns = netns;
+	ev.cookie = cookie;
+	ev.sport = sport;
+	ev.dport = 80;
+	ev.ts_ns = ts;
+	ev.flags = EPH_F_DEST;
+	memcpy(ev.daddr, dst4, 4);
+	return ev;
+}
+
+static void test_drop_released(void **state)
+{
+	struct eph_occ_sock socks[6] = {
+		tcp_in(7, 11, 40001), tcp_in(7, 12, 40002), tcp_in(7, 0, 40003),
+		tcp_in(7, 14, 40004), tcp_in(8, 15, 40001), tcp_in(7, 16, 40005),
+	};
+	struct eph_event evs[7] = {
+		release(7, 11, 40001, 150), /* by cookie: [0], not [4] (another namespace) */
+		release(7, 99, 40002, 150), /* another cookie on [1]'s 4-tuple: a new socket */
+		release(7, 0, 40003, 150),  /* no cookie: by 4-tuple, [2] */
+		release(7, 0, 40004, 150),  /* [3], an IPv4-mapped IPv6 socket */
+		release(8, 15, 40001, 50),  /* before the snapshot began: [4] stays */
+		release(7, 0, 40005, 150),  /* [5] talks to another destination */
+		release(7, 0, 40001, 150),
+	};
+	struct eph_sockdiag_release rel[7];
+	struct eph_sockdiag_snap s = { .socks = socks, .nsocks = 6, .start_ns = 100 };
+	size_t i, n = 0;
+
+	(void)state;
+	socks[3].family = AF_INET6;
+	memset(socks[3].daddr, 0, 16);
+	socks[3].daddr[10] = socks[3].daddr[11] = 0xff;
+	memcpy(socks[3].daddr + 12, dst4, 4);
+	socks[5].daddr[3] = 2;
+	evs[6].type = EPH_ASSIGN; /* not a release */
+	for (i = 0; i < 7; i++)
+		n += eph_sockdiag_release_of(&evs[i], &rel[n]);
+	assert_int_equal(n, 6);
+	assert_int_equal(eph_sockdiag_snap__drop_released(&s, rel, n), 3);
+	assert_int_equal(s.nsocks, 3);
+	assert_int_equal(s.socks[0].cookie, 12);
+	assert_int_equal(s.socks[1].cookie, 15);
+	assert_int_equal(s.socks[2].cookie, 16);
+	assert_int_equal(eph_sockdiag_snap__drop_released(&s, rel, 0), 0);
+}
+
+static const struct eph_occ_netns_row *netns_row(const struct eph_occ_rows *r, uint32_t netns)
+{
+	size_t i;
+
+	for (i = 0; i < r->nnetns; i++)
+		if (r->netns[i].netns == netns)
+			return &r->netns[i];
+	return NULL;
+}
+
+/* Namespaces read get their range, the others none; a reconcile removes what is gone. */
+static void test_apply(void **state)
+{
+	struct eph_port_range r1 = { .low = 40000, .high = 40015, .tw_reuse = 2, .timestamps = 1 };
+	struct eph_sockdiag_ns ns[2] = { { .inode = 7, .range = &r1 },
+					 { .inode = 8, .err = -EPERM } };
+	struct eph_occ_sock sk = tcp_in(7, 21, 40001);
+	struct eph_sockdiag_snap s = { .ns = ns,
+				       .nns = 2,
+				       .socks = &sk,
+				       .nsocks = 1,
+				       .lists_bound = true };
+	struct eph_occ *occ = eph_occ__new(&(struct eph_occ_opts){ 0 });
+	struct eph_occ_rows rows = { 0 };
+
+	(void)state;
+	assert_non_null(occ);
+	assert_int_equal(eph_sockdiag_apply(occ, &s, false, 1000), 0);
+	assert_int_equal(eph_occ__rows(occ, 1000, &rows), 0);
+	assert_int_equal(rows.nnetns, 2);
+	assert_true(netns_row(&rows, 7)->have_range);
+	assert_int_equal(netns_row(&rows, 7)->low, 40000);
+	assert_false(netns_row(&rows, 8)->have_range);
+	assert_int_equal(rows.ndests, 1);
+	assert_int_equal(rows.dests[0].st.held, 1);
+	eph_occ_rows__free(&rows);
+	/* the socket is gone from the next one */
+	s.nsocks = 0;
+	assert_int_equal(eph_sockdiag_apply(occ, &s, true, 2000), 1);
+	/* no namespace read: the first one's error */
+	ns[0].err = -EACCES;
+	assert_int_equal(eph_sockdiag_apply(occ, &s, true, 3000), -EACCES);
+	eph_occ__free(occ);
+}
+
+/* ---- socket owners, over this machine's /proc ------------------------------------------------ */
+
+static uint64_t sock_inode(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+static int cmp_inode(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t owner(const struct eph_owners *o, uint64_t inode)
+{
+	struct eph_occ_sock s = { .inode = inode };
+
+	return eph_owners__fill(o, &s) ? s.pid : 0;
+}
+
+static void test_owners(void **state)
+{
+	int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0), d, p[2];
+	uint64_t want[4], ia = sock_inode(a), ib = sock_inode(b), ic, id;
+	struct eph_owners *o = eph_owners__new();
+	const struct eph_owners_stats *st;
+	uint32_t self = getpid();
+	struct eph_occ_sock socks[4];
+	size_t npaths, i;
+	char **paths;
+	pid_t child;
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(pipe(p), 0);
+	child = fork();
+	if (child == 0) { /* a socket of its own, and copies of a and b */
+		int c = socket(AF_INET, SOCK_DGRAM, 0);
+
+		ic = sock_inode(c);
+		if (write(p[1], &ic, sizeof(ic)) != sizeof(ic))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_true(child > 0);
+	assert_int_equal(read(p[0], &ic, sizeof(ic)), sizeof(ic));
+	want[0] = ia, want[1] = ib, want[2] = ic;
+	qsort(want, 3, sizeof(*want), cmp_inode);
+
+	/* from nothing: every process looked at, the lowest pid for shared sockets */
+	assert_int_equal(eph_owners__update(o, want, 3, NULL, 0, true), 0);
+	st = eph_owners__stats(o);
+	assert_int_equal(st->wanted, 3);
+	assert_int_equal(st->carried, 0);
+	assert_int_equal(st->unfound, 0);
+	assert_true(st->whole);
+	assert_int_equal(owner(o, ia), self);
+	assert_int_equal(owner(o, ib), self);
+	assert_int_equal(owner(o, ic), child);
+
+	/* again: all known, /proc not even listed */
+	assert_int_equal(eph_owners__update(o, want, 3, NULL, 0, false), 0);
+	assert_int_equal(st->carried, 3);
+	assert_int_equal(st->listed, 0);
+	assert_int_equal(st->scanned, 0);
+
+	/* a new socket of a process seen before: found where it is looked for (a hint) */
+	d = socket(AF_INET, SOCK_DGRAM, 0);
+	id = sock_inode(d);
+	want[3] = id;
+	qsort(want, 4, sizeof(*want), cmp_inode);
+	assert_int_equal(eph_owners__update(o, want, 4, NULL, 0, false), 0);
+	assert_int_equal(st->unfound, 1);
+	assert_false(st->whole);
+	assert_int_equal(owner(o, id), 0);
+	assert_int_equal(eph_owners__update(o, want, 4, &self, 1, false), 0);
+	assert_int_equal(st->carried, 3);
+	assert_int_equal(st->unfound, 0);
+	assert_int_equal(owner(o, id), self);
+
+	/* the child goes (its socket with it) while a dump still lists it: looked for, then once
+	 * in every process as it is asked for again, then no more */
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(eph_owners__update(o, want, 4, NULL, 0, false), 0);
+	assert_int_equal(st->carried, 3);
+	assert_int_equal(st->unfound, 1);
+	assert_false(st->whole);
+	assert_int_equal(eph_owners__update(o, want, 4, NULL, 0, false), 0);
+	assert_int_equal(st->unfound, 1);
+	assert_true(st->whole);
+	assert_int_equal(eph_owners__update(o, want, 4, NULL, 0, false), 0);
+	assert_int_equal(st->unfound, 0);
+	assert_int_equal(st->listed, 0);
+	assert_int_equal(owner(o, ic), 0);
+
+	/* copies of the cgroup paths outlive the cache */
+	memset(socks, 0, sizeof(socks));
+	for (i = 0; i < 4; i++)
+		socks[i].inode = want[i];
+	assert_int_equal(eph_owners__fill_copy(o, socks, 4, &paths, &npaths), 0);
+	eph_owners__free(o);
+	assert_true(npaths <= 1); /* one process: one path (none on a cgroup v1 host) */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(socks[i].pid, socks[i].inode == ic ? 0 : self);
+		if (socks[i].pid && npaths)
+			assert_ptr_equal(socks[i].cgroup, paths[0]);
+	}
+	if (npaths)
+		assert_int_equal(paths[0][0], '/');
+	for (i = 0; i < npaths; i++)
+		free(paths[i]);
+	free(paths);
+	close(a);
+	close(b);
+	close(d);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +682,9 @@ int main(void)
 		cmocka_unit_test(test_socket_ranges),
 		cmocka_unit_test(test_bound_walk),
 		cmocka_unit_test(test_lists_bound),
+		cmocka_unit_test(test_drop_released),
+		cmocka_unit_test(test_apply),
+		cmocka_unit_test(test_owners),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

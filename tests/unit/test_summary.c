@@ -313,6 +313,28 @@ static void test_bounded(void **state)
 	eph_summary__free(s);
 }
 
+/*
+ * The tracker's count replaces the running one: a TIME_WAIT that ended without an event (the
+ * tracepoint backend) no longer counts; a pid the tracker names but that has no row gets none.
+ */
+static void test_held_from_tracker(void **state)
+{
+	struct eph_summary *s = three_processes();
+
+	(void)state;
+	eph_summary__clear_held(s);
+	eph_summary__set_held(s, 20, 7);
+	eph_summary__set_held(s, 4242, 3); /* no row: ignored */
+	assert_json(s, 0, "tracepoint",
+		    "{\"event\":\"summary\",\"processes\":["
+		    "{\"pid\":20,\"comm\":\"a\",\"assigned\":1,"
+		    "\"failed\":{\"EAGAIN\":1,\"EADDRNOTAVAIL\":2},\"held\":7},"
+		    "{\"pid\":300,\"comm\":\"b\",\"assigned\":3,\"failed\":{},\"held\":0},"
+		    "{\"pid\":1000,\"comm\":\"c\",\"assigned\":0,\"failed\":{\"EADDRINUSE\":1},"
+		    "\"held\":0}],\"dropped\":0,\"backend\":\"tracepoint\"}");
+	eph_summary__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_unnamed_errno),
 		cmocka_unit_test(test_many_sorted),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_held_from_tracker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

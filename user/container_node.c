@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Containers' and pods' names from the node's files, cached per cgroup path. See container.h.
+ *
+ * - The names come from the container's OCI bundle (containerd's or CRI-O's config.json, whose
+ *   annotations the runtime wrote when it created the container: final, so a bundle found is
+ *   never read again), else from the kubelet's log directories. Nothing read is trusted: files
+ *   are read to a bound, and a name that is not what Kubernetes allows (a DNS label or
+ *   subdomain) is unknown, never cut short.
+ * - The cache is a table (table.h) of small fixed records keyed by a 64-bit hash of the cgroup
+ *   path, each pointing to one allocation with the path (compared on every hit) and the names
+ *   found; a list through the records keeps them in order of use, and the least recently used
+ *   goes when the table is full. The container id, runtime and pod UID are not stored: parsing
+ *   the path again gives them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "table.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define CT_JSON_MAX (1 << 20)	 /* bytes of a config.json read at most */
+#define CT_JSON_CHUNK 16384	 /* and fed to the parser this many at a time */
+#define CT_CGROUP_TEXT_MAX 16384 /* bytes of /proc/PID/cgroup read at most */
+#define CT_NEVER UINT64_MAX	 /* retry_ns of names that are final */
+
+#define POD_LOGS "/var/log/pods"
+#define CONTAINER_LOGS "/var/log/containers"
+
+enum runtime_code {
+	RT_NONE,
+	RT_DOCKER,
+	RT_CONTAINERD,
+	RT_CRIO,
+	RT_PODMAN,
+};
+
+static const char *const runtimes[] = {
+	[RT_NONE] = "",	     [RT_DOCKER] = "docker", [RT_CONTAINERD] = "containerd",
+	[RT_CRIO] = "cri-o", [RT_PODMAN] = "podman",
+};
+
+/* Where a runtime keeps a Kubernetes container's bundle, and its annotations' names. */
+struct bundle {
+	enum runtime_code runtime;
+	const char *dir;  /* under root, then the id */
+	const char *file; /* under that */
+	const char *container, *pod, *pod_namespace, *pod_uid;
+};
+
+static const struct bundle bundles[] = {
+	{ RT_CONTAINERD, "/run/containerd/io.containerd.runtime.v2.task/k8s.io", "config.json",
+	  "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-name",
+	  "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid" },
+	{ RT_CRIO, "/run/containers/storage/overlay-containers", "userdata/config.json",
+	  "io.kubernetes.container.name", "io.kubernetes.pod.name", "io.kubernetes.pod.namespace",
+	  "io.kubernetes.pod.uid" },
+};
+
+/* One cached cgroup path: a record of the table. */
+struct ct_rec {
+	uint64_t key;	     /* hash of the path, never 0 (the table's key) */
+	char *blob;	     /* "path\0pod\0namespace\0container\0uid\0" (uid: see rec_store) */
+	uint64_t retry_ns;   /* look the names up again from then on; CT_NEVER: final */
+	uint32_t prev, next; /* the list in order of use: record index + 1, 0 for none */
+	uint32_t blob_len;
+	uint8_t runtime; /* enum runtime_code, as resolved */
+	uint8_t pad[3];
+};
+
+struct eph_containers {
+	struct eph_tab tab;
+	char *root; /* without a trailing '/': "" is the real node */
+	char *proc_root;
+	uint32_t head, tail; /* most and least recently used: record index + 1, 0 for none */
+	size_t blob_bytes;
+};
+
+/* ---- what the node's files say ---------------------------------------------------------- */
+
+/* The path printf would give, into buf; false if it does not fit. */
+static bool join(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool join(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n >= 0 && (size_t)n < size;
+}
+
+/* A name as Kubernetes allows it, n bytes at s: lower-case letters, digits and '-' (also '.'
+ * in a DNS subdomain: dots), at most max bytes. */
+static bool valid_name(const char *s, size_t n, size_t max, bool dots)
+{
+	size_t i;
+
+	if (!n || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      (dots && s[i] == '.')))
+			return false;
+	return true;
+}
+
+/* The name at s (n bytes) into dst (size bytes) if it is valid there; true if it was. */
+static bool set_name(char *dst, size_t size, const char *s, size_t n, bool dots)
+{
+	if (!s || !valid_name(s, n, size - 1, dots))
+		return false;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+#define set_pod(c, s, n) set_name((c)->pod, sizeof((c)->pod), s, n, true)
+#define set_label(dst, s, n) set_name(dst, sizeof(dst), s, n, false)
+
+/* A pod UID as the API server writes it: a UUID with dashes, or a static pod's 32 hex digits. */
+static bool valid_uid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36 && n != 32)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The JSON object in the regular file at path, fed to the parser a piece at a time, at most
+ * CT_JSON_MAX bytes. NULL when missing, not a regular file, larger, not JSON or not an object;
+ * else json_object_put() it.
+ */
+static json_object *read_json(const char *path)
+{
+	json_object *obj = NULL;
+	char buf[CT_JSON_CHUNK];
+	json_tokener *tok;
+	size_t total = 0;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CT_JSON_MAX)
+		goto out_close;
+	tok = json_tokener_new();
+	if (!tok)
+		goto out_close;
+	while (!obj) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (total += n) > CT_JSON_MAX)
+			break; /* the end before the object's, an error, or grown past the bound */
+		obj = json_tokener_parse_ex(tok, buf, (int)n);
+		if (!obj && json_tokener_get_error(tok) != json_tokener_continue)
+			break;
+	}
+	json_tokener_free(tok);
+	if (obj && !json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+out_close:
+	close(fd);
+	return obj;
+}
+
+/* The string annotation key of ann, and its length; NULL if none. */
+static const char *annotation(json_object *ann, const char *key, size_t *len)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(ann, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	*len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+static void bundle_annotations(const struct bundle *b, json_object *cfg, struct eph_container *c)
+{
+	const char *s;
+	json_object *ann;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(cfg, "annotations", &ann) ||
+	    !json_object_is_type(ann, json_type_object))
+		return;
+	s = annotation(ann, b->container, &n);
+	set_label(c->container, s, n);
+	s = annotation(ann, b->pod, &n);
+	set_pod(c, s, n);
+	s = annotation(ann, b->pod_namespace, &n);
+	set_label(c->pod_namespace, s, n);
+	s = annotation(ann, b->pod_uid, &n);
+	if (!c->pod_uid[0] && s && valid_uid(s, n)) {
+		memcpy(c->pod_uid, s, n);
+		c->pod_uid[n] = '\0';
+	}
+}
+
+/*
+ * The names in the bundle of c's container, of its runtime's (every runtime's when the path
+ * did not say). Returns whether there was one (c's runtime is then that one).
+ */
+static bool bundle_names(const struct eph_containers *cs, struct eph_container *c)
+{
+	char path[PATH_MAX];
+	json_object *cfg;
+	size_t i;
+
+	if (!c->id[0])
+		return false;
+	for (i = 0; i < ARRAY_SIZE(bundles); i++) {
+		const struct bundle *b = &bundles[i];
+
+		if (c->runtime[0] && strcmp(c->runtime, runtimes[b->runtime]))
+			continue;
+		if (!join(path, sizeof(path), "%s%s/%s/%s", cs->root, b->dir, c->id, b->file))
+			continue;
+		cfg = read_json(path);
+		if (!cfg)
+			continue;
+		snprintf(c->runtime, sizeof(c->runtime), "%s", runtimes[b->runtime]);
+		bundle_annotations(b, cfg, c);
+		json_object_put(cfg);
+		return true;
+	}
+	return false;
+}
+
+/* /var/log/pods/<namespace>_<pod>_<uid> of c's pod: its namespace and name into c, and the
+ * directory's name into dir. Returns whether there was one (with valid names). */
+static bool pod_dir(const struct eph_containers *cs, struct eph_container *c, char *dir)
+{
+	size_t ulen = strlen(c->pod_uid), n;
+	const char *name, *sep;
+	char path[PATH_MAX];
+	struct dirent *d;
+	bool found = false;
+	DIR *dp;
+
+	if (!join(path, sizeof(path), "%s" POD_LOGS, cs->root))
+		return false;
+	dp = opendir(path);
+	if (!dp)
+		return false;
+	while (!found && (d = readdir(dp))) {
+		name = d->d_name;
+		n = strlen(name);
+		if (n < ulen + 4 || name[n - ulen - 1] != '_' ||
+		    strcmp(name + n - ulen, c->pod_uid))
+			continue;
+		/* neither a namespace nor a pod name has a '_' */
+		sep = memchr(name, '_', n - ulen - 1);
+		if (!sep || !set_label(c->pod_namespace, name, sep - name))
+			continue;
+		found = set_pod(c, sep + 1, name + n - ulen - 1 - (sep + 1));
+		if (found)
+			memcpy(dir, name, n + 1);
+		else
+			c->pod_namespace[0] = '\0';
+	}
+	closedir(dp);
+	return found;
+}
+
+/* /var/log/containers/<pod>_<namespace>_<container>-<id>.log: the container's name. */
+static void container_log(const struct eph_containers *cs, struct eph_container *c)
+{
+	char path[PATH_MAX], prefix[EPH_CT_POD_LEN + EPH_CT_NAME_LEN + 2];
+	char suffix[EPH_CT_ID_LEN + sizeof("-.log")];
+	size_t plen, slen, n;
+	struct dirent *d;
+	DIR *dp;
+
+	plen = snprintf(prefix, sizeof(prefix), "%s_%s_", c->pod, c->pod_namespace);
+	slen = snprintf(suffix, sizeof(suffix), "-%s.log", c->id);
+	if (!join(path, sizeof(path), "%s" CONTAINER_LOGS, cs->root))
+		return;
+	dp = opendir(path);
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		n = strlen(d->d_name);
+		if (n <= plen + slen || memcmp(d->d_name, prefix, plen) ||
+		    strcmp(d->d_name + n - slen, suffix))
+			continue;
+		if (set_label(c->container, d->d_name + plen, n - plen - slen))
+			break;
+	}
+	closedir(dp);
+}
+
+/* /var/log/pods/<dir>/<container>/: the container's name, when the pod has only the one. */
+static void single_container(const struct eph_containers *cs, struct eph_container *c,
+			     const char *dir)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1] = "";
+	unsigned int dirs = 0;
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+
+	if (!join(path, sizeof(path), "%s" POD_LOGS "/%s", cs->root, dir))
+		return;
+	dp = opendir(path);
+	if (!dp)
+		return;
+	while (dirs < 2 && (d = readdir(dp))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (d->d_type != DT_DIR &&
+		    (d->d_type != DT_UNKNOWN ||
+		     fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		     !S_ISDIR(st.st_mode)))
+			continue;
+		if (!dirs++)
+			snprintf(name, sizeof(name), "%s", d->d_name);
+	}
+	closedir(dp);
+	if (dirs == 1)
+		set_label(c->container, name, strlen(name));
+}
+
+/* The kubelet's log directories: the pod's, and the container's log link. */
+static void log_names(const struct eph_containers *cs, struct eph_container *c)
+{
+	char dir[NAME_MAX + 1];
+
+	if (!c->pod_uid[0] || !pod_dir(cs, c, dir))
+		return;
+	if (c->id[0])
+		container_log(cs, c);
+	if (!c->container[0])
+		single_container(cs, c, dir);
+}
+
+/*
+ * c's names (c as parsed: its names empty) from the node. Returns whether they are final: a
+ * bundle was found (what the runtime wrote at creation does not change), or the logs gave the
+ * pod and the container (when there is one). Else the caller looks again later.
+ */
+static bool lookup_names(const struct eph_containers *cs, struct eph_container *c)
+{
+	if (bundle_names(cs, c))
+		return true;
+	log_names(cs, c);
+	return c->pod[0] && (c->container[0] || !c->id[0]);
+}
+
+/* ---- the cache ---------------------------------------------------------------------------- */
+
+/* A 64-bit hash of the n bytes at s (with the table's mixing), never 0. */
+static uint64_t path_hash(const char *s, size_t n)
+{
+	uint64_t h = EPH_TAB_K2 ^ n;
+	uint8_t tail[16] = { 0 };
+
+	for (; n >= 16; n -= 16, s += 16)
+		h = eph_tab__mix(h, eph_tab__load64((const uint8_t *)s),
+				 eph_tab__load64((const uint8_t *)s + 8));
+	memcpy(tail, s, n);
+	h = eph_tab__mix(h, eph_tab__load64(tail), eph_tab__load64(tail + 8));
+	h = eph_tab__mul(h ^ EPH_TAB_K2, EPH_TAB_K1);
+	return h ? h : 1;
+}
+
+static uint32_t key_hash(uint64_t key)
+{
+	return eph_tab__hash(&key, sizeof(key));
+}
+
+static struct ct_rec *rec_at(const struct eph_containers *cs, uint32_t i)
+{
+	return eph_tab__rec(&cs->tab, i);
+}
+
+static void lru_unlink(struct eph_containers *cs, uint32_t i)
+{
+	struct ct_rec *r = rec_at(cs, i);
+
+	if (r->prev)
+		rec_at(cs, r->prev - 1)->next = r->next;
+	else
+		cs->head = r->next;
+	if (r->next)
+		rec_at(cs, r->next - 1)->prev = r->prev;
+	else
+		cs->tail = r->prev;
+	r->prev = 0;
+	r->next = 0;
+}
+
+static void lru_push(struct eph_containers *cs, uint32_t i)
+{
+	struct ct_rec *r = rec_at(cs, i);
+
+	r->prev = 0;
+	r->next = cs->head;
+	if (cs->head)
+		rec_at(cs, cs->head - 1)->prev = i + 1;
+	else
+		cs->tail = i + 1;
+	cs->head = i + 1;
+}
+
+/* Record i out of the list and the table, its allocation freed. */
+static void rec_drop(struct eph_containers *cs, uint32_t i)
+{
+	struct ct_rec *r = rec_at(cs, i);
+	uint32_t h = key_hash(r->key);
+
+	lru_unlink(cs, i);
+	cs->blob_bytes -= r->blob_len;
+	free(r->blob);
+	eph_tab__del(&cs->tab, i, &h);
+}
+
+static enum runtime_code runtime_code(const char *runtime)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(runtimes); i++)
+		if (!strcmp(runtime, runtimes[i]))
+			return i;
+	return RT_NONE;
+}
+
+/*
+ * Record i's path (key), c's names and runtime, and c's pod UID when the path did not give it
+ * (own_uid: it came from a bundle); the names final or to be looked up again from
+ * EPH_CT_RETRY_NS after now_ns. Returns 0 or -ENOMEM (the record as it was).
+ */
+static int rec_store(struct eph_containers *cs, uint32_t i, const char *key,
+		     const struct eph_container *c, bool own_uid, bool final, uint64_t now_ns)
+{
+	const char *parts[] = { key, c->pod, c->pod_namespace, c->container,
+				own_uid ? c->pod_uid : "" };
+	struct ct_rec *r = rec_at(cs, i);
+	size_t len[ARRAY_SIZE(parts)], total = 0, k;
+	char *blob, *p;
+
+	for (k = 0; k < ARRAY_SIZE(parts); k++) {
+		len[k] = strlen(parts[k]) + 1;
+		total += len[k];
+	}
+	if (total > UINT32_MAX)
+		return -ENOMEM;
+	blob = malloc(total);
+	if (!blob)
+		return -ENOMEM;
+	for (p = blob, k = 0; k < ARRAY_SIZE(parts); p += len[k], k++)
+		memcpy(p, parts[k], len[k]);
+	cs->blob_bytes -= r->blob_len;
+	cs->blob_bytes += total;
+	free(r->blob);
+	r->blob = blob;
+	r->blob_len = (uint32_t)total;
+	r->runtime = runtime_code(c->runtime);
+	if (final)
+		r->retry_ns = CT_NEVER;
+	else
+		r->retry_ns = now_ns < CT_NEVER - 1 - EPH_CT_RETRY_NS ? now_ns + EPH_CT_RETRY_NS :
+									CT_NEVER - 1;
+	return 0;
+}
+
+/* The string at s into dst (it fits: it was validated before it was stored); the next one. */
+static const char *take(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < size)
+		memcpy(dst, s, n + 1);
+	return s + n + 1;
+}
+
+/* Record r's names (and runtime, and pod UID if it has one) into c, as parsed from its path. */
+static void rec_fill(const struct ct_rec *r, struct eph_container *c)
+{
+	const char *s = r->blob + strlen(r->blob) + 1;
+
+	s = take(c->pod, sizeof(c->pod), s);
+	s = take(c->pod_namespace, sizeof(c->pod_namespace), s);
+	s = take(c->container, sizeof(c->container), s);
+	if (*s)
+		take(c->pod_uid, sizeof(c->pod_uid), s);
+	snprintf(c->runtime, sizeof(c->runtime), "%s", runtimes[r->runtime]);
+}
+
+/* A new record for the path key (hash h) with c's names; the least recently used one goes
+ * first when the table is full. Returns 0 or -ENOMEM. */
+static int rec_insert(struct eph_containers *cs, const char *key, uint64_t h,
+		      const struct eph_container *c, bool own_uid, bool final, uint64_t now_ns)
+{
+	uint32_t hash = key_hash(h);
+	int64_t i;
+
+	if (cs->tab.len >= cs->tab.max && cs->tail)
+		rec_drop(cs, cs->tail - 1);
+	i = eph_tab__alloc(&cs->tab);
+	if (i < 0)
+		return -ENOMEM;
+	rec_at(cs, i)->key = h;
+	if (rec_store(cs, i, key, c, own_uid, final, now_ns)) {
+		eph_tab__del(&cs->tab, i, &hash);
+		return -ENOMEM;
+	}
+	eph_tab__link(&cs->tab, i, &hash);
+	lru_push(cs, i);
+	return 0;
+}
+
+int eph_containers__resolve(struct eph_containers *cs, const char *cgroup_text, uint64_t now_ns,
+			    struct eph_container *out)
+{
+	char key[PATH_MAX];
+	bool had_uid, final;
+	struct ct_rec *r;
+	uint64_t h;
+	int64_t i;
+	int err;
+
+	err = eph_container__parse(cgroup_text, out, key, sizeof(key));
+	if (err == -ENAMETOOLONG)
+		return 0; /* no cgroup path is that long: not worth a look-up, nor a record */
+	if (err)
+		return err;
+	h = path_hash(key, strlen(key));
+	i = eph_tab__find(&cs->tab, 0, &h, key_hash(h));
+	if (i >= 0 && strcmp(rec_at(cs, i)->blob, key)) {
+		rec_drop(cs, i); /* another path with the same hash: this one takes its place */
+		i = -1;
+	}
+	if (i >= 0) {
+		lru_unlink(cs, i);
+		lru_push(cs, i);
+		r = rec_at(cs, i);
+		if (now_ns < r->retry_ns) {
+			rec_fill(r, out);
+			return 0;
+		}
+	}
+	had_uid = out->pod_uid[0];
+	final = lookup_names(cs, out);
+	if (i >= 0)
+		return rec_store(cs, i, key, out, !had_uid, final, now_ns);
+	return rec_insert(cs, key, h, out, !had_uid, final, now_ns);
+}
+
+/* The text of the file at path into buf (NUL-terminated), at most size - 1 bytes: cut after
+ * its last whole line when longer. Returns 0 or -errno. */
+static int read_text(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *nl;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = -errno;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (len == size - 1 && (nl = strrchr(buf, '\n')))
+		nl[1] = '\0';
+	return err;
+}
+
+int eph_containers__pid(struct eph_containers *cs, uint32_t pid, uint64_t now_ns,
+			struct eph_container *out)
+{
+	char path[PATH_MAX], text[CT_CGROUP_TEXT_MAX];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!join(path, sizeof(path), "%s/%u/cgroup", cs->proc_root, pid))
+		return -ENAMETOOLONG;
+	err = read_text(path, text, sizeof(text));
+	if (err)
+		return err == -ESRCH ? -ENOENT : err; /* ESRCH: gone between open and read */
+	return eph_containers__resolve(cs, text, now_ns, out);
+}
+
+/* ---- the object ----------------------------------------------------------------------------- */
+
+struct eph_containers *eph_containers__new(const char *root, const char *proc_root, size_t max)
+{
+	const struct eph_tab_key key = { .off = offsetof(struct ct_rec, key),
+					 .len = sizeof(uint64_t) };
+	struct eph_containers *cs;
+	size_t n;
+
+	cs = calloc(1, sizeof(*cs));
+	if (!cs)
+		goto out_enomem;
+	root = root ? root : "";
+	for (n = strlen(root); n && root[n - 1] == '/'; n--)
+		;
+	cs->root = strndup(root, n);
+	cs->proc_root = strdup(proc_root ? proc_root : "/proc");
+	if (!cs->root || !cs->proc_root)
+		goto out_free;
+	if (!max)
+		max = EPH_CT_DEFAULT_MAX;
+	if (eph_tab__init(&cs->tab, sizeof(struct ct_rec), &key, 1,
+			  max < EPH_TAB_MAX_RECS ? (uint32_t)max : EPH_TAB_MAX_RECS))
+		goto out_free;
+	return cs;
+
+out_free:
+	eph_containers__free(cs);
+out_enomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void eph_containers__free(struct eph_containers *cs)
+{
+	uint32_t i;
+
+	if (!cs)
+		return;
+	for (i = cs->head; i; i = rec_at(cs, i - 1)->next)
+		free(rec_at(cs, i - 1)->blob);
+	eph_tab__fini(&cs->tab);
+	free(cs->root);
+	free(cs->proc_root);
+	free(cs);
+}
+
+size_t eph_containers__count(const struct eph_containers *cs)
+{
+	return cs->tab.len;
+}
+
+size_t eph_containers__bytes(const struct eph_containers *cs)
+{
+	const struct eph_tab *t = &cs->tab;
+
+	return sizeof(*cs) + strlen(cs->root) + 1 + strlen(cs->proc_root) + 1 +
+	       (size_t)t->cap * (t->size + 1) + t->nchunks * sizeof(*t->chunks) +
+	       (size_t)t->nkeys * t->nslots * sizeof(struct eph_tab_slot) + cs->blob_bytes;
+}
