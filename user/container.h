@@ -87,6 +87,10 @@ void eph_containers__free(struct eph_containers *cs); /* NULL-safe */
 int eph_containers__resolve(struct eph_containers *cs, const char *cgroup_text, uint64_t now_ns,
 			    struct eph_container *out);
 
+/* The text of the file at path (a /proc file) into buf, NUL-terminated, at most size - 1
+ * bytes: cut after its last whole line when longer. Returns 0 or -errno. */
+int eph_read_text(const char *path, char *buf, size_t size);
+
 /* The same from /proc/PID/cgroup. -ENOENT also when the process is gone; another -errno (out
  * zeroed) when the file cannot be read. */
 int eph_containers__pid(struct eph_containers *cs, uint32_t pid, uint64_t now_ns,

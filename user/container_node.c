@@ -578,9 +578,7 @@ int eph_containers__resolve(struct eph_containers *cs, const char *cgroup_text, 
 	return rec_insert(cs, key, h, out, !had_uid, final, now_ns);
 }
 
-/* The text of the file at path into buf (NUL-terminated), at most size - 1 bytes: cut after
- * its last whole line when longer. Returns 0 or -errno. */
-static int read_text(const char *path, char *buf, size_t size)
+int eph_read_text(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
 	ssize_t n;
@@ -616,7 +614,7 @@ int eph_containers__pid(struct eph_containers *cs, uint32_t pid, uint64_t now_ns
 	memset(out, 0, sizeof(*out));
 	if (!join(path, sizeof(path), "%s/%u/cgroup", cs->proc_root, pid))
 		return -ENAMETOOLONG;
-	err = read_text(path, text, sizeof(text));
+	err = eph_read_text(path, text, sizeof(text));
 	if (err)
 		return err == -ESRCH ? -ENOENT : err; /* ESRCH: gone between open and read */
 	return eph_containers__resolve(cs, text, now_ns, out);

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Per-pid facts from /proc, cached. See procinfo.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "procinfo.h"
 #include "sockdiag.h"
@@ -102,23 +100,6 @@ again:
 	}
 }
 
-/* A small file into buf (NUL-terminated). 0 or -errno. */
-static int read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* Read /proc/PID: 0, -ENOENT (gone: p unchanged) or -ENOMEM. */
 static int learn(struct eph_procinfo *pi, struct eph_pinfo *p, uint64_t now_ns)
 {
@@ -130,7 +111,7 @@ static int learn(struct eph_procinfo *pi, struct eph_pinfo *p, uint64_t now_ns)
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%u/cgroup", p->pid);
-	err = read_file(path, text, CGROUP_TEXT_MAX);
+	err = eph_read_text(path, text, CGROUP_TEXT_MAX);
 	if (err) {
 		free(text);
 		return -ENOENT;
@@ -198,6 +179,12 @@ const struct eph_pinfo *eph_procinfo__get(struct eph_procinfo *pi, uint32_t pid,
 	return p;
 }
 
+/* The namespace p's container owns: not the node's own (a hostNetwork pod's). */
+static uint32_t claim_of(const struct eph_procinfo *pi, const struct eph_pinfo *p)
+{
+	return p->ct && p->netns != pi->init_netns ? p->netns : 0;
+}
+
 int eph_procinfo__fact(struct eph_procinfo *pi, uint32_t pid, uint64_t now_ns, struct eph_pfact *f)
 {
 	const struct eph_pinfo *p;
@@ -213,8 +200,7 @@ int eph_procinfo__fact(struct eph_procinfo *pi, uint32_t pid, uint64_t now_ns, s
 		return 0;
 	f->pid = pid;
 	f->fresh = fresh;
-	if (p->ct && p->netns && p->netns != pi->init_netns)
-		f->claim_netns = p->netns;
+	f->claim_netns = claim_of(pi, p);
 	if (p->cgroup && !(f->cgroup = strdup(p->cgroup)))
 		goto out_nomem;
 	if (p->ct && !(f->ct = malloc(sizeof(*f->ct))))
@@ -228,24 +214,32 @@ out_nomem:
 	return -ENOMEM;
 }
 
-int eph_pfact__apply(const struct eph_pfact *f, struct eph_occ *occ)
+/* What pid's facts give the occupancy: its cgroup and container, and claim_netns (0: none) for
+ * the container. Only when /proc was read now (fresh), or when an occupancy that pruned the
+ * process and met it again has lost the container it was given. */
+static int occ_apply(struct eph_occ *occ, uint32_t pid, bool fresh, const char *cgroup,
+		     const struct eph_container *ct, uint32_t claim_netns)
 {
 	int err;
 
-	if (!f->pid)
+	if (!fresh && (!ct || eph_occ__container(occ, pid)))
 		return 0;
-	/* an occupancy that pruned the process and met it again has lost what it was given */
-	if (!f->fresh && (!f->ct || eph_occ__container(occ, f->pid)))
-		return 0;
-	if (f->cgroup) {
-		err = eph_occ__set_cgroup(occ, f->pid, f->cgroup);
+	if (cgroup) {
+		err = eph_occ__set_cgroup(occ, pid, cgroup);
 		if (err)
 			return err;
 	}
-	err = eph_occ__set_container(occ, f->pid, f->ct);
-	if (!err && f->claim_netns)
-		err = eph_occ__claim_netns(occ, f->claim_netns, f->ct);
+	err = eph_occ__set_container(occ, pid, ct);
+	if (!err && claim_netns)
+		err = eph_occ__claim_netns(occ, claim_netns, ct);
 	return err == -EINVAL ? 0 : err;
+}
+
+int eph_pfact__apply(const struct eph_pfact *f, struct eph_occ *occ)
+{
+	if (!f->pid)
+		return 0;
+	return occ_apply(occ, f->pid, f->fresh, f->cgroup, f->ct, f->claim_netns);
 }
 
 void eph_pfact__clear(struct eph_pfact *f)
@@ -261,23 +255,11 @@ int eph_procinfo__apply(struct eph_procinfo *pi, struct eph_occ *occ, uint32_t p
 {
 	const struct eph_pinfo *p;
 	bool fresh;
-	int err;
 
 	p = eph_procinfo__get(pi, pid, now_ns, &fresh);
 	if (!p)
 		return pid ? -ENOMEM : 0;
-	/* an occupancy that pruned the process and met it again has lost what it was given */
-	if (!fresh && (!p->ct || eph_occ__container(occ, pid)))
-		return 0;
-	if (p->cgroup) {
-		err = eph_occ__set_cgroup(occ, pid, p->cgroup);
-		if (err)
-			return err;
-	}
-	err = eph_occ__set_container(occ, pid, p->ct);
-	if (!err && p->ct && p->netns && p->netns != pi->init_netns)
-		err = eph_occ__claim_netns(occ, p->netns, p->ct);
-	return err == -EINVAL ? 0 : err;
+	return occ_apply(occ, pid, fresh, p->cgroup, p->ct, claim_of(pi, p));
 }
 
 uint32_t eph_procinfo__init_netns(const struct eph_procinfo *pi)
