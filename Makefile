@@ -30,7 +30,7 @@ LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
 CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw netns metrics httplimit container container_out
 # Modules that drive the kernel side.
-APP := main loader app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve procinfo container_node
+APP := main loader mounts app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve procinfo container_node
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))

@@ -19,6 +19,51 @@ static __always_inline __u8 sk_userlocks(const struct sock *sk)
 }
 
 /*
+ * A FIN_WAIT1, FIN_WAIT2 or CLOSING socket going to CLOSE without a TIME_WAIT socket taking its
+ * port: a reset came (tcp_reset() -> tcp_done_with_error() sets sk_err before tcp_done()), a
+ * timeout ended it (tcp_write_err(), the same), or an abortive close (SO_LINGER 0: __tcp_close()
+ * -> tcp_disconnect() changes the state, then sends the RST). Two ends stay ambiguous: an orphan
+ * whose FIN_WAIT2 time ran out (tcp_keepalive_timer()) and tcp_linger2 < 0, both resets with no
+ * sk_err. enum sock_flags' SOCK_LINGER by CO-RE.
+ */
+static __always_inline bool tcp_close_aborted(const struct sock *sk)
+{
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	int linger = bpf_core_enum_value(enum sock_flags, SOCK_LINGER);
+
+	if (BPF_CORE_READ(sk, sk_err))
+		return true;
+	return ((flags >> (linger & 63)) & 1) && !BPF_CORE_READ(sk, sk_lingertime);
+}
+
+/*
+ * Whether f's reference is its last one (its close frees it): struct file counted references in
+ * f_count until 6.12; 6.13 made it f_ref, a file_ref_t holding the count minus one
+ * (include/linux/file_ref.h, FILE_REF_ONEREF 0).
+ */
+struct file_ref___new {
+	atomic_long_t refcnt;
+} __attribute__((preserve_access_index));
+
+struct file___new {
+	struct file_ref___new f_ref;
+} __attribute__((preserve_access_index));
+
+struct file___old {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool file_last_ref(const struct file *f)
+{
+	const struct file___new *fnew = (const void *)f;
+	const struct file___old *fold = (const void *)f;
+
+	if (bpf_core_field_exists(fnew->f_ref))
+		return BPF_CORE_READ(fnew, f_ref.refcnt.counter) == 0;
+	return BPF_CORE_READ(fold, f_count.counter) == 1;
+}
+
+/*
  * IP_LOCAL_PORT_RANGE, as the socket set it (setsockopt(IPPROTO_IP, IP_LOCAL_PORT_RANGE,
  * hi << 16 | lo)): struct inet_sock's local_port_range was a struct { __u16 lo; __u16 hi; }
  * from commit 91d0b78c5177 ("inet: Add IP_LOCAL_PORT_RANGE socket option", 6.3, backported to

@@ -85,6 +85,16 @@ struct {
 	__type(value, __u64);
 } hists SEC(".maps");
 
+/* Atomic although per CPU: a program in softirq (a state change) can interrupt one in process
+ * context on the same CPU between its load and its store. */
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
 /* Add to a counter map, creating the entry on first use (bcc maps.bpf.h style). */
 static __always_inline void map_add(void *map, const void *key, __u64 n)
 {
@@ -93,8 +103,10 @@ static __always_inline void map_add(void *map, const void *key, __u64 n)
 	if (!v) {
 		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(map, key);
-		if (!v)
+		if (!v) { /* full: the count is lost, not silently */
+			count(EPH_CNT_STATS_FULL);
 			return;
+		}
 	}
 	__sync_fetch_and_add(v, n);
 }
@@ -121,14 +133,6 @@ static __always_inline void hist_add(__u8 kind, __u8 proto, __u8 family, __u8 re
 	map_add(&hists, &k, 1);
 	k.slot = EPH_HIST_SUM;
 	map_add(&hists, &k, ns);
-}
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		*v += 1;
 }
 
 static __always_inline __u64 call_key(__u32 slot)

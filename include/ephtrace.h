@@ -15,8 +15,9 @@
 #endif
 
 /* 2: EPH_CONNECT, EPH_F_BOUND, EPH_F_NO_PORT, EPH_CNT_MISSED 12;
- * 3: struct eph_event.pcomm (the process's name), the record grows from 128 to 144 bytes */
-#define EPH_ABI_VERSION 3
+ * 3: struct eph_event.pcomm (the process's name), the record grows from 128 to 144 bytes;
+ * 4: EPH_BACKEND_CGROUP, EPH_CNT_STATS_FULL 13 */
+#define EPH_ABI_VERSION 4
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -94,6 +95,7 @@ _Static_assert(sizeof(struct eph_event) == 144, "struct eph_event is an ABI");
 #define EPH_BACKEND_FENTRY 1
 #define EPH_BACKEND_KPROBE 2
 #define EPH_BACKEND_TRACEPOINT 3
+#define EPH_BACKEND_CGROUP 4 /* cgroup socket hooks + sock_ops + raw tracepoints */
 
 /* Indexes of the per-CPU counter array "counters". */
 #define EPH_CNT_ASSIGN 0     /* assignments seen */
@@ -109,7 +111,9 @@ _Static_assert(sizeof(struct eph_event) == 144, "struct eph_event is an ABI");
 /* Filled in by user space, not the kernel: runs of ephtrace's programs the kernel skipped
  * (bpf_prog_info.recursion_misses). Each may have lost an event; they are also in DROPPED. */
 #define EPH_CNT_MISSED 12
-#define EPH_CNT_MAX 13
+/* Counts of "stats" or "hists" lost: the map was full (its keys are bounded by design) */
+#define EPH_CNT_STATS_FULL 13
+#define EPH_CNT_MAX 14
 
 /*
  * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every

@@ -102,7 +102,7 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 		lo->backend = eph_backend_parse(arg);
 		if (lo->backend < 0)
 			return eph_bad_value(cmd, "backend", arg,
-					     "auto, fentry, kprobe or tracepoint");
+					     "auto, fentry, kprobe, cgroup or tracepoint");
 		return 1;
 	case OPT_RINGBUF:
 		if (eph_parse_size(arg, 4096, 1u << 30, &v) || (v & (v - 1)))
@@ -119,6 +119,9 @@ int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_
 		if (!*arg)
 			return eph_bad_value(cmd, "BTF file", arg, "empty");
 		lo->btf_path = arg;
+		return 1;
+	case OPT_EXACT_ERRORS:
+		lo->exact_errors = true;
 		return 1;
 	case 'v':
 		lo->verbose = true;

@@ -21,6 +21,7 @@ enum {
 	OPT_NODE_ROOT,
 	OPT_CONTAINER,
 	OPT_POD,
+	OPT_EXACT_ERRORS,
 };
 
 /* clang-format off */
@@ -52,10 +53,13 @@ int eph_node_opt(const char *cmd, int opt, const char *arg);
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                  \
 		{ "max-holds", required_argument, NULL, OPT_MAX_HOLDS },                   \
 		{ "btf", required_argument, NULL, OPT_BTF },                               \
+		{ "exact-errors", no_argument, NULL, OPT_EXACT_ERRORS },                   \
 		{ "verbose", no_argument, NULL, 'v' }
 
 #define EPH_LOADER_USAGE                                                                   \
-	"      --backend B      auto (default), fentry, kprobe or tracepoint\n"            \
+	"      --backend B      auto (default), fentry, kprobe, cgroup or tracepoint\n"    \
+	"      --exact-errors   cgroup backend: add the system call tracepoints for bind()\n" \
+	"                       and UDP (their errnos; every system call pays for them)\n" \
 	"      --ringbuf-size N ring buffer size, bytes, K/M/G suffix (default 4M, power of 2)\n" \
 	"      --max-holds N    ports tracked at once in the kernel (default 65536)\n"     \
 	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"    \

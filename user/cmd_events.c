@@ -307,12 +307,14 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 		fwrite(c->sb.buf, 1, c->sb.len, stderr);
 	}
 	fflush(stdout);
-	if (cnt[EPH_CNT_HOLD_FULL] || cnt[EPH_CNT_CTX_FULL])
+	if (cnt[EPH_CNT_HOLD_FULL] || cnt[EPH_CNT_CTX_FULL] || cnt[EPH_CNT_STATS_FULL])
 		fprintf(stderr,
 			"ephtrace: kernel tables were full: %llu assignments not tracked for release "
-			"(--max-holds), %llu calls not followed\n",
+			"(--max-holds), %llu calls not followed, %llu counts or histogram samples "
+			"lost\n",
 			(unsigned long long)cnt[EPH_CNT_HOLD_FULL],
-			(unsigned long long)cnt[EPH_CNT_CTX_FULL]);
+			(unsigned long long)cnt[EPH_CNT_CTX_FULL],
+			(unsigned long long)cnt[EPH_CNT_STATS_FULL]);
 	if (cnt[EPH_CNT_DROPPED] > dropped)
 		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
 			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));

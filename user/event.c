@@ -35,6 +35,7 @@ static const char *const backend_names[] = {
 	[EPH_BACKEND_FENTRY] = "fentry",
 	[EPH_BACKEND_KPROBE] = "kprobe",
 	[EPH_BACKEND_TRACEPOINT] = "tracepoint",
+	[EPH_BACKEND_CGROUP] = "cgroup",
 };
 
 static const char *name_of(const char *const *names, size_t n, unsigned int v)

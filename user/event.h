@@ -41,7 +41,7 @@ const char *eph_type_name(uint8_t type);
 const char *eph_op_name(uint8_t op);	       /* "connect" "bind" "sendmsg" "listen" */
 const char *eph_proto_name(uint8_t proto);     /* "tcp" "udp" */
 const char *eph_family_name(uint8_t family);   /* "ipv4" "ipv6" */
-const char *eph_backend_name(uint8_t backend); /* "auto" "fentry" "kprobe" "tracepoint" */
+const char *eph_backend_name(uint8_t backend); /* "auto" "fentry" "kprobe" "tracepoint" "cgroup" */
 /* Backend by name; -1 if unknown. */
 int eph_backend_parse(const char *name);
 

@@ -23,9 +23,9 @@
 #include "ephtrace.skel.h"
 #include "event.h"
 #include "loader.h"
+#include "mounts.h"
 
 #define MAX_LINKS 64
-#define TRACEFS "/sys/kernel/tracing"
 
 struct eph_loader {
 	struct ephtrace_bpf *skel;
@@ -34,6 +34,7 @@ struct eph_loader {
 	int nr_links;
 	int backend;
 	int ncpus;
+	int cgroup_fd; /* the cgroup v2 root, while the cgroup backend attaches */
 };
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
@@ -64,17 +65,38 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int prog_backend(const struct bpf_program *p)
+static bool sec_is(const struct bpf_program *p, const char *prefix)
 {
-	const char *sec = bpf_program__section_name(p);
+	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
+}
 
-	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
-		return EPH_BACKEND_FENTRY;
-	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
-		return EPH_BACKEND_KPROBE;
-	if (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "raw_tp/", 7))
-		return EPH_BACKEND_TRACEPOINT;
-	return -1;
+/* Whether the program is one of the backend's. The cgroup backend shares the raw tracepoints
+ * of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
+ * with --exact-errors the system call tracepoints but close() (same reason); with them, bind(),
+ * listen() and UDP sends are theirs, not the hooks'. */
+static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
+{
+	if (sec_is(p, "fentry/") || sec_is(p, "fexit/"))
+		return backend == EPH_BACKEND_FENTRY;
+	if (sec_is(p, "kprobe/") || sec_is(p, "kretprobe/"))
+		return backend == EPH_BACKEND_KPROBE;
+	if (backend == EPH_BACKEND_TRACEPOINT)
+		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
+	if (backend != EPH_BACKEND_CGROUP)
+		return false;
+	if (sec_is(p, "raw_tp/"))
+		return strcmp(bpf_program__section_name(p), "raw_tp/sched_process_exit");
+	if (sec_is(p, "tracepoint/syscalls/"))
+		return exact && !strstr(bpf_program__section_name(p), "_close");
+	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") || sec_is(p, "cgroup/sendmsg"))
+		return !exact;
+	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
+}
+
+/* Attached to the cgroup v2 root rather than to a kernel function or tracepoint. */
+static bool prog_is_cgroup(const struct bpf_program *p)
+{
+	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
 }
 
 /* The kernel function a fentry/kprobe program hooks. */
@@ -97,101 +119,19 @@ static bool kernel_has_func(const struct btf *btf, const char *fn)
 	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
 }
 
-/* Whether all the capabilities of mask (bit n = capability n) are in our effective set. */
-static bool has_caps(uint64_t mask)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = {};
-	uint64_t eff;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return geteuid() == 0;
-	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
-	return (eff & mask) == mask;
-}
-
-static bool tracefs_present(void)
-{
-	return !access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK);
-}
-
-/*
- * Tracepoints need tracefs to find their ids. When it is not mounted, it is mounted for the
- * attach only, in a mount namespace of our own: the host never sees it, and if we are killed
- * meanwhile (SIGKILL) the namespace and its mount go with us. Then back to the original
- * namespace (setns() needs CAP_SYS_CHROOT too). Without a namespace of our own (no such
- * capabilities, namespaces forbidden, threads) it is mounted in place.
- */
-struct tracefs_mnt {
-	bool mounted; /* by us */
-	bool private; /* in a mount namespace of our own */
-	int oldns;    /* where to return, and the root and working directory that setns() resets */
-	int root;
-	int cwd;
-};
-
-#define TRACEFS_MNT_INIT { .oldns = -1, .root = -1, .cwd = -1 }
-
-static void tracefs_umount(struct tracefs_mnt *m)
-{
-	if (m->mounted)
-		umount2(TRACEFS, MNT_DETACH); /* the attached tracepoints do not need it */
-	if (m->private && (setns(m->oldns, CLONE_NEWNS) || fchdir(m->root) || chroot(".") ||
-			   fchdir(m->cwd)))
-		fprintf(stderr, "ephtrace: cannot return to the original mount namespace: %s\n",
-			strerror(errno));
-	if (m->oldns >= 0)
-		close(m->oldns);
-	if (m->root >= 0)
-		close(m->root);
-	if (m->cwd >= 0)
-		close(m->cwd);
-	*m = (struct tracefs_mnt)TRACEFS_MNT_INIT;
-}
-
-static int tracefs_mount(struct tracefs_mnt *m)
-{
-	int err;
-
-	if (tracefs_present())
-		return 0;
-	m->oldns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	m->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	m->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (has_caps(1ull << CAP_SYS_ADMIN | 1ull << CAP_SYS_CHROOT) && m->oldns >= 0 &&
-	    m->root >= 0 && m->cwd >= 0 && !unshare(CLONE_NEWNS)) {
-		m->private = true;
-		/* what is mounted here must not propagate back to the original namespace */
-		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
-			err = -errno;
-			goto out_umount;
-		}
-	}
-	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
-		err = -errno;
-		goto out_umount;
-	}
-	m->mounted = true;
-	return 0;
-
-out_umount:
-	tracefs_umount(m);
-	return err;
-}
-
 static void destroy_links(struct eph_loader *l)
 {
 	while (l->nr_links > 0)
 		bpf_link__destroy(l->links[--l->nr_links]);
 }
 
-/* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints. */
+/* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints, and for the cgroup
+ * backend every hook but connect's, which starts what sock_ops and the state changes end. */
 static bool prog_is_exit(const struct bpf_program *p)
 {
-	const char *sec = bpf_program__section_name(p);
-
-	return !strncmp(sec, "fexit/", 6) || !strncmp(sec, "kretprobe/", 10) ||
-	       !strncmp(sec, "tracepoint/syscalls/sys_exit_", 29);
+	return sec_is(p, "fexit/") || sec_is(p, "kretprobe/") ||
+	       sec_is(p, "tracepoint/syscalls/sys_exit_") ||
+	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/connect") && !sec_is(p, "cgroup/bind"));
 }
 
 /* Attach the exit halves (exits) or the rest of the programs of the chosen backend. */
@@ -210,7 +150,8 @@ static int attach_some(struct eph_loader *l, bool exits, char *why, size_t whyle
 			snprintf(why, whylen, "too many programs");
 			return -E2BIG;
 		}
-		link = bpf_program__attach(p);
+		link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
+					   bpf_program__attach(p);
 		if (!link) {
 			err = -errno;
 			snprintf(why, whylen, "failed to attach %s: %s",
@@ -240,13 +181,51 @@ static double stage_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/*
+ * Attach with what it needs mounted: tracefs for the tracepoint ids (a raw tracepoint needs no
+ * id), the cgroup v2 root for the cgroup hooks. Each is unmounted again at once.
+ */
+static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct eph_mnt *mnt,
+			  char *why, size_t whylen)
+{
+	int err;
+
+	if (backend == EPH_BACKEND_CGROUP) {
+		l->cgroup_fd = eph_cgroup2_root(mnt);
+		eph_mnt_undo(mnt);
+		if (l->cgroup_fd < 0) {
+			err = l->cgroup_fd;
+			snprintf(why, whylen, "no cgroup v2 root to attach to: no cgroup2 mount, "
+				 "and mounting one failed: %s", strerror(-err));
+			return err;
+		}
+	}
+	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
+		err = eph_tracefs_mount(mnt);
+		if (err) {
+			snprintf(why, whylen, "tracefs is not mounted and mounting it on "
+				 "/sys/kernel/tracing failed: %s%s", strerror(-err),
+				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
+			goto out;
+		}
+	}
+	err = attach_all(l, why, whylen);
+	eph_mnt_undo(mnt);
+out:
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	l->cgroup_fd = -1;
+	return err;
+}
+
 /* btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up */
 static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
 		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
 	double t_open = stage_ms(), t_load, t_attach, t_end;
-	struct tracefs_mnt tfs = TRACEFS_MNT_INIT;
+	struct eph_mnt mnt = EPH_MNT_INIT;
+	bool kfunc_backend = backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE;
 	bool have_tw = false;
 	struct bpf_program *p;
 	int err;
@@ -260,6 +239,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	}
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
+	l->skel->rodata->exact_errors = o->exact_errors;
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
 	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
@@ -267,15 +247,15 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	bpf_object__for_each_program(p, l->skel->obj)
 	{
 		const char *fn = prog_target(p);
-		bool want = prog_backend(p) == backend;
+		bool want = prog_wanted(p, backend, o->exact_errors);
 
-		if (want && backend != EPH_BACKEND_TRACEPOINT && optional_target(fn)) {
+		if (want && kfunc_backend && optional_target(fn)) {
 			want = kernel_has_func(kbtf, fn);
 			have_tw |= want;
 		}
 		bpf_program__set_autoload(p, want);
 	}
-	if (backend != EPH_BACKEND_TRACEPOINT && !have_tw) {
+	if (kfunc_backend && !have_tw) {
 		snprintf(why, whylen, "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
 				      "kernel's BTF");
 		err = -ENOENT;
@@ -296,18 +276,8 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 				 eph_backend_name(backend), strerror(-err));
 		goto out_destroy;
 	}
-	t_attach = stage_ms(); /* tracefs's mount, if needed, counts in the attach */
-	if (backend == EPH_BACKEND_TRACEPOINT) {
-		err = tracefs_mount(&tfs);
-		if (err) {
-			snprintf(why, whylen, "tracefs is not mounted and mounting it on %s failed: %s%s",
-				 TRACEFS, strerror(-err),
-				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
-			goto out_destroy;
-		}
-	}
-	err = attach_all(l, why, whylen);
-	tracefs_umount(&tfs);
+	t_attach = stage_ms(); /* the mounts, if needed, count in the attach */
+	err = attach_mounted(l, backend, o->exact_errors, &mnt, why, whylen);
 	if (err)
 		goto out_links;
 	l->backend = backend;
@@ -334,10 +304,13 @@ static const char *backend_hint(int backend)
 	switch (backend) {
 	case EPH_BACKEND_FENTRY:
 		return "this kernel may forbid fentry/fexit (lockdown, no BTF, or a sandbox): try "
-		       "--backend kprobe or --backend tracepoint";
+		       "--backend kprobe, cgroup or tracepoint";
 	case EPH_BACKEND_KPROBE:
 		return "this kernel may lack kprobes (CONFIG_KPROBES) or the function may be "
-		       "inlined: try --backend tracepoint";
+		       "inlined: try --backend cgroup or --backend tracepoint";
+	case EPH_BACKEND_CGROUP:
+		return "this kernel may lack cgroup v2 BPF (CONFIG_CGROUP_BPF) or sock_ops, or "
+		       "ephtrace may run in a cgroup namespace: try --backend tracepoint";
 	default:
 		return "check that tracefs and the syscalls:* tracepoints exist "
 		       "(CONFIG_FTRACE_SYSCALLS)";
@@ -347,9 +320,9 @@ static const char *backend_hint(int backend)
 int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn_ctx,
 		     struct eph_loader **out)
 {
-	static const int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE,
+	static const int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE, EPH_BACKEND_CGROUP,
 				     EPH_BACKEND_TRACEPOINT };
-	char why[3][320] = {};
+	char why[4][320] = {};
 	struct eph_loader *l;
 	struct btf *kbtf;
 	double btf_ms;
@@ -361,6 +334,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	if (!l)
 		return -ENOMEM;
 	l->ncpus = libbpf_num_possible_cpus();
+	l->cgroup_fd = -1;
 	btf_ms = stage_ms();
 	kbtf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
 	btf_ms = stage_ms() - btf_ms;
@@ -372,7 +346,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 				"--btf FILE with this kernel's BTF\n");
 		goto out_free;
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
 			continue;
 		err = try_backend(l, o, order[i], kbtf, btf_ms, why[i], sizeof(why[i]));
@@ -386,7 +360,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	if (err) {
 		if (o->backend == EPH_BACKEND_AUTO) {
 			fprintf(stderr, "ephtrace: no backend could attach:\n");
-			for (i = 0; i < 3; i++)
+			for (i = 0; i < 4; i++)
 				fprintf(stderr, "  %s: %s\n", eph_backend_name(order[i]), why[i]);
 		} else {
 			fprintf(stderr, "  %s\n", backend_hint(o->backend));
@@ -547,6 +521,6 @@ void eph_loader__free(struct eph_loader *l)
 
 bool eph_privileged(void)
 {
-	return has_caps(1ull << CAP_SYS_ADMIN) ||
-	       has_caps(1ull << CAP_BPF | 1ull << CAP_PERFMON);
+	return eph_has_caps(1ull << CAP_SYS_ADMIN) ||
+	       eph_has_caps(1ull << CAP_BPF | 1ull << CAP_PERFMON);
 }

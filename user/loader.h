@@ -10,12 +10,15 @@
 #include "ephtrace.h"
 
 struct eph_loader_opts {
-	int backend;	       /* EPH_BACKEND_AUTO tries fentry, kprobe, tracepoint in turn */
+	int backend;	       /* EPH_BACKEND_AUTO tries fentry, kprobe, cgroup, tracepoint */
 	uint32_t ringbuf_size; /* bytes, a power of two >= page size */
 	uint32_t max_holds;    /* ports tracked at once in the kernel */
 	const char *btf_path;  /* kernel BTF to use instead of /sys/kernel/btf/vmlinux */
 	bool verbose;	       /* libbpf's messages on stderr */
 	bool no_events;	       /* counters and histograms only, no ring-buffer records */
+	/* cgroup backend: also the system call tracepoints, for bind() and UDP (and their
+	 * errnos), which the cgroup hooks see only in part */
+	bool exact_errors;
 };
 
 struct eph_loader;

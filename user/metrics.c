@@ -1043,8 +1043,9 @@ static const struct family fam_dropped = {
 };
 static const struct family fam_table_full = {
 	"ephtrace_kernel_table_full", M_COUNTER, NULL,
-	"Assignments not tracked until release (table holds, see --max-holds) and system calls not "
-	"followed (table syscalls) because a kernel table was full."
+	"Assignments not tracked until release (table holds, see --max-holds), calls not followed "
+	"(table syscalls) and in-kernel counts or histogram samples lost (table stats) because a "
+	"kernel table was full."
 };
 static const struct family fam_resyncs = {
 	"ephtrace_resyncs", M_COUNTER, NULL,
@@ -1091,6 +1092,9 @@ static int write_self(struct writer *w, const struct eph_metrics_input *in)
 		sample(w, "_total");
 		label_str(w, "table", "syscalls");
 		value_u64(w, in->counters[EPH_CNT_CTX_FULL]);
+		sample(w, "_total");
+		label_str(w, "table", "stats");
+		value_u64(w, in->counters[EPH_CNT_STATS_FULL]);
 		family(w, &fam_resyncs);
 		sample(w, "_total");
 		value_u64(w, in->resyncs);

@@ -10,7 +10,7 @@
  * Modules: util.c (clock, statistics, BENCH lines), loop.c (the loopback workloads in a
  * private network namespace), tracer.c (runs a tracer, knows when it is attached, stops it),
  * measure.c (overhead, throughput, startup, memory), replay.c (the aggregation core without a
- * kernel), report.c (the table), main.c (commands).
+ * kernel), report.c (the table; report_overhead.c its rows of the loops), main.c (commands).
  */
 #ifndef EPHBENCH_H
 #define EPHBENCH_H
@@ -48,17 +48,28 @@ int bench_netns_enter(void);
 int bench_orig_netns(void); /* -1 before bench_netns_enter() */
 
 /*
- * The connect loop: each client thread connects to its own listener on 127.0.0.1, sets
- * SO_LINGER {1, 0} and closes (an RST: no TIME_WAIT); a server thread per listener accepts and
- * closes. rate: connections per second in total, 0 = as fast as it goes.
+ * The loop: each client thread connects to its own listener on 127.0.0.1, sets SO_LINGER
+ * {1, 0} and closes (an RST: no TIME_WAIT); a server thread per listener accepts and closes.
+ * rate: calls per second in total, 0 = as fast as it goes. Its workload may be changed to
+ * bind() or to a system call that never touches a socket; "connects" then count those calls.
  */
+enum loop_workload {
+	LOOP_CONNECT, /* the connect loop (the default) */
+	LOOP_BIND,    /* bind(127.0.0.1:0) and close: a port each, no handshake (more events/s) */
+	LOOP_SYSCALL, /* syscall(SYS_getppid): what the hooks cost processes without sockets */
+};
+
+/* "connect", "bind", "syscall": 0 or -EINVAL. */
+int loop_workload_parse(const char *s, enum loop_workload *w);
+const char *loop_workload_name(enum loop_workload w);
+
 struct loop;
 struct loop_result {
 	double total_seconds;	 /* clients started to clients stopped */
-	uint64_t total_connects; /* completed in that time */
+	uint64_t total_connects; /* calls completed in that time */
 	double seconds;		 /* measured window */
-	uint64_t connects;	 /* completed in the window */
-	uint64_t errors;	 /* failed connect() calls in the window */
+	uint64_t connects;	 /* calls completed in the window */
+	uint64_t errors;	 /* failed calls in the window */
 	int first_err;		 /* errno of the first failure, 0 if none */
 	double rate;		 /* connects / seconds */
 	double cpu_s;	    /* CPU time of the loop's threads in the window (kernel included) */
@@ -71,8 +82,7 @@ int loop__new(unsigned int max_clients, struct loop **out);
 int loop__run(struct loop *lp, unsigned int clients, double rate, double seconds, pid_t watch,
 	      struct loop_result *res);
 void loop__free(struct loop *lp); /* NULL-safe */
-/* Clients bind(127.0.0.1:0) and close instead: a port each, no handshake (more events/s). */
-void loop__bind_only(struct loop *lp, bool on);
+void loop__set_workload(struct loop *lp, enum loop_workload w);
 
 /*
  * n connections held open (both ends, by worker processes) to ndest addresses 127.0.0.1..

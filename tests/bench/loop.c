@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +78,31 @@ out_close_ns:
 	return err;
 }
 
-/* ---- the connect loop ---- */
+/* ---- the loop: connect, bind or getppid() ---- */
+
+static const char *const workload_names[] = {
+	[LOOP_CONNECT] = "connect",
+	[LOOP_BIND] = "bind",
+	[LOOP_SYSCALL] = "syscall",
+};
+
+int loop_workload_parse(const char *s, enum loop_workload *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(workload_names) / sizeof(workload_names[0]); i++) {
+		if (!strcmp(s, workload_names[i])) {
+			*w = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *loop_workload_name(enum loop_workload w)
+{
+	return workload_names[w];
+}
 
 struct loop_client {
 	pthread_t th;
@@ -97,7 +122,7 @@ struct loop_server {
 
 struct loop {
 	unsigned int max;
-	bool bind_only;
+	enum loop_workload workload;
 	atomic_bool stop;
 	int lfd[BENCH_MAX_CLIENTS];
 	struct sockaddr_in addr[BENCH_MAX_CLIENTS];
@@ -157,9 +182,9 @@ out_free:
 	return err;
 }
 
-void loop__bind_only(struct loop *lp, bool on)
+void loop__set_workload(struct loop *lp, enum loop_workload w)
 {
-	lp->bind_only = on;
+	lp->workload = w;
 }
 
 void loop__free(struct loop *lp)
@@ -196,18 +221,42 @@ static void sleep_until(uint64_t t)
 		;
 }
 
+/* One call of the workload by client idx: 0, or the errno of its failure. */
+static int client_call(struct loop *lp, unsigned int idx)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_in any = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd, err;
+
+	if (lp->workload == LOOP_SYSCALL) {
+		/* the raw call: no libc cache in between, never fails */
+		syscall(SYS_getppid);
+		return 0;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	/* close() then sends an RST: the port is free at once, no TIME_WAIT */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (lp->workload == LOOP_BIND)
+		err = bind(fd, (const struct sockaddr *)&any, sizeof(any)) ? errno : 0;
+	else
+		err = connect(fd, (const struct sockaddr *)&lp->addr[idx], sizeof(lp->addr[idx])) ?
+			      errno :
+			      0;
+	close(fd);
+	return err;
+}
+
 static void *client_main(void *arg)
 {
 	struct loop_client *c = arg;
 	struct loop *lp = c->lp;
-	const struct sockaddr *a = (const struct sockaddr *)&lp->addr[c->idx];
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	struct sockaddr_in any = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	uint64_t next = now_ns();
 
 	while (!atomic_load_explicit(&lp->stop, memory_order_relaxed)) {
-		int fd, expected = 0;
+		int err, expected = 0;
 
 		if (c->interval_ns) {
 			uint64_t t = now_ns();
@@ -218,22 +267,13 @@ static void *client_main(void *arg)
 			else if (t > next + 50000000ull)
 				next = t; /* fell behind: do not make up for it in a burst */
 		}
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			atomic_compare_exchange_strong(&c->first_err, &expected, errno);
-			atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
-			continue;
-		}
-		/* close() then sends an RST: the port is free at once, no TIME_WAIT */
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (lp->bind_only ? bind(fd, (const struct sockaddr *)&any, sizeof(any)) :
-				    connect(fd, a, sizeof(struct sockaddr_in))) {
-			atomic_compare_exchange_strong(&c->first_err, &expected, errno);
+		err = client_call(lp, c->idx);
+		if (err) {
+			atomic_compare_exchange_strong(&c->first_err, &expected, err);
 			atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
 		} else {
 			atomic_fetch_add_explicit(&c->done, 1, memory_order_relaxed);
 		}
-		close(fd);
 	}
 	return NULL;
 }

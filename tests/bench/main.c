@@ -14,7 +14,8 @@ static const char usage[] =
 	"\"BENCH kind=K where=W key=value...\" lines; \"+\" chains commands in one run (the test\n"
 	"VM's /init runs one program).\n"
 	"\n"
-	"  overhead    connect loop throughput, no tracer vs each tracer, alternating\n"
+	"  overhead    a loop's throughput (connect, bind, getppid()), no tracer vs each\n"
+	"              tracer, alternating\n"
 	"  throughput  highest event rate ephtrace takes without a drop\n"
 	"  startup     exec to attached, ephtrace and tcpconnect\n"
 	"  memory      RSS of ephtrace top while N ports are held\n"
@@ -26,6 +27,7 @@ static const char usage[] =
 	"\n"
 	"EXAMPLES:\n"
 	"  ephbench overhead --backend tracepoint --rounds 9\n"
+	"  ephbench overhead --workload syscall --backend tracepoint,cgroup --modes events\n"
 	"  ephbench startup --backend fentry,kprobe --tcpconnect /usr/sbin/tcpconnect\n"
 	"  ephbench report --json results.json raw.txt\n";
 

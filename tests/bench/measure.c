@@ -224,11 +224,11 @@ static int start(struct cond *c, struct tracer **t, char *why, size_t len)
 /* ---- overhead ---- */
 
 static const char overhead_usage[] =
-	"The connect+accept+close loop with no tracer and with each tracer, alternating, in\n"
-	"rounds: off, A, off, B, off... Each tracer sample is compared with the mean of the two\n"
-	"samples around it; prints the ratios' median, minimum and maximum per tracer, of the\n"
-	"throughput and of the CPU time per connection (the loop's threads, kernel included, plus\n"
-	"the tracer's process: robust to other load on a shared machine).\n"
+	"A loop (connect+accept+close by default) with no tracer and with each tracer,\n"
+	"alternating, in rounds: off, A, off, B, off... Each tracer sample is compared with the\n"
+	"mean of the two samples around it; prints the ratios' median, minimum and maximum per\n"
+	"tracer, of the throughput and of the CPU time per call (the loop's threads, kernel\n"
+	"included, plus the tracer's process: robust to other load on a shared machine).\n"
 	"  --duration SECS   per sample (default 0.5)\n"
 	"  --rounds N        samples per condition (default 11)\n"
 	"  --clients N       client threads, each with its own listener and server thread (1)\n"
@@ -237,8 +237,10 @@ static const char overhead_usage[] =
 	"                    detach leaves work behind (RCU callbacks, trampolines, kprobes)\n"
 	"                    that would slow the sample without tracer after it\n"
 	"  --modes LIST      ephtrace commands: events,top (default both)\n"
-	"  --workload W      connect (the loop, default) or bind: bind(127.0.0.1:0) and close,\n"
-	"                    what bindsnoop traces (the connect loop never binds)\n"
+	"  --workload W      connect (the loop, default); bind: bind(127.0.0.1:0) and close,\n"
+	"                    what bindsnoop traces (the connect loop never binds); syscall:\n"
+	"                    getppid(), which never touches a socket: what a tracer costs every\n"
+	"                    process of the machine\n"
 	"  --hooks PATH      also ephtrace-hooks (make bench builds it): `events` with every BPF\n"
 	"                    program returning at once, what the hooks cost with nothing done\n";
 
@@ -251,7 +253,7 @@ struct overhead_opts {
 	unsigned int clients;
 	bool events;
 	bool top;
-	bool bind;	   /* --workload bind */
+	enum loop_workload workload;
 	const char *hooks; /* ephtrace-hooks, the reference */
 };
 
@@ -305,9 +307,8 @@ static int overhead_args(int argc, char **argv, struct overhead_opts *o)
 				return bad("overhead", "modes", optarg);
 			break;
 		case OPT_WORKLOAD:
-			if (strcmp(optarg, "connect") && strcmp(optarg, "bind"))
+			if (loop_workload_parse(optarg, &o->workload))
 				return bad("overhead", "workload", optarg);
-			o->bind = !strcmp(optarg, "bind");
 			break;
 		case OPT_HOOKS:
 			o->hooks = optarg;
@@ -319,8 +320,7 @@ static int overhead_args(int argc, char **argv, struct overhead_opts *o)
 	return optind < argc ? usage("overhead", overhead_usage) : 0;
 }
 
-/* One sample of condition c: its throughput in *rate. */
-/* What one sample measured. */
+/* What one sample measured (a connection: a call of the loop's workload). */
 struct sample {
 	double rate;	    /* connections per second */
 	double cost;	    /* CPU µs per connection: the loop's threads and the tracer's */
@@ -352,7 +352,7 @@ static int sample(struct cond *c, struct loop *lp, const struct overhead_opts *o
 		goto out_stop;
 	}
 	if (!res.connects) {
-		snprintf(why, len, "no connection completed (%s)", strerror(res.first_err));
+		snprintf(why, len, "no call completed (%s)", strerror(res.first_err));
 		err = -EIO;
 		goto out_stop;
 	}
@@ -438,7 +438,7 @@ int cmd_overhead(int argc, char **argv)
 			strerror(-err));
 		goto out_free;
 	}
-	loop__bind_only(lp, o.bind);
+	loop__set_workload(lp, o.workload);
 	/* Which tracers attach here at all; this also warms the caches (BTF, binaries). */
 	for (i = 1; i < nc; i++) {
 		struct tracer *t = NULL;
@@ -499,7 +499,7 @@ int cmd_overhead(int argc, char **argv)
 				why);
 			goto out_free;
 		}
-		fprintf(stderr, "ephbench overhead: round %u/%u done, off %.0f/s, %.1f us/conn\n",
+		fprintf(stderr, "ephbench overhead: round %u/%u done, off %.0f/s, %.3f us/call\n",
 			r + 1, o.rounds, before.rate, before.cost);
 	}
 	stats(off_cost, noff, &cmed, &cmin, &cmax);
@@ -507,9 +507,9 @@ int cmd_overhead(int argc, char **argv)
 	bench_quote(why, sizeof(why), off->first_failure);
 	bench_line("loop", o.c.where,
 		   "workload=%s clients=%u duration=%g samples=%u rate=%.0f rate_min=%.0f "
-		   "rate_max=%.0f us_per_conn=%.2f us_min=%.2f us_max=%.2f failures=%u "
+		   "rate_max=%.0f us_per_conn=%.4f us_min=%.4f us_max=%.4f failures=%u "
 		   "first_failure=\"%s\"",
-		   o.bind ? "bind" : "connect", o.clients, o.duration, noff, med, min, max, cmed,
+		   loop_workload_name(o.workload), o.clients, o.duration, noff, med, min, max, cmed,
 		   cmin, cmax, off->failures, why);
 	for (i = 1; i < nc; i++) {
 		struct cond *c = &conds[i];
@@ -518,9 +518,10 @@ int cmd_overhead(int argc, char **argv)
 		if (c->na || !c->n) {
 			bench_quote(q, sizeof(q), c->why);
 			bench_line("overhead", o.c.where,
-				   "tool=%s mode=%s backend=%s status=na "
+				   "workload=%s tool=%s mode=%s backend=%s status=na "
 				   "error=\"%s\"",
-				   c->tool, c->mode ?: "-", c->backend ?: "-", q);
+				   loop_workload_name(o.workload), c->tool, c->mode ?: "-",
+				   c->backend ?: "-", q);
 			continue;
 		}
 		stats(c->rate, c->n, &rmed, &min, &max);
@@ -531,14 +532,14 @@ int cmd_overhead(int argc, char **argv)
 		stats(c->ratio, c->n, &med, &min, &max);
 		bench_quote(q, sizeof(q), c->first_failure);
 		bench_line("overhead", o.c.where,
-			   "tool=%s mode=%s backend=%s status=ok n=%u "
+			   "workload=%s tool=%s mode=%s backend=%s status=ok n=%u "
 			   "ratio=%.4f ratio_min=%.4f ratio_max=%.4f rate=%.0f cpu_ratio=%.4f "
-			   "cpu_ratio_min=%.4f cpu_ratio_max=%.4f us_per_conn=%.2f clients=%u "
-			   "tracer_us_per_conn=%.2f wakeups_per_conn=%.2f duration=%g failures=%u "
+			   "cpu_ratio_min=%.4f cpu_ratio_max=%.4f us_per_conn=%.4f clients=%u "
+			   "tracer_us_per_conn=%.4f wakeups_per_conn=%.2f duration=%g failures=%u "
 			   "first_failure=\"%s\"",
-			   c->tool, c->mode ?: "-", c->backend ?: "-", c->n, med, min, max, rmed,
-			   crmed, cmin, cmax, cmed, o.clients, tmed, wmed, o.duration, c->failures,
-			   q);
+			   loop_workload_name(o.workload), c->tool, c->mode ?: "-",
+			   c->backend ?: "-", c->n, med, min, max, rmed, crmed, cmin, cmax, cmed,
+			   o.clients, tmed, wmed, o.duration, c->failures, q);
 	}
 	ret = 0;
 out_free:
@@ -650,6 +651,7 @@ int cmd_throughput(int argc, char **argv)
 	};
 	struct tp_opts o = { .duration = 2, .clients = 8, .steps = 5 };
 	struct tp_step best = { 0 }, drop = { 0 };
+	enum loop_workload wl = LOOP_CONNECT;
 	const char *workload = "connect";
 	struct loop *lp = NULL;
 	char why[WHY_LEN] = "";
@@ -671,7 +673,8 @@ int cmd_throughput(int argc, char **argv)
 			continue;
 		if (opt == OPT_STEPS && !parse_uint(optarg, 0, 20, &o.steps))
 			continue;
-		if (opt == OPT_MODES && (!strcmp(optarg, "connect") || !strcmp(optarg, "bind"))) {
+		/* getppid() makes no event: not a workload for this one */
+		if (opt == OPT_MODES && !loop_workload_parse(optarg, &wl) && wl != LOOP_SYSCALL) {
 			workload = optarg;
 			continue;
 		}
@@ -685,7 +688,7 @@ int cmd_throughput(int argc, char **argv)
 		snprintf(why, sizeof(why), "network namespace or listeners: %s", strerror(-err));
 		goto out;
 	}
-	loop__bind_only(lp, !strcmp(workload, "bind"));
+	loop__set_workload(lp, wl);
 	/* more clients, as fast as they go, until it drops */
 	for (cl = 1; cl <= o.clients; cl *= 2) {
 		struct tp_step st = { .clients = cl };

@@ -2,6 +2,7 @@
 /*
  * The table of `make bench`: one row per figure, with the target of issue 6 and whether it was
  * met, as an aligned Markdown table (README keeps it as printed), and the same rows as JSON.
+ * The rows of the loops (`ephbench overhead`) are made in report_overhead.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,62 +12,16 @@
 #include <string.h>
 
 #include "ephbench.h"
+#include "report.h"
 
-#define MAX_RECS 128
-#define MAX_KV 32
-#define CELL 160
-
-#define HOST_OVERHEAD_PCT 3.0
 #define STARTUP_MS 150.0
 #define REPLAY_PER_S 10e6
 #define SOAK_SCRAPE_MS 1000.0 /* issue 14: the longest scrape of the serve soak */
 
-struct rec {
-	unsigned int n;
-	char *key[MAX_KV];
-	char *val[MAX_KV];
-};
-
-struct row {
-	char figure[CELL];
-	char where[32];
-	char result[CELL];
-	char target[CELL];
-	char met[CELL];
-	const struct rec *rec;
-};
-
-static struct rec recs[MAX_RECS];
-static unsigned int nrecs;
-static struct row rows[MAX_RECS];
+struct rec recs[MAX_RECS];
+unsigned int nrecs;
+static struct row rows[MAX_ROWS];
 static unsigned int nrows;
-
-static const char *get(const struct rec *r, const char *key)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->n; i++)
-		if (!strcmp(r->key[i], key))
-			return r->val[i];
-	return NULL;
-}
-
-static const char *gets(const struct rec *r, const char *key)
-{
-	return get(r, key) ?: "";
-}
-
-static double getd(const struct rec *r, const char *key)
-{
-	const char *v = get(r, key);
-
-	return v ? strtod(v, NULL) : 0;
-}
-
-static bool is(const struct rec *r, const char *key, const char *value)
-{
-	return !strcmp(gets(r, key), value);
-}
 
 /* "BENCH k=v k="v w" ..." (anything before BENCH is skipped: a VM's console may add some). */
 static int parse_line(char *line)
@@ -109,7 +64,7 @@ static int parse_line(char *line)
 	return 0;
 }
 
-static __attribute__((format(printf, 3, 4))) void cell(char *dst, size_t len, const char *fmt, ...)
+void cell(char *dst, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -118,7 +73,7 @@ static __attribute__((format(printf, 3, 4))) void cell(char *dst, size_t len, co
 	va_end(ap);
 }
 
-static struct row *add_row(const struct rec *r, const char *where)
+struct row *add_row(const struct rec *r, const char *where)
 {
 	struct row *w = &rows[nrows++];
 
@@ -130,131 +85,12 @@ static struct row *add_row(const struct rec *r, const char *where)
 	return w;
 }
 
-static bool na(const struct rec *r, struct row *w)
+bool na(const struct rec *r, struct row *w)
 {
 	if (is(r, "status", "ok"))
 		return false;
 	cell(w->result, sizeof(w->result), "n/a: %s", gets(r, "error"));
 	return true;
-}
-
-/*
- * Two measures of one overhead record: the throughput lost (1 - on/off) and the CPU time per
- * connection added (on/off - 1), each with its median and extremes, in percent.
- */
-enum metric {
-	THROUGHPUT,
-	CPU
-};
-
-static double pct(const struct rec *r, enum metric m, const char *which)
-{
-	char key[32];
-
-	snprintf(key, sizeof(key), "%s%s", m == CPU ? "cpu_ratio" : "ratio", which);
-	return m == CPU ? (getd(r, key) - 1) * 100 : (1 - getd(r, key)) * 100;
-}
-
-static void tool_name(const struct rec *r, char *dst, size_t len)
-{
-	if (is(r, "tool", "ephtrace"))
-		cell(dst, len, "ephtrace %s (%s)", gets(r, "mode"), gets(r, "backend"));
-	else if (is(r, "tool", "hooks"))
-		cell(dst, len, "ephtrace's hooks alone, empty programs (%s)", gets(r, "backend"));
-	else
-		cell(dst, len, "%s", gets(r, "tool"));
-}
-
-/* ephtrace against every peer measured at the same place, and the host's own limit. */
-static void overhead_target(const struct rec *r, enum metric m, struct row *w, const char *where)
-{
-	double mine = pct(r, m, "");
-	char why[CELL] = "", peers[CELL] = "";
-	bool host = !strcmp(where, "host"), ok = true, any = false;
-	unsigned int i;
-
-	for (i = 0; i < nrecs; i++) {
-		const struct rec *p = &recs[i];
-
-		if (!is(p, "kind", "overhead") || strcmp(gets(p, "where"), where) ||
-		    is(p, "tool", "ephtrace") || is(p, "tool", "hooks"))
-			continue;
-		cell(peers + strlen(peers), sizeof(peers) - strlen(peers), "%s%s",
-		     peers[0] ? ", " : "", gets(p, "tool"));
-		if (!is(p, "status", "ok"))
-			continue;
-		any = true;
-		if (mine >= pct(p, m, "")) {
-			ok = false;
-			cell(why + strlen(why), sizeof(why) - strlen(why), "%s>= %s's %.1f %%",
-			     why[0] ? ", " : "", gets(p, "tool"), pct(p, m, ""));
-		}
-	}
-	cell(w->target, sizeof(w->target), "%s%s%s", host ? "<= 3 %" : "",
-	     host && peers[0] ? ", " : "", peers[0] ? "< each peer" : "");
-	if (host && mine > HOST_OVERHEAD_PCT) {
-		ok = false;
-		cell(why + strlen(why), sizeof(why) - strlen(why), "%s> 3 %%", why[0] ? ", " : "");
-	}
-	if (!ok)
-		cell(w->met, sizeof(w->met), "no: %s", why);
-	else if (peers[0] && !any)
-		cell(w->met, sizeof(w->met), "%s", host ? "yes; peers n/a here" : "peers n/a");
-	else
-		cell(w->met, sizeof(w->met), "yes");
-}
-
-static void row_overhead_metric(const struct rec *r, const char *where, enum metric m)
-{
-	struct row *w = add_row(r, where);
-	char name[64];
-
-	tool_name(r, name, sizeof(name));
-	cell(w->figure, sizeof(w->figure), "%s: %s",
-	     m == CPU ? "CPU per connection added" : "throughput lost", name);
-	if (na(r, w))
-		return;
-	/* the lowest throughput ratio is the highest loss */
-	cell(w->result, sizeof(w->result), "%.1f %% (%.1f..%.1f, %s rounds%s%s)", pct(r, m, ""),
-	     pct(r, m, m == CPU ? "_min" : "_max"), pct(r, m, m == CPU ? "_max" : "_min"),
-	     gets(r, "n"), getd(r, "failures") ? "; a failed start: " : "",
-	     getd(r, "failures") ? gets(r, "first_failure") : "");
-	if (m == CPU)
-		cell(w->result + strlen(w->result), sizeof(w->result) - strlen(w->result),
-		     "; %.1f us/conn, %.1f in the tracer process, %.2f wakeups/conn",
-		     getd(r, "us_per_conn"), getd(r, "tracer_us_per_conn"),
-		     getd(r, "wakeups_per_conn"));
-	if (is(r, "tool", "ephtrace"))
-		overhead_target(r, m, w, where);
-	else if (is(r, "tool", "hooks"))
-		cell(w->target, sizeof(w->target), "reference: the floor of these hooks");
-}
-
-static void row_overhead(const struct rec *r, const char *where)
-{
-	row_overhead_metric(r, where, THROUGHPUT);
-}
-
-/* The same records again: CPU time per connection (n/a ones were shown once already). */
-static void row_overhead_cpu(const struct rec *r, const char *where)
-{
-	if (is(r, "status", "ok"))
-		row_overhead_metric(r, where, CPU);
-}
-
-static void row_loop(const struct rec *r, const char *where)
-{
-	struct row *w = add_row(r, where);
-
-	cell(w->figure, sizeof(w->figure), "%s loop without tracer, %s client(s)",
-	     get(r, "workload") ?: "connect", gets(r, "clients"));
-	cell(w->result, sizeof(w->result),
-	     "%.0f conn/s (%.0f..%.0f), %.1f us CPU/conn; %s s samples", getd(r, "rate"),
-	     getd(r, "rate_min"), getd(r, "rate_max"), getd(r, "us_per_conn"), gets(r, "duration"));
-	if (getd(r, "failures"))
-		cell(w->result + strlen(w->result), sizeof(w->result) - strlen(w->result),
-		     "; %s sample(s) taken again: %s", gets(r, "failures"),
-		     gets(r, "first_failure"));
 }
 
 static void row_throughput(const struct rec *r, const char *where)
@@ -414,7 +250,7 @@ static const struct {
 	void (*fn)(const struct rec *r, const char *where);
 } kinds[] = {
 	{ "vm", row_vm },
-	{ "overhead", row_overhead }, /* each place: its loop, throughput rows, CPU rows */
+	{ "overhead", NULL }, /* add_overhead_rows(): a place's loops, each with its tracers */
 	{ "progcost", row_progcost },
 	{ "throughput", row_throughput },
 	{ "replay", row_replay },
@@ -588,13 +424,10 @@ int cmd_report(int argc, char **argv)
 	}
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		for (unsigned int p = 0; p < nwheres; p++) {
-			bool ovh = !strcmp(kinds[k].kind, "overhead");
-
-			if (ovh)
-				add_rows("loop", row_loop, wheres[p]);
-			add_rows(kinds[k].kind, kinds[k].fn, wheres[p]);
-			if (ovh)
-				add_rows("overhead", row_overhead_cpu, wheres[p]);
+			if (kinds[k].fn)
+				add_rows(kinds[k].kind, kinds[k].fn, wheres[p]);
+			else
+				add_overhead_rows(wheres[p]);
 		}
 	}
 	for (i = 0; i < nrecs; i++) {

@@ -2,18 +2,21 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench: ephtrace's figures against the targets of issue 6, as one table.
 #
-# On the host (tracepoint backend): the aggregation core on a synthetic replay, start-up time,
-# overhead on a connect loop against no tracer (and against libbpf-tools tcpconnect and
-# bindsnoop where they attach), the BPF time per connection of each program (bpf_stats), the
-# highest event rate taken without a drop, the RSS of ephtrace top while 100 000 ports are
-# held, and the serve soak (tests/host/soak.py: scrape latency, resync time and drops of
-# ephtrace serve over 100 namespaces, 2 000 processes and 20 000 held connections under 2 000
-# connect()s a second; EPH_BENCH_SOAK=0 leaves it out). Then qemu guests (TCG, tests/vm/lib.sh; /init runs
-# ephbench, eph.mode=bench): on Debian's 6.12 kernel start-up and overhead of the fentry and
-# kprobe backends side by side with tcpconnect and bindsnoop; on 6.1 the overhead of fentry
-# against both again, as bindsnoop does not load on 6.12, and a bind loop (what bindsnoop
-# traces) with ephtrace against bindsnoop. Every comparison alternates its
-# conditions within one run; medians with min..max.
+# On the host: the aggregation core on a synthetic replay; of the tracepoint and cgroup
+# backends side by side, start-up time, overhead against no tracer (and against ephtrace-hooks,
+# libbpf-tools tcpconnect and bindsnoop where they attach) on a connect loop, on a bind loop and
+# on a getppid() loop (what the backend costs processes that never touch a socket: the
+# syscalls:* tracepoints put every system call of the machine on a slow path), and the BPF time
+# per connection of each program (bpf_stats); of the tracepoint backend, the highest event rate
+# taken without a drop and the RSS of ephtrace top while 100 000 ports are held; and the serve
+# soak (tests/host/soak.py: scrape latency, resync time and drops of ephtrace serve over 100
+# namespaces, 2 000 processes and 20 000 held connections under 2 000 connect()s a second;
+# EPH_BENCH_SOAK=0 leaves it out). Then qemu guests (TCG, tests/vm/lib.sh; /init runs ephbench,
+# eph.mode=bench): on Debian's 6.12 kernel start-up and overhead of the fentry and kprobe
+# backends side by side with tcpconnect and bindsnoop; on 6.1 the overhead of fentry against
+# both again, as bindsnoop does not load on 6.12, and a bind loop (what bindsnoop traces) with
+# ephtrace against bindsnoop. Every comparison alternates its conditions within one run;
+# medians with min..max.
 #
 # Usage: tests/bench/run.sh [--no-host] [--no-vm]
 # Output: the table on stdout, also $OUTPUT/bench/results.txt and results.json; the raw BENCH
@@ -141,10 +144,18 @@ if [ $host = 1 ]; then
 	"$bench" meta >>"$raw"
 	step replay replay
 	e=(--ephtrace "$ephtrace" --backend tracepoint)
-	step startup startup "${e[@]}" --runs 7 ${tc[0]+"${tc[@]}"}
-	step overhead overhead "${e[@]}" --rounds "$rounds" --duration 0.5 \
-		${tc[0]+"${tc[@]}"} ${bs[0]+"${bs[@]}"} ${hk[0]+"${hk[@]}"}
-	step progcost progcost "${e[@]}" --duration 2
+	eb=(--ephtrace "$ephtrace" --backend "tracepoint,cgroup")
+	step startup startup "${eb[@]}" --runs 7 ${tc[0]+"${tc[@]}"}
+	# bindsnoop only sees bind(), which the connect loop never calls: it is measured on the
+	# bind loop. The getppid() loop has no peer and runs events only: top attaches the same
+	# programs, and getppid() gives neither anything to do.
+	step overhead overhead "${eb[@]}" --rounds "$rounds" --duration 0.5 \
+		${tc[0]+"${tc[@]}"} ${hk[0]+"${hk[@]}"}
+	step overhead-bind overhead --workload bind "${eb[@]}" --rounds "$rounds" \
+		--duration 0.5 ${bs[0]+"${bs[@]}"} ${hk[0]+"${hk[@]}"}
+	step overhead-syscall overhead --workload syscall --modes events "${eb[@]}" \
+		--rounds "$rounds" --duration 0.5 ${hk[0]+"${hk[@]}"}
+	step progcost progcost "${eb[@]}" --duration 2
 	step throughput throughput "${e[@]}" --duration 1.5 --clients 8 --steps 4
 	step memory memory "${e[@]}" --ports 100000 --dests 4
 	[ "$soak" = 1 ] && soak_step

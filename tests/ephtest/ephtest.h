@@ -15,12 +15,14 @@
  * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds
  * another connection), sockrange.c (socket_range against connect()s with IP_LOCAL_PORT_RANGE),
  * bindconnect.c (connect() on sockets bind() gave a port: bound_connect), findings.c,
- * findings_check.c, findings_wl.c (each kind of finding for real, and no other), main.c (CLI).
+ * findings_check.c, findings_wl.c (each kind of finding for real, and no other), lifecycle.c
+ * (a port's life after its assignment: releases and their times), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
 
 #include <stdbool.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -225,6 +227,16 @@ const char *verdict_name(enum verdict v);
 
 struct occ_opts;
 
+/* Backends that see no TIME_WAIT socket end (state changes only): top corrects at a resync. */
+static inline bool backend_infers_tw(const char *backend)
+{
+	return !strcmp(backend, "tracepoint") || !strcmp(backend, "cgroup");
+}
+
+/* ephtest --exact-errors: "--exact-errors", added after "--backend B" to every ephtrace run
+ * (tracer.c); NULL otherwise. */
+extern const char *tracer_extra_arg;
+
 struct scenario {
 	const char *name;
 	const char *desc;
@@ -242,6 +254,12 @@ struct scenario {
 	bool many_fds;			 /* raise RLIMIT_NOFILE in the children */
 	const char *tw_reuse;		 /* net.ipv4.tcp_tw_reuse inside the netns, or NULL */
 	bool releases;			 /* events --releases: each release's owner is checked */
+	/* what it checks rests on bind() or UDP failures, or UDP connect()s, which the cgroup
+	 * backend sees with --exact-errors only (README, the backend matrix): SKIP without */
+	bool exact_errors_only;
+	/* events of that kind among others: without --exact-errors the others are checked
+	 * and those must not come (check_in.blind); --then-exact runs it again with it */
+	bool partly_blind;
 	const struct hr_case *hr;	 /* SCN_HEADROOM: the state to build (headroom.c) */
 	/* SCN_DRIVEN: runs the scenario (run is its workload's body) and prints its RESULT line */
 	enum verdict (*drive)(const struct scenario *s, const struct occ_opts *op);
@@ -330,6 +348,9 @@ struct check_in {
 	const char *backend; /* expected "backend" value, NULL for auto */
 	bool burst;
 	bool releases;	  /* ephtrace ran with --releases */
+	/* the cgroup backend without --exact-errors: no bind() or UDP failure, no UDP connect()
+	 * is expected (it cannot see them), and none may come */
+	bool blind;
 	const char *json; /* ephtrace's stdout */
 };
 
@@ -338,6 +359,7 @@ struct check_out {
 	unsigned int assigned; /* expected assigns, fails, bound_connects (family filter applied) */
 	unsigned int failed;
 	unsigned int bound;
+	unsigned int unseen; /* records not expected for check_in.blind */
 	long long dropped; /* from the summary, -1 if none */
 	struct buf report; /* "expected X got Y" lines */
 };
@@ -399,6 +421,15 @@ enum verdict tw_drive(const struct scenario *s, const struct occ_opts *op);
 int tw_workload(struct oracle *o);
 enum verdict sr_drive(const struct scenario *s, const struct occ_opts *op);
 int sr_workload(struct oracle *o);
+
+/* lifecycle.c: events --releases against when the kernel took and gave back each port */
+enum verdict lc_drive(const struct scenario *s, const struct occ_opts *op);
+int lc_syn_blackhole(struct oracle *o);
+int lc_refused(struct oracle *o);
+int lc_rst_close(struct oracle *o);
+int lc_tfo(struct oracle *o);
+int lc_udp_fork(struct oracle *o);
+int lc_udp_dup(struct oracle *o);
 
 /* findings.c (findings_check.c, findings_wl.c): each kind of finding for real (find-*) */
 enum verdict fd_drive(const struct scenario *s, const struct occ_opts *op);

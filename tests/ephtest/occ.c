@@ -869,7 +869,7 @@ static void scenario_live(struct occ_run *r)
 		return;
 	if (run_workload(r, &t))
 		return;
-	lag = strcmp(r->backend, "tracepoint") ? 0 : TP_RESYNC_WAIT_NS;
+	lag = backend_infers_tw(r->backend) ? TP_RESYNC_WAIT_NS : 0;
 	after = wall_ns() + lag;
 	deadline = now_ms() + lag / 1000000 + 1000LL * r->op->timeout_s;
 	for (;;) {

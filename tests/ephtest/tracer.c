@@ -49,6 +49,23 @@ static int forbid_bpf(void)
 #endif
 }
 
+const char *tracer_extra_arg;
+
+/* execv(), with tracer_extra_arg after "--backend B" when both are there. */
+static void exec_with_extra(char *const argv[])
+{
+	char *args[64];
+	int i, n = 0;
+
+	for (i = 0; argv[i] && n < 62; i++) {
+		args[n++] = argv[i];
+		if (tracer_extra_arg && i > 0 && !strcmp(argv[i - 1], "--backend"))
+			args[n++] = (char *)tracer_extra_arg;
+	}
+	args[n] = NULL;
+	execv(args[0], args);
+}
+
 int tracer__start(struct tracer *t, char *const argv[])
 {
 	return tracer__start_flags(t, argv, 0);
@@ -84,7 +101,7 @@ int tracer__start_flags(struct tracer *t, char *const argv[], unsigned int flags
 				strerror(-ret));
 			_exit(127);
 		}
-		execv(argv[0], argv);
+		exec_with_extra(argv);
 		dprintf(STDERR_FILENO, "ephtest: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}

@@ -358,7 +358,7 @@ static void run_twreuse(struct drv *d)
 
 	if (drv_start_top(d, args))
 		return;
-	tracepoint = !strcmp(d->backend, "tracepoint");
+	tracepoint = backend_infers_tw(d->backend);
 	if (drv_top_ready(d) || drv_step(d, 1, 5000 * d->op->timeout_s, "the cycles"))
 		return;
 	while ((snap = drv_snapshot(d, 5000)) && snap_time(snap) < sh->end_wall_ns + TW_SETTLE_NS)

@@ -118,7 +118,7 @@ kind[window]='0 0.099 3600.5 3601 1s'
 kind[resync]='0 0.099 86400.001 86401 1s'
 kind[duration]='0 0.0 0.0001 .5 1. 31536000.001 31536001 1s 1h'
 kind[ringbuf]='0 1 4095 5000 12K 3M 2G 4G 1T 4KB 4k4 K 18446744073709551615K'
-kind[backend]='bpf TRACEPOINT auto, kprobe,fentry fentry0 uprobe'
+kind[backend]='bpf TRACEPOINT auto, kprobe,fentry fentry0 uprobe cgroups cgroup+exact'
 kind[comm]='abcdefghijklmnop abcdefghijklmnopqrstuvwxyz'
 kind[listen]='127.0.0.1 127.0.0.1: :10099 127.0.0.1:65536 127.0.0.1:-1 127.0.0.1:99999999999999999999
 localhost:10099 [::1]10099 ::1:10099 [::1]: []:80 [:80 [127.0.0.1]:80 1.2.3.4.5:80 0x7f.1:80
@@ -235,6 +235,9 @@ bad hist --cumulative=1
 bad hist --limit 5 # top only
 bad status --backend tracepoint # status takes no loader option (its iterator is optional)
 bad status --ringbuf-size 4K
+bad status --exact-errors
+bad events --exact-errors=1
+bad top --exact-errors 1
 bad serve --bpf-stats=1
 bad serve --json
 bad bogus
@@ -267,6 +270,8 @@ if [ "$users" != self ] || grep -q '^CapEff:[[:space:]]*0*$' /proc/self/status; 
 	accepted events --ringbuf-size 1G --max-holds 16777216 --backend tracepoint
 	accepted events --ringbuf-size 4096 --backend=fentry
 	accepted events --ringbuf-size=1m --backend=kprobe
+	accepted events --backend cgroup --exact-errors
+	accepted serve --backend=cgroup --exact-errors -l 127.0.0.1:0
 	accepted events -d 0.5 -p 0042
 	accepted top -i 0.01 -n 1 -l 0 --window 0.1 --resync 0.1 --max-ports 1
 	accepted top -i 86400 -n 4294967295 -l 1000000 --window 3600 --resync 86400 \

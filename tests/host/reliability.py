@@ -19,6 +19,7 @@ fds); after it exits those ids must be gone from the kernel (bpftool), no progra
 with an ephtrace name may be left that no process holds, and tracefs must be mounted exactly
 as before.
 """
+import glob
 import json
 import os
 import random
@@ -33,8 +34,10 @@ import time
 
 EPH = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "./ephtrace")
 HERE = os.path.dirname(os.path.abspath(__file__))
-BACKEND = ["--backend", "tracepoint"]
-PROG_PREFIXES = ("fentry_", "fexit_", "kprobe_", "kretprobe_", "tp_")
+# EPH_RELIABILITY_BACKEND=cgroup: the same checks with the cgroup backend (its links to the
+# cgroup v2 root must go too)
+BACKEND = ["--backend", os.environ.get("EPH_RELIABILITY_BACKEND", "tracepoint")]
+PROG_PREFIXES = ("fentry_", "fexit_", "kprobe_", "kretprobe_", "tp_", "cg_")
 MAP_NAMES = {"events", "counters", "calls", "holds", "stats", "hists"}
 TRACEFS = "/sys/kernel/tracing"
 SEED = int(os.environ.get("EPH_SEED", str(int(time.time()) % 100000)))
@@ -1114,6 +1117,20 @@ def fault_two_instances():
     ns.delete()
 
 
+def churn_seen(e, ns, what, tracefs_before, orphans_before):
+    """e (events --json, attached) sees every connect() of a churn in ns, exits 0 on SIGINT and
+    leaves nothing behind."""
+    r = churn_result(churn(ns, 2, 10, 2))
+    time.sleep(0.3)
+    e.signal(signal.SIGINT)
+    check(e.wait(30) == 0, "%s: exit status 0" % what)
+    objs = json_lines(e.stdout(), what)
+    n = sum(1 for o in objs if o.get("event") == "assign" and o.get("op") == "connect" and
+            o.get("netns") == ns.inode)
+    check(r and n == r["connects"], "%s: every assignment seen" % what, r and r["connects"], n)
+    check_released(e, what, tracefs_before, orphans_before)
+
+
 def fault_btf():
     log("-- kernel BTF missing or elsewhere (--btf)")
     for cmd in CMDS:
@@ -1139,16 +1156,7 @@ def fault_btf():
     orphans_before, tracefs_before = orphans(), tracefs_mounts()
     e = Eph(["events", "--json", "--btf", copy] + BACKEND, "btf-copy")
     if e.check_attached():
-        r = churn_result(churn(ns, 2, 10, 2))
-        time.sleep(0.3)
-        e.signal(signal.SIGINT)
-        check(e.wait(30) == 0, "events --btf <copy>: exit status 0")
-        objs = json_lines(e.stdout(), "events --btf <copy>")
-        n = sum(1 for o in objs if o.get("event") == "assign" and o.get("op") == "connect" and
-                o.get("netns") == ns.inode)
-        check(r and n == r["connects"], "events --btf <copy>: every assignment seen",
-              r and r["connects"], n)
-        check_released(e, "events --btf <copy>", tracefs_before, orphans_before)
+        churn_seen(e, ns, "events --btf <copy>", tracefs_before, orphans_before)
     else:
         e.signal(signal.SIGKILL)
         e.wait()
@@ -1194,6 +1202,42 @@ def fault_unprivileged():
             check_released(e, "%s, %s" % (what, cmd), tracefs_mounts(), orphans_before)
 
 
+def cgroup2_mounts():
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for l in f if " - cgroup2 " in l)
+
+
+def fault_no_cgroup2():
+    """The cgroup backend where no cgroup2 is mounted (this host has one on
+    /sys/fs/cgroup/unified: unmounted in a mount namespace of the test's own): it attaches to
+    a cgroup2 mount of its own that is mounted nowhere, and leaves no mount and no directory,
+    killed or not."""
+    log("-- cgroup backend, no cgroup2 mounted")
+    wrap = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+            "for m in $(grep ' - cgroup2 ' /proc/self/mountinfo | cut -d' ' -f5); do "
+            "umount \"$m\" || exit 97; done; exec \"$0\" \"$@\"")
+    dirs = lambda: sorted(glob.glob("/tmp/ephtrace-cgroup2-*"))
+    before, dirs_before = cgroup2_mounts(), dirs()
+    ns = Netns("nocg")
+    orphans_before, tracefs_before = orphans(), tracefs_mounts()
+    e = Eph(["events", "--json", "--backend", "cgroup"], "nocg", wrap=wrap)
+    if e.check_attached():
+        churn_seen(e, ns, "events --backend cgroup, no cgroup2 mount", tracefs_before,
+                   orphans_before)
+    for delay in (0.0, rnd.uniform(0.01, 0.15)):
+        e = Eph(["events", "--backend", "cgroup"], "nocg-kill", wrap=wrap)
+        time.sleep(delay)
+        e.signal(signal.SIGKILL)
+        e.wait(30)
+        check_released(e, "no cgroup2 mount, SIGKILL after %.0f ms" % (delay * 1000),
+                       tracefs_before, orphans_before, killed=True)
+    check(cgroup2_mounts() == before, "no cgroup2 mount left on the host", before,
+          cgroup2_mounts())
+    check(dirs() == dirs_before, "no /tmp/ephtrace-cgroup2-* directory left", dirs_before,
+          dirs())
+    ns.delete()
+
+
 # --- main -----------------------------------------------------------------------------------
 
 def main():
@@ -1202,7 +1246,7 @@ def main():
               "memory": [test_memory, udp_exit, startup_mid_burst, overflow_cases,
                          container_cache],
               "faults": [fault_netns_deleted, fault_two_instances, fault_btf,
-                         fault_unprivileged]}
+                         fault_unprivileged, fault_no_cgroup2]}
     if len(sys.argv) < 2 or sys.argv[1] not in topics:
         sys.stderr.write("usage: reliability.py signals|memory|faults [EPHTRACE [CASE...]]\n")
         return 2

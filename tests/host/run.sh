@@ -1,15 +1,16 @@
 #!/bin/bash
 # Host integration tests, on this machine's own kernel, as root:
-#   1. ephtest: every scenario with --backend tracepoint (the only backend this host's kernel
-#      allows), comparing ephtrace's JSON with what the kernel returned to the workload;
-#   2. ephtest with --backend auto: it must choose tracepoint here (EPH_HOST_AUTO_EXPECT);
+#   1. ephtest: every scenario with --backend tracepoint and --backend cgroup (the backends this
+#      host's kernel allows; cgroup also with --exact-errors), comparing ephtrace's JSON with
+#      what the kernel returned to the workload;
+#   2. ephtest with --backend auto: it must choose cgroup here (EPH_HOST_AUTO_EXPECT);
 #   3. status.sh: ephtrace status against ss in a private namespace;
 #   4. metrics.sh: ephtrace serve checked by promtool, a strict OpenMetrics parser and a real
 #      Prometheus; httpabuse.py: its HTTP endpoint under slowloris, huge headers, floods and
 #      garbage while a normal scraper must get every answer; deploy.sh: the alert rules
 #      (promtool) and the systemd unit;
-#   5. reliability.sh: signals, bounded memory and faults (netns gone, two instances, BTF,
-#      privileges), each with nothing left in the kernel;
+#   5. reliability.sh: signals (tracepoint and cgroup backends), bounded memory and faults
+#      (netns gone, two instances, BTF, privileges), each with nothing left in the kernel;
 #   6. docker.sh: containers of a Docker daemon of its own (Debian's docker.io) named in events,
 #      status, top and /metrics, --container; pods.sh: Kubernetes pods (cgroups and the node's
 #      files under --node-root) named in events and status, --pod;
@@ -21,7 +22,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-.output}
 EPHTEST="$OUTPUT/tests/ephtest"
-AUTO_EXPECT=${EPH_HOST_AUTO_EXPECT:-tracepoint}
+AUTO_EXPECT=${EPH_HOST_AUTO_EXPECT:-cgroup}
 if [ ! -x "$EPHTEST" ]; then
 	echo "tests/host/run.sh: $EPHTEST not built (make $EPHTEST)" >&2
 	exit 1
@@ -42,6 +43,7 @@ step() {
 	name=$1
 	shift
 	echo "== host: $name"
+	t0=$(date +%s)
 	# (not a pipe: a process a step left behind would hold it open and hang the run)
 	mkfifo "$logs/$name.fifo" || exit 1
 	tee "$logs/$name.log" <"$logs/$name.fifo" &
@@ -52,6 +54,7 @@ step() {
 		kill -0 "$tee_pid" 2>/dev/null || break
 		sleep 0.1
 	done
+	echo "host: $name $([ $rc = 0 ] && echo passed || echo FAILED) in $(($(date +%s) - t0)) s"
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
 	else
@@ -68,13 +71,17 @@ digest() {
 }
 
 step ephtest-tracepoint "$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$@"
+step ephtest-cgroup "$EPHTEST" --backend cgroup --ephtrace ./ephtrace "$@"
+step ephtest-cgroup-exact "$EPHTEST" --backend cgroup --exact-errors --ephtrace ./ephtrace "$@"
 step ephtest-auto "$EPHTEST" --backend auto --expect-backend "$AUTO_EXPECT" \
-	--ephtrace ./ephtrace --scenario v4-connect --scenario udp-connect
+	--ephtrace ./ephtrace --scenario v4-connect --scenario bind-connect
 step status ./tests/host/status.sh ./ephtrace
 step metrics ./tests/host/metrics.sh ./ephtrace
 step http-abuse ./tests/host/httpabuse.py ./ephtrace
 step deploy ./tests/host/deploy.sh
 step reliability-signals ./tests/host/reliability.sh signals ./ephtrace
+step reliability-signals-cgroup env EPH_RELIABILITY_BACKEND=cgroup \
+	./tests/host/reliability.sh signals ./ephtrace
 step reliability-memory ./tests/host/reliability.sh memory ./ephtrace
 step reliability-faults ./tests/host/reliability.sh faults ./ephtrace
 step docker ./tests/host/docker.sh ./ephtrace

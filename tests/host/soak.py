@@ -23,7 +23,7 @@ Exit status: 0 passed, 1 failed (expected vs got printed), 77 cannot run here (S
 Usage: tests/host/soak.py [path/to/ephtrace]   (as root)
 Environment: EPH_SOAK_NS, EPH_SOAK_PROCS (per namespace), EPH_SOAK_CONNS (per process),
 EPH_SOAK_RATE, EPH_SOAK_SECS, EPH_SOAK_DESTS, EPH_SOAK_WORKERS, EPH_SOAK_TW_EVERY (every Nth
-churned socket is closed normally: TIME_WAIT), EPH_SOAK_BACKEND (tracepoint),
+churned socket is closed normally: TIME_WAIT), EPH_SOAK_BACKEND (auto),
 EPH_SOAK_MAX_SCRAPE_S, EPH_SOAK_MAX_SERIES, EPH_SOAK_BENCH.
 """
 import http.client
@@ -53,7 +53,7 @@ SECS = env("SECS", 60)
 DESTS = env("DESTS", 10)
 WORKERS = env("WORKERS", 4)
 TW_EVERY = env("TW_EVERY", 10)
-BACKEND = env("BACKEND", "tracepoint")
+BACKEND = env("BACKEND", "auto")  # what serve picks here (cgroup on this host)
 MAX_SCRAPE_S = env("MAX_SCRAPE_S", 1.0)
 MAX_SERIES = env("MAX_SERIES", 5000)
 BENCH = env("BENCH", 0)
@@ -260,8 +260,10 @@ def run(work):
         check(False, "serve starts")
         return 1
     port = int(m.group(1))
-    log("serve: listening after %.1f s (seeded from every namespace)" %
-        (time.monotonic() - t_serve))
+    b = wait_line(err_file, r"using backend (\w+)", 5)
+    backend = b.group(1) if b else BACKEND
+    log("serve: backend %s, listening after %.1f s (seeded from every namespace)" %
+        (backend, time.monotonic() - t_serve))
 
     metrics, health = Scraper(port, "/metrics"), Scraper(port, "/healthz")
     metrics.start()
@@ -339,7 +341,7 @@ def run(work):
             "secs=%d dests=%d scrapes=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f healthz=%d "
             "non200=%d drops=%.0f series_max=%d resyncs=%d resync_p50_ms=%.0f "
             "resync_max_ms=%.0f apply_max_ms=%.1f decreases=%d checks_failed=%d" %
-            (BACKEND, NS, NS * PROCS, NS * PROCS * CONNS, RATE, SECS, DESTS, fig["scrapes"],
+            (backend, NS, NS * PROCS, NS * PROCS * CONNS, RATE, SECS, DESTS, fig["scrapes"],
              fig["p50_ms"], fig["p99_ms"], fig["max_ms"], fig["healthz"], fig["non200"],
              fig["drops"], fig["series_max"], fig["resyncs"], fig["resync_p50_ms"],
              fig["resync_max_ms"], fig["apply_max_ms"], metrics.decreases, len(failures)))

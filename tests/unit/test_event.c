@@ -238,7 +238,7 @@ static void test_decode_bad_backend(void **state)
 	struct eph_event ev = good_event();
 
 	(void)state;
-	ev.backend = EPH_BACKEND_TRACEPOINT + 1;
+	ev.backend = EPH_BACKEND_CGROUP + 1;
 	assert_rejected(&ev, sizeof(ev));
 	ev.backend = 255;
 	assert_rejected(&ev, sizeof(ev));
@@ -317,7 +317,8 @@ static void test_names(void **state)
 	assert_string_equal(eph_backend_name(EPH_BACKEND_FENTRY), "fentry");
 	assert_string_equal(eph_backend_name(EPH_BACKEND_KPROBE), "kprobe");
 	assert_string_equal(eph_backend_name(EPH_BACKEND_TRACEPOINT), "tracepoint");
-	assert_null(eph_backend_name(4));
+	assert_string_equal(eph_backend_name(EPH_BACKEND_CGROUP), "cgroup");
+	assert_null(eph_backend_name(5));
 }
 
 static void test_backend_parse(void **state)
@@ -327,6 +328,7 @@ static void test_backend_parse(void **state)
 	assert_int_equal(eph_backend_parse("fentry"), EPH_BACKEND_FENTRY);
 	assert_int_equal(eph_backend_parse("kprobe"), EPH_BACKEND_KPROBE);
 	assert_int_equal(eph_backend_parse("tracepoint"), EPH_BACKEND_TRACEPOINT);
+	assert_int_equal(eph_backend_parse("cgroup"), EPH_BACKEND_CGROUP);
 	assert_int_equal(eph_backend_parse("Fentry"), -1);
 	assert_int_equal(eph_backend_parse("kprobes"), -1);
 	assert_int_equal(eph_backend_parse(""), -1);

@@ -570,7 +570,8 @@ static void test_counters_and_progs(void **state)
 {
 	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 4,
 				      [EPH_CNT_HOLD_FULL] = 2,
-				      [EPH_CNT_CTX_FULL] = 1 };
+				      [EPH_CNT_CTX_FULL] = 1,
+				      [EPH_CNT_STATS_FULL] = 7 };
 	const struct eph_metrics_prog progs[] = {
 		{ "tp_exit_connect", 1500000000, 10 },
 		{ "tp_enter_connect", 12, 10 },
@@ -586,6 +587,7 @@ static void test_counters_and_progs(void **state)
 	assert_non_null(strstr(out, "\nephtrace_events_dropped_total 4\n"));
 	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"holds\"} 2\n"));
 	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"syscalls\"} 1\n"));
+	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"stats\"} 7\n"));
 	assert_non_null(strstr(out, "\nephtrace_process_events_untracked_total 6\n"));
 	assert_non_null(strstr(out, "# TYPE ephtrace_bpf_program_run_seconds counter\n"
 				    "# UNIT ephtrace_bpf_program_run_seconds seconds\n"));

@@ -8,7 +8,7 @@
 # result line arrived, said rc=0, reported at least one scenario and no failed one, and the
 # kernel log has no splat (BUG, WARNING, Oops, stall, lockup, ...).
 #
-# Usage: tests/vm/run.sh [--kernel 6.1|6.12]... [--backend fentry|kprobe|tracepoint|auto]... [-j JOBS]
+# Usage: tests/vm/run.sh [--kernel 6.1|6.12]... [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
 #                        [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
 #   --kernel, --backend  may repeat or take a comma list; default: every kernel x every backend
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
@@ -32,7 +32,7 @@ set -uo pipefail
 cd "$REPO" || exit 1
 
 ALL_KERNELS="6.1 6.12"
-ALL_BACKENDS="fentry kprobe tracepoint auto"
+ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
 AUTO_EXPECT=${EPH_VM_AUTO_EXPECT-fentry} # what --backend auto must choose ("" = anything)
 OUTPUT=${OUTPUT:-.output}
 timeout_s=${EPH_VM_TIMEOUT:-600}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by every backend: filling a ring-buffer record, the holds (who owns which port now,
+ * released or moved into TIME_WAIT), and the assignment or failure of a port search (emit()).
+ * Included by ephtrace.bpf.c.
+ */
+#ifndef EPH_EVENTS_BPF_H
+#define EPH_EVENTS_BPF_H
+
+/* --- filling events ------------------------------------------------------------------------ */
+
+static __always_inline struct eph_event *ev_reserve(__u8 type)
+{
+	struct eph_event *e;
+
+	if (no_events)
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(EPH_CNT_DROPPED);
+		count(EPH_CNT_DROP_BASE + type - 1);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->backend = backend;
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline void ev_submit(struct eph_event *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/*
+ * The process's name: the comm of the current thread group's leader, as the kernel has it now
+ * (a thread's own name is bpf_get_current_comm()'s). bpf_get_current_task() and CO-RE reads,
+ * not bpf_get_current_task_btf(), which not every backend and kernel ephtrace supports has.
+ */
+static __always_inline void get_current_pcomm(char pcomm[EPH_COMM_LEN])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	bpf_core_read_str(pcomm, EPH_COMM_LEN, &leader->comm);
+}
+
+/* Who runs now: the task helpers, or (via_task) the task_struct itself, for sock_ops, which
+ * has no task helper on 6.1 (no bpf_get_current_comm() on 6.12 either) but runs TCP_CONNECT_CB
+ * and TCP_LISTEN_CB in the task that called. */
+static __always_inline void current_ids(__u32 *pid, __u32 *tid, __u64 *cgroup_id,
+					char comm[EPH_COMM_LEN], bool via_task)
+{
+	struct task_struct *task;
+	__u64 id;
+
+	if (via_task) {
+		task = (struct task_struct *)bpf_get_current_task();
+		*pid = BPF_CORE_READ(task, tgid);
+		*tid = BPF_CORE_READ(task, pid);
+		*cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+		bpf_core_read_str(comm, EPH_COMM_LEN, &task->comm);
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
+	*pid = id >> 32;
+	*tid = (__u32)id;
+	*cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(comm, EPH_COMM_LEN);
+}
+
+static __always_inline void fill_task(struct eph_event *e, bool via_task)
+{
+	current_ids(&e->pid, &e->tid, &e->cgroup_id, e->comm, via_task);
+	get_current_pcomm(e->pcomm);
+}
+
+static __always_inline void fill_owner(struct eph_event *e, const struct hold *h)
+{
+	e->pid = h->pid;
+	e->tid = h->tid;
+	e->cgroup_id = h->cgroup_id;
+	__builtin_memcpy(e->comm, h->comm, sizeof(e->comm));
+	__builtin_memcpy(e->pcomm, h->pcomm, sizeof(e->pcomm));
+	e->flags |= EPH_F_OWNER;
+}
+
+/* Works for a full socket and for a TIME_WAIT socket: both start with struct sock_common. */
+static __always_inline void fill_common(struct eph_event *e, const struct sock_common *skc,
+					bool dest)
+{
+	e->family = BPF_CORE_READ(skc, skc_family);
+	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	e->sport = BPF_CORE_READ(skc, skc_num);
+	e->cookie = BPF_CORE_READ(skc, skc_cookie.counter);
+	/* explicit sizes: BPF_CORE_READ_INTO() into an array would copy one byte */
+	if (e->family == AF_INET) {
+		bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
+		if (dest)
+			bpf_core_read(e->daddr, 4, &skc->skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
+		if (dest)
+			bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
+	}
+	e->flags |= EPH_F_SADDR;
+	if (dest) {
+		e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+		e->flags |= EPH_F_DEST;
+	}
+}
+
+static __always_inline __u8 sk_proto(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol);
+}
+
+static __always_inline bool proto_traced(__u16 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+static __always_inline __u16 sk_num(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+/* --- holds: who owns which port now -------------------------------------------------------- */
+
+/* The port is held by the current task from now on; *h is the record kept (its task fields
+ * serve the assignment's event too). */
+static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op, __u8 flags,
+				     struct hold *h, bool via_task)
+{
+	__u64 key = (__u64)sk;
+
+	h->ts = bpf_ktime_get_ns();
+	h->sock_id = key;
+	current_ids(&h->pid, &h->tid, &h->cgroup_id, h->comm, via_task);
+	h->sport = port;
+	h->op = op;
+	h->flags = flags;
+	get_current_pcomm(h->pcomm);
+	if (bpf_map_update_elem(&holds, &key, h, BPF_ANY))
+		count(EPH_CNT_HOLD_FULL);
+}
+
+/* A tracked port goes back to the pool: one release event, with how long it was held. */
+static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_flags)
+{
+	__u64 key = (__u64)obj;
+	struct hold *h = bpf_map_lookup_elem(&holds, &key);
+	struct eph_event *e;
+
+	if (!h)
+		return;
+	count(EPH_CNT_RELEASE);
+	hist_add(EPH_HIST_HOLD, proto, BPF_CORE_READ((const struct sock_common *)obj, skc_family),
+		 0, bpf_ktime_get_ns() - h->ts);
+	e = ev_reserve(EPH_RELEASE);
+	if (e) {
+		fill_owner(e, h);
+		fill_common(e, obj, proto == IPPROTO_TCP);
+		e->sport = h->sport;
+		e->proto = proto;
+		e->op = h->op;
+		e->sock_id = h->sock_id;
+		e->held_ns = e->ts_ns - h->ts;
+		e->flags |= EPH_F_HELD | extra_flags | (h->flags & EPH_F_EPHEMERAL);
+		ev_submit(e);
+	}
+	bpf_map_delete_elem(&holds, &key);
+}
+
+/* A TCP socket's port passes to its TIME_WAIT socket (tw == NULL: not visible, tracepoints). */
+static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
+{
+	__u64 key = (__u64)sk, twkey = (__u64)tw;
+	struct hold *h = bpf_map_lookup_elem(&holds, &key);
+	struct eph_event *e;
+
+	if (!h)
+		return;
+	count(EPH_CNT_TIME_WAIT);
+	e = ev_reserve(EPH_TIME_WAIT);
+	if (e) {
+		fill_owner(e, h);
+		fill_common(e, (const struct sock_common *)sk, true);
+		e->sport = h->sport;
+		e->proto = IPPROTO_TCP;
+		e->op = h->op;
+		e->sock_id = h->sock_id;
+		e->held_ns = e->ts_ns - h->ts;
+		e->flags |= EPH_F_HELD | (h->flags & EPH_F_EPHEMERAL);
+		if (!tw)
+			e->flags |= EPH_F_TW; /* the end of TIME_WAIT will not be seen */
+		ev_submit(e);
+	}
+	if (tw && bpf_map_update_elem(&holds, &twkey, h, BPF_ANY))
+		count(EPH_CNT_HOLD_FULL);
+	bpf_map_delete_elem(&holds, &key);
+}
+
+/* --- assignment and failure ---------------------------------------------------------------- */
+
+struct outcome {
+	__u64 search_ns;
+	__s32 err;
+	__u16 req_port;
+	__u16 sport; /* the port taken, when the socket no longer shows it; 0 = read it */
+	__u16 flags; /* EPH_F_EPHEMERAL, EPH_F_SEARCH, EPH_F_REQ */
+	__u8 op;
+	__u8 proto;
+	__u8 via_task; /* sock_ops: read the task from its task_struct (current_ids()) */
+};
+
+static __always_inline void emit(const struct sock *sk, const struct outcome *o,
+				 const struct call_ctx *dest)
+{
+	struct eph_event *e;
+	bool sk_dest = o->op == EPH_OP_CONNECT && o->proto == IPPROTO_TCP;
+	struct hold h = {};
+
+	__u16 port = o->sport ? o->sport : sk_num(sk);
+
+	struct eph_stat_key sk_key = { .type = o->err ? EPH_FAIL : EPH_ASSIGN, .op = o->op,
+				       .proto = o->proto, .err = o->err };
+
+	sk_key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	count(o->err ? EPH_CNT_FAIL : EPH_CNT_ASSIGN);
+	map_add(&stats, &sk_key, 1);
+	if (o->flags & EPH_F_SEARCH)
+		hist_add(sk_dest ? EPH_HIST_CONNECT : EPH_HIST_BIND, o->proto, sk_key.family,
+			 o->err, o->search_ns);
+	if (!o->err)
+		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL, &h, o->via_task);
+	e = ev_reserve(o->err ? EPH_FAIL : EPH_ASSIGN);
+	if (!e)
+		return;
+	if (o->err) {
+		fill_task(e, o->via_task);
+	} else { /* the same task: what hold_add() read already */
+		e->pid = h.pid;
+		e->tid = h.tid;
+		e->cgroup_id = h.cgroup_id;
+		__builtin_memcpy(e->comm, h.comm, sizeof(e->comm));
+		__builtin_memcpy(e->pcomm, h.pcomm, sizeof(e->pcomm));
+	}
+	fill_common(e, (const struct sock_common *)sk, sk_dest && !dest);
+	e->proto = o->proto;
+	e->op = o->op;
+	e->err = o->err;
+	e->req_port = o->req_port;
+	e->search_ns = o->search_ns;
+	e->flags |= o->flags;
+	e->sock_id = (__u64)sk;
+	e->sport = port;
+	if (o->err && o->op != EPH_OP_CONNECT)
+		e->sport = 0; /* no port taken */
+	if (dest && dest->has_dest) {
+		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
+		e->dport = dest->dport;
+		e->flags |= EPH_F_DEST;
+	}
+	if (dest && dest->has_saddr)
+		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
+	ev_submit(e);
+}
+
+/*
+ * What the socket says of a TCP connect(): EPH_F_NO_PORT (IP_BIND_ADDRESS_NO_PORT); for a socket
+ * that had its port from bind() (bound), EPH_F_BOUND, and EPH_F_EPHEMERAL when that bind() asked
+ * for port 0 (__inet_bind() sets SOCK_BINDPORT_LOCK for a given port only); else the port is
+ * connect()'s to choose: EPH_F_EPHEMERAL.
+ */
+static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
+{
+	__u16 flags = inet_sk_bind_no_port(sk) ? EPH_F_NO_PORT : 0;
+
+	if (!bound)
+		return flags | EPH_F_EPHEMERAL;
+	flags |= EPH_F_BOUND;
+	if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
+		flags |= EPH_F_EPHEMERAL;
+	return flags;
+}
+
+/*
+ * A TCP socket bind() had given its port connected: the port serves this 4-tuple too now. No
+ * port was chosen, so no assignment: counted in "stats" under its own type, and the socket's
+ * hold (the bind's, same key) stays as it is. dest: the addresses to report when the socket
+ * no longer has them (NULL: read them from the socket).
+ */
+static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags,
+					       const struct call_ctx *dest, bool via_task)
+{
+	struct eph_stat_key key = { .type = EPH_CONNECT,
+				    .op = EPH_OP_CONNECT,
+				    .proto = IPPROTO_TCP };
+	struct eph_event *e;
+
+	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	map_add(&stats, &key, 1);
+	e = ev_reserve(EPH_CONNECT);
+	if (!e)
+		return;
+	fill_task(e, via_task);
+	fill_common(e, (const struct sock_common *)sk, !dest);
+	e->proto = IPPROTO_TCP;
+	e->op = EPH_OP_CONNECT;
+	e->sock_id = (__u64)sk;
+	e->flags |= flags;
+	if (dest && dest->has_dest) {
+		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
+		e->dport = dest->dport;
+		e->flags |= EPH_F_DEST;
+	}
+	if (dest && dest->has_saddr)
+		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
+	ev_submit(e);
+}
+
+#endif

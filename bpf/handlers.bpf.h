@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The handlers of the kernel functions fentry and kprobe attach to (the port allocators and
+ * their callers), each an entry half that keeps the call and an exit half that reports it.
+ * Included by ephtrace.bpf.c.
+ */
+#ifndef EPH_HANDLERS_BPF_H
+#define EPH_HANDLERS_BPF_H
+
+/* inet_hash_connect / inet6_hash_connect: the TCP connect() port search. */
+static __always_inline int on_hash_connect_enter(struct sock *sk)
+{
+	struct call_ctx c = {};
+
+	if (sk_proto(sk) != IPPROTO_TCP) /* DCCP uses it too */
+		return 0;
+	c.sk = (__u64)sk;
+	c.ts = bpf_ktime_get_ns();
+	c.had_port = sk_num(sk) != 0;
+	call_put(SLOT_HASH_CONNECT, &c);
+	return 0;
+}
+
+static __always_inline int on_hash_connect_exit(int ret)
+{
+	struct call_ctx *c = call_get(SLOT_HASH_CONNECT);
+	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP };
+	struct sock *sk;
+
+	if (!c)
+		return 0;
+	sk = (struct sock *)c->sk;
+	o.search_ns = bpf_ktime_get_ns() - c->ts;
+	o.flags = connect_flags(sk, c->had_port);
+	o.err = ret < 0 ? -ret : 0;
+	/* A socket that already had a port only has its 4-tuple checked: no assignment. */
+	if (o.err || !c->had_port) {
+		o.flags |= EPH_F_SEARCH;
+		emit(sk, &o, NULL);
+	} else {
+		emit_bound_connect(sk, o.flags, NULL, false);
+	}
+	call_del(SLOT_HASH_CONNECT);
+	return 0;
+}
+
+/* inet_csk_get_port (TCP) and udp_lib_get_port (UDP): bind(), listen(), UDP autobind. */
+static __always_inline int on_get_port_enter(struct sock *sk, __u16 snum)
+{
+	struct call_ctx c = {};
+
+	if (!proto_traced(sk_proto(sk)))
+		return 0;
+	c.sk = (__u64)sk;
+	c.ts = bpf_ktime_get_ns();
+	c.req_port = snum;
+	c.had_port = sk_num(sk) != 0;
+	c.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	call_put(SLOT_GET_PORT, &c);
+	return 0;
+}
+
+static __always_inline int on_get_port_exit(int ret)
+{
+	struct call_ctx *c = call_get(SLOT_GET_PORT), *ab;
+	struct sock *sk;
+	struct outcome o = {};
+
+	if (!c)
+		return 0;
+	sk = (struct sock *)c->sk;
+	o.proto = sk_proto(sk);
+	o.search_ns = bpf_ktime_get_ns() - c->ts;
+	o.req_port = c->req_port;
+	o.flags = EPH_F_SEARCH | (c->req_port ? 0 : EPH_F_EPHEMERAL);
+	ab = call_get(SLOT_AUTOBIND);
+	if (ab && ab->sk == c->sk) {
+		o.op = ab->op;
+		o.err = ret ? EAGAIN : 0; /* inet_autobind() turns any failure into -EAGAIN */
+	} else {
+		o.op = c->state == TCP_LISTEN ? EPH_OP_LISTEN : EPH_OP_BIND;
+		o.flags |= EPH_F_REQ;
+		o.err = ret ? EADDRINUSE : 0; /* udp_lib_get_port() returns 1 */
+		ab = NULL;
+	}
+	/* listen() re-checks the port a bind() already took: only its failure is news. */
+	if (!c->had_port || o.err)
+		emit(sk, &o, ab);
+	call_del(SLOT_GET_PORT);
+	return 0;
+}
+
+static __always_inline void read_sockaddr(struct call_ctx *c, const void *uaddr, bool user)
+{
+	struct sockaddr_in6 sa = {};
+	long err;
+
+	if (user)
+		err = bpf_probe_read_user(&sa, sizeof(sa), uaddr);
+	else
+		err = bpf_probe_read_kernel(&sa, sizeof(sa), uaddr);
+	if (err) /* a short AF_INET sockaddr at the end of a page */
+		err = user ? bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), uaddr)
+			   : bpf_probe_read_kernel(&sa, sizeof(struct sockaddr_in), uaddr);
+	if (err)
+		return;
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in *in = (void *)&sa;
+
+		__builtin_memcpy(c->daddr, &in->sin_addr, 4);
+		c->dport = bpf_ntohs(in->sin_port);
+	} else if (sa.sin6_family == AF_INET6) {
+		__builtin_memcpy(c->daddr, &sa.sin6_addr, 16);
+		c->dport = bpf_ntohs(sa.sin6_port);
+	} else {
+		return;
+	}
+	c->has_dest = 1;
+}
+
+/* System call numbers of the send calls, to find a sendto()'s destination at autobind. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_sendmmsg 307
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_sendto 206
+#define NR_sendmsg 211
+#define NR_sendmmsg 269
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#endif
+
+static __always_inline const void *msghdr_name(const struct user_msghdr *msg)
+{
+	void *name = NULL;
+
+	bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
+	return name;
+}
+
+/*
+ * The destination of the send that caused an autobind, from the system call's own arguments
+ * (the user registers of the task). Only on this rare path; io_uring sends have none.
+ */
+static __always_inline void send_dest(struct call_ctx *c)
+{
+#ifdef SYSCALL_NR
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const void *addr = NULL;
+	long nr = SYSCALL_NR(regs);
+
+	if (nr == NR_sendto)
+		addr = (const void *)PT_REGS_PARM5_CORE_SYSCALL(regs);
+	else if (nr == NR_sendmsg || nr == NR_sendmmsg) /* struct mmsghdr starts with the msghdr */
+		addr = msghdr_name((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+	if (addr)
+		read_sockaddr(c, addr, true);
+#endif
+}
+
+/* inet_autobind: the implicit UDP port of connect() and sendmsg(). */
+static __always_inline int on_autobind_enter(struct sock *sk)
+{
+	struct call_ctx *d = call_get(SLOT_DGRAM);
+	struct call_ctx c = {};
+
+	c.sk = (__u64)sk;
+	c.op = EPH_OP_SENDMSG;
+	if (d && d->sk == c.sk) {
+		c = *d;
+		c.op = EPH_OP_CONNECT;
+	} else {
+		send_dest(&c);
+	}
+	call_put(SLOT_AUTOBIND, &c);
+	return 0;
+}
+
+static __always_inline int on_autobind_exit(void)
+{
+	call_del(SLOT_AUTOBIND);
+	return 0;
+}
+
+/* inet_dgram_connect: remember where a UDP connect() goes, for its autobind. */
+static __always_inline int on_dgram_connect_enter(struct socket *sock, struct sockaddr *uaddr)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct call_ctx c = {};
+
+	if (sk_num(sk)) /* already bound: no port to choose */
+		return 0;
+	c.sk = (__u64)sk;
+	read_sockaddr(&c, uaddr, false);
+	call_put(SLOT_DGRAM, &c);
+	return 0;
+}
+
+static __always_inline int on_dgram_connect_exit(void)
+{
+	call_del(SLOT_DGRAM);
+	return 0;
+}
+
+#endif

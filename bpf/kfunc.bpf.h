@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fentry/fexit and kprobe/kretprobe wrappers: one SEC() program per hook and style, each
+ * calling a handler of handlers.bpf.h. Included by ephtrace.bpf.c.
+ */
+#ifndef EPH_KFUNC_BPF_H
+#define EPH_KFUNC_BPF_H
+
+/* --- fentry/fexit ---------------------------------------------------------------------------- */
+
+SEC("fentry/inet_hash_connect")
+int BPF_PROG(fentry_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_enter(sk);
+}
+
+SEC("fexit/inet_hash_connect")
+int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_exit(ret);
+}
+
+SEC("fentry/inet6_hash_connect")
+int BPF_PROG(fentry_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_enter(sk);
+}
+
+SEC("fexit/inet6_hash_connect")
+int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_exit(ret);
+}
+
+SEC("fentry/inet_csk_get_port")
+int BPF_PROG(fentry_csk_get_port, struct sock *sk, unsigned short snum)
+{
+	HOOKS_ONLY();
+	return on_get_port_enter(sk, snum);
+}
+
+SEC("fexit/inet_csk_get_port")
+int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
+{
+	HOOKS_ONLY();
+	return on_get_port_exit(ret);
+}
+
+SEC("fentry/udp_lib_get_port")
+int BPF_PROG(fentry_udp_get_port, struct sock *sk, unsigned short snum)
+{
+	HOOKS_ONLY();
+	return on_get_port_enter(sk, snum);
+}
+
+SEC("fexit/udp_lib_get_port")
+int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned int hash2,
+	     int ret)
+{
+	HOOKS_ONLY();
+	return on_get_port_exit(ret);
+}
+
+SEC("fentry/inet_autobind")
+int BPF_PROG(fentry_autobind, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_autobind_enter(sk);
+}
+
+SEC("fexit/inet_autobind")
+int BPF_PROG(fexit_autobind, struct sock *sk, int ret)
+{
+	HOOKS_ONLY();
+	return on_autobind_exit();
+}
+
+SEC("fentry/inet_dgram_connect")
+int BPF_PROG(fentry_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
+{
+	HOOKS_ONLY();
+	return on_dgram_connect_enter(sock, uaddr);
+}
+
+SEC("fexit/inet_dgram_connect")
+int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, int len, int flags,
+	     int ret)
+{
+	HOOKS_ONLY();
+	return on_dgram_connect_exit();
+}
+
+SEC("fentry/inet_put_port")
+int BPF_PROG(fentry_put_port, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_release(sk, IPPROTO_TCP, 0);
+	return 0;
+}
+
+SEC("fentry/inet_twsk_hashdance")
+int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_time_wait(sk, tw);
+	return 0;
+}
+
+SEC("fentry/inet_twsk_hashdance_schedule")
+int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_time_wait(sk, tw);
+	return 0;
+}
+
+SEC("fentry/inet_twsk_bind_unhash")
+int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
+{
+	HOOKS_ONLY();
+	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	return 0;
+}
+
+SEC("fentry/udp_lib_unhash")
+int BPF_PROG(fentry_udp_unhash, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_release(sk, IPPROTO_UDP, 0);
+	return 0;
+}
+
+/* --- kprobe/kretprobe ---------------------------------------------------------------------- */
+
+SEC("kprobe/inet_hash_connect")
+int BPF_KPROBE(kprobe_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_enter(sk);
+}
+
+SEC("kretprobe/inet_hash_connect")
+int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_exit(ret);
+}
+
+SEC("kprobe/inet6_hash_connect")
+int BPF_KPROBE(kprobe_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_enter(sk);
+}
+
+SEC("kretprobe/inet6_hash_connect")
+int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
+{
+	HOOKS_ONLY();
+	return on_hash_connect_exit(ret);
+}
+
+SEC("kprobe/inet_csk_get_port")
+int BPF_KPROBE(kprobe_csk_get_port, struct sock *sk, unsigned short snum)
+{
+	HOOKS_ONLY();
+	return on_get_port_enter(sk, snum);
+}
+
+SEC("kretprobe/inet_csk_get_port")
+int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
+{
+	HOOKS_ONLY();
+	return on_get_port_exit(ret);
+}
+
+SEC("kprobe/udp_lib_get_port")
+int BPF_KPROBE(kprobe_udp_get_port, struct sock *sk, unsigned short snum)
+{
+	HOOKS_ONLY();
+	return on_get_port_enter(sk, snum);
+}
+
+SEC("kretprobe/udp_lib_get_port")
+int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
+{
+	HOOKS_ONLY();
+	return on_get_port_exit(ret);
+}
+
+SEC("kprobe/inet_autobind")
+int BPF_KPROBE(kprobe_autobind, struct sock *sk)
+{
+	HOOKS_ONLY();
+	return on_autobind_enter(sk);
+}
+
+SEC("kretprobe/inet_autobind")
+int BPF_KRETPROBE(kretprobe_autobind, int ret)
+{
+	HOOKS_ONLY();
+	return on_autobind_exit();
+}
+
+SEC("kprobe/inet_dgram_connect")
+int BPF_KPROBE(kprobe_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
+{
+	HOOKS_ONLY();
+	return on_dgram_connect_enter(sock, uaddr);
+}
+
+SEC("kretprobe/inet_dgram_connect")
+int BPF_KRETPROBE(kretprobe_dgram_connect, int ret)
+{
+	HOOKS_ONLY();
+	return on_dgram_connect_exit();
+}
+
+SEC("kprobe/inet_put_port")
+int BPF_KPROBE(kprobe_put_port, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_release(sk, IPPROTO_TCP, 0);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_hashdance")
+int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_time_wait(sk, tw);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_hashdance_schedule")
+int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_time_wait(sk, tw);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_bind_unhash")
+int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
+{
+	HOOKS_ONLY();
+	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	return 0;
+}
+
+SEC("kprobe/udp_lib_unhash")
+int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_release(sk, IPPROTO_UDP, 0);
+	return 0;
+}
+
+#endif

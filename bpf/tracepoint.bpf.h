@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The tracepoint backend: syscalls:sys_{enter,exit}_* (the socket behind a file descriptor read
+ * with CO-RE) and the raw tracepoints it shares with the cgroup backend (state changes, socket
+ * destruction) and keeps for itself (process exit). Included by ephtrace.bpf.c.
+ */
+#ifndef EPH_TRACEPOINT_BPF_H
+#define EPH_TRACEPOINT_BPF_H
+
+/* --- tracepoints (the tracepoint backend; the cgroup backend's raw tracepoints) ------------- */
+
+/* The socket of an open file, or NULL when it is not a socket. */
+static __always_inline struct sock *sock_of_file(const struct file *f)
+{
+	struct socket *sock;
+
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The open file behind a file descriptor of the current task, or NULL. */
+static __always_inline struct file *file_from_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+
+	if (fd < 0 || !fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_core_read(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+/* The socket behind a file descriptor of the current task, or NULL. */
+static __always_inline struct sock *sock_from_fd(long fd)
+{
+	struct file *f = file_from_fd(fd);
+
+	return f ? sock_of_file(f) : NULL;
+}
+
+/* UDP has no state tracepoint: its port goes back when the last reference to the socket's file
+ * does (a dup(), a forked child, an SCM_RIGHTS copy keep it). */
+static __always_inline void udp_file_closing(const struct file *f)
+{
+	struct sock *sk = sock_of_file(f);
+
+	if (sk && sk_proto(sk) == IPPROTO_UDP && file_last_ref(f))
+		on_release(sk, IPPROTO_UDP, 0);
+}
+
+/* sendto()/sendmsg() flags: MSG_FASTOPEN on a TCP socket with no port connects in the call
+ * (tcp_sendmsg_fastopen() -> __inet_stream_connect() -> tcp_v4_connect()). */
+#define MSG_FASTOPEN 0x20000000
+
+static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, long flags)
+{
+	struct sock *sk = sock_from_fd(fd);
+	struct call_ctx c = {};
+	__u16 family, proto;
+
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = sk_proto(sk);
+	if ((family != AF_INET && family != AF_INET6) || !proto_traced(proto))
+		return 0;
+	c.bound_port = sk_num(sk);
+	c.had_port = c.bound_port != 0;
+	if (op == EPH_OP_SENDMSG && proto == IPPROTO_TCP && (flags & MSG_FASTOPEN) && !c.had_port)
+		op = EPH_OP_CONNECT;
+	/* Only calls that can choose a port, or fail to: */
+	if (op == EPH_OP_SENDMSG && (proto != IPPROTO_UDP || c.had_port))
+		return 0;
+	if (op == EPH_OP_LISTEN && (proto != IPPROTO_TCP || c.had_port))
+		return 0;
+	if (op == EPH_OP_CONNECT && proto == IPPROTO_UDP && c.had_port)
+		return 0;
+	/* --exact-errors with the cgroup backend: its hooks follow TCP connect() */
+	if (op == EPH_OP_CONNECT && proto == IPPROTO_TCP && backend == EPH_BACKEND_CGROUP)
+		return 0;
+	c.sk = (__u64)sk;
+	c.op = op;
+	c.ts = bpf_ktime_get_ns();
+	if (uaddr)
+		read_sockaddr(&c, uaddr, true);
+	if (op == EPH_OP_BIND) { /* the sockaddr is the requested local end */
+		if (c.had_port)
+			return 0; /* EINVAL: already bound */
+		c.req_port = c.dport;
+		c.dport = 0;
+		__builtin_memcpy(c.saddr, c.daddr, sizeof(c.saddr));
+		__builtin_memset(c.daddr, 0, sizeof(c.daddr));
+		c.has_saddr = c.has_dest;
+		c.has_dest = 0;
+	}
+	call_put(SLOT_SYSCALL, &c);
+	return 0;
+}
+
+static __always_inline int on_sys_exit(long ret)
+{
+	struct call_ctx *c = call_get(SLOT_SYSCALL);
+	struct outcome o = {};
+	struct sock *sk;
+	__u16 port;
+
+	if (!c)
+		return 0;
+	sk = (struct sock *)c->sk;
+	o.op = c->op;
+	o.proto = sk_proto(sk);
+	port = sk_num(sk);
+	switch (c->op) {
+	case EPH_OP_CONNECT:
+		o.flags = o.proto == IPPROTO_TCP ? connect_flags(sk, c->had_port) : EPH_F_EPHEMERAL;
+		if (o.proto == IPPROTO_TCP) {
+			if (c->syn_closed && ret == -EADDRNOTAVAIL) {
+				o.err = EADDRNOTAVAIL;
+				o.search_ns = c->search_ns;
+				o.flags |= EPH_F_SEARCH;
+				/* a bind(0) port went back to the pool with the failure: say which */
+				o.sport = c->bound_port;
+				emit(sk, &o, c);
+			} else if (c->had_port) {
+				/*
+				 * SYN_SENT reached in this call and the 4-tuple was free: whatever
+				 * connect() says then (0, EINPROGRESS, ECONNREFUSED, EINTR...). A
+				 * second connect() of a socket already connected says 0 without
+				 * it. A bind(0) socket whose connection failed within the call has
+				 * let its port go, its release is out already: nothing (see README).
+				 * After a failure, tcp_disconnect() has cleared the socket's
+				 * destination (and an unlocked source): the ones of the call.
+				 */
+				if (c->ts_syn && port)
+					emit_bound_connect(sk, o.flags,
+							   ret && ret != -EINPROGRESS ? c : NULL,
+							   false);
+			} else {
+				/* SYN_SENT reached in the call, left elsewhere (the SYN timer,
+				 * a shutdown() by another thread): a search that failed says
+				 * EADDRNOTAVAIL, any other end means it took inet_sport */
+				if (!port && !c->closed_port && c->ts_syn && !c->syn_closed &&
+				    ret != -EADDRNOTAVAIL)
+					c->closed_port = bpf_ntohs(
+						BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+				/* ret may be an error that came after the port was chosen:
+				 * then the socket was closed already and let the port go */
+				if (port || c->closed_port) {
+					o.sport = port ? port : c->closed_port;
+					emit(sk, &o, port ? NULL : c);
+					if (!port)
+						on_release(sk, IPPROTO_TCP, 0);
+				}
+			}
+		} else if (!c->had_port) {
+			if (ret == -EAGAIN && !port) {
+				o.err = EAGAIN;
+				emit(sk, &o, c);
+			} else if (port) {
+				emit(sk, &o, c);
+			}
+		}
+		break;
+	case EPH_OP_BIND:
+	case EPH_OP_LISTEN:
+		o.req_port = c->req_port;
+		o.flags = EPH_F_REQ | (c->req_port ? 0 : EPH_F_EPHEMERAL);
+		if (ret == -EADDRINUSE) {
+			o.err = EADDRINUSE; /* the kernel has reset the address: use the request */
+			emit(sk, &o, c);
+		} else if (!ret && !c->had_port && port) {
+			emit(sk, &o, NULL);
+		}
+		break;
+	case EPH_OP_SENDMSG:
+		o.flags = EPH_F_EPHEMERAL;
+		if (port) {
+			emit(sk, &o, c);
+		} else if (ret == -EAGAIN) {
+			o.err = EAGAIN;
+			emit(sk, &o, c);
+		}
+		break;
+	}
+	call_del(SLOT_SYSCALL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int tp_enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int tp_exit_bind(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int tp_enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int tp_exit_listen(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4], ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]),
+			    ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	/* struct mmsghdr starts with its struct user_msghdr */
+	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]),
+			    ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	HOOKS_ONLY();
+	return on_sys_exit(ctx->ret);
+}
+
+/* The socket's source address into c (for an event the socket can no longer give it to). */
+static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ctx *c)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET)
+		bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+	else
+		bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	c->has_saddr = 1;
+}
+
+/*
+ * State changes, socket destruction and process exit run in softirq or timer context too. As raw
+ * tracepoints their recursion guard is per program: a perf-event tracepoint program is skipped
+ * whenever any other such program runs on the CPU (a softirq that interrupts a system call
+ * handler), and a skipped state change would leave a hold behind.
+ */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	HOOKS_ONLY();
+	struct call_ctx *c;
+
+	/* Only a move to CLOSE (a release, TIME_WAIT, a connect() that failed) and the start of a
+	 * connect() matter: the other changes go without reading the socket */
+	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
+		return 0;
+	if (sk_proto(sk) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_CLOSE) {
+		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
+			on_time_wait(sk, NULL);
+		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
+			on_release(sk, IPPROTO_TCP, 0);
+	}
+	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
+	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
+	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
+		return 0;
+	if (backend == EPH_BACKEND_CGROUP) {
+		on_cg_set_state(sk, oldstate, newstate);
+		return 0;
+	}
+	/* The connect() in progress in this task, if this is its socket. */
+	c = call_get(SLOT_SYSCALL);
+	if (!c || c->sk != (__u64)sk || c->op != EPH_OP_CONNECT)
+		return 0;
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		c->ts_syn = bpf_ktime_get_ns();
+		/* the source address is chosen by now (tcp_v4_connect(): ip_route_connect(),
+		 * then SYN_SENT): kept for a connection that ends elsewhere, which resets it */
+		read_rcv_saddr(sk, c);
+	} else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE) {
+		/*
+		 * connect() ends within the call: its port search (a bound socket's 4-tuple check)
+		 * failed, the exhaustion signature, or its connection did after the SYN (refused,
+		 * unreachable). on_sys_exit() tells them apart by the errno: only the first says
+		 * EADDRNOTAVAIL. tcp_set_state() has put back a port the socket does not keep
+		 * before this tracepoint (inet_num is 0 now); inet_sport still names the one the
+		 * search took (0 when it took none).
+		 */
+		c->syn_closed = 1;
+		c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
+		read_rcv_saddr(sk, c);
+		if (!c->had_port)
+			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	}
+	return 0;
+}
+
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(tp_destroy_sock, struct sock *sk)
+{
+	HOOKS_ONLY();
+	on_release(sk, IPPROTO_TCP, 0);
+	return 0;
+}
+
+/*
+ * A process that exits closes its files without close(), and close_range() closes many: walk
+ * the descriptors they close (sched_process_exit runs before exit_files()) and release the UDP
+ * ports whose last reference goes. One descriptor per bpf_loop step, the open-fds word read
+ * once per 64: the verifier sees the release path once (fast to load).
+ */
+struct fd_walk {
+	struct file **fds;
+	unsigned long *open_fds;
+	unsigned long word; /* open_fds word of the current 64 descriptors */
+	__u32 first;	    /* the first descriptor walked */
+	__u32 end;	    /* and the one after the last */
+};
+
+static long fd_walk_one(__u32 i, void *data)
+{
+	struct fd_walk *x = data;
+	struct file *f = NULL;
+	__u32 fd = x->first + i;
+
+	if (fd >= x->end)
+		return 1;
+	if ((!i || !(fd & 63)) &&
+	    bpf_probe_read_kernel(&x->word, sizeof(x->word), &x->open_fds[fd / 64]))
+		return 1;
+	if (!((x->word >> (fd & 63)) & 1))
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[fd]) || !f)
+		return 0;
+	udp_file_closing(f);
+	return 0;
+}
+
+/* Walk descriptors [first, last] of a file table (last clamped to the table). */
+static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u32 last)
+{
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	struct fd_walk x = { .first = first };
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+
+	x.fds = BPF_CORE_READ(fdt, fd);
+	x.open_fds = BPF_CORE_READ(fdt, open_fds);
+	x.end = last < max ? last + 1 : max;
+	if (x.end > first)
+		bpf_loop(x.end - first, fd_walk_one, &x, 0);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(tp_process_exit)
+{
+	HOOKS_ONLY();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+
+	/* only the last user of the file table: its files are closed right after this */
+	if (!files || BPF_CORE_READ(files, count.counter) != 1)
+		return 0;
+	fd_walk(files, 0, ~0u);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	struct file *f = file_from_fd((int)ctx->args[0]);
+
+	if (f)
+		udp_file_closing(f);
+	return 0;
+}
+
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+
+	/* CLOSE_RANGE_CLOEXEC closes nothing now; with CLOSE_RANGE_UNSHARE the files stay
+	 * referenced by the table unshared from: not their last reference */
+	if (!files || (ctx->args[2] & CLOSE_RANGE_CLOEXEC))
+		return 0;
+	fd_walk(files, (__u32)ctx->args[0], (__u32)ctx->args[1]);
+	return 0;
+}
+
+#endif
