@@ -117,6 +117,18 @@ static __always_inline void fill_common(struct eph_event *e, const struct sock_c
 	}
 }
 
+/* The addresses a call kept for an event the socket can no longer give them to (NULL: none). */
+static __always_inline void fill_call_addrs(struct eph_event *e, const struct call_ctx *dest)
+{
+	if (dest && dest->has_dest) {
+		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
+		e->dport = dest->dport;
+		e->flags |= EPH_F_DEST;
+	}
+	if (dest && dest->has_saddr)
+		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
+}
+
 static __always_inline __u8 sk_proto(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, sk_protocol);
@@ -264,13 +276,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 	e->sport = port;
 	if (o->err && o->op != EPH_OP_CONNECT)
 		e->sport = 0; /* no port taken */
-	if (dest && dest->has_dest) {
-		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
-		e->dport = dest->dport;
-		e->flags |= EPH_F_DEST;
-	}
-	if (dest && dest->has_saddr)
-		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
+	fill_call_addrs(e, dest);
 	ev_submit(e);
 }
 
@@ -317,13 +323,7 @@ static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flag
 	e->op = EPH_OP_CONNECT;
 	e->sock_id = (__u64)sk;
 	e->flags |= flags;
-	if (dest && dest->has_dest) {
-		__builtin_memcpy(e->daddr, dest->daddr, sizeof(e->daddr));
-		e->dport = dest->dport;
-		e->flags |= EPH_F_DEST;
-	}
-	if (dest && dest->has_saddr)
-		__builtin_memcpy(e->saddr, dest->saddr, sizeof(e->saddr));
+	fill_call_addrs(e, dest);
 	ev_submit(e);
 }
 

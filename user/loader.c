@@ -191,14 +191,23 @@ static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct 
 	int err;
 
 	if (backend == EPH_BACKEND_CGROUP) {
-		l->cgroup_fd = eph_cgroup2_root(mnt);
+		uint64_t id;
+
+		l->cgroup_fd = eph_cgroup2_root(mnt, &id);
 		eph_mnt_undo(mnt);
-		if (l->cgroup_fd < 0) {
-			err = l->cgroup_fd;
+		err = l->cgroup_fd < 0 ? l->cgroup_fd : 0;
+		if (err == -EXDEV)
+			snprintf(why, whylen,
+				 "the cgroup v2 root is not visible: ephtrace runs in a cgroup "
+				 "namespace of its own (its root is cgroup %llu) and would see only "
+				 "the sockets below it; run it in the host's cgroup namespace "
+				 "(docker run --cgroupns=host, nsenter -C -t 1)",
+				 (unsigned long long)id);
+		else if (err)
 			snprintf(why, whylen, "no cgroup v2 root to attach to: no cgroup2 mount, "
 				 "and mounting one failed: %s", strerror(-err));
+		if (err)
 			return err;
-		}
 	}
 	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
 		err = eph_tracefs_mount(mnt);

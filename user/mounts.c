@@ -140,19 +140,51 @@ static int cgroup2_detached(void)
 	return err ? err : fd;
 }
 
-int eph_cgroup2_root(struct eph_mnt *m)
+/*
+ * The cgroup id of a cgroup2 directory fd (the kernfs node id that name_to_handle_at() gives,
+ * as bpf_get_current_cgroup_id() does): 1 for the hierarchy's real root. 0 if unknown.
+ */
+static uint64_t cgroup_fd_id(int fd)
+{
+	struct {
+		struct file_handle h;
+		uint64_t id;
+	} fh = { .h.handle_bytes = sizeof(uint64_t) };
+	int mnt;
+
+	if (name_to_handle_at(fd, "", &fh.h, &mnt, AT_EMPTY_PATH) ||
+	    fh.h.handle_bytes != sizeof(uint64_t))
+		return 0;
+	return fh.id;
+}
+
+/* fd, or -EXDEV (closed) when it is not the hierarchy's real root: in a cgroup namespace of
+ * its own (a container's, by default on cgroup v2), ephtrace would see only its own subtree. */
+static int real_root(int fd, uint64_t *id)
+{
+	*id = cgroup_fd_id(fd);
+	if (*id == 1)
+		return fd;
+	close(fd);
+	return -EXDEV;
+}
+
+int eph_cgroup2_root(struct eph_mnt *m, uint64_t *id)
 {
 	char *point = find_cgroup2_root(), dir[] = "/tmp/ephtrace-cgroup2-XXXXXX";
 	int fd, err;
 
+	*id = 0;
 	if (point) {
 		fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		err = fd < 0 ? -errno : 0;
 		free(point);
-		return fd < 0 ? err : fd;
+		return fd < 0 ? err : real_root(fd, id);
 	}
 	fd = cgroup2_detached();
-	if (fd >= 0 || fd != -ENOSYS)
+	if (fd >= 0)
+		return real_root(fd, id);
+	if (fd != -ENOSYS)
 		return fd;
 	/* before 5.2: on a directory of our own, privately when we can */
 	if (!mkdtemp(dir))
@@ -169,5 +201,5 @@ int eph_cgroup2_root(struct eph_mnt *m)
 		eph_mnt_undo(m);
 		return err;
 	}
-	return fd;
+	return real_root(fd, id);
 }

@@ -36,9 +36,10 @@ int eph_tracefs_mount(struct eph_mnt *m);
  * An O_RDONLY fd on the root of the cgroup v2 hierarchy (as our cgroup namespace sees it): an
  * existing cgroup2 mount of it, else a cgroup2 mount attached nowhere (fsmount()), else (before
  * 5.2) cgroup2 mounted privately on a directory of our own. Returns the fd or -errno; *m must be
- * undone with eph_mnt_undo() (the fd stays valid).
+ * undone with eph_mnt_undo() (the fd stays valid). -EXDEV when the root seen is not the
+ * hierarchy's (a cgroup namespace of our own): *id is then the cgroup id seen as root.
  */
-int eph_cgroup2_root(struct eph_mnt *m);
+int eph_cgroup2_root(struct eph_mnt *m, uint64_t *id);
 
 /* Unmount what was mounted, return to the original mount namespace, remove a made directory. */
 void eph_mnt_undo(struct eph_mnt *m);

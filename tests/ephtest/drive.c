@@ -169,7 +169,7 @@ void drv_tick(struct timespec *next, long period_ns)
 
 /* ---- ephtrace top ---- */
 
-int drv_start_top(struct drv *d, const char *const *args)
+int drv_start_ephtrace(struct drv *d, const char *cmd, const char *const *args)
 {
 	int64_t deadline = now_ms() + 1000LL * d->op->timeout_s;
 	char *argv[24], st[64];
@@ -177,7 +177,7 @@ int drv_start_top(struct drv *d, const char *const *args)
 	int n = 0, err;
 
 	argv[n++] = (char *)d->op->ephtrace;
-	argv[n++] = "top";
+	argv[n++] = (char *)cmd;
 	argv[n++] = "--json";
 	argv[n++] = "--backend";
 	argv[n++] = (char *)d->op->backend;
@@ -192,13 +192,13 @@ int drv_start_top(struct drv *d, const char *const *args)
 	d->t_started = true;
 	while (!tracer__attached(&d->t)) {
 		if (d->t.exited && d->t.err_fd < 0 && d->t.out_fd < 0) {
-			drv_reason(d, FAIL, "ephtrace top did not attach (%s): %.300s",
+			drv_reason(d, FAIL, "ephtrace %s did not attach (%s): %.300s", cmd,
 				   status_text(d->t.status, st, sizeof(st)), buf_str(&d->t.err));
 			return -EIO;
 		}
 		if (now_ms() > deadline) {
 			drv_reason(d, FAIL,
-				   "no \"using backend \" line from ephtrace top within %d s",
+				   "no \"using backend \" line from ephtrace %s within %d s", cmd,
 				   d->op->timeout_s);
 			return -ETIMEDOUT;
 		}
@@ -208,6 +208,11 @@ int drv_start_top(struct drv *d, const char *const *args)
 	found = strstr(buf_str(&d->t.err), "using backend ") + strlen("using backend ");
 	snprintf(d->backend, sizeof(d->backend), "%.*s", (int)strcspn(found, " \n()"), found);
 	return 0;
+}
+
+int drv_start_top(struct drv *d, const char *const *args)
+{
+	return drv_start_ephtrace(d, "top", args);
 }
 
 json_object *drv_snapshot(struct drv *d, int timeout_ms)

@@ -468,7 +468,9 @@ void drv_problem(struct drv *d, const char *fmt, ...) __attribute__((format(prin
 int drv_start_workload(struct drv *d, const char *comm);
 /* Allow step k of the workload and wait until it is done, reading ephtrace meanwhile. */
 int drv_step(struct drv *d, int k, int timeout_ms, const char *what);
-/* `ephtrace top --json --backend B` and args (NULL-terminated); waits until it attached. */
+/* `ephtrace CMD --json --backend B` and args (NULL-terminated); waits until it attached.
+ * drv_start_top(): CMD top. */
+int drv_start_ephtrace(struct drv *d, const char *cmd, const char *const *args);
 int drv_start_top(struct drv *d, const char *const *args);
 /* The next snapshot of top (waits up to timeout_ms); NULL when none came: the reason is set. */
 struct json_object *drv_snapshot(struct drv *d, int timeout_ms);

@@ -50,44 +50,14 @@
 /* ephtrace events --json --backend B -p PID --releases; waits until it attached. */
 static int lc_start_events(struct drv *d)
 {
-	int64_t deadline = now_ms() + 1000LL * d->op->timeout_s;
-	char *argv[16], pid[16], st[64];
-	const char *found;
-	int n = 0, err;
+	const char *args[] = { "-p", NULL, NULL, NULL };
+	char pid[16];
 
 	snprintf(pid, sizeof(pid), "%d", (int)d->w.pid);
-	argv[n++] = (char *)d->op->ephtrace;
-	argv[n++] = "events";
-	argv[n++] = "--json";
-	argv[n++] = "--backend";
-	argv[n++] = (char *)d->op->backend;
-	argv[n++] = "-p";
-	argv[n++] = pid;
+	args[1] = pid;
 	if (d->s->releases)
-		argv[n++] = "--releases";
-	argv[n] = NULL;
-	err = tracer__start(&d->t, argv);
-	if (err) {
-		drv_reason(d, FAIL, "cannot start %s: %s", d->op->ephtrace, strerror(-err));
-		return err;
-	}
-	d->t_started = true;
-	while (!tracer__attached(&d->t)) {
-		if (d->t.exited && d->t.err_fd < 0 && d->t.out_fd < 0) {
-			drv_reason(d, FAIL, "ephtrace events did not attach (%s): %.300s",
-				   status_text(d->t.status, st, sizeof(st)), buf_str(&d->t.err));
-			return -EIO;
-		}
-		if (now_ms() > deadline) {
-			drv_reason(d, FAIL, "no \"using backend \" line from ephtrace within %d s",
-				   d->op->timeout_s);
-			return -ETIMEDOUT;
-		}
-		tracer__pump(&d->t, 100);
-	}
-	found = strstr(buf_str(&d->t.err), "using backend ") + strlen("using backend ");
-	snprintf(d->backend, sizeof(d->backend), "%.*s", (int)strcspn(found, " \n()"), found);
-	return 0;
+		args[2] = "--releases";
+	return drv_start_ephtrace(d, "events", args);
 }
 
 /* Read ephtrace's output for about ms (or sleep when it is done). */

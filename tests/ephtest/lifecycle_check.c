@@ -75,9 +75,15 @@ static bool lc_late_ok(const struct lc_run *lr, const struct lc_port *p)
 	       (p->deferred && !strcmp(lr->d.backend, "cgroup"));
 }
 
+/* When p's assign may come at the latest. */
+static int64_t lc_assign_by(const struct lc_run *lr, const struct lc_port *p)
+{
+	return lc_late_ok(lr, p) && p->fate == LC_BACK ? p->back_to : p->took_to;
+}
+
 /* Each assign at the call that took its port: within [took_from, took_to] (or up to its release
- * where lc_late_ok()). An event goes with the port of its number (and op) whose call is nearest
- * (a port can be taken again once back). */
+ * where lc_late_ok()). An event goes with the port of its number (and op) whose window is
+ * nearest (a port can be taken again once back). */
 static void lc_check_assigns(struct lc_run *lr, const struct lc_ev *evs, size_t n)
 {
 	const struct oracle *o = lr->d.w.o;
@@ -101,8 +107,8 @@ static void lc_check_assigns(struct lc_run *lr, const struct lc_ev *evs, size_t 
 			    p->proto != evs[j].proto || p->port != evs[j].sport ||
 			    strcmp(evs[j].op, op_name(r->op)))
 				continue;
-			if (!best || lc_outside(p->took_from, p->took_to, t) <
-					     lc_outside(best->took_from, best->took_to, t)) {
+			if (!best || lc_outside(p->took_from, lc_assign_by(lr, p), t) <
+					     lc_outside(best->took_from, lc_assign_by(lr, best), t)) {
 				best = p;
 				bi = i;
 			}
@@ -110,10 +116,7 @@ static void lc_check_assigns(struct lc_run *lr, const struct lc_ev *evs, size_t 
 		if (!best)
 			continue; /* check_run() says it is unexpected */
 		used[bi] = true;
-		dist = lc_outside(best->took_from,
-				  lc_late_ok(lr, best) && best->fate == LC_BACK ? best->back_to :
-										  best->took_to,
-				  t);
+		dist = lc_outside(best->took_from, lc_assign_by(lr, best), t);
 		if (dist <= LC_TOL_NS)
 			continue;
 		drv_problem(d,

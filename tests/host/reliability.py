@@ -1117,6 +1117,44 @@ def fault_two_instances():
     ns.delete()
 
 
+def fault_cgroupns():
+    """In a cgroup namespace of its own (a container's on cgroup v2), the cgroup v2 root ephtrace
+    sees is its own cgroup: the cgroup backend must refuse (it would see only that subtree) and
+    auto go on to the next backend."""
+    log("-- cgroup backend in a cgroup namespace of its own")
+    mounts = [l.split()[4] for l in open("/proc/self/mountinfo") if " - cgroup2 " in l]
+    if not mounts:
+        log("   no cgroup2 mount here: the case is fault_no_cgroup2's")
+        return
+    cg = os.path.join(mounts[0], "ephtest-cgns-%d" % os.getpid())
+    os.mkdir(cg)
+    wrap = ("sh", "-c", "echo $$ > %s/cgroup.procs && exec unshare -C \"$0\" \"$@\"" % cg)
+    try:
+        orphans_before = orphans()
+        e = Eph(["events", "--backend", "cgroup"], "cgns", wrap=wrap)
+        rc = e.wait(30)
+        err = e.stderr()
+        check(rc == 1 and "cgroup namespace" in err,
+              "--backend cgroup in a cgroup namespace: refused with the reason, exit 1",
+              "1 + 'cgroup namespace'", "%s: %s" % (rc, err.strip()[-300:]))
+        check_released(e, "--backend cgroup in a cgroup namespace", tracefs_mounts(),
+                       orphans_before)
+        e = Eph(["events", "--backend", "auto"], "cgns-auto", wrap=wrap)
+        ok = e.attached()
+        check(ok and "using backend tracepoint" in e.stderr(),
+              "--backend auto in a cgroup namespace: goes on to tracepoint", "tracepoint",
+              e.stderr().strip()[-300:])
+        e.signal(signal.SIGINT)
+        e.wait(30)
+    finally:
+        for _ in deadline_loop(10, 0.2):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                pass
+
+
 def churn_seen(e, ns, what, tracefs_before, orphans_before):
     """e (events --json, attached) sees every connect() of a churn in ns, exits 0 on SIGINT and
     leaves nothing behind."""
@@ -1246,7 +1284,7 @@ def main():
               "memory": [test_memory, udp_exit, startup_mid_burst, overflow_cases,
                          container_cache],
               "faults": [fault_netns_deleted, fault_two_instances, fault_btf,
-                         fault_unprivileged, fault_no_cgroup2]}
+                         fault_unprivileged, fault_no_cgroup2, fault_cgroupns]}
     if len(sys.argv) < 2 or sys.argv[1] not in topics:
         sys.stderr.write("usage: reliability.py signals|memory|faults [EPHTRACE [CASE...]]\n")
         return 2
