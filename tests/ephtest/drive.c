@@ -257,21 +257,26 @@ int drv_top_ready(struct drv *d)
 	return snap ? 0 : -EIO;
 }
 
-int drv_stop_top(struct drv *d)
+int drv_stop_ephtrace(struct drv *d, const char *cmd)
 {
 	char st[64];
 	int err;
 
 	err = tracer__stop(&d->t, 1000 * d->op->timeout_s);
 	if (err == -ETIMEDOUT)
-		drv_reason(d, FAIL, "ephtrace top did not exit within %d s of SIGINT",
+		drv_reason(d, FAIL, "ephtrace %s did not exit within %d s of SIGINT", cmd,
 			   d->op->timeout_s);
 	else if (err)
 		drv_reason(d, FAIL, "reading ephtrace's output: %s", strerror(-err));
 	else if (!WIFEXITED(d->t.status) || WEXITSTATUS(d->t.status))
-		drv_reason(d, FAIL, "expected ephtrace top to exit 0 after SIGINT got %s",
+		drv_reason(d, FAIL, "expected ephtrace %s to exit 0 after SIGINT got %s", cmd,
 			   status_text(d->t.status, st, sizeof(st)));
 	return d->verdict == PASS ? 0 : -EIO;
+}
+
+int drv_stop_top(struct drv *d)
+{
+	return drv_stop_ephtrace(d, "top");
 }
 
 void drv_check_backend(struct drv *d)

@@ -477,7 +477,9 @@ struct json_object *drv_snapshot(struct drv *d, int timeout_ms);
 /* Read top's first snapshot: its start-up (the sock_diag pass) is over, what comes next is seen
  * as events. */
 int drv_top_ready(struct drv *d);
-/* SIGINT: top must exit 0. */
+/* SIGINT to `ephtrace CMD`: it must exit 0 within the timeout (else the reason is set, -EIO).
+ * drv_stop_top(): CMD top. */
+int drv_stop_ephtrace(struct drv *d, const char *cmd);
 int drv_stop_top(struct drv *d);
 /* Read ephtrace's output for about ms; false (the reason set) if the workload died. */
 bool drv_idle(struct drv *d, int ms);

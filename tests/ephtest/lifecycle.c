@@ -255,19 +255,7 @@ static void lc_await(struct lc_run *lr, int k)
 /* SIGINT: ephtrace events must print its summary and exit 0. */
 static int lc_stop_events(struct drv *d)
 {
-	char st[64];
-	int err;
-
-	err = tracer__stop(&d->t, 1000 * d->op->timeout_s);
-	if (err == -ETIMEDOUT)
-		drv_reason(d, FAIL, "ephtrace events did not exit within %d s of SIGINT",
-			   d->op->timeout_s);
-	else if (err)
-		drv_reason(d, FAIL, "reading ephtrace's output: %s", strerror(-err));
-	else if (!WIFEXITED(d->t.status) || WEXITSTATUS(d->t.status))
-		drv_reason(d, FAIL, "expected ephtrace events to exit 0 after SIGINT got %s",
-			   status_text(d->t.status, st, sizeof(st)));
-	return d->verdict == PASS ? 0 : -EIO;
+	return drv_stop_ephtrace(d, "events");
 }
 
 /* Wait for the end of the workload's process and of its helpers; ports given back by a helper's
