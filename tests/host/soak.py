@@ -23,7 +23,7 @@ Exit status: 0 passed, 1 failed (expected vs got printed), 77 cannot run here (S
 Usage: tests/host/soak.py [path/to/ephtrace]   (as root)
 Environment: EPH_SOAK_NS, EPH_SOAK_PROCS (per namespace), EPH_SOAK_CONNS (per process),
 EPH_SOAK_RATE, EPH_SOAK_SECS, EPH_SOAK_DESTS, EPH_SOAK_WORKERS, EPH_SOAK_TW_EVERY (every Nth
-churned socket is closed normally: TIME_WAIT), EPH_SOAK_BACKEND (auto),
+churned socket is closed normally: TIME_WAIT), EPH_SOAK_BACKEND (tracepoint),
 EPH_SOAK_MAX_SCRAPE_S, EPH_SOAK_MAX_SERIES, EPH_SOAK_BENCH.
 """
 import http.client
@@ -53,7 +53,7 @@ SECS = env("SECS", 60)
 DESTS = env("DESTS", 10)
 WORKERS = env("WORKERS", 4)
 TW_EVERY = env("TW_EVERY", 10)
-BACKEND = env("BACKEND", "auto")  # what serve picks here (cgroup on this host)
+BACKEND = env("BACKEND", "tracepoint")
 MAX_SCRAPE_S = env("MAX_SCRAPE_S", 1.0)
 MAX_SERIES = env("MAX_SERIES", 5000)
 BENCH = env("BENCH", 0)
