@@ -28,7 +28,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw netns metrics httplimit container container_out
+CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_rules findings_out jsonw netns metrics metrics_format metrics_rows metrics_procs httplimit container container_out
 # Modules that drive the kernel side.
 APP := main loader mounts app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve procinfo container_node
 

@@ -4,8 +4,8 @@
  *
  * A rule engine over facts the occupancy core gathers (occ_facts.c: the holds now, the
  * port-search model's answers, and the event counts of a window per process): no libbpf, no
- * system calls, no clock. Each rule is written next to its kind in findings.c and README.md;
- * the thresholds are the EPH_FIND_* constants below.
+ * system calls, no clock. Each rule is written next to its kind in findings_rules.c and
+ * README.md; the thresholds are the EPH_FIND_* constants below.
  *
  * Severity follows the space the finding is about (the headroom model's ports_left):
  * critical when it has run out (ports_left 0, or failures in the window) or the forecast says

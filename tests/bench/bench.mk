@@ -5,7 +5,7 @@
 EPHBENCH := $(OUTPUT)/bench/ephbench
 EPHBENCH_SRCS := $(wildcard tests/bench/*.c)
 EPHBENCH_OBJS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/obj/%.o,$(EPHBENCH_SRCS))
-EPHBENCH_CORE := $(patsubst %,$(OUTPUT)/%.o,event strbuf format summary table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_out jsonw container container_out)
+EPHBENCH_CORE := $(patsubst %,$(OUTPUT)/%.o,event strbuf format summary table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_rules findings_out jsonw container container_out)
 
 .PHONY: bench
 

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Prometheus exposition: the rows of destinations, bind scopes, namespaces, processes and
+ * findings, each table ranked and cut to the top N, and how many rows each left out. See
+ * metrics_int.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics_int.h"
+
+/* ---- rows: destinations, bind scopes, namespaces, processes (top N of each) ---- */
+
+static const struct family fam_dest_held = {
+	"ephtrace_destination_ports_held", M_GAUGE, NULL,
+	"Local ports held now (TIME_WAIT included) towards one destination."
+};
+static const struct family fam_dest_left = {
+	"ephtrace_destination_ports_left", M_GAUGE, NULL,
+	"connect() calls to one destination that the kernel would still grant now (ephtrace's "
+	"model of its port search: bind() ports, TIME_WAIT reuse, the even count, reserved "
+	"ports); 0 = the next one fails with EADDRNOTAVAIL."
+};
+static const struct family fam_dest_util = {
+	"ephtrace_destination_port_utilization_ratio", M_GAUGE, NULL,
+	"1 - ports left / usable ephemeral ports towards one destination (1 = exhausted)."
+};
+static const struct family fam_dest_exhaust = {
+	"ephtrace_destination_exhaustion_seconds", M_GAUGE, "seconds",
+	"Forecast time until no local port is left towards one destination, at the current "
+	"assignment rate and hold times (only when the forecast is finite)."
+};
+static const struct family fam_dest_fail = {
+	"ephtrace_destination_port_failures", M_COUNTER, NULL,
+	"connect() calls to one destination that failed with EADDRNOTAVAIL (no free local port; "
+	"on a socket bind() gave its port, its 4-tuple taken), since ephtrace tracks the "
+	"destination."
+};
+static const struct family fam_scope_held = {
+	"ephtrace_bind_scope_ports_held", M_GAUGE, NULL,
+	"Local ports held now (TIME_WAIT included) in one bind scope (netns, protocol, local "
+	"address): ports that bind() to port 0, listen() and UDP sockets took."
+};
+static const struct family fam_scope_left = {
+	"ephtrace_bind_scope_ports_left", M_GAUGE, NULL,
+	"bind() calls to port 0 on one local address (UDP: also the implicit binds of connect() "
+	"and sendmsg()) that the kernel would still grant now (ephtrace's model of its port "
+	"choice); 0 = the next one fails with EADDRINUSE (EAGAIN for a UDP implicit bind)."
+};
+static const struct family fam_scope_util = {
+	"ephtrace_bind_scope_port_utilization_ratio", M_GAUGE, NULL,
+	"1 - ports left / usable ephemeral ports in one bind scope (1 = exhausted)."
+};
+static const struct family fam_scope_fail = {
+	"ephtrace_bind_scope_port_failures", M_COUNTER, NULL,
+	"Port choices that found no free port in one bind scope, since ephtrace tracks the scope: "
+	"bind() to port 0 and listen() (EADDRINUSE), UDP implicit binds of connect() and "
+	"sendmsg() (EAGAIN)."
+};
+static const struct family fam_range = {
+	"ephtrace_port_range_usable", M_GAUGE, NULL,
+	"Ephemeral ports of a network namespace: ip_local_port_range minus "
+	"ip_local_reserved_ports."
+};
+static const struct family fam_proc_held = {
+	"ephtrace_process_ports_held", M_GAUGE, NULL,
+	"Ports a process took since ephtrace started and holds now, for the processes holding "
+	"most. TIME_WAIT is included where the backend sees its end (fentry, kprobe), not on the "
+	"tracepoint backend."
+};
+static const struct family fam_proc_fail = {
+	"ephtrace_process_port_failures", M_COUNTER, NULL,
+	"Port allocation failures of a process by errno, since ephtrace started, for the "
+	"processes with most."
+};
+static const struct family fam_finding = {
+	"ephtrace_finding", M_GAUGE, NULL,
+	"1 while a finding holds: why a port space fills up (kind), how close it is to running "
+	"out (severity), where (netns, target) and who (pid, comm); see README's findings."
+};
+static const struct family fam_truncated = {
+	"ephtrace_series_truncated", M_GAUGE, NULL,
+	"Rows left out of this scrape by the --top limit, by table (destination, bind_scope, "
+	"process, process_failure, finding)."
+};
+static const struct family fam_untracked = {
+	"ephtrace_process_events_untracked", M_COUNTER, NULL,
+	"Events not counted per process because the process table was full."
+};
+
+static int cmp_addr(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	const struct eph_metrics_dest *x = *(const struct eph_metrics_dest *const *)a;
+	const struct eph_metrics_dest *y = *(const struct eph_metrics_dest *const *)b;
+	double ux = isnan(x->utilization) ? -1 : x->utilization;
+	double uy = isnan(y->utilization) ? -1 : y->utilization;
+
+	if (ux != uy)
+		return ux > uy ? -1 : 1;
+	if (x->held != y->held)
+		return x->held > y->held ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (cmp_addr(x->daddr, y->daddr))
+		return cmp_addr(x->daddr, y->daddr);
+	if (x->dport != y->dport)
+		return x->dport - y->dport;
+	return cmp_addr(x->saddr, y->saddr);
+}
+
+static int cmp_scope(const void *a, const void *b)
+{
+	const struct eph_metrics_scope *x = *(const struct eph_metrics_scope *const *)a;
+	const struct eph_metrics_scope *y = *(const struct eph_metrics_scope *const *)b;
+	double ux = isnan(x->utilization) ? -1 : x->utilization;
+	double uy = isnan(y->utilization) ? -1 : y->utilization;
+
+	if (ux != uy)
+		return ux > uy ? -1 : 1;
+	if (x->held != y->held)
+		return x->held > y->held ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return cmp_addr(x->addr, y->addr);
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct eph_metrics_proc *x = *(const struct eph_metrics_proc *const *)a;
+	const struct eph_metrics_proc *y = *(const struct eph_metrics_proc *const *)b;
+
+	if (x->held != y->held)
+		return x->held > y->held ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int cmp_fail(const void *a, const void *b)
+{
+	const struct eph_metrics_proc_fail *x = *(const struct eph_metrics_proc_fail *const *)a;
+	const struct eph_metrics_proc_fail *y = *(const struct eph_metrics_proc_fail *const *)b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->err - y->err;
+}
+
+static int cmp_netns(const void *a, const void *b)
+{
+	const struct eph_metrics_netns *x = a, *y = b;
+
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+/*
+ * Pointers to the n rows of size sz that keep(row) accepts, ranked by cmp, cut to top.
+ * *kept is how many are shown, *cut how many were left out. *out NULL when none is kept.
+ */
+static int rank(const void *rows, size_t n, size_t sz, bool (*keep)(const void *row),
+		int (*cmp)(const void *, const void *), unsigned int top, const void ***out,
+		size_t *kept, uint64_t *cut)
+{
+	const void **v;
+	size_t i, k = 0;
+
+	*out = NULL;
+	*kept = 0;
+	*cut = 0;
+	if (!n)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const void *row = (const char *)rows + i * sz;
+
+		if (keep(row))
+			v[k++] = row;
+	}
+	qsort(v, k, sizeof(*v), cmp);
+	*kept = top && k > top ? top : k;
+	*cut = k - *kept;
+	*out = v;
+	return 0;
+}
+
+static bool keep_all(const void *row)
+{
+	(void)row;
+	return true;
+}
+
+static bool keep_proc(const void *row)
+{
+	return ((const struct eph_metrics_proc *)row)->held > 0;
+}
+
+static bool keep_fail(const void *row)
+{
+	return ((const struct eph_metrics_proc_fail *)row)->count > 0;
+}
+
+/* A container's labels, the kube-state-metrics/cAdvisor names for pods: none for a host
+ * process. */
+static void ct_labels(struct writer *w, const struct eph_container *c)
+{
+	if (!c || eph_container__none(c))
+		return;
+	if (c->id[0])
+		label(w, "container_id", c->id, sizeof(c->id));
+	if (c->pod[0]) {
+		label(w, "pod", c->pod, sizeof(c->pod));
+		label(w, "namespace", c->pod_namespace, sizeof(c->pod_namespace));
+		label(w, "container", c->container, sizeof(c->container));
+	}
+}
+
+static void dest_labels(struct writer *w, const struct eph_metrics_dest *d)
+{
+	char saddr[48] = "?", daddr[48] = "?";
+	struct name_buf b;
+
+	eph_addr_str(d->family, d->saddr, saddr, sizeof(saddr));
+	eph_addr_str(d->family, d->daddr, daddr, sizeof(daddr));
+	label_u64(w, "netns", d->netns);
+	label_str(w, "proto", or_number(eph_proto_name(d->proto), d->proto, &b));
+	label_str(w, "saddr", saddr);
+	label_str(w, "daddr", daddr);
+	label_u64(w, "dport", d->dport);
+	ct_labels(w, d->ct);
+}
+
+static void write_dests(struct writer *w, const struct eph_metrics_dest *const *v, size_t n)
+{
+	size_t i;
+
+	family(w, &fam_dest_held);
+	for (i = 0; i < n; i++) {
+		sample(w, "");
+		dest_labels(w, v[i]);
+		value_u64(w, v[i]->held);
+	}
+	family(w, &fam_dest_left);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->ports_left))
+			continue;
+		sample(w, "");
+		dest_labels(w, v[i]);
+		value_float(w, v[i]->ports_left);
+	}
+	family(w, &fam_dest_util);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->utilization))
+			continue;
+		sample(w, "");
+		dest_labels(w, v[i]);
+		value_float(w, v[i]->utilization);
+	}
+	family(w, &fam_dest_exhaust);
+	for (i = 0; i < n; i++) {
+		if (!isfinite(v[i]->exhaust_in_s) || v[i]->exhaust_in_s < 0)
+			continue;
+		sample(w, "");
+		dest_labels(w, v[i]);
+		value_float(w, v[i]->exhaust_in_s);
+	}
+	family(w, &fam_dest_fail);
+	for (i = 0; i < n; i++) {
+		sample(w, "_total");
+		dest_labels(w, v[i]);
+		value_u64(w, v[i]->failures);
+	}
+}
+
+static void scope_labels(struct writer *w, const struct eph_metrics_scope *s)
+{
+	char addr[48] = "?";
+	struct name_buf b;
+
+	eph_addr_str(s->family, s->addr, addr, sizeof(addr));
+	label_u64(w, "netns", s->netns);
+	label_str(w, "proto", or_number(eph_proto_name(s->proto), s->proto, &b));
+	label_str(w, "family", or_number(eph_family_name(s->family), s->family, &b));
+	label_str(w, "addr", addr);
+	ct_labels(w, s->ct);
+}
+
+/* The failure counters of a scope: EADDRINUSE always, EAGAIN for UDP (its implicit binds). */
+static void write_scope_fails(struct writer *w, const struct eph_metrics_scope *s)
+{
+	sample(w, "_total");
+	scope_labels(w, s);
+	label_errno(w, "error", EADDRINUSE);
+	value_u64(w, s->fail_inuse);
+	if (s->proto != IPPROTO_UDP)
+		return;
+	sample(w, "_total");
+	scope_labels(w, s);
+	label_errno(w, "error", EAGAIN);
+	value_u64(w, s->fail_again);
+}
+
+static void write_scopes(struct writer *w, const struct eph_metrics_scope *const *v, size_t n)
+{
+	size_t i;
+
+	family(w, &fam_scope_held);
+	for (i = 0; i < n; i++) {
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_u64(w, v[i]->held);
+	}
+	family(w, &fam_scope_left);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->ports_left))
+			continue;
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_float(w, v[i]->ports_left);
+	}
+	family(w, &fam_scope_util);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]->utilization))
+			continue;
+		sample(w, "");
+		scope_labels(w, v[i]);
+		value_float(w, v[i]->utilization);
+	}
+	family(w, &fam_scope_fail);
+	for (i = 0; i < n; i++)
+		write_scope_fails(w, v[i]);
+}
+
+static int write_netns(struct writer *w, const struct eph_metrics_input *in)
+{
+	struct eph_metrics_netns *v;
+	size_t i;
+
+	if (!in->nnetns)
+		return 0;
+	v = calloc(in->nnetns, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, in->netns, in->nnetns * sizeof(*v));
+	qsort(v, in->nnetns, sizeof(*v), cmp_netns);
+	family(w, &fam_range);
+	for (i = 0; i < in->nnetns; i++) {
+		sample(w, "");
+		label_u64(w, "netns", v[i].netns);
+		ct_labels(w, v[i].ct);
+		value_u64(w, v[i].usable);
+	}
+	free(v);
+	return 0;
+}
+
+static void write_procs(struct writer *w, const struct eph_metrics_proc *const *p, size_t np,
+			const struct eph_metrics_proc_fail *const *f, size_t nf)
+{
+	size_t i;
+
+	family(w, &fam_proc_held);
+	for (i = 0; i < np; i++) {
+		sample(w, "");
+		label_u64(w, "pid", p[i]->pid);
+		label(w, "comm", p[i]->comm, sizeof(p[i]->comm));
+		ct_labels(w, p[i]->ct);
+		value_u64(w, p[i]->held);
+	}
+	family(w, &fam_proc_fail);
+	for (i = 0; i < nf; i++) {
+		sample(w, "_total");
+		label_u64(w, "pid", f[i]->pid);
+		label(w, "comm", f[i]->comm, sizeof(f[i]->comm));
+		ct_labels(w, f[i]->ct);
+		label_errno(w, "error", f[i]->err);
+		value_u64(w, f[i]->count);
+	}
+}
+
+/* The findings, most severe first, at most top of them; returns how many were left out. */
+static uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in)
+{
+	size_t i, n = in->top && in->nfindings > in->top ? in->top : in->nfindings;
+
+	family(w, &fam_finding);
+	for (i = 0; i < n; i++) {
+		const struct eph_metrics_finding *f = &in->findings[i];
+
+		sample(w, "");
+		label_str(w, "kind", f->kind);
+		label_str(w, "severity", f->severity);
+		label_u64(w, "netns", f->netns);
+		if (f->pid)
+			label_u64(w, "pid", f->pid);
+		else
+			label_str(w, "pid", "");
+		label(w, "comm", f->comm, sizeof(f->comm));
+		label(w, "target", f->target, sizeof(f->target));
+		ct_labels(w, f->ct);
+		value_u64(w, 1);
+	}
+	return in->nfindings - n;
+}
+
+static void write_truncated(struct writer *w, const char *table, uint64_t cut)
+{
+	sample(w, "");
+	label_str(w, "table", table);
+	value_u64(w, cut);
+}
+
+int write_rows(struct writer *w, const struct eph_metrics_input *in)
+{
+	const void **d = NULL, **sc = NULL, **p = NULL, **f = NULL;
+	size_t nd = 0, nsc = 0, np = 0, nf = 0;
+	uint64_t cut_d = 0, cut_sc = 0, cut_p = 0, cut_f = 0, cut_find;
+	int err;
+
+	err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_all, cmp_dest, in->top, &d, &nd,
+		   &cut_d);
+	if (!err)
+		err = rank(in->scopes, in->nscopes, sizeof(*in->scopes), keep_all, cmp_scope,
+			   in->top, &sc, &nsc, &cut_sc);
+	if (!err)
+		err = rank(in->procs, in->nprocs, sizeof(*in->procs), keep_proc, cmp_proc, in->top,
+			   &p, &np, &cut_p);
+	if (!err)
+		err = rank(in->fails, in->nfails, sizeof(*in->fails), keep_fail, cmp_fail, in->top,
+			   &f, &nf, &cut_f);
+	if (!err)
+		err = write_netns(w, in);
+	if (err)
+		goto out_free;
+	write_dests(w, (const struct eph_metrics_dest *const *)d, nd);
+	write_scopes(w, (const struct eph_metrics_scope *const *)sc, nsc);
+	write_procs(w, (const struct eph_metrics_proc *const *)p, np,
+		    (const struct eph_metrics_proc_fail *const *)f, nf);
+	cut_find = write_findings(w, in);
+	family(w, &fam_truncated);
+	write_truncated(w, "destination", cut_d);
+	write_truncated(w, "bind_scope", cut_sc);
+	write_truncated(w, "process", cut_p);
+	write_truncated(w, "process_failure", cut_f);
+	write_truncated(w, "finding", cut_find);
+	family(w, &fam_untracked);
+	sample(w, "_total");
+	value_u64(w, in->procs_untracked);
+out_free:
+	free(d);
+	free(sc);
+	free(p);
+	free(f);
+	return err;
+}
