@@ -111,10 +111,13 @@ $(OUTPUT)/tests/test_procinfo: TEST_LIBS += -ljson-c
 # Kernel-side tests (tests/bpf/, root): real sockets in a private network namespace.
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))
 
-BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag owners)
+# records.c loads ephtrace's BPF side through the loader (and its mounts)
+BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag owners loader mounts)
+# (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
+# precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter-out %.h,$^) $(LIBS) -o $@
 
 test-bpf: $(BPF_TESTS)
 	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; $$t || [ $$? = 77 ] || exit 1; done

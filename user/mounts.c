@@ -140,11 +140,7 @@ static int cgroup2_detached(void)
 	return err ? err : fd;
 }
 
-/*
- * The cgroup id of a cgroup2 directory fd (the kernfs node id that name_to_handle_at() gives,
- * as bpf_get_current_cgroup_id() does): 1 for the hierarchy's real root. 0 if unknown.
- */
-static uint64_t cgroup_fd_id(int fd)
+uint64_t eph_cgroup_fd_id(int fd)
 {
 	struct {
 		struct file_handle h;
@@ -162,7 +158,7 @@ static uint64_t cgroup_fd_id(int fd)
  * its own (a container's, by default on cgroup v2), ephtrace would see only its own subtree. */
 static int real_root(int fd, uint64_t *id)
 {
-	*id = cgroup_fd_id(fd);
+	*id = eph_cgroup_fd_id(fd);
 	if (*id == 1)
 		return fd;
 	close(fd);

@@ -41,6 +41,12 @@ int eph_tracefs_mount(struct eph_mnt *m);
  */
 int eph_cgroup2_root(struct eph_mnt *m, uint64_t *id);
 
+/*
+ * The cgroup id of a cgroup2 directory fd (the kernfs node id that name_to_handle_at() gives,
+ * as bpf_get_current_cgroup_id() does): 1 for the hierarchy's real root. 0 if unknown.
+ */
+uint64_t eph_cgroup_fd_id(int fd);
+
 /* Unmount what was mounted, return to the original mount namespace, remove a made directory. */
 void eph_mnt_undo(struct eph_mnt *m);
 

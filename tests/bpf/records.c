@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ephtrace's ring-buffer records against the kernel (root), in the shape of the kernel
+ * selftests' prog_tests/sock_destroy.c: the BPF side loaded through the loader (user/loader.c)
+ * with one backend at a time, real sockets in a private network namespace per case, and each
+ * record checked field by field against what the socket and the system call said.
+ *
+ * Cases, each on the tracepoint and the cgroup backend (argv: only the backends named), each in
+ * a new network namespace with lo up and ip_local_port_range RANGE_LO-RANGE_HI:
+ *   connect  a TCP connect() to a listener on 127.0.0.1 (bound to LPORT, outside the range);
+ *   exhaust  connect() to that listener until the range is used up: the next one's
+ *            EADDRNOTAVAIL, and the ten assignments before it;
+ *   bind     bind(127.0.0.1:0) of a TCP socket;
+ *   udp      sendto() on an unbound UDP socket (autobind).
+ * Every socket is closed with SO_LINGER 0 and its release is expected. The records of the
+ * case's namespace must be exactly those expected, matched by socket cookie (SO_COOKIE taken
+ * at socket()) and type; of each: op, proto, family, backend, err, sport (getsockname()), dport
+ * and daddr (getpeername(), or the sendto() address), saddr, req_port, flags (exact), pid, tid,
+ * comm, pcomm, cgroup_id, netns, cookie, ts_ns inside the call, search_ns and held_ns inside
+ * their windows, sock_id (a release's that of its assignment). Each case runs in a thread of
+ * its own, named CASE_COMM: a record that swapped pid and tid, or comm (the thread's) and pcomm
+ * (the process's), would show it.
+ *
+ * One "RESULT <backend>-<case> PASS|FAIL|SKIP" line per case, a "FAIL <backend>-<case>: ..."
+ * line per wrong field before it. Exit 0: all passed; 1: something failed; 77: a case could
+ * not run here (not root, no network namespace, no cgroup v2 root for the cgroup backend).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+
+#include "loader.h"
+#include "mounts.h"
+#include "records.h"
+
+#define RANGE "40000 40009"
+#define RANGE_LO 40000
+#define RANGE_HI 40009
+#define NPORTS (RANGE_HI - RANGE_LO + 1)
+#define LPORT 5000     /* the listener's: bind() takes it outside the range */
+#define UDP_DPORT 5001 /* where the UDP datagram goes (nobody listens: sendto() still succeeds) */
+#define WAIT_MS 3000   /* for the expected records */
+#define EXTRA_MS 100   /* then for any unexpected one */
+#define CASE_COMM "eph-case"
+
+static struct {
+	uint32_t pid;
+	char comm[EPH_COMM_LEN]; /* the process's (main thread's): each record's pcomm */
+	uint64_t cgroup_id;	 /* 0: unknown, not checked (said once) */
+} proc;
+static bool any_failed, any_skipped;
+
+/* Every record of the case's namespace; the others (the whole host's) are dropped. */
+static int on_record(void *ctx, const void *data, size_t size)
+{
+	struct collector *c = ctx;
+	struct eph_rec r;
+	uint32_t netns;
+
+	if (size < offsetof(struct eph_event, netns) + sizeof(netns))
+		return 0;
+	memcpy(&netns, (const char *)data + offsetof(struct eph_event, netns), sizeof(netns));
+	if (!c->netns || netns != c->netns)
+		return 0;
+	if (eph_decode(data, size, 0, &r))
+		c->undecodable++;
+	else if (c->n == MAX_RECS)
+		c->overflow++;
+	else
+		c->ev[c->n++] = r.ev;
+	return 0;
+}
+
+/* The records come batched (the loader asks for a wakeup only when a quarter of the ring is
+ * full): poll with short timeouts until as many as expected came, then a while longer. */
+static void collect(struct eph_loader *l, struct collector *col, int nwant)
+{
+	uint64_t end = now_ns() + WAIT_MS * 1000000ull;
+
+	while (col->n < nwant && now_ns() < end)
+		eph_loader__poll(l, 20);
+	end = now_ns() + EXTRA_MS * 1000000ull;
+	while (now_ns() < end)
+		eph_loader__poll(l, 20);
+}
+
+/* --- expectations -------------------------------------------------------------------------- */
+
+static struct want *want_add(struct tcase *t, struct sk *s, uint8_t type, uint8_t op, uint64_t t0,
+			     uint64_t t1)
+{
+	static struct want scratch;
+	struct want *w;
+
+	if (t->nwant == MAX_WANT) {
+		tfail(t, "test: more than %d records expected", MAX_WANT);
+		return &scratch;
+	}
+	w = &t->want[t->nwant];
+	*w = (struct want){ .sock = s->name,
+			    .cookie = s->cookie,
+			    .type = type,
+			    .op = op,
+			    .proto = s->proto,
+			    .t0 = t0,
+			    .t1 = t1,
+			    .assign = -1 };
+	if (type == EPH_ASSIGN)
+		s->assign = t->nwant;
+	t->nwant++;
+	return w;
+}
+
+/* The cgroup hooks time a successful search (connect4 or bind4 to TCP_CONNECT_CB or
+ * post_bind); the system call tracepoints time only a failed one (SYN_SENT to CLOSE). */
+static uint16_t search_flag(const struct tcase *t)
+{
+	return t->backend == EPH_BACKEND_CGROUP ? EPH_F_SEARCH : 0;
+}
+
+/* The kernel chose this port for the case: it must be in the namespace's range, or the range
+ * is not in effect and the case does not test what it says. */
+static void port_in_range(struct tcase *t, const struct sk *s, uint16_t port)
+{
+	if (port < RANGE_LO || port > RANGE_HI)
+		tfail(t, "setup: %s: getsockname() port %u outside the range %s", s->name, port,
+		      RANGE);
+}
+
+/* s connected in [t0, t1]: its assignment, with what getsockname() and getpeername() say. */
+static void want_connected(struct tcase *t, struct sk *s, uint64_t t0, uint64_t t1)
+{
+	struct want *w = want_add(t, s, EPH_ASSIGN, EPH_OP_CONNECT, t0, t1);
+
+	w->sport = sk_name(s->fd, false, &w->saddr);
+	w->dport = sk_name(s->fd, true, &w->daddr);
+	w->flags = EPH_F_EPHEMERAL | EPH_F_SADDR | EPH_F_DEST | search_flag(t);
+	port_in_range(t, s, w->sport);
+}
+
+/*
+ * Close s (SO_LINGER 0) and expect the release of its assignment, if it had one: the port
+ * and addresses the socket had just before, the owner's identity (EPH_F_OWNER), the hold's
+ * op and EPH_F_EPHEMERAL; TCP reads its destination from the socket (EPH_F_DEST, 0.0.0.0:0 for
+ * a socket never connected), UDP has none.
+ */
+static void close_release(struct tcase *t, struct sk *s)
+{
+	const struct want *a = s->assign >= 0 ? &t->want[s->assign] : NULL;
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	uint64_t t0, t1;
+	struct want *w;
+
+	if (s->fd < 0)
+		return;
+	sport = sk_name(s->fd, false, &saddr);
+	dport = sk_name(s->fd, true, &daddr);
+	t0 = now_ns();
+	close_rst(s->fd);
+	t1 = now_ns();
+	s->fd = -1;
+	if (!a)
+		return; /* no port taken (the failed connect()): nothing to release */
+	w = want_add(t, s, EPH_RELEASE, a->op, t0, t1);
+	w->assign = s->assign;
+	w->sport = sport;
+	w->saddr = saddr;
+	w->flags = EPH_F_OWNER | EPH_F_HELD | EPH_F_SADDR | (a->flags & EPH_F_EPHEMERAL);
+	if (s->proto == IPPROTO_TCP) {
+		w->flags |= EPH_F_DEST;
+		w->dport = dport;
+		w->daddr = daddr;
+	}
+}
+
+#define SETUP(t, ok, what)                                                \
+	({                                                                \
+		bool ok_ = (ok);                                          \
+		if (!ok_)                                                 \
+			tfail(t, "setup: %s: %s", what, strerror(errno)); \
+		ok_;                                                      \
+	})
+
+/* --- the cases ----------------------------------------------------------------------------- */
+
+/* A listener bound to 127.0.0.1:LPORT: a bind() of a given port, not ephemeral. */
+static bool listener(struct tcase *t, struct sk *s)
+{
+	struct sockaddr_in a = lo_addr(LPORT);
+	uint64_t t0, t1;
+	struct want *w;
+	int rc;
+
+	if (!SETUP(t, !sk_open(s, SOCK_STREAM, "listener"), "socket"))
+		return false;
+	t0 = now_ns();
+	rc = bind(s->fd, (struct sockaddr *)&a, sizeof(a));
+	t1 = now_ns();
+	if (!SETUP(t, !rc, "bind(127.0.0.1:LPORT)") || !SETUP(t, !listen(s->fd, 64), "listen"))
+		return false;
+	w = want_add(t, s, EPH_ASSIGN, EPH_OP_BIND, t0, t1);
+	w->sport = sk_name(s->fd, false, &w->saddr);
+	w->req_port = LPORT;
+	w->flags = EPH_F_REQ | EPH_F_SADDR | search_flag(t);
+	return true;
+}
+
+static bool connect_lo(struct sk *s, uint64_t *t0, uint64_t *t1)
+{
+	struct sockaddr_in a = lo_addr(LPORT);
+	int rc;
+
+	*t0 = now_ns();
+	rc = connect(s->fd, (struct sockaddr *)&a, sizeof(a));
+	*t1 = now_ns();
+	return !rc;
+}
+
+static void case_connect(struct tcase *t)
+{
+	struct sk lst = { .fd = -1 }, c = { .fd = -1 };
+	uint64_t t0, t1;
+
+	if (listener(t, &lst) && SETUP(t, !sk_open(&c, SOCK_STREAM, "client"), "socket") &&
+	    SETUP(t, connect_lo(&c, &t0, &t1), "connect"))
+		want_connected(t, &c, t0, t1);
+	close_release(t, &c);
+	close_release(t, &lst);
+}
+
+static void case_exhaust(struct tcase *t)
+{
+	static char names[NPORTS][16];
+	struct sk lst = { .fd = -1 }, c[NPORTS], over = { .fd = -1 };
+	uint64_t t0, t1;
+	struct want *w;
+	int i, n = 0, err;
+
+	if (!listener(t, &lst))
+		goto out;
+	/* the range to one destination: every port once, then none */
+	for (n = 0; n < NPORTS; n++) {
+		snprintf(names[n], sizeof(names[n]), "client%d", n);
+		if (!SETUP(t, !sk_open(&c[n], SOCK_STREAM, names[n]), "socket") ||
+		    !SETUP(t, connect_lo(&c[n], &t0, &t1), "connect within the range")) {
+			close(c[n].fd);
+			goto out;
+		}
+		want_connected(t, &c[n], t0, t1);
+	}
+	if (!SETUP(t, !sk_open(&over, SOCK_STREAM, "client-over"), "socket"))
+		goto out;
+	err = connect_lo(&over, &t0, &t1) ? 0 : errno;
+	if (err != EADDRNOTAVAIL) {
+		tfail(t, "setup: connect() %d to a range of %d: expected EADDRNOTAVAIL, got %s",
+		      NPORTS + 1, NPORTS, err ? strerrorname_np(err) : "success");
+		goto out;
+	}
+	/* the errno connect() returned; no port, the destination the call asked for, the source
+	 * address the socket had when the search failed */
+	w = want_add(t, &over, EPH_FAIL, EPH_OP_CONNECT, t0, t1);
+	w->err = err;
+	w->dport = LPORT;
+	w->saddr = w->daddr = htonl(INADDR_LOOPBACK);
+	w->flags = EPH_F_EPHEMERAL | EPH_F_SEARCH | EPH_F_SADDR | EPH_F_DEST;
+out:
+	close_release(t, &over);
+	for (i = 0; i < n; i++)
+		close_release(t, &c[i]);
+	close_release(t, &lst);
+}
+
+static void case_bind(struct tcase *t)
+{
+	struct sockaddr_in a = lo_addr(0);
+	struct sk s = { .fd = -1 };
+	uint64_t t0, t1;
+	struct want *w;
+	int rc;
+
+	if (!SETUP(t, !sk_open(&s, SOCK_STREAM, "bound"), "socket"))
+		return;
+	t0 = now_ns();
+	rc = bind(s.fd, (struct sockaddr *)&a, sizeof(a));
+	t1 = now_ns();
+	if (SETUP(t, !rc, "bind(127.0.0.1:0)")) {
+		w = want_add(t, &s, EPH_ASSIGN, EPH_OP_BIND, t0, t1);
+		w->sport = sk_name(s.fd, false, &w->saddr);
+		w->flags = EPH_F_REQ | EPH_F_EPHEMERAL | EPH_F_SADDR | search_flag(t);
+		port_in_range(t, &s, w->sport);
+	}
+	close_release(t, &s);
+}
+
+static void case_udp(struct tcase *t)
+{
+	struct sockaddr_in a = lo_addr(UDP_DPORT);
+	struct sk s = { .fd = -1 };
+	uint64_t t0, t1;
+	struct want *w;
+	ssize_t rc;
+
+	if (!SETUP(t, !sk_open(&s, SOCK_DGRAM, "udp"), "socket"))
+		return;
+	t0 = now_ns();
+	rc = sendto(s.fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a));
+	t1 = now_ns();
+	if (SETUP(t, rc == 1, "sendto")) {
+		/* the destination is the call's; the source the socket's (0.0.0.0: autobind
+		 * takes a port, no address) */
+		w = want_add(t, &s, EPH_ASSIGN, EPH_OP_SENDMSG, t0, t1);
+		w->sport = sk_name(s.fd, false, &w->saddr);
+		w->dport = UDP_DPORT;
+		w->daddr = htonl(INADDR_LOOPBACK);
+		w->flags = EPH_F_EPHEMERAL | EPH_F_SADDR | EPH_F_DEST;
+		port_in_range(t, &s, w->sport);
+	}
+	close_release(t, &s);
+}
+
+static const struct {
+	const char *name;
+	void (*run)(struct tcase *t);
+} cases[] = {
+	{ "connect", case_connect },
+	{ "exhaust", case_exhaust },
+	{ "bind", case_bind },
+	{ "udp", case_udp },
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* --- the check ----------------------------------------------------------------------------- */
+
+static void check_fields(struct tcase *t, const struct want *w)
+{
+	const struct eph_event *e = w->rec;
+	const struct want *a = w->assign >= 0 ? &t->want[w->assign] : NULL;
+
+	eq(t, w, "op", w->op, e->op);
+	eq(t, w, "proto", w->proto, e->proto);
+	eq(t, w, "family", AF_INET, e->family);
+	eq(t, w, "backend", t->backend, e->backend);
+	eq(t, w, "err", w->err, e->err);
+	eq(t, w, "sport", w->sport, e->sport);
+	eq(t, w, "dport", w->dport, e->dport);
+	eq(t, w, "req_port", w->req_port, e->req_port);
+	eq_flags(t, w, e->flags);
+	eq_addr(t, w, "saddr", w->saddr, e->saddr);
+	eq_addr(t, w, "daddr", w->daddr, e->daddr);
+	eq(t, w, "pid", proc.pid, e->pid);
+	eq(t, w, "tid", t->tid, e->tid);
+	eq(t, w, "netns", t->netns, e->netns);
+	if (proc.cgroup_id)
+		eq(t, w, "cgroup_id", proc.cgroup_id, e->cgroup_id);
+	eq_str(t, w, "comm", CASE_COMM, e->comm);
+	eq_str(t, w, "pcomm", proc.comm, e->pcomm);
+	eq(t, w, "cookie", w->cookie, e->cookie);
+	eq(t, w, "__pad", 0, e->__pad[0] | e->__pad[1] | e->__pad[2]);
+	in_range(t, w, "ts_ns", w->t0 - TS_SLACK_NS, w->t1 + TS_SLACK_NS, e->ts_ns);
+	if (w->flags & EPH_F_SEARCH)
+		in_range(t, w, "search_ns", 1, w->t1 - w->t0 + TS_SLACK_NS, e->search_ns);
+	else
+		eq(t, w, "search_ns", 0, e->search_ns);
+	/* held from the assignment (its hold is taken just before its record) to now */
+	if (a && a->rec)
+		in_range(t, w, "held_ns", e->ts_ns - a->rec->ts_ns,
+			 e->ts_ns - (a->t0 - TS_SLACK_NS), e->held_ns);
+	else if (w->type != EPH_RELEASE)
+		eq(t, w, "held_ns", 0, e->held_ns);
+	if (a && a->rec)
+		eq(t, w, "sock_id", a->rec->sock_id, e->sock_id);
+	else if (!e->sock_id)
+		eq(t, w, "sock_id (non-zero)", 1, 0);
+}
+
+/*
+ * Each expected record is found by its socket's cookie and its type; one that has none is
+ * looked for by type, op and port, so that a wrong cookie shows as a wrong field. Whatever
+ * else came from the namespace is unexpected.
+ */
+static void check_case(struct tcase *t, struct collector *col)
+{
+	int i, j, pass;
+
+	if (col->undecodable)
+		tfail(t, "%d records of this namespace refused by eph_decode()", col->undecodable);
+	if (col->overflow)
+		tfail(t, "more than %d records from this namespace", MAX_RECS);
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < t->nwant; i++) {
+			struct want *w = &t->want[i];
+
+			for (j = 0; !w->rec && j < col->n; j++) {
+				const struct eph_event *e = &col->ev[j];
+
+				if (col->used[j] || e->type != w->type)
+					continue;
+				if (pass ? e->op == w->op && e->sport == w->sport :
+					   e->cookie == w->cookie) {
+					col->used[j] = true;
+					w->rec = e;
+				}
+			}
+		}
+	}
+	for (i = 0; i < t->nwant; i++) {
+		char b[64];
+
+		if (t->want[i].rec)
+			check_fields(t, &t->want[i]);
+		else
+			tfail(t, "%s: no record (cookie %llu, port %u)",
+			      want_str(&t->want[i], b, sizeof(b)),
+			      (unsigned long long)t->want[i].cookie, t->want[i].sport);
+	}
+	for (j = 0; j < col->n; j++) {
+		const struct eph_event *e = &col->ev[j];
+
+		if (!col->used[j])
+			tfail(t, "unexpected record: %s/%s proto %u sport %u err %d cookie %llu",
+			      eph_type_name(e->type), e->op ? eph_op_name(e->op) : "none", e->proto,
+			      e->sport, e->err, (unsigned long long)e->cookie);
+	}
+}
+
+/* --- running ------------------------------------------------------------------------------- */
+
+static void result(const char *name, bool failed, const char *skip, int nrecs)
+{
+	if (skip) {
+		printf("SKIP: %s: %s\nRESULT %s SKIP\n", name, skip, name);
+		any_skipped = true;
+	} else if (failed) {
+		printf("RESULT %s FAIL\n", name);
+		any_failed = true;
+	} else {
+		printf("RESULT %s PASS (%d records, every field)\n", name, nrecs);
+	}
+	fflush(stdout);
+}
+
+struct case_run {
+	struct tcase *t;
+	size_t k;
+	int err; /* netns_enter()'s */
+};
+
+/* The case's thread: a network namespace of its own (unshare() moves this thread only), whose
+ * fd stays open in the process (see netns_enter()). */
+static void *case_thread(void *arg)
+{
+	struct case_run *r = arg;
+	int nsfd;
+
+	prctl(PR_SET_NAME, CASE_COMM);
+	r->t->tid = gettid();
+	r->err = netns_enter(RANGE, &nsfd, &r->t->netns);
+	if (!r->err)
+		cases[r->k].run(r->t);
+	return NULL;
+}
+
+/* The records stay in the ring buffer while the case runs: read once its thread is done. */
+static void run_case(struct eph_loader *l, struct collector *col, int backend, size_t k)
+{
+	static struct tcase t;
+	struct case_run r = { .t = &t, .k = k };
+	char why[160];
+	pthread_t th;
+	int err;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s-%s", eph_backend_name(backend), cases[k].name);
+	t.backend = backend;
+	col->netns = 0;
+	eph_loader__poll(l, 0); /* what came before is no case's */
+	err = pthread_create(&th, NULL, case_thread, &r);
+	if (!err)
+		pthread_join(th, NULL);
+	else
+		r.err = -err;
+	if (r.err) {
+		snprintf(why, sizeof(why),
+			 "no thread in a private network namespace with lo up "
+			 "and ip_local_port_range set: %s",
+			 strerror(-r.err));
+		result(t.name, false, why, 0);
+		return;
+	}
+	memset(col, 0, sizeof(*col));
+	col->netns = t.netns;
+	collect(l, col, t.nwant);
+	col->netns = 0;
+	check_case(&t, col);
+	result(t.name, t.failed, NULL, col->n);
+}
+
+static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
+{
+	static struct collector col;
+	struct eph_loader_opts o = { .backend = backend,
+				     .ringbuf_size = EPH_DEFAULT_RINGBUF,
+				     .max_holds = EPH_DEFAULT_MAX_HOLDS,
+				     .verbose = getenv("EPH_VERBOSE") != NULL };
+	struct eph_loader *l;
+	char name[48], why[200];
+	size_t k;
+	int err;
+
+	if (backend == EPH_BACKEND_CGROUP && !have_cgroup2) {
+		snprintf(why, sizeof(why), "no cgroup v2 root to attach to: %s", cg_why);
+		for (k = 0; k < NCASES; k++) {
+			snprintf(name, sizeof(name), "cgroup-%s", cases[k].name);
+			result(name, false, why, 0);
+		}
+		return;
+	}
+	/* the loader says why on stderr; what the environment lacks was checked above, so
+	 * this is the BPF side's failure (the verifier's, an attach's) */
+	err = eph_loader__open(&o, on_record, &col, &l);
+	for (k = 0; err && k < NCASES; k++) {
+		snprintf(name, sizeof(name), "%s-%s", eph_backend_name(backend), cases[k].name);
+		printf("FAIL %s: the loader: %s\n", name, strerror(-err));
+		result(name, true, NULL, 0);
+	}
+	if (err)
+		return;
+	for (k = 0; k < NCASES; k++)
+		run_case(l, &col, backend, k);
+	eph_loader__free(l);
+}
+
+/* The cgroup v2 id of this process's cgroup (what bpf_get_current_cgroup_id() gives): its
+ * path in /proc/self/cgroup ("0::/path") under the cgroup v2 root the loader would use. */
+static uint64_t own_cgroup_id(bool *have_root, char *why, size_t len)
+{
+	struct eph_mnt m = EPH_MNT_INIT;
+	char line[512], path[512] = "";
+	uint64_t root_id, id = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int root, fd;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::/", 4))
+			sscanf(line + 4, "%511[^\n]", path);
+	if (f)
+		fclose(f);
+	root = eph_cgroup2_root(&m, &root_id);
+	eph_mnt_undo(&m);
+	*have_root = root >= 0;
+	if (root < 0) {
+		snprintf(why, len, "%s",
+			 root == -EXDEV ? "in a cgroup namespace of its own" : strerror(-root));
+		return 0;
+	}
+	fd = openat(root, path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		id = eph_cgroup_fd_id(fd);
+	if (!id)
+		snprintf(why, len, "cannot read the id of cgroup /%s", path);
+	close(fd);
+	close(root);
+	return id;
+}
+
+int main(int argc, char **argv)
+{
+	int backends[2] = { EPH_BACKEND_TRACEPOINT, EPH_BACKEND_CGROUP }, nb = 2, i;
+	char cg_why[200] = "";
+	bool have_cgroup2;
+
+	if (argc > 1) {
+		for (nb = 0; nb < argc - 1 && nb < 2; nb++) {
+			backends[nb] = eph_backend_parse(argv[nb + 1]);
+			if (backends[nb] != EPH_BACKEND_TRACEPOINT &&
+			    backends[nb] != EPH_BACKEND_CGROUP) {
+				fprintf(stderr, "usage: %s [tracepoint|cgroup]...\n", argv[0]);
+				return 2;
+			}
+		}
+	}
+	if (!eph_privileged()) {
+		printf("SKIP: not root (loading BPF needs CAP_SYS_ADMIN, or CAP_BPF and "
+		       "CAP_PERFMON)\nRESULT records SKIP\n");
+		return 77;
+	}
+	proc.pid = getpid();
+	prctl(PR_GET_NAME, proc.comm);
+	proc.cgroup_id = own_cgroup_id(&have_cgroup2, cg_why, sizeof(cg_why));
+	if (!proc.cgroup_id)
+		printf("note: cgroup_id not checked: %s\n", cg_why);
+	for (i = 0; i < nb; i++)
+		run_backend(backends[i], have_cgroup2, cg_why);
+	return any_failed ? 1 : any_skipped ? 77 : 0;
+}
