@@ -30,7 +30,7 @@ LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 # User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
 CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_rules findings_out jsonw netns metrics metrics_format metrics_rows metrics_procs httplimit container container_out
 # Modules that drive the kernel side.
-APP := main loader mounts app tracker cmd_events cmd_hist cmd_top sockdiag owners portiter cmd_status cmd_serve procinfo container_node
+APP := main loader mounts app tracker tracker_job cmd_events cmd_hist cmd_top sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners portiter cmd_status cmd_serve serve_metrics serve_http procinfo container_node container_names
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
@@ -74,7 +74,7 @@ $(OUTPUT)/portiter.o $(OUTPUT)/fuzz/obj/portiter.o: $(OUTPUT)/portiter.skel.h
 $(OUTPUT)/version: FORCE | $(OUTPUT)
 	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 
-$(OUTPUT)/main.o $(OUTPUT)/cmd_serve.o: $(OUTPUT)/version
+$(OUTPUT)/main.o $(OUTPUT)/serve_metrics.o: $(OUTPUT)/version
 
 FORCE:
 
@@ -97,22 +97,22 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
-$(OUTPUT)/tests/test_sockdiag: $(OUTPUT)/san/sockdiag.o $(OUTPUT)/san/owners.o
+$(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners)
 $(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
 
 # cgroup paths, and the names resolver over a node tree laid out in a temporary directory
-$(OUTPUT)/tests/test_container: $(OUTPUT)/san/container_node.o
+$(OUTPUT)/tests/test_container: $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
 $(OUTPUT)/tests/test_container: TEST_LIBS += -ljson-c
 
 # the per-pid cache over this machine's /proc
-$(OUTPUT)/tests/test_procinfo: $(OUTPUT)/san/procinfo.o $(OUTPUT)/san/container_node.o
+$(OUTPUT)/tests/test_procinfo: $(OUTPUT)/san/procinfo.o $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
 $(OUTPUT)/tests/test_procinfo: TEST_LIBS += -ljson-c
 
 # Kernel-side tests (tests/bpf/, root): real sockets in a private network namespace.
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
-BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag owners loader mounts)
+BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners loader mounts)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) | $(OUTPUT)/tests

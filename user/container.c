@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Cgroup paths into a container id, its runtime and a Kubernetes pod UID. See container.h.
- * Pure: no system calls (the resolver that reads the node is container_node.c).
+ * Pure: no system calls (the resolver that reads the node is container_node.c and
+ * container_names.c).
  *
  * A path is read component by component, outermost first; what a later component names wins:
  *
