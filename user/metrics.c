@@ -261,8 +261,15 @@ static int write_hists(struct writer *w, const struct eph_metrics_input *in)
 
 static const struct family fam_dropped = {
 	"ephtrace_events_dropped", M_COUNTER, NULL,
-	"Events the kernel could not hand to ephtrace because the ring buffer was full (the "
-	"counters and histograms still count them)."
+	"Events the kernel could not hand to ephtrace: the ring buffer was full (the counters and "
+	"histograms still count those), or a program's run was skipped "
+	"(ephtrace_bpf_program_runs_missed_total)."
+};
+static const struct family fam_missed = {
+	"ephtrace_bpf_program_runs_missed", M_COUNTER, NULL,
+	"Runs of ephtrace's BPF programs the kernel skipped (bpf_prog_info recursion_misses: a "
+	"program re-entered on the same CPU, counted from Linux 6.7); each may have lost an event, "
+	"and is in ephtrace_events_dropped_total too."
 };
 static const struct family fam_table_full = {
 	"ephtrace_kernel_table_full", M_COUNTER, NULL,
@@ -308,6 +315,9 @@ static int write_self(struct writer *w, const struct eph_metrics_input *in)
 		family(w, &fam_dropped);
 		sample(w, "_total");
 		value_u64(w, in->counters[EPH_CNT_DROPPED]);
+		family(w, &fam_missed);
+		sample(w, "_total");
+		value_u64(w, in->counters[EPH_CNT_MISSED]);
 		family(w, &fam_table_full);
 		sample(w, "_total");
 		label_str(w, "table", "holds");

@@ -141,6 +141,7 @@ class Scraper(threading.Thread):
         self.lat, self.status, self.errors = [], {}, []
         self.series, self.last, self.decreases, self.decreased = [], {}, 0, []
         self.dropped = []
+        self.missed = []  # of the dropped, the programs' runs the kernel skipped
 
     def get(self):
         t = time.monotonic()
@@ -160,6 +161,8 @@ class Scraper(threading.Thread):
             name = key.split("{", 1)[0]
             if name == "ephtrace_events_dropped_total":
                 self.dropped.append(v)
+            if name == "ephtrace_bpf_program_runs_missed_total":
+                self.missed.append(v)
             if not monotonic_name(name, types):
                 continue
             old = self.last.get(key)
@@ -305,6 +308,7 @@ def run(work):
         "healthz": len(health.lat), "healthz_max_ms": max(health.lat, default=0) * 1000,
         "non200": sum(n for s, n in health.status.items() if s != 200),
         "drops": metrics.dropped[-1] if metrics.dropped else float("nan"),
+        "missed": metrics.missed[-1] if metrics.missed else float("nan"),
         "series_min": min(metrics.series, default=0), "series_max": max(metrics.series, default=0),
         "resyncs": len(collect),
         "resync_p50_ms": quantile(collect, 0.5), "resync_max_ms": max(collect, default=float("nan")),
@@ -312,7 +316,7 @@ def run(work):
     }
     log("SOAK scrapes %(scrapes)d p50 %(p50_ms).0f ms p99 %(p99_ms).0f ms max %(max_ms).0f ms; "
         "healthz %(healthz)d polls, %(non200)d not 200, slowest %(healthz_max_ms).0f ms; "
-        "dropped %(drops).0f; series %(series_min)d..%(series_max)d; resyncs %(resyncs)d "
+        "dropped %(drops).0f (runs missed %(missed).0f); series %(series_min)d..%(series_max)d; resyncs %(resyncs)d "
         "(%(resync_sockets)d sockets): collected in %(resync_p50_ms).0f ms median, "
         "%(resync_max_ms).0f max, applied in %(apply_max_ms).1f ms max" % fig)
     check(not health.errors and not metrics.errors, "every request answered",
@@ -323,7 +327,8 @@ def run(work):
     check(fig["max_ms"] < MAX_SCRAPE_S * 1000, "the longest scrape is under %g s" % MAX_SCRAPE_S,
           "< %g ms" % (MAX_SCRAPE_S * 1000), "%.0f ms" % fig["max_ms"])
     check(metrics.dropped and metrics.dropped[-1] == 0, "the ring buffer dropped nothing",
-          0, fig["drops"])
+          0, "%.0f (of which programs' runs skipped by the kernel: %.0f)"
+          % (fig["drops"], fig["missed"]))
     third = max(1, len(metrics.series) // 3)
     first, last = max(metrics.series[:third], default=0), max(metrics.series[-third:], default=0)
     check(fig["series_max"] <= MAX_SERIES and last <= first * 1.25,

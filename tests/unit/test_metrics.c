@@ -569,6 +569,7 @@ static void test_bind_scopes(void **state)
 static void test_counters_and_progs(void **state)
 {
 	uint64_t cnt[EPH_CNT_MAX] = { [EPH_CNT_DROPPED] = 4,
+				      [EPH_CNT_MISSED] = 3,
 				      [EPH_CNT_HOLD_FULL] = 2,
 				      [EPH_CNT_CTX_FULL] = 1,
 				      [EPH_CNT_STATS_FULL] = 7 };
@@ -585,6 +586,7 @@ static void test_counters_and_progs(void **state)
 	(void)state;
 	out = write_all(&in, EPH_METRICS_OPENMETRICS);
 	assert_non_null(strstr(out, "\nephtrace_events_dropped_total 4\n"));
+	assert_non_null(strstr(out, "\nephtrace_bpf_program_runs_missed_total 3\n"));
 	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"holds\"} 2\n"));
 	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"syscalls\"} 1\n"));
 	assert_non_null(strstr(out, "\nephtrace_kernel_table_full_total{table=\"stats\"} 7\n"));
