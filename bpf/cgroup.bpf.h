@@ -6,10 +6,10 @@
  * touch a socket. Included by ephtrace.bpf.c after the shared handlers.
  *
  * What each hook sees (Linux 6.1 to 6.18):
- * - cgroup/connect4/6 runs in connect() before tcp_v4_connect()/inet_dgram_connect()
- *   (inet_stream_connect -> __inet_stream_connect -> sk_prot->pre_connect): a TCP connect()
- *   starts; the socket's port, if bind() gave it one, is known.
- * - inet_sock_set_state CLOSE->SYN_SENT: tcp_v4_connect() is about to search (port 0 still).
+ * - inet_sock_set_state CLOSE->SYN_SENT: tcp_v4_connect() is about to search (port 0 still,
+ *   or the port bind() gave the socket; inet_sport as an earlier connection left it): the
+ *   connect() starts here. (cgroup/connect4/6, before tcp_v4_connect(), would see the same and
+ *   cost one more program and one more map update per connection.)
  * - sock_ops BPF_SOCK_OPS_TCP_CONNECT_CB: tcp_connect()'s first step, the search has taken the
  *   port: the assignment, in the connecting task.
  * - inet_sock_set_state SYN_SENT->CLOSE before TCP_CONNECT_CB: tcp_v4_connect() failed between
@@ -81,21 +81,18 @@ static __always_inline bool has_hold(const struct sock *sk)
 	return bpf_map_lookup_elem(&holds, &key) != NULL;
 }
 
-static __always_inline void on_cg_connect(const struct bpf_sock_addr *ctx)
+/*
+ * CLOSE->SYN_SENT: tcp_v4_connect()/tcp_v6_connect() is about to search (inet_hash_connect()
+ * comes next). The call is kept until TCP_CONNECT_CB or SYN_SENT->CLOSE ends it: both always
+ * come, so nothing is left behind.
+ */
+static __always_inline void on_cg_syn_sent(const struct sock *sk)
 {
-	struct call_ctx c = {};
-	struct sock *sk;
-	__u64 key;
+	struct call_ctx c = { .op = EPH_OP_CONNECT };
+	__u64 key = (__u64)sk;
 
-	if (ctx->protocol != IPPROTO_TCP)
-		return;
-	sk = sk_of(ctx->sk);
-	key = (__u64)sk;
-	if (!sk)
-		return;
 	c.sk = key;
-	c.op = EPH_OP_CONNECT;
-	c.ts = bpf_ktime_get_ns();
+	c.ts = c.ts_syn = bpf_ktime_get_ns();
 	c.bound_port = sk_num(sk);
 	c.had_port = c.bound_port != 0;
 	/* inet_sport as it is before the search (an earlier connection's, or 0) */
@@ -108,16 +105,15 @@ static __always_inline void on_cg_connect(const struct bpf_sock_addr *ctx)
 static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .err = EADDRNOTAVAIL };
-	struct call_ctx *c = cg_call_get(sk);
+	struct call_ctx *c;
 	__u16 sport;
 
-	if (!c)
-		return;
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
-		c->ts_syn = bpf_ktime_get_ns();
+		on_cg_syn_sent(sk);
 		return;
 	}
-	if (!c->ts_syn) /* SYN_SENT reached before the hook saw the call: not this call's end */
+	c = cg_call_get(sk);
+	if (!c || c->op != EPH_OP_CONNECT) /* SYN_SENT came before ephtrace was attached */
 		return;
 	/*
 	 * The search sets inet_sport (its failure path leaves it as it was): a new value means it
@@ -137,7 +133,8 @@ static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate,
 		return;
 	}
 	o.flags = connect_flags(sk, c->had_port) | EPH_F_SEARCH;
-	o.search_ns = bpf_ktime_get_ns() - c->ts_syn;
+	o.now = bpf_ktime_get_ns();
+	o.search_ns = o.now - c->ts_syn;
 	o.sport = c->bound_port; /* a bind(0) port went back to the pool with the failure */
 	emit(sk, &o, NULL);
 	cg_call_del(sk);
@@ -148,7 +145,11 @@ static __always_inline void on_cg_tcp_connect(struct sock *sk)
 {
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .via_task = 1 };
 	struct call_ctx *c = cg_call_get(sk);
-	bool had_port = c ? c->had_port : has_hold(sk);
+	bool had_port;
+
+	if (c && c->op != EPH_OP_CONNECT) /* a failed bind()'s, not this call's */
+		c = NULL;
+	had_port = c ? c->had_port : has_hold(sk);
 
 	if (had_port) {
 		emit_bound_connect(sk, connect_flags(sk, true), NULL, true);
@@ -156,9 +157,9 @@ static __always_inline void on_cg_tcp_connect(struct sock *sk)
 		o.flags = connect_flags(sk, false);
 		/* TCP_FASTOPEN_CONNECT: tcp_connect() comes at the first write, not in connect():
 		 * the time since SYN_SENT is not the search's */
-		if (c && c->ts_syn &&
-		    !BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)sk, fastopen_connect)) {
-			o.search_ns = bpf_ktime_get_ns() - c->ts_syn;
+		if (c && !BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)sk, fastopen_connect)) {
+			o.now = bpf_ktime_get_ns();
+			o.search_ns = o.now - c->ts_syn;
 			o.flags |= EPH_F_SEARCH;
 		}
 		emit(sk, &o, NULL);
@@ -175,6 +176,9 @@ static __always_inline void on_cg_listen(struct sock *sk)
 			     .flags = EPH_F_REQ | EPH_F_EPHEMERAL,
 			     .via_task = 1 };
 
+	/* a failed bind()'s call, if any, goes now: sock_release looks for none on a socket
+	 * that has a port */
+	cg_call_del(sk);
 	if (has_hold(sk) || (sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
 		return;
 	emit(sk, &o, NULL);
@@ -214,7 +218,8 @@ static __always_inline void on_cg_post_bind(const struct bpf_sock *bsk)
 	c = cg_call_get(sk);
 	if (c && c->op == EPH_OP_BIND) {
 		o.req_port = c->req_port;
-		o.search_ns = bpf_ktime_get_ns() - c->ts;
+		o.now = bpf_ktime_get_ns();
+		o.search_ns = o.now - c->ts;
 		o.flags |= EPH_F_SEARCH;
 		cg_call_del(sk);
 	}
@@ -249,22 +254,6 @@ static __always_inline void on_cg_sendmsg(const struct bpf_sock_addr *ctx, bool 
 		*(__u32 *)dest.daddr = ctx->user_ip4;
 	}
 	emit(sk, &o, &dest);
-}
-
-SEC("cgroup/connect4")
-int cg_connect4(struct bpf_sock_addr *ctx)
-{
-	CG_HOOKS_ONLY();
-	on_cg_connect(ctx);
-	return 1;
-}
-
-SEC("cgroup/connect6")
-int cg_connect6(struct bpf_sock_addr *ctx)
-{
-	CG_HOOKS_ONLY();
-	on_cg_connect(ctx);
-	return 1;
 }
 
 SEC("sockops")
@@ -333,7 +322,12 @@ int cg_sock_release(struct bpf_sock *bsk)
 	struct call_ctx *c;
 	struct sock *sk;
 
-	if (bsk->protocol != IPPROTO_UDP && bsk->protocol != IPPROTO_TCP)
+	/* The cheap tests first, on the context's own fields (no read of the socket; src_port
+	 * is post_bind's only): a TCP socket out of CLOSE has nothing here (a connect() ends at
+	 * TCP_CONNECT_CB or its state change, a failed bind() before listen() at
+	 * TCP_LISTEN_CB, before connect() when SYN_SENT replaces it). */
+	if (bsk->protocol != IPPROTO_UDP &&
+	    (bsk->protocol != IPPROTO_TCP || bsk->state != BPF_TCP_CLOSE))
 		return 1;
 	sk = sk_of(bsk);
 	if (!sk)
@@ -341,13 +335,12 @@ int cg_sock_release(struct bpf_sock *bsk)
 	/* TCP gives its port back through its state changes */
 	if (bsk->protocol == IPPROTO_UDP)
 		on_release(sk, IPPROTO_UDP, 0);
-	/* a call that never reached its end (a bind() that failed, a connect() that failed
-	 * before SYN_SENT) is left behind: it goes with the socket (looked up first: a lookup
-	 * takes no lock, and there rarely is one). A connect() past SYN_SENT, deferred to a
-	 * write that never came (TCP_FASTOPEN_CONNECT), is ended by the close's state change
-	 * (inet_release() runs this hook before tcp_close()). */
+	/* a call that never reached its end (a bind() that failed) is left behind: it goes
+	 * with the socket (looked up first: a lookup takes no lock, and there rarely is one).
+	 * A connect() deferred to a write that never came (TCP_FASTOPEN_CONNECT) is ended by
+	 * the close's state change (inet_release() runs this hook before tcp_close()). */
 	c = cg_call_get(sk);
-	if (c && !(c->op == EPH_OP_CONNECT && c->ts_syn))
+	if (c && c->op != EPH_OP_CONNECT)
 		cg_call_del(sk);
 	return 1;
 }

@@ -9,7 +9,8 @@
 
 /* --- filling events ------------------------------------------------------------------------ */
 
-static __always_inline struct eph_event *ev_reserve(__u8 type)
+/* A record stamped now, or at `now` (0: read the clock) when the caller has just read it. */
+static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now)
 {
 	struct eph_event *e;
 
@@ -24,8 +25,13 @@ static __always_inline struct eph_event *ev_reserve(__u8 type)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->backend = backend;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = now ?: bpf_ktime_get_ns();
 	return e;
+}
+
+static __always_inline struct eph_event *ev_reserve(__u8 type)
+{
+	return ev_reserve_at(type, 0);
 }
 
 static __always_inline void ev_submit(struct eph_event *e)
@@ -44,11 +50,25 @@ static __always_inline void ev_submit(struct eph_event *e)
  * (a thread's own name is bpf_get_current_comm()'s). bpf_get_current_task() and CO-RE reads,
  * not bpf_get_current_task_btf(), which not every backend and kernel ephtrace supports has.
  */
+/*
+ * bpf_get_current_task_btf() (5.11; every program type's since it is in bpf_base_func_proto)
+ * gives a pointer the program reads with plain loads instead of one helper call per field: 4
+ * calls fewer for the process name, 8 for sock_ops' ids. Kernels without it read through
+ * bpf_get_current_task() and bpf_probe_read_kernel() (CO-RE: the enum says which).
+ */
+#define HAVE_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
 static __always_inline void get_current_pcomm(char pcomm[EPH_COMM_LEN])
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *task, *leader;
 
+	if (HAVE_TASK_BTF) {
+		leader = bpf_get_current_task_btf()->group_leader;
+		__builtin_memcpy(pcomm, leader->comm, EPH_COMM_LEN);
+		return;
+	}
+	task = (struct task_struct *)bpf_get_current_task();
+	leader = BPF_CORE_READ(task, group_leader);
 	bpf_core_read_str(pcomm, EPH_COMM_LEN, &leader->comm);
 }
 
@@ -61,6 +81,14 @@ static __always_inline void current_ids(__u32 *pid, __u32 *tid, __u64 *cgroup_id
 	struct task_struct *task;
 	__u64 id;
 
+	if (via_task && HAVE_TASK_BTF) {
+		task = bpf_get_current_task_btf();
+		*pid = task->tgid;
+		*tid = task->pid;
+		*cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+		__builtin_memcpy(comm, task->comm, EPH_COMM_LEN);
+		return;
+	}
 	if (via_task) {
 		task = (struct task_struct *)bpf_get_current_task();
 		*pid = BPF_CORE_READ(task, tgid);
@@ -92,12 +120,18 @@ static __always_inline void fill_owner(struct eph_event *e, const struct hold *h
 	e->flags |= EPH_F_OWNER;
 }
 
-/* Works for a full socket and for a TIME_WAIT socket: both start with struct sock_common. */
-static __always_inline void fill_common(struct eph_event *e, const struct sock_common *skc,
-					bool dest)
+/*
+ * sock_common's fields are read in one go: from its start to skc_cookie's end, which holds
+ * every field fill_common() wants (addresses, ports, family; 96 bytes on 6.x) but the netns.
+ * Each CO-RE read is a helper call, and a record wanted seven of them. The copy is read through
+ * the same CO-RE offsets as the socket (the kernel's layout, relocated at load).
+ */
+#define SKC_COPY 128
+
+static __always_inline void fill_common_slow(struct eph_event *e, const struct sock_common *skc,
+					     bool dest)
 {
 	e->family = BPF_CORE_READ(skc, skc_family);
-	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	e->sport = BPF_CORE_READ(skc, skc_num);
 	e->cookie = BPF_CORE_READ(skc, skc_cookie.counter);
 	/* explicit sizes: BPF_CORE_READ_INTO() into an array would copy one byte */
@@ -110,11 +144,38 @@ static __always_inline void fill_common(struct eph_event *e, const struct sock_c
 		if (dest)
 			bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
 	}
-	e->flags |= EPH_F_SADDR;
-	if (dest) {
+	if (dest)
 		e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-		e->flags |= EPH_F_DEST;
+}
+
+/* Works for a full socket and for a TIME_WAIT socket: both start with struct sock_common. */
+static __always_inline void fill_common(struct eph_event *e, const struct sock_common *skc,
+					bool dest)
+{
+	__u32 end = bpf_core_field_offset(struct sock_common, skc_cookie) + 8;
+	__u8 copy[SKC_COPY];
+	const struct sock_common *c = (const void *)copy;
+
+	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	e->flags |= EPH_F_SADDR | (dest ? EPH_F_DEST : 0);
+	if (end > SKC_COPY || bpf_probe_read_kernel(copy, end, skc)) {
+		fill_common_slow(e, skc, dest);
+		return;
 	}
+	e->family = c->skc_family;
+	e->sport = c->skc_num;
+	e->cookie = c->skc_cookie.counter;
+	if (e->family == AF_INET) {
+		__builtin_memcpy(e->saddr, &c->skc_rcv_saddr, 4);
+		if (dest)
+			__builtin_memcpy(e->daddr, &c->skc_daddr, 4);
+	} else {
+		__builtin_memcpy(e->saddr, &c->skc_v6_rcv_saddr, 16);
+		if (dest)
+			__builtin_memcpy(e->daddr, &c->skc_v6_daddr, 16);
+	}
+	if (dest)
+		e->dport = bpf_ntohs(c->skc_dport);
 }
 
 /* The addresses a call kept for an event the socket can no longer give them to (NULL: none). */
@@ -149,11 +210,11 @@ static __always_inline __u16 sk_num(const struct sock *sk)
 /* The port is held by the current task from now on; *h is the record kept (its task fields
  * serve the assignment's event too). */
 static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op, __u8 flags,
-				     struct hold *h, bool via_task)
+				     struct hold *h, bool via_task, __u64 now)
 {
 	__u64 key = (__u64)sk;
 
-	h->ts = bpf_ktime_get_ns();
+	h->ts = now;
 	h->sock_id = key;
 	current_ids(&h->pid, &h->tid, &h->cgroup_id, h->comm, via_task);
 	h->sport = port;
@@ -167,16 +228,17 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 /* A tracked port goes back to the pool: one release event, with how long it was held. */
 static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_flags)
 {
-	__u64 key = (__u64)obj;
+	__u64 key = (__u64)obj, now;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
 	struct eph_event *e;
 
 	if (!h)
 		return;
 	count(EPH_CNT_RELEASE);
+	now = bpf_ktime_get_ns();
 	hist_add(EPH_HIST_HOLD, proto, BPF_CORE_READ((const struct sock_common *)obj, skc_family),
-		 0, bpf_ktime_get_ns() - h->ts);
-	e = ev_reserve(EPH_RELEASE);
+		 0, now - h->ts);
+	e = ev_reserve_at(EPH_RELEASE, now);
 	if (e) {
 		fill_owner(e, h);
 		fill_common(e, obj, proto == IPPROTO_TCP);
@@ -224,6 +286,7 @@ static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
 
 struct outcome {
 	__u64 search_ns;
+	__u64 now; /* the clock, if the caller has just read it (0: emit() reads it) */
 	__s32 err;
 	__u16 req_port;
 	__u16 sport; /* the port taken, when the socket no longer shows it; 0 = read it */
@@ -239,6 +302,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 	struct eph_event *e;
 	bool sk_dest = o->op == EPH_OP_CONNECT && o->proto == IPPROTO_TCP;
 	struct hold h = {};
+	__u64 now = o->now ?: bpf_ktime_get_ns();
 
 	__u16 port = o->sport ? o->sport : sk_num(sk);
 
@@ -252,8 +316,8 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 		hist_add(sk_dest ? EPH_HIST_CONNECT : EPH_HIST_BIND, o->proto, sk_key.family,
 			 o->err, o->search_ns);
 	if (!o->err)
-		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL, &h, o->via_task);
-	e = ev_reserve(o->err ? EPH_FAIL : EPH_ASSIGN);
+		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL, &h, o->via_task, now);
+	e = ev_reserve_at(o->err ? EPH_FAIL : EPH_ASSIGN, now);
 	if (!e)
 		return;
 	if (o->err) {

@@ -30,7 +30,8 @@ static __always_inline int on_hash_connect_exit(int ret)
 	if (!c)
 		return 0;
 	sk = (struct sock *)c->sk;
-	o.search_ns = bpf_ktime_get_ns() - c->ts;
+	o.now = bpf_ktime_get_ns();
+	o.search_ns = o.now - c->ts;
 	o.flags = connect_flags(sk, c->had_port);
 	o.err = ret < 0 ? -ret : 0;
 	/* A socket that already had a port only has its 4-tuple checked: no assignment. */
@@ -70,7 +71,8 @@ static __always_inline int on_get_port_exit(int ret)
 		return 0;
 	sk = (struct sock *)c->sk;
 	o.proto = sk_proto(sk);
-	o.search_ns = bpf_ktime_get_ns() - c->ts;
+	o.now = bpf_ktime_get_ns();
+	o.search_ns = o.now - c->ts;
 	o.req_port = c->req_port;
 	o.flags = EPH_F_SEARCH | (c->req_port ? 0 : EPH_F_EPHEMERAL);
 	ab = call_get(SLOT_AUTOBIND);

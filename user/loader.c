@@ -126,12 +126,13 @@ static void destroy_links(struct eph_loader *l)
 }
 
 /* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints, and for the cgroup
- * backend every hook but connect's, which starts what sock_ops and the state changes end. */
+ * backend every hook but bind's, which starts what post_bind ends (a connect() starts at its
+ * state change to SYN_SENT, a raw tracepoint attached with the entries). */
 static bool prog_is_exit(const struct bpf_program *p)
 {
 	return sec_is(p, "fexit/") || sec_is(p, "kretprobe/") ||
 	       sec_is(p, "tracepoint/syscalls/sys_exit_") ||
-	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/connect") && !sec_is(p, "cgroup/bind"));
+	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/bind"));
 }
 
 /* Attach the exit halves (exits) or the rest of the programs of the chosen backend. */
