@@ -32,19 +32,6 @@ struct json_obj {
 	char sep; /* '{' before the first member, ',' before the others */
 };
 
-/* Decimal digits of v, without sb_printf: this runs a dozen times per event. */
-static int sb_u64(struct strbuf *sb, uint64_t v)
-{
-	char tmp[20];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return sb_append(sb, tmp + i, sizeof(tmp) - i);
-}
-
 /* "key": with what goes before it; false if an error is pending. */
 static bool json_key(struct json_obj *o, const char *key)
 {

@@ -28,15 +28,16 @@ void jsonw_elem(struct jsonw *w)
 void jsonw_key(struct jsonw *w, const char *name)
 {
 	jsonw_elem(w);
+	/* no printf: a record's container members come here for every event */
 	if (!w->err && name)
-		w->err = sb_printf(w->sb, "\"%s\":", name);
+		w->err = sb_putc(w->sb, '"') ?: sb_puts(w->sb, name) ?: sb_append(w->sb, "\":", 2);
 }
 
 void jsonw_u64(struct jsonw *w, const char *name, uint64_t v)
 {
 	jsonw_key(w, name);
 	if (!w->err)
-		w->err = sb_printf(w->sb, "%" PRIu64, v);
+		w->err = sb_u64(w->sb, v);
 }
 
 void jsonw_double(struct jsonw *w, const char *name, double v)

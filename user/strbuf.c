@@ -33,7 +33,7 @@ static int sb_grow(struct strbuf *sb, size_t extra)
 	return 0;
 }
 
-int sb_append(struct strbuf *sb, const char *s, size_t n)
+int sb_append_slow(struct strbuf *sb, const char *s, size_t n)
 {
 	int err;
 
@@ -47,14 +47,16 @@ int sb_append(struct strbuf *sb, const char *s, size_t n)
 	return 0;
 }
 
-int sb_puts(struct strbuf *sb, const char *s)
+int sb_u64(struct strbuf *sb, uint64_t v)
 {
-	return sb_append(sb, s, strlen(s));
-}
+	char tmp[20];
+	size_t i = sizeof(tmp);
 
-int sb_putc(struct strbuf *sb, char c)
-{
-	return sb_append(sb, &c, 1);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return sb_append(sb, tmp + i, sizeof(tmp) - i);
 }
 
 int sb_printf(struct strbuf *sb, const char *fmt, ...)

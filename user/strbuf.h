@@ -5,6 +5,8 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 struct strbuf {
 	char *buf; /* always NUL-terminated when len > 0 or after the first append */
@@ -17,10 +19,35 @@ struct strbuf {
 /* clang-format on */
 
 /* Each returns 0 or -ENOMEM (the buffer is left as it was). */
-int sb_append(struct strbuf *sb, const char *s, size_t n);
-int sb_puts(struct strbuf *sb, const char *s);
-int sb_putc(struct strbuf *sb, char c);
+int sb_append_slow(struct strbuf *sb, const char *s, size_t n);
 int sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sb_u64(struct strbuf *sb, uint64_t v); /* decimal digits, without printf */
+
+/* Inline for short pieces while there is room: `events --json` appends a few hundred per
+ * record. */
+#define SB_INLINE_MAX 64
+
+static inline int sb_append(struct strbuf *sb, const char *s, size_t n)
+{
+	/* room for n bytes and the NUL */
+	if (n && n <= SB_INLINE_MAX && n < sb->cap && sb->len < sb->cap - n) {
+		memcpy(sb->buf + sb->len, s, n);
+		sb->len += n;
+		sb->buf[sb->len] = '\0';
+		return 0;
+	}
+	return sb_append_slow(sb, s, n);
+}
+
+static inline int sb_puts(struct strbuf *sb, const char *s)
+{
+	return sb_append(sb, s, strlen(s));
+}
+
+static inline int sb_putc(struct strbuf *sb, char c)
+{
+	return sb_append(sb, &c, 1);
+}
 void sb_reset(struct strbuf *sb); /* len = 0, keeps the memory */
 void sb_free(struct strbuf *sb);  /* NULL-safe, leaves an empty buffer */
 
