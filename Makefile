@@ -20,17 +20,25 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
+# user/core/ sees only include/ and itself (a core file that includes a node or command header
+# does not compile); everything else sees all of user/.
+INCLUDES := -Iinclude -Iuser/core -Iuser/node -Iuser/cmd -I$(OUTPUT)
+CORE_INCLUDES := -Iinclude -Iuser/core
 CFLAGS ?= -g -O2
 WARN := -Wall -Wextra -Werror
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERSION)"' $(INCLUDES) -MMD -MP
+BASE_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERSION)"'
+ALL_CFLAGS := $(BASE_CFLAGS) $(INCLUDES) -MMD -MP
+CORE_CFLAGS := $(BASE_CFLAGS) $(CORE_INCLUDES) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf -I$(VMLINUX_DIR)
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 
-# User-space modules that know nothing of libbpf (unit-tested, fuzzed, benchmarked alone).
-CORE := event strbuf format filter summary cli hist table occupancy occ_holds occ_snapshot occ_events occ_view occ_render occ_model occ_facts portsearch findings findings_rules findings_out jsonw netns metrics metrics_format metrics_rows metrics_procs httplimit container container_out
-# Modules that drive the kernel side.
-APP := main loader mounts app tracker tracker_job cmd_events cmd_hist cmd_top sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners portiter cmd_status cmd_serve serve_metrics serve_http procinfo container_node container_names
+# The modules are the folders (ARCHITECTURE.md): objects stay flat in $(OUTPUT), as the names are
+# unique across user/ (make check-layout says so).
+# user/core/: no libbpf, no system calls (unit-tested, fuzzed, benchmarked alone).
+CORE := $(sort $(basename $(notdir $(wildcard user/core/*.c))))
+# user/node/ (the kernel and the node: BPF, netlink, /proc, namespaces, mounts) and user/cmd/ (the
+# commands and serve's HTTP): what drives the kernel side.
+APP := $(sort $(basename $(notdir $(wildcard user/node/*.c user/cmd/*.c))))
 
 CORE_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(CORE))
 APP_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(APP))
@@ -38,7 +46,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-unit test-host test-vm test-bpf clean FORCE
+.PHONY: all deps run test check-layout test-unit test-host test-vm test-bpf clean FORCE
 
 all: ephtrace
 
@@ -78,7 +86,15 @@ $(OUTPUT)/main.o $(OUTPUT)/serve_metrics.o: $(OUTPUT)/version
 
 FORCE:
 
-$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
+$(OUTPUT)/%.o: user/core/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.o: user/node/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.o: user/cmd/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -87,7 +103,16 @@ ephtrace: $(APP_OBJS) $(CORE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 # Unit tests: the core modules again, with ASan and UBSan.
-$(OUTPUT)/san/%.o: user/%.c | $(OUTPUT)/san
+$(OUTPUT)/san/%.o: user/core/%.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CORE_CFLAGS) $(SAN) -c $< -o $@
+
+# (the node and command modules some unit tests link besides the core: see below)
+$(OUTPUT)/san/%.o: user/node/%.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+$(OUTPUT)/san/%.o: user/cmd/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
@@ -97,8 +122,15 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
-$(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners)
+$(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap \
+	sockdiag_apply owners netns)
 $(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
+
+# the namespaces' list and their sysctls (setns() from a thread): user/node/netns.c
+$(OUTPUT)/tests/test_netns: $(OUTPUT)/san/netns.o
+
+# serve's connection limits (shutdown() on the losers): user/cmd/httplimit.c
+$(OUTPUT)/tests/test_httplimit: $(OUTPUT)/san/httplimit.o
 
 # cgroup paths, and the names resolver over a node tree laid out in a temporary directory
 $(OUTPUT)/tests/test_container: $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
@@ -112,7 +144,8 @@ $(OUTPUT)/tests/test_procinfo: TEST_LIBS += -ljson-c
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
-BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap sockdiag_apply owners loader mounts)
+BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap \
+	sockdiag_apply owners netns loader mounts)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) | $(OUTPUT)/tests
@@ -134,6 +167,12 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace
 	./ephtrace $(ARGS)
 
+# user/core/ holds to its rule (tests/check_layout.sh): no kernel- or library-facing header, no
+# system call, nothing called outside the core but the C library.
+check-layout: $(CORE_OBJS)
+	$(Q)CC='$(CC)' CORE_CPPFLAGS='$(CORE_INCLUDES) -std=gnu11 -D_GNU_SOURCE' \
+		./tests/check_layout.sh $(CORE_OBJS)
+
 test-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
@@ -145,7 +184,7 @@ test-vm: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
 
 # Each part prints its time, so that growth is seen; the first failure stops the run.
-TEST_PARTS := test-unit test-bpf test-host test-vm test-cli fuzz-smoke
+TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-smoke
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace

@@ -28,7 +28,7 @@ $(HOOKS_DIR)/ephtrace.skel.h: $(HOOKS_DIR)/ephtrace.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
 
 # the loader alone differs: it embeds that object (its skeleton is found first)
-$(HOOKS_DIR)/loader.o: user/loader.c $(HOOKS_DIR)/ephtrace.skel.h
+$(HOOKS_DIR)/loader.o: user/node/loader.c $(HOOKS_DIR)/ephtrace.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) -I$(HOOKS_DIR) $(ALL_CFLAGS) -c $< -o $@
 

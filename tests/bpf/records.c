@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ephtrace's ring-buffer records against the kernel (root), in the shape of the kernel
- * selftests' prog_tests/sock_destroy.c: the BPF side loaded through the loader (user/loader.c)
+ * selftests' prog_tests/sock_destroy.c: the BPF side loaded through the loader (user/node/loader.c)
  * with one backend at a time, real sockets in a private network namespace per case, and each
  * record checked field by field against what the socket and the system call said.
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The findings scenarios: each kind of user/findings.h reproduced for real, and nothing else.
+ * The findings scenarios: each kind of user/core/findings.h reproduced for real, and nothing else.
  *
  * One scenario per kind builds, in a private network namespace (the scenario's range and
  * sysctls), a state where only that kind's rule can hold (the workloads are in findings_wl.c),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The forecast scenarios: top's exhaust_in_s (user/occ_view.c dest_forecast) against the kernel.
+ * The forecast scenarios: top's exhaust_in_s (user/core/occ_view.c dest_forecast) against the
+ * kernel.
  *
  * forecast: a connector connects to 127.0.0.1:5000 at FC_RATE per second and keeps every
  * connection, until the first EADDRNOTAVAIL of a 1000-port range: the truth. Every snapshot

@@ -24,7 +24,15 @@ $(OUTPUT)/fuzz/obj:
 
 $(FUZZ_APP_OBJS): $(OUTPUT)/ephtrace.skel.h
 
-$(OUTPUT)/fuzz/obj/%.o: user/%.c | $(OUTPUT)/fuzz/obj
+$(OUTPUT)/fuzz/obj/%.o: user/core/%.c | $(OUTPUT)/fuzz/obj
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/fuzz/obj/%.o: user/node/%.c | $(OUTPUT)/fuzz/obj
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/fuzz/obj/%.o: user/cmd/%.c | $(OUTPUT)/fuzz/obj
 	$(call msg,CC-FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 

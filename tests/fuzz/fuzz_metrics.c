@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target: the Prometheus/OpenMetrics writer (user/metrics.h). The first byte picks
+ * libFuzzer target: the Prometheus/OpenMetrics writer (user/core/metrics.h). The first byte picks
  * what the rest of the input is:
  *   0  bytes for eph_metrics_label_value()
  *   1  an Accept header for eph_metrics_wants_openmetrics()

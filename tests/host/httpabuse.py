@@ -31,7 +31,7 @@ one phase after the other, from the other loopback addresses 127.0.0.2 and up:
              bodies on GET (chunked, Content-Length: never taken as a request), ambiguous
              framing (two Content-Length, Content-Length with Transfer-Encoding: 400).
 
-The caps come from user/serve_int.h (SERVE_* defines). A line per check: PASS or FAIL with the
+The caps come from user/cmd/serve_int.h (SERVE_* defines). A line per check: PASS or FAIL with the
 figures measured. Exit 0 all passed, 1 a check failed, 77 cannot run here. EPH_SEED=N
 changes the random bytes sent (default 1).
 
@@ -87,8 +87,8 @@ def skip(why):
 
 
 def serve_limits():
-    """The SERVE_* numbers of user/serve_int.h: the test follows the server's configuration."""
-    with open(os.path.join(TOP, "user", "serve_int.h")) as f:
+    """The SERVE_* numbers of user/cmd/serve_int.h: the test follows the server's configuration."""
+    with open(os.path.join(TOP, "user", "cmd", "serve_int.h")) as f:
         return {m.group(1): int(m.group(2))
                 for m in re.finditer(r"^#define SERVE_(\w+) (\d+)\b", f.read(), re.M)}
 
@@ -872,7 +872,7 @@ def inside(work):
     global PORT
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     lim = serve_limits()
-    log("limits (user/serve_int.h): %s" % ", ".join(
+    log("limits (user/cmd/serve_int.h): %s" % ", ".join(
         "%s=%d" % kv for kv in sorted(lim.items()) if kv[0] in (
             "MAX_CONNECTIONS", "MAX_PER_IP", "HARD_CONNECTIONS", "HARD_PER_IP", "IDLE_TIMEOUT_S",
             "REQUEST_DEADLINE_S", "CONN_MEMORY", "BACKLOG")))

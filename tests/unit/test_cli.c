@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/cli.c: strict numbers, sizes and durations. Table-driven. */
+/* Unit tests of user/core/cli.c: strict numbers, sizes and durations. Table-driven. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

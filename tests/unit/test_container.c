@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/container.c (cgroup paths and /proc/PID/cgroup text into a container and
- * a pod) and user/container_node.c and container_names.c (the names from a node tree laid out
- * in a temporary directory, the cache and its bounds).
+ * Unit tests of user/core/container.c (cgroup paths and /proc/PID/cgroup text into a container
+ * and a pod) and user/node/container_node.c and container_names.c (the names from a node tree
+ * laid out in a temporary directory, the cache and its bounds).
  */
 #include <stdarg.h>
 #include <stddef.h>

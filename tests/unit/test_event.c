@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/event.c: record decoding and field names. */
+/* Unit tests of user/core/event.c: record decoding and field names. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

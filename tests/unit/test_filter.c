@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/filter.c: scope (what is counted) and show (what is printed). */
+/* Unit tests of user/core/filter.c: scope (what is counted) and show (what is printed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/findings*.c: the rules, their severity, and the JSON and text they give. */
+/* Unit tests of user/core/findings*.c: the rules, their severity, and the JSON and text they
+ * give. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

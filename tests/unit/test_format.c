@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/format.c: JSON lines, RFC 3339 times and text columns. */
+/* Unit tests of user/core/format.c: JSON lines, RFC 3339 times and text columns. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

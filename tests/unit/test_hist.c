@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/hist.c: accumulating kernel map entries, differences, bcc-style text. */
+/* Unit tests of user/core/hist.c: accumulating kernel map entries, differences, bcc-style text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/httplimit.c: who gives way above the caps, the deadline, the slots.
+/* Unit tests of user/cmd/httplimit.c: who gives way above the caps, the deadline, the slots.
  * Each connection is a socketpair: the limiter gets one end, the test watches the other for
  * the end of stream that shutdown() causes. */
 #include <stdarg.h>

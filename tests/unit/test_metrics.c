@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/metrics*.c: the Prometheus text and OpenMetrics writer, label escaping,
+ * Unit tests of user/core/metrics*.c: the Prometheus text and OpenMetrics writer, label escaping,
  * float formatting, histogram buckets, top-N cuts, content negotiation, per-process counts,
  * and the golden files tests/golden/metrics.{prom,openmetrics} (run from the top of the tree;
  * EPH_UPDATE_GOLDEN=1 rewrites them, then check them with promtool and read the diff).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/netns.c (and the /proc parsers of user/sockdiag.h). */
+/* Unit tests of user/node/netns.c (and the /proc parsers of user/node/sockdiag.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/occ_facts.c: the findings the occupancy core gives from its holds and the
+ * Unit tests of user/core/occ_facts.c: the findings the occupancy core gives from its holds and the
  * events of its window (eph_occ__findings), end to end from events and snapshots.
  */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/occupancy.c: seeding, events, windows, forecast, caps and output. */
+/* Unit tests of user/core/occupancy.c: seeding, events, windows, forecast, caps and output. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

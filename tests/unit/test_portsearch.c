@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/portsearch.c: the model of the kernel's port search. */
+/* Unit tests of user/core/portsearch.c: the model of the kernel's port search. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

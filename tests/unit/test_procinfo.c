@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/procinfo.c over this machine's own /proc: the cache, its TTL and bound, and
- * the facts a worker thread hands over. */
+/* Unit tests of user/node/procinfo.c over this machine's own /proc: the cache, its TTL and
+ * bound, and the facts a worker thread hands over. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/sockdiag*.c: inet_diag answers into snapshot sockets, and the bind buckets
- * from the port iterator's records (its reads are stubbed: no BPF, no kernel); snapshots given
- * to an occupancy, less the sockets released meanwhile; and of user/owners.c over this
- * machine's own /proc: socket owners kept from one update to the next.
+ * Unit tests of user/node/sockdiag*.c: inet_diag answers into snapshot sockets, and the bind
+ * buckets from the port iterator's records (its reads are stubbed: no BPF, no kernel);
+ * snapshots given to an occupancy, less the sockets released meanwhile; and of
+ * user/node/owners.c over this machine's own /proc: socket owners kept from one update to the
+ * next.
  */
 #include <stdarg.h>
 #include <stddef.h>

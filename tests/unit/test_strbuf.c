@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/strbuf.c: the growable buffer and JSON string escaping. */
+/* Unit tests of user/core/strbuf.c: the growable buffer and JSON string escaping. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

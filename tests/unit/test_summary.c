@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/summary.c: the per-process table and its JSON and text forms. */
+/* Unit tests of user/core/summary.c: the per-process table and its JSON and text forms. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/table.c: collisions, equal keys, growth, caps and the hash. */
+/* Unit tests of user/core/table.c: collisions, equal keys, growth, caps and the hash. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

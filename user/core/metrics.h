@@ -2,7 +2,8 @@
 /*
  * Prometheus exposition: the text format 0.0.4 and OpenMetrics 1.0, written from plain structs
  * (kernel counters, the "stats" and "hists" maps, rows per process, destination and network
- * namespace). No libbpf and no HTTP here (see STYLE.md): serve_metrics.c gathers, this writes.
+ * namespace). No libbpf and no HTTP here (see ARCHITECTURE.md): serve_metrics.c gathers,
+ * this writes.
  *
  * Every label value is escaped (backslash, double quote, newline) and made valid UTF-8: a
  * byte that does not start or continue a valid UTF-8 sequence becomes U+FFFD, other control

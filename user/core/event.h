@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Decoded events and the names of their fields. No libbpf here: see STYLE.md. */
+/* Decoded events and the names of their fields. No libbpf here (user/core/: see
+ * ARCHITECTURE.md). */
 #ifndef EPH_EVENT_H
 #define EPH_EVENT_H
 
