@@ -78,6 +78,9 @@ command -v "$EPH_VM_QEMU" >/dev/null || { vm_err "$EPH_VM_QEMU not found (make d
 
 # The guest's binaries.
 ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+# the guest runs /bin/ephtrace, and the initramfs keeps each binary's own name
+[ "$(basename "$ephtrace")" = ephtrace ] ||
+	{ vm_err "EPH_VM_EPHTRACE must be a file named ephtrace (got $ephtrace)"; exit 2; }
 ephtest=${EPH_VM_EPHTEST:-$OUTPUT/tests/ephtest}
 bins=()
 if [ $smoke = 1 ]; then
