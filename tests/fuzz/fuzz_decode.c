@@ -214,25 +214,70 @@ static void check_summary(const struct eph_summary *sum, struct strbuf *sb)
 	FUZZ_ASSERT(printable(sb->buf, sb->len, true), sb->buf, sb->len);
 }
 
-static void check_proc_counts(const struct eph_proc_counts *pc)
+/* The failure rows of pc: each with a count and an errno, unique by labels. */
+static void proc_rows(const struct eph_proc_counts *pc, struct eph_metrics_proc_fail **fails,
+		      size_t *nfails, struct eph_container **cts)
 {
-	struct eph_metrics_proc *procs = NULL;
-	struct eph_metrics_proc_fail *fails = NULL;
-	size_t nprocs = 0, nfails = 0, i;
+	size_t i, j;
 
-	FUZZ_ASSERT(!eph_proc_counts__rows(pc, &procs, &nprocs, &fails, &nfails), NULL, 0);
-	for (i = 0; i < nprocs; i++)
-		FUZZ_ASSERT(procs[i].held > 0, &procs[i], sizeof(procs[i]));
-	for (i = 0; i < nfails; i++)
-		FUZZ_ASSERT(fails[i].count > 0 && fails[i].err, &fails[i], sizeof(fails[i]));
-	free(procs);
-	free(fails);
+	FUZZ_ASSERT(!eph_proc_counts__rows(pc, fails, nfails, cts), NULL, 0);
+	for (i = 0; i < *nfails; i++) {
+		const struct eph_metrics_proc_fail *f = &(*fails)[i];
+
+		FUZZ_ASSERT(f->count > 0 && f->err, f, sizeof(*f));
+		for (j = 0; j < i; j++)
+			FUZZ_ASSERT(f->pid != (*fails)[j].pid || f->err != (*fails)[j].err ||
+					    strcmp(f->comm, (*fails)[j].comm) ||
+					    f->ct != (*fails)[j].ct,
+				    f, sizeof(*f));
+	}
+}
+
+/* Some pids' containers known (every third one's: none, a host process). */
+static int third_known(uint32_t pid, void *ctx, const struct eph_container **ct)
+{
+	(void)ctx;
+	*ct = NULL;
+	return pid % 3 == 0;
 }
 
 static bool odd_pids_alive(uint32_t pid, void *ctx)
 {
 	(void)ctx;
 	return pid & 1;
+}
+
+/* Failure counters never go back: a prune leaves each series as it was or takes it away, and
+ * what was counted is in the rows, pending or untracked (never more than the failures). */
+static void check_proc_counts(struct eph_proc_counts *pc, uint64_t nfail, uint64_t now_ns)
+{
+	struct eph_metrics_proc_fail *a, *b;
+	struct eph_container *acts, *bcts;
+	size_t na, nb, i, j;
+	uint64_t sum = 0;
+
+	FUZZ_ASSERT(!eph_proc_counts__resolve(pc, third_known, NULL), NULL, 0);
+	proc_rows(pc, &a, &na, &acts);
+	for (i = 0; i < na; i++)
+		sum += a[i].count;
+	FUZZ_ASSERT(sum + eph_proc_counts__untracked(pc) <= nfail, NULL, 0);
+	FUZZ_ASSERT(!eph_proc_counts__prune(pc, now_ns, odd_pids_alive, NULL), NULL, 0);
+	proc_rows(pc, &b, &nb, &bcts);
+	for (i = 0; i < na; i++) {
+		const char *aid = a[i].ct ? a[i].ct->id : "";
+
+		for (j = 0; j < nb; j++) {
+			const char *bid = b[j].ct ? b[j].ct->id : "";
+
+			if (a[i].pid == b[j].pid && a[i].err == b[j].err &&
+			    !strcmp(a[i].comm, b[j].comm) && !strcmp(aid, bid))
+				FUZZ_ASSERT(b[j].count >= a[i].count, &b[j], sizeof(b[j]));
+		}
+	}
+	free(a);
+	free(acts);
+	free(b);
+	free(bcts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -245,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eph_proc_counts *pc;
 	struct eph_occ *occ;
 	size_t nrec = size / REC_SIZE, i;
-	uint64_t last_ts = 0;
+	uint64_t last_ts = 0, nfail = 0;
 	struct eph_rec r;
 	bool ok;
 
@@ -272,7 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_decode(data, size, p.mono_to_wall, &r, &ok);
 
 	sum = eph_summary__new();
-	pc = eph_proc_counts__new(16);
+	pc = eph_proc_counts__new(16, p.bits & 4);
 	occ = eph_occ__new(&oo);
 	if (!sum || !pc || !occ)
 		abort();
@@ -283,11 +328,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p.with_range && !last_ts && r.ev.netns)
 			eph_occ__set_range(occ, r.ev.netns, p.low, p.high, NULL);
 		consume(&r, &p, &f, &sb, sum, pc, occ);
+		nfail += r.ev.type == EPH_FAIL;
 		last_ts = r.ev.ts_ns;
 	}
 	check_summary(sum, &sb);
-	eph_proc_counts__prune(pc, odd_pids_alive, NULL);
-	check_proc_counts(pc);
+	check_proc_counts(pc, nfail, last_ts + p.snap_delta_ns);
 	check_occ_output(occ, &sb, last_ts + p.snap_delta_ns,
 			 last_ts + p.snap_delta_ns + (uint64_t)p.mono_to_wall);
 	eph_occ__prune(occ, last_ts + p.snap_delta_ns);

@@ -254,6 +254,21 @@ static const char *comm_of(const struct scrape *sc, uint32_t pid)
 	return NULL;
 }
 
+/* Whether a comm label's value (vn bytes) is that of a process or failure row. */
+static bool comm_listed(const struct scrape *sc, const char *v, size_t vn)
+{
+	char exp[3 * EPH_COMM_LEN];
+	size_t i;
+
+	for (i = 0; i < sc->in.nprocs; i++)
+		if (ref_label(sc->procs[i].comm, EPH_COMM_LEN, exp) == vn && !memcmp(exp, v, vn))
+			return true;
+	for (i = 0; i < sc->in.nfails; i++)
+		if (ref_label(sc->fails[i].comm, EPH_COMM_LEN, exp) == vn && !memcmp(exp, v, vn))
+			return true;
+	return false;
+}
+
 /* Rows unique by their labels, as eph_metrics_write() asks: the row index is in each key. */
 static void build(struct rd *r, struct scrape *sc)
 {
@@ -262,6 +277,7 @@ static void build(struct rd *r, struct scrape *sc)
 	size_t i, n;
 
 	in->top = take(r, 1) % 8;
+	in->pid_labels = take(r, 1) & 1;
 	if (take(r, 1) & 1) {
 		for (i = 0; i < EPH_CNT_MAX; i++)
 			sc->counters[i] = take(r, 8);
@@ -405,8 +421,9 @@ static void check_sample(const struct scrape *sc, const char *s, size_t n, char 
 		p++;
 	}
 	FUZZ_ASSERT(p < end && *p == ' ' && is_number(p + 1, end - p - 1), s, n);
-	if (comm) { /* the comm of that pid, as ref_label() maps it */
-		const char *want = have_pid ? comm_of(sc, pid) : NULL;
+	FUZZ_ASSERT(!have_pid || sc->in.pid_labels, s, n);
+	if (comm && have_pid) { /* the comm of that pid, as ref_label() maps it */
+		const char *want = comm_of(sc, pid);
 		char exp[3 * EPH_COMM_LEN];
 		size_t en;
 
@@ -414,6 +431,10 @@ static void check_sample(const struct scrape *sc, const char *s, size_t n, char 
 		en = ref_label(want, EPH_COMM_LEN, exp);
 		FUZZ_ASSERT(read_label(comm, end, &used, buf, &vn), s, n);
 		FUZZ_ASSERT(vn == en && !memcmp(buf, exp, en), s, n);
+	} else if (comm) { /* without pid labels: the comm of one of the rows */
+		FUZZ_ASSERT(!sc->in.pid_labels, s, n);
+		FUZZ_ASSERT(read_label(comm, end, &used, buf, &vn), s, n);
+		FUZZ_ASSERT(comm_listed(sc, buf, vn), s, n);
 	}
 }
 

@@ -239,6 +239,8 @@ bad status --exact-errors
 bad events --exact-errors=1
 bad top --exact-errors 1
 bad serve --bpf-stats=1
+bad serve --pid-labels=1
+bad top --pid-labels # serve only
 bad serve --json
 bad bogus
 bad events2
@@ -281,6 +283,7 @@ if [ "$users" != self ] || grep -q '^CapEff:[[:space:]]*0*$' /proc/self/status; 
 	accepted hist --interval 86400 --count 4294967295
 	accepted serve -l 127.0.0.1:0 --top 1
 	accepted serve --listen "[::1]:0" --top 100000 --bpf-stats
+	accepted serve -l 127.0.0.1:0 --pid-labels
 	accepted status -l 0 --max-ports 1 -v
 	accepted status --limit 1000000 --max-ports 16777216 --json
 else

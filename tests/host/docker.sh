@@ -24,7 +24,8 @@
 #   status   its process: its container_id, held = its count; its netns row: its container_id
 #   top      --container PREFIX: only that container's processes; held = its count
 #   metrics  series labelled container_id="<id>"; the destination's and the process's held
-#            gauges = its count; the host's netns has no container label
+#            gauges = its count, the process's (comm and container, no pid label) failure
+#            counter = its failures; the host's netns has no container label
 # Then the daemon goes (containerd and shims with it), and nothing may be left: no process
 # started from the temporary directory or in the containers' cgroups, no mount under it, not
 # the directory itself, the containers' cgroups or the shims' sockets (all removed here when
@@ -302,18 +303,20 @@ done
 	die "ephtrace status --json failed: $(tail -c 400 "$T/status.err")"
 # (a namespace made after serve started has its range series from serve's next scan of the
 # namespaces: every --resync, 5 s)
-want() { # container: its destination's held gauge and its range, as they must read
+want() { # container: its destination's held gauge, its range and its process's failures
 	printf 'ephtrace_destination_ports_held{netns="%s",.*dport="5000".*} %s\n' \
 		"$(cat "$T/$1.netns")" "$(grep -c '^port ' "$T/$1.log")"
 	printf 'ephtrace_port_range_usable{netns="%s".*} %s\n' \
 		"$(cat "$T/$1.netns")" "$(grep -c '^port ' "$T/$1.log")"
+	printf 'ephtrace_process_port_failures_total{.*container_id="%s".*} %s\n' \
+		"$(cat "$T/$1.id")" "$(grep -c '^fail ' "$T/$1.log")"
 }
 want c1 >"$T/want.txt"
 want c2 >>"$T/want.txt"
 i=0
 while :; do
 	curl -sf -o "$T/metrics.prom" "$URL" || die "GET $URL failed"
-	[ "$(grep -c -f "$T/want.txt" "$T/metrics.prom")" = 4 ] && break
+	[ "$(grep -c -f "$T/want.txt" "$T/metrics.prom")" = 6 ] && break
 	i=$((i + 1))
 	[ $i -lt 30 ] || break # the checks below say what is wrong
 	sleep 0.5
@@ -482,10 +485,18 @@ for c, x in ct.items():
          s[1].get("netns") == str(x["netns"]) and s[1].get("dport") == "5000"]
     check(f"metrics {c}: ephtrace_destination_ports_held of 127.0.0.1:5000 in its netns",
           [(x["id"], len(x["ports"]))], [(s[1].get("container_id"), s[2]) for s in d])
+    # a process is its comm and container (no pid label): the container's one client
     p = [s for s in series if s[0] == "ephtrace_process_ports_held" and
-         s[1].get("pid") == str(x["pid"])]
-    check(f"metrics {c}: ephtrace_process_ports_held of its pid {x['pid']}",
-          [(x["id"], len(x["ports"]))], [(s[1].get("container_id"), s[2]) for s in p])
+         s[1].get("container_id") == x["id"]]
+    check(f"metrics {c}: ephtrace_process_ports_held of its process (pid {x['pid']})",
+          [(x["id"], len(x["ports"]), False)],
+          [(s[1].get("container_id"), s[2], "pid" in s[1]) for s in p])
+    # its failures, in the series of its container (not the host's, not waiting)
+    p = [s for s in series if s[0] == "ephtrace_process_port_failures_total" and
+         s[1].get("container_id") == x["id"]]
+    check(f"metrics {c}: ephtrace_process_port_failures_total of its process",
+          [(x["id"], "EADDRNOTAVAIL", x["failed"])],
+          [(s[1].get("container_id"), s[1].get("error"), s[2]) for s in p])
     r = [s for s in series if s[0] == "ephtrace_port_range_usable" and
          s[1].get("netns") == str(x["netns"])]
     check(f"metrics {c}: ephtrace_port_range_usable of its netns",

@@ -11,8 +11,9 @@
 #   API must then return exactly the workload's count: ephtrace_port_failures_total (which has
 #   no netns or pid label: it counts the whole host) minus the EADDRNOTAVAIL failures other
 #   processes had meanwhile, by ephtrace's own per-process series, and the workload's
-#   ephtrace_process_port_failures_total must be exactly its count; so must the destination's
-#   ephtrace_destination_port_failures_total, with ports_held 16, ports_left 0, utilization 1;
+#   ephtrace_process_port_failures_total (by its comm, ephwl-client; no pid label) must be
+#   exactly its count; so must the destination's ephtrace_destination_port_failures_total,
+#   with ports_held 16, ports_left 0, utilization 1;
 # - bind scopes, in a second netns with an 8-port range (40000-40007): a workload fills the TCP
 #   bind(0) scope on 0.0.0.0 until EADDRINUSE, the UDP one with sendto() from unbound sockets
 #   until EAGAIN, then tries UDP bind(0) (EADDRINUSE). ephtrace_bind_scope_ports_held must be
@@ -21,6 +22,10 @@
 # - the alert rules of deploy/prometheus, loaded by that Prometheus: the EADDRNOTAVAIL, UDP
 #   EAGAIN and bind(0) EADDRINUSE alerts fire for those series, the exhaustion ones (for: 1m)
 #   are pending;
+# - per-process series by identity: a second client of the same name (64 failures) adds to the
+#   same one series (48 + 64, still no pid label); both exit, and after serve's prune of exited
+#   pids (every 10 s) the series is still 112 and Prometheus saw no reset; a second serve with
+#   --pid-labels showed one series per pid (48 and 64), which went with the pids;
 # - the summary of `ephtrace events` (tracepoint backend), in a third netns where TIME_WAIT
 #   sockets cannot be made (tcp_max_tw_buckets 0: an active close frees the port at once, with
 #   no event for it): a client connects 40 times, closes 30 first and keeps 10. Its HELD must
@@ -130,6 +135,15 @@ wait_for 300 grep -q 'listening on http://' "$WORK/serve.err" ||
 grep -q 'using backend tracepoint' "$WORK/serve.err" || die "no 'using backend' line"
 PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$WORK/serve.err")
 URL="http://127.0.0.1:$PORT"
+# and one with the pid labels of old (--pid-labels), scraped by curl only
+"$EPHTRACE" serve --backend tracepoint --listen 127.0.0.1:0 --top 1000 --pid-labels \
+	2>"$WORK/serve2.err" &
+SERVE2_PID=$!
+PIDS="$PIDS $SERVE2_PID"
+wait_for 300 grep -q 'listening on http://' "$WORK/serve2.err" ||
+	die "ephtrace serve --pid-labels did not start listening"
+URL2="http://127.0.0.1:$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' \
+	"$WORK/serve2.err")"
 
 # --- HTTP behaviour
 check_http() { # what, expected, got
@@ -242,6 +256,9 @@ elif role == "twclient":
                               "open": len(keep)})
     time.sleep(3600)
 else:
+    import ctypes
+    # PR_SET_NAME on the main thread: the process's name (pcomm), its series' comm label
+    ctypes.CDLL(None).prctl(15, b"ephwl-client", 0, 0, 0)
     held, counts = [], {"ok": 0, "EADDRNOTAVAIL": 0, "other": 0}
     for _ in range(64):
         s = socket.socket()
@@ -253,7 +270,7 @@ else:
             s.close()
             counts["EADDRNOTAVAIL" if e.errno == errno.EADDRNOTAVAIL else "other"] += 1
     counts["pid"] = os.getpid()
-    publish("client.json", counts)
+    publish((sys.argv[3] if len(sys.argv) > 3 else "client") + ".json", counts)
     time.sleep(3600)  # hold every port (and stay alive) until the test ends
 EOF
 
@@ -342,8 +359,9 @@ check_http "binder: other errors" 0 "$B_OTHER"
 # --- the exposition itself, after the workload. ephtrace reads its events asynchronously (the
 # kernel batches ring-buffer wakeups; serve drains every 100 ms): wait, bounded, until the
 # workload's failures are in, then check that very exposition.
+WL_SERIES='ephtrace_process_port_failures_total{comm="ephwl-client",error="EADDRNOTAVAIL"}'
 wl_failures_in() {
-	curl -sf "$URL/metrics" | grep -q "^ephtrace_process_port_failures_total{pid=\"$WL_PID\".*error=\"EADDRNOTAVAIL\"} $WL_FAIL\$"
+	curl -sf "$URL/metrics" | grep -qxF "$WL_SERIES $WL_FAIL"
 }
 wait_for 50 wl_failures_in || echo "metrics.sh: the workload's failures did not show within 5 s"
 curl -sf "$URL/metrics" -o "$WORK/metrics.prom" || die "GET /metrics failed"
@@ -361,12 +379,12 @@ for golden in tests/golden/metrics.prom; do
 		{ fail "promtool check metrics $golden:"; cat "$WORK/promtool.out"; }
 done
 
-"$PY" - "$WORK/metrics.prom" "$WORK/metrics.om" "$WL_PID" "$WL_FAIL" <<'EOF' || FAILED=1
+"$PY" - "$WORK/metrics.prom" "$WORK/metrics.om" "ephwl-client" "$WL_FAIL" <<'EOF' || FAILED=1
 import collections, math, sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 from prometheus_client.parser import text_string_to_metric_families as text_parse
 
-text_path, om_path, pid, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+text_path, om_path, comm, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 fails = []
 
 def read(path):
@@ -431,11 +449,14 @@ for key, h in hists.items():
         fails.append(f"{key}: no _sum")
 print(f"histograms checked: {len(hists)} series, cumulative, _count == +Inf")
 
-# the workload's failures, by process, in this very scrape
+# the workload's failures, by process name, in this very scrape; no pid label anywhere
 got = [s[4] for s in om if s[2] == "ephtrace_process_port_failures_total"
-       and dict(s[3]).get("pid") == pid and dict(s[3]).get("error") == "EADDRNOTAVAIL"]
+       and dict(s[3]).get("comm") == comm and dict(s[3]).get("error") == "EADDRNOTAVAIL"]
 if got != [want]:
-    fails.append(f"/metrics: workload pid {pid} EADDRNOTAVAIL: expected [{want}], got {got}")
+    fails.append(f"/metrics: workload {comm} EADDRNOTAVAIL: expected [{want}], got {got}")
+with_pid = [s for s in om if "pid" in dict(s[3])]
+if with_pid:
+    fails.append(f"/metrics: pid labels without --pid-labels: {with_pid[:3]}")
 for f in fails:
     print("FAIL:", f)
 sys.exit(1 if fails else 0)
@@ -443,8 +464,8 @@ EOF
 
 # --- what Prometheus stored: exactly the workload's count
 HOST='sum(ephtrace_port_failures_total{error="EADDRNOTAVAIL"})'
-MINE="sum(ephtrace_process_port_failures_total{error=\"EADDRNOTAVAIL\",pid=\"$WL_PID\"})"
-OTHERS="sum(ephtrace_process_port_failures_total{error=\"EADDRNOTAVAIL\",pid!=\"$WL_PID\"}) or vector(0)"
+MINE="sum(ephtrace_process_port_failures_total{error=\"EADDRNOTAVAIL\",comm=\"ephwl-client\"})"
+OTHERS="sum(ephtrace_process_port_failures_total{error=\"EADDRNOTAVAIL\",comm!=\"ephwl-client\"}) or vector(0)"
 WORKLOAD="$HOST - ($OTHERS)"
 settled() {
 	[ "$(query "$MINE")" = "$WL_FAIL" ] && [ "$(query "$WORKLOAD")" = "$WL_FAIL" ]
@@ -519,6 +540,56 @@ wait_for 150 range_is_16 ||
 check_http "prometheus: build_info (an OpenMetrics info metric)" 1 \
 	"$(query 'ephtrace_build_info{backend="tracepoint"}')"
 
+# --- per-process series by identity: a second client of the same name, then both exit
+# the --pid-labels serve: one series per pid, labelled so
+check_http "serve --pid-labels: the client's own series" "$WL_FAIL" \
+	"$(curl -sf "$URL2/metrics" | sed -n "s/^ephtrace_process_port_failures_total{pid=\"$WL_PID\",comm=\"ephwl-client\",error=\"EADDRNOTAVAIL\"} //p")"
+ip netns exec "$NS" "$PY" "$WORK/workload.py" client "$WORK" client2 &
+PIDS="$PIDS $!"
+wait_for 300 test -s "$WORK/client2.json" || die "the second client did not finish"
+eval "$("$PY" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+print("WL2_PID=%d WL2_FAIL=%d" % (c["pid"], c["EADDRNOTAVAIL"]))
+' "$WORK/client2.json")"
+PIDS="$PIDS $WL2_PID"
+check_http "second client: EADDRNOTAVAIL (the range is full)" 64 "$WL2_FAIL"
+WL_BOTH=$((WL_FAIL + WL2_FAIL))
+both_in() { # one series, the sum, on serve; two on serve --pid-labels
+	[ "$(curl -sf "$URL/metrics" | grep -c '^ephtrace_process_port_failures_total{comm="ephwl-client",')" = 1 ] &&
+		curl -sf "$URL/metrics" | grep -qxF "$WL_SERIES $WL_BOTH" &&
+		curl -sf "$URL2/metrics" | grep -qxF "ephtrace_process_port_failures_total{pid=\"$WL2_PID\",comm=\"ephwl-client\",error=\"EADDRNOTAVAIL\"} $WL2_FAIL"
+}
+if wait_for 50 both_in; then
+	echo "two pids of ephwl-client: one series, $WL_FAIL + $WL2_FAIL = $WL_BOTH" \
+		"(--pid-labels: $WL_FAIL and $WL2_FAIL)"
+else
+	fail "two pids of ephwl-client: expected one series = $WL_BOTH, got:" \
+		"$(curl -sf "$URL/metrics" | grep 'comm="ephwl-client"' | tr '\n' ' ')"
+fi
+kill "$WL_PID" "$WL2_PID" 2>/dev/null || true
+wait "$WL_PID" "$WL2_PID" 2>/dev/null || true # reaped: no zombie that kill(pid, 0) finds
+# serve forgets exited pids every 10 s (SERVE_PRUNE_MS): watch for 12 s
+i=0
+while [ $i -lt 24 ]; do
+	got=$(curl -sf "$URL/metrics" | sed -n "s/^ephtrace_process_port_failures_total{comm=\"ephwl-client\",error=\"EADDRNOTAVAIL\"} //p")
+	[ "$got" = "$WL_BOTH" ] || { fail "after the clients exited: $WL_SERIES = '$got', expected $WL_BOTH"; break; }
+	i=$((i + 1))
+	sleep 0.5
+done
+pid_series=$(curl -sf "$URL2/metrics" | grep -c "^ephtrace_process_port_failures_total{pid=\"\($WL_PID\|$WL2_PID\)\"" || true)
+check_http "serve --pid-labels: the exited pids' series gone" 0 "$pid_series"
+no_reset() {
+	[ "$(query "$WL_SERIES")" = "$WL_BOTH" ] &&
+		[ "$(query "resets($WL_SERIES[10m])")" = 0 ]
+}
+if wait_for 30 no_reset; then
+	echo "clients exited: $WL_SERIES still $WL_BOTH after serve's prune, no reset in Prometheus"
+else
+	fail "prometheus after the clients exited: $WL_SERIES = $(query "$WL_SERIES")," \
+		"resets = $(query "resets($WL_SERIES[10m])")"
+fi
+
 # --- the events summary's HELD: the kernel's count, not a running sum (third namespace)
 ip netns exec "$NS3" "$PY" "$WORK/workload.py" twserver "$WORK" &
 PIDS="$PIDS $!"
@@ -555,9 +626,11 @@ check_http "events summary: the client's ASSIGNED" "$TW_ASSIGNED" "${SUMMARY#* }
 [ "${SUMMARY% *}" = "$K_HELD" ] &&
 	echo "events summary: HELD $K_HELD (= ss) after $TW_ASSIGNED assigned, 30 closed with no TIME_WAIT"
 
-kill "$SERVE_PID" 2>/dev/null || true
+kill "$SERVE_PID" "$SERVE2_PID" 2>/dev/null || true
 wait "$SERVE_PID" 2>/dev/null && rc=0 || rc=$?
 check_http "ephtrace serve exit status on SIGTERM" 0 "$rc"
+wait "$SERVE2_PID" 2>/dev/null && rc=0 || rc=$?
+check_http "ephtrace serve --pid-labels exit status on SIGTERM" 0 "$rc"
 if [ $FAILED = 0 ]; then
 	echo "PASS: metrics.sh"
 	exit 0

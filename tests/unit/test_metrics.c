@@ -145,7 +145,9 @@ static const struct eph_metrics_stat small_stats[] = {
 	"ephtrace_series_truncated{table=\"process\"} 0\n"                                      \
 	"ephtrace_series_truncated{table=\"process_failure\"} 0\n"                              \
 	"ephtrace_series_truncated{table=\"finding\"} 0\n"
-#define HELP_UNTRACKED "Events not counted per process because the process table was full.\n"
+#define HELP_UNTRACKED                                                                       \
+	"Port allocation failures not counted in a process series because a table was full " \
+	"(pids, series, or the 8 errnos of one).\n"
 #define HELP_BUILD "ephtrace's version and the BPF backend in use.\n"
 
 static void test_small_text_exact(void **state)
@@ -351,9 +353,9 @@ static void test_hostile_comm(void **state)
 
 	(void)state;
 	out = write_all(&in, EPH_METRICS_OPENMETRICS);
-	assert_non_null(strstr(out, "\nephtrace_process_ports_held{pid=\"7\",comm=\"a\\\"b\\\\c\\nd"
+	assert_non_null(strstr(out, "\nephtrace_process_ports_held{comm=\"a\\\"b\\\\c\\nd"
 				    "\xef\xbf\xbd\xe2\x90\x89\"} 3\n"));
-	assert_non_null(strstr(out, "\nephtrace_process_port_failures_total{pid=\"7\",comm=\"x\\\"}"
+	assert_non_null(strstr(out, "\nephtrace_process_port_failures_total{comm=\"x\\\"}"
 				    "\\n# EOF\\n\",error=\"EADDRNOTAVAIL\"} 2\n"));
 	/* a comm cannot end the exposition: the only "# EOF" line is the last one */
 	assert_int_equal(strstr(out, "\n# EOF\n") + 7 - out, strlen(out));
@@ -414,19 +416,19 @@ static void test_top_n(void **state)
 	inet_pton(AF_INET6, "fd00::1", d[2].saddr);
 	inet_pton(AF_INET6, "fd00::53", d[2].daddr);
 	out = write_all(&in, EPH_METRICS_TEXT);
-	/* processes holding most, ties by pid; those holding nothing are not rows */
-	a = strstr(out, "ephtrace_process_ports_held{pid=\"2\",comm=\"two\"} 20\n");
-	b = strstr(out, "ephtrace_process_ports_held{pid=\"4\",comm=\"four\"} 20\n");
+	/* processes holding most, ties by labels (comm); those holding nothing are not rows */
+	a = strstr(out, "ephtrace_process_ports_held{comm=\"four\"} 20\n");
+	b = strstr(out, "ephtrace_process_ports_held{comm=\"two\"} 20\n");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_true(a < b);
-	assert_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\""));
-	assert_null(strstr(out, "ephtrace_process_ports_held{pid=\"3\""));
+	assert_null(strstr(out, "ephtrace_process_ports_held{comm=\"five\""));
+	assert_null(strstr(out, "ephtrace_process_ports_held{comm=\"three\""));
 	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 2\n"));
 	/* failures: zero counts are not rows, the two left fit */
-	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{pid=\"1\",comm=\"one\","
+	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{comm=\"one\","
 				    "error=\"EADDRNOTAVAIL\"} 9\n"));
-	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{pid=\"1\",comm=\"one\","
+	assert_non_null(strstr(out, "ephtrace_process_port_failures_total{comm=\"one\","
 				    "error=\"EADDRINUSE\"} 1\n"));
 	assert_null(strstr(out, "error=\"EAGAIN\"} 0\nephtrace_process"));
 	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process_failure\"} 0\n"));
@@ -462,7 +464,7 @@ static void test_top_n(void **state)
 	assert_null(strstr(out, "ratio{netns=\"2\""));
 	assert_null(strstr(out, "ports_left{netns=\"2\""));
 	assert_null(strstr(out, "seconds{netns=\"2\""));
-	assert_non_null(strstr(out, "ephtrace_process_ports_held{pid=\"5\",comm=\"five\"} 5\n"));
+	assert_non_null(strstr(out, "ephtrace_process_ports_held{comm=\"five\"} 5\n"));
 	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 0\n"));
 	free(out);
 }
@@ -653,84 +655,293 @@ static struct eph_rec rec(uint8_t type, uint32_t pid, const char *comm, int err,
 	return r;
 }
 
-static int pc_add(struct eph_proc_counts *pc, uint8_t type, uint32_t pid, const char *comm, int err,
-		  uint16_t flags)
+static int pc_fail(struct eph_proc_counts *pc, uint32_t pid, const char *comm, int err,
+		   uint64_t ts_ns)
 {
-	struct eph_rec r = rec(type, pid, comm, err, flags);
+	struct eph_rec r = rec(EPH_FAIL, pid, comm, err, 0);
 
+	r.ev.ts_ns = ts_ns;
 	return eph_proc_counts__add(pc, &r);
 }
 
-static bool only_even_alive(uint32_t pid, void *ctx)
+/* The containers the tracker knows, by pid (the rest: not known yet). */
+struct known {
+	uint32_t pid[8];
+	const struct eph_container *ct[8];
+	unsigned int n;
+};
+
+static int known_lookup(uint32_t pid, void *ctx, const struct eph_container **ct)
 {
-	(*(int *)ctx)++;
-	return pid % 2 == 0;
+	const struct known *k = ctx;
+	unsigned int i;
+
+	for (i = 0; i < k->n; i++) {
+		if (k->pid[i] == pid) {
+			*ct = k->ct[i];
+			return 1;
+		}
+	}
+	return 0;
 }
 
+/* The pids alive: a zero-terminated list. */
+static bool listed_alive(uint32_t pid, void *ctx)
+{
+	const uint32_t *p;
+
+	for (p = ctx; *p; p++)
+		if (*p == pid)
+			return true;
+	return false;
+}
+
+/* The rows of pc, checked to be unique by labels; the count of (comm, container id, err), 0
+ * when no row. */
+static uint64_t pc_count(const struct eph_proc_counts *pc, uint32_t pid, const char *comm,
+			 const char *ct_id, int err, size_t *nrows)
+{
+	struct eph_metrics_proc_fail *f;
+	struct eph_container *cts;
+	uint64_t n = 0;
+	size_t nf, i, hits = 0;
+
+	assert_int_equal(eph_proc_counts__rows(pc, &f, &nf, &cts), 0);
+	for (i = 0; i < nf; i++) {
+		const char *id = f[i].ct ? f[i].ct->id : "";
+
+		if (f[i].pid == pid && !strcmp(f[i].comm, comm) && !strcmp(id, ct_id) &&
+		    f[i].err == err) {
+			n = f[i].count;
+			hits++;
+		}
+	}
+	assert_true(hits <= 1);
+	if (nrows)
+		*nrows = nf;
+	free(f);
+	free(cts);
+	return n;
+}
+
+#define SEC 1000000000ull
+
+/*
+ * Failures by process identity: two pids of one name in one container are one series (their
+ * sum); the failures of a pid whose container is not known yet wait for it; a pid exiting
+ * keeps its failures in the series, which a new pid of the same identity goes on counting
+ * (never back to 0) while the table is under half full; one not known for 30 s is counted
+ * without container labels; what a full table cannot count is counted in untracked.
+ */
 static void test_proc_counts(void **state)
 {
-	struct eph_proc_counts *pc = eph_proc_counts__new(3);
-	struct eph_metrics_proc *procs;
-	struct eph_metrics_proc_fail *fails;
-	size_t np, nf;
-	int calls = 0, e;
+	static const struct eph_container web = { .runtime = "docker", .id = "c0ffee" };
+	struct eph_proc_counts *pc = eph_proc_counts__new(8, false);
+	struct known k = { .pid = { 10, 11, 20 }, .ct = { &web, &web, NULL }, .n = 0 };
+	uint32_t alive_10_11_20_30[] = { 10, 11, 20, 30, 0 }, alive_10_20_30[] = { 10, 20, 30, 0 };
+	uint32_t alive_none[] = { 0 }, alive_12[] = { 12, 0 };
+	size_t nrows;
+	int e;
 
 	(void)state;
 	assert_non_null(pc);
-	assert_null(eph_proc_counts__new(0));
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "old", 0, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_OWNER), 0); /* still held */
-	/* end of TIME_WAIT not seen (tracepoints): let go now */
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_OWNER | EPH_F_TW), 0);
-	assert_int_equal(pc_add(pc, EPH_TIME_WAIT, 10, "", 0, EPH_F_TW), 0); /* owner unknown */
-	assert_int_equal(pc_add(pc, EPH_RELEASE, 10, "", 0, EPH_F_OWNER), 0);
-	assert_int_equal(pc_add(pc, EPH_RELEASE, 10, "", 0, 0), 0); /* owner unknown: ignored */
-	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRNOTAVAIL, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRNOTAVAIL, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_FAIL, 11, "cli", EADDRINUSE, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_RELEASE, 12, "", 0, EPH_F_OWNER), 0); /* makes no row */
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 13, "third", 0, 0), 0);
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 14, "fourth", 0, 0), 0); /* table full */
-	assert_int_equal(eph_proc_counts__untracked(pc), 1);
+	assert_null(eph_proc_counts__new(0, false));
+	assert_int_equal(pc_fail(pc, 10, "web", EADDRNOTAVAIL, 1 * SEC), 0);
+	assert_int_equal(pc_fail(pc, 10, "web", EADDRNOTAVAIL, 1 * SEC), 0);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, 1 * SEC), 0);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, 1 * SEC), 0);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, 1 * SEC), 0);
+	assert_int_equal(pc_fail(pc, 20, "curl", EADDRNOTAVAIL, 1 * SEC), 0);
+	/* assignments and releases are the occupancy's: nothing here */
+	{
+		struct eph_rec r = rec(EPH_ASSIGN, 10, "web", 0, 0);
 
-	assert_int_equal(eph_proc_counts__rows(pc, &procs, &np, &fails, &nf), 0);
-	assert_int_equal(np, 2);
-	assert_int_equal(procs[0].pid, 10);
-	assert_string_equal(procs[0].comm, "web");
-	assert_int_equal(procs[0].held, 2);
-	assert_int_equal(procs[1].pid, 13);
-	assert_int_equal(nf, 2);
-	assert_int_equal(fails[0].pid, 11);
-	assert_int_equal(fails[0].err, EADDRNOTAVAIL);
-	assert_int_equal(fails[0].count, 2);
-	assert_int_equal(fails[1].err, EADDRINUSE);
-	assert_int_equal(fails[1].count, 1);
-	free(procs);
-	free(fails);
+		assert_int_equal(eph_proc_counts__add(pc, &r), 0);
+		r = rec(EPH_RELEASE, 10, "", 0, EPH_F_OWNER);
+		assert_int_equal(eph_proc_counts__add(pc, &r), 0);
+	}
+	/* no container known yet: pending, not shown (it would move to another series later) */
+	assert_int_equal(eph_proc_counts__pending(pc), 3);
+	assert_int_equal(pc_count(pc, 0, "web", "", EADDRNOTAVAIL, &nrows), 0);
+	assert_int_equal(nrows, 0);
+	assert_int_equal(eph_proc_counts__resolve(pc, known_lookup, &k), 0);
+	assert_int_equal(eph_proc_counts__pending(pc), 3);
 
-	/* 11 holds nothing and is gone: forgotten; 10 and 13 hold ports: kept unasked */
-	eph_proc_counts__prune(pc, only_even_alive, &calls);
-	assert_int_equal(calls, 1);
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 14, "fourth", 0, 0), 0); /* room again */
-	assert_int_equal(pc_add(pc, EPH_ASSIGN, 10, "web", 0, 0), 0);	 /* still found */
-	assert_int_equal(eph_proc_counts__rows(pc, &procs, &np, &fails, &nf), 0);
-	assert_int_equal(np, 3);
-	assert_int_equal(procs[0].pid, 10);
-	assert_int_equal(procs[0].held, 3);
-	assert_int_equal(procs[2].pid, 14);
-	assert_int_equal(nf, 0);
-	assert_null(fails);
-	free(procs);
+	/* known: both pids of web in the container are one series, the sum, with no pid */
+	k.n = 3;
+	assert_int_equal(eph_proc_counts__resolve(pc, known_lookup, &k), 0);
+	assert_int_equal(eph_proc_counts__pending(pc), 0);
+	assert_int_equal(eph_proc_counts__series(pc), 2);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, &nrows), 5);
+	assert_int_equal(pc_count(pc, 0, "curl", "", EADDRNOTAVAIL, NULL), 1);
+	assert_int_equal(nrows, 2);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, 2 * SEC), 0); /* straight in */
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRINUSE, 2 * SEC), 0);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 6);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRINUSE, NULL), 1);
 
-	/* at most 8 errnos per process; further ones are counted as untracked */
+	/* 11 exits: the series keeps its failures */
+	assert_int_equal(eph_proc_counts__prune(pc, 3 * SEC, listed_alive, alive_10_20_30), 0);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 6);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRINUSE, NULL), 1);
+
+	/* a pid whose container is never known: counted without one after 30 s */
+	assert_int_equal(pc_fail(pc, 30, "late", EAGAIN, 3 * SEC), 0);
+	assert_int_equal(eph_proc_counts__prune(pc, 4 * SEC, listed_alive, alive_10_11_20_30), 0);
+	assert_int_equal(pc_count(pc, 0, "late", "", EAGAIN, NULL), 0);
+	assert_int_equal(eph_proc_counts__prune(pc, 3 * SEC + EPH_PROC_PENDING_NS, listed_alive,
+						alive_10_11_20_30),
+			 0);
+	assert_int_equal(pc_count(pc, 0, "late", "", EAGAIN, NULL), 1);
+	assert_int_equal(eph_proc_counts__pending(pc), 0);
+
+	/* every pid gone: under half full (3 of 8 series), the counters stay; a new pid of web
+	 * in the container goes on from them */
+	assert_int_equal(eph_proc_counts__prune(pc, 40 * SEC, listed_alive, alive_none), 0);
+	assert_int_equal(eph_proc_counts__series(pc), 3);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 6);
+	k.pid[0] = 12;
+	assert_int_equal(pc_fail(pc, 12, "web", EADDRNOTAVAIL, 41 * SEC), 0);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 6); /* pending */
+	assert_int_equal(eph_proc_counts__resolve(pc, known_lookup, &k), 0);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 7);
+
+	/* half full (4 of 8): the series no live pid counts into go, that of 12 stays */
+	assert_int_equal(pc_fail(pc, 40, "other", EADDRNOTAVAIL, 42 * SEC), 0);
+	assert_int_equal(eph_proc_counts__prune(pc, 42 * SEC + EPH_PROC_PENDING_NS, listed_alive,
+						alive_12),
+			 0);
+	assert_int_equal(eph_proc_counts__series(pc), 1);
+	assert_int_equal(pc_count(pc, 0, "web", "c0ffee", EADDRNOTAVAIL, &nrows), 7);
+	assert_int_equal(nrows, 2); /* and EADDRINUSE */
+
+	/* at most 8 errnos per series; further ones are counted as untracked */
+	assert_int_equal(eph_proc_counts__untracked(pc), 0);
 	for (e = 1; e <= 9; e++)
-		assert_int_equal(pc_add(pc, EPH_FAIL, 13, "third", e, 0), 0);
-	assert_int_equal(eph_proc_counts__untracked(pc), 2);
+		assert_int_equal(pc_fail(pc, 12, "web", 200 + e, 43 * SEC), 0);
+	/* EADDRNOTAVAIL and EADDRINUSE took two of the 8 */
+	assert_int_equal(eph_proc_counts__untracked(pc), 3);
 	eph_proc_counts__free(pc);
 	eph_proc_counts__free(NULL);
+
+	/* a full table of pids: the next one's failures are untracked */
+	pc = eph_proc_counts__new(2, false);
+	assert_non_null(pc);
+	assert_int_equal(pc_fail(pc, 1, "a", EAGAIN, SEC), 0);
+	assert_int_equal(pc_fail(pc, 2, "b", EAGAIN, SEC), 0);
+	assert_int_equal(pc_fail(pc, 3, "c", EAGAIN, SEC), 0);
+	assert_int_equal(eph_proc_counts__untracked(pc), 1);
+	eph_proc_counts__free(pc);
+}
+
+/* With by_pid (serve --pid-labels): a series per pid, which goes with it. */
+static void test_proc_counts_by_pid(void **state)
+{
+	static const struct eph_container web = { .runtime = "docker", .id = "c0ffee" };
+	struct eph_proc_counts *pc = eph_proc_counts__new(8, true);
+	struct known k = { .pid = { 10, 11 }, .ct = { &web, &web }, .n = 2 };
+	uint32_t alive_10[] = { 10, 0 };
+	size_t nrows;
+
+	(void)state;
+	assert_non_null(pc);
+	assert_int_equal(pc_fail(pc, 10, "web", EADDRNOTAVAIL, SEC), 0);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, SEC), 0);
+	assert_int_equal(pc_fail(pc, 11, "web", EADDRNOTAVAIL, SEC), 0);
+	assert_int_equal(eph_proc_counts__resolve(pc, known_lookup, &k), 0);
+	assert_int_equal(pc_count(pc, 10, "web", "c0ffee", EADDRNOTAVAIL, &nrows), 1);
+	assert_int_equal(pc_count(pc, 11, "web", "c0ffee", EADDRNOTAVAIL, NULL), 2);
+	assert_int_equal(nrows, 2);
+	assert_int_equal(eph_proc_counts__prune(pc, 2 * SEC, listed_alive, alive_10), 0);
+	assert_int_equal(pc_count(pc, 11, "web", "c0ffee", EADDRNOTAVAIL, &nrows), 0);
+	assert_int_equal(nrows, 1);
+	eph_proc_counts__free(pc);
+}
+
+/*
+ * The writer: without pid labels, the rows of one comm and container are one series, their
+ * sum, ranked and cut after summing; findings lose their pid label too, and one whose labels
+ * an earlier one has is left out. With pid_labels (--pid-labels), a series per pid as before.
+ */
+static void test_proc_series(void **state)
+{
+	static const struct eph_container web = { .runtime = "docker", .id = "c0ffee" };
+	static const struct eph_container web2 = { .runtime = "docker", .id = "c0ffee" };
+	const struct eph_metrics_proc procs[] = {
+		{ 101, "nginx", 30, &web },
+		{ 102, "nginx", 12, &web2 }, /* another copy of the same container */
+		{ 103, "nginx", 5, NULL },   /* the host's nginx: another series */
+		{ 104, "curl", 0, NULL },
+	};
+	const struct eph_metrics_proc_fail fails[] = {
+		{ 0, "nginx", EADDRNOTAVAIL, 7, &web },
+		{ 102, "nginx", EADDRNOTAVAIL, 5, &web2 },
+		{ 102, "nginx", EAGAIN, 1, &web2 },
+		{ 103, "nginx", EADDRNOTAVAIL, 2, NULL },
+	};
+	const struct eph_metrics_finding finds[] = {
+		{ "single_destination", "critical", 9, 101, "nginx", "10.0.0.9:80", &web },
+		{ "single_destination", "critical", 9, 102, "nginx", "10.0.0.9:80", &web2 },
+		{ "bind_before_connect", "warning", 9, 103, "nginx", "", NULL },
+		{ "range_parity", "info", 9, 0, "", "", NULL },
+	};
+	struct eph_metrics_input in = { .procs = procs,
+					.nprocs = 4,
+					.fails = fails,
+					.nfails = 4,
+					.findings = finds,
+					.nfindings = 4,
+					.top = 2 };
+	const char *a, *b;
+	char *out;
+
+	(void)state;
+	out = write_all(&in, EPH_METRICS_TEXT);
+	a = strstr(out, "\nephtrace_process_ports_held{comm=\"nginx\",container_id=\"c0ffee\"} 42\n");
+	b = strstr(out, "\nephtrace_process_ports_held{comm=\"nginx\"} 5\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process\"} 0\n"));
+	a = strstr(out, "\nephtrace_process_port_failures_total{comm=\"nginx\","
+			"container_id=\"c0ffee\",error=\"EADDRNOTAVAIL\"} 12\n");
+	b = strstr(out, "\nephtrace_process_port_failures_total{comm=\"nginx\","
+			"error=\"EADDRNOTAVAIL\"} 2\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_null(strstr(out, "error=\"EAGAIN\"} 1\n")); /* third: cut by top 2 */
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"process_failure\"} 1\n"));
+	a = "ephtrace_finding{kind=\"single_destination\",severity=\"critical\",netns=\"9\","
+	    "comm=\"nginx\",target=\"10.0.0.9:80\",container_id=\"c0ffee\"} 1\n";
+	assert_non_null(strstr(out, a));
+	assert_null(strstr(strstr(out, a) + 1, a)); /* once */
+	assert_non_null(strstr(out, "ephtrace_finding{kind=\"bind_before_connect\","
+				    "severity=\"warning\",netns=\"9\",comm=\"nginx\",target=\"\"} 1\n"));
+	/* the duplicate is not a cut one: only the info finding is */
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"finding\"} 1\n"));
+	assert_null(strstr(out, "pid="));
+	free(out);
+
+	/* --pid-labels: per pid, as before summing existed */
+	in.pid_labels = true;
+	in.top = 0;
+	out = write_all(&in, EPH_METRICS_TEXT);
+	assert_non_null(strstr(out, "\nephtrace_process_ports_held{pid=\"101\",comm=\"nginx\","
+				    "container_id=\"c0ffee\"} 30\n"));
+	assert_non_null(strstr(out, "\nephtrace_process_ports_held{pid=\"102\",comm=\"nginx\","
+				    "container_id=\"c0ffee\"} 12\n"));
+	assert_non_null(strstr(out, "\nephtrace_process_ports_held{pid=\"103\",comm=\"nginx\"} 5\n"));
+	assert_non_null(strstr(out, "\nephtrace_process_port_failures_total{pid=\"102\","
+				    "comm=\"nginx\",container_id=\"c0ffee\",error=\"EAGAIN\"} 1\n"));
+	assert_non_null(strstr(out, "ephtrace_finding{kind=\"single_destination\","
+				    "severity=\"critical\",netns=\"9\",pid=\"101\",comm=\"nginx\","));
+	assert_non_null(strstr(out, "ephtrace_finding{kind=\"single_destination\","
+				    "severity=\"critical\",netns=\"9\",pid=\"102\",comm=\"nginx\","));
+	assert_non_null(strstr(out, "ephtrace_finding{kind=\"range_parity\",severity=\"info\","
+				    "netns=\"9\",pid=\"\",comm=\"\",target=\"\"} 1\n"));
+	assert_non_null(strstr(out, "ephtrace_series_truncated{table=\"finding\"} 0\n"));
+	free(out);
 }
 
 /* The fixed input of the golden files: a bit of everything, hostile comm included. */
@@ -756,13 +967,15 @@ static char *golden_output(enum eph_metrics_format fmt)
 		.runtime = "docker",
 		.id = "915a31bb1a5126a672db32977a1e0438bb5f6a3602ace28987e924b2cc135e3f",
 	};
+	/* two pids of curl in the pod: one series, their sum (no pid label) */
 	static const struct eph_metrics_proc procs[] = {
-		{ 4242, "curl", 16, &pod },
+		{ 4242, "curl", 12, &pod },
 		{ 4243, "evil\"\\\n\xff\t", 2, &docker },
+		{ 4244, "curl", 4, &pod },
 	};
 	static const struct eph_metrics_proc_fail fails[] = {
-		{ 4242, "curl", EADDRNOTAVAIL, 48, &pod },
-		{ 4243, "evil\"\\\n\xff\t", EAGAIN, 1, &docker },
+		{ 0, "curl", EADDRNOTAVAIL, 48, &pod },
+		{ 0, "evil\"\\\n\xff\t", EAGAIN, 1, &docker },
 	};
 	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16, &pod },
 							  { 4026531840u, 28232, NULL } };
@@ -813,7 +1026,7 @@ static char *golden_output(enum eph_metrics_format fmt)
 		.scopes = sc,
 		.nscopes = 2,
 		.procs = procs,
-		.nprocs = 2,
+		.nprocs = 3,
 		.fails = fails,
 		.nfails = 2,
 		.progs = progs,
@@ -911,6 +1124,8 @@ int main(void)
 		cmocka_unit_test(test_counters_and_progs),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_proc_counts),
+		cmocka_unit_test(test_proc_counts_by_pid),
+		cmocka_unit_test(test_proc_series),
 		cmocka_unit_test(test_golden_text),
 		cmocka_unit_test(test_golden_openmetrics),
 	};

@@ -108,13 +108,26 @@ static void test_fact(void **state)
 	assert_null(f.cgroup);
 	assert_int_equal(eph_pfact__apply(&f, occ), 0); /* empty: nothing */
 
-	/* within the TTL: a host process's facts cannot change anything */
+	/* within the TTL: the facts read before, container or none, for an occupancy that does
+	 * not know the process's container (it pruned the process and met it again); one that
+	 * knows it is left alone */
 	pi = eph_procinfo__new(NULL, 0);
 	assert_int_equal(eph_procinfo__fact(pi, getpid(), SEC, &f), 1);
 	eph_pfact__clear(&f);
-	assert_int_equal(eph_procinfo__fact(pi, getpid(), 2 * SEC, &f), in_ct);
+	assert_int_equal(eph_procinfo__fact(pi, getpid(), 2 * SEC, &f), 1);
 	assert_false(f.fresh);
+	assert_true((f.ct != NULL) == in_ct);
+	eph_occ__free(occ);
+	occ = eph_occ__new(&(struct eph_occ_opts){ 0 });
+	assert_non_null(occ);
+	assert_false(eph_occ__container_known(occ, getpid(), NULL));
+	assert_int_equal(eph_pfact__apply(&f, occ), 0);
+	assert_true(eph_occ__container_known(occ, getpid(), NULL));
 	eph_pfact__clear(&f);
+	/* a pid that is gone before it could be read: nothing to say, not even "no container" */
+	assert_int_equal(eph_procinfo__apply(pi, occ, 0x3ffffff0, 3 * SEC), 0);
+	assert_false(eph_occ__container_known(occ, 0x3ffffff0, NULL));
+	assert_int_equal(eph_procinfo__fact(pi, 0x3ffffff0, 3 * SEC, &f), 0);
 	eph_procinfo__free(pi);
 	eph_occ__free(occ);
 }

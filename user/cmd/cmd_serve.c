@@ -42,7 +42,8 @@
 static const char usage[] =
 	"Usage: ephtrace serve [OPTIONS]\n"
 	"Serve Prometheus metrics over HTTP: port assignments and failures, port search and hold\n"
-	"time histograms, ports held per process, usable ports per network namespace.\n"
+	"time histograms, ports held and failures per process name and container, usable ports per\n"
+	"network namespace.\n"
 	"GET /metrics (text 0.0.4, or OpenMetrics 1.0 when Accept asks for\n"
 	"application/openmetrics-text) and GET /healthz.\n"
 	"\n"
@@ -51,6 +52,9 @@ static const char usage[] =
 	"                       exporter port registry (the 9100-9999 block is full).\n"
 	"      --top N          at most N series per process/destination table (default 20);\n"
 	"                       the rest are counted in ephtrace_series_truncated\n"
+	"      --pid-labels     label process series and findings by pid too (debugging: a series\n"
+	"                       per pid comes and goes with it); by default a process is its comm\n"
+	"                       and container, its pids summed, exited ones' failures kept\n"
 	"      --bpf-stats      turn on BPF run-time stats while serving (as the sysctl\n"
 	"                       kernel.bpf_stats_enabled=1) for ephtrace_bpf_program_* metrics\n"
 	EPH_NODE_USAGE
@@ -65,13 +69,15 @@ static const char usage[] =
 
 enum {
 	OPT_TOP = 1000,
-	OPT_BPF_STATS
+	OPT_BPF_STATS,
+	OPT_PID_LABELS
 };
 
 static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
+	{ "pid-labels", no_argument, NULL, OPT_PID_LABELS },
 	{ "help", no_argument, NULL, 'h' },
 	EPH_LOADER_LONGOPTS,
 	EPH_NODE_LONGOPTS,
@@ -83,6 +89,7 @@ struct serve_opts {
 	socklen_t addrlen;
 	unsigned int top;
 	bool bpf_stats;
+	bool pid_labels;
 };
 
 /* "127.0.0.1:10099", "[::1]:10099" */
@@ -149,6 +156,9 @@ static int parse_args(int argc, char **argv, struct serve_opts *o, struct eph_lo
 			break;
 		case OPT_BPF_STATS:
 			o->bpf_stats = true;
+			break;
+		case OPT_PID_LABELS:
+			o->pid_labels = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -228,6 +238,20 @@ static int on_record(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
+static int known_container(uint32_t pid, void *ctx, const struct eph_container **ct)
+{
+	return eph_occ__container_known(ctx, pid, ct);
+}
+
+/* The per-process failures waiting for their process's container, given it where the tracker
+ * knows it now (under the lock). 0 or -ENOMEM. */
+int resolve_procs(struct serve *s)
+{
+	if (!eph_proc_counts__pending(s->procs))
+		return 0;
+	return eph_proc_counts__resolve(s->procs, known_container, s->t.occ);
+}
+
 /* The pids of the per-process counts, and which of them are gone: listed under the lock,
  * looked up (kill(pid, 0)) without it. */
 struct pid_list {
@@ -255,7 +279,8 @@ static bool pid_alive(uint32_t pid, void *ctx)
 	return true;
 }
 
-/* Forget the exited processes of the per-process counts that hold nothing. Returns the event
+/* The per-process failure counts of the exited processes: kept in their series (the pids
+ * go), and those whose container never became known counted without it. Returns the event
  * callback's error (-ENOMEM), or 0. */
 static int prune_procs(struct serve *s)
 {
@@ -264,7 +289,7 @@ static int prune_procs(struct serve *s)
 	int err;
 
 	pthread_mutex_lock(&s->lock);
-	eph_proc_counts__prune(s->procs, pid_alive, &l);
+	err = resolve_procs(s) ?: eph_proc_counts__prune(s->procs, eph_now_ns(), pid_alive, &l);
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < l.n; i++)
 		if (kill(l.v[i], 0) && errno == ESRCH)
@@ -273,9 +298,10 @@ static int prune_procs(struct serve *s)
 	l.listing = false;
 	qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
 	pthread_mutex_lock(&s->lock);
-	if (l.n)
-		eph_proc_counts__prune(s->procs, pid_alive, &l);
-	err = s->err;
+	if (!err && l.n)
+		err = eph_proc_counts__prune(s->procs, eph_now_ns(), pid_alive, &l);
+	if (!err)
+		err = s->err;
 	pthread_mutex_unlock(&s->lock);
 	free(l.v);
 	return err;
@@ -296,6 +322,8 @@ static int tracker_turn(struct serve *s, bool tick)
 	if (err >= 0)
 		err = tick ? eph_tracker__tick(&s->t, eph_now_ns()) :
 			     eph_tracker__poll(&s->t, eph_now_ns());
+	if (err >= 0) /* what the worker found may name the containers of new pids */
+		err = resolve_procs(s);
 	pthread_mutex_unlock(&s->lock);
 	if (err)
 		fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
@@ -359,7 +387,8 @@ int cmd_serve(int argc, char **argv)
 	if (eph_parse_only)
 		return 0;
 	s.top = o.top;
-	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS);
+	s.pid_labels = o.pid_labels;
+	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS, o.pid_labels);
 	s.hl = eph_httplimit__new(
 		&(struct eph_httplimit_opts){ .max_conns = SERVE_MAX_CONNECTIONS,
 					      .max_per_addr = SERVE_MAX_PER_IP,

@@ -63,11 +63,12 @@ struct serve {
 	struct eph_httplimit *hl; /* connections to the HTTP endpoint */
 	const char *backend;
 	unsigned int top;
+	bool pid_labels;	       /* --pid-labels */
 	int stats_fd;		       /* BPF_ENABLE_STATS, or -1 */
 	uint64_t bad_records;	       /* malformed ring-buffer records (event loop only) */
 	_Atomic uint64_t heartbeat_ms; /* last turn of the event loop */
 	pthread_mutex_t lock;	       /* protects what follows */
-	struct eph_proc_counts *procs; /* failures by process and errno */
+	struct eph_proc_counts *procs; /* failures by process identity and errno */
 	struct eph_tracker t;	       /* ports held: destinations, processes, ranges */
 	int err;		       /* of the event callback (-ENOMEM) */
 };
@@ -77,6 +78,9 @@ struct MHD_Daemon;
 /* The /metrics body in fmt: the kernel's maps read here, the tracker's rows under s->lock
  * (serve_metrics.c). 0 or -errno. */
 int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *sb);
+/* The per-process failures whose process's container the tracker knows now go to their
+ * series; under s->lock (cmd_serve.c). 0 or -ENOMEM. */
+int resolve_procs(struct serve *s);
 
 /* libmicrohttpd on the bound socket fd, its requests answered from s (serve_http.c); the
  * daemon owns fd once started. NULL if it could not start. */

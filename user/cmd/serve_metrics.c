@@ -132,8 +132,9 @@ static int scope_metrics(const struct eph_occ_rows *rows, struct eph_metrics_inp
 }
 
 /* The occupancy tracker's rows as metric rows: destinations, namespaces with a known range,
- * and the ports each known process holds (the unknown owner of TIME_WAIT found at start has
- * no pid to label it with: it counts in the destinations, not in a process series). */
+ * and the ports each known process holds, per pid (the writer sums them by comm and container
+ * unless --pid-labels; the unknown owner of TIME_WAIT found at start has no pid nor comm: it
+ * counts in the destinations, not in a process series). */
 static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input *in,
 		       struct eph_metrics_dest **dests, struct eph_metrics_proc **procs,
 		       struct eph_metrics_netns **netns)
@@ -222,15 +223,15 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 {
 	struct vec stats = { .sz = sizeof(struct eph_metrics_stat) };
 	struct vec progs = { .sz = sizeof(struct eph_metrics_prog) };
-	struct eph_metrics_proc *procs = NULL, *held = NULL;
+	struct eph_metrics_proc *procs = NULL;
 	struct eph_metrics_proc_fail *fails = NULL;
+	struct eph_container *fail_cts = NULL;
 	struct eph_metrics_netns *netns = NULL;
 	struct eph_metrics_dest *dests = NULL;
 	struct eph_metrics_scope *scopes = NULL;
 	struct eph_occ_rows rows = { 0 };
 	struct eph_findings fs = { 0 };
 	struct eph_metrics_finding *finds = NULL;
-	size_t nheld = 0;
 	struct eph_hists h = EPH_HISTS_INIT;
 	uint64_t cnt[EPH_CNT_MAX];
 	struct eph_metrics_input in = {
@@ -239,6 +240,7 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 		.counters = cnt,
 		.hists = &h,
 		.top = s->top,
+		.pid_labels = s->pid_labels,
 	};
 	int err;
 
@@ -252,7 +254,9 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 	if (err)
 		goto out_free;
 	pthread_mutex_lock(&s->lock);
-	err = eph_proc_counts__rows(s->procs, &held, &nheld, &fails, &in.nfails);
+	err = resolve_procs(s);
+	if (!err)
+		err = eph_proc_counts__rows(s->procs, &fails, &in.nfails, &fail_cts);
 	in.procs_untracked = eph_proc_counts__untracked(s->procs);
 	in.resyncs = eph_occ__resyncs(s->t.occ);
 	in.resync_released = eph_occ__resync_released(s->t.occ);
@@ -269,8 +273,6 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 		err = finding_rows(&fs, &finds);
 	if (err)
 		goto out_free;
-	for (size_t i = 0; i < in.nfails; i++) /* the failures' processes: their containers */
-		fails[i].ct = eph_occ_rows__container(&rows, fails[i].pid);
 	in.stats = stats.v;
 	in.nstats = stats.n;
 	in.progs = progs.v;
@@ -282,9 +284,9 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 out_free:
 	free(stats.v);
 	free(progs.v);
-	free(held);
 	free(procs);
 	free(fails);
+	free(fail_cts);
 	free(dests);
 	free(scopes);
 	free(netns);

@@ -86,7 +86,8 @@ struct eph_metrics_netns {
 	const struct eph_container *ct; /* its owner (labels), or NULL */
 };
 
-/* Ports one process holds now. */
+/* Ports one process holds now. The writer sums the rows of one identity (comm and container
+ * labels; pid too with pid_labels) into one series. */
 struct eph_metrics_proc {
 	uint32_t pid;
 	char comm[EPH_COMM_LEN]; /* any bytes; read up to the first NUL */
@@ -94,9 +95,10 @@ struct eph_metrics_proc {
 	const struct eph_container *ct; /* its container (labels), or NULL */
 };
 
-/* Port allocation failures of one process with one errno. */
+/* Port allocation failures of one process identity with one errno (eph_proc_counts__rows);
+ * rows of one identity and errno are summed, as above. */
 struct eph_metrics_proc_fail {
-	uint32_t pid;
+	uint32_t pid; /* shown only with pid_labels (eph_proc_counts keeps 0 without) */
 	char comm[EPH_COMM_LEN];
 	int32_t err; /* positive errno */
 	uint64_t count;
@@ -108,7 +110,7 @@ struct eph_metrics_finding {
 	const char *kind;     /* "bind_before_connect", ... */
 	const char *severity; /* "info", "warning", "critical" */
 	uint32_t netns;
-	uint32_t pid; /* 0: not known (label left empty) */
+	uint32_t pid; /* with pid_labels only; 0: not known (label left empty) */
 	char comm[EPH_COMM_LEN];
 	char target[64]; /* "127.0.0.1:5000", "tcp port 8080", or "" (the namespace) */
 	const struct eph_container *ct;
@@ -125,8 +127,11 @@ struct eph_metrics_prog {
  * Container labels (container_id; pod, namespace, container for a pod) follow a row's own,
  * on destinations, bind scopes, namespaces, processes, failures and findings; none for the
  * host's. Everything one scrape shows. Arrays may be NULL when their count is 0; rows must be
- * unique by their labels (pid; pid+err; netns+proto+saddr+daddr+dport; netns+proto+family+addr;
- * netns; program name).
+ * unique by their labels (netns+proto+saddr+daddr+dport; netns+proto+family+addr; netns;
+ * program name), except processes, failures and findings: process and failure rows with the
+ * same labels are summed into one series, a finding whose labels an earlier one has is left
+ * out. A process's labels are comm and its container's, and pid only with pid_labels: a
+ * series per pid would come and go with the pids and start again from 0 with each new one.
  * Rows need not be sorted: the output is (same input, same bytes).
  */
 struct eph_metrics_input {
@@ -154,11 +159,13 @@ struct eph_metrics_input {
 	uint64_t resyncs;	  /* sock_diag reconciliations (eph_occ__resyncs) */
 	uint64_t resync_released; /* ports they found released without an event */
 	unsigned int top;	  /* at most this many rows per table (0: no limit) */
+	bool pid_labels; /* a pid label on process, failure and finding series (serve --pid-labels) */
 };
 
 /*
  * Append the whole exposition. Destinations and bind scopes are ranked by utilization then
- * ports held, processes by ports held (only those holding some), failures by count; rows past
+ * ports held, processes by ports held (only those holding some), failures by count (each after
+the sums above); rows past
  * the top N are left out and counted in ephtrace_series_truncated{table}. Failure counters of
  * the common port errors (connect EADDRNOTAVAIL, bind EADDRINUSE, UDP autobind EAGAIN) are
  * always there, 0 until the kernel counts one, so that increase() sees the first failure; so
@@ -182,27 +189,53 @@ int eph_metrics_float(struct strbuf *sb, double v);
 bool eph_metrics_wants_openmetrics(const char *accept);
 
 /*
- * Processes seen in events, until the occupancy tracker provides its own rows: ports taken
- * and not yet released and failures by errno, per pid. O(1) per event.
- * At most max processes are kept; events of further ones are counted in untracked.
+ * Port allocation failures by process identity, from events: the counters of
+ * ephtrace_process_port_failures_total, which must never go back for a series that stays.
+ * An identity is the process's name (pcomm, eph_proc_comm()) and its container's labels, and
+ * its pid only when made with by_pid (serve --pid-labels): without, every pid of a name in a
+ * container counts into one series, which outlives them.
+ *
+ * - Each (pid, comm) that failed has an entry (at most max), its failures "pending" (not in
+ *   the rows) until its container is known: eph_proc_counts__resolve(), or gone or 30 s old
+ *   (EPH_PROC_PENDING_NS) at a prune, then as not known (no container labels). Then they move to
+ *   the identity's series (at most max), and the entry's further failures go there: a series
+ *   only grows, and each failure counts once, in the one series it is shown in.
+ * - A series lives while an entry of a live pid counts into it and, without by_pid, after
+ *   that while the series table is under half full (as destinations keep their failure
+ *   counters): only then is a counter dropped, to start again from 0 should the identity come
+ *   back. With by_pid a series goes with its pid, as pids do.
+ * - Failures of a new pid when the entries are full, of a ninth errno of a series or
+ *   pending entry, or pending when no series could be made for them are counted in untracked.
+ * Only EPH_FAIL records count; ports held per process come from the occupancy tracker.
  */
 struct eph_proc_counts;
 
-struct eph_proc_counts *eph_proc_counts__new(uint32_t max); /* NULL: ENOMEM or EINVAL */
-void eph_proc_counts__free(struct eph_proc_counts *pc);	    /* NULL-safe */
-/* assign: held++; fail: failures[err]++; release with EPH_F_OWNER: held-- of that pid;
- * time_wait: nothing (still held), except with EPH_F_TW (its end will not be seen: the
- * tracepoint backend), then as a release; bound_connect: nothing (bind() was the assignment).
- * The comm is the latest of an assign or fail.
+#define EPH_PROC_PENDING_NS 30000000000ull /* a container still not known: counted without */
+
+struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid); /* NULL: ENOMEM, EINVAL */
+void eph_proc_counts__free(struct eph_proc_counts *pc);			 /* NULL-safe */
+/* A failure (EPH_FAIL) of pid, with the record's pcomm; other records do nothing.
  * Returns 0 or -ENOMEM. */
 int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r);
-/* Forget processes that hold nothing and are gone (alive() false). */
-void eph_proc_counts__prune(struct eph_proc_counts *pc, bool (*alive)(uint32_t pid, void *ctx),
-			    void *ctx);
+/* The pending entries whose container lookup() knows (it returns 1 and sets *ct: NULL or
+ * none for a host process; 0: not known yet) go to their series. 0 or -ENOMEM. */
+int eph_proc_counts__resolve(struct eph_proc_counts *pc,
+			     int (*lookup)(uint32_t pid, void *ctx,
+					   const struct eph_container **ct),
+			     void *ctx);
+/* Entries of the pids that are gone (alive() false) end, their pending failures counted
+ * without container labels, as are those pending since EPH_PROC_PENDING_NS before now_ns (the
+ * clock of the records' ts_ns); then the series no entry counts into go by the rules above.
+ * 0 or -ENOMEM. */
+int eph_proc_counts__prune(struct eph_proc_counts *pc, uint64_t now_ns,
+			   bool (*alive)(uint32_t pid, void *ctx), void *ctx);
 uint64_t eph_proc_counts__untracked(const struct eph_proc_counts *pc);
-/* Rows for the writer (malloc'ed, caller frees; NULL when empty): processes holding ports,
- * and failures by pid and errno. Returns 0 or -ENOMEM. */
-int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_proc **procs,
-			  size_t *nprocs, struct eph_metrics_proc_fail **fails, size_t *nfails);
+uint32_t eph_proc_counts__pending(const struct eph_proc_counts *pc); /* entries pending */
+uint32_t eph_proc_counts__series(const struct eph_proc_counts *pc);  /* series kept */
+/* The series as failure rows, one per errno with a count (malloc'ed; NULL when empty), and
+ * the containers their ct point to (*cts, malloc'ed, or NULL): the caller frees both.
+ * Returns 0 or -ENOMEM. */
+int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_proc_fail **fails,
+			  size_t *nfails, struct eph_container **cts);
 
 #endif

@@ -67,19 +67,22 @@ static const struct family fam_range = {
 };
 static const struct family fam_proc_held = {
 	"ephtrace_process_ports_held", M_GAUGE, NULL,
-	"Ports a process took since ephtrace started and holds now, for the processes holding "
-	"most. TIME_WAIT is included where the backend sees its end (fentry, kprobe), not on the "
-	"tracepoint backend."
+	"Ports the processes of one name (comm) in one container (none: the host's) took since "
+	"ephtrace started and hold now, summed over their pids (per pid with --pid-labels), for "
+	"those holding most. TIME_WAIT is included where the backend sees its end (fentry, "
+	"kprobe), not on the tracepoint backend."
 };
 static const struct family fam_proc_fail = {
 	"ephtrace_process_port_failures", M_COUNTER, NULL,
-	"Port allocation failures of a process by errno, since ephtrace started, for the "
-	"processes with most."
+	"Port allocation failures of the processes of one name (comm) in one container (none: "
+	"the host's) by errno, summed over their pids, exited ones included (per pid with "
+	"--pid-labels), since ephtrace started, for those with most."
 };
 static const struct family fam_finding = {
 	"ephtrace_finding", M_GAUGE, NULL,
 	"1 while a finding holds: why a port space fills up (kind), how close it is to running "
-	"out (severity), where (netns, target) and who (pid, comm); see README's findings."
+	"out (severity), where (netns, target) and who (comm and container; pid with "
+	"--pid-labels); see README's findings."
 };
 static const struct family fam_truncated = {
 	"ephtrace_series_truncated", M_GAUGE, NULL,
@@ -88,7 +91,8 @@ static const struct family fam_truncated = {
 };
 static const struct family fam_untracked = {
 	"ephtrace_process_events_untracked", M_COUNTER, NULL,
-	"Events not counted per process because the process table was full."
+	"Port allocation failures not counted in a process series because a table was full "
+	"(pids, series, or the 8 errnos of one)."
 };
 
 static int cmp_addr(const uint8_t *a, const uint8_t *b)
@@ -140,6 +144,54 @@ static int cmp_scope(const void *a, const void *b)
 	return cmp_addr(x->addr, y->addr);
 }
 
+/* Whether two containers show the same labels (ct_labels), as strcmp. */
+static int cmp_ct(const struct eph_container *x, const struct eph_container *y)
+{
+	static const struct eph_container none;
+	int c;
+
+	x = x && !eph_container__none(x) ? x : &none;
+	y = y && !eph_container__none(y) ? y : &none;
+	c = strncmp(x->id, y->id, sizeof(x->id));
+	if (c || (!x->pod[0] && !y->pod[0]))
+		return c;
+	if (!x->pod[0] || !y->pod[0])
+		return x->pod[0] ? 1 : -1;
+	c = strncmp(x->pod, y->pod, sizeof(x->pod));
+	if (!c)
+		c = strncmp(x->pod_namespace, y->pod_namespace, sizeof(x->pod_namespace));
+	if (!c)
+		c = strncmp(x->container, y->container, sizeof(x->container));
+	return c;
+}
+
+/* A process series' labels: pid (0 unless pid_labels: see sum_procs), comm, container. */
+static int cmp_who(uint32_t xpid, const char *xcomm, const struct eph_container *xct, uint32_t ypid,
+		   const char *ycomm, const struct eph_container *yct)
+{
+	int c;
+
+	if (xpid != ypid)
+		return xpid < ypid ? -1 : 1;
+	c = strncmp(xcomm, ycomm, EPH_COMM_LEN);
+	return c ? c : cmp_ct(xct, yct);
+}
+
+static int cmp_proc_who(const void *a, const void *b)
+{
+	const struct eph_metrics_proc *x = a, *y = b;
+
+	return cmp_who(x->pid, x->comm, x->ct, y->pid, y->comm, y->ct);
+}
+
+static int cmp_fail_who(const void *a, const void *b)
+{
+	const struct eph_metrics_proc_fail *x = a, *y = b;
+	int c = cmp_who(x->pid, x->comm, x->ct, y->pid, y->comm, y->ct);
+
+	return c ? c : x->err - y->err;
+}
+
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct eph_metrics_proc *x = *(const struct eph_metrics_proc *const *)a;
@@ -147,7 +199,7 @@ static int cmp_proc(const void *a, const void *b)
 
 	if (x->held != y->held)
 		return x->held > y->held ? -1 : 1;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
+	return cmp_proc_who(x, y);
 }
 
 static int cmp_fail(const void *a, const void *b)
@@ -157,9 +209,7 @@ static int cmp_fail(const void *a, const void *b)
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return x->err - y->err;
+	return cmp_fail_who(x, y);
 }
 
 static int cmp_netns(const void *a, const void *b)
@@ -371,53 +421,179 @@ static int write_netns(struct writer *w, const struct eph_metrics_input *in)
 	return 0;
 }
 
-static void write_procs(struct writer *w, const struct eph_metrics_proc *const *p, size_t np,
-			const struct eph_metrics_proc_fail *const *f, size_t nf)
+/*
+ * The rows of in->procs and in->fails summed by series: one per comm and container (and pid
+ * with pid_labels; without, the copies' pid is 0), failures per errno too. New arrays, which
+ * the caller frees (NULL when empty). 0 or -ENOMEM.
+ */
+static int sum_procs(const struct eph_metrics_input *in, struct eph_metrics_proc **procs,
+		     size_t *np, struct eph_metrics_proc_fail **fails, size_t *nf)
+{
+	struct eph_metrics_proc *p = NULL;
+	struct eph_metrics_proc_fail *f = NULL;
+	size_t i, k;
+
+	*procs = NULL;
+	*fails = NULL;
+	*np = *nf = 0;
+	if (in->nprocs && !(p = calloc(in->nprocs, sizeof(*p))))
+		return -ENOMEM;
+	if (in->nfails && !(f = calloc(in->nfails, sizeof(*f)))) {
+		free(p);
+		return -ENOMEM;
+	}
+	if (in->nprocs)
+		memcpy(p, in->procs, in->nprocs * sizeof(*p));
+	if (in->nfails)
+		memcpy(f, in->fails, in->nfails * sizeof(*f));
+	for (i = 0; !in->pid_labels && i < in->nprocs; i++)
+		p[i].pid = 0;
+	for (i = 0; !in->pid_labels && i < in->nfails; i++)
+		f[i].pid = 0;
+	if (in->nprocs)
+		qsort(p, in->nprocs, sizeof(*p), cmp_proc_who);
+	if (in->nfails)
+		qsort(f, in->nfails, sizeof(*f), cmp_fail_who);
+	for (i = 0, k = 0; i < in->nprocs; i++) {
+		if (k && !cmp_proc_who(&p[k - 1], &p[i]))
+			p[k - 1].held += p[i].held;
+		else
+			p[k++] = p[i];
+	}
+	*np = k;
+	for (i = 0, k = 0; i < in->nfails; i++) {
+		if (k && !cmp_fail_who(&f[k - 1], &f[i]))
+			f[k - 1].count += f[i].count;
+		else
+			f[k++] = f[i];
+	}
+	*nf = k;
+	*procs = p;
+	*fails = f;
+	return 0;
+}
+
+static void proc_labels(struct writer *w, bool pid, uint32_t id, const char *comm,
+			const struct eph_container *ct)
+{
+	if (pid)
+		label_u64(w, "pid", id);
+	label(w, "comm", comm, EPH_COMM_LEN);
+	ct_labels(w, ct);
+}
+
+static void write_procs(struct writer *w, bool pid, const struct eph_metrics_proc *const *p,
+			size_t np, const struct eph_metrics_proc_fail *const *f, size_t nf)
 {
 	size_t i;
 
 	family(w, &fam_proc_held);
 	for (i = 0; i < np; i++) {
 		sample(w, "");
-		label_u64(w, "pid", p[i]->pid);
-		label(w, "comm", p[i]->comm, sizeof(p[i]->comm));
-		ct_labels(w, p[i]->ct);
+		proc_labels(w, pid, p[i]->pid, p[i]->comm, p[i]->ct);
 		value_u64(w, p[i]->held);
 	}
 	family(w, &fam_proc_fail);
 	for (i = 0; i < nf; i++) {
 		sample(w, "_total");
-		label_u64(w, "pid", f[i]->pid);
-		label(w, "comm", f[i]->comm, sizeof(f[i]->comm));
-		ct_labels(w, f[i]->ct);
+		proc_labels(w, pid, f[i]->pid, f[i]->comm, f[i]->ct);
 		label_errno(w, "error", f[i]->err);
 		value_u64(w, f[i]->count);
 	}
 }
 
-/* The findings, most severe first, at most top of them; returns how many were left out. */
-static uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in)
+/* A finding's labels but pid, as strcmp; pid too with pid_labels. */
+static int cmp_finding_labels(const struct eph_metrics_finding *x,
+			      const struct eph_metrics_finding *y, bool pid)
 {
-	size_t i, n = in->top && in->nfindings > in->top ? in->top : in->nfindings;
+	int c = strcmp(x->kind, y->kind);
+
+	if (!c)
+		c = strcmp(x->severity, y->severity);
+	if (!c && x->netns != y->netns)
+		c = x->netns < y->netns ? -1 : 1;
+	if (!c)
+		c = cmp_who(pid ? x->pid : 0, x->comm, x->ct, pid ? y->pid : 0, y->comm, y->ct);
+	if (!c)
+		c = strncmp(x->target, y->target, sizeof(x->target));
+	return c;
+}
+
+struct finding_ref {
+	const struct eph_metrics_finding *f;
+	size_t i; /* its place in the input */
+	bool pid;
+};
+
+static int cmp_finding_ref(const void *a, const void *b)
+{
+	const struct finding_ref *x = a, *y = b;
+	int c = cmp_finding_labels(x->f, y->f, x->pid);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Which findings to write: not one whose labels an earlier one has (without pid labels, two
+ * processes of one name in one netns can each have the same finding). *dup[i] true: left out.
+ * 0 or -ENOMEM. */
+static int finding_dups(const struct eph_metrics_input *in, bool **dup)
+{
+	struct finding_ref *r;
+	size_t i;
+
+	*dup = NULL;
+	if (!in->nfindings)
+		return 0;
+	r = calloc(in->nfindings, sizeof(*r));
+	*dup = calloc(in->nfindings, sizeof(**dup));
+	if (!r || !*dup) {
+		free(r);
+		free(*dup);
+		*dup = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < in->nfindings; i++)
+		r[i] = (struct finding_ref){ &in->findings[i], i, in->pid_labels };
+	qsort(r, in->nfindings, sizeof(*r), cmp_finding_ref);
+	for (i = 1; i < in->nfindings; i++)
+		if (!cmp_finding_labels(r[i - 1].f, r[i].f, in->pid_labels))
+			(*dup)[r[i].i] = true;
+	free(r);
+	return 0;
+}
+
+/* The findings, most severe first, at most top of them (dup: left out, see finding_dups);
+ * returns how many were left out by top. */
+static uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in,
+			       const bool *dup)
+{
+	size_t i, n = 0, cut = 0;
 
 	family(w, &fam_finding);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < in->nfindings; i++) {
 		const struct eph_metrics_finding *f = &in->findings[i];
 
+		if (dup[i])
+			continue;
+		if (in->top && n == in->top) {
+			cut++;
+			continue;
+		}
+		n++;
 		sample(w, "");
 		label_str(w, "kind", f->kind);
 		label_str(w, "severity", f->severity);
 		label_u64(w, "netns", f->netns);
-		if (f->pid)
+		if (in->pid_labels && f->pid)
 			label_u64(w, "pid", f->pid);
-		else
+		else if (in->pid_labels)
 			label_str(w, "pid", "");
 		label(w, "comm", f->comm, sizeof(f->comm));
 		label(w, "target", f->target, sizeof(f->target));
 		ct_labels(w, f->ct);
 		value_u64(w, 1);
 	}
-	return in->nfindings - n;
+	return cut;
 }
 
 static void write_truncated(struct writer *w, const char *table, uint64_t cut)
@@ -430,30 +606,37 @@ static void write_truncated(struct writer *w, const char *table, uint64_t cut)
 int write_rows(struct writer *w, const struct eph_metrics_input *in)
 {
 	const void **d = NULL, **sc = NULL, **p = NULL, **f = NULL;
-	size_t nd = 0, nsc = 0, np = 0, nf = 0;
+	struct eph_metrics_proc *procs = NULL;
+	struct eph_metrics_proc_fail *fails = NULL;
+	size_t nd = 0, nsc = 0, np = 0, nf = 0, nprocs = 0, nfails = 0;
 	uint64_t cut_d = 0, cut_sc = 0, cut_p = 0, cut_f = 0, cut_find;
+	bool *dup = NULL;
 	int err;
 
-	err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_all, cmp_dest, in->top, &d, &nd,
-		   &cut_d);
+	err = sum_procs(in, &procs, &nprocs, &fails, &nfails);
+	if (!err)
+		err = finding_dups(in, &dup);
+	if (!err)
+		err = rank(in->dests, in->ndests, sizeof(*in->dests), keep_all, cmp_dest, in->top,
+			   &d, &nd, &cut_d);
 	if (!err)
 		err = rank(in->scopes, in->nscopes, sizeof(*in->scopes), keep_all, cmp_scope,
 			   in->top, &sc, &nsc, &cut_sc);
 	if (!err)
-		err = rank(in->procs, in->nprocs, sizeof(*in->procs), keep_proc, cmp_proc, in->top,
-			   &p, &np, &cut_p);
+		err = rank(procs, nprocs, sizeof(*procs), keep_proc, cmp_proc, in->top, &p, &np,
+			   &cut_p);
 	if (!err)
-		err = rank(in->fails, in->nfails, sizeof(*in->fails), keep_fail, cmp_fail, in->top,
-			   &f, &nf, &cut_f);
+		err = rank(fails, nfails, sizeof(*fails), keep_fail, cmp_fail, in->top, &f, &nf,
+			   &cut_f);
 	if (!err)
 		err = write_netns(w, in);
 	if (err)
 		goto out_free;
 	write_dests(w, (const struct eph_metrics_dest *const *)d, nd);
 	write_scopes(w, (const struct eph_metrics_scope *const *)sc, nsc);
-	write_procs(w, (const struct eph_metrics_proc *const *)p, np,
+	write_procs(w, in->pid_labels, (const struct eph_metrics_proc *const *)p, np,
 		    (const struct eph_metrics_proc_fail *const *)f, nf);
-	cut_find = write_findings(w, in);
+	cut_find = write_findings(w, in, dup);
 	family(w, &fam_truncated);
 	write_truncated(w, "destination", cut_d);
 	write_truncated(w, "bind_scope", cut_sc);
@@ -468,5 +651,8 @@ out_free:
 	free(sc);
 	free(p);
 	free(f);
+	free(procs);
+	free(fails);
+	free(dup);
 	return err;
 }

@@ -175,6 +175,7 @@ struct proc {
 	uint32_t tw;
 	uint32_t nerrs;
 	bool exited;
+	bool ct_known; /* ct was given (eph_occ__set_container): NULL is then a host process */
 	char comm[EPH_COMM_LEN];
 	char *cgroup;
 	struct eph_container *ct; /* its container or pod; NULL: a host process or not known */

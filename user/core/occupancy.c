@@ -302,7 +302,9 @@ static int set_container(struct eph_container **slot, const struct eph_container
 
 int eph_occ__set_container(struct eph_occ *occ, uint32_t pid, const struct eph_container *c)
 {
+	struct proc *p;
 	int64_t i;
+	int err;
 
 	if (!pid)
 		return -EINVAL;
@@ -311,7 +313,11 @@ int eph_occ__set_container(struct eph_occ *occ, uint32_t pid, const struct eph_c
 		occ->dropped++;
 	if (i < 0)
 		return i == -ENOSPC ? 0 : (int)i;
-	return set_container(&((struct proc *)eph_tab__rec(&occ->procs, i))->ct, c);
+	p = eph_tab__rec(&occ->procs, i);
+	err = set_container(&p->ct, c);
+	if (!err)
+		p->ct_known = true;
+	return err;
 }
 
 /*
@@ -345,6 +351,20 @@ const struct eph_container *eph_occ__container(const struct eph_occ *occ, uint32
 	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
 
 	return i < 0 ? NULL : ((const struct proc *)eph_tab__rec(&occ->procs, i))->ct;
+}
+
+bool eph_occ__container_known(const struct eph_occ *occ, uint32_t pid,
+			      const struct eph_container **ct)
+{
+	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
+	const struct proc *p;
+
+	if (i < 0)
+		return false;
+	p = eph_tab__rec(&occ->procs, i);
+	if (ct)
+		*ct = p->ct;
+	return p->ct_known;
 }
 
 const struct eph_container *eph_occ__netns_owner(const struct eph_occ *occ, uint32_t netns)

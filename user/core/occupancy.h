@@ -215,6 +215,10 @@ int eph_occ__set_container(struct eph_occ *occ, uint32_t pid, const struct eph_c
 int eph_occ__claim_netns(struct eph_occ *occ, uint32_t netns, const struct eph_container *c);
 /* NULL when none is known; valid until the next change to the occupancy. */
 const struct eph_container *eph_occ__container(const struct eph_occ *occ, uint32_t pid);
+/* Whether pid's container was given (eph_occ__set_container since the process's record was
+ * made): *ct (if ct is not NULL) is then its container, NULL for a host process. */
+bool eph_occ__container_known(const struct eph_occ *occ, uint32_t pid,
+			      const struct eph_container **ct);
 const struct eph_container *eph_occ__netns_owner(const struct eph_occ *occ, uint32_t netns);
 /* Show only the processes of containers or pods f names, and the namespaces they own (with
  * their destinations and bind scopes): in the JSON, text, rows and findings. */

@@ -134,6 +134,7 @@ static int learn(struct eph_procinfo *pi, struct eph_pinfo *p, uint64_t now_ns)
 	snprintf(path, sizeof(path), "/proc/%u/ns/net", p->pid);
 	p->netns = netns_of(path);
 	p->learned_ns = now_ns;
+	p->known = true;
 	free(text);
 	return 0;
 
@@ -196,7 +197,7 @@ int eph_procinfo__fact(struct eph_procinfo *pi, uint32_t pid, uint64_t now_ns, s
 	p = eph_procinfo__get(pi, pid, now_ns, &fresh);
 	if (!p)
 		return -ENOMEM;
-	if (!fresh && !p->ct)
+	if (!fresh && !p->known)
 		return 0;
 	f->pid = pid;
 	f->fresh = fresh;
@@ -216,13 +217,13 @@ out_nomem:
 
 /* What pid's facts give the occupancy: its cgroup and container, and claim_netns (0: none) for
  * the container. Only when /proc was read now (fresh), or when an occupancy that pruned the
- * process and met it again has lost the container it was given. */
+ * process and met it again has lost the container it was given (or that it has none). */
 static int occ_apply(struct eph_occ *occ, uint32_t pid, bool fresh, const char *cgroup,
 		     const struct eph_container *ct, uint32_t claim_netns)
 {
 	int err;
 
-	if (!fresh && (!ct || eph_occ__container(occ, pid)))
+	if (!fresh && eph_occ__container_known(occ, pid, NULL))
 		return 0;
 	if (cgroup) {
 		err = eph_occ__set_cgroup(occ, pid, cgroup);
@@ -259,6 +260,8 @@ int eph_procinfo__apply(struct eph_procinfo *pi, struct eph_occ *occ, uint32_t p
 	p = eph_procinfo__get(pi, pid, now_ns, &fresh);
 	if (!p)
 		return pid ? -ENOMEM : 0;
+	if (!p->known)
+		return 0; /* gone before it could be read: nothing to say */
 	return occ_apply(occ, pid, fresh, p->cgroup, p->ct, claim_of(pi, p));
 }
 

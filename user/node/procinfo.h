@@ -22,6 +22,7 @@ struct eph_pinfo {
 	uint32_t pid;
 	uint32_t netns;		  /* its network namespace's inode; 0: not known */
 	uint64_t learned_ns;	  /* when /proc was read (CLOCK_MONOTONIC) */
+	bool known;		  /* read once at least: ct NULL is then a host process */
 	uint64_t used_ns;	  /* when it was last asked for */
 	char *cgroup;		  /* cgroup v2 path, or NULL (a v1-only host) */
 	struct eph_container *ct; /* NULL: a host process */
@@ -65,11 +66,11 @@ struct eph_pfact {
 };
 
 /* The facts of pid at now_ns into f (eph_procinfo__get()). Returns 1 when they may change the
- * occupancy (read now, or a container's: an occupancy that pruned the process and met it again
- * has lost it), 0 when not (f empty), -ENOMEM. */
+ * occupancy (read now, or read before: an occupancy that pruned the process and met it again
+ * has lost its container, or that it has none), 0 when not (f empty: never read), -ENOMEM. */
 int eph_procinfo__fact(struct eph_procinfo *pi, uint32_t pid, uint64_t now_ns, struct eph_pfact *f);
-/* Give f to occ: all of it when fresh, else the container when occ has none for the pid.
- * 0 or -ENOMEM. */
+/* Give f to occ: all of it when fresh, else when occ does not know the pid's container
+ * (eph_occ__container_known()). 0 or -ENOMEM. */
 int eph_pfact__apply(const struct eph_pfact *f, struct eph_occ *occ);
 void eph_pfact__clear(struct eph_pfact *f); /* frees the copies; NULL-safe */
 

@@ -309,7 +309,7 @@ static bool list_pid(uint32_t pid, void *ctx)
 
 /*
  * The next job, from the event side's state: the processes not known to have exited, the
- * pids events named (to learn those the occupancy has no container for; every one for a
+ * pids events named (to learn those whose container the occupancy does not know; every one for a
  * resync, as its snapshot may bring new ones), and a resync when asked.
  */
 struct eph_tracker_job *job_new(struct eph_tracker *t, uint64_t now_ns, bool check, bool resync,
@@ -334,7 +334,7 @@ struct eph_tracker_job *job_new(struct eph_tracker *t, uint64_t now_ns, bool che
 		goto out_nomem;
 	j->caplearn = t->npids + j->ncheck + 1;
 	for (i = 0; i < t->npids; i++)
-		if (resync || !t->occ || !eph_occ__container(t->occ, t->pids[i]))
+		if (resync || !t->occ || !eph_occ__container_known(t->occ, t->pids[i], NULL))
 			j->learn[j->nlearn++] = t->pids[i];
 	for (i = 0; resync && i < j->ncheck; i++)
 		j->learn[j->nlearn++] = j->check[i];
