@@ -55,6 +55,9 @@
 #define TCP_LISTEN 10
 #define TCP_CLOSING 11
 
+/* The ABI this object was built with: user/node/loader.c refuses another (include/ephtrace.h).
+ * Read, never written, by user space before the load. */
+const volatile __u32 eph_abi_version = EPH_ABI_VERSION;
 const volatile __u8 backend = EPH_BACKEND_AUTO;
 /* Counters and histograms only (ephtrace hist): no ring-buffer records at all. */
 const volatile __u8 no_events = 0;

@@ -274,7 +274,7 @@ static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
 		e->held_ns = e->ts_ns - h->ts;
 		e->flags |= EPH_F_HELD | (h->flags & EPH_F_EPHEMERAL);
 		if (!tw)
-			e->flags |= EPH_F_TW; /* the end of TIME_WAIT will not be seen */
+			e->flags |= EPH_F_TW_NO_RELEASE; /* the end of TIME_WAIT will not be seen */
 		ev_submit(e);
 	}
 	if (tw && bpf_map_update_elem(&holds, &twkey, h, BPF_ANY))

@@ -30,6 +30,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define AF_INET6 10
 
+/* The ABI this object was built with: user/node/portiter.c refuses another (include/ephtrace.h).
+ * Read, never written, by user space before the load. */
+const volatile __u32 eph_abi_version = EPH_ABI_VERSION;
+
 /* Set by user space where sock_diag lists no bound-only TCP socket (before 6.8). */
 const volatile bool walk_bind_hash = false;
 
@@ -246,7 +250,7 @@ SEC("iter/tcp")
 int portiter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct eph_portiter_rec rec = {};
+	struct eph_portiter_rec rec = { .kind = EPH_PORTITER_REC_SOCK };
 
 	if (!skc) {
 		walk_bound(ctx->meta->seq);

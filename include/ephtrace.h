@@ -4,8 +4,15 @@
  *
  * Everything here is an ABI: the BPF object and the loader are built from the same header, but
  * the layout is still fixed on purpose (only __u8..__u64, explicit padding, no bool, no enums
- * in structs) so that a record can be replayed from a file or a fuzzer byte for byte.
- * Changing a struct means changing both sides and EPH_ABI_VERSION.
+ * in structs) so that a record can be replayed from a file or a fuzzer byte for byte. The
+ * _Static_asserts below hold every record's size and every field's offset, in the BPF build
+ * (clang -target bpf, vmlinux.h) and in user space alike.
+ * Changing a struct, a value or a flag's meaning means changing both sides and
+ * EPH_ABI_VERSION: each BPF object carries the version it was built with (const volatile
+ * eph_abi_version, in its .rodata) and the loaders (user/node/loader.c, portiter.c) refuse an
+ * object whose version is not this header's.
+ * Only what both sides use is here; what user space adds (names of values the kernel never
+ * writes, sizes of its own arrays) is in user/core/ephtrace_user.h.
  */
 #ifndef EPHTRACE_H
 #define EPHTRACE_H
@@ -14,10 +21,20 @@
 #include <linux/types.h>
 #endif
 
+/* The field at offset off of struct s, and nowhere else (an ABI: see above) */
+#define EPH_ABI_OFFSET(s, field, off)                                \
+	_Static_assert(__builtin_offsetof(struct s, field) == (off), \
+		       "struct " #s "." #field " is at offset " #off " (include/ephtrace.h)")
+#define EPH_ABI_SIZE(s, size)                      \
+	_Static_assert(sizeof(struct s) == (size), \
+		       "struct " #s " is " #size " bytes (include/ephtrace.h)")
+
 /* 2: EPH_CONNECT, EPH_F_BOUND, EPH_F_NO_PORT, EPH_CNT_MISSED 12;
  * 3: struct eph_event.pcomm (the process's name), the record grows from 128 to 144 bytes;
- * 4: EPH_BACKEND_CGROUP, EPH_CNT_STATS_FULL 13 */
-#define EPH_ABI_VERSION 4
+ * 4: EPH_BACKEND_CGROUP, EPH_CNT_STATS_FULL 13;
+ * 5: EPH_F_TW on releases only; a TIME_WAIT move whose end will not be seen says so with
+ *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW) */
+#define EPH_ABI_VERSION 5
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -30,8 +47,8 @@
  * 4-tuple is free). sock_id is the bind's hold; EPH_F_EPHEMERAL when bind() asked for port 0. */
 #define EPH_CONNECT 5
 
-/* struct eph_event.op: the system call that caused the port choice */
-#define EPH_OP_NONE 0
+/* struct eph_event.op: the system call that caused the port choice (0: none, never written by
+ * the kernel; user space names it EPH_OP_NONE) */
 #define EPH_OP_CONNECT 1
 #define EPH_OP_BIND 2
 #define EPH_OP_SENDMSG 3
@@ -43,7 +60,9 @@
 #define EPH_F_DEST (1u << 2)	  /* daddr/dport are known */
 #define EPH_F_REQ (1u << 3)	  /* req_port is known (bind, listen) */
 #define EPH_F_HELD (1u << 4)	  /* held_ns is known (release: assignment was seen) */
-#define EPH_F_TW (1u << 5)	  /* release: the port was held by a TIME_WAIT socket */
+/* EPH_RELEASE only: the end of a TIME_WAIT socket (inet_twsk_bind_unhash): the port had moved
+ * to it with an EPH_TIME_WAIT record, and is free now */
+#define EPH_F_TW (1u << 5)
 #define EPH_F_SADDR (1u << 6)	  /* saddr is known */
 #define EPH_F_OWNER (1u << 7)	  /* pid/tid/comm/pcomm/cgroup: the owner's at assignment time */
 /* TCP connect() on a socket that already had its port from bind(): on EPH_CONNECT, and on the
@@ -52,6 +71,10 @@
 /* The socket had IP_BIND_ADDRESS_NO_PORT set (bind() to port 0 took no port, connect() chose
  * it): on every TCP connect() event (EPH_ASSIGN, EPH_FAIL, EPH_CONNECT) */
 #define EPH_F_NO_PORT (1u << 9)
+/* EPH_TIME_WAIT only: this backend does not see the TIME_WAIT socket (a state change to
+ * CLOSE, tracepoint and cgroup backends): no EPH_RELEASE will come at its end; take the port
+ * as released (per-process counts) or leave it to a resync (the occupancy) */
+#define EPH_F_TW_NO_RELEASE (1u << 10)
 
 /*
  * One record in the ring buffer. 144 bytes.
@@ -88,7 +111,31 @@ struct eph_event {
 	char pcomm[EPH_COMM_LEN];
 };
 
-_Static_assert(sizeof(struct eph_event) == 144, "struct eph_event is an ABI");
+EPH_ABI_SIZE(eph_event, 144);
+EPH_ABI_OFFSET(eph_event, ts_ns, 0);
+EPH_ABI_OFFSET(eph_event, search_ns, 8);
+EPH_ABI_OFFSET(eph_event, held_ns, 16);
+EPH_ABI_OFFSET(eph_event, cgroup_id, 24);
+EPH_ABI_OFFSET(eph_event, sock_id, 32);
+EPH_ABI_OFFSET(eph_event, cookie, 40);
+EPH_ABI_OFFSET(eph_event, pid, 48);
+EPH_ABI_OFFSET(eph_event, tid, 52);
+EPH_ABI_OFFSET(eph_event, netns, 56);
+EPH_ABI_OFFSET(eph_event, err, 60);
+EPH_ABI_OFFSET(eph_event, sport, 64);
+EPH_ABI_OFFSET(eph_event, dport, 66);
+EPH_ABI_OFFSET(eph_event, req_port, 68);
+EPH_ABI_OFFSET(eph_event, flags, 70);
+EPH_ABI_OFFSET(eph_event, type, 72);
+EPH_ABI_OFFSET(eph_event, op, 73);
+EPH_ABI_OFFSET(eph_event, proto, 74);
+EPH_ABI_OFFSET(eph_event, family, 75);
+EPH_ABI_OFFSET(eph_event, backend, 76);
+EPH_ABI_OFFSET(eph_event, __pad, 77);
+EPH_ABI_OFFSET(eph_event, saddr, 80);
+EPH_ABI_OFFSET(eph_event, daddr, 96);
+EPH_ABI_OFFSET(eph_event, comm, 112);
+EPH_ABI_OFFSET(eph_event, pcomm, 128);
 
 /* struct eph_event.backend and the loader's choice */
 #define EPH_BACKEND_AUTO 0
@@ -108,9 +155,8 @@ _Static_assert(sizeof(struct eph_event) == 144, "struct eph_event is an ABI");
 /* Drops by event type: EPH_CNT_DROP_BASE + type - 1 (assign, fail, release, time_wait,
  * connect), so a stream can say how many of the events it shows were lost. */
 #define EPH_CNT_DROP_BASE 7
-/* Filled in by user space, not the kernel: runs of ephtrace's programs the kernel skipped
- * (bpf_prog_info.recursion_misses). Each may have lost an event; they are also in DROPPED. */
-#define EPH_CNT_MISSED 12
+/* 12: never written by the kernel: user space puts there the runs of ephtrace's programs the
+ * kernel skipped (EPH_CNT_MISSED, user/core/ephtrace_user.h) */
 /* Counts of "stats" or "hists" lost: the map was full (its keys are bounded by design) */
 #define EPH_CNT_STATS_FULL 13
 #define EPH_CNT_MAX 14
@@ -128,15 +174,23 @@ struct eph_stat_key {
 	__u16 __pad;
 };
 
+EPH_ABI_SIZE(eph_stat_key, 8);
+EPH_ABI_OFFSET(eph_stat_key, type, 0);
+EPH_ABI_OFFSET(eph_stat_key, op, 1);
+EPH_ABI_OFFSET(eph_stat_key, proto, 2);
+EPH_ABI_OFFSET(eph_stat_key, family, 3);
+EPH_ABI_OFFSET(eph_stat_key, err, 4);
+EPH_ABI_OFFSET(eph_stat_key, __pad, 6);
+
 /*
  * In-kernel log2 histograms, map "hists": key -> __u64. Slot k counts values (ns) in
- * [2^k, 2^(k+1)), slot 0 also counts 0; slot EPH_HIST_SUM holds the sum of the values (ns).
+ * [2^k, 2^(k+1)) (k < 64), slot 0 also counts 0; slot EPH_HIST_SUM holds the sum of the values
+ * (ns).
  * The bucket is the last key field, as in ebpf_exporter.
  */
 #define EPH_HIST_CONNECT 1 /* connect(): port search time (inet_hash_connect), by family+result */
 #define EPH_HIST_BIND 2	   /* bind()/listen()/autobind: port choice time, by proto+family+result */
 #define EPH_HIST_HOLD 3	   /* assignment to release (TIME_WAIT included), by proto+family */
-#define EPH_HIST_SLOTS 64
 #define EPH_HIST_SUM 255
 
 struct eph_hist_key {
@@ -147,6 +201,14 @@ struct eph_hist_key {
 	__u8 __pad[3];
 	__u8 slot;   /* last: the log2 bucket, or EPH_HIST_SUM */
 };
+
+EPH_ABI_SIZE(eph_hist_key, 8);
+EPH_ABI_OFFSET(eph_hist_key, kind, 0);
+EPH_ABI_OFFSET(eph_hist_key, proto, 1);
+EPH_ABI_OFFSET(eph_hist_key, family, 2);
+EPH_ABI_OFFSET(eph_hist_key, result, 3);
+EPH_ABI_OFFSET(eph_hist_key, __pad, 4);
+EPH_ABI_OFFSET(eph_hist_key, slot, 7);
 
 /*
  * The port iterator (bpf/portiter.bpf.c, an iter/tcp program). Three kinds of record, 48 bytes:
@@ -186,7 +248,20 @@ struct eph_portiter_rec {
 	__u8 addr[16]; /* BOUND: local address, network order; AF_INET in the first 4 bytes */
 };
 
-_Static_assert(sizeof(struct eph_portiter_rec) == 48, "struct eph_portiter_rec is an ABI");
+EPH_ABI_SIZE(eph_portiter_rec, 48);
+EPH_ABI_OFFSET(eph_portiter_rec, cookie, 0);
+EPH_ABI_OFFSET(eph_portiter_rec, sport, 8);
+EPH_ABI_OFFSET(eph_portiter_rec, state, 10);
+EPH_ABI_OFFSET(eph_portiter_rec, family, 11);
+EPH_ABI_OFFSET(eph_portiter_rec, bucket, 12);
+EPH_ABI_OFFSET(eph_portiter_rec, kind, 13);
+EPH_ABI_OFFSET(eph_portiter_rec, v6only, 14);
+EPH_ABI_OFFSET(eph_portiter_rec, __pad, 15);
+EPH_ABI_OFFSET(eph_portiter_rec, range_lo, 16);
+EPH_ABI_OFFSET(eph_portiter_rec, range_hi, 18);
+EPH_ABI_OFFSET(eph_portiter_rec, count, 20);
+EPH_ABI_OFFSET(eph_portiter_rec, inode, 24);
+EPH_ABI_OFFSET(eph_portiter_rec, addr, 32);
 
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)

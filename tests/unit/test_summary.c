@@ -109,7 +109,7 @@ static struct eph_summary *three_processes(void)
 	/* An owner with nothing held stays at 0. */
 	add(s, EPH_RELEASE, 1000, "c", 0, EPH_F_OWNER);
 	/* TIME_WAIT: the port is still taken. */
-	add(s, EPH_TIME_WAIT, 300, "b", 0, EPH_F_OWNER | EPH_F_TW);
+	add(s, EPH_TIME_WAIT, 300, "b", 0, EPH_F_OWNER | EPH_F_TW_NO_RELEASE);
 	return s;
 }
 

@@ -10,7 +10,7 @@
 
 struct eph_container;
 
-#include "ephtrace.h"
+#include "ephtrace_user.h"
 
 /* One event as user space sees it: the kernel's record plus its wall-clock time. */
 struct eph_rec {

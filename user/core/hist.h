@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ephtrace.h"
+#include "ephtrace_user.h"
 #include "strbuf.h"
 
 struct eph_hist {

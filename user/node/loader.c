@@ -34,7 +34,8 @@ struct eph_loader {
 	int nr_links;
 	int backend;
 	int ncpus;
-	int cgroup_fd; /* the cgroup v2 root, while the cgroup backend attaches */
+	int cgroup_fd;	   /* the cgroup v2 root, while the cgroup backend attaches */
+	bool abi_mismatch; /* the embedded object is of another ABI version: no backend will do */
 };
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
@@ -228,6 +229,23 @@ out:
 	return err;
 }
 
+/* The ABI version the embedded BPF object was built with (its .rodata, before the load) is
+ * include/ephtrace.h's: an object of another build (a stale skeleton) would write records this
+ * ephtrace decodes wrongly. */
+static bool abi_matches(const struct ephtrace_bpf *skel, char *why, size_t whylen)
+{
+	__u32 v = skel->rodata->eph_abi_version;
+
+	if (v == EPH_ABI_VERSION)
+		return true;
+	snprintf(why, whylen,
+		 "the embedded BPF object is of ABI version %u, this ephtrace's is %u "
+		 "(include/ephtrace.h): they come from different builds; rebuild both "
+		 "(make clean && make)",
+		 v, EPH_ABI_VERSION);
+	return false;
+}
+
 /* btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up */
 static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
 		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
@@ -246,6 +264,11 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		err = -errno;
 		snprintf(why, whylen, "failed to open the BPF object: %s", strerror(-err));
 		return err;
+	}
+	if (!abi_matches(l->skel, why, whylen)) {
+		l->abi_mismatch = true;
+		err = -EPROTO;
+		goto out_destroy;
 	}
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
@@ -362,6 +385,11 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		err = try_backend(l, o, order[i], kbtf, btf_ms, why[i], sizeof(why[i]));
 		if (!err)
 			break;
+		if (l->abi_mismatch) { /* the same object for every backend: none to try */
+			fprintf(stderr, "ephtrace: %s\n", why[i]);
+			btf__free(kbtf);
+			goto out_free;
+		}
 		if (o->verbose || o->backend != EPH_BACKEND_AUTO)
 			fprintf(stderr, "ephtrace: backend %s: %s\n", eph_backend_name(order[i]),
 				why[i]);

@@ -91,6 +91,16 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		say_why(err, errlen, "cannot open the BPF object", e);
 		return -e;
 	}
+	if (pi->skel->rodata->eph_abi_version != EPH_ABI_VERSION) {
+		/* a build error, not a limit of this kernel: said even without -v */
+		snprintf(err, errlen,
+			 "the embedded BPF object is of ABI version %u, this ephtrace's is %u "
+			 "(include/ephtrace.h): they come from different builds; rebuild both "
+			 "(make clean && make)",
+			 pi->skel->rodata->eph_abi_version, EPH_ABI_VERSION);
+		fprintf(stderr, "ephtrace: port iterator: %s\n", err);
+		return -EPROTO;
+	}
 	e = -set_walk(pi);
 	if (e) {
 		say_why(err, errlen, "cannot size the ring buffer", e);
