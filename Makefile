@@ -30,6 +30,7 @@ BASE_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DEPH_VERSION='"$(VERS
 ALL_CFLAGS := $(BASE_CFLAGS) $(INCLUDES) -MMD -MP
 CORE_CFLAGS := $(BASE_CFLAGS) $(CORE_INCLUDES) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf -I$(VMLINUX_DIR)
+BPF_HDRS := $(wildcard bpf/*.bpf.h)
 LIBS := -lbpf -lelf -lz -lmicrohttpd -lm -lmnl -ljson-c
 
 # The modules are the folders (ARCHITECTURE.md): objects stay flat in $(OUTPUT), as the names are
@@ -53,30 +54,30 @@ all: ephtrace
 $(OUTPUT) $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(wildcard bpf/*.bpf.h) include/ephtrace.h | $(OUTPUT)
+# Every BPF object comes from this one rule: DIR/NAME.bpf.o from the bpf/NAME.bpf.c its own
+# prerequisites name (below, and the hooks-only variant in tests/bench/bench.mk), with
+# BPF_DEFS, which a variant sets for its target alone.
+BPF_DEFS :=
+%.bpf.o: include/ephtrace.h
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(BPF_DEFS) -c $(filter %.bpf.c,$^) -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
 	$(Q)rm -f $@.tmp
 
-$(OUTPUT)/ephtrace.skel.h: $(OUTPUT)/ephtrace.bpf.o
+# and every skeleton from this one: DIR/NAME.skel.h, struct NAME_bpf, from DIR/NAME.bpf.o
+%.skel.h: %.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
-$(APP_OBJS): $(OUTPUT)/ephtrace.skel.h
+# ephtrace's programs (every backend), and the port iterator (iter/tcp), a separate object that
+# only its own loader embeds.
+$(OUTPUT)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(BPF_HDRS) | $(OUTPUT)
+$(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c bpf/core_fixes.bpf.h | $(OUTPUT)
 
-# The port iterator (iter/tcp), a separate object: only its loader embeds it.
-$(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c bpf/core_fixes.bpf.h include/ephtrace.h | $(OUTPUT)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp
-	$(Q)rm -f $@.tmp
-
-$(OUTPUT)/portiter.skel.h: $(OUTPUT)/portiter.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name portiter_bpf > $@
-
-$(OUTPUT)/portiter.o $(OUTPUT)/fuzz/obj/portiter.o: $(OUTPUT)/portiter.skel.h
+# Only the objects that include a skeleton (grep '\.skel\.h' user/: loader.c and portiter.c) wait
+# for it, in each build of them (plain, sanitized, fuzzed).
+$(addsuffix /loader.o,$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/fuzz/obj): $(OUTPUT)/ephtrace.skel.h
+$(addsuffix /portiter.o,$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/fuzz/obj): $(OUTPUT)/portiter.skel.h
 
 # The version stamp: rewritten, and what prints the version rebuilt, when `git describe` changes.
 $(OUTPUT)/version: FORCE | $(OUTPUT)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # ephbench, the benchmark driver of `make bench` (tests/bench/ephbench.h). Included by the main
-# Makefile, which defines OUTPUT, CC, CFLAGS, ALL_CFLAGS, Q and msg. The same binary runs on the
-# host and in the test VM; it links the aggregation core (no libbpf) for its replay.
+# Makefile, which defines OUTPUT, CC, CFLAGS, ALL_CFLAGS, BPF_HDRS, Q and msg, and the rules of
+# BPF objects and skeletons (%.bpf.o, %.skel.h). The same binary runs on the host and in the test
+# VM; it links the aggregation core (no libbpf) for its replay.
 EPHBENCH := $(OUTPUT)/bench/ephbench
 EPHBENCH_SRCS := $(wildcard tests/bench/*.c)
 EPHBENCH_OBJS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/obj/%.o,$(EPHBENCH_SRCS))
@@ -17,15 +18,9 @@ HOOKS_DIR := $(OUTPUT)/bench/hooks
 $(HOOKS_DIR):
 	$(Q)mkdir -p $@
 
-$(HOOKS_DIR)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(wildcard bpf/*.bpf.h) include/ephtrace.h | $(HOOKS_DIR)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -DEPH_HOOKS_ONLY -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp
-	$(Q)rm -f $@.tmp
-
-$(HOOKS_DIR)/ephtrace.skel.h: $(HOOKS_DIR)/ephtrace.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name ephtrace_bpf > $@
+# its BPF object and skeleton: the main Makefile's rules (%.bpf.o, %.skel.h), with its flag
+$(HOOKS_DIR)/ephtrace.bpf.o: BPF_DEFS := -DEPH_HOOKS_ONLY
+$(HOOKS_DIR)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(BPF_HDRS) | $(HOOKS_DIR)
 
 # the loader alone differs: it embeds that object (its skeleton is found first)
 $(HOOKS_DIR)/loader.o: user/node/loader.c $(HOOKS_DIR)/ephtrace.skel.h

@@ -22,8 +22,6 @@ FUZZ_APP_OBJS := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,$(filter-out main,$(APP)))
 $(OUTPUT)/fuzz/obj:
 	$(Q)mkdir -p $@
 
-$(FUZZ_APP_OBJS): $(OUTPUT)/ephtrace.skel.h
-
 $(OUTPUT)/fuzz/obj/%.o: user/core/%.c | $(OUTPUT)/fuzz/obj
 	$(call msg,CC-FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
