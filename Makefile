@@ -117,8 +117,14 @@ $(OUTPUT)/san/%.o: user/cmd/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
+# stdout line-buffered in the test programs (tests/linebuf.c): make test reads it through a pipe
+$(OUTPUT)/tests/linebuf.o: tests/linebuf.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 TEST_LIBS := -lcmocka -lm
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(CORE)) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(CORE)) \
+	$(OUTPUT)/tests/linebuf.o | $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
@@ -149,12 +155,15 @@ BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket so
 	sockdiag_apply owners netns loader mounts)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
-$(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tests/linebuf.o \
+	| $(OUTPUT)/tests
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter-out %.h,$^) $(LIBS) -o $@
 
+# (under make test, tests/counts.sh counts the RESULT lines; alone, it only runs the program)
 test-bpf: $(BPF_TESTS)
-	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; $$t || [ $$? = 77 ] || exit 1; done
+	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; \
+		./tests/counts.sh run "bpf checks" results $$t || [ $$? = 77 ] || exit 1; done
 
 include tests/ephtest/ephtest.mk
 include tests/bench/bench.mk
@@ -174,8 +183,10 @@ check-layout: $(CORE_OBJS)
 	$(Q)CC='$(CC)' CORE_CPPFLAGS='$(CORE_INCLUDES) -std=gnu11 -D_GNU_SOURCE' \
 		./tests/check_layout.sh $(CORE_OBJS)
 
+# (under make test, tests/counts.sh counts cmocka's tests; alone, it only runs the program)
 test-unit: $(UNIT_TESTS)
-	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
+		./tests/counts.sh run "unit tests" cmocka $$t; done
 
 test-host: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/host/run.sh
@@ -184,16 +195,28 @@ test-host: ephtrace $(OUTPUT)/tests/ephtest
 test-vm: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
 
-# Each part prints its time, so that growth is seen; the first failure stops the run.
+# Each part prints its time, so that growth is seen; the first failure stops the run. Each part
+# also writes what it ran to $(TEST_COUNTS)/PART (tests/counts.sh: the layout checks, cmocka's
+# tests, the RESULT lines of tests/bpf/ and of the host's ephtest runs, the host's other steps,
+# the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
+# part failed.
 TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-smoke
+TEST_COUNTS := $(OUTPUT)/test-counts
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace
-	$(Q)set -e; start=$$(date +%s); for p in $(TEST_PARTS); do \
-		t0=$$(date +%s); $(MAKE) --no-print-directory $$p; \
+	$(Q)./tests/counts.sh selftest >/dev/null || { ./tests/counts.sh selftest; exit 1; }
+	$(Q)rm -rf $(TEST_COUNTS) && mkdir -p $(TEST_COUNTS)
+	$(Q)start=$$(date +%s); rc=0; for p in $(TEST_PARTS); do \
+		t0=$$(date +%s); \
+		EPH_TEST_COUNTS=$(abspath $(TEST_COUNTS))/$$p $(MAKE) --no-print-directory $$p || rc=$$?; \
+		./tests/counts.sh part $$p $$rc $(TEST_COUNTS)/$$p; \
+		if [ $$rc != 0 ]; then \
+			echo "make test: $$p FAILED after $$(( $$(date +%s) - t0 )) s"; break; \
+		fi; \
 		echo "make test: $$p passed in $$(( $$(date +%s) - t0 )) s"; \
-	done; echo "make test: all parts in $$(( $$(date +%s) - start )) s"
-	@echo "make test: $(words $(TEST_PARTS)) passed, 0 failed"
+	done; [ $$rc != 0 ] || echo "make test: all parts in $$(( $$(date +%s) - start )) s"; \
+	./tests/counts.sh sum $(addprefix $(TEST_COUNTS)/,$(TEST_PARTS)); exit $$rc
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps

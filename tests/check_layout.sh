@@ -19,15 +19,25 @@ read -ra cc <<<"${CC:-cc}"
 read -ra cppflags <<<"${CORE_CPPFLAGS:--Iinclude -Iuser/core -std=gnu11 -D_GNU_SOURCE}"
 me=check-layout
 failed=0
+check=0	      # the check running now, 1 to 4
+bad_checks="" # the checks that failed, each once
+skipped=0
 fail() {
 	echo "$me: FAIL $*"
 	failed=1
+	case " $bad_checks " in
+	*" $check "*) ;;
+	*) bad_checks="$bad_checks $check" ;;
+	esac
 }
 
 [ $# -gt 0 ] || { echo "$me: no core objects given" >&2; exit 2; }
 cd "$(dirname "$0")/.." || exit 2
+# shellcheck source=tests/counts.sh
+. tests/counts.sh
 
 # ---- 1. the folders ---------------------------------------------------------------------------
+check=1
 for f in user/*; do
 	case $f in
 	user/core | user/node | user/cmd) ;;
@@ -43,6 +53,7 @@ for n in $(find user -type f -printf '%f\n' | sort | uniq -d); do
 done
 
 # ---- 2. the core's headers --------------------------------------------------------------------
+check=2
 # a header's name, or the end of its path, that the core must not see
 deny_hdr='(^|/)(bpf/[^/]+|linux/bpf\.h|libmnl/[^/]+|microhttpd\.h|json-c/[^/]+|[^/]+\.skel\.h|linux/netlink\.h|linux/rtnetlink\.h|linux/inet_diag\.h|linux/sock_diag\.h|sys/syscall\.h|sys/mount\.h)$'
 echo "$me: headers the core may not include: <bpf/*> <linux/bpf.h> <libmnl/*> <microhttpd.h>" \
@@ -73,6 +84,7 @@ echo "$me: $nsrc files of user/core/ read, $nhdr headers the compiler opens for 
 	"(${cc[*]} -M ${cppflags[*]})"
 
 # ---- 3. and 4. the core's calls ---------------------------------------------------------------
+check=3
 deny_sym=(socket socketpair bind connect listen accept accept4 shutdown send sendto sendmsg
 sendmmsg recv recvfrom recvmsg recvmmsg getsockopt setsockopt getsockname getpeername
 open openat openat2 creat close close_range read write pread pwrite preadv pwritev readv writev
@@ -125,6 +137,7 @@ done <<<"$calls"
 external=$(comm -23 <(echo "$calls" | awk '{ print $2 }' | sort -u) <(echo "$defined"))
 
 # what the C library and the compiler's runtime define
+check=4
 libs=""
 for l in libc.so.6 libm.so.6; do
 	p=$("${cc[@]}" -print-file-name=$l)
@@ -136,6 +149,7 @@ p=$("${cc[@]}" -print-libgcc-file-name)
 $(nm -g --defined-only "$p" 2>/dev/null | awk 'NF == 3 { print $3 }')"
 if [ -z "$libs" ]; then
 	echo "$me: (no libc.so.6 found through ${cc[*]} -print-file-name: check 4 skipped)"
+	skipped=1
 else
 	for s in $(comm -23 <(echo "$external" | grep -vx _GLOBAL_OFFSET_TABLE_) \
 		<(echo "$libs" | grep . | sort -u)); do
@@ -145,6 +159,10 @@ else
 fi
 echo "$me: $# core objects (nm -u); what they call outside the core:" \
 	"$(echo "$external" | paste -sd ' ')"
+
+# for make test's count (tests/counts.sh): the four checks
+nbad=$(wc -w <<<"$bad_checks")
+eph_count "layout checks" $((4 - nbad - skipped)) "$nbad" $skipped
 
 if [ $failed = 0 ]; then
 	echo "$me: passed"

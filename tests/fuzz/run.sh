@@ -8,6 +8,8 @@
 # $OUTPUT/fuzz/artifacts-NAME/ (copy it to tests/fuzz/regressions/NAME/ once fixed).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/counts.sh
+. tests/counts.sh
 OUTPUT=${OUTPUT:-.output}
 if [ $# -lt 2 ]; then
 	echo "usage: tests/fuzz/run.sh SECONDS NAME..." >&2
@@ -16,6 +18,7 @@ fi
 secs=$1
 shift
 failed=""
+passed=0
 
 for name in "$@"; do
 	bin=$OUTPUT/fuzz/fuzz_$name
@@ -63,7 +66,10 @@ for name in "$@"; do
 	fi
 	echo "fuzz $name: ok, ${secs}s, ${runs:-?} runs (${rate:-?}/s), $cov, corpus $size," \
 		"$nregs regressions replayed"
+	passed=$((passed + 1))
 done
+# (make test's count, tests/counts.sh: each target, its regressions and its fuzzing)
+eph_count "fuzz targets" $passed $(($# - passed))
 
 [ -z "$failed" ] || {
 	echo "fuzz: failed:$failed" >&2

@@ -13,6 +13,8 @@
 # the BPF commands stop right after parsing with "permission denied" (exit 1).
 set -u
 export LC_ALL=C
+# shellcheck source=tests/counts.sh
+. "$(dirname "$0")/../counts.sh"
 EPH=${1:-./ephtrace}
 if [ ! -x "$EPH" ]; then
 	echo "tests/host/cli.sh: $EPH not built (make ephtrace)" >&2
@@ -291,4 +293,5 @@ else
 fi
 
 echo "cli: $passed passed, $failed failed (as: $users)"
+eph_count "cli cases" "$passed" "$failed"
 [ $failed = 0 ]

@@ -20,6 +20,8 @@
 # Extra arguments go to the first ephtest run (e.g. --scenario v4-connect -v).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/counts.sh
+. tests/counts.sh
 OUTPUT=${OUTPUT:-.output}
 EPHTEST="$OUTPUT/tests/ephtest"
 AUTO_EXPECT=${EPH_HOST_AUTO_EXPECT:-cgroup}
@@ -55,12 +57,21 @@ step() {
 		sleep 0.1
 	done
 	echo "host: $name $([ $rc = 0 ] && echo passed || echo FAILED) in $(($(date +%s) - t0)) s"
+	count_step "$name" $rc "$logs/$name.log"
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
 		failed_names="$failed_names $name"
 	fi
+}
+# For make test's count (tests/counts.sh): an ephtest step's scenarios (its RESULT lines), any
+# other step as one.
+count_step() {
+	case $1 in
+	ephtest-*) eph_count_results "host scenarios" "$3" "$2" ;;
+	*) eph_count "host steps" $(($2 == 0)) $(($2 != 0)) ;;
+	esac
 }
 digest() {
 	for name in $failed_names; do

@@ -30,6 +30,8 @@ set -uo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO" || exit 1
+# shellcheck source=tests/counts.sh
+. tests/counts.sh
 
 ALL_KERNELS="6.1 6.12"
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
@@ -283,4 +285,10 @@ for c in "${cells[@]}"; do
 		head -n 5 | sed 's/^/    /'
 done
 echo "ephtrace-vm: ${#cells[@]} cell(s) in ${total_wall}s, $failures not as expected; logs in $vmdir/"
+# make test's count (tests/counts.sh): the cells, each passed when as expected
+if [ $smoke = 1 ]; then
+	eph_count "VM harness checks" $((${#cells[@]} - failures)) "$failures"
+else
+	eph_count "VM cells" $((${#cells[@]} - failures)) "$failures"
+fi
 [ $failures = 0 ]
