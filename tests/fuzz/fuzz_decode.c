@@ -72,7 +72,7 @@ static bool well_formed(const struct eph_event *ev)
 	return ev->type >= EPH_ASSIGN && ev->type <= EPH_CONNECT && ev->op <= EPH_OP_LISTEN &&
 	       (ev->proto == IPPROTO_TCP || ev->proto == IPPROTO_UDP) &&
 	       (ev->family == AF_INET || ev->family == AF_INET6) &&
-	       ev->backend <= EPH_BACKEND_TRACEPOINT &&
+	       ev->backend <= EPH_BACKEND_CGROUP &&
 	       (ev->type == EPH_FAIL ? ev->err > 0 : ev->err == 0) &&
 	       (ev->type != EPH_CONNECT || (ev->op == EPH_OP_CONNECT && ev->proto == IPPROTO_TCP));
 }
