@@ -46,11 +46,6 @@ static __always_inline void ev_submit(struct eph_event *e)
 }
 
 /*
- * The process's name: the comm of the current thread group's leader, as the kernel has it now
- * (a thread's own name is bpf_get_current_comm()'s). bpf_get_current_task() and CO-RE reads,
- * not bpf_get_current_task_btf(), which not every backend and kernel ephtrace supports has.
- */
-/*
  * bpf_get_current_task_btf() (5.11; every program type's since it is in bpf_base_func_proto)
  * gives a pointer the program reads with plain loads instead of one helper call per field: 4
  * calls fewer for the process name, 8 for sock_ops' ids. Kernels without it read through
@@ -58,6 +53,8 @@ static __always_inline void ev_submit(struct eph_event *e)
  */
 #define HAVE_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
 
+/* The process's name: the comm of the current thread group's leader, as the kernel has it now
+ * (a thread's own name is bpf_get_current_comm()'s). */
 static __always_inline void get_current_pcomm(char pcomm[EPH_COMM_LEN])
 {
 	struct task_struct *task, *leader;
@@ -124,7 +121,9 @@ static __always_inline void fill_owner(struct eph_event *e, const struct hold *h
  * sock_common's fields are read in one go: from its start to skc_cookie's end, which holds
  * every field fill_common() wants (addresses, ports, family; 96 bytes on 6.x) but the netns.
  * Each CO-RE read is a helper call, and a record wanted seven of them. The copy is read through
- * the same CO-RE offsets as the socket (the kernel's layout, relocated at load).
+ * the same CO-RE offsets as the socket (the kernel's layout, relocated at load). A kernel whose
+ * sock_common would not fit the copy gets the field-by-field reads (fill_common_slow()), never
+ * fields left empty.
  */
 #define SKC_COPY 128
 
