@@ -128,7 +128,7 @@ static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate,
 		o.sport = sport;
 		o.flags = connect_flags(sk, false);
 		emit(sk, &o, NULL);
-		on_release(sk, IPPROTO_TCP, 0);
+		on_release(sk, IPPROTO_TCP, 0, 0);
 		cg_call_del(sk);
 		return;
 	}
@@ -152,7 +152,7 @@ static __always_inline void on_cg_tcp_connect(struct sock *sk)
 	had_port = c ? c->had_port : has_hold(sk);
 
 	if (had_port) {
-		emit_bound_connect(sk, connect_flags(sk, true), NULL, true);
+		emit_bound_connect(sk, connect_flags(sk, true), NULL, true, 0);
 	} else {
 		o.flags = connect_flags(sk, false);
 		/* TCP_FASTOPEN_CONNECT: tcp_connect() comes at the first write, not in connect():
@@ -334,7 +334,7 @@ int cg_sock_release(struct bpf_sock *bsk)
 		return 1;
 	/* TCP gives its port back through its state changes */
 	if (bsk->protocol == IPPROTO_UDP)
-		on_release(sk, IPPROTO_UDP, 0);
+		on_release(sk, IPPROTO_UDP, 0, 0);
 	/* a call that never reached its end (a bind() that failed) is left behind: it goes
 	 * with the socket (looked up first: a lookup takes no lock, and there rarely is one).
 	 * A connect() deferred to a write that never came (TCP_FASTOPEN_CONNECT) is ended by

@@ -9,8 +9,12 @@
 
 /* --- filling events ------------------------------------------------------------------------ */
 
-/* A record stamped now, or at `now` (0: read the clock) when the caller has just read it. */
-static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now)
+/*
+ * A record stamped now, or at `now` (0: read the clock) when the caller has just read it.
+ * style: the EPH_BACKEND_* of the program filling it, when it may differ from the backend's
+ * (fentry and kprobe programs mix, one style per hook); 0: the backend's.
+ */
+static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now, __u8 style)
 {
 	struct eph_event *e;
 
@@ -24,14 +28,9 @@ static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now)
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
-	e->backend = backend;
+	e->backend = style ?: backend;
 	e->ts_ns = now ?: bpf_ktime_get_ns();
 	return e;
-}
-
-static __always_inline struct eph_event *ev_reserve(__u8 type)
-{
-	return ev_reserve_at(type, 0);
 }
 
 static __always_inline void ev_submit(struct eph_event *e)
@@ -225,7 +224,8 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 }
 
 /* A tracked port goes back to the pool: one release event, with how long it was held. */
-static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_flags)
+static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_flags,
+				       __u8 style)
 {
 	__u64 key = (__u64)obj, now;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
@@ -237,7 +237,7 @@ static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_
 	now = bpf_ktime_get_ns();
 	hist_add(EPH_HIST_HOLD, proto, BPF_CORE_READ((const struct sock_common *)obj, skc_family),
 		 0, now - h->ts);
-	e = ev_reserve_at(EPH_RELEASE, now);
+	e = ev_reserve_at(EPH_RELEASE, now, style);
 	if (e) {
 		fill_owner(e, h);
 		fill_common(e, obj, proto == IPPROTO_TCP);
@@ -253,7 +253,7 @@ static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_
 }
 
 /* A TCP socket's port passes to its TIME_WAIT socket (tw == NULL: not visible, tracepoints). */
-static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
+static __always_inline void on_time_wait(const struct sock *sk, const void *tw, __u8 style)
 {
 	__u64 key = (__u64)sk, twkey = (__u64)tw;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
@@ -262,7 +262,7 @@ static __always_inline void on_time_wait(const struct sock *sk, const void *tw)
 	if (!h)
 		return;
 	count(EPH_CNT_TIME_WAIT);
-	e = ev_reserve(EPH_TIME_WAIT);
+	e = ev_reserve_at(EPH_TIME_WAIT, 0, style);
 	if (e) {
 		fill_owner(e, h);
 		fill_common(e, (const struct sock_common *)sk, true);
@@ -293,6 +293,7 @@ struct outcome {
 	__u8 op;
 	__u8 proto;
 	__u8 via_task; /* sock_ops: read the task from its task_struct (current_ids()) */
+	__u8 style;    /* ev_reserve_at()'s */
 };
 
 static __always_inline void emit(const struct sock *sk, const struct outcome *o,
@@ -316,7 +317,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 			 o->err, o->search_ns);
 	if (!o->err)
 		hold_add(sk, port, o->op, o->flags & EPH_F_EPHEMERAL, &h, o->via_task, now);
-	e = ev_reserve_at(o->err ? EPH_FAIL : EPH_ASSIGN, now);
+	e = ev_reserve_at(o->err ? EPH_FAIL : EPH_ASSIGN, now, o->style);
 	if (!e)
 		return;
 	if (o->err) {
@@ -368,7 +369,8 @@ static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
  * no longer has them (NULL: read them from the socket).
  */
 static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags,
-					       const struct call_ctx *dest, bool via_task)
+					       const struct call_ctx *dest, bool via_task,
+					       __u8 style)
 {
 	struct eph_stat_key key = { .type = EPH_CONNECT,
 				    .op = EPH_OP_CONNECT,
@@ -377,7 +379,7 @@ static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flag
 
 	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	map_add(&stats, &key, 1);
-	e = ev_reserve(EPH_CONNECT);
+	e = ev_reserve_at(EPH_CONNECT, 0, style);
 	if (!e)
 		return;
 	fill_task(e, via_task);

@@ -21,10 +21,10 @@ static __always_inline int on_hash_connect_enter(struct sock *sk)
 	return 0;
 }
 
-static __always_inline int on_hash_connect_exit(int ret)
+static __always_inline int on_hash_connect_exit(int ret, __u8 style)
 {
 	struct call_ctx *c = call_get(SLOT_HASH_CONNECT);
-	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP };
+	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .style = style };
 	struct sock *sk;
 
 	if (!c)
@@ -39,7 +39,7 @@ static __always_inline int on_hash_connect_exit(int ret)
 		o.flags |= EPH_F_SEARCH;
 		emit(sk, &o, NULL);
 	} else {
-		emit_bound_connect(sk, o.flags, NULL, false);
+		emit_bound_connect(sk, o.flags, NULL, false, style);
 	}
 	call_del(SLOT_HASH_CONNECT);
 	return 0;
@@ -61,11 +61,11 @@ static __always_inline int on_get_port_enter(struct sock *sk, __u16 snum)
 	return 0;
 }
 
-static __always_inline int on_get_port_exit(int ret)
+static __always_inline int on_get_port_exit(int ret, __u8 style)
 {
 	struct call_ctx *c = call_get(SLOT_GET_PORT), *ab;
 	struct sock *sk;
-	struct outcome o = {};
+	struct outcome o = { .style = style };
 
 	if (!c)
 		return 0;

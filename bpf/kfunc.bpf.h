@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fentry/fexit and kprobe/kretprobe wrappers: one SEC() program per hook and style, each
- * calling a handler of handlers.bpf.h. Included by ephtrace.bpf.c.
+ * calling a handler of handlers.bpf.h. Included by ephtrace.bpf.c. Each passes its own style
+ * to the records it fills: the loader may mix the two, one per hook (user/node/hookplan.c).
  */
 #ifndef EPH_KFUNC_BPF_H
 #define EPH_KFUNC_BPF_H
@@ -19,7 +20,7 @@ SEC("fexit/inet_hash_connect")
 int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet6_hash_connect")
@@ -33,7 +34,7 @@ SEC("fexit/inet6_hash_connect")
 int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet_csk_get_port")
@@ -47,7 +48,7 @@ SEC("fexit/inet_csk_get_port")
 int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/udp_lib_get_port")
@@ -62,7 +63,7 @@ int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned 
 	     int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet_autobind")
@@ -98,7 +99,7 @@ SEC("fentry/inet_put_port")
 int BPF_PROG(fentry_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -106,7 +107,7 @@ SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(sk, tw, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -114,7 +115,7 @@ SEC("fentry/inet_twsk_hashdance_schedule")
 int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(sk, tw, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -122,7 +123,7 @@ SEC("fentry/inet_twsk_bind_unhash")
 int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	on_release(tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -130,7 +131,7 @@ SEC("fentry/udp_lib_unhash")
 int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0);
+	on_release(sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -147,7 +148,7 @@ SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet6_hash_connect")
@@ -161,7 +162,7 @@ SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet_csk_get_port")
@@ -175,7 +176,7 @@ SEC("kretprobe/inet_csk_get_port")
 int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/udp_lib_get_port")
@@ -189,7 +190,7 @@ SEC("kretprobe/udp_lib_get_port")
 int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet_autobind")
@@ -224,7 +225,7 @@ SEC("kprobe/inet_put_port")
 int BPF_KPROBE(kprobe_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(sk, IPPROTO_TCP, 0, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -232,7 +233,7 @@ SEC("kprobe/inet_twsk_hashdance")
 int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(sk, tw, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -240,7 +241,7 @@ SEC("kprobe/inet_twsk_hashdance_schedule")
 int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(sk, tw, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -248,7 +249,7 @@ SEC("kprobe/inet_twsk_bind_unhash")
 int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	on_release(tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -256,7 +257,7 @@ SEC("kprobe/udp_lib_unhash")
 int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0);
+	on_release(sk, IPPROTO_UDP, 0, EPH_BACKEND_KPROBE);
 	return 0;
 }
 

@@ -50,7 +50,7 @@ static __always_inline void udp_file_closing(const struct file *f)
 	struct sock *sk = sock_of_file(f);
 
 	if (sk && sk_proto(sk) == IPPROTO_UDP && file_last_ref(f))
-		on_release(sk, IPPROTO_UDP, 0);
+		on_release(sk, IPPROTO_UDP, 0, 0);
 }
 
 /* sendto()/sendmsg() flags: MSG_FASTOPEN on a TCP socket with no port connects in the call
@@ -139,7 +139,7 @@ static __always_inline int on_sys_exit(long ret)
 				if (c->ts_syn && port)
 					emit_bound_connect(sk, o.flags,
 							   ret && ret != -EINPROGRESS ? c : NULL,
-							   false);
+							   false, 0);
 			} else {
 				/* SYN_SENT reached in the call, left elsewhere (the SYN timer,
 				 * a shutdown() by another thread): a search that failed says
@@ -154,7 +154,7 @@ static __always_inline int on_sys_exit(long ret)
 					o.sport = port ? port : c->closed_port;
 					emit(sk, &o, port ? NULL : c);
 					if (!port)
-						on_release(sk, IPPROTO_TCP, 0);
+						on_release(sk, IPPROTO_TCP, 0, 0);
 				}
 			}
 		} else if (!c->had_port) {
@@ -309,9 +309,9 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_CLOSE) {
 		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
-			on_time_wait(sk, NULL);
+			on_time_wait(sk, NULL, 0);
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
-			on_release(sk, IPPROTO_TCP, 0);
+			on_release(sk, IPPROTO_TCP, 0, 0);
 	}
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
@@ -352,7 +352,7 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(sk, IPPROTO_TCP, 0, 0);
 	return 0;
 }
 

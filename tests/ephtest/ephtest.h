@@ -421,6 +421,9 @@ enum verdict tw_drive(const struct scenario *s, const struct occ_opts *op);
 int tw_workload(struct oracle *o);
 enum verdict sr_drive(const struct scenario *s, const struct occ_opts *op);
 int sr_workload(struct oracle *o);
+/* hookfallback.c: a hook made unattachable, the others go on */
+enum verdict hf_drive(const struct scenario *s, const struct occ_opts *op);
+int hf_workload(struct oracle *o);
 
 /* lifecycle.c: events --releases against when the kernel took and gave back each port */
 enum verdict lc_drive(const struct scenario *s, const struct occ_opts *op);

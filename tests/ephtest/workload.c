@@ -914,6 +914,15 @@ const struct scenario scenarios[] = {
 		.run = sr_workload,
 		.drive = sr_drive,
 	},
+	{
+		.name = "hook-fallback",
+		.desc = "auto with one hook unattachable: it alone falls back (fentry -> kprobe)",
+		.kind = SCN_DRIVEN,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.run = hf_workload,
+		.drive = hf_drive,
+	},
 	/* a port's life after its assignment (lifecycle.c): releases, in time */
 	{
 		.name = "syn-blackhole",

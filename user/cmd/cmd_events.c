@@ -117,7 +117,8 @@ static int on_record(void *ctx, const void *data, size_t size)
 	if (!eph_filter_show(&c->filter, &r))
 		return 0;
 	sb_reset(&c->sb);
-	err = c->json ? eph_format_json(&c->sb, &r, c->backend) : eph_format_text(&c->sb, &r);
+	/* each record's own backend: fentry and kprobe hooks may mix (user/core/hookplan.h) */
+	err = c->json ? eph_format_json(&c->sb, &r, NULL) : eph_format_text(&c->sb, &r);
 	if (!err)
 		err = explain(c, &r);
 	if (!err)

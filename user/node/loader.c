@@ -23,20 +23,9 @@
 #include "ephtrace.skel.h"
 #include "event.h"
 #include "loader.h"
+#include "loader_int.h"
 #include "mounts.h"
 
-#define MAX_LINKS 64
-
-struct eph_loader {
-	struct ephtrace_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *links[MAX_LINKS];
-	int nr_links;
-	int backend;
-	int ncpus;
-	int cgroup_fd;	   /* the cgroup v2 root, while the cgroup backend attaches */
-	bool abi_mismatch; /* the embedded object is of another ABI version: no backend will do */
-};
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
 static struct {
@@ -47,12 +36,17 @@ static struct {
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[512], *name, *end;
+	va_list copy;
 
-	if (logbuf.verbose)
-		return vfprintf(stderr, fmt, ap);
+	if (logbuf.verbose) {
+		va_copy(copy, ap);
+		vfprintf(stderr, fmt, copy);
+		va_end(copy);
+	}
 	if (level != LIBBPF_WARN || logbuf.failed_prog[0])
 		return 0;
-	/* "libbpf: prog 'NAME': BPF program load failed: ..." names the culprit */
+	/* "libbpf: prog 'NAME': BPF program load failed: ..." names the culprit (the fall-back
+	 * of a hook to kprobe needs it, with -v too) */
 	vsnprintf(line, sizeof(line), fmt, ap);
 	name = strstr(line, "prog '");
 	if (!name || !strstr(line, "load failed"))
@@ -66,167 +60,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static bool sec_is(const struct bpf_program *p, const char *prefix)
-{
-	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
-}
-
-/* Whether the program is one of the backend's. The cgroup backend shares the raw tracepoints
- * of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
- * with --exact-errors the system call tracepoints but close() (same reason); with them, bind(),
- * listen() and UDP sends are theirs, not the hooks'. */
-static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
-{
-	if (sec_is(p, "fentry/") || sec_is(p, "fexit/"))
-		return backend == EPH_BACKEND_FENTRY;
-	if (sec_is(p, "kprobe/") || sec_is(p, "kretprobe/"))
-		return backend == EPH_BACKEND_KPROBE;
-	if (backend == EPH_BACKEND_TRACEPOINT)
-		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
-	if (backend != EPH_BACKEND_CGROUP)
-		return false;
-	if (sec_is(p, "raw_tp/"))
-		return strcmp(bpf_program__section_name(p), "raw_tp/sched_process_exit");
-	if (sec_is(p, "tracepoint/syscalls/"))
-		return exact && !strstr(bpf_program__section_name(p), "_close");
-	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") || sec_is(p, "cgroup/sendmsg"))
-		return !exact;
-	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
-}
-
-/* Attached to the cgroup v2 root rather than to a kernel function or tracepoint. */
-static bool prog_is_cgroup(const struct bpf_program *p)
-{
-	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
-}
-
-/* The kernel function a fentry/kprobe program hooks. */
-static const char *prog_target(const struct bpf_program *p)
-{
-	const char *slash = strchr(bpf_program__section_name(p), '/');
-
-	return slash ? slash + 1 : "";
-}
-
-/* Hooks that exist in some kernels only: TIME_WAIT creation was renamed in 6.6
- * (inet_twsk_hashdance -> inet_twsk_hashdance_schedule); one of the two is enough. */
-static bool optional_target(const char *fn)
-{
-	return !strcmp(fn, "inet_twsk_hashdance") || !strcmp(fn, "inet_twsk_hashdance_schedule");
-}
-
-static bool kernel_has_func(const struct btf *btf, const char *fn)
-{
-	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
-}
-
-static void destroy_links(struct eph_loader *l)
-{
-	while (l->nr_links > 0)
-		bpf_link__destroy(l->links[--l->nr_links]);
-}
-
-/* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints, and for the cgroup
- * backend every hook but bind's, which starts what post_bind ends (a connect() starts at its
- * state change to SYN_SENT, a raw tracepoint attached with the entries). */
-static bool prog_is_exit(const struct bpf_program *p)
-{
-	return sec_is(p, "fexit/") || sec_is(p, "kretprobe/") ||
-	       sec_is(p, "tracepoint/syscalls/sys_exit_") ||
-	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/bind"));
-}
-
-/* Attach the exit halves (exits) or the rest of the programs of the chosen backend. */
-static int attach_some(struct eph_loader *l, bool exits, char *why, size_t whylen)
-{
-	struct bpf_program *p;
-	int err;
-
-	bpf_object__for_each_program(p, l->skel->obj)
-	{
-		struct bpf_link *link;
-
-		if (!bpf_program__autoload(p) || prog_is_exit(p) != exits)
-			continue;
-		if (l->nr_links == MAX_LINKS) {
-			snprintf(why, whylen, "too many programs");
-			return -E2BIG;
-		}
-		link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
-					   bpf_program__attach(p);
-		if (!link) {
-			err = -errno;
-			snprintf(why, whylen, "failed to attach %s: %s",
-				 bpf_program__section_name(p), strerror(-err));
-			return err;
-		}
-		l->links[l->nr_links++] = link;
-	}
-	return 0;
-}
-
-/*
- * Exits first, entries last: a call whose entry is seen while its exit is not attached yet
- * would leave its context in the calls map for good (the thread may never call again), and
- * hand it to the thread's next, unrelated exit.
- */
-static int attach_all(struct eph_loader *l, char *why, size_t whylen)
-{
-	return attach_some(l, true, why, whylen) ?: attach_some(l, false, why, whylen);
-}
-
 static double stage_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/*
- * Attach with what it needs mounted: tracefs for the tracepoint ids (a raw tracepoint needs no
- * id), the cgroup v2 root for the cgroup hooks. Each is unmounted again at once.
- */
-static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct eph_mnt *mnt,
-			  char *why, size_t whylen)
-{
-	int err;
-
-	if (backend == EPH_BACKEND_CGROUP) {
-		uint64_t id;
-
-		l->cgroup_fd = eph_cgroup2_root(mnt, &id);
-		eph_mnt_undo(mnt);
-		err = l->cgroup_fd < 0 ? l->cgroup_fd : 0;
-		if (err == -EXDEV)
-			snprintf(why, whylen,
-				 "the cgroup v2 root is not visible: ephtrace runs in a cgroup "
-				 "namespace of its own (its root is cgroup %llu) and would see only "
-				 "the sockets below it; run it in the host's cgroup namespace "
-				 "(docker run --cgroupns=host, nsenter -C -t 1)",
-				 (unsigned long long)id);
-		else if (err)
-			snprintf(why, whylen, "no cgroup v2 root to attach to: no cgroup2 mount, "
-				 "and mounting one failed: %s", strerror(-err));
-		if (err)
-			return err;
-	}
-	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
-		err = eph_tracefs_mount(mnt);
-		if (err) {
-			snprintf(why, whylen, "tracefs is not mounted and mounting it on "
-				 "/sys/kernel/tracing failed: %s%s", strerror(-err),
-				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
-			goto out;
-		}
-	}
-	err = attach_all(l, why, whylen);
-	eph_mnt_undo(mnt);
-out:
-	if (l->cgroup_fd >= 0)
-		close(l->cgroup_fd);
-	l->cgroup_fd = -1;
-	return err;
 }
 
 /* The ABI version the embedded BPF object was built with (its .rodata, before the load) is
@@ -246,18 +85,27 @@ static bool abi_matches(const struct ephtrace_bpf *skel, char *why, size_t whyle
 	return false;
 }
 
-/* btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up */
-static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
-		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
+/* Load errors that say the kernel refuses the style itself, not one function's program. */
+static bool style_refused(int err)
+{
+	return err == -EPERM || err == -EACCES;
+}
+
+/*
+ * One open -> configure -> load -> attach of `backend`. first: plan the hooks (l->plan; later
+ * tries keep it). *retry: a hook fell back from fentry to kprobe (its program did not load or
+ * attach), try again.
+ */
+static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
+		    const struct btf *kbtf, bool first, double *t, bool *retry, char *why,
+		    size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	double t_open = stage_ms(), t_load, t_attach, t_end;
-	struct eph_mnt mnt = EPH_MNT_INIT;
-	bool kfunc_backend = backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE;
-	bool have_tw = false;
 	struct bpf_program *p;
+	char msg[200];
 	int err;
 
+	*retry = false;
 	logbuf.failed_prog[0] = '\0';
 	l->skel = ephtrace_bpf__open_opts(&oo);
 	if (!l->skel) {
@@ -265,10 +113,18 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		snprintf(why, whylen, "failed to open the BPF object: %s", strerror(-err));
 		return err;
 	}
+	l->obj = l->skel->obj;
 	if (!abi_matches(l->skel, why, whylen)) {
 		l->abi_mismatch = true;
 		err = -EPROTO;
 		goto out_destroy;
+	}
+	if (first) {
+		err = eph_plan_hooks(l, backend,
+				     o->backend == EPH_BACKEND_AUTO && backend == EPH_BACKEND_FENTRY,
+				     kbtf, why, whylen);
+		if (err)
+			goto out_destroy;
 	}
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
@@ -277,59 +133,76 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
-	bpf_object__for_each_program(p, l->skel->obj)
-	{
-		const char *fn = prog_target(p);
-		bool want = prog_wanted(p, backend, o->exact_errors);
-
-		if (want && kfunc_backend && optional_target(fn)) {
-			want = kernel_has_func(kbtf, fn);
-			have_tw |= want;
-		}
-		bpf_program__set_autoload(p, want);
-	}
-	if (kfunc_backend && !have_tw) {
-		snprintf(why, whylen, "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
-				      "kernel's BTF");
-		err = -ENOENT;
-		goto out_destroy;
-	}
-	t_load = stage_ms();
+	eph_select_programs(l, backend, o->exact_errors);
+	t[1] = stage_ms();
 	err = ephtrace_bpf__load(l->skel);
 	if (err) {
 		p = logbuf.failed_prog[0] ?
 			    bpf_object__find_program_by_name(l->skel->obj, logbuf.failed_prog) :
 			    NULL;
 		if (p)
-			snprintf(why, whylen, "failed to load %s (program %s): %s",
+			snprintf(msg, sizeof(msg), "failed to load %s (program %s): %s",
 				 bpf_program__section_name(p), bpf_program__name(p),
 				 strerror(-err));
 		else
-			snprintf(why, whylen, "failed to load the %s programs: %s",
+			snprintf(msg, sizeof(msg), "failed to load the %s programs: %s",
 				 eph_backend_name(backend), strerror(-err));
+		snprintf(why, whylen, "%s", msg);
+		*retry = p && !style_refused(err) &&
+			 !eph_hookplan_fall_back(&l->plan, bpf_program__section_name(p), msg) &&
+			 eph_hookplan_count(&l->plan, EPH_BACKEND_FENTRY);
 		goto out_destroy;
 	}
-	t_attach = stage_ms(); /* the mounts, if needed, count in the attach */
-	err = attach_mounted(l, backend, o->exact_errors, &mnt, why, whylen);
+	t[2] = stage_ms(); /* the mounts, if needed, count in the attach */
+	err = eph_attach(l, backend, o->exact_errors, retry, why, whylen);
 	if (err)
-		goto out_links;
+		goto out_destroy;
+	return 0;
+
+out_destroy:
+	ephtrace_bpf__destroy(l->skel);
+	l->skel = NULL;
+	l->obj = NULL;
+	return err;
+}
+
+/*
+ * btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up. With
+ * --backend auto, fentry mixes: a hook whose fentry program does not load or attach is tried
+ * again with kprobe alone, at most once per hook.
+ */
+static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
+		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
+{
+	double t[3] = { stage_ms() };
+	char plan[1024];
+	bool retry;
+	int tries = 0, err;
+
+	do
+		err = try_once(l, o, backend, kbtf, !tries, t, &retry, why, whylen);
+	while (err && retry && ++tries <= EPH_MAX_HOOKS);
+	if (err)
+		return err;
 	l->backend = backend;
-	t_end = stage_ms();
+	if (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE) {
+		l->backend = eph_hookplan_backend(&l->plan);
+		/* mixed: said always, each event's "backend" tells its hook's style */
+		if (o->verbose || (backend == EPH_BACKEND_FENTRY &&
+				   eph_hookplan_count(&l->plan, EPH_BACKEND_KPROBE))) {
+			eph_hookplan_describe(&l->plan, plan, sizeof(plan));
+			fprintf(stderr, "ephtrace: hooks: %s\n", plan);
+		}
+	}
 	if (o->verbose)
 		fprintf(stderr,
 			"ephtrace: backend %s: kernel BTF read in %.1f ms, BPF object opened in "
 			"%.1f ms, loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached "
-			"in %.1f ms\n",
-			eph_backend_name(backend), btf_ms, t_load - t_open, t_attach - t_load,
-			l->nr_links, t_end - t_attach);
+			"in %.1f ms%s\n",
+			eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1],
+			l->nr_links, stage_ms() - t[2],
+			tries ? " (the last of several tries: see the hooks)" : "");
 	return 0;
-
-out_links:
-	destroy_links(l);
-out_destroy:
-	ephtrace_bpf__destroy(l->skel);
-	l->skel = NULL;
-	return err;
 }
 
 static const char *backend_hint(int backend)
@@ -451,7 +324,7 @@ int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 
 int eph_loader__drain(struct eph_loader *l)
 {
-	destroy_links(l);
+	eph_destroy_links(l);
 	return l->rb ? ring_buffer__consume(l->rb) : 0;
 }
 
@@ -552,7 +425,7 @@ void eph_loader__free(struct eph_loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
-	destroy_links(l);
+	eph_destroy_links(l);
 	ephtrace_bpf__destroy(l->skel);
 	free(l);
 }

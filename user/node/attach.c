@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Which programs of the BPF object a backend loads, and attaching them: exits before entries,
+ * with tracefs or the cgroup v2 root mounted for as long as it takes, and for --backend auto's
+ * fentry, a hook whose fentry program does not attach falling back to its kprobe pair
+ * (user/core/hookplan.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "ephtrace.h"
+#include "loader_int.h"
+#include "mounts.h"
+
+static bool sec_is(const struct bpf_program *p, const char *prefix)
+{
+	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
+}
+
+/* Whether a program other than a fentry/kprobe hook's is one of the backend's. The cgroup backend shares the raw tracepoints
+ * of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
+ * with --exact-errors the system call tracepoints but close() (same reason); with them, bind(),
+ * listen() and UDP sends are theirs, not the hooks'. */
+static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
+{
+	if (backend == EPH_BACKEND_TRACEPOINT)
+		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
+	if (backend != EPH_BACKEND_CGROUP)
+		return false;
+	if (sec_is(p, "raw_tp/"))
+		return strcmp(bpf_program__section_name(p), "raw_tp/sched_process_exit");
+	if (sec_is(p, "tracepoint/syscalls/"))
+		return exact && !strstr(bpf_program__section_name(p), "_close");
+	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") || sec_is(p, "cgroup/sendmsg"))
+		return !exact;
+	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
+}
+
+/* Attached to the cgroup v2 root rather than to a kernel function or tracepoint. */
+static bool prog_is_cgroup(const struct bpf_program *p)
+{
+	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
+}
+
+/* Hooks that exist in some kernels only: TIME_WAIT creation was renamed in 6.6
+ * (inet_twsk_hashdance -> inet_twsk_hashdance_schedule); one of the two is enough. */
+static bool optional_target(const char *fn)
+{
+	return !strcmp(fn, "inet_twsk_hashdance") || !strcmp(fn, "inet_twsk_hashdance_schedule");
+}
+
+static bool kernel_has_func(const struct btf *btf, const char *fn)
+{
+	return btf && btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0;
+}
+
+void eph_destroy_links(struct eph_loader *l)
+{
+	while (l->nr_links > 0)
+		bpf_link__destroy(l->links[--l->nr_links]);
+}
+
+/* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints, and for the cgroup
+ * backend every hook but bind's, which starts what post_bind ends (a connect() starts at its
+ * state change to SYN_SENT, a raw tracepoint attached with the entries). */
+static bool prog_is_exit(const struct bpf_program *p)
+{
+	return sec_is(p, "fexit/") || sec_is(p, "kretprobe/") ||
+	       sec_is(p, "tracepoint/syscalls/sys_exit_") ||
+	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/bind"));
+}
+
+/*
+ * EPH_TEST_UNATTACHABLE: section names (comma separated, e.g. "fentry/inet_csk_get_port") whose
+ * programs are made to fail their attach with ENOENT, as a function the kernel inlined would.
+ * For tests of the fall-back only (tests/ephtest/hookfallback.c).
+ */
+static bool test_unattachable(const char *sec)
+{
+	const char *list = getenv("EPH_TEST_UNATTACHABLE"), *end;
+	size_t n = strlen(sec);
+
+	for (; list && *list; list = *end ? end + 1 : end) {
+		end = strchrnul(list, ',');
+		if ((size_t)(end - list) == n && !strncmp(list, sec, n))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Attach the exit halves (exits) or the rest of the selected programs. A fentry/fexit program
+ * that fails, in a plan that mixes, moves its hook to kprobe (*fell counts them) and the
+ * others go on; any other failure ends the attach.
+ */
+static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, size_t whylen)
+{
+	struct bpf_program *p;
+	char msg[160];
+	int err;
+
+	bpf_object__for_each_program(p, l->obj)
+	{
+		const char *sec = bpf_program__section_name(p);
+		struct bpf_link *link = NULL;
+
+		if (!bpf_program__autoload(p) || prog_is_exit(p) != exits)
+			continue;
+		if (l->nr_links == MAX_LINKS) {
+			snprintf(why, whylen, "too many programs");
+			return -E2BIG;
+		}
+		if (test_unattachable(sec))
+			errno = ENOENT;
+		else
+			link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
+						   bpf_program__attach(p);
+		if (link) {
+			l->links[l->nr_links++] = link;
+			continue;
+		}
+		err = -errno;
+		snprintf(msg, sizeof(msg), "failed to attach %s: %s%s", sec, strerror(-err),
+			 test_unattachable(sec) ? " (EPH_TEST_UNATTACHABLE)" : "");
+		if (!eph_hookplan_fall_back(&l->plan, sec, msg)) {
+			++*fell;
+			continue;
+		}
+		snprintf(why, whylen, "%s", msg);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Exits first, entries last: a call whose entry is seen while its exit is not attached yet
+ * would leave its context in the calls map for good (the thread may never call again), and
+ * hand it to the thread's next, unrelated exit.
+ */
+static int attach_all(struct eph_loader *l, int *fell, char *why, size_t whylen)
+{
+	return attach_some(l, true, fell, why, whylen) ?: attach_some(l, false, fell, why, whylen);
+}
+
+
+/*
+ * Attach with what it needs mounted: tracefs for the tracepoint ids (a raw tracepoint needs no
+ * id), the cgroup v2 root for the cgroup hooks. Each is unmounted again at once.
+ */
+static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct eph_mnt *mnt,
+			  int *fell, char *why, size_t whylen)
+{
+	int err;
+
+	if (backend == EPH_BACKEND_CGROUP) {
+		uint64_t id;
+
+		l->cgroup_fd = eph_cgroup2_root(mnt, &id);
+		eph_mnt_undo(mnt);
+		err = l->cgroup_fd < 0 ? l->cgroup_fd : 0;
+		if (err == -EXDEV)
+			snprintf(why, whylen,
+				 "the cgroup v2 root is not visible: ephtrace runs in a cgroup "
+				 "namespace of its own (its root is cgroup %llu) and would see only "
+				 "the sockets below it; run it in the host's cgroup namespace "
+				 "(docker run --cgroupns=host, nsenter -C -t 1)",
+				 (unsigned long long)id);
+		else if (err)
+			snprintf(why, whylen, "no cgroup v2 root to attach to: no cgroup2 mount, "
+				 "and mounting one failed: %s", strerror(-err));
+		if (err)
+			return err;
+	}
+	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
+		err = eph_tracefs_mount(mnt);
+		if (err) {
+			snprintf(why, whylen, "tracefs is not mounted and mounting it on "
+				 "/sys/kernel/tracing failed: %s%s", strerror(-err),
+				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
+			goto out;
+		}
+	}
+	err = attach_all(l, fell, why, whylen);
+	eph_mnt_undo(mnt);
+out:
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	l->cgroup_fd = -1;
+	return err;
+}
+
+int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf,
+		   char *why, size_t whylen)
+{
+	struct bpf_program *p;
+	int i, err, tw = 0;
+
+	eph_hookplan_init(&l->plan, backend, mix);
+	if (backend != EPH_BACKEND_FENTRY && backend != EPH_BACKEND_KPROBE)
+		return 0;
+	bpf_object__for_each_program(p, l->obj)
+	{
+		const char *fn;
+
+		if (eph_hook_section(bpf_program__section_name(p), &fn) != backend)
+			continue;
+		err = eph_hookplan_add(&l->plan, bpf_program__section_name(p));
+		if (err) {
+			snprintf(why, whylen, "cannot plan the hook of %s: %s",
+				 bpf_program__section_name(p), strerror(-err));
+			return err;
+		}
+	}
+	for (i = 0; i < l->plan.n; i++) {
+		const char *fn = l->plan.hooks[i].fn;
+
+		if (!optional_target(fn))
+			continue;
+		if (kernel_has_func(kbtf, fn))
+			tw++;
+		else
+			eph_hookplan_leave_out(&l->plan, fn, "not in this kernel's BTF");
+	}
+	if (!tw) {
+		snprintf(why, whylen, "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
+				      "kernel's BTF");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void eph_select_programs(struct eph_loader *l, int backend, bool exact)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, l->obj)
+	{
+		const char *sec = bpf_program__section_name(p), *fn;
+
+		bpf_program__set_autoload(p, eph_hook_section(sec, &fn) ?
+						     eph_hookplan_wants(&l->plan, sec) :
+						     prog_wanted(p, backend, exact));
+	}
+}
+
+int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why,
+	       size_t whylen)
+{
+	struct eph_mnt mnt = EPH_MNT_INIT;
+	int fell = 0, err;
+
+	*retry = false;
+	err = attach_mounted(l, backend, exact, &mnt, &fell, why, whylen);
+	if (!err && !fell)
+		return 0;
+	eph_destroy_links(l); /* a failed attach leaves nothing attached */
+	if (err)
+		return err;
+	if (!eph_hookplan_count(&l->plan, EPH_BACKEND_FENTRY)) {
+		/* fentry attaches nowhere here (arm64 6.1: ENOTSUPP): the kprobe backend's */
+		snprintf(why, whylen, "no fentry program could attach (%s)", l->plan.hooks[0].why);
+		return -ENOENT;
+	}
+	*retry = true;
+	return -EAGAIN;
+}

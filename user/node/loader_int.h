@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What loader.c and attach.c share: the loader itself and the choice of programs. */
+#ifndef EPH_LOADER_INT_H
+#define EPH_LOADER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "hookplan.h"
+
+#define MAX_LINKS 64
+
+struct ephtrace_bpf;
+
+struct eph_loader {
+	struct ephtrace_bpf *skel;
+	struct bpf_object *obj; /* skel's, for the code that does not know the skeleton */
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nr_links;
+	int backend;
+	int ncpus;
+	int cgroup_fd;	   /* the cgroup v2 root, while the cgroup backend attaches */
+	bool abi_mismatch; /* the embedded object is of another ABI version: no backend will do */
+	struct eph_hookplan plan; /* fentry/kprobe: the style of each hook */
+};
+
+/* The hooks of a fentry or kprobe backend into l->plan (mix: --backend auto's fentry, where a
+ * hook may fall back to kprobe alone); optional hooks the kernel lacks are left out. -ENOENT
+ * with why when no TIME_WAIT hook is left. */
+int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf,
+		   char *why, size_t whylen);
+/* Mark the programs to load: the backend's, and of the hooks, those in the plan's style. */
+void eph_select_programs(struct eph_loader *l, int backend, bool exact);
+/* Attach every selected program, with what it needs mounted. A fentry program that does not
+ * attach, in a plan that mixes, moves its hook to kprobe: then every link is gone again and
+ * *retry says to load anew. On any failure no link is left. */
+int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why,
+	       size_t whylen);
+void eph_destroy_links(struct eph_loader *l);
+
+#endif
