@@ -64,6 +64,8 @@ const volatile __u8 no_events = 0;
 /* Wake the reader only once this many bytes wait in the ring buffer (0: at every record); the
  * reader also drains on a short timeout, so a quiet stream still flows. */
 const volatile __u64 wakeup_bytes = 0;
+/* EPH_WITHOUT_*: helpers to do without although the kernel has them (tests of older paths) */
+const volatile __u32 without = 0;
 
 char LICENSE[] SEC("license") = "GPL";
 

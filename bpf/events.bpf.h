@@ -51,6 +51,13 @@ static __always_inline void ev_submit(struct eph_event *e)
  * bpf_get_current_task() and bpf_probe_read_kernel() (CO-RE: the enum says which).
  */
 #define HAVE_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+/* bpf_task_pt_regs() (5.15): a task's user registers, for a sendto()'s destination */
+#define HAVE_TASK_PT_REGS                                                    \
+	(bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs) && \
+	 !(without & EPH_WITHOUT_TASK_PT_REGS))
+/* bpf_loop() (5.17): else a bounded loop of EPH_FD_WALK_BOUNDED steps */
+#define HAVE_LOOP \
+	(bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop) && !(without & EPH_WITHOUT_LOOP))
 
 /* The process's name: the comm of the current thread group's leader, as the kernel has it now
  * (a thread's own name is bpf_get_current_comm()'s). */

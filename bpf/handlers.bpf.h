@@ -143,14 +143,20 @@ static __always_inline const void *msghdr_name(const struct user_msghdr *msg)
 
 /*
  * The destination of the send that caused an autobind, from the system call's own arguments
- * (the user registers of the task). Only on this rare path; io_uring sends have none.
+ * (the user registers of the task). Only on this rare path; io_uring sends have none, nor do
+ * kernels without bpf_task_pt_regs() (before 5.15: the record's destination is null).
  */
 static __always_inline void send_dest(struct call_ctx *c)
 {
 #ifdef SYSCALL_NR
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs;
 	const void *addr = NULL;
-	long nr = SYSCALL_NR(regs);
+	long nr;
+
+	if (!HAVE_TASK_PT_REGS || !HAVE_TASK_BTF)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = SYSCALL_NR(regs);
 
 	if (nr == NR_sendto)
 		addr = (const void *)PT_REGS_PARM5_CORE_SYSCALL(regs);

@@ -360,7 +360,9 @@ int BPF_PROG(tp_destroy_sock, struct sock *sk)
  * A process that exits closes its files without close(), and close_range() closes many: walk
  * the descriptors they close (sched_process_exit runs before exit_files()) and release the UDP
  * ports whose last reference goes. One descriptor per bpf_loop step, the open-fds word read
- * once per 64: the verifier sees the release path once (fast to load).
+ * once per 64: the verifier sees the release path once (fast to load). Without bpf_loop (before
+ * 5.17) a bounded loop walks the first EPH_FD_WALK_BOUNDED descriptors of the range and counts
+ * the walks it cut short (EPH_CNT_WALK_CUT): the verifier sees the path once per step there.
  */
 struct fd_walk {
 	struct file **fds;
@@ -394,13 +396,36 @@ static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u
 {
 	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
 	struct fd_walk x = { .first = first };
-	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	__u32 max = BPF_CORE_READ(fdt, max_fds), i, lo;
+	__u64 bits;
 
 	x.fds = BPF_CORE_READ(fdt, fd);
 	x.open_fds = BPF_CORE_READ(fdt, open_fds);
 	x.end = last < max ? last + 1 : max;
-	if (x.end > first)
+	if (x.end <= first)
+		return;
+	if (HAVE_LOOP) {
 		bpf_loop(x.end - first, fd_walk_one, &x, 0);
+		return;
+	}
+	for (i = 0; i < EPH_FD_WALK_BOUNDED; i++)
+		if (fd_walk_one(i, &x))
+			return;
+	/* cut short only if a descriptor of the range beyond the bound is open: the open-fds
+	 * words alone, 64 of them at most (4096 descriptors; past them, cut is assumed) */
+	lo = first + EPH_FD_WALK_BOUNDED; /* the first descriptor not walked */
+	for (i = 0; i < 64 && lo < x.end; i++) {
+		if (bpf_probe_read_kernel(&x.word, sizeof(x.word), &x.open_fds[lo / 64]))
+			break;
+		bits = x.word >> (lo & 63);
+		if (x.end - lo < 64 - (lo & 63))
+			bits &= (1ull << (x.end - lo)) - 1;
+		if (bits)
+			break;
+		lo = (lo / 64 + 1) * 64;
+	}
+	if (lo < x.end)
+		count(EPH_CNT_WALK_CUT);
 }
 
 SEC("raw_tp/sched_process_exit")

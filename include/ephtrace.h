@@ -33,8 +33,9 @@
  * 3: struct eph_event.pcomm (the process's name), the record grows from 128 to 144 bytes;
  * 4: EPH_BACKEND_CGROUP, EPH_CNT_STATS_FULL 13;
  * 5: EPH_F_TW on releases only; a TIME_WAIT move whose end will not be seen says so with
- *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW) */
-#define EPH_ABI_VERSION 5
+ *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW);
+ * 6: EPH_CNT_WALK_CUT 14, the .rodata "without" (EPH_WITHOUT_*) */
+#define EPH_ABI_VERSION 6
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -159,7 +160,20 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * kernel skipped (EPH_CNT_MISSED, user/core/ephtrace_user.h) */
 /* Counts of "stats" or "hists" lost: the map was full (its keys are bounded by design) */
 #define EPH_CNT_STATS_FULL 13
-#define EPH_CNT_MAX 14
+/* Descriptor walks (a process's exit, close_range()) cut short: the kernel has no bpf_loop()
+ * (before 5.17) and the bounded loop stopped at EPH_FD_WALK_BOUNDED descriptors; the UDP ports
+ * of the others look held until a resync */
+#define EPH_CNT_WALK_CUT 14
+#define EPH_CNT_MAX 15
+#define EPH_FD_WALK_BOUNDED 256
+
+/*
+ * The .rodata "without": helpers the programs do without although the kernel has them, so that
+ * the paths of older kernels run on this one (tests: EPH_TEST_WITHOUT, user/node/loader.c).
+ * Each is also done without when the kernel lacks it (CO-RE: enum bpf_func_id).
+ */
+#define EPH_WITHOUT_LOOP (1u << 0)	   /* bpf_loop (5.17): a bounded loop */
+#define EPH_WITHOUT_TASK_PT_REGS (1u << 1) /* bpf_task_pt_regs (5.15): no sendto() destination */
 
 /*
  * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every

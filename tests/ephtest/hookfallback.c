@@ -162,7 +162,7 @@ static int hf_events(struct drv *d, int k, const char *backend, const char *unat
 	unsetenv(HF_ENV);
 	if (!err)
 		err = drv_step(d, k, HF_STEP_MS(d), "a connect() and a bind()") ?:
-		      (drv_idle(d, 300) ? drv_stop_ephtrace(d, "events") : -EIO);
+			      (drv_idle(d, 300) ? drv_stop_ephtrace(d, "events") : -EIO);
 	d->op = saved;
 	return err;
 }
@@ -184,12 +184,15 @@ static void run_fallback(struct drv *d)
 	if (hf_events(d, 1, "auto", "fentry/inet_csk_get_port", NULL))
 		return;
 	if (strcmp(d->backend, "fentry")) {
-		drv_reason(d, SKIP, "fentry does not attach here (auto chose %s): the fall-back of "
-				    "one hook to kprobe is fentry's", d->backend);
+		drv_reason(d, SKIP,
+			   "fentry does not attach here (auto chose %s): the fall-back of "
+			   "one hook to kprobe is fentry's",
+			   d->backend);
 		return;
 	}
-	want_err(d, 1, "inet_csk_get_port kprobe (fentry: failed to attach "
-		       "fentry/inet_csk_get_port: No such file or directory (" HF_ENV "))");
+	want_err(d, 1,
+		 "inet_csk_get_port kprobe (fentry: failed to attach "
+		 "fentry/inet_csk_get_port: No such file or directory (" HF_ENV "))");
 	want_err(d, 1, "inet_hash_connect fentry");
 	want_backend(d, 1, "connect", sh->connect_port[1], "fentry");
 	want_backend(d, 1, "bind", sh->bind_port[1], "kprobe");
@@ -199,7 +202,8 @@ static void run_fallback(struct drv *d)
 	if (hf_events(d, 2, "auto", "fentry/inet_csk_get_port,kprobe/inet_csk_get_port", "-v"))
 		return;
 	if (strcmp(d->backend, "cgroup"))
-		drv_problem(d, "run 2: expected backend cgroup got \"using backend %s\"", d->backend);
+		drv_problem(d, "run 2: expected backend cgroup got \"using backend %s\"",
+			    d->backend);
 	want_err(d, 2, "backend fentry: failed to attach kprobe/inet_csk_get_port");
 	want_err(d, 2, "backend kprobe: failed to attach kprobe/inet_csk_get_port");
 	want_backend(d, 2, "connect", sh->connect_port[2], "cgroup");
@@ -221,11 +225,12 @@ static void run_fallback(struct drv *d)
 			    err ? strerror(-err) : status_text(d->t.status, st, sizeof(st)));
 	want_err(d, 3, "backend fentry: failed to attach fentry/inet_csk_get_port");
 	hf_done_run(d);
-	buf_printf(&d->done,
-		   "auto with fentry/inet_csk_get_port unattachable: connect (port %u) fentry, bind "
-		   "(port %u) kprobe, said on stderr; unattachable in both styles: cgroup; "
-		   "--backend fentry: exit 1 naming it",
-		   sh->connect_port[1], sh->bind_port[1]);
+	buf_printf(
+		&d->done,
+		"auto with fentry/inet_csk_get_port unattachable: connect (port %u) fentry, bind "
+		"(port %u) kprobe, said on stderr; unattachable in both styles: cgroup; "
+		"--backend fentry: exit 1 naming it",
+		sh->connect_port[1], sh->bind_port[1]);
 }
 
 enum verdict hf_drive(const struct scenario *s, const struct occ_opts *op)
@@ -234,8 +239,10 @@ enum verdict hf_drive(const struct scenario *s, const struct occ_opts *op)
 	int64_t t0 = now_ms();
 
 	if (strcmp(op->backend, "auto"))
-		drv_reason(&d, SKIP, "checked with --backend auto (a forced backend does not mix "
-				     "styles), here %s", op->backend);
+		drv_reason(&d, SKIP,
+			   "checked with --backend auto (a forced backend does not mix "
+			   "styles), here %s",
+			   op->backend);
 	else if (!drv_start_workload(&d, "eph-hookfb"))
 		run_fallback(&d);
 	return drv_finish(&d, t0);

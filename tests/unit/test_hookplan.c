@@ -15,12 +15,12 @@
 
 /* The hook programs of bpf/kfunc.bpf.h, in both styles, as the loader meets them. */
 static const char *const secs[] = {
-	"fentry/inet_hash_connect",	  "fexit/inet_hash_connect",
-	"fentry/inet_csk_get_port",	  "fexit/inet_csk_get_port",
-	"fentry/inet_twsk_hashdance",	  "fentry/inet_twsk_hashdance_schedule",
-	"kprobe/inet_hash_connect",	  "kretprobe/inet_hash_connect",
-	"kprobe/inet_csk_get_port",	  "kretprobe/inet_csk_get_port",
-	"kprobe/inet_twsk_hashdance",	  "kprobe/inet_twsk_hashdance_schedule",
+	"fentry/inet_hash_connect",   "fexit/inet_hash_connect",
+	"fentry/inet_csk_get_port",   "fexit/inet_csk_get_port",
+	"fentry/inet_twsk_hashdance", "fentry/inet_twsk_hashdance_schedule",
+	"kprobe/inet_hash_connect",   "kretprobe/inet_hash_connect",
+	"kprobe/inet_csk_get_port",   "kretprobe/inet_csk_get_port",
+	"kprobe/inet_twsk_hashdance", "kprobe/inet_twsk_hashdance_schedule",
 };
 
 static void plan_of(struct eph_hookplan *p, int style, bool mix)
@@ -83,8 +83,9 @@ static void test_fall_back_moves_the_pair(void **state)
 	assert_int_equal(eph_hookplan_fall_back(&p, "kprobe/inet_csk_get_port", "x"), -ENOENT);
 	assert_int_equal(eph_hookplan_fall_back(&p, "fentry/nope", "x"), -EINVAL);
 	eph_hookplan_describe(&p, buf, sizeof(buf));
-	assert_string_equal(buf, "inet_hash_connect fentry, inet_csk_get_port kprobe (fentry: EBUSY), "
-				 "inet_twsk_hashdance fentry, inet_twsk_hashdance_schedule fentry");
+	assert_string_equal(buf,
+			    "inet_hash_connect fentry, inet_csk_get_port kprobe (fentry: EBUSY), "
+			    "inet_twsk_hashdance fentry, inet_twsk_hashdance_schedule fentry");
 }
 
 static void test_forced_style_does_not_mix(void **state)

@@ -316,6 +316,12 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			(unsigned long long)cnt[EPH_CNT_HOLD_FULL],
 			(unsigned long long)cnt[EPH_CNT_CTX_FULL],
 			(unsigned long long)cnt[EPH_CNT_STATS_FULL]);
+	if (cnt[EPH_CNT_WALK_CUT])
+		fprintf(stderr,
+			"ephtrace: %llu descriptor walks (process exits, close_range()) cut short at "
+			"%d descriptors: this kernel has no bpf_loop() (5.17); the UDP ports of the "
+			"descriptors past them were released unseen\n",
+			(unsigned long long)cnt[EPH_CNT_WALK_CUT], EPH_FD_WALK_BOUNDED);
 	if (cnt[EPH_CNT_DROPPED] > dropped)
 		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
 			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));

@@ -146,8 +146,8 @@ size_t eph_hookplan_describe(const struct eph_hookplan *p, char *buf, size_t len
 	for (i = 0; i < p->n; i++) {
 		const struct eph_hook *h = &p->hooks[i];
 
-		n = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0,
-			     "%s%s %s", i ? ", " : "", h->fn, style_name(h->style));
+		n = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0, "%s%s %s",
+			     i ? ", " : "", h->fn, style_name(h->style));
 		used += n > 0 ? (size_t)n : 0;
 		if (!h->why[0])
 			continue;

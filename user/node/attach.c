@@ -23,8 +23,8 @@ static bool sec_is(const struct bpf_program *p, const char *prefix)
 	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
 }
 
-/* Whether a program other than a fentry/kprobe hook's is one of the backend's. The cgroup backend shares the raw tracepoints
- * of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
+/* Whether a program other than a fentry/kprobe hook's is one of the backend's. The cgroup
+ * backend shares the raw tracepoints of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
  * with --exact-errors the system call tracepoints but close() (same reason); with them, bind(),
  * listen() and UDP sends are theirs, not the hooks'. */
 static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
@@ -37,7 +37,8 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
 		return strcmp(bpf_program__section_name(p), "raw_tp/sched_process_exit");
 	if (sec_is(p, "tracepoint/syscalls/"))
 		return exact && !strstr(bpf_program__section_name(p), "_close");
-	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") || sec_is(p, "cgroup/sendmsg"))
+	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") ||
+	    sec_is(p, "cgroup/sendmsg"))
 		return !exact;
 	return sec_is(p, "cgroup/") || sec_is(p, "sockops");
 }
@@ -148,7 +149,6 @@ static int attach_all(struct eph_loader *l, int *fell, char *why, size_t whylen)
 	return attach_some(l, true, fell, why, whylen) ?: attach_some(l, false, fell, why, whylen);
 }
 
-
 /*
  * Attach with what it needs mounted: tracefs for the tracepoint ids (a raw tracepoint needs no
  * id), the cgroup v2 root for the cgroup hooks. Each is unmounted again at once.
@@ -165,24 +165,31 @@ static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct 
 		eph_mnt_undo(mnt);
 		err = l->cgroup_fd < 0 ? l->cgroup_fd : 0;
 		if (err == -EXDEV)
-			snprintf(why, whylen,
-				 "the cgroup v2 root is not visible: ephtrace runs in a cgroup "
-				 "namespace of its own (its root is cgroup %llu) and would see only "
-				 "the sockets below it; run it in the host's cgroup namespace "
-				 "(docker run --cgroupns=host, nsenter -C -t 1)",
-				 (unsigned long long)id);
+			snprintf(
+				why, whylen,
+				"the cgroup v2 root is not visible: ephtrace runs in a cgroup "
+				"namespace of its own (its root is cgroup %llu) and would see only "
+				"the sockets below it; run it in the host's cgroup namespace "
+				"(docker run --cgroupns=host, nsenter -C -t 1)",
+				(unsigned long long)id);
 		else if (err)
-			snprintf(why, whylen, "no cgroup v2 root to attach to: no cgroup2 mount, "
-				 "and mounting one failed: %s", strerror(-err));
+			snprintf(why, whylen,
+				 "no cgroup v2 root to attach to: no cgroup2 mount, "
+				 "and mounting one failed: %s",
+				 strerror(-err));
 		if (err)
 			return err;
 	}
 	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
 		err = eph_tracefs_mount(mnt);
 		if (err) {
-			snprintf(why, whylen, "tracefs is not mounted and mounting it on "
-				 "/sys/kernel/tracing failed: %s%s", strerror(-err),
-				 err == -EPERM ? " (that needs CAP_SYS_ADMIN: mount it beforehand)" : "");
+			snprintf(why, whylen,
+				 "tracefs is not mounted and mounting it on "
+				 "/sys/kernel/tracing failed: %s%s",
+				 strerror(-err),
+				 err == -EPERM ?
+					 " (that needs CAP_SYS_ADMIN: mount it beforehand)" :
+					 "");
 			goto out;
 		}
 	}
@@ -195,8 +202,8 @@ out:
 	return err;
 }
 
-int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf,
-		   char *why, size_t whylen)
+int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf, char *why,
+		   size_t whylen)
 {
 	struct bpf_program *p;
 	int i, err, tw = 0;
@@ -228,8 +235,9 @@ int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf
 			eph_hookplan_leave_out(&l->plan, fn, "not in this kernel's BTF");
 	}
 	if (!tw) {
-		snprintf(why, whylen, "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
-				      "kernel's BTF");
+		snprintf(why, whylen,
+			 "no TIME_WAIT hook (inet_twsk_hashdance[_schedule]) in this "
+			 "kernel's BTF");
 		return -ENOENT;
 	}
 	return 0;
@@ -249,8 +257,7 @@ void eph_select_programs(struct eph_loader *l, int backend, bool exact)
 	}
 }
 
-int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why,
-	       size_t whylen)
+int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why, size_t whylen)
 {
 	struct eph_mnt mnt = EPH_MNT_INIT;
 	int fell = 0, err;

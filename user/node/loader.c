@@ -85,6 +85,38 @@ static bool abi_matches(const struct ephtrace_bpf *skel, char *why, size_t whyle
 	return false;
 }
 
+/*
+ * EPH_TEST_WITHOUT: helpers the programs are to do without although this kernel has them
+ * (comma separated: bpf_loop, bpf_task_pt_regs), so that tests run the paths of older kernels
+ * here. 0 and *bits, or -EINVAL naming the entry it does not know in why.
+ */
+static int test_without(__u32 *bits, char *why, size_t whylen)
+{
+	static const struct {
+		const char *name;
+		__u32 bit;
+	} helpers[] = { { "bpf_loop", EPH_WITHOUT_LOOP },
+			{ "bpf_task_pt_regs", EPH_WITHOUT_TASK_PT_REGS } };
+	const char *list = getenv("EPH_TEST_WITHOUT"), *end;
+	size_t i, n;
+
+	*bits = 0;
+	for (; list && *list; list = *end ? end + 1 : end) {
+		end = strchrnul(list, ',');
+		n = end - list;
+		for (i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
+			if (strlen(helpers[i].name) == n && !strncmp(list, helpers[i].name, n))
+				break;
+		if (i == sizeof(helpers) / sizeof(helpers[0])) {
+			snprintf(why, whylen, "EPH_TEST_WITHOUT: unknown helper '%.*s' (have: "
+					      "bpf_loop, bpf_task_pt_regs)", (int)n, list);
+			return -EINVAL;
+		}
+		*bits |= helpers[i].bit;
+	}
+	return 0;
+}
+
 /* Load errors that say the kernel refuses the style itself, not one function's program. */
 static bool style_refused(int err)
 {
@@ -129,6 +161,9 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
 	l->skel->rodata->exact_errors = o->exact_errors;
+	err = test_without(&l->skel->rodata->without, why, whylen);
+	if (err)
+		goto out_destroy;
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
 	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);

@@ -31,8 +31,8 @@ struct eph_loader {
 /* The hooks of a fentry or kprobe backend into l->plan (mix: --backend auto's fentry, where a
  * hook may fall back to kprobe alone); optional hooks the kernel lacks are left out. -ENOENT
  * with why when no TIME_WAIT hook is left. */
-int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf,
-		   char *why, size_t whylen);
+int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf, char *why,
+		   size_t whylen);
 /* Mark the programs to load: the backend's, and of the hooks, those in the plan's style. */
 void eph_select_programs(struct eph_loader *l, int backend, bool exact);
 /* Attach every selected program, with what it needs mounted. A fentry program that does not
