@@ -55,9 +55,6 @@ static __always_inline void ev_submit(struct eph_event *e)
 #define HAVE_TASK_PT_REGS                                                    \
 	(bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs) && \
 	 !(without & EPH_WITHOUT_TASK_PT_REGS))
-/* bpf_loop() (5.17): else a bounded loop of EPH_FD_WALK_BOUNDED steps */
-#define HAVE_LOOP \
-	(bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop) && !(without & EPH_WITHOUT_LOOP))
 
 /* The process's name: the comm of the current thread group's leader, as the kernel has it now
  * (a thread's own name is bpf_get_current_comm()'s). */

@@ -308,7 +308,8 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (newstate == TCP_CLOSE) {
 		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
+		     oldstate == TCP_CLOSING) &&
+		    !tcp_close_aborted(sk))
 			on_time_wait(sk, NULL, 0);
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
 			on_release(sk, IPPROTO_TCP, 0, 0);
@@ -343,7 +344,8 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
 		read_rcv_saddr(sk, c);
 		if (!c->had_port)
-			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+			c->closed_port =
+				bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	}
 	return 0;
 }
@@ -361,8 +363,11 @@ int BPF_PROG(tp_destroy_sock, struct sock *sk)
  * the descriptors they close (sched_process_exit runs before exit_files()) and release the UDP
  * ports whose last reference goes. One descriptor per bpf_loop step, the open-fds word read
  * once per 64: the verifier sees the release path once (fast to load). Without bpf_loop (before
- * 5.17) a bounded loop walks the first EPH_FD_WALK_BOUNDED descriptors of the range and counts
- * the walks it cut short (EPH_CNT_WALK_CUT): the verifier sees the path once per step there.
+ * 5.17) the *_bounded twins of the two programs walk the first EPH_FD_WALK_BOUNDED descriptors
+ * of the range with a bounded loop and count the walks they cut short (EPH_CNT_WALK_CUT): the
+ * verifier sees the path once per step there. Twins, not a branch: a kernel before 5.13 refuses
+ * a program that passes a function's address (bpf_loop's callback) even in code it never runs.
+ * The loader loads one of each pair (user/node/attach.c).
  */
 struct fd_walk {
 	struct file **fds;
@@ -391,8 +396,24 @@ static long fd_walk_one(__u32 i, void *data)
 	return 0;
 }
 
-/* Walk descriptors [first, last] of a file table (last clamped to the table). */
-static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u32 last)
+/*
+ * The bounded walk's release of one descriptor's file: a global function, so that the verifier
+ * checks it once and each step of the loop against its signature only (a static one, or the
+ * code inline, is verified again at every step: 256 times the release path took over a minute
+ * to load on 5.10 under qemu). Its argument is a plain number for 5.10, whose global functions
+ * take scalars and the context only.
+ */
+__noinline int fd_release_one(__u64 file)
+{
+	if (file)
+		udp_file_closing((const struct file *)file);
+	return 0;
+}
+
+/* Walk descriptors [first, last] of a file table (last clamped to the table); bounded: without
+ * bpf_loop. */
+static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u32 last,
+				    bool bounded)
 {
 	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
 	struct fd_walk x = { .first = first };
@@ -404,13 +425,24 @@ static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u
 	x.end = last < max ? last + 1 : max;
 	if (x.end <= first)
 		return;
-	if (HAVE_LOOP) {
+	if (!bounded) {
 		bpf_loop(x.end - first, fd_walk_one, &x, 0);
 		return;
 	}
-	for (i = 0; i < EPH_FD_WALK_BOUNDED; i++)
-		if (fd_walk_one(i, &x))
+	for (i = 0; i < EPH_FD_WALK_BOUNDED; i++) {
+		__u32 fd = first + i;
+		struct file *f = NULL;
+
+		if (fd >= x.end)
 			return;
+		if ((!i || !(fd & 63)) &&
+		    bpf_probe_read_kernel(&x.word, sizeof(x.word), &x.open_fds[fd / 64]))
+			return;
+		if (!((x.word >> (fd & 63)) & 1) ||
+		    bpf_probe_read_kernel(&f, sizeof(f), &x.fds[fd]) || !f)
+			continue;
+		fd_release_one((__u64)f);
+	}
 	/* cut short only if a descriptor of the range beyond the bound is open: the open-fds
 	 * words alone, 64 of them at most (4096 descriptors; past them, cut is assumed) */
 	lo = first + EPH_FD_WALK_BOUNDED; /* the first descriptor not walked */
@@ -428,18 +460,30 @@ static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u
 		count(EPH_CNT_WALK_CUT);
 }
 
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(tp_process_exit)
+static __always_inline int process_exit(bool bounded)
 {
-	HOOKS_ONLY();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
 
 	/* only the last user of the file table: its files are closed right after this */
 	if (!files || BPF_CORE_READ(files, count.counter) != 1)
 		return 0;
-	fd_walk(files, 0, ~0u);
+	fd_walk(files, 0, ~0u, bounded);
 	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(tp_process_exit)
+{
+	HOOKS_ONLY();
+	return process_exit(false);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(tp_process_exit_bounded)
+{
+	HOOKS_ONLY();
+	return process_exit(true);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -455,10 +499,8 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 
-SEC("tracepoint/syscalls/sys_enter_close_range")
-int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int enter_close_range(struct trace_event_raw_sys_enter *ctx, bool bounded)
 {
-	HOOKS_ONLY();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
 
@@ -466,8 +508,22 @@ int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
 	 * referenced by the table unshared from: not their last reference */
 	if (!files || (ctx->args[2] & CLOSE_RANGE_CLOEXEC))
 		return 0;
-	fd_walk(files, (__u32)ctx->args[0], (__u32)ctx->args[1]);
+	fd_walk(files, (__u32)ctx->args[0], (__u32)ctx->args[1], bounded);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return enter_close_range(ctx, false);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int tp_enter_close_range_bounded(struct trace_event_raw_sys_enter *ctx)
+{
+	HOOKS_ONLY();
+	return enter_close_range(ctx, true);
 }
 
 #endif

@@ -172,7 +172,8 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * the paths of older kernels run on this one (tests: EPH_TEST_WITHOUT, user/node/loader.c).
  * Each is also done without when the kernel lacks it (CO-RE: enum bpf_func_id).
  */
-#define EPH_WITHOUT_LOOP (1u << 0)	   /* bpf_loop (5.17): a bounded loop */
+#define EPH_WITHOUT_LOOP (1u << 0)	   /* bpf_loop (5.17): the loader takes the *_bounded
+					    * programs (never read by them) */
 #define EPH_WITHOUT_TASK_PT_REGS (1u << 1) /* bpf_task_pt_regs (5.15): no sendto() destination */
 
 /*

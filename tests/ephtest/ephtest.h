@@ -240,6 +240,9 @@ extern const char *tracer_extra_arg;
 struct scenario {
 	const char *name;
 	const char *desc;
+	/* in ephtest --core: the scenarios of each attach path and of what a kernel's flavour or
+	 * architecture changes most (the extra VM cells run these alone: make test's time) */
+	bool core;
 	int nr_workloads; /* 1, or 2 when one is the decoy a filter must hide */
 	int filter;	  /* FILTER_* */
 	bool burst;	  /* drops are tolerated if counted (see check.c) */
@@ -351,6 +354,9 @@ struct check_in {
 	/* the cgroup backend without --exact-errors: no bind() or UDP failure, no UDP connect()
 	 * is expected (it cannot see them), and none may come */
 	bool blind;
+	/* ephtrace said the kernel has no bpf_task_pt_regs() (5.15, fentry/kprobe): a UDP send
+	 * that bound its socket comes with a null destination, as it said */
+	bool no_send_dest;
 	const char *json; /* ephtrace's stdout */
 };
 

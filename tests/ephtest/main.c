@@ -29,6 +29,7 @@ struct opts {
 	const char *expect_backend; /* what --backend auto must choose; NULL: anything */
 	const char *selected[MAX_SELECTED];
 	int nr_selected;
+	bool core; /* --core: the scenarios marked core only */
 	const char *workload_only;
 	int timeout_s;
 	bool keep;
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 		"  --then-exact           then run again, with --exact-errors, the scenarios the\n"
 		"                         cgroup backend skipped for want of it\n"
 		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
+		"  --core                 only the core scenarios (marked * by --list): the extra VM\n"
+		"                         cells' set\n"
 		"  --keep                 keep ephtrace's output and the oracle in a directory\n"
 		"  --verbose              print every JSON line and ephtrace's stderr\n"
 		"  --timeout SECONDS      attach/exit timeout (default 60; workloads get 5x)\n"
@@ -264,6 +267,7 @@ static int compare(struct run *r, const struct opts *op)
 		.burst = r->s->burst,
 		.releases = r->s->releases,
 		.blind = !strcmp(r->backend, "cgroup") && !tracer_extra_arg,
+		.no_send_dest = strstr(buf_str(&r->t.err), "without bpf_task_pt_regs()") != NULL,
 		.json = buf_str(&r->t.out),
 	};
 	const char *want;
@@ -348,7 +352,8 @@ static void report(struct run *r, const struct opts *op, int64_t ms)
 		if (r->co.dropped > 0)
 			buf_printf(&tally, "; %lld dropped and counted", r->co.dropped);
 		if (r->co.unseen)
-			buf_printf(&tally, "; %u bind()/UDP failures and UDP connect()s not expected "
+			buf_printf(&tally,
+				   "; %u bind()/UDP failures and UDP connect()s not expected "
 				   "and none reported (cgroup backend without --exact-errors)",
 				   r->co.unseen);
 		snprintf(r->reason, sizeof(r->reason), "%s", buf_str(&tally));
@@ -477,6 +482,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 		{ "exact-errors", no_argument, NULL, 'E' },
 		{ "then-exact", no_argument, NULL, 'T' },
 		{ "scenario", required_argument, NULL, 's' },
+		{ "core", no_argument, NULL, 'C' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -488,7 +494,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "e:b:s:lkvt:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:b:s:Clkvt:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			op->ephtrace = optarg;
@@ -517,9 +523,13 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			}
 			op->selected[op->nr_selected++] = optarg;
 			break;
+		case 'C':
+			op->core = true;
+			break;
 		case 'l':
 			for (i = 0; i < nr_scenarios; i++)
-				printf("%-18s %s\n", scenarios[i].name, scenarios[i].desc);
+				printf("%-18s %c %s\n", scenarios[i].name,
+				       scenarios[i].core ? '*' : ' ', scenarios[i].desc);
 			exit(0);
 		case 'k':
 			op->keep = true;
@@ -559,8 +569,11 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 
 static bool selected(const struct opts *op, const char *name)
 {
+	const struct scenario *s = scenario_find(name);
 	int i;
 
+	if (op->core && !(s && s->core))
+		return false;
 	if (!op->nr_selected)
 		return true;
 	for (i = 0; i < op->nr_selected; i++)

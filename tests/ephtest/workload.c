@@ -601,6 +601,7 @@ int hf_filler(struct oracle *o)
 const struct scenario scenarios[] = {
 	{
 		.name = "v4-connect",
+		.core = true,
 		.desc = "20 TCP connects to 127.0.0.1, 16 ports: 4 EADDRNOTAVAIL",
 		.nr_workloads = 1,
 		.range_lo = 40000,
@@ -610,6 +611,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "v6-connect",
+		.core = true,
 		.desc = "20 TCP connects to ::1, 16 ports: 4 EADDRNOTAVAIL",
 		.nr_workloads = 1,
 		.needs_v6 = true,
@@ -629,6 +631,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "bind-connect",
+		.core = true,
 		.desc = "connect() after bind(): bound_connect, no_port, 4-tuple taken, O_NONBLOCK",
 		.nr_workloads = 1,
 		.range_lo = 40000,
@@ -648,6 +651,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "bind0",
+		.core = true,
 		.partly_blind = true,
 		.desc = "20 TCP bind(127.0.0.1:0), 16 ports: 4 EADDRINUSE",
 		.nr_workloads = 1,
@@ -668,6 +672,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "udp-connect",
+		.core = true,
 		.partly_blind = true,
 		.desc = "20 UDP connects (autobind), 16 ports: 4 EAGAIN",
 		.nr_workloads = 1,
@@ -678,6 +683,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "udp-sendto",
+		.core = true,
 		.partly_blind = true,
 		.desc = "20 UDP sendto from unbound sockets, 16 ports: 4 EAGAIN",
 		.nr_workloads = 1,
@@ -698,6 +704,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "filter-pid",
+		.core = true,
 		.desc = "-p: two workloads, only the traced pid is reported",
 		.nr_workloads = 2,
 		.range_lo = 40000,
@@ -707,6 +714,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "filter-comm",
+		.core = true,
 		.desc = "--comm: two workloads, only the named one is reported",
 		.nr_workloads = 2,
 		.filter = FILTER_COMM,
@@ -748,6 +756,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "burst-small-ring",
+		.core = true,
 		.desc = "burst with a one-page ring buffer: drops must be counted, not lost",
 		.nr_workloads = 1,
 		.burst = true,
@@ -758,6 +767,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "occupancy-live",
+		.core = true,
 		.desc = "top --json from before: 1000 held to :5000, 300 TIME_WAIT to :6000",
 		.kind = SCN_OCC_LIVE,
 		.range_lo = 40000,
@@ -780,6 +790,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "status",
+		.core = true,
 		.desc = "status --json with bpf() refused, on the occupancy workload",
 		.kind = SCN_OCC_STATUS,
 		.range_lo = 40000,
@@ -824,6 +835,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "tw-slab-reuse",
+		.core = true,
 		.desc = "TIME_WAIT killed by its reuse while its socket's memory holds another one",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
@@ -844,6 +856,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "headroom",
+		.core = true,
 		.desc = "ports_left of status and top (from before) vs the kernel; tw_reuse 2",
 		.kind = SCN_HEADROOM,
 		.needs_v6 = true,
@@ -916,6 +929,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "hook-fallback",
+		.core = true,
 		.desc = "auto with one hook unattachable: it alone falls back (fentry -> kprobe)",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
@@ -936,6 +950,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "refused",
+		.core = true,
 		.desc = "10 connect()s to a closed port, 5 non-blocking: an assign and a release each",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
@@ -946,6 +961,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "rst-close",
+		.core = true,
 		.desc = "connections ended by RSTs (ours, the peer's, from FIN_WAIT2): no TIME_WAIT",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
@@ -966,6 +982,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "udp-fork",
+		.core = true,
 		.desc = "20 UDP ports kept by a child after the workload exits: released by the child",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
@@ -976,6 +993,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "udp-dup",
+		.core = true,
 		.desc = "UDP fds copied by dup(), dup2(), SCM_RIGHTS; close_range(): the last close",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,

@@ -23,31 +23,57 @@ vm_err()
 	echo "ephtrace-vm: $*" >&2
 }
 
-# The Debian meta package that follows one kernel series.
+# The Debian meta package that follows one kernel series, "@SUITE" when it is another Debian
+# release's than this machine's (5.10: Debian 11's, whose BPF lacks bpf_loop, bpf_task_pt_regs
+# and bpf_get_current_task_btf).
 vm_meta_pkg()
 {
 	case "$1" in
+	5.10) echo linux-image-amd64@bullseye ;;
 	6.1) echo linux-image-amd64 ;;
 	6.12) echo linux-image-6.12-amd64 ;;
 	*) return 1 ;;
 	esac
 }
 
+# apt's options for META's suite: none for this machine's own, else a private sources list and
+# package lists under $EPH_VM_CACHE/apt/SUITE (the machine's apt is left alone). One per line.
+vm_apt_opts()
+{
+	local suite dir
+
+	case "$1" in
+	*@*) suite=${1#*@} ;;
+	*) return 0 ;;
+	esac
+	dir=$EPH_VM_CACHE/apt/$suite
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial" || return 1
+	[ -s "$dir/sources.list" ] ||
+		echo "deb http://deb.debian.org/debian $suite main" >"$dir/sources.list" || return 1
+	printf '%s\n' -o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=-" \
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives" \
+		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+}
+
 # Print "PACKAGE VERSION" of the image package META depends on (candidate version of META).
 vm_image_pkg_query()
 {
-	apt-cache show --no-all-versions "$1" 2>/dev/null |
+	local opts
+
+	mapfile -t opts < <(vm_apt_opts "$1")
+	apt-cache "${opts[@]}" show --no-all-versions "${1%@*}" 2>/dev/null |
 		sed -n 's/^Depends: .*\(linux-image-[^ ,|]*\) (= \([^)]*\)).*$/\1 \2/p' | head -n 1
 }
 
 vm_image_pkg()
 {
-	local meta=$1 res
+	local meta=$1 res opts
 
 	res=$(vm_image_pkg_query "$meta")
 	if [ -z "$res" ]; then
 		vm_err "apt-cache cannot resolve $meta; running apt-get update"
-		apt-get update -qq >&2 || vm_err "apt-get update failed"
+		mapfile -t opts < <(vm_apt_opts "$meta")
+		apt-get "${opts[@]}" update -qq >&2 || vm_err "apt-get update failed"
 		res=$(vm_image_pkg_query "$meta")
 	fi
 	[ -n "$res" ] || { vm_err "cannot find the image package that $meta depends on"; return 1; }
@@ -58,9 +84,9 @@ vm_image_pkg()
 # Debian package into $EPH_VM_CACHE/kernels/<package>_<version>/ the first time.
 vm_kernel()
 {
-	local k=$1 meta pkgver pkg ver dir tmp deb img
+	local k=$1 meta pkgver pkg ver dir tmp deb img opts
 
-	meta=$(vm_meta_pkg "$k") || { vm_err "unknown kernel '$k' (have: 6.1 6.12)"; return 1; }
+	meta=$(vm_meta_pkg "$k") || { vm_err "unknown kernel '$k' (have: 5.10 6.1 6.12)"; return 1; }
 	pkgver=$(vm_image_pkg "$meta") || return 1
 	pkg=${pkgver% *}
 	ver=${pkgver#* }
@@ -78,7 +104,9 @@ vm_kernel()
 		tmp=$(mktemp -d "$EPH_VM_CACHE/kernels/.tmp.XXXXXX") || exit 1
 		trap 'rm -rf "$tmp"' EXIT
 		vm_err "downloading $pkg=$ver (for $meta)"
-		if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+		mapfile -t opts < <(vm_apt_opts "$meta")
+		if ! (cd "$tmp" && apt-get "${opts[@]}" download -q -o APT::Sandbox::User=root \
+			"$pkg=$ver" >&2); then
 			vm_err "could not download kernel package $pkg=$ver (needed by $meta) with apt-get download"
 			exit 1
 		fi

@@ -243,17 +243,79 @@ int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf
 	return 0;
 }
 
+/* Whether the kernel's BPF has the helper named (BPF_FUNC_loop, ...): its enum bpf_func_id. */
+static bool kernel_has_helper(const struct btf *btf, const char *name)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	int id, i;
+
+	id = btf ? btf__find_by_name_kind(btf, "bpf_func_id", BTF_KIND_ENUM) : -1;
+	if (id <= 0)
+		return true; /* no BTF to tell: the load will */
+	t = btf__type_by_id(btf, id);
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+			return true;
+	return false;
+}
+
+void eph_probe_helpers(struct eph_loader *l, const struct btf *kbtf)
+{
+	if (!kernel_has_helper(kbtf, "BPF_FUNC_loop"))
+		l->without |= EPH_WITHOUT_LOOP;
+	if (!kernel_has_helper(kbtf, "BPF_FUNC_task_pt_regs"))
+		l->without |= EPH_WITHOUT_TASK_PT_REGS;
+}
+
+void eph_degraded(const struct eph_loader *l, int backend, char *buf, size_t len)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if ((l->without & EPH_WITHOUT_LOOP) && backend == EPH_BACKEND_TRACEPOINT)
+		n += snprintf(
+			buf + n, len - n,
+			"without bpf_loop() (5.17): the descriptor walks of process exits and "
+			"close_range() stop at %d descriptors (counted when cut short)\n",
+			EPH_FD_WALK_BOUNDED);
+	if ((l->without & EPH_WITHOUT_TASK_PT_REGS) &&
+	    (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE) && n >= 0 &&
+	    (size_t)n < len)
+		snprintf(buf + n, len - n,
+			 "without bpf_task_pt_regs() (5.15): a UDP sendto()/sendmsg() that binds "
+			 "its socket is reported with a null destination\n");
+}
+
+/* A program with a *_bounded twin (the twin: *twin true); NULL-safe on the name. */
+static bool has_bounded_twin(const struct bpf_object *obj, const struct bpf_program *p, bool *twin)
+{
+	const char *name = bpf_program__name(p), *suffix = "_bounded";
+	size_t n = strlen(name), k = strlen(suffix);
+	char other[96];
+
+	*twin = n > k && !strcmp(name + n - k, suffix);
+	if (*twin)
+		return true;
+	snprintf(other, sizeof(other), "%s%s", name, suffix);
+	return bpf_object__find_program_by_name(obj, other) != NULL;
+}
+
 void eph_select_programs(struct eph_loader *l, int backend, bool exact)
 {
 	struct bpf_program *p;
+	bool twin;
 
 	bpf_object__for_each_program(p, l->obj)
 	{
 		const char *sec = bpf_program__section_name(p), *fn;
+		bool want = eph_hook_section(sec, &fn) ? eph_hookplan_wants(&l->plan, sec) :
+							 prog_wanted(p, backend, exact);
 
-		bpf_program__set_autoload(p, eph_hook_section(sec, &fn) ?
-						     eph_hookplan_wants(&l->plan, sec) :
-						     prog_wanted(p, backend, exact));
+		if (want && has_bounded_twin(l->obj, p, &twin))
+			want = twin == !!(l->without & EPH_WITHOUT_LOOP);
+		bpf_program__set_autoload(p, want);
 	}
 }
 

@@ -26,7 +26,6 @@
 #include "loader_int.h"
 #include "mounts.h"
 
-
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
 static struct {
 	bool verbose;
@@ -108,8 +107,10 @@ static int test_without(__u32 *bits, char *why, size_t whylen)
 			if (strlen(helpers[i].name) == n && !strncmp(list, helpers[i].name, n))
 				break;
 		if (i == sizeof(helpers) / sizeof(helpers[0])) {
-			snprintf(why, whylen, "EPH_TEST_WITHOUT: unknown helper '%.*s' (have: "
-					      "bpf_loop, bpf_task_pt_regs)", (int)n, list);
+			snprintf(why, whylen,
+				 "EPH_TEST_WITHOUT: unknown helper '%.*s' (have: "
+				 "bpf_loop, bpf_task_pt_regs)",
+				 (int)n, list);
 			return -EINVAL;
 		}
 		*bits |= helpers[i].bit;
@@ -152,9 +153,9 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		goto out_destroy;
 	}
 	if (first) {
-		err = eph_plan_hooks(l, backend,
-				     o->backend == EPH_BACKEND_AUTO && backend == EPH_BACKEND_FENTRY,
-				     kbtf, why, whylen);
+		err = eph_plan_hooks(
+			l, backend, o->backend == EPH_BACKEND_AUTO && backend == EPH_BACKEND_FENTRY,
+			kbtf, why, whylen);
 		if (err)
 			goto out_destroy;
 	}
@@ -164,6 +165,9 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	err = test_without(&l->skel->rodata->without, why, whylen);
 	if (err)
 		goto out_destroy;
+	l->without = l->skel->rodata->without;
+	eph_probe_helpers(l, kbtf);
+	l->skel->rodata->without = l->without;
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
 	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
@@ -210,7 +214,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
 {
 	double t[3] = { stage_ms() };
-	char plan[1024];
+	char plan[1024], *line, *next;
 	bool retry;
 	int tries = 0, err;
 
@@ -229,13 +233,20 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 			fprintf(stderr, "ephtrace: hooks: %s\n", plan);
 		}
 	}
+	eph_degraded(l, l->backend, plan, sizeof(plan));
+	for (line = plan; *line; line = next + 1) { /* what this kernel's BPF costs: said always */
+		next = strchrnul(line, '\n');
+		fprintf(stderr, "ephtrace: %.*s\n", (int)(next - line), line);
+		if (!*next)
+			break;
+	}
 	if (o->verbose)
 		fprintf(stderr,
 			"ephtrace: backend %s: kernel BTF read in %.1f ms, BPF object opened in "
 			"%.1f ms, loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached "
 			"in %.1f ms%s\n",
-			eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1],
-			l->nr_links, stage_ms() - t[2],
+			eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1], l->nr_links,
+			stage_ms() - t[2],
 			tries ? " (the last of several tries: see the hooks)" : "");
 	return 0;
 }
@@ -400,10 +411,10 @@ int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 	return 0;
 }
 
-int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
-			void *ctx)
+int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn, void *ctx)
 {
-	const struct bpf_map *map = which == EPH_MAP_STATS ? l->skel->maps.stats : l->skel->maps.hists;
+	const struct bpf_map *map =
+		which == EPH_MAP_STATS ? l->skel->maps.stats : l->skel->maps.hists;
 	union {
 		struct eph_stat_key s;
 		struct eph_hist_key h;

@@ -26,6 +26,7 @@ struct eph_loader {
 	int cgroup_fd;	   /* the cgroup v2 root, while the cgroup backend attaches */
 	bool abi_mismatch; /* the embedded object is of another ABI version: no backend will do */
 	struct eph_hookplan plan; /* fentry/kprobe: the style of each hook */
+	__u32 without;		  /* EPH_WITHOUT_*: what the kernel lacks or the test said */
 };
 
 /* The hooks of a fentry or kprobe backend into l->plan (mix: --backend auto's fentry, where a
@@ -33,7 +34,13 @@ struct eph_loader {
  * with why when no TIME_WAIT hook is left. */
 int eph_plan_hooks(struct eph_loader *l, int backend, bool mix, const struct btf *kbtf, char *why,
 		   size_t whylen);
-/* Mark the programs to load: the backend's, and of the hooks, those in the plan's style. */
+/* What the kernel's BPF lacks (EPH_WITHOUT_*, from its BTF's enum bpf_func_id) or'd into
+ * l->without. */
+void eph_probe_helpers(struct eph_loader *l, const struct btf *kbtf);
+/* What the backend loses to l->without, one line per loss into buf ("" when nothing). */
+void eph_degraded(const struct eph_loader *l, int backend, char *buf, size_t len);
+/* Mark the programs to load: the backend's, and of the hooks, those in the plan's style; of a
+ * program and its *_bounded twin, the twin when the kernel has no bpf_loop(). */
 void eph_select_programs(struct eph_loader *l, int backend, bool exact);
 /* Attach every selected program, with what it needs mounted. A fentry program that does not
  * attach, in a plan that mixes, moves its hook to kprobe: then every link is gone again and
