@@ -19,7 +19,7 @@ SEC("fexit/inet_hash_connect")
 int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ctx, ret);
 }
 
 SEC("fentry/inet6_hash_connect")
@@ -33,7 +33,7 @@ SEC("fexit/inet6_hash_connect")
 int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ctx, ret);
 }
 
 SEC("fentry/inet_csk_get_port")
@@ -47,7 +47,7 @@ SEC("fexit/inet_csk_get_port")
 int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ctx, ret);
 }
 
 SEC("fentry/udp_lib_get_port")
@@ -62,7 +62,7 @@ int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned 
 	     int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ctx, ret);
 }
 
 SEC("fentry/inet_autobind")
@@ -98,7 +98,7 @@ SEC("fentry/inet_put_port")
 int BPF_PROG(fentry_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(ctx, sk, IPPROTO_TCP, 0);
 	return 0;
 }
 
@@ -106,7 +106,7 @@ SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(ctx, sk, tw);
 	return 0;
 }
 
@@ -114,7 +114,7 @@ SEC("fentry/inet_twsk_hashdance_schedule")
 int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(ctx, sk, tw);
 	return 0;
 }
 
@@ -122,7 +122,7 @@ SEC("fentry/inet_twsk_bind_unhash")
 int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW);
 	return 0;
 }
 
@@ -130,7 +130,7 @@ SEC("fentry/udp_lib_unhash")
 int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0);
+	on_release(ctx, sk, IPPROTO_UDP, 0);
 	return 0;
 }
 
@@ -147,7 +147,7 @@ SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ctx, ret);
 }
 
 SEC("kprobe/inet6_hash_connect")
@@ -161,7 +161,7 @@ SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret);
+	return on_hash_connect_exit(ctx, ret);
 }
 
 SEC("kprobe/inet_csk_get_port")
@@ -175,7 +175,7 @@ SEC("kretprobe/inet_csk_get_port")
 int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ctx, ret);
 }
 
 SEC("kprobe/udp_lib_get_port")
@@ -189,7 +189,7 @@ SEC("kretprobe/udp_lib_get_port")
 int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret);
+	return on_get_port_exit(ctx, ret);
 }
 
 SEC("kprobe/inet_autobind")
@@ -224,7 +224,7 @@ SEC("kprobe/inet_put_port")
 int BPF_KPROBE(kprobe_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(ctx, sk, IPPROTO_TCP, 0);
 	return 0;
 }
 
@@ -232,7 +232,7 @@ SEC("kprobe/inet_twsk_hashdance")
 int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(ctx, sk, tw);
 	return 0;
 }
 
@@ -240,7 +240,7 @@ SEC("kprobe/inet_twsk_hashdance_schedule")
 int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw);
+	on_time_wait(ctx, sk, tw);
 	return 0;
 }
 
@@ -248,7 +248,7 @@ SEC("kprobe/inet_twsk_bind_unhash")
 int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW);
+	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW);
 	return 0;
 }
 
@@ -256,7 +256,7 @@ SEC("kprobe/udp_lib_unhash")
 int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0);
+	on_release(ctx, sk, IPPROTO_UDP, 0);
 	return 0;
 }
 

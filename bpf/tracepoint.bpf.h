@@ -45,12 +45,12 @@ static __always_inline struct sock *sock_from_fd(long fd)
 
 /* UDP has no state tracepoint: its port goes back when the last reference to the socket's file
  * does (a dup(), a forked child, an SCM_RIGHTS copy keep it). */
-static __always_inline void udp_file_closing(const struct file *f)
+static __always_inline void udp_file_closing(void *ctx, const struct file *f)
 {
 	struct sock *sk = sock_of_file(f);
 
 	if (sk && sk_proto(sk) == IPPROTO_UDP && file_last_ref(f))
-		on_release(sk, IPPROTO_UDP, 0);
+		on_release(ctx, sk, IPPROTO_UDP, 0);
 }
 
 /* sendto()/sendmsg() flags: MSG_FASTOPEN on a TCP socket with no port connects in the call
@@ -102,7 +102,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 	return 0;
 }
 
-static __always_inline int on_sys_exit(long ret)
+static __always_inline int on_sys_exit(void *ctx, long ret)
 {
 	struct call_ctx *c = call_get(SLOT_SYSCALL);
 	struct outcome o = {};
@@ -125,7 +125,7 @@ static __always_inline int on_sys_exit(long ret)
 				o.flags |= EPH_F_SEARCH;
 				/* a bind(0) port went back to the pool with the failure: say which */
 				o.sport = c->bound_port;
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			} else if (c->had_port) {
 				/*
 				 * SYN_SENT reached in this call and the 4-tuple was free: whatever
@@ -137,7 +137,7 @@ static __always_inline int on_sys_exit(long ret)
 				 * destination (and an unlocked source): the ones of the call.
 				 */
 				if (c->ts_syn && port)
-					emit_bound_connect(sk, o.flags,
+					emit_bound_connect(ctx, sk, o.flags,
 							   ret && ret != -EINPROGRESS ? c : NULL,
 							   false);
 			} else {
@@ -152,17 +152,17 @@ static __always_inline int on_sys_exit(long ret)
 				 * then the socket was closed already and let the port go */
 				if (port || c->closed_port) {
 					o.sport = port ? port : c->closed_port;
-					emit(sk, &o, port ? NULL : c);
+					emit(ctx, sk, &o, port ? NULL : c);
 					if (!port)
-						on_release(sk, IPPROTO_TCP, 0);
+						on_release(ctx, sk, IPPROTO_TCP, 0);
 				}
 			}
 		} else if (!c->had_port) {
 			if (ret == -EAGAIN && !port) {
 				o.err = EAGAIN;
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			} else if (port) {
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			}
 		}
 		break;
@@ -172,18 +172,18 @@ static __always_inline int on_sys_exit(long ret)
 		o.flags = EPH_F_REQ | (c->req_port ? 0 : EPH_F_EPHEMERAL);
 		if (ret == -EADDRINUSE) {
 			o.err = EADDRINUSE; /* the kernel has reset the address: use the request */
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		} else if (!ret && !c->had_port && port) {
-			emit(sk, &o, NULL);
+			emit(ctx, sk, &o, NULL);
 		}
 		break;
 	case EPH_OP_SENDMSG:
 		o.flags = EPH_F_EPHEMERAL;
 		if (port) {
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		} else if (ret == -EAGAIN) {
 			o.err = EAGAIN;
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		}
 		break;
 	}
@@ -202,7 +202,7 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_bind")
@@ -216,7 +216,7 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int tp_exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_listen")
@@ -230,7 +230,7 @@ SEC("tracepoint/syscalls/sys_exit_listen")
 int tp_exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
@@ -244,7 +244,7 @@ SEC("tracepoint/syscalls/sys_exit_sendto")
 int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
@@ -259,7 +259,7 @@ SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
@@ -275,7 +275,7 @@ SEC("tracepoint/syscalls/sys_exit_sendmmsg")
 int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 /* The socket's source address into c (for an event the socket can no longer give it to). */
@@ -309,16 +309,16 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_CLOSE) {
 		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
-			on_time_wait(sk, NULL);
+			on_time_wait(ctx, sk, NULL);
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
-			on_release(sk, IPPROTO_TCP, 0);
+			on_release(ctx, sk, IPPROTO_TCP, 0);
 	}
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
 		return 0;
 	if (backend == EPH_BACKEND_CGROUP) {
-		on_cg_set_state(sk, oldstate, newstate);
+		on_cg_set_state(ctx, sk, oldstate, newstate);
 		return 0;
 	}
 	/* The connect() in progress in this task, if this is its socket. */
@@ -352,7 +352,7 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0);
+	on_release(ctx, sk, IPPROTO_TCP, 0);
 	return 0;
 }
 
@@ -363,6 +363,7 @@ int BPF_PROG(tp_destroy_sock, struct sock *sk)
  * once per 64: the verifier sees the release path once (fast to load).
  */
 struct fd_walk {
+	void *ctx; /* the program's, for the records (ev_submit()) */
 	struct file **fds;
 	unsigned long *open_fds;
 	unsigned long word; /* open_fds word of the current 64 descriptors */
@@ -385,15 +386,15 @@ static long fd_walk_one(__u32 i, void *data)
 		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[fd]) || !f)
 		return 0;
-	udp_file_closing(f);
+	udp_file_closing(x->ctx, f);
 	return 0;
 }
 
 /* Walk descriptors [first, last] of a file table (last clamped to the table). */
-static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u32 last)
+static __always_inline void fd_walk(void *ctx, struct files_struct *files, __u32 first, __u32 last)
 {
 	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	struct fd_walk x = { .first = first };
+	struct fd_walk x = { .ctx = ctx, .first = first };
 	__u32 max = BPF_CORE_READ(fdt, max_fds);
 
 	x.fds = BPF_CORE_READ(fdt, fd);
@@ -413,7 +414,7 @@ int BPF_PROG(tp_process_exit)
 	/* only the last user of the file table: its files are closed right after this */
 	if (!files || BPF_CORE_READ(files, count.counter) != 1)
 		return 0;
-	fd_walk(files, 0, ~0u);
+	fd_walk(ctx, files, 0, ~0u);
 	return 0;
 }
 
@@ -424,7 +425,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct file *f = file_from_fd((int)ctx->args[0]);
 
 	if (f)
-		udp_file_closing(f);
+		udp_file_closing(ctx, f);
 	return 0;
 }
 
@@ -441,7 +442,7 @@ int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
 	 * referenced by the table unshared from: not their last reference */
 	if (!files || (ctx->args[2] & CLOSE_RANGE_CLOEXEC))
 		return 0;
-	fd_walk(files, (__u32)ctx->args[0], (__u32)ctx->args[1]);
+	fd_walk(ctx, files, (__u32)ctx->args[0], (__u32)ctx->args[1]);
 	return 0;
 }
 
