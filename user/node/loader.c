@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Loader: picks a backend by really trying it (open -> configure -> load -> attach), keeps the
- * programs of that backend only, and hands ring-buffer records to the caller.
+ * programs of that backend only, and hands the records (ring or perf buffer) to the caller.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 
 #include "ephtrace.skel.h"
 #include "event.h"
+#include "evbuf.h"
 #include "loader.h"
 #include "mounts.h"
 
@@ -29,7 +30,7 @@
 
 struct eph_loader {
 	struct ephtrace_bpf *skel;
-	struct ring_buffer *rb;
+	struct eph_evbuf buf; /* ring buffer, or perf buffer (evbuf.c) */
 	struct bpf_link *links[MAX_LINKS];
 	int nr_links;
 	int backend;
@@ -274,8 +275,13 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	l->skel->rodata->no_events = o->no_events;
 	l->skel->rodata->exact_errors = o->exact_errors;
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
-	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
-	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
+	l->skel->rodata->wakeup_bytes = l->buf.perf ? 0 : l->buf.wakeup;
+	l->skel->rodata->perfbuf = l->buf.perf;
+	err = eph_evbuf__setup(&l->buf, l->skel->maps.events);
+	if (err) {
+		snprintf(why, whylen, "cannot set up the events buffer: %s", strerror(-err));
+		goto out_destroy;
+	}
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	bpf_object__for_each_program(p, l->skel->obj)
 	{
@@ -368,6 +374,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		return -ENOMEM;
 	l->ncpus = libbpf_num_possible_cpus();
 	l->cgroup_fd = -1;
+	eph_evbuf__choose(&l->buf, o->perfbuf, o->ringbuf_size);
 	btf_ms = stage_ms();
 	kbtf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
 	btf_ms = stage_ms() - btf_ms;
@@ -407,14 +414,17 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 			fprintf(stderr, "  (-v shows libbpf's messages)\n");
 		goto out_free;
 	}
-	if (fn)
-		l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events),
-					 (ring_buffer_sample_fn)fn, fn_ctx, NULL);
-	if (fn && !l->rb) {
-		err = -errno;
-		fprintf(stderr, "ephtrace: failed to create the ring buffer reader: %s\n",
-			strerror(-err));
+	err = fn ? eph_evbuf__open(&l->buf, bpf_map__fd(l->skel->maps.events), fn, fn_ctx) : 0;
+	if (err) {
+		fprintf(stderr, "ephtrace: failed to create the %s reader: %s\n",
+			l->buf.perf ? "perf buffer" : "ring buffer", strerror(-err));
 		goto out_free;
+	}
+	if (o->verbose && fn) {
+		char what[160];
+
+		eph_evbuf__describe(&l->buf, what, sizeof(what));
+		fprintf(stderr, "ephtrace: events: %s\n", what);
 	}
 	*out = l;
 	return 0;
@@ -434,25 +444,33 @@ int eph_loader__nr_links(const struct eph_loader *l)
 	return l->nr_links;
 }
 
+bool eph_loader__perfbuf(const struct eph_loader *l)
+{
+	return l->buf.perf;
+}
+
 int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 {
-	int n, m;
-
-	if (!l->rb)
-		return -EINVAL;
-	/* records are submitted without a wakeup until the ring fills up: take what waits
-	 * after the timeout too */
-	n = ring_buffer__poll(l->rb, timeout_ms);
-	if (n < 0)
-		return n;
-	m = ring_buffer__consume(l->rb);
-	return m < 0 ? m : n + m;
+	return eph_evbuf__poll(&l->buf, timeout_ms);
 }
 
 int eph_loader__drain(struct eph_loader *l)
 {
 	destroy_links(l);
-	return l->rb ? ring_buffer__consume(l->rb) : 0;
+	return eph_evbuf__consume(&l->buf);
+}
+
+/* Perf buffer: the lost samples the kernel reported beyond those the BPF side counted as
+ * refused (perf_full): none where bpf_perf_event_output() reports a full buffer. */
+static uint64_t perf_lost_unseen(const struct eph_loader *l)
+{
+	struct ephtrace_bpf__bss bss;
+	__u32 zero = 0;
+
+	if (!l->buf.lost || bpf_map__value_size(l->skel->maps.bss) != sizeof(bss) ||
+	    bpf_map__lookup_elem(l->skel->maps.bss, &zero, sizeof(zero), &bss, sizeof(bss), 0))
+		return l->buf.lost;
+	return l->buf.lost > bss.perf_full ? l->buf.lost - bss.perf_full : 0;
 }
 
 /* Runs of our programs the kernel skipped (recursion guard): each may have lost an event. */
@@ -488,7 +506,7 @@ int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 			out[i] += vals[c];
 	}
 	out[EPH_CNT_MISSED] = prog_misses(l);
-	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED];
+	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED] + perf_lost_unseen(l);
 	return 0;
 }
 
@@ -551,7 +569,7 @@ void eph_loader__free(struct eph_loader *l)
 {
 	if (!l)
 		return;
-	ring_buffer__free(l->rb);
+	eph_evbuf__free(&l->buf);
 	destroy_links(l);
 	ephtrace_bpf__destroy(l->skel);
 	free(l);
