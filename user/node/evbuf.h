@@ -18,6 +18,10 @@ struct perf_buffer;
 
 /* Set for a test to take the perf-buffer path on a kernel that has the ring buffer. */
 #define EPH_EVBUF_FORCE_ENV "EPH_TEST_PERFBUF"
+/* Perf buffer: how long a record may take from its time stamp to its CPU's buffer. */
+#define EPH_EVBUF_REORDER_MS 5
+
+struct evbuf_held;
 
 struct eph_evbuf {
 	bool perf;	     /* the perf buffer, not the ring buffer */
@@ -29,9 +33,12 @@ struct eph_evbuf {
 	struct perf_buffer *pb;
 	eph_record_fn fn;
 	void *fn_ctx;
-	int err;	     /* perf: fn's first negative return in this poll */
-	int nrec;	     /* perf: records handed to fn in this poll */
+	int err;	     /* perf: an error while reading (-ENOMEM) */
 	uint64_t lost;	     /* perf: samples the kernel reported lost (PERF_RECORD_LOST) */
+	/* perf: records read, not handed over yet: put in time order first (evbuf.c) */
+	struct evbuf_held *held;
+	size_t nheld, capheld;
+	uint64_t seq;	     /* arrival order, among records of the same time */
 };
 
 /* Which buffer: the perf buffer when asked (opts->perfbuf, EPH_TEST_PERFBUF=1) or when the
@@ -41,9 +48,11 @@ void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, uint32_t size);
 int eph_evbuf__setup(const struct eph_evbuf *b, struct bpf_map *events);
 /* After the load: the reader. 0 or -errno. */
 int eph_evbuf__open(struct eph_evbuf *b, int map_fd, eph_record_fn fn, void *fn_ctx);
-/* Wait up to timeout_ms, then take what waits: records consumed or -errno. */
+/* Wait up to timeout_ms, then take what waits: records handed over or -errno. The perf buffer
+ * keeps back the records of the last EPH_EVBUF_REORDER_MS for the next call (evbuf.c). */
 int eph_evbuf__poll(struct eph_evbuf *b, int timeout_ms);
-/* Take what waits, without waiting. */
+/* Take everything that waits, without waiting (nothing kept back): for the end, when no
+ * program writes any more. */
 int eph_evbuf__consume(struct eph_evbuf *b);
 /* "ring buffer, 4 MiB" or "perf buffer, 512 KiB per CPU x 8 (...)", for -v. */
 void eph_evbuf__describe(const struct eph_evbuf *b, char *buf, size_t len);
