@@ -87,7 +87,7 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 	 * iterator uses it. */
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
 		snprintf(err, errlen, "no BPF ring buffer in this kernel (5.8+; the iterator "
-			 "needs 5.17): bind buckets from sock_diag's view only");
+			 "needs 5.17)");
 		return -EOPNOTSUPP;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
