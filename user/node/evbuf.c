@@ -4,8 +4,8 @@
  *
  * Perf buffer, what differs (README, "Without the BPF ring buffer"):
  * - one buffer per CPU, each --ringbuf-size / CPUs rounded down to a power of two of pages (at
- *   least one page), so the memory is about the ring buffer's; a record takes 8 bytes more
- *   (perf's header and size);
+ *   least one page), so the memory is about the ring buffer's (and a page per CPU); a
+ *   record takes 160 bytes, 8 more than in the ring buffer (perf's header, size, padding);
  * - records of different CPUs come in no particular order (within one CPU, in order), and
  *   the consumers want them in order: a release read before its assignment would be ignored
  *   (no hold yet) and the hold kept until the next resync. So the reader puts what it read
