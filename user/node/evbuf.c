@@ -267,9 +267,10 @@ void eph_evbuf__describe(const struct eph_evbuf *b, char *buf, size_t len)
 		snprintf(buf, len, "BPF ring buffer, %u KiB, reader woken at %u KiB", b->size >> 10,
 			 b->wakeup >> 10);
 	else
-		snprintf(buf, len, "perf buffer (%s), %u KiB per CPU x %d, reader woken at %u bytes "
-			 "per CPU", b->forced ? "forced by " EPH_EVBUF_FORCE_ENV "=1" :
-			 "no BPF ring buffer in this kernel", b->size >> 10, b->ncpus, b->wakeup);
+		snprintf(buf, len, "perf buffer (%s), %u KiB per CPU x %d, reader woken at %u KiB "
+			 "in one", b->forced ? "forced by " EPH_EVBUF_FORCE_ENV "=1" :
+			 "no BPF ring buffer in this kernel", b->size >> 10, b->ncpus,
+			 b->wakeup >> 10);
 }
 
 void eph_evbuf__free(struct eph_evbuf *b)

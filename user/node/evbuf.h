@@ -54,7 +54,7 @@ int eph_evbuf__poll(struct eph_evbuf *b, int timeout_ms);
 /* Take everything that waits, without waiting (nothing kept back): for the end, when no
  * program writes any more. */
 int eph_evbuf__consume(struct eph_evbuf *b);
-/* "ring buffer, 4 MiB" or "perf buffer, 512 KiB per CPU x 8 (...)", for -v. */
+/* Which buffer, its size and wakeup, for -v. */
 void eph_evbuf__describe(const struct eph_evbuf *b, char *buf, size_t len);
 void eph_evbuf__free(struct eph_evbuf *b); /* the reader only; NULL-safe */
 
