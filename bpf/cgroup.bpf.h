@@ -288,7 +288,7 @@ SEC("cgroup/post_bind4")
 int cg_post_bind4(struct bpf_sock *sk)
 {
 	CG_HOOKS_ONLY();
-	on_cg_post_bind(sk, sk);
+	on_cg_post_bind(sk, sk); /* the socket is the context */
 	return 1;
 }
 
@@ -296,7 +296,7 @@ SEC("cgroup/post_bind6")
 int cg_post_bind6(struct bpf_sock *sk)
 {
 	CG_HOOKS_ONLY();
-	on_cg_post_bind(sk, sk);
+	on_cg_post_bind(sk, sk); /* the socket is the context */
 	return 1;
 }
 
