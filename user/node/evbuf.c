@@ -51,7 +51,7 @@ static bool env_forced(void)
 	return v && *v && strcmp(v, "0");
 }
 
-void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, uint32_t size)
+void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, bool btf_ringbuf, uint32_t size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uint32_t pages;
@@ -63,7 +63,8 @@ void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, uint32_t size)
 	if (page <= 0)
 		page = 4096;
 	b->forced = force_perf || env_forced();
-	b->perf = b->forced || libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1;
+	b->perf = b->forced || !btf_ringbuf ||
+		  libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1;
 	b->size = size;
 	if (b->perf) {
 		pages = size / b->ncpus / page;

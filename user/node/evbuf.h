@@ -41,9 +41,10 @@ struct eph_evbuf {
 	uint64_t seq;	     /* arrival order, among records of the same time */
 };
 
-/* Which buffer: the perf buffer when asked (opts->perfbuf, EPH_TEST_PERFBUF=1) or when the
- * kernel has no BPF ring buffer. size is --ringbuf-size. */
-void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, uint32_t size);
+/* Which buffer: the perf buffer when asked (force_perf, EPH_TEST_PERFBUF=1) or when the kernel
+ * has no BPF ring buffer (none to create, or none in its BTF: btf_ringbuf false, where the
+ * BPF side's CO-RE test takes the perf path). size is --ringbuf-size. */
+void eph_evbuf__choose(struct eph_evbuf *b, bool force_perf, bool btf_ringbuf, uint32_t size);
 /* Before the load: make the map what was chosen, sized. 0 or -errno. */
 int eph_evbuf__setup(const struct eph_evbuf *b, struct bpf_map *events);
 /* After the load: the reader. 0 or -errno. */

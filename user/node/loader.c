@@ -374,7 +374,6 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		return -ENOMEM;
 	l->ncpus = libbpf_num_possible_cpus();
 	l->cgroup_fd = -1;
-	eph_evbuf__choose(&l->buf, o->perfbuf, o->ringbuf_size);
 	btf_ms = stage_ms();
 	kbtf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
 	btf_ms = stage_ms() - btf_ms;
@@ -386,6 +385,11 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 				"--btf FILE with this kernel's BTF\n");
 		goto out_free;
 	}
+	/* the BPF side takes the ring buffer only where this BTF has struct bpf_ringbuf (CO-RE):
+	 * the map must be the same */
+	eph_evbuf__choose(&l->buf, o->perfbuf,
+			  btf__find_by_name_kind(kbtf, "bpf_ringbuf", BTF_KIND_STRUCT) > 0,
+			  o->ringbuf_size);
 	for (i = 0; i < 4; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
 			continue;
