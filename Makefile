@@ -152,7 +152,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
 BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap \
-	sockdiag_apply owners netns loader attach mounts)
+	sockdiag_apply owners netns loader attach evbuf mounts)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tests/linebuf.o \

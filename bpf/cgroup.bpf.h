@@ -102,7 +102,8 @@ static __always_inline void on_cg_syn_sent(const struct sock *sk)
 }
 
 /* inet_sock_set_state, for the cgroup backend: the start and the failed end of a search. */
-static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate, int newstate)
+static __always_inline void on_cg_set_state(void *ctx, const struct sock *sk, int oldstate,
+					    int newstate)
 {
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .err = EADDRNOTAVAIL };
 	struct call_ctx *c;
@@ -127,8 +128,8 @@ static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate,
 		o.err = 0;
 		o.sport = sport;
 		o.flags = connect_flags(sk, false);
-		emit(sk, &o, NULL);
-		on_release(sk, IPPROTO_TCP, 0, 0);
+		emit(ctx, sk, &o, NULL);
+		on_release(ctx, sk, IPPROTO_TCP, 0, 0);
 		cg_call_del(sk);
 		return;
 	}
@@ -136,12 +137,12 @@ static __always_inline void on_cg_set_state(const struct sock *sk, int oldstate,
 	o.now = bpf_ktime_get_ns();
 	o.search_ns = o.now - c->ts_syn;
 	o.sport = c->bound_port; /* a bind(0) port went back to the pool with the failure */
-	emit(sk, &o, NULL);
+	emit(ctx, sk, &o, NULL);
 	cg_call_del(sk);
 }
 
 /* TCP_CONNECT_CB: tcp_connect() starts, the port is chosen (or a bound socket's 4-tuple free). */
-static __always_inline void on_cg_tcp_connect(struct sock *sk)
+static __always_inline void on_cg_tcp_connect(void *ctx, struct sock *sk)
 {
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .via_task = 1 };
 	struct call_ctx *c = cg_call_get(sk);
@@ -152,7 +153,7 @@ static __always_inline void on_cg_tcp_connect(struct sock *sk)
 	had_port = c ? c->had_port : has_hold(sk);
 
 	if (had_port) {
-		emit_bound_connect(sk, connect_flags(sk, true), NULL, true, 0);
+		emit_bound_connect(ctx, sk, connect_flags(sk, true), NULL, true, 0);
 	} else {
 		o.flags = connect_flags(sk, false);
 		/* TCP_FASTOPEN_CONNECT: tcp_connect() comes at the first write, not in connect():
@@ -162,14 +163,14 @@ static __always_inline void on_cg_tcp_connect(struct sock *sk)
 			o.search_ns = o.now - c->ts_syn;
 			o.flags |= EPH_F_SEARCH;
 		}
-		emit(sk, &o, NULL);
+		emit(ctx, sk, &o, NULL);
 	}
 	if (c)
 		cg_call_del(sk);
 }
 
 /* TCP_LISTEN_CB: a listener with no hold took its port in listen() (a bind() gave it none). */
-static __always_inline void on_cg_listen(struct sock *sk)
+static __always_inline void on_cg_listen(void *ctx, struct sock *sk)
 {
 	struct outcome o = { .op = EPH_OP_LISTEN,
 			     .proto = IPPROTO_TCP,
@@ -181,7 +182,7 @@ static __always_inline void on_cg_listen(struct sock *sk)
 	cg_call_del(sk);
 	if (has_hold(sk) || (sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
 		return;
-	emit(sk, &o, NULL);
+	emit(ctx, sk, &o, NULL);
 }
 
 /* bind4/6, before __inet_bind(): the port asked for, which post_bind cannot tell (the kernel
@@ -202,7 +203,7 @@ static __always_inline void on_cg_bind(const struct bpf_sock_addr *ctx)
 }
 
 /* post_bind: __inet_bind() took a port, the one asked for or (port 0) one it chose. */
-static __always_inline void on_cg_post_bind(const struct bpf_sock *bsk)
+static __always_inline void on_cg_post_bind(void *ctx, const struct bpf_sock *bsk)
 {
 	struct sock *sk = sk_of(bsk);
 	struct outcome o = { .op = EPH_OP_BIND, .flags = EPH_F_REQ };
@@ -225,11 +226,11 @@ static __always_inline void on_cg_post_bind(const struct bpf_sock *bsk)
 	}
 	if (!o.req_port)
 		o.flags |= EPH_F_EPHEMERAL;
-	emit(sk, &o, NULL);
+	emit(ctx, sk, &o, NULL);
 }
 
 /* sendmsg with an address: a UDP socket that has a port and no hold was autobound just now. */
-static __always_inline void on_cg_sendmsg(const struct bpf_sock_addr *ctx, bool v6)
+static __always_inline void on_cg_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct outcome o = { .op = EPH_OP_SENDMSG, .proto = IPPROTO_UDP, .flags = EPH_F_EPHEMERAL };
 	struct call_ctx dest = { .has_dest = 1 };
@@ -253,7 +254,7 @@ static __always_inline void on_cg_sendmsg(const struct bpf_sock_addr *ctx, bool 
 	} else {
 		*(__u32 *)dest.daddr = ctx->user_ip4;
 	}
-	emit(sk, &o, &dest);
+	emit(ctx, sk, &o, &dest);
 }
 
 SEC("sockops")
@@ -261,9 +262,9 @@ int cg_sockops(struct bpf_sock_ops *ctx)
 {
 	CG_HOOKS_ONLY();
 	if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB)
-		on_cg_tcp_connect(sk_of(ctx->sk));
+		on_cg_tcp_connect(ctx, sk_of(ctx->sk));
 	else if (ctx->op == BPF_SOCK_OPS_TCP_LISTEN_CB && !exact_errors)
-		on_cg_listen(sk_of(ctx->sk));
+		on_cg_listen(ctx, sk_of(ctx->sk));
 	return 1;
 }
 
@@ -287,7 +288,7 @@ SEC("cgroup/post_bind4")
 int cg_post_bind4(struct bpf_sock *sk)
 {
 	CG_HOOKS_ONLY();
-	on_cg_post_bind(sk);
+	on_cg_post_bind(sk, sk); /* the socket is the context */
 	return 1;
 }
 
@@ -295,7 +296,7 @@ SEC("cgroup/post_bind6")
 int cg_post_bind6(struct bpf_sock *sk)
 {
 	CG_HOOKS_ONLY();
-	on_cg_post_bind(sk);
+	on_cg_post_bind(sk, sk); /* the socket is the context */
 	return 1;
 }
 
@@ -334,7 +335,7 @@ int cg_sock_release(struct bpf_sock *bsk)
 		return 1;
 	/* TCP gives its port back through its state changes */
 	if (bsk->protocol == IPPROTO_UDP)
-		on_release(sk, IPPROTO_UDP, 0, 0);
+		on_release(bsk, sk, IPPROTO_UDP, 0, 0);
 	/* a call that never reached its end (a bind() that failed) is left behind: it goes
 	 * with the socket (looked up first: a lookup takes no lock, and there rarely is one).
 	 * A connect() deferred to a write that never came (TCP_FASTOPEN_CONNECT) is ended by

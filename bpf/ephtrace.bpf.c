@@ -30,6 +30,7 @@
 #define EAGAIN 11
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
+#define ENOSPC 28
 #define EINPROGRESS 115
 #define SOCK_BINDPORT_LOCK 8
 #define S_IFMT 00170000
@@ -66,6 +67,12 @@ const volatile __u8 no_events = 0;
 const volatile __u64 wakeup_bytes = 0;
 /* EPH_WITHOUT_*: helpers to do without although the kernel has them (tests of older paths) */
 const volatile __u32 without = 0;
+/* Records go through the perf buffer although the kernel has the ring buffer (tests: the
+ * loader sets it for EPH_TEST_PERFBUF=1, and makes "events" a perf event array). */
+const volatile __u8 perfbuf = 0;
+/* Perf path: records the perf buffer refused as full (-ENOSPC), already in EPH_CNT_DROPPED;
+ * read by the loader to tell the kernel's lost-sample reports of them from others. */
+__u64 perf_full = 0;
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -1,13 +1,49 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Shared by every backend: filling a ring-buffer record, the holds (who owns which port now,
- * released or moved into TIME_WAIT), and the assignment or failure of a port search (emit()).
+ * Shared by every backend: filling a record (ring buffer, or perf buffer where there is none),
+ * the holds (who owns which port now, released or moved into TIME_WAIT), and the assignment or
+ * failure of a port search (emit()). Whatever sends a record takes the program's ctx, which
+ * bpf_perf_event_output() needs.
  * Included by ephtrace.bpf.c.
  */
 #ifndef EPH_EVENTS_BPF_H
 #define EPH_EVENTS_BPF_H
 
 /* --- filling events ------------------------------------------------------------------------ */
+
+/*
+ * The ring buffer when the kernel has one and the loader did not force the perf buffer: both
+ * known at load time (CO-RE relocation, rodata), so the verifier walks one path only and never
+ * sees a ring-buffer helper on the perf event array, nor (before 5.8) a helper it does not know.
+ */
+#define USE_RINGBUF (bpf_core_type_exists(struct bpf_ringbuf) && !perfbuf)
+
+/* The perf path: the next free per-CPU record (NULL: EV_NEST levels in use). The depth is read
+ * and written apart, not atomically: a program that interrupts this one between the two leaves
+ * it as it found it before this one goes on. */
+static __always_inline struct eph_event *ev_slot_get(void)
+{
+	__u32 zero = 0, d, *depth = bpf_map_lookup_elem(&ev_depth, &zero);
+	struct eph_event *e;
+
+	if (!depth)
+		return NULL;
+	d = *depth;
+	if (d >= EV_NEST)
+		return NULL;
+	e = bpf_map_lookup_elem(&ev_heap, &d);
+	if (e)
+		*depth = d + 1;
+	return e;
+}
+
+static __always_inline void ev_slot_put(void)
+{
+	__u32 zero = 0, *depth = bpf_map_lookup_elem(&ev_depth, &zero);
+
+	if (depth && *depth)
+		*depth -= 1;
+}
 
 /*
  * A record stamped now, or at `now` (0: read the clock) when the caller has just read it.
@@ -20,7 +56,10 @@ static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now, __u
 
 	if (no_events)
 		return NULL;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (USE_RINGBUF)
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	else
+		e = ev_slot_get();
 	if (!e) {
 		count(EPH_CNT_DROPPED);
 		count(EPH_CNT_DROP_BASE + type - 1);
@@ -33,15 +72,33 @@ static __always_inline struct eph_event *ev_reserve_at(__u8 type, __u64 now, __u
 	return e;
 }
 
-static __always_inline void ev_submit(struct eph_event *e)
+/*
+ * ctx: the program's context, which bpf_perf_event_output() wants. A record the perf buffer
+ * refuses (its CPU's buffer full: -ENOSPC; or no reader on this CPU) is a drop, counted as a
+ * ring-buffer reserve failure is; perf_full counts the -ENOSPC ones, which the kernel also
+ * reports to the reader as lost samples (user/node/evbuf.c counts those once, not twice).
+ */
+static __always_inline void ev_submit(void *ctx, struct eph_event *e)
 {
 	__u64 flags = 0;
+	long err;
 
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-				BPF_RB_FORCE_WAKEUP :
-				BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	if (USE_RINGBUF) {
+		if (wakeup_bytes)
+			flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+					BPF_RB_FORCE_WAKEUP :
+					BPF_RB_NO_WAKEUP;
+		bpf_ringbuf_submit(e, flags);
+		return;
+	}
+	err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
+	if (err) {
+		count(EPH_CNT_DROPPED);
+		count(EPH_CNT_DROP_BASE + e->type - 1);
+		if (err == -ENOSPC)
+			__sync_fetch_and_add(&perf_full, 1);
+	}
+	ev_slot_put();
 }
 
 /*
@@ -228,7 +285,7 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 }
 
 /* A tracked port goes back to the pool: one release event, with how long it was held. */
-static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_flags,
+static __always_inline void on_release(void *ctx, const void *obj, __u8 proto, __u16 extra_flags,
 				       __u8 style)
 {
 	__u64 key = (__u64)obj, now;
@@ -251,13 +308,14 @@ static __always_inline void on_release(const void *obj, __u8 proto, __u16 extra_
 		e->sock_id = h->sock_id;
 		e->held_ns = e->ts_ns - h->ts;
 		e->flags |= EPH_F_HELD | extra_flags | (h->flags & EPH_F_EPHEMERAL);
-		ev_submit(e);
+		ev_submit(ctx, e);
 	}
 	bpf_map_delete_elem(&holds, &key);
 }
 
 /* A TCP socket's port passes to its TIME_WAIT socket (tw == NULL: not visible, tracepoints). */
-static __always_inline void on_time_wait(const struct sock *sk, const void *tw, __u8 style)
+static __always_inline void on_time_wait(void *ctx, const struct sock *sk, const void *tw,
+					 __u8 style)
 {
 	__u64 key = (__u64)sk, twkey = (__u64)tw;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
@@ -278,7 +336,7 @@ static __always_inline void on_time_wait(const struct sock *sk, const void *tw, 
 		e->flags |= EPH_F_HELD | (h->flags & EPH_F_EPHEMERAL);
 		if (!tw)
 			e->flags |= EPH_F_TW_NO_RELEASE; /* the end of TIME_WAIT will not be seen */
-		ev_submit(e);
+		ev_submit(ctx, e);
 	}
 	if (tw && bpf_map_update_elem(&holds, &twkey, h, BPF_ANY))
 		count(EPH_CNT_HOLD_FULL);
@@ -300,7 +358,7 @@ struct outcome {
 	__u8 style;    /* ev_reserve_at()'s */
 };
 
-static __always_inline void emit(const struct sock *sk, const struct outcome *o,
+static __always_inline void emit(void *ctx, const struct sock *sk, const struct outcome *o,
 				 const struct call_ctx *dest)
 {
 	struct eph_event *e;
@@ -345,7 +403,7 @@ static __always_inline void emit(const struct sock *sk, const struct outcome *o,
 	if (o->err && o->op != EPH_OP_CONNECT)
 		e->sport = 0; /* no port taken */
 	fill_call_addrs(e, dest);
-	ev_submit(e);
+	ev_submit(ctx, e);
 }
 
 /*
@@ -372,7 +430,7 @@ static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
  * hold (the bind's, same key) stays as it is. dest: the addresses to report when the socket
  * no longer has them (NULL: read them from the socket).
  */
-static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flags,
+static __always_inline void emit_bound_connect(void *ctx, const struct sock *sk, __u16 flags,
 					       const struct call_ctx *dest, bool via_task,
 					       __u8 style)
 {
@@ -393,7 +451,7 @@ static __always_inline void emit_bound_connect(const struct sock *sk, __u16 flag
 	e->sock_id = (__u64)sk;
 	e->flags |= flags;
 	fill_call_addrs(e, dest);
-	ev_submit(e);
+	ev_submit(ctx, e);
 }
 
 #endif

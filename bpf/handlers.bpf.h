@@ -21,7 +21,7 @@ static __always_inline int on_hash_connect_enter(struct sock *sk)
 	return 0;
 }
 
-static __always_inline int on_hash_connect_exit(int ret, __u8 style)
+static __always_inline int on_hash_connect_exit(void *ctx, int ret, __u8 style)
 {
 	struct call_ctx *c = call_get(SLOT_HASH_CONNECT);
 	struct outcome o = { .op = EPH_OP_CONNECT, .proto = IPPROTO_TCP, .style = style };
@@ -37,9 +37,9 @@ static __always_inline int on_hash_connect_exit(int ret, __u8 style)
 	/* A socket that already had a port only has its 4-tuple checked: no assignment. */
 	if (o.err || !c->had_port) {
 		o.flags |= EPH_F_SEARCH;
-		emit(sk, &o, NULL);
+		emit(ctx, sk, &o, NULL);
 	} else {
-		emit_bound_connect(sk, o.flags, NULL, false, style);
+		emit_bound_connect(ctx, sk, o.flags, NULL, false, style);
 	}
 	call_del(SLOT_HASH_CONNECT);
 	return 0;
@@ -61,7 +61,7 @@ static __always_inline int on_get_port_enter(struct sock *sk, __u16 snum)
 	return 0;
 }
 
-static __always_inline int on_get_port_exit(int ret, __u8 style)
+static __always_inline int on_get_port_exit(void *ctx, int ret, __u8 style)
 {
 	struct call_ctx *c = call_get(SLOT_GET_PORT), *ab;
 	struct sock *sk;
@@ -87,7 +87,7 @@ static __always_inline int on_get_port_exit(int ret, __u8 style)
 	}
 	/* listen() re-checks the port a bind() already took: only its failure is news. */
 	if (!c->had_port || o.err)
-		emit(sk, &o, ab);
+		emit(ctx, sk, &o, ab);
 	call_del(SLOT_GET_PORT);
 	return 0;
 }

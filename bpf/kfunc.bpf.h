@@ -2,7 +2,7 @@
 /*
  * The fentry/fexit and kprobe/kretprobe wrappers: one SEC() program per hook and style, each
  * calling a handler of handlers.bpf.h. Included by ephtrace.bpf.c. Each passes its own style
- * to the records it fills: the loader may mix the two, one per hook (user/node/hookplan.c).
+ * to the records it fills: the loader may mix the two, one per hook (user/core/hookplan.h).
  */
 #ifndef EPH_KFUNC_BPF_H
 #define EPH_KFUNC_BPF_H
@@ -20,7 +20,7 @@ SEC("fexit/inet_hash_connect")
 int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret, EPH_BACKEND_FENTRY);
+	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet6_hash_connect")
@@ -34,7 +34,7 @@ SEC("fexit/inet6_hash_connect")
 int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret, EPH_BACKEND_FENTRY);
+	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet_csk_get_port")
@@ -48,7 +48,7 @@ SEC("fexit/inet_csk_get_port")
 int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret, EPH_BACKEND_FENTRY);
+	return on_get_port_exit(ctx, ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/udp_lib_get_port")
@@ -63,7 +63,7 @@ int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned 
 	     int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret, EPH_BACKEND_FENTRY);
+	return on_get_port_exit(ctx, ret, EPH_BACKEND_FENTRY);
 }
 
 SEC("fentry/inet_autobind")
@@ -99,7 +99,7 @@ SEC("fentry/inet_put_port")
 int BPF_PROG(fentry_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY);
+	on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -107,7 +107,7 @@ SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw, EPH_BACKEND_FENTRY);
+	on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -115,7 +115,7 @@ SEC("fentry/inet_twsk_hashdance_schedule")
 int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw, EPH_BACKEND_FENTRY);
+	on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -123,7 +123,7 @@ SEC("fentry/inet_twsk_bind_unhash")
 int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY);
+	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -131,7 +131,7 @@ SEC("fentry/udp_lib_unhash")
 int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY);
+	on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY);
 	return 0;
 }
 
@@ -148,7 +148,7 @@ SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret, EPH_BACKEND_KPROBE);
+	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet6_hash_connect")
@@ -162,7 +162,7 @@ SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
 {
 	HOOKS_ONLY();
-	return on_hash_connect_exit(ret, EPH_BACKEND_KPROBE);
+	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet_csk_get_port")
@@ -176,7 +176,7 @@ SEC("kretprobe/inet_csk_get_port")
 int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret, EPH_BACKEND_KPROBE);
+	return on_get_port_exit(ctx, ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/udp_lib_get_port")
@@ -190,7 +190,7 @@ SEC("kretprobe/udp_lib_get_port")
 int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
 {
 	HOOKS_ONLY();
-	return on_get_port_exit(ret, EPH_BACKEND_KPROBE);
+	return on_get_port_exit(ctx, ret, EPH_BACKEND_KPROBE);
 }
 
 SEC("kprobe/inet_autobind")
@@ -225,7 +225,7 @@ SEC("kprobe/inet_put_port")
 int BPF_KPROBE(kprobe_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0, EPH_BACKEND_KPROBE);
+	on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -233,7 +233,7 @@ SEC("kprobe/inet_twsk_hashdance")
 int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw, EPH_BACKEND_KPROBE);
+	on_time_wait(ctx, sk, tw, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -241,7 +241,7 @@ SEC("kprobe/inet_twsk_hashdance_schedule")
 int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(sk, tw, EPH_BACKEND_KPROBE);
+	on_time_wait(ctx, sk, tw, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -249,7 +249,7 @@ SEC("kprobe/inet_twsk_bind_unhash")
 int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_KPROBE);
+	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_KPROBE);
 	return 0;
 }
 
@@ -257,7 +257,7 @@ SEC("kprobe/udp_lib_unhash")
 int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_UDP, 0, EPH_BACKEND_KPROBE);
+	on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_KPROBE);
 	return 0;
 }
 

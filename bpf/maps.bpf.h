@@ -45,10 +45,39 @@ struct hold {
 	char pcomm[EPH_COMM_LEN]; /* the owner's process (thread group leader's comm) */
 };
 
+/*
+ * The records' way to user space: a BPF ring buffer (5.8+). Where the kernel has none, or when
+ * the loader forces it (rodata perfbuf, EPH_TEST_PERFBUF=1), user/node/evbuf.c makes this map a
+ * BPF_MAP_TYPE_PERF_EVENT_ARRAY before the load (one perf buffer per CPU); a record is then
+ * built in ev_heap and copied out with bpf_perf_event_output() (events.bpf.h, ev_reserve_at()).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, EPH_DEFAULT_RINGBUF);
 } events SEC(".maps");
+
+/*
+ * The perf path's records in the making: one per nesting level on a CPU (a program in process
+ * context, one in softirq interrupting it, hardirq, NMI), ev_depth levels in use. Nesting is
+ * last in, first out as long as a program is interrupted, never preempted: true of every
+ * kernel without a ring buffer (before 5.8 BPF programs ran with preemption off) and of
+ * preempt=none/voluntary kernels; see README, "Without the BPF ring buffer".
+ */
+#define EV_NEST 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EV_NEST);
+	__type(key, __u32);
+	__type(value, struct eph_event);
+} ev_heap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ev_depth SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -45,12 +45,12 @@ static __always_inline struct sock *sock_from_fd(long fd)
 
 /* UDP has no state tracepoint: its port goes back when the last reference to the socket's file
  * does (a dup(), a forked child, an SCM_RIGHTS copy keep it). */
-static __always_inline void udp_file_closing(const struct file *f)
+static __always_inline void udp_file_closing(void *ctx, const struct file *f)
 {
 	struct sock *sk = sock_of_file(f);
 
 	if (sk && sk_proto(sk) == IPPROTO_UDP && file_last_ref(f))
-		on_release(sk, IPPROTO_UDP, 0, 0);
+		on_release(ctx, sk, IPPROTO_UDP, 0, 0);
 }
 
 /* sendto()/sendmsg() flags: MSG_FASTOPEN on a TCP socket with no port connects in the call
@@ -102,7 +102,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 	return 0;
 }
 
-static __always_inline int on_sys_exit(long ret)
+static __always_inline int on_sys_exit(void *ctx, long ret)
 {
 	struct call_ctx *c = call_get(SLOT_SYSCALL);
 	struct outcome o = {};
@@ -125,7 +125,7 @@ static __always_inline int on_sys_exit(long ret)
 				o.flags |= EPH_F_SEARCH;
 				/* a bind(0) port went back to the pool with the failure: say which */
 				o.sport = c->bound_port;
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			} else if (c->had_port) {
 				/*
 				 * SYN_SENT reached in this call and the 4-tuple was free: whatever
@@ -137,7 +137,7 @@ static __always_inline int on_sys_exit(long ret)
 				 * destination (and an unlocked source): the ones of the call.
 				 */
 				if (c->ts_syn && port)
-					emit_bound_connect(sk, o.flags,
+					emit_bound_connect(ctx, sk, o.flags,
 							   ret && ret != -EINPROGRESS ? c : NULL,
 							   false, 0);
 			} else {
@@ -152,17 +152,17 @@ static __always_inline int on_sys_exit(long ret)
 				 * then the socket was closed already and let the port go */
 				if (port || c->closed_port) {
 					o.sport = port ? port : c->closed_port;
-					emit(sk, &o, port ? NULL : c);
+					emit(ctx, sk, &o, port ? NULL : c);
 					if (!port)
-						on_release(sk, IPPROTO_TCP, 0, 0);
+						on_release(ctx, sk, IPPROTO_TCP, 0, 0);
 				}
 			}
 		} else if (!c->had_port) {
 			if (ret == -EAGAIN && !port) {
 				o.err = EAGAIN;
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			} else if (port) {
-				emit(sk, &o, c);
+				emit(ctx, sk, &o, c);
 			}
 		}
 		break;
@@ -172,18 +172,18 @@ static __always_inline int on_sys_exit(long ret)
 		o.flags = EPH_F_REQ | (c->req_port ? 0 : EPH_F_EPHEMERAL);
 		if (ret == -EADDRINUSE) {
 			o.err = EADDRINUSE; /* the kernel has reset the address: use the request */
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		} else if (!ret && !c->had_port && port) {
-			emit(sk, &o, NULL);
+			emit(ctx, sk, &o, NULL);
 		}
 		break;
 	case EPH_OP_SENDMSG:
 		o.flags = EPH_F_EPHEMERAL;
 		if (port) {
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		} else if (ret == -EAGAIN) {
 			o.err = EAGAIN;
-			emit(sk, &o, c);
+			emit(ctx, sk, &o, c);
 		}
 		break;
 	}
@@ -202,7 +202,7 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_bind")
@@ -216,7 +216,7 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int tp_exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_listen")
@@ -230,7 +230,7 @@ SEC("tracepoint/syscalls/sys_exit_listen")
 int tp_exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
@@ -244,7 +244,7 @@ SEC("tracepoint/syscalls/sys_exit_sendto")
 int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
@@ -259,7 +259,7 @@ SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
@@ -275,7 +275,7 @@ SEC("tracepoint/syscalls/sys_exit_sendmmsg")
 int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	HOOKS_ONLY();
-	return on_sys_exit(ctx->ret);
+	return on_sys_exit(ctx, ctx->ret);
 }
 
 /* The socket's source address into c (for an event the socket can no longer give it to). */
@@ -308,18 +308,17 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (newstate == TCP_CLOSE) {
 		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-		     oldstate == TCP_CLOSING) &&
-		    !tcp_close_aborted(sk))
-			on_time_wait(sk, NULL, 0);
+		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
+			on_time_wait(ctx, sk, NULL, 0);
 		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
-			on_release(sk, IPPROTO_TCP, 0, 0);
+			on_release(ctx, sk, IPPROTO_TCP, 0, 0);
 	}
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
 		return 0;
 	if (backend == EPH_BACKEND_CGROUP) {
-		on_cg_set_state(sk, oldstate, newstate);
+		on_cg_set_state(ctx, sk, oldstate, newstate);
 		return 0;
 	}
 	/* The connect() in progress in this task, if this is its socket. */
@@ -344,8 +343,7 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->search_ns = c->ts_syn ? bpf_ktime_get_ns() - c->ts_syn : 0;
 		read_rcv_saddr(sk, c);
 		if (!c->had_port)
-			c->closed_port =
-				bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	}
 	return 0;
 }
@@ -354,7 +352,7 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(sk, IPPROTO_TCP, 0, 0);
+	on_release(ctx, sk, IPPROTO_TCP, 0, 0);
 	return 0;
 }
 
@@ -364,12 +362,14 @@ int BPF_PROG(tp_destroy_sock, struct sock *sk)
  * ports whose last reference goes. One descriptor per bpf_loop step, the open-fds word read
  * once per 64: the verifier sees the release path once (fast to load). Without bpf_loop (before
  * 5.17) the *_bounded twins of the two programs walk the first EPH_FD_WALK_BOUNDED descriptors
- * of the range with a bounded loop and count the walks they cut short (EPH_CNT_WALK_CUT): the
- * verifier sees the path once per step there. Twins, not a branch: a kernel before 5.13 refuses
- * a program that passes a function's address (bpf_loop's callback) even in code it never runs.
- * The loader loads one of each pair (user/node/attach.c).
+ * of the range with a bounded loop (the verifier sees the path once per step there: the bound
+ * keeps their load short under qemu) and count the walks they cut short (EPH_CNT_WALK_CUT).
+ * Twins, not a branch: a kernel before 5.13 refuses a program that passes a function's address
+ * (bpf_loop's callback) even in code it never runs. The loader loads one of each pair
+ * (user/node/attach.c).
  */
 struct fd_walk {
+	void *ctx; /* the program's, for the records (ev_submit()) */
 	struct file **fds;
 	unsigned long *open_fds;
 	unsigned long word; /* open_fds word of the current 64 descriptors */
@@ -377,9 +377,8 @@ struct fd_walk {
 	__u32 end;	    /* and the one after the last */
 };
 
-static long fd_walk_one(__u32 i, void *data)
+static __always_inline long fd_walk_step(__u32 i, struct fd_walk *x)
 {
-	struct fd_walk *x = data;
 	struct file *f = NULL;
 	__u32 fd = x->first + i;
 
@@ -392,33 +391,43 @@ static long fd_walk_one(__u32 i, void *data)
 		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &x->fds[fd]) || !f)
 		return 0;
-	udp_file_closing(f);
+	udp_file_closing(x->ctx, f);
 	return 0;
 }
 
-/*
- * The bounded walk's release of one descriptor's file: a global function, so that the verifier
- * checks it once and each step of the loop against its signature only (a static one, or the
- * code inline, is verified again at every step: 256 times the release path took over a minute
- * to load on 5.10 under qemu). Its argument is a plain number for 5.10, whose global functions
- * take scalars and the context only.
- */
-__noinline int fd_release_one(__u64 file)
+static long fd_walk_one(__u32 i, void *data)
 {
-	if (file)
-		udp_file_closing((const struct file *)file);
-	return 0;
+	return fd_walk_step(i, data);
+}
+
+/* Whether a descriptor of [lo, x->end) is open: the open-fds words alone, 64 at most (4096
+ * descriptors; past them, open is assumed). */
+static __always_inline bool fd_open_beyond(struct fd_walk *x, __u32 lo)
+{
+	__u64 bits;
+	__u32 i;
+
+	for (i = 0; i < 64 && lo < x->end; i++) {
+		if (bpf_probe_read_kernel(&x->word, sizeof(x->word), &x->open_fds[lo / 64]))
+			return true;
+		bits = x->word >> (lo & 63);
+		if (x->end - lo < 64 - (lo & 63))
+			bits &= (1ull << (x->end - lo)) - 1;
+		if (bits)
+			return true;
+		lo = (lo / 64 + 1) * 64;
+	}
+	return lo < x->end;
 }
 
 /* Walk descriptors [first, last] of a file table (last clamped to the table); bounded: without
  * bpf_loop. */
-static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u32 last,
-				    bool bounded)
+static __always_inline void fd_walk(void *ctx, struct files_struct *files, __u32 first,
+				    __u32 last, bool bounded)
 {
 	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	struct fd_walk x = { .first = first };
-	__u32 max = BPF_CORE_READ(fdt, max_fds), i, lo;
-	__u64 bits;
+	struct fd_walk x = { .ctx = ctx, .first = first };
+	__u32 max = BPF_CORE_READ(fdt, max_fds), i;
 
 	x.fds = BPF_CORE_READ(fdt, fd);
 	x.open_fds = BPF_CORE_READ(fdt, open_fds);
@@ -429,38 +438,14 @@ static __always_inline void fd_walk(struct files_struct *files, __u32 first, __u
 		bpf_loop(x.end - first, fd_walk_one, &x, 0);
 		return;
 	}
-	for (i = 0; i < EPH_FD_WALK_BOUNDED; i++) {
-		__u32 fd = first + i;
-		struct file *f = NULL;
-
-		if (fd >= x.end)
+	for (i = 0; i < EPH_FD_WALK_BOUNDED; i++)
+		if (fd_walk_step(i, &x))
 			return;
-		if ((!i || !(fd & 63)) &&
-		    bpf_probe_read_kernel(&x.word, sizeof(x.word), &x.open_fds[fd / 64]))
-			return;
-		if (!((x.word >> (fd & 63)) & 1) ||
-		    bpf_probe_read_kernel(&f, sizeof(f), &x.fds[fd]) || !f)
-			continue;
-		fd_release_one((__u64)f);
-	}
-	/* cut short only if a descriptor of the range beyond the bound is open: the open-fds
-	 * words alone, 64 of them at most (4096 descriptors; past them, cut is assumed) */
-	lo = first + EPH_FD_WALK_BOUNDED; /* the first descriptor not walked */
-	for (i = 0; i < 64 && lo < x.end; i++) {
-		if (bpf_probe_read_kernel(&x.word, sizeof(x.word), &x.open_fds[lo / 64]))
-			break;
-		bits = x.word >> (lo & 63);
-		if (x.end - lo < 64 - (lo & 63))
-			bits &= (1ull << (x.end - lo)) - 1;
-		if (bits)
-			break;
-		lo = (lo / 64 + 1) * 64;
-	}
-	if (lo < x.end)
+	if (fd_open_beyond(&x, first + EPH_FD_WALK_BOUNDED))
 		count(EPH_CNT_WALK_CUT);
 }
 
-static __always_inline int process_exit(bool bounded)
+static __always_inline int process_exit(void *ctx, bool bounded)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
@@ -468,7 +453,7 @@ static __always_inline int process_exit(bool bounded)
 	/* only the last user of the file table: its files are closed right after this */
 	if (!files || BPF_CORE_READ(files, count.counter) != 1)
 		return 0;
-	fd_walk(files, 0, ~0u, bounded);
+	fd_walk(ctx, files, 0, ~0u, bounded);
 	return 0;
 }
 
@@ -476,14 +461,14 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(tp_process_exit)
 {
 	HOOKS_ONLY();
-	return process_exit(false);
+	return process_exit(ctx, false);
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(tp_process_exit_bounded)
 {
 	HOOKS_ONLY();
-	return process_exit(true);
+	return process_exit(ctx, true);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -493,7 +478,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct file *f = file_from_fd((int)ctx->args[0]);
 
 	if (f)
-		udp_file_closing(f);
+		udp_file_closing(ctx, f);
 	return 0;
 }
 
@@ -508,7 +493,7 @@ static __always_inline int enter_close_range(struct trace_event_raw_sys_enter *c
 	 * referenced by the table unshared from: not their last reference */
 	if (!files || (ctx->args[2] & CLOSE_RANGE_CLOEXEC))
 		return 0;
-	fd_walk(files, (__u32)ctx->args[0], (__u32)ctx->args[1], bounded);
+	fd_walk(ctx, files, (__u32)ctx->args[0], (__u32)ctx->args[1], bounded);
 	return 0;
 }
 

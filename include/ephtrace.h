@@ -149,7 +149,7 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
 #define EPH_CNT_ASSIGN 0     /* assignments seen */
 #define EPH_CNT_FAIL 1	     /* failures seen */
 #define EPH_CNT_RELEASE 2    /* releases of tracked ports seen */
-#define EPH_CNT_DROPPED 3    /* events that found the ring buffer full */
+#define EPH_CNT_DROPPED 3    /* events that found the ring (or perf) buffer full */
 #define EPH_CNT_HOLD_FULL 4  /* assignments not tracked: hold table full */
 #define EPH_CNT_CTX_FULL 5   /* system calls not followed: context table full */
 #define EPH_CNT_TIME_WAIT 6  /* ports moved to TIME_WAIT */
@@ -165,7 +165,7 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * of the others look held until a resync */
 #define EPH_CNT_WALK_CUT 14
 #define EPH_CNT_MAX 15
-#define EPH_FD_WALK_BOUNDED 256
+#define EPH_FD_WALK_BOUNDED 64
 
 /*
  * The .rodata "without": helpers the programs do without although the kernel has them, so that

@@ -63,6 +63,8 @@ static void usage(FILE *f)
 		"  --backend B            auto|fentry|kprobe|cgroup|tracepoint (default auto)\n"
 		"  --expect-backend B     fail unless ephtrace attaches backend B\n"
 		"  --exact-errors         give ephtrace --exact-errors (cgroup backend)\n"
+		"  --perfbuf              ephtrace's records through the perf buffer, not the ring\n"
+		"                         buffer (EPH_TEST_PERFBUF=1 in its environment)\n"
 		"  --then-exact           then run again, with --exact-errors, the scenarios the\n"
 		"                         cgroup backend skipped for want of it\n"
 		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
@@ -230,6 +232,9 @@ static int start_tracer(struct run *r, const struct opts *op)
 	}
 	found = strstr(buf_str(&r->t.err), "using backend ") + strlen("using backend ");
 	snprintf(r->backend, sizeof(r->backend), "%.*s", (int)strcspn(found, " \n()"), found);
+	if (getenv("EPH_TEST_PERFBUF") && !strstr(found, "records through the perf buffer"))
+		set_reason(r, FAIL, "EPH_TEST_PERFBUF=1 but ephtrace did not say it used the perf "
+			   "buffer");
 	return 0;
 }
 
@@ -480,6 +485,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "expect-backend", required_argument, NULL, 'x' },
 		{ "exact-errors", no_argument, NULL, 'E' },
+		{ "perfbuf", no_argument, NULL, 'P' },
 		{ "then-exact", no_argument, NULL, 'T' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "core", no_argument, NULL, 'C' },
@@ -510,6 +516,9 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'T':
 			op->then_exact = true;
+			break;
+		case 'P': /* every ephtrace started inherits it (user/node/evbuf.c) */
+			setenv("EPH_TEST_PERFBUF", "1", 1);
 			break;
 		case 's':
 			if (!scenario_find(optarg)) {

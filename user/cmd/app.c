@@ -202,8 +202,9 @@ int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn f
 	}
 	if (eph_loader__open(lo, fn, ctx, out))
 		return 1;
-	fprintf(stderr, "ephtrace: using backend %s (%d programs attached)\n",
-		eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out));
+	fprintf(stderr, "ephtrace: using backend %s (%d programs attached%s)\n",
+		eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out),
+		fn && eph_loader__perfbuf(*out) ? ", records through the perf buffer" : "");
 	return 0;
 }
 

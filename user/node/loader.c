@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Loader: picks a backend by really trying it (open -> configure -> load -> attach), keeps the
- * programs of that backend only, and hands ring-buffer records to the caller.
+ * programs of that backend only, and hands the records (ring or perf buffer) to the caller.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 
 #include "ephtrace.skel.h"
 #include "event.h"
+#include "evbuf.h"
 #include "loader.h"
 #include "loader_int.h"
 #include "mounts.h"
@@ -169,8 +170,13 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	eph_probe_helpers(l, kbtf);
 	l->skel->rodata->without = l->without;
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
-	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 4;
-	bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
+	l->skel->rodata->wakeup_bytes = l->buf.perf ? 0 : l->buf.wakeup;
+	l->skel->rodata->perfbuf = l->buf.perf;
+	err = eph_evbuf__setup(&l->buf, l->skel->maps.events);
+	if (err) {
+		snprintf(why, whylen, "cannot set up the events buffer: %s", strerror(-err));
+		goto out_destroy;
+	}
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	eph_select_programs(l, backend, o->exact_errors);
 	t[1] = stage_ms();
@@ -298,6 +304,11 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 				"--btf FILE with this kernel's BTF\n");
 		goto out_free;
 	}
+	/* the BPF side takes the ring buffer only where this BTF has struct bpf_ringbuf (CO-RE):
+	 * the map must be the same */
+	eph_evbuf__choose(&l->buf, o->perfbuf,
+			  btf__find_by_name_kind(kbtf, "bpf_ringbuf", BTF_KIND_STRUCT) > 0,
+			  o->ringbuf_size);
 	for (i = 0; i < 4; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
 			continue;
@@ -326,14 +337,17 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 			fprintf(stderr, "  (-v shows libbpf's messages)\n");
 		goto out_free;
 	}
-	if (fn)
-		l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events),
-					 (ring_buffer_sample_fn)fn, fn_ctx, NULL);
-	if (fn && !l->rb) {
-		err = -errno;
-		fprintf(stderr, "ephtrace: failed to create the ring buffer reader: %s\n",
-			strerror(-err));
+	err = fn ? eph_evbuf__open(&l->buf, bpf_map__fd(l->skel->maps.events), fn, fn_ctx) : 0;
+	if (err) {
+		fprintf(stderr, "ephtrace: failed to create the %s reader: %s\n",
+			l->buf.perf ? "perf buffer" : "ring buffer", strerror(-err));
 		goto out_free;
+	}
+	if (o->verbose && fn) {
+		char what[160];
+
+		eph_evbuf__describe(&l->buf, what, sizeof(what));
+		fprintf(stderr, "ephtrace: events: %s\n", what);
 	}
 	*out = l;
 	return 0;
@@ -353,25 +367,33 @@ int eph_loader__nr_links(const struct eph_loader *l)
 	return l->nr_links;
 }
 
+bool eph_loader__perfbuf(const struct eph_loader *l)
+{
+	return l->buf.perf;
+}
+
 int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 {
-	int n, m;
-
-	if (!l->rb)
-		return -EINVAL;
-	/* records are submitted without a wakeup until the ring fills up: take what waits
-	 * after the timeout too */
-	n = ring_buffer__poll(l->rb, timeout_ms);
-	if (n < 0)
-		return n;
-	m = ring_buffer__consume(l->rb);
-	return m < 0 ? m : n + m;
+	return eph_evbuf__poll(&l->buf, timeout_ms);
 }
 
 int eph_loader__drain(struct eph_loader *l)
 {
 	eph_destroy_links(l);
-	return l->rb ? ring_buffer__consume(l->rb) : 0;
+	return eph_evbuf__consume(&l->buf);
+}
+
+/* Perf buffer: the lost samples the kernel reported beyond those the BPF side counted as
+ * refused (perf_full): none where bpf_perf_event_output() reports a full buffer. */
+static uint64_t perf_lost_unseen(const struct eph_loader *l)
+{
+	struct ephtrace_bpf__bss bss;
+	__u32 zero = 0;
+
+	if (!l->buf.lost || bpf_map__value_size(l->skel->maps.bss) != sizeof(bss) ||
+	    bpf_map__lookup_elem(l->skel->maps.bss, &zero, sizeof(zero), &bss, sizeof(bss), 0))
+		return l->buf.lost;
+	return l->buf.lost > bss.perf_full ? l->buf.lost - bss.perf_full : 0;
 }
 
 /* Runs of our programs the kernel skipped (recursion guard): each may have lost an event. */
@@ -407,7 +429,7 @@ int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 			out[i] += vals[c];
 	}
 	out[EPH_CNT_MISSED] = prog_misses(l);
-	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED];
+	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED] + perf_lost_unseen(l);
 	return 0;
 }
 
@@ -470,7 +492,7 @@ void eph_loader__free(struct eph_loader *l)
 {
 	if (!l)
 		return;
-	ring_buffer__free(l->rb);
+	eph_evbuf__free(&l->buf);
 	eph_destroy_links(l);
 	ephtrace_bpf__destroy(l->skel);
 	free(l);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Loading ephtrace's BPF object: backend choice by trial, attach, ring buffer, counters. */
+/* Loading ephtrace's BPF object: backend choice by trial, attach, events buffer, counters. */
 #ifndef EPH_LOADER_H
 #define EPH_LOADER_H
 
@@ -16,6 +16,9 @@ struct eph_loader_opts {
 	const char *btf_path;  /* kernel BTF to use instead of /sys/kernel/btf/vmlinux */
 	bool verbose;	       /* libbpf's messages on stderr */
 	bool no_events;	       /* counters and histograms only, no ring-buffer records */
+	/* records through the perf buffer although the kernel has the ring buffer (tests; also
+	 * taken when EPH_TEST_PERFBUF=1 is in the environment: user/node/evbuf.c) */
+	bool perfbuf;
 	/* cgroup backend: also the system call tracepoints, for bind() and UDP (and their
 	 * errnos), which the cgroup hooks see only in part */
 	bool exact_errors;
@@ -23,7 +26,7 @@ struct eph_loader_opts {
 
 struct eph_loader;
 
-/* Called for each ring-buffer record; return non-zero to stop the poll. */
+/* Called for each record (ring or perf buffer); return a negative errno to stop the poll. */
 typedef int (*eph_record_fn)(void *ctx, const void *data, size_t size);
 
 /* Open, load and attach. On failure prints what failed and why (stderr), returns -errno. */
@@ -31,11 +34,14 @@ int eph_loader__open(const struct eph_loader_opts *opts, eph_record_fn fn, void 
 		     struct eph_loader **out);
 int eph_loader__backend(const struct eph_loader *l);
 int eph_loader__nr_links(const struct eph_loader *l);
+/* Whether the records come through the perf buffer (no BPF ring buffer, or forced). */
+bool eph_loader__perfbuf(const struct eph_loader *l);
 /* Wait up to timeout_ms for records; returns the number consumed or -errno (-EINTR on signal). */
 int eph_loader__poll(struct eph_loader *l, int timeout_ms);
-/* Stop the kernel side (destroy the links) and hand over what is left in the ring buffer. */
+/* Stop the kernel side (destroy the links) and hand over what is left in the buffer. */
 int eph_loader__drain(struct eph_loader *l);
-/* Sum of the per-CPU counters (EPH_CNT_*). */
+/* Sum of the per-CPU counters (EPH_CNT_*). EPH_CNT_DROPPED includes the programs' runs the
+ * kernel skipped and the perf buffer's lost samples the BPF side did not see (evbuf.c). */
 int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
 /* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64). */
 enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };

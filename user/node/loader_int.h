@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "evbuf.h"
 #include "hookplan.h"
 
 #define MAX_LINKS 64
@@ -18,7 +19,7 @@ struct ephtrace_bpf;
 struct eph_loader {
 	struct ephtrace_bpf *skel;
 	struct bpf_object *obj; /* skel's, for the code that does not know the skeleton */
-	struct ring_buffer *rb;
+	struct eph_evbuf buf;	/* ring buffer, or perf buffer (evbuf.c) */
 	struct bpf_link *links[MAX_LINKS];
 	int nr_links;
 	int backend;

@@ -80,6 +80,16 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 {
 	int e;
 
+	/* Its records of the bind hash walk go through a BPF ring buffer; a kernel without one
+	 * (before 5.8) lacks what the iterator needs anyway (5.17, bpf_loop): sock_diag alone
+	 * then, as the callers do without the iterator. Not the events' perf-buffer fallback
+	 * (evbuf.c), and EPH_TEST_PERFBUF does not touch it: where the ring buffer exists, the
+	 * iterator uses it. */
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		snprintf(err, errlen, "no BPF ring buffer in this kernel (5.8+; the iterator "
+			 "needs 5.17)");
+		return -EOPNOTSUPP;
+	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		e = errno;
 		snprintf(err, errlen, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)", strerror(e));
