@@ -26,6 +26,7 @@
 #   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace)
 #   EPH_VM_EPHTEST     test driver (default $OUTPUT/tests/ephtest)
 #   EPH_VM_EXTRA_BINS  more binaries to put in the guest's /bin (space separated), e.g. bpftool
+#   EPH_VM_APPEND      more kernel command line, e.g. preempt=full
 #   EPH_VM_AUTO_EXPECT the backend --backend auto must choose ("" = any; default kprobe on the
 #                      -rt kernels, fentry on the others)
 #   EPH_VM_TIMEOUT, EPH_VM_JOBS, and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM)
@@ -51,7 +52,7 @@ smoke=0
 
 usage()
 {
-	sed -n 's/^# \{0,1\}//; 11,31p' "${BASH_SOURCE[0]}" >&2
+	sed -n 's/^# \{0,1\}//; 11,32p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
@@ -167,7 +168,7 @@ run_cell()
 	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
 		${expect:+$([ "$b" = auto ] && echo "eph.expect=$expect")} \
 		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
-		${args64:+eph.args=$args64}
+		${args64:+eph.args=$args64} ${EPH_VM_APPEND:-}
 	qrc=$?
 	wall=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 	boot=$(vm_boot_seconds "$dir")
