@@ -128,6 +128,9 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
+# the kernel's preemption model from its version string
+$(OUTPUT)/tests/test_preempt: $(OUTPUT)/san/preempt.o
+
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
 $(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap \
 	sockdiag_apply owners netns)
