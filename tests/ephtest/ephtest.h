@@ -347,6 +347,9 @@ struct check_in {
 	int family;	     /* 0, or only this family is expected */
 	const char *backend; /* expected "backend" value, NULL for auto */
 	bool burst;
+	/* fentry on a kernel that preempts its programs (user/node/preempt.h): runs the kernel
+	 * skipped ("missed" in the summary) may lose events, up to that many */
+	bool preempted;
 	bool releases;	  /* ephtrace ran with --releases */
 	/* the cgroup backend without --exact-errors: no bind() or UDP failure, no UDP connect()
 	 * is expected (it cannot see them), and none may come */

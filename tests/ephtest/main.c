@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ephtest.h"
+#include "preempt.h"
 
 #define MAX_SELECTED 64
 #define COMM_TRACED "ephtest-comm"
@@ -262,6 +263,7 @@ static int compare(struct run *r, const struct opts *op)
 						      0,
 		.backend = r->backend,
 		.burst = r->s->burst,
+		.preempted = !strcmp(r->backend, "fentry") && eph_kernel_preempts_progs(NULL, 0),
 		.releases = r->s->releases,
 		.blind = !strcmp(r->backend, "cgroup") && !tracer_extra_arg,
 		.json = buf_str(&r->t.out),
