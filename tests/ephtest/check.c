@@ -747,14 +747,17 @@ static bool check_skipped(struct checker *c)
 	if (dropped <= 0 && !c->missing)
 		return false;
 	if (missed < 0 || dropped < missed || (!c->in->burst && dropped != missed))
-		problem(c, "expected every drop to be a run the kernel skipped got dropped %lld, "
-			   "missed %lld", dropped, missed);
+		problem(c,
+			"expected every drop to be a run the kernel skipped got dropped %lld, "
+			"missed %lld",
+			dropped, missed);
 	/* burst: each record the full ring refused is one event lost, exactly */
 	else if ((long long)c->missing > dropped || (long long)c->missing < dropped - missed ||
 		 c->unexpected)
-		problem(c, "expected %lld to %lld events missing (%lld runs the kernel skipped) got "
-			   "%u missing, %u unexpected", dropped - missed, dropped, missed, c->missing,
-			c->unexpected);
+		problem(c,
+			"expected %lld to %lld events missing (%lld runs the kernel skipped) got "
+			"%u missing, %u unexpected",
+			dropped - missed, dropped, missed, c->missing, c->unexpected);
 	else
 		return true;
 	return false;

@@ -320,8 +320,9 @@ static void test_missed(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	assert_json(s, 3, "fentry",
-		    "{\"event\":\"summary\",\"processes\":[],\"dropped\":3,\"backend\":\"fentry\"}");
+	assert_json(
+		s, 3, "fentry",
+		"{\"event\":\"summary\",\"processes\":[],\"dropped\":3,\"backend\":\"fentry\"}");
 	eph_summary__set_missed(s, 2);
 	assert_json(s, 3, "fentry",
 		    "{\"event\":\"summary\",\"processes\":[],\"dropped\":3,\"missed\":2,"

@@ -302,8 +302,9 @@ static void print_misses(struct eph_loader *l, uint64_t missed)
 {
 	int err;
 
-	fprintf(stderr, "ephtrace: the kernel skipped %llu runs of ephtrace's programs (already "
-			"running on that CPU), each counted as dropped:",
+	fprintf(stderr,
+		"ephtrace: the kernel skipped %llu runs of ephtrace's programs (already "
+		"running on that CPU), each counted as dropped:",
 		(unsigned long long)missed);
 	err = eph_loader__prog_stats(l, print_miss, NULL);
 	if (err)

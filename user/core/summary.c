@@ -50,7 +50,7 @@ struct eph_summary {
 	uint32_t max_procs;	  /* processes itemized at most */
 	uint64_t untracked_assigned; /* events of processes beyond max_procs */
 	uint64_t untracked_failed;
-	uint64_t missed; /* of the drops, program runs the kernel skipped */
+	uint64_t missed;    /* of the drops, program runs the kernel skipped */
 	struct proc *procs; /* dense, in order of first appearance */
 	uint32_t nprocs;
 	uint32_t procs_cap;
