@@ -744,6 +744,8 @@ static bool check_skipped(struct checker *c)
 	get_int(c->summary, "dropped", &dropped);
 	if (json_object_object_get_ex(c->summary, "missed", NULL)) /* absent: none */
 		get_int(c->summary, "missed", &missed);
+	c->out->missed = missed;
+	c->out->lost = c->missing;
 	if (dropped <= 0 && !c->missing)
 		return false;
 	if (missed < 0 || dropped < missed || (!c->in->burst && dropped != missed))
@@ -773,6 +775,8 @@ int check_run(const struct check_in *in, struct check_out *out)
 
 	out->problems = 0;
 	out->dropped = -1;
+	out->missed = 0;
+	out->lost = 0;
 	out->assigned = 0;
 	out->failed = 0;
 	out->bound = 0;

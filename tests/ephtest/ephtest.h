@@ -364,6 +364,8 @@ struct check_out {
 	unsigned int bound;
 	unsigned int unseen; /* records not expected for check_in.blind */
 	long long dropped; /* from the summary, -1 if none */
+	long long missed;  /* of which runs the kernel skipped ("missed"), 0 if none */
+	unsigned int lost; /* events of the traced workload missing, excused by the drops */
 	struct buf report; /* "expected X got Y" lines */
 };
 

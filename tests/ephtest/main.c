@@ -349,6 +349,9 @@ static void report(struct run *r, const struct opts *op, int64_t ms)
 			     &tally);
 		if (r->co.dropped > 0)
 			buf_printf(&tally, "; %lld dropped and counted", r->co.dropped);
+		if (r->co.missed > 0)
+			buf_printf(&tally, " (%lld runs skipped by the kernel, %u events lost)",
+				   r->co.missed, r->co.lost);
 		if (r->co.unseen)
 			buf_printf(&tally, "; %u bind()/UDP failures and UDP connect()s not expected "
 				   "and none reported (cgroup backend without --exact-errors)",
