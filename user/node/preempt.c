@@ -50,5 +50,18 @@ bool eph_kernel_preempts_progs(char *why, size_t len)
 		have_modes = fgets(modes, sizeof(modes), f) != NULL;
 		fclose(f);
 	}
+	/* no debugfs: the mode asked for at boot, if any */
+	if (!have_modes && (f = fopen("/proc/cmdline", "r"))) {
+		char cmdline[4096];
+
+		if (fgets(cmdline, sizeof(cmdline), f)) {
+			cmdline[strcspn(cmdline, "\n")] = '\0';
+			if (has_word(cmdline, "preempt=full"))
+				have_modes = snprintf(modes, sizeof(modes), "(full)") > 0;
+			else if (has_word(cmdline, "preempt=lazy"))
+				have_modes = snprintf(modes, sizeof(modes), "(lazy)") > 0;
+		}
+		fclose(f);
+	}
 	return eph_preempt_parse(u.version, have_modes ? modes : NULL, why, len);
 }

@@ -21,7 +21,8 @@
 /*
  * From the kernel's version string (uname -v: "#1 SMP PREEMPT_RT Debian ...") and, for
  * PREEMPT_DYNAMIC kernels, the mode in /sys/kernel/debug/sched/preempt ("none voluntary
- * (full)"; NULL when unreadable: the build's default, voluntary on Debian, is assumed).
+ * (full)"; eph_kernel_preempts_progs() falls back to preempt= on the kernel command line, then
+ * to NULL: the build's default, voluntary on Debian, is assumed).
  * True when programs can be preempted; then `why` names the model ("PREEMPT_RT").
  */
 bool eph_preempt_parse(const char *uts_version, const char *dyn_modes, char *why, size_t len);
