@@ -165,6 +165,7 @@ run_cell()
 		*) expect=fentry ;;
 		esac
 	fi
+	# shellcheck disable=SC2086 # EPH_VM_APPEND: several words
 	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
 		${expect:+$([ "$b" = auto ] && echo "eph.expect=$expect")} \
 		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
