@@ -128,6 +128,9 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
+# the kernel's preemption model from its version string
+$(OUTPUT)/tests/test_preempt: $(OUTPUT)/san/preempt.o
+
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
 $(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap \
 	sockdiag_apply owners netns)
@@ -152,7 +155,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
 BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap \
-	sockdiag_apply owners netns loader attach evbuf mounts)
+	sockdiag_apply owners netns loader attach evbuf preempt mounts)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tests/linebuf.o \

@@ -191,64 +191,73 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 	return 0;
 }
 
+/*
+ * The records of the syscalls:sys_{enter,exit}_* events are struct syscall_trace_enter and
+ * syscall_trace_exit (kernel/trace/trace.h: the header, then int nr, then the arguments or the
+ * return value), not raw_syscalls' trace_event_raw_sys_{enter,exit} (long id). The two agree
+ * only while struct trace_entry is 8 bytes: Debian's 6.1 rt kernel adds preempt_lazy_count to
+ * it (12 bytes), and there reading ret at raw_syscalls' offset is past the record (the attach
+ * fails with EACCES) and args[i] reads the argument after it. CO-RE places both at this kernel's
+ * offsets.
+ */
 SEC("tracepoint/syscalls/sys_enter_connect")
-int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_connect(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_connect(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_bind")
-int tp_enter_bind(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_bind(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
-int tp_exit_bind(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_bind(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_listen")
-int tp_enter_listen(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_listen(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_listen")
-int tp_exit_listen(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_listen(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_sendto(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4], ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_sendto(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_sendmsg(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]),
@@ -256,14 +265,14 @@ int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_sendmsg(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_sendmmsg(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	/* struct mmsghdr starts with its struct user_msghdr */
@@ -272,7 +281,7 @@ int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+int tp_exit_sendmmsg(struct syscall_trace_exit *ctx)
 {
 	HOOKS_ONLY();
 	return on_sys_exit(ctx, ctx->ret);
@@ -472,7 +481,7 @@ int BPF_PROG(tp_process_exit_bounded)
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
-int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_close(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	struct file *f = file_from_fd((int)ctx->args[0]);
@@ -484,7 +493,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 
-static __always_inline int enter_close_range(struct trace_event_raw_sys_enter *ctx, bool bounded)
+static __always_inline int enter_close_range(struct syscall_trace_enter *ctx, bool bounded)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
@@ -498,14 +507,14 @@ static __always_inline int enter_close_range(struct trace_event_raw_sys_enter *c
 }
 
 SEC("tracepoint/syscalls/sys_enter_close_range")
-int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_close_range(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return enter_close_range(ctx, false);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close_range")
-int tp_enter_close_range_bounded(struct trace_event_raw_sys_enter *ctx)
+int tp_enter_close_range_bounded(struct syscall_trace_enter *ctx)
 {
 	HOOKS_ONLY();
 	return enter_close_range(ctx, true);

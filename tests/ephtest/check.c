@@ -18,52 +18,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "ephtest.h"
+#include "check_int.h"
 
-#define MAX_LISTED 20 /* missing / unexpected events listed one by one */
-
-struct jev {
-	int lineno;
-	const char *line;
-	const char *event;
-	int type; /* EXPECT_ASSIGN, EXPECT_FAIL, EXPECT_BOUND_CONNECT, or EXPECT_NONE */
-	uint8_t op, proto, family;
-	long long pid, tid, netns, sport, dport, req_port, errnum;
-	const char *comm, *pcomm, *error, *backend;
-	bool owned; /* a release or time_wait: pid, tid, comm and process_comm are its owner's */
-	bool ephemeral, bound, no_port;
-	bool has_saddr, has_daddr;
-	uint8_t saddr[16], daddr[16];
-	bool matched;
-};
-
-struct checker {
-	const struct check_in *in;
-	struct check_out *out;
-	char *text;	    /* copy of the JSON, split into lines */
-	json_object **objs; /* one per line, NULL if not JSON */
-	struct jev *evs;
-	int nr_evs;
-	json_object *summary;
-	int summary_line;
-	const char *summary_text;
-	unsigned int missing;
-	unsigned int unexpected;
-};
-
-/* clang-format off */
-static const char *const event_keys[] = {
-	"event", "op", "proto", "family", "pid", "tid", "comm", "process_comm", "cgroup_id",
-	"netns", "saddr", "sport", "daddr", "dport", "requested_port", "ephemeral", "bound",
-	"bind_address_no_port", "error", "errno", "search_ns", "held_ns", "time", "backend",
-};
-/* clang-format on */
-
-#define NR_EVENT_KEYS (sizeof(event_keys) / sizeof(event_keys[0]))
-
-static void problem(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(struct checker *c, const char *fmt, ...)
+void problem(struct checker *c, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -75,225 +32,9 @@ static void problem(struct checker *c, const char *fmt, ...)
 	c->out->problems++;
 }
 
-/* The offending JSON line under a problem. */
-static void show_line(struct checker *c, int lineno, const char *line)
+void show_line(struct checker *c, int lineno, const char *line)
 {
 	buf_printf(&c->out->report, "      line %d: %s\n", lineno, line);
-}
-
-/* ---- reading one event ---- */
-
-static bool get_str(json_object *o, const char *key, const char **out)
-{
-	json_object *v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return false;
-	if (json_object_is_type(v, json_type_null))
-		return true;
-	if (!json_object_is_type(v, json_type_string))
-		return false;
-	*out = json_object_get_string(v);
-	return true;
-}
-
-/* Integer or null (-1). */
-static bool get_int(json_object *o, const char *key, long long *out)
-{
-	json_object *v;
-
-	*out = -1;
-	if (!json_object_object_get_ex(o, key, &v))
-		return false;
-	if (json_object_is_type(v, json_type_null))
-		return true;
-	if (!json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return true;
-}
-
-static bool get_bool(json_object *o, const char *key, bool *out)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
-		return false;
-	*out = json_object_get_boolean(v);
-	return true;
-}
-
-static bool get_addr(json_object *o, const char *key, uint8_t family, uint8_t addr[16], bool *has)
-{
-	const char *s;
-
-	*has = false;
-	memset(addr, 0, 16);
-	if (!get_str(o, key, &s))
-		return false;
-	if (!s)
-		return true;
-	if (inet_pton(family, s, addr) != 1)
-		return false;
-	*has = true;
-	return true;
-}
-
-static uint8_t parse_op(const char *s)
-{
-	if (!s)
-		return 0;
-	if (!strcmp(s, "connect"))
-		return OP_CONNECT;
-	if (!strcmp(s, "bind"))
-		return OP_BIND;
-	if (!strcmp(s, "sendmsg"))
-		return OP_SENDMSG;
-	return 0xff; /* listen and whatever else: matches no oracle record */
-}
-
-static uint8_t parse_proto(const char *s)
-{
-	if (s && !strcmp(s, "tcp"))
-		return IPPROTO_TCP;
-	if (s && !strcmp(s, "udp"))
-		return IPPROTO_UDP;
-	return 0;
-}
-
-static uint8_t parse_family(const char *s)
-{
-	if (s && !strcmp(s, "ipv4"))
-		return AF_INET;
-	if (s && !strcmp(s, "ipv6"))
-		return AF_INET6;
-	return 0;
-}
-
-static int decode_event(struct checker *c, json_object *o, struct jev *e)
-{
-	const char *op = NULL, *proto = NULL, *family = NULL, *bad = NULL;
-	json_object *v;
-	size_t i;
-
-	for (i = 0; i < NR_EVENT_KEYS; i++) {
-		if (!json_object_object_get_ex(o, event_keys[i], &v)) {
-			problem(c, "expected key \"%s\" in every event got an event without it",
-				event_keys[i]);
-			show_line(c, e->lineno, e->line);
-			return -EINVAL;
-		}
-	}
-	if (!get_str(o, "op", &op) || !get_str(o, "proto", &proto) ||
-	    !get_str(o, "family", &family))
-		bad = "op/proto/family";
-	e->op = parse_op(op);
-	e->proto = parse_proto(proto);
-	e->family = parse_family(family);
-	if (!e->family)
-		bad = "family";
-	else if (!get_addr(o, "saddr", e->family, e->saddr, &e->has_saddr))
-		bad = "saddr";
-	else if (!get_addr(o, "daddr", e->family, e->daddr, &e->has_daddr))
-		bad = "daddr";
-	if (!get_int(o, "pid", &e->pid) || !get_int(o, "tid", &e->tid))
-		bad = "pid/tid";
-	if (!get_int(o, "netns", &e->netns) || !get_int(o, "sport", &e->sport) ||
-	    !get_int(o, "dport", &e->dport) || !get_int(o, "requested_port", &e->req_port))
-		bad = "netns/sport/dport/requested_port";
-	if (!get_int(o, "errno", &e->errnum) || !get_str(o, "error", &e->error))
-		bad = "errno/error";
-	if (!get_str(o, "comm", &e->comm) || !get_str(o, "process_comm", &e->pcomm) ||
-	    !get_str(o, "backend", &e->backend))
-		bad = "comm/process_comm/backend";
-	if (!get_bool(o, "ephemeral", &e->ephemeral))
-		bad = "ephemeral";
-	else if (!get_bool(o, "bound", &e->bound))
-		bad = "bound";
-	else if (!get_bool(o, "bind_address_no_port", &e->no_port))
-		bad = "bind_address_no_port";
-	if (bad) {
-		problem(c, "expected well-typed %s got", bad);
-		show_line(c, e->lineno, e->line);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_lines(struct checker *c)
-{
-	char *line, *save = NULL;
-	int lineno = 0, n = 0, cap = 0;
-
-	c->text = strdup(c->in->json ? c->in->json : "");
-	if (!c->text)
-		return -ENOMEM;
-	for (line = strtok_r(c->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct jev *e;
-		json_object *o;
-		const char *event;
-
-		lineno++;
-		if (n == cap) {
-			json_object **objs;
-
-			cap = cap ? cap * 2 : 256;
-			e = realloc(c->evs, cap * sizeof(*e));
-			if (!e)
-				return -ENOMEM;
-			c->evs = e;
-			objs = realloc(c->objs, cap * sizeof(*objs));
-			if (!objs)
-				return -ENOMEM;
-			c->objs = objs;
-		}
-		o = json_tokener_parse(line);
-		if (!o || !json_object_is_type(o, json_type_object)) {
-			problem(c, "expected a JSON object per line got");
-			show_line(c, lineno, line);
-			json_object_put(o);
-			continue;
-		}
-		c->objs[n] = o;
-		e = &c->evs[n++];
-		memset(e, 0, sizeof(*e));
-		e->lineno = lineno;
-		e->line = line;
-		c->nr_evs = n;
-		if (!get_str(o, "event", &event) || !event) {
-			problem(c, "expected a string \"event\" got");
-			show_line(c, lineno, line);
-			continue;
-		}
-		e->event = event;
-		if (!strcmp(event, "summary")) {
-			c->summary = o;
-			c->summary_line = lineno;
-			c->summary_text = line;
-			continue;
-		}
-		if (!strcmp(event, "release") || !strcmp(event, "time_wait")) {
-			/* not counted here: only their owner is checked (check_owners) */
-			e->owned = !decode_event(c, o, e);
-			continue;
-		}
-		if (!strcmp(event, "assign"))
-			e->type = EXPECT_ASSIGN;
-		else if (!strcmp(event, "fail"))
-			e->type = EXPECT_FAIL;
-		else if (!strcmp(event, "bound_connect"))
-			e->type = EXPECT_BOUND_CONNECT;
-		if (!e->type) {
-			problem(c, "expected event %s got \"%s\"",
-				"assign|fail|bound_connect|release|summary", event);
-			show_line(c, lineno, line);
-			continue;
-		}
-		if (decode_event(c, o, e))
-			e->type = EXPECT_NONE;
-	}
-	return 0;
 }
 
 /* ---- matching ---- */
@@ -305,7 +46,7 @@ static bool blind_to(const struct orec *r)
 	       (r->proto == IPPROTO_UDP && r->op == OP_CONNECT);
 }
 
-static bool wanted(const struct check_in *in, const struct orec *r)
+bool wanted(const struct check_in *in, const struct orec *r)
 {
 	return r->expect != EXPECT_NONE && (!in->family || r->family == in->family) &&
 	       !(in->blind && blind_to(r));
@@ -612,112 +353,6 @@ static void check_owners(struct checker *c)
 			o->thread_comm, (int)o->thread_tid, got);
 }
 
-/* ---- the summary line ---- */
-
-static void check_failed_map(struct checker *c, json_object *failed)
-{
-	const struct oracle *o = c->in->o;
-	char tmp[16];
-	uint32_t i, k;
-
-	for (i = 0; i < o->n; i++) {
-		const struct orec *r = &o->rec[i];
-		long long want = 0, got = 0;
-		const char *name;
-
-		if (!wanted(c->in, r) || r->expect != EXPECT_FAIL)
-			continue;
-		for (k = 0; k < i; k++)
-			if (wanted(c->in, &o->rec[k]) && o->rec[k].expect == EXPECT_FAIL &&
-			    o->rec[k].err == r->err)
-				break;
-		if (k < i)
-			continue;
-		for (k = i; k < o->n; k++)
-			want += wanted(c->in, &o->rec[k]) && o->rec[k].expect == EXPECT_FAIL &&
-				o->rec[k].err == r->err;
-		name = errno_name(r->err, tmp, sizeof(tmp));
-		get_int(failed, name, &got);
-		if (got < 0)
-			got = 0;
-		if (got != want)
-			problem(c, "summary: expected failed.%s %lld got %lld", name, want, got);
-	}
-	json_object_object_foreach(failed, key, val)
-	{
-		bool known = false;
-
-		for (i = 0; i < o->n && !known; i++)
-			known = wanted(c->in, &o->rec[i]) && o->rec[i].expect == EXPECT_FAIL &&
-				!strcmp(errno_name(o->rec[i].err, tmp, sizeof(tmp)), key);
-		if (!known && json_object_get_int64(val) != 0)
-			problem(c, "summary: expected no failed.%s got %lld", key,
-				(long long)json_object_get_int64(val));
-	}
-}
-
-static void check_summary(struct checker *c, unsigned int got_assigned)
-{
-	json_object *procs, *p, *failed;
-	long long pid, assigned, dropped;
-	const char *backend, *comm;
-	int before = c->out->problems;
-	unsigned int want;
-	bool seen = false;
-	size_t i, n;
-
-	if (!c->summary) {
-		problem(c, "expected a summary line at the end got none");
-		return;
-	}
-	if (!get_int(c->summary, "dropped", &dropped) || dropped < 0) {
-		problem(c, "summary: expected an integer \"dropped\" got");
-		show_line(c, c->summary_line, c->summary_text);
-		return;
-	}
-	c->out->dropped = dropped;
-	/* With drops (burst only), the summary can only count what arrived. */
-	want = c->in->burst && dropped ? got_assigned : c->out->assigned;
-	if (dropped && !c->in->burst) /* burst: check_run() said it */
-		problem(c, "summary: expected dropped 0 got %lld", dropped);
-	if (c->in->backend && (!get_str(c->summary, "backend", &backend) || !backend ||
-			       strcmp(backend, c->in->backend)))
-		problem(c, "summary: expected backend \"%s\" got another", c->in->backend);
-	if (!json_object_object_get_ex(c->summary, "processes", &procs) ||
-	    !json_object_is_type(procs, json_type_array)) {
-		problem(c, "summary: expected a \"processes\" array got");
-		show_line(c, c->summary_line, c->summary_text);
-		return;
-	}
-	n = json_object_array_length(procs);
-	for (i = 0; i < n; i++) {
-		p = json_object_array_get_idx(procs, i);
-		if (!get_int(p, "pid", &pid) || pid != c->in->pid) {
-			problem(c, "summary: expected only pid %d got pid %lld", (int)c->in->pid,
-				pid);
-			continue;
-		}
-		seen = true;
-		/* the process's name, not that of the thread that made the last call */
-		if (!get_str(p, "comm", &comm) || !comm || strcmp(comm, c->in->o->comm))
-			problem(c, "summary: expected comm \"%s\" for pid %d got \"%s\"",
-				c->in->o->comm, (int)c->in->pid, comm ? comm : "null");
-		if (!get_int(p, "assigned", &assigned) || assigned != want)
-			problem(c, "summary: expected assigned %u for pid %d got %lld", want,
-				(int)c->in->pid, assigned);
-		if (!json_object_object_get_ex(p, "failed", &failed) ||
-		    !json_object_is_type(failed, json_type_object))
-			problem(c, "summary: expected a \"failed\" object for pid %d got none",
-				(int)c->in->pid);
-		else
-			check_failed_map(c, failed);
-	}
-	if (!seen && (c->out->assigned || c->out->failed))
-		problem(c, "summary: expected an entry for pid %d got none", (int)c->in->pid);
-	if (c->out->problems != before)
-		show_line(c, c->summary_line, c->summary_text);
-}
-
 int check_run(const struct check_in *in, struct check_out *out)
 {
 	struct checker c = { .in = in, .out = out };
@@ -728,6 +363,8 @@ int check_run(const struct check_in *in, struct check_out *out)
 
 	out->problems = 0;
 	out->dropped = -1;
+	out->missed = 0;
+	out->lost = 0;
 	out->assigned = 0;
 	out->failed = 0;
 	out->bound = 0;
@@ -763,7 +400,7 @@ int check_run(const struct check_in *in, struct check_out *out)
 	 * what was dropped must be what happened. Without drops it must be exact.
 	 */
 	excused = false;
-	if (in->burst && c.summary) {
+	if (in->burst && c.summary && !in->preempted) {
 		long long dropped = -1;
 
 		get_int(c.summary, "dropped", &dropped);
@@ -773,6 +410,9 @@ int check_run(const struct check_in *in, struct check_out *out)
 				out->assigned + out->failed + out->bound,
 				out->assigned + out->failed + out->bound - c.missing, dropped);
 	}
+	if (in->preempted && c.summary)
+		excused = check_skipped(&c);
+	c.lossy = excused;
 	if (!excused) {
 		count_by_key(&c);
 		list_missing(&c, found);

@@ -350,6 +350,9 @@ struct check_in {
 	int family;	     /* 0, or only this family is expected */
 	const char *backend; /* expected "backend" value, NULL for auto */
 	bool burst;
+	/* fentry on a kernel that preempts its programs (user/node/preempt.h): runs the kernel
+	 * skipped ("missed" in the summary) may lose events, up to that many */
+	bool preempted;
 	bool releases;	  /* ephtrace ran with --releases */
 	/* the cgroup backend without --exact-errors: no bind() or UDP failure, no UDP connect()
 	 * is expected (it cannot see them), and none may come */
@@ -367,6 +370,8 @@ struct check_out {
 	unsigned int bound;
 	unsigned int unseen; /* records not expected for check_in.blind */
 	long long dropped; /* from the summary, -1 if none */
+	long long missed;  /* of which runs the kernel skipped ("missed"), 0 if none */
+	unsigned int lost; /* events of the traced workload missing, excused by the drops */
 	struct buf report; /* "expected X got Y" lines */
 };
 

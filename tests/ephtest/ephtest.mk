@@ -10,9 +10,10 @@ $(OUTPUT)/tests/ephtest-obj:
 
 $(OUTPUT)/tests/ephtest-obj/%.o: tests/ephtest/%.c | $(OUTPUT)/tests/ephtest-obj
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Wall -Wextra -Werror -Itests/ephtest -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Wall -Wextra -Werror -Itests/ephtest -Iuser/node -c $< -o $@
 
-$(OUTPUT)/tests/ephtest: $(EPHTEST_OBJS) | $(OUTPUT)/tests
+# user/node/preempt.c: whether the kernel can preempt fentry programs (check_in.preempted)
+$(OUTPUT)/tests/ephtest: $(EPHTEST_OBJS) $(OUTPUT)/preempt.o | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $^ -ljson-c -o $@
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ephtest.h"
+#include "preempt.h"
 
 #define MAX_SELECTED 64
 #define COMM_TRACED "ephtest-comm"
@@ -270,6 +271,7 @@ static int compare(struct run *r, const struct opts *op)
 						      0,
 		.backend = r->backend,
 		.burst = r->s->burst,
+		.preempted = !strcmp(r->backend, "fentry") && eph_kernel_preempts_progs(NULL, 0),
 		.releases = r->s->releases,
 		.blind = !strcmp(r->backend, "cgroup") && !tracer_extra_arg,
 		.no_send_dest = strstr(buf_str(&r->t.err), "without bpf_task_pt_regs()") != NULL,
@@ -356,6 +358,9 @@ static void report(struct run *r, const struct opts *op, int64_t ms)
 			     &tally);
 		if (r->co.dropped > 0)
 			buf_printf(&tally, "; %lld dropped and counted", r->co.dropped);
+		if (r->co.missed > 0)
+			buf_printf(&tally, " (%lld runs skipped by the kernel, %u events lost)",
+				   r->co.missed, r->co.lost);
 		if (r->co.unseen)
 			buf_printf(&tally,
 				   "; %u bind()/UDP failures and UDP connect()s not expected "

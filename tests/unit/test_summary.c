@@ -313,6 +313,26 @@ static void test_bounded(void **state)
 	eph_summary__free(s);
 }
 
+/* Runs the kernel skipped are named among the drops, and only when there were some. */
+static void test_missed(void **state)
+{
+	struct eph_summary *s = eph_summary__new();
+
+	(void)state;
+	assert_non_null(s);
+	assert_json(
+		s, 3, "fentry",
+		"{\"event\":\"summary\",\"processes\":[],\"dropped\":3,\"backend\":\"fentry\"}");
+	eph_summary__set_missed(s, 2);
+	assert_json(s, 3, "fentry",
+		    "{\"event\":\"summary\",\"processes\":[],\"dropped\":3,\"missed\":2,"
+		    "\"backend\":\"fentry\"}");
+	assert_text(s, 3, "fentry",
+		    "PID     COMM               ASSIGNED     FAILED       HELD  FAILURES\n"
+		    "dropped: 3 (2 runs skipped by the kernel), backend: fentry");
+	eph_summary__free(s);
+}
+
 /*
  * The tracker's count replaces the running one: a TIME_WAIT that ended without an event (the
  * tracepoint backend) no longer counts; a pid the tracker names but that has no row gets none.
@@ -348,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_many_sorted),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_held_from_tracker),
+		cmocka_unit_test(test_missed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,15 +23,21 @@ vm_err()
 	echo "ephtrace-vm: $*" >&2
 }
 
-# The Debian meta package that follows one kernel series, "@SUITE" when it is another Debian
-# release's than this machine's (5.10: Debian 11's, whose BPF lacks bpf_loop, bpf_task_pt_regs
-# and bpf_get_current_task_btf).
+# Kernel names the harness knows: a series, optionally with one of Debian's other x86 flavours
+# (cloud: fewer drivers and modules; rt: PREEMPT_RT), and 5.10, Debian 11's.
+VM_KERNELS="5.10 6.1 6.12 6.1-cloud 6.1-rt 6.12-cloud 6.12-rt"
+
+# The Debian meta package that follows one kernel (series[-flavour]), "@SUITE" when it is
+# another Debian release's than this machine's (5.10: Debian 11's, whose BPF lacks bpf_loop,
+# bpf_task_pt_regs and bpf_get_current_task_btf).
 vm_meta_pkg()
 {
 	case "$1" in
 	5.10) echo linux-image-amd64@bullseye ;;
 	6.1) echo linux-image-amd64 ;;
+	6.1-cloud | 6.1-rt) echo "linux-image-${1#6.1-}-amd64" ;;
 	6.12) echo linux-image-6.12-amd64 ;;
+	6.12-cloud | 6.12-rt) echo "linux-image-6.12-${1#6.12-}-amd64" ;;
 	*) return 1 ;;
 	esac
 }
@@ -80,13 +86,13 @@ vm_image_pkg()
 	echo "$res"
 }
 
-# Print the path of the vmlinuz of kernel series K (6.1, 6.12), downloading and unpacking the
+# Print the path of the vmlinuz of kernel K (one of $VM_KERNELS), downloading and unpacking the
 # Debian package into $EPH_VM_CACHE/kernels/<package>_<version>/ the first time.
 vm_kernel()
 {
 	local k=$1 meta pkgver pkg ver dir tmp deb img opts
 
-	meta=$(vm_meta_pkg "$k") || { vm_err "unknown kernel '$k' (have: 5.10 6.1 6.12)"; return 1; }
+	meta=$(vm_meta_pkg "$k") || { vm_err "unknown kernel '$k' (have: $VM_KERNELS)"; return 1; }
 	pkgver=$(vm_image_pkg "$meta") || return 1
 	pkg=${pkgver% *}
 	ver=${pkgver#* }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels.
+# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels (generic, cloud, rt).
 #
 # Each cell (kernel x backend) boots a guest whose /init runs
 #     ephtest --ephtrace /bin/ephtrace --backend BACKEND [DRIVER-ARGS]
@@ -8,9 +8,11 @@
 # result line arrived, said rc=0, reported at least one scenario and no failed one, and the
 # kernel log has no splat (BUG, WARNING, Oops, stall, lockup, ...).
 #
-# Usage: tests/vm/run.sh [--kernel 6.1|6.12]... [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
+# Usage: tests/vm/run.sh [--kernel 6.1|6.12|6.1-cloud|6.1-rt|6.12-cloud|6.12-rt]...
+#                        [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
 #                        [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
-#   --kernel, --backend  may repeat or take a comma list; default: every kernel x every backend
+#   --kernel, --backend  may repeat or take a comma list; default: 6.1 and 6.12 x every backend
+#                        (the cloud and rt flavours run only when named)
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
 #                        -j1, 113 s with -j2, 84 s with -j3, 76 s with -j6)
@@ -24,6 +26,9 @@
 #   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace)
 #   EPH_VM_EPHTEST     test driver (default $OUTPUT/tests/ephtest)
 #   EPH_VM_EXTRA_BINS  more binaries to put in the guest's /bin (space separated), e.g. bpftool
+#   EPH_VM_APPEND      more kernel command line, e.g. preempt=full
+#   EPH_VM_AUTO_EXPECT the backend --backend auto must choose ("" = any; default kprobe on the
+#                      -rt kernels, fentry on the others)
 #   EPH_VM_TIMEOUT, EPH_VM_JOBS, and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM)
 set -uo pipefail
 
@@ -33,10 +38,11 @@ cd "$REPO" || exit 1
 # shellcheck source=tests/counts.sh
 . tests/counts.sh
 
-ALL_KERNELS="6.1 6.12"
-KNOWN_KERNELS="5.10 6.1 6.12" # --kernel takes these too
+ALL_KERNELS="6.1 6.12" # the default list; any of $VM_KERNELS (lib.sh) can be named
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
-AUTO_EXPECT=${EPH_VM_AUTO_EXPECT-fentry} # what --backend auto must choose ("" = anything)
+# what --backend auto must choose ("" = anything; default: kprobe on the PREEMPT_RT kernels,
+# where fentry programs can be preempted and the kernel then skips runs, fentry elsewhere)
+AUTO_EXPECT=${EPH_VM_AUTO_EXPECT-default}
 OUTPUT=${OUTPUT:-.output}
 timeout_s=${EPH_VM_TIMEOUT:-600}
 jobs=${EPH_VM_JOBS:-$(($(nproc) + 1))}
@@ -46,7 +52,7 @@ smoke=0
 
 usage()
 {
-	sed -n 's/^# \{0,1\}//; 11,27p' "${BASH_SOURCE[0]}" >&2
+	sed -n 's/^# \{0,1\}//; 11,32p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
@@ -67,7 +73,7 @@ driver_args=("$@")
 kernels=${kernels:-$ALL_KERNELS}
 backends=${backends:-$ALL_BACKENDS}
 for k in $kernels; do
-	vm_meta_pkg "$k" >/dev/null || { vm_err "unknown kernel '$k' (have: $KNOWN_KERNELS)"; exit 2; }
+	vm_meta_pkg "$k" >/dev/null || { vm_err "unknown kernel '$k' (have: $VM_KERNELS)"; exit 2; }
 done
 for b in $backends; do
 	case " $ALL_BACKENDS " in
@@ -143,7 +149,7 @@ cell_dir()
 # "PASS|FAIL PASSED TOTAL SKIPPED WALL BOOT REASON...".
 run_cell()
 {
-	local k=$1 b=$2 mode=$3 dir token start qrc rc wall boot passed total skipped failed
+	local k=$1 b=$2 mode=$3 dir token start qrc rc wall boot passed total skipped failed expect
 	local verdict=PASS reason=ok splats
 
 	dir=$(cell_dir "$k" "$b" "$mode")
@@ -151,11 +157,19 @@ run_cell()
 	rm -f "$dir/status" "$dir/splats.txt"
 	token=$(vm_token)
 	start=$(date +%s.%N)
-	# Debian's kernels allow fentry: --backend auto must pick it there
+	# Debian's kernels allow fentry: --backend auto must pick it there, or kprobe on RT
+	expect=$AUTO_EXPECT
+	if [ "$expect" = default ]; then
+		case "$k" in
+		*-rt) expect=kprobe ;;
+		*) expect=fentry ;;
+		esac
+	fi
+	# shellcheck disable=SC2086 # EPH_VM_APPEND: several words
 	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
-		${AUTO_EXPECT:+$([ "$b" = auto ] && echo "eph.expect=$AUTO_EXPECT")} \
+		${expect:+$([ "$b" = auto ] && echo "eph.expect=$expect")} \
 		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
-		${args64:+eph.args=$args64}
+		${args64:+eph.args=$args64} ${EPH_VM_APPEND:-}
 	qrc=$?
 	wall=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 	boot=$(vm_boot_seconds "$dir")
@@ -248,24 +262,24 @@ done
 
 echo
 if [ $smoke = 1 ]; then
-	printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' kernel check got expected wall boot reason
+	printf '%-10s %-16s %-6s %-8s %-7s %-7s %s\n' kernel check got expected wall boot reason
 	for c in "${cells[@]}"; do
 		# shellcheck disable=SC2086
 		set -- $c
 		read -r v _ _ _ wall boot reason <<<"${cellstat[$c]}"
 		exp=FAIL
 		[ "$3" = smoke ] && exp=PASS
-		printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' "$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
+		printf '%-10s %-16s %-6s %-8s %-7s %-7s %s\n' "$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
 			"$reason"
 	done
 else
-	printf '%-7s' kernel
+	printf '%-10s' kernel
 	for b in $backends; do
 		printf ' | %-34s' "$b"
 	done
 	echo
 	for k in $kernels; do
-		printf '%-7s' "$k"
+		printf '%-10s' "$k"
 		for b in $backends; do
 			read -r v p t s wall boot _ <<<"${cellstat[$k $b test]}"
 			cell="$v $p/$t"

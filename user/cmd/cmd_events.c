@@ -289,6 +289,30 @@ static void held_from_tracker(struct events_ctx *c)
 			strerror(-err));
 }
 
+static int print_miss(void *ctx, const char *name, uint64_t run_time_ns, uint64_t run_cnt,
+		      uint64_t misses)
+{
+	(void)ctx, (void)run_time_ns, (void)run_cnt;
+	if (misses)
+		fprintf(stderr, " %s %llu", name, (unsigned long long)misses);
+	return 0;
+}
+
+/* Which programs the kernel skipped: the runs counted in MISSED, and so in the drops. */
+static void print_misses(struct eph_loader *l, uint64_t missed)
+{
+	int err;
+
+	fprintf(stderr,
+		"ephtrace: the kernel skipped %llu runs of ephtrace's programs (already "
+		"running on that CPU), each counted as dropped:",
+		(unsigned long long)missed);
+	err = eph_loader__prog_stats(l, print_miss, NULL);
+	if (err)
+		fprintf(stderr, " (per program: %s)", strerror(-err));
+	fputc('\n', stderr);
+}
+
 static void print_summary(struct events_ctx *c, struct eph_loader *l)
 {
 	uint64_t cnt[EPH_CNT_MAX] = {}, dropped;
@@ -298,6 +322,7 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 	if (eph_loader__counters(l, cnt))
 		fprintf(stderr, "ephtrace: cannot read the kernel counters: %s\n", strerror(errno));
 	dropped = dropped_shown(&c->filter, cnt);
+	eph_summary__set_missed(c->summary, cnt[EPH_CNT_MISSED]);
 	sb_reset(&c->sb);
 	if (c->json) {
 		if (!eph_summary__json(c->summary, &c->sb, dropped, c->backend) &&
@@ -322,6 +347,8 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			"%d descriptors: this kernel has no bpf_loop() (5.17); the UDP ports of the "
 			"descriptors past them were released unseen\n",
 			(unsigned long long)cnt[EPH_CNT_WALK_CUT], EPH_FD_WALK_BOUNDED);
+	if (cnt[EPH_CNT_MISSED])
+		print_misses(l, cnt[EPH_CNT_MISSED]);
 	if (cnt[EPH_CNT_DROPPED] > dropped)
 		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
 			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));

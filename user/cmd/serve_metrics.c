@@ -58,12 +58,14 @@ static int add_hist(void *ctx, const void *key, uint64_t value)
 	return err == -EINVAL ? 0 : err; /* a key from a newer BPF object: skip it */
 }
 
-static int add_prog(void *ctx, const char *name, uint64_t run_time_ns, uint64_t run_cnt)
+static int add_prog(void *ctx, const char *name, uint64_t run_time_ns, uint64_t run_cnt,
+		    uint64_t misses)
 {
 	struct eph_metrics_prog *e = vec_push(ctx);
 
 	if (!e)
 		return -ENOMEM;
+	(void)misses; /* ephtrace_bpf_program_runs_missed_total has their sum */
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->run_time_ns = run_time_ns;
 	e->run_cnt = run_cnt;

@@ -50,6 +50,7 @@ struct eph_summary {
 	uint32_t max_procs;	  /* processes itemized at most */
 	uint64_t untracked_assigned; /* events of processes beyond max_procs */
 	uint64_t untracked_failed;
+	uint64_t missed;    /* of the drops, program runs the kernel skipped */
 	struct proc *procs; /* dense, in order of first appearance */
 	uint32_t nprocs;
 	uint32_t procs_cap;
@@ -312,6 +313,11 @@ static void restore(struct strbuf *sb, size_t len)
 		sb->buf[len] = '\0';
 }
 
+void eph_summary__set_missed(struct eph_summary *s, uint64_t missed)
+{
+	s->missed = missed;
+}
+
 int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
 		      const char *backend)
 {
@@ -336,7 +342,11 @@ int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 		err = sb_printf(sb, ",\"untracked\":{\"assigned\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
 				s->untracked_assigned, s->untracked_failed);
 	if (!err)
-		err = sb_printf(sb, ",\"dropped\":%" PRIu64 ",\"backend\":", dropped);
+		err = sb_printf(sb, ",\"dropped\":%" PRIu64, dropped);
+	if (!err && s->missed)
+		err = sb_printf(sb, ",\"missed\":%" PRIu64, s->missed);
+	if (!err)
+		err = sb_puts(sb, ",\"backend\":");
 	if (!err)
 		err = backend ? sb_json_str(sb, backend, strlen(backend)) : sb_puts(sb, "null");
 	if (!err)
@@ -418,8 +428,11 @@ int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 				" failed (not itemized)", s->max_procs, s->untracked_assigned,
 				s->untracked_failed);
 	if (!err)
-		err = sb_printf(sb, "\ndropped: %" PRIu64 ", backend: %s", dropped,
-				backend ? backend : "-");
+		err = sb_printf(sb, "\ndropped: %" PRIu64, dropped);
+	if (!err && s->missed)
+		err = sb_printf(sb, " (%" PRIu64 " runs skipped by the kernel)", s->missed);
+	if (!err)
+		err = sb_printf(sb, ", backend: %s", backend ? backend : "-");
 	free(v);
 	if (err)
 		restore(sb, old_len);

@@ -38,6 +38,10 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r);
 void eph_summary__clear_held(struct eph_summary *s);
 void eph_summary__set_held(struct eph_summary *s, uint32_t pid, uint64_t held);
 
+/* Of the drops to come, the program runs the kernel skipped (EPH_CNT_MISSED): the JSON says
+ * "missed":N after "dropped" and the text "(N runs skipped by the kernel)", when N > 0. */
+void eph_summary__set_missed(struct eph_summary *s, uint64_t missed);
+
 /* {"event":"summary","processes":[{"pid":N,"comm":"..","assigned":N,"failed":{"EADDRNOTAVAIL":N},
  *  "held":N}],"dropped":N,"backend":".."} without newline, processes by pid ascending, failed
  * names by errno ascending then "OTHER"; backend NULL gives null. */

@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "loader_int.h"
 #include "mounts.h"
+#include "preempt.h"
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
 static struct {
@@ -275,12 +276,35 @@ static const char *backend_hint(int backend)
 	}
 }
 
+/*
+ * A kernel that preempts fentry/fexit programs skips the runs that find their program already
+ * running on the CPU (user/node/preempt.h): auto tries kprobe first there, whose handlers run
+ * with preemption disabled; fentry, when asked for, says that skipped runs will be counted.
+ */
+static void preemptible_kernel(const struct eph_loader_opts *o, const char *model, int order[2])
+{
+	if (o->backend == EPH_BACKEND_AUTO) {
+		order[0] = EPH_BACKEND_KPROBE;
+		order[1] = EPH_BACKEND_FENTRY;
+		fprintf(stderr,
+			"ephtrace: %s kernel: trying kprobe before fentry (the kernel can preempt an "
+			"fentry program and then skips the runs that find it busy on that CPU)\n",
+			model);
+	} else if (o->backend == EPH_BACKEND_FENTRY) {
+		fprintf(stderr,
+			"ephtrace: %s kernel: the kernel can preempt an fentry program and then skips "
+			"the runs that find it busy on that CPU: each skipped run is counted as "
+			"missed, and in the drops (--backend kprobe has no such gap)\n",
+			model);
+	}
+}
+
 int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn_ctx,
 		     struct eph_loader **out)
 {
-	static const int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE, EPH_BACKEND_CGROUP,
-				     EPH_BACKEND_TRACEPOINT };
-	char why[4][320] = {};
+	int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE, EPH_BACKEND_CGROUP,
+			EPH_BACKEND_TRACEPOINT };
+	char why[4][320] = {}, model[64];
 	struct eph_loader *l;
 	struct btf *kbtf;
 	double btf_ms;
@@ -309,6 +333,8 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	eph_evbuf__choose(&l->buf, o->perfbuf,
 			  btf__find_by_name_kind(kbtf, "bpf_ringbuf", BTF_KIND_STRUCT) > 0,
 			  o->ringbuf_size);
+	if (eph_kernel_preempts_progs(model, sizeof(model)))
+		preemptible_kernel(o, model, order);
 	for (i = 0; i < 4; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
 			continue;
@@ -474,7 +500,8 @@ int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, voi
 		/* bpf_prog_get_info_by_fd() is libbpf >= 1.2; Debian 12 has 1.1 */
 		if (bpf_obj_get_info_by_fd(fd, &info, &len))
 			return -errno;
-		err = fn(ctx, bpf_program__name(p), info.run_time_ns, info.run_cnt);
+		err = fn(ctx, bpf_program__name(p), info.run_time_ns, info.run_cnt,
+			 info.recursion_misses);
 		if (err)
 			return err;
 	}

@@ -49,10 +49,12 @@ typedef int (*eph_entry_fn)(void *ctx, const void *key, uint64_t value);
 int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
 			void *ctx);
 /* Each attached program's own cost: bpf_prog_info run_time_ns and run_cnt (0 unless BPF
- * run-time stats are on: kernel.bpf_stats_enabled, or eph_loader__enable_stats). Stops at and
- * returns the first non-zero fn() result; -errno when the kernel refuses the info. */
+ * run-time stats are on: kernel.bpf_stats_enabled, or eph_loader__enable_stats), and the runs
+ * the kernel skipped because the program was already running on that CPU (recursion_misses,
+ * always counted). Stops at and returns the first non-zero fn() result; -errno when the kernel
+ * refuses the info. */
 typedef int (*eph_prog_stats_fn)(void *ctx, const char *name, uint64_t run_time_ns,
-				 uint64_t run_cnt);
+				 uint64_t run_cnt, uint64_t misses);
 int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, void *ctx);
 /* Turn BPF run-time stats on for as long as the returned fd is open (BPF_ENABLE_STATS;
  * CAP_SYS_ADMIN). Returns the fd or -errno. */
