@@ -164,9 +164,14 @@ $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tes
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter-out %.h,$^) $(LIBS) -o $@
 
 # (under make test, tests/counts.sh counts the RESULT lines; alone, it only runs the program)
+# records.c once more with the perf buffer forced (EPH_TEST_PERFBUF=1: the path of kernels
+# before 5.8), every record checked field by field through it
 test-bpf: $(BPF_TESTS)
 	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; \
 		./tests/counts.sh run "bpf checks" results $$t || [ $$? = 77 ] || exit 1; done
+	$(Q)echo "== $(OUTPUT)/tests/bpf-records, EPH_TEST_PERFBUF=1"; \
+		EPH_TEST_PERFBUF=1 ./tests/counts.sh run "bpf checks" results \
+		$(OUTPUT)/tests/bpf-records || [ $$? = 77 ] || exit 1
 
 include tests/ephtest/ephtest.mk
 include tests/bench/bench.mk

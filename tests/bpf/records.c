@@ -49,6 +49,7 @@ static struct {
 	uint64_t cgroup_id;	 /* 0: unknown, not checked (said once) */
 } proc;
 static bool any_failed, any_skipped;
+static const char *via = ""; /* ", through the perf buffer" when the records came that way */
 
 /* Every record of the case's namespace; the others (the whole host's) are dropped. */
 static int on_record(void *ctx, const void *data, size_t size)
@@ -436,7 +437,7 @@ static void result(const char *name, bool failed, const char *skip, int nrecs)
 		printf("RESULT %s FAIL\n", name);
 		any_failed = true;
 	} else {
-		printf("RESULT %s PASS (%d records, every field)\n", name, nrecs);
+		printf("RESULT %s PASS (%d records, every field%s)\n", name, nrecs, via);
 	}
 	fflush(stdout);
 }
@@ -527,6 +528,18 @@ static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
 	}
 	if (err)
 		return;
+	via = eph_loader__perfbuf(l) ? ", through the perf buffer" : "";
+	if (getenv("EPH_TEST_PERFBUF") && !eph_loader__perfbuf(l)) {
+		for (k = 0; k < NCASES; k++) {
+			snprintf(name, sizeof(name), "%s-%s", eph_backend_name(backend),
+				 cases[k].name);
+			printf("FAIL %s: EPH_TEST_PERFBUF is set, the records came through the ring "
+			       "buffer\n", name);
+			result(name, true, NULL, 0);
+		}
+		eph_loader__free(l);
+		return;
+	}
 	for (k = 0; k < NCASES; k++)
 		run_case(l, &col, backend, k);
 	eph_loader__free(l);
