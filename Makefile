@@ -1,11 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0
 # ephtrace build. Everything generated goes to $(OUTPUT). V=1 shows full command lines.
-OUTPUT ?= .output
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
 
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# The target architecture, spelled as the kernel and BPF's __TARGET_ARCH_ spell it (x86, arm64;
+# uname -m's x86_64 and aarch64 are taken too). Another one than this host's cross-builds
+# (README): `make ARCH=arm64` compiles with $(CROSS_COMPILE)gcc (aarch64-linux-gnu-gcc, unless
+# CC or CROSS_COMPILE is given) against the :arm64 libraries that `make deps ARCH=arm64`
+# installs, into OUTPUT=.output/arm64, ephtrace included (not ./ephtrace), and `all` builds the
+# test driver too. clang and bpftool run on the host whatever ARCH is.
+arch_name = $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(1)))
+HOST_ARCH := $(call arch_name,$(shell uname -m))
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(call arch_name,$(ARCH))
+ifeq ($(ARCH),$(HOST_ARCH))
+OUTPUT ?= .output
+EPHTRACE := ephtrace
+else
+CROSS_COMPILE_arm64 := aarch64-linux-gnu-
+CROSS_COMPILE_x86 := x86_64-linux-gnu-
+CROSS_COMPILE ?= $(CROSS_COMPILE_$(ARCH))
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+OUTPUT ?= .output/$(ARCH)
+EPHTRACE := $(OUTPUT)/ephtrace
+endif
 VMLINUX_DIR := vmlinux/$(ARCH)
 ifeq ($(wildcard $(VMLINUX_DIR)/vmlinux.h),)
 $(error no vmlinux.h for architecture '$(ARCH)' (have: $(notdir $(wildcard vmlinux/*))); see vmlinux/README.md)
@@ -50,6 +71,12 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 .PHONY: all deps run test check-layout test-unit test-host test-vm test-bpf clean FORCE
 
 all: ephtrace
+ifneq ($(EPHTRACE),ephtrace)
+# a cross-build is for the test VMs: ephtrace and the driver they run (make test-vm-$(ARCH))
+all: $(OUTPUT)/tests/ephtest
+ephtrace: $(EPHTRACE)
+.PHONY: ephtrace
+endif
 
 $(OUTPUT) $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -99,7 +126,7 @@ $(OUTPUT)/%.o: user/cmd/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-ephtrace: $(APP_OBJS) $(CORE_OBJS)
+$(EPHTRACE): $(APP_OBJS) $(CORE_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
@@ -170,7 +197,7 @@ include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 
 deps:
-	$(Q)./tests/deps.sh
+	$(Q)ARCH=$(ARCH) ./tests/deps.sh
 
 # The main job: ephtrace with ARGS (see README).
 run: deps
