@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels.
+# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels, amd64 (the
+# default) or arm64 (--arch arm64: ephtrace and the driver cross-built, make ARCH=arm64).
 #
 # Each cell (kernel x backend) boots a guest whose /init runs
 #     ephtest --ephtrace /bin/ephtrace --backend BACKEND [DRIVER-ARGS]
@@ -8,8 +9,14 @@
 # result line arrived, said rc=0, reported at least one scenario and no failed one, and the
 # kernel log has no splat (BUG, WARNING, Oops, stall, lockup, ...).
 #
-# Usage: tests/vm/run.sh [--kernel 6.1|6.12]... [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
+# Usage: tests/vm/run.sh [--arch x86_64|arm64] [--kernel 6.1|6.12]...
+#                        [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
 #                        [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
+#   --arch arm64         Debian's arm64 kernels on qemu-system-aarch64 -M virt; cells log to
+#                        $OUTPUT/vm/arm64-<kernel>-<backend>/; default backends all but cgroup.
+#                        A backend the kernel cannot have (fentry on arm64 6.1: no ftrace
+#                        direct calls before 6.4) is a "refuse" cell: it passes when ephtrace
+#                        refuses it, exits non-zero and says why
 #   --kernel, --backend  may repeat or take a comma list; default: every kernel x every backend
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
@@ -20,8 +27,9 @@
 #                        tracefs (must pass), one that never prints its result line and one
 #                        that logs a fake "WARNING:" splat (both must be reported as failures)
 # Environment:
-#   OUTPUT             build folder (default .output); logs go to $OUTPUT/vm/<kernel>-<backend>/
-#   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace)
+#   OUTPUT             build folder (default .output, arm64: .output/arm64); logs go to
+#                      $OUTPUT/vm/<kernel>-<backend>/
+#   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace, arm64: $OUTPUT/ephtrace)
 #   EPH_VM_EPHTEST     test driver (default $OUTPUT/tests/ephtest)
 #   EPH_VM_EXTRA_BINS  more binaries to put in the guest's /bin (space separated), e.g. bpftool
 #   EPH_VM_TIMEOUT, EPH_VM_JOBS, and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM)
@@ -35,8 +43,7 @@ cd "$REPO" || exit 1
 
 ALL_KERNELS="6.1 6.12"
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
-AUTO_EXPECT=${EPH_VM_AUTO_EXPECT-fentry} # what --backend auto must choose ("" = anything)
-OUTPUT=${OUTPUT:-.output}
+arch=x86_64
 timeout_s=${EPH_VM_TIMEOUT:-600}
 jobs=${EPH_VM_JOBS:-$(($(nproc) + 1))}
 kernels=
@@ -45,12 +52,13 @@ smoke=0
 
 usage()
 {
-	sed -n 's/^# \{0,1\}//; 11,27p' "${BASH_SOURCE[0]}" >&2
+	sed -n 's/^# \{0,1\}//; 12,35p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--arch) [ $# -ge 2 ] || usage; arch=$2; shift ;;
 	--kernel) [ $# -ge 2 ] || usage; kernels="$kernels ${2//,/ }"; shift ;;
 	--backend) [ $# -ge 2 ] || usage; backends="$backends ${2//,/ }"; shift ;;
 	-j) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
@@ -63,8 +71,25 @@ while [ $# -gt 0 ]; do
 	shift
 done
 driver_args=("$@")
+case "$arch" in
+x86_64 | x86) arch=x86_64 ;;
+arm64 | aarch64)
+	arch=arm64
+	ALL_BACKENDS_DEFAULT="fentry kprobe tracepoint auto"
+	EPH_VM_QEMU=$EPH_VM_QEMU_ARM64
+	;;
+*) vm_err "unknown --arch '$arch' (have: x86_64 arm64)"; exit 2 ;;
+esac
+VM_ARCH=$arch
+cellprefix=
+[ "$arch" = x86_64 ] || cellprefix=$arch-
+if [ "$arch" = x86_64 ]; then
+	OUTPUT=${OUTPUT:-.output}
+else
+	OUTPUT=${OUTPUT:-.output/$arch}
+fi
 kernels=${kernels:-$ALL_KERNELS}
-backends=${backends:-$ALL_BACKENDS}
+backends=${backends:-${ALL_BACKENDS_DEFAULT:-$ALL_BACKENDS}}
 for k in $kernels; do
 	vm_meta_pkg "$k" >/dev/null || { vm_err "unknown kernel '$k' (have: $ALL_KERNELS)"; exit 2; }
 done
@@ -79,7 +104,11 @@ done
 command -v "$EPH_VM_QEMU" >/dev/null || { vm_err "$EPH_VM_QEMU not found (make deps)"; exit 1; }
 
 # The guest's binaries.
-ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+if [ "$arch" = x86_64 ]; then
+	ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+else
+	ephtrace=${EPH_VM_EPHTRACE:-$OUTPUT/ephtrace}
+fi
 # the guest runs /bin/ephtrace, and the initramfs keeps each binary's own name
 [ "$(basename "$ephtrace")" = ephtrace ] ||
 	{ vm_err "EPH_VM_EPHTRACE must be a file named ephtrace (got $ephtrace)"; exit 2; }
@@ -91,7 +120,7 @@ if [ $smoke = 1 ]; then
 	done
 else
 	for b in "$ephtrace" "$ephtest"; do
-		[ -x "$b" ] || { vm_err "missing $b (build it first: make ephtrace, and the test driver)"; exit 1; }
+		[ -x "$b" ] || { vm_err "missing $b (build it first: make ephtrace, and the test driver; arm64: make ARCH=arm64)"; exit 1; }
 	done
 	bins=("$ephtrace" "$ephtest")
 fi
@@ -105,8 +134,36 @@ declare -A image
 for k in $kernels; do
 	image[$k]=$(vm_kernel "$k") || exit 1
 done
+if [ "$arch" = arm64 ]; then
+	EPH_VM_BUSYBOX=$(vm_busybox_arm64) || exit 1
+	export EPH_VM_BUSYBOX
+fi
 # after the kernels: it takes their sock_diag modules from the cache
-initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") || { vm_err "cannot build the initramfs"; exit 1; }
+initrd=$(EPH_VM_ARCH=$arch "$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") ||
+	{ vm_err "cannot build the initramfs"; exit 1; }
+
+# For a backend that kernel K of $arch cannot have, print a word ephtrace's refusal must say.
+refused()
+{
+	case "$arch $1 $2" in
+	# arm64 has ftrace direct calls (BPF trampolines on kernel functions) from 6.4: attaching
+	# fentry fails with ENOTSUPP (524) before
+	"arm64 6.1 fentry") echo CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS ;;
+	esac
+}
+
+# What --backend auto must choose on kernel K ("" = anything; EPH_VM_AUTO_EXPECT overrides):
+# fentry where the kernel allows it (Debian's kernels do, but arm64 before 6.4), else kprobe.
+auto_expect()
+{
+	if [ -n "${EPH_VM_AUTO_EXPECT+set}" ]; then
+		echo "$EPH_VM_AUTO_EXPECT"
+	elif [ -n "$(refused "$1" fentry)" ]; then
+		echo kprobe
+	else
+		echo fentry
+	fi
+}
 
 # Cells: "KERNEL BACKEND MODE", MODE being the guest's eph.mode.
 cells=()
@@ -119,7 +176,11 @@ if [ $smoke = 1 ]; then
 else
 	for k in $kernels; do
 		for b in $backends; do
-			cells+=("$k $b test")
+			if [ -n "$(refused "$k" "$b")" ]; then
+				cells+=("$k $b refuse")
+			else
+				cells+=("$k $b test")
+			fi
 		done
 	done
 fi
@@ -131,10 +192,10 @@ fi
 
 cell_dir()
 {
-	if [ "$3" = test ]; then
-		echo "$vmdir/$1-$2"
+	if [ "$3" = test ] || [ "$3" = refuse ]; then
+		echo "$vmdir/$cellprefix$1-$2"
 	else
-		echo "$vmdir/$1-$3"
+		echo "$vmdir/$cellprefix$1-$3"
 	fi
 }
 
@@ -150,9 +211,11 @@ run_cell()
 	rm -f "$dir/status" "$dir/splats.txt"
 	token=$(vm_token)
 	start=$(date +%s.%N)
-	# Debian's kernels allow fentry: --backend auto must pick it there
+	expect=
+	[ "$b" = auto ] && expect=$(auto_expect "$k")
+	[ "$mode" = refuse ] && expect=$(refused "$k" "$b")
 	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
-		${AUTO_EXPECT:+$([ "$b" = auto ] && echo "eph.expect=$AUTO_EXPECT")} \
+		${expect:+eph.expect=$expect} \
 		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
 		${args64:+eph.args=$args64}
 	qrc=$?
@@ -234,7 +297,7 @@ for c in "${cells[@]}"; do
 	dir=$(cell_dir "$1" "$2" "$3")
 	st=$(cat "$dir/status" 2>/dev/null || echo "FAIL 0 0 0 - - harness error")
 	cellstat[$c]=$st
-	if [ "$3" = test ] || [ "$3" = smoke ]; then
+	if [ "$3" = test ] || [ "$3" = refuse ] || [ "$3" = smoke ]; then
 		expect=PASS
 	else
 		expect=FAIL
@@ -254,7 +317,7 @@ if [ $smoke = 1 ]; then
 		read -r v _ _ _ wall boot reason <<<"${cellstat[$c]}"
 		exp=FAIL
 		[ "$3" = smoke ] && exp=PASS
-		printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' "$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
+		printf '%-6s %-16s %-6s %-8s %-7s %-7s %s\n' "$cellprefix$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
 			"$reason"
 	done
 else
@@ -264,10 +327,13 @@ else
 	done
 	echo
 	for k in $kernels; do
-		printf '%-7s' "$k"
+		printf '%-7s' "$cellprefix$k"
 		for b in $backends; do
-			read -r v p t s wall boot _ <<<"${cellstat[$k $b test]}"
+			m='test'
+			[ -n "${cellstat[$k $b refuse]:-}" ] && m=refuse
+			read -r v p t s wall boot _ <<<"${cellstat[$k $b $m]}"
 			cell="$v $p/$t"
+			[ $m = refuse ] && cell="$cell refused"
 			[ "$s" != 0 ] && cell="$cell ${s}skip"
 			printf ' | %-34s' "$cell ${wall}s (boot ${boot}s)"
 		done
@@ -278,7 +344,8 @@ fi
 for c in "${cells[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $c
-	[ "$3" = test ] && [ "${cellstat[$c]%% *}" = FAIL ] || continue
+	case "$3" in test | refuse) ;; *) continue ;; esac
+	[ "${cellstat[$c]%% *}" = FAIL ] || continue
 	dir=$(cell_dir "$1" "$2" "$3")
 	echo "ephtrace-vm: $(basename "$dir"): ${cellstat[$c]#* * * * * * }"
 	tr -d '\r' <"$dir/output.log" 2>/dev/null | grep -E '^RESULT [^ ]+ FAIL( |$)' | cut -c1-400 |
