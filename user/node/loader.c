@@ -136,6 +136,23 @@ static bool prog_is_exit(const struct bpf_program *p)
 	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/bind"));
 }
 
+/*
+ * What an attach error means when strerror() cannot say: the kernel's own ENOTSUPP (524) for a
+ * fentry/fexit program is a kernel that cannot put a BPF trampoline on its functions, for want
+ * of ftrace direct calls (arm64 has them from 6.4: commit 2aa6ac03516d, "arm64: ftrace: Add
+ * direct call support"; Debian's arm64 6.1 refuses fentry so).
+ */
+#define EPH_ENOTSUPP 524
+
+static const char *attach_why(const struct bpf_program *p, int err)
+{
+	if (err == -EPH_ENOTSUPP && (sec_is(p, "fentry/") || sec_is(p, "fexit/")))
+		return " (ENOTSUPP: this kernel cannot attach BPF trampolines to its functions: it "
+		       "lacks ftrace direct calls, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, which "
+		       "arm64 has from 6.4)";
+	return "";
+}
+
 /* Attach the exit halves (exits) or the rest of the programs of the chosen backend. */
 static int attach_some(struct eph_loader *l, bool exits, char *why, size_t whylen)
 {
@@ -156,8 +173,8 @@ static int attach_some(struct eph_loader *l, bool exits, char *why, size_t whyle
 					   bpf_program__attach(p);
 		if (!link) {
 			err = -errno;
-			snprintf(why, whylen, "failed to attach %s: %s",
-				 bpf_program__section_name(p), strerror(-err));
+			snprintf(why, whylen, "failed to attach %s: %s%s",
+				 bpf_program__section_name(p), strerror(-err), attach_why(p, err));
 			return err;
 		}
 		l->links[l->nr_links++] = link;
@@ -336,8 +353,9 @@ static const char *backend_hint(int backend)
 {
 	switch (backend) {
 	case EPH_BACKEND_FENTRY:
-		return "this kernel may forbid fentry/fexit (lockdown, no BTF, or a sandbox): try "
-		       "--backend kprobe, cgroup or tracepoint";
+		return "this kernel may forbid fentry/fexit (lockdown, no BTF, a sandbox, or no "
+		       "ftrace direct calls: arm64 before 6.4): try --backend kprobe, cgroup or "
+		       "tracepoint";
 	case EPH_BACKEND_KPROBE:
 		return "this kernel may lack kprobes (CONFIG_KPROBES) or the function may be "
 		       "inlined: try --backend cgroup or --backend tracepoint";
