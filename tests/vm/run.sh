@@ -21,7 +21,7 @@
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
 #                        -j1, 113 s with -j2, 84 s with -j3, 76 s with -j6)
-#   --timeout SECONDS    per cell, boot included (default 600)
+#   --timeout SECONDS    per cell, boot included (default 600, arm64 1200)
 #   --smoke              check the harness itself instead of running the driver: per kernel, a
 #                        guest that runs the given binaries' --help and looks at kallsyms, BTF,
 #                        tracefs (must pass), one that never prints its result line and one
@@ -44,7 +44,7 @@ cd "$REPO" || exit 1
 ALL_KERNELS="6.1 6.12"
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
 arch=x86_64
-timeout_s=${EPH_VM_TIMEOUT:-600}
+timeout_s=${EPH_VM_TIMEOUT:-}
 jobs=${EPH_VM_JOBS:-$(($(nproc) + 1))}
 kernels=
 backends=
@@ -77,10 +77,13 @@ arm64 | aarch64)
 	arch=arm64
 	ALL_BACKENDS_DEFAULT="fentry kprobe tracepoint auto"
 	EPH_VM_QEMU=$EPH_VM_QEMU_ARM64
+	# a cell takes 6 to 8 minutes under TCG with another running (x86_64: 3 to 6)
+	timeout_s=${timeout_s:-1200}
 	;;
 *) vm_err "unknown --arch '$arch' (have: x86_64 arm64)"; exit 2 ;;
 esac
 VM_ARCH=$arch
+timeout_s=${timeout_s:-600}
 cellprefix=
 [ "$arch" = x86_64 ] || cellprefix=$arch-
 if [ "$arch" = x86_64 ]; then
