@@ -324,13 +324,14 @@ if [ $smoke = 1 ]; then
 			"$reason"
 	done
 else
-	printf '%-7s' kernel
+	kw=$((7 + ${#cellprefix}))
+	printf '%-*s' $kw kernel
 	for b in $backends; do
 		printf ' | %-34s' "$b"
 	done
 	echo
 	for k in $kernels; do
-		printf '%-7s' "$cellprefix$k"
+		printf '%-*s' $kw "$cellprefix$k"
 		for b in $backends; do
 			m='test'
 			[ -n "${cellstat[$k $b refuse]:-}" ] && m=refuse
