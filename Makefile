@@ -266,6 +266,6 @@ bench: deps
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) ephtrace
+	$(Q)rm -rf $(OUTPUT) $(EPHTRACE)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/san/*.d $(OUTPUT)/tests/*.d)
