@@ -32,6 +32,8 @@ VM_KERNELS="5.10 6.1 6.12 6.1-cloud 6.1-rt 6.12-cloud 6.12-rt"
 # bpf_task_pt_regs and bpf_get_current_task_btf).
 vm_meta_pkg()
 {
+	[ "${VM_ARCH:-x86_64}" = arm64 ] && { vm_meta_pkg_arm64 "$1"; return; }
+
 	case "$1" in
 	5.10) echo linux-image-amd64@bullseye ;;
 	6.1) echo linux-image-amd64 ;;
@@ -59,6 +61,17 @@ vm_apt_opts()
 	printf '%s\n' -o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=-" \
 		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives" \
 		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+}
+
+# The same for Debian's arm64 kernels (run.sh --arch arm64; apt-get download fetches the
+# foreign-architecture package after `dpkg --add-architecture arm64`, tests/deps.sh).
+vm_meta_pkg_arm64()
+{
+	case "$1" in
+	6.1) echo linux-image-arm64 ;;
+	6.12) echo linux-image-6.12-arm64 ;;
+	*) return 1 ;;
+	esac
 }
 
 # Print "PACKAGE VERSION" of the image package META depends on (candidate version of META).
@@ -145,6 +158,7 @@ vm_boot()
 {
 	local img=$1 initrd=$2 dir=$3 timeout=$4
 
+	[ "${VM_ARCH:-x86_64}" = arm64 ] && { vm_boot_arm64 "$@"; return; }
 	shift 4
 	rm -f "$dir/console.log" "$dir/output.log" "$dir/dmesg.log" "$dir/qemu.log"
 	timeout -k 10 "$timeout" "$EPH_VM_QEMU" \
@@ -201,4 +215,55 @@ vm_lock()
 vm_token()
 {
 	od -An -N8 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# arm64 guests (run.sh --arch arm64): Debian's arm64 kernels on qemu's virt machine, under TCG.
+# The virt machine has one UART (ttyAMA0: console); the result and kernel-log channels are
+# virtio consoles (hvc0, hvc1, on virtio-mmio; /init loads virtio_mmio and virtio_console where
+# the kernel has them as modules, 6.1) and /init is told their names (eph.out, eph.klog).
+# pauth-impdef: pointer authentication (which Debian's arm64 kernels use) with qemu's cheap
+# algorithm instead of the architected QARMA one, several times faster under TCG.
+EPH_VM_QEMU_ARM64=${EPH_VM_QEMU_ARM64:-qemu-system-aarch64}
+
+vm_boot_arm64()
+{
+	local img=$1 initrd=$2 dir=$3 timeout=$4
+
+	shift 4
+	rm -f "$dir/console.log" "$dir/output.log" "$dir/dmesg.log" "$dir/qemu.log"
+	timeout -k 10 "$timeout" "$EPH_VM_QEMU_ARM64" \
+		-M virt -accel tcg -cpu max,pauth-impdef=on -smp 1 -m "$EPH_VM_MEM" \
+		-nodefaults -nographic -monitor none -no-reboot \
+		-kernel "$img" -initrd "$initrd" \
+		-append "console=ttyAMA0 panic=-1 quiet eph.out=hvc0 eph.klog=hvc1 $*" \
+		-serial "file:$dir/console.log" \
+		-device virtio-serial-device \
+		-chardev "file,id=out,path=$dir/output.log" -device virtconsole,chardev=out \
+		-chardev "file,id=klog,path=$dir/dmesg.log" -device virtconsole,chardev=klog \
+		</dev/null >"$dir/qemu.log" 2>&1
+}
+
+# Print the path of Debian's busybox-static for arm64 (it cannot be installed beside the host's
+# busybox-static), downloaded and unpacked into $EPH_VM_CACHE/busybox/ the first time.
+vm_busybox_arm64()
+{
+	local dir=$EPH_VM_CACHE/busybox/arm64 tmp deb
+
+	[ -x "$dir/bin/busybox" ] && { echo "$dir/bin/busybox"; return 0; }
+	mkdir -p "$EPH_VM_CACHE/busybox" || return 1
+	(
+		flock 9
+		[ -x "$dir/bin/busybox" ] && exit 0
+		tmp=$(mktemp -d "$EPH_VM_CACHE/busybox/.tmp.XXXXXX") || exit 1
+		trap 'rm -rf "$tmp"' EXIT
+		vm_err "downloading busybox-static:arm64"
+		(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root busybox-static:arm64 >&2) ||
+			{ vm_err "could not download busybox-static:arm64 (make deps ARCH=arm64)"; exit 1; }
+		deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
+		[ -n "$deb" ] && dpkg -x "$deb" "$tmp/root" || { vm_err "cannot unpack busybox-static:arm64"; exit 1; }
+		rm -rf "$dir"
+		mv "$tmp/root" "$dir"
+	) 9>"$EPH_VM_CACHE/busybox/.lock" || return 1
+	[ -x "$dir/bin/busybox" ] || { vm_err "no bin/busybox in busybox-static:arm64"; return 1; }
+	echo "$dir/bin/busybox"
 }

@@ -10,7 +10,11 @@
 # go to lib/modules/<release>/, decompressed; /init loads those of the running kernel.
 #
 # Usage: mkinitramfs.sh OUTDIR [BINARY...]      Prints the path of the archive.
-# Environment: EPH_VM_CACHE (tests/vm/lib.sh) for the modules.
+# Environment: EPH_VM_CACHE (tests/vm/lib.sh) for the modules; EPH_VM_BUSYBOX; EPH_VM_ARCH
+# (x86_64, the default, or arm64: then the binaries' libraries are found from their ELF headers
+# in /usr/lib/aarch64-linux-gnu, as ldd cannot run them, the modules are the arm64 kernels',
+# with virtio_mmio and virtio_console for the guest's result channels, and the applet links
+# are those of the host's busybox-static, the same Debian package built for the host).
 set -euo pipefail
 
 die()
@@ -25,11 +29,42 @@ shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 init=$here/init
 busybox=${EPH_VM_BUSYBOX:-/bin/busybox}
+arch=${EPH_VM_ARCH:-x86_64}
+case "$arch" in
+x86_64 | arm64) ;;
+*) die "unknown EPH_VM_ARCH '$arch' (have: x86_64 arm64)" ;;
+esac
 
 [ -f "$init" ] || die "missing $init"
-if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
+if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1 ||
+	readelf -lW "$busybox" 2>/dev/null | grep -q 'program interpreter'; then
 	die "$busybox is not a static busybox (install busybox-static)"
 fi
+
+# arm64: print the shared libraries BIN needs (DT_NEEDED, recursively) and its dynamic loader,
+# as ldd would, from the ELF headers.
+ARM64_LIBDIRS="/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu"
+elf_libs()
+{
+	local todo=("$1") seen=" " f lib d found
+
+	readelf -lW "$1" | sed -n 's/^.*program interpreter: \(\/[^]]*\)]$/\1/p'
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for lib in $(readelf -dW "$f" | sed -n 's/^.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+			case "$seen" in *" $lib "*) continue ;; esac
+			seen="$seen$lib "
+			found=
+			for d in $ARM64_LIBDIRS; do
+				[ -f "$d/$lib" ] && { found=$d/$lib; break; }
+			done
+			[ -n "$found" ] || die "$1: $lib not found in $ARM64_LIBDIRS (make deps ARCH=arm64)"
+			echo "$found"
+			todo+=("$found")
+		done
+	done
+}
 
 # Every file of the image: "SOURCE DEST" per line, DEST relative to the image root.
 list=$(mktemp)
@@ -50,6 +85,13 @@ for bin in "$@"; do
 		die "missing executable $bin"
 	fi
 	echo "$(realpath "$bin") bin/$(basename "$bin")" >>"$list"
+	if [ "$arch" = arm64 ]; then
+		libs=$(elf_libs "$bin") || exit 1
+		for lib in $libs; do
+			echo "$lib ${lib#/}"
+		done >>"$list"
+		continue
+	fi
 	# "libfoo.so => /path (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no path.
 	if ldd_out=$(ldd "$bin" 2>&1); then
 		printf '%s\n' "$ldd_out" | grep -q 'not found' && die "$bin: unresolved libraries:
@@ -62,10 +104,17 @@ $ldd_out"
 	fi
 done
 cache=${EPH_VM_CACHE:-/var/cache/ephtrace-vm}
-for ko in "$cache"/kernels/*/lib/modules/*/kernel/net/ipv4/{inet,tcp,udp}_diag.ko{,.xz}; do
+kos=("$cache"/kernels/*/lib/modules/*/kernel/net/ipv4/{inet,tcp,udp}_diag.ko{,.xz})
+[ "$arch" = arm64 ] && kos+=("$cache"/kernels/*/lib/modules/*/kernel/drivers/{virtio/virtio_mmio,char/virtio_console}.ko{,.xz})
+for ko in "${kos[@]}"; do
 	[ -f "$ko" ] || continue
 	rel=${ko#"$cache"/kernels/*/lib/modules/}
 	rel=${rel%%/*}
+	# each architecture's kernels only (Debian's releases end in -arm64 or -amd64)
+	case "$arch:$rel" in
+	arm64:*-arm64 | x86_64:*-amd64) ;;
+	*) continue ;;
+	esac
 	name=$(basename "${ko%.xz}")
 	mkdir -p "$mods/$rel"
 	case "$ko" in
@@ -103,7 +152,9 @@ while read -r src dest; do
 done <"$list"
 chmod 755 "$stage/init"
 # Applet links at the places busybox would install them.
-"$busybox" --list-full | while read -r applet; do
+applets=$busybox
+[ "$arch" = x86_64 ] || applets=/bin/busybox
+"$applets" --list-full | while read -r applet; do
 	[ -e "$stage/$applet" ] || [ -L "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$stage/etc/passwd"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Run ephtrace's kernel tests in qemu (TCG) on Debian's own 6.1 and 6.12 kernels (generic, cloud, rt).
+# Run ephtrace's kernel tests in qemu (TCG) on Debian's own kernels: 6.1 and 6.12 (generic,
+# cloud, rt) and 5.10 (Debian 11's), amd64 (the default) or arm64 (--arch arm64: ephtrace and the
+# driver cross-built, make ARCH=arm64).
 #
 # Each cell (kernel x backend) boots a guest whose /init runs
 #     ephtest --ephtrace /bin/ephtrace --backend BACKEND [DRIVER-ARGS]
@@ -8,22 +10,32 @@
 # result line arrived, said rc=0, reported at least one scenario and no failed one, and the
 # kernel log has no splat (BUG, WARNING, Oops, stall, lockup, ...).
 #
-# Usage: tests/vm/run.sh [--kernel 6.1|6.12|6.1-cloud|6.1-rt|6.12-cloud|6.12-rt]...
-#                        [--backend fentry|kprobe|tracepoint|cgroup|auto]... [-j JOBS]
-#                        [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
+# Usage: tests/vm/run.sh [--arch x86_64|arm64] [--kernel K]... [--backend B]... [--cell SPEC]...
+#                        [-j JOBS] [--timeout SECONDS] [--smoke] [-- DRIVER-ARGS...]
+#   --arch arm64         Debian's arm64 kernels on qemu-system-aarch64 -M virt; cells log to
+#                        $OUTPUT/vm/arm64-<kernel>-<backend>/; default backends all but cgroup.
+#                        A backend the kernel cannot have (fentry on arm64 6.1: no ftrace
+#                        direct calls before 6.4) is a "refuse" cell: it passes when ephtrace
+#                        refuses it, exits non-zero and says why
 #   --kernel, --backend  may repeat or take a comma list; default: 6.1 and 6.12 x every backend
-#                        (the cloud and rt flavours run only when named)
+#                        (kernels: 5.10, 6.1, 6.12, 6.1-cloud, 6.1-rt, 6.12-cloud, 6.12-rt;
+#                        backends: fentry, kprobe, tracepoint, cgroup, auto)
+#   --cell SPEC          instead of --kernel x --backend, the cells named: KERNEL:BACKEND[:SET]
+#                        (repeat or comma list), SET full (every scenario, the default), core
+#                        (ephtest --core) or perfbuf (--core with the perf buffer forced); logs
+#                        in <kernel>-<backend>[-<set>]/; the result is a list, not a grid
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
 #                        -j1, 113 s with -j2, 84 s with -j3, 76 s with -j6)
-#   --timeout SECONDS    per cell, boot included (default 600)
+#   --timeout SECONDS    per cell, boot included (default 600, arm64 1200)
 #   --smoke              check the harness itself instead of running the driver: per kernel, a
 #                        guest that runs the given binaries' --help and looks at kallsyms, BTF,
 #                        tracefs (must pass), one that never prints its result line and one
 #                        that logs a fake "WARNING:" splat (both must be reported as failures)
 # Environment:
-#   OUTPUT             build folder (default .output); logs go to $OUTPUT/vm/<kernel>-<backend>/
-#   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace)
+#   OUTPUT             build folder (default .output, arm64: .output/arm64); logs go to
+#                      $OUTPUT/vm/<kernel>-<backend>/
+#   EPH_VM_EPHTRACE    ephtrace binary (default ./ephtrace, arm64: $OUTPUT/ephtrace)
 #   EPH_VM_EPHTEST     test driver (default $OUTPUT/tests/ephtest)
 #   EPH_VM_EXTRA_BINS  more binaries to put in the guest's /bin (space separated), e.g. bpftool
 #   EPH_VM_APPEND      more kernel command line, e.g. preempt=full
@@ -40,26 +52,27 @@ cd "$REPO" || exit 1
 
 ALL_KERNELS="6.1 6.12" # the default list; any of $VM_KERNELS (lib.sh) can be named
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
-# what --backend auto must choose ("" = anything; default: kprobe on the PREEMPT_RT kernels,
-# where fentry programs can be preempted and the kernel then skips runs, fentry elsewhere)
-AUTO_EXPECT=${EPH_VM_AUTO_EXPECT-default}
-OUTPUT=${OUTPUT:-.output}
-timeout_s=${EPH_VM_TIMEOUT:-600}
+arch=x86_64
+timeout_s=${EPH_VM_TIMEOUT:-}
 jobs=${EPH_VM_JOBS:-$(($(nproc) + 1))}
 kernels=
 backends=
+cellspecs=()
 smoke=0
 
 usage()
 {
-	sed -n 's/^# \{0,1\}//; 11,32p' "${BASH_SOURCE[0]}" >&2
+	sed -n 's/^# \{0,1\}//; 13,41p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--arch) [ $# -ge 2 ] || usage; arch=$2; shift ;;
 	--kernel) [ $# -ge 2 ] || usage; kernels="$kernels ${2//,/ }"; shift ;;
 	--backend) [ $# -ge 2 ] || usage; backends="$backends ${2//,/ }"; shift ;;
+	# shellcheck disable=SC2206 # a comma list
+	--cell) [ $# -ge 2 ] || usage; cellspecs+=(${2//,/ }); shift ;;
 	-j) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
 	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
 	--smoke) smoke=1 ;;
@@ -70,8 +83,35 @@ while [ $# -gt 0 ]; do
 	shift
 done
 driver_args=("$@")
+case "$arch" in
+x86_64 | x86) arch=x86_64 ;;
+arm64 | aarch64)
+	arch=arm64
+	ALL_BACKENDS_DEFAULT="fentry kprobe tracepoint auto"
+	EPH_VM_QEMU=$EPH_VM_QEMU_ARM64
+	# a cell takes 6 to 8 minutes under TCG with another running (x86_64: 3 to 6)
+	timeout_s=${timeout_s:-1200}
+	;;
+*) vm_err "unknown --arch '$arch' (have: x86_64 arm64)"; exit 2 ;;
+esac
+VM_ARCH=$arch
+timeout_s=${timeout_s:-600}
+cellprefix=
+[ "$arch" = x86_64 ] || cellprefix=$arch-
+if [ "$arch" = x86_64 ]; then
+	OUTPUT=${OUTPUT:-.output}
+else
+	OUTPUT=${OUTPUT:-.output/$arch}
+fi
+# --cell KERNEL:BACKEND[:SET]: the kernels and backends it names (checked below)
+for spec in "${cellspecs[@]}"; do
+	IFS=: read -r k b set <<<"$spec"
+	case "${set:-full}" in full | core | perfbuf) ;; *) vm_err "bad set in --cell '$spec'"; exit 2 ;; esac
+	case " $kernels " in *" $k "*) ;; *) kernels="$kernels $k" ;; esac
+	case " $backends " in *" $b "*) ;; *) backends="$backends $b" ;; esac
+done
 kernels=${kernels:-$ALL_KERNELS}
-backends=${backends:-$ALL_BACKENDS}
+backends=${backends:-${ALL_BACKENDS_DEFAULT:-$ALL_BACKENDS}}
 for k in $kernels; do
 	vm_meta_pkg "$k" >/dev/null || { vm_err "unknown kernel '$k' (have: $VM_KERNELS)"; exit 2; }
 done
@@ -86,7 +126,11 @@ done
 command -v "$EPH_VM_QEMU" >/dev/null || { vm_err "$EPH_VM_QEMU not found (make deps)"; exit 1; }
 
 # The guest's binaries.
-ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+if [ "$arch" = x86_64 ]; then
+	ephtrace=${EPH_VM_EPHTRACE:-$REPO/ephtrace}
+else
+	ephtrace=${EPH_VM_EPHTRACE:-$OUTPUT/ephtrace}
+fi
 # the guest runs /bin/ephtrace, and the initramfs keeps each binary's own name
 [ "$(basename "$ephtrace")" = ephtrace ] ||
 	{ vm_err "EPH_VM_EPHTRACE must be a file named ephtrace (got $ephtrace)"; exit 2; }
@@ -98,7 +142,7 @@ if [ $smoke = 1 ]; then
 	done
 else
 	for b in "$ephtrace" "$ephtest"; do
-		[ -x "$b" ] || { vm_err "missing $b (build it first: make ephtrace, and the test driver)"; exit 1; }
+		[ -x "$b" ] || { vm_err "missing $b (build it first: make ephtrace, and the test driver; arm64: make ARCH=arm64)"; exit 1; }
 	done
 	bins=("$ephtrace" "$ephtest")
 fi
@@ -112,12 +156,49 @@ declare -A image
 for k in $kernels; do
 	image[$k]=$(vm_kernel "$k") || exit 1
 done
+if [ "$arch" = arm64 ]; then
+	EPH_VM_BUSYBOX=$(vm_busybox_arm64) || exit 1
+	export EPH_VM_BUSYBOX
+fi
 # after the kernels: it takes their sock_diag modules from the cache
-initrd=$("$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") || { vm_err "cannot build the initramfs"; exit 1; }
+initrd=$(EPH_VM_ARCH=$arch "$VM_DIR/mkinitramfs.sh" "$vmdir" "${bins[@]}") ||
+	{ vm_err "cannot build the initramfs"; exit 1; }
 
-# Cells: "KERNEL BACKEND MODE", MODE being the guest's eph.mode.
+# For a backend that kernel K of $arch cannot have, print a word ephtrace's refusal must say.
+refused()
+{
+	case "$arch $1 $2" in
+	# arm64 has ftrace direct calls (BPF trampolines on kernel functions) from 6.4: attaching
+	# fentry fails with ENOTSUPP (524) before
+	"arm64 6.1 fentry") echo CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS ;;
+	esac
+}
+
+# What --backend auto must choose on kernel K ("" = anything; EPH_VM_AUTO_EXPECT overrides):
+# fentry where the kernel allows it (Debian's kernels do, but arm64 before 6.4), else kprobe.
+auto_expect()
+{
+	if [ -n "${EPH_VM_AUTO_EXPECT+set}" ]; then
+		echo "$EPH_VM_AUTO_EXPECT"
+	elif [ -n "$(refused "$1" fentry)" ]; then
+		echo kprobe
+	else
+		echo fentry
+	fi
+}
+
+# Cells: "KERNEL BACKEND MODE SET", MODE being the guest's eph.mode, SET the scenarios.
 cells=()
-if [ $smoke = 1 ]; then
+cell_mode()
+{
+	if [ -n "$(refused "$1" "$2")" ]; then echo refuse; else echo test; fi
+}
+if [ ${#cellspecs[@]} -gt 0 ]; then
+	for spec in "${cellspecs[@]}"; do
+		IFS=: read -r k b set <<<"$spec"
+		cells+=("$k $b $(cell_mode "$k" "$b") ${set:-full}")
+	done
+elif [ $smoke = 1 ]; then
 	for k in $kernels; do
 		for m in smoke smoke-noresult smoke-splat; do
 			cells+=("$k auto $m")
@@ -126,22 +207,32 @@ if [ $smoke = 1 ]; then
 else
 	for k in $kernels; do
 		for b in $backends; do
-			cells+=("$k $b test")
+			cells+=("$k $b $(cell_mode "$k" "$b") full")
 		done
 	done
 fi
 
-args64=
-if [ ${#driver_args[@]} -gt 0 ]; then
-	args64=$(printf '%s\n' "${driver_args[@]}" | base64 -w0)
-fi
+# The driver's arguments of a cell of set SET, base64-encoded for the kernel command line.
+cell_args64()
+{
+	local a=("${driver_args[@]}")
+
+	case "$1" in
+	core) a+=(--core) ;;
+	perfbuf) a+=(--core --perfbuf) ;;
+	esac
+	[ ${#a[@]} -gt 0 ] && printf '%s\n' "${a[@]}" | base64 -w0
+}
 
 cell_dir()
 {
-	if [ "$3" = test ]; then
-		echo "$vmdir/$1-$2"
+	local set=
+
+	[ -n "${4:-}" ] && [ "$4" != full ] && set=-$4
+	if [ "$3" = test ] || [ "$3" = refuse ]; then
+		echo "$vmdir/$cellprefix$1-$2$set"
 	else
-		echo "$vmdir/$1-$3"
+		echo "$vmdir/$cellprefix$1-$3"
 	fi
 }
 
@@ -149,25 +240,21 @@ cell_dir()
 # "PASS|FAIL PASSED TOTAL SKIPPED WALL BOOT REASON...".
 run_cell()
 {
-	local k=$1 b=$2 mode=$3 dir token start qrc rc wall boot passed total skipped failed expect
-	local verdict=PASS reason=ok splats
+	local k=$1 b=$2 mode=$3 set=${4:-full} dir token start qrc rc wall boot passed total skipped
+	local failed expect args64 verdict=PASS reason=ok splats
 
-	dir=$(cell_dir "$k" "$b" "$mode")
+	dir=$(cell_dir "$k" "$b" "$mode" "$set")
+	args64=$(cell_args64 "$set")
 	mkdir -p "$dir"
 	rm -f "$dir/status" "$dir/splats.txt"
 	token=$(vm_token)
 	start=$(date +%s.%N)
-	# Debian's kernels allow fentry: --backend auto must pick it there, or kprobe on RT
-	expect=$AUTO_EXPECT
-	if [ "$expect" = default ]; then
-		case "$k" in
-		*-rt) expect=kprobe ;;
-		*) expect=fentry ;;
-		esac
-	fi
+	expect=
+	[ "$b" = auto ] && expect=$(auto_expect "$k")
+	[ "$mode" = refuse ] && expect=$(refused "$k" "$b")
 	# shellcheck disable=SC2086 # EPH_VM_APPEND: several words
 	vm_boot "${image[$k]}" "$initrd" "$dir" "$timeout_s" eph.mode="$mode" eph.backend="$b" \
-		${expect:+$([ "$b" = auto ] && echo "eph.expect=$expect")} \
+		${expect:+eph.expect=$expect} \
 		eph.token="$token" eph.timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s)) \
 		${args64:+eph.args=$args64} ${EPH_VM_APPEND:-}
 	qrc=$?
@@ -233,8 +320,8 @@ for c in "${cells[@]}"; do
 		wait -n
 		running=$((running - 1))
 	fi
-	echo "ephtrace-vm: start $(basename "$(cell_dir "$1" "$2" "$3")")"
-	run_cell "$1" "$2" "$3" &
+	echo "ephtrace-vm: start $(basename "$(cell_dir "$1" "$2" "$3" "$4")")"
+	run_cell "$1" "$2" "$3" "$4" &
 	running=$((running + 1))
 done
 wait
@@ -246,10 +333,10 @@ declare -A cellstat
 for c in "${cells[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $c
-	dir=$(cell_dir "$1" "$2" "$3")
+	dir=$(cell_dir "$1" "$2" "$3" "$4")
 	st=$(cat "$dir/status" 2>/dev/null || echo "FAIL 0 0 0 - - harness error")
 	cellstat[$c]=$st
-	if [ "$3" = test ] || [ "$3" = smoke ]; then
+	if [ "$3" = test ] || [ "$3" = refuse ] || [ "$3" = smoke ]; then
 		expect=PASS
 	else
 		expect=FAIL
@@ -269,32 +356,60 @@ if [ $smoke = 1 ]; then
 		read -r v _ _ _ wall boot reason <<<"${cellstat[$c]}"
 		exp=FAIL
 		[ "$3" = smoke ] && exp=PASS
-		printf '%-10s %-16s %-6s %-8s %-7s %-7s %s\n' "$1" "$3" "$v" "$exp" "${wall}s" "${boot}s" \
-			"$reason"
+		printf '%-10s %-16s %-6s %-8s %-7s %-7s %s\n' "$cellprefix$1" "$3" "$v" "$exp" "${wall}s" \
+			"${boot}s" "$reason"
+	done
+elif [ ${#cellspecs[@]} -gt 0 ]; then
+	for c in "${cells[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $c
+		read -r v p t s wall boot _ <<<"${cellstat[$c]}"
+		cell="$v $p/$t"
+		[ "$3" = refuse ] && cell="$cell refused"
+		[ "$s" != 0 ] && cell="$cell ${s}skip"
+		printf '%-32s %s\n' "$(basename "$(cell_dir "$1" "$2" "$3" "$4")")" \
+			"$cell ${wall}s (boot ${boot}s)"
 	done
 else
-	printf '%-10s' kernel
+	kw=$((10 + ${#cellprefix}))
+	printf '%-*s' $kw kernel
 	for b in $backends; do
 		printf ' | %-34s' "$b"
 	done
 	echo
 	for k in $kernels; do
-		printf '%-10s' "$k"
+		printf '%-*s' $kw "$cellprefix$k"
 		for b in $backends; do
-			read -r v p t s wall boot _ <<<"${cellstat[$k $b test]}"
+			m='test'
+			[ -n "${cellstat[$k $b refuse full]:-}" ] && m=refuse
+			read -r v p t s wall boot _ <<<"${cellstat[$k $b $m full]}"
 			cell="$v $p/$t"
+			[ $m = refuse ] && cell="$cell refused"
 			[ "$s" != 0 ] && cell="$cell ${s}skip"
 			printf ' | %-34s' "$cell ${wall}s (boot ${boot}s)"
 		done
 		echo
 	done
 fi
+# For README's matrix (tests/vm/matrix.sh): one line per test cell of this run, tab-separated:
+# arch, kernel (and its package's version), backend, set, verdict, passed, total, skipped, wall.
+if [ $smoke = 0 ]; then
+	for c in "${cells[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $c
+		read -r v p t sk wall _ <<<"${cellstat[$c]}"
+		img=$(basename "${image[$1]}")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$arch" "$1" "${img#vmlinuz-}" \
+			"$2$([ "$3" = refuse ] && echo ' (refused)')" "$4" "$v" "$p" "$t" "$sk" "$wall"
+	done >"$vmdir/matrix.tsv"
+fi
 # Again, in short, so that the last lines of a long log say what went wrong.
 for c in "${cells[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $c
-	[ "$3" = test ] && [ "${cellstat[$c]%% *}" = FAIL ] || continue
-	dir=$(cell_dir "$1" "$2" "$3")
+	case "$3" in test | refuse) ;; *) continue ;; esac
+	[ "${cellstat[$c]%% *}" = FAIL ] || continue
+	dir=$(cell_dir "$1" "$2" "$3" "$4")
 	echo "ephtrace-vm: $(basename "$dir"): ${cellstat[$c]#* * * * * * }"
 	tr -d '\r' <"$dir/output.log" 2>/dev/null | grep -E '^RESULT [^ ]+ FAIL( |$)' | cut -c1-400 |
 		head -n 5 | sed 's/^/    /'

@@ -17,7 +17,7 @@
 struct eph_hook {
 	char fn[64];   /* the kernel function */
 	int style;     /* EPH_BACKEND_FENTRY or EPH_BACKEND_KPROBE; 0: left out */
-	char why[200]; /* why it is not in the plan's first style ("" when it is) */
+	char why[320]; /* why it is not in the plan's first style ("" when it is) */
 };
 
 struct eph_hookplan {

@@ -96,6 +96,23 @@ static bool test_unattachable(const char *sec)
 }
 
 /*
+ * What an attach error means when strerror() cannot say: the kernel's own ENOTSUPP (524) for a
+ * fentry/fexit program is a kernel that cannot put a BPF trampoline on its functions, for want
+ * of ftrace direct calls (arm64 has them from 6.4: commit 2aa6ac03516d, "arm64: ftrace: Add
+ * direct call support"; Debian's arm64 6.1 refuses fentry so).
+ */
+#define EPH_ENOTSUPP 524
+
+static const char *attach_why(const struct bpf_program *p, int err)
+{
+	if (err == -EPH_ENOTSUPP && (sec_is(p, "fentry/") || sec_is(p, "fexit/")))
+		return " (ENOTSUPP: this kernel cannot attach BPF trampolines to its functions: it "
+		       "lacks ftrace direct calls, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, which "
+		       "arm64 has from 6.4)";
+	return "";
+}
+
+/*
  * Attach the exit halves (exits) or the rest of the selected programs. A fentry/fexit program
  * that fails, in a plan that mixes, moves its hook to kprobe (*fell counts them) and the
  * others go on; any other failure ends the attach.
@@ -103,7 +120,7 @@ static bool test_unattachable(const char *sec)
 static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, size_t whylen)
 {
 	struct bpf_program *p;
-	char msg[160];
+	char msg[320];
 	int err;
 
 	bpf_object__for_each_program(p, l->obj)
@@ -127,8 +144,8 @@ static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, s
 			continue;
 		}
 		err = -errno;
-		snprintf(msg, sizeof(msg), "failed to attach %s: %s%s", sec, strerror(-err),
-			 test_unattachable(sec) ? " (EPH_TEST_UNATTACHABLE)" : "");
+		snprintf(msg, sizeof(msg), "failed to attach %s: %s%s%s", sec, strerror(-err),
+			 test_unattachable(sec) ? " (EPH_TEST_UNATTACHABLE)" : "", attach_why(p, err));
 		if (!eph_hookplan_fall_back(&l->plan, sec, msg)) {
 			++*fell;
 			continue;

@@ -262,8 +262,9 @@ static const char *backend_hint(int backend)
 {
 	switch (backend) {
 	case EPH_BACKEND_FENTRY:
-		return "this kernel may forbid fentry/fexit (lockdown, no BTF, or a sandbox): try "
-		       "--backend kprobe, cgroup or tracepoint";
+		return "this kernel may forbid fentry/fexit (lockdown, no BTF, a sandbox, or no "
+		       "ftrace direct calls: arm64 before 6.4): try --backend kprobe, cgroup or "
+		       "tracepoint";
 	case EPH_BACKEND_KPROBE:
 		return "this kernel may lack kprobes (CONFIG_KPROBES) or the function may be "
 		       "inlined: try --backend cgroup or --backend tracepoint";
@@ -304,7 +305,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 {
 	int order[] = { EPH_BACKEND_FENTRY, EPH_BACKEND_KPROBE, EPH_BACKEND_CGROUP,
 			EPH_BACKEND_TRACEPOINT };
-	char why[4][320] = {}, model[64];
+	char why[4][480] = {}, model[64];
 	struct eph_loader *l;
 	struct btf *kbtf;
 	double btf_ms;
