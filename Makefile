@@ -73,7 +73,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test check-layout test-unit test-host test-vm test-vm-arm64 test-bpf clean FORCE
+.PHONY: all deps run test check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
 
 all: ephtrace
 ifneq ($(EPHTRACE),ephtrace)
@@ -231,12 +231,36 @@ test-unit: $(UNIT_TESTS)
 test-host: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/host/run.sh
 
-# One VM cell: make test-vm KERNEL=6.1 BACKEND=kprobe (default: every kernel and backend).
-# With ARCH=arm64 the arm64 cells (tests/vm/run.sh --arch arm64), cross-built.
+# make test's VM matrix (README, Tests): every scenario where only a VM can run the style
+# (fentry and kprobe on 6.1 and 6.12), the core ones (ephtest --core) elsewhere: the tracepoint
+# and cgroup backends (every scenario runs on the host), auto (with hook-fallback), Debian 11's
+# 5.10 (no bpf_loop, bpf_task_pt_regs, bpf_get_current_task_btf), 6.1 rt (auto: kprobe; fentry:
+# runs the kernel skips counted), 6.1 cloud, the perf buffer forced; and on arm64 (cross-built)
+# 6.1's fentry refused, auto on 6.1 (kprobe) and 6.12 (fentry). make test's time: the longest
+# cells first.
+VM_CELLS := 6.1:fentry 6.1:kprobe 6.12:fentry 6.12:kprobe 6.1:tracepoint:core 6.1:cgroup:core \
+	6.1:auto:core 6.12:auto:core 5.10:auto:core 5.10:tracepoint:core 6.1-rt:auto:core \
+	6.1-rt:fentry:core 6.1-cloud:auto:core 6.1:fentry:perfbuf
+VM_CELLS_ARM64 := 6.1:auto:core 6.12:auto:core 6.1:fentry
+
+# make test-vm: that matrix; one cell: make test-vm KERNEL=6.1 BACKEND=kprobe (either alone: all
+# of the other). With ARCH=arm64 the arm64 cells (tests/vm/run.sh --arch arm64), cross-built.
+ifneq ($(KERNEL)$(BACKEND)$(filter arm64,$(ARCH)),)
 test-vm: $(EPHTRACE) $(OUTPUT)/tests/ephtest
 	$(Q)OUTPUT=$(OUTPUT) EPH_VM_EPHTRACE=$(abspath $(EPHTRACE)) ./tests/vm/run.sh \
 		$(if $(filter arm64,$(ARCH)),--arch arm64) \
 		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(BACKEND),--backend $(BACKEND))
+else
+test-vm: $(EPHTRACE) $(OUTPUT)/tests/ephtest
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 deps
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64
+	$(Q)OUTPUT=$(OUTPUT) EPH_VM_CELLS="$(VM_CELLS)" EPH_VM_CELLS_ARM64="$(VM_CELLS_ARM64)" \
+		./tests/vm/matrix.sh run
+endif
+
+# README's matrix from the last make test-vm (tests/vm/matrix.sh)
+readme-matrix:
+	$(Q)OUTPUT=$(OUTPUT) ./tests/vm/matrix.sh readme README.md
 
 # The arm64 cells: Debian's arm64 6.1 and 6.12 with fentry (refused on 6.1), kprobe, tracepoint
 # and auto. Not part of make test (README, Tests: their time).

@@ -71,8 +71,7 @@ while [ $# -gt 0 ]; do
 	--arch) [ $# -ge 2 ] || usage; arch=$2; shift ;;
 	--kernel) [ $# -ge 2 ] || usage; kernels="$kernels ${2//,/ }"; shift ;;
 	--backend) [ $# -ge 2 ] || usage; backends="$backends ${2//,/ }"; shift ;;
-	# shellcheck disable=SC2206 # a comma list
-	--cell) [ $# -ge 2 ] || usage; cellspecs+=(${2//,/ }); shift ;;
+	--cell) [ $# -ge 2 ] || usage; IFS=, read -ra more <<<"$2"; cellspecs+=("${more[@]}"); shift ;;
 	-j) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
 	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
 	--smoke) smoke=1 ;;
@@ -110,6 +109,7 @@ for spec in "${cellspecs[@]}"; do
 	case " $kernels " in *" $k "*) ;; *) kernels="$kernels $k" ;; esac
 	case " $backends " in *" $b "*) ;; *) backends="$backends $b" ;; esac
 done
+[ ${#cellspecs[@]} -gt 0 ] && [ $smoke = 1 ] && { vm_err "--cell and --smoke do not go together"; exit 2; }
 kernels=${kernels:-$ALL_KERNELS}
 backends=${backends:-${ALL_BACKENDS_DEFAULT:-$ALL_BACKENDS}}
 for k in $kernels; do
