@@ -85,7 +85,18 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 	 * then, as the callers do without the iterator. Not the events' perf-buffer fallback
 	 * (evbuf.c), and EPH_TEST_PERFBUF does not touch it: where the ring buffer exists, the
 	 * iterator uses it. */
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+	e = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
+	if (e <= 0) { /* libbpf says 0 for any failure: was it bpf() itself (denied)? */
+		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+
+		if (fd < 0 || e < 0) {
+			e = fd < 0 ? errno : -e;
+			say_why(err, errlen, "cannot probe for the BPF ring buffer", e);
+			return -e;
+		}
+		close(fd);
+	}
+	if (e == 0) {
 		snprintf(err, errlen, "no BPF ring buffer in this kernel (5.8+; the iterator "
 			 "needs 5.17)");
 		return -EOPNOTSUPP;
