@@ -175,12 +175,17 @@ refused()
 }
 
 # What --backend auto must choose on kernel K ("" = anything; EPH_VM_AUTO_EXPECT overrides):
-# fentry where the kernel allows it (Debian's kernels do, but arm64 before 6.4), else kprobe.
+# fentry where the kernel allows it (Debian's kernels do, but arm64 before 6.4) and does not
+# preempt programs (the -rt ones do), else kprobe.
 auto_expect()
 {
 	if [ -n "${EPH_VM_AUTO_EXPECT+set}" ]; then
 		echo "$EPH_VM_AUTO_EXPECT"
 	elif [ -n "$(refused "$1" fentry)" ]; then
+		echo kprobe
+	elif [[ "$1" = *-rt ]]; then
+		# PREEMPT_RT preempts fentry programs (the kernel then skips runs): auto tries kprobe
+		# first there (user/node/preempt.c)
 		echo kprobe
 	else
 		echo fentry
