@@ -98,5 +98,5 @@ case "${1:-}" in
 run) run ;;
 table) table ;;
 readme) shift; readme "$@" ;;
-*) sed -n 's/^# \{0,1\}//; 3,19p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+*) sed -n 's/^# \{0,1\}//; 3,18p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac
