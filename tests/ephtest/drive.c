@@ -148,6 +148,26 @@ int drv_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, s
 	return 0;
 }
 
+uint16_t drv_local_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len))
+		return 0;
+	return ntohs(sin.sin_port);
+}
+
+int drv_loopback(int fd, uint16_t port, bool do_bind)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	drv_sockaddr("127.0.0.1", port, &ss, &len);
+	return do_bind ? bind(fd, (struct sockaddr *)&ss, len) :
+			 connect(fd, (struct sockaddr *)&ss, len);
+}
+
 void drv_rst_close(int fd)
 {
 	struct linger l = { .l_onoff = 1, .l_linger = 0 };

@@ -509,6 +509,10 @@ void drv_wait_go(struct oracle *o, int k);
 void drv_done(struct oracle *o, int k);
 /* In the workload: an address ("127.0.0.1", "::1", "::ffff:127.0.0.1") and port; its family. */
 int drv_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+/* In the workload: a socket's local port (getsockname(); 0 if it has none or on error). */
+uint16_t drv_local_port(int fd);
+/* In the workload: bind() (do_bind) or connect() fd to 127.0.0.1:port; 0 or -1 with errno. */
+int drv_loopback(int fd, uint16_t port, bool do_bind);
 /* In the workload: close with a RST (SO_LINGER 0): the port is free at once, no TIME_WAIT. */
 void drv_rst_close(int fd);
 /* In the workload: sleep until *next, then move it period_ns on (a schedule without drift). */

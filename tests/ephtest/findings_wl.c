@@ -78,26 +78,6 @@ static int room_for(struct oracle *o, uint32_t n)
 	return 0;
 }
 
-static int to_addr(int fd, uint16_t port, bool do_bind)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	drv_sockaddr("127.0.0.1", port, &ss, &len);
-	return do_bind ? bind(fd, (struct sockaddr *)&ss, len) :
-			 connect(fd, (struct sockaddr *)&ss, len);
-}
-
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len))
-		return 0;
-	return ntohs(sin.sin_port);
-}
-
 static void saw_port(struct fd_shared *sh, uint16_t port)
 {
 	if (!sh->port_lo || port < sh->port_lo)
@@ -121,7 +101,7 @@ static int listener(struct oracle *o, uint16_t port, uint32_t backlog)
 	}
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    to_addr(lfd, port, true) || listen(lfd, backlog > 4096 ? (int)backlog : 4096))
+	    drv_loopback(lfd, port, true) || listen(lfd, backlog > 4096 ? (int)backlog : 4096))
 		return fail(o, "listener on 127.0.0.1", port);
 	return 0;
 }
@@ -161,7 +141,7 @@ static int tcp_socket(struct fd_shared *sh, int mode)
 	    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)))
 		goto out_close;
 	if ((mode == FD_BIND0 || mode == FD_NO_PORT || mode == FD_BIND0_RST) &&
-	    to_addr(fd, 0, true))
+	    drv_loopback(fd, 0, true))
 		goto out_close;
 	return fd;
 
@@ -183,11 +163,11 @@ static int tcp_one(struct oracle *o, int mode, bool keep_it, int *afd)
 
 	if (fd < 0)
 		return sh->no_option ? -1 : fail(o, "socket with the options", 0);
-	if (to_addr(fd, sh->dport, false)) {
+	if (drv_loopback(fd, sh->dport, false)) {
 		close(fd);
 		return fail(o, "connect to 127.0.0.1", sh->dport);
 	}
-	saw_port(sh, local_port(fd));
+	saw_port(sh, drv_local_port(fd));
 	if (keep_it && keep(o, fd))
 		return -1;
 	if (!afd)
@@ -206,14 +186,14 @@ static int ping(struct oracle *o, int cfd, int sfd)
 
 	if (write(cfd, &c, 1) != 1 || read(sfd, &c, 1) != 1 || write(sfd, &c, 1) != 1 ||
 	    read(cfd, &c, 1) != 1)
-		return fail(o, "a request and its response", local_port(cfd));
+		return fail(o, "a request and its response", drv_local_port(cfd));
 	return 0;
 }
 
 /* Closed by us first, the peer's FIN read: our end sits in TIME_WAIT when this returns. */
 static int close_first(struct oracle *o, int cfd, int sfd)
 {
-	uint16_t port = local_port(cfd);
+	uint16_t port = drv_local_port(cfd);
 	char c;
 
 	if (shutdown(cfd, SHUT_WR) || read(sfd, &c, 1) != 0 || close(sfd) || read(cfd, &c, 1) != 0)
@@ -291,11 +271,11 @@ static int build_udp(struct oracle *o)
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail(o, "socket(AF_INET, SOCK_DGRAM)", 0);
-		if (to_addr(fd, sh->dport, false)) {
+		if (drv_loopback(fd, sh->dport, false)) {
 			close(fd);
 			return fail(o, "UDP connect to 127.0.0.1", sh->dport);
 		}
-		saw_port(sh, local_port(fd));
+		saw_port(sh, drv_local_port(fd));
 		if (keep(o, fd))
 			return -1;
 		sh->made++;
@@ -313,7 +293,7 @@ static int fixed_bind(struct oracle *o)
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail(o, "socket(AF_INET, SOCK_STREAM)", 0);
-		if (to_addr(fd, sh->dport, true)) {
+		if (drv_loopback(fd, sh->dport, true)) {
 			if (!sh->failed++)
 				sh->first_err = errno;
 			sh->bad += errno != EADDRINUSE;

@@ -46,26 +46,6 @@ static struct hf_shared *hf_of(struct oracle *o)
 
 /* ---- the workload ---- */
 
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len))
-		return 0;
-	return ntohs(sin.sin_port);
-}
-
-static int to_addr(int fd, uint16_t port, bool do_bind)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	drv_sockaddr("127.0.0.1", port, &ss, &len);
-	return do_bind ? bind(fd, (struct sockaddr *)&ss, len) :
-			 connect(fd, (struct sockaddr *)&ss, len);
-}
-
 static int hf_fail(struct oracle *o, const char *what)
 {
 	snprintf(o->msg, sizeof(o->msg), "%s: %s", what, strerror(errno));
@@ -79,18 +59,18 @@ int hf_workload(struct oracle *o)
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    to_addr(lfd, HF_DPORT, true) || listen(lfd, 16))
+	    drv_loopback(lfd, HF_DPORT, true) || listen(lfd, 16))
 		return hf_fail(o, "listener on 127.0.0.1:5000");
 	for (k = 1; k <= HF_RUNS; k++) {
 		drv_wait_go(o, k);
 		cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (cfd < 0 || to_addr(cfd, HF_DPORT, false))
+		if (cfd < 0 || drv_loopback(cfd, HF_DPORT, false))
 			return hf_fail(o, "connect to 127.0.0.1:5000");
 		bfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (bfd < 0 || to_addr(bfd, 0, true))
+		if (bfd < 0 || drv_loopback(bfd, 0, true))
 			return hf_fail(o, "bind(127.0.0.1:0)");
-		sh->connect_port[k] = local_port(cfd);
-		sh->bind_port[k] = local_port(bfd);
+		sh->connect_port[k] = drv_local_port(cfd);
+		sh->bind_port[k] = drv_local_port(bfd);
 		drv_done(o, k);
 	}
 	for (;;)

@@ -136,26 +136,6 @@ static int sr_socket(uint16_t lo, uint16_t hi)
 	return fd;
 }
 
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len))
-		return 0;
-	return ntohs(sin.sin_port);
-}
-
-static int to_addr(int fd, uint16_t port, bool do_bind)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	drv_sockaddr("127.0.0.1", port, &ss, &len);
-	return do_bind ? bind(fd, (struct sockaddr *)&ss, len) :
-			 connect(fd, (struct sockaddr *)&ss, len);
-}
-
 /* A connection to destination d from a fresh socket with lo-hi (hi 0: none); its fd or -1. */
 static int connect_one(struct oracle *o, int d, uint16_t lo, uint16_t hi)
 {
@@ -163,7 +143,7 @@ static int connect_one(struct oracle *o, int d, uint16_t lo, uint16_t hi)
 
 	if (fd < 0)
 		return fail(o, "socket with IP_LOCAL_PORT_RANGE", hi);
-	if (to_addr(fd, dport_of[d], false)) {
+	if (drv_loopback(fd, dport_of[d], false)) {
 		close(fd);
 		return fail(o, "connect to 127.0.0.1", dport_of[d]);
 	}
@@ -181,7 +161,7 @@ static int time_wait_one(struct oracle *o, int d)
 		return -1;
 	afd = kept[nkept - 1]; /* just accepted by drain() */
 	if (shutdown(fd, SHUT_WR) || read(afd, &c, 1) != 0 || close(afd) || read(fd, &c, 1) != 0)
-		return fail(o, "closing first", local_port(fd));
+		return fail(o, "closing first", drv_local_port(fd));
 	nkept--;
 	close(fd);
 	return 0;
@@ -195,15 +175,16 @@ static int bound_one(struct oracle *o, bool do_listen, bool do_connect)
 
 	if (fd < 0)
 		return fail(o, "socket with IP_LOCAL_PORT_RANGE", SR_HI);
-	if (to_addr(fd, 0, true))
+	if (drv_loopback(fd, 0, true))
 		return fail(o, "bind(127.0.0.1:0)", 0);
-	port = local_port(fd);
+	port = drv_local_port(fd);
 	if (port < SR_LO || port > SR_HI) {
 		snprintf(o->msg, sizeof(o->msg), "bind(0) chose %u, outside %u-%u", port, SR_LO,
 			 SR_HI);
 		return -1;
 	}
-	if ((do_listen && listen(fd, 4)) || (do_connect && to_addr(fd, dport_of[D_5001], false)))
+	if ((do_listen && listen(fd, 4)) ||
+	    (do_connect && drv_loopback(fd, dport_of[D_5001], false)))
 		return fail(o, do_listen ? "listen" : "connect after bind", port);
 	keep(fd);
 	drain(NULL, NULL);
@@ -217,7 +198,7 @@ static int listeners(struct oracle *o)
 	for (d = 0; d < SR_NR_DESTS; d++) {
 		lfd[d] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (lfd[d] < 0 || setsockopt(lfd[d], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    to_addr(lfd[d], dport_of[d], true) || listen(lfd[d], 1024))
+		    drv_loopback(lfd[d], dport_of[d], true) || listen(lfd[d], 1024))
 			return fail(o, "listener on 127.0.0.1", dport_of[d]);
 	}
 	return 0;
@@ -287,7 +268,7 @@ static int count_dest(struct oracle *o, int d, bool ranged)
 		fd = sr_socket(SR_LO, ranged ? SR_HI : 0);
 		if (fd < 0)
 			return fail(o, "socket for a count", dport_of[d]);
-		if (to_addr(fd, dport_of[d], false)) {
+		if (drv_loopback(fd, dport_of[d], false)) {
 			sh->stop_err[d][!ranged] = errno;
 			close(fd);
 			break;

@@ -125,16 +125,6 @@ static int64_t tw_recycled(void)
 	return n;
 }
 
-static uint16_t local_port_of(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len))
-		return 0;
-	return ntohs(sin.sin_port);
-}
-
 /* o->msg = "cycle N: what: why" (cycle < 0: none); returns -1. */
 static int fail(struct oracle *o, int cycle, const char *what, int err)
 {
@@ -187,7 +177,7 @@ static int cycle_ab(struct oracle *o, int lfd, int i)
 	a = tw_connect(lfd, 0, &p.fd);
 	if (a < 0)
 		return fail(o, i, "connection A", -a);
-	c->a_port = local_port_of(a);
+	c->a_port = drv_local_port(a);
 	tcp_find(c->a_port, ST_ESTABLISHED, c->a_sk, sizeof(c->a_sk));
 	close(a);
 	if (poll(&p, 1, TW_STEP_MS) != 1 || read(p.fd, &ch, 1) != 0)
@@ -200,7 +190,7 @@ static int cycle_ab(struct oracle *o, int lfd, int i)
 	if (b < 0)
 		return fail(o, i, "connection B", -b);
 	close(p.fd);
-	c->b_port = local_port_of(b);
+	c->b_port = drv_local_port(b);
 	tcp_find(c->b_port, ST_ESTABLISHED, c->b_sk, sizeof(c->b_sk));
 	tw_of(o)->known += c->a_sk[0] && c->b_sk[0];
 	tw_of(o)->reused += c->a_sk[0] && !strcmp(c->a_sk, c->b_sk);
