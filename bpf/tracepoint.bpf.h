@@ -298,23 +298,40 @@ static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ct
 }
 
 /*
- * State changes, socket destruction and process exit run in softirq or timer context too. As raw
- * tracepoints their recursion guard is per program: a perf-event tracepoint program is skipped
- * whenever any other such program runs on the CPU (a softirq that interrupts a system call
- * handler), and a skipped state change would leave a hold behind.
+ * State changes and socket destruction run in process context and in softirq, which can
+ * interrupt them on the same CPU: a connect() setting SYN_SENT, a close() sending its RST, a
+ * socket's backlog in release_sock() all run with bottom halves enabled. The kernel runs a raw
+ * tracepoint program under a per-program recursion guard (__bpf_trace_run(), 6.1 and 6.12
+ * alike): the softirq's run of the same program on that CPU is skipped and only counted
+ * (recursion_misses), and a skipped move to CLOSE would leave a hold behind for good.
+ *
+ * So each of the two has a *_nested twin on the same tracepoint, attached after it (the
+ * loader attaches twins last, and a tracepoint runs its probes in that order, func_add() in
+ * kernel/tracepoint.c). The first marks itself busy on the CPU while it runs; the twin does the
+ * work only when it finds the first busy, that is when the kernel skipped the first for this
+ * very run, and counts it (EPH_CNT_NESTED_RUNS): the loader then reports as missed only the
+ * first programs' skipped runs the twins did not take (user/node/loader.c, prog_misses()). A
+ * twin skipped itself was inside its own run, when the first was free and took the event. On a
+ * kernel without the guard the first runs nested and leaves busy clear, so the twin idles.
+ * nested_only (EPH_TEST_NESTED=1) makes the first programs idle and the twins do all the work,
+ * to test the twins' path.
  */
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
+static __always_inline __u32 *nest_busy(__u32 which)
 {
-	HOOKS_ONLY();
+	return bpf_map_lookup_elem(&nest, &which);
+}
+
+static __always_inline void set_state(void *ctx, const struct sock *sk, int oldstate,
+				      int newstate)
+{
 	struct call_ctx *c;
 
 	/* Only a move to CLOSE (a release, TIME_WAIT, a connect() that failed) and the start of a
 	 * connect() matter: the other changes go without reading the socket */
 	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
-		return 0;
+		return;
 	if (sk_proto(sk) != IPPROTO_TCP)
-		return 0;
+		return;
 	if (newstate == TCP_CLOSE) {
 		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
@@ -325,15 +342,15 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
-		return 0;
+		return;
 	if (backend == EPH_BACKEND_CGROUP) {
 		on_cg_set_state(ctx, sk, oldstate, newstate);
-		return 0;
+		return;
 	}
 	/* The connect() in progress in this task, if this is its socket. */
 	c = call_get(SLOT_SYSCALL);
 	if (!c || c->sk != (__u64)sk || c->op != EPH_OP_CONNECT)
-		return 0;
+		return;
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		c->ts_syn = bpf_ktime_get_ns();
 		/* the source address is chosen by now (tcp_v4_connect(): ip_route_connect(),
@@ -354,6 +371,35 @@ int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 		if (!c->had_port)
 			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	}
+}
+
+/* The first program of a pair: busy on this CPU while it works (set, then cleared: never
+ * restored, so that on a kernel without the guard a nested run leaves it clear). */
+#define NEST_FIRST(which, work)                                                                \
+	do {                                                                                   \
+		__u32 *busy = nest_busy(which);                                                \
+		if (!busy || nested_only)                                                      \
+			return 0;                                                              \
+		*busy = 1;                                                                     \
+		work;                                                                          \
+		*busy = 0;                                                                     \
+	} while (0)
+
+/* The twin: the work only for a run the kernel skipped the first for. */
+#define NEST_TWIN(which, work)                                                                 \
+	do {                                                                                   \
+		__u32 *busy = nest_busy(which);                                                \
+		if (!busy || !(*busy || nested_only))                                          \
+			return 0;                                                              \
+		count(EPH_CNT_NESTED_RUNS);                                                    \
+		work;                                                                          \
+	} while (0)
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	HOOKS_ONLY();
+	NEST_FIRST(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
 	return 0;
 }
 
@@ -361,7 +407,27 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(ctx, sk, IPPROTO_TCP, 0, 0);
+	NEST_FIRST(NEST_DESTROY_SOCK, on_release(ctx, sk, IPPROTO_TCP, 0, 0));
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tp_set_state_nested, const struct sock *sk, int oldstate, int newstate)
+{
+	HOOKS_ONLY();
+	/* set_state()'s first test, before the lookup: most changes are of no interest (the
+	 * first program marks itself busy for all of them: it is skipped for any) */
+	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
+		return 0;
+	NEST_TWIN(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
+	return 0;
+}
+
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(tp_destroy_sock_nested, struct sock *sk)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_DESTROY_SOCK, on_release(ctx, sk, IPPROTO_TCP, 0, 0));
 	return 0;
 }
 

@@ -34,8 +34,9 @@
  * 4: EPH_BACKEND_CGROUP, EPH_CNT_STATS_FULL 13;
  * 5: EPH_F_TW on releases only; a TIME_WAIT move whose end will not be seen says so with
  *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW);
- * 6: EPH_CNT_WALK_CUT 14, the .rodata "without" (EPH_WITHOUT_*) */
-#define EPH_ABI_VERSION 6
+ * 6: EPH_CNT_WALK_CUT 14, the .rodata "without" (EPH_WITHOUT_*);
+ * 7: EPH_CNT_NESTED_RUNS 15, the .rodata "nested_only" */
+#define EPH_ABI_VERSION 7
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -164,7 +165,11 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * (before 5.17) and the bounded loop stopped at EPH_FD_WALK_BOUNDED descriptors; the UDP ports
  * of the others look held until a resync */
 #define EPH_CNT_WALK_CUT 14
-#define EPH_CNT_MAX 15
+/* Runs of a raw tracepoint the kernel skipped for the first program of a pair (a softirq
+ * interrupting it on its CPU) that its *_nested twin took instead (bpf/tracepoint.bpf.h): the
+ * loader takes them off the first programs' recursion misses */
+#define EPH_CNT_NESTED_RUNS 15
+#define EPH_CNT_MAX 16
 #define EPH_FD_WALK_BOUNDED 64
 
 /*

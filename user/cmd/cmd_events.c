@@ -292,24 +292,32 @@ static void held_from_tracker(struct events_ctx *c)
 static int print_miss(void *ctx, const char *name, uint64_t run_time_ns, uint64_t run_cnt,
 		      uint64_t misses)
 {
+	size_t n = strlen(name);
+
 	(void)ctx, (void)run_time_ns, (void)run_cnt;
-	if (misses)
+	/* a twin's skipped runs lost nothing (the first of its pair took them) */
+	if (misses && !(n > 7 && !strcmp(name + n - 7, "_nested")))
 		fprintf(stderr, " %s %llu", name, (unsigned long long)misses);
 	return 0;
 }
 
-/* Which programs the kernel skipped: the runs counted in MISSED, and so in the drops. */
-static void print_misses(struct eph_loader *l, uint64_t missed)
+/* Which programs the kernel skipped: the runs counted in MISSED, and so in the drops; the
+ * per-program counts include the runs the raw tracepoints' twins took instead (nested). */
+static void print_misses(struct eph_loader *l, uint64_t missed, uint64_t nested)
 {
 	int err;
 
 	fprintf(stderr,
 		"ephtrace: the kernel skipped %llu runs of ephtrace's programs (already "
-		"running on that CPU), each counted as dropped:",
+		"running on that CPU) that nothing took instead, each counted as dropped; "
+		"skipped per program:",
 		(unsigned long long)missed);
 	err = eph_loader__prog_stats(l, print_miss, NULL);
 	if (err)
 		fprintf(stderr, " (per program: %s)", strerror(-err));
+	if (nested)
+		fprintf(stderr, " (of these, %llu taken by the *_nested twins)",
+			(unsigned long long)nested);
 	fputc('\n', stderr);
 }
 
@@ -348,7 +356,7 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 			"descriptors past them were released unseen\n",
 			(unsigned long long)cnt[EPH_CNT_WALK_CUT], EPH_FD_WALK_BOUNDED);
 	if (cnt[EPH_CNT_MISSED])
-		print_misses(l, cnt[EPH_CNT_MISSED]);
+		print_misses(l, cnt[EPH_CNT_MISSED], cnt[EPH_CNT_NESTED_RUNS]);
 	if (cnt[EPH_CNT_DROPPED] > dropped)
 		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
 			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));

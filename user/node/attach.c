@@ -112,12 +112,30 @@ static const char *attach_why(const struct bpf_program *p, int err)
 	return "";
 }
 
+/* A raw tracepoint's *_nested twin (bpf/tracepoint.bpf.h): it must run after its first program,
+ * and a tracepoint runs its programs in the order they were attached. */
+bool eph_prog_is_twin(const struct bpf_program *p)
+{
+	const char *name = bpf_program__name(p), *suffix = "_nested";
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return sec_is(p, "raw_tp/") && n > k && !strcmp(name + n - k, suffix);
+}
+
+/* The attach passes: the exit halves, the entries, the twins. */
+enum { PASS_EXITS, PASS_ENTRIES, PASS_TWINS };
+
+static int prog_pass(const struct bpf_program *p)
+{
+	return prog_is_exit(p) ? PASS_EXITS : eph_prog_is_twin(p) ? PASS_TWINS : PASS_ENTRIES;
+}
+
 /*
- * Attach the exit halves (exits) or the rest of the selected programs. A fentry/fexit program
+ * Attach the selected programs of one pass. A fentry/fexit program
  * that fails, in a plan that mixes, moves its hook to kprobe (*fell counts them) and the
  * others go on; any other failure ends the attach.
  */
-static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, size_t whylen)
+static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, size_t whylen)
 {
 	struct bpf_program *p;
 	char msg[320];
@@ -128,7 +146,7 @@ static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, s
 		const char *sec = bpf_program__section_name(p);
 		struct bpf_link *link = NULL;
 
-		if (!bpf_program__autoload(p) || prog_is_exit(p) != exits)
+		if (!bpf_program__autoload(p) || prog_pass(p) != pass)
 			continue;
 		if (l->nr_links == MAX_LINKS) {
 			snprintf(why, whylen, "too many programs");
@@ -159,11 +177,14 @@ static int attach_some(struct eph_loader *l, bool exits, int *fell, char *why, s
 /*
  * Exits first, entries last: a call whose entry is seen while its exit is not attached yet
  * would leave its context in the calls map for good (the thread may never call again), and
- * hand it to the thread's next, unrelated exit.
+ * hand it to the thread's next, unrelated exit. The raw tracepoints' twins after their first
+ * programs.
  */
 static int attach_all(struct eph_loader *l, int *fell, char *why, size_t whylen)
 {
-	return attach_some(l, true, fell, why, whylen) ?: attach_some(l, false, fell, why, whylen);
+	return attach_some(l, PASS_EXITS, fell, why, whylen) ?:
+		       attach_some(l, PASS_ENTRIES, fell, why, whylen) ?:
+		       attach_some(l, PASS_TWINS, fell, why, whylen);
 }
 
 /*
