@@ -80,6 +80,7 @@ __u64 perf_full = 0;
 char LICENSE[] SEC("license") = "GPL";
 
 #include "events.bpf.h"
+#include "nest.bpf.h"
 #include "handlers.bpf.h"
 #include "kfunc.bpf.h"
 #include "cgroup.bpf.h"

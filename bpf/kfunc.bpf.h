@@ -95,11 +95,12 @@ int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, i
 	return on_dgram_connect_exit();
 }
 
+/* Releases and TIME_WAIT moves run in softirq too: each has a *_nested twin (nest.bpf.h). */
 SEC("fentry/inet_put_port")
 int BPF_PROG(fentry_put_port, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY);
+	NEST_FIRST(NEST_PUT_PORT, on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY));
 	return 0;
 }
 
@@ -107,7 +108,7 @@ SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY);
+	NEST_FIRST(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
 	return 0;
 }
 
@@ -115,7 +116,7 @@ SEC("fentry/inet_twsk_hashdance_schedule")
 int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY);
+	NEST_FIRST(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
 	return 0;
 }
 
@@ -123,7 +124,7 @@ SEC("fentry/inet_twsk_bind_unhash")
 int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
 {
 	HOOKS_ONLY();
-	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY);
+	NEST_FIRST(NEST_TW_UNHASH, on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY));
 	return 0;
 }
 
@@ -131,7 +132,48 @@ SEC("fentry/udp_lib_unhash")
 int BPF_PROG(fentry_udp_unhash, struct sock *sk)
 {
 	HOOKS_ONLY();
-	on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY);
+	NEST_FIRST(NEST_UDP_UNHASH, on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY));
+	return 0;
+}
+
+SEC("fentry/inet_put_port")
+int BPF_PROG(fentry_put_port_nested, struct sock *sk)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_PUT_PORT, on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY));
+	return 0;
+}
+
+SEC("fentry/inet_twsk_hashdance")
+int BPF_PROG(fentry_twsk_hashdance_nested, struct inet_timewait_sock *tw, struct sock *sk)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
+	return 0;
+}
+
+SEC("fentry/inet_twsk_hashdance_schedule")
+int BPF_PROG(fentry_twsk_hashdance_schedule_nested, struct inet_timewait_sock *tw,
+	     struct sock *sk)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
+	return 0;
+}
+
+SEC("fentry/inet_twsk_bind_unhash")
+int BPF_PROG(fentry_twsk_bind_unhash_nested, struct inet_timewait_sock *tw)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_TW_UNHASH, on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY));
+	return 0;
+}
+
+SEC("fentry/udp_lib_unhash")
+int BPF_PROG(fentry_udp_unhash_nested, struct sock *sk)
+{
+	HOOKS_ONLY();
+	NEST_TWIN(NEST_UDP_UNHASH, on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY));
 	return 0;
 }
 

@@ -114,19 +114,6 @@ struct {
 	__type(value, __u64);
 } hists SEC(".maps");
 
-/* Per CPU, whether the first of a raw tracepoint's pair of programs is running there
- * (NEST_*; tracepoint.bpf.h, "*_nested twin"). */
-#define NEST_SET_STATE 0
-#define NEST_DESTROY_SOCK 1
-#define NEST_MAX 2
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NEST_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} nest SEC(".maps");
-
 /* Atomic although per CPU: a program in softirq (a state change) can interrupt one in process
  * context on the same CPU between its load and its store. */
 static __always_inline void count(__u32 idx)

@@ -297,30 +297,8 @@ static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ct
 	c->has_saddr = 1;
 }
 
-/*
- * State changes and socket destruction run in process context and in softirq, which can
- * interrupt them on the same CPU: a connect() setting SYN_SENT, a close() sending its RST, a
- * socket's backlog in release_sock() all run with bottom halves enabled. The kernel runs a raw
- * tracepoint program under a per-program recursion guard (__bpf_trace_run(), 6.1 and 6.12
- * alike): the softirq's run of the same program on that CPU is skipped and only counted
- * (recursion_misses), and a skipped move to CLOSE would leave a hold behind for good.
- *
- * So each of the two has a *_nested twin on the same tracepoint, attached after it (the
- * loader attaches twins last, and a tracepoint runs its probes in that order, func_add() in
- * kernel/tracepoint.c). The first marks itself busy on the CPU while it runs; the twin does the
- * work only when it finds the first busy, that is when the kernel skipped the first for this
- * very run, and counts it (EPH_CNT_NESTED_RUNS): the loader then reports as missed only the
- * first programs' skipped runs the twins did not take (user/node/loader.c, prog_misses()). A
- * twin skipped itself was inside its own run, when the first was free and took the event. On a
- * kernel without the guard the first runs nested and leaves busy clear, so the twin idles.
- * nested_only (EPH_TEST_NESTED=1) makes the first programs idle and the twins do all the work,
- * to test the twins' path.
- */
-static __always_inline __u32 *nest_busy(__u32 which)
-{
-	return bpf_map_lookup_elem(&nest, &which);
-}
-
+/* State changes and socket destruction run in softirq too: each program has a *_nested twin
+ * (nest.bpf.h). */
 static __always_inline void set_state(void *ctx, const struct sock *sk, int oldstate,
 				      int newstate)
 {
@@ -372,28 +350,6 @@ static __always_inline void set_state(void *ctx, const struct sock *sk, int olds
 			c->closed_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	}
 }
-
-/* The first program of a pair: busy on this CPU while it works (set, then cleared: never
- * restored, so that on a kernel without the guard a nested run leaves it clear). */
-#define NEST_FIRST(which, work)                                                                \
-	do {                                                                                   \
-		__u32 *busy = nest_busy(which);                                                \
-		if (!busy || nested_only)                                                      \
-			return 0;                                                              \
-		*busy = 1;                                                                     \
-		work;                                                                          \
-		*busy = 0;                                                                     \
-	} while (0)
-
-/* The twin: the work only for a run the kernel skipped the first for. */
-#define NEST_TWIN(which, work)                                                                 \
-	do {                                                                                   \
-		__u32 *busy = nest_busy(which);                                                \
-		if (!busy || !(*busy || nested_only))                                          \
-			return 0;                                                              \
-		count(EPH_CNT_NESTED_RUNS);                                                    \
-		work;                                                                          \
-	} while (0)
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)

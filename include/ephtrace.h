@@ -165,8 +165,8 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * (before 5.17) and the bounded loop stopped at EPH_FD_WALK_BOUNDED descriptors; the UDP ports
  * of the others look held until a resync */
 #define EPH_CNT_WALK_CUT 14
-/* Runs of a raw tracepoint the kernel skipped for the first program of a pair (a softirq
- * interrupting it on its CPU) that its *_nested twin took instead (bpf/tracepoint.bpf.h): the
+/* Runs of a raw tracepoint or fentry hook the kernel skipped for the first program of a pair (a softirq
+ * interrupting it on its CPU) that its *_nested twin took instead (bpf/nest.bpf.h): the
  * loader takes them off the first programs' recursion misses */
 #define EPH_CNT_NESTED_RUNS 15
 #define EPH_CNT_MAX 16

@@ -66,6 +66,8 @@ static void usage(FILE *f)
 		"  --exact-errors         give ephtrace --exact-errors (cgroup backend)\n"
 		"  --perfbuf              ephtrace's records through the perf buffer, not the ring\n"
 		"                         buffer (EPH_TEST_PERFBUF=1 in its environment)\n"
+		"  --nested               the *_nested twin programs do the work of the hooks that\n"
+		"                         have them (EPH_TEST_NESTED=1 in its environment)\n"
 		"  --then-exact           then run again, with --exact-errors, the scenarios the\n"
 		"                         cgroup backend skipped for want of it\n"
 		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
@@ -236,6 +238,8 @@ static int start_tracer(struct run *r, const struct opts *op)
 	if (getenv("EPH_TEST_PERFBUF") && !strstr(found, "records through the perf buffer"))
 		set_reason(r, FAIL, "EPH_TEST_PERFBUF=1 but ephtrace did not say it used the perf "
 			   "buffer");
+	if (getenv("EPH_TEST_NESTED") && !strstr(buf_str(&r->t.err), "EPH_TEST_NESTED=1: the"))
+		set_reason(r, FAIL, "EPH_TEST_NESTED=1 but ephtrace did not say its twins work");
 	return 0;
 }
 
@@ -491,6 +495,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 		{ "expect-backend", required_argument, NULL, 'x' },
 		{ "exact-errors", no_argument, NULL, 'E' },
 		{ "perfbuf", no_argument, NULL, 'P' },
+		{ "nested", no_argument, NULL, 'N' },
 		{ "then-exact", no_argument, NULL, 'T' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "core", no_argument, NULL, 'C' },
@@ -524,6 +529,9 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'P': /* every ephtrace started inherits it (user/node/evbuf.c) */
 			setenv("EPH_TEST_PERFBUF", "1", 1);
+			break;
+		case 'N': /* likewise (user/node/loader.c, bpf/nest.bpf.h) */
+			setenv("EPH_TEST_NESTED", "1", 1);
 			break;
 		case 's':
 			if (!scenario_find(optarg)) {

@@ -58,6 +58,7 @@ table()
 		if ($4 ~ /refused/) what = $6 ": refused, as it must be"
 		if (set == "core") what = "core: " what
 		if (set == "perfbuf") what = "core, perf buffer forced: " what
+		if (set == "nested") what = "core, the twins doing the work: " what
 		add(row, col, what " " int($10 + 0.5) " s")
 	}
 	END {

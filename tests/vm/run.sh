@@ -22,7 +22,8 @@
 #                        backends: fentry, kprobe, tracepoint, cgroup, auto)
 #   --cell SPEC          instead of --kernel x --backend, the cells named: KERNEL:BACKEND[:SET]
 #                        (repeat or comma list), SET full (every scenario, the default), core
-#                        (ephtest --core) or perfbuf (--core with the perf buffer forced); logs
+#                        (ephtest --core), perfbuf (--core with the perf buffer forced) or nested
+#                        (--core with the *_nested twins doing the work: ephtest --nested); logs
 #                        in <kernel>-<backend>[-<set>]/; the result is a list, not a grid
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
@@ -105,7 +106,7 @@ fi
 # --cell KERNEL:BACKEND[:SET]: the kernels and backends it names (checked below)
 for spec in "${cellspecs[@]}"; do
 	IFS=: read -r k b set <<<"$spec"
-	case "${set:-full}" in full | core | perfbuf) ;; *) vm_err "bad set in --cell '$spec'"; exit 2 ;; esac
+	case "${set:-full}" in full | core | perfbuf | nested) ;; *) vm_err "bad set in --cell '$spec'"; exit 2 ;; esac
 	case " $kernels " in *" $k "*) ;; *) kernels="$kernels $k" ;; esac
 	case " $backends " in *" $b "*) ;; *) backends="$backends $b" ;; esac
 done
@@ -225,6 +226,7 @@ cell_args64()
 	case "$1" in
 	core) a+=(--core) ;;
 	perfbuf) a+=(--core --perfbuf) ;;
+	nested) a+=(--core --nested) ;;
 	esac
 	[ ${#a[@]} -gt 0 ] && printf '%s\n' "${a[@]}" | base64 -w0
 }

@@ -112,14 +112,15 @@ static const char *attach_why(const struct bpf_program *p, int err)
 	return "";
 }
 
-/* A raw tracepoint's *_nested twin (bpf/tracepoint.bpf.h): it must run after its first program,
- * and a tracepoint runs its programs in the order they were attached. */
+/* A *_nested twin (bpf/nest.bpf.h): attached after its first program (the order it then runs in
+ * differs between a tracepoint and a trampoline; nest.bpf.h copes with both). */
 bool eph_prog_is_twin(const struct bpf_program *p)
 {
 	const char *name = bpf_program__name(p), *suffix = "_nested";
 	size_t n = strlen(name), k = strlen(suffix);
 
-	return sec_is(p, "raw_tp/") && n > k && !strcmp(name + n - k, suffix);
+	return (sec_is(p, "raw_tp/") || sec_is(p, "fentry/")) && n > k &&
+	       !strcmp(name + n - k, suffix);
 }
 
 /* The attach passes: the exit halves, the entries, the twins. */

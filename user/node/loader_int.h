@@ -49,8 +49,8 @@ void eph_select_programs(struct eph_loader *l, int backend, bool exact);
 int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why,
 	       size_t whylen);
 void eph_destroy_links(struct eph_loader *l);
-/* A raw tracepoint's *_nested twin, which takes the runs the kernel skipped its first program
- * for (bpf/tracepoint.bpf.h): attached last, its own skipped runs lose nothing. */
+/* A raw tracepoint's or fentry program's *_nested twin, which takes the runs the kernel skipped
+ * its first program for (bpf/nest.bpf.h): attached last; its own skipped runs lose nothing. */
 bool eph_prog_is_twin(const struct bpf_program *p);
 
 #endif
