@@ -247,8 +247,8 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	}
 	eph_degraded(l, l->backend, plan, sizeof(plan));
 	if (l->skel->rodata->nested_only) /* a test's setting: said, so that the test knows */
-		fprintf(stderr, "ephtrace: EPH_TEST_NESTED=1: the *_nested twins do the work of the "
-				"hooks that have them\n");
+		eph_note("EPH_TEST_NESTED=1: the *_nested twins do the work of the hooks that "
+			 "have them");
 	for (line = plan; *line; line = next + 1) { /* what this kernel's BPF costs: said always */
 		next = strchrnul(line, '\n');
 		eph_note("%.*s", (int)(next - line), line);
