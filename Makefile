@@ -163,9 +163,12 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 # the kernel's preemption model from its version string
 $(OUTPUT)/tests/test_preempt: $(OUTPUT)/san/preempt.o
 
+# run-time messages: the prefix, several lines, one longer than the printer's buffer
+$(OUTPUT)/tests/test_msg: $(OUTPUT)/san/msg.o
+
 # sock_diag parsing and the bind-bucket matching (the port iterator's reads are stubbed)
 $(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_bucket sockdiag_snap \
-	sockdiag_apply owners netns)
+	sockdiag_apply owners netns msg)
 $(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
 
 # the namespaces' list and their sysctls (setns() from a thread): user/node/netns.c
@@ -187,7 +190,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
 BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap \
-	sockdiag_apply owners netns loader attach evbuf preempt mounts)
+	sockdiag_apply owners netns loader attach evbuf preempt mounts msg)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tests/linebuf.o \

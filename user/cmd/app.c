@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "event.h"
+#include "msg.h"
 
 volatile sig_atomic_t eph_exiting;
 bool eph_parse_only;
@@ -189,22 +190,19 @@ int eph_interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interv
 	return 0;
 }
 
-int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
+int eph_start(const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out)
 {
 	if (!eph_privileged()) {
-		fprintf(stderr,
-			"ephtrace %s: permission denied: ephtrace needs root, or the "
-			"capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels "
-			"before 5.8)\n",
-			cmd);
+		eph_err("permission denied: ephtrace needs root, or the capabilities CAP_BPF and "
+			"CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)");
 		return 1;
 	}
 	if (eph_loader__open(lo, fn, ctx, out))
 		return 1;
-	fprintf(stderr, "ephtrace: using backend %s (%d programs attached%s)\n",
-		eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out),
-		fn && eph_loader__perfbuf(*out) ? ", records through the perf buffer" : "");
+	eph_note("using backend %s (%d programs attached%s)",
+		 eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out),
+		 fn && eph_loader__perfbuf(*out) ? ", records through the perf buffer" : "");
 	return 0;
 }
 

@@ -102,7 +102,7 @@ void eph_signals_init(void);
 
 /* Privilege check, open/load/attach, the "using backend" line.
  * Returns 0, or the exit status to return (1) after printing why. */
-int eph_start(const char *cmd, const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
+int eph_start(const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out);
 
 uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC, ms */

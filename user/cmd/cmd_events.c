@@ -17,6 +17,7 @@
 #include "findings.h"
 #include "format.h"
 #include "loader.h"
+#include "msg.h"
 #include "summary.h"
 #include "tracker.h"
 
@@ -283,9 +284,8 @@ static void held_from_tracker(struct events_ctx *c)
 					    c->summary);
 	}
 	if (err)
-		fprintf(stderr,
-			"ephtrace: the ports held at the end could not be counted: %s; "
-			"HELD is the assignments minus the releases seen\n",
+		eph_err("the ports held at the end could not be counted: %s; HELD is the "
+			"assignments minus the releases seen",
 			strerror(-err));
 }
 
@@ -294,31 +294,31 @@ static int print_miss(void *ctx, const char *name, uint64_t run_time_ns, uint64_
 {
 	size_t n = strlen(name);
 
-	(void)ctx, (void)run_time_ns, (void)run_cnt;
+	(void)run_time_ns, (void)run_cnt;
 	/* a twin's skipped runs lost nothing (the first of its pair took them) */
 	if (misses && !(n > 7 && !strcmp(name + n - 7, "_nested")))
-		fprintf(stderr, " %s %llu", name, (unsigned long long)misses);
+		return sb_printf(ctx, " %s %llu", name, (unsigned long long)misses);
 	return 0;
 }
 
 /* Which programs the kernel skipped: the runs counted in MISSED, and so in the drops; the
- * per-program counts include the runs the raw tracepoints' twins took instead (nested). */
-static void print_misses(struct eph_loader *l, uint64_t missed, uint64_t nested)
+ * per-program counts include the runs the raw tracepoints' twins took instead (nested). The
+ * line is built in sb (without memory, the end of it is left out). */
+static void print_misses(struct strbuf *sb, struct eph_loader *l, uint64_t missed, uint64_t nested)
 {
 	int err;
 
-	fprintf(stderr,
-		"ephtrace: the kernel skipped %llu runs of ephtrace's programs (already "
-		"running on that CPU) that nothing took instead, each counted as dropped; "
-		"skipped per program:",
-		(unsigned long long)missed);
-	err = eph_loader__prog_stats(l, print_miss, NULL);
+	sb_reset(sb);
+	err = eph_loader__prog_stats(l, print_miss, sb);
 	if (err)
-		fprintf(stderr, " (per program: %s)", strerror(-err));
+		sb_printf(sb, " (per program: %s)", strerror(-err));
 	if (nested)
-		fprintf(stderr, " (of these, %llu taken by the *_nested twins)",
-			(unsigned long long)nested);
-	fputc('\n', stderr);
+		sb_printf(sb, " (of these, %llu taken by the *_nested twins)",
+			  (unsigned long long)nested);
+	eph_note("the kernel skipped %llu runs of ephtrace's programs (already running on that "
+		 "CPU) that nothing took instead, each counted as dropped; skipped per "
+		 "program:%s",
+		 (unsigned long long)missed, sb->len ? sb->buf : "");
 }
 
 static void print_summary(struct events_ctx *c, struct eph_loader *l)
@@ -328,7 +328,7 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 	if (c->tracking)
 		held_from_tracker(c);
 	if (eph_loader__counters(l, cnt))
-		fprintf(stderr, "ephtrace: cannot read the kernel counters: %s\n", strerror(errno));
+		eph_err("cannot read the kernel counters: %s", strerror(errno));
 	dropped = dropped_shown(&c->filter, cnt);
 	eph_summary__set_missed(c->summary, cnt[EPH_CNT_MISSED]);
 	sb_reset(&c->sb);
@@ -342,27 +342,24 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 	}
 	fflush(stdout);
 	if (cnt[EPH_CNT_HOLD_FULL] || cnt[EPH_CNT_CTX_FULL] || cnt[EPH_CNT_STATS_FULL])
-		fprintf(stderr,
-			"ephtrace: kernel tables were full: %llu assignments not tracked for release "
-			"(--max-holds), %llu calls not followed, %llu counts or histogram samples "
-			"lost\n",
-			(unsigned long long)cnt[EPH_CNT_HOLD_FULL],
-			(unsigned long long)cnt[EPH_CNT_CTX_FULL],
-			(unsigned long long)cnt[EPH_CNT_STATS_FULL]);
+		eph_note("kernel tables were full: %llu assignments not tracked for release "
+			 "(--max-holds), %llu calls not followed, %llu counts or histogram samples "
+			 "lost",
+			 (unsigned long long)cnt[EPH_CNT_HOLD_FULL],
+			 (unsigned long long)cnt[EPH_CNT_CTX_FULL],
+			 (unsigned long long)cnt[EPH_CNT_STATS_FULL]);
 	if (cnt[EPH_CNT_WALK_CUT])
-		fprintf(stderr,
-			"ephtrace: %llu descriptor walks (process exits, close_range()) cut short at "
-			"%d descriptors: this kernel has no bpf_loop() (5.17); the UDP ports of the "
-			"descriptors past them were released unseen\n",
-			(unsigned long long)cnt[EPH_CNT_WALK_CUT], EPH_FD_WALK_BOUNDED);
+		eph_note("%llu descriptor walks (process exits, close_range()) cut short at %d "
+			 "descriptors: this kernel has no bpf_loop() (5.17); the UDP ports of the "
+			 "descriptors past them were released unseen",
+			 (unsigned long long)cnt[EPH_CNT_WALK_CUT], EPH_FD_WALK_BOUNDED);
 	if (cnt[EPH_CNT_MISSED])
-		print_misses(l, cnt[EPH_CNT_MISSED], cnt[EPH_CNT_NESTED_RUNS]);
+		print_misses(&c->sb, l, cnt[EPH_CNT_MISSED], cnt[EPH_CNT_NESTED_RUNS]);
 	if (cnt[EPH_CNT_DROPPED] > dropped)
-		fprintf(stderr, "ephtrace: %llu events of types not shown were also dropped\n",
-			(unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));
+		eph_note("%llu events of types not shown were also dropped",
+			 (unsigned long long)(cnt[EPH_CNT_DROPPED] - dropped));
 	if (c->bad_records)
-		fprintf(stderr, "ephtrace: %llu malformed records ignored\n",
-			(unsigned long long)c->bad_records);
+		eph_note("%llu malformed records ignored", (unsigned long long)c->bad_records);
 }
 
 /*
@@ -375,16 +372,15 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 static void start_tracking(struct events_ctx *c)
 {
 	struct eph_tracker_opts to = { .resync_ms = c->explain ? 5000 : 0,
-				       .warn = stderr,
+				       .warn = true,
 				       .pi = c->pi };
 	int err;
 
 	to.mono_to_wall = c->mono_to_wall;
 	err = eph_tracker__init(&c->t, &to);
 	if (err) {
-		fprintf(stderr,
-			"ephtrace: cannot read the sockets (sock_diag): %s; the summary's HELD is the "
-			"assignments minus the releases seen%s\n",
+		eph_err("cannot read the sockets (sock_diag): %s; the summary's HELD is the "
+			"assignments minus the releases seen%s",
 			strerror(-err), c->explain ? ", failures are shown without a finding" : "");
 		return;
 	}
@@ -407,12 +403,12 @@ int cmd_events(int argc, char **argv)
 	c.summary = eph_summary__new();
 	c.pi = eph_procinfo__new(eph_node_root, 0);
 	if (!c.summary || !c.pi) {
-		fprintf(stderr, "ephtrace events: out of memory\n");
+		eph_err("out of memory");
 		ret = 1;
 		goto out;
 	}
 	c.mono_to_wall = eph_mono_to_wall_ns();
-	ret = eph_start("events", &lo, on_record, &c, &l);
+	ret = eph_start(&lo, on_record, &c, &l);
 	if (ret)
 		goto out;
 	c.backend = eph_backend_name(eph_loader__backend(l));
@@ -431,8 +427,7 @@ int cmd_events(int argc, char **argv)
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			fprintf(stderr, "ephtrace: reading the ring buffer failed: %s\n",
-				strerror(-err));
+			eph_err("reading the ring buffer failed: %s", strerror(-err));
 			ret = 1;
 			break;
 		}
@@ -448,7 +443,7 @@ int cmd_events(int argc, char **argv)
 	eph_loader__drain(l); /* detach first, then take what is left: nothing lost */
 	print_summary(&c, l);
 	if (c.err) {
-		fprintf(stderr, "ephtrace: out of memory while formatting events\n");
+		eph_err("out of memory while formatting events");
 		ret = 1;
 	}
 out:

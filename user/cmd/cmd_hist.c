@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "hist.h"
+#include "msg.h"
 
 static const char usage[] =
 	"Usage: ephtrace hist [OPTIONS]\n"
@@ -136,7 +137,7 @@ int cmd_hist(int argc, char **argv)
 	if (eph_parse_only)
 		return 0;
 	lo.no_events = true;
-	ret = eph_start("hist", &lo, NULL, NULL, &l);
+	ret = eph_start(&lo, NULL, NULL, &l);
 	if (ret)
 		goto out;
 	next = eph_now_ms() + o.interval_ms;
@@ -165,7 +166,7 @@ int cmd_hist(int argc, char **argv)
 			break;
 	}
 	if (err) {
-		fprintf(stderr, "ephtrace hist: %s\n", strerror(-err));
+		eph_err("%s", strerror(-err));
 		ret = 1;
 	}
 out:

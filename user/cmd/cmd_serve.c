@@ -35,6 +35,7 @@
 #include "event.h"
 #include "httplimit.h"
 #include "metrics.h"
+#include "msg.h"
 #include "serve_int.h"
 #include "tracker.h"
 
@@ -212,8 +213,8 @@ out_close:
 	close(fd);
 	errno = err;
 out_err:
-	fprintf(stderr, "ephtrace serve: cannot listen on %s: %s\n",
-		addr_text(&o->addr, where, sizeof(where)), strerror(errno));
+	eph_err("cannot listen on %s: %s", addr_text(&o->addr, where, sizeof(where)),
+		strerror(errno));
 	return -1;
 }
 
@@ -326,7 +327,7 @@ static int tracker_turn(struct serve *s, bool tick)
 		err = resolve_procs(s);
 	pthread_mutex_unlock(&s->lock);
 	if (err)
-		fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
+		eph_err("%s", strerror(-err));
 	return err;
 }
 
@@ -341,8 +342,7 @@ static int event_loop(struct serve *s)
 		if (err == -EINTR)
 			break;
 		if (err < 0) {
-			fprintf(stderr, "ephtrace serve: reading the ring buffer failed: %s\n",
-				strerror(-err));
+			eph_err("reading the ring buffer failed: %s", strerror(-err));
 			return 1;
 		}
 		now = eph_now_ms();
@@ -356,7 +356,7 @@ static int event_loop(struct serve *s)
 		if (now >= next_prune) {
 			err = prune_procs(s);
 			if (err) {
-				fprintf(stderr, "ephtrace serve: %s\n", strerror(-err));
+				eph_err("%s", strerror(-err));
 				return 1;
 			}
 			next_prune = now + SERVE_PRUNE_MS;
@@ -395,7 +395,7 @@ int cmd_serve(int argc, char **argv)
 					      .slots = SERVE_HARD_CONNECTIONS,
 					      .deadline_ms = SERVE_REQUEST_DEADLINE_S * 1000ULL });
 	if (!s.procs || !s.hl) {
-		fprintf(stderr, "ephtrace serve: %s\n", strerror(errno));
+		eph_err("%s", strerror(errno));
 		ret = 1;
 		goto out_free;
 	}
@@ -404,61 +404,55 @@ int cmd_serve(int argc, char **argv)
 		ret = 1;
 		goto out_free;
 	}
-	ret = eph_start("serve", &lo, on_record, &s, &s.l);
+	ret = eph_start(&lo, on_record, &s, &s.l);
 	if (ret)
 		goto out_close;
 	s.backend = eph_backend_name(eph_loader__backend(s.l));
 	if (o.bpf_stats) {
 		s.stats_fd = eph_loader__enable_stats();
 		if (s.stats_fd < 0)
-			fprintf(stderr,
-				"ephtrace serve: cannot turn BPF run-time stats on: %s "
-				"(needs CAP_SYS_ADMIN); going on without them\n",
+			eph_err("cannot turn BPF run-time stats on: %s (needs CAP_SYS_ADMIN); going "
+				"on without them",
 				strerror(-s.stats_fd));
 	}
 	/* attached first, then the sockets that exist already: nothing falls in between */
 	err = eph_tracker__init(&s.t,
 				&(struct eph_tracker_opts){ .resync_ms = SERVE_RESYNC_MS,
 							    .mono_to_wall = eph_mono_to_wall_ns(),
-							    .warn = stderr,
+							    .warn = true,
 							    .verbose = lo.verbose,
-							    .log = lo.verbose ? stderr : NULL });
+							    .log = lo.verbose });
 	if (err) {
-		fprintf(stderr, "ephtrace serve: cannot read the sockets of any namespace: %s\n",
-			strerror(-err));
+		eph_err("cannot read the sockets of any namespace: %s", strerror(-err));
 		ret = 1;
 		goto out_close;
 	}
 	err = eph_tracker__start_worker(&s.t);
 	if (err) {
-		fprintf(stderr, "ephtrace serve: cannot start the resync thread: %s\n",
-			strerror(-err));
+		eph_err("cannot start the resync thread: %s", strerror(-err));
 		ret = 1;
 		goto out_close;
 	}
 	atomic_store(&s.heartbeat_ms, eph_now_ms());
 	d = start_http(&s, fd, lo.verbose);
 	if (!d) {
-		fprintf(stderr, "ephtrace serve: cannot start the HTTP server on %s\n",
+		eph_err("cannot start the HTTP server on %s",
 			addr_text(&o.addr, where, sizeof(where)));
 		ret = 1;
 		goto out_close;
 	}
 	fd = -1; /* the daemon owns it now */
-	fprintf(stderr, "ephtrace serve: listening on http://%s/metrics\n",
-		addr_text(&o.addr, where, sizeof(where)));
+	eph_note("listening on http://%s/metrics", addr_text(&o.addr, where, sizeof(where)));
 	ret = event_loop(&s);
 	MHD_stop_daemon(d);
 	if (s.bad_records)
-		fprintf(stderr, "ephtrace serve: %llu malformed records ignored\n",
-			(unsigned long long)s.bad_records);
+		eph_note("%llu malformed records ignored", (unsigned long long)s.bad_records);
 	eph_httplimit__stats(s.hl, &hs);
 	if (hs.evicted || hs.expired || hs.untracked)
-		fprintf(stderr,
-			"ephtrace serve: HTTP connections shut down: %llu to make room, %llu at the "
-			"%d s request deadline (%llu beyond the table)\n",
-			(unsigned long long)hs.evicted, (unsigned long long)hs.expired,
-			SERVE_REQUEST_DEADLINE_S, (unsigned long long)hs.untracked);
+		eph_note("HTTP connections shut down: %llu to make room, %llu at the %d s request "
+			 "deadline (%llu beyond the table)",
+			 (unsigned long long)hs.evicted, (unsigned long long)hs.expired,
+			 SERVE_REQUEST_DEADLINE_S, (unsigned long long)hs.untracked);
 out_close:
 	if (fd >= 0)
 		close(fd);

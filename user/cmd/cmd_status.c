@@ -15,6 +15,7 @@
 #include "app.h"
 #include "cli.h"
 #include "commands.h"
+#include "msg.h"
 #include "netns.h"
 #include "occupancy.h"
 #include "portiter.h"
@@ -142,7 +143,7 @@ static struct eph_portiter *open_portiter(bool verbose)
 
 	pi = eph_portiter__open(verbose, why, sizeof(why));
 	if (!pi && verbose)
-		fprintf(stderr, "ephtrace status: port iterator: %s (going on without it)\n", why);
+		eph_note("port iterator: %s (going on without it)", why);
 	return pi;
 }
 
@@ -157,14 +158,12 @@ static void report_buckets(const struct status_opts *o, const struct eph_sockdia
 	if (!o->verbose || !so->portiter)
 		return;
 	if (!buckets_known(so))
-		fprintf(stderr,
-			"ephtrace status: port iterator: failed in %u network namespaces: %s\n",
-			so->no_buckets, strerror(-so->bucket_err));
+		eph_note("port iterator: failed in %u network namespaces: %s", so->no_buckets,
+			 strerror(-so->bucket_err));
 	else if (so->no_bound)
-		fprintf(stderr,
-			"ephtrace status: port iterator: no whole walk of the bind hash in %u "
-			"network namespaces: their bound-only TCP sockets are not listed\n",
-			so->no_bound);
+		eph_note("port iterator: no whole walk of the bind hash in %u network namespaces: "
+			 "their bound-only TCP sockets are not listed",
+			 so->no_bound);
 }
 
 struct learn_ctx {
@@ -199,7 +198,7 @@ static int learn_owners(struct eph_occ *occ, uint64_t now)
 int cmd_status(int argc, char **argv)
 {
 	struct status_opts o = { .limit = STATUS_DEFAULT_LIMIT };
-	struct eph_sockdiag_opts so = { .warn = stderr };
+	struct eph_sockdiag_opts so = { .warn = true };
 	struct eph_occ_opts oo = { 0 };
 	struct strbuf sb = STRBUF_INIT;
 	struct eph_netns_list *l;
@@ -215,21 +214,19 @@ int cmd_status(int argc, char **argv)
 	ret = 1;
 	l = eph_netns_list__new();
 	if (!l) {
-		fprintf(stderr, "ephtrace status: cannot find network namespaces: %s\n",
-			strerror(errno));
+		eph_err("cannot find network namespaces: %s", strerror(errno));
 		return 1;
 	}
 	if (o.netns && !eph_netns_list__find(l, o.netns)) {
-		fprintf(stderr,
-			"ephtrace status: network namespace %u not found (no process in it, "
-			"not in /run/netns, or not visible without root)\n",
+		eph_err("network namespace %u not found (no process in it, not in /run/netns, or not "
+			"visible without root)",
 			o.netns);
 		goto out_free_list;
 	}
 	oo.max_ports = o.max_ports;
 	occ = eph_occ__new(&oo);
 	if (!occ) {
-		fprintf(stderr, "ephtrace status: out of memory\n");
+		eph_err("out of memory");
 		goto out_free_list;
 	}
 	so.portiter = open_portiter(o.verbose);
@@ -237,14 +234,13 @@ int cmd_status(int argc, char **argv)
 	wall = clock_ns(CLOCK_REALTIME);
 	err = eph_sockdiag_seed(occ, l, o.netns, now, &so);
 	if (err) {
-		fprintf(stderr, "ephtrace status: no network namespace could be read: %s\n",
-			strerror(-err));
+		eph_err("no network namespace could be read: %s", strerror(-err));
 		goto out_free_occ;
 	}
 	report_buckets(&o, &so);
 	err = learn_owners(occ, now);
 	if (err) {
-		fprintf(stderr, "ephtrace status: out of memory\n");
+		eph_err("out of memory");
 		goto out_free_occ;
 	}
 	err = o.json ? eph_occ__json(occ, &sb, now, wall, 0) :
@@ -252,13 +248,13 @@ int cmd_status(int argc, char **argv)
 	if (!err && o.json)
 		err = sb_putc(&sb, '\n');
 	if (err) {
-		fprintf(stderr, "ephtrace status: out of memory\n");
+		eph_err("out of memory");
 		goto out_free_occ;
 	}
 	fwrite(sb.buf, 1, sb.len, stdout);
 	if (eph_occ__dropped(occ))
-		fprintf(stderr, "ephtrace status: %llu ports not tracked (--max-ports)\n",
-			(unsigned long long)eph_occ__dropped(occ));
+		eph_note("%llu ports not tracked (--max-ports)",
+			 (unsigned long long)eph_occ__dropped(occ));
 	ret = fflush(stdout) ? 1 : 0;
 out_free_occ:
 	eph_portiter__free(so.portiter);

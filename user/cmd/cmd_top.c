@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "format.h"
+#include "msg.h"
 #include "tracker.h"
 
 static const char usage[] =
@@ -205,16 +206,15 @@ int cmd_top(int argc, char **argv)
 	if (eph_parse_only)
 		return 0;
 	to.mono_to_wall = eph_mono_to_wall_ns();
-	to.warn = stderr;
+	to.warn = true;
 	to.verbose = lo.verbose;
 	/* attach first, then seed: what happens in between waits in the ring buffer */
-	ret = eph_start("top", &lo, eph_tracker__record, &t, &l);
+	ret = eph_start(&lo, eph_tracker__record, &t, &l);
 	if (ret)
 		goto out;
 	err = eph_tracker__init(&t, &to);
 	if (err) {
-		fprintf(stderr, "ephtrace top: cannot read the sockets of any namespace: %s\n",
-			strerror(-err));
+		eph_err("cannot read the sockets of any namespace: %s", strerror(-err));
 		ret = 1;
 		goto out;
 	}
@@ -241,7 +241,7 @@ int cmd_top(int argc, char **argv)
 			break;
 	}
 	if (err && err != -EPIPE) {
-		fprintf(stderr, "ephtrace top: %s\n", strerror(-err));
+		eph_err("%s", strerror(-err));
 		ret = 1;
 	}
 out:

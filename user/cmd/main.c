@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "msg.h"
 
 static const struct {
 	const char *name;
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		argv[0] = "top";
+		eph_msg_cmd("top");
 		eph_signals_init();
 		return cmd_top(argc, argv);
 	}
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
+		eph_msg_cmd(commands[i].name);
 		if (commands[i].until_stopped)
 			eph_signals_init();
 		return commands[i].fn(argc - 1, argv + 1);

@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "loader_int.h"
 #include "mounts.h"
+#include "msg.h"
 #include "preempt.h"
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
@@ -241,27 +242,26 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		if (o->verbose || (backend == EPH_BACKEND_FENTRY &&
 				   eph_hookplan_count(&l->plan, EPH_BACKEND_KPROBE))) {
 			eph_hookplan_describe(&l->plan, plan, sizeof(plan));
-			fprintf(stderr, "ephtrace: hooks: %s\n", plan);
+			eph_note("hooks: %s", plan);
 		}
 	}
 	eph_degraded(l, l->backend, plan, sizeof(plan));
 	if (l->skel->rodata->nested_only) /* a test's setting: said, so that the test knows */
-		fprintf(stderr, "ephtrace: EPH_TEST_NESTED=1: the *_nested twins do the work of the "
-				"hooks that have them\n");
+		eph_note("EPH_TEST_NESTED=1: the *_nested twins do the work of the hooks that "
+			 "have them");
 	for (line = plan; *line; line = next + 1) { /* what this kernel's BPF costs: said always */
 		next = strchrnul(line, '\n');
-		fprintf(stderr, "ephtrace: %.*s\n", (int)(next - line), line);
+		eph_note("%.*s", (int)(next - line), line);
 		if (!*next)
 			break;
 	}
 	if (o->verbose)
-		fprintf(stderr,
-			"ephtrace: backend %s: kernel BTF read in %.1f ms, BPF object opened in "
-			"%.1f ms, loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached "
-			"in %.1f ms%s\n",
-			eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1], l->nr_links,
-			stage_ms() - t[2],
-			tries ? " (the last of several tries: see the hooks)" : "");
+		eph_note("backend %s: kernel BTF read in %.1f ms, BPF object opened in %.1f ms, "
+			 "loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached in %.1f "
+			 "ms%s",
+			 eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1],
+			 l->nr_links, stage_ms() - t[2],
+			 tries ? " (the last of several tries: see the hooks)" : "");
 	return 0;
 }
 
@@ -294,17 +294,34 @@ static void preemptible_kernel(const struct eph_loader_opts *o, const char *mode
 	if (o->backend == EPH_BACKEND_AUTO) {
 		order[0] = EPH_BACKEND_KPROBE;
 		order[1] = EPH_BACKEND_FENTRY;
-		fprintf(stderr,
-			"ephtrace: %s kernel: trying kprobe before fentry (the kernel can preempt an "
-			"fentry program and then skips the runs that find it busy on that CPU)\n",
-			model);
+		eph_note("%s kernel: trying kprobe before fentry (the kernel can preempt an fentry "
+			 "program and then skips the runs that find it busy on that CPU)",
+			 model);
 	} else if (o->backend == EPH_BACKEND_FENTRY) {
-		fprintf(stderr,
-			"ephtrace: %s kernel: the kernel can preempt an fentry program and then skips "
-			"the runs that find it busy on that CPU: each skipped run is counted as "
-			"missed, and in the drops (--backend kprobe has no such gap)\n",
-			model);
+		eph_note("%s kernel: the kernel can preempt an fentry program and then skips the "
+			 "runs that find it busy on that CPU: each skipped run is counted as "
+			 "missed, and in the drops (--backend kprobe has no such gap)",
+			 model);
 	}
+}
+
+/* Why no backend attached: the one asked for, with a hint, or each that auto tried. */
+static void no_backend(const struct eph_loader_opts *o, const int order[4], char why[4][480])
+{
+	const char *more = o->verbose ? "" : "\n  (-v shows libbpf's messages)";
+	int i;
+
+	if (o->backend == EPH_BACKEND_AUTO) {
+		eph_err("no backend could attach:\n  %s: %s\n  %s: %s\n  %s: %s\n  %s: %s%s",
+			eph_backend_name(order[0]), why[0], eph_backend_name(order[1]), why[1],
+			eph_backend_name(order[2]), why[2], eph_backend_name(order[3]), why[3],
+			more);
+		return;
+	}
+	for (i = 0; i < 3 && order[i] != o->backend; i++)
+		;
+	eph_err("backend %s: %s\n  %s%s", eph_backend_name(o->backend), why[i],
+		backend_hint(o->backend), more);
 }
 
 int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn_ctx,
@@ -330,10 +347,10 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	btf_ms = stage_ms() - btf_ms;
 	if (!kbtf) {
 		err = -errno;
-		fprintf(stderr, "ephtrace: cannot read the kernel's BTF (%s): %s\n",
+		eph_err("cannot read the kernel's BTF (%s): %s\n"
+			"  ephtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, or --btf FILE "
+			"with this kernel's BTF",
 			o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux", strerror(-err));
-		fprintf(stderr, "  ephtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, or "
-				"--btf FILE with this kernel's BTF\n");
 		goto out_free;
 	}
 	/* the BPF side takes the ring buffer only where this BTF has struct bpf_ringbuf (CO-RE):
@@ -350,30 +367,21 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		if (!err)
 			break;
 		if (l->abi_mismatch) { /* the same object for every backend: none to try */
-			fprintf(stderr, "ephtrace: %s\n", why[i]);
+			eph_err("%s", why[i]);
 			btf__free(kbtf);
 			goto out_free;
 		}
-		if (o->verbose || o->backend != EPH_BACKEND_AUTO)
-			fprintf(stderr, "ephtrace: backend %s: %s\n", eph_backend_name(order[i]),
-				why[i]);
+		if (o->verbose && o->backend == EPH_BACKEND_AUTO)
+			eph_note("backend %s: %s", eph_backend_name(order[i]), why[i]);
 	}
 	btf__free(kbtf);
 	if (err) {
-		if (o->backend == EPH_BACKEND_AUTO) {
-			fprintf(stderr, "ephtrace: no backend could attach:\n");
-			for (i = 0; i < 4; i++)
-				fprintf(stderr, "  %s: %s\n", eph_backend_name(order[i]), why[i]);
-		} else {
-			fprintf(stderr, "  %s\n", backend_hint(o->backend));
-		}
-		if (!o->verbose)
-			fprintf(stderr, "  (-v shows libbpf's messages)\n");
+		no_backend(o, order, why);
 		goto out_free;
 	}
 	err = fn ? eph_evbuf__open(&l->buf, bpf_map__fd(l->skel->maps.events), fn, fn_ctx) : 0;
 	if (err) {
-		fprintf(stderr, "ephtrace: failed to create the %s reader: %s\n",
+		eph_err("failed to create the %s reader: %s",
 			l->buf.perf ? "perf buffer" : "ring buffer", strerror(-err));
 		goto out_free;
 	}
@@ -381,7 +389,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 		char what[160];
 
 		eph_evbuf__describe(&l->buf, what, sizeof(what));
-		fprintf(stderr, "ephtrace: events: %s\n", what);
+		eph_note("events: %s", what);
 	}
 	*out = l;
 	return 0;

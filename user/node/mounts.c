@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mounts.h"
+#include "msg.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
@@ -34,8 +35,7 @@ void eph_mnt_undo(struct eph_mnt *m)
 		umount2(m->target, MNT_DETACH); /* what was attached does not need it */
 	if (m->private &&
 	    (setns(m->oldns, CLONE_NEWNS) || fchdir(m->root) || chroot(".") || fchdir(m->cwd)))
-		fprintf(stderr, "ephtrace: cannot return to the original mount namespace: %s\n",
-			strerror(errno));
+		eph_err("cannot return to the original mount namespace: %s", strerror(errno));
 	if (m->made_dir)
 		rmdir(m->target);
 	if (m->oldns >= 0)

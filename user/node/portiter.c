@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "msg.h"
 #include "portiter.h"
 #include "portiter.skel.h"
 #include "sockdiag.h"
@@ -119,7 +120,7 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 			 "(include/ephtrace.h): they come from different builds; rebuild both "
 			 "(make clean && make)",
 			 pi->skel->rodata->eph_abi_version, EPH_ABI_VERSION);
-		fprintf(stderr, "ephtrace: port iterator: %s\n", err);
+		eph_err("port iterator: %s", err);
 		return -EPROTO;
 	}
 	e = -set_walk(pi);

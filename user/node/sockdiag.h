@@ -120,7 +120,7 @@ int eph_owners__fill_copy(const struct eph_owners *o, struct eph_occ_sock *socks
 
 /* What a seed or a reconcile uses besides sock_diag, and what it found (NULL: nothing). */
 struct eph_sockdiag_opts {
-	FILE *warn; /* namespaces that cannot be read are reported here, or NULL */
+	bool warn; /* namespaces that cannot be read are said on stderr (eph_err()) */
 	struct eph_portiter *portiter; /* bind buckets of the TCP ports (EPH_BUCKET_*), or NULL */
 	/* the owners of the sockets: a cache kept between snapshots (eph_owners__update() with
 	 * hints and whole), or NULL: one whole walk over /proc of its own */
@@ -167,7 +167,7 @@ struct eph_sockdiag_snap {
  * Read the range and the TIME_WAIT settings, and dump the sockets, of every namespace of l (or
  * only the one with inode only_netns, when not 0), and the owners of the sockets on a port of
  * their namespace's range, into *out (free with eph_sockdiag_snap__free()). Namespaces that
- * cannot be read are in it with their error, and a warning on o->warn. Returns 0, -ENOMEM or
+ * cannot be read are in it with their error, said on stderr if o->warn. Returns 0, -ENOMEM or
  * -ECANCELED (o->cancel).
  */
 int eph_sockdiag_collect(const struct eph_netns_list *l, uint32_t only_netns,
@@ -218,7 +218,7 @@ int eph_sockdiag_apply(struct eph_occ *occ, const struct eph_sockdiag_snap *s, b
  * only_netns, when not 0). The snapshot lists bound-only TCP sockets (eph_occ__set_bound_listed)
  * when the kernel's sock_diag does (6.8+), or when the port iterator found them in every
  * namespace read. Namespaces that cannot be read are added to occ without a range, with a
- * warning on o->warn. Returns 0 if at least one namespace was read, else -errno of the first
+ * message if o->warn. Returns 0 if at least one namespace was read, else -errno of the first
  * failure.
  */
 int eph_sockdiag_seed(struct eph_occ *occ, const struct eph_netns_list *l, uint32_t only_netns,

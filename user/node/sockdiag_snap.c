@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "msg.h"
 #include "sockdiag.h"
 #include "sockdiag_int.h"
 #include "strbuf.h"
@@ -73,12 +74,12 @@ static int read_ns(void *ctx)
 	return 0;
 }
 
-static void warn_ns(FILE *warn, const struct eph_netns *ns, const char *what, int err)
+static void warn_ns(bool warn, const struct eph_netns *ns, const char *what, int err)
 {
 	if (!warn)
 		return;
-	fprintf(warn, "ephtrace: netns %u (%s): %s: %s%s\n", ns->inode, ns->path, what,
-		strerror(-err), err == -EPERM || err == -EACCES ? " (run as root to see it)" : "");
+	eph_err("netns %u (%s): %s: %s%s", ns->inode, ns->path, what, strerror(-err),
+		err == -EPERM || err == -EACCES ? " (run as root to see it)" : "");
 }
 
 /* Whether the port iterator gave the buckets of a namespace read, and its bound-only sockets

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "msg.h"
 #include "portiter.h"
 #include "procinfo.h"
 #include "sockdiag.h"
@@ -160,7 +161,7 @@ static void open_portiter(struct eph_tracker *t)
 
 	t->portiter = eph_portiter__open(t->o.verbose, why, sizeof(why));
 	if (!t->portiter && t->o.verbose && t->o.warn)
-		fprintf(t->o.warn, "ephtrace: port iterator: %s (going on without it)\n", why);
+		eph_note("port iterator: %s (going on without it)", why);
 }
 
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)

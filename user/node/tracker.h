@@ -30,10 +30,10 @@ struct eph_tracker_opts {
 	uint32_t window_ms;	 /* rate window (0: default) */
 	uint64_t resync_ms;	 /* sock_diag reconciliation interval (0: never) */
 	int64_t mono_to_wall;	 /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	FILE *warn;		 /* where namespaces that cannot be read are reported, or NULL */
-	bool verbose;		 /* why the port iterator cannot be used (on warn), libbpf's log */
+	bool warn;		 /* namespaces that cannot be read are said on stderr */
+	bool verbose;		 /* why the port iterator cannot be used (if warn), libbpf's log */
 	struct eph_procinfo *pi; /* the command's own (kept), or NULL: the tracker makes one */
-	FILE *log;		 /* a line per resync applied (what, how long), or NULL */
+	bool log;		 /* a line per resync applied (what, how long) on stderr */
 };
 
 /* How the resyncs went (CLOCK_MONOTONIC durations). */

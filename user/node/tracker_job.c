@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "msg.h"
 #include "netns.h"
 #include "procinfo.h"
 #include "sockdiag.h"
@@ -222,15 +223,14 @@ static void log_resync(const struct eph_tracker *t, const struct eph_tracker_job
 	const struct eph_sockdiag_snap *s = j->snap;
 	const struct eph_owners_stats *os = &s->owners;
 
-	fprintf(t->o.log,
-		"ephtrace: resync: %zu namespaces, %zu sockets (%zu released meanwhile); owners "
-		"of %zu known, %zu looked for in %zu of %zu processes%s, %zu not found; "
-		"collected in %llu ms (dumps %llu), applied in %.1f ms\n",
-		s->nns, s->nsocks, released, os->carried, os->wanted - os->carried, os->scanned,
-		os->listed, os->whole ? " (all)" : "", os->unfound,
-		(unsigned long long)(t->stats.collect_ns / 1000000),
-		(unsigned long long)((s->dumped_ns - s->start_ns) / 1000000),
-		t->stats.apply_ns / 1e6);
+	eph_note("resync: %zu namespaces, %zu sockets (%zu released meanwhile); owners of %zu "
+		 "known, %zu looked for in %zu of %zu processes%s, %zu not found; collected in "
+		 "%llu ms (dumps %llu), applied in %.1f ms",
+		 s->nns, s->nsocks, released, os->carried, os->wanted - os->carried, os->scanned,
+		 os->listed, os->whole ? " (all)" : "", os->unfound,
+		 (unsigned long long)(t->stats.collect_ns / 1000000),
+		 (unsigned long long)((s->dumped_ns - s->start_ns) / 1000000),
+		 t->stats.apply_ns / 1e6);
 }
 
 /* The snapshot of a job to the occupancy (the ring buffer drained first). */
