@@ -2,7 +2,8 @@
 /*
  * A JSON writer over a strbuf: keys and values appended in order, the first error kept (every
  * call after it does nothing), so that a writer checks once at the end (jsonw_end()). Numbers
- * that are not finite, and values not known, are written null. No libbpf.
+ * that are not finite, and values not known, are written null. The one JSON writer of user/:
+ * every command's JSON goes through it. No libbpf.
  */
 #ifndef EPH_JSONW_H
 #define EPH_JSONW_H
