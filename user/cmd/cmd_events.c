@@ -16,6 +16,7 @@
 #include "procinfo.h"
 #include "findings.h"
 #include "format.h"
+#include "jsonw.h"
 #include "loader.h"
 #include "msg.h"
 #include "summary.h"
@@ -81,11 +82,17 @@ static int explain(struct events_ctx *c, const struct eph_rec *r)
 		return err;
 	f = c->tracking ? eph_findings__explain(&c->fs, &r->ev) : NULL;
 	if (c->json) {
+		struct jsonw w = { .sb = &c->sb };
+
 		c->sb.len--; /* the closing brace */
-		err = sb_puts(&c->sb, ",\"explain\":");
-		if (!err)
-			err = f ? eph_finding__json(f, &c->sb) : sb_puts(&c->sb, "null");
-		return err ? err : sb_putc(&c->sb, '}');
+		if (f) {
+			jsonw_key(&w, "explain");
+			w.err = w.err ?: eph_finding__json(f, &c->sb);
+		} else {
+			jsonw_null(&w, "explain");
+		}
+		jsonw_raw(&w, "}");
+		return w.err;
 	}
 	if (!f)
 		return sb_puts(&c->sb, "\n  why: no finding accounts for it (yet)");

@@ -46,9 +46,7 @@ int eph_finding__json(const struct eph_finding *f, struct strbuf *sb)
 	size_t start = sb->len;
 
 	json_one(&w, f);
-	if (w.err)
-		sb->len = start;
-	return w.err;
+	return jsonw_end(&w, start);
 }
 
 int eph_findings__json(const struct eph_findings *fs, struct strbuf *sb)
@@ -62,9 +60,7 @@ int eph_findings__json(const struct eph_findings *fs, struct strbuf *sb)
 		json_one(&w, &fs->f[i]);
 	}
 	jsonw_raw(&w, "]");
-	if (w.err)
-		sb->len = start;
-	return w.err;
+	return jsonw_end(&w, start);
 }
 
 /* text after prefix, wrapped at TEXT_COLS on spaces, each further line indented. */

@@ -10,6 +10,7 @@
 
 #include "container_out.h"
 #include "format.h"
+#include "jsonw.h"
 
 #define NSEC_PER_SEC UINT64_C(1000000000)
 #define ADDR_LEN INET6_ADDRSTRLEN
@@ -22,91 +23,13 @@
  */
 #define TEXT_FMT "%-8s %-7s %-16s %-5s %-8s %-15s %-5s %-15s %-5s %-13s %s"
 
-/*
- * A JSON object written member by member. The first error sticks in err and later calls do
- * nothing, so the caller checks once, at the end.
- */
-struct json_obj {
-	struct strbuf *sb;
-	int err;
-	char sep; /* '{' before the first member, ',' before the others */
-};
-
-/* "key": with what goes before it; false if an error is pending. */
-static bool json_key(struct json_obj *o, const char *key)
-{
-	char head[2] = { o->sep, '"' };
-
-	o->sep = ',';
-	if (!o->err)
-		o->err = sb_append(o->sb, head, sizeof(head));
-	if (!o->err)
-		o->err = sb_puts(o->sb, key);
-	if (!o->err)
-		o->err = sb_append(o->sb, "\":", 2);
-	return !o->err;
-}
-
-/* A literal value: null, true, false. */
-static void json_lit(struct json_obj *o, const char *key, const char *lit)
-{
-	if (json_key(o, key))
-		o->err = sb_puts(o->sb, lit);
-}
-
-/* A string, or null when s is NULL. */
-static void json_str(struct json_obj *o, const char *key, const char *s, size_t n)
-{
-	if (!s)
-		json_lit(o, key, "null");
-	else if (json_key(o, key))
-		o->err = sb_json_str(o->sb, s, n);
-}
-
-static void json_u64(struct json_obj *o, const char *key, uint64_t v, bool known)
-{
-	if (!known)
-		json_lit(o, key, "null");
-	else if (json_key(o, key))
-		o->err = sb_u64(o->sb, v);
-}
-
-static void json_i64(struct json_obj *o, const char *key, int64_t v)
-{
-	if (json_key(o, key) && v < 0)
-		o->err = sb_putc(o->sb, '-');
-	if (!o->err)
-		o->err = sb_u64(o->sb, v < 0 ? -(uint64_t)v : (uint64_t)v);
-}
-
-static void json_addr(struct json_obj *o, const char *key, uint8_t family, const uint8_t addr[16],
-		      bool known)
-{
-	char buf[ADDR_LEN];
-
-	if (!known || eph_addr_str(family, addr, buf, sizeof(buf)))
-		json_lit(o, key, "null");
-	else
-		json_str(o, key, buf, sizeof(buf));
-}
-
-static void json_time(struct json_obj *o, const char *key, uint64_t wall_ns)
-{
-	if (json_key(o, key))
-		o->err = sb_putc(o->sb, '"');
-	if (!o->err)
-		o->err = eph_format_time(o->sb, wall_ns);
-	if (!o->err)
-		o->err = sb_putc(o->sb, '"');
-}
-
 int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *backend)
 {
 	const struct eph_event *ev = &r->ev;
-	struct json_obj o = { .sb = sb, .sep = '{' };
+	struct jsonw w = { .sb = sb };
 	bool held = ev->type == EPH_RELEASE && (ev->flags & EPH_F_HELD);
 	const char *errname = NULL;
-	size_t old_len = sb->len;
+	size_t start = sb->len;
 	char errbuf[ERRNAME_LEN];
 
 	if (!backend)
@@ -114,43 +37,34 @@ int eph_format_json(struct strbuf *sb, const struct eph_rec *r, const char *back
 	if (ev->err)
 		errname = eph_errno_name(ev->err, errbuf, sizeof(errbuf));
 
-	json_str(&o, "event", eph_type_name(ev->type), SIZE_MAX);
-	json_str(&o, "op", eph_op_name(ev->op), SIZE_MAX);
-	json_str(&o, "proto", eph_proto_name(ev->proto), SIZE_MAX);
-	json_str(&o, "family", eph_family_name(ev->family), SIZE_MAX);
-	json_u64(&o, "pid", ev->pid, true);
-	json_u64(&o, "tid", ev->tid, true);
-	json_str(&o, "comm", ev->comm, sizeof(ev->comm));
-	json_str(&o, "process_comm", eph_proc_comm(ev), EPH_COMM_LEN);
-	json_u64(&o, "cgroup_id", ev->cgroup_id, true);
-	json_u64(&o, "netns", ev->netns, true);
-	json_addr(&o, "saddr", ev->family, ev->saddr, ev->flags & EPH_F_SADDR);
-	json_u64(&o, "sport", ev->sport, true);
-	json_addr(&o, "daddr", ev->family, ev->daddr, ev->flags & EPH_F_DEST);
-	json_u64(&o, "dport", ev->dport, ev->flags & EPH_F_DEST);
-	json_u64(&o, "requested_port", ev->req_port, ev->flags & EPH_F_REQ);
-	json_lit(&o, "ephemeral", ev->flags & EPH_F_EPHEMERAL ? "true" : "false");
-	json_lit(&o, "bound", ev->flags & EPH_F_BOUND ? "true" : "false");
-	json_lit(&o, "bind_address_no_port", ev->flags & EPH_F_NO_PORT ? "true" : "false");
-	json_str(&o, "error", errname, SIZE_MAX);
-	json_i64(&o, "errno", ev->err);
-	json_u64(&o, "search_ns", ev->search_ns, ev->flags & EPH_F_SEARCH);
-	json_u64(&o, "held_ns", ev->held_ns, held);
-	json_time(&o, "time", r->wall_ns);
-	json_str(&o, "backend", backend, SIZE_MAX);
-	if (!o.err) {
-		struct jsonw w = { .sb = sb };
-
-		eph_container__json(&w, r->ct);
-		o.err = w.err ?: sb_putc(sb, '}');
-	}
-
-	if (o.err) {
-		sb->len = old_len;
-		if (sb->buf)
-			sb->buf[old_len] = '\0';
-	}
-	return o.err;
+	jsonw_raw(&w, "{");
+	jsonw_str(&w, "event", eph_type_name(ev->type), SIZE_MAX);
+	jsonw_str(&w, "op", eph_op_name(ev->op), SIZE_MAX);
+	jsonw_str(&w, "proto", eph_proto_name(ev->proto), SIZE_MAX);
+	jsonw_str(&w, "family", eph_family_name(ev->family), SIZE_MAX);
+	jsonw_u64(&w, "pid", ev->pid);
+	jsonw_u64(&w, "tid", ev->tid);
+	jsonw_str(&w, "comm", ev->comm, sizeof(ev->comm));
+	jsonw_str(&w, "process_comm", eph_proc_comm(ev), EPH_COMM_LEN);
+	jsonw_u64(&w, "cgroup_id", ev->cgroup_id);
+	jsonw_u64(&w, "netns", ev->netns);
+	jsonw_addr(&w, "saddr", ev->family, ev->flags & EPH_F_SADDR ? ev->saddr : NULL);
+	jsonw_u64(&w, "sport", ev->sport);
+	jsonw_addr(&w, "daddr", ev->family, ev->flags & EPH_F_DEST ? ev->daddr : NULL);
+	jsonw_u64_or_null(&w, "dport", ev->dport, ev->flags & EPH_F_DEST);
+	jsonw_u64_or_null(&w, "requested_port", ev->req_port, ev->flags & EPH_F_REQ);
+	jsonw_bool(&w, "ephemeral", ev->flags & EPH_F_EPHEMERAL);
+	jsonw_bool(&w, "bound", ev->flags & EPH_F_BOUND);
+	jsonw_bool(&w, "bind_address_no_port", ev->flags & EPH_F_NO_PORT);
+	jsonw_str(&w, "error", errname, SIZE_MAX);
+	jsonw_i64(&w, "errno", ev->err);
+	jsonw_u64_or_null(&w, "search_ns", ev->search_ns, ev->flags & EPH_F_SEARCH);
+	jsonw_u64_or_null(&w, "held_ns", ev->held_ns, held);
+	jsonw_time(&w, "time", r->wall_ns);
+	jsonw_str(&w, "backend", backend, SIZE_MAX);
+	eph_container__json(&w, r->ct);
+	jsonw_raw(&w, "}");
+	return jsonw_end(&w, start);
 }
 
 /*

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "event.h"
-#include "format.h"
 #include "hist.h"
+#include "jsonw.h"
 
 const char *eph_hist_kind_name(uint8_t kind)
 {
@@ -254,43 +254,52 @@ int eph_hists__text(struct strbuf *sb, const struct eph_hists *h)
 	return err;
 }
 
-static int json_name(struct strbuf *sb, const char *key, const char *val)
+/* One histogram: {"kind",...,"buckets":[{"low","high","count"}]}, non-empty buckets only. */
+static void json_hist(struct jsonw *w, const struct eph_hist *e)
 {
-	return sb_printf(sb, ",\"%s\":", key) ?: (val ? sb_json_str(sb, val, strlen(val))
-						      : sb_puts(sb, "null"));
+	char ebuf[16];
+	const char *result = NULL;
+	size_t s;
+
+	if (e->key.kind != EPH_HIST_HOLD)
+		result = result_name(e->key.result, ebuf, sizeof(ebuf));
+	jsonw_raw(w, "{");
+	jsonw_str(w, "kind", eph_hist_kind_name(e->key.kind), SIZE_MAX);
+	jsonw_str(w, "proto", eph_proto_name(e->key.proto), SIZE_MAX);
+	jsonw_str(w, "family", eph_family_name(e->key.family), SIZE_MAX);
+	jsonw_str(w, "result", result, SIZE_MAX);
+	jsonw_str(w, "unit", "ns", SIZE_MAX);
+	jsonw_u64(w, "count", e->count);
+	jsonw_u64(w, "sum", e->sum_ns);
+	jsonw_u64(w, "untimed", e->untimed);
+	jsonw_key(w, "buckets");
+	jsonw_raw(w, "[");
+	for (s = 0; s < EPH_HIST_SLOTS; s++) {
+		if (!e->slots[s])
+			continue;
+		jsonw_elem(w);
+		jsonw_raw(w, "{");
+		jsonw_u64(w, "low", s ? 1ull << s : 0);
+		jsonw_u64(w, "high", (2ull << s) - 1);
+		jsonw_u64(w, "count", e->slots[s]);
+		jsonw_raw(w, "}");
+	}
+	jsonw_raw(w, "]}");
 }
 
 int eph_hists__json(struct strbuf *sb, const struct eph_hists *h, uint64_t wall_ns)
 {
-	char ebuf[16];
-	size_t i, s;
-	int err;
+	struct jsonw w = { .sb = sb };
+	size_t i, start = sb->len;
 
-	err = sb_puts(sb, "{\"time\":\"") ?: eph_format_time(sb, wall_ns) ?:
-		      sb_puts(sb, "\",\"histograms\":[");
-	for (i = 0; i < h->n && !err; i++) {
-		const struct eph_hist *e = &h->v[i];
-		bool first = true;
-
-		err = sb_puts(sb, i ? ",{" : "{") ?:
-			      sb_printf(sb, "\"kind\":\"%s\"", eph_hist_kind_name(e->key.kind)) ?:
-			      json_name(sb, "proto", eph_proto_name(e->key.proto)) ?:
-			      json_name(sb, "family", eph_family_name(e->key.family)) ?:
-			      json_name(sb, "result", e->key.kind == EPH_HIST_HOLD ? NULL :
-						result_name(e->key.result, ebuf, sizeof(ebuf))) ?:
-			      sb_printf(sb, ",\"unit\":\"ns\",\"count\":%" PRIu64 ",\"sum\":%" PRIu64
-					",\"untimed\":%" PRIu64 ",\"buckets\":[", e->count, e->sum_ns,
-					e->untimed);
-		for (s = 0; s < EPH_HIST_SLOTS && !err; s++) {
-			if (!e->slots[s])
-				continue;
-			err = sb_printf(sb, "%s{\"low\":%" PRIu64 ",\"high\":%" PRIu64
-					",\"count\":%" PRIu64 "}", first ? "" : ",",
-					(uint64_t)(s ? (1ull << s) : 0), (uint64_t)((2ull << s) - 1),
-					e->slots[s]);
-			first = false;
-		}
-		err = err ?: sb_puts(sb, "]}");
+	jsonw_raw(&w, "{");
+	jsonw_time(&w, "time", wall_ns);
+	jsonw_key(&w, "histograms");
+	jsonw_raw(&w, "[");
+	for (i = 0; i < h->n; i++) {
+		jsonw_elem(&w);
+		json_hist(&w, &h->v[i]);
 	}
-	return err ?: sb_puts(sb, "]}");
+	jsonw_raw(&w, "]}");
+	return jsonw_end(&w, start);
 }

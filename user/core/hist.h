@@ -54,7 +54,8 @@ int eph_log2_text(struct strbuf *sb, const uint64_t *slots, unsigned int n, cons
 int eph_hists__text(struct strbuf *sb, const struct eph_hists *h);
 /* {"time":"..","histograms":[{"kind","proto","family","result","unit":"ns","count","sum",
  *  "untimed","buckets":[{"low","high","count"}]}]} (non-empty buckets only; count: the calls
- *  timed, untimed: those the backend could not time), no newline. */
+ *  timed, untimed: those the backend could not time), no newline. On error nothing is
+ *  appended. */
 int eph_hists__json(struct strbuf *sb, const struct eph_hists *h, uint64_t wall_ns);
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "event.h"
+#include "format.h"
 #include "jsonw.h"
 
 void jsonw_raw(struct jsonw *w, const char *s)
@@ -12,25 +13,37 @@ void jsonw_raw(struct jsonw *w, const char *s)
 		w->err = sb_puts(w->sb, s);
 }
 
-static char last_char(const struct jsonw *w)
+/* A comma goes first: something other than '{' or '[' ends the buffer. */
+static bool needs_comma(const struct jsonw *w)
 {
-	return w->sb->len ? w->sb->buf[w->sb->len - 1] : 0;
+	char c = w->sb->len ? w->sb->buf[w->sb->len - 1] : 0;
+
+	return c && c != '[' && c != '{';
 }
 
 void jsonw_elem(struct jsonw *w)
 {
-	char c = last_char(w);
-
-	if (!w->err && c && c != '[' && c != '{')
+	if (!w->err && needs_comma(w))
 		w->err = sb_putc(w->sb, ',');
 }
 
 void jsonw_key(struct jsonw *w, const char *name)
 {
-	jsonw_elem(w);
-	/* no printf: a record's container members come here for every event */
-	if (!w->err && name)
-		w->err = sb_putc(w->sb, '"') ?: sb_puts(w->sb, name) ?: sb_append(w->sb, "\":", 2);
+	static const char head[2] = { ',', '"' };
+	bool comma;
+
+	if (w->err)
+		return;
+	if (!name) {
+		jsonw_elem(w);
+		return;
+	}
+	/* no printf, and the comma and quote in one append: every member of every events --json
+	 * line comes here */
+	comma = needs_comma(w);
+	w->err = sb_append(w->sb, head + !comma, 1 + comma);
+	if (!w->err)
+		w->err = sb_puts(w->sb, name) ?: sb_append(w->sb, "\":", 2);
 }
 
 void jsonw_u64(struct jsonw *w, const char *name, uint64_t v)
@@ -38,6 +51,23 @@ void jsonw_u64(struct jsonw *w, const char *name, uint64_t v)
 	jsonw_key(w, name);
 	if (!w->err)
 		w->err = sb_u64(w->sb, v);
+}
+
+void jsonw_u64_or_null(struct jsonw *w, const char *name, uint64_t v, bool known)
+{
+	if (known)
+		jsonw_u64(w, name, v);
+	else
+		jsonw_null(w, name);
+}
+
+void jsonw_i64(struct jsonw *w, const char *name, int64_t v)
+{
+	jsonw_key(w, name);
+	if (!w->err && v < 0)
+		w->err = sb_putc(w->sb, '-');
+	if (!w->err)
+		w->err = sb_u64(w->sb, v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
 void jsonw_double(struct jsonw *w, const char *name, double v)
@@ -59,6 +89,12 @@ void jsonw_bool(struct jsonw *w, const char *name, int v)
 	jsonw_raw(w, v ? "true" : "false");
 }
 
+void jsonw_null(struct jsonw *w, const char *name)
+{
+	jsonw_key(w, name);
+	jsonw_raw(w, "null");
+}
+
 void jsonw_str(struct jsonw *w, const char *name, const char *s, size_t n)
 {
 	jsonw_key(w, name);
@@ -74,4 +110,22 @@ void jsonw_addr(struct jsonw *w, const char *name, uint8_t family, const uint8_t
 		jsonw_str(w, name, NULL, 0);
 	else
 		jsonw_str(w, name, buf, sizeof(buf));
+}
+
+void jsonw_time(struct jsonw *w, const char *name, uint64_t wall_ns)
+{
+	jsonw_key(w, name);
+	jsonw_raw(w, "\"");
+	if (!w->err)
+		w->err = eph_format_time(w->sb, wall_ns);
+	jsonw_raw(w, "\"");
+}
+
+int jsonw_end(struct jsonw *w, size_t start)
+{
+	if (w->err && w->sb->len > start) {
+		w->sb->len = start;
+		w->sb->buf[start] = '\0';
+	}
+	return w->err;
 }

@@ -36,8 +36,7 @@ static void json_ns(struct jsonw *w, const struct row *r)
 	jsonw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
 	jsonw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
 	jsonw_u64(w, "bucket_unknown", r->assumed);
-	jsonw_key(w, "bound_only_listed");
-	jsonw_raw(w, r->bound_unlisted ? "false" : "true");
+	jsonw_bool(w, "bound_only_listed", !r->bound_unlisted);
 	eph_container__json(w, ns->owner);
 	jsonw_raw(w, "}");
 }
@@ -102,17 +101,14 @@ static void json_failures(struct jsonw *w, const struct eph_occ *occ, const stru
 	char name[24];
 	uint32_t i;
 
-	jsonw_key(w, "failures");
 	if (!occ->started || !p) {
-		jsonw_raw(w, "null");
+		jsonw_null(w, "failures");
 		return;
 	}
+	jsonw_key(w, "failures");
 	jsonw_raw(w, "{");
-	for (i = 0; i < p->nerrs; i++) {
-		jsonw_key(w, eph_errno_name(p->errs[i].err, name, sizeof(name)));
-		if (!w->err)
-			w->err = sb_printf(w->sb, "%" PRIu64, p->errs[i].count);
-	}
+	for (i = 0; i < p->nerrs; i++)
+		jsonw_u64(w, eph_errno_name(p->errs[i].err, name, sizeof(name)), p->errs[i].count);
 	if (p->failures_other)
 		jsonw_u64(w, "OTHER", p->failures_other);
 	jsonw_raw(w, "}");
@@ -131,8 +127,10 @@ static void json_proc(struct jsonw *w, const struct eph_occ *occ, const struct r
 	jsonw_u64(w, "time_wait", r->st.time_wait);
 	jsonw_double(w, "assign_rate", p ? r->st.assign_rate : NAN);
 	json_failures(w, occ, p);
-	jsonw_key(w, "exited");
-	jsonw_raw(w, !p ? "null" : p->exited ? "true" : "false");
+	if (p)
+		jsonw_bool(w, "exited", p->exited);
+	else
+		jsonw_null(w, "exited");
 	jsonw_raw(w, "}");
 }
 
@@ -163,34 +161,40 @@ int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 		  uint64_t extra_dropped)
 {
 	struct jsonw w = { .sb = sb };
-	size_t old_len = sb->len, i;
+	size_t start = sb->len, i;
 	struct view v;
 	int err;
 
 	err = view_build(occ, now_ns, &v);
 	if (err)
 		return err;
-	jsonw_raw(&w, "{\"time\":\"");
-	if (!w.err)
-		w.err = eph_format_time(sb, wall_ns);
-	jsonw_raw(&w, "\",\"netns\":[");
+	jsonw_raw(&w, "{");
+	jsonw_time(&w, "time", wall_ns);
+	jsonw_key(&w, "netns");
+	jsonw_raw(&w, "[");
 	for (i = 0; i < v.nns; i++) {
-		jsonw_raw(&w, i ? "," : "");
+		jsonw_elem(&w);
 		json_ns(&w, &v.ns[i]);
 	}
-	jsonw_raw(&w, "],\"destinations\":[");
+	jsonw_raw(&w, "]");
+	jsonw_key(&w, "destinations");
+	jsonw_raw(&w, "[");
 	for (i = 0; i < v.ndests; i++) {
-		jsonw_raw(&w, i ? "," : "");
+		jsonw_elem(&w);
 		json_dest(&w, occ, &v.dests[i]);
 	}
-	jsonw_raw(&w, "],\"bind_scopes\":[");
+	jsonw_raw(&w, "]");
+	jsonw_key(&w, "bind_scopes");
+	jsonw_raw(&w, "[");
 	for (i = 0; i < v.nscopes; i++) {
-		jsonw_raw(&w, i ? "," : "");
+		jsonw_elem(&w);
 		json_scope(&w, &v.scopes[i]);
 	}
-	jsonw_raw(&w, "],\"processes\":[");
+	jsonw_raw(&w, "]");
+	jsonw_key(&w, "processes");
+	jsonw_raw(&w, "[");
 	for (i = 0; i < v.nprocs; i++) {
-		jsonw_raw(&w, i ? "," : "");
+		jsonw_elem(&w);
 		json_proc(&w, occ, &v.procs[i]);
 	}
 	jsonw_raw(&w, "]");
@@ -200,12 +204,7 @@ int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	jsonw_u64(&w, "resync_released", occ->resync_released);
 	jsonw_raw(&w, "}");
 	view_free(&v);
-	if (w.err) {
-		sb->len = old_len;
-		if (sb->buf)
-			sb->buf[old_len] = '\0';
-	}
-	return w.err;
+	return jsonw_end(&w, start);
 }
 
 /* ---- text ------------------------------------------------------------------------------ */

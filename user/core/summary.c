@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "summary.h"
 
 /*
@@ -282,28 +283,27 @@ static uint64_t proc_failed(const struct proc *p)
 	return n;
 }
 
-static int proc_json(struct strbuf *sb, const struct proc *p)
+static void proc_json(struct jsonw *w, const struct proc *p)
 {
 	char errbuf[ERRNAME_LEN];
 	const char *name;
 	uint32_t i;
-	int err;
 
-	err = sb_printf(sb, "{\"pid\":%" PRIu32 ",\"comm\":", p->pid);
-	if (!err)
-		err = sb_json_str(sb, p->comm, sizeof(p->comm));
-	if (!err)
-		err = sb_printf(sb, ",\"assigned\":%" PRIu64 ",\"failed\":{", p->assigned);
-	for (i = 0; !err && i < p->nerrs; i++) {
+	jsonw_raw(w, "{");
+	jsonw_u64(w, "pid", p->pid);
+	jsonw_str(w, "comm", p->comm, sizeof(p->comm));
+	jsonw_u64(w, "assigned", p->assigned);
+	jsonw_key(w, "failed");
+	jsonw_raw(w, "{");
+	for (i = 0; i < p->nerrs; i++) {
 		name = eph_errno_name(p->errs[i].err, errbuf, sizeof(errbuf));
-		err = sb_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", name, p->errs[i].count);
+		jsonw_u64(w, name, p->errs[i].count);
 	}
-	if (!err && p->failed_other)
-		err = sb_printf(sb, "%s\"" SUMMARY_OTHER "\":%" PRIu64, p->nerrs ? "," : "",
-				p->failed_other);
-	if (!err)
-		err = sb_printf(sb, "},\"held\":%" PRIu64 "}", p->held);
-	return err;
+	if (p->failed_other)
+		jsonw_u64(w, SUMMARY_OTHER, p->failed_other);
+	jsonw_raw(w, "}");
+	jsonw_u64(w, "held", p->held);
+	jsonw_raw(w, "}");
 }
 
 static void restore(struct strbuf *sb, size_t len)
@@ -321,40 +321,37 @@ void eph_summary__set_missed(struct eph_summary *s, uint64_t missed)
 int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t dropped,
 		      const char *backend)
 {
-	size_t old_len = sb->len;
+	struct jsonw w = { .sb = sb };
+	size_t start = sb->len;
 	const struct proc **v;
 	uint32_t i;
-	int err;
 
-	err = summary_sorted(s, &v);
-	if (err)
-		return err;
-	err = sb_puts(sb, "{\"event\":\"summary\",\"processes\":[");
-	for (i = 0; !err && i < s->nprocs; i++) {
-		if (i)
-			err = sb_putc(sb, ',');
-		if (!err)
-			err = proc_json(sb, v[i]);
+	w.err = summary_sorted(s, &v);
+	if (w.err)
+		return w.err;
+	jsonw_raw(&w, "{");
+	jsonw_str(&w, "event", "summary", SIZE_MAX);
+	jsonw_key(&w, "processes");
+	jsonw_raw(&w, "[");
+	for (i = 0; i < s->nprocs; i++) {
+		jsonw_elem(&w);
+		proc_json(&w, v[i]);
 	}
-	if (!err)
-		err = sb_puts(sb, "]");
-	if (!err && (s->untracked_assigned || s->untracked_failed))
-		err = sb_printf(sb, ",\"untracked\":{\"assigned\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
-				s->untracked_assigned, s->untracked_failed);
-	if (!err)
-		err = sb_printf(sb, ",\"dropped\":%" PRIu64, dropped);
-	if (!err && s->missed)
-		err = sb_printf(sb, ",\"missed\":%" PRIu64, s->missed);
-	if (!err)
-		err = sb_puts(sb, ",\"backend\":");
-	if (!err)
-		err = backend ? sb_json_str(sb, backend, strlen(backend)) : sb_puts(sb, "null");
-	if (!err)
-		err = sb_putc(sb, '}');
+	jsonw_raw(&w, "]");
+	if (s->untracked_assigned || s->untracked_failed) {
+		jsonw_key(&w, "untracked");
+		jsonw_raw(&w, "{");
+		jsonw_u64(&w, "assigned", s->untracked_assigned);
+		jsonw_u64(&w, "failed", s->untracked_failed);
+		jsonw_raw(&w, "}");
+	}
+	jsonw_u64(&w, "dropped", dropped);
+	if (s->missed)
+		jsonw_u64(&w, "missed", s->missed);
+	jsonw_str(&w, "backend", backend, SIZE_MAX);
+	jsonw_raw(&w, "}");
 	free(v);
-	if (err)
-		restore(sb, old_len);
-	return err;
+	return jsonw_end(&w, start);
 }
 
 #define SUMMARY_TEXT_FMT "%-7s %-16s %10s %10s %10s  %s"
