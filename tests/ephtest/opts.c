@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ephtest's command line (opts.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ephtest.h"
+#include "opts.h"
+
+void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ephtest [--ephtrace PATH] [--backend B] [--scenario NAME]... [--list]\n"
+		"               [--keep] [--verbose] [--timeout SECONDS]\n"
+		"       ephtest --workload-only SCENARIO\n"
+		"Runs workloads in private network namespaces with ephtrace alongside and\n"
+		"compares ephtrace's JSON with what the kernel returned to the workload.\n"
+		"  --ephtrace PATH        ephtrace binary (default ./ephtrace)\n"
+		"  --backend B            auto|fentry|kprobe|cgroup|tracepoint (default auto)\n"
+		"  --expect-backend B     fail unless ephtrace attaches backend B\n"
+		"  --exact-errors         give ephtrace --exact-errors (cgroup backend)\n"
+		"  --perfbuf              ephtrace's records through the perf buffer, not the ring\n"
+		"                         buffer (EPH_TEST_PERFBUF=1 in its environment)\n"
+		"  --nested               the *_nested twin programs do the work of the hooks that\n"
+		"                         have them (EPH_TEST_NESTED=1 in its environment)\n"
+		"  --then-exact           then run again, with --exact-errors, the scenarios the\n"
+		"                         cgroup backend skipped for want of it\n"
+		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
+		"  --core                 only the core scenarios (marked * by --list): the extra VM\n"
+		"                         cells' set\n"
+		"  --keep                 keep ephtrace's output and the oracle in a directory\n"
+		"  --verbose              print every JSON line and ephtrace's stderr\n"
+		"  --timeout SECONDS      attach/exit timeout (default 60; workloads get 5x)\n"
+		"  --workload-only NAME   run the workload alone, print the oracle as JSON lines\n"
+		"EXAMPLES:\n"
+		"  ephtest --backend tracepoint --ephtrace ./ephtrace\n"
+		"  ephtest --scenario v4-connect --scenario bind0 --verbose\n");
+}
+
+int parse_opts(int argc, char **argv, struct opts *op)
+{
+	static const struct option longopts[] = {
+		{ "ephtrace", required_argument, NULL, 'e' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "expect-backend", required_argument, NULL, 'x' },
+		{ "exact-errors", no_argument, NULL, 'E' },
+		{ "perfbuf", no_argument, NULL, 'P' },
+		{ "nested", no_argument, NULL, 'N' },
+		{ "then-exact", no_argument, NULL, 'T' },
+		{ "scenario", required_argument, NULL, 's' },
+		{ "core", no_argument, NULL, 'C' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "workload-only", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "e:b:s:Clkvt:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			op->ephtrace = optarg;
+			break;
+		case 'b':
+			op->backend = optarg;
+			break;
+		case 'x':
+			op->expect_backend = optarg;
+			break;
+		case 'E':
+			tracer_extra_arg = "--exact-errors";
+			break;
+		case 'T':
+			op->then_exact = true;
+			break;
+		case 'P': /* every ephtrace started inherits it (user/node/evbuf.c) */
+			setenv("EPH_TEST_PERFBUF", "1", 1);
+			break;
+		case 'N': /* likewise (user/node/loader.c, bpf/nest.bpf.h) */
+			setenv("EPH_TEST_NESTED", "1", 1);
+			break;
+		case 's':
+			if (!scenario_find(optarg)) {
+				fprintf(stderr, "ephtest: unknown scenario '%s' (see --list)\n",
+					optarg);
+				return -EINVAL;
+			}
+			if (op->nr_selected == MAX_SELECTED) {
+				fprintf(stderr, "ephtest: too many --scenario\n");
+				return -EINVAL;
+			}
+			op->selected[op->nr_selected++] = optarg;
+			break;
+		case 'C':
+			op->core = true;
+			break;
+		case 'l':
+			for (i = 0; i < nr_scenarios; i++)
+				printf("%-18s %c %s\n", scenarios[i].name,
+				       scenarios[i].core ? '*' : ' ', scenarios[i].desc);
+			exit(0);
+		case 'k':
+			op->keep = true;
+			break;
+		case 'v':
+			op->verbose = true;
+			break;
+		case 't':
+			op->timeout_s = atoi(optarg);
+			if (op->timeout_s <= 0) {
+				fprintf(stderr, "ephtest: bad --timeout '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'w':
+			if (!scenario_find(optarg)) {
+				fprintf(stderr, "ephtest: unknown scenario '%s' (see --list)\n",
+					optarg);
+				return -EINVAL;
+			}
+			op->workload_only = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ephtest: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool selected(const struct opts *op, const char *name)
+{
+	const struct scenario *s = scenario_find(name);
+	int i;
+
+	if (op->core && !(s && s->core))
+		return false;
+	if (!op->nr_selected)
+		return true;
+	for (i = 0; i < op->nr_selected; i++)
+		if (!strcmp(op->selected[i], name))
+			return true;
+	return false;
+}
+
+void make_keep_dir(struct opts *op)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(op->keep_dir, sizeof(op->keep_dir), "%s/ephtest.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(op->keep_dir)) {
+		fprintf(stderr, "ephtest: --keep: cannot create %s: %s\n", op->keep_dir,
+			strerror(errno));
+		op->keep_dir[0] = '\0';
+	}
+}
