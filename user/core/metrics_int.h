@@ -3,7 +3,8 @@
  * The metrics writer's own types and the functions its files share (metrics_format.c: the
  * syntax of the formats, samples, labels and values; metrics.c: the kernel's counters and
  * histograms, ephtrace's own families, eph_metrics_write; metrics_rows.c: the rows of
- * destinations, bind scopes, namespaces, processes and findings). Not for other modules: they
+ * destinations, bind scopes, namespaces and processes; metrics_findings.c: the findings'). Not
+ * for other modules: they
  * use metrics.h.
  */
 #ifndef EPH_METRICS_INT_H
@@ -69,5 +70,20 @@ void value_seconds(struct writer *w, uint64_t ns);
 /* Destinations, bind scopes, namespaces, processes and findings (top N of each), the rows
  * each table left out, the events no process was counted for. 0 or -ENOMEM. */
 int write_rows(struct writer *w, const struct eph_metrics_input *in);
+/* A process series' labels in order: pid (pass 0 for both to leave it out), comm, container. */
+int cmp_who(uint32_t xpid, const char *xcomm, const struct eph_container *xct, uint32_t ypid,
+	    const char *ycomm, const struct eph_container *yct);
+/* A row's container and pod labels (empty for a host process). */
+void ct_labels(struct writer *w, const struct eph_container *c);
+
+/* ---- findings' rows (metrics_findings.c) ---- */
+
+/* Which findings to write: not one whose labels an earlier one has (without pid labels, two
+ * processes of one name in one netns can each have the same finding). *dup[i] true: left out.
+ * 0 or -ENOMEM. */
+int finding_dups(const struct eph_metrics_input *in, bool **dup);
+/* The findings, most severe first, at most top of them (dup: left out); returns how many were
+ * left out by top. */
+uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in, const bool *dup);
 
 #endif

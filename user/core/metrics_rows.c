@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Prometheus exposition: the rows of destinations, bind scopes, namespaces, processes and
- * findings, each table ranked and cut to the top N, and how many rows each left out. See
- * metrics_int.h.
+ * findings (those in metrics_findings.c), each table ranked and cut to the top N, and how many
+ * rows each left out. See metrics_int.h.
  */
 #include <errno.h>
 #include <math.h>
@@ -77,12 +77,6 @@ static const struct family fam_proc_fail = {
 	"Port allocation failures of the processes of one name (comm) in one container (none: "
 	"the host's) by errno, summed over their pids, exited ones included (per pid with "
 	"--pid-labels), since ephtrace started, for those with most."
-};
-static const struct family fam_finding = {
-	"ephtrace_finding", M_GAUGE, NULL,
-	"1 while a finding holds: why a port space fills up (kind), how close it is to running "
-	"out (severity), where (netns, target) and who (comm and container; pid with "
-	"--pid-labels); see README's findings."
 };
 static const struct family fam_truncated = {
 	"ephtrace_series_truncated", M_GAUGE, NULL,
@@ -166,8 +160,8 @@ static int cmp_ct(const struct eph_container *x, const struct eph_container *y)
 }
 
 /* A process series' labels: pid (0 unless pid_labels: see sum_procs), comm, container. */
-static int cmp_who(uint32_t xpid, const char *xcomm, const struct eph_container *xct, uint32_t ypid,
-		   const char *ycomm, const struct eph_container *yct)
+int cmp_who(uint32_t xpid, const char *xcomm, const struct eph_container *xct, uint32_t ypid,
+	    const char *ycomm, const struct eph_container *yct)
 {
 	int c;
 
@@ -269,7 +263,7 @@ static bool keep_fail(const void *row)
 
 /* A container's labels, the kube-state-metrics/cAdvisor names for pods: none for a host
  * process. */
-static void ct_labels(struct writer *w, const struct eph_container *c)
+void ct_labels(struct writer *w, const struct eph_container *c)
 {
 	if (!c || eph_container__none(c))
 		return;
@@ -500,100 +494,6 @@ static void write_procs(struct writer *w, bool pid, const struct eph_metrics_pro
 		label_errno(w, "error", f[i]->err);
 		value_u64(w, f[i]->count);
 	}
-}
-
-/* A finding's labels but pid, as strcmp; pid too with pid_labels. */
-static int cmp_finding_labels(const struct eph_metrics_finding *x,
-			      const struct eph_metrics_finding *y, bool pid)
-{
-	int c = strcmp(x->kind, y->kind);
-
-	if (!c)
-		c = strcmp(x->severity, y->severity);
-	if (!c && x->netns != y->netns)
-		c = x->netns < y->netns ? -1 : 1;
-	if (!c)
-		c = cmp_who(pid ? x->pid : 0, x->comm, x->ct, pid ? y->pid : 0, y->comm, y->ct);
-	if (!c)
-		c = strncmp(x->target, y->target, sizeof(x->target));
-	return c;
-}
-
-struct finding_ref {
-	const struct eph_metrics_finding *f;
-	size_t i; /* its place in the input */
-	bool pid;
-};
-
-static int cmp_finding_ref(const void *a, const void *b)
-{
-	const struct finding_ref *x = a, *y = b;
-	int c = cmp_finding_labels(x->f, y->f, x->pid);
-
-	return c ? c : x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* Which findings to write: not one whose labels an earlier one has (without pid labels, two
- * processes of one name in one netns can each have the same finding). *dup[i] true: left out.
- * 0 or -ENOMEM. */
-static int finding_dups(const struct eph_metrics_input *in, bool **dup)
-{
-	struct finding_ref *r;
-	size_t i;
-
-	*dup = NULL;
-	if (!in->nfindings)
-		return 0;
-	r = calloc(in->nfindings, sizeof(*r));
-	*dup = calloc(in->nfindings, sizeof(**dup));
-	if (!r || !*dup) {
-		free(r);
-		free(*dup);
-		*dup = NULL;
-		return -ENOMEM;
-	}
-	for (i = 0; i < in->nfindings; i++)
-		r[i] = (struct finding_ref){ &in->findings[i], i, in->pid_labels };
-	qsort(r, in->nfindings, sizeof(*r), cmp_finding_ref);
-	for (i = 1; i < in->nfindings; i++)
-		if (!cmp_finding_labels(r[i - 1].f, r[i].f, in->pid_labels))
-			(*dup)[r[i].i] = true;
-	free(r);
-	return 0;
-}
-
-/* The findings, most severe first, at most top of them (dup: left out, see finding_dups);
- * returns how many were left out by top. */
-static uint64_t write_findings(struct writer *w, const struct eph_metrics_input *in,
-			       const bool *dup)
-{
-	size_t i, n = 0, cut = 0;
-
-	family(w, &fam_finding);
-	for (i = 0; i < in->nfindings; i++) {
-		const struct eph_metrics_finding *f = &in->findings[i];
-
-		if (dup[i])
-			continue;
-		if (in->top && n == in->top) {
-			cut++;
-			continue;
-		}
-		n++;
-		sample(w, "");
-		label_str(w, "kind", f->kind);
-		label_str(w, "severity", f->severity);
-		label_u64(w, "netns", f->netns);
-		if (in->pid_labels && f->pid)
-			label_u64(w, "pid", f->pid);
-		else if (in->pid_labels)
-			label_str(w, "pid", "");
-		label(w, "comm", f->comm, sizeof(f->comm));
-		label(w, "target", f->target, sizeof(f->target));
-		ct_labels(w, f->ct);
-		value_u64(w, 1);
-	}
-	return cut;
 }
 
 static void write_truncated(struct writer *w, const char *table, uint64_t cut)
