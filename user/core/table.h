@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A bounded table of fixed-size records with stable indexes and up to EPH_TAB_KEYS hash
- * indexes, for the aggregation core (occupancy.c). No libbpf, no system calls.
+ * indexes: the one hash table of user space (the occupancy, the events summary, the per-process
+ * metrics; the node's procinfo.c and container_node.c caches). No libbpf, no system calls.
  *
  * - Records live in chunks of EPH_TAB_CHUNK records (the first chunk grows by doubling up to
  *   that size), so that memory follows the records in use, not the next power of two. An index
