@@ -80,6 +80,40 @@ static void test_bounded(void **state)
 	eph_procinfo__free(pi);
 }
 
+/*
+ * Full, a new pid first forgets those not asked for in the last TTL; when that would free less
+ * than a quarter, all of them. A pid still cached is not read again (learned_ns stays).
+ */
+static void test_evict(void **state)
+{
+	const uint32_t base = 4194305; /* above pid_max's ceiling: gone, never read */
+	struct eph_procinfo *pi = eph_procinfo__new(NULL, 8);
+	uint32_t pid;
+
+	(void)state;
+	assert_non_null(pi);
+	for (pid = base; pid < base + 4; pid++)
+		assert_non_null(eph_procinfo__get(pi, pid, SEC, NULL));
+	for (; pid < base + 8; pid++)
+		assert_non_null(eph_procinfo__get(pi, pid, 40 * SEC, NULL));
+	assert_int_equal(eph_procinfo__count(pi), 8);
+	/* the four last asked for at 1 s are older than the TTL at 41 s: they go, no other */
+	assert_non_null(eph_procinfo__get(pi, base + 8, 41 * SEC, NULL));
+	assert_int_equal(eph_procinfo__count(pi), 5);
+	assert_int_equal(eph_procinfo__get(pi, base + 4, 42 * SEC, NULL)->learned_ns, 40 * SEC);
+	assert_int_equal(eph_procinfo__get(pi, base, 42 * SEC, NULL)->learned_ns, 42 * SEC);
+	assert_int_equal(eph_procinfo__count(pi), 6);
+	for (pid = base + 9; pid < base + 11; pid++)
+		assert_non_null(eph_procinfo__get(pi, pid, 42 * SEC, NULL));
+	assert_int_equal(eph_procinfo__count(pi), 8);
+	/* none older than the TTL at 50 s: all go, the new one stays */
+	assert_non_null(eph_procinfo__get(pi, base + 11, 50 * SEC, NULL));
+	assert_int_equal(eph_procinfo__count(pi), 1);
+	assert_int_equal(eph_procinfo__get(pi, base + 11, 51 * SEC, NULL)->learned_ns, 50 * SEC);
+	assert_int_equal(eph_procinfo__count(pi), 1);
+	eph_procinfo__free(pi);
+}
+
 /* Facts made apart (a worker) and applied later: copies, made when they may change anything. */
 static void test_fact(void **state)
 {
@@ -138,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_gone),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_fact),
 	};
 

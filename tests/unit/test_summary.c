@@ -280,9 +280,11 @@ static void test_bounded(void **state)
 {
 	struct eph_summary *s = eph_summary__new();
 	struct strbuf sb = STRBUF_INIT;
+	const char *tail = "],\"untracked\":{\"assigned\":2,\"failed\":1},\"dropped\":0,"
+			   "\"backend\":\"fentry\"}";
 	struct eph_rec r;
-	uint32_t pid;
-	const char *tail;
+	uint32_t pid, rows;
+	const char *p;
 
 	(void)state;
 	assert_non_null(s);
@@ -299,17 +301,65 @@ static void test_bounded(void **state)
 	r = rec(EPH_ASSIGN, 1, "w", 0, 0); /* an itemized process still counts */
 	assert_int_equal(eph_summary__add(s, &r), 0);
 	assert_int_equal(eph_summary__json(s, &sb, 0, "fentry"), 0);
-	tail = sb.buf + sb.len - strlen("],\"untracked\":{\"assigned\":2,\"failed\":1},"
-					 "\"dropped\":0,\"backend\":\"fentry\"}");
-	assert_string_equal(tail, "],\"untracked\":{\"assigned\":2,\"failed\":1},"
-				  "\"dropped\":0,\"backend\":\"fentry\"}");
+	assert_true(sb.len > strlen(tail));
+	assert_string_equal(sb.buf + sb.len - strlen(tail), tail);
 	assert_non_null(strstr(sb.buf, "{\"pid\":1,\"comm\":\"w\",\"assigned\":2,"));
 	assert_null(strstr(sb.buf, "late"));
+	/* nor does a release or the tracker's count of a process that has no row */
+	r = rec(EPH_RELEASE, pid, "late", 0, EPH_F_OWNER | EPH_F_HELD);
+	assert_int_equal(eph_summary__add(s, &r), 0);
+	eph_summary__set_held(s, pid + 3, 9);
+	sb_reset(&sb);
+	assert_int_equal(eph_summary__json(s, &sb, 0, "fentry"), 0);
+	for (rows = 0, p = strstr(sb.buf, "{\"pid\":"); p; p = strstr(p + 1, "{\"pid\":"))
+		rows++;
+	assert_int_equal(rows, EPH_SUMMARY_MAX_PROCS);
+	assert_null(strstr(sb.buf, "late"));
+	assert_null(strstr(sb.buf, "\"held\":9"));
+	assert_string_equal(sb.buf + sb.len - strlen(tail), tail);
 	sb_reset(&sb);
 	assert_int_equal(eph_summary__text(s, &sb, 0, "fentry"), 0);
 	assert_non_null(strstr(sb.buf, "\nbeyond the first 65536 processes: 2 assigned, 1 failed "
 					"(not itemized)\ndropped: 0, backend: fentry"));
 	sb_free(&sb);
+	eph_summary__free(s);
+}
+
+/* The rows of test_pid_extremes, with their held counts. */
+static void assert_extremes(const struct eph_summary *s, unsigned int held0, unsigned int held_max)
+{
+	char want[320];
+
+	snprintf(want, sizeof(want),
+		 "{\"event\":\"summary\",\"processes\":["
+		 "{\"pid\":0,\"comm\":\"irq2\",\"assigned\":2,"
+		 "\"failed\":{\"EADDRNOTAVAIL\":1},\"held\":%u},"
+		 "{\"pid\":4294967295,\"comm\":\"top\",\"assigned\":1,"
+		 "\"failed\":{\"EADDRINUSE\":1},\"held\":%u}],"
+		 "\"dropped\":0,\"backend\":\"kprobe\"}",
+		 held0, held_max);
+	assert_json(s, 0, "kprobe", want);
+}
+
+/* pid 0 (interrupt context) and the largest pid are processes like any other: one row each,
+ * found again by every event and by the tracker's count. */
+static void test_pid_extremes(void **state)
+{
+	struct eph_summary *s = eph_summary__new();
+
+	(void)state;
+	assert_non_null(s);
+	add(s, EPH_ASSIGN, 0, "irq", 0, 0);
+	add(s, EPH_ASSIGN, UINT32_MAX, "top", 0, 0);
+	add(s, EPH_ASSIGN, 0, "irq2", 0, 0);
+	add(s, EPH_FAIL, 0, "irq2", 99, 0);
+	add(s, EPH_RELEASE, 0, "irq", 0, EPH_F_OWNER);
+	add(s, EPH_FAIL, UINT32_MAX, "top", 98, 0);
+	assert_extremes(s, 1, 1);
+	eph_summary__clear_held(s);
+	eph_summary__set_held(s, 0, 4);
+	eph_summary__set_held(s, UINT32_MAX, 6);
+	assert_extremes(s, 4, 6);
 	eph_summary__free(s);
 }
 
@@ -367,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_unnamed_errno),
 		cmocka_unit_test(test_many_sorted),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_pid_extremes),
 		cmocka_unit_test(test_held_from_tracker),
 		cmocka_unit_test(test_missed),
 	};

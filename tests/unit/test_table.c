@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of user/core/table.c: collisions, equal keys, growth, caps and the hash. */
+/* Unit tests of user/core/table.c: collisions, equal keys, growth, caps, find or make, and the
+ * hash. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -322,6 +323,52 @@ static void test_absent_key(void **state)
 	eph_tab__fini(&t);
 }
 
+/* Find or make: a key found is the record linked last; a new one is made zeroed, with only
+ * that key set and linked; at max, -ENOSPC and nothing made. */
+static void test_get(void **state)
+{
+	uint8_t b[12] = { 1, 2, 3 };
+	struct eph_tab t;
+	uint64_t a = 42;
+	bool made = true;
+	int64_t i;
+
+	(void)state;
+	assert_int_equal(eph_tab__init(&t, sizeof(struct rec), colliding_keys, 2, 3), 0);
+	i = eph_tab__get_n(&t, KEY_A, &a, sizeof(a), hash_a(&a), &made);
+	assert_int_equal(i, 0);
+	assert_true(made);
+	assert_int_equal(rec_at(&t, i)->a, 42);
+	assert_int_equal(rec_at(&t, i)->id, 0);
+	assert_int_equal(rec_at(&t, i)->extra, 0);
+	assert_int_equal(find_a(&t, a), 0);
+	assert_int_equal(find_b(&t, rec_at(&t, i)->b), -1); /* zero: absent, not linked */
+	rec_at(&t, i)->extra = 7;
+	assert_int_equal(eph_tab__get_n(&t, KEY_A, &a, sizeof(a), hash_a(&a), &made), 0);
+	assert_false(made);
+	assert_int_equal(rec_at(&t, 0)->extra, 7);
+	/* by the other key: a record of its own, whose a is zero (absent) */
+	assert_int_equal(eph_tab__get_n(&t, KEY_B, b, sizeof(b), hash_b(b), &made), 1);
+	assert_true(made);
+	assert_memory_equal(rec_at(&t, 1)->b, b, sizeof(b));
+	assert_int_equal(rec_at(&t, 1)->a, 0);
+	assert_int_equal(eph_tab__get_n(&t, KEY_B, b, sizeof(b), hash_b(b), NULL), 1);
+	/* a record linked under an equal key later is the one found */
+	i = eph_tab__alloc(&t);
+	assert_int_equal(i, 2);
+	rec_at(&t, i)->a = 42;
+	eph_tab__link(&t, 2, NULL);
+	assert_int_equal(eph_tab__get_n(&t, KEY_A, &a, sizeof(a), hash_a(&a), &made), 2);
+	assert_false(made);
+	a = 43; /* full */
+	made = true;
+	assert_int_equal(eph_tab__get_n(&t, KEY_A, &a, sizeof(a), hash_a(&a), &made), -ENOSPC);
+	assert_false(made);
+	assert_int_equal(find_a(&t, a), -1);
+	assert_int_equal(t.len, 3);
+	eph_tab__fini(&t);
+}
+
 static void test_init_rejects(void **state)
 {
 	struct eph_tab_key odd = { .off = 0, .len = 6 }, outside = { .off = 28, .len = 8 };
@@ -388,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_growth_unique),
 		cmocka_unit_test(test_cap_and_reuse),
 		cmocka_unit_test(test_absent_key),
+		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_init_rejects),
 		cmocka_unit_test(test_hash),
 	};

@@ -2,9 +2,8 @@
 /*
  * The per-process summary printed when "ephtrace events" ends.
  *
- * Events arrive at up to millions per second, so adding one is O(1): processes live in a dense
- * array and an open-addressing hash (linear probing, load <= 1/2) maps a pid to its index.
- * Sorting by pid happens once, when the summary is printed.
+ * Events arrive at up to millions per second, so adding one is O(1): processes live in a table
+ * (table.h) indexed by pid. Sorting by pid happens once, when the summary is printed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +14,7 @@
 
 #include "jsonw.h"
 #include "summary.h"
+#include "table.h"
 
 /*
  * Distinct errnos counted by name per process. Port selection fails in a handful of ways
@@ -23,7 +23,6 @@
  */
 #define SUMMARY_MAX_ERRNOS 8
 #define SUMMARY_OTHER "OTHER"
-#define SUMMARY_MIN_SLOTS 64
 #define ERRNAME_LEN 16
 
 struct errno_count {
@@ -31,8 +30,15 @@ struct errno_count {
 	uint64_t count;
 };
 
-struct proc {
+/* The key of a process. `one` is always 1: a key is never all zero (eph_tab would not index
+ * it), not even pid 0's (interrupt context). */
+struct proc_key {
 	uint32_t pid;
+	uint32_t one;
+};
+
+struct proc {
+	struct proc_key key;
 	char comm[EPH_COMM_LEN];
 	uint64_t assigned;
 	uint64_t held; /* assignments not yet released, or the tracker's count (set_held) */
@@ -41,132 +47,53 @@ struct proc {
 	struct errno_count errs[SUMMARY_MAX_ERRNOS]; /* ascending by err */
 };
 
-/* A slot of the pid index: the pid is kept there, so that a lookup reads no process it passes. */
-struct pid_slot {
-	uint32_t pid;
-	uint32_t idx; /* index into procs + 1; 0 = empty */
-};
-
 struct eph_summary {
 	uint32_t max_procs;	  /* processes itemized at most */
 	uint64_t untracked_assigned; /* events of processes beyond max_procs */
 	uint64_t untracked_failed;
-	uint64_t missed;    /* of the drops, program runs the kernel skipped */
-	struct proc *procs; /* dense, in order of first appearance */
-	uint32_t nprocs;
-	uint32_t procs_cap;
-	struct pid_slot *slots;
-	uint32_t nslots; /* power of two */
+	uint64_t missed;      /* of the drops, program runs the kernel skipped */
+	struct eph_tab procs; /* struct proc, by pid; never deleted: record i is the i-th seen */
 };
 
-/* Fibonacci hashing: the top bits of pid * 2^32/phi, well spread even for strided pids. */
-static uint32_t pid_hash(uint32_t pid, uint32_t nslots)
+/* The key of pid into k; returns its hash. */
+static uint32_t proc_key(uint32_t pid, struct proc_key *k)
 {
-	uint32_t h = pid * 2654435769u;
-
-	/* nslots is a power of two >= 2: keep its log2 top bits. */
-	return h >> (32 - __builtin_ctz(nslots));
+	k->pid = pid;
+	k->one = 1;
+	return eph_tab__hash(k, sizeof(*k));
 }
 
 static struct proc *summary_find(const struct eph_summary *s, uint32_t pid)
 {
-	uint32_t i = pid_hash(pid, s->nslots);
+	struct proc_key k;
+	uint32_t hash = proc_key(pid, &k);
+	int64_t i = eph_tab__find_n(&s->procs, 0, &k, sizeof(k), hash);
 
-	for (; s->slots[i].idx; i = (i + 1) & (s->nslots - 1))
-		if (s->slots[i].pid == pid)
-			return &s->procs[s->slots[i].idx - 1];
-	return NULL;
-}
-
-static void slots_insert(struct pid_slot *slots, uint32_t nslots, uint32_t pid, uint32_t idx)
-{
-	uint32_t i = pid_hash(pid, nslots);
-
-	while (slots[i].idx)
-		i = (i + 1) & (nslots - 1);
-	slots[i].pid = pid;
-	slots[i].idx = idx + 1;
-}
-
-static int summary_rehash(struct eph_summary *s, uint32_t nslots)
-{
-	struct pid_slot *slots;
-	uint32_t i;
-
-	slots = calloc(nslots, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < s->nprocs; i++)
-		slots_insert(slots, nslots, s->procs[i].pid, i);
-	free(s->slots);
-	s->slots = slots;
-	s->nslots = nslots;
-	return 0;
-}
-
-/* The entry of pid, created (zeroed, with comm) if there is none. */
-static struct proc *summary_get(struct eph_summary *s, uint32_t pid, const char *comm)
-{
-	struct proc *p = summary_find(s, pid);
-
-	if (p)
-		return p;
-	if (s->nprocs >= s->max_procs)
-		return NULL; /* full: the caller counts it as untracked */
-	if (s->nprocs >= s->nslots / 2) {
-		if (s->nslots > UINT32_MAX / 2 || summary_rehash(s, s->nslots * 2))
-			return NULL;
-	}
-	if (s->nprocs == s->procs_cap) {
-		uint32_t cap = s->procs_cap * 2;
-
-		p = reallocarray(s->procs, cap, sizeof(*p));
-		if (!p)
-			return NULL;
-		s->procs = p;
-		s->procs_cap = cap;
-	}
-	p = &s->procs[s->nprocs];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	memcpy(p->comm, comm, EPH_COMM_LEN);
-	p->comm[EPH_COMM_LEN - 1] = '\0';
-	slots_insert(s->slots, s->nslots, pid, s->nprocs);
-	s->nprocs++;
-	return p;
+	return i < 0 ? NULL : eph_tab__rec(&s->procs, i);
 }
 
 struct eph_summary *eph_summary__new(void)
 {
+	static const struct eph_tab_key key = { .off = offsetof(struct proc, key),
+						.len = sizeof(struct proc_key) };
 	struct eph_summary *s;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->max_procs = EPH_SUMMARY_MAX_PROCS;
-	s->nslots = SUMMARY_MIN_SLOTS;
-	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	if (!s->slots)
-		goto out_free_summary;
-	s->procs_cap = SUMMARY_MIN_SLOTS / 2;
-	s->procs = calloc(s->procs_cap, sizeof(*s->procs));
-	if (!s->procs)
-		goto out_free_slots;
+	if (eph_tab__init(&s->procs, sizeof(struct proc), &key, 1, s->max_procs)) {
+		free(s);
+		return NULL;
+	}
 	return s;
-
-out_free_slots:
-	free(s->slots);
-out_free_summary:
-	free(s);
-	return NULL;
 }
 
 void eph_summary__free(struct eph_summary *s)
 {
 	if (!s)
 		return;
-	free(s->procs);
-	free(s->slots);
+	eph_tab__fini(&s->procs);
 	free(s);
 }
 
@@ -193,21 +120,26 @@ static void proc_count_failure(struct proc *p, int32_t err)
 int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 {
 	const struct eph_event *ev = &r->ev;
+	struct proc_key k;
 	struct proc *p;
+	uint32_t hash;
+	int64_t i;
 
 	switch (ev->type) {
 	case EPH_ASSIGN:
 	case EPH_FAIL:
-		p = summary_get(s, ev->pid, eph_proc_comm(ev));
-		if (!p && s->nprocs >= s->max_procs) {
+		hash = proc_key(ev->pid, &k);
+		i = eph_tab__get_n(&s->procs, 0, &k, sizeof(k), hash, NULL);
+		if (i == -ENOSPC) { /* max_procs itemized already */
 			if (ev->type == EPH_ASSIGN)
 				s->untracked_assigned++;
 			else
 				s->untracked_failed++;
 			return 0;
 		}
-		if (!p)
-			return -ENOMEM;
+		if (i < 0)
+			return (int)i;
+		p = eph_tab__rec(&s->procs, i);
 		/* The latest name wins: a process may exec or rename itself. */
 		memcpy(p->comm, eph_proc_comm(ev), EPH_COMM_LEN);
 		p->comm[EPH_COMM_LEN - 1] = '\0';
@@ -232,10 +164,13 @@ int eph_summary__add(struct eph_summary *s, const struct eph_rec *r)
 
 void eph_summary__clear_held(struct eph_summary *s)
 {
+	struct proc *p;
 	uint32_t i;
 
-	for (i = 0; i < s->nprocs; i++)
-		s->procs[i].held = 0;
+	for (i = 0; i < s->procs.len; i++) {
+		p = eph_tab__rec(&s->procs, i);
+		p->held = 0;
+	}
 }
 
 void eph_summary__set_held(struct eph_summary *s, uint32_t pid, uint64_t held)
@@ -251,7 +186,7 @@ static int cmp_proc_pid(const void *a, const void *b)
 	const struct proc *pa = *(const struct proc *const *)a;
 	const struct proc *pb = *(const struct proc *const *)b;
 
-	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+	return pa->key.pid < pb->key.pid ? -1 : pa->key.pid > pb->key.pid;
 }
 
 /* Pointers to the processes in pid order; *out is NULL (and 0 returned) when there are none. */
@@ -261,14 +196,14 @@ static int summary_sorted(const struct eph_summary *s, const struct proc ***out)
 	uint32_t i;
 
 	*out = NULL;
-	if (!s->nprocs)
+	if (!s->procs.len)
 		return 0;
-	v = calloc(s->nprocs, sizeof(*v));
+	v = calloc(s->procs.len, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < s->nprocs; i++)
-		v[i] = &s->procs[i];
-	qsort(v, s->nprocs, sizeof(*v), cmp_proc_pid);
+	for (i = 0; i < s->procs.len; i++)
+		v[i] = eph_tab__rec(&s->procs, i);
+	qsort(v, s->procs.len, sizeof(*v), cmp_proc_pid);
 	*out = v;
 	return 0;
 }
@@ -290,7 +225,7 @@ static void proc_json(struct jsonw *w, const struct proc *p)
 	uint32_t i;
 
 	jsonw_raw(w, "{");
-	jsonw_u64(w, "pid", p->pid);
+	jsonw_u64(w, "pid", p->key.pid);
 	jsonw_str(w, "comm", p->comm, sizeof(p->comm));
 	jsonw_u64(w, "assigned", p->assigned);
 	jsonw_key(w, "failed");
@@ -333,7 +268,7 @@ int eph_summary__json(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 	jsonw_str(&w, "event", "summary", SIZE_MAX);
 	jsonw_key(&w, "processes");
 	jsonw_raw(&w, "[");
-	for (i = 0; i < s->nprocs; i++) {
+	for (i = 0; i < s->procs.len; i++) {
 		jsonw_elem(&w);
 		proc_json(&w, v[i]);
 	}
@@ -389,7 +324,7 @@ static int proc_text(struct strbuf *sb, const struct proc *p)
 	char pid[16], comm[EPH_COMM_LEN], assigned[24], failed[24], held[24];
 	int err;
 
-	snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
+	snprintf(pid, sizeof(pid), "%" PRIu32, p->key.pid);
 	text_comm(p->comm, comm);
 	snprintf(assigned, sizeof(assigned), "%" PRIu64, p->assigned);
 	snprintf(failed, sizeof(failed), "%" PRIu64, proc_failed(p));
@@ -418,7 +353,7 @@ int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 		return err;
 	err = sb_printf(sb, SUMMARY_TEXT_FMT, "PID", "COMM", "ASSIGNED", "FAILED", "HELD",
 			"FAILURES");
-	for (i = 0; !err && i < s->nprocs; i++)
+	for (i = 0; !err && i < s->procs.len; i++)
 		err = proc_text(sb, v[i]);
 	if (!err && (s->untracked_assigned || s->untracked_failed))
 		err = sb_printf(sb, "\nbeyond the first %u processes: %" PRIu64 " assigned, %" PRIu64

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A bounded table of fixed-size records with stable indexes and up to EPH_TAB_KEYS hash
- * indexes, for the aggregation core (occupancy.c). No libbpf, no system calls.
+ * indexes: the one hash table of user space (the occupancy, the events summary, the per-process
+ * metrics; the node's procinfo.c and container_node.c caches). No libbpf, no system calls.
  *
  * - Records live in chunks of EPH_TAB_CHUNK records (the first chunk grows by doubling up to
  *   that size), so that memory follows the records in use, not the next power of two. An index
@@ -282,6 +283,33 @@ static inline void eph_tab__link(struct eph_tab *t, uint32_t i, const uint32_t *
 
 	for (k = 0; k < t->nkeys; k++)
 		eph_tab__link_key(t, k, i, hash ? hash[k] : eph_tab__key_hash(t, k, i));
+}
+
+/*
+ * The record whose key k equals key (hash: its hash), as eph_tab__find_n() finds it (n: the
+ * key's length, as there); where there is none, a new one (eph_tab__alloc()): zeroed, with key
+ * k set to key and linked under key k, and *made (if not NULL) true. Its other keys are zero,
+ * absent: the caller that sets one links it (eph_tab__link_key()). Returns its index, -ENOSPC
+ * or -ENOMEM (*made false). A key that is absent is never found again: each call makes another
+ * record.
+ */
+static inline int64_t eph_tab__get_n(struct eph_tab *t, unsigned int k, const void *key, size_t n,
+				     uint32_t hash, bool *made)
+{
+	int64_t i = eph_tab__find_n(t, k, key, n, hash);
+
+	if (made)
+		*made = false;
+	if (i >= 0)
+		return i;
+	i = eph_tab__alloc(t);
+	if (i < 0)
+		return i;
+	memcpy((uint8_t *)eph_tab__rec(t, i) + t->keys[k].off, key, n);
+	eph_tab__link_key(t, k, i, hash);
+	if (made)
+		*made = true;
+	return i;
 }
 
 /* Unlink record i from every index and free it (hash: as for eph_tab__link). */
