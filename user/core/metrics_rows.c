@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,23 +95,33 @@ static int cmp_addr(const uint8_t *a, const uint8_t *b)
 	return memcmp(a, b, 16);
 }
 
+/* The order both tables rank by first: most used (unknown last), most held, then netns,
+ * protocol, family; 0 when those are equal. */
+static int cmp_usage(double xu, double yu, uint64_t xheld, uint64_t yheld, uint32_t xnetns,
+		     uint32_t ynetns, uint8_t xproto, uint8_t yproto, uint8_t xfam, uint8_t yfam)
+{
+	double ux = isnan(xu) ? -1 : xu, uy = isnan(yu) ? -1 : yu;
+
+	if (ux != uy)
+		return ux > uy ? -1 : 1;
+	if (xheld != yheld)
+		return xheld > yheld ? -1 : 1;
+	if (xnetns != ynetns)
+		return xnetns < ynetns ? -1 : 1;
+	if (xproto != yproto)
+		return xproto - yproto;
+	return xfam - yfam;
+}
+
 static int cmp_dest(const void *a, const void *b)
 {
 	const struct eph_metrics_dest *x = *(const struct eph_metrics_dest *const *)a;
 	const struct eph_metrics_dest *y = *(const struct eph_metrics_dest *const *)b;
-	double ux = isnan(x->utilization) ? -1 : x->utilization;
-	double uy = isnan(y->utilization) ? -1 : y->utilization;
+	int c = cmp_usage(x->utilization, y->utilization, x->held, y->held, x->netns, y->netns,
+			  x->proto, y->proto, x->family, y->family);
 
-	if (ux != uy)
-		return ux > uy ? -1 : 1;
-	if (x->held != y->held)
-		return x->held > y->held ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->proto != y->proto)
-		return x->proto - y->proto;
-	if (x->family != y->family)
-		return x->family - y->family;
+	if (c)
+		return c;
 	if (cmp_addr(x->daddr, y->daddr))
 		return cmp_addr(x->daddr, y->daddr);
 	if (x->dport != y->dport)
@@ -122,20 +133,10 @@ static int cmp_scope(const void *a, const void *b)
 {
 	const struct eph_metrics_scope *x = *(const struct eph_metrics_scope *const *)a;
 	const struct eph_metrics_scope *y = *(const struct eph_metrics_scope *const *)b;
-	double ux = isnan(x->utilization) ? -1 : x->utilization;
-	double uy = isnan(y->utilization) ? -1 : y->utilization;
+	int c = cmp_usage(x->utilization, y->utilization, x->held, y->held, x->netns, y->netns,
+			  x->proto, y->proto, x->family, y->family);
 
-	if (ux != uy)
-		return ux > uy ? -1 : 1;
-	if (x->held != y->held)
-		return x->held > y->held ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->proto != y->proto)
-		return x->proto - y->proto;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return cmp_addr(x->addr, y->addr);
+	return c ? c : cmp_addr(x->addr, y->addr);
 }
 
 /* Whether two containers show the same labels (ct_labels), as strcmp. */
@@ -276,8 +277,9 @@ void ct_labels(struct writer *w, const struct eph_container *c)
 	}
 }
 
-static void dest_labels(struct writer *w, const struct eph_metrics_dest *d)
+static void dest_labels(struct writer *w, const void *row)
 {
+	const struct eph_metrics_dest *d = row;
 	char saddr[48] = "?", daddr[48] = "?";
 	struct name_buf b;
 
@@ -291,50 +293,77 @@ static void dest_labels(struct writer *w, const struct eph_metrics_dest *d)
 	ct_labels(w, d->ct);
 }
 
-static void write_dests(struct writer *w, const struct eph_metrics_dest *const *v, size_t n)
+/*
+ * One family of a table's rows: a sample per row, labelled by labels(), whose value is the row's
+ * field at off: a uint64_t (V_U64), or a double written only when known (V_KNOWN: not NaN) or
+ * when a finite time ahead (V_AHEAD: finite and >= 0).
+ */
+enum vkind { V_U64, V_KNOWN, V_AHEAD };
+
+struct row_family {
+	const struct family *f;
+	const char *suffix;
+	size_t off;
+	enum vkind kind;
+};
+
+typedef void (*row_labels_fn)(struct writer *w, const void *row);
+
+static void write_family_rows(struct writer *w, const struct row_family *rf,
+			      const void *const *v, size_t n, row_labels_fn labels)
 {
 	size_t i;
+	double x;
 
-	family(w, &fam_dest_held);
+	family(w, rf->f);
 	for (i = 0; i < n; i++) {
-		sample(w, "");
-		dest_labels(w, v[i]);
-		value_u64(w, v[i]->held);
-	}
-	family(w, &fam_dest_left);
-	for (i = 0; i < n; i++) {
-		if (isnan(v[i]->ports_left))
-			continue;
-		sample(w, "");
-		dest_labels(w, v[i]);
-		value_float(w, v[i]->ports_left);
-	}
-	family(w, &fam_dest_util);
-	for (i = 0; i < n; i++) {
-		if (isnan(v[i]->utilization))
-			continue;
-		sample(w, "");
-		dest_labels(w, v[i]);
-		value_float(w, v[i]->utilization);
-	}
-	family(w, &fam_dest_exhaust);
-	for (i = 0; i < n; i++) {
-		if (!isfinite(v[i]->exhaust_in_s) || v[i]->exhaust_in_s < 0)
-			continue;
-		sample(w, "");
-		dest_labels(w, v[i]);
-		value_float(w, v[i]->exhaust_in_s);
-	}
-	family(w, &fam_dest_fail);
-	for (i = 0; i < n; i++) {
-		sample(w, "_total");
-		dest_labels(w, v[i]);
-		value_u64(w, v[i]->failures);
+		const char *field = (const char *)v[i] + rf->off;
+
+		if (rf->kind != V_U64) {
+			memcpy(&x, field, sizeof(x));
+			if (rf->kind == V_KNOWN ? isnan(x) : !isfinite(x) || x < 0)
+				continue;
+		}
+		sample(w, rf->suffix);
+		labels(w, v[i]);
+		if (rf->kind == V_U64) {
+			uint64_t u;
+
+			memcpy(&u, field, sizeof(u));
+			value_u64(w, u);
+		} else {
+			value_float(w, x);
+		}
 	}
 }
 
-static void scope_labels(struct writer *w, const struct eph_metrics_scope *s)
+/* Each family of fams over the rows v, in that order. */
+static void write_families(struct writer *w, const struct row_family *fams, size_t nfams,
+			   const void *const *v, size_t n, row_labels_fn labels)
 {
+	size_t i;
+
+	for (i = 0; i < nfams; i++)
+		write_family_rows(w, &fams[i], v, n, labels);
+}
+
+static void write_dests(struct writer *w, const struct eph_metrics_dest *const *v, size_t n)
+{
+	static const struct row_family fams[] = {
+		{ &fam_dest_held, "", offsetof(struct eph_metrics_dest, held), V_U64 },
+		{ &fam_dest_left, "", offsetof(struct eph_metrics_dest, ports_left), V_KNOWN },
+		{ &fam_dest_util, "", offsetof(struct eph_metrics_dest, utilization), V_KNOWN },
+		{ &fam_dest_exhaust, "", offsetof(struct eph_metrics_dest, exhaust_in_s), V_AHEAD },
+		{ &fam_dest_fail, "_total", offsetof(struct eph_metrics_dest, failures), V_U64 },
+	};
+
+	write_families(w, fams, sizeof(fams) / sizeof(fams[0]), (const void *const *)v, n,
+		       dest_labels);
+}
+
+static void scope_labels(struct writer *w, const void *row)
+{
+	const struct eph_metrics_scope *s = row;
 	char addr[48] = "?";
 	struct name_buf b;
 
@@ -363,30 +392,15 @@ static void write_scope_fails(struct writer *w, const struct eph_metrics_scope *
 
 static void write_scopes(struct writer *w, const struct eph_metrics_scope *const *v, size_t n)
 {
+	static const struct row_family fams[] = {
+		{ &fam_scope_held, "", offsetof(struct eph_metrics_scope, held), V_U64 },
+		{ &fam_scope_left, "", offsetof(struct eph_metrics_scope, ports_left), V_KNOWN },
+		{ &fam_scope_util, "", offsetof(struct eph_metrics_scope, utilization), V_KNOWN },
+	};
 	size_t i;
 
-	family(w, &fam_scope_held);
-	for (i = 0; i < n; i++) {
-		sample(w, "");
-		scope_labels(w, v[i]);
-		value_u64(w, v[i]->held);
-	}
-	family(w, &fam_scope_left);
-	for (i = 0; i < n; i++) {
-		if (isnan(v[i]->ports_left))
-			continue;
-		sample(w, "");
-		scope_labels(w, v[i]);
-		value_float(w, v[i]->ports_left);
-	}
-	family(w, &fam_scope_util);
-	for (i = 0; i < n; i++) {
-		if (isnan(v[i]->utilization))
-			continue;
-		sample(w, "");
-		scope_labels(w, v[i]);
-		value_float(w, v[i]->utilization);
-	}
+	write_families(w, fams, sizeof(fams) / sizeof(fams[0]), (const void *const *)v, n,
+		       scope_labels);
 	family(w, &fam_scope_fail);
 	for (i = 0; i < n; i++)
 		write_scope_fails(w, v[i]);
