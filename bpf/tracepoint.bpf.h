@@ -299,14 +299,19 @@ static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ct
 
 /* State changes and socket destruction run in softirq too: each program has a *_nested twin
  * (nest.bpf.h). */
+/* Only a move to CLOSE (a release, TIME_WAIT, a connect() that failed) and the start of a
+ * connect() matter: the other changes go without reading the socket. */
+static __always_inline bool state_change_matters(int oldstate, int newstate)
+{
+	return newstate == TCP_CLOSE || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
+}
+
 static __always_inline void set_state(void *ctx, const struct sock *sk, int oldstate,
 				      int newstate)
 {
 	struct call_ctx *c;
 
-	/* Only a move to CLOSE (a release, TIME_WAIT, a connect() that failed) and the start of a
-	 * connect() matter: the other changes go without reading the socket */
-	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
+	if (!state_change_matters(oldstate, newstate))
 		return;
 	if (sk_proto(sk) != IPPROTO_TCP)
 		return;
@@ -373,7 +378,7 @@ int BPF_PROG(tp_set_state_nested, const struct sock *sk, int oldstate, int newst
 	HOOKS_ONLY();
 	/* set_state()'s first test, before the lookup: most changes are of no interest (the
 	 * first program marks itself busy for all of them: it is skipped for any) */
-	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
+	if (!state_change_matters(oldstate, newstate))
 		return 0;
 	NEST_TWIN(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
 	return 0;

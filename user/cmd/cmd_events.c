@@ -299,17 +299,14 @@ static void held_from_tracker(struct events_ctx *c)
 static int print_miss(void *ctx, const char *name, uint64_t run_time_ns, uint64_t run_cnt,
 		      uint64_t misses)
 {
-	size_t n = strlen(name);
-
 	(void)run_time_ns, (void)run_cnt;
-	/* a twin's skipped runs lost nothing (the first of its pair took them) */
-	if (misses && !(n > 7 && !strcmp(name + n - 7, "_nested")))
+	if (misses && !eph_loader__twin_name(name))
 		return sb_printf(ctx, " %s %llu", name, (unsigned long long)misses);
 	return 0;
 }
 
 /* Which programs the kernel skipped: the runs counted in MISSED, and so in the drops; the
- * per-program counts include the runs the raw tracepoints' twins took instead (nested). The
+ * per-program counts include the runs the *_nested twins took instead (nested). The
  * line is built in sb (without memory, the end of it is left out). */
 static void print_misses(struct strbuf *sb, struct eph_loader *l, uint64_t missed, uint64_t nested)
 {

@@ -116,11 +116,15 @@ static const char *attach_why(const struct bpf_program *p, int err)
  * differs between a tracepoint and a trampoline; nest.bpf.h copes with both). */
 bool eph_prog_is_twin(const struct bpf_program *p)
 {
-	const char *name = bpf_program__name(p), *suffix = "_nested";
-	size_t n = strlen(name), k = strlen(suffix);
+	return (sec_is(p, "raw_tp/") || sec_is(p, "fentry/")) &&
+	       eph_loader__twin_name(bpf_program__name(p));
+}
 
-	return (sec_is(p, "raw_tp/") || sec_is(p, "fentry/")) && n > k &&
-	       !strcmp(name + n - k, suffix);
+bool eph_loader__twin_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen("_nested");
+
+	return n > k && !strcmp(name + n - k, "_nested");
 }
 
 /* The attach passes: the exit halves, the entries, the twins. */

@@ -56,6 +56,9 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 typedef int (*eph_prog_stats_fn)(void *ctx, const char *name, uint64_t run_time_ns,
 				 uint64_t run_cnt, uint64_t misses);
 int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, void *ctx);
+/* Whether a program of that name is a *_nested twin (bpf/nest.bpf.h): its own skipped runs
+ * lose nothing, the first program of its pair took those events. */
+bool eph_loader__twin_name(const char *name);
 /* Turn BPF run-time stats on for as long as the returned fd is open (BPF_ENABLE_STATS;
  * CAP_SYS_ADMIN). Returns the fd or -errno. */
 int eph_loader__enable_stats(void);
