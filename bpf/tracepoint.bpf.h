@@ -376,10 +376,8 @@ SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tp_set_state_nested, const struct sock *sk, int oldstate, int newstate)
 {
 	HOOKS_ONLY();
-	/* set_state()'s first test, before the lookup: most changes are of no interest (the
-	 * first program marks itself busy for all of them: it is skipped for any) */
-	if (!state_change_matters(oldstate, newstate))
-		return 0;
+	/* No early return for the changes set_state() ignores: a skipped run of the first is one
+	 * of its misses whatever the change, and only the twin's count takes it off */
 	NEST_TWIN(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
 	return 0;
 }
