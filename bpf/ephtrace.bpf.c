@@ -70,8 +70,8 @@ const volatile __u32 without = 0;
 /* Records go through the perf buffer although the kernel has the ring buffer (tests: the
  * loader sets it for EPH_TEST_PERFBUF=1, and makes "events" a perf event array). */
 const volatile __u8 perfbuf = 0;
-/* The raw tracepoints' first programs idle and their *_nested twins do the work (tests of the
- * twins: EPH_TEST_NESTED=1; tracepoint.bpf.h). */
+/* The first programs of the pairs idle and their *_nested twins do the work (tests of the
+ * twins: EPH_TEST_NESTED=1; nest.bpf.h). */
 const volatile __u8 nested_only = 0;
 /* Perf path: records the perf buffer refused as full (-ENOSPC), already in EPH_CNT_DROPPED;
  * read by the loader to tell the kernel's lost-sample reports of them from others. */

@@ -182,7 +182,7 @@ static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, siz
 /*
  * Exits first, entries last: a call whose entry is seen while its exit is not attached yet
  * would leave its context in the calls map for good (the thread may never call again), and
- * hand it to the thread's next, unrelated exit. The raw tracepoints' twins after their first
+ * hand it to the thread's next, unrelated exit. The *_nested twins after their first
  * programs.
  */
 static int attach_all(struct eph_loader *l, int *fell, char *why, size_t whylen)

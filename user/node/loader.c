@@ -175,7 +175,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	/* batch the reader's wakeups: eph_loader__poll() drains on its timeout anyway */
 	l->skel->rodata->wakeup_bytes = l->buf.perf ? 0 : l->buf.wakeup;
 	l->skel->rodata->perfbuf = l->buf.perf;
-	/* EPH_TEST_NESTED=1: the raw tracepoints' twins do all the work (tests of their path) */
+	/* EPH_TEST_NESTED=1: the *_nested twins do all the work (tests of their path) */
 	nested = getenv("EPH_TEST_NESTED");
 	l->skel->rodata->nested_only = nested && !strcmp(nested, "1");
 	err = eph_evbuf__setup(&l->buf, l->skel->maps.events);
