@@ -183,8 +183,7 @@ static void check_occ_output(const struct eph_occ *occ, struct strbuf *sb, uint6
 
 /* Everything one decoded record goes through. */
 static void consume(const struct eph_rec *r, const struct params *p, const struct eph_filter *f,
-		    struct strbuf *sb, struct eph_summary *sum, struct eph_proc_counts *pc,
-		    struct eph_occ *occ)
+		    struct strbuf *sb, struct eph_summary *sum, struct eph_occ *occ)
 {
 	const char *backend = p->backend_override ? "tracepoint" : NULL;
 
@@ -195,7 +194,6 @@ static void consume(const struct eph_rec *r, const struct params *p, const struc
 	FUZZ_ASSERT(printable(sb->buf, sb->len, false), sb->buf, sb->len);
 	check_filters(f, r);
 	FUZZ_ASSERT(!eph_summary__add(sum, r), r, sizeof(*r));
-	FUZZ_ASSERT(!eph_proc_counts__add(pc, r), r, sizeof(*r));
 	FUZZ_ASSERT(!eph_occ__event(occ, r), r, sizeof(*r));
 	FUZZ_ASSERT(!eph_occ__event(long_occ, r), r, sizeof(*r));
 	long_last_ts = r->ev.ts_ns;
@@ -233,12 +231,12 @@ static void proc_rows(const struct eph_proc_counts *pc, struct eph_metrics_proc_
 	}
 }
 
-/* Some pids' containers known (every third one's: none, a host process). */
-static int third_known(uint32_t pid, void *ctx, const struct eph_container **ct)
+/* Some pids' containers known (every third one's: none, a host process), as the tracker
+ * learns them. */
+static void third_known(uint32_t pid, void *ctx)
 {
-	(void)ctx;
-	*ct = NULL;
-	return pid % 3 == 0;
+	if (pid % 3 == 0)
+		FUZZ_ASSERT(!eph_occ__set_container(ctx, pid, NULL), &pid, sizeof(pid));
 }
 
 static bool odd_pids_alive(uint32_t pid, void *ctx)
@@ -249,19 +247,23 @@ static bool odd_pids_alive(uint32_t pid, void *ctx)
 
 /* Failure counters never go back: a prune leaves each series as it was or takes it away, and
  * what was counted is in the rows, pending or untracked (never more than the failures). */
-static void check_proc_counts(struct eph_proc_counts *pc, uint64_t nfail, uint64_t now_ns)
+static void check_proc_counts(struct eph_occ *occ, struct eph_proc_counts *pc, uint64_t nfail,
+			      uint64_t now_ns)
 {
 	struct eph_metrics_proc_fail *a, *b;
 	struct eph_container *acts, *bcts;
 	size_t na, nb, i, j;
 	uint64_t sum = 0;
 
-	FUZZ_ASSERT(!eph_proc_counts__resolve(pc, third_known, NULL), NULL, 0);
+	eph_occ__for_each_proc(occ, third_known, occ);
+	FUZZ_ASSERT(!eph_occ__settle_series(occ, now_ns), NULL, 0);
 	proc_rows(pc, &a, &na, &acts);
 	for (i = 0; i < na; i++)
 		sum += a[i].count;
 	FUZZ_ASSERT(sum + eph_proc_counts__untracked(pc) <= nfail, NULL, 0);
-	FUZZ_ASSERT(!eph_proc_counts__prune(pc, now_ns, odd_pids_alive, NULL), NULL, 0);
+	eph_occ__check_exited(occ, odd_pids_alive, NULL);
+	FUZZ_ASSERT(!eph_occ__settle_series(occ, now_ns), NULL, 0);
+	eph_occ__prune(occ, now_ns);
 	proc_rows(pc, &b, &nb, &bcts);
 	for (i = 0; i < na; i++) {
 		const char *aid = a[i].ct ? a[i].ct->id : "";
@@ -316,23 +318,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the whole input as one record */
 	check_decode(data, size, p.mono_to_wall, &r, &ok);
 
-	sum = eph_summary__new();
+	sum = eph_summary__new(NULL);
 	pc = eph_proc_counts__new(16, p.bits & 4);
 	occ = eph_occ__new(&oo);
 	if (!sum || !pc || !occ)
 		abort();
+	eph_occ__count_series(occ, pc); /* serve's failure series, through occ's processes */
 	for (i = 0; i < nrec; i++) {
 		check_decode(data + i * REC_SIZE, REC_SIZE, p.mono_to_wall, &r, &ok);
 		if (!ok)
 			continue;
 		if (p.with_range && !last_ts && r.ev.netns)
 			eph_occ__set_range(occ, r.ev.netns, p.low, p.high, NULL);
-		consume(&r, &p, &f, &sb, sum, pc, occ);
+		consume(&r, &p, &f, &sb, sum, occ);
 		nfail += r.ev.type == EPH_FAIL;
 		last_ts = r.ev.ts_ns;
 	}
 	check_summary(sum, &sb);
-	check_proc_counts(pc, nfail, last_ts + p.snap_delta_ns);
+	check_proc_counts(occ, pc, nfail, last_ts + p.snap_delta_ns);
 	check_occ_output(occ, &sb, last_ts + p.snap_delta_ns,
 			 last_ts + p.snap_delta_ns + (uint64_t)p.mono_to_wall);
 	eph_occ__prune(occ, last_ts + p.snap_delta_ns);

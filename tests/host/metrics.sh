@@ -569,7 +569,7 @@ else
 fi
 kill "$WL_PID" "$WL2_PID" 2>/dev/null || true
 wait "$WL_PID" "$WL2_PID" 2>/dev/null || true # reaped: no zombie that kill(pid, 0) finds
-# serve forgets exited pids every 10 s (SERVE_PRUNE_MS): watch for 12 s
+# serve notes exited pids within a second or two (the tracker's check, then its prune): watch for 12 s
 i=0
 while [ $i -lt 24 ]; do
 	got=$(curl -sf "$URL/metrics" | sed -n "s/^ephtrace_process_port_failures_total{comm=\"ephwl-client\",error=\"EADDRNOTAVAIL\"} //p")

@@ -224,88 +224,23 @@ static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct serve *s = ctx;
 	struct eph_rec r;
-	int err;
 
 	if (eph_decode(data, size, s->t.o.mono_to_wall, &r)) {
 		s->bad_records++; /* only this thread touches it */
 		return 0;
 	}
 	pthread_mutex_lock(&s->lock);
-	err = eph_proc_counts__add(s->procs, &r);
-	if (err)
-		s->err = err;
-	eph_tracker__event(&s->t, &r);
+	eph_tracker__event(&s->t, &r); /* the failure series too (eph_occ__count_series) */
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
-static int known_container(uint32_t pid, void *ctx, const struct eph_container **ct)
-{
-	return eph_occ__container_known(ctx, pid, ct);
-}
-
 /* The per-process failures waiting for their process's container, given it where the tracker
- * knows it now (under the lock). 0 or -ENOMEM. */
+ * knows it now, or without one for a process gone or waiting too long (under the lock). 0 or
+ * -ENOMEM. Processes that exited and hold nothing go with the tracker's prune. */
 int resolve_procs(struct serve *s)
 {
-	if (!eph_proc_counts__pending(s->procs))
-		return 0;
-	return eph_proc_counts__resolve(s->procs, known_container, s->t.occ);
-}
-
-/* The pids of the per-process counts, and which of them are gone: listed under the lock,
- * looked up (kill(pid, 0)) without it. */
-struct pid_list {
-	uint32_t *v;
-	size_t n, cap;
-	bool listing; /* listing the pids, else answering from the gone ones (sorted) */
-};
-
-static int cmp_pid(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool pid_alive(uint32_t pid, void *ctx)
-{
-	struct pid_list *l = ctx;
-
-	if (!l->listing)
-		return !l->n || !bsearch(&pid, l->v, l->n, sizeof(pid), cmp_pid);
-	/* pid 0: events in interrupt context; kill(0, ...) would mean our process group */
-	if (pid && !eph_grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v)))
-		l->v[l->n++] = pid;
-	return true;
-}
-
-/* The per-process failure counts of the exited processes: kept in their series (the pids
- * go), and those whose container never became known counted without it. Returns the event
- * callback's error (-ENOMEM), or 0. */
-static int prune_procs(struct serve *s)
-{
-	struct pid_list l = { .listing = true };
-	size_t i, k = 0;
-	int err;
-
-	pthread_mutex_lock(&s->lock);
-	err = resolve_procs(s) ?: eph_proc_counts__prune(s->procs, eph_now_ns(), pid_alive, &l);
-	pthread_mutex_unlock(&s->lock);
-	for (i = 0; i < l.n; i++)
-		if (kill(l.v[i], 0) && errno == ESRCH)
-			l.v[k++] = l.v[i];
-	l.n = k;
-	l.listing = false;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
-	pthread_mutex_lock(&s->lock);
-	if (!err && l.n)
-		err = eph_proc_counts__prune(s->procs, eph_now_ns(), pid_alive, &l);
-	if (!err)
-		err = s->err;
-	pthread_mutex_unlock(&s->lock);
-	free(l.v);
-	return err;
+	return eph_occ__settle_series(s->t.occ, eph_now_ns());
 }
 
 /* The tracker's housekeeping (tick) or the worker's result alone: in memory, under the lock,
@@ -333,8 +268,7 @@ static int tracker_turn(struct serve *s, bool tick)
 
 static int event_loop(struct serve *s)
 {
-	uint64_t now = eph_now_ms(), next_prune = now + SERVE_PRUNE_MS;
-	uint64_t next_tick = now + SERVE_TICK_MS;
+	uint64_t now = eph_now_ms(), next_tick = now + SERVE_TICK_MS;
 	int err;
 
 	while (!eph_exiting) {
@@ -352,14 +286,6 @@ static int event_loop(struct serve *s)
 			err = tracker_turn(s, false);
 			if (err)
 				return 1;
-		}
-		if (now >= next_prune) {
-			err = prune_procs(s);
-			if (err) {
-				eph_err("%s", strerror(-err));
-				return 1;
-			}
-			next_prune = now + SERVE_PRUNE_MS;
 		}
 		if (now >= next_tick) {
 			if (tracker_turn(s, true))
@@ -427,6 +353,7 @@ int cmd_serve(int argc, char **argv)
 		ret = 1;
 		goto out_close;
 	}
+	eph_occ__count_series(s.t.occ, s.procs);
 	err = eph_tracker__start_worker(&s.t);
 	if (err) {
 		eph_err("cannot start the resync thread: %s", strerror(-err));

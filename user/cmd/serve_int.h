@@ -27,8 +27,7 @@
  */
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:10099"
 #define SERVE_DEFAULT_TOP 20
-#define SERVE_MAX_PROCS 16384 /* processes counted from events at once */
-#define SERVE_PRUNE_MS 10000  /* forget exited processes that hold nothing */
+#define SERVE_MAX_PROCS 16384 /* failure series by process identity kept at once */
 #define SERVE_TICK_MS 1000    /* occupancy housekeeping (exited processes, resync when due) */
 #define SERVE_RESYNC_MS 5000  /* sock_diag reconciliation of the ports held */
 #define SERVE_STALE_MS 5000   /* /healthz fails when the event loop stalls this long */
@@ -70,7 +69,6 @@ struct serve {
 	pthread_mutex_t lock;	       /* protects what follows */
 	struct eph_proc_counts *procs; /* failures by process identity and errno */
 	struct eph_tracker t;	       /* ports held: destinations, processes, ranges */
-	int err;		       /* of the event callback (-ENOMEM) */
 };
 
 struct MHD_Daemon;

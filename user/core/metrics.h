@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "container.h"
+#include "errs.h"
 #include "ephtrace.h"
 #include "event.h"
 #include "hist.h"
@@ -195,42 +196,53 @@ bool eph_metrics_wants_openmetrics(const char *accept);
  * its pid only when made with by_pid (serve --pid-labels): without, every pid of a name in a
  * container counts into one series, which outlives them.
  *
- * - Each (pid, comm) that failed has an entry (at most max), its failures "pending" (not in
- *   the rows) until its container is known: eph_proc_counts__resolve(), or gone or 30 s old
- *   (EPH_PROC_PENDING_NS) at a prune, then as not known (no container labels). Then they move to
- *   the identity's series (at most max), and the entry's further failures go there: a series
- *   only grows, and each failure counts once, in the one series it is shown in.
- * - A series lives while an entry of a live pid counts into it and, without by_pid, after
- *   that while the series table is under half full (as destinations keep their failure
- *   counters): only then is a counter dropped, to start again from 0 should the identity come
- *   back. With by_pid a series goes with its pid, as pids do.
- * - Failures of a new pid when the entries are full, of a ninth errno of a series or
- *   pending entry, or pending when no series could be made for them are counted in untracked.
- * Only EPH_FAIL records count; ports held per process come from the occupancy tracker.
+ * The per-process side is a struct eph_proc_series_ref in each process's row of the one
+ * per-process table, the occupancy's (eph_occ__count_series(), occupancy.h), which calls these:
+ * - A process's failures are "pending" (not in the rows) until its container is known
+ *   (eph_proc_counts__settle() with it), or it is gone or 30 s have passed
+ *   (EPH_PROC_PENDING_NS: settled with none, no container labels). Then they move to the
+ *   identity's series (at most max), and its further failures go there: a series only grows,
+ *   and each failure counts once, in the one series it is shown in.
+ * - A series lives while a process counts into it (a row of a live process) and, without
+ *   by_pid, after that while the series table is under half full (as destinations keep their
+ *   failure counters): only then is a counter dropped, to start again from 0 should the
+ *   identity come back. With by_pid a series goes with its pid, as pids do.
+ * - Failures of a process the table has no row for (eph_proc_counts__lost()), of a ninth errno
+ *   of a series or of a pending process, or pending when no series could be made for them are
+ *   counted in untracked.
  */
 struct eph_proc_counts;
 
 #define EPH_PROC_PENDING_NS 30000000000ull /* a container still not known: counted without */
 
+/* One process's part (zeroed at first). */
+struct eph_proc_series_ref {
+	uint32_t series;	 /* index + 1 of the series it counts into; 0: none yet */
+	uint64_t since_ns;	 /* its first pending failure (ts_ns); 0: none pending */
+	struct eph_errs pending; /* its failures before its series is known */
+};
+
 struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid); /* NULL: ENOMEM, EINVAL */
 void eph_proc_counts__free(struct eph_proc_counts *pc);			 /* NULL-safe */
-/* A failure (EPH_FAIL) of pid, with the record's pcomm; other records do nothing.
- * Returns 0 or -ENOMEM. */
-int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r);
-/* The pending entries whose container lookup() knows (it returns 1 and sets *ct: NULL or
- * none for a host process; 0: not known yet) go to their series. 0 or -ENOMEM. */
-int eph_proc_counts__resolve(struct eph_proc_counts *pc,
-			     int (*lookup)(uint32_t pid, void *ctx,
-					   const struct eph_container **ct),
-			     void *ctx);
-/* Entries of the pids that are gone (alive() false) end, their pending failures counted
- * without container labels, as are those pending since EPH_PROC_PENDING_NS before now_ns (the
- * clock of the records' ts_ns); then the series no entry counts into go by the rules above.
+/* A failure err of the process (its latest name comm): into its series, or pending. A new
+ * name leaves the series of the old one: the process is then pending again. */
+void eph_proc_counts__fail(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
+			   const char *comm, int32_t err, uint64_t ts_ns);
+/* n failures of processes that have no row (a full table): counted in untracked. */
+void eph_proc_counts__lost(struct eph_proc_counts *pc, uint64_t n);
+/* The pending failures of process pid (comm) to the series of its identity, ct its container
+ * (NULL or none: a host process, or never known); it counts into it from then on. Nothing
+ * when none is pending; with the series table full they are dropped into untracked. Returns
  * 0 or -ENOMEM. */
-int eph_proc_counts__prune(struct eph_proc_counts *pc, uint64_t now_ns,
-			   bool (*alive)(uint32_t pid, void *ctx), void *ctx);
+int eph_proc_counts__settle(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
+			    uint32_t pid, const char *comm, const struct eph_container *ct);
+/* The process's row goes: what it has pending is dropped (settle it first), it leaves its
+ * series. */
+void eph_proc_counts__leave(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref);
+/* The series no process counts into go, by the rules above. */
+void eph_proc_counts__prune(struct eph_proc_counts *pc);
 uint64_t eph_proc_counts__untracked(const struct eph_proc_counts *pc);
-uint32_t eph_proc_counts__pending(const struct eph_proc_counts *pc); /* entries pending */
+uint32_t eph_proc_counts__pending(const struct eph_proc_counts *pc); /* processes pending */
 uint32_t eph_proc_counts__series(const struct eph_proc_counts *pc);  /* series kept */
 /* The series as failure rows, one per errno with a count (malloc'ed; NULL when empty), and
  * the containers their ct point to (*cts, malloc'ed, or NULL): the caller frees both.

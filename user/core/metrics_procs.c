@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Port allocation failures by process identity (struct eph_proc_counts, metrics.h): the rows
- * of ephtrace_process_port_failures_total. Two tables of eph_tab (table.h):
- * - entries, by (pid, comm): what a pid counted before its container was known (pending), or
- *   the series its failures go to;
- * - series, by identity (pid with by_pid, comm, the container's labels): the counters.
- * A failure is one lookup of its entry and one add, to the entry or to its series.
+ * Port allocation failures by process identity (struct eph_proc_counts, metrics.h): the series
+ * of ephtrace_process_port_failures_total, one eph_tab (table.h) keyed by identity. What each
+ * process counted before its container was known, and which series it counts into, is kept
+ * in its row of the one per-process table, the occupancy's (struct eph_proc_series_ref in
+ * each, occ_procs.c); a failure is one add, to the row's pending counts or to its series.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,36 +13,12 @@
 #include "metrics.h"
 #include "table.h"
 
-#define PC_MAX_ERRNOS 8
-
-struct pc_err {
-	int32_t err;
-	uint32_t __pad;
-	uint64_t count;
-};
-
-/* The key of an entry. `one` is always 1: a key is never all zero (eph_tab would not index
- * it), not even for pid 0 (interrupt context) with no name. */
-struct pc_pid_key {
-	uint32_t pid;
-	uint32_t one;
-	char comm[EPH_COMM_LEN]; /* up to the first NUL, zeros after */
-};
-
-struct pc_entry {
-	struct pc_pid_key key;
-	uint32_t series;   /* index + 1 of its series; 0: pending */
-	uint32_t nerrs;	   /* pending failures, before the series is known */
-	uint64_t since_ns; /* the first pending failure (ts_ns) */
-	struct pc_err errs[PC_MAX_ERRNOS];
-};
-
 /* The key of a series: exactly what its labels show (strings up to the first NUL, zeros
  * after), so that two series never have the same labels. pod_uid is kept so that a pod's
  * process outside any container still has a container that is not none. */
 struct pc_ident {
 	uint32_t pid; /* 0 without by_pid */
-	uint32_t one;
+	uint32_t one; /* always 1: a key is never all zero (eph_tab would not index it) */
 	char comm[EPH_COMM_LEN];
 	char id[(EPH_CT_ID_LEN + 3) & ~3];
 	char pod_uid[(EPH_CT_UID_LEN + 3) & ~3];
@@ -54,23 +29,19 @@ struct pc_ident {
 
 struct pc_series {
 	struct pc_ident key;
-	uint32_t refs; /* entries that count into it */
-	uint32_t nerrs;
-	struct pc_err errs[PC_MAX_ERRNOS];
+	uint32_t refs; /* processes that count into it */
+	struct eph_errs errs;
 };
 
 struct eph_proc_counts {
-	struct eph_tab entries; /* struct pc_entry */
-	struct eph_tab series;	/* struct pc_series */
-	uint32_t pending;	/* entries with series 0 */
+	struct eph_tab series; /* struct pc_series */
+	uint32_t pending;      /* processes with failures waiting for their container */
 	bool by_pid;
 	uint64_t untracked;
 };
 
 struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid)
 {
-	static const struct eph_tab_key ekey = { .off = offsetof(struct pc_entry, key),
-						 .len = sizeof(struct pc_pid_key) };
 	static const struct eph_tab_key skey = { .off = offsetof(struct pc_series, key),
 						 .len = sizeof(struct pc_ident) };
 	struct eph_proc_counts *pc;
@@ -81,9 +52,8 @@ struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid)
 	if (!pc)
 		return NULL;
 	pc->by_pid = by_pid;
-	if (eph_tab__init(&pc->entries, sizeof(struct pc_entry), &ekey, 1, max) ||
-	    eph_tab__init(&pc->series, sizeof(struct pc_series), &skey, 1, max)) {
-		eph_proc_counts__free(pc);
+	if (eph_tab__init(&pc->series, sizeof(struct pc_series), &skey, 1, max)) {
+		free(pc);
 		return NULL;
 	}
 	return pc;
@@ -93,7 +63,6 @@ void eph_proc_counts__free(struct eph_proc_counts *pc)
 {
 	if (!pc)
 		return;
-	eph_tab__fini(&pc->entries);
 	eph_tab__fini(&pc->series);
 	free(pc);
 }
@@ -106,71 +75,65 @@ static void copy_str(char *dst, size_t n, const char *src, size_t srcn)
 	memcpy(dst, src, len);
 }
 
-/* Count err in errs (n of them); false when PC_MAX_ERRNOS others are there. */
-static bool count_err(struct pc_err *errs, uint32_t *n, int32_t err, uint64_t count)
+static struct pc_series *series_of(const struct eph_proc_counts *pc,
+				   const struct eph_proc_series_ref *ref)
 {
-	uint32_t i;
-
-	for (i = 0; i < *n; i++) {
-		if (errs[i].err == err) {
-			errs[i].count += count;
-			return true;
-		}
-	}
-	if (*n == PC_MAX_ERRNOS)
-		return false;
-	errs[*n].err = err;
-	errs[(*n)++].count = count;
-	return true;
+	return eph_tab__rec(&pc->series, ref->series - 1);
 }
 
-int eph_proc_counts__add(struct eph_proc_counts *pc, const struct eph_rec *r)
+/* The process leaves its series (it ends, or its name changed). */
+static void unref(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref)
 {
-	const struct eph_event *ev = &r->ev;
-	struct pc_pid_key k;
-	struct pc_entry *e;
-	uint32_t hash;
-	int64_t i;
+	if (!ref->series)
+		return;
+	series_of(pc, ref)->refs--;
+	ref->series = 0;
+}
 
-	if (ev->type != EPH_FAIL)
-		return 0;
-	memset(&k, 0, sizeof(k));
-	k.pid = ev->pid;
-	k.one = 1;
-	copy_str(k.comm, sizeof(k.comm), eph_proc_comm(ev), EPH_COMM_LEN);
-	hash = eph_tab__hash(&k, sizeof(k));
-	i = eph_tab__find_n(&pc->entries, 0, &k, sizeof(k), hash);
-	if (i < 0) {
-		i = eph_tab__alloc(&pc->entries);
-		if (i < 0) {
-			pc->untracked++;
-			return i == -ENOSPC ? 0 : (int)i;
-		}
-		e = eph_tab__rec(&pc->entries, i);
-		e->key = k;
-		e->since_ns = ev->ts_ns;
-		eph_tab__link(&pc->entries, i, &hash);
-		pc->pending++;
+/* What the process's pending failures count is lost: counted in untracked. */
+static void drop_pending(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref)
+{
+	pc->untracked += eph_errs__total(&ref->pending);
+	memset(&ref->pending, 0, sizeof(ref->pending));
+	if (ref->since_ns) {
+		ref->since_ns = 0;
+		pc->pending--;
 	}
-	e = eph_tab__rec(&pc->entries, i);
-	if (e->series) {
-		struct pc_series *s = eph_tab__rec(&pc->series, e->series - 1);
+}
 
-		if (!count_err(s->errs, &s->nerrs, ev->err, 1))
-			pc->untracked++;
-	} else if (!count_err(e->errs, &e->nerrs, ev->err, 1)) {
+void eph_proc_counts__fail(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
+			   const char *comm, int32_t err, uint64_t ts_ns)
+{
+	struct eph_errs *to;
+
+	/* a process that exec()s another name is another identity from then on */
+	if (ref->series && strncmp(series_of(pc, ref)->key.comm, comm, EPH_COMM_LEN - 1))
+		unref(pc, ref);
+	if (ref->series) {
+		to = &series_of(pc, ref)->errs;
+	} else {
+		to = &ref->pending;
+		if (!ref->since_ns) {
+			ref->since_ns = ts_ns ? ts_ns : 1;
+			pc->pending++;
+		}
+	}
+	if (!eph_errs__add(to, err, 1))
 		pc->untracked++;
-	}
-	return 0;
 }
 
-static void ident_of(const struct eph_proc_counts *pc, const struct pc_entry *e,
+void eph_proc_counts__lost(struct eph_proc_counts *pc, uint64_t n)
+{
+	pc->untracked += n;
+}
+
+static void ident_of(const struct eph_proc_counts *pc, uint32_t pid, const char *comm,
 		     const struct eph_container *ct, struct pc_ident *id)
 {
 	memset(id, 0, sizeof(*id));
-	id->pid = pc->by_pid ? e->key.pid : 0;
+	id->pid = pc->by_pid ? pid : 0;
 	id->one = 1;
-	memcpy(id->comm, e->key.comm, sizeof(id->comm));
+	copy_str(id->comm, sizeof(id->comm), comm, EPH_COMM_LEN);
 	if (!ct || eph_container__none(ct))
 		return;
 	/* what the labels show (metrics_rows.c ct_labels): the id, and a pod's names */
@@ -184,24 +147,25 @@ static void ident_of(const struct eph_proc_counts *pc, const struct pc_entry *e,
 	copy_str(id->container, sizeof(id->container), ct->container, sizeof(ct->container));
 }
 
-/*
- * Entry i's pending failures into the series of its identity (ct: its container, NULL when
- * none or not known), which it counts into from now on. -ENOSPC when the series table is
- * full (the entry stays pending), or -ENOMEM.
- */
-static int settle(struct eph_proc_counts *pc, uint32_t i, const struct eph_container *ct)
+int eph_proc_counts__settle(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
+			    uint32_t pid, const char *comm, const struct eph_container *ct)
 {
-	struct pc_entry *e = eph_tab__rec(&pc->entries, i);
 	struct pc_series *s;
 	struct pc_ident id;
 	uint32_t hash, j;
 	int64_t si;
 
-	ident_of(pc, e, ct, &id);
+	if (!ref->since_ns)
+		return 0;
+	ident_of(pc, pid, comm, ct, &id);
 	hash = eph_tab__hash(&id, sizeof(id));
 	si = eph_tab__find_n(&pc->series, 0, &id, sizeof(id), hash);
 	if (si < 0) {
 		si = eph_tab__alloc(&pc->series);
+		if (si == -ENOSPC) { /* no room for a series: dropped, counted */
+			drop_pending(pc, ref);
+			return 0;
+		}
 		if (si < 0)
 			return (int)si;
 		s = eph_tab__rec(&pc->series, si);
@@ -209,89 +173,36 @@ static int settle(struct eph_proc_counts *pc, uint32_t i, const struct eph_conta
 		eph_tab__link(&pc->series, si, &hash);
 	}
 	s = eph_tab__rec(&pc->series, si);
-	for (j = 0; j < e->nerrs; j++)
-		if (!count_err(s->errs, &s->nerrs, e->errs[j].err, e->errs[j].count))
-			pc->untracked += e->errs[j].count;
-	e->nerrs = 0;
-	e->series = si + 1;
-	s->refs++;
+	for (j = 0; j < ref->pending.n; j++)
+		if (!eph_errs__add(&s->errs, ref->pending.v[j].err, ref->pending.v[j].count))
+			pc->untracked += ref->pending.v[j].count;
+	pc->untracked += ref->pending.other;
+	memset(&ref->pending, 0, sizeof(ref->pending));
+	ref->since_ns = 0;
 	pc->pending--;
+	ref->series = si + 1;
+	s->refs++;
 	return 0;
 }
 
-/* Entry i's pending failures, when no series can take them. */
-static void drop_pending(struct eph_proc_counts *pc, struct pc_entry *e)
+void eph_proc_counts__leave(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref)
 {
-	uint32_t j;
-
-	for (j = 0; j < e->nerrs; j++)
-		pc->untracked += e->errs[j].count;
-	e->nerrs = 0;
+	drop_pending(pc, ref);
+	unref(pc, ref);
 }
 
-int eph_proc_counts__resolve(struct eph_proc_counts *pc,
-			     int (*lookup)(uint32_t pid, void *ctx,
-					   const struct eph_container **ct),
-			     void *ctx)
+void eph_proc_counts__prune(struct eph_proc_counts *pc)
 {
-	uint32_t i;
-	int err;
-
-	for (i = 0; pc->pending && i < pc->entries.top; i++) {
-		const struct pc_entry *e = eph_tab__rec(&pc->entries, i);
-		const struct eph_container *ct = NULL;
-
-		if (!pc->entries.used[i] || e->series || lookup(e->key.pid, ctx, &ct) != 1)
-			continue;
-		err = settle(pc, i, ct);
-		if (err == -ENOMEM)
-			return err;
-	}
-	return 0;
-}
-
-int eph_proc_counts__prune(struct eph_proc_counts *pc, uint64_t now_ns,
-			   bool (*alive)(uint32_t pid, void *ctx), void *ctx)
-{
-	uint32_t i;
-	bool keep;
-	int err;
-
-	for (i = 0; i < pc->entries.top; i++) {
-		struct pc_entry *e = eph_tab__rec(&pc->entries, i);
-		bool gone;
-
-		if (!pc->entries.used[i])
-			continue;
-		gone = !alive(e->key.pid, ctx);
-		if (!e->series && (gone || now_ns >= e->since_ns + EPH_PROC_PENDING_NS)) {
-			/* its container was never known: counted without */
-			err = settle(pc, i, NULL);
-			if (err == -ENOMEM)
-				return err;
-			if (err) { /* no room for a series: dropped, counted */
-				drop_pending(pc, e);
-				if (!gone)
-					continue; /* its next failures: pending again */
-				pc->pending--;
-				eph_tab__del(&pc->entries, i, NULL);
-				continue;
-			}
-		}
-		if (!gone)
-			continue;
-		((struct pc_series *)eph_tab__rec(&pc->series, e->series - 1))->refs--;
-		eph_tab__del(&pc->entries, i, NULL);
-	}
 	/* kept while the table is under half full, as the destinations' failure counters */
-	keep = !pc->by_pid && pc->series.len < pc->series.max / 2;
+	bool keep = !pc->by_pid && pc->series.len < pc->series.max / 2;
+	uint32_t i;
+
 	for (i = 0; !keep && i < pc->series.top; i++) {
 		const struct pc_series *s = eph_tab__rec(&pc->series, i);
 
 		if (pc->series.used[i] && !s->refs)
 			eph_tab__del(&pc->series, i, NULL);
 	}
-	return 0;
 }
 
 uint64_t eph_proc_counts__untracked(const struct eph_proc_counts *pc)
@@ -323,8 +234,8 @@ int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_p
 
 		if (!pc->series.used[i])
 			continue;
-		nf += s->nerrs;
-		nc += s->nerrs && (s->key.id[0] || s->key.pod_uid[0]);
+		nf += s->errs.n;
+		nc += s->errs.n && (s->key.id[0] || s->key.pod_uid[0]);
 	}
 	if (nf && !(*fails = calloc(nf, sizeof(**fails))))
 		return -ENOMEM;
@@ -338,7 +249,7 @@ int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_p
 		const struct pc_series *s = eph_tab__rec(&pc->series, i);
 		struct eph_container *ct = NULL;
 
-		if (!pc->series.used[i] || !s->nerrs)
+		if (!pc->series.used[i] || !s->errs.n)
 			continue;
 		if (s->key.id[0] || s->key.pod_uid[0]) {
 			ct = &(*cts)[nc++];
@@ -349,13 +260,13 @@ int eph_proc_counts__rows(const struct eph_proc_counts *pc, struct eph_metrics_p
 			       sizeof(ct->pod_namespace) - 1);
 			memcpy(ct->container, s->key.container, sizeof(ct->container) - 1);
 		}
-		for (j = 0; j < s->nerrs; j++) {
+		for (j = 0; j < s->errs.n; j++) {
 			struct eph_metrics_proc_fail *o = &(*fails)[(*nfails)++];
 
 			o->pid = s->key.pid;
 			memcpy(o->comm, s->key.comm, EPH_COMM_LEN);
-			o->err = s->errs[j].err;
-			o->count = s->errs[j].count;
+			o->err = s->errs.v[j].err;
+			o->count = s->errs.v[j].count;
 			o->ct = ct;
 		}
 	}

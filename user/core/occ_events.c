@@ -341,16 +341,20 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 	struct tuple t;
 	int64_t i;
 
+	if (!ev->pid && occ->pc) /* interrupt context: no process to count it for */
+		eph_proc_counts__lost(occ->pc, 1);
 	if (ev->pid) {
 		i = ev_owner(occ, ev);
 		if (i == -ENOMEM)
 			return -ENOMEM;
 		if (i < 0) {
 			occ->dropped++;
+			if (occ->pc)
+				eph_proc_counts__lost(occ->pc, 1);
 		} else {
 			struct proc *p = eph_tab__rec(&occ->procs, i);
 
-			proc_count_failure(p, ev->err);
+			proc_count_failure(occ, p, ev->err, ev->ts_ns);
 			touch(&p->last_ns, ev->ts_ns);
 		}
 	}

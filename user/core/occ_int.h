@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "container_out.h"
+#include "errs.h"
+#include "metrics.h"
 #include "occupancy.h"
 #include "portsearch.h"
 #include "table.h"
@@ -161,29 +163,20 @@ struct scope {
 	uint64_t fail_again;
 };
 
-#define PROC_MAX_ERRNOS 8 /* distinct errnos per process; more go to "OTHER" */
-
-struct errcount {
-	int32_t err;
-	uint32_t __pad;
-	uint64_t count;
-};
-
 struct proc {
 	uint32_t pid;
 	uint32_t held;
 	uint32_t tw;
-	uint32_t nerrs;
 	bool exited;
 	bool ct_known; /* ct was given (eph_occ__set_container): NULL is then a host process */
 	char comm[EPH_COMM_LEN];
 	char *cgroup;
 	struct eph_container *ct; /* its container or pod; NULL: a host process or not known */
 	uint64_t last_ns;
-	uint64_t failures;
-	uint64_t failures_other;
-	struct errcount errs[PROC_MAX_ERRNOS]; /* ascending by err */
-	struct slot ring[EPH_OCC_BUCKETS];     /* assigns only */
+	struct eph_errs errs;		   /* failures since the record exists */
+	struct eph_proc_series_ref sref;   /* serve's failure series (eph_occ__count_series) */
+	struct eph_occ_tally *tally;	   /* the events summary's, or NULL (eph_occ__tally) */
+	struct slot ring[EPH_OCC_BUCKETS]; /* assigns only */
 	/* for the findings (occ_facts.c) */
 	uint32_t conn_netns;	     /* netns of its last bound connect() */
 	struct tally bound_connects; /* ... on a socket bind(0) had given its port */
@@ -209,8 +202,13 @@ struct eph_occ {
 	struct eph_tab holds;
 	struct eph_tab dests;
 	struct eph_tab scopes;
-	struct eph_tab procs;
+	struct eph_tab procs; /* the one per-process table (occ_procs.c) */
 	struct eph_tab nss;
+	struct eph_proc_counts *pc;   /* serve's failure series, or NULL (eph_occ__count_series) */
+	struct eph_occ_tally *tally0; /* the events summary's of pid 0, which has no row */
+	uint32_t ntallies;	      /* rows with a tally, pid 0's included */
+	uint64_t untallied_assigned;  /* what the summary could not itemize */
+	uint64_t untallied_failed;
 	uint64_t window_ns;
 	uint64_t bucket_ns;
 	bool started;
@@ -303,6 +301,9 @@ int64_t dest_get(struct eph_occ *occ, const struct eph_occ_dest_key *key, uint32
 int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs);
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup);
 void proc_free(struct proc *p);
+/* a failure of p: its errno counts, and serve's series */
+void proc_count_failure(struct eph_occ *occ, struct proc *p, int32_t err, uint64_t ts);
+void procs_prune(struct eph_occ *occ, uint64_t horizon);
 void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts);
 void count_fail(struct eph_occ *occ, struct dest *d, uint64_t ts);
 int count_scope_fail(struct eph_occ *occ, const struct tuple *t, int32_t err, uint64_t ts);
@@ -313,7 +314,6 @@ void hold_set_id(struct eph_occ *occ, int64_t hi, unsigned int k, uint64_t id);
 void hold_set_owner(struct eph_occ *occ, struct hold *h, uint32_t proc);
 void hold_set_tw(struct eph_occ *occ, struct hold *h, uint64_t ts);
 int hold_retarget(struct eph_occ *occ, int64_t hi, const struct hold_keys *k, bool to_dest);
-void proc_count_failure(struct proc *p, int32_t err);
 void ring_sum(const struct eph_occ *occ, const struct slot *ring, uint64_t now, struct slot *sum,
 	      double *span_s);
 

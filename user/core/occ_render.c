@@ -98,20 +98,10 @@ static void json_scope(struct jsonw *w, const struct row *r)
 
 static void json_failures(struct jsonw *w, const struct eph_occ *occ, const struct proc *p)
 {
-	char name[24];
-	uint32_t i;
-
-	if (!occ->started || !p) {
+	if (!occ->started || !p)
 		jsonw_null(w, "failures");
-		return;
-	}
-	jsonw_key(w, "failures");
-	jsonw_raw(w, "{");
-	for (i = 0; i < p->nerrs; i++)
-		jsonw_u64(w, eph_errno_name(p->errs[i].err, name, sizeof(name)), p->errs[i].count);
-	if (p->failures_other)
-		jsonw_u64(w, "OTHER", p->failures_other);
-	jsonw_raw(w, "}");
+	else
+		eph_errs__json(w, "failures", &p->errs);
 }
 
 static void json_proc(struct jsonw *w, const struct eph_occ *occ, const struct row *r)

@@ -124,7 +124,7 @@ static void proc_stats(const struct eph_occ *occ, const struct proc *p, uint64_t
 	double span;
 
 	stats_init(st, p->held, p->tw);
-	st->failures = p->failures;
+	st->failures = eph_errs__total(&p->errs);
 	st->exited = p->exited;
 	if (!occ->started)
 		return;

@@ -88,6 +88,7 @@ void eph_occ__free(struct eph_occ *occ)
 		}
 	}
 	free(occ->snap_tcp);
+	free(occ->tally0);
 	eph_tab__fini(&occ->holds);
 	eph_tab__fini(&occ->dests);
 	eph_tab__fini(&occ->scopes);
@@ -259,156 +260,6 @@ bool ns_port_in_range(const struct ns *ns, uint16_t port)
 	return !ns->rbits || !(ns->rbits[off / 8] & (1u << (off % 8)));
 }
 
-/* ---- processes ------------------------------------------------------------------------- */
-
-int eph_occ__set_cgroup(struct eph_occ *occ, uint32_t pid, const char *path)
-{
-	int64_t i;
-
-	if (!pid || !path)
-		return -EINVAL;
-	i = proc_get(occ, pid, NULL, path);
-	if (i == -ENOSPC)
-		occ->dropped++;
-	return i < 0 ? (int)i : 0;
-}
-
-/* What a process record owns (not the record). */
-void proc_free(struct proc *p)
-{
-	free(p->cgroup);
-	free(p->ct);
-	p->cgroup = NULL;
-	p->ct = NULL;
-}
-
-/* A copy of c, or NULL for none; *slot is replaced only when it differs. */
-static int set_container(struct eph_container **slot, const struct eph_container *c)
-{
-	struct eph_container *n = NULL;
-
-	if (c && !eph_container__none(c)) {
-		if (*slot && !memcmp(*slot, c, sizeof(*c)))
-			return 0;
-		n = malloc(sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		*n = *c;
-	}
-	free(*slot);
-	*slot = n;
-	return 0;
-}
-
-int eph_occ__set_container(struct eph_occ *occ, uint32_t pid, const struct eph_container *c)
-{
-	struct proc *p;
-	int64_t i;
-	int err;
-
-	if (!pid)
-		return -EINVAL;
-	i = proc_get(occ, pid, NULL, NULL);
-	if (i == -ENOSPC)
-		occ->dropped++;
-	if (i < 0)
-		return i == -ENOSPC ? 0 : (int)i;
-	p = eph_tab__rec(&occ->procs, i);
-	err = set_container(&p->ct, c);
-	if (!err)
-		p->ct_known = true;
-	return err;
-}
-
-/*
- * The container c (not none) uses netns. The first one seen owns it; another container of the
- * same pod leaves the pod as owner (container fields cleared); a container of another pod or
- * none keeps the first (a namespace is owned by whoever created it; the others joined).
- */
-int eph_occ__claim_netns(struct eph_occ *occ, uint32_t netns, const struct eph_container *c)
-{
-	struct eph_container *o;
-	int64_t i;
-
-	if (!netns || !c || eph_container__none(c))
-		return -EINVAL;
-	i = ns_lookup(occ, netns);
-	if (i < 0)
-		return i == -ENOSPC ? 0 : (int)i;
-	o = ((struct ns *)eph_tab__rec(&occ->nss, i))->owner;
-	if (!o)
-		return set_container(&((struct ns *)eph_tab__rec(&occ->nss, i))->owner, c);
-	if (o->pod_uid[0] && !strcmp(o->pod_uid, c->pod_uid) && strcmp(o->id, c->id)) {
-		o->id[0] = '\0';
-		o->container[0] = '\0';
-		o->runtime[0] = '\0';
-	}
-	return 0;
-}
-
-const struct eph_container *eph_occ__container(const struct eph_occ *occ, uint32_t pid)
-{
-	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
-
-	return i < 0 ? NULL : ((const struct proc *)eph_tab__rec(&occ->procs, i))->ct;
-}
-
-bool eph_occ__container_known(const struct eph_occ *occ, uint32_t pid,
-			      const struct eph_container **ct)
-{
-	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
-	const struct proc *p;
-
-	if (i < 0)
-		return false;
-	p = eph_tab__rec(&occ->procs, i);
-	if (ct)
-		*ct = p->ct;
-	return p->ct_known;
-}
-
-const struct eph_container *eph_occ__netns_owner(const struct eph_occ *occ, uint32_t netns)
-{
-	const struct ns *ns = ns_find(occ, netns);
-
-	return ns ? ns->owner : NULL;
-}
-
-void eph_occ__set_ct_filter(struct eph_occ *occ, const struct eph_ct_filter *f)
-{
-	occ->ctf = *f;
-}
-
-void eph_occ__for_each_proc(const struct eph_occ *occ, void (*fn)(uint32_t pid, void *ctx),
-			    void *ctx)
-{
-	uint32_t i;
-
-	for (i = 0; i < occ->procs.top; i++)
-		if (occ->procs.used[i])
-			fn(((const struct proc *)eph_tab__rec(&occ->procs, i))->pid, ctx);
-}
-
-void eph_occ__proc_exited(struct eph_occ *occ, uint32_t pid)
-{
-	int64_t i = eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
-
-	if (i >= 0)
-		((struct proc *)eph_tab__rec(&occ->procs, i))->exited = true;
-}
-
-void eph_occ__check_exited(struct eph_occ *occ, bool (*alive)(uint32_t pid, void *ctx), void *ctx)
-{
-	uint32_t i;
-
-	for (i = 0; i < occ->procs.top; i++) {
-		struct proc *p = eph_tab__rec(&occ->procs, i);
-
-		if (occ->procs.used[i] && !p->exited && !alive(p->pid, ctx))
-			p->exited = true;
-	}
-}
-
 void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns)
 {
 	uint64_t horizon = now_ns > occ->window_ns ? now_ns - occ->window_ns : 0;
@@ -432,12 +283,5 @@ void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns)
 		    !(keep_scopes && (s->fail_inuse || s->fail_again)))
 			eph_tab__del(&occ->scopes, i, NULL);
 	}
-	for (i = 0; i < occ->procs.top; i++) {
-		struct proc *p = eph_tab__rec(&occ->procs, i);
-
-		if (occ->procs.used[i] && !p->held && p->last_ns <= horizon) {
-			proc_free(p);
-			eph_tab__del(&occ->procs, i, NULL);
-		}
-	}
+	procs_prune(occ, horizon);
 }
