@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* ephtrace events: the stream of assignments, failures and releases, and a summary at the end. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "event.h"
 #include "filter.h"
@@ -168,77 +168,83 @@ static const struct option longopts[] = {
 	{},
 };
 
+/* What events' own options set: the stream's filter and form, and -d. */
+struct events_args {
+	struct events_ctx *c;
+	uint64_t *duration_ms;
+};
+
+/* One of events' own options: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
+static int events_opt(void *ctx, int opt, const char *arg, char **argv)
+{
+	struct events_args *a = ctx;
+	struct events_ctx *c = a->c;
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_JSON:
+		c->json = true;
+		return 1;
+	case 'p':
+		if (eph_parse_u64(arg, 1, 4194304, &v))
+			return eph_bad_value("events", "PID", arg,
+					     "a process id from 1 to 4194304");
+		c->filter.pid = v;
+		return 1;
+	case OPT_COMM:
+		if (!*arg || strlen(arg) >= EPH_COMM_LEN)
+			return eph_bad_value("events", "command name", arg, "1 to 15 bytes");
+		strcpy(c->filter.comm, arg);
+		return 1;
+	case '4':
+	case '6':
+		if (c->filter.family)
+			return eph_bad_value("events", "option", argv[optind - 1],
+					     "-4 and -6 exclude each other");
+		c->filter.family = opt == '4' ? AF_INET : AF_INET6;
+		return 1;
+	case OPT_TCP:
+	case OPT_UDP:
+		if (c->filter.proto)
+			return eph_bad_value("events", "option", argv[optind - 1],
+					     "--tcp and --udp exclude each other");
+		c->filter.proto = opt == OPT_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+		return 1;
+	case OPT_FAILURES:
+		c->filter.failures_only = true;
+		return 1;
+	case OPT_RELEASES:
+		c->filter.releases = true;
+		return 1;
+	case OPT_EXPLAIN:
+		c->explain = true;
+		return 1;
+	case 'd':
+		if (eph_parse_seconds(arg, 31536000, a->duration_ms))
+			return eph_bad_value("events", "duration", arg,
+					     "seconds, more than 0, at most a year");
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_loader_opts *lo,
 		      uint64_t *duration_ms)
 {
-	uint64_t v;
-	int opt;
+	struct events_args a = { .c = c, .duration_ms = duration_ms };
+	const struct eph_cmdline cl = {
+		.cmd = "events",
+		.usage = usage,
+		.optstring = ":p:46d:vh",
+		.longopts = longopts,
+		.lo = lo,
+		.ctf = &c->filter.ct,
+		.node_root = true,
+		.opt = events_opt,
+		.ctx = &a,
+	};
 
-	opterr = 0;
-	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":p:46d:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("events", opt, optarg, lo) ?:
-			    eph_node_opt("events", opt, optarg) ?:
-			    eph_ct_opt("events", opt, optarg, &c->filter.ct);
-
-		if (taken == 1)
-			continue;
-		if (taken)
-			return taken;
-		switch (opt) {
-		case OPT_JSON:
-			c->json = true;
-			break;
-		case 'p':
-			if (eph_parse_u64(optarg, 1, 4194304, &v))
-				return eph_bad_value("events", "PID", optarg,
-						     "a process id from 1 to 4194304");
-			c->filter.pid = v;
-			break;
-		case OPT_COMM:
-			if (!*optarg || strlen(optarg) >= EPH_COMM_LEN)
-				return eph_bad_value("events", "command name", optarg,
-						     "1 to 15 bytes");
-			strcpy(c->filter.comm, optarg);
-			break;
-		case '4':
-		case '6':
-			if (c->filter.family)
-				return eph_bad_value("events", "option", argv[optind - 1],
-						     "-4 and -6 exclude each other");
-			c->filter.family = opt == '4' ? AF_INET : AF_INET6;
-			break;
-		case OPT_TCP:
-		case OPT_UDP:
-			if (c->filter.proto)
-				return eph_bad_value("events", "option", argv[optind - 1],
-						     "--tcp and --udp exclude each other");
-			c->filter.proto = opt == OPT_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-			break;
-		case OPT_FAILURES:
-			c->filter.failures_only = true;
-			break;
-		case OPT_RELEASES:
-			c->filter.releases = true;
-			break;
-		case OPT_EXPLAIN:
-			c->explain = true;
-			break;
-		case 'd':
-			if (eph_parse_seconds(optarg, 31536000, duration_ms))
-				return eph_bad_value("events", "duration", optarg,
-						     "seconds, more than 0, at most a year");
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return eph_bad_option("events", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return eph_bad_arg("events", argv[optind]);
-	return -1; /* go on */
+	return eph_cmdline_parse(&cl, argc, argv); /* -1: go on */
 }
 
 /* Events of the types this stream shows that the kernel could not hand over (ring full). */

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "hist.h"
 #include "msg.h"
@@ -48,37 +49,39 @@ struct hist_opts {
 	bool cumulative;
 };
 
+/* One of hist's own options: 1 = taken, 0 = not one of them. */
+static int hist_opt(void *ctx, int opt, const char *arg, char **argv)
+{
+	struct hist_opts *o = ctx;
+
+	(void)arg;
+	(void)argv;
+	switch (opt) {
+	case OPT_JSON:
+		o->json = true;
+		return 1;
+	case OPT_CUMULATIVE:
+		o->cumulative = true;
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loader_opts *lo)
 {
-	int opt;
+	const struct eph_cmdline cl = {
+		.cmd = "hist",
+		.usage = usage,
+		.optstring = ":i:n:vh",
+		.longopts = longopts,
+		.lo = lo,
+		.interval_ms = &o->interval_ms,
+		.count = &o->count,
+		.opt = hist_opt,
+		.ctx = o,
+	};
 
-	opterr = 0;
-	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":i:n:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("hist", opt, optarg, lo) ?:
-			    eph_interval_opt("hist", opt, optarg, &o->interval_ms, &o->count);
-
-		if (taken == 1)
-			continue;
-		if (taken)
-			return taken;
-		switch (opt) {
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case OPT_CUMULATIVE:
-			o->cumulative = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return eph_bad_option("hist", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return eph_bad_arg("hist", argv[optind]);
-	return -1;
+	return eph_cmdline_parse(&cl, argc, argv);
 }
 
 static int add_entry(void *ctx, const void *key, uint64_t value)

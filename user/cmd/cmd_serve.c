@@ -17,7 +17,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -31,6 +30,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "event.h"
 #include "httplimit.h"
@@ -128,49 +128,48 @@ static int parse_listen(const char *s, struct serve_opts *o)
 	return 0;
 }
 
+/* One of serve's own options: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
+static int serve_opt(void *ctx, int opt, const char *arg, char **argv)
+{
+	struct serve_opts *o = ctx;
+	uint64_t v;
+
+	(void)argv;
+	switch (opt) {
+	case 'l':
+		if (parse_listen(arg, o))
+			return eph_bad_value("serve", "listen address", arg,
+					     "IPV4:PORT or [IPV6]:PORT, numeric");
+		return 1;
+	case OPT_TOP:
+		if (eph_parse_u64(arg, 1, 100000, &v))
+			return eph_bad_value("serve", "top", arg, "a number from 1 to 100000");
+		o->top = v;
+		return 1;
+	case OPT_BPF_STATS:
+		o->bpf_stats = true;
+		return 1;
+	case OPT_PID_LABELS:
+		o->pid_labels = true;
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct serve_opts *o, struct eph_loader_opts *lo)
 {
-	uint64_t v;
-	int opt;
+	const struct eph_cmdline cl = {
+		.cmd = "serve",
+		.usage = usage,
+		.optstring = ":l:vh",
+		.longopts = longopts,
+		.lo = lo,
+		.node_root = true,
+		.opt = serve_opt,
+		.ctx = o,
+	};
 
-	opterr = 0;
-	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
-		int taken = eph_loader_opt("serve", opt, optarg, lo) ?:
-			    eph_node_opt("serve", opt, optarg);
-
-		if (taken == 1)
-			continue;
-		if (taken)
-			return taken;
-		switch (opt) {
-		case 'l':
-			if (parse_listen(optarg, o))
-				return eph_bad_value("serve", "listen address", optarg,
-						     "IPV4:PORT or [IPV6]:PORT, numeric");
-			break;
-		case OPT_TOP:
-			if (eph_parse_u64(optarg, 1, 100000, &v))
-				return eph_bad_value("serve", "top", optarg,
-						     "a number from 1 to 100000");
-			o->top = v;
-			break;
-		case OPT_BPF_STATS:
-			o->bpf_stats = true;
-			break;
-		case OPT_PID_LABELS:
-			o->pid_labels = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return eph_bad_option("serve", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return eph_bad_arg("serve", argv[optind]);
-	return -1;
+	return eph_cmdline_parse(&cl, argc, argv);
 }
 
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)

@@ -6,7 +6,6 @@
  * works the same: for a first look, and for hosts where BPF is not allowed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "msg.h"
 #include "netns.h"
@@ -74,57 +74,56 @@ static const struct option longopts[] = {
 	{},
 };
 
+/* One of status's own options: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
+static int status_opt(void *ctx, int opt, const char *arg, char **argv)
+{
+	struct status_opts *o = ctx;
+	uint64_t v;
+
+	(void)argv;
+	switch (opt) {
+	case OPT_JSON:
+		o->json = true;
+		return 1;
+	case OPT_NETNS:
+		if (eph_parse_u64(arg, 1, UINT32_MAX, &v))
+			return eph_bad_value("status", "netns inode", arg,
+					     "a number from 1 to 4294967295");
+		/* the NS column's number: the inode less 0xF0000000 */
+		o->netns = v < 0xE0000000u ? v + 0xF0000000u : v;
+		return 1;
+	case 'l':
+		if (eph_parse_u64(arg, 0, 1000000, &v))
+			return eph_bad_value("status", "limit", arg, "a number from 0 to 1000000");
+		o->limit = v;
+		return 1;
+	case OPT_MAX_PORTS:
+		if (eph_parse_u64(arg, 1, 1u << 24, &v))
+			return eph_bad_value("status", "max-ports", arg,
+					     "a number from 1 to 16777216");
+		o->max_ports = v;
+		return 1;
+	case 'v':
+		o->verbose = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct status_opts *o)
 {
-	uint64_t v;
-	int opt;
+	const struct eph_cmdline cl = {
+		.cmd = "status",
+		.usage = usage,
+		.optstring = ":l:vh",
+		.longopts = longopts,
+		.node_root = true,
+		.opt = status_opt,
+		.ctx = o,
+	};
 
-	opterr = 0;
-	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
-		int taken = eph_node_opt("status", opt, optarg);
-
-		if (taken == 1)
-			continue;
-		if (taken)
-			return taken;
-		switch (opt) {
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case OPT_NETNS:
-			if (eph_parse_u64(optarg, 1, UINT32_MAX, &v))
-				return eph_bad_value("status", "netns inode", optarg,
-						     "a number from 1 to 4294967295");
-			/* the NS column's number: the inode less 0xF0000000 */
-			o->netns = v < 0xE0000000u ? v + 0xF0000000u : v;
-			break;
-		case 'l':
-			if (eph_parse_u64(optarg, 0, 1000000, &v))
-				return eph_bad_value("status", "limit", optarg,
-						     "a number from 0 to 1000000");
-			o->limit = v;
-			break;
-		case OPT_MAX_PORTS:
-			if (eph_parse_u64(optarg, 1, 1u << 24, &v))
-				return eph_bad_value("status", "max-ports", optarg,
-						     "a number from 1 to 16777216");
-			o->max_ports = v;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return eph_bad_option("status", opt, argv);
-		}
-	}
-	if (optind < argc)
-		return eph_bad_arg("status", argv[optind]);
-	return -1;
+	return eph_cmdline_parse(&cl, argc, argv);
 }
 
 static uint64_t clock_ns(clockid_t id)

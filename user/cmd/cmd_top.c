@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "format.h"
 #include "msg.h"
@@ -63,63 +64,61 @@ struct top_opts {
 	uint64_t limit;
 	bool json;
 	struct eph_ct_filter ctf;
+	struct eph_tracker_opts to; /* --window, --resync, --max-ports */
 };
 
-static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_tracker_opts *to,
-		      struct eph_loader_opts *lo)
+/* One of top's own options: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
+static int top_opt(void *ctx, int opt, const char *arg, char **argv)
 {
+	struct top_opts *o = ctx;
 	uint64_t v;
-	int opt;
 
-	opterr = 0;
-	optind = 0; /* glibc: a full restart, also of a cluster left half read */
-	while ((opt = getopt_long(argc, argv, ":i:n:l:vh", longopts, NULL)) != -1) {
-		int taken =
-			eph_loader_opt("top", opt, optarg, lo)					 ?:
-				eph_interval_opt("top", opt, optarg, &o->interval_ms, &o->count) ?:
-				eph_ct_opt("top", opt, optarg, &o->ctf)				 ?:
-				eph_node_opt("top", opt, optarg);
-
-		if (taken == 1)
-			continue;
-		if (taken)
-			return taken;
-		switch (opt) {
-		case 'l':
-			if (eph_parse_u64(optarg, 0, 1000000, &o->limit))
-				return eph_bad_value("top", "limit", optarg,
-						     "a number from 0 to 1000000");
-			break;
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case OPT_WINDOW:
-			if (eph_parse_seconds(optarg, 3600, &v) || v < 100)
-				return eph_bad_value("top", "window", optarg,
-						     "seconds, from 0.1 to 3600");
-			to->window_ms = v;
-			break;
-		case OPT_RESYNC:
-			if (eph_parse_seconds(optarg, 86400, &to->resync_ms) || to->resync_ms < 100)
-				return eph_bad_value("top", "resync interval", optarg,
-						     "seconds, from 0.1 to 86400");
-			break;
-		case OPT_MAX_PORTS:
-			if (eph_parse_u64(optarg, 1, 1u << 24, &v))
-				return eph_bad_value("top", "max-ports", optarg,
-						     "a number from 1 to 16777216");
-			to->max_ports = v;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return eph_bad_option("top", opt, argv);
-		}
+	(void)argv;
+	switch (opt) {
+	case 'l':
+		if (eph_parse_u64(arg, 0, 1000000, &o->limit))
+			return eph_bad_value("top", "limit", arg, "a number from 0 to 1000000");
+		return 1;
+	case OPT_JSON:
+		o->json = true;
+		return 1;
+	case OPT_WINDOW:
+		if (eph_parse_seconds(arg, 3600, &v) || v < 100)
+			return eph_bad_value("top", "window", arg, "seconds, from 0.1 to 3600");
+		o->to.window_ms = v;
+		return 1;
+	case OPT_RESYNC:
+		if (eph_parse_seconds(arg, 86400, &o->to.resync_ms) || o->to.resync_ms < 100)
+			return eph_bad_value("top", "resync interval", arg,
+					     "seconds, from 0.1 to 86400");
+		return 1;
+	case OPT_MAX_PORTS:
+		if (eph_parse_u64(arg, 1, 1u << 24, &v))
+			return eph_bad_value("top", "max-ports", arg,
+					     "a number from 1 to 16777216");
+		o->to.max_ports = v;
+		return 1;
 	}
-	if (optind < argc)
-		return eph_bad_arg("top", argv[optind]);
-	return -1;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_loader_opts *lo)
+{
+	const struct eph_cmdline cl = {
+		.cmd = "top",
+		.usage = usage,
+		.optstring = ":i:n:l:vh",
+		.longopts = longopts,
+		.lo = lo,
+		.interval_ms = &o->interval_ms,
+		.count = &o->count,
+		.ctf = &o->ctf,
+		.node_root = true,
+		.opt = top_opt,
+		.ctx = o,
+	};
+
+	return eph_cmdline_parse(&cl, argc, argv);
 }
 
 /* The latest failures, newest first, one line each (at most 79 columns). */
@@ -192,27 +191,26 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 int cmd_top(int argc, char **argv)
 {
 	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
-	struct eph_tracker_opts to = { .resync_ms = 5000 };
-	struct top_opts o = { .interval_ms = 1000, .limit = 5 };
+	struct top_opts o = { .interval_ms = 1000, .limit = 5, .to = { .resync_ms = 5000 } };
 	struct eph_tracker t = { 0 };
 	struct eph_loader *l = NULL;
 	struct strbuf sb = STRBUF_INIT;
 	uint64_t shown = 0, next;
 	int ret, err = 0;
 
-	ret = parse_args(argc, argv, &o, &to, &lo);
+	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
 	if (eph_parse_only)
 		return 0;
-	to.mono_to_wall = eph_mono_to_wall_ns();
-	to.warn = true;
-	to.verbose = lo.verbose;
+	o.to.mono_to_wall = eph_mono_to_wall_ns();
+	o.to.warn = true;
+	o.to.verbose = lo.verbose;
 	/* attach first, then seed: what happens in between waits in the ring buffer */
 	ret = eph_start(&lo, eph_tracker__record, &t, &l);
 	if (ret)
 		goto out;
-	err = eph_tracker__init(&t, &to);
+	err = eph_tracker__init(&t, &o.to);
 	if (err) {
 		eph_err("cannot read the sockets of any namespace: %s", strerror(-err));
 		ret = 1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "cmdline.h"
 #include "commands.h"
 #include "msg.h"
 
