@@ -34,10 +34,15 @@ static const char *kind_title(uint8_t kind)
 	}
 }
 
-static bool same_hist(const struct eph_hist_key *a, const struct eph_hist_key *b)
+int eph_hist_key_cmp(const struct eph_hist_key *a, const struct eph_hist_key *b)
 {
-	return a->kind == b->kind && a->proto == b->proto && a->family == b->family &&
-	       a->result == b->result;
+	if (a->kind != b->kind)
+		return a->kind - b->kind;
+	if (a->proto != b->proto)
+		return a->proto - b->proto;
+	if (a->family != b->family)
+		return a->family - b->family;
+	return a->result - b->result;
 }
 
 static struct eph_hist *find_or_add(struct eph_hists *h, const struct eph_hist_key *k)
@@ -46,7 +51,7 @@ static struct eph_hist *find_or_add(struct eph_hists *h, const struct eph_hist_k
 	size_t i;
 
 	for (i = 0; i < h->n; i++) /* a handful of histograms: a scan is enough */
-		if (same_hist(&h->v[i].key, k))
+		if (!eph_hist_key_cmp(&h->v[i].key, k))
 			return &h->v[i];
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 8;
@@ -127,16 +132,8 @@ static uint64_t untimed_of(const struct eph_hist *e)
 
 static int cmp_hist(const void *a, const void *b)
 {
-	const struct eph_hist_key *x = &((const struct eph_hist *)a)->key;
-	const struct eph_hist_key *y = &((const struct eph_hist *)b)->key;
-
-	if (x->kind != y->kind)
-		return x->kind - y->kind;
-	if (x->proto != y->proto)
-		return x->proto - y->proto;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return x->result - y->result;
+	return eph_hist_key_cmp(&((const struct eph_hist *)a)->key,
+				&((const struct eph_hist *)b)->key);
 }
 
 int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
@@ -152,7 +149,7 @@ int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
 		uint64_t ua = untimed_of(a), ub = 0;
 
 		for (j = 0; before && j < before->n; j++)
-			if (same_hist(&before->v[j].key, &a->key))
+			if (!eph_hist_key_cmp(&before->v[j].key, &a->key))
 				b = &before->v[j];
 		if (b)
 			ub = untimed_of(b);

@@ -45,6 +45,9 @@ void eph_hists__free(struct eph_hists *h);
 int eph_hists__diff(struct eph_hists *out, const struct eph_hists *now,
 		    const struct eph_hists *before);
 
+/* The order of histograms: by kind, proto, family, result (the slot is not compared). */
+int eph_hist_key_cmp(const struct eph_hist_key *a, const struct eph_hist_key *b);
+
 const char *eph_hist_kind_name(uint8_t kind); /* "connect_search" "bind_search" "hold" */
 
 /* bcc's print_log2_hist layout: "low -> high : count |****|" for slots 0..last non-zero. */

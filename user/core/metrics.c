@@ -138,22 +138,14 @@ static const struct family fam_hold = {
 };
 
 struct mhist {
-	uint8_t kind, proto, family, result;
+	struct eph_hist_key key; /* slot 0; result 0 for hold times */
 	uint64_t slots[EPH_HIST_SLOTS];
 	uint64_t count, sum_ns;
 };
 
 static int cmp_mhist(const void *a, const void *b)
 {
-	const struct mhist *x = a, *y = b;
-
-	if (x->kind != y->kind)
-		return x->kind - y->kind;
-	if (x->proto != y->proto)
-		return x->proto - y->proto;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return x->result - y->result;
+	return eph_hist_key_cmp(&((const struct mhist *)a)->key, &((const struct mhist *)b)->key);
 }
 
 /* The histograms by label set: hold times have no result label, so those are merged. */
@@ -168,13 +160,10 @@ static int collect_hists(const struct eph_hists *h, struct mhist **out, size_t *
 		return -ENOMEM;
 	for (i = 0; h && i < h->n; i++) {
 		const struct eph_hist *e = &h->v[i];
-		struct mhist key = { .kind = e->key.kind,
-				     .proto = e->key.proto,
-				     .family = e->key.family,
-				     .result = e->key.result };
+		struct mhist key = { .key = e->key };
 
-		if (key.kind == EPH_HIST_HOLD)
-			key.result = 0;
+		if (key.key.kind == EPH_HIST_HOLD)
+			key.key.result = 0;
 		for (j = 0; j < *n && cmp_mhist(&v[j], &key); j++)
 			;
 		if (j == *n)
@@ -191,20 +180,19 @@ static int collect_hists(const struct eph_hists *h, struct mhist **out, size_t *
 
 static void hist_labels(struct writer *w, const struct mhist *m)
 {
+	const struct eph_hist_key *k = &m->key;
 	struct name_buf b;
 
-	if (m->kind != EPH_HIST_HOLD) {
-		label_str(w, "op", m->kind == EPH_HIST_CONNECT ? "connect" : "bind");
-		label_str(w, "proto", or_number(eph_proto_name(m->proto), m->proto, &b));
-		label_str(w, "family", or_number(eph_family_name(m->family), m->family, &b));
-		if (m->result)
-			label_errno(w, "result", m->result);
-		else
-			label_str(w, "result", "ok");
-	} else {
-		label_str(w, "proto", or_number(eph_proto_name(m->proto), m->proto, &b));
-		label_str(w, "family", or_number(eph_family_name(m->family), m->family, &b));
-	}
+	if (k->kind != EPH_HIST_HOLD)
+		label_str(w, "op", k->kind == EPH_HIST_CONNECT ? "connect" : "bind");
+	label_str(w, "proto", or_number(eph_proto_name(k->proto), k->proto, &b));
+	label_str(w, "family", or_number(eph_family_name(k->family), k->family, &b));
+	if (k->kind == EPH_HIST_HOLD)
+		return; /* a hold time has no result */
+	if (k->result)
+		label_errno(w, "result", k->result);
+	else
+		label_str(w, "result", "ok");
 }
 
 static void write_hist(struct writer *w, const struct mhist *m, unsigned int first,
@@ -245,12 +233,12 @@ static int write_hists(struct writer *w, const struct eph_metrics_input *in)
 		return err;
 	family(w, &fam_search);
 	for (i = 0; i < n; i++)
-		if (v[i].kind == EPH_HIST_CONNECT || v[i].kind == EPH_HIST_BIND)
+		if (v[i].key.kind == EPH_HIST_CONNECT || v[i].key.kind == EPH_HIST_BIND)
 			write_hist(w, &v[i], EPH_METRICS_SEARCH_FIRST_SLOT,
 				   EPH_METRICS_SEARCH_LAST_SLOT);
 	family(w, &fam_hold);
 	for (i = 0; i < n; i++)
-		if (v[i].kind == EPH_HIST_HOLD)
+		if (v[i].key.kind == EPH_HIST_HOLD)
 			write_hist(w, &v[i], EPH_METRICS_HOLD_FIRST_SLOT,
 				   EPH_METRICS_HOLD_LAST_SLOT);
 	free(v);
