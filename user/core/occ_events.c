@@ -162,6 +162,20 @@ static int64_t ev_owner(struct eph_occ *occ, const struct eph_event *ev)
 	return proc_get(occ, ev->pid, eph_proc_comm(ev), NULL);
 }
 
+/* A hold the event's socket takes now: hs's keys, its socket and owner, held since the event. */
+static void ev_hold_spec(struct hold_spec *hs, const struct eph_event *ev, bool to_dest,
+			 uint8_t bucket)
+{
+	hs->to_dest = to_dest;
+	hs->bucket = bucket;
+	hs->sock_id = ev->sock_id;
+	hs->cookie = ev->cookie;
+	hs->since_ns = ev->ts_ns;
+	hs->now_ns = ev->ts_ns;
+	hs->pid = ev->pid;
+	hs->comm = eph_proc_comm(ev);
+}
+
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	struct hold_spec hs = { .k = *k };
@@ -199,14 +213,7 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		hold_del(occ, hi, false, ev->ts_ns, -1); /* same 4-tuple: the old one is gone */
 	else if (ev_predates(occ, ev))
 		return 0;
-	hs.to_dest = ev_to_dest(ev);
-	hs.bucket = ev_bucket(ev);
-	hs.sock_id = ev->sock_id;
-	hs.cookie = ev->cookie;
-	hs.since_ns = ev->ts_ns;
-	hs.now_ns = ev->ts_ns;
-	hs.pid = ev->pid;
-	hs.comm = eph_proc_comm(ev);
+	ev_hold_spec(&hs, ev, ev_to_dest(ev), ev_bucket(ev));
 	hi = hold_add(occ, &hs);
 	if (hi == -ENOMEM)
 		return -ENOMEM;
@@ -276,14 +283,7 @@ static int ev_connect(struct eph_occ *occ, const struct eph_event *ev, const str
 	if (ti >= 0 && ti != hi)
 		hold_del(occ, ti, false, ev->ts_ns, -1); /* the 4-tuple's last holder is gone */
 	if (hi < 0) {
-		hs.to_dest = true;
-		hs.bucket = EPH_BUCKET_BIND;
-		hs.sock_id = ev->sock_id;
-		hs.cookie = ev->cookie;
-		hs.since_ns = ev->ts_ns;
-		hs.now_ns = ev->ts_ns;
-		hs.pid = ev->pid;
-		hs.comm = eph_proc_comm(ev);
+		ev_hold_spec(&hs, ev, true, EPH_BUCKET_BIND);
 		hi = hold_add(occ, &hs);
 		return hi == -ENOMEM ? -ENOMEM : 0;
 	}
