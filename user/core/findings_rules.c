@@ -70,13 +70,20 @@ static void dest_text(const struct eph_occ_dest_key *k, char *buf, size_t len)
 	snprintf(buf, len, k->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, k->dport);
 }
 
-static void set_dest(struct eph_finding *f, const struct eph_find_dest *d)
+/* A finding about destination d, its space's numbers filled in; NULL when out of memory. */
+static struct eph_finding *add_dest(struct eph_findings *out, enum eph_find_kind kind,
+				    const struct eph_find_dest *d)
 {
+	struct eph_finding *f = add(out, kind, d->key.netns);
+
+	if (!f)
+		return NULL;
 	f->has_dest = true;
 	f->dest = d->key;
 	f->who = d->top;
 	f->ports_left = d->st.ports_left;
 	f->usable = d->st.usable;
+	return f;
 }
 
 static const struct eph_find_ns *ns_of(const struct eph_find_in *in, uint32_t netns)
@@ -179,10 +186,9 @@ int rule_time_wait_churn(const struct eph_find_in *in, struct eph_findings *out)
 			continue;
 		if (d->mean_hold_s >= EPH_FIND_TW_SHORT_S)
 			continue; /* long-lived connections: the rate is low */
-		f = add(out, EPH_FIND_TIME_WAIT_CHURN, d->key.netns);
+		f = add_dest(out, EPH_FIND_TIME_WAIT_CHURN, d);
 		if (!f)
 			return -ENOMEM;
-		set_dest(f, d);
 		f->severity = sev_dest(d);
 		dest_text(&d->key, dst, sizeof(dst));
 		if (!isnan(d->mean_hold_s))
@@ -221,10 +227,9 @@ int rule_single_destination(const struct eph_find_in *in, struct eph_findings *o
 		if (d->st.time_wait >= EPH_FIND_TW_SHARE * d->st.held ||
 		    fresh_left(ns) < EPH_FIND_SINGLE_FREE * ns->tcp_usable)
 			continue; /* time_wait_churn, or the range itself */
-		f = add(out, EPH_FIND_SINGLE_DESTINATION, d->key.netns);
+		f = add_dest(out, EPH_FIND_SINGLE_DESTINATION, d);
 		if (!f)
 			return -ENOMEM;
-		set_dest(f, d);
 		f->severity = sev_dest(d);
 		dest_text(&d->key, dst, sizeof(dst));
 		say(f->evidence, sizeof(f->evidence),
@@ -432,10 +437,9 @@ int rule_socket_range(const struct eph_find_in *in, struct eph_findings *out)
 		    (d->socket_left >= EPH_FIND_SOCKET_LEFT * d->socket_usable &&
 		     !d->window_failures))
 			continue;
-		f = add(out, EPH_FIND_SOCKET_RANGE, d->key.netns);
+		f = add_dest(out, EPH_FIND_SOCKET_RANGE, d);
 		if (!f)
 			return -ENOMEM;
-		set_dest(f, d);
 		f->ports_left = d->socket_left;
 		f->usable = d->socket_usable;
 		f->severity = sev_space(d->socket_left, d->socket_usable, NAN, d->window_failures);
