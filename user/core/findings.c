@@ -70,26 +70,28 @@ static int cmp_finding(const void *a, const void *b)
 	return memcmp(&x->dest, &y->dest, sizeof(x->dest));
 }
 
+/* The rules (findings_int.h), in the order they run. */
+static int (*const rules[])(const struct eph_find_in *in, struct eph_findings *out) = {
+	rule_bind_before_connect,
+	rule_time_wait_churn,
+	rule_single_destination,
+	rule_range,
+	rule_udp,
+	rule_fixed_port,
+	rule_socket_range,
+};
+
 int eph_find__run(const struct eph_find_in *in, struct eph_findings *out)
 {
+	size_t i;
 	int err;
 
 	out->n = 0;
-	err = rule_bind_before_connect(in, out);
-	if (!err)
-		err = rule_time_wait_churn(in, out);
-	if (!err)
-		err = rule_single_destination(in, out);
-	if (!err)
-		err = rule_range(in, out);
-	if (!err)
-		err = rule_udp(in, out);
-	if (!err)
-		err = rule_fixed_port(in, out);
-	if (!err)
-		err = rule_socket_range(in, out);
-	if (err)
-		return err;
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		err = rules[i](in, out);
+		if (err)
+			return err;
+	}
 	if (out->n)
 		qsort(out->f, out->n, sizeof(*out->f), cmp_finding);
 	return 0;
