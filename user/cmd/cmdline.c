@@ -82,7 +82,8 @@ int eph_bad_command(const char *name)
 	return EXIT_USAGE;
 }
 
-static int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_opts *lo)
+/* The loader's options (EPH_LOADER_LONGOPTS), -v included. */
+static int loader_opt(const char *cmd, int opt, const char *arg, struct eph_loader_opts *lo)
 {
 	uint64_t v;
 
@@ -119,7 +120,8 @@ static int eph_loader_opt(const char *cmd, int opt, const char *arg, struct eph_
 	return 0;
 }
 
-static int eph_ct_opt(const char *cmd, int opt, const char *arg, struct eph_ct_filter *f)
+/* --container ID, --pod NAME */
+static int ct_opt(const char *cmd, int opt, const char *arg, struct eph_ct_filter *f)
 {
 	switch (opt) {
 	case OPT_CONTAINER:
@@ -135,7 +137,8 @@ static int eph_ct_opt(const char *cmd, int opt, const char *arg, struct eph_ct_f
 	return 0;
 }
 
-static int eph_node_opt(const char *cmd, int opt, const char *arg)
+/* --node-root DIR: sets eph_node_root */
+static int node_opt(const char *cmd, int opt, const char *arg)
 {
 	struct stat st;
 
@@ -147,8 +150,9 @@ static int eph_node_opt(const char *cmd, int opt, const char *arg)
 	return 1;
 }
 
-static int eph_interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interval_ms,
-			    uint64_t *count)
+/* -i SECONDS and -n COUNT of the commands that print every interval */
+static int interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interval_ms,
+			uint64_t *count)
 {
 	switch (opt) {
 	case 'i':
@@ -169,13 +173,13 @@ static int shared_opt(const struct eph_cmdline *cl, int opt, const char *arg)
 	int taken = 0;
 
 	if (cl->lo)
-		taken = eph_loader_opt(cl->cmd, opt, arg, cl->lo);
+		taken = loader_opt(cl->cmd, opt, arg, cl->lo);
 	if (!taken && cl->interval_ms)
-		taken = eph_interval_opt(cl->cmd, opt, arg, cl->interval_ms, cl->count);
+		taken = interval_opt(cl->cmd, opt, arg, cl->interval_ms, cl->count);
 	if (!taken && cl->ctf)
-		taken = eph_ct_opt(cl->cmd, opt, arg, cl->ctf);
+		taken = ct_opt(cl->cmd, opt, arg, cl->ctf);
 	if (!taken && cl->node_root)
-		taken = eph_node_opt(cl->cmd, opt, arg);
+		taken = node_opt(cl->cmd, opt, arg);
 	return taken;
 }
 
