@@ -94,34 +94,34 @@ static int collect_stats(const struct eph_metrics_input *in, uint8_t type,
 	return 0;
 }
 
-static int write_stats(struct writer *w, const struct eph_metrics_input *in)
+/* The family of one type of outcome: a counter per op, proto and family, and per errno for
+ * failures. */
+static int write_stat_family(struct writer *w, const struct eph_metrics_input *in, uint8_t type,
+			     const struct family *fam)
 {
 	struct eph_metrics_stat *v;
 	size_t i, n;
 	int err;
 
-	err = collect_stats(in, EPH_ASSIGN, &v, &n);
+	err = collect_stats(in, type, &v, &n);
 	if (err)
 		return err;
-	family(w, &fam_assign);
+	family(w, fam);
 	for (i = 0; i < n; i++) {
 		sample(w, "_total");
 		labels_op_proto_family(w, v[i].key.op, v[i].key.proto, v[i].key.family);
-		value_u64(w, v[i].value);
-	}
-	free(v);
-	err = collect_stats(in, EPH_FAIL, &v, &n);
-	if (err)
-		return err;
-	family(w, &fam_fail);
-	for (i = 0; i < n; i++) {
-		sample(w, "_total");
-		labels_op_proto_family(w, v[i].key.op, v[i].key.proto, v[i].key.family);
-		label_errno(w, "error", v[i].key.err);
+		if (type == EPH_FAIL)
+			label_errno(w, "error", v[i].key.err);
 		value_u64(w, v[i].value);
 	}
 	free(v);
 	return 0;
+}
+
+static int write_stats(struct writer *w, const struct eph_metrics_input *in)
+{
+	return write_stat_family(w, in, EPH_ASSIGN, &fam_assign) ?:
+	       write_stat_family(w, in, EPH_FAIL, &fam_fail);
 }
 
 /* ---- histograms ("hists" map) ---- */
