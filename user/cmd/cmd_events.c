@@ -318,8 +318,8 @@ static void print_misses(struct strbuf *sb, struct eph_loader *l, uint64_t misse
 		sb_printf(sb, " (of these, %llu taken by the *_nested twins)",
 			  (unsigned long long)nested);
 	eph_note("the kernel skipped %llu runs of ephtrace's programs (already running on that "
-		 "CPU) that nothing took instead, each counted as dropped; skipped per "
-		 "program:%s",
+		 "CPU, or a kretprobe's maxactive instances all in use) that nothing took "
+		 "instead, each counted as dropped; skipped per program:%s",
 		 (unsigned long long)missed, sb->len ? sb->buf : "");
 }
 

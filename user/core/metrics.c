@@ -256,9 +256,10 @@ static const struct family fam_dropped = {
 static const struct family fam_missed = {
 	"ephtrace_bpf_program_runs_missed", M_COUNTER, NULL,
 	"Runs of ephtrace's BPF programs the kernel skipped (bpf_prog_info recursion_misses: a "
-	"program re-entered on the same CPU; kprobe and system call tracepoint programs' counted "
-	"from Linux 6.7) and no twin program took instead; each may have lost an event, and is in "
-	"ephtrace_events_dropped_total too."
+	"program re-entered on the same CPU; and a kprobe's misses, bpf_link_info "
+	"perf_event.kprobe.missed: a kretprobe whose maxactive instances were all in use; kprobe "
+	"and system call tracepoint programs' counted from Linux 6.7) and no twin program took "
+	"instead; each may have lost an event, and is in ephtrace_events_dropped_total too."
 };
 static const struct family fam_table_full = {
 	"ephtrace_kernel_table_full", M_COUNTER, NULL,

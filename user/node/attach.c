@@ -6,11 +6,13 @@
  * (user/core/hookplan.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -65,6 +67,84 @@ void eph_destroy_links(struct eph_loader *l)
 {
 	while (l->nr_links > 0)
 		bpf_link__destroy(l->links[--l->nr_links]);
+}
+
+/*
+ * struct bpf_link_info of a BPF_LINK_TYPE_PERF_EVENT link, up to the kprobe's missed: the
+ * kernel's ABI (include/uapi/linux/bpf.h; perf_event from 6.6, kprobe.missed from 6.7: commit
+ * "bpf: Add missed value to kprobe perf link info"). Defined here because Debian 12's uapi
+ * header (6.1) has neither. A kernel that does not fill a field leaves it 0.
+ */
+struct eph_perf_link_info {
+	__u32 type; /* enum bpf_link_type */
+	__u32 id;
+	__u32 prog_id;
+	__u32 __pad;
+	struct {
+		__u32 type; /* enum bpf_perf_event_type */
+		__u32 __pad;
+		__u64 func_name; /* in/out: a buffer, or 0 */
+		__u32 name_len;
+		__u32 offset;
+		__u64 addr;
+		__u64 missed;
+	} perf_event;
+};
+_Static_assert(offsetof(struct eph_perf_link_info, perf_event.missed) == 48,
+	       "bpf_link_info.perf_event.kprobe.missed is at byte 48 (include/uapi/linux/bpf.h)");
+
+#define EPH_LINK_TYPE_PERF_EVENT 7 /* enum bpf_link_type, 5.15 */
+#define EPH_PERF_EVENT_KPROBE 3	   /* enum bpf_perf_event_type, 6.6 */
+#define EPH_PERF_EVENT_KRETPROBE 4
+
+/* The type of member `name` of struct or union `id`, looked for in its anonymous members too;
+ * 0 when there is none. */
+static __u32 member_type(const struct btf *btf, __u32 id, const char *name)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_member *m;
+	__u32 found;
+	int i;
+
+	if (!t || (!btf_is_struct(t) && !btf_is_union(t)))
+		return 0;
+	m = btf_members(t);
+	for (i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+
+		if (n && !strcmp(n, name))
+			return m->type;
+		if ((!n || !*n) && (found = member_type(btf, m->type, name)))
+			return found;
+	}
+	return 0;
+}
+
+bool eph_kernel_reports_kprobe_missed(const struct btf *kbtf)
+{
+	int id = kbtf ? btf__find_by_name_kind(kbtf, "bpf_link_info", BTF_KIND_STRUCT) : -1;
+	__u32 t;
+
+	if (id <= 0)
+		return false;
+	t = member_type(kbtf, id, "perf_event");
+	t = t ? member_type(kbtf, t, "kprobe") : 0;
+	return t && member_type(kbtf, t, "missed");
+}
+
+__u64 eph_link_kprobe_missed(const struct eph_loader *l, const struct bpf_link *link)
+{
+	struct eph_perf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!l->kprobe_missed_known ||
+	    bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) ||
+	    info.type != EPH_LINK_TYPE_PERF_EVENT)
+		return 0;
+	if (info.perf_event.type != EPH_PERF_EVENT_KPROBE &&
+	    info.perf_event.type != EPH_PERF_EVENT_KRETPROBE)
+		return 0;
+	return info.perf_event.missed;
 }
 
 /* The exit half of a call: fexit, kretprobe, sys_exit_* tracepoints, and for the cgroup
@@ -163,6 +243,7 @@ static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, siz
 			link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
 						   bpf_program__attach(p);
 		if (link) {
+			l->link_progs[l->nr_links] = p;
 			l->links[l->nr_links++] = link;
 			continue;
 		}

@@ -246,6 +246,13 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		}
 	}
 	eph_degraded(l, l->backend, plan, sizeof(plan));
+	if (o->verbose && !l->kprobe_missed_known &&
+	    (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE) &&
+	    eph_hookplan_count(&l->plan, EPH_BACKEND_KPROBE))
+		eph_note("this kernel does not report a kprobe's misses (bpf_link_info's "
+			 "perf_event.kprobe.missed, 6.7): a kretprobe that finds its maxactive "
+			 "instances in use loses its event uncounted, and so does a kprobe run the "
+			 "kernel skips");
 	if (l->skel->rodata->nested_only) /* a test's setting: said, so that the test knows */
 		eph_note("EPH_TEST_NESTED=1: the *_nested twins do the work of the hooks that "
 			 "have them");
@@ -358,6 +365,7 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 	eph_evbuf__choose(&l->buf, o->perfbuf,
 			  btf__find_by_name_kind(kbtf, "bpf_ringbuf", BTF_KIND_STRUCT) > 0,
 			  o->ringbuf_size);
+	l->kprobe_missed_known = eph_kernel_reports_kprobe_missed(kbtf);
 	if (eph_kernel_preempts_progs(model, sizeof(model)))
 		preemptible_kernel(o, model, order);
 	for (i = 0; i < 4; i++) {
@@ -419,8 +427,20 @@ int eph_loader__poll(struct eph_loader *l, int timeout_ms)
 	return eph_evbuf__poll(&l->buf, timeout_ms);
 }
 
+/* The kprobe links' misses, kept: the count goes with the probe when its link is destroyed. */
+static void keep_kprobe_misses(struct eph_loader *l)
+{
+	int i;
+
+	for (i = 0; i < l->nr_links && l->nr_kept < MAX_LINKS; i++) {
+		l->kept[l->nr_kept].prog = l->link_progs[i];
+		l->kept[l->nr_kept++].missed = eph_link_kprobe_missed(l, l->links[i]);
+	}
+}
+
 int eph_loader__drain(struct eph_loader *l)
 {
+	keep_kprobe_misses(l);
 	eph_destroy_links(l);
 	return eph_evbuf__consume(&l->buf);
 }
@@ -438,10 +458,28 @@ static uint64_t perf_lost_unseen(const struct eph_loader *l)
 	return l->buf.lost > bss.perf_full ? l->buf.lost - bss.perf_full : 0;
 }
 
+/* Program p's runs its kprobe or kretprobe skipped (eph_link_kprobe_missed): from its link
+ * while attached, from what eph_loader__drain() kept after. 0 before 6.7: not told. */
+static uint64_t kprobe_misses(const struct eph_loader *l, const struct bpf_program *p)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < l->nr_links; i++)
+		if (l->link_progs[i] == p)
+			n += eph_link_kprobe_missed(l, l->links[i]);
+	for (i = 0; i < l->nr_kept; i++)
+		if (l->kept[i].prog == p)
+			n += l->kept[i].missed;
+	return n;
+}
+
 /*
- * Runs of our programs the kernel skipped (recursion guard), each of which may have lost an
- * event, less those a raw tracepoint's twin took (nested: EPH_CNT_NESTED_RUNS, read before):
- * a twin's own skipped runs are left out, the first program of its pair took those.
+ * Runs of our programs the kernel skipped, each of which may have lost an event: the recursion
+ * guard's (bpf_prog_info), and a kprobe's or kretprobe's own misses (a kretprobe that found its
+ * maxactive instances in use: kprobe_misses()), less those a raw tracepoint's twin took
+ * (nested: EPH_CNT_NESTED_RUNS, read before): a twin's own skipped runs are left out, the first
+ * program of its pair took those.
  */
 static uint64_t prog_misses(const struct eph_loader *l, uint64_t nested)
 {
@@ -458,6 +496,7 @@ static uint64_t prog_misses(const struct eph_loader *l, uint64_t nested)
 
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			n += info.recursion_misses;
+		n += kprobe_misses(l, p);
 	}
 	return n > nested ? n - nested : 0;
 }
@@ -524,7 +563,7 @@ int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, voi
 		if (bpf_obj_get_info_by_fd(fd, &info, &len))
 			return -errno;
 		err = fn(ctx, bpf_program__name(p), info.run_time_ns, info.run_cnt,
-			 info.recursion_misses);
+			 info.recursion_misses + kprobe_misses(l, p));
 		if (err)
 			return err;
 	}

@@ -41,7 +41,7 @@ int eph_loader__poll(struct eph_loader *l, int timeout_ms);
 /* Stop the kernel side (destroy the links) and hand over what is left in the buffer. */
 int eph_loader__drain(struct eph_loader *l);
 /* Sum of the per-CPU counters (EPH_CNT_*). EPH_CNT_DROPPED includes the programs' runs the
- * kernel skipped and the perf buffer's lost samples the BPF side did not see (evbuf.c). */
+ * kernel skipped (EPH_CNT_MISSED: eph_loader__prog_stats' misses, less the twins') and the perf buffer's lost samples the BPF side did not see (evbuf.c). */
 int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
 /* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64). */
 enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };
@@ -51,7 +51,8 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 /* Each attached program's own cost: bpf_prog_info run_time_ns and run_cnt (0 unless BPF
  * run-time stats are on: kernel.bpf_stats_enabled, or eph_loader__enable_stats), and the runs
  * the kernel skipped because the program was already running on that CPU (recursion_misses,
- * always counted). Stops at and returns the first non-zero fn() result; -errno when the kernel
+ * always counted) or, for a kprobe or kretprobe program, its probe's misses (a kretprobe's
+ * maxactive instances all in use; 6.7+, kept after eph_loader__drain). Stops at and returns the first non-zero fn() result; -errno when the kernel
  * refuses the info. */
 typedef int (*eph_prog_stats_fn)(void *ctx, const char *name, uint64_t run_time_ns,
 				 uint64_t run_cnt, uint64_t misses);

@@ -21,7 +21,16 @@ struct eph_loader {
 	struct bpf_object *obj; /* skel's, for the code that does not know the skeleton */
 	struct eph_evbuf buf;	/* ring buffer, or perf buffer (evbuf.c) */
 	struct bpf_link *links[MAX_LINKS];
+	const struct bpf_program *link_progs[MAX_LINKS]; /* each link's program */
 	int nr_links;
+	/* kprobe links' misses (eph_link_kprobe_missed), read by eph_loader__drain() before it
+	 * destroys the links: the count goes with the probe */
+	struct {
+		const struct bpf_program *prog;
+		__u64 missed;
+	} kept[MAX_LINKS];
+	int nr_kept;
+	bool kprobe_missed_known; /* the kernel reports a kprobe link's misses (6.7) */
 	int backend;
 	int ncpus;
 	int cgroup_fd;	   /* the cgroup v2 root, while the cgroup backend attaches */
@@ -49,6 +58,13 @@ void eph_select_programs(struct eph_loader *l, int backend, bool exact);
 int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char *why,
 	       size_t whylen);
 void eph_destroy_links(struct eph_loader *l);
+/* Whether this kernel's bpf_link_info has perf_event.kprobe.missed (6.7), from its BTF. */
+bool eph_kernel_reports_kprobe_missed(const struct btf *kbtf);
+/* The misses of a kprobe or kretprobe link (a perf_event link): the probe hit while a kprobe
+ * was already running on the CPU, and for a kretprobe, calls whose return it could not probe
+ * because its maxactive instances were all in use (trace_kprobe_missed() in
+ * kernel/trace/trace_kprobe.c). 0 for any other link, or where the kernel does not tell. */
+__u64 eph_link_kprobe_missed(const struct eph_loader *l, const struct bpf_link *link);
 /* A raw tracepoint's or fentry program's *_nested twin, which takes the runs the kernel skipped
  * its first program for (bpf/nest.bpf.h): attached last; its own skipped runs lose nothing. */
 bool eph_prog_is_twin(const struct bpf_program *p);
