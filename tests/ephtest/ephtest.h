@@ -16,7 +16,8 @@
  * another connection), sockrange.c (socket_range against connect()s with IP_LOCAL_PORT_RANGE),
  * bindconnect.c (connect() on sockets bind() gave a port: bound_connect), findings.c,
  * findings_check.c, findings_wl.c (each kind of finding for real, and no other), lifecycle.c
- * (a port's life after its assignment: releases and their times), main.c (CLI).
+ * (a port's life after its assignment: releases and their times), kmiss.c (connect()s a
+ * kretprobe could not follow, counted as missed), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -435,6 +436,10 @@ int sr_workload(struct oracle *o);
 /* hookfallback.c: a hook made unattachable, the others go on */
 enum verdict hf_drive(const struct scenario *s, const struct occ_opts *op);
 int hf_workload(struct oracle *o);
+
+/* kmiss.c: connect()s a kretprobe could not follow (maxactive) counted as missed */
+enum verdict km_drive(const struct scenario *s, const struct occ_opts *op);
+int km_workload(struct oracle *o);
 
 /* lifecycle.c: events --releases against when the kernel took and gave back each port */
 enum verdict lc_drive(const struct scenario *s, const struct occ_opts *op);

@@ -937,6 +937,17 @@ const struct scenario scenarios[] = {
 		.run = hf_workload,
 		.drive = hf_drive,
 	},
+	{
+		.name = "kretprobe-miss",
+		.desc = "4 x 256 threads connect at once through long port searches: each connect "
+			"an assign or a counted miss (kprobe: maxactive); 4 threads: none missed",
+		.kind = SCN_DRIVEN,
+		.many_fds = true,
+		.range_lo = 10000,
+		.range_hi = 61999,
+		.run = km_workload,
+		.drive = km_drive,
+	},
 	/* a port's life after its assignment (lifecycle.c): releases, in time */
 	{
 		.name = "syn-blackhole",
