@@ -156,7 +156,7 @@ static void gen_one(struct gen *g, struct eph_event *e)
 static int replay_run(struct gen *g, double seconds, struct eph_event *buf, double *rate)
 {
 	struct eph_occ_opts oo = { 0 };
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 	struct eph_occ *occ = eph_occ__new(&oo);
 	uint64_t spent = 0, done = 0;
 	int err = -ENOMEM;

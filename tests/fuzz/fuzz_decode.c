@@ -318,7 +318,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the whole input as one record */
 	check_decode(data, size, p.mono_to_wall, &r, &ok);
 
-	sum = eph_summary__new(NULL);
+	sum = eph_summary__new();
 	pc = eph_proc_counts__new(16, p.bits & 4);
 	occ = eph_occ__new(&oo);
 	if (!sum || !pc || !occ)

@@ -272,25 +272,27 @@ static void test_series_by_pid(void **state)
 }
 
 /* What the tables cannot hold is counted in untracked: a process the per-process table has
- * no room for, a failure in interrupt context (no process), pending failures no series can
- * be made for. */
+ * no row for, one past the processes the series may follow at once (max), a failure in
+ * interrupt context (no process). */
 static void test_series_full(void **state)
 {
 	struct fx f;
 
 	(void)state;
-	fx_init(&f, 2, 1, false);
+	fx_init(&f, 3, 1, false);
 	fail_at(&f, 1, "a", EAGAIN, SEC);
-	fail_at(&f, 2, "b", EAGAIN, SEC);
-	fail_at(&f, 3, "c", EAGAIN, SEC); /* a third process: no row */
+	assert_int_equal(eph_proc_counts__untracked(f.pc), 0);
+	fail_at(&f, 2, "b", EAGAIN, SEC); /* a row, but 1 process followed at most */
 	assert_int_equal(eph_proc_counts__untracked(f.pc), 1);
-	fail_at(&f, 0, "", EAGAIN, SEC);
-	assert_int_equal(eph_proc_counts__untracked(f.pc), 2);
-	assert_int_equal(eph_occ__set_container(f.occ, 1, NULL), 0);
-	assert_int_equal(eph_occ__set_container(f.occ, 2, NULL), 0);
-	tick(&f, SEC, NULL); /* one series only: b's failure has none */
-	assert_int_equal(eph_proc_counts__series(f.pc), 1);
+	fail_at(&f, 3, "c", EAGAIN, SEC);
+	fail_at(&f, 4, "d", EAGAIN, SEC); /* a fourth process: no row */
 	assert_int_equal(eph_proc_counts__untracked(f.pc), 3);
+	fail_at(&f, 0, "", EAGAIN, SEC);
+	assert_int_equal(eph_proc_counts__untracked(f.pc), 4);
+	assert_int_equal(eph_occ__set_container(f.occ, 1, NULL), 0);
+	tick(&f, SEC, NULL);
+	assert_int_equal(eph_proc_counts__series(f.pc), 1);
+	assert_int_equal(pc_count(f.pc, 0, "a", "", EAGAIN, NULL), 1);
 	assert_int_equal(eph_proc_counts__pending(f.pc), 0);
 	fx_fini(&f);
 }

@@ -72,7 +72,7 @@ static void assert_text(const struct eph_summary *s, uint64_t dropped, const cha
 
 static void test_empty(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	(void)state;
 	assert_non_null(s);
@@ -89,7 +89,7 @@ static void test_empty(void **state)
 /* Three processes, added out of pid order, with failures and releases. */
 static struct eph_summary *three_processes(void)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	assert_non_null(s);
 	add(s, EPH_ASSIGN, 300, "b", 0, EPH_F_EPHEMERAL);
@@ -159,7 +159,7 @@ static void test_counts_text(void **state)
 
 static void test_held_after_release(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 	int i;
 
 	(void)state;
@@ -178,7 +178,7 @@ static void test_held_after_release(void **state)
 
 static void test_comm_latest_and_escaped(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	(void)state;
 	assert_non_null(s);
@@ -195,7 +195,7 @@ static void test_comm_latest_and_escaped(void **state)
 
 static void test_failure_names_bounded(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 	int e;
 
 	(void)state;
@@ -228,7 +228,7 @@ static void test_failure_names_bounded(void **state)
 
 static void test_unnamed_errno(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	(void)state;
 	assert_non_null(s);
@@ -244,7 +244,7 @@ static void test_unnamed_errno(void **state)
 static void test_many_sorted(void **state)
 {
 	const uint32_t n = 10006; /* 10007 is prime: i * 7919 % 10007 visits 1..10006 */
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 	struct strbuf sb = STRBUF_INIT;
 	uint32_t i, pass, count = 0, last = 0;
 	const char *p;
@@ -278,7 +278,7 @@ static void test_many_sorted(void **state)
 /* Past EPH_SUMMARY_MAX_PROCS processes, events are counted but not itemized: memory is bounded. */
 static void test_bounded(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 	struct strbuf sb = STRBUF_INIT;
 	const char *tail = "],\"untracked\":{\"assigned\":2,\"failed\":1},\"dropped\":0,"
 			   "\"backend\":\"fentry\"}";
@@ -345,7 +345,7 @@ static void assert_extremes(const struct eph_summary *s, unsigned int held0, uns
  * found again by every event and by the tracker's count. */
 static void test_pid_extremes(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	(void)state;
 	assert_non_null(s);
@@ -356,7 +356,7 @@ static void test_pid_extremes(void **state)
 	add(s, EPH_RELEASE, 0, "irq", 0, EPH_F_OWNER);
 	add(s, EPH_FAIL, UINT32_MAX, "top", 98, 0);
 	assert_extremes(s, 1, 1);
-	assert_int_equal(eph_summary__held_now(s, 0, 0), 0); /* an occupancy without holds: all 0 */
+	eph_summary__clear_held(s);
 	eph_summary__set_held(s, 0, 4);
 	eph_summary__set_held(s, UINT32_MAX, 6);
 	assert_extremes(s, 4, 6);
@@ -366,7 +366,7 @@ static void test_pid_extremes(void **state)
 /* Runs the kernel skipped are named among the drops, and only when there were some. */
 static void test_missed(void **state)
 {
-	struct eph_summary *s = eph_summary__new(NULL);
+	struct eph_summary *s = eph_summary__new();
 
 	(void)state;
 	assert_non_null(s);
@@ -392,7 +392,7 @@ static void test_held_from_tracker(void **state)
 	struct eph_summary *s = three_processes();
 
 	(void)state;
-	assert_int_equal(eph_summary__held_now(s, 0, 0), 0); /* an occupancy without holds: all 0 */
+	eph_summary__clear_held(s);
 	eph_summary__set_held(s, 20, 7);
 	eph_summary__set_held(s, 4242, 3); /* no row: ignored */
 	assert_json(s, 0, "tracepoint",

@@ -262,6 +262,11 @@ static uint64_t dropped_shown(const struct eph_filter *f, const uint64_t cnt[EPH
 	return n;
 }
 
+static void set_held(uint32_t pid, uint32_t held, void *ctx)
+{
+	eph_summary__set_held(ctx, pid, held);
+}
+
 /* A reconciliation with sock_diag now, whatever the tracker's interval (0 for a plain events:
  * eph_tracker__tick() does one when it is due, and without a worker does it before it returns). */
 static int tracker_resync_now(struct eph_tracker *t)
@@ -286,8 +291,11 @@ static void held_from_tracker(struct events_ctx *c)
 	int err;
 
 	err = tracker_resync_now(&c->t);
-	if (!err)
-		err = eph_summary__held_now(c->summary, c->filter.proto, c->filter.family);
+	if (!err) {
+		eph_summary__clear_held(c->summary);
+		err = eph_occ__held_by_proc(c->t.occ, c->filter.proto, c->filter.family, set_held,
+					    c->summary);
+	}
 	if (err)
 		eph_err("the ports held at the end could not be counted: %s; HELD is the "
 			"assignments minus the releases seen",
@@ -402,8 +410,9 @@ int cmd_events(int argc, char **argv)
 		return ret;
 	if (eph_parse_only)
 		return 0;
+	c.summary = eph_summary__new();
 	c.pi = eph_procinfo__new(eph_node_root, 0);
-	if (!c.pi) {
+	if (!c.summary || !c.pi) {
 		eph_err("out of memory");
 		ret = 1;
 		goto out;
@@ -414,13 +423,6 @@ int cmd_events(int argc, char **argv)
 		goto out;
 	c.backend = eph_backend_name(eph_loader__backend(l));
 	start_tracking(&c);
-	/* its tallies in the tracker's per-process rows, else in an occupancy of its own */
-	c.summary = eph_summary__new(c.tracking ? c.t.occ : NULL);
-	if (!c.summary) {
-		eph_err("out of memory");
-		ret = 1;
-		goto out;
-	}
 	if (!c.json) {
 		sb_reset(&c.sb);
 		if (!eph_format_text_header(&c.sb) && !sb_putc(&c.sb, '\n'))
@@ -455,11 +457,11 @@ int cmd_events(int argc, char **argv)
 		ret = 1;
 	}
 out:
-	eph_summary__free(c.summary); /* before the occupancy its tallies are in */
 	if (c.tracking)
 		eph_tracker__fini(&c.t);
 	eph_findings__free(&c.fs);
 	eph_loader__free(l);
+	eph_summary__free(c.summary);
 	eph_procinfo__free(c.pi);
 	sb_free(&c.sb);
 	return ret;

@@ -196,8 +196,9 @@ bool eph_metrics_wants_openmetrics(const char *accept);
  * its pid only when made with by_pid (serve --pid-labels): without, every pid of a name in a
  * container counts into one series, which outlives them.
  *
- * The per-process side is a struct eph_proc_series_ref in each process's row of the one
- * per-process table, the occupancy's (eph_occ__count_series(), occupancy.h), which calls these:
+ * The per-process side is a struct eph_proc_series_ref in the row of each process that failed
+ * (at most max of them at once), in the one per-process table, the occupancy's
+ * (eph_occ__count_series(), occupancy.h), which calls these:
  * - A process's failures are "pending" (not in the rows) until its container is known
  *   (eph_proc_counts__settle() with it), or it is gone or 30 s have passed
  *   (EPH_PROC_PENDING_NS: settled with none, no container labels). Then they move to the
@@ -224,6 +225,9 @@ struct eph_proc_series_ref {
 
 struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid); /* NULL: ENOMEM, EINVAL */
 void eph_proc_counts__free(struct eph_proc_counts *pc);			 /* NULL-safe */
+/* A process's part, made at its first failure (freed by eph_proc_counts__leave()): 0, or
+ * -ENOSPC when max processes have one (its failures are then counted in untracked), -ENOMEM. */
+int eph_proc_counts__join(struct eph_proc_counts *pc, struct eph_proc_series_ref **ref);
 /* A failure err of the process (its latest name comm): into its series, or pending. A new
  * name leaves the series of the old one: the process is then pending again. */
 void eph_proc_counts__fail(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
@@ -236,8 +240,8 @@ void eph_proc_counts__lost(struct eph_proc_counts *pc, uint64_t n);
  * 0 or -ENOMEM. */
 int eph_proc_counts__settle(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
 			    uint32_t pid, const char *comm, const struct eph_container *ct);
-/* The process's row goes: what it has pending is dropped (settle it first), it leaves its
- * series. */
+/* The process's part goes (its row goes, or it exited): what it has pending is dropped (settle
+ * it first), it leaves its series, ref is freed. NULL-safe. */
 void eph_proc_counts__leave(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref);
 /* The series no process counts into go, by the rules above. */
 void eph_proc_counts__prune(struct eph_proc_counts *pc);

@@ -36,6 +36,8 @@ struct pc_series {
 struct eph_proc_counts {
 	struct eph_tab series; /* struct pc_series */
 	uint32_t pending;      /* processes with failures waiting for their container */
+	uint32_t procs;	       /* processes with a struct eph_proc_series_ref (joined) */
+	uint32_t max_procs;
 	bool by_pid;
 	uint64_t untracked;
 };
@@ -52,6 +54,7 @@ struct eph_proc_counts *eph_proc_counts__new(uint32_t max, bool by_pid)
 	if (!pc)
 		return NULL;
 	pc->by_pid = by_pid;
+	pc->max_procs = max;
 	if (eph_tab__init(&pc->series, sizeof(struct pc_series), &skey, 1, max)) {
 		free(pc);
 		return NULL;
@@ -99,6 +102,17 @@ static void drop_pending(struct eph_proc_counts *pc, struct eph_proc_series_ref 
 		ref->since_ns = 0;
 		pc->pending--;
 	}
+}
+
+int eph_proc_counts__join(struct eph_proc_counts *pc, struct eph_proc_series_ref **ref)
+{
+	if (pc->procs >= pc->max_procs)
+		return -ENOSPC;
+	*ref = calloc(1, sizeof(**ref));
+	if (!*ref)
+		return -ENOMEM;
+	pc->procs++;
+	return 0;
 }
 
 void eph_proc_counts__fail(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref,
@@ -187,8 +201,12 @@ int eph_proc_counts__settle(struct eph_proc_counts *pc, struct eph_proc_series_r
 
 void eph_proc_counts__leave(struct eph_proc_counts *pc, struct eph_proc_series_ref *ref)
 {
+	if (!ref)
+		return;
 	drop_pending(pc, ref);
 	unref(pc, ref);
+	free(ref);
+	pc->procs--;
 }
 
 void eph_proc_counts__prune(struct eph_proc_counts *pc)

@@ -354,7 +354,8 @@ static int ev_fail(struct eph_occ *occ, const struct eph_event *ev)
 		} else {
 			struct proc *p = eph_tab__rec(&occ->procs, i);
 
-			proc_count_failure(occ, p, ev->err, ev->ts_ns);
+			if (proc_count_failure(occ, p, ev->err, ev->ts_ns))
+				return -ENOMEM;
 			touch(&p->last_ns, ev->ts_ns);
 		}
 	}

@@ -174,8 +174,7 @@ struct proc {
 	struct eph_container *ct; /* its container or pod; NULL: a host process or not known */
 	uint64_t last_ns;
 	struct eph_errs errs;		   /* failures since the record exists */
-	struct eph_proc_series_ref sref;   /* serve's failure series (eph_occ__count_series) */
-	struct eph_occ_tally *tally;	   /* the events summary's, or NULL (eph_occ__tally) */
+	struct eph_proc_series_ref *sref;  /* serve's failure series (eph_occ__count_series) */
 	struct slot ring[EPH_OCC_BUCKETS]; /* assigns only */
 	/* for the findings (occ_facts.c) */
 	uint32_t conn_netns;	     /* netns of its last bound connect() */
@@ -204,11 +203,7 @@ struct eph_occ {
 	struct eph_tab scopes;
 	struct eph_tab procs; /* the one per-process table (occ_procs.c) */
 	struct eph_tab nss;
-	struct eph_proc_counts *pc;   /* serve's failure series, or NULL (eph_occ__count_series) */
-	struct eph_occ_tally *tally0; /* the events summary's of pid 0, which has no row */
-	uint32_t ntallies;	      /* rows with a tally, pid 0's included */
-	uint64_t untallied_assigned;  /* what the summary could not itemize */
-	uint64_t untallied_failed;
+	struct eph_proc_counts *pc; /* serve's failure series, or NULL (eph_occ__count_series) */
 	uint64_t window_ns;
 	uint64_t bucket_ns;
 	bool started;
@@ -302,7 +297,7 @@ int64_t hold_add(struct eph_occ *occ, const struct hold_spec *hs);
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup);
 void proc_free(struct proc *p);
 /* a failure of p: its errno counts, and serve's series */
-void proc_count_failure(struct eph_occ *occ, struct proc *p, int32_t err, uint64_t ts);
+int proc_count_failure(struct eph_occ *occ, struct proc *p, int32_t err, uint64_t ts);
 void procs_prune(struct eph_occ *occ, uint64_t horizon);
 void count_assign(struct eph_occ *occ, const struct hold *h, uint64_t ts);
 void count_fail(struct eph_occ *occ, struct dest *d, uint64_t ts);

@@ -91,10 +91,10 @@ void proc_free(struct proc *p)
 {
 	free(p->cgroup);
 	free(p->ct);
-	free(p->tally); /* only eph_occ__free() frees a row with one */
+	free(p->sref); /* eph_occ__free(): the series table need not know */
 	p->cgroup = NULL;
 	p->ct = NULL;
-	p->tally = NULL;
+	p->sref = NULL;
 }
 
 /* A copy of c, or NULL for none; *slot is replaced only when it differs. */
@@ -231,11 +231,30 @@ void eph_occ__count_series(struct eph_occ *occ, struct eph_proc_counts *pc)
 	occ->pc = pc;
 }
 
-void proc_count_failure(struct eph_occ *occ, struct proc *p, int32_t err, uint64_t ts)
+int proc_count_failure(struct eph_occ *occ, struct proc *p, int32_t err, uint64_t ts)
 {
+	int ret;
+
 	eph_errs__count(&p->errs, err);
+	if (!occ->pc)
+		return 0;
+	if (!p->sref) {
+		ret = eph_proc_counts__join(occ->pc, &p->sref);
+		if (ret == -ENOSPC) /* max processes counted at once: untracked */
+			eph_proc_counts__lost(occ->pc, 1);
+		if (ret)
+			return ret == -ENOSPC ? 0 : ret;
+	}
+	eph_proc_counts__fail(occ->pc, p->sref, p->comm, err, ts);
+	return 0;
+}
+
+/* The row's part of the failure series goes: it is gone, or exited (its series stays). */
+static void proc_leave_series(struct eph_occ *occ, struct proc *p)
+{
 	if (occ->pc)
-		eph_proc_counts__fail(occ->pc, &p->sref, p->comm, err, ts);
+		eph_proc_counts__leave(occ->pc, p->sref);
+	p->sref = NULL;
 }
 
 int eph_occ__settle_series(struct eph_occ *occ, uint64_t now_ns)
@@ -247,13 +266,13 @@ int eph_occ__settle_series(struct eph_occ *occ, uint64_t now_ns)
 		struct proc *p = eph_tab__rec(&occ->procs, i);
 		bool late;
 
-		if (!occ->procs.used[i] || !p->sref.since_ns)
+		if (!occ->procs.used[i] || !p->sref || !p->sref->since_ns)
 			continue;
-		late = p->exited || now_ns >= p->sref.since_ns + EPH_PROC_PENDING_NS;
+		late = p->exited || now_ns >= p->sref->since_ns + EPH_PROC_PENDING_NS;
 		if (!p->ct_known && !late)
 			continue;
 		/* never known by then: counted without container labels */
-		err = eph_proc_counts__settle(occ->pc, &p->sref, p->pid, p->comm,
+		err = eph_proc_counts__settle(occ->pc, p->sref, p->pid, p->comm,
 					      p->ct_known ? p->ct : NULL);
 		if (err)
 			return err;
@@ -262,9 +281,9 @@ int eph_occ__settle_series(struct eph_occ *occ, uint64_t now_ns)
 }
 
 /*
- * Rows of processes with nothing held and no activity since horizon go, but those with the
- * events summary's tally (kept for the run) and those serve's failure series need: a live
- * process counting into a series, one whose failures wait for its container.
+ * Rows of processes with nothing held and no activity since horizon go, but those serve's
+ * failure series need: a live process counting into a series, one whose failures wait for its
+ * container.
  */
 void procs_prune(struct eph_occ *occ, uint64_t horizon)
 {
@@ -277,151 +296,16 @@ void procs_prune(struct eph_occ *occ, uint64_t horizon)
 			continue;
 		/* an exited process leaves its series at once (with pid labels the series goes
 		 * with it), though its row may stay for its TIME_WAIT ports */
-		if (occ->pc && p->exited && !p->sref.since_ns)
-			eph_proc_counts__leave(occ->pc, &p->sref);
-		if (p->held || p->last_ns > horizon || p->tally)
+		if (p->sref && p->exited && !p->sref->since_ns)
+			proc_leave_series(occ, p);
+		if (p->held || p->last_ns > horizon)
 			continue;
-		if (occ->pc && ((p->sref.series && !p->exited) || p->sref.since_ns))
+		if (p->sref && ((p->sref->series && !p->exited) || p->sref->since_ns))
 			continue;
-		if (occ->pc)
-			eph_proc_counts__leave(occ->pc, &p->sref);
+		proc_leave_series(occ, p);
 		proc_free(p);
 		eph_tab__del(&occ->procs, i, NULL);
 	}
 	if (occ->pc)
 		eph_proc_counts__prune(occ->pc);
-}
-
-/* ---- the events summary's tallies ----------------------------------------------------- */
-
-/* pid's tally, made when make is set (NULL: none, or none may be made: counted apart) */
-static struct eph_occ_tally *tally_of(struct eph_occ *occ, uint32_t pid, bool make, int *err)
-{
-	struct eph_occ_tally **slot;
-	int64_t i;
-
-	*err = 0;
-	if (!pid) {
-		slot = &occ->tally0;
-	} else {
-		i = make ? proc_get(occ, pid, NULL, NULL) :
-			   eph_tab__find(&occ->procs, 0, &pid, hash_u32(pid));
-		if (i == -ENOMEM)
-			*err = -ENOMEM;
-		if (i < 0)
-			return NULL;
-		slot = &((struct proc *)eph_tab__rec(&occ->procs, i))->tally;
-	}
-	if (*slot || !make || occ->ntallies >= EPH_OCC_TALLY_MAX)
-		return *slot;
-	*slot = calloc(1, sizeof(**slot));
-	if (!*slot) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	(*slot)->pid = pid;
-	occ->ntallies++;
-	return *slot;
-}
-
-int eph_occ__tally(struct eph_occ *occ, const struct eph_rec *r)
-{
-	const struct eph_event *ev = &r->ev;
-	struct eph_occ_tally *t;
-	int err;
-
-	switch (ev->type) {
-	case EPH_ASSIGN:
-	case EPH_FAIL:
-		t = tally_of(occ, ev->pid, true, &err);
-		if (!t) {
-			if (ev->type == EPH_ASSIGN)
-				occ->untallied_assigned++;
-			else
-				occ->untallied_failed++;
-			return err;
-		}
-		/* The latest name wins: a process may exec or rename itself. */
-		memcpy(t->comm, eph_proc_comm(ev), EPH_COMM_LEN);
-		t->comm[EPH_COMM_LEN - 1] = '\0';
-		if (ev->type == EPH_ASSIGN) {
-			t->assigned++;
-			t->held++;
-		} else {
-			eph_errs__count(&t->failed, ev->err);
-		}
-		return 0;
-	case EPH_RELEASE:
-		t = ev->flags & EPH_F_OWNER ? tally_of(occ, ev->pid, false, &err) : NULL;
-		if (t && t->held)
-			t->held--;
-		return 0;
-	default:
-		return 0; /* EPH_TIME_WAIT: still held; EPH_CONNECT: bind() took the port */
-	}
-}
-
-void eph_occ__tally_set_held(struct eph_occ *occ, uint32_t pid, uint64_t held)
-{
-	int err;
-	struct eph_occ_tally *t = tally_of(occ, pid, false, &err);
-
-	if (t)
-		t->held = held;
-}
-
-static void set_held(uint32_t pid, uint32_t held, void *ctx)
-{
-	eph_occ__tally_set_held(ctx, pid, held);
-}
-
-int eph_occ__tally_held(struct eph_occ *occ, uint8_t proto, uint8_t family)
-{
-	uint32_t i;
-
-	if (occ->tally0)
-		occ->tally0->held = 0; /* holds of pid 0 have no owner */
-	for (i = 0; i < occ->procs.top; i++) {
-		struct proc *p = eph_tab__rec(&occ->procs, i);
-
-		if (occ->procs.used[i] && p->tally)
-			p->tally->held = 0;
-	}
-	return eph_occ__held_by_proc(occ, proto, family, set_held, occ);
-}
-
-static int cmp_tally_pid(const void *a, const void *b)
-{
-	const struct eph_occ_tally *ta = *(const struct eph_occ_tally *const *)a;
-	const struct eph_occ_tally *tb = *(const struct eph_occ_tally *const *)b;
-
-	return ta->pid < tb->pid ? -1 : ta->pid > tb->pid;
-}
-
-int eph_occ__tallies(const struct eph_occ *occ, const struct eph_occ_tally ***v, size_t *n,
-		     uint64_t *untallied_assigned, uint64_t *untallied_failed)
-{
-	size_t k = 0;
-	uint32_t i;
-
-	*v = NULL;
-	*n = 0;
-	*untallied_assigned = occ->untallied_assigned;
-	*untallied_failed = occ->untallied_failed;
-	if (!occ->ntallies)
-		return 0;
-	*v = calloc(occ->ntallies, sizeof(**v));
-	if (!*v)
-		return -ENOMEM;
-	if (occ->tally0)
-		(*v)[k++] = occ->tally0;
-	for (i = 0; i < occ->procs.top && k < occ->ntallies; i++) {
-		const struct proc *p = eph_tab__rec(&occ->procs, i);
-
-		if (occ->procs.used[i] && p->tally)
-			(*v)[k++] = p->tally;
-	}
-	qsort(*v, k, sizeof(**v), cmp_tally_pid);
-	*n = k;
-	return 0;
 }

@@ -88,7 +88,6 @@ void eph_occ__free(struct eph_occ *occ)
 		}
 	}
 	free(occ->snap_tcp);
-	free(occ->tally0);
 	eph_tab__fini(&occ->holds);
 	eph_tab__fini(&occ->dests);
 	eph_tab__fini(&occ->scopes);

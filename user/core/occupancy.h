@@ -244,36 +244,6 @@ struct eph_proc_counts;
 void eph_occ__count_series(struct eph_occ *occ, struct eph_proc_counts *pc);
 int eph_occ__settle_series(struct eph_occ *occ, uint64_t now_ns);
 
-/*
- * The events summary's tallies (summary.h), kept in the same per-process rows: what the events
- * a command counts (those its filter scopes) said of each process since it started. A row with
- * a tally stays for the run; at most EPH_OCC_TALLY_MAX are itemized, the events of further
- * processes are counted apart. pid 0 (interrupt context) has a tally of its own, no row.
- */
-#define EPH_OCC_TALLY_MAX 65536
-
-struct eph_occ_tally {
-	uint32_t pid;
-	char comm[EPH_COMM_LEN]; /* at its latest assignment or failure counted */
-	uint64_t assigned;
-	uint64_t held; /* assigned minus the owner's releases counted, or eph_occ__tally_held() */
-	struct eph_errs failed;
-};
-
-/* Count one event: assign: assigned++ and held++ for ev.pid; fail: failed[err]++; release
- * with EPH_F_OWNER: held-- for the owner if it has a tally; others: nothing. A release never
- * makes a tally. 0 or -ENOMEM. */
-int eph_occ__tally(struct eph_occ *occ, const struct eph_rec *r);
-/* Every tally's held set to what its process holds now (eph_occ__held_by_proc(), with the same
- * proto and family), in place of the running count. 0 or -ENOMEM. */
-int eph_occ__tally_held(struct eph_occ *occ, uint8_t proto, uint8_t family);
-/* For tests and the tracker-less summary: set one tally's held (no tally: nothing). */
-void eph_occ__tally_set_held(struct eph_occ *occ, uint32_t pid, uint64_t held);
-/* The tallies, by pid ascending (*v malloc'ed, NULL when none; valid until the next change to
- * occ), and the events of processes not itemized. 0 or -ENOMEM. */
-int eph_occ__tallies(const struct eph_occ *occ, const struct eph_occ_tally ***v, size_t *n,
-		     uint64_t *untallied_assigned, uint64_t *untallied_failed);
-
 /* Forget entries with nothing held and no activity for a window (and failures with them);
  * then the series (eph_occ__count_series) no row counts into go, by metrics.h's rules. */
 void eph_occ__prune(struct eph_occ *occ, uint64_t now_ns);

@@ -6,39 +6,36 @@
 #include <stdint.h>
 
 #include "event.h"
-#include "occupancy.h"
 #include "strbuf.h"
 
 struct eph_summary;
 
-/* Processes itemized at most (EPH_OCC_TALLY_MAX); the events of further processes are counted
- * in the summary's "untracked" totals, so that a long run stays bounded. */
-#define EPH_SUMMARY_MAX_PROCS EPH_OCC_TALLY_MAX
+/* Processes itemized at most (about 200 bytes each); the events of further processes are
+ * counted in the summary's "untracked" totals, so that a long run stays bounded. */
+#define EPH_SUMMARY_MAX_PROCS 65536
 
-/* A summary whose tallies live in occ's process rows (the tracker's occupancy: not owned, must
- * outlive it), or with occ NULL in an occupancy of its own, which only the tallies use. */
-struct eph_summary *eph_summary__new(struct eph_occ *occ);
+struct eph_summary *eph_summary__new(void);
 void eph_summary__free(struct eph_summary *s); /* NULL-safe */
 
 /*
- * Count one in-scope event (eph_occ__tally()): assign: assigned++ and held++ for ev.pid; fail:
- * failed[errname]++; release with EPH_F_OWNER: held-- for ev.pid (the owner) if it had one
- * (this running count of held is what eph_summary__held_now() replaces). time_wait: nothing
- * (the port is still held); bound_connect: nothing (no port was taken: the bind() was the
- * assignment). A release never creates a row. comm is the latest seen on an assign or fail.
- * At most 8 distinct errnos are named per process; further ones are counted under "OTHER".
- * O(1) per call. Returns 0 or -ENOMEM.
+ * Count one in-scope event. assign: assigned++ and held++ for ev.pid; fail: failed[errname]++;
+ * release with EPH_F_OWNER: held-- for ev.pid (the owner) if it had one (this running count of
+ * held is what eph_summary__set_held() replaces).
+ * time_wait: nothing (the port is still held); bound_connect: nothing (no port was taken: the
+ * bind() was the assignment). A release never creates a row. comm is the latest seen on an
+ * assign or fail. At most 8 distinct errnos are named per process; further ones are counted
+ * under "OTHER". O(1) per call. Returns 0 or -ENOMEM.
  */
 int eph_summary__add(struct eph_summary *s, const struct eph_rec *r);
 
 /*
- * The ports each process holds now, from the occupancy the summary lives in, in place of the
- * running count (assignments minus releases seen), which cannot see a port go back without an
- * event (the end of TIME_WAIT on the tracepoint backend) nor one taken before the summary
- * started: only the holds of protocol proto and family (0: any). Every process's held is 0
- * first. 0 or -ENOMEM. eph_summary__set_held() sets one process's (no row: none is made).
+ * The ports each process holds now, from the occupancy tracker, in place of the running count
+ * (assignments minus releases seen), which cannot see a port go back without an event (the end
+ * of TIME_WAIT on the tracepoint backend) nor one taken before the summary started.
+ * eph_summary__clear_held() sets every process's held to 0; eph_summary__set_held() then sets
+ * those that hold ports (a pid without a row is ignored: no row is made).
  */
-int eph_summary__held_now(struct eph_summary *s, uint8_t proto, uint8_t family);
+void eph_summary__clear_held(struct eph_summary *s);
 void eph_summary__set_held(struct eph_summary *s, uint32_t pid, uint64_t held);
 
 /* Of the drops to come, the program runs the kernel skipped (EPH_CNT_MISSED): the JSON says
