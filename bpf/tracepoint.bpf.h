@@ -360,7 +360,8 @@ SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	HOOKS_ONLY();
-	NEST_FIRST(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
+	NEST_FIRST_HIT(NEST_SET_STATE, nest_state_hit(sk, oldstate, newstate),
+		       set_state(ctx, sk, oldstate, newstate));
 	return 0;
 }
 
@@ -368,7 +369,8 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock, struct sock *sk)
 {
 	HOOKS_ONLY();
-	NEST_FIRST(NEST_DESTROY_SOCK, on_release(ctx, sk, IPPROTO_TCP, 0, 0));
+	NEST_FIRST_HIT(NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
+		       on_release(ctx, sk, IPPROTO_TCP, 0, 0));
 	return 0;
 }
 
@@ -378,7 +380,8 @@ int BPF_PROG(tp_set_state_nested, const struct sock *sk, int oldstate, int newst
 	HOOKS_ONLY();
 	/* No early return for the changes set_state() ignores: a skipped run of the first is one
 	 * of its misses whatever the change, and only the twin's count takes it off */
-	NEST_TWIN(NEST_SET_STATE, set_state(ctx, sk, oldstate, newstate));
+	NEST_TWIN_HIT(NEST_SET_STATE, nest_state_hit(sk, oldstate, newstate),
+		      set_state(ctx, sk, oldstate, newstate));
 	return 0;
 }
 
@@ -386,7 +389,8 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(tp_destroy_sock_nested, struct sock *sk)
 {
 	HOOKS_ONLY();
-	NEST_TWIN(NEST_DESTROY_SOCK, on_release(ctx, sk, IPPROTO_TCP, 0, 0));
+	NEST_TWIN_HIT(NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
+		      on_release(ctx, sk, IPPROTO_TCP, 0, 0));
 	return 0;
 }
 
