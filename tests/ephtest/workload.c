@@ -983,6 +983,7 @@ const struct scenario scenarios[] = {
 	},
 	{
 		.name = "tfo",
+		.core = true,
 		.desc = "TCP Fast Open: MSG_FASTOPEN sends and TCP_FASTOPEN_CONNECT connect()s",
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
