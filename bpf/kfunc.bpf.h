@@ -303,4 +303,25 @@ int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
 	return 0;
 }
 
+/* --- both styles ------------------------------------------------------------------------------ */
+
+/*
+ * A thread's end: its calls still in the table go with it. A kretprobe that found its maxactive
+ * instances in use never runs its program (counted as missed), so the entry's context of that
+ * call stays behind; the thread's next call of the same hook would overwrite it, but a thread
+ * that exits first would leave it for good, and enough of them fill the table (then counted as
+ * calls not followed). do_exit() runs this tracepoint for every thread (kernel/exit.c, 6.1 and
+ * 6.12), in the thread itself, so the keys are its own.
+ */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(kf_thread_exit)
+{
+	HOOKS_ONLY();
+	call_del(SLOT_HASH_CONNECT);
+	call_del(SLOT_GET_PORT);
+	call_del(SLOT_AUTOBIND);
+	call_del(SLOT_DGRAM);
+	return 0;
+}
+
 #endif

@@ -22,12 +22,16 @@ $(HOOKS_DIR):
 $(HOOKS_DIR)/ephtrace.bpf.o: BPF_DEFS := -DEPH_HOOKS_ONLY
 $(HOOKS_DIR)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(BPF_HDRS) | $(HOOKS_DIR)
 
-# the loader alone differs: it embeds that object (its skeleton is found first)
-$(HOOKS_DIR)/loader.o: user/node/loader.c $(HOOKS_DIR)/ephtrace.skel.h
+# the loader alone differs (the two files that include the skeleton): it embeds that object
+# (its skeleton is found first)
+HOOKS_SKEL_OBJS := loader.o loader_read.o
+$(addprefix $(HOOKS_DIR)/,$(HOOKS_SKEL_OBJS)): $(HOOKS_DIR)/%.o: user/node/%.c \
+	$(HOOKS_DIR)/ephtrace.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) -I$(HOOKS_DIR) $(ALL_CFLAGS) -c $< -o $@
 
-$(EPH_HOOKS): $(filter-out $(OUTPUT)/loader.o,$(APP_OBJS)) $(HOOKS_DIR)/loader.o $(CORE_OBJS)
+$(EPH_HOOKS): $(filter-out $(addprefix $(OUTPUT)/,$(HOOKS_SKEL_OBJS)),$(APP_OBJS)) \
+	$(addprefix $(HOOKS_DIR)/,$(HOOKS_SKEL_OBJS)) $(CORE_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 

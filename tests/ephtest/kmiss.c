@@ -25,6 +25,9 @@
  * With --backend kprobe, run 2 must have missed something (else SKIP: no miss happened); a
  * kernel that does not report a kprobe's misses (before 6.7: ephtrace -v says so) loses them
  * uncounted: SKIP, saying how many. Other backends have no kretprobe: run 2 must be exact.
+ * With fentry and kprobe, after each run (its threads have exited), ephtrace -v's "calls left in
+ * progress" must be 0: the context an entry program left for a return the kernel did not probe
+ * goes when its thread exits (kf_thread_exit in bpf/kfunc.bpf.h).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -54,6 +57,7 @@
 #define KM_SPARE (KM_ROUND_MAX + 1024) /* descriptors beside the ports held */
 #define KM_STEP_MS(d) (1000 * (d)->op->timeout_s)
 #define KM_NOT_TOLD "does not report a kprobe's misses"
+#define KM_CALLS_LEFT "calls left in progress: "
 
 /* One round of connect()s, as the workload saw them. */
 struct km_round {
@@ -241,6 +245,7 @@ struct km_seen {
 	unsigned int unexpected;   /* its assigns of another port, or of one port twice */
 	long long dropped, missed; /* the summary's; -1 when there was none */
 	bool not_told;		   /* -v: the kernel does not report a kprobe's misses */
+	long long calls_left;	   /* -v: "calls left in progress: N" at the end; -1: none */
 };
 
 static void km_read_event(struct drv *d, json_object *e, const struct km_round *r, bool *got,
@@ -299,6 +304,8 @@ static int km_read(struct drv *d, const struct km_round *r, struct km_seen *s)
 		free(copy);
 	}
 	s->not_told = strstr(buf_str(&d->t.err), KM_NOT_TOLD) != NULL;
+	line = strstr(buf_str(&d->t.err), KM_CALLS_LEFT);
+	s->calls_left = line ? strtoll(line + strlen(KM_CALLS_LEFT), NULL, 10) : -1;
 	return 0;
 }
 
@@ -334,10 +341,19 @@ static void km_say_round(struct drv *d, const char *name, const struct km_round 
 {
 	buf_printf(&d->done,
 		   "%s%s: %u connects made (%u failed), %u assigns + %u fails received, "
-		   "missed %lld, dropped %lld; connect() %.0f us on average, %.0f us at most",
+		   "missed %lld, dropped %lld, calls left %lld; connect() %.0f us on average, "
+		   "%.0f us at most",
 		   d->done.len ? "; " : "", name, r->made, r->made - r->ok, s->assigns, s->fails,
-		   s->missed, s->dropped, r->made ? r->sum_ns / 1e3 / r->made : 0.0,
+		   s->missed, s->dropped, s->calls_left, r->made ? r->sum_ns / 1e3 / r->made : 0.0,
 		   r->max_ns / 1e3);
+}
+
+/* fentry and kprobe key the calls they follow by thread: in the VMs nothing else runs, so once
+ * the workload's threads have exited none is left. (On the host, other processes' calls in
+ * progress would count too.) */
+static bool km_keyed_by_thread(const struct drv *d)
+{
+	return !strcmp(d->backend, "kprobe") || !strcmp(d->backend, "fentry");
 }
 
 /* What every run must show: a summary, nothing that did not happen, and what is missing at
@@ -367,6 +383,12 @@ static long long km_common(struct drv *d, const char *name, const struct km_roun
 			    "%s: expected connects made == assigns received + missed got %u "
 			    "== %u + %lld",
 			    name, r->made, s->assigns + s->fails, s->missed);
+	else if (km_keyed_by_thread(d) && s->calls_left != 0)
+		drv_problem(d,
+			    "%s: the workload's threads have all exited: expected calls left "
+			    "in progress 0 (a missed return's context goes with its thread) "
+			    "got %lld",
+			    name, s->calls_left);
 	else
 		return missing;
 	return -1;

@@ -271,6 +271,57 @@ static void test_series_by_pid(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A pid the kernel hands out again: an event of a pid whose row says it exited is a new
+ * process. It is alive again (checked for exit again), its container is learnt anew (not the
+ * old process's), its failures wait for it; what the old one had waiting is settled first,
+ * with the old name.
+ */
+static void test_series_pid_reused(void **state)
+{
+	static const struct eph_container web = { .runtime = "docker", .id = "c0ffee" };
+	uint32_t alive_none[] = { 0 };
+	struct eph_occ_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 0, 8, false);
+	assert_int_equal(eph_occ__set_container(f.occ, 10, &web), 0);
+	fail_at(&f, 10, "web", EADDRNOTAVAIL, 1 * SEC);
+	fail_at(&f, 10, "web", EADDRNOTAVAIL, 1 * SEC);
+	tick(&f, 1 * SEC, NULL);
+	assert_int_equal(pc_count(f.pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 2);
+	tick(&f, 2 * SEC, alive_none); /* 10 exits; its row stays for the window */
+	assert_int_equal(eph_occ__proc(f.occ, 10, 2 * SEC, &st), 0);
+	assert_true(st.exited);
+
+	/* 10 again, another program outside the container */
+	fail_at(&f, 10, "curl", EAGAIN, 3 * SEC);
+	assert_int_equal(eph_occ__proc(f.occ, 10, 3 * SEC, &st), 0);
+	assert_false(st.exited);
+	assert_false(eph_occ__container_known(f.occ, 10, NULL));
+	assert_int_equal(eph_proc_counts__pending(f.pc), 1);
+	tick(&f, 3 * SEC, NULL);
+	assert_int_equal(pc_count(f.pc, 0, "curl", "c0ffee", EAGAIN, NULL), 0);
+	assert_int_equal(eph_occ__set_container(f.occ, 10, NULL), 0);
+	tick(&f, 4 * SEC, NULL);
+	assert_int_equal(pc_count(f.pc, 0, "curl", "", EAGAIN, NULL), 1);
+	assert_int_equal(pc_count(f.pc, 0, "web", "c0ffee", EADDRNOTAVAIL, NULL), 2);
+	tick(&f, 5 * SEC, alive_none); /* and it exits in its turn */
+	assert_int_equal(eph_occ__proc(f.occ, 10, 5 * SEC, &st), 0);
+	assert_true(st.exited);
+
+	/* 20's failure waits for its container when 20 exits and comes back at once: settled
+	 * without one, under its old name */
+	fail_at(&f, 20, "old", EADDRINUSE, 6 * SEC);
+	eph_occ__proc_exited(f.occ, 20);
+	fail_at(&f, 20, "new", EADDRINUSE, 6 * SEC);
+	assert_int_equal(pc_count(f.pc, 0, "old", "", EADDRINUSE, NULL), 1);
+	assert_int_equal(eph_proc_counts__pending(f.pc), 1); /* new's */
+	assert_int_equal(pc_count(f.pc, 0, "new", "", EADDRINUSE, NULL), 0);
+	fx_fini(&f);
+}
+
 /* What the tables cannot hold is counted in untracked: a process the per-process table has
  * no row for, one past the processes the series may follow at once (max), a failure in
  * interrupt context (no process). */
@@ -303,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_series),
 		cmocka_unit_test(test_series_new_name),
 		cmocka_unit_test(test_series_by_pid),
+		cmocka_unit_test(test_series_pid_reused),
 		cmocka_unit_test(test_series_full),
 	};
 

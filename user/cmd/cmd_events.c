@@ -331,6 +331,20 @@ static void print_misses(struct strbuf *sb, struct eph_loader *l, uint64_t misse
 		 (unsigned long long)missed, sb->len ? sb->buf : "");
 }
 
+/* -v: the calls the kernel side was still following when it stopped (entered, never ended: a
+ * connect() still in its port search, or a kretprobe's return that the kernel did not probe
+ * and whose thread has not exited yet). */
+static void print_calls_left(const struct eph_loader *l)
+{
+	uint64_t n;
+	int err = eph_loader__calls_left(l, &n);
+
+	if (err)
+		eph_note("calls left in progress: unknown (%s)", strerror(-err));
+	else
+		eph_note("calls left in progress: %llu", (unsigned long long)n);
+}
+
 static void print_summary(struct events_ctx *c, struct eph_loader *l)
 {
 	uint64_t cnt[EPH_CNT_MAX] = {}, dropped;
@@ -452,6 +466,8 @@ int cmd_events(int argc, char **argv)
 	}
 	eph_loader__drain(l); /* detach first, then take what is left: nothing lost */
 	print_summary(&c, l);
+	if (lo.verbose)
+		print_calls_left(l);
 	if (c.err) {
 		eph_err("out of memory while formatting events");
 		ret = 1;

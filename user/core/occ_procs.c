@@ -40,13 +40,46 @@ static void copy_comm(char dst[EPH_COMM_LEN], const char src[EPH_COMM_LEN])
 #endif
 }
 
-/* The process pid, created when new; comm (if not empty) and cgroup (if not NULL) update it. */
+static void proc_leave_series(struct eph_occ *occ, struct proc *p);
+
+/*
+ * An event (or a socket's owner) of a pid whose row says it exited: the pid was reused, as the
+ * kernel does once it has gone round its pid space. What was the old process's own goes: its
+ * failure series part (what waits there for a container settled first, with the old name and
+ * what was known of its container, as its exit would have) and its container, to be learnt
+ * anew (the tracker asks for pids whose container the table does not know). What the pid
+ * holds stays with it: a TIME_WAIT of the old process is counted under the pid, as before. A
+ * late event of the old process comes here too: the next check of exits marks it again.
+ */
+static int proc_revive(struct eph_occ *occ, struct proc *p)
+{
+	int err = 0;
+
+	if (p->sref && occ->pc)
+		err = eph_proc_counts__settle(occ->pc, p->sref, p->pid, p->comm,
+					      p->ct_known ? p->ct : NULL);
+	if (p->sref)
+		proc_leave_series(occ, p);
+	free(p->ct);
+	p->ct = NULL;
+	p->ct_known = false;
+	p->exited = false;
+	return err;
+}
+
+/* The process pid, created when new; comm (if not empty) and cgroup (if not NULL) update it.
+ * A comm says the pid runs (an event, a socket's owner): a row marked exited is revived. */
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup)
 {
 	uint32_t hash = hash_u32(pid);
 	int64_t i = eph_tab__find_n(&occ->procs, 0, &pid, sizeof(pid), hash);
 	struct proc *p;
 
+	if (i >= 0 && comm && comm[0]) {
+		p = eph_tab__rec(&occ->procs, i);
+		if (p->exited && proc_revive(occ, p) == -ENOMEM)
+			return -ENOMEM;
+	}
 	if (i < 0) {
 		i = eph_tab__alloc(&occ->procs);
 		if (i < 0)

@@ -31,6 +31,9 @@ static bool sec_is(const struct bpf_program *p, const char *prefix)
  * listen() and UDP sends are theirs, not the hooks'. */
 static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
 {
+	/* fentry and kprobe: their calls' contexts go at a thread's exit (bpf/kfunc.bpf.h) */
+	if (!strcmp(bpf_program__name(p), "kf_thread_exit"))
+		return backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE;
 	if (backend == EPH_BACKEND_TRACEPOINT)
 		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
 	if (backend != EPH_BACKEND_CGROUP)

@@ -57,6 +57,9 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 typedef int (*eph_prog_stats_fn)(void *ctx, const char *name, uint64_t run_time_ns,
 				 uint64_t run_cnt, uint64_t misses);
 int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, void *ctx);
+/* How many calls the kernel side is following (entered, not yet ended: the calls table). Right
+ * after a workload's threads have all exited this is what they left behind. 0 or -errno. */
+int eph_loader__calls_left(const struct eph_loader *l, uint64_t *n);
 /* Whether a program of that name is a *_nested twin (bpf/nest.bpf.h): its own skipped runs
  * lose nothing, the first program of its pair took those events. */
 bool eph_loader__twin_name(const char *name);
