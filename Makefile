@@ -286,7 +286,7 @@ TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-sm
 TEST_COUNTS := $(OUTPUT)/test-counts
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory ephtrace
+	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH) $(EPH_HOOKS) # make bench's too: built, not run
 	$(Q)./tests/counts.sh selftest >/dev/null || { ./tests/counts.sh selftest; exit 1; }
 	$(Q)rm -rf $(TEST_COUNTS) && mkdir -p $(TEST_COUNTS)
 	$(Q)start=$$(date +%s); rc=0; for p in $(TEST_PARTS); do \
