@@ -73,7 +73,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
+.PHONY: all deps run test check-kernels check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
 
 all: ephtrace
 ifneq ($(EPHTRACE),ephtrace)
@@ -266,6 +266,11 @@ test-vm: $(EPHTRACE) $(OUTPUT)/tests/ephtest
 	$(Q)OUTPUT=$(OUTPUT) EPH_VM_CELLS="$(VM_CELLS)" EPH_VM_CELLS_ARM64="$(VM_CELLS_ARM64)" \
 		./tests/vm/matrix.sh run
 endif
+
+# Per test cell of the last make test-vm: the backend its kernel gave, each hook's style, the
+# records' buffer and what it goes without (make test-vm prints it at its end too)
+check-kernels:
+	$(Q)OUTPUT=$(OUTPUT) ./tests/vm/matrix.sh kernels
 
 # README's matrix from the last make test-vm (tests/vm/matrix.sh)
 readme-matrix:

@@ -12,8 +12,12 @@
 #        tests/vm/matrix.sh table
 #            the Markdown table of the last runs' cells ($OUTPUT/vm/matrix.tsv and
 #            $OUTPUT/arm64/vm/matrix.tsv), for README
+#        tests/vm/matrix.sh kernels
+#            per test cell of the last runs, what its kernel gave the backend ($OUTPUT/vm/
+#            kernels.tsv, $OUTPUT/arm64/vm/kernels.tsv): the one used, each hook's style, the
+#            records' buffer, what it goes without (make check-kernels)
 #        tests/vm/matrix.sh readme [README]
-#            replaces README's table between its "vm-matrix" markers with it
+#            replaces README's tables between its "vm-matrix" and "vm-kernels" markers
 # Environment: OUTPUT (default .output), EPH_VM_CELLS, EPH_VM_CELLS_ARM64, EPH_VM_JOBS,
 # EPH_VM_JOBS_ARM64.
 set -uo pipefail
@@ -34,6 +38,8 @@ run()
 	OUTPUT=$OUTPUT/arm64 tests/vm/run.sh --arch arm64 -j "${EPH_VM_JOBS_ARM64:-2}" \
 		$(printf -- '--cell %s ' ${EPH_VM_CELLS_ARM64:-})
 	rc_a=$?
+	echo "==== what each kernel gave its backend (make check-kernels) ===="
+	kernels
 	[ $rc_x = 0 ] && [ $rc_a = 0 ]
 }
 
@@ -77,6 +83,79 @@ table()
 	}'
 }
 
+# One row per test cell of the last run: what the kernel gave the backend, from ephtrace -v's
+# lines at the cell's start (kernels.tsv, tests/vm/run.sh): the backend it used, the style of
+# each kernel-function hook (fentry/kprobe), the records' buffer, and what it goes without.
+kernels()
+{
+	local f
+
+	for f in "$OUTPUT/vm/kernels.tsv" "$OUTPUT/arm64/vm/kernels.tsv"; do
+		[ -s "$f" ] && cat "$f"
+	done | awk -F'\t' '
+	# the text of s without its parenthesized parts (the reasons, which nest)
+	function bare(s,    out, d, i, ch) {
+		out = ""; d = 0
+		for (i = 1; i <= length(s); i++) {
+			ch = substr(s, i, 1)
+			if (ch == "(") d++
+			else if (ch == ")") d--
+			else if (!d) out = out ch
+		}
+		return out
+	}
+	# "a fentry, b fentry, c kprobe" -> "fentry 9, kprobe 1 (c)"; left-out hooks named
+	function hooks(s,    n, parts, i, w, fn, st, cnt, names, out, k, order) {
+		n = split(bare(s), parts, ", ")
+		split("fentry kprobe", order, " ")
+		for (i = 1; i <= n; i++) {
+			sub(/^ +/, "", parts[i]); sub(/ +$/, "", parts[i])
+			fn = parts[i]; sub(/ .*/, "", fn)
+			st = parts[i]; sub(/^[^ ]+ /, "", st)
+			if (st != "fentry" && st != "kprobe") st = "left out"
+			cnt[st]++
+			names[st] = names[st] (names[st] == "" ? "" : ", ") fn
+		}
+		out = ""
+		for (k = 1; k <= 2; k++)
+			if (cnt[order[k]])
+				out = out (out == "" ? "" : ", ") order[k] " " cnt[order[k]] \
+				      (cnt[order[k]] < n - cnt["left out"] ? " (" names[order[k]] ")" : "")
+		if (cnt["left out"])
+			out = out ", not in this kernel: " names["left out"]
+		return out
+	}
+	{
+		row = ($1 == "arm64" ? "arm64 " : "") $2 " (" $3 ")"
+		uses = ""; hk = "-"; buf = "-"; lacks = ""
+		for (i = 6; i <= NF; i++) {
+			l = $i
+			if (l ~ /^using backend /) {
+				uses = l; sub(/^using backend /, "", uses); sub(/ .*/, "", uses)
+			} else if (l ~ /^hooks: /) {
+				sub(/^hooks: /, "", l); hk = hooks(l)
+			} else if (l ~ /^events: /) {
+				sub(/^events: /, "", l); sub(/,.*/, "", l); buf = bare(l)
+				sub(/ +$/, "", buf)
+				if ($i ~ /forced/) buf = buf " (forced)"
+			} else if (l ~ /^without /) {
+				sub(/:.*/, "", l)
+				lacks = lacks (lacks == "" ? "" : "; ") l
+			} else if (l ~ /does not report/) {
+				lacks = lacks (lacks == "" ? "" : "; ") "kprobe misses not reported (6.7)"
+			}
+		}
+		if (uses == "") uses = "did not start"
+		set = ($5 == "full" || $5 == "") ? "" : " (" $5 ")"
+		printf "| %s | %s%s | %s | %s | %s | %s |\n", row, $4, set, uses, hk, buf, \
+		       lacks == "" ? "nothing" : lacks
+	}' | {
+		echo "| kernel | asked (set) | used | hooks by style | records | goes without |"
+		echo "| --- | --- | --- | --- | --- | --- |"
+		cat
+	}
+}
+
 readme()
 {
 	local file=${1:-README.md} tmp
@@ -88,16 +167,20 @@ readme()
 	tmp=$(mktemp) || return 1
 	table >"$tmp.table" || return 1
 	[ -s "$tmp.table" ] || { echo "matrix.sh: no matrix.tsv from a run" >&2; return 1; }
-	awk -v t="$tmp.table" '
+	kernels >"$tmp.kernels" || return 1
+	awk -v t="$tmp.table" -v k="$tmp.kernels" '
 		/^<!-- \/vm-matrix -->$/ { while ((getline l < t) > 0) print l; skip = 0 }
+		/^<!-- \/vm-kernels -->$/ { while ((getline l < k) > 0) print l; skip = 0 }
 		!skip { print }
-		/^<!-- vm-matrix -->$/ { skip = 1 }' "$file" >"$tmp" && cat "$tmp" >"$file"
-	rm -f "$tmp" "$tmp.table"
+		/^<!-- vm-matrix -->$/ || /^<!-- vm-kernels -->$/ { skip = 1 }' "$file" >"$tmp" &&
+		cat "$tmp" >"$file"
+	rm -f "$tmp" "$tmp.table" "$tmp.kernels"
 }
 
 case "${1:-}" in
 run) run ;;
 table) table ;;
+kernels) kernels ;;
 readme) shift; readme "$@" ;;
-*) sed -n 's/^# \{0,1\}//; 3,18p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+*) sed -n 's/^# \{0,1\}//; 3,22p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac

@@ -409,6 +409,19 @@ if [ $smoke = 0 ]; then
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$arch" "$1" "${img#vmlinuz-}" \
 			"$2$([ "$3" = refuse ] && echo ' (refused)')" "$4" "$v" "$p" "$t" "$sk" "$wall"
 	done >"$vmdir/matrix.tsv"
+	# and what each test cell's kernel gave its backend (tests/vm/matrix.sh kernels): arch,
+	# kernel, release, backend, set, then ephtrace -v's EPH-INFO lines (tests/vm/init), one a
+	# field
+	for c in "${cells[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $c
+		[ "$3" = test ] || continue
+		img=$(basename "${image[$1]}")
+		printf '%s\t%s\t%s\t%s\t%s\t' "$arch" "$1" "${img#vmlinuz-}" "$2" "$4"
+		tr -d '\r' <"$(cell_dir "$1" "$2" "$3" "$4")/output.log" 2>/dev/null |
+			sed -n 's/^EPH-INFO //p' | tr '\t\n' ' \t'
+		echo
+	done >"$vmdir/kernels.tsv"
 fi
 # Again, in short, so that the last lines of a long log say what went wrong.
 for c in "${cells[@]}"; do
