@@ -9,7 +9,8 @@
  * Modules: buf.c (growable buffer), workload.c (the scenarios and the oracle), tracer.c (runs
  * ephtrace with its output on pipes), check.c (parses the JSON and compares), occ.c (the
  * occupancy scenarios: top and status against the kernel's socket table), headroom.c (ports
- * left per row of top and status against what the kernel still grants), drive.c (what the
+ * left per row of top and status against what the kernel still grants; its state built in
+ * headroom_state.c, counted in headroom_count.c, compared in headroom_check.c), drive.c (what the
  * scenarios with a driver of their own share), forecast.c (exhaust_in_s against the kernel's
  * first EADDRNOTAVAIL, and under a load that fits), resync.c (sock_diag reconciliation on a
  * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The headroom scenarios' workload, building the state (headroom.c tells the whole story): the
+ * listeners outside and inside the range, the destinations' clients (established, IPv4-mapped,
+ * bind-before-connect, TIME_WAIT), the bind scopes' TCP and UDP holders and the connected UDP
+ * sockets, each row of the snapshot they fill named (hr_row) with what the kernel shows of it;
+ * then the rows ordered so that no count changes a later one (count_phase()).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "headroom.h"
+
+/* Where each destination (D_*) listens. */
+static const struct {
+	const char *daddr;
+	uint16_t dport;
+} dest_at[HR_NR_DESTS] = {
+	[D_LO_5000] = { "127.0.0.1", 5000 },  [D_LO_5001] = { "127.0.0.1", 5001 },
+	[D_LO2_5000] = { "127.0.0.2", 5000 }, [D_LO_5002] = { "127.0.0.1", 5002 },
+	[D_V6_5000] = { "::1", 5000 },
+};
+
+static const char *const tcp_addr[HR_NR_TCP_ADDRS] = { "127.0.0.1", "127.0.0.2", "::1", "0.0.0.0" };
+static const char *const udp_addr[HR_NR_UDP_ADDRS] = { "127.0.0.1", "127.0.0.2", "0.0.0.0" };
+/* ---- the workload: building the state ---- */
+
+/* o->msg = "<what>: <strerror(err)>"; returns -1. */
+int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(o->msg, sizeof(o->msg), "%s: %s", what, strerror(err));
+	return -1;
+}
+
+/* A TCP socket bound to addr:port (IPv6: V6ONLY), nonblocking; listening if listener. */
+static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bool listener)
+{
+	struct hr_shared *hr = &st->o->hr;
+	struct sockaddr_storage ss;
+	int family, fd, one = 1;
+	uint8_t a[16];
+	socklen_t len;
+
+	family = hr_addr_parse(addr, a);
+	hr_sa_make(family, a, port, &ss, &len);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hr_fail_errno(st->o, errno, "socket() to bind %s:%u", addr, port);
+	if ((family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || (listener && listen(fd, 1024))) {
+		hr_fail_errno(st->o, errno, "%s on %s:%u", listener ? "listener" : "bind", addr,
+			      port);
+		close(fd);
+		return -1;
+	}
+	if (listener) {
+		st->lfd[st->nr_lfd++] = fd;
+	} else if (hr->nbound < HR_MAX_BOUND) {
+		hr->bound[hr->nbound].family = family;
+		memcpy(hr->bound[hr->nbound].addr, a, 16);
+		hr->bound[hr->nbound++].port = port;
+	}
+	return fd;
+}
+
+/* Accept the connection just made to lfd (waits up to HR_STEP_MS). */
+static int accept_one(struct hr_state *st, int lfd, const char *what)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int afd, n;
+
+	do {
+		n = poll(&p, 1, HR_STEP_MS);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return hr_fail_errno(st->o, n ? errno : ETIMEDOUT, "accept() of %s", what);
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (afd < 0)
+		return hr_fail_errno(st->o, errno, "accept() of %s", what);
+	return afd;
+}
+
+/* bind(addr:0) of a fresh socket, kept. */
+static int bind0(struct hr_state *st, int type, const char *addr)
+{
+	struct hr_shared *hr = &st->o->hr;
+	struct sockaddr_storage ss;
+	uint16_t port;
+	int family, fd;
+	uint8_t a[16];
+	socklen_t len;
+
+	family = hr_addr_parse(addr, a);
+	hr_sa_make(family, a, 0, &ss, &len);
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hr_fail_errno(st->o, errno, "socket() to bind %s:0", addr);
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		hr_fail_errno(st->o, errno, "%s bind(%s:0) of the state",
+			      type == SOCK_STREAM ? "TCP" : "UDP", addr);
+		close(fd);
+		return -1;
+	}
+	if (type == SOCK_STREAM && hr->nbound < HR_MAX_BOUND) {
+		hr->bound[hr->nbound].family = hr_sock_local(fd, hr->bound[hr->nbound].addr, &port);
+		hr->bound[hr->nbound++].port = port;
+	}
+	return fd;
+}
+
+static struct hr_row *add_row(struct hr_shared *hr, int kind, int proto, const char *addr)
+{
+	struct hr_row *r = &hr->row[hr->nrows++];
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->proto = proto;
+	r->family = addr ? hr_addr_parse(addr, r->saddr) : AF_INET;
+	r->granted = -1;
+	return r;
+}
+
+/* Record the row of destination d once: the source address the kernel chose. */
+static int dest_seen(struct hr_state *st, int d, int fd)
+{
+	struct hr_shared *hr = &st->o->hr;
+	uint8_t saddr[16], daddr[16];
+	struct hr_row *r;
+	char a[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int family;
+
+	family = hr_sock_local(fd, saddr, &port);
+	if (!family || port < st->s->range_lo || port > st->s->range_hi) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "a connection to %s:%u got local port %u, outside the range",
+			 dest_at[d].daddr, dest_at[d].dport, port);
+		return -1;
+	}
+	if (st->dest_row[d] >= 0) {
+		r = &hr->row[st->dest_row[d]];
+		if (memcmp(r->saddr, saddr, 16)) {
+			snprintf(st->o->msg, sizeof(st->o->msg),
+				 "connections to %s:%u got different source addresses (%s)",
+				 dest_at[d].daddr, dest_at[d].dport,
+				 hr_addr_text(family, saddr, a, sizeof(a)));
+			return -1;
+		}
+		return 0;
+	}
+	st->dest_row[d] = hr->nrows;
+	r = add_row(hr, HR_DEST, IPPROTO_TCP, NULL);
+	r->family = hr_addr_parse(dest_at[d].daddr, daddr);
+	memcpy(r->saddr, saddr, 16);
+	memcpy(r->daddr, daddr, 16);
+	r->dport = dest_at[d].dport;
+	if (family != r->family) {
+		snprintf(st->o->msg, sizeof(st->o->msg), "a connection to %s:%u has a %s source",
+			 dest_at[d].daddr, dest_at[d].dport, family_name(family));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One connection of the state to destination d from a fresh socket of family (AF_INET6 to an
+ * IPv4 destination: IPv4-mapped), bound first to 127.0.0.1:bind_port unless bind_port < 0. Its
+ * server side is accepted and kept. Returns the client's fd, the server's in *afd.
+ */
+static int connect_one(struct hr_state *st, int d, int family, int bind_port, int *afd)
+{
+	struct sockaddr_storage ss;
+	uint8_t a[16], lo[16];
+	int fd, dfam, off = 0;
+	char what[96];
+	socklen_t len;
+
+	dfam = hr_addr_parse(dest_at[d].daddr, a);
+	if (family == AF_INET6 && dfam == AF_INET) { /* ::ffff:a.b.c.d */
+		memmove(a + 12, a, 4);
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+	}
+	snprintf(what, sizeof(what), "a %sconnection to %s:%u",
+		 family != dfam ? "IPv4-mapped " :
+		 bind_port >= 0 ? "bind-before-connect " :
+				  "",
+		 dest_at[d].daddr, dest_at[d].dport);
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hr_fail_errno(st->o, errno, "socket() for %s", what);
+	if (family == AF_INET6 && dfam == AF_INET &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off))) {
+		hr_fail_errno(st->o, errno, "IPV6_V6ONLY 0 for %s", what);
+		goto out_close;
+	}
+	if (bind_port >= 0) {
+		hr_addr_parse("127.0.0.1", lo);
+		hr_sa_make(AF_INET, lo, bind_port, &ss, &len);
+		if (bind(fd, (struct sockaddr *)&ss, len)) {
+			hr_fail_errno(st->o, errno, "bind(127.0.0.1:%d) for %s", bind_port, what);
+			goto out_close;
+		}
+	}
+	hr_sa_make(family, a, dest_at[d].dport, &ss, &len);
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		hr_fail_errno(st->o, errno, "connect() of %s", what);
+		goto out_close;
+	}
+	*afd = accept_one(st, st->dest_lfd[d], what);
+	if (*afd < 0 || dest_seen(st, d, fd))
+		goto out_close;
+	return fd;
+
+out_close:
+	close(fd);
+	return -1;
+}
+
+/* A connection closed by us first: once the server closes its side, ours is in TIME_WAIT. */
+static int time_wait_one(struct hr_state *st, int d)
+{
+	struct pollfd p = { .events = POLLIN };
+	uint8_t a[16];
+	int fd, n;
+	char c;
+
+	fd = connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a), -1, &p.fd);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	do {
+		n = poll(&p, 1, HR_STEP_MS);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0 || read(p.fd, &c, 1) != 0) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "server side of a connection to %s:%u: no EOF within %d ms",
+			 dest_at[d].daddr, dest_at[d].dport, HR_STEP_MS);
+		close(p.fd);
+		return -1;
+	}
+	close(p.fd);
+	return 0;
+}
+
+static int build_dest(struct hr_state *st, int d)
+{
+	const struct hr_dest *de = &st->c->dest[d];
+	uint8_t a[16];
+	int family = hr_addr_parse(dest_at[d].daddr, a), i, afd;
+
+	for (i = 0; i < de->est + de->mapped + de->bbc; i++) {
+		bool mapped = i >= de->est && i < de->est + de->mapped;
+
+		if (connect_one(st, d, mapped ? AF_INET6 : family,
+				i >= de->est + de->mapped ? 0 : -1, &afd) < 0)
+			return -1;
+	}
+	for (i = 0; i < de->tw; i++)
+		if (time_wait_one(st, d))
+			return -1;
+	return 0;
+}
+
+/* UDP connect() of a fresh socket (autobind: port on 0.0.0.0, then the source set). */
+static int udp_connect_one(struct hr_state *st, uint16_t dport)
+{
+	struct sockaddr_storage ss;
+	uint8_t a[16], got[16];
+	char t[INET6_ADDRSTRLEN];
+	uint16_t port;
+	socklen_t len;
+	int fd;
+
+	hr_addr_parse("127.0.0.1", a);
+	hr_sa_make(AF_INET, a, dport, &ss, &len);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return hr_fail_errno(st->o, errno, "socket() for a UDP connect");
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		hr_fail_errno(st->o, errno, "UDP connect() to 127.0.0.1:%u of the state", dport);
+		close(fd);
+		return -1;
+	}
+	if (hr_sock_local(fd, got, &port) != AF_INET || memcmp(got, a, 16)) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "a UDP socket connected to 127.0.0.1:%u has source %s:%u, not 127.0.0.1",
+			 dport, hr_addr_text(AF_INET, got, t, sizeof(t)), port);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Is port in the scenario's ip_local_reserved_ports ("A-B,C,...")? */
+static bool port_reserved(const struct scenario *s, unsigned int port)
+{
+	const char *p = s->reserved;
+	unsigned int a, b;
+	int n;
+
+	while (p && *p) {
+		n = 0;
+		if (sscanf(p, "%u-%u%n", &a, &b, &n) == 2 && n) {
+			if (port >= a && port <= b)
+				return true;
+		} else if (sscanf(p, "%u%n", &a, &n) == 1 && n) {
+			if (port == a)
+				return true;
+		} else {
+			break;
+		}
+		p += n;
+		p += *p == ',';
+	}
+	return false;
+}
+
+static bool fixed_on(const struct hr_state *st, const struct hr_fixed *f, const char *addr)
+{
+	return f->addr && !strcmp(f->addr, addr) && f->port >= st->s->range_lo &&
+	       f->port <= st->s->range_hi && !port_reserved(st->s, f->port);
+}
+
+/* The state's fixed-port sockets on addr (listening or not) whose port the allocators could
+ * hand out: ephtrace counts them in the bind scope of their address. */
+static unsigned int fixed_holds(const struct hr_state *st, const char *addr)
+{
+	unsigned int i, n = fixed_on(st, &st->c->bound, addr);
+
+	for (i = 0; i < HR_NR_LISTEN; i++)
+		n += fixed_on(st, &st->c->listen[i], addr);
+	return n;
+}
+
+/* Bind scopes: TCP bind(0) holders, UDP connected and bound sockets; their rows first. */
+static int build_scopes(struct hr_state *st)
+{
+	struct hr_shared *hr = &st->o->hr;
+	const struct hr_case *c = st->c;
+	struct hr_row *r;
+	int a, i;
+
+	for (a = 0; a < HR_NR_TCP_ADDRS; a++) {
+		if (!c->tcp_bind0[a])
+			continue;
+		r = add_row(hr, HR_SCOPE, IPPROTO_TCP, tcp_addr[a]);
+		r->held = c->tcp_bind0[a] + fixed_holds(st, tcp_addr[a]);
+		for (i = 0; i < c->tcp_bind0[a]; i++)
+			if (bind0(st, SOCK_STREAM, tcp_addr[a]) < 0)
+				return -1;
+	}
+	for (a = 0; a < HR_NR_UDP_ADDRS; a++) {
+		if (!c->udp_bind0[a] && (a || !c->udp_conn))
+			continue;
+		r = add_row(hr, HR_SCOPE, IPPROTO_UDP, udp_addr[a]);
+		r->held = c->udp_bind0[a] + (a ? 0 : c->udp_conn);
+		for (i = 0; !a && i < c->udp_conn; i++)
+			if (udp_connect_one(st, HR_UDP_DPORT + i % 3) < 0)
+				return -1;
+		for (i = 0; i < c->udp_bind0[a]; i++)
+			if (bind0(st, SOCK_DGRAM, udp_addr[a]) < 0)
+				return -1;
+	}
+	add_row(hr, HR_NETNS_UDP, IPPROTO_UDP, NULL);
+	return 0;
+}
+
+/* Wait until the kernel shows each destination as built; fill held and time_wait. */
+static int check_dests(struct hr_state *st)
+{
+	unsigned int est, tw, other, want_est, want_tw;
+	int64_t deadline = now_ms() + HR_STEP_MS;
+	char name[128];
+	struct hr_row *r;
+	int d;
+
+	for (d = 0; d < HR_NR_DESTS; d++) {
+		const struct hr_dest *de = &st->c->dest[d];
+
+		if (st->dest_row[d] < 0)
+			continue;
+		r = &st->o->hr.row[st->dest_row[d]];
+		want_est = de->est + de->mapped + de->bbc + !!de->fixed;
+		want_tw = de->tw;
+		r->held = want_est + want_tw;
+		r->time_wait = want_tw;
+		r->mapped = de->mapped;
+		for (;;) {
+			if (hr_dest_states(st->o, st->s, r, &est, &tw, &other))
+				return -1;
+			if (est == want_est && tw == want_tw && !other)
+				break;
+			if (now_ms() > deadline) {
+				snprintf(st->o->msg, sizeof(st->o->msg),
+					 "%s: the kernel shows %u established, %u in TIME_WAIT, %u "
+					 "in another state; expected %u, %u, 0",
+					 hr_row_name(r, name, sizeof(name)), est, tw, other,
+					 want_est, want_tw);
+				return -1;
+			}
+			usleep(10000);
+		}
+	}
+	return 0;
+}
+
+/* Where a row's count goes so that no count changes a later one (see the top of the file). */
+static int count_phase(const struct hr_state *st, const struct hr_row *r)
+{
+	static const uint8_t any[16];
+	uint8_t lo[16];
+	bool recycles = !st->s->tw_reuse || strcmp(st->s->tw_reuse, "0");
+
+	if (r->proto == IPPROTO_UDP)
+		return 0;
+	if (r->kind == HR_DEST)
+		return !r->time_wait || !recycles ? 1 : 3;
+	hr_addr_parse("127.0.0.1", lo);
+	if (r->family == AF_INET && (!memcmp(r->saddr, lo, 16) || !memcmp(r->saddr, any, 16)))
+		return 2; /* TIME_WAIT of the state (on 127.0.0.1) conflicts with its binds */
+	return 4;
+}
+
+static int order_rows(struct hr_state *st)
+{
+	const struct hr_dest *v6 = &st->c->dest[D_V6_5000];
+	struct hr_shared *hr = &st->o->hr;
+	bool phase[5] = {};
+	struct hr_row tmp;
+	uint32_t i, j;
+
+	for (i = 0; i < hr->nrows; i++)
+		phase[count_phase(st, &hr->row[i])] = true;
+	if (phase[2] && phase[3] && v6->est + v6->mapped + v6->bbc + v6->tw) {
+		snprintf(
+			st->o->msg, sizeof(st->o->msg),
+			"this state has no order of counts where none changes another: ::1 "
+			"connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1 or 0.0.0.0");
+		return -1;
+	}
+	for (i = 1; i < hr->nrows; i++) /* stable insertion sort on the phase */
+		for (j = i;
+		     j > 0 && count_phase(st, &hr->row[j - 1]) > count_phase(st, &hr->row[j]);
+		     j--) {
+			tmp = hr->row[j - 1];
+			hr->row[j - 1] = hr->row[j];
+			hr->row[j] = tmp;
+		}
+	return 0;
+}
+
+/* net.ipv4.tcp_tw_reuse of the namespace (the workload's own). */
+static int set_tw_reuse(struct hr_state *st, const char *v)
+{
+	int fd = open("/proc/sys/net/ipv4/tcp_tw_reuse", O_WRONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : write(fd, v, strlen(v));
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)strlen(v))
+		return hr_fail_errno(st->o, errno, "net.ipv4.tcp_tw_reuse = %s", v);
+	return 0;
+}
+
+int hr_build_state(struct hr_state *st)
+{
+	struct census cen;
+	uint8_t a[16];
+	int i, d, afd;
+
+	for (d = 0; d < HR_NR_DESTS; d++) {
+		const struct hr_dest *de = &st->c->dest[d];
+
+		st->dest_row[d] = -1;
+		st->dest_lfd[d] = -1;
+		if (de->est + de->mapped + de->bbc + de->tw + de->fixed == 0)
+			continue;
+		st->dest_lfd[d] = fixed_socket(st, dest_at[d].daddr, dest_at[d].dport, true);
+		if (st->dest_lfd[d] < 0)
+			return -1;
+	}
+	for (i = 0; i < HR_NR_LISTEN; i++)
+		if (st->c->listen[i].addr &&
+		    fixed_socket(st, st->c->listen[i].addr, st->c->listen[i].port, true) < 0)
+			return -1;
+	if (st->c->bound.addr && fixed_socket(st, st->c->bound.addr, st->c->bound.port, false) < 0)
+		return -1;
+	for (d = 0; d < HR_NR_DESTS; d++) /* first: a connect() could take the port */
+		if (st->c->dest[d].fixed && connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a),
+							st->c->dest[d].fixed, &afd) < 0)
+			return -1;
+	if (build_scopes(st))
+		return -1;
+	/* the state's own connects must not reuse its TIME_WAITs (slow under TCG, a first one can
+	 * pass its second before the last is made): reuse is the scenario's again for the counts */
+	if (set_tw_reuse(st, "0"))
+		return -1;
+	for (d = 0; d < HR_NR_DESTS; d++)
+		if (build_dest(st, d))
+			return -1;
+	if (set_tw_reuse(st, st->s->no_tw_reuse ? "0" : st->s->tw_reuse ? st->s->tw_reuse : "2"))
+		return -1;
+	if (check_dests(st))
+		return -1;
+	if (order_rows(st))
+		return -1;
+	if (hr_take_census(st->o, st->s, &cen))
+		return -1;
+	st->o->hr.tw_total = cen.tw;
+	return 0;
+}
