@@ -6,19 +6,20 @@
  * kernel answered (the oracle). ephtrace runs alongside it; its JSON report must match the
  * oracle count for count and port for port.
  *
- * Modules: buf.c (growable buffer), workload.c (the scenarios and the oracle), tracer.c (runs
- * ephtrace with its output on pipes), check.c (parses the JSON and compares), occ.c (the
- * occupancy scenarios: top and status against the kernel's socket table), headroom.c (ports
- * left per row of top and status against what the kernel still grants; its state built in
- * headroom_state.c, counted in headroom_count.c, compared in headroom_check.c), drive.c (what the
- * scenarios with a driver of their own share), forecast.c (exhaust_in_s against the kernel's
- * first EADDRNOTAVAIL, and under a load that fits), resync.c (sock_diag reconciliation on a
- * quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse while its socket's memory holds
- * another connection), sockrange.c (socket_range against connect()s with IP_LOCAL_PORT_RANGE),
- * bindconnect.c (connect() on sockets bind() gave a port: bound_connect), findings.c,
- * findings_check.c, findings_wl.c (each kind of finding for real, and no other), lifecycle.c
- * (a port's life after its assignment: releases and their times), kmiss.c (connect()s a
- * kretprobe could not follow, counted as missed), main.c (CLI).
+ * Modules: buf.c (growable buffer), workload.c (the basic scenarios' bodies and the recording of
+ * calls), oracle.c (the records, their JSON and tally), scenarios.c (the list of scenarios),
+ * workload_child.c (a workload's process and namespace), tracer.c (runs ephtrace with its output on
+ * pipes), check.c (parses the JSON and compares), occ.c (the occupancy scenarios: top and status
+ * against the kernel's socket table), headroom.c (ports left per row of top and status against what
+ * the kernel still grants; its state built in headroom_state.c, counted in headroom_count.c,
+ * compared in headroom_check.c), drive.c (what the scenarios with a driver of their own share),
+ * forecast.c (exhaust_in_s against the kernel's first EADDRNOTAVAIL, and under a load that fits),
+ * resync.c (sock_diag reconciliation on a quiet namespace), twreuse.c (a TIME_WAIT killed by its
+ * reuse while its socket's memory holds another connection), sockrange.c (socket_range against
+ * connect()s with IP_LOCAL_PORT_RANGE), bindconnect.c (connect() on sockets bind() gave a port:
+ * bound_connect), findings.c, findings_check.c, findings_wl.c (each kind of finding for real, and
+ * no other), lifecycle.c (a port's life after its assignment: releases and their times), kmiss.c
+ * (connect()s a kretprobe could not follow, counted as missed), main.c (CLI).
  */
 #ifndef EPHTEST_H
 #define EPHTEST_H
@@ -104,6 +105,8 @@ struct orec {
 #define OCC_TW_PORT 6000
 #define OCC_NR_HOLD 1000
 #define OCC_NR_TW 300
+/* RLIMIT_NOFILE of the workloads of a scenario with many_fds; the server's connections */
+#define OCC_MAX_FDS 4096
 
 /* Progress of an occupancy role, written by the role, read by the driver (__atomic). */
 struct occ_progress {
@@ -270,10 +273,13 @@ struct scenario {
 	enum verdict (*drive)(const struct scenario *s, const struct occ_opts *op);
 };
 
+/* scenarios.c */
 extern const struct scenario scenarios[];
 extern const size_t nr_scenarios;
 
 const struct scenario *scenario_find(const char *name);
+
+/* ---- workload_child.c ---- */
 
 /*
  * Fork a workload child: it enters a new network namespace, brings lo up, sets the port range,
@@ -291,13 +297,38 @@ bool workload__poll(struct workload *w);
 /* Kill (if still running) and reap the child, unmap the oracle. NULL-safe, idempotent. */
 void workload__free(struct workload *w);
 
-/* The workloads of other files record with these: a zeroed record (op, proto, family set), and
- * bind() of fd to loopback:port (127.0.0.1 or ::1) with what it got. 0 or -errno. */
+/* ---- workload.c ---- */
+
+/* The workloads of other files record with these: a zeroed record (op, proto, family set; from
+ * oracle.c), and bind() of fd to loopback:port (127.0.0.1 or ::1) with what it got. 0 or -errno. */
 struct orec *rec_new(struct oracle *o, uint8_t op, int proto, int family);
 int rec_bind(struct oracle *o, int fd, int proto, int family, uint16_t port);
+/* o->msg = "<what>: <strerror(err)>" */
+void wl_msg(struct oracle *o, const char *what, int err);
+/* loopback:port (127.0.0.1 or ::1) of family into *ss */
+void wl_loopback(int family, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+/* the bodies of the basic scenarios (scenarios.c lists them) */
+int run_v4_connect(struct oracle *o);
+int run_v6_connect(struct oracle *o);
+int run_dual_connect(struct oracle *o);
+int run_nobind_connect(struct oracle *o);
+int run_bind0(struct oracle *o);
+int run_bind_fixed(struct oracle *o);
+int run_udp_connect(struct oracle *o);
+int run_udp_sendto(struct oracle *o);
+int run_burst(struct oracle *o);
+int run_thread_connect(struct oracle *o);
+/* the bodies of the occupancy roles (see OCC_* above). The server and the holder run until
+ * killed. */
+int occ_server(struct oracle *o);
+int occ_holder(struct oracle *o);
+int occ_closer(struct oracle *o);
+int hf_filler(struct oracle *o);
 /* bindconnect.c: the bodies of bind-connect (127.0.0.1) and bind-connect-v6 (::1) */
 int bc_workload(struct oracle *o);
 int bc_workload_v6(struct oracle *o);
+
+/* ---- oracle.c ---- */
 
 /* The name of the workload's thread tid: o->thread_comm for its second thread, else o->comm. */
 const char *oracle_comm(const struct oracle *o, int32_t tid);
@@ -310,12 +341,6 @@ int oracle_tally(const struct oracle *o, int family, struct buf *b);
 const char *op_name(uint8_t op);
 const char *proto_name(uint8_t proto);
 const char *family_name(uint8_t family);
-
-/* Bodies of the occupancy roles (see OCC_* above). The server and the holder run until killed. */
-int occ_server(struct oracle *o);
-int occ_holder(struct oracle *o);
-int occ_closer(struct oracle *o);
-int hf_filler(struct oracle *o);
 
 /* ---- tracer.c ---- */
 
