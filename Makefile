@@ -161,6 +161,13 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
+# the occupancy's four tests (holds, snapshot, model, render) share tests/unit/occ_fixture.c
+$(OUTPUT)/tests/occ_fixture.o: tests/unit/occ_fixture.c | $(OUTPUT)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+$(patsubst %,$(OUTPUT)/tests/test_occ_%,holds snapshot model render): $(OUTPUT)/tests/occ_fixture.o
+
 # the kernel's preemption model from its version string
 $(OUTPUT)/tests/test_preempt: $(OUTPUT)/san/preempt.o
 

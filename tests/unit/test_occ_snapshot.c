@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the occupancy's snapshots (user/core/occ_snapshot.c): which sockets of a kernel
+ * snapshot (sock_diag, the port iterator) hold a port and where they count, holds seeded and
+ * then adopted by their events, the keys of events and of snapshots meeting, two holds on one
+ * 4-tuple, namespaces that go and come, IPv4-mapped sockets, bind() before connect(), kernels
+ * whose snapshots do not list bound-only sockets, and events older than the first snapshot.
+ * The shared helpers are occ_fixture.c's.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "occupancy.h"
+#include "occ_fixture.h"
+
+/* Which sockets of a snapshot hold an ephemeral port, and where they are counted. */
+static void test_seed_classification(void **state)
+{
+	struct eph_occ_sock s[20];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_occ_scope_key sk;
+	struct eph_occ_dest_key dk;
+	size_t n = 0;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	set_test_range(occ, NS2);
+	/* a server listening inside the range, its accepted and server-side TIME_WAIT sockets */
+	s[n++] = tcp4(NS1, TCP_LISTEN, "0.0.0.0", 41500, "0.0.0.0", 0, 7, 1);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.0.0.9", 33333, 7, 2);
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "10.0.0.1", 41500, "10.0.0.9", 33334, 0, 3);
+	s[n++] = tcp4(NS1, TCP_SYN_RECV, "10.0.0.1", 41600, "10.0.0.9", 33335, 0, 4);
+	/* a server outside the range and a socket on a reserved port: not the allocator's */
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 8080, "10.0.0.9", 40001, 7, 5);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40150, "127.0.0.1", 5000, 100, 6);
+	/* clients of 127.0.0.1:5000: established, connecting, and two in TIME_WAIT */
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 100, 7);
+	s[n++] = tcp4(NS1, TCP_SYN_SENT, "127.0.0.1", 40002, "127.0.0.1", 5000, 100, 8);
+	s[n++] = tcp4(NS1, TCP_FIN_WAIT2, "127.0.0.1", 40008, "127.0.0.1", 5000, 101, 15);
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40004, "127.0.0.1", 5000, 0, 9);
+	/* an owner for a TIME_WAIT socket is never believed: it has none */
+	s[n++] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40006, "127.0.0.1", 5000, 100, 10);
+	/* bound, not connected: a bind() hold of 127.0.0.1 */
+	s[n++] = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40010, "0.0.0.0", 0, 102, 11);
+	/* UDP: unconnected and connected both count for their local address, port 53 not */
+	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40020, "0.0.0.0", 0, 102, 12);
+	s[n++].proto = IPPROTO_UDP;
+	s[n] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40022, "8.8.8.8", 53, 102, 13);
+	s[n++].proto = IPPROTO_UDP;
+	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 53, "0.0.0.0", 0, 102, 14);
+	s[n++].proto = IPPROTO_UDP;
+	/* the same port as NS1's listener, in another namespace, is a client */
+	s[n++] = tcp4(NS2, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.0.0.9", 443, 103, 16);
+	/* IPv6 */
+	s[n] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40030, "0.0.0.0", 5000, 100, 17);
+	s[n].family = AF_INET6;
+	addr6(s[n].saddr, "::1");
+	addr6(s[n++].daddr, "::1");
+
+	assert_int_equal(eph_occ__seed(occ, s, n, 100 * SEC), 0);
+
+	st = dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 100 * SEC);
+	assert_int_equal(st.held, 5);
+	assert_int_equal(st.time_wait, 2);
+	assert_true(st.usable == 1900);
+	/* connect() skips the listener's 41500 and the bound 40010 (bind() made their buckets)
+	 * and its own five 4-tuples (TIME_WAIT of unknown age is not reused) */
+	assert_true(st.ports_left == 1893);
+	assert_float_equal(st.utilization, 7.0 / 1900, 1e-12);
+	assert_true(isnan(st.assign_rate)); /* a snapshot has no rates */
+	assert_true(isnan(st.exhaust_in_s));
+	assert_int_equal(eph_occ__dest(occ, &(struct eph_occ_dest_key){ 0 }, 0, &st), -ENOENT);
+	dk = dkey4(NS1, "10.0.0.1", "10.0.0.9", 33333);
+	assert_int_equal(eph_occ__dest(occ, &dk, 0, &st), -ENOENT);
+	dk = dkey4(NS1, "10.0.0.1", "10.0.0.9", 40001);
+	assert_int_equal(eph_occ__dest(occ, &dk, 0, &st), -ENOENT);
+	st = dest_st(occ, dkey4(NS2, "10.0.0.1", "10.0.0.9", 443), 100 * SEC);
+	assert_int_equal(st.held, 1);
+	memset(&dk, 0, sizeof(dk));
+	dk.netns = NS1;
+	dk.proto = IPPROTO_TCP;
+	dk.family = AF_INET6;
+	dk.dport = 5000;
+	addr6(dk.saddr, "::1");
+	addr6(dk.daddr, "::1");
+	st = dest_st(occ, dk, 100 * SEC);
+	assert_int_equal(st.held, 1);
+
+	sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 1);
+	/* bind(127.0.0.1:0) cannot share a port with any socket on 127.0.0.1 or 0.0.0.0: the
+	 * listener, the five clients, the bound one; ::1 does not conflict */
+	assert_true(st.ports_left == 1893);
+	/* the listener inside the range: its port is bind()'s */
+	sk = skey4(NS1, IPPROTO_TCP, "0.0.0.0");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1892); /* the wildcard conflicts with ::1 too */
+	sk = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
+	assert_int_equal(eph_occ__scope(occ, &sk, 0, &st), 0);
+	assert_int_equal(st.held, 2);
+	assert_float_equal(st.utilization, 2.0 / 1900, 1e-12);
+	assert_true(st.ports_left == 1898);
+
+	st = proc_st(occ, 100, 0);
+	assert_int_equal(st.held, 3); /* 40000, 40002 and the IPv6 one */
+	assert_int_equal(st.time_wait, 0);
+	assert_false(st.exited);
+	assert_int_equal(proc_st(occ, 101, 0).held, 1);
+	assert_int_equal(proc_st(occ, 102, 0).held, 3);
+	assert_int_equal(proc_st(occ, 103, 0).held, 1);
+	assert_int_equal(proc_st(occ, 7, 0).held, 1); /* the server's listener, not its clients */
+	st = proc_st(occ, 0, 0);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 2);
+
+	/* seeding the same snapshot again adds nothing */
+	assert_int_equal(eph_occ__seed(occ, s, n, 101 * SEC), 0);
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 0).held, 5);
+	assert_int_equal(proc_st(occ, 102, 0).held, 3);
+	assert_int_equal(eph_occ__dropped(occ), 0);
+	eph_occ__free(occ);
+}
+
+static void test_seed_needs_range(void **state)
+{
+	struct eph_occ_sock s =
+		tcp4(NS2, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 1, 1);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 0), -ENOENT);
+	assert_int_equal(eph_occ__add_netns(occ, NS2), 0);
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 0), -ENOENT);
+	assert_int_equal(eph_occ__proc(occ, 1, 0, &st), -ENOENT);
+	eph_occ__free(occ);
+}
+
+/* A snapshot hold is adopted by its assignment event, and released by cookie. */
+static void test_seed_then_events(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_sock s[2];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 300, 55);
+	s[1] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 5000, 0, 56);
+	assert_int_equal(eph_occ__seed(occ, s, 2, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+
+	/* the assignment of the first one, read after the snapshot: no second hold */
+	feed(occ, tcp_ev(EPH_ASSIGN, 99 * SEC, 300, 0xa000, 40000, 5000));
+	st = dest_st(occ, k, 100 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(proc_st(occ, 300, 100 * SEC).held, 1);
+	/* its release by sock_id */
+	feed(occ, tcp_ev(EPH_RELEASE, 101 * SEC, 300, 0xa000, 40000, 5000));
+	assert_int_equal(dest_st(occ, k, 101 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 300, 101 * SEC).held, 0);
+	/* the TIME_WAIT one ends: matched by the cookie the dump gave it */
+	r = tcp_ev(EPH_RELEASE, 102 * SEC, 0, 0xb000, 40002, 5000);
+	r.ev.cookie = 56;
+	r.ev.flags = EPH_F_TW | EPH_F_DEST | EPH_F_SADDR;
+	feed(occ, r);
+	st = dest_st(occ, k, 102 * SEC);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.time_wait, 0);
+	assert_int_equal(eph_occ__proc(occ, 0, 0, &st), -ENOENT);
+	eph_occ__free(occ);
+}
+
+/*
+ * An event's keys are hashed from the event, a snapshot's from the socket: both must meet.
+ * IPv6 holds found by a snapshot are adopted by their events; an IPv4 event whose address
+ * fields have bytes after the 4 of the address (not part of it) is found by its snapshot.
+ */
+static void test_event_keys_meet_snapshot_keys(void **state)
+{
+	struct eph_occ_dest_key k6, k4 = dkey4(NS1, "10.0.0.1", "10.9.9.9", 443);
+	struct eph_occ_sock s[2];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	memset(&k6, 0, sizeof(k6));
+	k6.netns = NS1;
+	k6.proto = IPPROTO_TCP;
+	k6.family = AF_INET6;
+	k6.dport = 8443;
+	addr6(k6.saddr, "fd00::1");
+	addr6(k6.daddr, "fd00:9::9");
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.9.9.9", 443, 0, 0);
+	s[1] = s[0];
+	s[1].family = AF_INET6;
+	memcpy(s[1].saddr, k6.saddr, 16);
+	memcpy(s[1].daddr, k6.daddr, 16);
+	s[1].sport = 41501;
+	s[1].dport = 8443;
+	s[1].pid = 900;
+	s[1].cookie = 77;
+	assert_int_equal(eph_occ__seed(occ, &s[1], 1, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+
+	/* the IPv6 one's assignment: adopted, not a second hold */
+	r = tcp_ev(EPH_ASSIGN, 100 * SEC, 900, 0xc000, 41501, 8443);
+	r.ev.family = AF_INET6;
+	memcpy(r.ev.saddr, k6.saddr, 16);
+	memcpy(r.ev.daddr, k6.daddr, 16);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k6, 100 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 900, 100 * SEC).held, 1);
+
+	/* an IPv4 one, bytes after its addresses; kept by a snapshot that shows it */
+	r = tcp_ev(EPH_ASSIGN, 100 * SEC, 901, 0xc001, 41500, 443);
+	addr4(r.ev.saddr, "10.0.0.1");
+	addr4(r.ev.daddr, "10.9.9.9");
+	memset(r.ev.saddr + 4, 0xee, 12);
+	memset(r.ev.daddr + 4, 0x55, 12);
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k4, 100 * SEC).held, 1);
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 101 * SEC), 0);
+	assert_int_equal(dest_st(occ, k4, 101 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 901, 101 * SEC).held, 1);
+	/* released by its sock_id; the IPv6 one by its cookie */
+	feed(occ, tcp_ev(EPH_RELEASE, 102 * SEC, 901, 0xc001, 41500, 443));
+	r = tcp_ev(EPH_RELEASE, 102 * SEC, 900, 0, 41501, 8443);
+	r.ev.family = AF_INET6;
+	r.ev.cookie = 77;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k4, 102 * SEC).held, 0);
+	assert_int_equal(dest_st(occ, k6, 102 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 900, 102 * SEC).held, 0);
+	eph_occ__free(occ);
+}
+
+/*
+ * Two holds on one 4-tuple: a TIME_WAIT move whose socket was not seen being assigned, while
+ * another socket with that 4-tuple is tracked. The next assignment on it replaces the hold
+ * that came last (the TIME_WAIT one), not the first.
+ */
+static void test_same_tuple_last_wins(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 7100);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__start(occ, 100 * SEC);
+	feed(occ, tcp_ev(EPH_ASSIGN, 100 * SEC, 10, 0x1, 40500, 7100));
+	feed(occ, tcp_ev(EPH_TIME_WAIT, 101 * SEC, 11, 0x2, 40500, 7100));
+	st = dest_st(occ, k, 101 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 1);
+	assert_int_equal(proc_st(occ, 11, 101 * SEC).time_wait, 1);
+	feed(occ, tcp_ev(EPH_ASSIGN, 102 * SEC, 12, 0x3, 40500, 7100));
+	st = dest_st(occ, k, 102 * SEC);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.time_wait, 0);
+	assert_int_equal(proc_st(occ, 10, 102 * SEC).held, 1);
+	assert_int_equal(proc_st(occ, 11, 102 * SEC).held, 0);
+	assert_int_equal(proc_st(occ, 12, 102 * SEC).held, 1);
+	eph_occ__free(occ);
+}
+
+/* A namespace that goes and one that comes in its place are not confused. */
+static void test_netns_gone_and_new(void **state)
+{
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_rows rows;
+	struct eph_rec r;
+
+	(void)state;
+	r = tcp_ev(EPH_FAIL, SEC, 20, 0, 0, 5000);
+	r.ev.err = EADDRNOTAVAIL;
+	feed(occ, r); /* NS1 known from its event */
+	eph_occ__del_netns(occ, NS1);
+	feed(occ, r); /* and again, right after it went */
+	assert_int_equal(eph_occ__rows(occ, 2 * SEC, &rows), 0);
+	assert_int_equal(rows.nnetns, 1);
+	assert_int_equal(rows.netns[0].netns, NS1);
+	eph_occ_rows__free(&rows);
+	eph_occ__del_netns(occ, NS1);
+	set_test_range(occ, NS2);
+	feed(occ, r); /* NS1 again: a netns of its own, not NS2's */
+	assert_int_equal(eph_occ__rows(occ, 2 * SEC, &rows), 0);
+	assert_int_equal(rows.nnetns, 2);
+	assert_int_equal(rows.netns[0].netns, NS1);
+	assert_false(rows.netns[0].have_range);
+	assert_int_equal(rows.netns[1].netns, NS2);
+	assert_true(rows.netns[1].have_range);
+	assert_int_equal(rows.netns[1].low, 40000);
+	eph_occ_rows__free(&rows);
+	eph_occ__free(occ);
+}
+/* An IPv6 socket connected to ::ffff:a.b.c.d uses the IPv4 4-tuple space: counted there. */
+static void test_v4mapped_is_ipv4(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x1, 40000, 5000);
+	r.ev.family = AF_INET6;
+	addr6(r.ev.saddr, "::ffff:127.0.0.1");
+	addr6(r.ev.daddr, "::ffff:127.0.0.1");
+	feed(occ, r);
+	s = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40002, "0.0.0.0", 5000, 401, 7);
+	s.family = AF_INET6;
+	addr6(s.saddr, "::ffff:127.0.0.1");
+	addr6(s.daddr, "::ffff:127.0.0.1");
+	assert_int_equal(eph_occ__seed(occ, &s, 1, 2 * SEC), 0);
+	assert_int_equal(dest_st(occ, k, 2 * SEC).held, 2);
+	assert_true(dest_st(occ, k, 2 * SEC).ports_left == 1900 - 2);
+	eph_occ__free(occ);
+}
+
+/*
+ * bind() before connect(): the event saw a bind() hold (its port lost to every destination);
+ * a snapshot that shows the socket connected keeps it, under its destination, still bind()'s.
+ */
+static void test_bind_before_connect(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_dest_key k2 = dkey4(NS1, "127.0.0.1", "127.0.0.1", 6000);
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL | EPH_F_REQ;
+	feed(occ, r);
+	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 401, 0x20, 40002, 6000));
+	/* 40001 is lost to :6000 too; :6000's own 40002 only to it */
+	assert_true(dest_st(occ, k2, SEC).ports_left == 1900 - 1 - 1);
+	assert_int_equal(eph_occ__scope(occ, &sk, SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1900 - 2);
+	/* the kernel's view 5 s later: both connected, the first to :5000 */
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 0);
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40002, "127.0.0.1", 6000, 401, 0);
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 6 * SEC), 0); /* nothing released */
+	assert_int_equal(dest_st(occ, k, 6 * SEC).held, 1);
+	assert_int_equal(eph_occ__scope(occ, &sk, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	assert_true(dest_st(occ, k2, 6 * SEC).ports_left == 1900 - 1 - 1);
+	/* :5000's own 4-tuple sits on the bind() port, lost to all: counted once */
+	assert_true(dest_st(occ, k, 6 * SEC).ports_left == 1900 - 1);
+	/* a second resync changes nothing */
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 7 * SEC), 0);
+	assert_int_equal(proc_st(occ, 400, 7 * SEC).held, 1);
+	eph_occ__free(occ);
+}
+
+/* A kernel whose snapshots do not list bound-only sockets (< 6.8): resyncs keep what an event
+ * saw bound, and release it at its own event. */
+static void test_bound_unlisted(void **state)
+{
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__set_bound_listed(occ, false);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 5 * SEC), 0);
+	assert_int_equal(eph_occ__scope(occ, &sk, 5 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	r = tcp_ev(EPH_RELEASE, 6 * SEC, 400, 0x10, 40001, 0);
+	r.ev.flags = EPH_F_SADDR | EPH_F_OWNER;
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &sk, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	/* a kernel that lists them: not in the snapshot means gone */
+	eph_occ__set_bound_listed(occ, true);
+	r = tcp_ev(EPH_ASSIGN, 7 * SEC, 400, 0x11, 40003, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 8 * SEC), 1);
+	eph_occ__free(occ);
+}
+
+/*
+ * Events older than the first snapshot about sockets it already has under other keys (top's
+ * start: attached, then sock_diag, then the events that waited): no second hold.
+ */
+static void test_events_before_snapshot(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_scope_key tk = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ_scope_key uk = skey4(NS1, IPPROTO_UDP, "127.0.0.1");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	/* bind() then connect() at 9 s; a UDP connect() at 10.05 s, while the dump of the
+	 * snapshot that began at 10 s runs */
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 1);
+	s[0].bucket = EPH_BUCKET_BIND;
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40003, "127.0.0.1", 53, 400, 2);
+	s[1].proto = IPPROTO_UDP;
+	assert_int_equal(eph_occ__seed(occ, s, 2, 10 * SEC), 0);
+	eph_occ__snapshot_end(occ, 10 * SEC + SEC / 10);
+	eph_occ__start(occ, 10 * SEC);
+	r = tcp_ev(EPH_ASSIGN, 9 * SEC, 400, 0x10, 40001, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	r = tcp_ev(EPH_ASSIGN, 10 * SEC + SEC / 20, 400, 0x20, 40003, 53);
+	r.ev.proto = IPPROTO_UDP;
+	addr4(r.ev.saddr, "0.0.0.0"); /* the autobind's */
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 10 * SEC).held, 1);
+	assert_true(dest_st(occ, k, 10 * SEC).ports_left == 1900 - 1);
+	assert_int_equal(eph_occ__scope(occ, &tk, 10 * SEC, &st), -ENOENT);
+	assert_int_equal(eph_occ__scope(occ, &uk, 10 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(proc_st(occ, 400, 10 * SEC).held, 2);
+	/* a resync finds nothing to release */
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 15 * SEC), 0);
+	/* an event after the snapshot is new */
+	r = tcp_ev(EPH_ASSIGN, 16 * SEC, 400, 0x30, 40005, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &tk, 16 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	eph_occ__free(occ);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_classification),
+		cmocka_unit_test(test_seed_needs_range),
+		cmocka_unit_test(test_seed_then_events),
+		cmocka_unit_test(test_event_keys_meet_snapshot_keys),
+		cmocka_unit_test(test_same_tuple_last_wins),
+		cmocka_unit_test(test_netns_gone_and_new),
+		cmocka_unit_test(test_v4mapped_is_ipv4),
+		cmocka_unit_test(test_bind_before_connect),
+		cmocka_unit_test(test_bound_unlisted),
+		cmocka_unit_test(test_events_before_snapshot),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
