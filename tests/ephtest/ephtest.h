@@ -8,14 +8,15 @@
  *
  * Modules: buf.c (growable buffer), workload.c (the basic scenarios' bodies and the recording of
  * calls), oracle.c (the records, their JSON and tally), scenarios.c (the list of scenarios),
- * workload_child.c (a workload's process and namespace), tracer.c (runs ephtrace with its output on
- * pipes), check.c (parses the JSON and compares), occ.c (the occupancy scenarios: top and status
- * against the kernel's socket table), headroom.c (ports left per row of top and status against what
- * the kernel still grants; its state built in headroom_state.c, counted in headroom_count.c,
- * compared in headroom_check.c), drive.c (what the scenarios with a driver of their own share),
- * forecast.c (exhaust_in_s against the kernel's first EADDRNOTAVAIL, and under a load that fits),
- * resync.c (sock_diag reconciliation on a quiet namespace), twreuse.c (a TIME_WAIT killed by its
- * reuse while its socket's memory holds another connection), sockrange.c (socket_range against
+ * workload_child.c (a workload's process and namespace), tracer.c (runs ephtrace with its output
+ * on pipes), check.c (parses the JSON and compares), occ.c (the occupancy scenarios: top and
+ * status against the kernel's socket table; their snapshots checked in occ_check.c, the scenarios
+ * in occ_scn.c and occ_hist.c), headroom.c (ports left per row of top and status against what the
+ * kernel still grants; its state built in headroom_state.c, counted in headroom_count.c, compared
+ * in headroom_check.c), drive.c (what the scenarios with a driver of their own share), forecast.c
+ * (exhaust_in_s against the kernel's first EADDRNOTAVAIL, and under a load that fits), resync.c
+ * (sock_diag reconciliation on a quiet namespace), twreuse.c (a TIME_WAIT killed by its reuse
+ * while its socket's memory holds another connection), sockrange.c (socket_range against
  * connect()s with IP_LOCAL_PORT_RANGE), bindconnect.c (connect() on sockets bind() gave a port:
  * bound_connect), findings.c, findings_check.c, findings_wl.c (each kind of finding for real, and
  * no other), lifecycle.c (a port's life after its assignment: releases and their times), kmiss.c
@@ -416,9 +417,10 @@ struct occ_opts {
 	const char *keep_dir; /* NULL: keep nothing */
 };
 
-/* JSON of a snapshot (also used by headroom.c). jnum: 1 = a number in *v, 0 = null, -1 = missing
- * or not a number. parse_time: RFC 3339 "time" in ns since the epoch, -1 if it is not that.
- * next_line: the next complete line of b from *off (its length in *len), or NULL. */
+/* JSON of a snapshot (occ_check.c; also used by headroom.c). jnum: 1 = a number in *v, 0 =
+ * null, -1 = missing or not a number. parse_time: RFC 3339 "time" in ns since the epoch, -1 if
+ * it is not that. next_line: the next complete line of b from *off (its length in *len), or
+ * NULL. */
 struct json_object;
 int jnum(struct json_object *o, const char *key, double *v);
 const char *jstr(struct json_object *o, const char *key);
