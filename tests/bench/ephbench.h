@@ -9,8 +9,10 @@
  *
  * Modules: util.c (clock, statistics, BENCH lines), loop.c (the loopback workloads in a
  * private network namespace), tracer.c (runs a tracer, knows when it is attached, stops it),
- * measure.c (overhead, throughput, startup, memory), replay.c (the aggregation core without a
- * kernel), report.c (the table; report_overhead.c its rows of the loops), main.c (commands).
+ * measure.c (what the commands that need a kernel share, and startup; measure_overhead.c,
+ * measure_throughput.c, measure_cost.c: overhead, throughput, memory and progcost), replay.c
+ * (the aggregation core without a kernel), report.c (the table; report_overhead.c its rows of
+ * the loops), main.c (commands).
  */
 #ifndef EPHBENCH_H
 #define EPHBENCH_H
@@ -143,7 +145,7 @@ int proc_wakeups(pid_t pid, uint64_t *n);
 /* kB of VmRSS / VmHWM of a process; 0 or -errno. */
 int proc_rss_kb(pid_t pid, uint64_t *rss, uint64_t *hwm);
 
-/* ---- measure.c, replay.c, report.c: the commands ---- */
+/* ---- measure*.c, replay.c, report.c: the commands ---- */
 
 int cmd_overhead(int argc, char **argv);
 int cmd_throughput(int argc, char **argv);
