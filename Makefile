@@ -185,9 +185,10 @@ $(OUTPUT)/tests/test_netns: $(OUTPUT)/san/netns.o
 # serve's connection limits (shutdown() on the losers): user/cmd/httplimit.c
 $(OUTPUT)/tests/test_httplimit: $(OUTPUT)/san/httplimit.o
 
-# cgroup paths, and the names resolver over a node tree laid out in a temporary directory
-$(OUTPUT)/tests/test_container: $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
-$(OUTPUT)/tests/test_container: TEST_LIBS += -ljson-c
+# the names resolver over a node tree laid out in a temporary directory (test_container.c: the
+# cgroup paths, in the core)
+$(OUTPUT)/tests/test_container_names: $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
+$(OUTPUT)/tests/test_container_names: TEST_LIBS += -ljson-c
 
 # the per-pid cache over this machine's /proc
 $(OUTPUT)/tests/test_procinfo: $(OUTPUT)/san/procinfo.o $(OUTPUT)/san/container_node.o $(OUTPUT)/san/container_names.o
