@@ -181,6 +181,9 @@ $(OUTPUT)/tests/test_sockdiag: $(patsubst %,$(OUTPUT)/san/%.o,sockdiag sockdiag_
 	sockdiag_apply owners netns msg)
 $(OUTPUT)/tests/test_sockdiag: TEST_LIBS += -lmnl
 
+# socket owners over this machine's /proc: user/node/owners.c
+$(OUTPUT)/tests/test_owners: $(OUTPUT)/san/owners.o
+
 # the namespaces' list and their sysctls (setns() from a thread): user/node/netns.c
 $(OUTPUT)/tests/test_netns: $(OUTPUT)/san/netns.o
 
