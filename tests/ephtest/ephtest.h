@@ -54,7 +54,7 @@ const char *errno_name(int err, char *tmp, size_t len);
 /* "exit status 1", "killed by signal 9" for a waitpid() status, written into buf. */
 const char *status_text(int status, char *buf, size_t len);
 
-/* ---- workload.c ---- */
+/* ---- the workloads: workload.c, oracle.c, scenarios.c, workload_child.c ---- */
 
 /* What the workload did: one of these per system call that can take a port. */
 #define OP_CONNECT 1
@@ -486,8 +486,8 @@ int fd_workload(struct oracle *o);
 
 /*
  * One run of a scenario with a driver of its own (SCN_DRIVEN): its workload (one process, in a
- * network namespace of its own, made by workload.c from the scenario's settings), ephtrace, and
- * what the checks found.
+ * network namespace of its own, made by workload_child.c from the scenario's settings),
+ * ephtrace, and what the checks found.
  */
 struct drv {
 	const struct scenario *s;

@@ -5,7 +5,7 @@
  * headroom_state.c builds a case's state in the workload, headroom_count.c reads the kernel's
  * socket table and counts what the kernel still grants (the workload's body), and
  * headroom_check.c compares the snapshots with the counts. The cases and the two entry points
- * are declared in ephtest.h (workload.c registers them).
+ * are declared in ephtest.h (scenarios.c registers them).
  */
 #ifndef EPHTEST_HEADROOM_H
 #define EPHTEST_HEADROOM_H

@@ -17,9 +17,9 @@
  * LC_TOL_NS is allowed either side, and phases that a backend could mistake for each other are
  * LC_GAP_MS apart.
  *
- * The scenarios are in lifecycle_tcp.c (syn-blackhole, refused, rst-close, tfo) and
- * lifecycle_udp.c (udp-fork, udp-dup), the workload's recording in lifecycle_wl.c, the
- * checks of what ephtrace printed in lifecycle_check.c.
+ * The scenarios are in lifecycle_syn.c (syn-blackhole), lifecycle_tcp.c (refused, rst-close,
+ * tfo) and lifecycle_udp.c (udp-fork, udp-dup), the workload's recording in lifecycle_wl.c,
+ * the checks of what ephtrace printed in lifecycle_check.c.
  */
 #include <errno.h>
 #include <json-c/json.h>

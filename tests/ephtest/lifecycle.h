@@ -4,10 +4,11 @@
  * --releases` against what the kernel did, in time as well as in count (issue 14): each assign
  * while the call that took the port ran, one release when the kernel gave it back, none while
  * the workload runs for a port kept in TIME_WAIT. lifecycle.c drives (lifecycle_check.c checks
- * what ephtrace printed), lifecycle_wl.c records the workload's calls, lifecycle_tcp.c and
- * lifecycle_udp.c are the scenarios. What they share: the ports the workload took, in its
- * struct oracle .priv, the helpers that record them, and what the driver's two files share.
- * The scenario bodies and lc_drive() are declared in ephtest.h (workload.c registers them).
+ * what ephtrace printed), lifecycle_wl.c records the workload's calls, lifecycle_syn.c,
+ * lifecycle_tcp.c and lifecycle_udp.c are the scenarios. What they share: the ports the
+ * workload took, in its struct oracle .priv, the helpers that record them, and what the
+ * driver's two files share. The scenario bodies and lc_drive() are declared in ephtest.h
+ * (scenarios.c registers them).
  */
 #ifndef EPHTEST_LIFECYCLE_H
 #define EPHTEST_LIFECYCLE_H
