@@ -174,108 +174,11 @@ check_http "oversized header" 431 \
 
 [ $FAILED = 0 ] && echo "HTTP: GET/HEAD, 404, 405 + Allow, 431, /healthz, content negotiation: ok"
 
-# --- the workload: a listener, and a client that exhausts the range 4 times over
-cat >"$WORK/workload.py" <<'EOF'
-import errno, json, os, socket, sys, time
-
-role, work = sys.argv[1], sys.argv[2]
-
-def publish(name, obj):
-    with open(os.path.join(work, name + ".tmp"), "w") as f:
-        json.dump(obj, f)
-    os.rename(os.path.join(work, name + ".tmp"), os.path.join(work, name))
-
-if role == "server":
-    l = socket.socket()
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("127.0.0.1", 5000))
-    l.listen(256)
-    publish("server.json", {"pid": os.getpid()})
-    keep = []
-    while True:
-        keep.append(l.accept()[0])
-elif role == "binder":
-    # fill the bind scopes of 0.0.0.0: TCP bind(0) until EADDRINUSE, UDP sendto() from unbound
-    # sockets (implicit bind) until EAGAIN, then UDP bind(0) (EADDRINUSE); keep every socket
-    keep, c = [], {"tcp_ok": 0, "tcp_EADDRINUSE": 0, "udp_ok": 0, "udp_EAGAIN": 0,
-                   "udp_EADDRINUSE": 0, "other": 0}
-    def attempt(ok, err, sock, call):
-        try:
-            call(sock)
-            keep.append(sock)
-            c[ok] += 1
-        except OSError as e:
-            sock.close()
-            c[err if e.errno == getattr(errno, err.split("_")[1]) else "other"] += 1
-    def tcp_bind0():
-        attempt("tcp_ok", "tcp_EADDRINUSE", socket.socket(), lambda s: s.bind(("0.0.0.0", 0)))
-    def udp_send():
-        attempt("udp_ok", "udp_EAGAIN", socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
-                lambda s: s.sendto(b"x", ("127.0.0.1", 9)))
-    for _ in range(8):  # the whole 8-port range, as a scope fills over time...
-        tcp_bind0()
-        udp_send()
-    publish("binder-filled.json", dict(c))
-    while not os.path.exists(os.path.join(work, "binder-go")):  # ...seen full by a scrape
-        time.sleep(0.05)
-    for _ in range(5):
-        tcp_bind0()
-    for _ in range(4):
-        udp_send()
-    for _ in range(3):
-        attempt("udp_ok", "udp_EADDRINUSE", socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
-                lambda s: s.bind(("0.0.0.0", 0)))
-    c["pid"] = os.getpid()
-    publish("binder.json", c)
-    time.sleep(3600)
-elif role == "twserver":
-    import threading
-    l = socket.socket()
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("127.0.0.1", 5000))
-    l.listen(256)
-    def drain(s):  # close once the client did: its FIN comes first (its side would be TIME_WAIT)
-        while s.recv(100):
-            pass
-        s.close()
-    publish("twserver.json", {"pid": os.getpid()})
-    while True:
-        threading.Thread(target=drain, args=(l.accept()[0],), daemon=True).start()
-elif role == "twclient":
-    keep, closed = [], 0
-    for i in range(40):
-        s = socket.socket()
-        s.connect(("127.0.0.1", 5000))
-        if i < 30:
-            s.close()
-            closed += 1
-        else:
-            keep.append(s)
-    time.sleep(1)  # the server's FINs: the closed ones leave FIN_WAIT2 (no TIME_WAIT)
-    publish("twclient.json", {"pid": os.getpid(), "assigned": 40, "closed": closed,
-                              "open": len(keep)})
-    time.sleep(3600)
-else:
-    import ctypes
-    # PR_SET_NAME on the main thread: the process's name (pcomm), its series' comm label
-    ctypes.CDLL(None).prctl(15, b"ephwl-client", 0, 0, 0)
-    held, counts = [], {"ok": 0, "EADDRNOTAVAIL": 0, "other": 0}
-    for _ in range(64):
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", 5000))
-            held.append(s)
-            counts["ok"] += 1
-        except OSError as e:
-            s.close()
-            counts["EADDRNOTAVAIL" if e.errno == errno.EADDRNOTAVAIL else "other"] += 1
-    counts["pid"] = os.getpid()
-    publish((sys.argv[3] if len(sys.argv) > 3 else "client") + ".json", counts)
-    time.sleep(3600)  # hold every port (and stay alive) until the test ends
-EOF
+# --- the workload (metrics_wl.py): a listener, and a client that exhausts the range 4 times over
+WL=$(dirname "$0")/metrics_wl.py
 
 # ip netns exec execs the command: $! is the workload's own pid
-ip netns exec "$NS" "$PY" "$WORK/workload.py" server "$WORK" &
+ip netns exec "$NS" "$PY" "$WL" server "$WORK" &
 PIDS="$PIDS $!"
 wait_for 100 test -s "$WORK/server.json" || die "the listener did not start"
 
@@ -313,7 +216,7 @@ print("none" if not v else v[0]["value"][1] if len(v) == 1 else "many")'
 up_is_1() { [ "$(query 'up{job="ephtrace"}')" = 1 ]; }
 wait_for 300 up_is_1 || die "prometheus could not scrape ephtrace: up = $(query 'up{job="ephtrace"}')"
 
-ip netns exec "$NS" "$PY" "$WORK/workload.py" client "$WORK" &
+ip netns exec "$NS" "$PY" "$WL" client "$WORK" &
 PIDS="$PIDS $!"
 wait_for 300 test -s "$WORK/client.json" || die "the workload did not finish"
 eval "$("$PY" -c '
@@ -327,7 +230,7 @@ check_http "workload: other errors" 0 "$WL_OTHER"
 PIDS="$PIDS $WL_PID"
 
 # --- the binder fills the bind scopes of 0.0.0.0 in the second namespace
-ip netns exec "$NS2" "$PY" "$WORK/workload.py" binder "$WORK" &
+ip netns exec "$NS2" "$PY" "$WL" binder "$WORK" &
 PIDS="$PIDS $!"
 wait_for 300 test -s "$WORK/binder-filled.json" || die "the binder did not fill its scopes"
 # the full scopes in Prometheus, their failure counters at 0, before the failures: the alert
@@ -544,7 +447,7 @@ check_http "prometheus: build_info (an OpenMetrics info metric)" 1 \
 # the --pid-labels serve: one series per pid, labelled so
 check_http "serve --pid-labels: the client's own series" "$WL_FAIL" \
 	"$(curl -sf "$URL2/metrics" | sed -n "s/^ephtrace_process_port_failures_total{pid=\"$WL_PID\",comm=\"ephwl-client\",error=\"EADDRNOTAVAIL\"} //p")"
-ip netns exec "$NS" "$PY" "$WORK/workload.py" client "$WORK" client2 &
+ip netns exec "$NS" "$PY" "$WL" client "$WORK" client2 &
 PIDS="$PIDS $!"
 wait_for 300 test -s "$WORK/client2.json" || die "the second client did not finish"
 eval "$("$PY" -c '
@@ -591,7 +494,7 @@ else
 fi
 
 # --- the events summary's HELD: the kernel's count, not a running sum (third namespace)
-ip netns exec "$NS3" "$PY" "$WORK/workload.py" twserver "$WORK" &
+ip netns exec "$NS3" "$PY" "$WL" twserver "$WORK" &
 PIDS="$PIDS $!"
 wait_for 100 test -s "$WORK/twserver.json" || die "the TIME_WAIT-less server did not start"
 "$EPHTRACE" events --backend tracepoint --json -d 300 >"$WORK/events.json" \
@@ -600,7 +503,7 @@ EV_PID=$!
 PIDS="$PIDS $EV_PID"
 wait_for 300 grep -q 'using backend tracepoint' "$WORK/events.err" ||
 	die "ephtrace events did not start: $(cat "$WORK/events.err")"
-ip netns exec "$NS3" "$PY" "$WORK/workload.py" twclient "$WORK" &
+ip netns exec "$NS3" "$PY" "$WL" twclient "$WORK" &
 PIDS="$PIDS $!"
 wait_for 300 test -s "$WORK/twclient.json" || die "the TIME_WAIT-less client did not finish"
 eval "$("$PY" -c '
