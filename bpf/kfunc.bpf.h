@@ -95,87 +95,46 @@ int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, i
 	return on_dgram_connect_exit();
 }
 
-/* Releases and TIME_WAIT moves run in softirq too: each has a *_nested twin (nest.bpf.h). */
-SEC("fentry/inet_put_port")
-int BPF_PROG(fentry_put_port, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_FIRST(NEST_PUT_PORT, on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY));
-	return 0;
-}
+/*
+ * Releases and TIME_WAIT moves run in softirq too: each has a *_nested twin (nest.bpf.h) that
+ * does the same work, for the runs the kernel skipped the first for. One macro defines both, so
+ * the two cannot drift apart: FENTRY_TWINS(func, name, which, work, args...) makes
+ * fentry/func programs name (NEST_FIRST) and name##_nested (NEST_TWIN).
+ */
+#define FENTRY_TWINS(func, name, which, work, args...)                                         \
+	SEC("fentry/" #func)                                                                   \
+	int BPF_PROG(name, args)                                                               \
+	{                                                                                      \
+		HOOKS_ONLY();                                                                  \
+		NEST_FIRST(which, work);                                                       \
+		return 0;                                                                      \
+	}                                                                                      \
+	SEC("fentry/" #func)                                                                   \
+	int BPF_PROG(name##_nested, args)                                                      \
+	{                                                                                      \
+		HOOKS_ONLY();                                                                  \
+		NEST_TWIN(which, work);                                                        \
+		return 0;                                                                      \
+	}
 
-SEC("fentry/inet_twsk_hashdance")
-int BPF_PROG(fentry_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_FIRST(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_twsk_hashdance_schedule")
-int BPF_PROG(fentry_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_FIRST(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_twsk_bind_unhash")
-int BPF_PROG(fentry_twsk_bind_unhash, struct inet_timewait_sock *tw)
-{
-	HOOKS_ONLY();
-	NEST_FIRST(NEST_TW_UNHASH, on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/udp_lib_unhash")
-int BPF_PROG(fentry_udp_unhash, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_FIRST(NEST_UDP_UNHASH, on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_put_port")
-int BPF_PROG(fentry_put_port_nested, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_TWIN(NEST_PUT_PORT, on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_twsk_hashdance")
-int BPF_PROG(fentry_twsk_hashdance_nested, struct inet_timewait_sock *tw, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_TWIN(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_twsk_hashdance_schedule")
-int BPF_PROG(fentry_twsk_hashdance_schedule_nested, struct inet_timewait_sock *tw,
+/* fentry_put_port, fentry_put_port_nested */
+FENTRY_TWINS(inet_put_port, fentry_put_port, NEST_PUT_PORT,
+	     on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY), struct sock *sk)
+/* fentry_twsk_hashdance, fentry_twsk_hashdance_nested */
+FENTRY_TWINS(inet_twsk_hashdance, fentry_twsk_hashdance, NEST_TW,
+	     on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY), struct inet_timewait_sock *tw,
 	     struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_TWIN(NEST_TW, on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/inet_twsk_bind_unhash")
-int BPF_PROG(fentry_twsk_bind_unhash_nested, struct inet_timewait_sock *tw)
-{
-	HOOKS_ONLY();
-	NEST_TWIN(NEST_TW_UNHASH, on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY));
-	return 0;
-}
-
-SEC("fentry/udp_lib_unhash")
-int BPF_PROG(fentry_udp_unhash_nested, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_TWIN(NEST_UDP_UNHASH, on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY));
-	return 0;
-}
+/* fentry_twsk_hashdance_schedule, fentry_twsk_hashdance_schedule_nested */
+FENTRY_TWINS(inet_twsk_hashdance_schedule, fentry_twsk_hashdance_schedule, NEST_TW,
+	     on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY), struct inet_timewait_sock *tw,
+	     struct sock *sk)
+/* fentry_twsk_bind_unhash, fentry_twsk_bind_unhash_nested */
+FENTRY_TWINS(inet_twsk_bind_unhash, fentry_twsk_bind_unhash, NEST_TW_UNHASH,
+	     on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY),
+	     struct inet_timewait_sock *tw)
+/* fentry_udp_unhash, fentry_udp_unhash_nested */
+FENTRY_TWINS(udp_lib_unhash, fentry_udp_unhash, NEST_UDP_UNHASH,
+	     on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY), struct sock *sk)
 
 /* --- kprobe/kretprobe ---------------------------------------------------------------------- */
 
