@@ -201,35 +201,30 @@ static int cmp_u32(uint32_t a, uint32_t b)
 	return a < b ? -1 : a > b;
 }
 
-/* Keys in a readable order: netns, proto, family, addresses (network order), port. */
+/* Where a key is: netns, proto, family, the order both keys start with. */
+static int cmp_where(uint32_t xnetns, uint8_t xproto, uint8_t xfamily, uint32_t ynetns,
+		     uint8_t yproto, uint8_t yfamily)
+{
+	return cmp_u32(xnetns, ynetns) ?: cmp_u32(xproto, yproto) ?: cmp_u32(xfamily, yfamily);
+}
+
+/* Keys in a readable order: where, addresses (network order), port. */
 static int cmp_dest_key(const struct eph_occ_dest_key *a, const struct eph_occ_dest_key *b)
 {
-	int c = cmp_u32(a->netns, b->netns);
+	int c = cmp_where(a->netns, a->proto, a->family, b->netns, b->proto, b->family);
 
-	if (!c)
-		c = cmp_u32(a->proto, b->proto);
-	if (!c)
-		c = cmp_u32(a->family, b->family);
 	if (!c)
 		c = memcmp(a->saddr, b->saddr, sizeof(a->saddr));
 	if (!c)
 		c = memcmp(a->daddr, b->daddr, sizeof(a->daddr));
-	if (!c)
-		c = cmp_u32(a->dport, b->dport);
-	return c;
+	return c ?: cmp_u32(a->dport, b->dport);
 }
 
 static int cmp_scope_key(const struct eph_occ_scope_key *a, const struct eph_occ_scope_key *b)
 {
-	int c = cmp_u32(a->netns, b->netns);
+	int c = cmp_where(a->netns, a->proto, a->family, b->netns, b->proto, b->family);
 
-	if (!c)
-		c = cmp_u32(a->proto, b->proto);
-	if (!c)
-		c = cmp_u32(a->family, b->family);
-	if (!c)
-		c = memcmp(a->addr, b->addr, sizeof(a->addr));
-	return c;
+	return c ?: memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
 /* Utilization, then held, descending. */
