@@ -61,6 +61,44 @@ static int cmp_stat(const void *a, const void *b)
 	return x->err - y->err;
 }
 
+int copy_rows(const void *rows, size_t n, size_t sz, int (*cmp)(const void *, const void *),
+	      void **out)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	*out = calloc(n, sz);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, rows, n * sz);
+	if (cmp)
+		qsort(*out, n, sz, cmp);
+	return 0;
+}
+
+size_t sort_merge(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *),
+		  void (*add)(void *into, const void *from))
+{
+	char *row = v;
+	size_t i, k = 0;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sz, cmp);
+	for (i = 0; i < n; i++) {
+		if (k && !cmp(row + (k - 1) * sz, row + i * sz))
+			add(row + (k - 1) * sz, row + i * sz);
+		else if (k++ != i)
+			memcpy(row + (k - 1) * sz, row + i * sz, sz);
+	}
+	return k;
+}
+
+static void add_stat(void *into, const void *from)
+{
+	((struct eph_metrics_stat *)into)->value += ((const struct eph_metrics_stat *)from)->value;
+}
+
 /* The entries of one type, sorted, with equal label sets merged (plus the common failures). */
 static int collect_stats(const struct eph_metrics_input *in, uint8_t type,
 			 struct eph_metrics_stat **out, size_t *n)
@@ -83,13 +121,7 @@ static int collect_stats(const struct eph_metrics_input *in, uint8_t type,
 			v[k].key.err = 0; /* not a label of assignments */
 		k++;
 	}
-	qsort(v, k, sizeof(*v), cmp_stat);
-	for (i = 0, *n = 0; i < k; i++) {
-		if (*n && !cmp_stat(&v[*n - 1], &v[i]))
-			v[*n - 1].value += v[i].value;
-		else
-			v[(*n)++] = v[i];
-	}
+	*n = sort_merge(v, k, sizeof(*v), cmp_stat, add_stat);
 	*out = v;
 	return 0;
 }
@@ -121,7 +153,7 @@ static int write_stat_family(struct writer *w, const struct eph_metrics_input *i
 static int write_stats(struct writer *w, const struct eph_metrics_input *in)
 {
 	return write_stat_family(w, in, EPH_ASSIGN, &fam_assign) ?:
-	       write_stat_family(w, in, EPH_FAIL, &fam_fail);
+		       write_stat_family(w, in, EPH_FAIL, &fam_fail);
 }
 
 /* ---- histograms ("hists" map) ---- */
@@ -290,10 +322,12 @@ static const struct family fam_prog_runs = {
 	"kernel.bpf_stats_enabled is on)."
 };
 
+/* By name, to its last byte but one (written as a string with that byte cut). */
 static int cmp_prog(const void *a, const void *b)
 {
-	return strcmp(((const struct eph_metrics_prog *)a)->name,
-		      ((const struct eph_metrics_prog *)b)->name);
+	const struct eph_metrics_prog *x = a, *y = b;
+
+	return strncmp(x->name, y->name, sizeof(x->name) - 1);
 }
 
 static int write_self(struct writer *w, const struct eph_metrics_input *in)
@@ -330,15 +364,12 @@ static int write_self(struct writer *w, const struct eph_metrics_input *in)
 	label_str(w, "version", in->version ? in->version : "unknown");
 	label_str(w, "backend", in->backend ? in->backend : "none");
 	value_u64(w, 1);
-	if (!in->nprogs)
-		return 0;
-	v = calloc(in->nprogs, sizeof(*v));
-	if (!v)
+	if (copy_rows(in->progs, in->nprogs, sizeof(*v), cmp_prog, (void **)&v))
 		return -ENOMEM;
-	memcpy(v, in->progs, in->nprogs * sizeof(*v));
+	if (!v)
+		return 0;
 	for (i = 0; i < in->nprogs; i++)
 		v[i].name[sizeof(v[i].name) - 1] = '\0';
-	qsort(v, in->nprogs, sizeof(*v), cmp_prog);
 	family(w, &fam_prog_time);
 	for (i = 0; i < in->nprogs; i++) {
 		sample(w, "_total");

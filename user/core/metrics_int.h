@@ -65,6 +65,17 @@ void value_u64(struct writer *w, uint64_t v);
 void value_float(struct writer *w, double v);
 void value_seconds(struct writer *w, uint64_t ns);
 
+/* ---- tables of rows (metrics.c) ---- */
+
+/* A copy of the n rows of sz bytes at rows in *out, sorted by cmp unless it is NULL; the caller
+ * frees it (NULL when n is 0). 0 or -ENOMEM. */
+int copy_rows(const void *rows, size_t n, size_t sz, int (*cmp)(const void *, const void *),
+	      void **out);
+/* Sort the n rows of sz bytes at v by cmp and merge each run of equal ones into its first with
+ * add(into, from); returns how many rows are left, in order at the start of v. */
+size_t sort_merge(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *),
+		  void (*add)(void *into, const void *from));
+
 /* ---- rows (metrics_rows.c) ---- */
 
 /* Destinations, bind scopes, namespaces, processes and findings (top N of each), the rows

@@ -187,14 +187,17 @@ static int cmp_fail_who(const void *a, const void *b)
 	return c ? c : x->err - y->err;
 }
 
+static int cmp_desc(uint64_t x, uint64_t y)
+{
+	return x > y ? -1 : x < y;
+}
+
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct eph_metrics_proc *x = *(const struct eph_metrics_proc *const *)a;
 	const struct eph_metrics_proc *y = *(const struct eph_metrics_proc *const *)b;
 
-	if (x->held != y->held)
-		return x->held > y->held ? -1 : 1;
-	return cmp_proc_who(x, y);
+	return cmp_desc(x->held, y->held) ?: cmp_proc_who(x, y);
 }
 
 static int cmp_fail(const void *a, const void *b)
@@ -202,9 +205,18 @@ static int cmp_fail(const void *a, const void *b)
 	const struct eph_metrics_proc_fail *x = *(const struct eph_metrics_proc_fail *const *)a;
 	const struct eph_metrics_proc_fail *y = *(const struct eph_metrics_proc_fail *const *)b;
 
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return cmp_fail_who(x, y);
+	return cmp_desc(x->count, y->count) ?: cmp_fail_who(x, y);
+}
+
+static void add_proc(void *into, const void *from)
+{
+	((struct eph_metrics_proc *)into)->held += ((const struct eph_metrics_proc *)from)->held;
+}
+
+static void add_fail(void *into, const void *from)
+{
+	((struct eph_metrics_proc_fail *)into)->count +=
+		((const struct eph_metrics_proc_fail *)from)->count;
 }
 
 static int cmp_netns(const void *a, const void *b)
@@ -298,7 +310,11 @@ static void dest_labels(struct writer *w, const void *row)
  * field at off: a uint64_t (V_U64), or a double written only when known (V_KNOWN: not NaN) or
  * when a finite time ahead (V_AHEAD: finite and >= 0).
  */
-enum vkind { V_U64, V_KNOWN, V_AHEAD };
+enum vkind {
+	V_U64,
+	V_KNOWN,
+	V_AHEAD
+};
 
 struct row_family {
 	const struct family *f;
@@ -309,8 +325,8 @@ struct row_family {
 
 typedef void (*row_labels_fn)(struct writer *w, const void *row);
 
-static void write_family_rows(struct writer *w, const struct row_family *rf,
-			      const void *const *v, size_t n, row_labels_fn labels)
+static void write_family_rows(struct writer *w, const struct row_family *rf, const void *const *v,
+			      size_t n, row_labels_fn labels)
 {
 	size_t i;
 	double x;
@@ -411,13 +427,10 @@ static int write_netns(struct writer *w, const struct eph_metrics_input *in)
 	struct eph_metrics_netns *v;
 	size_t i;
 
-	if (!in->nnetns)
-		return 0;
-	v = calloc(in->nnetns, sizeof(*v));
-	if (!v)
+	if (copy_rows(in->netns, in->nnetns, sizeof(*v), cmp_netns, (void **)&v))
 		return -ENOMEM;
-	memcpy(v, in->netns, in->nnetns * sizeof(*v));
-	qsort(v, in->nnetns, sizeof(*v), cmp_netns);
+	if (!v)
+		return 0;
 	family(w, &fam_range);
 	for (i = 0; i < in->nnetns; i++) {
 		sample(w, "");
@@ -437,47 +450,27 @@ static int write_netns(struct writer *w, const struct eph_metrics_input *in)
 static int sum_procs(const struct eph_metrics_input *in, struct eph_metrics_proc **procs,
 		     size_t *np, struct eph_metrics_proc_fail **fails, size_t *nf)
 {
-	struct eph_metrics_proc *p = NULL;
-	struct eph_metrics_proc_fail *f = NULL;
-	size_t i, k;
+	struct eph_metrics_proc *p;
+	struct eph_metrics_proc_fail *f;
+	size_t i;
 
-	*procs = NULL;
-	*fails = NULL;
 	*np = *nf = 0;
-	if (in->nprocs && !(p = calloc(in->nprocs, sizeof(*p))))
+	*fails = NULL;
+	if (copy_rows(in->procs, in->nprocs, sizeof(*p), NULL, (void **)procs))
 		return -ENOMEM;
-	if (in->nfails && !(f = calloc(in->nfails, sizeof(*f)))) {
-		free(p);
+	if (copy_rows(in->fails, in->nfails, sizeof(*f), NULL, (void **)fails)) {
+		free(*procs);
+		*procs = NULL;
 		return -ENOMEM;
 	}
-	if (in->nprocs)
-		memcpy(p, in->procs, in->nprocs * sizeof(*p));
-	if (in->nfails)
-		memcpy(f, in->fails, in->nfails * sizeof(*f));
+	p = *procs;
+	f = *fails;
 	for (i = 0; !in->pid_labels && i < in->nprocs; i++)
 		p[i].pid = 0;
 	for (i = 0; !in->pid_labels && i < in->nfails; i++)
 		f[i].pid = 0;
-	if (in->nprocs)
-		qsort(p, in->nprocs, sizeof(*p), cmp_proc_who);
-	if (in->nfails)
-		qsort(f, in->nfails, sizeof(*f), cmp_fail_who);
-	for (i = 0, k = 0; i < in->nprocs; i++) {
-		if (k && !cmp_proc_who(&p[k - 1], &p[i]))
-			p[k - 1].held += p[i].held;
-		else
-			p[k++] = p[i];
-	}
-	*np = k;
-	for (i = 0, k = 0; i < in->nfails; i++) {
-		if (k && !cmp_fail_who(&f[k - 1], &f[i]))
-			f[k - 1].count += f[i].count;
-		else
-			f[k++] = f[i];
-	}
-	*nf = k;
-	*procs = p;
-	*fails = f;
+	*np = sort_merge(p, in->nprocs, sizeof(*p), cmp_proc_who, add_proc);
+	*nf = sort_merge(f, in->nfails, sizeof(*f), cmp_fail_who, add_fail);
 	return 0;
 }
 
