@@ -22,6 +22,7 @@
 #include "summary.h"
 #include "tracker.h"
 
+/* clang-format off */
 static const char usage[] =
 	"Usage: ephtrace events [OPTIONS]\n"
 	"Trace every ephemeral port assignment and every port allocation failure. At the end, a\n"
@@ -40,7 +41,7 @@ static const char usage[] =
 	EPH_CT_USAGE
 	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
-	"  -h, --help           this text\n"
+	EPH_HELP_USAGE
 	"\n"
 	"EXAMPLES:\n"
 	"  ephtrace events                      # every assignment and failure\n"
@@ -140,8 +141,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 }
 
 enum {
-	OPT_JSON = 1000,
-	OPT_COMM,
+	OPT_COMM = 1000,
 	OPT_TCP,
 	OPT_UDP,
 	OPT_FAILURES,
@@ -150,7 +150,7 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+	EPH_JSON_LONGOPTS,
 	{ "pid", required_argument, NULL, 'p' },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "ipv4", no_argument, NULL, '4' },
@@ -161,12 +161,13 @@ static const struct option longopts[] = {
 	{ "releases", no_argument, NULL, OPT_RELEASES },
 	{ "explain", no_argument, NULL, OPT_EXPLAIN },
 	{ "duration", required_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
+	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
 	EPH_NODE_LONGOPTS,
 	EPH_CT_LONGOPTS,
 	{},
 };
+/* clang-format on */
 
 /* What events' own options set: the stream's filter and form, and -d. */
 struct events_args {
@@ -182,9 +183,6 @@ static int events_opt(void *ctx, int opt, const char *arg, char **argv)
 	uint64_t v;
 
 	switch (opt) {
-	case OPT_JSON:
-		c->json = true;
-		return 1;
 	case 'p':
 		if (eph_parse_u64(arg, 1, 4194304, &v))
 			return eph_bad_value("events", "PID", arg,
@@ -240,6 +238,7 @@ static int parse_args(int argc, char **argv, struct events_ctx *c, struct eph_lo
 		.lo = lo,
 		.ctf = &c->filter.ct,
 		.node_root = true,
+		.json = &c->json,
 		.opt = events_opt,
 		.ctx = &a,
 	};

@@ -12,6 +12,7 @@
 #include "hist.h"
 #include "msg.h"
 
+/* clang-format off */
 static const char usage[] =
 	"Usage: ephtrace hist [OPTIONS]\n"
 	"Histograms (log2, nanoseconds) of connect() port search time, bind()/autobind port\n"
@@ -23,24 +24,24 @@ static const char usage[] =
 	"      --cumulative     totals since start instead of per interval\n"
 	"      --json           one JSON object per interval\n"
 	EPH_LOADER_USAGE
-	"  -h, --help           this text\n"
+	EPH_HELP_USAGE
 	"\n"
 	"EXAMPLES:\n"
 	"  ephtrace hist                 # every second, what happened in that second\n"
 	"  ephtrace hist -i 10 -n 6      # six 10-second intervals\n"
 	"  ephtrace hist --cumulative --json -i 60\n";
 
-enum { OPT_JSON = 1000, OPT_CUMULATIVE };
+enum { OPT_CUMULATIVE = 1000 };
 
 static const struct option longopts[] = {
-	{ "interval", required_argument, NULL, 'i' },
-	{ "count", required_argument, NULL, 'n' },
+	EPH_INTERVAL_LONGOPTS,
 	{ "cumulative", no_argument, NULL, OPT_CUMULATIVE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, 'h' },
+	EPH_JSON_LONGOPTS,
+	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
 	{},
 };
+/* clang-format on */
 
 struct hist_opts {
 	uint64_t interval_ms;
@@ -56,15 +57,10 @@ static int hist_opt(void *ctx, int opt, const char *arg, char **argv)
 
 	(void)arg;
 	(void)argv;
-	switch (opt) {
-	case OPT_JSON:
-		o->json = true;
-		return 1;
-	case OPT_CUMULATIVE:
-		o->cumulative = true;
-		return 1;
-	}
-	return 0;
+	if (opt != OPT_CUMULATIVE)
+		return 0;
+	o->cumulative = true;
+	return 1;
 }
 
 static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loader_opts *lo)
@@ -77,6 +73,7 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loa
 		.lo = lo,
 		.interval_ms = &o->interval_ms,
 		.count = &o->count,
+		.json = &o->json,
 		.opt = hist_opt,
 		.ctx = o,
 	};

@@ -60,13 +60,12 @@ static const char usage[] =
 	"                       kernel.bpf_stats_enabled=1) for ephtrace_bpf_program_* metrics\n"
 	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
-	"  -h, --help           this text\n"
+	EPH_HELP_USAGE
 	"\n"
 	"EXAMPLES:\n"
 	"  ephtrace serve                          # http://127.0.0.1:10099/metrics\n"
 	"  ephtrace serve --listen 0.0.0.0:10099   # every interface (mind who can reach it)\n"
 	"  ephtrace serve --top 50 --backend tracepoint\n";
-/* clang-format on */
 
 enum {
 	OPT_TOP = 1000,
@@ -79,11 +78,12 @@ static const struct option longopts[] = {
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 	{ "pid-labels", no_argument, NULL, OPT_PID_LABELS },
-	{ "help", no_argument, NULL, 'h' },
+	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
 	EPH_NODE_LONGOPTS,
 	{},
 };
+/* clang-format on */
 
 struct serve_opts {
 	struct sockaddr_storage addr;

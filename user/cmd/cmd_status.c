@@ -24,6 +24,7 @@
 
 #define STATUS_DEFAULT_LIMIT 10
 
+/* clang-format off */
 static const char usage[] =
 	"Usage: ephtrace status [OPTIONS]\n"
 	"Ephemeral ports held now in every network namespace, per destination, bound address and\n"
@@ -38,7 +39,7 @@ static const char usage[] =
 	"      --max-ports N    ports tracked at most (default 262144); the rest is 'dropped'\n"
 	EPH_NODE_USAGE
 	"  -v, --verbose        why the port iterator could not be used, and libbpf's messages\n"
-	"  -h, --help           this text\n"
+	EPH_HELP_USAGE
 	"\n"
 	"Root is needed to enter other namespaces, to name the owners of other users' sockets and\n"
 	"to load the iterator.\n"
@@ -52,27 +53,25 @@ static const char usage[] =
 struct status_opts {
 	bool json;
 	uint32_t netns;
-	unsigned int limit;
+	uint64_t limit;
 	uint32_t max_ports;
 	bool verbose;
 };
 
 enum {
-	OPT_JSON = 1000,
-	OPT_NETNS,
-	OPT_MAX_PORTS,
+	OPT_NETNS = 1000,
 };
 
 static const struct option longopts[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+	EPH_JSON_LONGOPTS,
 	{ "netns", required_argument, NULL, OPT_NETNS },
-	{ "limit", required_argument, NULL, 'l' },
-	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
+	EPH_OCC_LONGOPTS,
 	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	EPH_HELP_LONGOPTS,
 	EPH_NODE_LONGOPTS,
 	{},
 };
+/* clang-format on */
 
 /* One of status's own options: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
 static int status_opt(void *ctx, int opt, const char *arg, char **argv)
@@ -82,26 +81,12 @@ static int status_opt(void *ctx, int opt, const char *arg, char **argv)
 
 	(void)argv;
 	switch (opt) {
-	case OPT_JSON:
-		o->json = true;
-		return 1;
 	case OPT_NETNS:
 		if (eph_parse_u64(arg, 1, UINT32_MAX, &v))
 			return eph_bad_value("status", "netns inode", arg,
 					     "a number from 1 to 4294967295");
 		/* the NS column's number: the inode less 0xF0000000 */
 		o->netns = v < 0xE0000000u ? v + 0xF0000000u : v;
-		return 1;
-	case 'l':
-		if (eph_parse_u64(arg, 0, 1000000, &v))
-			return eph_bad_value("status", "limit", arg, "a number from 0 to 1000000");
-		o->limit = v;
-		return 1;
-	case OPT_MAX_PORTS:
-		if (eph_parse_u64(arg, 1, 1u << 24, &v))
-			return eph_bad_value("status", "max-ports", arg,
-					     "a number from 1 to 16777216");
-		o->max_ports = v;
 		return 1;
 	case 'v':
 		o->verbose = true;
@@ -119,6 +104,9 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 		.optstring = ":l:vh",
 		.longopts = longopts,
 		.node_root = true,
+		.json = &o->json,
+		.limit = &o->limit,
+		.max_ports = &o->max_ports,
 		.opt = status_opt,
 		.ctx = o,
 	};

@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "tracker.h"
 
+/* clang-format off */
 static const char usage[] =
 	"Usage: ephtrace top [OPTIONS]   (also: ephtrace with no command)\n"
 	"Ports held per destination, bound address and process against the range in force in\n"
@@ -33,7 +34,7 @@ static const char usage[] =
 	EPH_CT_USAGE
 	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
-	"  -h, --help           this text\n"
+	EPH_HELP_USAGE
 	"\n"
 	"EXAMPLES:\n"
 	"  ephtrace                       # the live screen\n"
@@ -41,22 +42,21 @@ static const char usage[] =
 	"  ephtrace top --json -n 1       # one snapshot as JSON\n"
 	"  ephtrace top --pod shop/cart-7d9f  # one pod: its processes and its namespace\n";
 
-enum { OPT_JSON = 1000, OPT_WINDOW, OPT_RESYNC, OPT_MAX_PORTS };
+enum { OPT_WINDOW = 1000, OPT_RESYNC };
 
 static const struct option longopts[] = {
-	{ "interval", required_argument, NULL, 'i' },
-	{ "count", required_argument, NULL, 'n' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "limit", required_argument, NULL, 'l' },
+	EPH_INTERVAL_LONGOPTS,
+	EPH_JSON_LONGOPTS,
+	EPH_OCC_LONGOPTS,
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "resync", required_argument, NULL, OPT_RESYNC },
-	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS },
-	{ "help", no_argument, NULL, 'h' },
+	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
 	EPH_CT_LONGOPTS,
 	EPH_NODE_LONGOPTS,
 	{},
 };
+/* clang-format on */
 
 struct top_opts {
 	uint64_t interval_ms;
@@ -75,13 +75,6 @@ static int top_opt(void *ctx, int opt, const char *arg, char **argv)
 
 	(void)argv;
 	switch (opt) {
-	case 'l':
-		if (eph_parse_u64(arg, 0, 1000000, &o->limit))
-			return eph_bad_value("top", "limit", arg, "a number from 0 to 1000000");
-		return 1;
-	case OPT_JSON:
-		o->json = true;
-		return 1;
 	case OPT_WINDOW:
 		if (eph_parse_seconds(arg, 3600, &v) || v < 100)
 			return eph_bad_value("top", "window", arg, "seconds, from 0.1 to 3600");
@@ -91,12 +84,6 @@ static int top_opt(void *ctx, int opt, const char *arg, char **argv)
 		if (eph_parse_seconds(arg, 86400, &o->to.resync_ms) || o->to.resync_ms < 100)
 			return eph_bad_value("top", "resync interval", arg,
 					     "seconds, from 0.1 to 86400");
-		return 1;
-	case OPT_MAX_PORTS:
-		if (eph_parse_u64(arg, 1, 1u << 24, &v))
-			return eph_bad_value("top", "max-ports", arg,
-					     "a number from 1 to 16777216");
-		o->to.max_ports = v;
 		return 1;
 	}
 	return 0;
@@ -114,6 +101,9 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_load
 		.count = &o->count,
 		.ctf = &o->ctf,
 		.node_root = true,
+		.json = &o->json,
+		.limit = &o->limit,
+		.max_ports = &o->to.max_ports,
 		.opt = top_opt,
 		.ctx = o,
 	};

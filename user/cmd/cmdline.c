@@ -167,6 +167,30 @@ static int interval_opt(const char *cmd, int opt, const char *arg, uint64_t *int
 	return 0;
 }
 
+/* --json, -l/--limit, --max-ports */
+static int view_opt(const struct eph_cmdline *cl, int opt, const char *arg)
+{
+	uint64_t v;
+
+	if (opt == OPT_JSON && cl->json) {
+		*cl->json = true;
+		return 1;
+	}
+	if (opt == 'l' && cl->limit) {
+		if (eph_parse_u64(arg, 0, 1000000, cl->limit))
+			return eph_bad_value(cl->cmd, "limit", arg, "a number from 0 to 1000000");
+		return 1;
+	}
+	if (opt == OPT_MAX_PORTS && cl->max_ports) {
+		if (eph_parse_u64(arg, 1, 1u << 24, &v))
+			return eph_bad_value(cl->cmd, "max-ports", arg,
+					     "a number from 1 to 16777216");
+		*cl->max_ports = v;
+		return 1;
+	}
+	return 0;
+}
+
 /* One of the shared options cl names: 1 = taken, 0 = not one of them, 2 = bad value (printed). */
 static int shared_opt(const struct eph_cmdline *cl, int opt, const char *arg)
 {
@@ -180,6 +204,8 @@ static int shared_opt(const struct eph_cmdline *cl, int opt, const char *arg)
 		taken = ct_opt(cl->cmd, opt, arg, cl->ctf);
 	if (!taken && cl->node_root)
 		taken = node_opt(cl->cmd, opt, arg);
+	if (!taken)
+		taken = view_opt(cl, opt, arg);
 	return taken;
 }
 

@@ -18,6 +18,8 @@ enum {
 	OPT_CONTAINER,
 	OPT_POD,
 	OPT_EXACT_ERRORS,
+	OPT_JSON,
+	OPT_MAX_PORTS,
 };
 
 /* clang-format off */
@@ -34,6 +36,23 @@ enum {
 #define EPH_CT_USAGE                                                                       \
 	"      --container ID   only this container (its id, or the id's first digits)\n"  \
 	"      --pod NAME       only this Kubernetes pod (NAME or NAMESPACE/NAME)\n"
+
+/* -h, --help (every command; eph_cmdline_parse prints the usage). */
+#define EPH_HELP_LONGOPTS { "help", no_argument, NULL, 'h' }
+#define EPH_HELP_USAGE "  -h, --help           this text\n"
+
+/* -i SECS, -n COUNT (hist, top). */
+#define EPH_INTERVAL_LONGOPTS                                                              \
+	{ "interval", required_argument, NULL, 'i' },                                      \
+	{ "count", required_argument, NULL, 'n' }
+
+/* --json (events, hist, top, status); each command's usage says what it writes. */
+#define EPH_JSON_LONGOPTS { "json", no_argument, NULL, OPT_JSON }
+
+/* -l, --limit N and --max-ports N: the occupancy's text and its table (top, status). */
+#define EPH_OCC_LONGOPTS                                                                   \
+	{ "limit", required_argument, NULL, 'l' },                                         \
+	{ "max-ports", required_argument, NULL, OPT_MAX_PORTS }
 /* clang-format on */
 
 /* Long options every BPF command takes (put at the end of a command's table, before {}). */
@@ -73,6 +92,9 @@ struct eph_cmdline {
 	uint64_t *interval_ms, *count; /* -i SECONDS, -n COUNT (both or neither) */
 	struct eph_ct_filter *ctf;     /* EPH_CT_LONGOPTS: --container, --pod */
 	bool node_root;		       /* EPH_NODE_LONGOPTS: --node-root (sets eph_node_root) */
+	bool *json;		       /* EPH_JSON_LONGOPTS: --json */
+	uint64_t *limit;	       /* EPH_OCC_LONGOPTS: -l N, 0 to 1000000 (0 = all) */
+	uint32_t *max_ports;	       /* EPH_OCC_LONGOPTS: --max-ports N, 1 to 16777216 */
 	/* One of the command's own options (argv: for the word as given, argv[optind - 1]):
 	 * 1 = taken, 0 = not one of them, 2 = bad value (printed). */
 	int (*opt)(void *ctx, int opt, const char *arg, char **argv);
