@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "findings_int.h"
+#include "order.h"
 
 static const char *const kind_names[EPH_FIND_NKINDS] = {
 	[EPH_FIND_BIND_BEFORE_CONNECT] = "bind_before_connect",
@@ -57,17 +58,12 @@ static int cmp_finding(const void *a, const void *b)
 {
 	const struct eph_finding *x = a, *y = b;
 
-	if (x->severity != y->severity)
-		return x->severity > y->severity ? -1 : 1;
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->who.pid != y->who.pid)
-		return x->who.pid < y->who.pid ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return memcmp(&x->dest, &y->dest, sizeof(x->dest));
+	/* most severe first */
+	int c = eph_cmp_u64(y->severity, x->severity) ?: eph_cmp_u64(x->kind, y->kind);
+
+	c = c ?: eph_cmp_u64(x->netns, y->netns) ?: eph_cmp_u64(x->who.pid, y->who.pid);
+	c = c ?: eph_cmp_u64(x->port, y->port);
+	return c ?: memcmp(&x->dest, &y->dest, sizeof(x->dest));
 }
 
 /* The rules (findings_int.h), in the order they run. */

@@ -8,6 +8,7 @@
 #include "event.h"
 #include "hist.h"
 #include "jsonw.h"
+#include "order.h"
 
 const char *eph_hist_kind_name(uint8_t kind)
 {
@@ -36,13 +37,9 @@ static const char *kind_title(uint8_t kind)
 
 int eph_hist_key_cmp(const struct eph_hist_key *a, const struct eph_hist_key *b)
 {
-	if (a->kind != b->kind)
-		return a->kind - b->kind;
-	if (a->proto != b->proto)
-		return a->proto - b->proto;
-	if (a->family != b->family)
-		return a->family - b->family;
-	return a->result - b->result;
+	int c = eph_cmp_u64(a->kind, b->kind) ?: eph_cmp_u64(a->proto, b->proto);
+
+	return c ?: eph_cmp_u64(a->family, b->family) ?: eph_cmp_u64(a->result, b->result);
 }
 
 static struct eph_hist *find_or_add(struct eph_hists *h, const struct eph_hist_key *k)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "metrics_int.h"
+#include "order.h"
 
 /* ---- kernel counters by outcome ("stats" map) ---- */
 
@@ -52,13 +53,9 @@ static int cmp_stat(const void *a, const void *b)
 	const struct eph_stat_key *x = &((const struct eph_metrics_stat *)a)->key;
 	const struct eph_stat_key *y = &((const struct eph_metrics_stat *)b)->key;
 
-	if (x->op != y->op)
-		return x->op - y->op;
-	if (x->proto != y->proto)
-		return x->proto - y->proto;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return x->err - y->err;
+	int c = eph_cmp_u64(x->op, y->op) ?: eph_cmp_u64(x->proto, y->proto);
+
+	return c ?: eph_cmp_u64(x->family, y->family) ?: eph_cmp_u64(x->err, y->err);
 }
 
 int copy_rows(const void *rows, size_t n, size_t sz, int (*cmp)(const void *, const void *),

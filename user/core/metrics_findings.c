@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics_int.h"
+#include "order.h"
 
 static const struct family fam_finding = {
 	"ephtrace_finding", M_GAUGE, NULL,
@@ -21,8 +22,8 @@ static int cmp_finding_labels(const struct eph_metrics_finding *x,
 
 	if (!c)
 		c = strcmp(x->severity, y->severity);
-	if (!c && x->netns != y->netns)
-		c = x->netns < y->netns ? -1 : 1;
+	if (!c)
+		c = eph_cmp_u64(x->netns, y->netns);
 	if (!c)
 		c = cmp_who(pid ? x->pid : 0, x->comm, x->ct, pid ? y->pid : 0, y->comm, y->ct);
 	if (!c)
@@ -41,7 +42,7 @@ static int cmp_finding_ref(const void *a, const void *b)
 	const struct finding_ref *x = a, *y = b;
 	int c = cmp_finding_labels(x->f, y->f, x->pid);
 
-	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+	return c ?: eph_cmp_u64(x->i, y->i);
 }
 
 /* Which findings to write: not one whose labels an earlier one has (without pid labels, two

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "metrics_int.h"
+#include "order.h"
 
 /* ---- rows: destinations, bind scopes, namespaces, processes (top N of each) ---- */
 
@@ -101,16 +102,11 @@ static int cmp_usage(double xu, double yu, uint64_t xheld, uint64_t yheld, uint3
 		     uint32_t ynetns, uint8_t xproto, uint8_t yproto, uint8_t xfam, uint8_t yfam)
 {
 	double ux = isnan(xu) ? -1 : xu, uy = isnan(yu) ? -1 : yu;
+	int c = eph_cmp_u64(yheld, xheld) ?: eph_cmp_u64(xnetns, ynetns);
 
 	if (ux != uy)
 		return ux > uy ? -1 : 1;
-	if (xheld != yheld)
-		return xheld > yheld ? -1 : 1;
-	if (xnetns != ynetns)
-		return xnetns < ynetns ? -1 : 1;
-	if (xproto != yproto)
-		return xproto - yproto;
-	return xfam - yfam;
+	return c ?: eph_cmp_u64(xproto, yproto) ?: eph_cmp_u64(xfam, yfam);
 }
 
 static int cmp_dest(const void *a, const void *b)
@@ -166,10 +162,8 @@ int cmp_who(uint32_t xpid, const char *xcomm, const struct eph_container *xct, u
 {
 	int c;
 
-	if (xpid != ypid)
-		return xpid < ypid ? -1 : 1;
-	c = strncmp(xcomm, ycomm, EPH_COMM_LEN);
-	return c ? c : cmp_ct(xct, yct);
+	c = eph_cmp_u64(xpid, ypid) ?: strncmp(xcomm, ycomm, EPH_COMM_LEN);
+	return c ?: cmp_ct(xct, yct);
 }
 
 static int cmp_proc_who(const void *a, const void *b)
@@ -187,17 +181,12 @@ static int cmp_fail_who(const void *a, const void *b)
 	return c ? c : x->err - y->err;
 }
 
-static int cmp_desc(uint64_t x, uint64_t y)
-{
-	return x > y ? -1 : x < y;
-}
-
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct eph_metrics_proc *x = *(const struct eph_metrics_proc *const *)a;
 	const struct eph_metrics_proc *y = *(const struct eph_metrics_proc *const *)b;
 
-	return cmp_desc(x->held, y->held) ?: cmp_proc_who(x, y);
+	return eph_cmp_u64(y->held, x->held) ?: cmp_proc_who(x, y);
 }
 
 static int cmp_fail(const void *a, const void *b)
@@ -205,7 +194,7 @@ static int cmp_fail(const void *a, const void *b)
 	const struct eph_metrics_proc_fail *x = *(const struct eph_metrics_proc_fail *const *)a;
 	const struct eph_metrics_proc_fail *y = *(const struct eph_metrics_proc_fail *const *)b;
 
-	return cmp_desc(x->count, y->count) ?: cmp_fail_who(x, y);
+	return eph_cmp_u64(y->count, x->count) ?: cmp_fail_who(x, y);
 }
 
 static void add_proc(void *into, const void *from)
@@ -223,7 +212,7 @@ static int cmp_netns(const void *a, const void *b)
 {
 	const struct eph_metrics_netns *x = a, *y = b;
 
-	return x->netns < y->netns ? -1 : x->netns > y->netns;
+	return eph_cmp_u64(x->netns, y->netns);
 }
 
 /*

@@ -18,6 +18,7 @@
 
 #include "findings.h"
 #include "occ_int.h"
+#include "order.h"
 
 /* ---- counts over the rate window ------------------------------------------------------- */
 
@@ -111,11 +112,9 @@ static int cmp_pair(const void *a, const void *b)
 {
 	const struct pair *x = a, *y = b;
 
-	if (x->what != y->what)
-		return x->what < y->what ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return x->proc < y->proc ? -1 : x->proc > y->proc;
+	int c = eph_cmp_u64(x->what, y->what) ?: eph_cmp_u64(x->netns, y->netns);
+
+	return c ?: eph_cmp_u64(x->proc, y->proc);
 }
 
 struct pairs {

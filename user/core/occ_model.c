@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "occ_int.h"
+#include "order.h"
 #include "portsearch.h"
 
 void occ_model_free(struct occ_model *m)
@@ -131,11 +132,9 @@ static int cmp_sock_range(const void *a, const void *b)
 {
 	const struct sock_range *x = a, *y = b;
 
-	if (x->dest != y->dest)
-		return x->dest < y->dest ? -1 : 1;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->hi < y->hi ? -1 : x->hi > y->hi;
+	int c = eph_cmp_u64(x->dest, y->dest) ?: eph_cmp_u64(x->lo, y->lo);
+
+	return c ?: eph_cmp_u64(x->hi, y->hi);
 }
 
 /* Whether a run of n sockets with [lo, hi] beats the best so far: more sockets, or as many

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "occ_int.h"
+#include "order.h"
 
 /* ---- snapshot seeding ------------------------------------------------------------------ */
 
@@ -81,13 +82,6 @@ static uint64_t sock_tw_since(const struct eph_occ_sock *s, uint64_t snap_ns)
 static uint64_t listen_key(uint32_t netns, uint16_t port)
 {
 	return (uint64_t)netns << 16 | port;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* The 4-tuple of a snapshot socket, in the IPv4 space when it is an IPv4-mapped IPv6 one.
@@ -233,7 +227,7 @@ static int listeners(const struct eph_occ_sock *socks, size_t n, uint64_t **out,
 	for (i = 0, k = 0; i < n; i++)
 		if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
 			(*out)[k++] = listen_key(socks[i].netns, socks[i].sport);
-	qsort(*out, k, sizeof(**out), cmp_u64);
+	qsort(*out, k, sizeof(**out), eph_cmp_u64_at);
 	return 0;
 }
 
@@ -242,7 +236,7 @@ static enum sock_kind sock_kind_of(const struct eph_occ *occ, const struct eph_o
 {
 	uint64_t key = listen_key(s->netns, s->sport);
 	bool listened = s->proto == IPPROTO_TCP && s->state != TCP_LISTEN && nlisten &&
-			bsearch(&key, listen, nlisten, sizeof(*listen), cmp_u64);
+			bsearch(&key, listen, nlisten, sizeof(*listen), eph_cmp_u64_at);
 
 	return sock_kind(s, ns_find(occ, s->netns), listened);
 }
@@ -264,13 +258,10 @@ static int cmp_snap_port(const void *a, const void *b)
 {
 	const struct snap_port *x = a, *y = b;
 
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return memcmp(x->addr, y->addr, sizeof(x->addr));
+	int c = eph_cmp_u64(x->netns, y->netns) ?: eph_cmp_u64(x->port, y->port);
+
+	c = c ?: eph_cmp_u64(x->family, y->family);
+	return c ?: memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
 /* Keep the snapshot's TCP sockets, on a kernel whose snapshots do not list bound-only ones:

@@ -15,6 +15,7 @@
 
 #include "container_out.h"
 #include "occ_int.h"
+#include "order.h"
 
 /* ---- numbers --------------------------------------------------------------------------- */
 
@@ -193,19 +194,16 @@ static int cmp_ns(const void *a, const void *b)
 {
 	const struct ns *x = ((const struct row *)a)->rec, *y = ((const struct row *)b)->rec;
 
-	return x->netns < y->netns ? -1 : x->netns > y->netns;
-}
-
-static int cmp_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? -1 : a > b;
+	return eph_cmp_u64(x->netns, y->netns);
 }
 
 /* Where a key is: netns, proto, family, the order both keys start with. */
 static int cmp_where(uint32_t xnetns, uint8_t xproto, uint8_t xfamily, uint32_t ynetns,
 		     uint8_t yproto, uint8_t yfamily)
 {
-	return cmp_u32(xnetns, ynetns) ?: cmp_u32(xproto, yproto) ?: cmp_u32(xfamily, yfamily);
+	int c = eph_cmp_u64(xnetns, ynetns) ?: eph_cmp_u64(xproto, yproto);
+
+	return c ?: eph_cmp_u64(xfamily, yfamily);
 }
 
 /* Keys in a readable order: where, addresses (network order), port. */
@@ -217,7 +215,7 @@ static int cmp_dest_key(const struct eph_occ_dest_key *a, const struct eph_occ_d
 		c = memcmp(a->saddr, b->saddr, sizeof(a->saddr));
 	if (!c)
 		c = memcmp(a->daddr, b->daddr, sizeof(a->daddr));
-	return c ?: cmp_u32(a->dport, b->dport);
+	return c ?: eph_cmp_u64(a->dport, b->dport);
 }
 
 static int cmp_scope_key(const struct eph_occ_scope_key *a, const struct eph_occ_scope_key *b)
@@ -233,7 +231,7 @@ static int cmp_usage(const struct row *x, const struct row *y)
 	int c = cmp_double_desc(x->st.utilization, y->st.utilization);
 
 	if (!c)
-		c = -cmp_u32(x->st.held, y->st.held);
+		c = eph_cmp_u64(y->st.held, x->st.held);
 	return c;
 }
 
@@ -271,10 +269,10 @@ static int cmp_proc(const void *a, const void *b)
 	if (!x->rec || !y->rec)
 		return !x->rec - !y->rec; /* the unknown owner last */
 	if (x->st.held != y->st.held)
-		return -cmp_u32(x->st.held, y->st.held);
+		return eph_cmp_u64(y->st.held, x->st.held);
 	px = ((const struct proc *)x->rec)->pid;
 	py = ((const struct proc *)y->rec)->pid;
-	return cmp_u32(px, py);
+	return eph_cmp_u64(px, py);
 }
 
 void view_free(struct view *v)

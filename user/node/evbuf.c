@@ -34,6 +34,7 @@
 #include <bpf/libbpf.h>
 
 #include "evbuf.h"
+#include "order.h"
 
 static uint32_t pow2_floor(uint32_t v)
 {
@@ -100,9 +101,7 @@ static int held_cmp(const void *a, const void *b)
 {
 	const struct evbuf_held *x = a, *y = b;
 
-	if (x->ev.ts_ns != y->ev.ts_ns)
-		return x->ev.ts_ns < y->ev.ts_ns ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return eph_cmp_u64(x->ev.ts_ns, y->ev.ts_ns) ?: eph_cmp_u64(x->seq, y->seq);
 }
 
 /* A record read: kept, to be handed over in time order. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "order.h"
 #include "sockdiag.h"
 #include "strbuf.h"
 
@@ -48,28 +49,14 @@ struct search {
 	size_t n, found;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static bool has_u64(const uint64_t *v, size_t n, uint64_t x)
 {
-	return n && bsearch(&x, v, n, sizeof(x), cmp_u64);
+	return n && bsearch(&x, v, n, sizeof(x), eph_cmp_u64_at);
 }
 
 static bool has_u32(const uint32_t *v, size_t n, uint32_t x)
 {
-	return n && bsearch(&x, v, n, sizeof(x), cmp_u32);
+	return n && bsearch(&x, v, n, sizeof(x), eph_cmp_u32_at);
 }
 
 /* A small /proc file into buf (NUL-terminated, possibly cut). */
@@ -96,7 +83,7 @@ static const struct owner_proc *find_proc(const struct eph_owners *o, uint32_t p
 	size_t i;
 
 	if (o->nsorted)
-		p = bsearch(&key, o->procs, o->nsorted, sizeof(key), cmp_u32);
+		p = bsearch(&key, o->procs, o->nsorted, sizeof(key), eph_cmp_u32_at);
 	for (i = o->nsorted; !p && i < o->nprocs; i++) /* the few found by this update */
 		if (o->procs[i].pid == pid)
 			p = &o->procs[i];
@@ -163,7 +150,7 @@ static int scan_pid(struct eph_owners *o, struct search *s, uint32_t pid, int pr
 		link[n] = '\0';
 		if (eph_parse_socket_link(link, &inode))
 			continue;
-		hit = s->n ? bsearch(&inode, s->inodes, s->n, sizeof(inode), cmp_u64) : NULL;
+		hit = s->n ? bsearch(&inode, s->inodes, s->n, sizeof(inode), eph_cmp_u64_at) : NULL;
 		if (hit && !s->pid[hit - s->inodes]) {
 			s->pid[hit - s->inodes] = pid;
 			s->found++;
@@ -206,7 +193,7 @@ static int list_pids(int procfd, uint32_t **out, size_t *n)
 	}
 	closedir(d);
 	if (*n)
-		qsort(*out, *n, sizeof(**out), cmp_u32);
+		qsort(*out, *n, sizeof(**out), eph_cmp_u32_at);
 	return err;
 }
 
@@ -236,7 +223,7 @@ static int search_proc(struct eph_owners *o, struct search *s, const uint32_t *h
 		if (hints[i] && has_u32(pids, n, hints[i]))
 			hint[nh++] = hints[i];
 	if (nh)
-		qsort(hint, nh, sizeof(*hint), cmp_u32);
+		qsort(hint, nh, sizeof(*hint), eph_cmp_u32_at);
 	for (pass = 0; !err && pass < 3 && s->found < s->n; pass++) {
 		for (i = 0; !err && i < n && s->found < s->n; i++) {
 			bool listed = has_u32(o->listed, o->nlisted, pids[i]);
@@ -353,9 +340,9 @@ static int merge_found(struct eph_owners *o, const struct search *s)
 		}
 	}
 	if (o->nsocks)
-		qsort(o->socks, o->nsocks, sizeof(*o->socks), cmp_u64);
+		qsort(o->socks, o->nsocks, sizeof(*o->socks), eph_cmp_u64_at);
 	if (o->nprocs)
-		qsort(o->procs, o->nprocs, sizeof(*o->procs), cmp_u32);
+		qsort(o->procs, o->nprocs, sizeof(*o->procs), eph_cmp_u32_at);
 	o->nsorted = o->nprocs;
 	used = calloc(o->nprocs + 1, sizeof(*used));
 	if (!used)
@@ -395,7 +382,7 @@ static int note_unfound(struct eph_owners *o, const struct search *s, bool walke
 			(*dst)[(*nd)++] = s->inodes[i];
 	}
 	if (*nd)
-		qsort(*dst, *nd, sizeof(**dst), cmp_u64);
+		qsort(*dst, *nd, sizeof(**dst), eph_cmp_u64_at);
 	o->st.unfound = s->n - s->found;
 	return err;
 }

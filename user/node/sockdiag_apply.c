@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "order.h"
 #include "sockdiag.h"
 
 /* ---- releases seen while a snapshot was taken ----------------------------------------------- */
@@ -61,9 +62,7 @@ static int cmp_release(const void *a, const void *b)
 {
 	const struct eph_sockdiag_release *x = a, *y = b;
 
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return x->sport < y->sport ? -1 : x->sport > y->sport;
+	return eph_cmp_u64(x->netns, y->netns) ?: eph_cmp_u64(x->sport, y->sport);
 }
 
 /* Whether release r is about socket s (its family and addresses as r has them). */
@@ -147,13 +146,6 @@ static int set_settings(struct eph_occ *occ, uint32_t netns, const struct eph_po
 				    });
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The sockets of s without those of the namespaces in bad (ascending; none: s's own). */
 static int socks_without(const struct eph_sockdiag_snap *s, const uint32_t *bad, size_t nbad,
 			 struct eph_occ_sock **out, size_t *n)
@@ -168,7 +160,7 @@ static int socks_without(const struct eph_sockdiag_snap *s, const uint32_t *bad,
 	if (!*out)
 		return -ENOMEM;
 	for (i = 0, *n = 0; i < s->nsocks; i++)
-		if (!bsearch(&s->socks[i].netns, bad, nbad, sizeof(*bad), cmp_u32))
+		if (!bsearch(&s->socks[i].netns, bad, nbad, sizeof(*bad), eph_cmp_u32_at))
 			(*out)[(*n)++] = s->socks[i];
 	return 0;
 }

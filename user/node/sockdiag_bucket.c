@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "order.h"
 #include "portiter.h"
 #include "sockdiag.h"
 #include "sockdiag_int.h"
@@ -51,18 +52,16 @@ static int cmp_rec_cookie(const void *a, const void *b)
 {
 	const struct eph_portiter_rec *x = a, *y = b;
 
-	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+	return eph_cmp_u64(x->cookie, y->cookie);
 }
 
 static int cmp_rec_key(const void *a, const void *b)
 {
 	const struct eph_portiter_rec *x = a, *y = b;
 
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->sport != y->sport)
-		return x->sport < y->sport ? -1 : 1;
-	return x->state < y->state ? -1 : x->state > y->state;
+	int c = eph_cmp_u64(x->family, y->family) ?: eph_cmp_u64(x->sport, y->sport);
+
+	return c ?: eph_cmp_u64(x->state, y->state);
 }
 
 /* The only record with the family, port and state of key, else NULL. */

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "msg.h"
 #include "netns.h"
+#include "order.h"
 #include "procinfo.h"
 #include "sockdiag.h"
 #include "strbuf.h"
@@ -74,13 +75,6 @@ static void netns_forget_gone(struct eph_tracker *t, const struct eph_sockdiag_s
 
 /* ---- pid lists ------------------------------------------------------------------------------ */
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Sort v and drop its duplicates. */
 static void sort_unique(uint32_t *v, size_t *n)
 {
@@ -88,7 +82,7 @@ static void sort_unique(uint32_t *v, size_t *n)
 
 	if (!*n)
 		return;
-	qsort(v, *n, sizeof(*v), cmp_u32);
+	qsort(v, *n, sizeof(*v), eph_cmp_u32_at);
 	for (i = 0; i < *n; i++)
 		if (!k || v[k - 1] != v[i])
 			v[k++] = v[i];
@@ -214,7 +208,7 @@ static bool alive_unless_dead(uint32_t pid, void *ctx)
 {
 	const struct eph_tracker_job *j = ctx;
 
-	return !j->ndead || !bsearch(&pid, j->dead, j->ndead, sizeof(pid), cmp_u32);
+	return !j->ndead || !bsearch(&pid, j->dead, j->ndead, sizeof(pid), eph_cmp_u32_at);
 }
 
 static void log_resync(const struct eph_tracker *t, const struct eph_tracker_job *j,
