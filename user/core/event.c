@@ -38,6 +38,16 @@ static const char *const backend_names[] = {
 	[EPH_BACKEND_CGROUP] = "cgroup",
 };
 
+static const char *const proto_names[] = {
+	[IPPROTO_TCP] = "tcp",
+	[IPPROTO_UDP] = "udp",
+};
+
+static const char *const family_names[] = {
+	[AF_INET] = "ipv4",
+	[AF_INET6] = "ipv6",
+};
+
 static const char *name_of(const char *const *names, size_t n, unsigned int v)
 {
 	return v < n ? names[v] : NULL;
@@ -55,26 +65,12 @@ const char *eph_op_name(uint8_t op)
 
 const char *eph_proto_name(uint8_t proto)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	default:
-		return NULL;
-	}
+	return name_of(proto_names, ARRAY_SIZE(proto_names), proto);
 }
 
 const char *eph_family_name(uint8_t family)
 {
-	switch (family) {
-	case AF_INET:
-		return "ipv4";
-	case AF_INET6:
-		return "ipv6";
-	default:
-		return NULL;
-	}
+	return name_of(family_names, ARRAY_SIZE(family_names), family);
 }
 
 const char *eph_backend_name(uint8_t backend)

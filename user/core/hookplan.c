@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ephtrace.h"
+#include "event.h"
 #include "hookplan.h"
 
 static const struct {
@@ -126,14 +127,9 @@ int eph_hookplan_backend(const struct eph_hookplan *p)
 
 static const char *style_name(int style)
 {
-	switch (style) {
-	case EPH_BACKEND_FENTRY:
-		return "fentry";
-	case EPH_BACKEND_KPROBE:
-		return "kprobe";
-	default:
+	if (style != EPH_BACKEND_FENTRY && style != EPH_BACKEND_KPROBE)
 		return "left out";
-	}
+	return eph_backend_name(style);
 }
 
 size_t eph_hookplan_describe(const struct eph_hookplan *p, char *buf, size_t len)
