@@ -20,10 +20,11 @@
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-static void json_ns(struct jsonw *w, const struct row *r)
+static void json_ns(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
 {
 	const struct ns *ns = r->rec;
 
+	(void)occ;
 	jsonw_raw(w, "{");
 	jsonw_u64(w, "netns", ns->netns);
 	jsonw_double(w, "low", ns->have_range ? ns->low : NAN);
@@ -79,10 +80,11 @@ static void json_dest(struct jsonw *w, const struct eph_occ *occ, const struct r
 	jsonw_raw(w, "}");
 }
 
-static void json_scope(struct jsonw *w, const struct row *r)
+static void json_scope(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
 {
 	const struct scope *s = r->rec;
 
+	(void)occ;
 	jsonw_raw(w, "{");
 	jsonw_u64(w, "netns", s->key.netns);
 	jsonw_str(w, "proto", eph_proto_name(s->key.proto), SIZE_MAX);
@@ -147,11 +149,27 @@ static void json_findings(struct jsonw *w, const struct eph_occ *occ, const stru
 	jsonw_raw(w, "]");
 }
 
+/* "key": [ an object per row, by fn ] */
+static void json_rows(struct jsonw *w, const char *key, const struct eph_occ *occ,
+		      const struct row *rows, size_t n,
+		      void (*fn)(struct jsonw *w, const struct eph_occ *occ, const struct row *r))
+{
+	size_t i;
+
+	jsonw_key(w, key);
+	jsonw_raw(w, "[");
+	for (i = 0; i < n; i++) {
+		jsonw_elem(w);
+		fn(w, occ, &rows[i]);
+	}
+	jsonw_raw(w, "]");
+}
+
 int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
 		  uint64_t extra_dropped)
 {
 	struct jsonw w = { .sb = sb };
-	size_t start = sb->len, i;
+	size_t start = sb->len;
 	struct view v;
 	int err;
 
@@ -160,34 +178,10 @@ int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 		return err;
 	jsonw_raw(&w, "{");
 	jsonw_time(&w, "time", wall_ns);
-	jsonw_key(&w, "netns");
-	jsonw_raw(&w, "[");
-	for (i = 0; i < v.nns; i++) {
-		jsonw_elem(&w);
-		json_ns(&w, &v.ns[i]);
-	}
-	jsonw_raw(&w, "]");
-	jsonw_key(&w, "destinations");
-	jsonw_raw(&w, "[");
-	for (i = 0; i < v.ndests; i++) {
-		jsonw_elem(&w);
-		json_dest(&w, occ, &v.dests[i]);
-	}
-	jsonw_raw(&w, "]");
-	jsonw_key(&w, "bind_scopes");
-	jsonw_raw(&w, "[");
-	for (i = 0; i < v.nscopes; i++) {
-		jsonw_elem(&w);
-		json_scope(&w, &v.scopes[i]);
-	}
-	jsonw_raw(&w, "]");
-	jsonw_key(&w, "processes");
-	jsonw_raw(&w, "[");
-	for (i = 0; i < v.nprocs; i++) {
-		jsonw_elem(&w);
-		json_proc(&w, occ, &v.procs[i]);
-	}
-	jsonw_raw(&w, "]");
+	json_rows(&w, "netns", occ, v.ns, v.nns, json_ns);
+	json_rows(&w, "destinations", occ, v.dests, v.ndests, json_dest);
+	json_rows(&w, "bind_scopes", occ, v.scopes, v.nscopes, json_scope);
+	json_rows(&w, "processes", occ, v.procs, v.nprocs, json_proc);
 	json_findings(&w, occ, &v, now_ns);
 	jsonw_u64(&w, "dropped", occ->dropped + extra_dropped);
 	jsonw_u64(&w, "resyncs", occ->resyncs);
