@@ -71,24 +71,14 @@ static int proc_revive(struct eph_occ *occ, struct proc *p)
  * A comm says the pid runs (an event, a socket's owner): a row marked exited is revived. */
 int64_t proc_get(struct eph_occ *occ, uint32_t pid, const char *comm, const char *cgroup)
 {
-	uint32_t hash = hash_u32(pid);
-	int64_t i = eph_tab__find_n(&occ->procs, 0, &pid, sizeof(pid), hash);
+	int64_t i = eph_tab__get_n(&occ->procs, 0, &pid, sizeof(pid), hash_u32(pid), NULL);
 	struct proc *p;
 
-	if (i >= 0 && comm && comm[0]) {
-		p = eph_tab__rec(&occ->procs, i);
-		if (p->exited && proc_revive(occ, p) == -ENOMEM)
-			return -ENOMEM;
-	}
-	if (i < 0) {
-		i = eph_tab__alloc(&occ->procs);
-		if (i < 0)
-			return i;
-		p = eph_tab__rec(&occ->procs, i);
-		p->pid = pid;
-		eph_tab__link(&occ->procs, i, &hash);
-	}
+	if (i < 0)
+		return i;
 	p = eph_tab__rec(&occ->procs, i);
+	if (p->exited && comm && comm[0] && proc_revive(occ, p) == -ENOMEM)
+		return -ENOMEM;
 	if (comm && comm[0])
 		copy_comm(p->comm, comm);
 	if (cgroup && (!p->cgroup || strcmp(p->cgroup, cgroup))) {

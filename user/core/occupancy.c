@@ -136,19 +136,16 @@ struct ns *ns_find(const struct eph_occ *occ, uint32_t netns)
 
 int64_t ns_lookup(struct eph_occ *occ, uint32_t netns)
 {
-	uint32_t hash = hash_u32(netns);
-	int64_t i = eph_tab__find(&occ->nss, 0, &netns, hash);
+	bool made;
+	int64_t i = eph_tab__get_n(&occ->nss, 0, &netns, sizeof(netns), hash_u32(netns), &made);
 	struct ns *ns;
 
-	if (i < 0) {
-		i = eph_tab__alloc(&occ->nss);
-		if (i < 0)
-			return i;
+	if (i < 0)
+		return i;
+	if (made) {
 		ns = eph_tab__rec(&occ->nss, i);
-		ns->netns = netns;
 		ns->tw.tw_reuse = 2; /* the kernel's defaults */
 		ns->tw.timestamps = 1;
-		eph_tab__link(&occ->nss, i, &hash);
 	}
 	occ->last_netns = netns;
 	occ->last_ns = i + 1;
