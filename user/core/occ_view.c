@@ -302,12 +302,38 @@ static uint32_t view_nsno(const struct view *v, uint32_t netns)
 	return 0;
 }
 
-static void view_ns_add(struct view *v, uint32_t nsno, uint32_t held, uint32_t tw)
+/* The next of the n rows, for rec whose container is ct; NULL when --container or --pod
+ * (occ->ctf) leaves ct out. */
+static struct row *view_add_shown(const struct eph_occ *occ, struct row *rows, size_t *n,
+				  const void *rec, const struct eph_container *ct)
 {
-	if (!nsno)
-		return;
-	v->ns[nsno - 1].held += held;
-	v->ns[nsno - 1].tw += tw;
+	struct row *r;
+
+	if (!eph_ct_filter__match(&occ->ctf, ct))
+		return NULL;
+	r = &rows[(*n)++];
+	r->rec = rec;
+	return r;
+}
+
+/* The next of the n rows, for rec in netns, its ports counted in the namespace's row; NULL
+ * when filtered and the namespace is not shown. */
+static struct row *view_add(struct view *v, struct row *rows, size_t *n, bool filtered,
+			    const void *rec, uint32_t netns, uint32_t held, uint32_t tw)
+{
+	uint32_t nsno = view_nsno(v, netns);
+	struct row *r;
+
+	if (filtered && !nsno)
+		return NULL;
+	r = &rows[(*n)++];
+	r->rec = rec;
+	r->nsno = nsno;
+	if (nsno) {
+		v->ns[nsno - 1].held += held;
+		v->ns[nsno - 1].tw += tw;
+	}
+	return r;
 }
 
 /* With --container or --pod (occ->ctf): only the processes of what it names, and the
@@ -328,14 +354,13 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 		return -ENOMEM;
 	}
 	for (i = 0; i < occ->nss.top; i++) {
-		struct row *r;
+		const struct ns *ns = eph_tab__rec(&occ->nss, i);
+		struct row *r = NULL;
 
-		if (!occ->nss.used[i] ||
-		    !eph_ct_filter__match(&occ->ctf,
-					  ((const struct ns *)eph_tab__rec(&occ->nss, i))->owner))
+		if (occ->nss.used[i])
+			r = view_add_shown(occ, v->ns, &v->nns, ns, ns->owner);
+		if (!r)
 			continue;
-		r = &v->ns[v->nns++];
-		r->rec = eph_tab__rec(&occ->nss, i);
 		r->ps = v->model.ns_done[i] ? &v->model.ns[i] : NULL;
 		r->assumed = v->model.ns_assumed[i];
 		r->bound_unlisted = occ->bound_unlisted;
@@ -343,38 +368,32 @@ int view_build(const struct eph_occ *occ, uint64_t now, struct view *v)
 	qsort(v->ns, v->nns, sizeof(struct row), cmp_ns);
 	for (i = 0; i < occ->dests.top; i++) {
 		const struct dest *d = eph_tab__rec(&occ->dests, i);
-		struct row *r;
+		struct row *r = NULL;
 
-		if (!occ->dests.used[i] || (filtered && !view_nsno(v, d->key.netns)))
-			continue;
-		r = &v->dests[v->ndests++];
-		r->rec = d;
-		dest_stats(occ, &v->model, i, now, &r->st);
-		r->nsno = view_nsno(v, d->key.netns);
-		view_ns_add(v, r->nsno, d->held, d->tw);
+		if (occ->dests.used[i])
+			r = view_add(v, v->dests, &v->ndests, filtered, d, d->key.netns, d->held,
+				     d->tw);
+		if (r)
+			dest_stats(occ, &v->model, i, now, &r->st);
 	}
 	for (i = 0; i < occ->scopes.top; i++) {
 		const struct scope *s = eph_tab__rec(&occ->scopes, i);
-		struct row *r;
+		struct row *r = NULL;
 
-		if (!occ->scopes.used[i] || (filtered && !view_nsno(v, s->key.netns)))
-			continue;
-		r = &v->scopes[v->nscopes++];
-		r->rec = s;
-		scope_stats(occ, &v->model, i, &r->st);
-		r->nsno = view_nsno(v, s->key.netns);
-		view_ns_add(v, r->nsno, s->held, s->tw);
+		if (occ->scopes.used[i])
+			r = view_add(v, v->scopes, &v->nscopes, filtered, s, s->key.netns, s->held,
+				     s->tw);
+		if (r)
+			scope_stats(occ, &v->model, i, &r->st);
 	}
 	for (i = 0; i < occ->procs.top; i++) {
-		struct row *r;
+		const struct proc *p = eph_tab__rec(&occ->procs, i);
+		struct row *r = NULL;
 
-		if (!occ->procs.used[i] ||
-		    !eph_ct_filter__match(&occ->ctf,
-					  ((const struct proc *)eph_tab__rec(&occ->procs, i))->ct))
-			continue;
-		r = &v->procs[v->nprocs++];
-		r->rec = eph_tab__rec(&occ->procs, i);
-		proc_stats(occ, r->rec, now, &r->st);
+		if (occ->procs.used[i])
+			r = view_add_shown(occ, v->procs, &v->nprocs, p, p->ct);
+		if (r)
+			proc_stats(occ, p, now, &r->st);
 	}
 	if (occ->anon_held && !filtered)
 		stats_init(&v->procs[v->nprocs++].st, occ->anon_held, occ->anon_tw);
