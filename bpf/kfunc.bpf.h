@@ -9,91 +9,44 @@
 
 /* --- fentry/fexit ---------------------------------------------------------------------------- */
 
-SEC("fentry/inet_hash_connect")
-int BPF_PROG(fentry_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_enter(sk);
-}
+/* One program, in section sec, declared as prog (BPF_PROG(...), BPF_KPROBE(...)): body after
+ * the HOOKS_ONLY() guard. Every program of this file is one. */
+#define HOOK_PROG(sec, prog, body...)                                                          \
+	SEC(sec)                                                                               \
+	int prog                                                                               \
+	{                                                                                      \
+		HOOKS_ONLY();                                                                  \
+		body;                                                                          \
+	}
 
-SEC("fexit/inet_hash_connect")
-int BPF_PROG(fexit_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_FENTRY);
-}
+/*
+ * The hooks with an entry and an exit, each a call of its handler, once for both styles:
+ * HOOK(func, name, enter, exit, args...) for kernel function func, whose arguments are args
+ * (all of them: fexit's ret comes after the last); style is each record's EPH_BACKEND_*.
+ */
+#define ENTRY_EXIT_HOOKS(HOOK, style)                                                          \
+	HOOK(inet_hash_connect, hash_connect, on_hash_connect_enter(sk),                       \
+	     on_hash_connect_exit(ctx, ret, style), struct inet_timewait_death_row *dr,        \
+	     struct sock *sk)                                                                  \
+	HOOK(inet6_hash_connect, hash6_connect, on_hash_connect_enter(sk),                     \
+	     on_hash_connect_exit(ctx, ret, style), struct inet_timewait_death_row *dr,        \
+	     struct sock *sk)                                                                  \
+	HOOK(inet_csk_get_port, csk_get_port, on_get_port_enter(sk, snum),                     \
+	     on_get_port_exit(ctx, ret, style), struct sock *sk, unsigned short snum)          \
+	HOOK(udp_lib_get_port, udp_get_port, on_get_port_enter(sk, snum),                      \
+	     on_get_port_exit(ctx, ret, style), struct sock *sk, unsigned short snum,          \
+	     unsigned int hash2)                                                               \
+	HOOK(inet_autobind, autobind, on_autobind_enter(sk), on_autobind_exit(), struct sock *sk) \
+	HOOK(inet_dgram_connect, dgram_connect, on_dgram_connect_enter(sock, uaddr),           \
+	     on_dgram_connect_exit(), struct socket *sock, struct sockaddr *uaddr, int len,    \
+	     int flags)
 
-SEC("fentry/inet6_hash_connect")
-int BPF_PROG(fentry_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_enter(sk);
-}
+/* Programs fentry_NAME and fexit_NAME (with ret) */
+#define FENTRY_FEXIT(func, name, enter, exit, args...)                                         \
+	HOOK_PROG("fentry/" #func, BPF_PROG(fentry_##name, args), return enter)                \
+	HOOK_PROG("fexit/" #func, BPF_PROG(fexit_##name, args, int ret), return exit)
 
-SEC("fexit/inet6_hash_connect")
-int BPF_PROG(fexit_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk, int ret)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_FENTRY);
-}
-
-SEC("fentry/inet_csk_get_port")
-int BPF_PROG(fentry_csk_get_port, struct sock *sk, unsigned short snum)
-{
-	HOOKS_ONLY();
-	return on_get_port_enter(sk, snum);
-}
-
-SEC("fexit/inet_csk_get_port")
-int BPF_PROG(fexit_csk_get_port, struct sock *sk, unsigned short snum, int ret)
-{
-	HOOKS_ONLY();
-	return on_get_port_exit(ctx, ret, EPH_BACKEND_FENTRY);
-}
-
-SEC("fentry/udp_lib_get_port")
-int BPF_PROG(fentry_udp_get_port, struct sock *sk, unsigned short snum)
-{
-	HOOKS_ONLY();
-	return on_get_port_enter(sk, snum);
-}
-
-SEC("fexit/udp_lib_get_port")
-int BPF_PROG(fexit_udp_get_port, struct sock *sk, unsigned short snum, unsigned int hash2,
-	     int ret)
-{
-	HOOKS_ONLY();
-	return on_get_port_exit(ctx, ret, EPH_BACKEND_FENTRY);
-}
-
-SEC("fentry/inet_autobind")
-int BPF_PROG(fentry_autobind, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_autobind_enter(sk);
-}
-
-SEC("fexit/inet_autobind")
-int BPF_PROG(fexit_autobind, struct sock *sk, int ret)
-{
-	HOOKS_ONLY();
-	return on_autobind_exit();
-}
-
-SEC("fentry/inet_dgram_connect")
-int BPF_PROG(fentry_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
-{
-	HOOKS_ONLY();
-	return on_dgram_connect_enter(sock, uaddr);
-}
-
-SEC("fexit/inet_dgram_connect")
-int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, int len, int flags,
-	     int ret)
-{
-	HOOKS_ONLY();
-	return on_dgram_connect_exit();
-}
+ENTRY_EXIT_HOOKS(FENTRY_FEXIT, EPH_BACKEND_FENTRY)
 
 /*
  * Releases and TIME_WAIT moves run in softirq too: each has a *_nested twin (nest.bpf.h) that
@@ -102,20 +55,9 @@ int BPF_PROG(fexit_dgram_connect, struct socket *sock, struct sockaddr *uaddr, i
  * fentry/func programs name (NEST_FIRST) and name##_nested (NEST_TWIN).
  */
 #define FENTRY_TWINS(func, name, which, work, args...)                                         \
-	SEC("fentry/" #func)                                                                   \
-	int BPF_PROG(name, args)                                                               \
-	{                                                                                      \
-		HOOKS_ONLY();                                                                  \
-		NEST_FIRST(which, work);                                                       \
-		return 0;                                                                      \
-	}                                                                                      \
-	SEC("fentry/" #func)                                                                   \
-	int BPF_PROG(name##_nested, args)                                                      \
-	{                                                                                      \
-		HOOKS_ONLY();                                                                  \
-		NEST_TWIN(which, work);                                                        \
-		return 0;                                                                      \
-	}
+	HOOK_PROG("fentry/" #func, BPF_PROG(name, args), NEST_FIRST(which, work); return 0)    \
+	HOOK_PROG("fentry/" #func, BPF_PROG(name##_nested, args), NEST_TWIN(which, work);      \
+		  return 0)
 
 /* fentry_put_port, fentry_put_port_nested */
 FENTRY_TWINS(inet_put_port, fentry_put_port, NEST_PUT_PORT,
@@ -138,89 +80,12 @@ FENTRY_TWINS(udp_lib_unhash, fentry_udp_unhash, NEST_UDP_UNHASH,
 
 /* --- kprobe/kretprobe ---------------------------------------------------------------------- */
 
-SEC("kprobe/inet_hash_connect")
-int BPF_KPROBE(kprobe_hash_connect, struct inet_timewait_death_row *dr, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_enter(sk);
-}
+/* Programs kprobe_NAME and kretprobe_NAME (ret its only argument) */
+#define KPROBE_KRETPROBE(func, name, enter, exit, args...)                                     \
+	HOOK_PROG("kprobe/" #func, BPF_KPROBE(kprobe_##name, args), return enter)              \
+	HOOK_PROG("kretprobe/" #func, BPF_KRETPROBE(kretprobe_##name, int ret), return exit)
 
-SEC("kretprobe/inet_hash_connect")
-int BPF_KRETPROBE(kretprobe_hash_connect, int ret)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_KPROBE);
-}
-
-SEC("kprobe/inet6_hash_connect")
-int BPF_KPROBE(kprobe_hash6_connect, struct inet_timewait_death_row *dr, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_enter(sk);
-}
-
-SEC("kretprobe/inet6_hash_connect")
-int BPF_KRETPROBE(kretprobe_hash6_connect, int ret)
-{
-	HOOKS_ONLY();
-	return on_hash_connect_exit(ctx, ret, EPH_BACKEND_KPROBE);
-}
-
-SEC("kprobe/inet_csk_get_port")
-int BPF_KPROBE(kprobe_csk_get_port, struct sock *sk, unsigned short snum)
-{
-	HOOKS_ONLY();
-	return on_get_port_enter(sk, snum);
-}
-
-SEC("kretprobe/inet_csk_get_port")
-int BPF_KRETPROBE(kretprobe_csk_get_port, int ret)
-{
-	HOOKS_ONLY();
-	return on_get_port_exit(ctx, ret, EPH_BACKEND_KPROBE);
-}
-
-SEC("kprobe/udp_lib_get_port")
-int BPF_KPROBE(kprobe_udp_get_port, struct sock *sk, unsigned short snum)
-{
-	HOOKS_ONLY();
-	return on_get_port_enter(sk, snum);
-}
-
-SEC("kretprobe/udp_lib_get_port")
-int BPF_KRETPROBE(kretprobe_udp_get_port, int ret)
-{
-	HOOKS_ONLY();
-	return on_get_port_exit(ctx, ret, EPH_BACKEND_KPROBE);
-}
-
-SEC("kprobe/inet_autobind")
-int BPF_KPROBE(kprobe_autobind, struct sock *sk)
-{
-	HOOKS_ONLY();
-	return on_autobind_enter(sk);
-}
-
-SEC("kretprobe/inet_autobind")
-int BPF_KRETPROBE(kretprobe_autobind, int ret)
-{
-	HOOKS_ONLY();
-	return on_autobind_exit();
-}
-
-SEC("kprobe/inet_dgram_connect")
-int BPF_KPROBE(kprobe_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
-{
-	HOOKS_ONLY();
-	return on_dgram_connect_enter(sock, uaddr);
-}
-
-SEC("kretprobe/inet_dgram_connect")
-int BPF_KRETPROBE(kretprobe_dgram_connect, int ret)
-{
-	HOOKS_ONLY();
-	return on_dgram_connect_exit();
-}
+ENTRY_EXIT_HOOKS(KPROBE_KRETPROBE, EPH_BACKEND_KPROBE)
 
 SEC("kprobe/inet_put_port")
 int BPF_KPROBE(kprobe_put_port, struct sock *sk)
