@@ -47,6 +47,17 @@
 #define HOOKS_ONLY() do {} while (0)
 #endif
 
+/* One program, in section sec, declared as prog (name(args), BPF_PROG(...), BPF_KPROBE(...)):
+ * body after the HOOKS_ONLY() guard. For the programs that the *.bpf.h files make by the
+ * dozen from one line each (kfunc.bpf.h, tracepoint.bpf.h). */
+#define HOOK_PROG(sec, prog, body...)                                                          \
+	SEC(sec)                                                                               \
+	int prog                                                                               \
+	{                                                                                      \
+		HOOKS_ONLY();                                                                  \
+		body;                                                                          \
+	}
+
 /* TCP states (include/net/tcp_states.h) */
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2

@@ -9,16 +9,6 @@
 
 /* --- fentry/fexit ---------------------------------------------------------------------------- */
 
-/* One program, in section sec, declared as prog (BPF_PROG(...), BPF_KPROBE(...)): body after
- * the HOOKS_ONLY() guard. Every program of this file is one. */
-#define HOOK_PROG(sec, prog, body...)                                                          \
-	SEC(sec)                                                                               \
-	int prog                                                                               \
-	{                                                                                      \
-		HOOKS_ONLY();                                                                  \
-		body;                                                                          \
-	}
-
 /*
  * The hooks with an entry and an exit, each a call of its handler, once for both styles:
  * HOOK(func, name, enter, exit, args...) for kernel function func, whose arguments are args

@@ -200,92 +200,24 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
  * fails with EACCES) and args[i] reads the argument after it. CO-RE places both at this kernel's
  * offsets.
  */
-SEC("tracepoint/syscalls/sys_enter_connect")
-int tp_enter_connect(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0);
-}
+#define SYSCALL_TPS(name, enter)                                                               \
+	HOOK_PROG("tracepoint/syscalls/sys_enter_" #name,                                      \
+		  tp_enter_##name(struct syscall_trace_enter *ctx), return enter)              \
+	HOOK_PROG("tracepoint/syscalls/sys_exit_" #name,                                       \
+		  tp_exit_##name(struct syscall_trace_exit *ctx), return on_sys_exit(ctx, ctx->ret))
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int tp_exit_connect(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int tp_enter_bind(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_bind")
-int tp_exit_bind(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_listen")
-int tp_enter_listen(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_listen")
-int tp_exit_listen(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int tp_enter_sendto(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4], ctx->args[3]);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int tp_exit_sendto(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int tp_enter_sendmsg(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]),
-			    ctx->args[2]);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int tp_exit_sendmsg(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int tp_enter_sendmmsg(struct syscall_trace_enter *ctx)
-{
-	HOOKS_ONLY();
-	/* struct mmsghdr starts with its struct user_msghdr */
-	return on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], msghdr_name((void *)ctx->args[1]),
-			    ctx->args[3]);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int tp_exit_sendmmsg(struct syscall_trace_exit *ctx)
-{
-	HOOKS_ONLY();
-	return on_sys_exit(ctx, ctx->ret);
-}
+/* Programs tp_enter_NAME and tp_exit_NAME: the call's socket, address and length at entry; its
+ * return value at exit. */
+SYSCALL_TPS(connect, on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0))
+SYSCALL_TPS(bind, on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0))
+SYSCALL_TPS(listen, on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0))
+SYSCALL_TPS(sendto, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4],
+				 ctx->args[3]))
+SYSCALL_TPS(sendmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
+				  msghdr_name((void *)ctx->args[1]), ctx->args[2]))
+/* struct mmsghdr starts with its struct user_msghdr */
+SYSCALL_TPS(sendmmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
+				   msghdr_name((void *)ctx->args[1]), ctx->args[3]))
 
 /* The socket's source address into c (for an event the socket can no longer give it to). */
 static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ctx *c)
@@ -356,43 +288,23 @@ static __always_inline void set_state(void *ctx, const struct sock *sk, int olds
 	}
 }
 
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(tp_set_state, const struct sock *sk, int oldstate, int newstate)
-{
-	HOOKS_ONLY();
-	NEST_FIRST_HIT(NEST_SET_STATE, nest_state_hit(sk, oldstate, newstate),
-		       set_state(ctx, sk, oldstate, newstate));
-	return 0;
-}
+/* Raw tracepoint tp's programs name (NEST_FIRST_HIT) and name##_nested (NEST_TWIN_HIT): the same
+ * work, and the same hit, by one statement of each, so the twins cannot drift apart. */
+#define RAW_TP_TWINS(tp, name, which, hit, work, args...)                                      \
+	HOOK_PROG("raw_tp/" #tp, BPF_PROG(name, args), NEST_FIRST_HIT(which, hit, work);       \
+		  return 0)                                                                    \
+	HOOK_PROG("raw_tp/" #tp, BPF_PROG(name##_nested, args), NEST_TWIN_HIT(which, hit, work); \
+		  return 0)
 
-SEC("raw_tp/tcp_destroy_sock")
-int BPF_PROG(tp_destroy_sock, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_FIRST_HIT(NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
-		       on_release(ctx, sk, IPPROTO_TCP, 0, 0));
-	return 0;
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(tp_set_state_nested, const struct sock *sk, int oldstate, int newstate)
-{
-	HOOKS_ONLY();
-	/* No early return for the changes set_state() ignores: a skipped run of the first is one
-	 * of its misses whatever the change, and only the twin's count takes it off */
-	NEST_TWIN_HIT(NEST_SET_STATE, nest_state_hit(sk, oldstate, newstate),
-		      set_state(ctx, sk, oldstate, newstate));
-	return 0;
-}
-
-SEC("raw_tp/tcp_destroy_sock")
-int BPF_PROG(tp_destroy_sock_nested, struct sock *sk)
-{
-	HOOKS_ONLY();
-	NEST_TWIN_HIT(NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
-		      on_release(ctx, sk, IPPROTO_TCP, 0, 0));
-	return 0;
-}
+/* tp_set_state, tp_set_state_nested. The twin has no early return for the changes set_state()
+ * ignores either: a skipped run of the first is one of its misses whatever the change, and
+ * only the twin's count takes it off. */
+RAW_TP_TWINS(inet_sock_set_state, tp_set_state, NEST_SET_STATE,
+	     nest_state_hit(sk, oldstate, newstate), set_state(ctx, sk, oldstate, newstate),
+	     const struct sock *sk, int oldstate, int newstate)
+/* tp_destroy_sock, tp_destroy_sock_nested */
+RAW_TP_TWINS(tcp_destroy_sock, tp_destroy_sock, NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
+	     on_release(ctx, sk, IPPROTO_TCP, 0, 0), struct sock *sk)
 
 /*
  * A process that exits closes its files without close(), and close_range() closes many: walk
