@@ -151,26 +151,19 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* JSON's two-character escapes (a backslash, then this), by byte; 0: \u00XX instead. */
+static const char json_short_escapes[0x80] = {
+	['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\t'] = 't',
+	['\r'] = 'r', ['\b'] = 'b',  ['\f'] = 'f',
+};
+
 static int json_escape_byte(struct strbuf *sb, unsigned char c)
 {
-	switch (c) {
-	case '"':
-		return sb_append(sb, "\\\"", 2);
-	case '\\':
-		return sb_append(sb, "\\\\", 2);
-	case '\n':
-		return sb_append(sb, "\\n", 2);
-	case '\t':
-		return sb_append(sb, "\\t", 2);
-	case '\r':
-		return sb_append(sb, "\\r", 2);
-	case '\b':
-		return sb_append(sb, "\\b", 2);
-	case '\f':
-		return sb_append(sb, "\\f", 2);
-	default:
-		return sb_printf(sb, "\\u%04x", c);
-	}
+	const char esc[2] = { '\\', c < 0x80 ? json_short_escapes[c] : 0 };
+
+	if (esc[1])
+		return sb_append(sb, esc, 2);
+	return sb_printf(sb, "\\u%04x", c);
 }
 
 static bool json_needs_escape(unsigned char c)
