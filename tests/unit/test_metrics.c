@@ -20,14 +20,7 @@
 #include <sys/socket.h>
 
 #include "metrics.h"
-
-static char *write_all(const struct eph_metrics_input *in, enum eph_metrics_format fmt)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	assert_int_equal(eph_metrics_write(&sb, in, fmt), 0);
-	return sb.buf;
-}
+#include "metrics_fixture.h"
 
 static void assert_label(const char *in, size_t n, const char *want)
 {
@@ -245,17 +238,6 @@ static uint64_t sample_value(const char *out, const char *prefix)
 	}
 	fail_msg("no sample %s", prefix);
 	return 0;
-}
-
-static void add_hist(struct eph_hists *h, uint8_t kind, uint8_t result, uint8_t slot, uint64_t v)
-{
-	struct eph_hist_key k = { .kind = kind,
-				  .proto = IPPROTO_TCP,
-				  .family = AF_INET,
-				  .result = result,
-				  .slot = slot };
-
-	assert_int_equal(eph_hists__add(h, &k, v), 0);
 }
 
 #define SEARCH "ephtrace_port_search_duration_seconds"

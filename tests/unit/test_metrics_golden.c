@@ -19,27 +19,9 @@
 #include <sys/socket.h>
 
 #include "metrics.h"
+#include "metrics_fixture.h"
 
 #define GOLDEN_DIR "tests/golden/"
-
-static char *write_all(const struct eph_metrics_input *in, enum eph_metrics_format fmt)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	assert_int_equal(eph_metrics_write(&sb, in, fmt), 0);
-	return sb.buf;
-}
-
-static void add_hist(struct eph_hists *h, uint8_t kind, uint8_t result, uint8_t slot, uint64_t v)
-{
-	struct eph_hist_key k = { .kind = kind,
-				  .proto = IPPROTO_TCP,
-				  .family = AF_INET,
-				  .result = result,
-				  .slot = slot };
-
-	assert_int_equal(eph_hists__add(h, &k, v), 0);
-}
 
 /* The fixed input of the golden files: a bit of everything, hostile comm included. */
 static char *golden_output(enum eph_metrics_format fmt)

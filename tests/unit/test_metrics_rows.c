@@ -19,14 +19,7 @@
 #include <sys/socket.h>
 
 #include "metrics.h"
-
-static char *write_all(const struct eph_metrics_input *in, enum eph_metrics_format fmt)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	assert_int_equal(eph_metrics_write(&sb, in, fmt), 0);
-	return sb.buf;
-}
+#include "metrics_fixture.h"
 
 static void test_top_n(void **state)
 {
