@@ -343,6 +343,21 @@ static __always_inline void on_time_wait(void *ctx, const struct sock *sk, const
 	bpf_map_delete_elem(&holds, &key);
 }
 
+/*
+ * A TCP socket moves to CLOSE (tcp_set_state(): sock_ops' BPF_SOCK_OPS_STATE_CB before the
+ * port goes back, inet_sock_set_state after). From FIN_WAIT1/2 or CLOSING, unless aborted,
+ * its port passes to a TIME_WAIT socket; otherwise it goes back to the pool, unless bind()
+ * named it (SOCK_BINDPORT_LOCK: kept until the socket is destroyed, tcp_destroy_sock).
+ */
+static __always_inline void on_tcp_closed(void *ctx, const struct sock *sk, int oldstate)
+{
+	if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
+	    !tcp_close_aborted(sk))
+		on_time_wait(ctx, sk, NULL, 0);
+	else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
+		on_release(ctx, sk, IPPROTO_TCP, 0, 0);
+}
+
 /* --- assignment and failure ---------------------------------------------------------------- */
 
 struct outcome {

@@ -36,6 +36,10 @@
  *   the guard's increment and the busy mark (or the clearing and the decrement) is not taken:
  *   it stays among the misses (NEST_FIRST, NEST_TWIN).
  *
+ * The cgroup backend has no twin on inet_sock_set_state: sock_ops' STATE_CB takes its sockets'
+ * moves to CLOSE, under no recursion guard, and its one raw tracepoint program works in process
+ * context only (bpf/cgroup.bpf.h, cg_set_state). It keeps tcp_destroy_sock's pair.
+ *
  * nested_only (EPH_TEST_NESTED=1) makes the first programs idle and the twins do all the work, to
  * test the twins' path. kprobe and system call tracepoint programs have no twins: one per-CPU
  * guard covers all of them (bpf_prog_active, trace_call_bpf()), so a twin would be skipped too.

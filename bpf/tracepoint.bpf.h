@@ -247,21 +247,12 @@ static __always_inline void set_state(void *ctx, const struct sock *sk, int olds
 		return;
 	if (sk_proto(sk) != IPPROTO_TCP)
 		return;
-	if (newstate == TCP_CLOSE) {
-		if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-		     oldstate == TCP_CLOSING) && !tcp_close_aborted(sk))
-			on_time_wait(ctx, sk, NULL, 0);
-		else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
-			on_release(ctx, sk, IPPROTO_TCP, 0, 0);
-	}
+	if (newstate == TCP_CLOSE)
+		on_tcp_closed(ctx, sk, oldstate);
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
 		return;
-	if (backend == EPH_BACKEND_CGROUP) {
-		on_cg_set_state(ctx, sk, oldstate, newstate);
-		return;
-	}
 	/* The connect() in progress in this task, if this is its socket. */
 	c = call_get(SLOT_SYSCALL);
 	if (!c || c->sk != (__u64)sk || c->op != EPH_OP_CONNECT)

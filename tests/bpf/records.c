@@ -317,7 +317,7 @@ static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
 		return;
 	}
 	if (getenv("EPH_TEST_NESTED"))
-		via = ", by the raw tracepoints' *_nested twins";
+		via = ", the *_nested twins doing their hooks' work";
 	for (k = 0; k < NCASES; k++)
 		run_case(l, &col, backend, k);
 	check_twins(l, backend);

@@ -34,6 +34,12 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
 	/* fentry and kprobe: their calls' contexts go at a thread's exit (bpf/kfunc.bpf.h) */
 	if (!strcmp(bpf_program__name(p), "kf_thread_exit"))
 		return backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE;
+	/* inet_sock_set_state: the cgroup backend's one program, the tracepoint backend's pair
+	 * (bpf/cgroup.bpf.h says why the first needs no twin) */
+	if (sec_is(p, "raw_tp/inet_sock_set_state") &&
+	    (backend == EPH_BACKEND_TRACEPOINT || backend == EPH_BACKEND_CGROUP))
+		return !strcmp(bpf_program__name(p), "cg_set_state") ==
+		       (backend == EPH_BACKEND_CGROUP);
 	if (backend == EPH_BACKEND_TRACEPOINT)
 		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
 	if (backend != EPH_BACKEND_CGROUP)
@@ -239,6 +245,12 @@ static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, siz
 		if (l->nr_links == MAX_LINKS) {
 			snprintf(why, whylen, "too many programs");
 			return -E2BIG;
+		}
+		if (getenv("EPH_PROF_SKIP")) {
+			char pat[80];
+			snprintf(pat, sizeof(pat), ",%s,", bpf_program__name(p));
+			if (strstr(getenv("EPH_PROF_SKIP"), pat))
+				continue;
 		}
 		if (test_unattachable(sec))
 			errno = ENOENT;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -49,7 +50,8 @@ static uint64_t kprobe_misses(const struct eph_loader *l, const struct bpf_progr
  * guard's (bpf_prog_info), and a kprobe's or kretprobe's own misses (a kretprobe that found its
  * maxactive instances in use: kprobe_misses()), less those a raw tracepoint's twin took
  * (nested: EPH_CNT_NESTED_RUNS, read before): a twin's own skipped runs are left out, the first
- * program of its pair took those.
+ * program of its pair took those. So are cg_set_state's: the runs its guard skips are softirqs'
+ * state changes, which carry nothing for it (bpf/cgroup.bpf.h); `events -v` still lists them.
  */
 static uint64_t prog_misses(const struct eph_loader *l, uint64_t nested)
 {
@@ -58,7 +60,7 @@ static uint64_t prog_misses(const struct eph_loader *l, uint64_t nested)
 
 	bpf_object__for_each_program(p, l->skel->obj)
 	{
-		if (eph_prog_is_twin(p))
+		if (eph_prog_is_twin(p) || !strcmp(bpf_program__name(p), "cg_set_state"))
 			continue;
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
