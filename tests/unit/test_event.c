@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -368,6 +369,24 @@ static void test_addr_str(void **state)
 	memcpy(a, "\xff\xff\xff\xff", 4);
 	assert_int_equal(eph_addr_str(AF_INET, a, buf, 16), 0);
 	assert_string_equal(buf, "255.255.255.255");
+	/* every width of an octet, and the buffer's bound as inet_ntop() has it */
+	memcpy(a, "\x00\x09\x0a\x63", 4);
+	assert_int_equal(eph_addr_str(AF_INET, a, buf, 10), 0);
+	assert_string_equal(buf, "0.9.10.99");
+	memcpy(a, "\x64\xc8\xfe\x01", 4);
+	assert_int_equal(eph_addr_str(AF_INET, a, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "100.200.254.1");
+	memcpy(a, "\xff\xff\xff\xff", 4);
+	assert_int_equal(eph_addr_str(AF_INET, a, buf, 15), -ENOSPC);
+	for (unsigned int v = 0; v < 256; v++) {
+		char want[INET_ADDRSTRLEN];
+
+		memset(a, (int)v, 4);
+		a[1] = (uint8_t)(255 - v);
+		assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+		assert_int_equal(eph_addr_str(AF_INET, a, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, want);
+	}
 
 	memcpy(a, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16);
 	assert_int_equal(eph_addr_str(AF_INET6, a, buf, sizeof(buf)), 0);

@@ -147,10 +147,37 @@ const char *eph_errno_name(int err, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * inet_ntop()'s IPv4 form, without the sprintf() glibc's inet_ntop4() makes it with: that
+ * sprintf() was a third of `events --json`'s time per record.
+ */
+static int ipv4_str(const uint8_t a[4], char *buf, size_t len)
+{
+	char out[sizeof("255.255.255.255")], *p = out;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+	}
+	*p++ = '\0';
+	if ((size_t)(p - out) > len)
+		return -ENOSPC;
+	memcpy(buf, out, (size_t)(p - out));
+	return 0;
+}
+
 int eph_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
 {
 	if (!addr || !buf || (family != AF_INET && family != AF_INET6))
 		return -EINVAL;
+	if (family == AF_INET)
+		return ipv4_str(addr, buf, len);
 	if (len > (socklen_t)-1)
 		len = (socklen_t)-1;
 	if (!inet_ntop(family, addr, buf, (socklen_t)len))

@@ -12,7 +12,7 @@
 #define SB_MIN_CAP 128
 
 /* Make room for extra more bytes plus the terminating NUL. */
-static int sb_grow(struct strbuf *sb, size_t extra)
+int sb_reserve(struct strbuf *sb, size_t extra)
 {
 	size_t need, cap;
 	char *buf;
@@ -37,7 +37,7 @@ int sb_append_slow(struct strbuf *sb, const char *s, size_t n)
 {
 	int err;
 
-	err = sb_grow(sb, n);
+	err = sb_reserve(sb, n);
 	if (err)
 		return err;
 	if (n)
@@ -47,15 +47,32 @@ int sb_append_slow(struct strbuf *sb, const char *s, size_t n)
 	return 0;
 }
 
+/* Two digits a division, right to left: a record of events --json has a dozen numbers. */
 int sb_u64(struct strbuf *sb, uint64_t v)
 {
+	static const char pairs[201] =
+		"0001020304050607080910111213141516171819"
+		"2021222324252627282930313233343536373839"
+		"4041424344454647484950515253545556575859"
+		"6061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 	char tmp[20];
 	size_t i = sizeof(tmp);
+	unsigned int d;
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		d = (unsigned int)(v % 100) * 2;
+		v /= 100;
+		tmp[--i] = pairs[d + 1];
+		tmp[--i] = pairs[d];
+	}
+	if (v >= 10) {
+		d = (unsigned int)v * 2;
+		tmp[--i] = pairs[d + 1];
+		tmp[--i] = pairs[d];
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
 	return sb_append(sb, tmp + i, sizeof(tmp) - i);
 }
 
@@ -66,7 +83,7 @@ int sb_printf(struct strbuf *sb, const char *fmt, ...)
 	int n, err;
 
 	/* Make sure there is a buffer, so that the first try can already succeed. */
-	err = sb_grow(sb, 0);
+	err = sb_reserve(sb, 0);
 	if (err)
 		return err;
 	room = sb->cap - sb->len;
@@ -76,7 +93,7 @@ int sb_printf(struct strbuf *sb, const char *fmt, ...)
 	if (n < 0)
 		goto out_restore;
 	if ((size_t)n >= room) {
-		err = sb_grow(sb, (size_t)n);
+		err = sb_reserve(sb, (size_t)n);
 		if (err)
 			goto out_restore;
 		va_start(ap, fmt);

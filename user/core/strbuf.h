@@ -22,6 +22,9 @@ struct strbuf {
 int sb_append_slow(struct strbuf *sb, const char *s, size_t n);
 int sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sb_u64(struct strbuf *sb, uint64_t v); /* decimal digits, without printf */
+/* Room for extra more bytes and the NUL (sb->buf then holds at least len + extra + 1), for a
+ * writer that fills sb->buf + sb->len itself, then sets len and the NUL. */
+int sb_reserve(struct strbuf *sb, size_t extra);
 
 /* Inline for short pieces while there is room: `events --json` appends a few hundred per
  * record. */
