@@ -14,7 +14,8 @@ extern volatile sig_atomic_t eph_exiting;
 
 /*
  * Set by tests and fuzzers: every command returns right after parsing its options, with the
- * status of the parse (0 when it would run, 2 for bad usage), loading and touching nothing.
+ * status of the parse (0 when it would run, 2 for bad usage), loading and touching nothing:
+ * eph_cmdline_parse() returns 0 instead of "go on".
  */
 extern bool eph_parse_only;
 

@@ -421,8 +421,6 @@ int cmd_events(int argc, char **argv)
 	ret = parse_args(argc, argv, &c, &lo, &duration_ms);
 	if (ret >= 0)
 		return ret;
-	if (eph_parse_only)
-		return 0;
 	c.summary = eph_summary__new();
 	c.pi = eph_procinfo__new(eph_node_root, 0);
 	if (!c.summary || !c.pi) {

@@ -134,8 +134,6 @@ int cmd_hist(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
-	if (eph_parse_only)
-		return 0;
 	lo.no_events = true;
 	ret = eph_start(&lo, NULL, NULL, &l);
 	if (ret)

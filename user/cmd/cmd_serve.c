@@ -309,8 +309,6 @@ int cmd_serve(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
-	if (eph_parse_only)
-		return 0;
 	s.top = o.top;
 	s.pid_labels = o.pid_labels;
 	s.procs = eph_proc_counts__new(SERVE_MAX_PROCS, o.pid_labels);

@@ -196,8 +196,6 @@ int cmd_status(int argc, char **argv)
 	ret = parse_args(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
-	if (eph_parse_only)
-		return 0;
 	ret = 1;
 	l = eph_netns_list__new();
 	if (!l) {

@@ -191,8 +191,6 @@ int cmd_top(int argc, char **argv)
 	ret = parse_args(argc, argv, &o, &lo);
 	if (ret >= 0)
 		return ret;
-	if (eph_parse_only)
-		return 0;
 	o.to.mono_to_wall = eph_mono_to_wall_ns();
 	o.to.warn = true;
 	o.to.verbose = lo.verbose;

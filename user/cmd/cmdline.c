@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app.h"
 #include "cli.h"
 #include "cmdline.h"
 #include "commands.h"
@@ -230,5 +231,5 @@ int eph_cmdline_parse(const struct eph_cmdline *cl, int argc, char **argv)
 	}
 	if (optind < argc)
 		return eph_bad_arg(cl->cmd, argv[optind]);
-	return -1;
+	return eph_parse_only ? 0 : -1;
 }

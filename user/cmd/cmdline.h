@@ -102,9 +102,10 @@ struct eph_cmdline {
 };
 
 /*
- * Parse argv (argv[0] is the command's name) from the start: -1 to go on, 0 after -h/--help,
- * 2 (EXIT_USAGE) after printing the one line that says what is wrong: an unknown option, a
- * missing or bad value, a word where no more are taken.
+ * Parse argv (argv[0] is the command's name) from the start: -1 to go on, 0 after -h/--help
+ * or a good parse with eph_parse_only set (app.h), 2 (EXIT_USAGE) after printing the one line
+ * that says what is wrong: an unknown option, a missing or bad value, a word where no more are
+ * taken.
  */
 int eph_cmdline_parse(const struct eph_cmdline *cl, int argc, char **argv);
 
