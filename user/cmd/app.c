@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "app.h"
 #include "event.h"
 #include "msg.h"
+#include "strbuf.h"
 
 volatile sig_atomic_t eph_exiting;
 bool eph_parse_only;
@@ -43,6 +46,12 @@ int eph_start(const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 		 eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out),
 		 fn && eph_loader__perfbuf(*out) ? ", records through the perf buffer" : "");
 	return 0;
+}
+
+int eph_print_stdout(const struct strbuf *sb)
+{
+	fwrite(sb->buf, 1, sb->len, stdout);
+	return fflush(stdout) ? -errno : 0;
 }
 
 uint64_t eph_now_ns(void)

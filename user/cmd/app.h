@@ -28,6 +28,12 @@ void eph_signals_init(void);
 int eph_start(const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	      struct eph_loader **out);
 
+struct strbuf;
+
+/* sb on stdout, flushed, so that a screen or an interval is out whole: 0 or -errno (-EPIPE:
+ * the reader went away). */
+int eph_print_stdout(const struct strbuf *sb);
+
 uint64_t eph_now_ms(void);	  /* CLOCK_MONOTONIC, ms */
 uint64_t eph_now_ns(void);	  /* CLOCK_MONOTONIC */
 uint64_t eph_wall_ns(void);	  /* CLOCK_REALTIME */

@@ -114,10 +114,7 @@ static int print_interval(const struct hist_opts *o, const struct eph_hists *h, 
 		err = sb_printf(sb, "%s%s\n", tbuf, h->n ? "" : "  (no port activity)") ?:
 			      eph_hists__text(sb, h) ?: sb_putc(sb, '\n');
 	}
-	if (err)
-		return err;
-	fwrite(sb->buf, 1, sb->len, stdout);
-	return fflush(stdout) ? -errno : 0;
+	return err ?: eph_print_stdout(sb);
 }
 
 int cmd_hist(int argc, char **argv)

@@ -172,10 +172,7 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 			      eph_occ__text(t->occ, sb, now_ns, wall, dropped, o->limit) ?:
 			      latest_failures(sb, t, &o->ctf);
 	}
-	if (err)
-		return err;
-	fwrite(sb->buf, 1, sb->len, stdout);
-	return fflush(stdout) ? -errno : 0;
+	return err ?: eph_print_stdout(sb);
 }
 
 int cmd_top(int argc, char **argv)
