@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "app.h"
 #include "cli.h"
@@ -114,14 +113,6 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 	return eph_cmdline_parse(&cl, argc, argv);
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* The port iterator, or NULL (why: with -v only): status works without it. */
 static struct eph_portiter *open_portiter(bool verbose)
 {
@@ -215,8 +206,8 @@ int cmd_status(int argc, char **argv)
 		goto out_free_list;
 	}
 	so.portiter = open_portiter(o.verbose);
-	now = clock_ns(CLOCK_MONOTONIC);
-	wall = clock_ns(CLOCK_REALTIME);
+	now = eph_now_ns();
+	wall = eph_wall_ns();
 	err = eph_sockdiag_seed(occ, l, o.netns, now, &so);
 	if (err) {
 		eph_err("no network namespace could be read: %s", strerror(-err));
