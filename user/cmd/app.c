@@ -86,3 +86,27 @@ int64_t eph_mono_to_wall_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	return (int64_t)(rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
 }
+
+void eph_interval__start(struct eph_interval *iv)
+{
+	iv->done = 0;
+	iv->last = false;
+	iv->next = eph_now_ms() + iv->interval_ms;
+}
+
+bool eph_interval__more(const struct eph_interval *iv)
+{
+	return !iv->last && (!iv->count || iv->done < iv->count);
+}
+
+uint64_t eph_interval__left(struct eph_interval *iv)
+{
+	uint64_t now = eph_now_ms();
+
+	iv->last = eph_exiting;
+	if (!iv->last && now < iv->next)
+		return iv->next - now;
+	/* from the schedule, not from now: a late output does not delay the ones after it */
+	iv->next += iv->interval_ms;
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What every command that loads BPF shares: start-up, signals, the clock (options: cmdline.h). */
+/* What every command that loads BPF shares: start-up, signals, the clock, the intervals of -i
+ * and -n (options: cmdline.h). */
 #ifndef EPH_APP_H
 #define EPH_APP_H
 
@@ -40,5 +41,31 @@ uint64_t eph_wall_ns(void);	  /* CLOCK_REALTIME */
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, for the kernel's timestamps; taken again every loop so that
  * a step of the wall clock (NTP on a host just booted) is followed */
 int64_t eph_mono_to_wall_ns(void);
+
+/*
+ * The outputs of -i SECS -n COUNT (top, hist): one every interval_ms, count of them (0: until
+ * stopped), and one more, the last, as soon as SIGINT or SIGTERM comes: what the run saw since
+ * the previous output is not lost. The loop:
+ *
+ *	eph_interval__start(&iv);
+ *	while (eph_interval__more(&iv)) {
+ *		if (eph_interval__left(&iv)) { wait; continue; }
+ *		output; iv.done++;
+ *	}
+ */
+struct eph_interval {
+	uint64_t interval_ms;
+	uint64_t count;
+	uint64_t done; /* outputs made */
+	uint64_t next; /* when the next is due (eph_now_ms()) */
+	bool last;     /* the one due now is the last: a signal came */
+};
+
+void eph_interval__start(struct eph_interval *iv);
+/* Whether another output is to come: count not reached, and the last not made. */
+bool eph_interval__more(const struct eph_interval *iv);
+/* ms until the next output is due; 0: it is due now (or a signal asks for the last one), and
+ * the one after it is scheduled. */
+uint64_t eph_interval__left(struct eph_interval *iv);
 
 #endif

@@ -44,8 +44,7 @@ static const struct option longopts[] = {
 /* clang-format on */
 
 struct hist_opts {
-	uint64_t interval_ms;
-	uint64_t count;
+	struct eph_interval iv; /* -i, -n */
 	bool json;
 	bool cumulative;
 };
@@ -71,8 +70,8 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, struct eph_loa
 		.optstring = ":i:n:vh",
 		.longopts = longopts,
 		.lo = lo,
-		.interval_ms = &o->interval_ms,
-		.count = &o->count,
+		.interval_ms = &o->iv.interval_ms,
+		.count = &o->iv.count,
 		.json = &o->json,
 		.opt = hist_opt,
 		.ctx = o,
@@ -120,11 +119,10 @@ static int print_interval(const struct hist_opts *o, const struct eph_hists *h, 
 int cmd_hist(int argc, char **argv)
 {
 	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
-	struct hist_opts o = { .interval_ms = 1000 };
+	struct hist_opts o = { .iv = { .interval_ms = 1000 } };
 	struct eph_hists now = EPH_HISTS_INIT, before = EPH_HISTS_INIT, delta = EPH_HISTS_INIT;
 	struct eph_loader *l = NULL;
 	struct strbuf sb = STRBUF_INIT;
-	uint64_t printed = 0, next;
 	int64_t read_ns;
 	int ret, err = 0;
 
@@ -135,17 +133,15 @@ int cmd_hist(int argc, char **argv)
 	ret = eph_start(&lo, NULL, NULL, &l);
 	if (ret)
 		goto out;
-	next = eph_now_ms() + o.interval_ms;
-	while (!err && (!o.count || printed < o.count)) {
+	eph_interval__start(&o.iv);
+	while (!err && eph_interval__more(&o.iv)) {
 		struct timespec pause = { 0, 50 * 1000000 };
-		bool last = eph_exiting;
 		struct eph_hists t;
 
-		if (!last && eph_now_ms() < next) {
+		if (eph_interval__left(&o.iv)) {
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		next += o.interval_ms;
 		eph_hists__reset(&now);
 		read_ns = eph_wall_ns();
 		/* the calls before their times: one counted in both is never "not timed" */
@@ -156,9 +152,7 @@ int cmd_hist(int argc, char **argv)
 		t = before; /* keep this reading for the next difference */
 		before = now;
 		now = t;
-		printed++;
-		if (last)
-			break;
+		o.iv.done++;
 	}
 	if (err) {
 		eph_err("%s", strerror(-err));

@@ -59,8 +59,7 @@ static const struct option longopts[] = {
 /* clang-format on */
 
 struct top_opts {
-	uint64_t interval_ms;
-	uint64_t count;
+	struct eph_interval iv; /* -i, -n */
 	uint64_t limit;
 	bool json;
 	struct eph_ct_filter ctf;
@@ -97,8 +96,8 @@ static int parse_args(int argc, char **argv, struct top_opts *o, struct eph_load
 		.optstring = ":i:n:l:vh",
 		.longopts = longopts,
 		.lo = lo,
-		.interval_ms = &o->interval_ms,
-		.count = &o->count,
+		.interval_ms = &o->iv.interval_ms,
+		.count = &o->iv.count,
 		.ctf = &o->ctf,
 		.node_root = true,
 		.json = &o->json,
@@ -168,7 +167,9 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 		err = eph_occ__json(t->occ, sb, now_ns, wall, dropped) ?: sb_putc(sb, '\n');
 	} else {
 		err = sb_puts(sb, tty ? "\033[H\033[J" : "\n") ?:
-			      sb_printf(sb, "ephtrace top, backend %s, every %.2gs\n", eph_backend_name(eph_loader__backend(l)), o->interval_ms / 1000.0) ?:
+			      sb_printf(sb, "ephtrace top, backend %s, every %.2gs\n",
+					eph_backend_name(eph_loader__backend(l)),
+					o->iv.interval_ms / 1000.0) ?:
 			      eph_occ__text(t->occ, sb, now_ns, wall, dropped, o->limit) ?:
 			      latest_failures(sb, t, &o->ctf);
 	}
@@ -178,11 +179,12 @@ static int show(const struct top_opts *o, struct eph_tracker *t, struct eph_load
 int cmd_top(int argc, char **argv)
 {
 	struct eph_loader_opts lo = EPH_LOADER_OPTS_INIT;
-	struct top_opts o = { .interval_ms = 1000, .limit = 5, .to = { .resync_ms = 5000 } };
+	struct top_opts o = { .iv = { .interval_ms = 1000 },
+			      .limit = 5,
+			      .to = { .resync_ms = 5000 } };
 	struct eph_tracker t = { 0 };
 	struct eph_loader *l = NULL;
 	struct strbuf sb = STRBUF_INIT;
-	uint64_t shown = 0, next;
 	int ret, err = 0;
 
 	ret = parse_args(argc, argv, &o, &lo);
@@ -202,26 +204,22 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	}
 	eph_occ__set_ct_filter(t.occ, &o.ctf);
-	next = eph_now_ms() + o.interval_ms;
-	while (!err && (!o.count || shown < o.count)) {
-		int64_t left = (int64_t)(next - eph_now_ms());
-		bool last = eph_exiting;
+	eph_interval__start(&o.iv);
+	while (!err && eph_interval__more(&o.iv)) {
+		uint64_t left = eph_interval__left(&o.iv);
 
-		if (!last && left > 0) {
+		if (left) {
 			err = eph_loader__poll(l, left > 100 ? 100 : (int)left);
 			if (err == -EINTR)
 				err = 0;
 			err = err < 0 ? err : 0;
 			continue;
 		}
-		next += o.interval_ms;
 		t.o.mono_to_wall = eph_mono_to_wall_ns();
 		err = eph_loader__poll(l, 0); /* everything that happened before this screen */
 		err = err < 0 ? err : eph_tracker__tick(&t, eph_now_ns());
 		err = err ?: show(&o, &t, l, &sb, eph_now_ns());
-		shown++;
-		if (last)
-			break;
+		o.iv.done++;
 	}
 	if (err && err != -EPIPE) {
 		eph_err("%s", strerror(-err));
