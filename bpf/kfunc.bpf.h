@@ -39,34 +39,34 @@
 ENTRY_EXIT_HOOKS(FENTRY_FEXIT, EPH_BACKEND_FENTRY)
 
 /*
- * Releases and TIME_WAIT moves run in softirq too: each has a *_nested twin (nest.bpf.h) that
- * does the same work, for the runs the kernel skipped the first for. One macro defines both, so
- * the two cannot drift apart: FENTRY_TWINS(func, name, which, work, args...) makes
- * fentry/func programs name (NEST_FIRST) and name##_nested (NEST_TWIN).
+ * The hooks without an exit: releases and TIME_WAIT moves, once for both styles.
+ * HOOK(func, name, which, work, args...): which is the hook's NEST_* (fentry's twins below),
+ * work the handler's call, with style each record's EPH_BACKEND_*.
+ */
+#define ENTRY_HOOKS(HOOK, style)                                                               \
+	HOOK(inet_put_port, put_port, NEST_PUT_PORT,                                           \
+	     on_release(ctx, sk, IPPROTO_TCP, 0, style), struct sock *sk)                      \
+	HOOK(inet_twsk_hashdance, twsk_hashdance, NEST_TW, on_time_wait(ctx, sk, tw, style),   \
+	     struct inet_timewait_sock *tw, struct sock *sk)                                   \
+	HOOK(inet_twsk_hashdance_schedule, twsk_hashdance_schedule, NEST_TW,                   \
+	     on_time_wait(ctx, sk, tw, style), struct inet_timewait_sock *tw, struct sock *sk) \
+	HOOK(inet_twsk_bind_unhash, twsk_bind_unhash, NEST_TW_UNHASH,                          \
+	     on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, style), struct inet_timewait_sock *tw) \
+	HOOK(udp_lib_unhash, udp_unhash, NEST_UDP_UNHASH,                                      \
+	     on_release(ctx, sk, IPPROTO_UDP, 0, style), struct sock *sk)
+
+/*
+ * They run in softirq too: each has a *_nested twin (nest.bpf.h) that does the same work, for
+ * the runs the kernel skipped the first for. One macro defines both, so the two cannot drift
+ * apart: programs fentry_NAME (NEST_FIRST) and fentry_NAME_nested (NEST_TWIN).
  */
 #define FENTRY_TWINS(func, name, which, work, args...)                                         \
-	HOOK_PROG("fentry/" #func, BPF_PROG(name, args), NEST_FIRST(which, work); return 0)    \
-	HOOK_PROG("fentry/" #func, BPF_PROG(name##_nested, args), NEST_TWIN(which, work);      \
-		  return 0)
+	HOOK_PROG("fentry/" #func, BPF_PROG(fentry_##name, args), NEST_FIRST(which, work);     \
+		  return 0)                                                                    \
+	HOOK_PROG("fentry/" #func, BPF_PROG(fentry_##name##_nested, args),                     \
+		  NEST_TWIN(which, work); return 0)
 
-/* fentry_put_port, fentry_put_port_nested */
-FENTRY_TWINS(inet_put_port, fentry_put_port, NEST_PUT_PORT,
-	     on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_FENTRY), struct sock *sk)
-/* fentry_twsk_hashdance, fentry_twsk_hashdance_nested */
-FENTRY_TWINS(inet_twsk_hashdance, fentry_twsk_hashdance, NEST_TW,
-	     on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY), struct inet_timewait_sock *tw,
-	     struct sock *sk)
-/* fentry_twsk_hashdance_schedule, fentry_twsk_hashdance_schedule_nested */
-FENTRY_TWINS(inet_twsk_hashdance_schedule, fentry_twsk_hashdance_schedule, NEST_TW,
-	     on_time_wait(ctx, sk, tw, EPH_BACKEND_FENTRY), struct inet_timewait_sock *tw,
-	     struct sock *sk)
-/* fentry_twsk_bind_unhash, fentry_twsk_bind_unhash_nested */
-FENTRY_TWINS(inet_twsk_bind_unhash, fentry_twsk_bind_unhash, NEST_TW_UNHASH,
-	     on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_FENTRY),
-	     struct inet_timewait_sock *tw)
-/* fentry_udp_unhash, fentry_udp_unhash_nested */
-FENTRY_TWINS(udp_lib_unhash, fentry_udp_unhash, NEST_UDP_UNHASH,
-	     on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_FENTRY), struct sock *sk)
+ENTRY_HOOKS(FENTRY_TWINS, EPH_BACKEND_FENTRY)
 
 /* --- kprobe/kretprobe ---------------------------------------------------------------------- */
 
@@ -77,45 +77,12 @@ FENTRY_TWINS(udp_lib_unhash, fentry_udp_unhash, NEST_UDP_UNHASH,
 
 ENTRY_EXIT_HOOKS(KPROBE_KRETPROBE, EPH_BACKEND_KPROBE)
 
-SEC("kprobe/inet_put_port")
-int BPF_KPROBE(kprobe_put_port, struct sock *sk)
-{
-	HOOKS_ONLY();
-	on_release(ctx, sk, IPPROTO_TCP, 0, EPH_BACKEND_KPROBE);
-	return 0;
-}
+/* Programs kprobe_NAME: a kprobe has no twin (a kprobe that would nest is missed, and counted:
+ * user/node/loader_read.c) */
+#define KPROBE_ONE(func, name, which, work, args...)                                           \
+	HOOK_PROG("kprobe/" #func, BPF_KPROBE(kprobe_##name, args), work; return 0)
 
-SEC("kprobe/inet_twsk_hashdance")
-int BPF_KPROBE(kprobe_twsk_hashdance, struct inet_timewait_sock *tw, struct sock *sk)
-{
-	HOOKS_ONLY();
-	on_time_wait(ctx, sk, tw, EPH_BACKEND_KPROBE);
-	return 0;
-}
-
-SEC("kprobe/inet_twsk_hashdance_schedule")
-int BPF_KPROBE(kprobe_twsk_hashdance_schedule, struct inet_timewait_sock *tw, struct sock *sk)
-{
-	HOOKS_ONLY();
-	on_time_wait(ctx, sk, tw, EPH_BACKEND_KPROBE);
-	return 0;
-}
-
-SEC("kprobe/inet_twsk_bind_unhash")
-int BPF_KPROBE(kprobe_twsk_bind_unhash, struct inet_timewait_sock *tw)
-{
-	HOOKS_ONLY();
-	on_release(ctx, tw, IPPROTO_TCP, EPH_F_TW, EPH_BACKEND_KPROBE);
-	return 0;
-}
-
-SEC("kprobe/udp_lib_unhash")
-int BPF_KPROBE(kprobe_udp_unhash, struct sock *sk)
-{
-	HOOKS_ONLY();
-	on_release(ctx, sk, IPPROTO_UDP, 0, EPH_BACKEND_KPROBE);
-	return 0;
-}
+ENTRY_HOOKS(KPROBE_ONE, EPH_BACKEND_KPROBE)
 
 /* --- both styles ------------------------------------------------------------------------------ */
 
