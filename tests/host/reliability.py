@@ -475,7 +475,17 @@ def sig_caught(pid):
     return mask & want == want
 
 
+def default_signals():
+    """The cases' premise: until ephtrace's handlers exist, SIGINT and SIGTERM do their default
+    action. A launcher in the background (a non-interactive shell's `cmd &`, as a CI runner may
+    start make test) leaves SIGINT ignored, and an ignored signal stays ignored across exec: a
+    SIGINT right after exec was then lost, and ephtrace ran on (seen here)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def block_signals():
+    default_signals()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
@@ -485,7 +495,7 @@ def signal_case(cmd, sig, moment, ns, stats):
     tracefs_before = tracefs_mounts()
     orphans_before = orphans()
     wl = None
-    preexec = block_signals if moment == "blocked-at-exec" else None
+    preexec = block_signals if moment == "blocked-at-exec" else default_signals
     e = Eph(CMDS[cmd] + BACKEND, cmd, preexec=preexec)
     if moment == "handlers-ready":
         # the earliest moment a handler can exist: poll SigCgt, signal at once
