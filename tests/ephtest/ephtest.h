@@ -442,6 +442,13 @@ int occ_workload_only(const struct scenario *s, const struct occ_opts *op);
 struct hr_case;
 extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, hr_case_odd,
 	hr_case_odd_low, hr_case_reserved;
+/* headroom_random.c: headroom-random's state and sysctls, drawn by hr_random_draw(seed) before
+ * any workload starts (ephtest --seed N, else hr_random_seed(): the clock and the pid) */
+extern struct hr_case hr_case_random;
+extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[400];
+extern uint64_t hr_random_drawn; /* the seed of that state */
+uint64_t hr_random_seed(void);
+void hr_random_draw(uint64_t seed);
 
 /* Run one headroom scenario and print its RESULT line. */
 enum verdict headroom_scenario(const struct scenario *s, const struct occ_opts *op);

@@ -24,11 +24,15 @@
  *   port release") it stays set once that socket is closed: every later connect() skips the
  *   port. Measured on 6.12: after a bind(127.0.0.2:0) count, every destination's count dropped
  *   to the same 28. A bind(127.0.0.1:0) count lands only on ports of the state's ::1
- *   connections, bind(0.0.0.0:0) on none (it conflicts with every IPv4 socket).
+ *   connections, bind(0.0.0.0:0) on none (it conflicts with every IPv4 socket), bind(::1:0)
+ *   on those of its IPv4 connections.
  * So: UDP; destinations without TIME_WAIT (and with it under tcp_tw_reuse 0); bind scopes of
- * 127.0.0.1 and 0.0.0.0; destinations whose TIME_WAIT may be recycled; the other bind scopes.
- * A state with ::1 connections, recyclable TIME_WAIT and a 127.0.0.1 or 0.0.0.0 bind scope has
- * no such order: the workload refuses it.
+ * 127.0.0.1 and 0.0.0.0, and of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count after that
+ * TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4); destinations
+ * whose TIME_WAIT may be recycled; the other bind scopes. A state with ::1 connections,
+ * recyclable TIME_WAIT and a 127.0.0.1 or 0.0.0.0 bind scope, or with IPv4 connections,
+ * recyclable TIME_WAIT on ::1 and a ::1 bind scope, has no such order: the workload refuses it
+ * (hr_countable()).
  *
  * This file holds the cases and the driver (ephtrace's status and top, read while the workload
  * holds its state; the RESULT line); headroom_state.c builds the state, headroom_count.c counts
@@ -480,9 +484,10 @@ static void run_headroom(struct hr_run *r)
 		   c->top_before ? "before" : "after", r->backend);
 	if (r->blind)
 		buf_printf(&r->done,
-			   "; SKIPPED %u TCP row(s) of snapshots that cannot see the %u bound-only "
-			   "sockets (bpf() refused, and this kernel's sock_diag lists none before "
-			   "6.8): checked as upper bounds only",
+			   "; SKIPPED %u TCP row(s) of snapshots without the port iterator (bpf() "
+			   "refused, or a kernel without it), which cannot see every port bind() "
+			   "made (%u bound-only sockets; bind-before-connect's buckets): checked as "
+			   "upper bounds only",
 			   r->blind, r->w.o->hr.nbound);
 }
 
@@ -507,6 +512,13 @@ static void report(struct hr_run *r, int64_t ms)
 		snprintf(first, sizeof(first), "%s", r->reason);
 		snprintf(r->reason, sizeof(r->reason), "%d problems, the first: %.400s",
 			 r->problems, first);
+	}
+	if (r->s->hr == &hr_case_random) { /* the seed, to draw the same state again */
+		char said[sizeof(r->reason)];
+
+		snprintf(said, sizeof(said), "%s", r->reason);
+		snprintf(r->reason, sizeof(r->reason), "seed %llu: %.480s",
+			 (unsigned long long)hr_random_drawn, said);
 	}
 	printf("RESULT %s %s (%s) %lldms\n", r->s->name, verdict_name(r->verdict), r->reason,
 	       (long long)ms);

@@ -118,6 +118,9 @@ struct hr_state {
 int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int hr_build_state(struct hr_state *st);
+/* Whether case c's rows have an order of counts where none changes another (with
+ * net.ipv4.tcp_tw_reuse tw_reuse, NULL: 2); if not, *why says what stands in the way. */
+bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **why);
 
 /* ---- headroom.c: the driver ---- */
 

@@ -129,25 +129,35 @@ struct said {
  * sockets ephtrace counts there (listeners, say) is its own definition, not the kernel's.
  */
 /*
- * Whether a snapshot could not see the state's bound-only TCP sockets: its namespace row says
- * they are not listed (sock_diag dumps them from 6.8; before, status and top find them with
- * their port iterator, unless bpf() is refused), and no event showed them (status, or top
- * started after the state).
+ * Whether a snapshot could not see every port bind() made, and why: its namespace row says the
+ * bound-only TCP sockets are not listed (sock_diag dumps them from 6.8; before, status and top
+ * find them with their port iterator, unless bpf() is refused or the kernel has none) and no
+ * event showed them (status, or top started after the state); or it took connected sockets
+ * for connect()'s whose bucket it could not read (bucket_unknown: bind-before-connect and
+ * fixed-port connections, which block a port for every destination, without the iterator).
  */
-static bool snapshot_blind(struct hr_run *r, json_object *snap, bool events)
+static bool snapshot_blind(struct hr_run *r, json_object *snap, bool events, const char **why)
 {
 	json_object *ns = jarr(snap, "netns"), *x;
+	double inode, unknown;
 	size_t i;
 
-	if (events || !r->w.o->hr.nbound || !ns)
-		return false;
-	for (i = 0; i < json_object_array_length(ns); i++) {
+	for (i = 0; ns && i < json_object_array_length(ns); i++) {
 		json_object *n = json_object_array_get_idx(ns, i);
-		double inode;
 
-		if (jnum(n, "netns", &inode) == 1 && inode == r->w.o->netns &&
-		    json_object_object_get_ex(n, "bound_only_listed", &x))
-			return !json_object_get_boolean(x);
+		if (jnum(n, "netns", &inode) != 1 || inode != r->w.o->netns)
+			continue;
+		if (!events && r->w.o->hr.nbound &&
+		    json_object_object_get_ex(n, "bound_only_listed", &x) &&
+		    !json_object_get_boolean(x)) {
+			*why = "bound-only sockets are not listed here (bound_only_listed false)";
+			return true;
+		}
+		if (jnum(n, "bucket_unknown", &unknown) == 1 && unknown > 0) {
+			*why = "connections whose port bind() made are taken for connect()'s here "
+			       "(bucket_unknown > 0)";
+			return true;
+		}
 	}
 	return false;
 }
@@ -157,6 +167,7 @@ static void check_snapshot(struct hr_run *r, const char *src, const char *line, 
 {
 	const struct hr_shared *hr = &r->w.o->hr;
 	bool mapped = false, shown = false, blind;
+	const char *why = NULL;
 	json_object *snap, *e;
 	char name[128];
 	uint32_t i;
@@ -168,12 +179,12 @@ static void check_snapshot(struct hr_run *r, const char *src, const char *line, 
 		json_object_put(snap);
 		return;
 	}
-	blind = snapshot_blind(r, snap, events);
+	blind = snapshot_blind(r, snap, events, &why);
 	if (blind && !r->no_iter) {
 		hr_problem(r,
-			   "%s: %s: expected bound_only_listed true (the port iterator lists the "
-			   "bound-only sockets sock_diag does not, before 6.8) got false",
-			   r->s->name, src);
+			   "%s: %s: expected every port bind() made seen (the port iterator reads "
+			   "the bound-only sockets and each socket's bucket) got: %s",
+			   r->s->name, src, why);
 		blind = false;
 	}
 	for (i = 0; i < hr->nrows; i++) {
@@ -207,8 +218,8 @@ static void check_snapshot(struct hr_run *r, const char *src, const char *line, 
 				hr_problem(
 					r,
 					"%s: %s: %s: expected ports_left >= %d (the kernel granted "
-					"that; bound-only sockets are not listed here) got %.0f",
-					r->s->name, src, name, w->granted, said[i].left);
+					"that; %s) got %.0f",
+					r->s->name, src, name, w->granted, why, said[i].left);
 			r->blind++;
 		} else {
 			check_num(r, src, name, e, key, w->granted, "the kernel granted");

@@ -466,6 +466,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_opts(argc, argv, &op))
 		return 2;
+	hr_random_draw(op.seeded ? op.seed : hr_random_seed());
 	if (op.workload_only)
 		return workload_only(scenario_find(op.workload_only), &op);
 	if (op.keep)

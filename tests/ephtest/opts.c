@@ -33,6 +33,8 @@ void usage(FILE *f)
 		"  --keep                 keep ephtrace's output and the oracle in a directory\n"
 		"  --verbose              print every JSON line and ephtrace's stderr\n"
 		"  --timeout SECONDS      attach/exit timeout (default 60; workloads get 5x)\n"
+		"  --seed N               headroom-random's state from seed N (default: from the\n"
+		"                         clock; the scenario's line names the seed it drew)\n"
 		"  --workload-only NAME   run the workload alone, print the oracle as JSON lines\n"
 		"EXAMPLES:\n"
 		"  ephtest --backend tracepoint --ephtrace ./ephtrace\n"
@@ -56,9 +58,11 @@ int parse_opts(int argc, char **argv, struct opts *op)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "workload-only", required_argument, NULL, 'w' },
+		{ "seed", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	char *end;
 	size_t i;
 	int c;
 
@@ -125,6 +129,15 @@ int parse_opts(int argc, char **argv, struct opts *op)
 				return -EINVAL;
 			}
 			op->workload_only = optarg;
+			break;
+		case 'S':
+			errno = 0;
+			op->seed = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end) {
+				fprintf(stderr, "ephtest: bad --seed '%s'\n", optarg);
+				return -EINVAL;
+			}
+			op->seeded = true;
 			break;
 		case 'h':
 			usage(stdout);

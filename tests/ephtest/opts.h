@@ -4,6 +4,7 @@
 #define EPHTEST_OPTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define MAX_SELECTED 64
@@ -21,6 +22,8 @@ struct opts {
 	bool verbose;
 	bool then_exact; /* --then-exact */
 	char keep_dir[256];
+	uint64_t seed; /* --seed: headroom-random's state */
+	bool seeded;
 };
 
 void usage(FILE *f);

@@ -330,6 +330,18 @@ const struct scenario scenarios[] = {
 		.hr = &hr_case_reserved,
 	},
 	{
+		.name = "headroom-random",
+		.core = true,
+		.desc = hr_random_desc, /* the state drawn, and its seed */
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.reserved = hr_random_reserved,
+		.tw_reuse = hr_random_tw_reuse,
+		.hr = &hr_case_random,
+	},
+	{
 		.name = "sockrange",
 		.desc = "socket_range of status vs connect()s with the same IP_LOCAL_PORT_RANGE",
 		.kind = SCN_DRIVEN,
