@@ -218,7 +218,8 @@ $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tes
 # (under make test, tests/counts.sh counts the RESULT lines; alone, it only runs the program)
 # records.c once more with the perf buffer forced (EPH_TEST_PERFBUF=1: the path of kernels
 # before 5.8), every record checked field by field through it, and once more with the raw
-# tracepoints' *_nested twins doing their work (EPH_TEST_NESTED=1)
+# tracepoints' *_nested twins doing their work (EPH_TEST_NESTED=1); portiter.c once more with
+# the iterator program of kernels without bpf_loop (EPH_TEST_WITHOUT=bpf_loop)
 test-bpf: $(BPF_TESTS)
 	$(Q)for t in $(BPF_TESTS); do echo "== $$t"; \
 		./tests/counts.sh run "bpf checks" results $$t || [ $$? = 77 ] || exit 1; done
@@ -228,6 +229,9 @@ test-bpf: $(BPF_TESTS)
 	$(Q)echo "== $(OUTPUT)/tests/bpf-records, EPH_TEST_NESTED=1"; \
 		EPH_TEST_NESTED=1 ./tests/counts.sh run "bpf checks" results \
 		$(OUTPUT)/tests/bpf-records || [ $$? = 77 ] || exit 1
+	$(Q)echo "== $(OUTPUT)/tests/bpf-portiter, EPH_TEST_WITHOUT=bpf_loop"; \
+		EPH_TEST_WITHOUT=bpf_loop ./tests/counts.sh run "bpf checks" results \
+		$(OUTPUT)/tests/bpf-portiter || [ $$? = 77 ] || exit 1
 
 include tests/ephtest/ephtest.mk
 include tests/bench/bench.mk

@@ -14,10 +14,11 @@
  * ring buffer, then a WALKED record: the stop call's output to the seq file would have to fit
  * in what is left of its 32 KiB buffer (about 680 records), a ring buffer holds many more.
  *
- * Helpers, all in tracing programs since 5.17 at the latest (ephtrace needs 6.1):
- * bpf_skc_to_tcp_sock / bpf_skc_to_tcp_timewait_sock (5.9), bpf_get_socket_cookie on a
- * BTF socket pointer (5.12, commit c5dbb89fc2ac), bpf_seq_write (5.9), bpf_ringbuf_output
- * (5.8), bpf_loop (5.17).
+ * Helpers, all in tracing programs since 5.17 at the latest: bpf_skc_to_tcp_sock /
+ * bpf_skc_to_tcp_timewait_sock (5.9), bpf_get_socket_cookie on a BTF socket pointer (5.12,
+ * commit c5dbb89fc2ac), bpf_seq_write (5.9), bpf_ringbuf_output (5.8), bpf_loop (5.17).
+ * portiter_tcp_nowalk needs only the 5.9 ones: kernels from 5.9 without bpf_loop get the
+ * buckets of the listed sockets, and no bound-only ones.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -246,6 +247,19 @@ static __always_inline void walk_bound(struct seq_file *seq)
 	bpf_ringbuf_output(&bound_socks, &end, sizeof(end), 0);
 }
 
+/* A socket's record, cookie aside; false for a request socket (its port is its listener's,
+ * which is listed). */
+static __always_inline bool sock_rec(struct sock_common *skc, struct eph_portiter_rec *rec)
+{
+	rec->state = skc->skc_state;
+	if (rec->state == TCP_NEW_SYN_RECV)
+		return false;
+	rec->sport = skc->skc_num;
+	rec->family = skc->skc_family;
+	fill_bucket(skc, rec);
+	return true;
+}
+
 SEC("iter/tcp")
 int portiter_tcp(struct bpf_iter__tcp *ctx)
 {
@@ -256,14 +270,29 @@ int portiter_tcp(struct bpf_iter__tcp *ctx)
 		walk_bound(ctx->meta->seq);
 		return 0;
 	}
-	rec.state = skc->skc_state;
-	/* a request socket's port is its listener's, which is listed */
-	if (rec.state == TCP_NEW_SYN_RECV)
+	if (!sock_rec(skc, &rec))
 		return 0;
 	rec.cookie = bpf_get_socket_cookie(skc);
-	rec.sport = skc->skc_num;
-	rec.family = skc->skc_family;
-	fill_bucket(skc, &rec);
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/*
+ * The same without the walk and without bpf_get_socket_cookie(), for kernels before 5.17 (no
+ * bpf_loop; before 5.12 the helper takes no BTF socket either): the cookie as sock_gen_cookie()
+ * stored it (sk_cookie), which every socket sock_diag listed has, as user space reads sock_diag
+ * first (0 for one it did not: matched by family, port and state then). Loaded instead of
+ * portiter_tcp by user/node/portiter.c.
+ */
+SEC("iter/tcp")
+int portiter_tcp_nowalk(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct eph_portiter_rec rec = { .kind = EPH_PORTITER_REC_SOCK };
+
+	if (!skc || !sock_rec(skc, &rec))
+		return 0;
+	rec.cookie = BPF_CORE_READ(skc, skc_cookie.counter);
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

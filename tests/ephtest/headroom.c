@@ -403,6 +403,7 @@ static int take_status(struct hr_run *r)
 	r->status_snap = strndup(line, len);
 	r->no_iter = strstr(buf_str(&r->t.err), "port iterator:") &&
 		     strstr(buf_str(&r->t.err), "(going on without it)");
+	r->no_walk = strstr(buf_str(&r->t.err), "port iterator: without its walk");
 	free_tracer(r);
 	return r->status_snap ? 0 : -ENOMEM;
 }
@@ -485,9 +486,9 @@ static void run_headroom(struct hr_run *r)
 	if (r->blind)
 		buf_printf(&r->done,
 			   "; SKIPPED %u TCP row(s) of snapshots without the port iterator (bpf() "
-			   "refused, or a kernel without it), which cannot see every port bind() "
-			   "made (%u bound-only sockets; bind-before-connect's buckets): checked as "
-			   "upper bounds only",
+			   "refused, a kernel before 5.9) or its walk (before 5.17), which cannot see "
+			   "every port bind() made (%u bound-only sockets; bind-before-connect's "
+			   "buckets): checked as upper bounds only",
 			   r->blind, r->w.o->hr.nbound);
 }
 

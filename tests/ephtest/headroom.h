@@ -143,6 +143,7 @@ struct hr_run {
 	unsigned int blind; /* TCP rows not comparable: bound-only sockets the snapshot could not
 			     * list (kernel < 6.8, bpf() refused) and no event showed */
 	bool no_iter;	    /* status went on without its port iterator (bpf() refused) */
+	bool no_walk;	    /* ... or with it, but without its walk of the bind hash (no bpf_loop) */
 	int64_t ready_ns;   /* wall: snapshots from then on see the state as it is counted */
 };
 

@@ -122,6 +122,8 @@ static struct eph_portiter *open_portiter(bool verbose)
 	pi = eph_portiter__open(verbose, why, sizeof(why));
 	if (!pi && verbose)
 		eph_note("port iterator: %s (going on without it)", why);
+	if (pi && verbose && eph_portiter__degraded(pi))
+		eph_note("port iterator: %s", eph_portiter__degraded(pi));
 	return pi;
 }
 

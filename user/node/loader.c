@@ -87,12 +87,8 @@ static bool abi_matches(const struct ephtrace_bpf *skel, char *why, size_t whyle
 	return false;
 }
 
-/*
- * EPH_TEST_WITHOUT: helpers the programs are to do without although this kernel has them
- * (comma separated: bpf_loop, bpf_task_pt_regs), so that tests run the paths of older kernels
- * here. 0 and *bits, or -EINVAL naming the entry it does not know in why.
- */
-static int test_without(__u32 *bits, char *why, size_t whylen)
+/* loader.h */
+int eph_test_without(__u32 *bits, char *why, size_t whylen)
 {
 	static const struct {
 		const char *name;
@@ -166,7 +162,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->no_events = o->no_events;
 	l->skel->rodata->exact_errors = o->exact_errors;
-	err = test_without(&l->skel->rodata->without, why, whylen);
+	err = eph_test_without(&l->skel->rodata->without, why, whylen);
 	if (err)
 		goto out_destroy;
 	l->without = l->skel->rodata->without;

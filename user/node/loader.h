@@ -71,4 +71,12 @@ void eph_loader__free(struct eph_loader *l); /* NULL-safe; leaves nothing in the
 /* Whether this process can load BPF: root, CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON. */
 bool eph_privileged(void);
 
+/*
+ * EPH_TEST_WITHOUT: helpers the programs are to do without although this kernel has them
+ * (comma separated: bpf_loop, bpf_task_pt_regs; EPH_WITHOUT_* bits), so that tests run the
+ * paths of older kernels here (the loader's programs, the port iterator). 0 and *bits, or
+ * -EINVAL naming the entry it does not know in why.
+ */
+int eph_test_without(__u32 *bits, char *why, size_t whylen);
+
 #endif

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "loader.h"
 #include "msg.h"
 #include "portiter.h"
 #include "portiter.skel.h"
@@ -30,6 +31,9 @@ struct eph_portiter {
 	void *ctx;
 	uint32_t nbound;
 	int cb_ret;
+	bool nowalk; /* portiter_tcp_nowalk: no walk of the bind hash (a kernel without bpf_loop) */
+	char nowalk_why[256];
+	char degraded[512];
 };
 
 static bool print_verbose;
@@ -64,11 +68,11 @@ static int on_ring_rec(void *ctx, void *data, size_t size)
 	return pi->cb_ret ? -ECANCELED : 0;
 }
 
-/* Whether the program walks the bind hash: where sock_diag lists no bound-only socket. Its ring
- * buffer is sized for it, else one page. */
-static int set_walk(struct eph_portiter *pi)
+/* Whether the program walks the bind hash: where sock_diag lists no bound-only socket, and the
+ * program is the one that can. Its ring buffer is sized for it, else one page. */
+static int set_walk(struct eph_portiter *pi, bool nowalk)
 {
-	bool walk = !eph_sockdiag_kernel_lists_bound();
+	bool walk = !nowalk && !eph_sockdiag_kernel_lists_bound();
 	long page = sysconf(_SC_PAGESIZE);
 
 	pi->skel->rodata->walk_bind_hash = walk;
@@ -76,17 +80,15 @@ static int set_walk(struct eph_portiter *pi)
 					walk ? WALK_RING_SIZE : (page > 0 ? page : 4096));
 }
 
-/* open -> configure -> load -> attach; on failure err says which step and why. 0 or -errno. */
-static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
+/* What the iterator needs of the kernel before its program is tried: a BPF ring buffer (for the
+ * walk's records; a kernel without one, before 5.8, lacks what the program needs anyway) and
+ * kernel BTF. 0 or -errno, with err saying why. Not the events' perf-buffer fallback
+ * (evbuf.c), and EPH_TEST_PERFBUF does not touch it: where the ring buffer exists, the
+ * iterator uses it. */
+static int portiter_probe(char *err, size_t errlen)
 {
-	int e;
+	int e = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
 
-	/* Its records of the bind hash walk go through a BPF ring buffer; a kernel without one
-	 * (before 5.8) lacks what the iterator needs anyway (5.17, bpf_loop): sock_diag alone
-	 * then, as the callers do without the iterator. Not the events' perf-buffer fallback
-	 * (evbuf.c), and EPH_TEST_PERFBUF does not touch it: where the ring buffer exists, the
-	 * iterator uses it. */
-	e = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
 	if (e <= 0) { /* libbpf says 0 for any failure: was it bpf() itself (denied)? */
 		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
 
@@ -99,7 +101,7 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 	}
 	if (e == 0) {
 		snprintf(err, errlen, "no BPF ring buffer in this kernel (5.8+; the iterator "
-			 "needs 5.17)");
+			 "needs 5.9)");
 		return -EOPNOTSUPP;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -107,6 +109,16 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		snprintf(err, errlen, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)", strerror(e));
 		return -e;
 	}
+	return 0;
+}
+
+/* open -> configure -> load -> attach one of the two programs: portiter_tcp, or without the walk
+ * portiter_tcp_nowalk. On failure err says which step and why; 0 or -errno. */
+static int portiter_load(struct eph_portiter *pi, bool nowalk, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	int e;
+
 	pi->skel = portiter_bpf__open();
 	if (!pi->skel) {
 		e = errno;
@@ -123,7 +135,11 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		eph_err("port iterator: %s", err);
 		return -EPROTO;
 	}
-	e = -set_walk(pi);
+	prog = nowalk ? pi->skel->progs.portiter_tcp_nowalk : pi->skel->progs.portiter_tcp;
+	bpf_program__set_autoload(nowalk ? pi->skel->progs.portiter_tcp :
+					   pi->skel->progs.portiter_tcp_nowalk,
+				  false);
+	e = -set_walk(pi, nowalk);
 	if (e) {
 		say_why(err, errlen, "cannot size the ring buffer", e);
 		return -e;
@@ -133,12 +149,13 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		say_why(err, errlen, "cannot load the iterator program", e);
 		return -e;
 	}
-	pi->link = bpf_program__attach_iter(pi->skel->progs.portiter_tcp, NULL);
+	pi->link = bpf_program__attach_iter(prog, NULL);
 	if (!pi->link) {
 		e = errno;
 		say_why(err, errlen, "cannot create the iterator link", e);
 		return -e;
 	}
+	pi->nowalk = nowalk;
 	if (!pi->skel->rodata->walk_bind_hash)
 		return 0;
 	pi->ring = ring_buffer__new(bpf_map__fd(pi->skel->maps.bound_socks), on_ring_rec, pi, NULL);
@@ -148,6 +165,47 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 		return -e;
 	}
 	return 0;
+}
+
+/*
+ * The program with the walk where it loads (5.17+: bpf_loop), else the one without: a kernel
+ * from 5.9 still gets the buckets of the sockets sock_diag lists. EPH_TEST_WITHOUT=bpf_loop
+ * takes the second at once (tests of older kernels' path, as the loader does).
+ */
+static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
+{
+	char first[256];
+	__u32 without;
+	int e;
+
+	e = portiter_probe(err, errlen);
+	if (e)
+		return e;
+	e = eph_test_without(&without, err, errlen);
+	if (e)
+		return e;
+	if (!(without & EPH_WITHOUT_LOOP)) {
+		e = portiter_load(pi, false, first, sizeof(first));
+		if (!e)
+			return 0;
+		if (e == -EPROTO || e == -EPERM || e == -EACCES) {
+			snprintf(err, errlen, "%s", first);
+			return e;
+		}
+		ring_buffer__free(pi->ring);
+		bpf_link__destroy(pi->link);
+		portiter_bpf__destroy(pi->skel);
+		pi->ring = NULL;
+		pi->link = NULL;
+		pi->skel = NULL;
+	}
+	e = portiter_load(pi, true, err, errlen);
+	if (e && !(without & EPH_WITHOUT_LOOP)) /* the first one's reason tells more */
+		snprintf(err, errlen, "%s", first);
+	if (!e) /* a kernel before 5.17 refuses bpf_loop; what this one said, with -v */
+		snprintf(pi->nowalk_why, sizeof(pi->nowalk_why), "%s",
+			 without & EPH_WITHOUT_LOOP ? "EPH_TEST_WITHOUT=bpf_loop" : first);
+	return e;
 }
 
 struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen)
@@ -238,6 +296,17 @@ int eph_portiter__read(struct eph_portiter *pi,
 	if (!ret && pi->ring)
 		ret = read_ring(pi, cb, ctx); /* written when the iterator's walk ended */
 	return ret;
+}
+
+const char *eph_portiter__degraded(struct eph_portiter *pi)
+{
+	if (!pi->nowalk || eph_sockdiag_kernel_lists_bound())
+		return NULL;
+	snprintf(pi->degraded, sizeof(pi->degraded),
+		 "without its walk of the bind hash (it needs bpf_loop(), 5.17; %s): TCP sockets "
+		 "only bound are not listed (sock_diag lists them from 6.8)",
+		 pi->nowalk_why);
+	return pi->degraded;
 }
 
 void eph_portiter__free(struct eph_portiter *pi)

@@ -8,8 +8,9 @@
  * sock_diag lists no TCP socket only bound (before 6.8), those of the namespace, from the
  * kernel's bind hash.
  *
- * Optional by design: a kernel that refuses it (no BTF, no privilege, a seccomp filter, an old
- * kernel) leaves the buckets unknown, and no command fails because of it.
+ * Optional by design: a kernel that refuses it (no BTF, no privilege, a seccomp filter, a kernel
+ * before 5.9) leaves the buckets unknown, and no command fails because of it. From 5.9 to 5.16
+ * (no bpf_loop) it loads without the walk of the bind hash.
  */
 #ifndef EPH_PORTITER_H
 #define EPH_PORTITER_H
@@ -39,6 +40,10 @@ struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen);
  */
 int eph_portiter__read(struct eph_portiter *pi,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx);
+
+/* What this kernel's iterator goes without (a sentence), or NULL: on a kernel without bpf_loop()
+ * (before 5.17) it cannot walk the bind hash, so before 6.8 the bound-only sockets are unlisted. */
+const char *eph_portiter__degraded(struct eph_portiter *pi);
 
 void eph_portiter__free(struct eph_portiter *pi); /* NULL-safe; leaves nothing in the kernel */
 

@@ -162,6 +162,8 @@ static void open_portiter(struct eph_tracker *t)
 	t->portiter = eph_portiter__open(t->o.verbose, why, sizeof(why));
 	if (!t->portiter && t->o.verbose && t->o.warn)
 		eph_note("port iterator: %s (going on without it)", why);
+	if (t->portiter && t->o.verbose && t->o.warn && eph_portiter__degraded(t->portiter))
+		eph_note("port iterator: %s", eph_portiter__degraded(t->portiter));
 }
 
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
