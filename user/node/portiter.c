@@ -167,6 +167,17 @@ static int portiter_load(struct eph_portiter *pi, bool nowalk, char *err, size_t
 	return 0;
 }
 
+/* What portiter_load() made, gone from the kernel; pi ready for another load. */
+static void portiter_unload(struct eph_portiter *pi)
+{
+	ring_buffer__free(pi->ring);
+	bpf_link__destroy(pi->link);
+	portiter_bpf__destroy(pi->skel);
+	pi->ring = NULL;
+	pi->link = NULL;
+	pi->skel = NULL;
+}
+
 /*
  * The program with the walk where it loads (5.17+: bpf_loop), else the one without: a kernel
  * from 5.9 still gets the buckets of the sockets sock_diag lists. EPH_TEST_WITHOUT=bpf_loop
@@ -192,12 +203,7 @@ static int portiter_start(struct eph_portiter *pi, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", first);
 			return e;
 		}
-		ring_buffer__free(pi->ring);
-		bpf_link__destroy(pi->link);
-		portiter_bpf__destroy(pi->skel);
-		pi->ring = NULL;
-		pi->link = NULL;
-		pi->skel = NULL;
+		portiter_unload(pi);
 	}
 	e = portiter_load(pi, true, err, errlen);
 	if (e && !(without & EPH_WITHOUT_LOOP)) /* the first one's reason tells more */
@@ -313,8 +319,6 @@ void eph_portiter__free(struct eph_portiter *pi)
 {
 	if (!pi)
 		return;
-	ring_buffer__free(pi->ring);
-	bpf_link__destroy(pi->link);
-	portiter_bpf__destroy(pi->skel);
+	portiter_unload(pi);
 	free(pi);
 }
