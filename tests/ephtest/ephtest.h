@@ -444,6 +444,8 @@ extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, h
 	hr_case_odd_low, hr_case_reserved;
 /* headroom_random.c: headroom-random's state and sysctls, drawn by hr_random_draw(seed) before
  * any workload starts (ephtest --seed N, else hr_random_seed(): the clock and the pid) */
+#define HR_RANDOM_LO 40000 /* its range (scenarios.c), which the draw's ports lie in */
+#define HR_RANDOM_HI 40063
 extern struct hr_case hr_case_random;
 extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[400];
 extern uint64_t hr_random_drawn; /* the seed of that state */

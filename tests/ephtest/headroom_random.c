@@ -40,8 +40,8 @@ char hr_random_reserved[64];
 uint64_t hr_random_drawn;
 char hr_random_desc[400] = "ports_left in a state drawn from a seed (--seed N draws it again)";
 
-#define RANGE_LO 40000
-#define RANGE_HI 40063
+#define RANGE_LO HR_RANDOM_LO
+#define RANGE_HI HR_RANDOM_HI
 #define MAX_BIND_MADE 24 /* bind-made ports of the state */
 #define MAX_DEST_CONNS 20
 
