@@ -275,7 +275,9 @@ struct scenario {
 };
 
 /* scenarios.c */
-extern const struct scenario scenarios[];
+extern struct scenario scenarios[]; /* read-only but for scenario_set_random_range() */
+/* headroom-random's range, once drawn (the one scenario whose range is not a constant) */
+void scenario_set_random_range(unsigned int hi);
 extern const size_t nr_scenarios;
 
 const struct scenario *scenario_find(const char *name);
@@ -444,10 +446,10 @@ extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, h
 	hr_case_odd_low, hr_case_reserved;
 /* headroom_random.c: headroom-random's state and sysctls, drawn by hr_random_draw(seed) before
  * any workload starts (ephtest --seed N, else hr_random_seed(): the clock and the pid) */
-#define HR_RANDOM_LO 40000 /* its range (scenarios.c), which the draw's ports lie in */
-#define HR_RANDOM_HI 40063
+#define HR_RANDOM_LO 40000	/* its range starts here (scenarios.c)... */
+#define HR_RANDOM_MAX_SIZE 81	/* ...and holds 56 to 81 ports, drawn (hr_random_draw()) */
 extern struct hr_case hr_case_random;
-extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[400];
+extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[512];
 extern uint64_t hr_random_drawn; /* the seed of that state */
 uint64_t hr_random_seed(void);
 void hr_random_draw(uint64_t seed);

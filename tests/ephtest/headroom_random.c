@@ -10,10 +10,15 @@
  * - tcp_tw_reuse 0, 1 or 2; TIME_WAIT aged whenever reuse is on (tcp_twsk_unique() reuses a
  *   TIME_WAIT only in a later second than its last timestamp: a fresh one could turn reusable
  *   between ephtrace's reading and the count), fresh or aged otherwise;
- * - the range 40000-40063 (an even size: every connect() and bind(0) scan sees every port, see
- *   hr_case_odd for the odd one), up to three runs of reserved ports inside it;
- * - up to three listeners in the range on 127.0.0.1 or 0.0.0.0, and with a 127.0.0.1 one, a
- *   socket bound to its port on 127.0.0.2 (a bind scope's hold the allocator did not choose);
+ * - the range: 40000 up, 56 to 80 ports, even (every connect() and bind(0) scan sees every
+ *   port) three times in four, else odd, 57 to 81 ports. An odd range's scans see an even number
+ *   of ports, and which end a call leaves out moves with its start (hr_case_odd): so both ends
+ *   get a listener on 0.0.0.0, whose bind buckets stop every connect() and which conflicts with
+ *   every IPv4 bind(0), and there is no TCP bind(0) on ::1 (which a 0.0.0.0 listener does not
+ *   stop). Up to three runs of reserved ports inside the range, never at its ends;
+ * - up to three listeners in the range on 127.0.0.1 or 0.0.0.0 (an odd range: one beside the
+ *   two at its ends), and with a 127.0.0.1 one, a socket bound to its port on 127.0.0.2 (a bind
+ *   scope's hold the allocator did not choose);
  * - per destination: established, IPv4-mapped (IPv4 destinations), bind-before-connect (IPv4)
  *   and TIME_WAIT clients, and on 127.0.0.1:5000 now and then one bound to a fixed port first;
  * - TCP bind(0) holders on 127.0.0.1, 127.0.0.2, ::1 and 0.0.0.0, UDP connect()s and UDP
@@ -21,7 +26,7 @@
  * - top from before the state or after it.
  * Bind-made ports (bind(0) holders, bind-before-connect, listeners, fixed ports) are at most 24
  * and connections to one destination at most 20, so that the state itself always finds ports in
- * the 64 (less the reserved ones). A state whose counts have no order where none changes
+ * the range (at least 56 ports, less at most 9 reserved and an odd range's two ends). A state whose counts have no order where none changes
  * another (hr_countable(): ::1 connections, recyclable TIME_WAIT and a TCP bind scope on 127.0.0.1
  * or 0.0.0.0; IPv4 connections, recyclable TIME_WAIT on ::1 and a TCP bind scope on ::1) loses
  * bind scopes until it has one.
@@ -38,10 +43,11 @@ struct hr_case hr_case_random;
 char hr_random_tw_reuse[2] = "2";
 char hr_random_reserved[64];
 uint64_t hr_random_drawn;
-char hr_random_desc[400] = "ports_left in a state drawn from a seed (--seed N draws it again)";
+char hr_random_desc[512] = "ports_left in a state drawn from a seed (--seed N draws it again)";
 
 #define RANGE_LO HR_RANDOM_LO
-#define RANGE_HI HR_RANDOM_HI
+#define RANGE_HI range_hi
+static unsigned int range_hi = HR_RANDOM_LO + 63; /* drawn (hr_random_draw()) */
 #define MAX_BIND_MADE 24 /* bind-made ports of the state */
 #define MAX_DEST_CONNS 20
 
@@ -82,11 +88,11 @@ static uint16_t free_port(uint64_t *s, const struct hr_case *c)
  * touching runs as one (the workload checks what it reads back). */
 static void draw_reserved(uint64_t *s)
 {
-	bool res[RANGE_HI - RANGE_LO + 1] = {};
+	bool res[HR_RANDOM_MAX_SIZE] = {};
 	unsigned int i, n = pick(s, 4), lo, len, off = 0, p, q;
 
 	for (i = 0; i < n; i++) {
-		lo = 1 + pick(s, RANGE_HI - RANGE_LO - 4);
+		lo = 1 + pick(s, RANGE_HI - RANGE_LO - 4); /* 1 .. size - 4, len <= 3: not an end */
 		for (len = pick(s, 3); ; len--) {
 			res[lo + len] = true;
 			if (!len)
@@ -119,12 +125,18 @@ static unsigned int bind_made(const struct hr_case *c)
 	return n;
 }
 
-static void draw_tcp(uint64_t *s, struct hr_case *c)
+static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
 {
 	static const char *const lst_addr[] = { "127.0.0.1", "0.0.0.0" };
-	unsigned int i, nl = pick(s, HR_NR_LISTEN + 1);
+	unsigned int i = 0, nl = pick(s, HR_NR_LISTEN + 1);
 
-	for (i = 0; i < nl; i++) {
+	if (odd) { /* both ends taken for every TCP scan (see the top) */
+		c->listen[0] = (struct hr_fixed){ "0.0.0.0", RANGE_LO };
+		c->listen[1] = (struct hr_fixed){ "0.0.0.0", RANGE_HI };
+		i = 2;
+		nl = 2 + pick(s, 2);
+	}
+	for (; i < nl; i++) {
 		c->listen[i].addr = lst_addr[pick(s, 2)];
 		c->listen[i].port = free_port(s, c);
 		if (!c->bound.addr && !strcmp(c->listen[i].addr, "127.0.0.1") && pick(s, 2))
@@ -147,6 +159,8 @@ static void draw_tcp(uint64_t *s, struct hr_case *c)
 	}
 	for (i = 0; i < HR_NR_TCP_ADDRS; i++)
 		c->tcp_bind0[i] = pick(s, 3) ? 0 : 1 + pick(s, 12);
+	if (odd)
+		c->tcp_bind0[2] = 0; /* ::1: its scan may take an end */
 	for (i = HR_NR_TCP_ADDRS; i-- > 0 && bind_made(c) > MAX_BIND_MADE;)
 		c->tcp_bind0[i] = 0;
 	for (i = 0; i < HR_NR_DESTS && bind_made(c) > MAX_BIND_MADE; i++)
@@ -206,7 +220,8 @@ static void describe(uint64_t seed, const struct hr_case *c)
 	int i;
 
 	hr_random_desc[0] = 0;
-	say("ports_left, seed %llu (ephtest --seed): tw_reuse %s, %s", (unsigned long long)seed,
+	say("ports_left, seed %llu (ephtest --seed): range %u-%u (%u ports), tw_reuse %s, %s",
+	    (unsigned long long)seed, RANGE_LO, RANGE_HI, RANGE_HI - RANGE_LO + 1,
 	    hr_random_tw_reuse, c->aged ? "aged" : "fresh");
 	if (hr_random_reserved[0])
 		say(", reserved %s", hr_random_reserved);
@@ -241,14 +256,18 @@ void hr_random_draw(uint64_t seed)
 {
 	struct hr_case *c = &hr_case_random;
 	uint64_t s = seed;
+	bool odd;
 
 	memset(c, 0, sizeof(*c));
 	hr_random_drawn = seed;
 	snprintf(hr_random_tw_reuse, sizeof(hr_random_tw_reuse), "%u", pick(&s, 3));
 	c->aged = strcmp(hr_random_tw_reuse, "0") || pick(&s, 2);
 	c->top_before = pick(&s, 2);
+	odd = !pick(&s, 4);
+	range_hi = RANGE_LO + 56 + 2 * pick(&s, 13) + odd - 1; /* 56..80 ports, or 57..81 */
+	scenario_set_random_range(range_hi);
 	draw_reserved(&s);
-	draw_tcp(&s, c);
+	draw_tcp(&s, c, odd);
 	make_countable(&s, c);
 	draw_udp(&s, c);
 	describe(seed, c);

@@ -11,7 +11,8 @@
 #include "ephtest.h"
 
 /* Every scenario runs in a fresh network namespace; filter defaults to -p PID. */
-const struct scenario scenarios[] = {
+/* not const: headroom-random's range is drawn at the start (scenario_set_random_range()) */
+struct scenario scenarios[] = {
 	{
 		.name = "v4-connect",
 		.core = true,
@@ -336,7 +337,7 @@ const struct scenario scenarios[] = {
 		.kind = SCN_HEADROOM,
 		.needs_v6 = true,
 		.range_lo = HR_RANDOM_LO,
-		.range_hi = HR_RANDOM_HI,
+		.range_hi = HR_RANDOM_LO + 63, /* until drawn: scenario_set_random_range() */
 		.reserved = hr_random_reserved,
 		.tw_reuse = hr_random_tw_reuse,
 		.hr = &hr_case_random,
@@ -532,6 +533,15 @@ const struct scenario scenarios[] = {
 };
 
 const size_t nr_scenarios = sizeof(scenarios) / sizeof(scenarios[0]);
+
+void scenario_set_random_range(unsigned int hi)
+{
+	size_t i;
+
+	for (i = 0; i < nr_scenarios; i++)
+		if (scenarios[i].hr == &hr_case_random)
+			scenarios[i].range_hi = hi;
+}
 
 const struct scenario *scenario_find(const char *name)
 {

@@ -3,12 +3,13 @@
 # make test's VM matrix, and README's table from it.
 #
 # Usage: tests/vm/matrix.sh run
-#            the x86_64 cells ($EPH_VM_CELLS, run.sh --cell, $EPH_VM_JOBS (3) at a time), then
-#            the arm64 cells ($EPH_VM_CELLS_ARM64, run.sh --arch arm64 --cell, cross-built
-#            beforehand by make; $EPH_VM_JOBS_ARM64 (2) at a time). One after the other: run
-#            beside each other (4 guests on 2 cores) the x86 fentry cells' occupancy-live took
-#            its snapshot before ephtrace had read the last TIME_WAIT moves. Fails if either
-#            failed.
+#            the x86_64 cells ($EPH_VM_CELLS, run.sh --cell, $EPH_VM_JOBS (4) at a time: a
+#            guest keeps a host core busy about half of its time, measured), then the arm64
+#            cells ($EPH_VM_CELLS_ARM64, run.sh --arch arm64 --cell, cross-built beforehand by
+#            make; $EPH_VM_JOBS_ARM64 (3) at a time). One after the other: with 8 guests on 2
+#            cores (arm64 cells beside x86 ones) occupancy-live's snapshot came before ephtrace
+#            had read the last TIME_WAIT moves (arm64 6.12, 2026-12-04; before, with 4). Fails if
+#            either failed.
 #        tests/vm/matrix.sh table
 #            the Markdown table of the last runs' cells ($OUTPUT/vm/matrix.tsv and
 #            $OUTPUT/arm64/vm/matrix.tsv), for README
@@ -30,12 +31,12 @@ run()
 	local rc_x rc_a
 
 	# shellcheck disable=SC2086,SC2046 # lists of cells, words
-	EPH_VM_JOBS=${EPH_VM_JOBS:-3} OUTPUT=$OUTPUT tests/vm/run.sh \
+	EPH_VM_JOBS=${EPH_VM_JOBS:-4} OUTPUT=$OUTPUT tests/vm/run.sh \
 		$(printf -- '--cell %s ' ${EPH_VM_CELLS:-})
 	rc_x=$?
 	echo "==== arm64 ===="
 	# shellcheck disable=SC2086,SC2046
-	OUTPUT=$OUTPUT/arm64 tests/vm/run.sh --arch arm64 -j "${EPH_VM_JOBS_ARM64:-2}" \
+	OUTPUT=$OUTPUT/arm64 tests/vm/run.sh --arch arm64 -j "${EPH_VM_JOBS_ARM64:-3}" \
 		$(printf -- '--cell %s ' ${EPH_VM_CELLS_ARM64:-})
 	rc_a=$?
 	echo "==== what each kernel gave its backend (make check-kernels) ===="
@@ -63,8 +64,8 @@ table()
 		what = $6 " " $7 "/" $8 ($9 > 0 ? " (" $9 " SKIP)" : "")
 		if ($4 ~ /refused/) what = $6 ": refused, as it must be"
 		if (set == "core") what = "core: " what
-		if (set == "perfbuf") what = "core, perf buffer forced: " what
-		if (set == "nested") what = "core, the twins doing the work: " what
+		if (set == "perfbuf") what = "perf buffer forced: " what
+		if (set == "nested") what = "the twins doing the work: " what
 		add(row, col, what " " int($10 + 0.5) " s")
 	}
 	END {

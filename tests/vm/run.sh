@@ -22,8 +22,9 @@
 #                        backends: fentry, kprobe, tracepoint, cgroup, auto)
 #   --cell SPEC          instead of --kernel x --backend, the cells named: KERNEL:BACKEND[:SET]
 #                        (repeat or comma list), SET full (every scenario, the default), core
-#                        (ephtest --core), perfbuf (--core with the perf buffer forced) or nested
-#                        (--core with the *_nested twins doing the work: ephtest --nested); logs
+#                        (ephtest --core), perfbuf (every scenario with the perf buffer forced) or
+#                        nested (every scenario, the *_nested twins doing the work: ephtest
+#                        --nested); logs
 #                        in <kernel>-<backend>[-<set>]/; the result is a list, not a grid
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
@@ -225,8 +226,8 @@ cell_args64()
 
 	case "$1" in
 	core) a+=(--core) ;;
-	perfbuf) a+=(--core --perfbuf) ;;
-	nested) a+=(--core --nested) ;;
+	perfbuf) a+=(--perfbuf) ;;
+	nested) a+=(--nested) ;;
 	esac
 	[ ${#a[@]} -gt 0 ] && printf '%s\n' "${a[@]}" | base64 -w0
 }
