@@ -170,7 +170,7 @@ static void test_json_fields(void **state)
 	(void)state;
 	/* a namespace row, the pod's process, the docker process and the host's */
 	assert_non_null(
-		strstr(s, "\"bound_only_listed\":true,\"container_id\":\"" ID_A "\","
+		strstr(s, "\"bound_only_listed\":true,\"resync_released\":0,\"container_id\":\"" ID_A "\","
 			  "\"container_runtime\":\"containerd\",\"pod\":\"cart-7d9f8b6c5-x2k4q\","
 			  "\"pod_namespace\":\"shop\",\"pod_uid\":\"" UID1 "\","
 			  "\"container\":\"cart\"}"));

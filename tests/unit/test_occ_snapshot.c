@@ -413,6 +413,33 @@ static void test_bound_unlisted(void **state)
 	eph_occ__free(occ);
 }
 
+/* What a reconciliation found gone is counted in all and in its netns's row (top's JSON). */
+static void test_resync_released_per_netns(void **state)
+{
+	struct eph_occ *occ = new_occ(0);
+	struct strbuf sb = STRBUF_INIT;
+	struct eph_occ_sock s[3];
+
+	(void)state;
+	set_test_range(occ, NS1);
+	set_test_range(occ, NS2);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 42, 1);
+	s[1] = tcp4(NS2, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 43, 2);
+	s[2] = tcp4(NS2, TCP_ESTABLISHED, "127.0.0.1", 40002, "127.0.0.1", 5000, 43, 3);
+	assert_int_equal(eph_occ__seed(occ, s, 3, 10 * SEC), 0);
+	/* NS2's two gone unseen: the next snapshot lacks them */
+	assert_int_equal(eph_occ__reconcile(occ, s, 1, 11 * SEC), 2);
+	assert_int_equal(eph_occ__reconcile(occ, s, 1, 12 * SEC), 0);
+	assert_int_equal(eph_occ__resync_released(occ), 2);
+	assert_int_equal(eph_occ__json(occ, &sb, 12 * SEC, 0, 0), 0);
+	assert_non_null(strstr(sb.buf, "{\"netns\":4026532001,"));
+	assert_non_null(strstr(strstr(sb.buf, "{\"netns\":4026532001,"), "\"resync_released\":0,"));
+	assert_non_null(strstr(strstr(sb.buf, "{\"netns\":4026532002,"), "\"resync_released\":2,"));
+	assert_non_null(strstr(sb.buf, "\"resyncs\":2,\"resync_released\":2}"));
+	sb_free(&sb);
+	eph_occ__free(occ);
+}
+
 /*
  * Events older than the first snapshot about sockets it already has under other keys (top's
  * start: attached, then sock_diag, then the events that waited): no second hold.
@@ -476,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_v4mapped_is_ipv4),
 		cmocka_unit_test(test_bind_before_connect),
 		cmocka_unit_test(test_bound_unlisted),
+		cmocka_unit_test(test_resync_released_per_netns),
 		cmocka_unit_test(test_events_before_snapshot),
 	};
 

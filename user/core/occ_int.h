@@ -191,6 +191,7 @@ struct ns {
 	uint8_t *rbits;	   /* bit p - low set: port p is reserved; NULL when none is */
 	struct eph_occ_tw_opts tw;
 	struct tally udp_eagain; /* UDP autobinds that failed with EAGAIN (occ_facts.c) */
+	uint64_t resync_released; /* holds of this netns that reconciliations found gone */
 	/* The container or pod whose processes use it (NULL: none seen); for a pod, the
 	 * container fields stay only while one container of the pod was seen in it. */
 	struct eph_container *owner;

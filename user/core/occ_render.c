@@ -38,6 +38,7 @@ static void json_ns(struct jsonw *w, const struct eph_occ *occ, const struct row
 	jsonw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
 	jsonw_u64(w, "bucket_unknown", r->assumed);
 	jsonw_bool(w, "bound_only_listed", !r->bound_unlisted);
+	jsonw_u64(w, "resync_released", ns->resync_released);
 	eph_container__json(w, ns->owner);
 	jsonw_raw(w, "}");
 }

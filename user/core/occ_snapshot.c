@@ -387,6 +387,7 @@ int eph_occ__seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t 
 int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		       uint64_t snap_ns)
 {
+	struct ns *ns;
 	uint32_t i;
 	int removed = 0, err;
 
@@ -409,6 +410,9 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 			continue;
 		if (unlisted_bound(occ, h))
 			continue;
+		ns = ns_find(occ, h->tuple.dest.netns);
+		if (ns)
+			ns->resync_released++;
 		hold_del(occ, i, true, snap_ns,
 			 h->since_ns ? (int64_t)(snap_ns - h->since_ns) : -1);
 		removed++;
