@@ -38,9 +38,9 @@
 #define FS_RATE 100
 #define FS_HOLD_S 6
 #define FS_RAMP_NS ((FS_HOLD_S + 2) * 1000000000LL)
-#define FS_SECONDS 60	 /* the steady load's length on the host */
+#define FS_SECONDS 40	 /* the steady load's length on the host (32 s after the ramp) */
 #define FS_SECONDS_VM 20 /* in the test VMs (TCG, one vCPU: every second is slow) */
-#define FS_VM_SAYS "20 s, 60 on a host"
+#define FS_VM_SAYS "20 s, 40 on a host"
 #define FS_HELD_LO 0.50 /* held ports, share of the range, once the ramp is over */
 #define FS_HELD_HI 0.70
 #define FS_MAX_OPEN 2048

@@ -311,8 +311,10 @@ static void test_bounded(void **state)
 	eph_summary__set_held(s, pid + 3, 9);
 	sb_reset(&sb);
 	assert_int_equal(eph_summary__json(s, &sb, 0, "fentry"), 0);
-	for (rows = 0, p = strstr(sb.buf, "{\"pid\":"); p; p = strstr(p + 1, "{\"pid\":"))
-		rows++;
+	/* strchr(), not strstr() from each row on: ASan's strstr() reads the whole rest of the
+	 * 65536 rows at each call (35 s of make test's unit part) */
+	for (rows = 0, p = strchr(sb.buf, '{'); p; p = strchr(p + 1, '{'))
+		rows += !strncmp(p, "{\"pid\":", 7);
 	assert_int_equal(rows, EPH_SUMMARY_MAX_PROCS);
 	assert_null(strstr(sb.buf, "late"));
 	assert_null(strstr(sb.buf, "\"held\":9"));
