@@ -26,10 +26,10 @@
  * - top from before the state or after it.
  * Bind-made ports (bind(0) holders, bind-before-connect, listeners, fixed ports) are at most 24
  * and connections to one destination at most 20, so that the state itself always finds ports in
- * the range (at least 56 ports, less at most 9 reserved and an odd range's two ends). A state whose counts have no order where none changes
- * another (hr_countable(): ::1 connections, recyclable TIME_WAIT and a TCP bind scope on 127.0.0.1
- * or 0.0.0.0; IPv4 connections, recyclable TIME_WAIT on ::1 and a TCP bind scope on ::1) loses
- * bind scopes until it has one.
+ * the range (at least 56 ports, less at most 9 reserved and an odd range's two ends). A state
+ * whose counts have no order where none changes another (hr_countable(): ::1 connections,
+ * recyclable TIME_WAIT and a TCP bind scope on 127.0.0.1 or 0.0.0.0; IPv4 connections,
+ * recyclable TIME_WAIT on ::1 and a TCP bind scope on ::1) loses bind scopes until it has one.
  */
 #include <stdarg.h>
 #include <stdio.h>
