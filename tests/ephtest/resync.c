@@ -12,9 +12,9 @@
  * nothing changes for RQ_QUIET_NS while top reconciles every second: the reconciliations must
  * happen (resyncs grows) and release nothing of its namespace (its netns row's resync_released
  * stays 0 in every snapshot: nothing was released, no TIME_WAIT ended, nothing dropped; top
- * reconciles every namespace of the host, where other sockets come and go). In the last snapshot every
- * destination and bind scope must hold what the workload made (kernels before 6.8 list no
- * TCP socket only bound: those made before top are not expected there).
+ * reconciles every namespace of the host, where other sockets come and go). In the last
+ * snapshot every destination and bind scope must hold what the workload made (kernels before 6.8
+ * list no TCP socket only bound: those made before top are not expected there).
  */
 #include <errno.h>
 #include <json-c/json.h>
