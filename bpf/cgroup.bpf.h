@@ -276,7 +276,7 @@ int cg_sockops(struct bpf_sock_ops *ctx)
 	if (ctx->op == BPF_SOCK_OPS_STATE_CB) {
 		CG_HOOKS_ONLY();
 		if (ctx->args[1] == BPF_TCP_CLOSE)
-			on_tcp_closed(ctx, sk_of(ctx->sk), ctx->args[0]);
+			on_tcp_closed(ctx, sk_of(ctx->sk), ctx->args[0], 0);
 	} else if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
 						       BPF_SOCK_OPS_STATE_CB_FLAG);
@@ -307,7 +307,7 @@ static __always_inline void cg_state_change(void *ctx, const struct sock *sk, in
 	if (newstate == TCP_CLOSE) {
 		if (sk_proto(sk) != IPPROTO_TCP)
 			return;
-		on_tcp_closed(ctx, sk, oldstate);
+		on_tcp_closed(ctx, sk, oldstate, 0);
 		if (oldstate == TCP_SYN_SENT)
 			on_cg_set_state(ctx, sk, oldstate, newstate);
 	} else if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT &&

@@ -84,6 +84,9 @@ const volatile __u8 perfbuf = 0;
 /* The first programs of the pairs idle and their *_nested twins do the work (tests of the
  * twins: EPH_TEST_NESTED=1; nest.bpf.h). */
 const volatile __u8 nested_only = 0;
+/* EPH_STANDIN_*: the fentry/kprobe hook groups the tracepoint programs stand in for (the
+ * plan's hooks that attach in neither style); read only when backend is fentry or kprobe. */
+const volatile __u32 standin = 0;
 /* Perf path: records the perf buffer refused as full (-ENOSPC), already in EPH_CNT_DROPPED;
  * read by the loader to tell the kernel's lost-sample reports of them from others. */
 __u64 perf_full = 0;

@@ -347,15 +347,17 @@ static __always_inline void on_time_wait(void *ctx, const struct sock *sk, const
  * A TCP socket moves to CLOSE (tcp_set_state(): sock_ops' BPF_SOCK_OPS_STATE_CB before the
  * port goes back, inet_sock_set_state after). From FIN_WAIT1/2 or CLOSING, unless aborted,
  * its port passes to a TIME_WAIT socket; otherwise it goes back to the pool, unless bind()
- * named it (SOCK_BINDPORT_LOCK: kept until the socket is destroyed, tcp_destroy_sock).
+ * named it (SOCK_BINDPORT_LOCK: kept until the socket is destroyed, tcp_destroy_sock). style:
+ * ev_reserve_at()'s.
  */
-static __always_inline void on_tcp_closed(void *ctx, const struct sock *sk, int oldstate)
+static __always_inline void on_tcp_closed(void *ctx, const struct sock *sk, int oldstate,
+					  __u8 style)
 {
 	if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
 	    !tcp_close_aborted(sk))
-		on_time_wait(ctx, sk, NULL, 0);
+		on_time_wait(ctx, sk, NULL, style);
 	else if (!(sk_userlocks(sk) & SOCK_BINDPORT_LOCK))
-		on_release(ctx, sk, IPPROTO_TCP, 0, 0);
+		on_release(ctx, sk, IPPROTO_TCP, 0, style);
 }
 
 /* --- assignment and failure ---------------------------------------------------------------- */

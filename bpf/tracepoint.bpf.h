@@ -9,6 +9,28 @@
 
 /* --- tracepoints (the tracepoint backend; the cgroup backend's raw tracepoints) ------------- */
 
+/*
+ * In a fentry/kprobe plan (--backend auto) these programs stand in for the groups of hooks that
+ * attach in neither style (the .rodata standin, EPH_STANDIN_*): they do those groups' work only,
+ * and their records say "tracepoint". In the tracepoint and cgroup backends they do all the work
+ * they are loaded for, in the backend's name.
+ */
+static __always_inline bool kfunc_plan(void)
+{
+	return backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE;
+}
+
+static __always_inline bool tp_does(__u32 group)
+{
+	return !kfunc_plan() || (standin & group);
+}
+
+/* ev_reserve_at()'s style for these programs' records */
+static __always_inline __u8 tp_style(void)
+{
+	return kfunc_plan() ? EPH_BACKEND_TRACEPOINT : 0;
+}
+
 /* The socket of an open file, or NULL when it is not a socket. */
 static __always_inline struct sock *sock_of_file(const struct file *f)
 {
@@ -50,7 +72,7 @@ static __always_inline void udp_file_closing(void *ctx, const struct file *f)
 	struct sock *sk = sock_of_file(f);
 
 	if (sk && sk_proto(sk) == IPPROTO_UDP && file_last_ref(f))
-		on_release(ctx, sk, IPPROTO_UDP, 0, 0);
+		on_release(ctx, sk, IPPROTO_UDP, 0, tp_style());
 }
 
 /* sendto()/sendmsg() flags: MSG_FASTOPEN on a TCP socket with no port connects in the call
@@ -80,6 +102,11 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 		return 0;
 	if (op == EPH_OP_CONNECT && proto == IPPROTO_UDP && c.had_port)
 		return 0;
+	/* a fentry/kprobe plan: the groups stood in for only */
+	if (!tp_does(proto == IPPROTO_UDP ? EPH_STANDIN_UDP_PORT :
+		     op == EPH_OP_CONNECT ? EPH_STANDIN_TCP_CONNECT :
+					    EPH_STANDIN_TCP_BIND))
+		return 0;
 	/* --exact-errors with the cgroup backend: its hooks follow TCP connect() */
 	if (op == EPH_OP_CONNECT && proto == IPPROTO_TCP && backend == EPH_BACKEND_CGROUP)
 		return 0;
@@ -105,7 +132,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 static __always_inline int on_sys_exit(void *ctx, long ret)
 {
 	struct call_ctx *c = call_get(SLOT_SYSCALL);
-	struct outcome o = {};
+	struct outcome o = { .style = tp_style() };
 	struct sock *sk;
 	__u16 port;
 
@@ -139,7 +166,7 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 				if (c->ts_syn && port)
 					emit_bound_connect(ctx, sk, o.flags,
 							   ret && ret != -EINPROGRESS ? c : NULL,
-							   false, 0);
+							   false, tp_style());
 			} else {
 				/* SYN_SENT reached in the call, left elsewhere (the SYN timer,
 				 * a shutdown() by another thread): a search that failed says
@@ -154,7 +181,7 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 					o.sport = port ? port : c->closed_port;
 					emit(ctx, sk, &o, port ? NULL : c);
 					if (!port)
-						on_release(ctx, sk, IPPROTO_TCP, 0, 0);
+						on_release(ctx, sk, IPPROTO_TCP, 0, tp_style());
 				}
 			}
 		} else if (!c->had_port) {
@@ -247,8 +274,10 @@ static __always_inline void set_state(void *ctx, const struct sock *sk, int olds
 		return;
 	if (sk_proto(sk) != IPPROTO_TCP)
 		return;
-	if (newstate == TCP_CLOSE)
-		on_tcp_closed(ctx, sk, oldstate);
+	if (newstate == TCP_CLOSE && tp_does(EPH_STANDIN_TCP_RELEASE))
+		on_tcp_closed(ctx, sk, oldstate, tp_style());
+	if (!tp_does(EPH_STANDIN_TCP_CONNECT))
+		return;
 	/* Only these two changes matter to a connect() in progress: skip the lookup otherwise */
 	if (!(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) &&
 	    !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE))
@@ -295,7 +324,7 @@ RAW_TP_TWINS(inet_sock_set_state, tp_set_state, NEST_SET_STATE,
 	     const struct sock *sk, int oldstate, int newstate)
 /* tp_destroy_sock, tp_destroy_sock_nested */
 RAW_TP_TWINS(tcp_destroy_sock, tp_destroy_sock, NEST_DESTROY_SOCK, (__u64)(unsigned long)sk,
-	     on_release(ctx, sk, IPPROTO_TCP, 0, 0), struct sock *sk)
+	     on_release(ctx, sk, IPPROTO_TCP, 0, tp_style()), struct sock *sk)
 
 /*
  * A process that exits closes its files without close(), and close_range() closes many: walk

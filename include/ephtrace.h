@@ -35,8 +35,9 @@
  * 5: EPH_F_TW on releases only; a TIME_WAIT move whose end will not be seen says so with
  *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW);
  * 6: EPH_CNT_WALK_CUT 14, the .rodata "without" (EPH_WITHOUT_*);
- * 7: EPH_CNT_NESTED_RUNS 15, the .rodata "nested_only" */
-#define EPH_ABI_VERSION 7
+ * 7: EPH_CNT_NESTED_RUNS 15, the .rodata "nested_only";
+ * 8: the .rodata "standin" (EPH_STANDIN_*) */
+#define EPH_ABI_VERSION 8
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -180,6 +181,18 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
 #define EPH_WITHOUT_LOOP (1u << 0)	   /* bpf_loop (5.17): the loader takes the *_bounded
 					    * programs (never read by them) */
 #define EPH_WITHOUT_TASK_PT_REGS (1u << 1) /* bpf_task_pt_regs (5.15): no sendto() destination */
+
+/*
+ * The .rodata "standin" of a fentry/kprobe plan: the groups of hooks that attach in neither
+ * style here, whose work the tracepoint backend's programs do instead (--backend auto;
+ * user/core/hookplan.h). A group falls back whole: its hooks share one call's bookkeeping.
+ */
+#define EPH_STANDIN_TCP_CONNECT (1u << 0) /* inet_hash_connect, inet6_hash_connect */
+#define EPH_STANDIN_TCP_BIND (1u << 1)	  /* inet_csk_get_port */
+#define EPH_STANDIN_UDP_PORT (1u << 2)	  /* udp_lib_get_port, inet_autobind, inet_dgram_connect */
+#define EPH_STANDIN_TCP_RELEASE (1u << 3) /* inet_put_port, inet_twsk_hashdance[_schedule],
+					   * inet_twsk_bind_unhash */
+#define EPH_STANDIN_UDP_RELEASE (1u << 4) /* udp_lib_unhash */
 
 /*
  * In-kernel counters by outcome, map "stats": key -> __u64 (atomic adds). Counted for every

@@ -20,6 +20,8 @@
 #include "ephtest.h"
 
 #define SHOW_MAX 4000 /* characters of a line shown under a problem */
+/* the bytes of ephtrace's stderr shown after a failure, at most (its end) */
+#define DRV_STDERR_SHOWN 16384
 
 void drv_reason(struct drv *d, enum verdict v, const char *fmt, ...)
 {
@@ -338,8 +340,13 @@ enum verdict drv_finish(struct drv *d, int64_t t0_ms)
 		printf("%s", buf_str(&d->report));
 	if (d->verdict == FAIL && d->done.len)
 		printf("  what the run saw: %s\n", buf_str(&d->done));
-	if (d->t_started && (d->op->verbose || d->verdict == FAIL) && d->t.err.len)
-		printf("  ephtrace stderr:\n%s", buf_str(&d->t.err));
+	/* its end only, when long (-v's libbpf messages: a VM's serial console is slow) */
+	if (d->t_started && (d->op->verbose || d->verdict == FAIL) && d->t.err.len) {
+		size_t cut = d->t.err.len > DRV_STDERR_SHOWN ? d->t.err.len - DRV_STDERR_SHOWN : 0;
+
+		printf("  ephtrace stderr%s:\n%s", cut ? " (its end)" : "",
+		       buf_str(&d->t.err) + cut);
+	}
 	if (d->verdict == PASS) {
 		snprintf(d->reason, sizeof(d->reason), "%s", buf_str(&d->done));
 	} else if (d->problems > 1) {

@@ -233,10 +233,19 @@ const char *verdict_name(enum verdict v);
 
 struct occ_opts;
 
+/* ephtest --stand-in FN[,FN...]: those hooked functions are unattachable in both styles in every
+ * ephtrace run (EPH_TEST_UNATTACHABLE), so that the tracepoint stand-ins of their groups do their
+ * work (user/core/hookplan.h); records may then say "tracepoint". NULL otherwise. */
+extern const char *stand_in;
+/* Whether fn is in that list: "inet_put_port" (the TCP releases: TIME_WAIT ends unseen),
+ * "inet_hash_connect" (the TCP connects: their searches untimed), ... */
+bool stand_in_has(const char *fn);
+
 /* Backends that see no TIME_WAIT socket end (state changes only): top corrects at a resync. */
 static inline bool backend_infers_tw(const char *backend)
 {
-	return !strcmp(backend, "tracepoint") || !strcmp(backend, "cgroup");
+	return !strcmp(backend, "tracepoint") || !strcmp(backend, "cgroup") ||
+	       stand_in_has("inet_put_port");
 }
 
 /* ephtest --exact-errors: "--exact-errors", added after "--backend B" to every ephtrace run

@@ -65,13 +65,15 @@ static int64_t lc_outside(int64_t from, int64_t to, int64_t t)
 
 /*
  * What a backend reports late by design (README, the backend matrices): up to the port's
- * release. The tracepoint backend: a connect() that took its port and blocked in SYN_SENT, when
- * it returns (its release comes then). The cgroup backend: a TCP_FASTOPEN_CONNECT connect()'s
+ * release. The tracepoint backend (and its stand-in for the TCP connects: ephtest --stand-in): a
+ * connect() that took its port and blocked in SYN_SENT, when it returns (its release comes
+ * then). The cgroup backend: a TCP_FASTOPEN_CONNECT connect()'s
  * port, at tcp_connect() (the first write) or at the close before it.
  */
 static bool lc_late_ok(const struct lc_run *lr, const struct lc_port *p)
 {
-	return (p->await_step && !strcmp(lr->d.backend, "tracepoint")) ||
+	return (p->await_step &&
+		(!strcmp(lr->d.backend, "tracepoint") || stand_in_has("inet_hash_connect"))) ||
 	       (p->deferred && !strcmp(lr->d.backend, "cgroup"));
 }
 

@@ -25,6 +25,9 @@ void usage(FILE *f)
 		"                         buffer (EPH_TEST_PERFBUF=1 in its environment)\n"
 		"  --nested               the *_nested twin programs do the work of the hooks that\n"
 		"                         have them (EPH_TEST_NESTED=1 in its environment)\n"
+		"  --stand-in FN[,FN...]  these hooked functions unattachable in both fentry and\n"
+		"                         kprobe (EPH_TEST_UNATTACHABLE): with --backend auto, the\n"
+		"                         tracepoint stand-ins of their groups do their work\n"
 		"  --then-exact           then run again, with --exact-errors, the scenarios the\n"
 		"                         cgroup backend skipped for want of it\n"
 		"  --scenario NAME        run only NAME (repeatable; default: all, see --list)\n"
@@ -41,6 +44,42 @@ void usage(FILE *f)
 		"  ephtest --scenario v4-connect --scenario bind0 --verbose\n");
 }
 
+const char *stand_in;
+
+bool stand_in_has(const char *fn)
+{
+	const char *p = stand_in;
+	size_t n = strlen(fn);
+
+	for (; p && (p = strstr(p, fn)); p += n)
+		if ((p == stand_in || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return true;
+	return false;
+}
+
+/* --stand-in: every ephtrace started inherits EPH_TEST_UNATTACHABLE (user/node/attach.c) */
+static int set_stand_in(const char *list)
+{
+	char env[1024];
+	const char *fn, *end;
+	size_t n = 0;
+
+	for (fn = list; *fn; fn = *end ? end + 1 : end) {
+		end = strchrnul(fn, ',');
+		if (end == fn || n >= sizeof(env))
+			break;
+		n += snprintf(env + n, sizeof(env) - n, "%sfentry/%.*s,kprobe/%.*s", n ? "," : "",
+			      (int)(end - fn), fn, (int)(end - fn), fn);
+	}
+	if (*fn || !n || n >= sizeof(env)) {
+		fprintf(stderr, "ephtest: bad --stand-in '%s'\n", list);
+		return -EINVAL;
+	}
+	setenv("EPH_TEST_UNATTACHABLE", env, 1);
+	stand_in = list;
+	return 0;
+}
+
 int parse_opts(int argc, char **argv, struct opts *op)
 {
 	static const struct option longopts[] = {
@@ -50,6 +89,7 @@ int parse_opts(int argc, char **argv, struct opts *op)
 		{ "exact-errors", no_argument, NULL, 'E' },
 		{ "perfbuf", no_argument, NULL, 'P' },
 		{ "nested", no_argument, NULL, 'N' },
+		{ "stand-in", required_argument, NULL, 'I' },
 		{ "then-exact", no_argument, NULL, 'T' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "core", no_argument, NULL, 'C' },
@@ -88,6 +128,10 @@ int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'N': /* likewise (user/node/loader.c, bpf/nest.bpf.h) */
 			setenv("EPH_TEST_NESTED", "1", 1);
+			break;
+		case 'I':
+			if (set_stand_in(optarg))
+				return -EINVAL;
 			break;
 		case 's':
 			if (!scenario_find(optarg)) {

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Host integration tests, on this machine's own kernel, as root:
 #   1. ephtest: every scenario with --backend tracepoint and --backend cgroup (the backends this
-#      host's kernel allows; cgroup also with --exact-errors), comparing ephtrace's JSON with
-#      what the kernel returned to the workload;
+#      host's kernel allows), comparing ephtrace's JSON with what the kernel returned to the
+#      workload; cgroup then with --exact-errors: the scenarios it skipped or was partly blind
+#      in without it (--then-exact), and the core ones (--core: each attach path; the mode
+#      changes only where bind(), listen() and UDP are reported from);
 #   2. ephtest with --backend auto: it must choose cgroup here (EPH_HOST_AUTO_EXPECT);
 #   3. status.sh: ephtrace status against ss in a private namespace;
 #   4. metrics.sh: ephtrace serve checked by promtool, a strict OpenMetrics parser and a real
@@ -82,8 +84,9 @@ digest() {
 }
 
 step ephtest-tracepoint "$EPHTEST" --backend tracepoint --ephtrace ./ephtrace "$@"
-step ephtest-cgroup "$EPHTEST" --backend cgroup --ephtrace ./ephtrace "$@"
-step ephtest-cgroup-exact "$EPHTEST" --backend cgroup --exact-errors --ephtrace ./ephtrace "$@"
+step ephtest-cgroup "$EPHTEST" --backend cgroup --then-exact --ephtrace ./ephtrace "$@"
+step ephtest-cgroup-exact "$EPHTEST" --backend cgroup --exact-errors --core --ephtrace ./ephtrace \
+	"$@"
 step ephtest-auto "$EPHTEST" --backend auto --expect-backend "$AUTO_EXPECT" \
 	--ephtrace ./ephtrace --scenario v4-connect --scenario bind-connect
 step status ./tests/host/status.sh ./ephtrace

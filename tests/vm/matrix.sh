@@ -63,9 +63,10 @@ table()
 		col = backend; sub(/ \(refused\)/, "", col)
 		what = $6 " " $7 "/" $8 ($9 > 0 ? " (" $9 " SKIP)" : "")
 		if ($4 ~ /refused/) what = $6 ": refused, as it must be"
-		if (set == "core") what = "core: " what
-		if (set == "perfbuf") what = "perf buffer forced: " what
-		if (set == "nested") what = "the twins doing the work: " what
+		if (set ~ /(^|\+)core($|\+)/) what = "core: " what
+		if (set ~ /perfbuf/) what = "perf buffer forced: " what
+		if (set ~ /nested/) what = "the twins doing the work: " what
+		if (set ~ /standin/) what = "tracepoint stand-ins for 3 hook groups: " what
 		add(row, col, what " " int($10 + 0.5) " s")
 	}
 	END {
@@ -105,20 +106,21 @@ kernels()
 		}
 		return out
 	}
-	# "a fentry, b fentry, c kprobe" -> "fentry 9, kprobe 1 (c)"; left-out hooks named
+	# "a fentry, b fentry, c kprobe" -> "fentry 9, kprobe 1 (c)"; left-out hooks named; a
+	# the hooks of a tracepoint stand-in too
 	function hooks(s,    n, parts, i, w, fn, st, cnt, names, out, k, order) {
 		n = split(bare(s), parts, ", ")
-		split("fentry kprobe", order, " ")
+		split("fentry kprobe tracepoint", order, " ")
 		for (i = 1; i <= n; i++) {
 			sub(/^ +/, "", parts[i]); sub(/ +$/, "", parts[i])
 			fn = parts[i]; sub(/ .*/, "", fn)
 			st = parts[i]; sub(/^[^ ]+ /, "", st)
-			if (st != "fentry" && st != "kprobe") st = "left out"
+			if (st != "fentry" && st != "kprobe" && st != "tracepoint") st = "left out"
 			cnt[st]++
 			names[st] = names[st] (names[st] == "" ? "" : ", ") fn
 		}
 		out = ""
-		for (k = 1; k <= 2; k++)
+		for (k = 1; k <= 3; k++)
 			if (cnt[order[k]])
 				out = out (out == "" ? "" : ", ") order[k] " " cnt[order[k]] \
 				      (cnt[order[k]] < n - cnt["left out"] ? " (" names[order[k]] ")" : "")

@@ -22,10 +22,13 @@
 #                        backends: fentry, kprobe, tracepoint, cgroup, auto)
 #   --cell SPEC          instead of --kernel x --backend, the cells named: KERNEL:BACKEND[:SET]
 #                        (repeat or comma list), SET full (every scenario, the default), core
-#                        (ephtest --core), perfbuf (every scenario with the perf buffer forced) or
+#                        (ephtest --core), perfbuf (every scenario with the perf buffer forced),
 #                        nested (every scenario, the *_nested twins doing the work: ephtest
-#                        --nested); logs
-#                        in <kernel>-<backend>[-<set>]/; the result is a list, not a grid
+#                        --nested) or standin (every scenario, three hook groups unattachable
+#                        in both fentry and kprobe, their tracepoint stand-ins doing the work:
+#                        ephtest --stand-in $STANDIN_HOOKS; with auto), or several joined by +
+#                        (standin+core); logs in <kernel>-<backend>[-<set>]/; the result is a
+#                        list, not a grid
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
 #                        -j1, 113 s with -j2, 84 s with -j3, 76 s with -j6)
@@ -53,6 +56,9 @@ cd "$REPO" || exit 1
 . tests/counts.sh
 
 ALL_KERNELS="6.1 6.12" # the default list; any of $VM_KERNELS (lib.sh) can be named
+# The standin set's hooks: the TCP connects, the UDP ports and the TCP releases go to their
+# tracepoint stand-ins; the TCP binds and the UDP releases stay with fentry (or kprobe)
+STANDIN_HOOKS=inet_hash_connect,udp_lib_get_port,inet_put_port
 ALL_BACKENDS="fentry kprobe tracepoint cgroup auto"
 arch=x86_64
 timeout_s=${EPH_VM_TIMEOUT:-}
@@ -107,7 +113,9 @@ fi
 # --cell KERNEL:BACKEND[:SET]: the kernels and backends it names (checked below)
 for spec in "${cellspecs[@]}"; do
 	IFS=: read -r k b set <<<"$spec"
-	case "${set:-full}" in full | core | perfbuf | nested) ;; *) vm_err "bad set in --cell '$spec'"; exit 2 ;; esac
+	for s1 in ${set//+/ }; do
+		case "$s1" in full | core | perfbuf | nested | standin) ;; *) vm_err "bad set in --cell '$spec'"; exit 2 ;; esac
+	done
 	case " $kernels " in *" $k "*) ;; *) kernels="$kernels $k" ;; esac
 	case " $backends " in *" $b "*) ;; *) backends="$backends $b" ;; esac
 done
@@ -222,13 +230,16 @@ fi
 # The driver's arguments of a cell of set SET, base64-encoded for the kernel command line.
 cell_args64()
 {
-	local a=("${driver_args[@]}")
+	local a=("${driver_args[@]}") s
 
-	case "$1" in
-	core) a+=(--core) ;;
-	perfbuf) a+=(--perfbuf) ;;
-	nested) a+=(--nested) ;;
-	esac
+	for s in ${1//+/ }; do
+		case "$s" in
+		core) a+=(--core) ;;
+		perfbuf) a+=(--perfbuf) ;;
+		nested) a+=(--nested) ;;
+		standin) a+=(--stand-in "$STANDIN_HOOKS") ;;
+		esac
+	done
 	[ ${#a[@]} -gt 0 ] && printf '%s\n' "${a[@]}" | base64 -w0
 }
 

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "ephtrace.h"
+#include "event.h"
 #include "loader_int.h"
 #include "mounts.h"
 
@@ -25,11 +26,51 @@ static bool sec_is(const struct bpf_program *p, const char *prefix)
 	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
 }
 
+/*
+ * The hook groups (EPH_STANDIN_*) a tracepoint backend's program stands in for in a fentry/kprobe
+ * plan: the system calls that start each group's port searches, the state changes that start a
+ * connect() (SYN_SENT) and end TCP holds, the closes that end UDP ones (bpf/tracepoint.bpf.h).
+ */
+static unsigned int standin_groups(const struct bpf_program *p)
+{
+	static const struct {
+		const char *call; /* a system call, or a raw tracepoint's section */
+		unsigned int groups;
+	} tab[] = {
+		{ "connect", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
+		/* TCP Fast Open connects in a send */
+		{ "sendto", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
+		{ "sendmsg", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
+		{ "sendmmsg", EPH_STANDIN_UDP_PORT },
+		{ "bind", EPH_STANDIN_TCP_BIND | EPH_STANDIN_UDP_PORT },
+		{ "listen", EPH_STANDIN_TCP_BIND },
+		{ "raw_tp/inet_sock_set_state", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_TCP_RELEASE },
+		{ "raw_tp/tcp_destroy_sock", EPH_STANDIN_TCP_RELEASE },
+		{ "close", EPH_STANDIN_UDP_RELEASE },
+		{ "close_range", EPH_STANDIN_UDP_RELEASE },
+		{ "raw_tp/sched_process_exit", EPH_STANDIN_UDP_RELEASE },
+	};
+	const char *sec = bpf_program__section_name(p), *call = sec;
+	size_t i;
+
+	if (strncmp(bpf_program__name(p), "tp_", 3)) /* the cgroup backend's cg_set_state */
+		return 0;
+	if (sec_is(p, "tracepoint/syscalls/sys_enter_"))
+		call = sec + strlen("tracepoint/syscalls/sys_enter_");
+	else if (sec_is(p, "tracepoint/syscalls/sys_exit_"))
+		call = sec + strlen("tracepoint/syscalls/sys_exit_");
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (!strcmp(tab[i].call, call))
+			return tab[i].groups;
+	return 0;
+}
+
 /* Whether a program other than a fentry/kprobe hook's is one of the backend's. The cgroup
- * backend shares the raw tracepoints of the tracepoint backend but its process-exit walk (sock_release releases UDP ports), and
- * with --exact-errors the system call tracepoints but close() (same reason); with them, bind(),
- * listen() and UDP sends are theirs, not the hooks'. */
-static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
+ * backend shares the raw tracepoints of the tracepoint backend but its process-exit walk
+ * (sock_release releases UDP ports), and with --exact-errors the system call tracepoints but
+ * close() (same reason); with them, bind(), listen() and UDP sends are theirs, not the hooks'.
+ * A fentry/kprobe plan takes those of the groups it stands in for (standin). */
+static bool prog_wanted(const struct bpf_program *p, int backend, bool exact, unsigned int standin)
 {
 	/* fentry and kprobe: their calls' contexts go at a thread's exit (bpf/kfunc.bpf.h) */
 	if (!strcmp(bpf_program__name(p), "kf_thread_exit"))
@@ -42,6 +83,8 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact)
 		       (backend == EPH_BACKEND_CGROUP);
 	if (backend == EPH_BACKEND_TRACEPOINT)
 		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
+	if (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE)
+		return standin_groups(p) & standin;
 	if (backend != EPH_BACKEND_CGROUP)
 		return false;
 	if (sec_is(p, "raw_tp/"))
@@ -225,9 +268,9 @@ static int prog_pass(const struct bpf_program *p)
 }
 
 /*
- * Attach the selected programs of one pass. A fentry/fexit program
- * that fails, in a plan that mixes, moves its hook to kprobe (*fell counts them) and the
- * others go on; any other failure ends the attach.
+ * Attach the selected programs of one pass. A fentry/fexit or kprobe/kretprobe program that
+ * fails, in a plan that mixes, moves its hook on (to kprobe, to its group's tracepoint
+ * stand-in: *fell counts them) and the others go on; any other failure ends the attach.
  */
 static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, size_t whylen)
 {
@@ -319,7 +362,8 @@ static int attach_mounted(struct eph_loader *l, int backend, bool exact, struct 
 		if (err)
 			return err;
 	}
-	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact)) {
+	if (backend == EPH_BACKEND_TRACEPOINT || (backend == EPH_BACKEND_CGROUP && exact) ||
+	    eph_hookplan_standin(&l->plan)) {
 		err = eph_tracefs_mount(mnt);
 		if (err) {
 			snprintf(why, whylen,
@@ -413,7 +457,9 @@ void eph_degraded(const struct eph_loader *l, int backend, char *buf, size_t len
 	int n = 0;
 
 	buf[0] = '\0';
-	if ((l->without & EPH_WITHOUT_LOOP) && backend == EPH_BACKEND_TRACEPOINT)
+	if ((l->without & EPH_WITHOUT_LOOP) &&
+	    (backend == EPH_BACKEND_TRACEPOINT ||
+	     (eph_hookplan_standin(&l->plan) & EPH_STANDIN_UDP_RELEASE)))
 		n += snprintf(
 			buf + n, len - n,
 			"without bpf_loop() (5.17): the descriptor walks of process exits and "
@@ -443,6 +489,7 @@ static bool has_bounded_twin(const struct bpf_object *obj, const struct bpf_prog
 
 void eph_select_programs(struct eph_loader *l, int backend, bool exact)
 {
+	unsigned int standin = eph_hookplan_standin(&l->plan);
 	struct bpf_program *p;
 	bool twin;
 
@@ -450,7 +497,7 @@ void eph_select_programs(struct eph_loader *l, int backend, bool exact)
 	{
 		const char *sec = bpf_program__section_name(p), *fn;
 		bool want = eph_hook_section(sec, &fn) ? eph_hookplan_wants(&l->plan, sec) :
-							 prog_wanted(p, backend, exact);
+							 prog_wanted(p, backend, exact, standin);
 
 		if (want && has_bounded_twin(l->obj, p, &twin))
 			want = twin == !!(l->without & EPH_WITHOUT_LOOP);
@@ -470,9 +517,11 @@ int eph_attach(struct eph_loader *l, int backend, bool exact, bool *retry, char 
 	eph_destroy_links(l); /* a failed attach leaves nothing attached */
 	if (err)
 		return err;
-	if (!eph_hookplan_count(&l->plan, EPH_BACKEND_FENTRY)) {
-		/* fentry attaches nowhere here (arm64 6.1: ENOTSUPP): the kprobe backend's */
-		snprintf(why, whylen, "no fentry program could attach (%s)", l->plan.hooks[0].why);
+	if (!eph_hookplan_count(&l->plan, l->plan.style)) {
+		/* fentry attaches nowhere here (arm64 6.1: ENOTSUPP): the kprobe backend's; kprobe
+		 * nowhere (no CONFIG_KPROBES): a tracepoint plan is the next backends' */
+		snprintf(why, whylen, "no %s program could attach (%s)",
+			 eph_backend_name(l->plan.style), l->plan.hooks[0].why);
 		return -ENOENT;
 	}
 	*retry = true;

@@ -153,13 +153,12 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		goto out_destroy;
 	}
 	if (first) {
-		err = eph_plan_hooks(
-			l, backend, o->backend == EPH_BACKEND_AUTO && backend == EPH_BACKEND_FENTRY,
-			kbtf, why, whylen);
+		err = eph_plan_hooks(l, backend, o->backend == EPH_BACKEND_AUTO, kbtf, why, whylen);
 		if (err)
 			goto out_destroy;
 	}
 	l->skel->rodata->backend = backend;
+	l->skel->rodata->standin = eph_hookplan_standin(&l->plan);
 	l->skel->rodata->no_events = o->no_events;
 	l->skel->rodata->exact_errors = o->exact_errors;
 	err = eph_test_without(&l->skel->rodata->without, why, whylen);
@@ -197,7 +196,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		snprintf(why, whylen, "%s", msg);
 		*retry = p && !style_refused(err) &&
 			 !eph_hookplan_fall_back(&l->plan, bpf_program__section_name(p), msg) &&
-			 eph_hookplan_count(&l->plan, EPH_BACKEND_FENTRY);
+			 eph_hookplan_count(&l->plan, l->plan.style);
 		goto out_destroy;
 	}
 	t[2] = stage_ms(); /* the mounts, if needed, count in the attach */
@@ -222,7 +221,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
 {
 	double t[3] = { stage_ms() };
-	char plan[1024], *line, *next;
+	char plan[4096], *line, *next;
 	bool retry;
 	int tries = 0, err;
 
@@ -235,8 +234,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	if (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE) {
 		l->backend = eph_hookplan_backend(&l->plan);
 		/* mixed: said always, each event's "backend" tells its hook's style */
-		if (o->verbose || (backend == EPH_BACKEND_FENTRY &&
-				   eph_hookplan_count(&l->plan, EPH_BACKEND_KPROBE))) {
+		if (o->verbose || eph_hookplan_mixed(&l->plan)) {
 			eph_hookplan_describe(&l->plan, plan, sizeof(plan));
 			eph_note("hooks: %s", plan);
 		}
