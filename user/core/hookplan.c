@@ -124,7 +124,13 @@ void eph_hookplan_leave_out(struct eph_hookplan *p, const char *fn, const char *
 	snprintf(h->why, sizeof(h->why), "%s", why);
 }
 
-static const char *style_name(int style);
+static const char *style_name(int style)
+{
+	if (style != EPH_BACKEND_FENTRY && style != EPH_BACKEND_KPROBE &&
+	    style != EPH_BACKEND_TRACEPOINT)
+		return "left out";
+	return eph_backend_name(style);
+}
 
 /* Add "; what" to a hook's reasons (or start them). */
 static void add_why(struct eph_hook *h, const char *what)
@@ -210,14 +216,6 @@ int eph_hookplan_backend(const struct eph_hookplan *p)
 	if (eph_hookplan_count(p, EPH_BACKEND_KPROBE))
 		return EPH_BACKEND_KPROBE;
 	return EPH_BACKEND_TRACEPOINT;
-}
-
-static const char *style_name(int style)
-{
-	if (style != EPH_BACKEND_FENTRY && style != EPH_BACKEND_KPROBE &&
-	    style != EPH_BACKEND_TRACEPOINT)
-		return "left out";
-	return eph_backend_name(style);
 }
 
 size_t eph_hookplan_describe(const struct eph_hookplan *p, char *buf, size_t len)

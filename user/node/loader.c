@@ -125,8 +125,8 @@ static bool style_refused(int err)
 
 /*
  * One open -> configure -> load -> attach of `backend`. first: plan the hooks (l->plan; later
- * tries keep it). *retry: a hook fell back from fentry to kprobe (its program did not load or
- * attach), try again.
+ * tries keep it). *retry: a hook fell back, from fentry to kprobe or from kprobe to its group's
+ * tracepoint stand-in (its program did not load or attach): try again.
  */
 static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
 		    const struct btf *kbtf, bool first, double *t, bool *retry, char *why,
@@ -214,8 +214,9 @@ out_destroy:
 
 /*
  * btf_ms: how long reading the kernel's BTF took, for -v's account of the start-up. With
- * --backend auto, fentry mixes: a hook whose fentry program does not load or attach is tried
- * again with kprobe alone, at most once per hook.
+ * --backend auto, fentry and kprobe mix: a hook whose fentry program does not load or attach is
+ * tried again with kprobe alone, one whose kprobe does not either with its group's tracepoint
+ * stand-in (user/core/hookplan.h): at most twice per hook.
  */
 static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, int backend,
 		       const struct btf *kbtf, double btf_ms, char *why, size_t whylen)
@@ -227,7 +228,7 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 
 	do
 		err = try_once(l, o, backend, kbtf, !tries, t, &retry, why, whylen);
-	while (err && retry && ++tries <= EPH_MAX_HOOKS);
+	while (err && retry && ++tries <= 2 * EPH_MAX_HOOKS);
 	if (err)
 		return err;
 	l->backend = backend;
