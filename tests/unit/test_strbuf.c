@@ -88,6 +88,28 @@ static void test_reset_keeps_memory(void **state)
 	sb_free(&sb);
 }
 
+/* sb_truncate: a writer's rollback; an empty buffer (no memory yet) is left as it is */
+static void test_truncate(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t cap;
+
+	(void)state;
+	sb_truncate(&sb, 0);
+	assert_null(sb.buf);
+	assert_int_equal(sb.len, 0);
+	assert_int_equal(sb_puts(&sb, "kept"), 0);
+	cap = sb.cap;
+	assert_int_equal(sb_puts(&sb, ",cut"), 0);
+	sb_truncate(&sb, 4);
+	assert_int_equal(sb.len, 4);
+	assert_int_equal(sb.cap, cap);
+	assert_string_equal(sb.buf, "kept");
+	sb_truncate(&sb, 4);
+	assert_string_equal(sb.buf, "kept");
+	sb_free(&sb);
+}
+
 static void test_sb_free(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -248,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_empty_append_terminates),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_reset_keeps_memory),
+		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_sb_free),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_json_plain),

@@ -152,16 +152,15 @@ static int node_opt(const char *cmd, int opt, const char *arg)
 }
 
 /* -i SECONDS and -n COUNT of the commands that print every interval */
-static int interval_opt(const char *cmd, int opt, const char *arg, uint64_t *interval_ms,
-			uint64_t *count)
+static int interval_opt(const char *cmd, int opt, const char *arg, struct eph_interval *iv)
 {
 	switch (opt) {
 	case 'i':
-		if (eph_parse_seconds(arg, 86400, interval_ms) || *interval_ms < 10)
+		if (eph_parse_seconds(arg, 86400, &iv->interval_ms) || iv->interval_ms < 10)
 			return eph_bad_value(cmd, "interval", arg, "seconds, from 0.01 to 86400");
 		return 1;
 	case 'n':
-		if (eph_parse_u64(arg, 1, UINT32_MAX, count))
+		if (eph_parse_u64(arg, 1, UINT32_MAX, &iv->count))
 			return eph_bad_value(cmd, "count", arg, "a number from 1 to 4294967295");
 		return 1;
 	}
@@ -199,8 +198,8 @@ static int shared_opt(const struct eph_cmdline *cl, int opt, const char *arg)
 
 	if (cl->lo)
 		taken = loader_opt(cl->cmd, opt, arg, cl->lo);
-	if (!taken && cl->interval_ms)
-		taken = interval_opt(cl->cmd, opt, arg, cl->interval_ms, cl->count);
+	if (!taken && cl->iv)
+		taken = interval_opt(cl->cmd, opt, arg, cl->iv);
 	if (!taken && cl->ctf)
 		taken = ct_opt(cl->cmd, opt, arg, cl->ctf);
 	if (!taken && cl->node_root)

@@ -78,6 +78,7 @@ enum {
 	  .max_holds = EPH_DEFAULT_MAX_HOLDS }
 
 struct eph_ct_filter;
+struct eph_interval;
 
 /*
  * What a command takes: its own options, through opt(), and the shared ones it names (a NULL
@@ -89,7 +90,7 @@ struct eph_cmdline {
 	const char *optstring;	       /* getopt_long's, starting with ':' */
 	const struct option *longopts; /* with the shared ones' EPH_*_LONGOPTS */
 	struct eph_loader_opts *lo;    /* EPH_LOADER_LONGOPTS */
-	uint64_t *interval_ms, *count; /* -i SECONDS, -n COUNT (both or neither) */
+	struct eph_interval *iv;       /* -i SECONDS, -n COUNT: its interval_ms and count */
 	struct eph_ct_filter *ctf;     /* EPH_CT_LONGOPTS: --container, --pod */
 	bool node_root;		       /* EPH_NODE_LONGOPTS: --node-root (sets eph_node_root) */
 	bool *json;		       /* EPH_JSON_LONGOPTS: --json */

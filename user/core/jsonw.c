@@ -134,9 +134,7 @@ void jsonw_time(struct jsonw *w, const char *name, uint64_t wall_ns)
 
 int jsonw_end(struct jsonw *w, size_t start)
 {
-	if (w->err && w->sb->len > start) {
-		w->sb->len = start;
-		w->sb->buf[start] = '\0';
-	}
+	if (w->err && w->sb->len > start)
+		sb_truncate(w->sb, start);
 	return w->err;
 }

@@ -400,10 +400,7 @@ int eph_metrics_write(struct strbuf *sb, const struct eph_metrics_input *in,
 	if (!err && w.om)
 		put(&w, "# EOF\n");
 	err = err ?: w.err;
-	if (err) {
-		sb->len = old;
-		if (sb->buf)
-			sb->buf[old] = '\0';
-	}
+	if (err)
+		sb_truncate(sb, old);
 	return err;
 }

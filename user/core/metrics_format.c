@@ -114,11 +114,8 @@ int eph_metrics_label_value(struct strbuf *sb, const char *s, size_t n)
 		i += len ? len : 1;
 	}
 	err = err ?: sb_putc(sb, '"');
-	if (err) {
-		sb->len = old;
-		if (sb->buf)
-			sb->buf[old] = '\0';
-	}
+	if (err)
+		sb_truncate(sb, old);
 	return err;
 }
 

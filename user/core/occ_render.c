@@ -564,10 +564,5 @@ int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns,
 	text_procs(&w, occ, &v, limit);
 	text_findings(&w, occ, &v, now_ns, limit);
 	view_free(&v);
-	if (w.err) {
-		sb->len = old_len;
-		if (sb->buf)
-			sb->buf[old_len] = '\0';
-	}
-	return w.err;
+	return jsonw_end(&w, old_len);
 }

@@ -111,11 +111,16 @@ out_restore:
 	return err ? err : -EINVAL;
 }
 
+void sb_truncate(struct strbuf *sb, size_t len)
+{
+	sb->len = len;
+	if (sb->buf)
+		sb->buf[len] = '\0';
+}
+
 void sb_reset(struct strbuf *sb)
 {
-	sb->len = 0;
-	if (sb->buf)
-		sb->buf[0] = '\0';
+	sb_truncate(sb, 0);
 }
 
 void sb_free(struct strbuf *sb)
@@ -229,8 +234,7 @@ int sb_json_str(struct strbuf *sb, const char *s, size_t n)
 	return 0;
 
 out_restore:
-	sb->len = old_len;
-	sb->buf[old_len] = '\0';
+	sb_truncate(sb, old_len);
 	return err;
 }
 

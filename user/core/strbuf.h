@@ -51,7 +51,10 @@ static inline int sb_putc(struct strbuf *sb, char c)
 {
 	return sb_append(sb, &c, 1);
 }
-void sb_reset(struct strbuf *sb); /* len = 0, keeps the memory */
+/* Cut the buffer back to len bytes (len <= sb->len), keeping the memory: how a writer that
+ * failed part-way leaves nothing behind. */
+void sb_truncate(struct strbuf *sb, size_t len);
+void sb_reset(struct strbuf *sb); /* sb_truncate(sb, 0) */
 void sb_free(struct strbuf *sb);  /* NULL-safe, leaves an empty buffer */
 
 /* JSON string literal with quotes. Bytes that are not valid UTF-8 (stray continuation bytes,

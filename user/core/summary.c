@@ -189,13 +189,6 @@ static void proc_json(struct jsonw *w, const struct proc *p)
 	jsonw_raw(w, "}");
 }
 
-static void restore(struct strbuf *sb, size_t len)
-{
-	sb->len = len;
-	if (sb->buf)
-		sb->buf[len] = '\0';
-}
-
 void eph_summary__set_missed(struct eph_summary *s, uint64_t missed)
 {
 	s->missed = missed;
@@ -297,6 +290,6 @@ int eph_summary__text(const struct eph_summary *s, struct strbuf *sb, uint64_t d
 		err = sb_printf(sb, ", backend: %s", backend ? backend : "-");
 	free(v);
 	if (err)
-		restore(sb, old_len);
+		sb_truncate(sb, old_len);
 	return err;
 }
