@@ -25,6 +25,7 @@
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
 
+#define AF_UNSPEC 0
 #define AF_INET 2
 #define AF_INET6 10
 #define EAGAIN 11

@@ -79,6 +79,28 @@ static __always_inline void udp_file_closing(void *ctx, const struct file *f)
  * (tcp_sendmsg_fastopen() -> __inet_stream_connect() -> tcp_v4_connect()). */
 #define MSG_FASTOPEN 0x20000000
 
+/*
+ * A UDP socket with a port: only connect(AF_UNSPEC) matters to it. inet_dgram_connect() sends
+ * it to __udp_disconnect() (6.1, 6.12), which unhashes the socket unless bind() named its port
+ * (SOCK_BINDPORT_LOCK): udp_lib_unhash() sets inet_num to 0, and the port is back. The exit
+ * (on_sys_exit) tells which from the port the socket has then.
+ */
+static __always_inline int udp_disconnect_enter(struct sock *sk, const void *uaddr)
+{
+	struct call_ctx c = {};
+	__u16 family = AF_INET;
+
+	if (!tp_does(EPH_STANDIN_UDP_RELEASE) ||
+	    bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNSPEC)
+		return 0;
+	c.sk = (__u64)sk;
+	c.op = EPH_OP_CONNECT;
+	c.had_port = 1;
+	c.ts = bpf_ktime_get_ns();
+	call_put(SLOT_SYSCALL, &c);
+	return 0;
+}
+
 static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, long flags)
 {
 	struct sock *sk = sock_from_fd(fd);
@@ -101,7 +123,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 	if (op == EPH_OP_LISTEN && (proto != IPPROTO_TCP || c.had_port))
 		return 0;
 	if (op == EPH_OP_CONNECT && proto == IPPROTO_UDP && c.had_port)
-		return 0;
+		return uaddr ? udp_disconnect_enter(sk, uaddr) : 0;
 	/* a fentry/kprobe plan: the groups stood in for only */
 	if (!tp_does(proto == IPPROTO_UDP ? EPH_STANDIN_UDP_PORT :
 		     op == EPH_OP_CONNECT ? EPH_STANDIN_TCP_CONNECT :
@@ -191,6 +213,8 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 			} else if (port) {
 				emit(ctx, sk, &o, c);
 			}
+		} else if (!port) { /* connect(AF_UNSPEC) unhashed it (udp_disconnect_enter) */
+			on_release(ctx, sk, IPPROTO_UDP, 0, tp_style());
 		}
 		break;
 	case EPH_OP_BIND:

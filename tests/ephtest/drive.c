@@ -152,12 +152,12 @@ int drv_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, s
 
 uint16_t drv_local_port(int fd)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-	if (getsockname(fd, (struct sockaddr *)&sin, &len))
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
 		return 0;
-	return ntohs(sin.sin_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port); /* where sin6_port is too */
 }
 
 int drv_loopback(int fd, uint16_t port, bool do_bind)

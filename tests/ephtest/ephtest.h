@@ -315,6 +315,9 @@ void workload__free(struct workload *w);
  * oracle.c), and bind() of fd to loopback:port (127.0.0.1 or ::1) with what it got. 0 or -errno. */
 struct orec *rec_new(struct oracle *o, uint8_t op, int proto, int family);
 int rec_bind(struct oracle *o, int fd, int proto, int family, uint16_t port);
+/* connect() (op OP_CONNECT) or sendto() (OP_SENDMSG, UDP) of fd to loopback:dport, with what it
+ * got: an assign when the socket had no port. 0 or -errno. */
+int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uint16_t dport);
 /* o->msg = "<what>: <strerror(err)>" */
 void wl_msg(struct oracle *o, const char *what, int err);
 /* loopback:port (127.0.0.1 or ::1) of family into *ss */
@@ -497,6 +500,7 @@ int lc_rst_close(struct oracle *o);
 int lc_tfo(struct oracle *o);
 int lc_udp_fork(struct oracle *o);
 int lc_udp_dup(struct oracle *o);
+int lc_udp_disconnect(struct oracle *o);
 
 /* findings.c (findings_check.c, findings_wl.c): each kind of finding for real (find-*) */
 enum verdict fd_drive(const struct scenario *s, const struct occ_opts *op);

@@ -41,6 +41,9 @@
 struct lc_port {
 	int64_t took_from, took_to; /* wall ns around the call that took it */
 	int64_t back_from, back_to; /* LC_BACK: wall ns around what gave it back */
+	/* disconnected: wall ns around the socket's close, where a backend blind to
+	 * connect(AF_UNSPEC) reports the release (lc_back_window()) */
+	int64_t close_from, close_to;
 	int32_t rec;		    /* its record in the oracle, -1 if none */
 	int32_t fd;		    /* the workload's descriptor (syn-blackhole) */
 	uint16_t port;
@@ -53,7 +56,8 @@ struct lc_port {
 	uint8_t back_at_exit; /* back_to is the exit of helper pid[0], which the driver sets */
 	uint8_t released;     /* driver: a release was matched to it */
 	uint8_t deferred;     /* TCP_FASTOPEN_CONNECT: tcp_connect() waits for the first write */
-	uint8_t __pad[6];
+	uint8_t disconnected; /* UDP: given back by connect(AF_UNSPEC), before the close */
+	uint8_t __pad[5];
 	char what[64]; /* how it was taken and given back, for the report */
 };
 
@@ -98,7 +102,8 @@ int lc_gone(struct oracle *o, const struct lc_port *p);
 struct orec *lc_rec_connect(struct oracle *o, uint16_t dport);
 struct orec *lc_connect(struct oracle *o, int fd, uint16_t dport, int how, int64_t *t0,
 			int64_t *t1);
-int lc_udp_bound(struct oracle *o, const char *what, struct lc_port **pp);
+int lc_udp_bound(struct oracle *o, int family, uint16_t port, const char *what,
+		 struct lc_port **pp);
 int lc_listener(struct oracle *o, bool tfo, struct lc_port **pp);
 void lc_close_back(struct lc_port *p, int fd, bool rst);
 

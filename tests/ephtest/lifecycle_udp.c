@@ -9,6 +9,10 @@
  *                  one sent with SCM_RIGHTS to another process; the original descriptors are
  *                  closed first (no release), the copies LC_GAP_MS later (the releases). Then 5
  *                  consecutive descriptors closed by one close_range(): 5 releases then.
+ *   udp-disconnect UDP sockets bound, connect()ed, then disconnected with connect(AF_UNSPEC)
+ *                  and closed LC_GAP_MS later: __udp_disconnect() gives a bind(0) port back at
+ *                  the disconnect (IPv4 and IPv6), a bind(PORT) one (SOCK_BINDPORT_LOCK) only at
+ *                  the close. What the kernel did is read back with getsockname().
  *
  * Every scenario's UDP takes its port with bind(0), which every backend sees (the cgroup
  * backend sees a UDP connect()'s autobind with --exact-errors only).
@@ -91,7 +95,7 @@ int lc_udp_fork(struct oracle *o)
 	sh->t0 = wall_ns();
 	for (i = 0; i < LC_NR_FORK; i++) {
 		fds[i] =
-			lc_udp_bound(o,
+			lc_udp_bound(o, AF_INET, 0,
 				     i < LC_NR_FORK / 2 ? "UDP bind(0), the child closes it" :
 							  "UDP bind(0), the child's exit closes it",
 				     &ps[i]);
@@ -173,7 +177,7 @@ static int lc_range_sockets(struct oracle *o, int *first, struct lc_port **ps)
 	int i, fd;
 
 	for (i = 0; i < LC_NR_RANGE; i++) {
-		fd = lc_udp_bound(o, "UDP bind(0), close_range()", &ps[i]);
+		fd = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), close_range()", &ps[i]);
 		if (fd < 0)
 			return -1;
 		if (i == 0)
@@ -210,9 +214,9 @@ int lc_udp_dup(struct oracle *o)
 	/* first, while the descriptors after the socketpair's are free: consecutive ones */
 	if (lc_range_sockets(o, &first, pr))
 		return -1;
-	a1 = lc_udp_bound(o, "UDP bind(0), dup(): the copy closed last", &p1);
-	a2 = lc_udp_bound(o, "UDP bind(0), dup2(): the copy closed last", &p2);
-	a3 = lc_udp_bound(o, "UDP bind(0), SCM_RIGHTS: the receiver closes", &p3);
+	a1 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup(): the copy closed last", &p1);
+	a2 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup2(): the copy closed last", &p2);
+	a3 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), SCM_RIGHTS: the receiver closes", &p3);
 	if (a1 < 0 || a2 < 0 || a3 < 0)
 		return -1;
 	d1 = dup(a1);
@@ -246,6 +250,120 @@ int lc_udp_dup(struct oracle *o)
 	snprintf(sh->note, sizeof(sh->note),
 		 "originals closed %d ms before the last copies; close_range() of %d", LC_GAP_MS,
 		 LC_NR_RANGE);
+	drv_done(o, 1);
+	return 0;
+}
+
+/* ---- udp-disconnect ---- */
+
+#define LC_DISC_PORT 40050 /* bind(PORT) inside the scenario's range: locked, kept */
+
+/* connect(AF_UNSPEC): inet_dgram_connect() -> udp_disconnect() */
+static int lc_disconnect(int fd)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	return connect(fd, &sa, sizeof(sa));
+}
+
+/* A UDP socket that takes its port by bind(port) (-1: by connect()'s autobind), then connect()s
+ * (a bound socket's connect() takes no port: not a record). */
+static int lc_disc_socket(struct oracle *o, int family, int port, const char *what,
+			  struct lc_port **pp)
+{
+	struct sockaddr_storage ss;
+	int64_t t0, t1;
+	socklen_t len;
+	int fd, err;
+
+	if (port >= 0) {
+		fd = lc_udp_bound(o, family, (uint16_t)port, what, pp);
+		if (fd < 0)
+			return -1;
+		wl_loopback(family, LC_LISTEN_PORT, &ss, &len);
+		if (connect(fd, (struct sockaddr *)&ss, len))
+			return lc_fail(o, "UDP connect() to loopback", errno);
+		return fd;
+	}
+	fd = socket(family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return lc_fail(o, "socket(SOCK_DGRAM)", errno);
+	t0 = wall_ns();
+	err = rec_connect(o, fd, OP_CONNECT, IPPROTO_UDP, family, LC_LISTEN_PORT);
+	t1 = wall_ns();
+	if (err)
+		return lc_fail(o, "UDP connect() to loopback", -err);
+	*pp = lc_port_new(o, &o->rec[o->n - 1], what, t0, t1);
+	return fd;
+}
+
+int lc_udp_disconnect(struct oracle *o)
+{
+	static const struct {
+		int family;
+		int port; /* -1: connect()'s autobind */
+		const char *what;
+	} socks[] = {
+		{ AF_INET, 0, "UDP bind(0), connect(AF_UNSPEC)" },
+		{ AF_INET6, 0, "UDP [::1] bind(0), connect(AF_UNSPEC)" },
+		{ AF_INET, LC_DISC_PORT, "UDP bind(PORT), connect(AF_UNSPEC): kept" },
+		{ AF_INET, -1, "UDP connect(), connect(AF_UNSPEC)" },
+	};
+	enum { N = sizeof(socks) / sizeof(socks[0]), AGAIN = N - 1 };
+	struct lc_shared *sh = lc_of(o);
+	struct lc_port *ps[N + 1];
+	int fds[N], i, err, back = 0;
+	int64_t from, to;
+
+	lc_ready(o, 1);
+	drv_wait_go(o, 1);
+	sh->t0 = wall_ns();
+	for (i = 0; i < N; i++) {
+		fds[i] = lc_disc_socket(o, socks[i].family, socks[i].port, socks[i].what, &ps[i]);
+		if (fds[i] < 0)
+			return -1;
+	}
+	usleep(LC_GAP_MS * 1000);
+	for (i = 0; i < N; i++) {
+		from = wall_ns();
+		if (lc_disconnect(fds[i]))
+			return lc_fail(o, "connect(AF_UNSPEC)", errno);
+		to = wall_ns();
+		/* what the kernel did: the port is gone (unhashed) or still the socket's */
+		if (!drv_local_port(fds[i])) {
+			ps[i]->disconnected = 1;
+			ps[i]->back_from = from;
+			ps[i]->back_to = to;
+			back++;
+		}
+	}
+	/* the autobound one connect()s again: a new autobind */
+	from = wall_ns();
+	err = rec_connect(o, fds[AGAIN], OP_CONNECT, IPPROTO_UDP, AF_INET, LC_LISTEN_PORT);
+	to = wall_ns();
+	if (err)
+		return lc_fail(o, "UDP connect() after connect(AF_UNSPEC)", -err);
+	ps[N] = lc_port_new(o, &o->rec[o->n - 1], "UDP connect() after connect(AF_UNSPEC)",
+			    from, to);
+	usleep(LC_GAP_MS * 1000);
+	for (i = 0; i < N; i++) {
+		from = wall_ns();
+		close(fds[i]);
+		to = wall_ns();
+		if (ps[i]->disconnected) {
+			ps[i]->close_from = from;
+			ps[i]->close_to = to;
+		} else {
+			ps[i]->back_from = from;
+			ps[i]->back_to = to;
+		}
+		if (i == AGAIN) {
+			ps[N]->back_from = from;
+			ps[N]->back_to = to;
+		}
+	}
+	snprintf(sh->note, sizeof(sh->note),
+		 "connect(AF_UNSPEC) gave back %d of %d ports, the close %d", back, N, N - back);
 	drv_done(o, 1);
 	return 0;
 }

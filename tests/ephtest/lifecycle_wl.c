@@ -204,21 +204,22 @@ struct orec *lc_connect(struct oracle *o, int fd, uint16_t dport, int how, int64
 	return r;
 }
 
-/* A UDP socket bound to 127.0.0.1:0, recorded (a bind assign), its port in the list. */
-int lc_udp_bound(struct oracle *o, const char *what, struct lc_port **pp)
+/* A UDP socket bound to loopback:port, recorded (a bind assign), its port in the list. */
+int lc_udp_bound(struct oracle *o, int family, uint16_t port, const char *what,
+		 struct lc_port **pp)
 {
 	int64_t t0, t1;
 	int fd, err;
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = socket(family, SOCK_DGRAM, 0);
 	if (fd < 0)
-		return lc_fail(o, "socket(AF_INET, SOCK_DGRAM)", errno);
+		return lc_fail(o, "socket(SOCK_DGRAM)", errno);
 	t0 = wall_ns();
-	err = rec_bind(o, fd, IPPROTO_UDP, AF_INET, 0);
+	err = rec_bind(o, fd, IPPROTO_UDP, family, port);
 	t1 = wall_ns();
 	if (err) {
 		close(fd);
-		return lc_fail(o, "UDP bind(127.0.0.1:0)", -err);
+		return lc_fail(o, "UDP bind() to loopback", -err);
 	}
 	*pp = lc_port_new(o, &o->rec[o->n - 1], what, t0, t1);
 	return fd;

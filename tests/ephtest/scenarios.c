@@ -440,6 +440,17 @@ struct scenario scenarios[] = {
 		.run = lc_udp_dup,
 		.drive = lc_drive,
 	},
+	{
+		.name = "udp-disconnect",
+		.desc = "UDP connect(AF_UNSPEC): a bind(0) port back then, a bind(PORT) one at close",
+		.kind = SCN_DRIVEN,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.releases = true,
+		.partly_blind = true,
+		.run = lc_udp_disconnect,
+		.drive = lc_drive,
+	},
 	/* the findings scenarios (findings.c): each kind for real, and no other */
 	{
 		.name = "find-bbc",

@@ -103,7 +103,7 @@ static bool bind_no_port(int fd)
  * connect() (TCP or UDP) or sendto() (UDP) to loopback:dport. A port is assigned when the
  * socket had none; when none can be found TCP says EADDRNOTAVAIL, UDP autobind EAGAIN.
  */
-static int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uint16_t dport)
+int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uint16_t dport)
 {
 	struct sockaddr_storage ss;
 	struct orec *r = rec_new(o, op, proto, family);

@@ -29,7 +29,8 @@ static bool sec_is(const struct bpf_program *p, const char *prefix)
 /*
  * The hook groups (EPH_STANDIN_*) a tracepoint backend's program stands in for in a fentry/kprobe
  * plan: the system calls that start each group's port searches, the state changes that start a
- * connect() (SYN_SENT) and end TCP holds, the closes that end UDP ones (bpf/tracepoint.bpf.h).
+ * connect() (SYN_SENT) and end TCP holds, the closes and connect(AF_UNSPEC) that end UDP ones
+ * (bpf/tracepoint.bpf.h).
  */
 static unsigned int standin_groups(const struct bpf_program *p)
 {
@@ -37,7 +38,8 @@ static unsigned int standin_groups(const struct bpf_program *p)
 		const char *call; /* a system call, or a raw tracepoint's section */
 		unsigned int groups;
 	} tab[] = {
-		{ "connect", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
+		/* connect(AF_UNSPEC) lets a UDP port go */
+		{ "connect", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT | EPH_STANDIN_UDP_RELEASE },
 		/* TCP Fast Open connects in a send */
 		{ "sendto", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
 		{ "sendmsg", EPH_STANDIN_TCP_CONNECT | EPH_STANDIN_UDP_PORT },
