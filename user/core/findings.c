@@ -69,12 +69,10 @@ static int cmp_finding(const void *a, const void *b)
 /* The rules (findings_int.h), in the order they run. */
 static int (*const rules[])(const struct eph_find_in *in, struct eph_findings *out) = {
 	rule_bind_before_connect,
-	rule_time_wait_churn,
-	rule_single_destination,
+	rule_dests,
 	rule_range,
 	rule_udp,
 	rule_fixed_port,
-	rule_socket_range,
 };
 
 int eph_find__run(const struct eph_find_in *in, struct eph_findings *out)

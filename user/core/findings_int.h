@@ -10,11 +10,10 @@
 
 /* Each appends the findings of its kind(s) to out. 0 or -ENOMEM. */
 int rule_bind_before_connect(const struct eph_find_in *in, struct eph_findings *out);
-int rule_time_wait_churn(const struct eph_find_in *in, struct eph_findings *out);
-int rule_single_destination(const struct eph_find_in *in, struct eph_findings *out);
 int rule_range(const struct eph_find_in *in, struct eph_findings *out);
 int rule_udp(const struct eph_find_in *in, struct eph_findings *out);
 int rule_fixed_port(const struct eph_find_in *in, struct eph_findings *out);
-int rule_socket_range(const struct eph_find_in *in, struct eph_findings *out);
+/* time_wait_churn, single_destination and socket_range, which look at one destination each */
+int rule_dests(const struct eph_find_in *in, struct eph_findings *out);
 
 #endif

@@ -171,36 +171,31 @@ static const char *tw_advice(const struct eph_find_ns *ns, const struct eph_occ_
  * time_wait_churn: most of a destination's taken 4-tuples are TIME_WAIT (the side that closes
  * first keeps the 4-tuple for 60 s, TCP_TIMEWAIT_LEN), from connections that lived short.
  */
-int rule_time_wait_churn(const struct eph_find_in *in, struct eph_findings *out)
+static int dest_time_wait_churn(const struct eph_find_dest *d, const struct eph_find_ns *ns,
+				struct eph_findings *out)
 {
-	size_t i;
+	char dst[80], hold[48] = "";
+	struct eph_finding *f;
 
-	for (i = 0; i < in->ndests; i++) {
-		const struct eph_find_dest *d = &in->dests[i];
-		const struct eph_find_ns *ns = ns_of(in, d->key.netns);
-		struct eph_finding *f;
-		char dst[80], hold[48] = "";
-
-		if (!ns || d->key.proto != IPPROTO_TCP || d->st.time_wait < EPH_FIND_TW_MIN ||
-		    d->st.time_wait < EPH_FIND_TW_SHARE * d->st.held)
-			continue;
-		if (d->mean_hold_s >= EPH_FIND_TW_SHORT_S)
-			continue; /* long-lived connections: the rate is low */
-		f = add_dest(out, EPH_FIND_TIME_WAIT_CHURN, d);
-		if (!f)
-			return -ENOMEM;
-		f->severity = sev_dest(d);
-		dest_text(&d->key, dst, sizeof(dst));
-		if (!isnan(d->mean_hold_s))
-			say(hold, sizeof(hold),
-			    d->mean_hold_s < 0.1 ? " after %.3f s of life on average" :
-						   " after %.1f s of life on average",
-			    d->mean_hold_s);
-		say(f->evidence, sizeof(f->evidence),
-		    "%u of the %u 4-tuples taken to %s are TIME_WAIT%s; tcp_tw_reuse=%u", d->st.time_wait,
-		    d->st.held, dst, hold, ns->tw.tw_reuse);
-		say(f->advice, sizeof(f->advice), "%s", tw_advice(ns, &d->key));
-	}
+	if (!ns || d->key.proto != IPPROTO_TCP || d->st.time_wait < EPH_FIND_TW_MIN ||
+	    d->st.time_wait < EPH_FIND_TW_SHARE * d->st.held)
+		return 0;
+	if (d->mean_hold_s >= EPH_FIND_TW_SHORT_S)
+		return 0; /* long-lived connections: the rate is low */
+	f = add_dest(out, EPH_FIND_TIME_WAIT_CHURN, d);
+	if (!f)
+		return -ENOMEM;
+	f->severity = sev_dest(d);
+	dest_text(&d->key, dst, sizeof(dst));
+	if (!isnan(d->mean_hold_s))
+		say(hold, sizeof(hold),
+		    d->mean_hold_s < 0.1 ? " after %.3f s of life on average" :
+					   " after %.1f s of life on average",
+		    d->mean_hold_s);
+	say(f->evidence, sizeof(f->evidence),
+	    "%u of the %u 4-tuples taken to %s are TIME_WAIT%s; tcp_tw_reuse=%u", d->st.time_wait,
+	    d->st.held, dst, hold, ns->tw.tw_reuse);
+	say(f->advice, sizeof(f->advice), "%s", tw_advice(ns, &d->key));
 	return 0;
 }
 
@@ -208,38 +203,30 @@ int rule_time_wait_churn(const struct eph_find_in *in, struct eph_findings *out)
  * single_destination: one (source, destination address, port) space near its limit while a
  * new destination would still get most of the range: the limit is the 4-tuple, not the range.
  */
-int rule_single_destination(const struct eph_find_in *in, struct eph_findings *out)
+static int dest_single(const struct eph_find_dest *d, const struct eph_find_ns *ns,
+		       struct eph_findings *out)
 {
-	size_t i;
+	struct eph_finding *f;
+	char dst[80];
 
-	for (i = 0; i < in->ndests; i++) {
-		const struct eph_find_dest *d = &in->dests[i];
-		const struct eph_find_ns *ns = ns_of(in, d->key.netns);
-		struct eph_finding *f;
-		char dst[80];
-
-		if (!ns || d->key.proto != IPPROTO_TCP || !(d->st.usable > 0) ||
-		    isnan(d->st.ports_left))
-			continue;
-		if (d->st.ports_left > (1 - EPH_FIND_WARN_TAKEN) * d->st.usable &&
-		    !d->window_failures)
-			continue;
-		if (d->st.time_wait >= EPH_FIND_TW_SHARE * d->st.held ||
-		    fresh_left(ns) < EPH_FIND_SINGLE_FREE * ns->tcp_usable)
-			continue; /* time_wait_churn, or the range itself */
-		f = add_dest(out, EPH_FIND_SINGLE_DESTINATION, d);
-		if (!f)
-			return -ENOMEM;
-		f->severity = sev_dest(d);
-		dest_text(&d->key, dst, sizeof(dst));
-		say(f->evidence, sizeof(f->evidence),
-		    "%.0f of %.0f ports to %s are gone (%u held), while a new destination would "
-		    "get %.0f",
-		    d->st.usable - d->st.ports_left, d->st.usable, dst, d->st.held, fresh_left(ns));
-		say(f->advice, sizeof(f->advice),
-		    "Spread over more destination addresses or ports, or more source addresses "
-		    "(IP_BIND_ADDRESS_NO_PORT + bind(addr, 0)), or widen ip_local_port_range.");
-	}
+	if (!ns || d->key.proto != IPPROTO_TCP || !(d->st.usable > 0) || isnan(d->st.ports_left))
+		return 0;
+	if (d->st.ports_left > (1 - EPH_FIND_WARN_TAKEN) * d->st.usable && !d->window_failures)
+		return 0;
+	if (d->st.time_wait >= EPH_FIND_TW_SHARE * d->st.held ||
+	    fresh_left(ns) < EPH_FIND_SINGLE_FREE * ns->tcp_usable)
+		return 0; /* time_wait_churn, or the range itself */
+	f = add_dest(out, EPH_FIND_SINGLE_DESTINATION, d);
+	if (!f)
+		return -ENOMEM;
+	f->severity = sev_dest(d);
+	dest_text(&d->key, dst, sizeof(dst));
+	say(f->evidence, sizeof(f->evidence),
+	    "%.0f of %.0f ports to %s are gone (%u held), while a new destination would get %.0f",
+	    d->st.usable - d->st.ports_left, d->st.usable, dst, d->st.held, fresh_left(ns));
+	say(f->advice, sizeof(f->advice),
+	    "Spread over more destination addresses or ports, or more source addresses "
+	    "(IP_BIND_ADDRESS_NO_PORT + bind(addr, 0)), or widen ip_local_port_range.");
 	return 0;
 }
 
@@ -424,34 +411,55 @@ int rule_fixed_port(const struct eph_find_in *in, struct eph_findings *out)
 }
 
 /* socket_range: sockets narrowed by IP_LOCAL_PORT_RANGE whose own range is near its end. */
-int rule_socket_range(const struct eph_find_in *in, struct eph_findings *out)
+static int dest_socket_range(const struct eph_find_dest *d, const struct eph_find_ns *ns,
+			     struct eph_findings *out)
 {
-	size_t i;
+	struct eph_finding *f;
+	char dst[80];
+
+	(void)ns;
+	if (!d->socket_n || !d->socket_usable ||
+	    (d->socket_left >= EPH_FIND_SOCKET_LEFT * d->socket_usable && !d->window_failures))
+		return 0;
+	f = add_dest(out, EPH_FIND_SOCKET_RANGE, d);
+	if (!f)
+		return -ENOMEM;
+	f->ports_left = d->socket_left;
+	f->usable = d->socket_usable;
+	f->severity = sev_space(d->socket_left, d->socket_usable, NAN, d->window_failures);
+	dest_text(&d->key, dst, sizeof(dst));
+	say(f->evidence, sizeof(f->evidence),
+	    "%u sockets to %s use IP_LOCAL_PORT_RANGE %u-%u: %u of its %u usable ports left, "
+	    "%.0f to a socket without it",
+	    d->socket_n, dst, d->socket_low, d->socket_high, d->socket_left, d->socket_usable,
+	    d->st.ports_left);
+	say(f->advice, sizeof(f->advice),
+	    "Widen the IP_LOCAL_PORT_RANGE the application sets on its sockets, or drop it to use "
+	    "the netns range.");
+	return 0;
+}
+
+/* The rules about one destination (above), for each destination with its netns's row. */
+int rule_dests(const struct eph_find_in *in, struct eph_findings *out)
+{
+	static int (*const rules[])(const struct eph_find_dest *d, const struct eph_find_ns *ns,
+				    struct eph_findings *out) = {
+		dest_time_wait_churn,
+		dest_single,
+		dest_socket_range,
+	};
+	size_t i, k;
+	int err;
 
 	for (i = 0; i < in->ndests; i++) {
 		const struct eph_find_dest *d = &in->dests[i];
-		struct eph_finding *f;
-		char dst[80];
+		const struct eph_find_ns *ns = ns_of(in, d->key.netns);
 
-		if (!d->socket_n || !d->socket_usable ||
-		    (d->socket_left >= EPH_FIND_SOCKET_LEFT * d->socket_usable &&
-		     !d->window_failures))
-			continue;
-		f = add_dest(out, EPH_FIND_SOCKET_RANGE, d);
-		if (!f)
-			return -ENOMEM;
-		f->ports_left = d->socket_left;
-		f->usable = d->socket_usable;
-		f->severity = sev_space(d->socket_left, d->socket_usable, NAN, d->window_failures);
-		dest_text(&d->key, dst, sizeof(dst));
-		say(f->evidence, sizeof(f->evidence),
-		    "%u sockets to %s use IP_LOCAL_PORT_RANGE %u-%u: %u of its %u usable ports "
-		    "left, %.0f to a socket without it",
-		    d->socket_n, dst, d->socket_low, d->socket_high, d->socket_left,
-		    d->socket_usable, d->st.ports_left);
-		say(f->advice, sizeof(f->advice),
-		    "Widen the IP_LOCAL_PORT_RANGE the application sets on its sockets, or drop "
-		    "it to use the netns range.");
+		for (k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+			err = rules[k](d, ns, out);
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }

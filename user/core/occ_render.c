@@ -18,6 +18,34 @@
 #include "jsonw.h"
 #include "occ_int.h"
 
+/* What a snapshot's writer is given besides the view. */
+struct render_args {
+	uint64_t now_ns, wall_ns;
+	uint64_t extra_dropped; /* the buffer's drops, not counted by occ */
+	unsigned int limit;	/* text: rows per table (0: all) */
+};
+
+/* v is the writer's: text sorts its rows */
+typedef void (*render_fn)(struct jsonw *w, const struct eph_occ *occ, struct view *v,
+			  const struct render_args *a);
+
+/* The view at a->now_ns, written by fn at the end of sb; on an error sb is left as it was. */
+static int render(const struct eph_occ *occ, struct strbuf *sb, const struct render_args *a,
+		  render_fn fn)
+{
+	struct jsonw w = { .sb = sb };
+	size_t start = sb->len;
+	struct view v;
+	int err;
+
+	err = view_build(occ, a->now_ns, &v);
+	if (err)
+		return err;
+	fn(&w, occ, &v, a);
+	view_free(&v);
+	return jsonw_end(&w, start);
+}
+
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 static void json_ns(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
@@ -166,30 +194,28 @@ static void json_rows(struct jsonw *w, const char *key, const struct eph_occ *oc
 	jsonw_raw(w, "]");
 }
 
+static void json_all(struct jsonw *w, const struct eph_occ *occ, struct view *v,
+		     const struct render_args *a)
+{
+	jsonw_raw(w, "{");
+	jsonw_time(w, "time", a->wall_ns);
+	json_rows(w, "netns", occ, v->ns, v->nns, json_ns);
+	json_rows(w, "destinations", occ, v->dests, v->ndests, json_dest);
+	json_rows(w, "bind_scopes", occ, v->scopes, v->nscopes, json_scope);
+	json_rows(w, "processes", occ, v->procs, v->nprocs, json_proc);
+	json_findings(w, occ, v, a->now_ns);
+	jsonw_u64(w, "dropped", occ->dropped + a->extra_dropped);
+	jsonw_u64(w, "resyncs", occ->resyncs);
+	jsonw_u64(w, "resync_released", occ->resync_released);
+	jsonw_raw(w, "}");
+}
+
 int eph_occ__json(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
 		  uint64_t extra_dropped)
 {
-	struct jsonw w = { .sb = sb };
-	size_t start = sb->len;
-	struct view v;
-	int err;
+	const struct render_args a = { now_ns, wall_ns, extra_dropped, 0 };
 
-	err = view_build(occ, now_ns, &v);
-	if (err)
-		return err;
-	jsonw_raw(&w, "{");
-	jsonw_time(&w, "time", wall_ns);
-	json_rows(&w, "netns", occ, v.ns, v.nns, json_ns);
-	json_rows(&w, "destinations", occ, v.dests, v.ndests, json_dest);
-	json_rows(&w, "bind_scopes", occ, v.scopes, v.nscopes, json_scope);
-	json_rows(&w, "processes", occ, v.procs, v.nprocs, json_proc);
-	json_findings(&w, occ, &v, now_ns);
-	jsonw_u64(&w, "dropped", occ->dropped + extra_dropped);
-	jsonw_u64(&w, "resyncs", occ->resyncs);
-	jsonw_u64(&w, "resync_released", occ->resync_released);
-	jsonw_raw(&w, "}");
-	view_free(&v);
-	return jsonw_end(&w, start);
+	return render(occ, sb, &a, json_all);
 }
 
 /* ---- text ------------------------------------------------------------------------------ */
@@ -542,27 +568,26 @@ static void text_findings(struct jsonw *w, const struct eph_occ *occ, const stru
 		w->err = sb_puts(w->sb, " (needs events: top, serve)\n");
 }
 
+static void text_all(struct jsonw *w, const struct eph_occ *occ, struct view *v,
+		     const struct render_args *a)
+{
+	w->err = eph_format_time(w->sb, a->wall_ns);
+	if (!w->err)
+		w->err = sb_printf(w->sb, "  dropped %" PRIu64 "%s\n",
+				   occ->dropped + a->extra_dropped,
+				   occ->started ? "" : "  (snapshot: no rates, no failures)");
+	text_legend(w, v);
+	text_ns(w, v);
+	text_dests(w, occ, v, a->limit);
+	text_scopes(w, v, a->limit);
+	text_procs(w, occ, v, a->limit);
+	text_findings(w, occ, v, a->now_ns, a->limit);
+}
+
 int eph_occ__text(const struct eph_occ *occ, struct strbuf *sb, uint64_t now_ns, uint64_t wall_ns,
 		  uint64_t extra_dropped, unsigned int limit)
 {
-	struct jsonw w = { .sb = sb };
-	size_t old_len = sb->len;
-	struct view v;
-	int err;
+	const struct render_args a = { now_ns, wall_ns, extra_dropped, limit };
 
-	err = view_build(occ, now_ns, &v);
-	if (err)
-		return err;
-	w.err = eph_format_time(sb, wall_ns);
-	if (!w.err)
-		w.err = sb_printf(sb, "  dropped %" PRIu64 "%s\n", occ->dropped + extra_dropped,
-				  occ->started ? "" : "  (snapshot: no rates, no failures)");
-	text_legend(&w, &v);
-	text_ns(&w, &v);
-	text_dests(&w, occ, &v, limit);
-	text_scopes(&w, &v, limit);
-	text_procs(&w, occ, &v, limit);
-	text_findings(&w, occ, &v, now_ns, limit);
-	view_free(&v);
-	return jsonw_end(&w, old_len);
+	return render(occ, sb, &a, text_all);
 }
