@@ -476,6 +476,47 @@ int tp_enter_close(struct syscall_trace_enter *ctx)
 	return 0;
 }
 
+/*
+ * dup2() and dup3() onto an open descriptor close its file (fs/file.c: ksys_dup3() ->
+ * do_dup2() -> filp_close(), 6.1 and 6.12): a UDP socket's port goes with its last reference, as
+ * at close(). Not when the call fails before: dup3() flags other than O_CLOEXEC or oldfd ==
+ * newfd (EINVAL; dup2() then closes nothing), newfd at or above RLIMIT_NOFILE, oldfd not open
+ * (EBADF).
+ */
+#define O_CLOEXEC 02000000 /* x86 and arm64 alike (asm-generic/fcntl.h) */
+#define RLIMIT_NOFILE 7
+
+static __always_inline int enter_dup(void *ctx, long oldfd, long newfd, long flags)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f;
+
+	if ((flags & ~O_CLOEXEC) || oldfd == newfd || newfd < 0 ||
+	    (__u64)newfd >= BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur) ||
+	    !file_from_fd(oldfd))
+		return 0;
+	f = file_from_fd(newfd);
+	if (f)
+		udp_file_closing(ctx, f);
+	return 0;
+}
+
+#if defined(__TARGET_ARCH_x86) /* arm64 has dup3() only */
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int tp_enter_dup2(struct syscall_trace_enter *ctx)
+{
+	HOOKS_ONLY();
+	return enter_dup(ctx, (int)ctx->args[0], (int)ctx->args[1], 0);
+}
+#endif
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int tp_enter_dup3(struct syscall_trace_enter *ctx)
+{
+	HOOKS_ONLY();
+	return enter_dup(ctx, (int)ctx->args[0], (int)ctx->args[1], ctx->args[2]);
+}
+
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 
 static __always_inline int enter_close_range(struct syscall_trace_enter *ctx, bool bounded)

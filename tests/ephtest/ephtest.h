@@ -33,6 +33,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "ephtrace.h"
+
 /* ---- buf.c ---- */
 
 struct buf {
@@ -237,15 +239,15 @@ struct occ_opts;
  * ephtrace run (EPH_TEST_UNATTACHABLE), so that the tracepoint stand-ins of their groups do their
  * work (user/core/hookplan.h); records may then say "tracepoint". NULL otherwise. */
 extern const char *stand_in;
-/* Whether fn is in that list: "inet_put_port" (the TCP releases: TIME_WAIT ends unseen),
- * "inet_hash_connect" (the TCP connects: their searches untimed), ... */
-bool stand_in_has(const char *fn);
+/* Whether a function of that list is of the hook group (EPH_STANDIN_*, eph_hook_group()): the
+ * TCP releases (TIME_WAIT ends unseen), the TCP connects (their searches untimed), ... */
+bool stand_in_group(unsigned int group);
 
 /* Backends that see no TIME_WAIT socket end (state changes only): top corrects at a resync. */
 static inline bool backend_infers_tw(const char *backend)
 {
 	return !strcmp(backend, "tracepoint") || !strcmp(backend, "cgroup") ||
-	       stand_in_has("inet_put_port");
+	       stand_in_group(EPH_STANDIN_TCP_RELEASE);
 }
 
 /* ephtest --exact-errors: "--exact-errors", added after "--backend B" to every ephtrace run

@@ -12,8 +12,10 @@ $(OUTPUT)/tests/ephtest-obj/%.o: tests/ephtest/%.c | $(OUTPUT)/tests/ephtest-obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wall -Wextra -Werror -Itests/ephtest -Iuser/node -c $< -o $@
 
-# user/node/preempt.c: whether the kernel can preempt fentry programs (check_in.preempted)
-$(OUTPUT)/tests/ephtest: $(EPHTEST_OBJS) $(OUTPUT)/preempt.o | $(OUTPUT)/tests
+# user/node/preempt.c: whether the kernel can preempt fentry programs (check_in.preempted);
+# user/core/hookplan.c (with event.c): the hook groups of --stand-in's functions
+$(OUTPUT)/tests/ephtest: $(EPHTEST_OBJS) $(OUTPUT)/preempt.o $(OUTPUT)/hookplan.o $(OUTPUT)/event.o \
+		| $(OUTPUT)/tests
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $^ -ljson-c -o $@
 

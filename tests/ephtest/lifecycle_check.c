@@ -81,7 +81,7 @@ static int64_t lc_outside(int64_t from, int64_t to, int64_t t)
 static bool lc_late_ok(const struct lc_run *lr, const struct lc_port *p)
 {
 	return (p->await_step &&
-		(!strcmp(lr->d.backend, "tracepoint") || stand_in_has("inet_hash_connect"))) ||
+		(!strcmp(lr->d.backend, "tracepoint") || stand_in_group(EPH_STANDIN_TCP_CONNECT))) ||
 	       (p->deferred && !strcmp(lr->d.backend, "cgroup"));
 }
 

@@ -8,7 +8,8 @@
  *   udp-dup        UDP sockets (bind(0)) whose descriptor has a second copy: dup(), dup2(), and
  *                  one sent with SCM_RIGHTS to another process; the original descriptors are
  *                  closed first (no release), the copies LC_GAP_MS later (the releases). Then 5
- *                  consecutive descriptors closed by one close_range(): 5 releases then.
+ *                  consecutive descriptors closed by one close_range(): 5 releases then. Then
+ *                  dup2() and dup3() of another socket onto two more: their releases then.
  *   udp-disconnect UDP sockets bound, connect()ed, then disconnected with connect(AF_UNSPEC)
  *                  and closed LC_GAP_MS later: __udp_disconnect() gives a bind(0) port back at
  *                  the disconnect (IPv4 and IPv6), a bind(PORT) one (SOCK_BINDPORT_LOCK) only at
@@ -18,6 +19,7 @@
  * backend sees a UDP connect()'s autobind with --exact-errors only).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,6 +191,33 @@ static int lc_range_sockets(struct oracle *o, int *first, struct lc_port **ps)
 	return 0;
 }
 
+/* dup2() and dup3() of a socket without a port onto two UDP sockets' descriptors: their files
+ * are closed by the call (do_dup2()), their ports back then. */
+static int lc_dup_onto(struct oracle *o)
+{
+	struct lc_port *p2, *p3;
+	int other, a2, a3, r2, r3;
+
+	other = socket(AF_INET, SOCK_DGRAM, 0);
+	a2 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup2() of another onto it", &p2);
+	a3 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup3() of another onto it", &p3);
+	if (other < 0 || a2 < 0 || a3 < 0)
+		return other < 0 ? lc_fail(o, "socket()", errno) : -1;
+	usleep(LC_GAP_MS * 1000);
+	p2->back_from = wall_ns();
+	r2 = dup2(other, a2);
+	p2->back_to = wall_ns();
+	p3->back_from = wall_ns();
+	r3 = dup3(other, a3, O_CLOEXEC);
+	p3->back_to = wall_ns();
+	if (r2 != a2 || r3 != a3)
+		return lc_fail(o, "dup2()/dup3() onto a descriptor", errno);
+	close(a2);
+	close(a3);
+	close(other);
+	return 0;
+}
+
 int lc_udp_dup(struct oracle *o)
 {
 	struct lc_shared *sh = lc_of(o);
@@ -247,9 +276,13 @@ int lc_udp_dup(struct oracle *o)
 	}
 	if (waitpid(h, &status, 0) != h || !WIFEXITED(status) || WEXITSTATUS(status))
 		return lc_fail(o, "the SCM_RIGHTS receiver failed", 0);
+	usleep(LC_GAP_MS * 1000);
+	if (lc_dup_onto(o))
+		return -1;
 	snprintf(sh->note, sizeof(sh->note),
-		 "originals closed %d ms before the last copies; close_range() of %d", LC_GAP_MS,
-		 LC_NR_RANGE);
+		 "originals closed %d ms before the last copies; close_range() of %d; dup2() and "
+		 "dup3() onto 2",
+		 LC_GAP_MS, LC_NR_RANGE);
 	drv_done(o, 1);
 	return 0;
 }

@@ -170,7 +170,7 @@ void occ_scenario_hist_fill(struct occ_run *r)
 	if (occ_start_ephtrace(r, args, 0, true))
 		return;
 	/* the syscall tracepoints see no port search (nor do their stand-ins: --stand-in) */
-	timed_ok = strcmp(r->backend, "tracepoint") && !stand_in_has("inet_hash_connect");
+	timed_ok = strcmp(r->backend, "tracepoint") && !stand_in_group(EPH_STANDIN_TCP_CONNECT);
 	workload__release(&r->w[ROLE_HOLDER]);
 	/* an interval read once the filler is waiting: what came before is not the filler's */
 	if (hf_collect(r, &off, wall_ns(), &got[0]))

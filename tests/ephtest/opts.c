@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ephtest.h"
+#include "hookplan.h"
 #include "opts.h"
 
 void usage(FILE *f)
@@ -39,6 +40,8 @@ void usage(FILE *f)
 		"  --seed N               headroom-random's state from seed N (default: from the\n"
 		"                         clock; the scenario's line names the seed it drew)\n"
 		"  --workload-only NAME   run the workload alone, print the oracle as JSON lines\n"
+		"  --tracer-env           print what the options above put in every ephtrace's\n"
+		"                         environment (NAME=VALUE lines), and exit\n"
 		"EXAMPLES:\n"
 		"  ephtest --backend tracepoint --ephtrace ./ephtrace\n"
 		"  ephtest --scenario v4-connect --scenario bind0 --verbose\n");
@@ -46,15 +49,12 @@ void usage(FILE *f)
 
 const char *stand_in;
 
-bool stand_in_has(const char *fn)
-{
-	const char *p = stand_in;
-	size_t n = strlen(fn);
+/* the groups of the --stand-in list (set_stand_in()) */
+static unsigned int stand_in_groups;
 
-	for (; p && (p = strstr(p, fn)); p += n)
-		if ((p == stand_in || p[-1] == ',') && (!p[n] || p[n] == ','))
-			return true;
-	return false;
+bool stand_in_group(unsigned int group)
+{
+	return stand_in_groups & group;
 }
 
 /* --stand-in: every ephtrace started inherits EPH_TEST_UNATTACHABLE (user/node/attach.c) */
@@ -65,9 +65,19 @@ static int set_stand_in(const char *list)
 	size_t n = 0;
 
 	for (fn = list; *fn; fn = *end ? end + 1 : end) {
+		char name[64];
+		unsigned int group;
+
 		end = strchrnul(fn, ',');
 		if (end == fn || n >= sizeof(env))
 			break;
+		snprintf(name, sizeof(name), "%.*s", (int)(end - fn), fn);
+		group = eph_hook_group(name);
+		if (!group) {
+			fprintf(stderr, "ephtest: --stand-in: '%s' is not a hooked function\n", name);
+			return -EINVAL;
+		}
+		stand_in_groups |= group;
 		n += snprintf(env + n, sizeof(env) - n, "%sfentry/%.*s,kprobe/%.*s", n ? "," : "",
 			      (int)(end - fn), fn, (int)(end - fn), fn);
 	}
@@ -78,6 +88,20 @@ static int set_stand_in(const char *list)
 	setenv("EPH_TEST_UNATTACHABLE", env, 1);
 	stand_in = list;
 	return 0;
+}
+
+/* --tracer-env: what the options put in every ephtrace's environment, NAME=VALUE a line (for
+ * tests/vm/init's ephtrace -v run, which shows the hooks of the cell); then exit 0. */
+static void print_tracer_env(void)
+{
+	static const char *const names[] = { "EPH_TEST_PERFBUF", "EPH_TEST_NESTED",
+					     "EPH_TEST_UNATTACHABLE" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (getenv(names[i]))
+			printf("%s=%s\n", names[i], getenv(names[i]));
+	exit(0);
 }
 
 int parse_opts(int argc, char **argv, struct opts *op)
@@ -99,9 +123,11 @@ int parse_opts(int argc, char **argv, struct opts *op)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "workload-only", required_argument, NULL, 'w' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "tracer-env", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	bool tracer_env = false;
 	char *end;
 	size_t i;
 	int c;
@@ -183,6 +209,9 @@ int parse_opts(int argc, char **argv, struct opts *op)
 			}
 			op->seeded = true;
 			break;
+		case 'V':
+			tracer_env = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -195,6 +224,8 @@ int parse_opts(int argc, char **argv, struct opts *op)
 		fprintf(stderr, "ephtest: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (tracer_env)
+		print_tracer_env();
 	return 0;
 }
 

@@ -50,6 +50,8 @@ static unsigned int standin_groups(const struct bpf_program *p)
 		{ "raw_tp/tcp_destroy_sock", EPH_STANDIN_TCP_RELEASE },
 		{ "close", EPH_STANDIN_UDP_RELEASE },
 		{ "close_range", EPH_STANDIN_UDP_RELEASE },
+		{ "dup2", EPH_STANDIN_UDP_RELEASE }, /* onto an open descriptor: closes its file */
+		{ "dup3", EPH_STANDIN_UDP_RELEASE },
 		{ "raw_tp/sched_process_exit", EPH_STANDIN_UDP_RELEASE },
 	};
 	const char *sec = bpf_program__section_name(p), *call = sec;
@@ -68,10 +70,11 @@ static unsigned int standin_groups(const struct bpf_program *p)
 }
 
 /* Whether a program other than a fentry/kprobe hook's is one of the backend's. The cgroup
- * backend shares the raw tracepoints of the tracepoint backend but its process-exit walk
- * (sock_release releases UDP ports), and with --exact-errors the system call tracepoints but
- * close() (same reason); with them, bind(), listen() and UDP sends are theirs, not the hooks'.
- * A fentry/kprobe plan takes those of the groups it stands in for (standin). */
+ * backend shares the raw tracepoints of the tracepoint backend, and with --exact-errors its
+ * system call tracepoints, but those that only end UDP holds (process exits, close(),
+ * close_range(), dup2()/dup3(): its sock_release releases UDP ports); with them, bind(),
+ * listen() and UDP sends are theirs, not the hooks'. A fentry/kprobe plan takes those of the
+ * groups it stands in for (standin). */
 static bool prog_wanted(const struct bpf_program *p, int backend, bool exact, unsigned int standin)
 {
 	/* fentry and kprobe: their calls' contexts go at a thread's exit (bpf/kfunc.bpf.h) */
@@ -89,10 +92,12 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact, un
 		return standin_groups(p) & standin;
 	if (backend != EPH_BACKEND_CGROUP)
 		return false;
+	if (standin_groups(p) == EPH_STANDIN_UDP_RELEASE)
+		return false;
 	if (sec_is(p, "raw_tp/"))
-		return strcmp(bpf_program__section_name(p), "raw_tp/sched_process_exit");
+		return true;
 	if (sec_is(p, "tracepoint/syscalls/"))
-		return exact && !strstr(bpf_program__section_name(p), "_close");
+		return exact;
 	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") ||
 	    sec_is(p, "cgroup/sendmsg"))
 		return !exact;
