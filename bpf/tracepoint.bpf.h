@@ -123,7 +123,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 	if (op == EPH_OP_LISTEN && (proto != IPPROTO_TCP || c.had_port))
 		return 0;
 	if (op == EPH_OP_CONNECT && proto == IPPROTO_UDP && c.had_port)
-		return uaddr ? udp_disconnect_enter(sk, uaddr) : 0;
+		return udp_disconnect_enter(sk, uaddr);
 	/* a fentry/kprobe plan: the groups stood in for only */
 	if (!tp_does(proto == IPPROTO_UDP ? EPH_STANDIN_UDP_PORT :
 		     op == EPH_OP_CONNECT ? EPH_STANDIN_TCP_CONNECT :

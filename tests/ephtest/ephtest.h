@@ -254,6 +254,13 @@ static inline bool backend_infers_tw(const char *backend)
  * (tracer.c); NULL otherwise. */
 extern const char *tracer_extra_arg;
 
+/* The cgroup backend without --exact-errors: no system call tracepoint, so blind to bind() and
+ * UDP failures, UDP connect()'s autobind and connect(AF_UNSPEC) (check_in.blind). */
+static inline bool backend_blind(const char *backend)
+{
+	return !strcmp(backend, "cgroup") && !tracer_extra_arg;
+}
+
 struct scenario {
 	const char *name;
 	const char *desc;

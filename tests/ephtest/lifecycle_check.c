@@ -26,13 +26,6 @@ static void lc_show(struct drv *d, const struct lc_ev *e)
 		   e->line);
 }
 
-/* The cgroup backend without --exact-errors: blind to UDP connect()'s autobind and to
- * connect(AF_UNSPEC) (no system call tracepoint; check.c's blind_to()). */
-static bool lc_blind(const struct lc_run *lr)
-{
-	return !strcmp(lr->d.backend, "cgroup") && !tracer_extra_arg;
-}
-
 /* The assignments as check.c compares them (every field, the summary). */
 static void lc_check_oracle(struct lc_run *lr)
 {
@@ -42,7 +35,7 @@ static void lc_check_oracle(struct lc_run *lr)
 		.pid = d->w.pid,
 		.backend = d->backend,
 		.releases = d->s->releases,
-		.blind = lc_blind(lr),
+		.blind = backend_blind(lr->d.backend),
 		.json = buf_str(&d->t.out),
 	};
 	struct check_out co = {};
@@ -147,8 +140,8 @@ static void lc_check_assigns(struct lc_run *lr, const struct lc_ev *evs, size_t 
 static void lc_back_window(const struct lc_run *lr, const struct lc_port *p, int64_t *from,
 			   int64_t *to)
 {
-	*from = p->disconnected && lc_blind(lr) ? p->close_from : p->back_from;
-	*to = p->disconnected && lc_blind(lr) ? p->close_to : p->back_to;
+	*from = p->disconnected && backend_blind(lr->d.backend) ? p->close_from : p->back_from;
+	*to = p->disconnected && backend_blind(lr->d.backend) ? p->close_to : p->back_to;
 }
 
 /* A port that backend does not see taken, so neither given back: a UDP connect()'s autobind
@@ -157,7 +150,7 @@ static bool lc_unseen(const struct lc_run *lr, const struct lc_port *p)
 {
 	const struct oracle *o = lr->d.w.o;
 
-	return lc_blind(lr) && p->proto == IPPROTO_UDP && p->rec >= 0 &&
+	return backend_blind(lr->d.backend) && p->proto == IPPROTO_UDP && p->rec >= 0 &&
 	       o->rec[p->rec].op == OP_CONNECT;
 }
 

@@ -232,7 +232,7 @@ static int compare(struct run *r, const struct opts *op)
 		.burst = r->s->burst,
 		.preempted = !strcmp(r->backend, "fentry") && eph_kernel_preempts_progs(NULL, 0),
 		.releases = r->s->releases,
-		.blind = !strcmp(r->backend, "cgroup") && !tracer_extra_arg,
+		.blind = backend_blind(r->backend),
 		.no_send_dest = strstr(buf_str(&r->t.err), "without bpf_task_pt_regs()") != NULL,
 		.json = buf_str(&r->t.out),
 	};
@@ -365,8 +365,8 @@ static enum verdict run_scenario(const struct scenario *s, const struct opts *op
 
 	printf("== %s: %s\n", s->name, s->desc);
 	fflush(stdout);
-	if (s->exact_errors_only && !tracer_extra_arg &&
-	    !strcmp(op->expect_backend ? op->expect_backend : op->backend, "cgroup")) {
+	if (s->exact_errors_only &&
+	    backend_blind(op->expect_backend ? op->expect_backend : op->backend)) {
 		printf("RESULT %s SKIP (the cgroup backend sees bind() and UDP failures and UDP "
 		       "connect() with --exact-errors only: run with --exact-errors) 0ms\n",
 		       s->name);
