@@ -124,11 +124,6 @@ struct said {
 };
 
 /*
- * Every row's ports_left against the kernel's count; a destination's held and time_wait against
- * the state (IPv4-mapped connections in the IPv4 row). A bind scope's held is only shown: which
- * sockets ephtrace counts there (listeners, say) is its own definition, not the kernel's.
- */
-/*
  * Whether a snapshot could not see every port bind() made, and why: its namespace row says the
  * bound-only TCP sockets are not listed (sock_diag dumps them from 6.8; before, status and top
  * find them with their port iterator, unless bpf() is refused or the kernel has none) and no
@@ -165,6 +160,43 @@ static enum blind snapshot_blind(struct hr_run *r, json_object *snap, bool event
 	return SEES_ALL;
 }
 
+/*
+ * A destination that holds no port of the range (its one connection is from a reserved port):
+ * ephtrace lists no row for it, and a destination without a row gets what a new one gets, the
+ * netns row's usable less bound (the ports whose bucket bind() made, which connect() skips for
+ * every destination; the single_destination finding's "a new destination would get").
+ */
+static void check_rowless_dest(struct hr_run *r, const char *src, const char *name,
+			       json_object *snap, const struct hr_row *w, struct said *said)
+{
+	json_object *ns = jarr(snap, "netns"), *n;
+	double usable, bound;
+	size_t i;
+
+	for (i = 0; ns && i < json_object_array_length(ns); i++) {
+		n = json_object_array_get_idx(ns, i);
+		if (!in_netns(n, r->w.o->netns) || jnum(n, "usable", &usable) != 1 ||
+		    jnum(n, "bound", &bound) != 1)
+			continue;
+		said->left = usable - bound;
+		said->held = 0;
+		if (said->left != w->granted)
+			hr_problem(r,
+				   "%s: %s: %s, which holds no port of the range, has no row: expected "
+				   "a new destination's count, usable - bound in the netns row, to be "
+				   "%d (the kernel granted that) got %.0f - %.0f",
+				   r->s->name, src, name, w->granted, usable, bound);
+		return;
+	}
+	hr_problem(r, "%s: %s: expected the netns row (usable, bound) for %s got none", r->s->name,
+		   src, name);
+}
+
+/*
+ * Every row's ports_left against the kernel's count; a destination's held and time_wait against
+ * the state (IPv4-mapped connections in the IPv4 row). A bind scope's held is only shown: which
+ * sockets ephtrace counts there (listeners, say) is its own definition, not the kernel's.
+ */
 static void check_snapshot(struct hr_run *r, const char *src, const char *line, bool events,
 			   struct said *said)
 {
@@ -203,6 +235,10 @@ static void check_snapshot(struct hr_run *r, const char *src, const char *line, 
 		e = find_row(snap, r->w.o->netns, w);
 		if (!e && blind && w->proto == IPPROTO_TCP) {
 			r->blind++; /* a row of bound-only sockets the snapshot cannot list */
+			continue;
+		}
+		if (!e && w->kind == HR_DEST && !w->held && !w->time_wait) {
+			check_rowless_dest(r, src, name, snap, w, &said[i]);
 			continue;
 		}
 		if (!e) {
