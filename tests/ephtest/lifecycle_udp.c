@@ -199,10 +199,12 @@ static int lc_dup_onto(struct oracle *o)
 	int other, a2, a3, r2, r3;
 
 	other = socket(AF_INET, SOCK_DGRAM, 0);
+	if (other < 0)
+		return lc_fail(o, "socket()", errno);
 	a2 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup2() of another onto it", &p2);
 	a3 = lc_udp_bound(o, AF_INET, 0, "UDP bind(0), dup3() of another onto it", &p3);
-	if (other < 0 || a2 < 0 || a3 < 0)
-		return other < 0 ? lc_fail(o, "socket()", errno) : -1;
+	if (a2 < 0 || a3 < 0)
+		return -1;
 	usleep(LC_GAP_MS * 1000);
 	p2->back_from = wall_ns();
 	r2 = dup2(other, a2);
@@ -299,15 +301,30 @@ static int lc_disconnect(int fd)
 	return connect(fd, &sa, sizeof(sa));
 }
 
+/* fd's connect() to loopback, recorded: its autobind's port in the list. 0 or -1 (o->msg). */
+static int lc_udp_autobind(struct oracle *o, int fd, int family, const char *what,
+			   struct lc_port **pp)
+{
+	int64_t t0, t1;
+	int err;
+
+	t0 = wall_ns();
+	err = rec_connect(o, fd, OP_CONNECT, IPPROTO_UDP, family, LC_LISTEN_PORT);
+	t1 = wall_ns();
+	if (err)
+		return lc_fail(o, "UDP connect() to loopback", -err);
+	*pp = lc_port_new(o, &o->rec[o->n - 1], what, t0, t1);
+	return 0;
+}
+
 /* A UDP socket that takes its port by bind(port) (-1: by connect()'s autobind), then connect()s
  * (a bound socket's connect() takes no port: not a record). */
 static int lc_disc_socket(struct oracle *o, int family, int port, const char *what,
 			  struct lc_port **pp)
 {
 	struct sockaddr_storage ss;
-	int64_t t0, t1;
 	socklen_t len;
-	int fd, err;
+	int fd;
 
 	if (port >= 0) {
 		fd = lc_udp_bound(o, family, (uint16_t)port, what, pp);
@@ -321,13 +338,7 @@ static int lc_disc_socket(struct oracle *o, int family, int port, const char *wh
 	fd = socket(family, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return lc_fail(o, "socket(SOCK_DGRAM)", errno);
-	t0 = wall_ns();
-	err = rec_connect(o, fd, OP_CONNECT, IPPROTO_UDP, family, LC_LISTEN_PORT);
-	t1 = wall_ns();
-	if (err)
-		return lc_fail(o, "UDP connect() to loopback", -err);
-	*pp = lc_port_new(o, &o->rec[o->n - 1], what, t0, t1);
-	return fd;
+	return lc_udp_autobind(o, fd, family, what, pp) ? -1 : fd;
 }
 
 int lc_udp_disconnect(struct oracle *o)
@@ -345,7 +356,7 @@ int lc_udp_disconnect(struct oracle *o)
 	enum { N = sizeof(socks) / sizeof(socks[0]), AGAIN = N - 1 };
 	struct lc_shared *sh = lc_of(o);
 	struct lc_port *ps[N + 1];
-	int fds[N], i, err, back = 0;
+	int fds[N], i, back = 0;
 	int64_t from, to;
 
 	lc_ready(o, 1);
@@ -371,13 +382,9 @@ int lc_udp_disconnect(struct oracle *o)
 		}
 	}
 	/* the autobound one connect()s again: a new autobind */
-	from = wall_ns();
-	err = rec_connect(o, fds[AGAIN], OP_CONNECT, IPPROTO_UDP, AF_INET, LC_LISTEN_PORT);
-	to = wall_ns();
-	if (err)
-		return lc_fail(o, "UDP connect() after connect(AF_UNSPEC)", -err);
-	ps[N] = lc_port_new(o, &o->rec[o->n - 1], "UDP connect() after connect(AF_UNSPEC)",
-			    from, to);
+	if (lc_udp_autobind(o, fds[AGAIN], AF_INET, "UDP connect() after connect(AF_UNSPEC)",
+			    &ps[N]))
+		return -1;
 	usleep(LC_GAP_MS * 1000);
 	for (i = 0; i < N; i++) {
 		from = wall_ns();
