@@ -138,15 +138,17 @@ struct occ_progress {
 #define HR_DEST 1      /* a destinations[] row: connect() from fresh sockets */
 #define HR_SCOPE 2     /* a bind_scopes[] row: bind(addr:0) from fresh sockets */
 #define HR_NETNS_UDP 3 /* the netns row's udp_ports_left: UDP connect() from fresh sockets */
+#define HR_NETNS_NEW 4 /* the netns row's new_dest_ports_left: connect() from fresh sockets to a
+			* destination no socket of the state uses */
 
 struct hr_row {
 	uint8_t kind;	/* HR_* */
 	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t family; /* AF_INET or AF_INET6 (the row's: IPv4-mapped sockets are AF_INET) */
 	uint8_t __pad;
-	uint16_t dport;	   /* HR_DEST */
+	uint16_t dport;	   /* HR_DEST, HR_NETNS_NEW */
 	uint8_t saddr[16]; /* HR_DEST: the source the kernel chose; HR_SCOPE: the address */
-	uint8_t daddr[16]; /* HR_DEST */
+	uint8_t daddr[16]; /* HR_DEST, HR_NETNS_NEW */
 	uint32_t held;	   /* sockets of the state in the row, TIME_WAIT included */
 	uint32_t time_wait;
 	uint32_t mapped;  /* of which IPv4-mapped IPv6 sockets */

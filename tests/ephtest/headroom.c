@@ -10,7 +10,8 @@
  * bound UDP sockets. It names the snapshot rows its sockets fill (hr_row). The driver reads
  * ephtrace: status, and top started before the state or after it. Then the workload counts,
  * row after row, what the kernel grants: connect() from fresh sockets until EADDRNOTAVAIL (a
- * destination), bind(addr:0) until EADDRINUSE (a bind scope), UDP connect() until EAGAIN (the
+ * destination; and a listener no socket of the state uses, the namespace's
+ * new_dest_ports_left), bind(addr:0) until EADDRINUSE (a bind scope), UDP connect() until EAGAIN (the
  * namespace's udp_ports_left); it closes each count's sockets with RST before the next one, so
  * that every count starts from the state. Every row's ports_left must equal its count, in
  * status and in top.
@@ -26,7 +27,7 @@
  *   to the same 28. A bind(127.0.0.1:0) count lands only on ports of the state's ::1
  *   connections, bind(0.0.0.0:0) on none (it conflicts with every IPv4 socket), bind(::1:0)
  *   on those of its IPv4 connections.
- * So: UDP; destinations without TIME_WAIT (and with it under tcp_tw_reuse 0); bind scopes of
+ * So: UDP; the new destination and destinations without TIME_WAIT (and with it under tcp_tw_reuse 0); bind scopes of
  * 127.0.0.1 and 0.0.0.0, and of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count after that
  * TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4); destinations
  * whose TIME_WAIT may be recycled; the other bind scopes. A state with ::1 connections,

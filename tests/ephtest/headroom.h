@@ -28,6 +28,8 @@
 #define HR_STEP_MS 3000		/* one connection or TIME_WAIT of the state within this */
 #define HR_UDP_DPORT 5300	/* UDP destinations 5300..5302: nobody listens, UDP does not care */
 #define HR_UDP_PROBE_DPORT 5399 /* where the udp_ports_left count connects */
+#define HR_NEW_DADDR "127.0.0.3" /* where the new_dest_ports_left count connects: a listener */
+#define HR_NEW_DPORT 5000	 /* ... that no socket of the state uses */
 #define HR_MAX_SOCKS 4096	/* lines of /proc/self/net/{tcp,udp}{,6} read */
 #define SHOW_MAX 6000		/* characters of a snapshot shown under a problem */
 
@@ -109,7 +111,8 @@ struct hr_state {
 	struct oracle *o;
 	const struct scenario *s;
 	const struct hr_case *c;
-	int lfd[HR_NR_DESTS + HR_NR_LISTEN]; /* every listener (drained after each count) */
+	int lfd[HR_NR_DESTS + HR_NR_LISTEN + 1]; /* every listener, HR_NEW_DADDR's too (drained
+						   * after each count) */
 	int nr_lfd;
 	int dest_lfd[HR_NR_DESTS];
 	int dest_row[HR_NR_DESTS]; /* index in o->hr.row, -1 if it has no socket */

@@ -53,7 +53,7 @@ static json_object *find_row(json_object *snap, uint64_t netns, const struct hr_
 		e = json_object_array_get_idx(a, i);
 		if (!in_netns(e, netns))
 			continue;
-		if (w->kind == HR_NETNS_UDP)
+		if (w->kind == HR_NETNS_UDP || w->kind == HR_NETNS_NEW)
 			return e;
 		if (!str_is(e, "proto", proto_name(w->proto)) ||
 		    !str_is(e, "family", family_name(w->family)) ||
@@ -163,33 +163,28 @@ static enum blind snapshot_blind(struct hr_run *r, json_object *snap, bool event
 /*
  * A destination that holds no port of the range (its one connection is from a reserved port):
  * ephtrace lists no row for it, and a destination without a row gets what a new one gets, the
- * netns row's usable less bound (the ports whose bucket bind() made, which connect() skips for
- * every destination; the single_destination finding's "a new destination would get").
+ * netns row's new_dest_ports_left (usable less the ports whose bucket bind() made, which
+ * connect() skips for every destination).
  */
 static void check_rowless_dest(struct hr_run *r, const char *src, const char *name,
 			       json_object *snap, const struct hr_row *w, struct said *said)
 {
 	json_object *ns = jarr(snap, "netns"), *n;
-	double usable, bound;
 	size_t i;
+	double v;
 
 	for (i = 0; ns && i < json_object_array_length(ns); i++) {
 		n = json_object_array_get_idx(ns, i);
-		if (!in_netns(n, r->w.o->netns) || jnum(n, "usable", &usable) != 1 ||
-		    jnum(n, "bound", &bound) != 1)
+		if (!in_netns(n, r->w.o->netns) || jnum(n, "new_dest_ports_left", &v) != 1)
 			continue;
-		said->left = usable - bound;
+		said->left = v;
 		said->held = 0;
-		if (said->left != w->granted)
-			hr_problem(r,
-				   "%s: %s: %s, which holds no port of the range, has no row: expected "
-				   "a new destination's count, usable - bound in the netns row, to be "
-				   "%d (the kernel granted that) got %.0f - %.0f",
-				   r->s->name, src, name, w->granted, usable, bound);
+		check_num(r, src, name, n, "new_dest_ports_left", w->granted,
+			  "which holds no port of the range and has no row: the kernel granted");
 		return;
 	}
-	hr_problem(r, "%s: %s: expected the netns row (usable, bound) for %s got none", r->s->name,
-		   src, name);
+	hr_problem(r, "%s: %s: expected the netns row's new_dest_ports_left for %s got none",
+		   r->s->name, src, name);
 }
 
 /*
@@ -228,7 +223,9 @@ static void check_snapshot(struct hr_run *r, const char *src, const char *line, 
 	}
 	for (i = 0; i < hr->nrows; i++) {
 		const struct hr_row *w = &hr->row[i];
-		const char *key = w->kind == HR_NETNS_UDP ? "udp_ports_left" : "ports_left";
+		const char *key = w->kind == HR_NETNS_UDP ? "udp_ports_left" :
+				  w->kind == HR_NETNS_NEW ? "new_dest_ports_left" :
+							    "ports_left";
 
 		said[i].left = said[i].held = -1;
 		hr_row_name(w, name, sizeof(name));
@@ -306,7 +303,7 @@ void hr_compare(struct hr_run *r)
 		buf_printf(&table, "  %-40s %6d", hr_row_name(w, name, sizeof(name)), w->granted);
 		say_number(&table, st[i].left);
 		say_number(&table, top[i].left);
-		if (w->kind == HR_NETNS_UDP) {
+		if (w->kind == HR_NETNS_UDP || w->kind == HR_NETNS_NEW) {
 			buf_printf(&table, "\n");
 			continue;
 		}

@@ -100,7 +100,8 @@ const char *hr_addr_text(int family, const uint8_t addr[16], char *buf, size_t l
 	return buf;
 }
 
-/* "dest tcp 127.0.0.1 -> 127.0.0.2:5000", "scope udp 0.0.0.0", "netns udp autobind" */
+/* "dest tcp 127.0.0.1 -> 127.0.0.2:5000", "scope udp 0.0.0.0", "netns udp autobind",
+ * "netns tcp new dest 127.0.0.3:5000" */
 const char *hr_row_name(const struct hr_row *r, char *buf, size_t len)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
@@ -113,6 +114,9 @@ const char *hr_row_name(const struct hr_row *r, char *buf, size_t len)
 	else if (r->kind == HR_SCOPE)
 		snprintf(buf, len, "scope %s %s", proto_name(r->proto),
 			 hr_addr_text(r->family, r->saddr, s, sizeof(s)));
+	else if (r->kind == HR_NETNS_NEW)
+		snprintf(buf, len, "netns tcp new dest %s:%u",
+			 hr_addr_text(r->family, r->daddr, d, sizeof(d)), r->dport);
 	else
 		snprintf(buf, len, "netns udp autobind");
 	return buf;
@@ -278,7 +282,7 @@ static int try_once(const struct hr_row *r, int fd)
 	socklen_t len;
 	int ret;
 
-	if (r->kind == HR_DEST) {
+	if (r->kind == HR_DEST || r->kind == HR_NETNS_NEW) {
 		hr_sa_make(r->family, r->daddr, r->dport, &ss, &len);
 		ret = connect(fd, (struct sockaddr *)&ss, len);
 		return ret && errno != EINPROGRESS ? -errno : 0;
@@ -294,7 +298,9 @@ static int try_once(const struct hr_row *r, int fd)
 
 static int stop_errno(const struct hr_row *r)
 {
-	return r->kind == HR_DEST ? EADDRNOTAVAIL : r->kind == HR_SCOPE ? EADDRINUSE : EAGAIN;
+	if (r->kind == HR_DEST || r->kind == HR_NETNS_NEW)
+		return EADDRNOTAVAIL;
+	return r->kind == HR_SCOPE ? EADDRINUSE : EAGAIN;
 }
 
 /* Fresh sockets try until the row's errno; all closed with RST. Sets r->granted. */
@@ -305,7 +311,7 @@ static int count_row(struct hr_state *st, struct hr_row *r)
 	char name[128], tmp[16], tmp2[16];
 
 	type = r->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	if (r->kind == HR_DEST)
+	if (r->kind == HR_DEST || r->kind == HR_NETNS_NEW)
 		type |= SOCK_NONBLOCK;
 	hr_row_name(r, name, sizeof(name));
 	for (n = 0; n < HR_COUNT_MAX; n++) {

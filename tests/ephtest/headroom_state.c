@@ -380,6 +380,20 @@ static int build_scopes(struct hr_state *st)
 	return 0;
 }
 
+/* The row of a destination no socket of the state uses (the netns row's new_dest_ports_left),
+ * and its listener. */
+static int new_dest(struct hr_state *st)
+{
+	struct hr_row *r;
+
+	if (fixed_socket(st, HR_NEW_DADDR, HR_NEW_DPORT, true) < 0)
+		return -1;
+	r = add_row(&st->o->hr, HR_NETNS_NEW, IPPROTO_TCP, NULL);
+	hr_addr_parse(HR_NEW_DADDR, r->daddr);
+	r->dport = HR_NEW_DPORT;
+	return 0;
+}
+
 /* Wait until the kernel shows each destination as built; fill held and time_wait. */
 static int check_dests(struct hr_state *st)
 {
@@ -430,6 +444,8 @@ static int count_phase(const struct hr_state *st, const struct hr_row *r)
 
 	if (r->proto == IPPROTO_UDP)
 		return 0;
+	if (r->kind == HR_NETNS_NEW)
+		return 1; /* no socket of the state is on its 4-tuples */
 	if (r->kind == HR_DEST)
 		return !r->time_wait || !recycles ? 1 : 3;
 	hr_addr_parse("127.0.0.1", lo);
@@ -525,6 +541,8 @@ int hr_build_state(struct hr_state *st)
 		    fixed_socket(st, st->c->listen[i].addr, st->c->listen[i].port, true) < 0)
 			return -1;
 	if (st->c->bound.addr && fixed_socket(st, st->c->bound.addr, st->c->bound.port, false) < 0)
+		return -1;
+	if (new_dest(st))
 		return -1;
 	for (d = 0; d < HR_NR_DESTS; d++) /* first: a connect() could take the port */
 		if (st->c->dest[d].fixed && connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a),

@@ -13,12 +13,15 @@
 #   processes had meanwhile, by ephtrace's own per-process series, and the workload's
 #   ephtrace_process_port_failures_total (by its comm, ephwl-client; no pid label) must be
 #   exactly its count; so must the destination's ephtrace_destination_port_failures_total,
-#   with ports_held 16, ports_left 0, utilization 1;
+#   with ports_held 16, ports_left 0, utilization 1, while a new destination would still get all
+#   16 (connect()'s ports are reused towards other destinations; the headroom scenarios count
+#   that against the kernel);
 # - bind scopes, in a second netns with an 8-port range (40000-40007): a workload fills the TCP
 #   bind(0) scope on 0.0.0.0 until EADDRINUSE, the UDP one with sendto() from unbound sockets
 #   until EAGAIN, then tries UDP bind(0) (EADDRINUSE). ephtrace_bind_scope_ports_held must be
 #   the ports the kernel gave, ports_left 0 and utilization 1 (the kernel refused the next
 #   ones), and ephtrace_bind_scope_port_failures_total{error} the workload's own errno counts;
+#   no new destination gets a port there (bind()'s ports are lost to every connect());
 # - the alert rules of deploy/prometheus, loaded by that Prometheus: the EADDRNOTAVAIL, UDP
 #   EAGAIN and bind(0) EADDRINUSE alerts fire for those series, the exhaustion ones (for: 1m)
 #   are pending;
@@ -394,6 +397,8 @@ ephtrace_destination_port_failures_total{$D}	$WL_FAIL
 ephtrace_destination_ports_held{$D}	$WL_OK
 ephtrace_destination_ports_left{$D}	0
 ephtrace_destination_port_utilization_ratio{$D}	1
+ephtrace_new_destination_ports_left{netns="$NETNS"}	16
+ephtrace_new_destination_ports_left{netns="$NETNS2"}	$((8 - B_TCP_OK))
 ephtrace_bind_scope_ports_held{$T}	$B_TCP_OK
 ephtrace_bind_scope_ports_left{$T}	0
 ephtrace_bind_scope_port_utilization_ratio{$T}	1

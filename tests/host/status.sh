@@ -246,6 +246,7 @@ if snap["netns"]:
     # every TCP port of the range once; the listener's is bind()'s (lost to every connect())
     check("netns taken (= ss, ports counted once)", ss_taken, n.get("taken"))
     check("netns bound: the listener on 41500", 1, n.get("bound"))
+    check("netns new_dest_ports_left: usable less bound", 1900 - 1, n.get("new_dest_ports_left"))
 
 dests = {(d["saddr"], d["daddr"], d["dport"]): d for d in snap["destinations"]}
 check("destinations", sorted([("127.0.0.1", "127.0.0.1", p) for p in (5000, 6000, 41500)]),

@@ -25,6 +25,7 @@ static struct eph_find_ns ns_default(void)
 				     .low = 32768,
 				     .high = 60999,
 				     .tcp_usable = 28232,
+				     .tcp_new_left = 28232,
 				     .udp_usable = 28232,
 				     .udp_left = 28232,
 				     .tw = { .tw_reuse = 2, .timestamps = 1 } };
@@ -108,6 +109,7 @@ static void test_bind_before_connect(void **state)
 
 	(void)state;
 	ns.tcp_bound = 412;
+	ns.tcp_new_left = 28232 - 412;
 	in.procs = &p;
 	in.nprocs = 1;
 	assert_int_equal(0, eph_find__run(&in, &fs));
@@ -129,6 +131,7 @@ static void test_bind_before_connect(void **state)
 	p.bound_conns = 23000;
 	p.conns = 23000;
 	ns.tcp_bound = 23000;
+	ns.tcp_new_left = 28232 - 23000;
 	in.have_events = false;
 	assert_int_equal(0, eph_find__run(&in, &fs));
 	assert_string_equal("bind_before_connect/warning", kinds(&fs));
@@ -214,6 +217,7 @@ static void test_single_destination(void **state)
 	assert_string_equal("single_destination/critical", kinds(&fs));
 	/* the range itself is short (bind() took most of it): not this kind */
 	ns.tcp_bound = 20000;
+	ns.tcp_new_left = 28232 - 20000;
 	assert_int_equal(0, eph_find__run(&in, &fs));
 	assert_string_equal("", kinds(&fs));
 	eph_findings__free(&fs);
@@ -229,7 +233,7 @@ static void test_range(void **state)
 	(void)state;
 	ns.low = 40000;
 	ns.high = 40063;
-	ns.tcp_usable = ns.udp_usable = ns.udp_left = 64;
+	ns.tcp_usable = ns.tcp_new_left = ns.udp_usable = ns.udp_left = 64;
 	/* 62 % of a destination used in a 64-port range */
 	assert_int_equal(0, eph_find__run(&in, &fs));
 	assert_string_equal("narrow_range/info", kinds(&fs));
@@ -251,7 +255,7 @@ static void test_range(void **state)
 	ns.low = 32768;
 	ns.high = 60999;
 	ns.reserved = 10000;
-	ns.tcp_usable = ns.udp_usable = ns.udp_left = 18232;
+	ns.tcp_usable = ns.tcp_new_left = ns.udp_usable = ns.udp_left = 18232;
 	d.st.usable = 18232;
 	d.st.ports_left = 1000;
 	assert_int_equal(0, eph_find__run(&in, &fs));

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,10 @@ static char *golden_output(enum eph_metrics_format fmt)
 		{ 0, "curl", EADDRNOTAVAIL, 48, &pod },
 		{ 0, "evil\"\\\n\xff\t", EAGAIN, 1, &docker },
 	};
-	static const struct eph_metrics_netns netns[] = { { 4026532999u, 16, &pod },
-							  { 4026531840u, 28232, NULL } };
+	static const struct eph_metrics_netns netns[] = {
+		{ .netns = 4026532999u, .usable = 16, .new_left = 9, .ct = &pod },
+		{ .netns = 4026531840u, .usable = 28232, .new_left = NAN },
+	};
 	static const struct eph_metrics_prog progs[] = { { "tp_exit_connect", 2500, 64 } };
 	static const struct eph_metrics_finding finds[] = {
 		{ "single_destination", "critical", 4026532999u, 4242, "curl", "127.0.0.1:5000",

@@ -33,12 +33,12 @@ static void test_range_usable(void **state)
 		sb.buf,
 		"{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"netns\":["
 		"{\"netns\":4026532001,\"low\":40000,\"high\":41999,\"reserved\":100,"
-		"\"usable\":1900,\"taken\":0,\"bound\":0,\"udp_usable\":1900,"
+		"\"usable\":1900,\"taken\":0,\"bound\":0,\"new_dest_ports_left\":1900,\"udp_usable\":1900,"
 		"\"udp_taken\":0,\"udp_ports_left\":1900,\"bucket_unknown\":0,"
 		"\"bound_only_listed\":true,\"resync_released\":0,"
 		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null},"
 		"{\"netns\":4026532002,\"low\":null,\"high\":null,\"reserved\":null,"
-		"\"usable\":null,\"taken\":null,\"bound\":null,\"udp_usable\":null,"
+		"\"usable\":null,\"taken\":null,\"bound\":null,\"new_dest_ports_left\":null,\"udp_usable\":null,"
 		"\"udp_taken\":null,\"udp_ports_left\":null,\"bucket_unknown\":0,"
 		"\"bound_only_listed\":true,\"resync_released\":0,"
 		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null}],"
@@ -68,7 +68,8 @@ static void test_json_golden(void **state)
 		sb.buf,
 		"{\"time\":\"2026-11-24T05:18:03.123456789Z\",\"netns\":[{\"netns\":4026532001,"
 		"\"low\":40000,\"high\":41999,\"reserved\":100,\"usable\":1900,\"taken\":2,"
-		"\"bound\":0,\"udp_usable\":1900,\"udp_taken\":1,\"udp_ports_left\":1899,"
+		"\"bound\":0,\"new_dest_ports_left\":1900,\"udp_usable\":1900,\"udp_taken\":1,"
+		"\"udp_ports_left\":1899,"
 		"\"bucket_unknown\":2,\"bound_only_listed\":true,\"resync_released\":0,"
 		"\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"pod_namespace\":null,\"pod_uid\":null,\"container\":null}],"
 		"\"destinations\":["
@@ -129,17 +130,17 @@ static void test_text_fits_80_columns(void **state)
 		assert_in_range(end - line, 0, 79);
 		lines++;
 	}
-	/* time; legend 3 + note; netns header + 1; blank, destinations header + 2, socket range
+	/* time; legend 4 + note; netns header + 1; blank, destinations header + 2, socket range
 	 * note 2; blank, scopes header + 1; blank, processes header + 2 */
-	assert_int_equal(lines, 20);
+	assert_int_equal(lines, 21);
 	assert_non_null(strstr(sb.buf, "\nnote: 1 socket to ~:4444:5555:6666]:65535 uses "
 				       "IP_LOCAL_PORT_RANGE 40000-40009:\n      9 more connect()s "
 				       "with it (of 10 usable; NS 161)\n"));
 	assert_non_null(strstr(sb.buf, "  dropped 123456789\n"));
 	assert_non_null(strstr(sb.buf, "note: 2 connected TCP socket(s) of unknown origin"));
-	/* TCP ports 40000 and 40002 taken (counted once), the UDP one apart */
+	/* TCP ports 40000 and 40002 taken (counted once), none by bind(), the UDP one apart */
 	assert_non_null(
-		strstr(sb.buf, " 40000-41999   100   1900      2      0      0      1     1899\n"));
+		strstr(sb.buf, " 40000-41999   100   1900     2     0  1900     0     1     1899\n"));
 	assert_non_null(strstr(sb.buf,
 			       " ~dddd:eeee:ffff ~444:5555:6666]:65535     1    0  1899  0.1"
 			       "  0.0    0    -\n"));

@@ -86,6 +86,7 @@ static void test_connect_left(void **state)
 	(void)state;
 	assert_int_equal(eph_ps_compute(&r, s, 8, d, 2, NULL, 0, &out), 0);
 	assert_int_equal(out.tcp_bound, 2);
+	assert_int_equal(out.tcp_new_left, 16 - 2); /* a destination with no connection */
 	assert_int_equal(out.tcp_taken, 6); /* 40000-40005, each once */
 	assert_int_equal(d[0].taken, 3);    /* 40000, 40001, 40004 */
 	assert_int_equal(d[0].left, 16 - 2 - 3);
@@ -230,6 +231,7 @@ static void test_sock_range_left(void **state)
 	assert_int_equal(eph_ps_compute(&r, s, 9, d, 2, NULL, 0, &out), 0);
 	assert_int_equal(out.tcp_usable, 62);
 	assert_int_equal(out.tcp_bound, 3);
+	assert_int_equal(out.tcp_new_left, 62 - 3);
 	assert_int_equal(d[0].range_usable, 19);
 	assert_int_equal(d[0].range_taken, 3); /* 40010, 40011, 40013 */
 	assert_int_equal(d[0].range_left, 19 - 2 - 3);

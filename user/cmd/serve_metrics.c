@@ -183,6 +183,7 @@ static int occ_metrics(const struct eph_occ_rows *rows, struct eph_metrics_input
 			continue; /* absent rather than wrong */
 		(*netns)[in->nnetns].netns = rows->netns[i].netns;
 		(*netns)[in->nnetns].ct = rows->netns[i].ct;
+		(*netns)[in->nnetns].new_left = rows->netns[i].new_left;
 		(*netns)[in->nnetns++].usable = rows->netns[i].usable;
 	}
 	in->dests = *dests;

@@ -70,9 +70,10 @@ struct eph_find_who {
 struct eph_find_ns {
 	uint32_t netns;
 	uint16_t low, high;
-	uint32_t reserved;   /* reserved ports inside [low, high] */
-	uint32_t tcp_usable; /* the model's (portsearch.h struct eph_ps_netns) */
-	uint32_t tcp_bound;  /* ports whose bucket bind()/listen() made: lost to connect() */
+	uint32_t reserved;     /* reserved ports inside [low, high] */
+	uint32_t tcp_usable;   /* the model's (portsearch.h struct eph_ps_netns) */
+	uint32_t tcp_bound;    /* ports whose bucket bind()/listen() made: lost to connect() */
+	uint32_t tcp_new_left; /* connect()s a destination with no connection yet would get */
 	uint32_t udp_usable;
 	uint32_t udp_taken;
 	uint32_t udp_left;	/* UDP autobinds (connect()/sendto() of unbound sockets) left */

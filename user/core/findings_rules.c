@@ -96,13 +96,6 @@ static const struct eph_find_ns *ns_of(const struct eph_find_in *in, uint32_t ne
 	return NULL;
 }
 
-/* Ports a destination with no connection yet would get: those no bind bucket of bind() or
- * listen() holds (__inet_hash_connect skips those for every destination). */
-static double fresh_left(const struct eph_find_ns *ns)
-{
-	return ns->tcp_usable > ns->tcp_bound ? ns->tcp_usable - ns->tcp_bound : 0;
-}
-
 /*
  * bind_before_connect: connect() on a socket whose port bind() chose. bind(0) makes the port's
  * bind bucket (fastreuse >= 0), and __inet_hash_connect() skips such a port for every
@@ -126,19 +119,20 @@ int rule_bind_before_connect(const struct eph_find_in *in, struct eph_findings *
 		if (!f)
 			return -ENOMEM;
 		f->who = p->who;
-		f->ports_left = fresh_left(ns);
+		f->ports_left = ns->tcp_new_left;
 		f->usable = ns->tcp_usable;
 		f->severity = sev_space(f->ports_left, f->usable, NAN, 0);
 		for (j = 0; j < in->ndests; j++)
-			if (in->dests[j].key.netns == p->netns && in->dests[j].top.pid == p->who.pid)
+			if (in->dests[j].key.netns == p->netns &&
+			    in->dests[j].top.pid == p->who.pid)
 				f->severity = sev_max(f->severity, sev_dest(&in->dests[j]));
 		if (seen)
 			say(f->evidence, sizeof(f->evidence),
 			    "%u connect()s in %u s came after bind(0) took the port (of %u ports "
 			    "it took); %u of %u connections hold such ports now, %u of %u usable "
 			    "ports are bind()'s",
-			    seen, in->window_s, p->assigns, p->bound_conns, p->conns,
-			    ns->tcp_bound, ns->tcp_usable);
+			    seen, in->window_s, p->assigns, p->bound_conns, p->conns, ns->tcp_bound,
+			    ns->tcp_usable);
 		else
 			say(f->evidence, sizeof(f->evidence),
 			    "%u of %u connections hold a port bind() took before connect(); %u of "
@@ -154,8 +148,7 @@ int rule_bind_before_connect(const struct eph_find_in *in, struct eph_findings *
 /* Whether connect() may take over this destination's TIME_WAIT 4-tuples (tcp_twsk_unique). */
 static const char *tw_advice(const struct eph_find_ns *ns, const struct eph_occ_dest_key *k)
 {
-	bool loop = eph_ps_loopback(k->family, k->saddr) ||
-		    eph_ps_loopback(k->family, k->daddr);
+	bool loop = eph_ps_loopback(k->family, k->saddr) || eph_ps_loopback(k->family, k->daddr);
 
 	if (!ns->tw.timestamps)
 		return "Reuse connections (keep-alive, pooling); TIME_WAIT reuse needs TCP "
@@ -214,7 +207,7 @@ static int dest_single(const struct eph_find_dest *d, const struct eph_find_ns *
 	if (d->st.ports_left > (1 - EPH_FIND_WARN_TAKEN) * d->st.usable && !d->window_failures)
 		return 0;
 	if (d->st.time_wait >= EPH_FIND_TW_SHARE * d->st.held ||
-	    fresh_left(ns) < EPH_FIND_SINGLE_FREE * ns->tcp_usable)
+	    ns->tcp_new_left < EPH_FIND_SINGLE_FREE * ns->tcp_usable)
 		return 0; /* time_wait_churn, or the range itself */
 	f = add_dest(out, EPH_FIND_SINGLE_DESTINATION, d);
 	if (!f)
@@ -222,8 +215,8 @@ static int dest_single(const struct eph_find_dest *d, const struct eph_find_ns *
 	f->severity = sev_dest(d);
 	dest_text(&d->key, dst, sizeof(dst));
 	say(f->evidence, sizeof(f->evidence),
-	    "%.0f of %.0f ports to %s are gone (%u held), while a new destination would get %.0f",
-	    d->st.usable - d->st.ports_left, d->st.usable, dst, d->st.held, fresh_left(ns));
+	    "%.0f of %.0f ports to %s are gone (%u held), while a new destination would get %u",
+	    d->st.usable - d->st.ports_left, d->st.usable, dst, d->st.held, ns->tcp_new_left);
 	say(f->advice, sizeof(f->advice),
 	    "Spread over more destination addresses or ports, or more source addresses "
 	    "(IP_BIND_ADDRESS_NO_PORT + bind(addr, 0)), or widen ip_local_port_range.");
@@ -292,9 +285,8 @@ int rule_range(const struct eph_find_in *in, struct eph_findings *out)
 			    "kernel asks when the range is set.");
 		}
 		p = ns_pressure(in, ns, &sev, what, sizeof(what));
-		if (p < EPH_FIND_NARROW_PRESSURE ||
-		    (ns->tcp_usable >= EPH_FIND_NARROW_USABLE &&
-		     ns->reserved < EPH_FIND_NARROW_RSV * count))
+		if (p < EPH_FIND_NARROW_PRESSURE || (ns->tcp_usable >= EPH_FIND_NARROW_USABLE &&
+						     ns->reserved < EPH_FIND_NARROW_RSV * count))
 			continue;
 		f = add(out, EPH_FIND_NARROW_RANGE, ns->netns);
 		if (!f)

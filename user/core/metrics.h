@@ -80,10 +80,12 @@ struct eph_metrics_scope {
 	const struct eph_container *ct; /* the namespace's owner (labels), or NULL */
 };
 
-/* The ephemeral range of one network namespace: ports in range minus reserved ones. */
+/* The ephemeral range of one network namespace: ports in range minus reserved ones, and the
+ * connect()s a destination with no connection in it yet would get (NAN: not known). */
 struct eph_metrics_netns {
 	uint32_t netns;
-	uint32_t usable;
+	uint64_t usable;
+	double new_left;
 	const struct eph_container *ct; /* its owner (labels), or NULL */
 };
 

@@ -67,6 +67,12 @@ static const struct family fam_range = {
 	"Ephemeral ports of a network namespace: ip_local_port_range minus "
 	"ip_local_reserved_ports."
 };
+static const struct family fam_new_left = {
+	"ephtrace_new_destination_ports_left", M_GAUGE, NULL,
+	"connect() calls to a destination that holds no port of the range yet that the kernel "
+	"would grant now: the usable ports less those whose bucket bind() or listen() made, which "
+	"connect() skips for every destination (ephtrace's model of its port search)."
+};
 static const struct family fam_proc_held = {
 	"ephtrace_process_ports_held", M_GAUGE, NULL,
 	"Ports the processes of one name (comm) in one container (none: the host's) took since "
@@ -411,22 +417,37 @@ static void write_scopes(struct writer *w, const struct eph_metrics_scope *const
 		write_scope_fails(w, v[i]);
 }
 
+static void netns_labels(struct writer *w, const void *row)
+{
+	const struct eph_metrics_netns *n = row;
+
+	label_u64(w, "netns", n->netns);
+	ct_labels(w, n->ct);
+}
+
 static int write_netns(struct writer *w, const struct eph_metrics_input *in)
 {
+	static const struct row_family fams[] = {
+		{ &fam_range, "", offsetof(struct eph_metrics_netns, usable), V_U64 },
+		{ &fam_new_left, "", offsetof(struct eph_metrics_netns, new_left), V_KNOWN },
+	};
 	struct eph_metrics_netns *v;
+	const void **p;
 	size_t i;
 
 	if (copy_rows(in->netns, in->nnetns, sizeof(*v), cmp_netns, (void **)&v))
 		return -ENOMEM;
 	if (!v)
 		return 0;
-	family(w, &fam_range);
-	for (i = 0; i < in->nnetns; i++) {
-		sample(w, "");
-		label_u64(w, "netns", v[i].netns);
-		ct_labels(w, v[i].ct);
-		value_u64(w, v[i].usable);
+	p = calloc(in->nnetns, sizeof(*p));
+	if (!p) {
+		free(v);
+		return -ENOMEM;
 	}
+	for (i = 0; i < in->nnetns; i++)
+		p[i] = &v[i];
+	write_families(w, fams, sizeof(fams) / sizeof(fams[0]), p, in->nnetns, netns_labels);
+	free(p);
 	free(v);
 	return 0;
 }

@@ -272,6 +272,7 @@ static void fact_ns(const struct eph_occ *occ, const struct row *r, uint64_t now
 	out->reserved = ns->reserved;
 	out->tcp_usable = r->ps->tcp_usable;
 	out->tcp_bound = r->ps->tcp_bound;
+	out->tcp_new_left = r->ps->tcp_new_left;
 	out->udp_usable = r->ps->udp_usable;
 	out->udp_taken = r->ps->udp_taken;
 	out->udp_left = r->ps->udp_autobind_left;

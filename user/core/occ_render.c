@@ -61,6 +61,7 @@ static void json_ns(struct jsonw *w, const struct eph_occ *occ, const struct row
 	jsonw_double(w, "usable", r->ps ? r->ps->tcp_usable : NAN);
 	jsonw_double(w, "taken", r->ps ? r->ps->tcp_taken : NAN);
 	jsonw_double(w, "bound", r->ps ? r->ps->tcp_bound : NAN);
+	jsonw_double(w, "new_dest_ports_left", r->ps ? r->ps->tcp_new_left : NAN);
 	jsonw_double(w, "udp_usable", r->ps ? r->ps->udp_usable : NAN);
 	jsonw_double(w, "udp_taken", r->ps ? r->ps->udp_taken : NAN);
 	jsonw_double(w, "udp_ports_left", r->ps ? r->ps->udp_autobind_left : NAN);
@@ -86,6 +87,16 @@ static void json_sock_range(struct jsonw *w, const struct eph_occ_range *sr)
 	jsonw_raw(w, "}");
 }
 
+/* A destination's or bind scope's space: what it holds, and what the port search leaves. */
+static void json_space(struct jsonw *w, const struct eph_occ_stats *st)
+{
+	jsonw_u64(w, "held", st->held);
+	jsonw_u64(w, "time_wait", st->time_wait);
+	jsonw_double(w, "usable", st->usable);
+	jsonw_double(w, "ports_left", st->ports_left);
+	jsonw_double(w, "utilization", st->utilization);
+}
+
 static void json_dest(struct jsonw *w, const struct eph_occ *occ, const struct row *r)
 {
 	const struct dest *d = r->rec;
@@ -97,11 +108,7 @@ static void json_dest(struct jsonw *w, const struct eph_occ *occ, const struct r
 	jsonw_addr(w, "saddr", d->key.family, d->key.saddr);
 	jsonw_addr(w, "daddr", d->key.family, d->key.daddr);
 	jsonw_u64(w, "dport", d->key.dport);
-	jsonw_u64(w, "held", r->st.held);
-	jsonw_u64(w, "time_wait", r->st.time_wait);
-	jsonw_double(w, "usable", r->st.usable);
-	jsonw_double(w, "ports_left", r->st.ports_left);
-	jsonw_double(w, "utilization", r->st.utilization);
+	json_space(w, &r->st);
 	jsonw_double(w, "assign_rate", r->st.assign_rate);
 	jsonw_double(w, "failures", occ->started ? (double)r->st.failures : NAN);
 	jsonw_double(w, "exhaust_in_s", r->st.exhaust_in_s);
@@ -119,11 +126,7 @@ static void json_scope(struct jsonw *w, const struct eph_occ *occ, const struct 
 	jsonw_str(w, "proto", eph_proto_name(s->key.proto), SIZE_MAX);
 	jsonw_str(w, "family", eph_family_name(s->key.family), SIZE_MAX);
 	jsonw_addr(w, "addr", s->key.family, s->key.addr);
-	jsonw_u64(w, "held", r->st.held);
-	jsonw_u64(w, "time_wait", r->st.time_wait);
-	jsonw_double(w, "usable", r->st.usable);
-	jsonw_double(w, "ports_left", r->st.ports_left);
-	jsonw_double(w, "utilization", r->st.utilization);
+	json_space(w, &r->st);
 	jsonw_raw(w, "}");
 }
 
@@ -332,7 +335,7 @@ static void text_more(struct jsonw *w, size_t n, unsigned int limit)
 		w->err = sb_printf(w->sb, "  (%zu more)\n", n - limit);
 }
 
-/* What the columns mean, in two lines, and what the numbers had to assume. */
+/* What the columns mean, and what the numbers had to assume. */
 static void text_legend(struct jsonw *w, const struct view *v)
 {
 	uint64_t assumed = 0;
@@ -341,11 +344,12 @@ static void text_legend(struct jsonw *w, const struct view *v)
 	for (i = 0; i < v->nns; i++)
 		assumed += v->ns[i].assumed;
 	if (!w->err)
-		w->err = sb_puts(w->sb,
-				 "LEFT: connect()s (bind(0)s for a bound address) the kernel would "
-				 "grant now\nUSE%: 1 - LEFT/USABLE   EXH: forecast time until LEFT "
-				 "is 0 (-: none)\nNS: netns inode - 4026531840, the same in every "
-				 "command; init: the first netns\n");
+		w->err = sb_puts(
+			w->sb, "LEFT: connect()s (bind(0)s for a bound address) the kernel would "
+			       "grant now\nNEW: LEFT of a destination with no row (USABLE - BOUND)"
+			       "\nUSE%: 1 - LEFT/USABLE   EXH: forecast time until LEFT "
+			       "is 0 (-: none)\nNS: netns inode - 4026531840, the same in every "
+			       "command; init: the first netns\n");
 	if (assumed && !w->err)
 		w->err = sb_printf(w->sb,
 				   "note: %" PRIu64 " connected TCP socket(s) of unknown origin "
@@ -389,14 +393,14 @@ static void text_ns(struct jsonw *w, const struct view *v)
 	size_t i;
 
 	if (!w->err)
-		w->err = sb_printf(w->sb, "%-4s %-10s %-11s %5s %6s %6s %6s %6s %6s %8s\n", "NS",
-				   "NETNS", "RANGE", "RSV", "USABLE", "TAKEN", "BOUND", "TW", "UDP",
-				   "UDP-LEFT");
+		w->err = sb_printf(w->sb, "%-4s %-10s %-11s %5s %6s %5s %5s %5s %5s %5s %8s\n",
+				   "NS", "NETNS", "RANGE", "RSV", "USABLE", "TAKEN", "BOUND", "NEW",
+				   "TW", "UDP", "UDP-LEFT");
 	for (i = 0; i < v->nns && !w->err; i++) {
 		const struct row *r = &v->ns[i];
 		const struct ns *ns = r->rec;
 		char range[16] = "?", res[16] = "-", usable[16] = "-", taken[16] = "-";
-		char bound[16] = "-", udp[16] = "-", udpleft[16] = "-", nsl[16];
+		char bound[16] = "-", fresh[16] = "-", udp[16] = "-", udpleft[16] = "-", nsl[16];
 
 		ns_label(nsl, sizeof(nsl), ns->netns);
 		if (ns->have_range) {
@@ -407,12 +411,14 @@ static void text_ns(struct jsonw *w, const struct view *v)
 			snprintf(usable, sizeof(usable), "%u", r->ps->tcp_usable);
 			snprintf(taken, sizeof(taken), "%u", r->ps->tcp_taken);
 			snprintf(bound, sizeof(bound), "%u", r->ps->tcp_bound);
+			snprintf(fresh, sizeof(fresh), "%u", r->ps->tcp_new_left);
 			snprintf(udp, sizeof(udp), "%u", r->ps->udp_taken);
 			snprintf(udpleft, sizeof(udpleft), "%u", r->ps->udp_autobind_left);
 		}
 		w->err = sb_printf(
-			w->sb, "%-4s %-10" PRIu32 " %-11s %5s %6s %6s %6s %6" PRIu64 " %6s %8s\n",
-			nsl, ns->netns, range, res, usable, taken, bound, r->tw, udp, udpleft);
+			w->sb,
+			"%-4s %-10" PRIu32 " %-11s %5s %6s %5s %5s %5s %5" PRIu64 " %5s %8s\n", nsl,
+			ns->netns, range, res, usable, taken, bound, fresh, r->tw, udp, udpleft);
 		if (ns->owner && !w->err) {
 			char who[80];
 

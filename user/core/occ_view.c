@@ -500,6 +500,7 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 		r->high = ns->high;
 		r->reserved = ns->reserved;
 		r->usable = ns_usable(ns);
+		r->new_left = v.ns[i].ps ? v.ns[i].ps->tcp_new_left : NAN;
 		r->ct = rows_ct(rows, ns->owner);
 	}
 	rows->ndests = v.ndests;

@@ -304,6 +304,8 @@ struct eph_occ_netns_row {
 	uint16_t low, high;
 	uint32_t reserved; /* reserved ports inside [low, high] */
 	double usable;	   /* NAN when the range is not known */
+	double new_left;   /* TCP connect()s a destination with no connection yet would get
+			    * (usable less the ports whose bucket bind() made); NAN: unknown */
 	const struct eph_container *ct;
 };
 
@@ -333,7 +335,8 @@ int eph_occ__held_by_proc(const struct eph_occ *occ, uint8_t proto, uint8_t fami
 
 /*
  * The snapshot as one JSON object (no newline): {"time","netns":[{"netns","low","high",
- * "reserved","usable"}],"destinations":[{"netns","proto","family","saddr","daddr","dport",
+ * "reserved","usable","taken","bound","new_dest_ports_left","udp_usable","udp_taken",
+ * "udp_ports_left",...}],"destinations":[{"netns","proto","family","saddr","daddr","dport",
  * "held","time_wait","usable","utilization","assign_rate","failures","exhaust_in_s"[,
  * "socket_range":{"low","high","sockets","usable","ports_left"}]}] (socket_range only when
  * live sockets of the destination narrow the range: struct eph_occ_range),

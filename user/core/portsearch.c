@@ -205,10 +205,10 @@ static void answer_range(const struct ns_maps *m, struct eph_ps_query *q)
 }
 
 /* __inet_hash_connect(): the ports left to each destination, and to its socket range. */
-static void answer_dests(const struct ns_maps *m, uint32_t usable, const struct eph_ps_sock *socks,
-			 size_t n, struct eph_ps_query *dests, size_t ndests)
+static void answer_dests(const struct ns_maps *m, uint32_t new_left,
+			 const struct eph_ps_sock *socks, size_t n, struct eph_ps_query *dests,
+			 size_t ndests)
 {
-	uint32_t bound = map_and_count(&m->tcp_mask, &m->bind_made);
 	struct eph_ps_query *q;
 	size_t i;
 
@@ -229,9 +229,7 @@ static void answer_dests(const struct ns_maps *m, uint32_t usable, const struct 
 			q->range_taken++;
 	}
 	for (i = 0; i < ndests; i++) {
-		uint32_t lost = bound + dests[i].taken;
-
-		dests[i].left = usable > lost ? usable - lost : 0;
+		dests[i].left = new_left > dests[i].taken ? new_left - dests[i].taken : 0;
 		answer_range(m, &dests[i]);
 	}
 }
@@ -270,9 +268,10 @@ int eph_ps_compute(const struct eph_ps_range *r, const struct eph_ps_sock *socks
 	maps_fill(m, socks, nsocks);
 	out->tcp_taken = map_and_count(&m->tcp_mask, &m->tcp_used);
 	out->tcp_bound = map_and_count(&m->tcp_mask, &m->bind_made);
+	out->tcp_new_left = map_free(&m->tcp_mask, &m->bind_made);
 	out->udp_taken = map_and_count(&m->udp_mask, &m->udp_used);
 	out->udp_autobind_left = map_free(&m->udp_mask, &m->udp_any);
-	answer_dests(m, out->tcp_usable, socks, nsocks, dests, ndests);
+	answer_dests(m, out->tcp_new_left, socks, nsocks, dests, ndests);
 	for (i = 0; i < nscopes; i++)
 		answer_scope(m, socks, nsocks, &scopes[i]);
 	free(m);

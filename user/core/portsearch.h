@@ -89,11 +89,13 @@ struct eph_ps_query {
 
 /* What one namespace has, counted once per port. */
 struct eph_ps_netns {
-	uint32_t tcp_usable; /* [low, high] minus reserved ports */
-	uint32_t udp_usable; /* [low, high] minus reserved ports */
-	uint32_t tcp_taken;  /* ports of tcp_usable that a TCP socket owns */
-	uint32_t tcp_bound;  /* ... whose bucket bind()/listen() made: no connect() gets them */
-	uint32_t udp_taken;  /* ports of udp_usable that a UDP socket owns */
+	uint32_t tcp_usable;   /* [low, high] minus reserved ports */
+	uint32_t udp_usable;   /* [low, high] minus reserved ports */
+	uint32_t tcp_taken;    /* ports of tcp_usable that a TCP socket owns */
+	uint32_t tcp_bound;    /* ... whose bucket bind()/listen() made: no connect() gets them */
+	uint32_t tcp_new_left; /* connect()s a destination with no connection in the range gets:
+				* tcp_usable less tcp_bound (each destination's left starts here) */
+	uint32_t udp_taken;    /* ports of udp_usable that a UDP socket owns */
 	uint32_t udp_autobind_left; /* UDP connect()/sendto() from unbound AF_INET sockets */
 };
 
