@@ -3,7 +3,7 @@
  * Unit tests of user/core/metrics*.c against the golden files
  * tests/golden/metrics.{prom,openmetrics} (run from the top of the tree; EPH_UPDATE_GOLDEN=1
  * rewrites them, then check them with promtool and read the diff): a fixed input with a bit of
- * everything, hostile comm included.
+ * everything, hostile comm included; and README's table names each family.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "metrics.h"
@@ -192,11 +193,43 @@ static void test_golden_openmetrics(void **state)
 	check_golden("metrics.openmetrics", EPH_METRICS_OPENMETRICS);
 }
 
+/* Every family of the golden input (a bit of everything) is in README's table of metrics, by
+ * its exposition name in backquotes: a new family cannot go out undocumented. */
+static void test_readme_names_every_family(void **state)
+{
+	char *got = golden_output(EPH_METRICS_TEXT), *readme, *line, *end;
+	unsigned int families = 0, missing = 0;
+	char name[128], want[132];
+	size_t len;
+
+	(void)state;
+	readme = read_file("README.md", &len);
+	if (!readme)
+		fail_msg("cannot read README.md (run from the top of the tree)");
+	for (line = got; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		assert_non_null(end);
+		if (sscanf(line, "# TYPE %127s ", name) != 1)
+			continue;
+		families++;
+		snprintf(want, sizeof(want), "`%s`", name);
+		if (!strstr(readme, want)) {
+			print_error("README.md does not name %s\n", want);
+			missing++;
+		}
+	}
+	assert_true(families >= 28);
+	assert_int_equal(missing, 0);
+	free(readme);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden_text),
 		cmocka_unit_test(test_golden_openmetrics),
+		cmocka_unit_test(test_readme_names_every_family),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
