@@ -312,7 +312,9 @@ void lc_check(struct lc_run *lr)
 	oracle_tally(d->w.o, 0, &tally);
 	buf_printf(&d->done, "%s; releases %u of %u in their windows", buf_str(&tally), good, back);
 	if (unseen)
-		buf_printf(&d->done, " (%u more of UDP connect()s, which this backend does not see)",
+		buf_printf(&d->done,
+			   " (%u more, of UDP connect()s' ports, not expected: cgroup backend "
+			   "without --exact-errors)",
 			   unseen);
 	if (kept)
 		buf_printf(&d->done,

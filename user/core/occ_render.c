@@ -356,8 +356,9 @@ static void text_legend(struct jsonw *w, const struct view *v)
 				   "counted as connect()'s\n",
 				   assumed);
 	if (v->nns && v->ns[0].bound_unlisted && !w->err)
-		w->err = sb_puts(w->sb, "note: this kernel (< 6.8) lists no bound-only TCP socket: "
-					"LEFT misses those no event saw\n");
+		w->err = sb_puts(w->sb, "note: this kernel (< 6.8) lists no bound-only TCP socket:\n"
+					"      BOUND misses those no event saw, LEFT and NEW "
+					"count them free\n");
 }
 
 /*
