@@ -4,17 +4,16 @@
  * against what the kernel still grants.
  *
  * One workload in a private network namespace (a range of 63 or 64 ports, tcp_tw_reuse per
- * scenario) builds a mixed state and keeps it: listeners outside the range and one or two
- * inside it, TCP bind(0) holders, bind-before-connect sockets, established connections (some
- * from IPv4-mapped IPv6 sockets), connections closed by us first (TIME_WAIT), connected and
- * bound UDP sockets. It names the snapshot rows its sockets fill (hr_row). The driver reads
- * ephtrace: status, and top started before the state or after it. Then the workload counts,
- * row after row, what the kernel grants: connect() from fresh sockets until EADDRNOTAVAIL (a
- * destination; and a listener no socket of the state uses, the namespace's
- * new_dest_ports_left), bind(addr:0) until EADDRINUSE (a bind scope), UDP connect() until EAGAIN (the
- * namespace's udp_ports_left); it closes each count's sockets with RST before the next one, so
- * that every count starts from the state. Every row's ports_left must equal its count, in
- * status and in top.
+ * scenario) builds a mixed state and keeps it: listeners outside the range and one or two inside
+ * it, TCP bind(0) holders, bind-before-connect sockets, established connections (some from
+ * IPv4-mapped IPv6 sockets), connections closed by us first (TIME_WAIT), connected and bound UDP
+ * sockets. It names the snapshot rows its sockets fill (hr_row). The driver reads ephtrace:
+ * status, and top started before the state or after it. Then the workload counts, row after row,
+ * what the kernel grants: connect() from fresh sockets until EADDRNOTAVAIL (a destination; and a
+ * listener no socket of the state uses: the namespace's new_dest_ports_left), bind(addr:0) until
+ * EADDRINUSE (a bind scope), UDP connect() until EAGAIN (the namespace's udp_ports_left); it
+ * closes each count's sockets with RST before the next one, so that every count starts from the
+ * state. Every row's ports_left must equal its count, in status and in top.
  *
  * Two kinds of count change the state for the counts after them (count_phase() orders them):
  * - connect() to a destination with TIME_WAIT sockets recycles them when tcp_tw_reuse allows,
@@ -27,13 +26,13 @@
  *   to the same 28. A bind(127.0.0.1:0) count lands only on ports of the state's ::1
  *   connections, bind(0.0.0.0:0) on none (it conflicts with every IPv4 socket), bind(::1:0)
  *   on those of its IPv4 connections.
- * So: UDP; the new destination and destinations without TIME_WAIT (and with it under tcp_tw_reuse 0); bind scopes of
- * 127.0.0.1 and 0.0.0.0, and of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count after that
- * TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4); destinations
- * whose TIME_WAIT may be recycled; the other bind scopes. A state with ::1 connections,
- * recyclable TIME_WAIT and a 127.0.0.1 or 0.0.0.0 bind scope, or with IPv4 connections,
- * recyclable TIME_WAIT on ::1 and a ::1 bind scope, has no such order: the workload refuses it
- * (hr_countable()).
+ * So: UDP; the new destination, and destinations without TIME_WAIT (and with it under tcp_tw_reuse
+ * 0); bind scopes of 127.0.0.1 and 0.0.0.0, and of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count
+ * after that TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4);
+ * destinations whose TIME_WAIT may be recycled; the other bind scopes. A state with ::1
+ * connections, recyclable TIME_WAIT and a 127.0.0.1 or 0.0.0.0 bind scope, or with IPv4
+ * connections, recyclable TIME_WAIT on ::1 and a ::1 bind scope, has no such order: the workload
+ * refuses it (hr_countable()).
  *
  * This file holds the cases and the driver (ephtrace's status and top, read while the workload
  * holds its state; the RESULT line); headroom_state.c builds the state, headroom_count.c counts
