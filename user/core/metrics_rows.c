@@ -216,7 +216,8 @@ static void add_fail(void *into, const void *from)
 
 static int cmp_netns(const void *a, const void *b)
 {
-	const struct eph_metrics_netns *x = a, *y = b;
+	const struct eph_metrics_netns *x = *(const struct eph_metrics_netns *const *)a;
+	const struct eph_metrics_netns *y = *(const struct eph_metrics_netns *const *)b;
 
 	return eph_cmp_u64(x->netns, y->netns);
 }
@@ -425,31 +426,15 @@ static void netns_labels(struct writer *w, const void *row)
 	ct_labels(w, n->ct);
 }
 
-static int write_netns(struct writer *w, const struct eph_metrics_input *in)
+static void write_netns(struct writer *w, const struct eph_metrics_netns *const *v, size_t n)
 {
 	static const struct row_family fams[] = {
 		{ &fam_range, "", offsetof(struct eph_metrics_netns, usable), V_U64 },
 		{ &fam_new_left, "", offsetof(struct eph_metrics_netns, new_left), V_KNOWN },
 	};
-	struct eph_metrics_netns *v;
-	const void **p;
-	size_t i;
 
-	if (copy_rows(in->netns, in->nnetns, sizeof(*v), cmp_netns, (void **)&v))
-		return -ENOMEM;
-	if (!v)
-		return 0;
-	p = calloc(in->nnetns, sizeof(*p));
-	if (!p) {
-		free(v);
-		return -ENOMEM;
-	}
-	for (i = 0; i < in->nnetns; i++)
-		p[i] = &v[i];
-	write_families(w, fams, sizeof(fams) / sizeof(fams[0]), p, in->nnetns, netns_labels);
-	free(p);
-	free(v);
-	return 0;
+	write_families(w, fams, sizeof(fams) / sizeof(fams[0]), (const void *const *)v, n,
+		       netns_labels);
 }
 
 /*
@@ -522,11 +507,11 @@ static void write_truncated(struct writer *w, const char *table, uint64_t cut)
 
 int write_rows(struct writer *w, const struct eph_metrics_input *in)
 {
-	const void **d = NULL, **sc = NULL, **p = NULL, **f = NULL;
+	const void **ns = NULL, **d = NULL, **sc = NULL, **p = NULL, **f = NULL;
 	struct eph_metrics_proc *procs = NULL;
 	struct eph_metrics_proc_fail *fails = NULL;
-	size_t nd = 0, nsc = 0, np = 0, nf = 0, nprocs = 0, nfails = 0;
-	uint64_t cut_d = 0, cut_sc = 0, cut_p = 0, cut_f = 0, cut_find;
+	size_t nns = 0, nd = 0, nsc = 0, np = 0, nf = 0, nprocs = 0, nfails = 0;
+	uint64_t cut_ns = 0, cut_d = 0, cut_sc = 0, cut_p = 0, cut_f = 0, cut_find;
 	bool *dup = NULL;
 	int err;
 
@@ -545,10 +530,12 @@ int write_rows(struct writer *w, const struct eph_metrics_input *in)
 	if (!err)
 		err = rank(fails, nfails, sizeof(*fails), keep_fail, cmp_fail, in->top, &f, &nf,
 			   &cut_f);
-	if (!err)
-		err = write_netns(w, in);
+	if (!err) /* every namespace, by inode */
+		err = rank(in->netns, in->nnetns, sizeof(*in->netns), keep_all, cmp_netns, 0, &ns,
+			   &nns, &cut_ns);
 	if (err)
 		goto out_free;
+	write_netns(w, (const struct eph_metrics_netns *const *)ns, nns);
 	write_dests(w, (const struct eph_metrics_dest *const *)d, nd);
 	write_scopes(w, (const struct eph_metrics_scope *const *)sc, nsc);
 	write_procs(w, in->pid_labels, (const struct eph_metrics_proc *const *)p, np,
@@ -564,6 +551,7 @@ int write_rows(struct writer *w, const struct eph_metrics_input *in)
 	sample(w, "_total");
 	value_u64(w, in->procs_untracked);
 out_free:
+	free(ns);
 	free(d);
 	free(sc);
 	free(p);
