@@ -31,6 +31,7 @@
 #define HR_NEW_DADDR "127.0.0.3" /* where the new_dest_ports_left count connects: a listener */
 #define HR_NEW_DPORT 5000	 /* ... that no socket of the state uses */
 #define HR_MAX_SOCKS 4096	/* lines of /proc/self/net/{tcp,udp}{,6} read */
+#define HR_SETTLE_MS 2000	/* after a count, how long its sockets may take to be gone */
 #define SHOW_MAX 6000		/* characters of a snapshot shown under a problem */
 
 /* TCP states of /proc/net/tcp */
