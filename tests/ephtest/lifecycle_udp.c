@@ -291,7 +291,7 @@ int lc_udp_dup(struct oracle *o)
 
 /* ---- udp-disconnect ---- */
 
-#define LC_DISC_PORT 40050 /* bind(PORT) inside the scenario's range: locked, kept */
+#define LC_DISC_PORT 40050 /* bind(PORT) inside the range, reserved from bind(0): kept */
 
 /* connect(AF_UNSPEC): inet_dgram_connect() -> udp_disconnect() */
 static int lc_disconnect(int fd)

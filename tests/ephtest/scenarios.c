@@ -446,6 +446,7 @@ struct scenario scenarios[] = {
 		.kind = SCN_DRIVEN,
 		.range_lo = 40000,
 		.range_hi = 40063,
+		.reserved = "40050", /* bind(0) and autobinds never take LC_DISC_PORT first */
 		.releases = true,
 		.partly_blind = true,
 		.run = lc_udp_disconnect,
