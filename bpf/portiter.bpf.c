@@ -10,9 +10,11 @@
  * Sockets only bound (no connect, no listen) are in no table the iterator walks. sock_diag lists
  * those itself from 6.8 (TCP_BOUND_INACTIVE, commit 91051f003948). Before, with walk_bind_hash
  * set, the program walks the bind hash when the iterator calls it with no socket (once, at the
- * end: bpf_iter_tcp_seq_stop) and writes each bound-only socket of the reader's namespace to a
- * ring buffer, then a WALKED record: the stop call's output to the seq file would have to fit
- * in what is left of its 32 KiB buffer (about 680 records), a ring buffer holds many more.
+ * end: bpf_iter_tcp_seq_stop) and writes bound-only sockets to a ring buffer, then a WALKED
+ * record: the stop call's output to the seq file would have to fit in what is left of its
+ * 32 KiB buffer (about 680 records), a ring buffer holds many more. Which ones, user space says
+ * before each read (walk_scope): none, the reader's namespace's, or every namespace's (the bind
+ * hash is one for all of them: one walk serves a whole snapshot).
  *
  * Helpers, all in tracing programs since 5.17 at the latest: bpf_skc_to_tcp_sock /
  * bpf_skc_to_tcp_timewait_sock (5.9), bpf_get_socket_cookie on a BTF socket pointer (5.12,
@@ -37,6 +39,10 @@ const volatile __u32 eph_abi_version = EPH_ABI_VERSION;
 
 /* Set by user space where sock_diag lists no bound-only TCP socket (before 6.8). */
 const volatile bool walk_bind_hash = false;
+
+/* Which bound-only sockets the next read's walk writes: EPH_PORTITER_WALK_* (include/ephtrace.h),
+ * set by user space before it creates the iterator (one reader at a time). */
+__u32 walk_scope = EPH_PORTITER_WALK_NETNS;
 
 /* BOUND and WALKED records; user space sizes it (one page when there is no walk). */
 struct {
@@ -97,7 +103,7 @@ static __always_inline void fill_bucket(struct sock_common *skc, struct eph_port
 
 struct bind_walk {
 	const void *bhash;		   /* struct inet_bind_hashbucket[size] */
-	const struct net *net;		   /* the reader's network namespace */
+	const struct net *net;		   /* the reader's network namespace; NULL: every one */
 	const struct inet_bind_bucket *tb; /* the bind bucket whose owners are walked */
 	const struct hlist_node *tb_node;  /* the next bind bucket of the chain (its node) */
 	const struct hlist_node *owner;	   /* the next owner of tb (its skc_bind_node) */
@@ -144,6 +150,7 @@ static __always_inline __u64 sk_inode(const struct sock *sk)
  * listening or connected (in the tables the iterator walked) are not. */
 static __always_inline void visit_owner(struct bind_walk *w)
 {
+	const struct inet_bind_bucket *tb;
 	const struct sock_common *skc;
 	struct eph_portiter_rec rec = {};
 
@@ -160,6 +167,8 @@ static __always_inline void visit_owner(struct bind_walk *w)
 	rec.bucket = bucket_kind_read(w->tb);
 	rec.cookie = BPF_CORE_READ(skc, skc_cookie.counter);
 	rec.inode = sk_inode((const struct sock *)skc);
+	tb = w->tb; /* (w's type is ours: no CO-RE relocation of its fields) */
+	rec.netns = BPF_CORE_READ(tb, ib_net.net, ns.inum);
 	if (rec.family == AF_INET6) {
 		bpf_core_read(rec.addr, sizeof(rec.addr), &skc->skc_v6_rcv_saddr);
 		rec.v6only = BPF_CORE_READ_BITFIELD_PROBED(skc, skc_ipv6only);
@@ -172,14 +181,15 @@ static __always_inline void visit_owner(struct bind_walk *w)
 		w->written++;
 }
 
-/* The next bind bucket of the chain: its owners are walked when it is of the reader's netns. */
+/* The next bind bucket of the chain: its owners are walked when it is of the namespace walked
+ * (any, when the walk is of every namespace). */
 static __always_inline void next_tb(struct bind_walk *w)
 {
 	const struct inet_bind_bucket *tb;
 
 	tb = (const void *)w->tb_node - bpf_core_field_offset(struct inet_bind_bucket, node);
 	w->tb_node = BPF_CORE_READ(tb, node.next);
-	if (BPF_CORE_READ(tb, ib_net.net) != w->net)
+	if (w->net && BPF_CORE_READ(tb, ib_net.net) != w->net)
 		return;
 	w->tb = tb;
 	w->owner = tb_owners(tb);
@@ -212,9 +222,10 @@ static long walk_step(__u32 i, void *ctx)
 
 /*
  * The bound-only sockets of the namespace the iterator reads (its seq file's: seq_file_net(),
- * the struct seq_net_private that begins the iterator's private state), from the bind hash
- * its TCP uses (net->ipv4.tcp_death_row.hashinfo; 6.1 shares one bhash between namespaces and
- * tells them apart by the bind bucket's ib_net), then a WALKED record if nothing was missed.
+ * the struct seq_net_private that begins the iterator's private state), or of every namespace
+ * (walk_scope), from the bind hash its TCP uses (net->ipv4.tcp_death_row.hashinfo; every
+ * namespace's hashinfo shares tcp_hashinfo's bhash, inet_pernet_hashinfo_alloc() in 6.1, and
+ * the bind bucket's ib_net tells them apart), then a WALKED record if nothing was missed.
  * Kernels whose bind buckets have no owners list (commit b2cb9f9ef240, "tcp: Unlink sk from
  * bhash.", 6.8, with sock_diag listing them already) skip it.
  */
@@ -226,7 +237,7 @@ static __always_inline void walk_bound(struct seq_file *seq)
 	const struct net *net;
 	struct bind_walk *w;
 
-	if (!walk_bind_hash || !tb_has_owners())
+	if (!walk_bind_hash || !tb_has_owners() || walk_scope == EPH_PORTITER_WALK_NONE)
 		return;
 	w = walk_state();
 	if (!w)
@@ -237,7 +248,7 @@ static __always_inline void walk_bound(struct seq_file *seq)
 	if (!net || !hinfo)
 		return;
 	__builtin_memset(w, 0, sizeof(*w));
-	w->net = net;
+	w->net = walk_scope == EPH_PORTITER_WALK_ALL ? NULL : net;
 	w->bhash = BPF_CORE_READ(hinfo, bhash);
 	w->size = BPF_CORE_READ(hinfo, bhash_size);
 	bpf_loop(WALK_MAX_STEPS, walk_step, NULL, 0);

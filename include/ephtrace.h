@@ -36,8 +36,10 @@
  *    EPH_F_TW_NO_RELEASE (it was EPH_F_TW);
  * 6: EPH_CNT_WALK_CUT 14, the .rodata "without" (EPH_WITHOUT_*);
  * 7: EPH_CNT_NESTED_RUNS 15, the .rodata "nested_only";
- * 8: the .rodata "standin" (EPH_STANDIN_*) */
-#define EPH_ABI_VERSION 8
+ * 8: the .rodata "standin" (EPH_STANDIN_*);
+ * 9: struct eph_portiter_rec.netns (48 to 56 bytes), the port iterator's walk_scope
+ *    (EPH_PORTITER_WALK_*) */
+#define EPH_ABI_VERSION 9
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -244,13 +246,14 @@ EPH_ABI_OFFSET(eph_hist_key, __pad, 4);
 EPH_ABI_OFFSET(eph_hist_key, slot, 7);
 
 /*
- * The port iterator (bpf/portiter.bpf.c, an iter/tcp program). Three kinds of record, 48 bytes:
+ * The port iterator (bpf/portiter.bpf.c, an iter/tcp program). Three kinds of record, 56 bytes:
  * - EPH_PORTITER_REC_SOCK: one per TCP socket of the reader's network namespace, full and
  *   TIME_WAIT (request sockets are left out), written with bpf_seq_write() and read from the
  *   iterator's fd;
  * - EPH_PORTITER_REC_BOUND: one per TCP socket only bound (TCP_CLOSE with a port: bind() without
  *   connect() or listen(), in no table the iterator walks), found in the kernel's bind hash
- *   where sock_diag lists none (before 6.8), written to a ring buffer when the walk ends;
+ *   where sock_diag lists none (before 6.8), written to a ring buffer when the walk ends: those
+ *   of the reader's namespace or of every namespace, as walk_scope (EPH_PORTITER_WALK_*) asks;
  * - EPH_PORTITER_REC_WALKED: after them, once the whole bind hash was walked and every record
  *   written; count says how many BOUND records came before it.
  */
@@ -261,6 +264,11 @@ EPH_ABI_OFFSET(eph_hist_key, slot, 7);
 #define EPH_PORTITER_REC_SOCK 0
 #define EPH_PORTITER_REC_BOUND 1
 #define EPH_PORTITER_REC_WALKED 2
+
+/* walk_scope: which bound-only sockets a read's walk of the bind hash writes */
+#define EPH_PORTITER_WALK_NONE 0  /* none: no walk */
+#define EPH_PORTITER_WALK_NETNS 1 /* those of the reader's network namespace */
+#define EPH_PORTITER_WALK_ALL 2	  /* those of every network namespace */
 
 struct eph_portiter_rec {
 	__u64 cookie; /* bpf_get_socket_cookie(): sock_diag's idiag_cookie of the same socket;
@@ -279,9 +287,11 @@ struct eph_portiter_rec {
 	__u32 count;   /* WALKED: the BOUND records before it */
 	__u64 inode;   /* BOUND: the socket's inode (sock_i_ino, /proc/PID/fd), 0 if none */
 	__u8 addr[16]; /* BOUND: local address, network order; AF_INET in the first 4 bytes */
+	__u32 netns;   /* BOUND: the socket's network namespace (its inode number, ns.inum) */
+	__u32 __pad2;
 };
 
-EPH_ABI_SIZE(eph_portiter_rec, 48);
+EPH_ABI_SIZE(eph_portiter_rec, 56);
 EPH_ABI_OFFSET(eph_portiter_rec, cookie, 0);
 EPH_ABI_OFFSET(eph_portiter_rec, sport, 8);
 EPH_ABI_OFFSET(eph_portiter_rec, state, 10);
@@ -295,6 +305,8 @@ EPH_ABI_OFFSET(eph_portiter_rec, range_hi, 18);
 EPH_ABI_OFFSET(eph_portiter_rec, count, 20);
 EPH_ABI_OFFSET(eph_portiter_rec, inode, 24);
 EPH_ABI_OFFSET(eph_portiter_rec, addr, 32);
+EPH_ABI_OFFSET(eph_portiter_rec, netns, 48);
+EPH_ABI_OFFSET(eph_portiter_rec, __pad2, 52);
 
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)

@@ -14,7 +14,8 @@
  * IPV6_V6ONLY, nothing after) are in the snapshot either way: from sock_diag (6.8+) or from the iterator's walk of the bind hash
  * (before 6.8). Where it walks: one BOUND record each, with its port, address, v6only and
  * inode, none for a TIME_WAIT socket or for a bound-only socket of another namespace, none
- * for a socket a SOCK record has, and a WALKED record; where it does not (6.8+, or
+ * for a socket a SOCK record has, and a WALKED record; the walk of every namespace at once (a
+ * snapshot's: eph_sockdiag_walk) gives each record its namespace; where it does not (6.8+, or
  * EPH_TEST_WITHOUT=bpf_loop: the program a kernel before 5.17 gets, portiter_tcp_nowalk, which
  * reads the cookie sock_diag made instead of bpf_get_socket_cookie()): no such record.
  *
@@ -51,6 +52,7 @@
 struct snap {
 	struct eph_occ_sock s[MAX_SOCKS];
 	size_t n;
+	size_t ndump; /* s[0, ndump): sock_diag's; the bound-only sockets the walk added follow */
 	struct eph_portiter *pi;
 	int bucket_err;
 	bool bound_listed;	    /* eph_sockdiag_fill_bound() added the walk's sockets */
@@ -149,9 +151,10 @@ static int read_ns(void *ctx)
 	err = eph_sockdiag_dump(0, push, sn);
 	if (err)
 		return err;
+	sn->ndump = sn->n;
 	sn->bucket_err = eph_sockdiag_fill_bound(sn->pi, sn->s, sn->n, &bound);
 	sn->bound_listed = bound.listed;
-	return eph_portiter__read(sn->pi, count_rec, sn);
+	return eph_portiter__read(sn->pi, EPH_PORTITER_WALK_NETNS, count_rec, sn);
 }
 
 static const struct eph_occ_sock *find(const struct snap *sn, int family, uint16_t port,
@@ -464,6 +467,47 @@ static void check_walk(const struct snap *sn, const struct peers *p4, const stru
 	check_bound_rec(sn, name, "v6-v6only", p6->only_v6, AF_INET6, p6->only_v6_port, 1);
 }
 
+/*
+ * The walk for every namespace (eph_sockdiag_walk: one per snapshot), read from the first
+ * namespace: the private namespace's three bound-only sockets carry its inode, the first
+ * namespace's bound-only socket (other) the first one's, and eph_sockdiag_walk__add() gives the
+ * private namespace those three. Where nothing walks: no record, not whole.
+ */
+static int add_count(const struct eph_occ_sock *s, void *ctx)
+{
+	(void)s;
+	++*(long *)ctx;
+	return 0;
+}
+
+static void check_walk_all(const struct snap *sn, uint32_t netns, uint32_t self_netns,
+			   uint64_t other)
+{
+	struct eph_sockdiag_walk w = { 0 };
+	long mine = 0, added = 0, other_netns = -1;
+	struct eph_sockdiag_bound b = { .add = add_count, .ctx = &added, .netns = netns };
+	size_t i;
+
+	check("walk-all", "read", 0, eph_sockdiag_walk__read(sn->pi, &w));
+	if (eph_sockdiag_kernel_lists_bound() || eph_portiter__degraded(sn->pi)) {
+		check("walk-all", "absent", 0, (long)(w.n + w.whole));
+		eph_sockdiag_walk__clear(&w);
+		return;
+	}
+	check("walk-all", "whole", 1, w.whole);
+	for (i = 0; i < w.n; i++) {
+		mine += w.recs[i].netns == netns;
+		if (w.recs[i].inode == other)
+			other_netns = w.recs[i].netns;
+	}
+	check("walk-all", "private-netns-records", 3, mine);
+	check("walk-all", "first-netns-record", self_netns, other_netns);
+	check("walk-all", "add", 0, eph_sockdiag_walk__add(&w, sn->s, sn->ndump, &b));
+	check("walk-all", "added", 3, added);
+	check("walk-all", "listed", 1, b.listed);
+	eph_sockdiag_walk__clear(&w);
+}
+
 static void check_time_wait(const struct snap *sn, const struct peers *p, const char *name)
 {
 	const struct eph_occ_sock *b = find(sn, p->family, p->bound_port, false, TCP_TIME_WAIT);
@@ -521,6 +565,7 @@ int main(void)
 	struct peers p4, p6;
 	int self, other, err, i;
 	uint64_t other_ino;
+	struct stat self_st;
 	char why[256];
 
 	sn.pi = eph_portiter__open(getenv("EPH_VERBOSE") != NULL, why, sizeof(why));
@@ -528,6 +573,8 @@ int main(void)
 		printf("RESULT portiter-open SKIP (%s)\n", why);
 		return 77;
 	}
+	if (eph_portiter__degraded(sn.pi))
+		printf("port iterator: %s\n", eph_portiter__degraded(sn.pi));
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	other = tcp_socket(AF_INET, true, 0); /* bound-only, in the first namespace */
 	other_ino = other < 0 ? 0 : sock_inode(other);
@@ -547,6 +594,9 @@ int main(void)
 	check_connected(&sn, &p4, "v4");
 	check_connected(&sn, &p6, "v6");
 	check_walk(&sn, &p4, &p6, other_ino, "walk");
+	if (fstat(self, &self_st))
+		self_st.st_ino = 0;
+	check_walk_all(&sn, ns.inode, (uint32_t)self_st.st_ino, other_ino);
 
 	close_clients(&p4);
 	close_clients(&p6);

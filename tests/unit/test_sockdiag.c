@@ -30,8 +30,9 @@ static struct eph_portiter_rec stub_recs[8];
 static size_t stub_n;
 static int stub_err; /* returned after the records */
 static int stub_reads;
+static unsigned int stub_walk; /* the walk the last read asked for */
 
-int eph_portiter__read(struct eph_portiter *pi,
+int eph_portiter__read(struct eph_portiter *pi, unsigned int walk,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
 {
 	size_t i;
@@ -39,12 +40,19 @@ int eph_portiter__read(struct eph_portiter *pi,
 
 	(void)pi;
 	stub_reads++;
+	stub_walk = walk;
 	for (i = 0; i < stub_n; i++) {
 		ret = cb(&stub_recs[i], ctx);
 		if (ret)
 			return ret;
 	}
 	return stub_err;
+}
+
+bool eph_portiter__walks(const struct eph_portiter *pi)
+{
+	(void)pi;
+	return true;
 }
 
 static void stub_set(const struct eph_portiter_rec *recs, size_t n, int err)
@@ -382,6 +390,7 @@ static void test_bound_walk(void **state)
 	(void)state;
 	stub_set(recs, 5, 0);
 	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), 0);
+	assert_int_equal(stub_walk, EPH_PORTITER_WALK_NETNS);
 	assert_true(b.listed);
 	assert_int_equal(s[0].bucket, EPH_BUCKET_BIND); /* BOUND records match no socket */
 	assert_int_equal(a.n, 2);
@@ -415,6 +424,92 @@ static void test_bound_walk(void **state)
 	stub_set(recs, 5, 0);
 	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), -ENOSPC);
 	assert_false(b.listed);
+
+	/* the snapshot walks once for all namespaces later: this pass walks nothing, adds
+	 * nothing, lists nothing; the buckets are still filled */
+	a.n = 0;
+	b.later = true;
+	s[0].bucket = EPH_BUCKET_UNKNOWN;
+	stub_set(recs, 5, 0);
+	assert_int_equal(eph_sockdiag_fill_bound(some_pi, s, 1, &b), 0);
+	assert_int_equal(stub_walk, EPH_PORTITER_WALK_NONE);
+	assert_false(b.listed);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(s[0].bucket, EPH_BUCKET_BIND);
+}
+
+static struct eph_portiter_rec bound_in(uint32_t netns, uint64_t cookie, uint16_t sport,
+					uint64_t inode)
+{
+	struct eph_portiter_rec r = bound_rec(cookie, AF_INET, sport, inode, 0);
+
+	r.netns = netns;
+	return r;
+}
+
+/* One walk of the bind hash for every namespace: each namespace gets its own records, less
+ * those sock_diag listed in it (by cookie, or by inode when the walk saw no cookie). */
+static void test_walk_every_netns(void **state)
+{
+	struct eph_portiter_rec recs[] = {
+		bound_in(9, 0, 40005, 1005),
+		rec(10, AF_INET, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND), /* dropped */
+		bound_in(7, 0, 40002, 1002),
+		bound_in(9, 0, 40002, 1012),
+		bound_in(7, 0, 40003, 1003),  /* sock_diag lists it (connected since): inode */
+		bound_in(7, 11, 40004, 1004), /* the same, by cookie */
+		{ .kind = EPH_PORTITER_REC_WALKED, .count = 5 },
+	};
+	struct eph_occ_sock s[] = { tcp(12, AF_INET, 40003, TCP_ESTABLISHED),
+				    tcp(11, AF_INET, 40004, TCP_ESTABLISHED) };
+	struct eph_sockdiag_walk w = { 0 };
+	struct added a = { .n = 0 };
+	struct eph_sockdiag_bound b = { .add = add_sock, .ctx = &a, .netns = 7 };
+
+	(void)state;
+	s[0].inode = 1003;
+	stub_set(recs, 7, 0);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), 0);
+	assert_int_equal(stub_walk, EPH_PORTITER_WALK_ALL);
+	assert_true(w.whole);
+	assert_int_equal(w.n, 5);
+
+	assert_int_equal(eph_sockdiag_walk__add(&w, s, 2, &b), 0);
+	assert_true(b.listed);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.s[0].sport, 40002);
+	assert_int_equal(a.s[0].inode, 1002);
+	assert_int_equal(a.s[0].netns, 7);
+
+	a.n = 0;
+	b.netns = 9; /* nothing listed there */
+	assert_int_equal(eph_sockdiag_walk__add(&w, NULL, 0, &b), 0);
+	assert_true(b.listed);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.s[0].netns, 9);
+	assert_int_equal(a.s[1].netns, 9);
+	assert_int_equal(a.s[0].inode + a.s[1].inode, 1005 + 1012);
+
+	a.n = 0;
+	b.netns = 8; /* no bound-only socket: listed, none added */
+	assert_int_equal(eph_sockdiag_walk__add(&w, NULL, 0, &b), 0);
+	assert_true(b.listed);
+	assert_int_equal(a.n, 0);
+
+	/* no WALKED record (its records did not fit): what came is added, nothing is listed */
+	stub_set(recs, 6, 0);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), 0);
+	assert_false(w.whole);
+	b.netns = 9;
+	assert_int_equal(eph_sockdiag_walk__add(&w, NULL, 0, &b), 0);
+	assert_false(b.listed);
+
+	/* a failed pass: an error, an empty walk */
+	stub_set(recs, 7, -EIO);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), -EIO);
+	assert_false(w.whole);
+	assert_int_equal(w.n, 0);
+	eph_sockdiag_walk__clear(&w);
 }
 
 /* sock_diag dumps bound-only TCP sockets from 6.8 on (TCPF_BOUND_INACTIVE). */
@@ -551,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_buckets_without_iterator),
 		cmocka_unit_test(test_socket_ranges),
 		cmocka_unit_test(test_bound_walk),
+		cmocka_unit_test(test_walk_every_netns),
 		cmocka_unit_test(test_lists_bound),
 		cmocka_unit_test(test_drop_released),
 		cmocka_unit_test(test_apply),

@@ -17,8 +17,8 @@
 #include "sockdiag.h"
 
 #define READ_RECS 256 /* records per read() */
-/* The walk's ring buffer: 37449 BOUND records of 48 bytes (and 8 of header each). A namespace
- * with more bound-only sockets has no WALKED record: its bound-only sockets stay unlisted. */
+/* The walk's ring buffer: 32768 BOUND records of 56 bytes (and 8 of header each). A walk with
+ * more bound-only sockets has no WALKED record: the caller is told its list is not whole. */
 #define WALK_RING_SIZE (2u << 20)
 
 struct eph_portiter {
@@ -270,7 +270,12 @@ static int read_ring(struct eph_portiter *pi,
 	return n < 0 ? n : 0;
 }
 
-int eph_portiter__read(struct eph_portiter *pi,
+bool eph_portiter__walks(const struct eph_portiter *pi)
+{
+	return pi->ring;
+}
+
+int eph_portiter__read(struct eph_portiter *pi, unsigned int walk,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx)
 {
 	char buf[READ_RECS * sizeof(struct eph_portiter_rec)];
@@ -280,6 +285,8 @@ int eph_portiter__read(struct eph_portiter *pi,
 
 	if (pi->ring)
 		ring_buffer__consume(pi->ring); /* what a pass cut short left: dropped (no cb) */
+	/* read by the program when its walk begins */
+	pi->skel->data->walk_scope = walk;
 	fd = bpf_iter_create(bpf_link__fd(pi->link));
 	if (fd < 0)
 		return -errno;

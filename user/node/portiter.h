@@ -34,12 +34,19 @@ struct eph_portiter *eph_portiter__open(bool verbose, char *err, size_t errlen);
  * One pass over the TCP sockets of the network namespace of the calling thread (the kernel
  * takes it when the iterator is created: call it on a thread already inside the namespace,
  * e.g. from eph_netns__run). cb gets every record: the sockets' (EPH_PORTITER_REC_SOCK), then,
- * where the program walks the bind hash, the bound-only sockets' (EPH_PORTITER_REC_BOUND) and
- * last EPH_PORTITER_REC_WALKED, which comes only when the walk was whole and every BOUND
- * record of it came. cb's non-zero return stops the pass and is returned. Returns 0 or -errno.
+ * where the program walks the bind hash (eph_portiter__walks) and walk is not
+ * EPH_PORTITER_WALK_NONE, the bound-only sockets' (EPH_PORTITER_REC_BOUND, each with its
+ * netns): the calling thread's namespace's (EPH_PORTITER_WALK_NETNS) or every namespace's
+ * (EPH_PORTITER_WALK_ALL: the bind hash is one for all, so one walk serves them all), and last
+ * EPH_PORTITER_REC_WALKED, which comes only when the walk was whole and every BOUND record of
+ * it came. cb's non-zero return stops the pass and is returned. Returns 0 or -errno.
  */
-int eph_portiter__read(struct eph_portiter *pi,
+int eph_portiter__read(struct eph_portiter *pi, unsigned int walk,
 		       int (*cb)(const struct eph_portiter_rec *rec, void *ctx), void *ctx);
+
+/* Whether this kernel's reads walk the bind hash when asked: sock_diag lists no bound-only TCP
+ * socket (before 6.8) and the program with the walk loaded (bpf_loop, 5.17). */
+bool eph_portiter__walks(const struct eph_portiter *pi);
 
 /* What this kernel's iterator goes without (a sentence), or NULL: on a kernel without bpf_loop()
  * (before 5.17) it cannot walk the bind hash, so before 6.8 the bound-only sockets are unlisted. */

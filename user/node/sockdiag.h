@@ -56,23 +56,51 @@ int eph_sockdiag_parse(const struct nlmsghdr *nlh, uint8_t proto, struct eph_occ
  */
 int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n);
 
-/* The TCP sockets only bound that the same pass found in the kernel's bind hash (the iterator
- * walks it where sock_diag lists none, before 6.8). */
+/* The TCP sockets only bound that the kernel's bind hash holds (the iterator walks it where
+ * sock_diag lists none, before 6.8). */
 struct eph_sockdiag_bound {
-	/* each one sock_diag did not list (by cookie), as sock_diag 6.8+ would: TCP_CLOSE, port,
-	 * local address, v6only, bucket, inode, cookie (0 if none was made yet) and netns */
+	/* each one sock_diag did not list (by cookie or inode), as sock_diag 6.8+ would:
+	 * TCP_CLOSE, port, local address, v6only, bucket, inode, cookie (0 if none was made yet)
+	 * and netns */
 	int (*add)(const struct eph_occ_sock *s, void *ctx);
 	void *ctx;
-	uint32_t netns;
+	uint32_t netns; /* the namespace's inode */
+	bool later; /* the snapshot walks once for all (eph_sockdiag_walk): this pass walks nothing */
 	bool listed; /* set by the call: the whole bind hash was walked and every socket added */
 };
 
 /*
- * eph_sockdiag_fill_buckets(), then each bound-only socket of the pass to bound->add (after
- * the last use of socks: add may move them). add's non-zero return stops and is returned.
+ * eph_sockdiag_fill_buckets(), then, unless bound->later, each bound-only socket of the
+ * namespace, from the same pass's walk of the bind hash, to bound->add (after the last use of
+ * socks: add may move them). add's non-zero return stops and is returned.
  */
 int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
 			    struct eph_sockdiag_bound *bound);
+
+/*
+ * One walk of the bind hash for every namespace of a snapshot, after their sock_diag dumps (as
+ * a namespace's own walk comes after its dump: a socket sock_diag did not list as connected is
+ * then either bound-only still, or missed until the next snapshot; never counted twice). The
+ * kernel has one bind hash for all namespaces (every namespace's inet_hashinfo shares
+ * tcp_hashinfo's bhash, inet_pernet_hashinfo_alloc()), so one walk serves them all: N
+ * namespaces cost one walk instead of N.
+ */
+struct eph_sockdiag_walk {
+	struct eph_portiter_rec *recs; /* BOUND records of every namespace, by netns */
+	size_t n;
+	bool whole; /* a WALKED record came: recs are all of them */
+};
+
+/* Read it: one pass of the iterator in the calling thread's namespace (any one), SOCK records
+ * dropped. 0 or -errno. */
+int eph_sockdiag_walk__read(struct eph_portiter *pi, struct eph_sockdiag_walk *w);
+
+/* bound->netns's sockets of the walk that sock_diag did not list (socks[0, n): that namespace's
+ * dump) to bound->add; bound->listed = w->whole. add's non-zero return stops and is returned. */
+int eph_sockdiag_walk__add(const struct eph_sockdiag_walk *w, const struct eph_occ_sock *socks,
+			   size_t n, struct eph_sockdiag_bound *bound);
+
+void eph_sockdiag_walk__clear(struct eph_sockdiag_walk *w); /* frees recs */
 
 /*
  * Socket inode -> owning process, from /proc/PID/fd (socket:[INODE]) with the process's comm

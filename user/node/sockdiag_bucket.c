@@ -139,28 +139,52 @@ static void sock_fill(struct bucket_recs *b, struct eph_occ_sock *s)
 
 /* ---- bound-only sockets (the port iterator's walk of the bind hash, before 6.8) ------------ */
 
-/* The cookies of the TCP sockets sock_diag listed, sorted (made them: it lists none without);
- * *cookies NULL when there are none. 0 or -ENOMEM. */
-static int listed_cookies(const struct eph_occ_sock *socks, size_t n, uint64_t **cookies,
-			  size_t *nc)
+/* What sock_diag listed of a namespace's TCP sockets: their cookies (it makes one for each)
+ * and inodes, sorted. A walk's record whose socket is among them is not bound-only any more:
+ * its cookie can be 0 (made by nobody while it was only bound), its inode is its own. */
+struct listed {
+	uint64_t *cookies, *inodes;
+	size_t nc, ni;
+};
+
+static int listed_keys(const struct eph_occ_sock *socks, size_t n, struct listed *l)
 {
 	size_t i;
 
-	*cookies = NULL;
-	*nc = 0;
+	memset(l, 0, sizeof(*l));
+	if (!n)
+		return 0;
+	l->cookies = malloc(n * sizeof(*l->cookies));
+	l->inodes = malloc(n * sizeof(*l->inodes));
+	if (!l->cookies || !l->inodes)
+		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (socks[i].proto != IPPROTO_TCP || !socks[i].cookie)
+		if (socks[i].proto != IPPROTO_TCP)
 			continue;
-		if (!*cookies) {
-			*cookies = malloc((n - i) * sizeof(**cookies));
-			if (!*cookies)
-				return -ENOMEM;
-		}
-		(*cookies)[(*nc)++] = socks[i].cookie;
+		if (socks[i].cookie)
+			l->cookies[l->nc++] = socks[i].cookie;
+		if (socks[i].inode)
+			l->inodes[l->ni++] = socks[i].inode;
 	}
-	if (*nc)
-		qsort(*cookies, *nc, sizeof(**cookies), cmp_u64);
+	if (l->nc)
+		qsort(l->cookies, l->nc, sizeof(*l->cookies), cmp_u64);
+	if (l->ni)
+		qsort(l->inodes, l->ni, sizeof(*l->inodes), cmp_u64);
 	return 0;
+}
+
+static bool is_listed(const struct listed *l, const struct eph_portiter_rec *r)
+{
+	return (r->cookie && l->nc &&
+		bsearch(&r->cookie, l->cookies, l->nc, sizeof(*l->cookies), cmp_u64)) ||
+	       (r->inode && l->ni &&
+		bsearch(&r->inode, l->inodes, l->ni, sizeof(*l->inodes), cmp_u64));
+}
+
+static void listed_free(struct listed *l)
+{
+	free(l->cookies);
+	free(l->inodes);
 }
 
 /* A BOUND record as sock_diag 6.8+ lists the socket: TCP_CLOSE, no remote end. */
@@ -179,41 +203,44 @@ static void bound_sock(const struct eph_portiter_rec *r, uint32_t netns, struct 
 	s->v6only = r->family == AF_INET6 && r->v6only;
 }
 
-/* The walk's sockets that sock_diag did not list (cookies, sorted) to bound->add. */
-static int add_bound(const struct bucket_recs *b, const uint64_t *cookies, size_t nc,
+/* The records r[0, n) that sock_diag did not list (socks[0, nsocks)) to bound->add; then
+ * bound->listed = whole. socks is not used after the first add: add may move it. */
+static int add_bound(const struct eph_portiter_rec *r, size_t n, bool whole,
+		     const struct eph_occ_sock *socks, size_t nsocks,
 		     struct eph_sockdiag_bound *bound)
 {
 	struct eph_occ_sock s;
+	struct listed l;
 	size_t i;
 	int err;
 
-	for (i = 0; i < b->nbound; i++) {
-		const struct eph_portiter_rec *r = &b->bound[i];
-
-		if (r->family != AF_INET && r->family != AF_INET6)
+	err = listed_keys(socks, nsocks, &l);
+	for (i = 0; i < n && !err; i++) {
+		if (r[i].family != AF_INET && r[i].family != AF_INET6)
 			continue;
-		if (r->cookie && nc && bsearch(&r->cookie, cookies, nc, sizeof(*cookies), cmp_u64))
+		if (is_listed(&l, &r[i]))
 			continue; /* listed by sock_diag meanwhile (connected or listening now) */
-		bound_sock(r, bound->netns, &s);
+		bound_sock(&r[i], bound->netns, &s);
 		err = bound->add(&s, bound->ctx);
-		if (err)
-			return err;
 	}
-	return 0;
+	listed_free(&l);
+	bound->listed = !err && whole;
+	return err;
 }
 
 int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
 			    struct eph_sockdiag_bound *bound)
 {
+	unsigned int walk =
+		bound && !bound->later ? EPH_PORTITER_WALK_NETNS : EPH_PORTITER_WALK_NONE;
 	struct bucket_recs b = { 0 };
-	uint64_t *cookies = NULL;
-	size_t i, nc = 0;
+	size_t i;
 	int err = 0;
 
 	if (bound)
 		bound->listed = false;
 	if (pi)
-		err = eph_portiter__read(pi, push_rec, &b);
+		err = eph_portiter__read(pi, walk, push_rec, &b);
 	if (err)
 		b.n = b.nbound = 0; /* a partial pass: sockets it missed would look unknown */
 	if (b.n)
@@ -221,13 +248,8 @@ int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks,
 	for (i = 0; i < n; i++)
 		if (socks[i].proto == IPPROTO_TCP)
 			sock_fill(&b, &socks[i]);
-	if (!err && bound && b.walked) {
-		err = listed_cookies(socks, n, &cookies, &nc);
-		/* socks is not used after this: add may move it */
-		err = err ?: add_bound(&b, cookies, nc, bound);
-		bound->listed = !err;
-	}
-	free(cookies);
+	if (!err && walk == EPH_PORTITER_WALK_NETNS && b.walked)
+		err = add_bound(b.bound, b.nbound, true, socks, n, bound);
 	free(b.by_cookie);
 	free(b.by_key);
 	free(b.bound);
@@ -237,4 +259,61 @@ int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks,
 int eph_sockdiag_fill_buckets(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n)
 {
 	return eph_sockdiag_fill_bound(pi, socks, n, NULL);
+}
+
+/* ---- one walk for every namespace of a snapshot ------------------------------------------ */
+
+static int push_bound(const struct eph_portiter_rec *rec, void *ctx)
+{
+	return rec->kind == EPH_PORTITER_REC_SOCK ? 0 : push_rec(rec, ctx);
+}
+
+static int cmp_rec_netns(const void *a, const void *b)
+{
+	const struct eph_portiter_rec *x = a, *y = b;
+
+	return eph_cmp_u64(x->netns, y->netns);
+}
+
+int eph_sockdiag_walk__read(struct eph_portiter *pi, struct eph_sockdiag_walk *w)
+{
+	struct bucket_recs b = { 0 };
+	int err;
+
+	eph_sockdiag_walk__clear(w);
+	err = eph_portiter__read(pi, EPH_PORTITER_WALK_ALL, push_bound, &b);
+	if (!err && b.nbound)
+		qsort(b.bound, b.nbound, sizeof(*b.bound), cmp_rec_netns);
+	if (!err) {
+		w->recs = b.bound;
+		w->n = b.nbound;
+		w->whole = b.walked;
+	} else {
+		free(b.bound);
+	}
+	return err;
+}
+
+int eph_sockdiag_walk__add(const struct eph_sockdiag_walk *w, const struct eph_occ_sock *socks,
+			   size_t n, struct eph_sockdiag_bound *bound)
+{
+	size_t lo = 0, hi = w->n, k = 0;
+
+	while (lo < hi) { /* the first record not below bound->netns */
+		size_t mid = (lo + hi) / 2;
+
+		if (w->recs[mid].netns < bound->netns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + k < w->n && w->recs[lo + k].netns == bound->netns)
+		k++;
+	return add_bound(w->recs + lo, k, w->whole, socks, n, bound);
+}
+
+void eph_sockdiag_walk__clear(struct eph_sockdiag_walk *w)
+{
+	free(w->recs);
+	memset(w, 0, sizeof(*w));
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "msg.h"
+#include "portiter.h"
 #include "sockdiag.h"
 #include "sockdiag_int.h"
 #include "strbuf.h"
@@ -34,6 +35,7 @@ struct sockvec {
 struct ns_read {
 	uint32_t netns;
 	struct eph_portiter *portiter;
+	bool walk_later; /* the snapshot walks the bind hash once, for every namespace */
 	int range_err;
 	int dump_err;
 	int bucket_err;
@@ -55,11 +57,14 @@ static int push_sock(const struct eph_occ_sock *s, void *ctx)
 }
 
 /* Runs inside the namespace: its range, its sockets, then their bind buckets and, before 6.8,
- * the bound-only sockets sock_diag does not list. */
+ * the bound-only sockets sock_diag does not list (unless the snapshot walks once for all). */
 static int read_ns(void *ctx)
 {
 	struct ns_read *r = ctx;
-	struct eph_sockdiag_bound bound = { .add = push_sock, .ctx = r->socks, .netns = r->netns };
+	struct eph_sockdiag_bound bound = { .add = push_sock,
+					    .ctx = r->socks,
+					    .netns = r->netns,
+					    .later = r->walk_later };
 	size_t before = r->socks->n;
 
 	r->range_err = eph_port_range_read(&r->range);
@@ -82,12 +87,9 @@ static void warn_ns(bool warn, const struct eph_netns *ns, const char *what, int
 		err == -EPERM || err == -EACCES ? " (run as root to see it)" : "");
 }
 
-/* Whether the port iterator gave the buckets of a namespace read, and its bound-only sockets
- * where sock_diag lists none. */
-static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r, bool lists_bound)
+/* Whether the port iterator gave the buckets of a namespace read. */
+static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r)
 {
-	if (!lists_bound && !r->bound_listed)
-		o->no_bound++;
 	if (o->portiter && !r->bucket_err)
 		return;
 	o->no_buckets++;
@@ -96,9 +98,11 @@ static void note_buckets(struct eph_sockdiag_opts *o, const struct ns_read *r, b
 }
 
 /* Read one namespace: its settings into out, its sockets into sv (none when it failed: they
- * could not be classified, or are incomplete). 0, or -ENOMEM (out->err: how it failed). */
+ * could not be classified, or are incomplete); *bound_listed: its bound-only sockets are known
+ * (or will be, from the snapshot's walk: walk_later). 0, or -ENOMEM (out->err: how it failed). */
 static int read_one(const struct eph_netns_list *l, const struct eph_netns *ns, struct sockvec *sv,
-		    struct eph_sockdiag_opts *o, bool lists_bound, struct eph_sockdiag_ns *out)
+		    struct eph_sockdiag_opts *o, bool walk_later, struct eph_sockdiag_ns *out,
+		    bool *bound_listed)
 {
 	size_t before = sv->n;
 	struct ns_read *r;
@@ -110,6 +114,7 @@ static int read_one(const struct eph_netns_list *l, const struct eph_netns *ns, 
 		return -ENOMEM;
 	r->netns = ns->inode;
 	r->portiter = o->portiter;
+	r->walk_later = walk_later;
 	r->socks = sv;
 	err = eph_netns__run(l, ns, read_ns, r);
 	if (err && !r->range_err && !r->dump_err) {
@@ -132,7 +137,8 @@ static int read_one(const struct eph_netns_list *l, const struct eph_netns *ns, 
 		sv->n = before;
 		out->err = err;
 	} else {
-		note_buckets(o, r, lists_bound);
+		note_buckets(o, r);
+		*bound_listed = r->bound_listed;
 	}
 	free(r);
 	return err == -ENOMEM ? err : 0;
@@ -191,11 +197,47 @@ static int find_owners(struct eph_sockdiag_snap *s, const struct eph_sockdiag_op
 	return err;
 }
 
+/* Where a namespace's sockets are in the snapshot's vector, and whether its bound-only TCP
+ * sockets are known. */
+struct ns_socks {
+	size_t first, n;
+	bool read, bound_listed;
+};
+
+/* The snapshot's one walk of the bind hash (eph_sockdiag_walk), after every namespace's dump:
+ * each namespace read gets its bound-only sockets from it. 0 or -ENOMEM (a walk the kernel
+ * refused leaves them unknown, as a namespace's own walk would). */
+static int walk_once(struct eph_sockdiag_opts *o, const struct eph_sockdiag_snap *s,
+		     struct sockvec *sv, struct ns_socks *nss)
+{
+	struct eph_sockdiag_walk walk = { 0 };
+	size_t i;
+	int err;
+
+	err = eph_sockdiag_walk__read(o->portiter, &walk);
+	if (err && err != -ENOMEM && !o->bucket_err)
+		o->bucket_err = err;
+	for (i = 0; i < s->nns && !err; i++) {
+		struct eph_sockdiag_bound bound = { .add = push_sock,
+						    .ctx = sv,
+						    .netns = s->ns[i].inode };
+
+		if (!nss[i].read)
+			continue;
+		err = eph_sockdiag_walk__add(&walk, sv->v + nss[i].first, nss[i].n, &bound);
+		nss[i].bound_listed = bound.listed;
+	}
+	eph_sockdiag_walk__clear(&walk);
+	return err == -ENOMEM ? err : 0;
+}
+
 int eph_sockdiag_collect(const struct eph_netns_list *l, uint32_t only_netns,
 			 struct eph_sockdiag_opts *o, struct eph_sockdiag_snap **out)
 {
 	struct eph_sockdiag_snap *s;
 	struct sockvec sv = { 0 };
+	struct ns_socks *nss;
+	bool walk_later;
 	size_t i;
 	int err = 0;
 
@@ -203,24 +245,39 @@ int eph_sockdiag_collect(const struct eph_netns_list *l, uint32_t only_netns,
 	o->bucket_err = 0;
 	o->no_bound = 0;
 	*out = s = calloc(1, sizeof(*s));
+	nss = calloc(l->n + 1, sizeof(*nss));
 	if (s)
 		s->ns = calloc(l->n + 1, sizeof(*s->ns));
-	if (!s || !s->ns) {
+	if (!s || !s->ns || !nss) {
 		eph_sockdiag_snap__free(s);
+		free(nss);
 		*out = NULL;
 		return -ENOMEM;
 	}
 	s->lists_bound = eph_sockdiag_kernel_lists_bound();
+	/* before 6.8, one walk of the bind hash for every namespace, unless one is read */
+	walk_later = !only_netns && o->portiter && eph_portiter__walks(o->portiter);
 	s->start_ns = now_ns();
 	for (i = 0; i < l->n && !err; i++) {
+		struct ns_socks *ns = &nss[s->nns];
+
 		if (only_netns && l->ns[i].inode != only_netns)
 			continue;
-		if (o->cancel && atomic_load(o->cancel))
+		if (o->cancel && atomic_load(o->cancel)) {
 			err = -ECANCELED;
-		else
-			err = read_one(l, &l->ns[i], &sv, o, s->lists_bound, &s->ns[s->nns++]);
+			break;
+		}
+		ns->first = sv.n;
+		err = read_one(l, &l->ns[i], &sv, o, walk_later, &s->ns[s->nns], &ns->bound_listed);
+		ns->n = sv.n - ns->first;
+		ns->read = !s->ns[s->nns++].err;
 	}
+	if (!err && walk_later)
+		err = walk_once(o, s, &sv, nss);
 	s->dumped_ns = now_ns();
+	for (i = 0; i < s->nns; i++)
+		o->no_bound += nss[i].read && !s->lists_bound && !nss[i].bound_listed;
+	free(nss);
 	s->no_bound = o->no_bound;
 	s->socks = sv.v;
 	s->nsocks = sv.n;
