@@ -53,6 +53,8 @@ struct snap {
 	struct eph_occ_sock s[MAX_SOCKS];
 	size_t n;
 	size_t ndump; /* s[0, ndump): sock_diag's; the bound-only sockets the walk added follow */
+	struct eph_sockdiag_walk own; /* the namespace's walk of its own (eph_sockdiag_walk__read) */
+	int own_err;
 	struct eph_portiter *pi;
 	int bucket_err;
 	bool bound_listed;	    /* eph_sockdiag_fill_bound() added the walk's sockets */
@@ -154,6 +156,7 @@ static int read_ns(void *ctx)
 	sn->ndump = sn->n;
 	sn->bucket_err = eph_sockdiag_fill_bound(sn->pi, sn->s, sn->n, &bound);
 	sn->bound_listed = bound.listed;
+	sn->own_err = eph_sockdiag_walk__read(sn->pi, false, &sn->own);
 	return eph_portiter__read(sn->pi, EPH_PORTITER_WALK_NETNS, count_rec, sn);
 }
 
@@ -488,13 +491,20 @@ static void check_walk_all(const struct snap *sn, uint32_t netns, uint32_t self_
 	struct eph_sockdiag_bound b = { .add = add_count, .ctx = &added, .netns = netns };
 	size_t i;
 
-	check("walk-all", "read", 0, eph_sockdiag_walk__read(sn->pi, &w));
+	check("walk-all", "read", 0, eph_sockdiag_walk__read(sn->pi, true, &w));
 	if (eph_sockdiag_kernel_lists_bound() || eph_portiter__degraded(sn->pi)) {
 		check("walk-all", "absent", 0, (long)(w.n + w.whole));
 		eph_sockdiag_walk__clear(&w);
 		return;
 	}
 	check("walk-all", "whole", 1, w.whole);
+	check("walk-own", "read", 0, sn->own_err);
+	check("walk-own", "whole", 1, sn->own.whole);
+	for (i = 0; i < sn->own.n; i++)
+		mine += sn->own.recs[i].netns == netns;
+	check("walk-own", "records", 3, (long)sn->own.n);
+	check("walk-own", "netns", 3, mine);
+	mine = 0;
 	for (i = 0; i < w.n; i++) {
 		mine += w.recs[i].netns == netns;
 		if (w.recs[i].inode == other)
@@ -616,6 +626,7 @@ int main(void)
 	check_time_wait(&sn, &p4, "v4");
 	check_time_wait(&sn, &p6, "v6");
 	check_walk(&sn, &p4, &p6, other_ino, "tw-walk");
+	eph_sockdiag_walk__clear(&sn.own);
 	eph_portiter__free(sn.pi);
 	return failed;
 }

@@ -469,7 +469,7 @@ static void test_walk_every_netns(void **state)
 	(void)state;
 	s[0].inode = 1003;
 	stub_set(recs, 7, 0);
-	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), 0);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, true, &w), 0);
 	assert_int_equal(stub_walk, EPH_PORTITER_WALK_ALL);
 	assert_true(w.whole);
 	assert_int_equal(w.n, 5);
@@ -498,15 +498,22 @@ static void test_walk_every_netns(void **state)
 
 	/* no WALKED record (its records did not fit): what came is added, nothing is listed */
 	stub_set(recs, 6, 0);
-	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), 0);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, true, &w), 0);
 	assert_false(w.whole);
 	b.netns = 9;
 	assert_int_equal(eph_sockdiag_walk__add(&w, NULL, 0, &b), 0);
 	assert_false(b.listed);
 
+	/* the walk of one namespace (the thread's): what a namespace asks for itself when the
+	 * walk of every one was not whole */
+	stub_set(recs, 7, 0);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, false, &w), 0);
+	assert_int_equal(stub_walk, EPH_PORTITER_WALK_NETNS);
+	assert_true(w.whole);
+
 	/* a failed pass: an error, an empty walk */
 	stub_set(recs, 7, -EIO);
-	assert_int_equal(eph_sockdiag_walk__read(some_pi, &w), -EIO);
+	assert_int_equal(eph_sockdiag_walk__read(some_pi, true, &w), -EIO);
 	assert_false(w.whole);
 	assert_int_equal(w.n, 0);
 	eph_sockdiag_walk__clear(&w);

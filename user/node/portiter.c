@@ -19,7 +19,9 @@
 #define READ_RECS 256 /* records per read() */
 /* The walk's ring buffer: 32768 BOUND records of 56 bytes (and 8 of header each). A walk with
  * more bound-only sockets has no WALKED record: the caller is told its list is not whole. */
+#ifndef WALK_RING_SIZE /* (a test build can make it smaller) */
 #define WALK_RING_SIZE (2u << 20)
+#endif
 
 struct eph_portiter {
 	struct portiter_bpf *skel;

@@ -83,7 +83,8 @@ int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks,
  * then either bound-only still, or missed until the next snapshot; never counted twice). The
  * kernel has one bind hash for all namespaces (every namespace's inet_hashinfo shares
  * tcp_hashinfo's bhash, inet_pernet_hashinfo_alloc()), so one walk serves them all: N
- * namespaces cost one walk instead of N.
+ * namespaces cost one walk instead of N. When its records do not fit the ring buffer (32768
+ * of them), each namespace is walked for itself.
  */
 struct eph_sockdiag_walk {
 	struct eph_portiter_rec *recs; /* BOUND records of every namespace, by netns */
@@ -91,9 +92,10 @@ struct eph_sockdiag_walk {
 	bool whole; /* a WALKED record came: recs are all of them */
 };
 
-/* Read it: one pass of the iterator in the calling thread's namespace (any one), SOCK records
- * dropped. 0 or -errno. */
-int eph_sockdiag_walk__read(struct eph_portiter *pi, struct eph_sockdiag_walk *w);
+/* Read it: one pass of the iterator in the calling thread's namespace, SOCK records dropped;
+ * the bound-only sockets of every namespace (every_netns; the thread's namespace can be any),
+ * or of the thread's alone (when the walk of every one was not whole). 0 or -errno. */
+int eph_sockdiag_walk__read(struct eph_portiter *pi, bool every_netns, struct eph_sockdiag_walk *w);
 
 /* bound->netns's sockets of the walk that sock_diag did not list (socks[0, n): that namespace's
  * dump) to bound->add; bound->listed = w->whole. add's non-zero return stops and is returned. */

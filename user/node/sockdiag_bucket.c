@@ -275,13 +275,14 @@ static int cmp_rec_netns(const void *a, const void *b)
 	return eph_cmp_u64(x->netns, y->netns);
 }
 
-int eph_sockdiag_walk__read(struct eph_portiter *pi, struct eph_sockdiag_walk *w)
+int eph_sockdiag_walk__read(struct eph_portiter *pi, bool every_netns, struct eph_sockdiag_walk *w)
 {
 	struct bucket_recs b = { 0 };
 	int err;
 
 	eph_sockdiag_walk__clear(w);
-	err = eph_portiter__read(pi, EPH_PORTITER_WALK_ALL, push_bound, &b);
+	err = eph_portiter__read(pi, every_netns ? EPH_PORTITER_WALK_ALL : EPH_PORTITER_WALK_NETNS,
+				 push_bound, &b);
 	if (!err && b.nbound)
 		qsort(b.bound, b.nbound, sizeof(*b.bound), cmp_rec_netns);
 	if (!err) {

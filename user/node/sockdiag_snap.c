@@ -197,37 +197,65 @@ static int find_owners(struct eph_sockdiag_snap *s, const struct eph_sockdiag_op
 	return err;
 }
 
-/* Where a namespace's sockets are in the snapshot's vector, and whether its bound-only TCP
- * sockets are known. */
+/* A namespace read: where its sockets are in the snapshot's vector, and whether its bound-only
+ * TCP sockets are known. */
 struct ns_socks {
+	const struct eph_netns *ns;
 	size_t first, n;
 	bool read, bound_listed;
 };
 
+struct own_walk {
+	struct eph_portiter *pi;
+	struct eph_sockdiag_walk *w;
+	int err;
+};
+
+/* Runs inside a namespace: its own walk of the bind hash. */
+static int read_own_walk(void *ctx)
+{
+	struct own_walk *ow = ctx;
+
+	ow->err = eph_sockdiag_walk__read(ow->pi, false, ow->w);
+	return 0;
+}
+
+/* The bound-only sockets of nss's namespace to the snapshot, from all (a whole walk of every
+ * namespace), else from a walk of its own. 0 or -errno. */
+static int add_walked(const struct eph_netns_list *l, struct eph_portiter *pi,
+		      const struct eph_sockdiag_walk *all, struct sockvec *sv, struct ns_socks *nss)
+{
+	struct eph_sockdiag_bound bound = { .add = push_sock, .ctx = sv, .netns = nss->ns->inode };
+	struct eph_sockdiag_walk own = { 0 };
+	struct own_walk ow = { .pi = pi, .w = &own };
+	int err = 0;
+
+	if (!all->whole)
+		err = eph_netns__run(l, nss->ns, read_own_walk, &ow) ?: ow.err;
+	if (!err)
+		err = eph_sockdiag_walk__add(all->whole ? all : &own, sv->v + nss->first, nss->n,
+					     &bound);
+	nss->bound_listed = !err && bound.listed;
+	eph_sockdiag_walk__clear(&own);
+	return err;
+}
+
 /* The snapshot's one walk of the bind hash (eph_sockdiag_walk), after every namespace's dump:
- * each namespace read gets its bound-only sockets from it. 0 or -ENOMEM (a walk the kernel
- * refused leaves them unknown, as a namespace's own walk would). */
-static int walk_once(struct eph_sockdiag_opts *o, const struct eph_sockdiag_snap *s,
+ * each namespace read gets its bound-only sockets from it, or from a walk of its own when that
+ * one was not whole. 0 or -ENOMEM (a walk the kernel refused leaves a namespace's bound-only
+ * sockets unknown: bound_listed false). */
+static int walk_once(const struct eph_netns_list *l, struct eph_portiter *pi, size_t nns,
 		     struct sockvec *sv, struct ns_socks *nss)
 {
-	struct eph_sockdiag_walk walk = { 0 };
+	struct eph_sockdiag_walk all = { 0 };
 	size_t i;
 	int err;
 
-	err = eph_sockdiag_walk__read(o->portiter, &walk);
-	if (err && err != -ENOMEM && !o->bucket_err)
-		o->bucket_err = err;
-	for (i = 0; i < s->nns && !err; i++) {
-		struct eph_sockdiag_bound bound = { .add = push_sock,
-						    .ctx = sv,
-						    .netns = s->ns[i].inode };
-
-		if (!nss[i].read)
-			continue;
-		err = eph_sockdiag_walk__add(&walk, sv->v + nss[i].first, nss[i].n, &bound);
-		nss[i].bound_listed = bound.listed;
-	}
-	eph_sockdiag_walk__clear(&walk);
+	err = eph_sockdiag_walk__read(pi, true, &all);
+	for (i = 0; i < nns && err != -ENOMEM; i++)
+		if (nss[i].read)
+			err = add_walked(l, pi, &all, sv, &nss[i]);
+	eph_sockdiag_walk__clear(&all);
 	return err == -ENOMEM ? err : 0;
 }
 
@@ -267,13 +295,14 @@ int eph_sockdiag_collect(const struct eph_netns_list *l, uint32_t only_netns,
 			err = -ECANCELED;
 			break;
 		}
+		ns->ns = &l->ns[i];
 		ns->first = sv.n;
 		err = read_one(l, &l->ns[i], &sv, o, walk_later, &s->ns[s->nns], &ns->bound_listed);
 		ns->n = sv.n - ns->first;
 		ns->read = !s->ns[s->nns++].err;
 	}
 	if (!err && walk_later)
-		err = walk_once(o, s, &sv, nss);
+		err = walk_once(l, o->portiter, s->nns, &sv, nss);
 	s->dumped_ns = now_ns();
 	for (i = 0; i < s->nns; i++)
 		o->no_bound += nss[i].read && !s->lists_bound && !nss[i].bound_listed;
