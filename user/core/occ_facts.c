@@ -182,20 +182,11 @@ static int pairs_build(const struct eph_occ *occ, struct pairs *ps)
 	return 0;
 }
 
-/* The first pair of what in a sorted array (or n). */
+/* The first pair of what in a sorted array (or n). (struct pair begins with what, which its
+ * order compares first.) */
 static size_t pairs_find(const struct pair *p, size_t n, uint32_t what)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (p[mid].what < what)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return eph_lower_bound(p, n, sizeof(*p), &what, eph_cmp_u32_at);
 }
 
 static void who_of(const struct eph_occ *occ, uint32_t proc, struct eph_find_who *w)

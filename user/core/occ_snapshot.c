@@ -254,13 +254,20 @@ static int check_ranges(const struct eph_occ *occ, const struct eph_occ_sock *so
 	return 0;
 }
 
+/* By netns and port alone: the entries of one port are a run. */
+static int cmp_snap_netns_port(const void *a, const void *b)
+{
+	const struct snap_port *x = a, *y = b;
+
+	return eph_cmp_u64(x->netns, y->netns) ?: eph_cmp_u64(x->port, y->port);
+}
+
 static int cmp_snap_port(const void *a, const void *b)
 {
 	const struct snap_port *x = a, *y = b;
 
-	int c = eph_cmp_u64(x->netns, y->netns) ?: eph_cmp_u64(x->port, y->port);
+	int c = cmp_snap_netns_port(a, b) ?: eph_cmp_u64(x->family, y->family);
 
-	c = c ?: eph_cmp_u64(x->family, y->family);
 	return c ?: memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
@@ -302,17 +309,11 @@ bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_
 {
 	static const uint8_t any[16];
 	bool wild = !memcmp(addr, any, family == AF_INET ? 4 : 16);
-	size_t lo = 0, hi = occ->nsnap_tcp;
+	const struct snap_port key = { .netns = netns, .port = port };
+	/* the first entry of (netns, port) */
+	size_t lo = eph_lower_bound(occ->snap_tcp, occ->nsnap_tcp, sizeof(*occ->snap_tcp), &key,
+				    cmp_snap_netns_port);
 
-	while (lo < hi) { /* the first entry of (netns, port) */
-		size_t mid = (lo + hi) / 2;
-		const struct snap_port *m = &occ->snap_tcp[mid];
-
-		if (m->netns < netns || (m->netns == netns && m->port < port))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	for (; lo < occ->nsnap_tcp; lo++) {
 		const struct snap_port *m = &occ->snap_tcp[lo];
 

@@ -284,22 +284,19 @@ void view_free(struct view *v)
 	free(v->procs);
 }
 
+/* A netns row against a netns (the rows are in netns order). */
+static int cmp_ns_row(const void *row, const void *netns)
+{
+	const struct ns *ns = ((const struct row *)row)->rec;
+
+	return eph_cmp_u64(ns->netns, *(const uint32_t *)netns);
+}
+
 static uint32_t view_nsno(const struct view *v, uint32_t netns)
 {
-	size_t lo = 0, hi = v->nns;
+	size_t i = eph_lower_bound(v->ns, v->nns, sizeof(*v->ns), &netns, cmp_ns_row);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		uint32_t m = ((const struct ns *)v->ns[mid].rec)->netns;
-
-		if (m == netns)
-			return mid + 1;
-		if (m < netns)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return i < v->nns && cmp_ns_row(&v->ns[i], &netns) == 0 ? (uint32_t)i + 1 : 0;
 }
 
 /* The next of the n rows, for rec whose container is ct; NULL when --container or --pod

@@ -6,6 +6,7 @@
 #ifndef EPH_ORDER_H
 #define EPH_ORDER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* a before b: -1, the same: 0, after: 1; for any unsigned integer (or enum) up to 64 bits.
@@ -24,6 +25,27 @@ static inline int eph_cmp_u32_at(const void *a, const void *b)
 static inline int eph_cmp_u64_at(const void *a, const void *b)
 {
 	return eph_cmp_u64(*(const uint64_t *)a, *(const uint64_t *)b);
+}
+
+/*
+ * The first of the n elements of base (size bytes each, sorted as cmp orders them) that is not
+ * below key (cmp(element, key) >= 0); n when there is none. bsearch() finds an equal one; this
+ * finds the first of a run of equal ones, or where key would go.
+ */
+static inline size_t eph_lower_bound(const void *base, size_t n, size_t size, const void *key,
+				     int (*cmp)(const void *element, const void *key))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp((const char *)base + mid * size, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 #endif

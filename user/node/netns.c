@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "order.h"
 
 #define SYSCTL_RANGE "/proc/sys/net/ipv4/ip_local_port_range"
 #define SYSCTL_RESERVED "/proc/sys/net/ipv4/ip_local_reserved_ports"
@@ -125,40 +126,21 @@ uint32_t eph_port_bitmap_count(const uint8_t *bitmap, uint16_t low, uint16_t hig
 
 /* ---- discovery ------------------------------------------------------------------------- */
 
+/* (struct eph_netns begins with its inode: the list is ordered as eph_cmp_u32_at orders them) */
 const struct eph_netns *eph_netns_list__find(const struct eph_netns_list *l, uint32_t inode)
 {
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->ns[mid].inode == inode)
-			return &l->ns[mid];
-		if (l->ns[mid].inode < inode)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return l->n ? bsearch(&inode, l->ns, l->n, sizeof(*l->ns), eph_cmp_u32_at) : NULL;
 }
 
 /* Insert in inode order unless known. Returns 0 or -ENOMEM. */
 static int list_add(struct eph_netns_list *l, uint32_t inode, const char *path)
 {
-	size_t lo = 0, hi = l->n;
+	size_t lo = eph_lower_bound(l->ns, l->n, sizeof(*l->ns), &inode, eph_cmp_u32_at);
 	struct eph_netns *ns;
 	int fd = -1;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->ns[mid].inode == inode)
-			return 0;
-		if (l->ns[mid].inode < inode)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	if (lo < l->n && l->ns[lo].inode == inode)
+		return 0;
 	if (inode != l->self) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)

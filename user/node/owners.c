@@ -433,18 +433,11 @@ const struct eph_owners_stats *eph_owners__stats(const struct eph_owners *o)
 /* The owner of inode, or NULL. */
 static const struct owner_proc *owner_of(const struct eph_owners *o, uint64_t inode)
 {
-	size_t lo = 0, hi = o->nsocks;
+	size_t lo;
 
 	if (!inode)
 		return NULL;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (o->socks[mid].inode < inode)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = eph_lower_bound(o->socks, o->nsocks, sizeof(*o->socks), &inode, eph_cmp_u64_at);
 	if (lo == o->nsocks || o->socks[lo].inode != inode)
 		return NULL;
 	return find_proc(o, o->socks[lo].pid);

@@ -87,16 +87,10 @@ static bool released(const struct eph_sockdiag_release *rel, size_t n, uint64_t 
 {
 	struct eph_sockdiag_release key = { .netns = s->netns, .sport = s->sport };
 	uint8_t saddr[16] = { 0 }, daddr[16] = { 0 }, family = s->family;
-	size_t lo = 0, hi = n, alen = s->family == AF_INET ? 4 : 16;
+	size_t alen = s->family == AF_INET ? 4 : 16;
+	/* the first release of (netns, port) */
+	size_t lo = eph_lower_bound(rel, n, sizeof(*rel), &key, cmp_release);
 
-	while (lo < hi) { /* the first release of (netns, port) */
-		size_t mid = (lo + hi) / 2;
-
-		if (cmp_release(&rel[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == n || cmp_release(&rel[lo], &key))
 		return false;
 	memcpy(saddr, s->saddr, alen);

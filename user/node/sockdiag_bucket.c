@@ -68,7 +68,7 @@ static int cmp_rec_key(const void *a, const void *b)
 static const struct eph_portiter_rec *find_by_key(struct bucket_recs *b,
 						  const struct eph_portiter_rec *key)
 {
-	size_t lo = 0, hi = b->n;
+	size_t lo;
 
 	if (!b->by_key) {
 		b->by_key = malloc(b->n * sizeof(*b->by_key));
@@ -77,14 +77,7 @@ static const struct eph_portiter_rec *find_by_key(struct bucket_recs *b,
 		memcpy(b->by_key, b->by_cookie, b->n * sizeof(*b->by_key));
 		qsort(b->by_key, b->n, sizeof(*b->by_key), cmp_rec_key);
 	}
-	while (lo < hi) { /* the first one not below key */
-		size_t mid = (lo + hi) / 2;
-
-		if (cmp_rec_key(&b->by_key[mid], key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = eph_lower_bound(b->by_key, b->n, sizeof(*b->by_key), key, cmp_rec_key);
 	if (lo == b->n || cmp_rec_key(&b->by_key[lo], key))
 		return NULL;
 	if (lo + 1 < b->n && !cmp_rec_key(&b->by_key[lo + 1], key))
@@ -298,16 +291,9 @@ int eph_sockdiag_walk__read(struct eph_portiter *pi, bool every_netns, struct ep
 int eph_sockdiag_walk__add(const struct eph_sockdiag_walk *w, const struct eph_occ_sock *socks,
 			   size_t n, struct eph_sockdiag_bound *bound)
 {
-	size_t lo = 0, hi = w->n, k = 0;
+	const struct eph_portiter_rec key = { .netns = bound->netns };
+	size_t lo = eph_lower_bound(w->recs, w->n, sizeof(*w->recs), &key, cmp_rec_netns), k = 0;
 
-	while (lo < hi) { /* the first record not below bound->netns */
-		size_t mid = (lo + hi) / 2;
-
-		if (w->recs[mid].netns < bound->netns)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	while (lo + k < w->n && w->recs[lo + k].netns == bound->netns)
 		k++;
 	return add_bound(w->recs + lo, k, w->whole, socks, n, bound);

@@ -26,19 +26,7 @@
 
 bool netns_known(const struct eph_tracker *t, uint32_t inode)
 {
-	size_t lo = 0, hi = t->nnetns;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (t->netns[mid] == inode)
-			return true;
-		if (t->netns[mid] < inode)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return t->nnetns && bsearch(&inode, t->netns, t->nnetns, sizeof(*t->netns), eph_cmp_u32_at);
 }
 
 /* Remember the namespaces of a snapshot (their ranges were just read). */
