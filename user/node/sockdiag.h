@@ -65,14 +65,14 @@ struct eph_sockdiag_bound {
 	int (*add)(const struct eph_occ_sock *s, void *ctx);
 	void *ctx;
 	uint32_t netns; /* the namespace's inode */
-	bool later; /* the snapshot walks once for all (eph_sockdiag_walk): this pass walks nothing */
-	bool listed; /* set by the call: the whole bind hash was walked and every socket added */
+	bool listed;	/* set by the call: the whole bind hash was walked and every socket added */
 };
 
 /*
- * eph_sockdiag_fill_buckets(), then, unless bound->later, each bound-only socket of the
- * namespace, from the same pass's walk of the bind hash, to bound->add (after the last use of
- * socks: add may move them). add's non-zero return stops and is returned.
+ * eph_sockdiag_fill_buckets(), then each bound-only socket of the namespace, from the same
+ * pass's walk of the bind hash, to bound->add (after the last use of socks: add may move them).
+ * add's non-zero return stops and is returned. bound NULL: the buckets alone, no walk (where
+ * the snapshot walks once for all: eph_sockdiag_walk).
  */
 int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
 			    struct eph_sockdiag_bound *bound);

@@ -224,8 +224,7 @@ static int add_bound(const struct eph_portiter_rec *r, size_t n, bool whole,
 int eph_sockdiag_fill_bound(struct eph_portiter *pi, struct eph_occ_sock *socks, size_t n,
 			    struct eph_sockdiag_bound *bound)
 {
-	unsigned int walk =
-		bound && !bound->later ? EPH_PORTITER_WALK_NETNS : EPH_PORTITER_WALK_NONE;
+	unsigned int walk = bound ? EPH_PORTITER_WALK_NETNS : EPH_PORTITER_WALK_NONE;
 	struct bucket_recs b = { 0 };
 	size_t i;
 	int err = 0;

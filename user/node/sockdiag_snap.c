@@ -61,10 +61,7 @@ static int push_sock(const struct eph_occ_sock *s, void *ctx)
 static int read_ns(void *ctx)
 {
 	struct ns_read *r = ctx;
-	struct eph_sockdiag_bound bound = { .add = push_sock,
-					    .ctx = r->socks,
-					    .netns = r->netns,
-					    .later = r->walk_later };
+	struct eph_sockdiag_bound bound = { .add = push_sock, .ctx = r->socks, .netns = r->netns };
 	size_t before = r->socks->n;
 
 	r->range_err = eph_port_range_read(&r->range);
@@ -73,8 +70,10 @@ static int read_ns(void *ctx)
 	r->dump_err = eph_sockdiag_dump(r->netns, push_sock, r->socks);
 	if (r->dump_err)
 		return r->dump_err;
-	r->bucket_err = eph_sockdiag_fill_bound(r->portiter, r->socks->v + before,
-						r->socks->n - before, &bound);
+	/* with walk_later, the buckets alone: this pass walks nothing */
+	r->bucket_err =
+		eph_sockdiag_fill_bound(r->portiter, r->socks->v + before, r->socks->n - before,
+					r->walk_later ? NULL : &bound);
 	r->bound_listed = bound.listed;
 	return 0;
 }
