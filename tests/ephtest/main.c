@@ -460,6 +460,7 @@ int main(int argc, char **argv)
 {
 	struct opts op = { .ephtrace = "./ephtrace", .backend = "auto", .timeout_s = 60 };
 	struct tally n = {};
+	unsigned int k;
 	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -475,6 +476,11 @@ int main(int argc, char **argv)
 		if (!selected(&op, scenarios[i].name))
 			continue;
 		count_verdict(run_scenario(&scenarios[i], &op), &n);
+		/* --states: more of headroom-random's states, each drawn anew */
+		for (k = 1; scenarios[i].hr == &hr_case_random && k < op.states; k++) {
+			hr_random_draw(op.seeded ? op.seed + k : hr_random_seed());
+			count_verdict(run_scenario(&scenarios[i], &op), &n);
+		}
 	}
 	if (op.then_exact && !tracer_extra_arg) {
 		printf("ephtest: again with --exact-errors, what was skipped for want of it\n");

@@ -39,6 +39,8 @@ void usage(FILE *f)
 		"  --timeout SECONDS      attach/exit timeout (default 60; workloads get 5x)\n"
 		"  --seed N               headroom-random's state from seed N (default: from the\n"
 		"                         clock; the scenario's line names the seed it drew)\n"
+		"  --states N             headroom-random checks N states, one after the other\n"
+		"                         (with --seed S: seeds S to S+N-1; default 1)\n"
 		"  --workload-only NAME   run the workload alone, print the oracle as JSON lines\n"
 		"  --tracer-env           print what the options above put in every ephtrace's\n"
 		"                         environment (NAME=VALUE lines), and exit\n"
@@ -123,11 +125,13 @@ int parse_opts(int argc, char **argv, struct opts *op)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "workload-only", required_argument, NULL, 'w' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "states", required_argument, NULL, 'R' },
 		{ "tracer-env", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	bool tracer_env = false;
+	unsigned long lu;
 	char *end;
 	size_t i;
 	int c;
@@ -208,6 +212,16 @@ int parse_opts(int argc, char **argv, struct opts *op)
 				return -EINVAL;
 			}
 			op->seeded = true;
+			break;
+		case 'R':
+			errno = 0;
+			lu = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !lu || lu > 100000) {
+				fprintf(stderr, "ephtest: bad --states '%s' (1 to 100000)\n",
+					optarg);
+				return -EINVAL;
+			}
+			op->states = lu;
 			break;
 		case 'V':
 			tracer_env = true;

@@ -24,6 +24,7 @@ struct opts {
 	char keep_dir[256];
 	uint64_t seed; /* --seed: headroom-random's state */
 	bool seeded;
+	unsigned int states; /* --states: headroom-random draws this many states (1) */
 };
 
 void usage(FILE *f);
