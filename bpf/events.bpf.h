@@ -202,6 +202,8 @@ static __always_inline void fill_common_slow(struct eph_event *e, const struct s
 		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
 		if (dest)
 			bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
+		if (BPF_CORE_READ_BITFIELD_PROBED(skc, skc_ipv6only))
+			e->flags |= EPH_F_V6ONLY;
 	}
 	if (dest)
 		e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
@@ -232,6 +234,8 @@ static __always_inline void fill_common(struct eph_event *e, const struct sock_c
 		__builtin_memcpy(e->saddr, &c->skc_v6_rcv_saddr, 16);
 		if (dest)
 			__builtin_memcpy(e->daddr, &c->skc_v6_daddr, 16);
+		if (BPF_CORE_READ_BITFIELD(c, skc_ipv6only))
+			e->flags |= EPH_F_V6ONLY;
 	}
 	if (dest)
 		e->dport = bpf_ntohs(c->skc_dport);

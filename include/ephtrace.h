@@ -38,8 +38,9 @@
  * 7: EPH_CNT_NESTED_RUNS 15, the .rodata "nested_only";
  * 8: the .rodata "standin" (EPH_STANDIN_*);
  * 9: struct eph_portiter_rec.netns (48 to 56 bytes), the port iterator's walk_scope
- *    (EPH_PORTITER_WALK_*) */
-#define EPH_ABI_VERSION 9
+ *    (EPH_PORTITER_WALK_*);
+ * 10: EPH_F_V6ONLY */
+#define EPH_ABI_VERSION 10
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -80,6 +81,9 @@
  * CLOSE, tracepoint and cgroup backends): no EPH_RELEASE will come at its end; take the port
  * as released (per-process counts) or leave it to a resync (the occupancy) */
 #define EPH_F_TW_NO_RELEASE (1u << 10)
+/* AF_INET6 only: the socket has IPV6_V6ONLY (its port is not taken on IPv4 addresses; the
+ * option cannot change once the socket has a port) */
+#define EPH_F_V6ONLY (1u << 11)
 
 /*
  * One record in the ring buffer. 144 bytes.

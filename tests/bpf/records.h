@@ -38,9 +38,10 @@ struct want {
 	const char *sock; /* the socket's name in the case, for messages */
 	uint64_t cookie;  /* SO_COOKIE of the socket: the record's cookie, and how it is found */
 	uint8_t type, op, proto;
+	uint8_t family; /* 0: AF_INET */
 	int32_t err;
 	uint16_t sport, dport, req_port, flags;
-	uint32_t saddr, daddr; /* IPv4, network order */
+	uint32_t saddr, daddr; /* IPv4, network order (an IPv6 socket's: "::", 0) */
 	uint64_t t0, t1;       /* CLOCK_MONOTONIC before and after the call that makes it */
 	int assign;	       /* a release: its assignment's index in want[], else -1 */
 	const struct eph_event *rec;
@@ -146,8 +147,9 @@ static void eq_addr(struct tcase *t, const struct want *w, const char *field, ui
 
 static const char *flag_names(uint16_t f, char *buf, size_t len)
 {
-	static const char *const names[] = { "EPHEMERAL", "SEARCH", "DEST",  "REQ",   "HELD",
-					     "TW",	  "SADDR",  "OWNER", "BOUND", "NO_PORT" };
+	static const char *const names[] = { "EPHEMERAL", "SEARCH",  "DEST",	      "REQ",
+					     "HELD",	  "TW",	     "SADDR",	      "OWNER",
+					     "BOUND",	  "NO_PORT", "TW_NO_RELEASE", "V6ONLY" };
 	size_t i, off = 0;
 
 	buf[0] = '\0';
@@ -174,17 +176,19 @@ static void eq_flags(struct tcase *t, const struct want *w, uint16_t got)
  * record of it carries that cookie (the kernel makes one on first demand, then keeps it). */
 struct sk {
 	int fd;
+	int family;
 	int proto;
 	uint64_t cookie;
 	const char *name;
 	int assign; /* index of its assignment in want[], -1 none */
 };
 
-static int sk_open(struct sk *s, int type, const char *name)
+static int sk_open_family(struct sk *s, int family, int type, const char *name)
 {
 	socklen_t len = sizeof(s->cookie);
 
-	s->fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	s->fd = socket(family, type | SOCK_CLOEXEC, 0);
+	s->family = family;
 	s->proto = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
 	s->name = name;
 	s->assign = -1;
@@ -192,6 +196,11 @@ static int sk_open(struct sk *s, int type, const char *name)
 	if (s->fd < 0 || getsockopt(s->fd, SOL_SOCKET, SO_COOKIE, &s->cookie, &len))
 		return -errno;
 	return 0;
+}
+
+static int sk_open(struct sk *s, int type, const char *name)
+{
+	return sk_open_family(s, AF_INET, type, name);
 }
 
 static struct sockaddr_in lo_addr(uint16_t port)
@@ -202,16 +211,23 @@ static struct sockaddr_in lo_addr(uint16_t port)
 }
 
 /* getsockname() or getpeername() (peer): the address, the port in host order; 0.0.0.0:0 when
- * there is none (not connected). */
+ * there is none (not connected). An IPv6 socket's address is 0 for "::" (the only one the
+ * cases use), 255.255.255.255 (which no record has) for any other. */
 static uint16_t sk_name(int fd, bool peer, uint32_t *addr)
 {
-	struct sockaddr_in sin = { 0 };
-	socklen_t len = sizeof(sin);
+	struct sockaddr_storage ss = { 0 };
+	const struct sockaddr_in6 *sin6 = (const void *)&ss;
+	const struct sockaddr_in *sin = (const void *)&ss;
+	socklen_t len = sizeof(ss);
 
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&sin, &len))
-		memset(&sin, 0, sizeof(sin));
-	*addr = sin.sin_addr.s_addr;
-	return ntohs(sin.sin_port);
+	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
+		memset(&ss, 0, sizeof(ss));
+	if (ss.ss_family == AF_INET6) {
+		*addr = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ? 0 : 0xffffffffu;
+		return ntohs(sin6->sin6_port);
+	}
+	*addr = sin->sin_addr.s_addr;
+	return ntohs(sin->sin_port);
 }
 
 /* close() with SO_LINGER 0: a TCP socket is reset, nothing lingers or goes to TIME_WAIT. */

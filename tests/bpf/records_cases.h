@@ -36,6 +36,7 @@ static struct want *want_add(struct tcase *t, struct sk *s, uint8_t type, uint8_
 			    .type = type,
 			    .op = op,
 			    .proto = s->proto,
+			    .family = s->family,
 			    .t0 = t0,
 			    .t1 = t1,
 			    .assign = -1 };
@@ -100,7 +101,8 @@ static void close_release(struct tcase *t, struct sk *s)
 	w->assign = s->assign;
 	w->sport = sport;
 	w->saddr = saddr;
-	w->flags = EPH_F_OWNER | EPH_F_HELD | EPH_F_SADDR | (a->flags & EPH_F_EPHEMERAL);
+	w->flags = EPH_F_OWNER | EPH_F_HELD | EPH_F_SADDR |
+		   (a->flags & (EPH_F_EPHEMERAL | EPH_F_V6ONLY));
 	if (s->proto == IPPROTO_TCP) {
 		w->flags |= EPH_F_DEST;
 		w->dport = dport;
@@ -227,6 +229,40 @@ static void case_bind(struct tcase *t)
 	close_release(t, &s);
 }
 
+/* bind([::]:0) of a TCP socket with IPV6_V6ONLY v6only, kept open in *s. */
+static void bind6_one(struct tcase *t, struct sk *s, int v6only, const char *name)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	uint64_t t0, t1;
+	struct want *w;
+	int rc;
+
+	if (!SETUP(t, !sk_open_family(s, AF_INET6, SOCK_STREAM, name), "socket(AF_INET6)") ||
+	    !SETUP(t, !setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)),
+		   "IPV6_V6ONLY"))
+		return;
+	t0 = now_ns();
+	rc = bind(s->fd, (struct sockaddr *)&a, sizeof(a));
+	t1 = now_ns();
+	if (SETUP(t, !rc, "bind([::]:0)")) {
+		w = want_add(t, s, EPH_ASSIGN, EPH_OP_BIND, t0, t1);
+		w->sport = sk_name(s->fd, false, &w->saddr);
+		w->flags = EPH_F_REQ | EPH_F_EPHEMERAL | EPH_F_SADDR | search_flag(t) |
+			   (v6only ? EPH_F_V6ONLY : 0);
+		port_in_range(t, s, w->sport);
+	}
+}
+
+static void case_bind6(struct tcase *t)
+{
+	struct sk only = { .fd = -1 }, dual = { .fd = -1 };
+
+	bind6_one(t, &only, 1, "v6only");
+	bind6_one(t, &dual, 0, "dual");
+	close_release(t, &only);
+	close_release(t, &dual);
+}
+
 static void case_udp(struct tcase *t)
 {
 	struct sockaddr_in a = lo_addr(UDP_DPORT);
@@ -260,6 +296,7 @@ static const struct {
 	{ "connect", case_connect },
 	{ "exhaust", case_exhaust },
 	{ "bind", case_bind },
+	{ "bind6", case_bind6 },
 	{ "udp", case_udp },
 };
 

@@ -517,6 +517,52 @@ static void test_scope_failures(void **state)
 	eph_occ__free(occ);
 }
 
+/* A TCP bind([::]:port) event in NS1, with IPV6_V6ONLY or without. */
+static struct eph_rec bind6_ev(uint64_t sock_id, uint16_t port, bool v6only)
+{
+	struct eph_rec r =
+		scope_ev(EPH_ASSIGN, EPH_OP_BIND, IPPROTO_TCP, SEC, 1, sock_id, port, 0, "0.0.0.0");
+
+	r.ev.family = AF_INET6;
+	addr6(r.ev.saddr, "::");
+	r.ev.req_port = port;
+	r.ev.flags &= ~EPH_F_EPHEMERAL;
+	if (v6only)
+		r.ev.flags |= EPH_F_V6ONLY;
+	return r;
+}
+
+/*
+ * EPH_F_V6ONLY: a socket on [::] with IPV6_V6ONLY takes its port on no IPv4 address
+ * (inet_rcv_saddr_equal()), so bind(127.0.0.1:0) may still get it; one without takes it on
+ * every address. Known from the event, not only from the next sock_diag snapshot.
+ */
+static void test_v6only_events(void **state)
+{
+	struct eph_occ_scope_key lo = skey4(NS1, IPPROTO_TCP, "127.0.0.1"), any6;
+	struct eph_occ *occ = new_occ(4096);
+	struct eph_occ_stats st;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	feed(occ, bind6_ev(0x60, 40000, true));
+	feed(occ, bind6_ev(0x61, 40001, false));
+	feed(occ,
+	     scope_ev(EPH_ASSIGN, EPH_OP_BIND, IPPROTO_TCP, SEC, 1, 0x62, 40002, 0, "127.0.0.1"));
+	/* 127.0.0.1 loses its own port and the dual-stack socket's, not the IPv6-only one's */
+	assert_int_equal(eph_occ__scope(occ, &lo, 2 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	assert_true(st.ports_left == 1900 - 2);
+	/* [::] (a new socket without IPV6_V6ONLY) loses all three */
+	any6 = lo;
+	any6.family = AF_INET6;
+	memset(any6.addr, 0, sizeof(any6.addr));
+	assert_int_equal(eph_occ__scope(occ, &any6, 2 * SEC, &st), 0);
+	assert_int_equal(st.held, 2);
+	assert_true(st.ports_left == 1900 - 3);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_bound_connect_moves_hold),
 		cmocka_unit_test(test_bound_connect_unseen_bind),
 		cmocka_unit_test(test_scope_failures),
+		cmocka_unit_test(test_v6only_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,6 +174,7 @@ static void ev_hold_spec(struct hold_spec *hs, const struct eph_event *ev, bool 
 	hs->now_ns = ev->ts_ns;
 	hs->pid = ev->pid;
 	hs->comm = eph_proc_comm(ev);
+	hs->v6only = !!(ev->flags & EPH_F_V6ONLY);
 }
 
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
@@ -253,6 +254,7 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
 	hs.tw_ns = ev->ts_ns;
 	hs.cookie = ev->cookie; /* not sock_id: that socket object is gone (not linked: 0) */
 	hs.now_ns = ev->ts_ns;
+	hs.v6only = !!(ev->flags & EPH_F_V6ONLY);
 	if (owner) {
 		hs.pid = ev->pid;
 		hs.comm = eph_proc_comm(ev);
