@@ -413,6 +413,43 @@ static void test_bound_unlisted(void **state)
 	eph_occ__free(occ);
 }
 
+/*
+ * Where snapshots cannot list bound-only sockets, a socket bound to 0.0.0.0 that the snapshot
+ * does not show is kept, also when another socket shares its port: a listener on [::] with
+ * IPV6_V6ONLY (no conflict), which is not what the bound one became. One on 0.0.0.0 that now
+ * shows connected from 127.0.0.1 is.
+ */
+static void test_bound_unlisted_beside_listener(void **state)
+{
+	struct eph_occ_scope_key sk = skey4(NS1, IPPROTO_TCP, "0.0.0.0");
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	eph_occ__set_bound_listed(occ, false);
+	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40003, 0);
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	addr4(r.ev.saddr, "0.0.0.0");
+	feed(occ, r);
+	s[0] = tcp4(NS1, TCP_LISTEN, "0.0.0.0", 40003, "0.0.0.0", 0, 401, 1);
+	s[0].family = AF_INET6; /* [::]:40003 */
+	s[0].v6only = 1;
+	assert_int_equal(eph_occ__reconcile(occ, s, 1, 5 * SEC), 0);
+	assert_int_equal(eph_occ__scope(occ, &sk, 5 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	/* the bound socket connected: the snapshot shows it from 127.0.0.1, its hold moves */
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40003, "127.0.0.1", 5000, 400, 2);
+	assert_int_equal(eph_occ__reconcile(occ, s, 2, 6 * SEC), 0);
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 0).held, 1);
+	assert_int_equal(eph_occ__scope(occ, &sk, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	eph_occ__free(occ);
+}
+
 /* What a reconciliation found gone is counted in all and in its netns's row (top's JSON). */
 static void test_resync_released_per_netns(void **state)
 {
@@ -491,10 +528,67 @@ static void test_events_before_snapshot(void **state)
 	eph_occ__free(occ);
 }
 
+/* An IPv6 TCP socket of NS1 (addresses as inet_pton() reads them: "::ffff:127.0.0.1" too). */
+static struct eph_occ_sock tcp6(uint8_t state, const char *src, uint16_t sport, const char *dst,
+				uint16_t dport, bool v6only, uint64_t cookie)
+{
+	struct eph_occ_sock s = tcp4(NS1, state, "0.0.0.0", sport, "0.0.0.0", dport, 0, cookie);
+
+	s.family = AF_INET6;
+	addr6(s.saddr, src);
+	addr6(s.daddr, dst);
+	s.v6only = v6only;
+	return s;
+}
+
+/*
+ * A socket on a listener's port is the accepted side only on an address the listener accepts
+ * on; a client that bind() put on that port from another address holds it for its destination.
+ */
+static void test_seed_accepted(void **state)
+{
+	struct eph_occ_sock s[12];
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_dest_key dk;
+	struct eph_occ_stats st;
+	size_t n = 0;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	/* 41700: a listener on 127.0.0.1, one of its accepted sockets, a client from 127.0.0.2 */
+	s[n++] = tcp4(NS1, TCP_LISTEN, "127.0.0.1", 41700, "0.0.0.0", 0, 7, 1);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 41700, "127.0.0.9", 33333, 7, 2);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.2", 41700, "127.0.0.1", 5000, 100, 3);
+	/* 41800: [::] with IPV6_V6ONLY accepts IPv6 only: an IPv4 client beside it is one */
+	s[n++] = tcp6(TCP_LISTEN, "::", 41800, "::", 0, true, 4);
+	s[n++] = tcp6(TCP_ESTABLISHED, "::1", 41800, "::1", 33334, false, 5);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 41800, "127.0.0.1", 5000, 100, 6);
+	/* 41900: [::] without it accepts IPv4 too, mapped: nothing here is a client */
+	s[n++] = tcp6(TCP_LISTEN, "::", 41900, "::", 0, false, 7);
+	s[n++] = tcp6(TCP_ESTABLISHED, "::ffff:127.0.0.1", 41900, "::ffff:127.0.0.9", 33335, false,
+		      8);
+	s[n++] = tcp6(TCP_TIME_WAIT, "::1", 41900, "::1", 33336, false, 9);
+	/* 41950: a listener on ::1 accepts nothing on 127.0.0.1 */
+	s[n++] = tcp6(TCP_LISTEN, "::1", 41950, "::", 0, true, 10);
+	s[n++] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 41950, "127.0.0.1", 5000, 100, 11);
+
+	assert_int_equal(eph_occ__seed(occ, s, n, 100 * SEC), 0);
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.2", "127.0.0.1", 5000), 0).held, 1);
+	assert_int_equal(dest_st(occ, dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000), 0).held, 2);
+	dk = dkey4(NS1, "127.0.0.1", "127.0.0.9", 33333); /* the accepted socket's: none */
+	assert_int_equal(eph_occ__dest(occ, &dk, 0, &st), -ENOENT);
+	assert_int_equal(proc_st(occ, 100, 0).held, 3);
+	assert_int_equal(proc_st(occ, 7, 0).held, 1); /* its listener, not its accepted socket */
+	assert_int_equal(proc_st(occ, 0, 0).held, 3); /* the IPv6 listeners */
+	assert_int_equal(proc_st(occ, 0, 0).time_wait, 0);
+	eph_occ__free(occ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_classification),
+		cmocka_unit_test(test_seed_accepted),
 		cmocka_unit_test(test_seed_needs_range),
 		cmocka_unit_test(test_seed_then_events),
 		cmocka_unit_test(test_event_keys_meet_snapshot_keys),
@@ -503,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_v4mapped_is_ipv4),
 		cmocka_unit_test(test_bind_before_connect),
 		cmocka_unit_test(test_bound_unlisted),
+		cmocka_unit_test(test_bound_unlisted_beside_listener),
 		cmocka_unit_test(test_resync_released_per_netns),
 		cmocka_unit_test(test_events_before_snapshot),
 	};

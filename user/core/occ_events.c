@@ -143,7 +143,8 @@ static bool ev_predates(const struct eph_occ *occ, const struct eph_event *ev)
 	if (ev->ts_ns >= occ->snap_end_ns || ev_to_dest(ev))
 		return false;
 	if (occ->bound_unlisted && ev->proto == IPPROTO_TCP && ev_bucket(ev) == EPH_BUCKET_BIND)
-		return snap_shows(occ, ev->netns, ev->sport, ev->family, ev->saddr);
+		return snap_shows(occ, ev->netns, ev->sport, ev->family, ev->saddr,
+				  ev->flags & EPH_F_V6ONLY);
 	return true;
 }
 

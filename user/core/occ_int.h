@@ -260,7 +260,7 @@ struct snap_port {
 	uint32_t netns;
 	uint16_t port;
 	uint8_t family;
-	uint8_t __pad;
+	uint8_t listening; /* TCP_LISTEN */
 	uint8_t addr[16];
 };
 
@@ -319,7 +319,7 @@ void occ_model_free(struct occ_model *m); /* leaves it zeroed */
 
 /* occ_snapshot.c */
 bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_t family,
-		const uint8_t *addr);
+		const uint8_t *addr, bool v6only);
 
 /* occ_view.c */
 int cmp_dest_urgent(const void *a, const void *b);

@@ -14,6 +14,7 @@
 
 #include "occ_int.h"
 #include "order.h"
+#include "portsearch.h"
 
 /* ---- snapshot seeding ------------------------------------------------------------------ */
 
@@ -30,8 +31,12 @@ enum sock_kind {
  * - TCP LISTEN inside the range owns a port of its address's scope: its bind bucket is
  *   listen()'s or bind()'s, which connect() skips for every destination and bind(0) cannot
  *   share;
- * - a TCP socket on the local port of a listener of the same netns is the accepted side of a
- *   connection (SYN_RECV, ESTABLISHED, ..., and its TIME_WAIT): the port is the listener's;
+ * - a TCP socket on the local port of a listener of the same netns, on an address that
+ *   listener accepts on (the same, or its wildcard: 0.0.0.0 for IPv4, :: for IPv6 and, without
+ *   IPV6_V6ONLY, IPv4 too), is the accepted side of a connection (SYN_RECV, ESTABLISHED, ...,
+ *   and its TIME_WAIT): the port is the listener's. A client bound to the port on another
+ *   address (bind() before connect(), beside a listener on 127.0.0.1 or on :: with
+ *   IPV6_V6ONLY) is not one: it holds the port for its destination;
  * - any other TCP socket with a remote port (SYN_SENT, ESTABLISHED, FIN_WAIT*, CLOSE_WAIT,
  *   LAST_ACK, CLOSING, TIME_WAIT) holds a port for its destination;
  * - TCP CLOSE / bound-inactive (bind() without connect or listen) holds a bind() port of its
@@ -79,9 +84,49 @@ static uint64_t sock_tw_since(const struct eph_occ_sock *s, uint64_t snap_ns)
 	return snap_ns > age_ns ? snap_ns - age_ns : 1;
 }
 
+/* A snapshot's TCP listener, by (netns, port). */
+struct listener {
+	uint64_t key;
+	const struct eph_occ_sock *s;
+};
+
 static uint64_t listen_key(uint32_t netns, uint16_t port)
 {
 	return (uint64_t)netns << 16 | port;
+}
+
+static int cmp_listener(const void *a, const void *b)
+{
+	return eph_cmp_u64_at(&((const struct listener *)a)->key,
+			      &((const struct listener *)b)->key);
+}
+
+static int cmp_listener_key(const void *element, const void *key)
+{
+	return eph_cmp_u64_at(&((const struct listener *)element)->key, key);
+}
+
+/* A socket's local address, an IPv4-mapped one as IPv4. */
+static uint8_t sock_local(const struct eph_occ_sock *s, uint8_t addr[16])
+{
+	memcpy(addr, s->saddr, 16);
+	if (s->family != AF_INET6 || !occ_v4mapped(addr))
+		return s->family;
+	occ_unmap(addr);
+	return AF_INET;
+}
+
+/*
+ * Whether l accepts connections on s's local address: s's is the same as l's, or l's wildcard
+ * covers it (inet_rcv_saddr_equal() with the wildcard matched: the address a connected socket
+ * has is never a wildcard, so it conflicts with l's exactly when l accepts on it).
+ */
+static bool listener_accepts(const struct eph_occ_sock *l, const struct eph_occ_sock *s)
+{
+	uint8_t la[16], sa[16];
+	uint8_t lf = sock_local(l, la), sf = sock_local(s, sa);
+
+	return eph_ps_addr_conflict(sf, sa, false, lf, la, l->v6only);
 }
 
 /* The 4-tuple of a snapshot socket, in the IPv4 space when it is an IPv4-mapped IPv6 one.
@@ -210,8 +255,9 @@ static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_soc
 	return err == -ENOSPC ? 0 : err;
 }
 
-/* Sorted (netns, port) keys of the snapshot's TCP listeners; *n = how many. */
-static int listeners(const struct eph_occ_sock *socks, size_t n, uint64_t **out, size_t *nout)
+/* The snapshot's TCP listeners, sorted by (netns, port); *n = how many. */
+static int listeners(const struct eph_occ_sock *socks, size_t n, struct listener **out,
+		     size_t *nout)
 {
 	size_t i, k = 0;
 
@@ -226,19 +272,33 @@ static int listeners(const struct eph_occ_sock *socks, size_t n, uint64_t **out,
 		return -ENOMEM;
 	for (i = 0, k = 0; i < n; i++)
 		if (socks[i].proto == IPPROTO_TCP && socks[i].state == TCP_LISTEN)
-			(*out)[k++] = listen_key(socks[i].netns, socks[i].sport);
-	qsort(*out, k, sizeof(**out), eph_cmp_u64_at);
+			(*out)[k++] = (struct listener){
+				.key = listen_key(socks[i].netns, socks[i].sport),
+				.s = &socks[i],
+			};
+	qsort(*out, k, sizeof(**out), cmp_listener);
 	return 0;
 }
 
-static enum sock_kind sock_kind_of(const struct eph_occ *occ, const struct eph_occ_sock *s,
-				   const uint64_t *listen, size_t nlisten)
+/* Whether a listener of s's netns and port accepts on s's address: s is an accepted socket. */
+static bool accepted(const struct eph_occ_sock *s, const struct listener *listen, size_t nlisten)
 {
 	uint64_t key = listen_key(s->netns, s->sport);
-	bool listened = s->proto == IPPROTO_TCP && s->state != TCP_LISTEN && nlisten &&
-			bsearch(&key, listen, nlisten, sizeof(*listen), eph_cmp_u64_at);
+	size_t i;
 
-	return sock_kind(s, ns_find(occ, s->netns), listened);
+	if (s->proto != IPPROTO_TCP || s->state == TCP_LISTEN)
+		return false;
+	for (i = eph_lower_bound(listen, nlisten, sizeof(*listen), &key, cmp_listener_key);
+	     i < nlisten && listen[i].key == key; i++)
+		if (listener_accepts(listen[i].s, s))
+			return true;
+	return false;
+}
+
+static enum sock_kind sock_kind_of(const struct eph_occ *occ, const struct eph_occ_sock *s,
+				   const struct listener *listen, size_t nlisten)
+{
+	return sock_kind(s, ns_find(occ, s->netns), accepted(s, listen, nlisten));
 }
 
 static int check_ranges(const struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n)
@@ -291,6 +351,7 @@ static int keep_tcp_ports(struct eph_occ *occ, const struct eph_occ_sock *socks,
 		v[k].netns = t.dest.netns;
 		v[k].port = t.sport;
 		v[k].family = t.dest.family;
+		v[k].listening = socks[i].state == TCP_LISTEN;
 		memcpy(v[k].addr, t.dest.saddr, sizeof(v[k].addr));
 		k++;
 	}
@@ -302,10 +363,14 @@ static int keep_tcp_ports(struct eph_occ *occ, const struct eph_occ_sock *socks,
 	return 0;
 }
 
-/* Does the latest snapshot show a TCP socket on this port and address (any address on the port
- * for a wildcard)? */
+/*
+ * Does the latest snapshot show a TCP socket on this port and address? For a wildcard, one the
+ * socket bound there could have become: connected from any address of its family (an IPv6 one
+ * without IPV6_V6ONLY: of either family), or listening on the wildcard. A listener on another
+ * address, or a socket of the other family (beside a [::] one with IPV6_V6ONLY), is another.
+ */
 bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_t family,
-		const uint8_t *addr)
+		const uint8_t *addr, bool v6only)
 {
 	static const uint8_t any[16];
 	bool wild = !memcmp(addr, any, family == AF_INET ? 4 : 16);
@@ -319,7 +384,10 @@ bool snap_shows(const struct eph_occ *occ, uint32_t netns, uint16_t port, uint8_
 
 		if (m->netns != netns || m->port != port)
 			return false;
-		if (wild || (m->family == family && !memcmp(m->addr, addr, 16)))
+		if (m->family == family && !memcmp(m->addr, addr, 16))
+			return true;
+		if (wild && !m->listening &&
+		    (m->family == family || (family == AF_INET6 && !v6only)))
 			return true;
 	}
 	return false;
@@ -332,15 +400,15 @@ static bool unlisted_bound(const struct eph_occ *occ, const struct hold *h)
 	return occ->bound_unlisted && h->since_ns && h->scope && !h->tw &&
 	       h->tuple.dest.proto == IPPROTO_TCP && h->bucket == EPH_BUCKET_BIND &&
 	       !snap_shows(occ, h->tuple.dest.netns, h->tuple.sport, h->tuple.dest.family,
-			   h->tuple.dest.saddr);
+			   h->tuple.dest.saddr, h->v6only);
 }
 
 /* Add the sockets not known yet; with update, bring the known ones up to date (reconcile). */
 static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n, uint64_t now_ns,
 		bool update)
 {
+	struct listener *listen;
 	size_t i, nlisten;
-	uint64_t *listen;
 	int err = check_ranges(occ, socks, n);
 
 	if (!err)
