@@ -472,7 +472,7 @@ extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, h
 #define HR_RANDOM_LO 40000	/* its range starts here (scenarios.c)... */
 #define HR_RANDOM_MAX_SIZE 81	/* ...and holds 56 to 81 ports, drawn (hr_random_draw()) */
 extern struct hr_case hr_case_random;
-extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[512];
+extern char hr_random_tw_reuse[2], hr_random_reserved[64], hr_random_desc[768];
 extern uint64_t hr_random_drawn; /* the seed of that state */
 uint64_t hr_random_seed(void);
 void hr_random_draw(uint64_t seed);

@@ -18,8 +18,8 @@
 #include "ephtest.h"
 
 #define HR_NR_LISTEN 3
-#define HR_NR_TCP_ADDRS 4
-#define HR_NR_UDP_ADDRS 3
+#define HR_NR_TCP_ADDRS 5
+#define HR_NR_UDP_ADDRS 5
 #define HR_COUNT_MAX 512	/* sockets per count: more than any range here means a runaway */
 #define HR_TW_AGE_MS 2100	/* TIME_WAIT older than 1 s (tcp_tw_reuse 1 and 2: reusable) */
 #define HR_INTERVAL "1"		/* top -i */
@@ -62,6 +62,7 @@ struct hr_dest {
 struct hr_fixed {
 	const char *addr; /* NULL: none */
 	uint16_t port;
+	bool dual; /* "::" without IPV6_V6ONLY (else every IPv6 one has it) */
 };
 
 struct hr_case {
@@ -69,9 +70,9 @@ struct hr_case {
 	struct hr_fixed bound; /* bound, not listening: a bind scope's hold the allocator did not
 				* choose (on a listener's port, from another address) */
 	struct hr_dest dest[HR_NR_DESTS];
-	uint8_t tcp_bind0[HR_NR_TCP_ADDRS]; /* TCP bind(0) holders on tcp_addr[] */
+	uint8_t tcp_bind0[HR_NR_TCP_ADDRS]; /* TCP bind(0) holders on tcp_addr[] (IPv6: dual) */
 	uint8_t udp_conn;		    /* UDP connect() (autobind) to 127.0.0.1:5300-5302 */
-	uint8_t udp_bind0[HR_NR_UDP_ADDRS]; /* UDP bind(0) on udp_addr[] */
+	uint8_t udp_bind0[HR_NR_UDP_ADDRS]; /* UDP bind(0) on udp_addr[] (IPv6: dual) */
 	bool aged;	 /* read ephtrace HR_TW_AGE_MS after the last TIME_WAIT */
 	bool top_before; /* top runs from before the state (else started after it) */
 };

@@ -16,13 +16,15 @@
  *   get a listener on 0.0.0.0, whose bind buckets stop every connect() and which conflicts with
  *   every IPv4 bind(0), and there is no TCP bind(0) on ::1 (which a 0.0.0.0 listener does not
  *   stop). Up to three runs of reserved ports inside the range, never at its ends;
- * - up to three listeners in the range on 127.0.0.1 or 0.0.0.0 (an odd range: one beside the
- *   two at its ends), and with a 127.0.0.1 one, a socket bound to its port on 127.0.0.2 (a bind
- *   scope's hold the allocator did not choose);
+ * - up to three listeners in the range on 127.0.0.1, 0.0.0.0 or :: (with IPV6_V6ONLY or
+ *   without: dual-stack) (an odd range: one beside the two at its ends), and with a 127.0.0.1
+ *   one, a socket bound to its port on 127.0.0.2 (a bind scope's hold the allocator did not
+ *   choose);
  * - per destination: established, IPv4-mapped (IPv4 destinations), bind-before-connect (IPv4)
  *   and TIME_WAIT clients, and on 127.0.0.1:5000 now and then one bound to a fixed port first;
- * - TCP bind(0) holders on 127.0.0.1, 127.0.0.2, ::1 and 0.0.0.0, UDP connect()s and UDP
- *   bind(0) holders on 127.0.0.1, 127.0.0.2 and 0.0.0.0;
+ * - TCP bind(0) holders on 127.0.0.1, 127.0.0.2, ::1, 0.0.0.0 and ::, UDP connect()s and UDP
+ *   bind(0) holders on 127.0.0.1, 127.0.0.2, 0.0.0.0, ::1 and :: (IPv6 ones without
+ *   IPV6_V6ONLY, as bind(0) makes them: "::" takes a port on every address of both families);
  * - top from before the state or after it.
  * Bind-made ports (bind(0) holders, bind-before-connect, listeners, fixed ports) are at most 24
  * and connections to one destination at most 20, so that the state itself always finds ports in
@@ -43,7 +45,7 @@ struct hr_case hr_case_random;
 char hr_random_tw_reuse[2] = "2";
 char hr_random_reserved[64];
 uint64_t hr_random_drawn;
-char hr_random_desc[512] = "ports_left in a state drawn from a seed (--seed N draws it again)";
+char hr_random_desc[768] = "ports_left in a state drawn from a seed (--seed N draws it again)";
 
 #define RANGE_LO HR_RANDOM_LO
 #define RANGE_HI range_hi
@@ -127,20 +129,21 @@ static unsigned int bind_made(const struct hr_case *c)
 
 static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
 {
-	static const char *const lst_addr[] = { "127.0.0.1", "0.0.0.0" };
+	static const char *const lst_addr[] = { "127.0.0.1", "0.0.0.0", "::" };
 	unsigned int i = 0, nl = pick(s, HR_NR_LISTEN + 1);
 
 	if (odd) { /* both ends taken for every TCP scan (see the top) */
-		c->listen[0] = (struct hr_fixed){ "0.0.0.0", RANGE_LO };
-		c->listen[1] = (struct hr_fixed){ "0.0.0.0", RANGE_HI };
+		c->listen[0] = (struct hr_fixed){ "0.0.0.0", RANGE_LO, false };
+		c->listen[1] = (struct hr_fixed){ "0.0.0.0", RANGE_HI, false };
 		i = 2;
 		nl = 2 + pick(s, 2);
 	}
 	for (; i < nl; i++) {
-		c->listen[i].addr = lst_addr[pick(s, 2)];
+		c->listen[i].addr = lst_addr[pick(s, 3)];
+		c->listen[i].dual = !strcmp(c->listen[i].addr, "::") && pick(s, 2);
 		c->listen[i].port = free_port(s, c);
 		if (!c->bound.addr && !strcmp(c->listen[i].addr, "127.0.0.1") && pick(s, 2))
-			c->bound = (struct hr_fixed){ "127.0.0.2", c->listen[i].port };
+			c->bound = (struct hr_fixed){ "127.0.0.2", c->listen[i].port, false };
 	}
 	if (!pick(s, 4))
 		c->dest[D_LO_5000].fixed = free_port(s, c);
@@ -171,8 +174,9 @@ static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
  * scopes: on ::1, or on 127.0.0.1 and 0.0.0.0 (which first is drawn), or all three. */
 static void make_countable(uint64_t *s, struct hr_case *c)
 {
-	static const uint8_t drop[3][HR_NR_TCP_ADDRS] = { { 0, 0, 1, 0 }, { 1, 0, 0, 1 },
-							  { 1, 0, 1, 1 } };
+	static const uint8_t drop[3][HR_NR_TCP_ADDRS] = { { 0, 0, 1, 0, 0 },
+							  { 1, 0, 0, 1, 0 },
+							  { 1, 0, 1, 1, 0 } };
 	struct hr_case t;
 	const char *why;
 	unsigned int i, k, first = pick(s, 2);
@@ -225,9 +229,16 @@ static void describe(uint64_t seed, const struct hr_case *c)
 	    hr_random_tw_reuse, c->aged ? "aged" : "fresh");
 	if (hr_random_reserved[0])
 		say(", reserved %s", hr_random_reserved);
-	for (i = 0; i < HR_NR_LISTEN; i++)
-		if (c->listen[i].addr)
-			say(", listen %s:%u", c->listen[i].addr, c->listen[i].port);
+	for (i = 0; i < HR_NR_LISTEN; i++) {
+		const struct hr_fixed *l = &c->listen[i];
+
+		if (!l->addr)
+			continue;
+		if (strchr(l->addr, ':'))
+			say(", listen [%s]:%u %s", l->addr, l->port, l->dual ? "dual" : "v6only");
+		else
+			say(", listen %s:%u", l->addr, l->port);
+	}
 	if (c->bound.addr)
 		say(", bound %s:%u", c->bound.addr, c->bound.port);
 	for (i = 0; i < HR_NR_DESTS; i++) {
@@ -239,9 +250,10 @@ static void describe(uint64_t seed, const struct hr_case *c)
 		if (d->fixed)
 			say(" and one from port %u", d->fixed);
 	}
-	say(", tcp bind0 %u/%u/%u/%u, udp connect %u bind0 %u/%u/%u, top %s", c->tcp_bind0[0],
-	    c->tcp_bind0[1], c->tcp_bind0[2], c->tcp_bind0[3], c->udp_conn, c->udp_bind0[0],
-	    c->udp_bind0[1], c->udp_bind0[2], c->top_before ? "before" : "after");
+	say(", tcp bind0 %u/%u/%u/%u/%u, udp connect %u bind0 %u/%u/%u/%u/%u, top %s",
+	    c->tcp_bind0[0], c->tcp_bind0[1], c->tcp_bind0[2], c->tcp_bind0[3], c->tcp_bind0[4],
+	    c->udp_conn, c->udp_bind0[0], c->udp_bind0[1], c->udp_bind0[2], c->udp_bind0[3],
+	    c->udp_bind0[4], c->top_before ? "before" : "after");
 }
 
 uint64_t hr_random_seed(void)

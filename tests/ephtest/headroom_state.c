@@ -29,8 +29,12 @@ static const struct {
 	[D_V6_5000] = { "::1", 5000 },
 };
 
-static const char *const tcp_addr[HR_NR_TCP_ADDRS] = { "127.0.0.1", "127.0.0.2", "::1", "0.0.0.0" };
-static const char *const udp_addr[HR_NR_UDP_ADDRS] = { "127.0.0.1", "127.0.0.2", "0.0.0.0" };
+/* bind(0)'s sockets are the default kind: IPv6 ones without IPV6_V6ONLY ("::" takes the port
+ * on every address of both families) */
+static const char *const tcp_addr[HR_NR_TCP_ADDRS] = { "127.0.0.1", "127.0.0.2", "::1", "0.0.0.0",
+						       "::" };
+static const char *const udp_addr[HR_NR_UDP_ADDRS] = { "127.0.0.1", "127.0.0.2", "0.0.0.0", "::1",
+						       "::" };
 /* ---- the workload: building the state ---- */
 
 /* o->msg = "<what>: <strerror(err)>"; returns -1. */
@@ -46,12 +50,14 @@ int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
 	return -1;
 }
 
-/* A TCP socket bound to addr:port (IPv6: V6ONLY), nonblocking; listening if listener. */
-static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bool listener)
+/* A TCP socket bound to addr:port (IPv6: IPV6_V6ONLY unless dual), nonblocking; listening if
+ * listener. */
+static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bool listener,
+			bool dual)
 {
 	struct hr_shared *hr = &st->o->hr;
 	struct sockaddr_storage ss;
-	int family, fd, one = 1;
+	int family, fd, v6only = !dual;
 	uint8_t a[16];
 	socklen_t len;
 
@@ -60,7 +66,8 @@ static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bo
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return hr_fail_errno(st->o, errno, "socket() to bind %s:%u", addr, port);
-	if ((family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	if ((family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only))) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || (listener && listen(fd, 1024))) {
 		hr_fail_errno(st->o, errno, "%s on %s:%u", listener ? "listener" : "bind", addr,
 			      port);
@@ -386,7 +393,7 @@ static int new_dest(struct hr_state *st)
 {
 	struct hr_row *r;
 
-	if (fixed_socket(st, HR_NEW_DADDR, HR_NEW_DPORT, true) < 0)
+	if (fixed_socket(st, HR_NEW_DADDR, HR_NEW_DPORT, true, false) < 0)
 		return -1;
 	r = add_row(&st->o->hr, HR_NETNS_NEW, IPPROTO_TCP, NULL);
 	hr_addr_parse(HR_NEW_DADDR, r->daddr);
@@ -455,6 +462,9 @@ static int count_phase(const struct hr_state *st, const struct hr_row *r)
 	if (r->family == AF_INET6 && !memcmp(r->saddr, lo6, 16) && st->c->dest[D_V6_5000].tw &&
 	    recycles)
 		return 2; /* so does the TIME_WAIT to [::1]:5000 (on ::1) */
+	if (r->family == AF_INET6 && !memcmp(r->saddr, any, 16))
+		return 2; /* "::" conflicts with every TIME_WAIT, and its binds land only on ports no
+			   * socket has: they change no bucket another count meets */
 	return 4;
 }
 
@@ -532,15 +542,17 @@ int hr_build_state(struct hr_state *st)
 		st->dest_lfd[d] = -1;
 		if (de->est + de->mapped + de->bbc + de->tw + de->fixed == 0)
 			continue;
-		st->dest_lfd[d] = fixed_socket(st, dest_at[d].daddr, dest_at[d].dport, true);
+		st->dest_lfd[d] = fixed_socket(st, dest_at[d].daddr, dest_at[d].dport, true, false);
 		if (st->dest_lfd[d] < 0)
 			return -1;
 	}
 	for (i = 0; i < HR_NR_LISTEN; i++)
 		if (st->c->listen[i].addr &&
-		    fixed_socket(st, st->c->listen[i].addr, st->c->listen[i].port, true) < 0)
+		    fixed_socket(st, st->c->listen[i].addr, st->c->listen[i].port, true,
+				 st->c->listen[i].dual) < 0)
 			return -1;
-	if (st->c->bound.addr && fixed_socket(st, st->c->bound.addr, st->c->bound.port, false) < 0)
+	if (st->c->bound.addr &&
+	    fixed_socket(st, st->c->bound.addr, st->c->bound.port, false, st->c->bound.dual) < 0)
 		return -1;
 	if (new_dest(st))
 		return -1;
