@@ -133,7 +133,7 @@ struct occ_progress {
  * headroom: the workload builds a state, names the rows of the snapshot it made (hr_row), waits
  * while the driver reads ephtrace, then counts for each row what the kernel still grants.
  */
-#define HR_MAX_ROWS 16
+#define HR_MAX_ROWS 24 /* 6 destinations, 5 + 5 bind scopes, 2 netns rows */
 #define HR_MAX_BOUND 64
 #define HR_DEST 1      /* a destinations[] row: connect() from fresh sockets */
 #define HR_SCOPE 2     /* a bind_scopes[] row: bind(addr:0) from fresh sockets */
@@ -145,7 +145,7 @@ struct hr_row {
 	uint8_t kind;	/* HR_* */
 	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t family; /* AF_INET or AF_INET6 (the row's: IPv4-mapped sockets are AF_INET) */
-	uint8_t __pad;
+	uint8_t src_bound; /* HR_DEST: its count binds saddr first (IP_BIND_ADDRESS_NO_PORT) */
 	uint16_t dport;	   /* HR_DEST, HR_NETNS_NEW */
 	uint8_t saddr[16]; /* HR_DEST: the source the kernel chose; HR_SCOPE: the address */
 	uint8_t daddr[16]; /* HR_DEST, HR_NETNS_NEW */

@@ -23,16 +23,19 @@
  *   address) sets the bucket's fastreuse, and before 6.18 ("tcp: Update bind bucket state on
  *   port release") it stays set once that socket is closed: every later connect() skips the
  *   port. Measured on 6.12: after a bind(127.0.0.2:0) count, every destination's count dropped
- *   to the same 28. A bind(127.0.0.1:0) count lands only on ports of the state's ::1
- *   connections, bind(0.0.0.0:0) on none (it conflicts with every IPv4 socket), bind(::1:0)
- *   on those of its IPv4 connections, bind(:::0) (no IPV6_V6ONLY) on none at all.
+ *   to the same 28. A bind(127.0.0.1:0) count lands only on ports of the state's ::1 and
+ *   127.0.0.2 connections, bind(127.0.0.2:0) on those from 127.0.0.1 and ::1, bind(0.0.0.0:0)
+ *   on none (it conflicts with every IPv4 socket), bind(::1:0) on those of its IPv4
+ *   connections, bind(:::0) (no IPV6_V6ONLY) on none at all.
  * So: UDP; the new destination, and destinations without TIME_WAIT (and with it under tcp_tw_reuse
- * 0); bind scopes of 127.0.0.1, 0.0.0.0 and ::, and of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count
- * after that TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4);
+ * 0); bind scopes of 127.0.0.1, 0.0.0.0 and ::, of ::1 when [::1]:5000 has TIME_WAIT (a ::1 count
+ * after that TIME_WAIT was recycled got as many ports more: headroom-random, seeds 1 and 4), and
+ * of 127.0.0.2 when the connections from 127.0.0.2 have (seed 26011, 3 more);
  * destinations whose TIME_WAIT may be recycled; the other bind scopes. A state with ::1
  * connections, recyclable TIME_WAIT and a 127.0.0.1 or 0.0.0.0 bind scope, or with IPv4
- * connections, recyclable TIME_WAIT on ::1 and a ::1 bind scope, has no such order: the workload
- * refuses it (hr_countable()).
+ * connections, recyclable TIME_WAIT on ::1 and a ::1 bind scope (or the same with the
+ * connections from 127.0.0.2 and its bind scope), has no such order: the workload refuses it
+ * (hr_countable()).
  *
  * This file holds the cases and the driver (ephtrace's status and top, read while the workload
  * holds its state; the RESULT line); headroom_state.c builds the state, headroom_count.c counts

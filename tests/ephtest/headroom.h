@@ -17,6 +17,10 @@
 
 #include "ephtest.h"
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
 #define HR_NR_LISTEN 3
 #define HR_NR_TCP_ADDRS 5
 #define HR_NR_UDP_ADDRS 5
@@ -46,14 +50,15 @@ enum {
 	D_LO2_5000,
 	D_LO_5002,
 	D_V6_5000,
+	D_SRC2_5000, /* 127.0.0.1:5000 again, from 127.0.0.2 (IP_BIND_ADDRESS_NO_PORT) */
 	HR_NR_DESTS
 };
 
 /* The clients of a destination in the state. */
 struct hr_dest {
 	uint8_t est;	/* connect() from fresh sockets, kept */
-	uint8_t mapped; /* the same from AF_INET6 sockets to ::ffff:daddr (IPv4 only) */
-	uint8_t bbc;	/* bind(127.0.0.1:0), then connect() (no IP_BIND_ADDRESS_NO_PORT) */
+	uint8_t mapped; /* the same from AF_INET6 sockets to ::ffff:daddr (IPv4, from 127.0.0.1) */
+	uint8_t bbc;	/* bind(127.0.0.1:0), then connect() (no IP_BIND_ADDRESS_NO_PORT; the same) */
 	uint8_t tw;	/* connected, then closed by us first: TIME_WAIT */
 	uint16_t fixed; /* one more: bind(127.0.0.1:fixed), then connect(); 0: none */
 };
@@ -122,6 +127,8 @@ struct hr_state {
 
 int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* 0 or -errno */
+int hr_bind_no_port(int fd, int family, const uint8_t addr[16]);
 int hr_build_state(struct hr_state *st);
 /* Whether case c's rows have an order of counts where none changes another (with
  * net.ipv4.tcp_tw_reuse tw_reuse, NULL: 2); if not, *why says what stands in the way. */

@@ -228,7 +228,8 @@ int hr_take_census(struct oracle *o, const struct scenario *s, struct census *c)
 	return 0;
 }
 
-/* Client sockets of the range to the row's destination: established, TIME_WAIT, other. */
+/* Client sockets of the range from the row's source to its destination: established,
+ * TIME_WAIT, other. */
 int hr_dest_states(struct oracle *o, const struct scenario *s, const struct hr_row *r,
 		   unsigned int *est, unsigned int *tw, unsigned int *other)
 {
@@ -241,8 +242,8 @@ int hr_dest_states(struct oracle *o, const struct scenario *s, const struct hr_r
 		const struct hr_sock *k = &hr_socks[i];
 
 		if (k->proto != IPPROTO_TCP || k->family != r->family || k->rport != r->dport ||
-		    memcmp(k->raddr, r->daddr, 16) || k->lport < s->range_lo ||
-		    k->lport > s->range_hi)
+		    memcmp(k->raddr, r->daddr, 16) || memcmp(k->laddr, r->saddr, 16) ||
+		    k->lport < s->range_lo || k->lport > s->range_hi)
 			continue;
 		if (k->state == ST_ESTABLISHED)
 			(*est)++;
@@ -282,6 +283,8 @@ static int try_once(const struct hr_row *r, int fd)
 	socklen_t len;
 	int ret;
 
+	if (r->kind == HR_DEST && r->src_bound && (ret = hr_bind_no_port(fd, r->family, r->saddr)))
+		return ret;
 	if (r->kind == HR_DEST || r->kind == HR_NETNS_NEW) {
 		hr_sa_make(r->family, r->daddr, r->dport, &ss, &len);
 		ret = connect(fd, (struct sockaddr *)&ss, len);

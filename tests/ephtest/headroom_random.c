@@ -22,6 +22,8 @@
  *   choose);
  * - per destination: established, IPv4-mapped (IPv4 destinations), bind-before-connect (IPv4)
  *   and TIME_WAIT clients, and on 127.0.0.1:5000 now and then one bound to a fixed port first;
+ *   127.0.0.1:5000 also from a second source, 127.0.0.2 (IP_BIND_ADDRESS_NO_PORT, as a client
+ *   that spreads over source addresses does): established and TIME_WAIT;
  * - TCP bind(0) holders on 127.0.0.1, 127.0.0.2, ::1, 0.0.0.0 and ::, UDP connect()s and UDP
  *   bind(0) holders on 127.0.0.1, 127.0.0.2, 0.0.0.0, ::1 and :: (IPv6 ones without
  *   IPV6_V6ONLY, as bind(0) makes them: "::" takes a port on every address of both families);
@@ -31,7 +33,8 @@
  * the range (at least 56 ports, less at most 9 reserved and an odd range's two ends). A state
  * whose counts have no order where none changes another (hr_countable(): ::1 connections,
  * recyclable TIME_WAIT and a TCP bind scope on 127.0.0.1 or 0.0.0.0; IPv4 connections,
- * recyclable TIME_WAIT on ::1 and a TCP bind scope on ::1) loses bind scopes until it has one.
+ * recyclable TIME_WAIT on ::1 and a TCP bind scope on ::1; the same two with 127.0.0.2's
+ * connections in the place of ::1's) loses bind scopes until it has one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,7 +152,7 @@ static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
 		c->dest[D_LO_5000].fixed = free_port(s, c);
 	for (i = 0; i < HR_NR_DESTS; i++) {
 		struct hr_dest *d = &c->dest[i];
-		bool v4 = i != D_V6_5000;
+		bool v4 = i != D_V6_5000 && i != D_SRC2_5000; /* mapped and bbc: from 127.0.0.1 */
 
 		if (!pick(s, 5))
 			continue; /* a destination without clients */
@@ -171,12 +174,13 @@ static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
 }
 
 /* A state whose counts have no order where none changes another (hr_countable()) loses bind
- * scopes: on ::1, or on 127.0.0.1 and 0.0.0.0 (which first is drawn), or all three. */
+ * scopes: on 127.0.0.2 and ::1, or on 127.0.0.1 and 0.0.0.0 (which first is drawn), or all
+ * four (one on :: is never in the way). */
 static void make_countable(uint64_t *s, struct hr_case *c)
 {
-	static const uint8_t drop[3][HR_NR_TCP_ADDRS] = { { 0, 0, 1, 0, 0 },
+	static const uint8_t drop[3][HR_NR_TCP_ADDRS] = { { 0, 1, 1, 0, 0 },
 							  { 1, 0, 0, 1, 0 },
-							  { 1, 0, 1, 1, 0 } };
+							  { 1, 1, 1, 1, 0 } };
 	struct hr_case t;
 	const char *why;
 	unsigned int i, k, first = pick(s, 2);
@@ -220,7 +224,7 @@ static void describe(uint64_t seed, const struct hr_case *c)
 {
 	static const char *const dname[HR_NR_DESTS] = { "127.0.0.1:5000", "127.0.0.1:5001",
 							"127.0.0.2:5000", "127.0.0.1:5002",
-							"[::1]:5000" };
+							"[::1]:5000",	  "127.0.0.2->127.0.0.1:5000" };
 	int i;
 
 	hr_random_desc[0] = 0;

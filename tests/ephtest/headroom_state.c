@@ -19,14 +19,16 @@
 
 #include "headroom.h"
 
-/* Where each destination (D_*) listens. */
+/* Where each destination (D_*) listens, and the source its clients bind with
+ * IP_BIND_ADDRESS_NO_PORT (NULL: the one the kernel chooses, 127.0.0.1 or ::1). */
 static const struct {
 	const char *daddr;
 	uint16_t dport;
+	const char *saddr;
 } dest_at[HR_NR_DESTS] = {
-	[D_LO_5000] = { "127.0.0.1", 5000 },  [D_LO_5001] = { "127.0.0.1", 5001 },
-	[D_LO2_5000] = { "127.0.0.2", 5000 }, [D_LO_5002] = { "127.0.0.1", 5002 },
-	[D_V6_5000] = { "::1", 5000 },
+	[D_LO_5000] = { "127.0.0.1", 5000, NULL },  [D_LO_5001] = { "127.0.0.1", 5001, NULL },
+	[D_LO2_5000] = { "127.0.0.2", 5000, NULL }, [D_LO_5002] = { "127.0.0.1", 5002, NULL },
+	[D_V6_5000] = { "::1", 5000, NULL },	    [D_SRC2_5000] = { "127.0.0.1", 5000, "127.0.0.2" },
 };
 
 /* bind(0)'s sockets are the default kind: IPv6 ones without IPV6_V6ONLY ("::" takes the port
@@ -131,8 +133,10 @@ static int bind0(struct hr_state *st, int type, const char *addr)
 
 static struct hr_row *add_row(struct hr_shared *hr, int kind, int proto, const char *addr)
 {
-	struct hr_row *r = &hr->row[hr->nrows++];
+	static struct hr_row spare; /* past HR_MAX_ROWS: hr_build_state() fails the state */
+	struct hr_row *r = hr->nrows < HR_MAX_ROWS ? &hr->row[hr->nrows] : &spare;
 
+	hr->nrows++;
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
 	r->proto = proto;
@@ -175,6 +179,7 @@ static int dest_seen(struct hr_state *st, int d, int fd)
 	memcpy(r->saddr, saddr, 16);
 	memcpy(r->daddr, daddr, 16);
 	r->dport = dest_at[d].dport;
+	r->src_bound = dest_at[d].saddr != NULL;
 	if (family != r->family) {
 		snprintf(st->o->msg, sizeof(st->o->msg), "a connection to %s:%u has a %s source",
 			 dest_at[d].daddr, dest_at[d].dport, family_name(family));
@@ -183,16 +188,31 @@ static int dest_seen(struct hr_state *st, int d, int fd)
 	return 0;
 }
 
+/* fd bound to addr with IP_BIND_ADDRESS_NO_PORT: connect() chooses the port, from addr. */
+int hr_bind_no_port(int fd, int family, const uint8_t addr[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+
+	hr_sa_make(family, addr, 0, &ss, &len);
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len))
+		return -errno;
+	return 0;
+}
+
 /*
  * One connection of the state to destination d from a fresh socket of family (AF_INET6 to an
- * IPv4 destination: IPv4-mapped), bound first to 127.0.0.1:bind_port unless bind_port < 0. Its
- * server side is accepted and kept. Returns the client's fd, the server's in *afd.
+ * IPv4 destination: IPv4-mapped), bound first to 127.0.0.1:bind_port unless bind_port < 0, or
+ * to d's source address with IP_BIND_ADDRESS_NO_PORT. Its server side is accepted and kept.
+ * Returns the client's fd, the server's in *afd.
  */
 static int connect_one(struct hr_state *st, int d, int family, int bind_port, int *afd)
 {
 	struct sockaddr_storage ss;
 	uint8_t a[16], lo[16];
-	int fd, dfam, off = 0;
+	int fd, dfam, off = 0, err;
 	char what[96];
 	socklen_t len;
 
@@ -222,6 +242,11 @@ static int connect_one(struct hr_state *st, int d, int family, int bind_port, in
 			hr_fail_errno(st->o, errno, "bind(127.0.0.1:%d) for %s", bind_port, what);
 			goto out_close;
 		}
+	} else if (dest_at[d].saddr &&
+		   (err = hr_bind_no_port(fd, hr_addr_parse(dest_at[d].saddr, lo), lo))) {
+		hr_fail_errno(st->o, -err, "IP_BIND_ADDRESS_NO_PORT bind(%s:0) for %s",
+			      dest_at[d].saddr, what);
+		goto out_close;
 	}
 	hr_sa_make(family, a, dest_at[d].dport, &ss, &len);
 	if (connect(fd, (struct sockaddr *)&ss, len)) {
@@ -446,7 +471,7 @@ static int check_dests(struct hr_state *st)
 static int count_phase(const struct hr_state *st, const struct hr_row *r)
 {
 	static const uint8_t any[16];
-	uint8_t lo[16], lo6[16];
+	uint8_t lo[16], lo2[16], lo6[16];
 	bool recycles = !st->s->tw_reuse || strcmp(st->s->tw_reuse, "0");
 
 	if (r->proto == IPPROTO_UDP)
@@ -456,12 +481,16 @@ static int count_phase(const struct hr_state *st, const struct hr_row *r)
 	if (r->kind == HR_DEST)
 		return !r->time_wait || !recycles ? 1 : 3;
 	hr_addr_parse("127.0.0.1", lo);
+	hr_addr_parse("127.0.0.2", lo2);
 	hr_addr_parse("::1", lo6);
 	if (r->family == AF_INET && (!memcmp(r->saddr, lo, 16) || !memcmp(r->saddr, any, 16)))
 		return 2; /* TIME_WAIT of the state (on 127.0.0.1) conflicts with its binds */
 	if (r->family == AF_INET6 && !memcmp(r->saddr, lo6, 16) && st->c->dest[D_V6_5000].tw &&
 	    recycles)
 		return 2; /* so does the TIME_WAIT to [::1]:5000 (on ::1) */
+	if (r->family == AF_INET && !memcmp(r->saddr, lo2, 16) && st->c->dest[D_SRC2_5000].tw &&
+	    recycles)
+		return 2; /* and the TIME_WAIT from 127.0.0.2 */
 	if (r->family == AF_INET6 && !memcmp(r->saddr, any, 16))
 		return 2; /* "::" conflicts with every TIME_WAIT, and its binds land only on ports no
 			   * socket has: they change no bucket another count meets */
@@ -470,8 +499,8 @@ static int count_phase(const struct hr_state *st, const struct hr_row *r)
 
 bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **why)
 {
-	const struct hr_dest *v6 = &c->dest[D_V6_5000];
-	unsigned int d, tw = 0, v4 = 0;
+	const struct hr_dest *v6 = &c->dest[D_V6_5000], *src2 = &c->dest[D_SRC2_5000];
+	unsigned int d, tw = 0, v4 = 0, v6n = v6->est + v6->mapped + v6->bbc + v6->tw;
 
 	for (d = 0; d < HR_NR_DESTS; d++) {
 		const struct hr_dest *de = &c->dest[d];
@@ -482,12 +511,21 @@ bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **wh
 	}
 	if (!tw || (tw_reuse && !strcmp(tw_reuse, "0")))
 		return true; /* no phase 3 */
-	if ((c->tcp_bind0[0] || c->tcp_bind0[3]) && v6->est + v6->mapped + v6->bbc + v6->tw) {
+	if ((c->tcp_bind0[0] || c->tcp_bind0[3]) && v6n) {
 		*why = "::1 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1 or 0.0.0.0";
 		return false;
 	}
 	if (c->tcp_bind0[2] && v6->tw && v4) {
 		*why = "IPv4 connections, recyclable TIME_WAIT on ::1 and a bind scope on ::1";
+		return false;
+	}
+	if (c->tcp_bind0[0] && src2->est + src2->tw) {
+		*why = "127.0.0.2 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1";
+		return false;
+	}
+	if (c->tcp_bind0[1] && src2->tw && v4 - src2->est - src2->tw + v6n) {
+		*why = "connections from 127.0.0.1 or ::1, recyclable TIME_WAIT from 127.0.0.2 and a "
+		       "bind scope on 127.0.0.2";
 		return false;
 	}
 	return true;
@@ -533,7 +571,7 @@ int hr_build_state(struct hr_state *st)
 {
 	struct census cen;
 	uint8_t a[16];
-	int i, d, afd;
+	int i, d, e, afd;
 
 	for (d = 0; d < HR_NR_DESTS; d++) {
 		const struct hr_dest *de = &st->c->dest[d];
@@ -542,7 +580,13 @@ int hr_build_state(struct hr_state *st)
 		st->dest_lfd[d] = -1;
 		if (de->est + de->mapped + de->bbc + de->tw + de->fixed == 0)
 			continue;
-		st->dest_lfd[d] = fixed_socket(st, dest_at[d].daddr, dest_at[d].dport, true, false);
+		for (e = 0; e < d; e++) /* the same listener serves every source */
+			if (st->dest_lfd[e] >= 0 && !strcmp(dest_at[e].daddr, dest_at[d].daddr) &&
+			    dest_at[e].dport == dest_at[d].dport)
+				st->dest_lfd[d] = st->dest_lfd[e];
+		if (st->dest_lfd[d] < 0)
+			st->dest_lfd[d] =
+				fixed_socket(st, dest_at[d].daddr, dest_at[d].dport, true, false);
 		if (st->dest_lfd[d] < 0)
 			return -1;
 	}
@@ -573,6 +617,11 @@ int hr_build_state(struct hr_state *st)
 		return -1;
 	if (check_dests(st))
 		return -1;
+	if (st->o->hr.nrows > HR_MAX_ROWS) {
+		snprintf(st->o->msg, sizeof(st->o->msg), "the state has %u rows, more than %d",
+			 st->o->hr.nrows, HR_MAX_ROWS);
+		return -1;
+	}
 	if (order_rows(st))
 		return -1;
 	if (hr_take_census(st->o, st->s, &cen))
