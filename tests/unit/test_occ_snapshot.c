@@ -337,6 +337,16 @@ static void test_v4mapped_is_ipv4(void **state)
 	eph_occ__free(occ);
 }
 
+/* bind(127.0.0.1:0) of pid 400's socket sock_id at ts: port chosen. */
+static struct eph_rec bind_ev(uint64_t ts, uint64_t sock_id, uint16_t port)
+{
+	struct eph_rec r = tcp_ev(EPH_ASSIGN, ts, 400, sock_id, port, 0);
+
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	return r;
+}
+
 /*
  * bind() before connect(): the event saw a bind() hold (its port lost to every destination);
  * a snapshot that shows the socket connected keeps it, under its destination, still bind()'s.
@@ -353,9 +363,8 @@ static void test_bind_before_connect(void **state)
 
 	(void)state;
 	set_test_range(occ, NS1);
-	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL | EPH_F_REQ;
+	r = bind_ev(SEC, 0x10, 40001);
+	r.ev.flags |= EPH_F_REQ;
 	feed(occ, r);
 	feed(occ, tcp_ev(EPH_ASSIGN, SEC, 401, 0x20, 40002, 6000));
 	/* 40001 is lost to :6000 too; :6000's own 40002 only to it */
@@ -391,9 +400,7 @@ static void test_bound_unlisted(void **state)
 	(void)state;
 	set_test_range(occ, NS1);
 	eph_occ__set_bound_listed(occ, false);
-	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40001, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	r = bind_ev(SEC, 0x10, 40001);
 	feed(occ, r);
 	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 5 * SEC), 0);
 	assert_int_equal(eph_occ__scope(occ, &sk, 5 * SEC, &st), 0);
@@ -405,9 +412,7 @@ static void test_bound_unlisted(void **state)
 	assert_int_equal(st.held, 0);
 	/* a kernel that lists them: not in the snapshot means gone */
 	eph_occ__set_bound_listed(occ, true);
-	r = tcp_ev(EPH_ASSIGN, 7 * SEC, 400, 0x11, 40003, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	r = bind_ev(7 * SEC, 0x11, 40003);
 	feed(occ, r);
 	assert_int_equal(eph_occ__reconcile(occ, NULL, 0, 8 * SEC), 1);
 	eph_occ__free(occ);
@@ -430,9 +435,7 @@ static void test_bound_unlisted_beside_listener(void **state)
 	(void)state;
 	set_test_range(occ, NS1);
 	eph_occ__set_bound_listed(occ, false);
-	r = tcp_ev(EPH_ASSIGN, SEC, 400, 0x10, 40003, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	r = bind_ev(SEC, 0x10, 40003);
 	addr4(r.ev.saddr, "0.0.0.0");
 	feed(occ, r);
 	s[0] = tcp4(NS1, TCP_LISTEN, "0.0.0.0", 40003, "0.0.0.0", 0, 401, 1);
@@ -502,9 +505,7 @@ static void test_events_before_snapshot(void **state)
 	assert_int_equal(eph_occ__seed(occ, s, 2, 10 * SEC), 0);
 	eph_occ__snapshot_end(occ, 10 * SEC + SEC / 10);
 	eph_occ__start(occ, 10 * SEC);
-	r = tcp_ev(EPH_ASSIGN, 9 * SEC, 400, 0x10, 40001, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	r = bind_ev(9 * SEC, 0x10, 40001);
 	feed(occ, r);
 	r = tcp_ev(EPH_ASSIGN, 10 * SEC + SEC / 20, 400, 0x20, 40003, 53);
 	r.ev.proto = IPPROTO_UDP;
@@ -519,9 +520,7 @@ static void test_events_before_snapshot(void **state)
 	/* a resync finds nothing to release */
 	assert_int_equal(eph_occ__reconcile(occ, s, 2, 15 * SEC), 0);
 	/* an event after the snapshot is new */
-	r = tcp_ev(EPH_ASSIGN, 16 * SEC, 400, 0x30, 40005, 0);
-	r.ev.op = EPH_OP_BIND;
-	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	r = bind_ev(16 * SEC, 0x30, 40005);
 	feed(occ, r);
 	assert_int_equal(eph_occ__scope(occ, &tk, 16 * SEC, &st), 0);
 	assert_int_equal(st.held, 1);
