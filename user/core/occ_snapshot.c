@@ -106,29 +106,6 @@ static int cmp_listener_key(const void *element, const void *key)
 	return eph_cmp_u64_at(&((const struct listener *)element)->key, key);
 }
 
-/* A socket's local address, an IPv4-mapped one as IPv4. */
-static uint8_t sock_local(const struct eph_occ_sock *s, uint8_t addr[16])
-{
-	memcpy(addr, s->saddr, 16);
-	if (s->family != AF_INET6 || !occ_v4mapped(addr))
-		return s->family;
-	occ_unmap(addr);
-	return AF_INET;
-}
-
-/*
- * Whether l accepts connections on s's local address: s's is the same as l's, or l's wildcard
- * covers it (inet_rcv_saddr_equal() with the wildcard matched: the address a connected socket
- * has is never a wildcard, so it conflicts with l's exactly when l accepts on it).
- */
-static bool listener_accepts(const struct eph_occ_sock *l, const struct eph_occ_sock *s)
-{
-	uint8_t la[16], sa[16];
-	uint8_t lf = sock_local(l, la), sf = sock_local(s, sa);
-
-	return eph_ps_addr_conflict(sf, sa, false, lf, la, l->v6only);
-}
-
 /* The 4-tuple of a snapshot socket, in the IPv4 space when it is an IPv4-mapped IPv6 one.
  * any_src: with the wildcard source address. */
 static void sock_tuple(const struct eph_occ_sock *s, bool with_dest, bool any_src, struct tuple *t)
@@ -149,6 +126,22 @@ static void sock_tuple(const struct eph_occ_sock *s, bool with_dest, bool any_sr
 		occ_unmap(t->dest.daddr);
 	}
 	t->sport = s->sport;
+}
+
+/*
+ * Whether l accepts connections on s's local address: s's is the same as l's, or l's wildcard
+ * covers it (inet_rcv_saddr_equal() with the wildcard matched: the address a connected socket
+ * has is never a wildcard, so it conflicts with l's exactly when l accepts on it). IPv4-mapped
+ * addresses as IPv4, as in their tuples.
+ */
+static bool listener_accepts(const struct eph_occ_sock *l, const struct eph_occ_sock *s)
+{
+	struct tuple lt, st;
+
+	sock_tuple(l, false, false, &lt);
+	sock_tuple(s, false, false, &st);
+	return eph_ps_addr_conflict(st.dest.family, st.dest.saddr, false, lt.dest.family,
+				    lt.dest.saddr, l->v6only);
 }
 
 /*
