@@ -267,6 +267,10 @@ static __always_inline bool sock_rec(struct sock_common *skc, struct eph_portite
 		return false;
 	rec->sport = skc->skc_num;
 	rec->family = skc->skc_family;
+	/* sock_diag says IPV6_V6ONLY of listening and closed sockets only: bind() to a specific
+	 * IPv6 address sets it (__inet6_bind()), and a connected socket keeps it */
+	if (rec->family == AF_INET6)
+		rec->v6only = BPF_CORE_READ_BITFIELD(skc, skc_ipv6only);
 	fill_bucket(skc, rec);
 	return true;
 }

@@ -39,7 +39,7 @@
  * 8: the .rodata "standin" (EPH_STANDIN_*);
  * 9: struct eph_portiter_rec.netns (48 to 56 bytes), the port iterator's walk_scope
  *    (EPH_PORTITER_WALK_*);
- * 10: EPH_F_V6ONLY */
+ * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones */
 #define EPH_ABI_VERSION 10
 #define EPH_COMM_LEN 16
 
@@ -282,7 +282,7 @@ struct eph_portiter_rec {
 	__u8 family;  /* AF_INET (2) or AF_INET6 (10) */
 	__u8 bucket;  /* EPH_PORTITER_* */
 	__u8 kind;    /* EPH_PORTITER_REC_* */
-	__u8 v6only;  /* BOUND, AF_INET6: IPV6_V6ONLY */
+	__u8 v6only;  /* AF_INET6: IPV6_V6ONLY (sock_diag says it of LISTEN and CLOSE only) */
 	__u8 __pad;
 	/* IP_LOCAL_PORT_RANGE of a full socket as it set it (inet_sock.local_port_range, not
 	 * intersected with the netns range); 0 = not set. TIME_WAIT sockets have none: 0. */

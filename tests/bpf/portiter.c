@@ -6,7 +6,9 @@
  * it (eph_netns__run, as status and top do): sock_diag, then the iterator's buckets
  * (eph_sockdiag_fill_buckets). Expected: the bound-then-connected socket, the listener, the
  * accepted sockets and the bound-only one BIND, the connect() one CONNECT; the same after both
- * clients closed first (TIME_WAIT, with its time left); every record matched by cookie. A third
+ * clients closed first (TIME_WAIT, with its time left); every record matched by cookie. IPv6:
+ * the bound-then-connected client has IPV6_V6ONLY (bind(::1) set it), from its record, the
+ * connect() one not, connected and in TIME_WAIT (sock_diag says it of neither). A third
  * client sets IP_LOCAL_PORT_RANGE before its connect(): its record has the range as it set it,
  * the other clients' 0, and its TIME_WAIT 0 (the kernel keeps none).
  *
@@ -336,6 +338,18 @@ static void check_bucket(const char *name, const char *what, const struct eph_oc
 	check(name, what, expected, s->bucket);
 }
 
+/* IPV6_V6ONLY of an IPv6 socket as the snapshot has it: sock_diag gives it for listening
+ * and closed sockets only, the iterator's record for the others (bind(::1) sets it). */
+static void check_v6only(const char *name, const char *what, const struct eph_occ_sock *s,
+			 int expected)
+{
+	if (!s) {
+		result(name, what, false, expected, -1);
+		return;
+	}
+	check(name, what, expected, s->v6only);
+}
+
 static uint64_t sock_inode(int fd)
 {
 	struct stat st;
@@ -405,6 +419,12 @@ static void check_connected(const struct snap *sn, const struct peers *p, const 
 				 p->only_v6_port, 1);
 	if (p->family == AF_INET6 && l)
 		check(name, "listener-v6only", 1, l->v6only);
+	if (p->family == AF_INET6) {
+		check_v6only(name, "bind-then-connect-v6only",
+			     find(sn, p->family, p->bound_port, false, -1), 1);
+		check_v6only(name, "connect-v6only", find(sn, p->family, p->conn_port, false, -1),
+			     0);
+	}
 	check_range(sn, p, name, TCP_ESTABLISHED);
 }
 
@@ -525,6 +545,10 @@ static void check_time_wait(const struct snap *sn, const struct peers *p, const 
 
 	check_bucket(name, "tw-bind-then-connect", b, EPH_BUCKET_BIND);
 	check_bucket(name, "tw-connect", c, EPH_BUCKET_CONNECT);
+	if (p->family == AF_INET6) {
+		check_v6only(name, "tw-bind-then-connect-v6only", b, 1);
+		check_v6only(name, "tw-connect-v6only", c, 0);
+	}
 	if (c)
 		result(name, "tw-left-ms", c->tw_left_ms > 0 && c->tw_left_ms <= 60000, 60000,
 		       c->tw_left_ms);

@@ -340,6 +340,38 @@ static void test_socket_ranges(void **state)
 	assert_int_equal(s[4].range_lo | s[4].range_hi, 0);
 }
 
+/*
+ * IPV6_V6ONLY of a connected or TIME_WAIT IPv6 socket comes from its record (sock_diag gives it
+ * for listening and closed ones only): set, never cleared (a listener's own attribute stays).
+ */
+static void test_v6only_from_records(void **state)
+{
+	struct eph_portiter_rec recs[] = {
+		rec(1, AF_INET6, 40001, TCP_ESTABLISHED, EPH_PORTITER_BIND),
+		rec(2, AF_INET6, 40002, TCP_ESTABLISHED, EPH_PORTITER_CONNECT),
+		rec(3, AF_INET6, 40003, TCP_TIME_WAIT, EPH_PORTITER_BIND),
+		rec(4, AF_INET6, 5000, TCP_LISTEN, EPH_PORTITER_BIND),
+	};
+	struct eph_occ_sock s[] = {
+		tcp(1, AF_INET6, 40001, TCP_ESTABLISHED), /* bind(::1:0), then connect() */
+		tcp(2, AF_INET6, 40002, TCP_ESTABLISHED), /* connect() alone */
+		tcp(3, AF_INET6, 40003, TCP_TIME_WAIT),
+		tcp(4, AF_INET6, 5000, TCP_LISTEN),
+		tcp(5, AF_INET6, 40005, TCP_ESTABLISHED), /* no record */
+	};
+
+	(void)state;
+	recs[0].v6only = recs[2].v6only = 1;
+	s[3].v6only = 1; /* sock_diag's, for the listener */
+	stub_set(recs, 4, 0);
+	assert_int_equal(eph_sockdiag_fill_buckets(some_pi, s, 5), 0);
+	assert_int_equal(s[0].v6only, 1);
+	assert_int_equal(s[1].v6only, 0);
+	assert_int_equal(s[2].v6only, 1);
+	assert_int_equal(s[3].v6only, 1);
+	assert_int_equal(s[4].v6only, 0);
+}
+
 /* ---- bound-only sockets from the iterator's walk of the bind hash (before 6.8) -------------- */
 
 static struct eph_portiter_rec bound_rec(uint64_t cookie, uint8_t family, uint16_t sport,
@@ -651,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_buckets_by_key),
 		cmocka_unit_test(test_buckets_without_iterator),
 		cmocka_unit_test(test_socket_ranges),
+		cmocka_unit_test(test_v6only_from_records),
 		cmocka_unit_test(test_bound_walk),
 		cmocka_unit_test(test_walk_every_netns),
 		cmocka_unit_test(test_lists_bound),

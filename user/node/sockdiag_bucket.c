@@ -116,9 +116,11 @@ static uint8_t sock_bucket(const struct eph_occ_sock *s, const struct eph_portit
 						   EPH_BUCKET_UNKNOWN;
 }
 
-/* A TCP socket's bucket, and its IP_LOCAL_PORT_RANGE as it set it (raw: the model applies the
- * netns range). Listeners and bound-only sockets (in no table the iterator walks) need no
- * record: their bucket is bind()'s, and no connect() of theirs is modelled. */
+/* A TCP socket's bucket, its IP_LOCAL_PORT_RANGE as it set it (raw: the model applies the
+ * netns range) and its IPV6_V6ONLY, which sock_diag gives only for listening and closed
+ * sockets (a socket bind() put on ::1 has it, connected or not). Listeners and bound-only
+ * sockets (in no table the iterator walks) need no record: their bucket is bind()'s, and no
+ * connect() of theirs is modelled. */
 static void sock_fill(struct bucket_recs *b, struct eph_occ_sock *s)
 {
 	const struct eph_portiter_rec *r = NULL;
@@ -128,6 +130,8 @@ static void sock_fill(struct bucket_recs *b, struct eph_occ_sock *s)
 	s->bucket = sock_bucket(s, r);
 	s->range_lo = r ? r->range_lo : 0;
 	s->range_hi = r ? r->range_hi : 0;
+	if (r && s->family == AF_INET6 && r->v6only)
+		s->v6only = 1;
 }
 
 /* ---- bound-only sockets (the port iterator's walk of the bind hash, before 6.8) ------------ */
