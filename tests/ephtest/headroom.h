@@ -58,7 +58,10 @@ enum {
 struct hr_dest {
 	uint8_t est;	/* connect() from fresh sockets, kept */
 	uint8_t mapped; /* the same from AF_INET6 sockets to ::ffff:daddr (IPv4, from 127.0.0.1) */
-	uint8_t bbc;	/* bind(127.0.0.1:0), then connect() (no IP_BIND_ADDRESS_NO_PORT; the same) */
+	uint8_t bbc;	/* bind(127.0.0.1:0) (::1 for [::1]:5000), then connect() (no
+			 * IP_BIND_ADDRESS_NO_PORT; not from the second source) */
+	uint8_t bbc_any; /* ... bind() on the wildcard instead (0.0.0.0, or :: with no
+			  * IPV6_V6ONLY): connect() gives the socket its source */
 	uint8_t tw;	/* connected, then closed by us first: TIME_WAIT */
 	uint16_t fixed; /* one more: bind(127.0.0.1:fixed), then connect(); 0: none */
 };

@@ -20,8 +20,9 @@
  *   without: dual-stack) (an odd range: one beside the two at its ends), and with a 127.0.0.1
  *   one, a socket bound to its port on 127.0.0.2 (a bind scope's hold the allocator did not
  *   choose);
- * - per destination: established, IPv4-mapped (IPv4 destinations), bind-before-connect (IPv4)
- *   and TIME_WAIT clients, and on 127.0.0.1:5000 now and then one bound to a fixed port first;
+ * - per destination: established, IPv4-mapped (IPv4 destinations), bind-before-connect (bound
+ *   to 127.0.0.1 or ::1, or one time in three to the wildcard: 0.0.0.0, or :: without
+ *   IPV6_V6ONLY) and TIME_WAIT clients, and on 127.0.0.1:5000 now and then one bound to a fixed port first;
  *   127.0.0.1:5000 also from a second source, 127.0.0.2 (IP_BIND_ADDRESS_NO_PORT, as a client
  *   that spreads over source addresses does): established and TIME_WAIT;
  * - TCP bind(0) holders on 127.0.0.1, 127.0.0.2, ::1, 0.0.0.0 and ::, UDP connect()s and UDP
@@ -152,13 +153,14 @@ static void draw_tcp(uint64_t *s, struct hr_case *c, bool odd)
 		c->dest[D_LO_5000].fixed = free_port(s, c);
 	for (i = 0; i < HR_NR_DESTS; i++) {
 		struct hr_dest *d = &c->dest[i];
-		bool v4 = i != D_V6_5000 && i != D_SRC2_5000; /* mapped and bbc: from 127.0.0.1 */
+		bool v4 = i != D_V6_5000 && i != D_SRC2_5000; /* mapped: from 127.0.0.1 */
 
 		if (!pick(s, 5))
 			continue; /* a destination without clients */
 		d->est = pick(s, 10);
 		d->mapped = v4 ? pick(s, 5) : 0;
-		d->bbc = v4 ? pick(s, 5) : 0;
+		d->bbc = i != D_SRC2_5000 ? pick(s, 5) : 0;
+		d->bbc_any = d->bbc && !pick(s, 3);
 		d->tw = pick(s, 9);
 		while (d->est + d->mapped + d->tw + !!d->fixed > MAX_DEST_CONNS)
 			d->est--;
@@ -249,8 +251,8 @@ static void describe(uint64_t seed, const struct hr_case *c)
 		const struct hr_dest *d = &c->dest[i];
 
 		if (d->est + d->mapped + d->bbc + d->tw + d->fixed)
-			say(", %s est/mapped/bbc/tw %u/%u/%u/%u", dname[i], d->est, d->mapped, d->bbc,
-			    d->tw);
+			say(", %s est/mapped/bbc/tw %u/%u/%u%s/%u", dname[i], d->est, d->mapped, d->bbc,
+			    d->bbc_any ? " (bound on the wildcard)" : "", d->tw);
 		if (d->fixed)
 			say(" and one from port %u", d->fixed);
 	}

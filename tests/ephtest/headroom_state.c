@@ -204,11 +204,12 @@ int hr_bind_no_port(int fd, int family, const uint8_t addr[16])
 
 /*
  * One connection of the state to destination d from a fresh socket of family (AF_INET6 to an
- * IPv4 destination: IPv4-mapped), bound first to 127.0.0.1:bind_port unless bind_port < 0, or
- * to d's source address with IP_BIND_ADDRESS_NO_PORT. Its server side is accepted and kept.
+ * IPv4 destination: IPv4-mapped), bound first to bind_addr:bind_port unless bind_addr is NULL,
+ * or to d's source address with IP_BIND_ADDRESS_NO_PORT. Its server side is accepted and kept.
  * Returns the client's fd, the server's in *afd.
  */
-static int connect_one(struct hr_state *st, int d, int family, int bind_port, int *afd)
+static int connect_one(struct hr_state *st, int d, int family, const char *bind_addr,
+		       int bind_port, int *afd)
 {
 	struct sockaddr_storage ss;
 	uint8_t a[16], lo[16];
@@ -224,7 +225,7 @@ static int connect_one(struct hr_state *st, int d, int family, int bind_port, in
 	}
 	snprintf(what, sizeof(what), "a %sconnection to %s:%u",
 		 family != dfam ? "IPv4-mapped " :
-		 bind_port >= 0 ? "bind-before-connect " :
+		 bind_addr	? "bind-before-connect " :
 				  "",
 		 dest_at[d].daddr, dest_at[d].dport);
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -235,11 +236,11 @@ static int connect_one(struct hr_state *st, int d, int family, int bind_port, in
 		hr_fail_errno(st->o, errno, "IPV6_V6ONLY 0 for %s", what);
 		goto out_close;
 	}
-	if (bind_port >= 0) {
-		hr_addr_parse("127.0.0.1", lo);
-		hr_sa_make(AF_INET, lo, bind_port, &ss, &len);
+	if (bind_addr) {
+		hr_sa_make(hr_addr_parse(bind_addr, lo), lo, bind_port, &ss, &len);
 		if (bind(fd, (struct sockaddr *)&ss, len)) {
-			hr_fail_errno(st->o, errno, "bind(127.0.0.1:%d) for %s", bind_port, what);
+			hr_fail_errno(st->o, errno, "bind(%s:%d) for %s", bind_addr, bind_port,
+				      what);
 			goto out_close;
 		}
 	} else if (dest_at[d].saddr &&
@@ -271,7 +272,7 @@ static int time_wait_one(struct hr_state *st, int d)
 	int fd, n;
 	char c;
 
-	fd = connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a), -1, &p.fd);
+	fd = connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a), NULL, 0, &p.fd);
 	if (fd < 0)
 		return -1;
 	close(fd);
@@ -294,12 +295,15 @@ static int build_dest(struct hr_state *st, int d)
 	const struct hr_dest *de = &st->c->dest[d];
 	uint8_t a[16];
 	int family = hr_addr_parse(dest_at[d].daddr, a), i, afd;
+	const char *bbc_addr = family == AF_INET ? de->bbc_any ? "0.0.0.0" : "127.0.0.1" :
+				   de->bbc_any		? "::" :
+							  "::1";
 
 	for (i = 0; i < de->est + de->mapped + de->bbc; i++) {
 		bool mapped = i >= de->est && i < de->est + de->mapped;
 
 		if (connect_one(st, d, mapped ? AF_INET6 : family,
-				i >= de->est + de->mapped ? 0 : -1, &afd) < 0)
+				i >= de->est + de->mapped ? bbc_addr : NULL, 0, &afd) < 0)
 			return -1;
 	}
 	for (i = 0; i < de->tw; i++)
@@ -602,7 +606,8 @@ int hr_build_state(struct hr_state *st)
 		return -1;
 	for (d = 0; d < HR_NR_DESTS; d++) /* first: a connect() could take the port */
 		if (st->c->dest[d].fixed && connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a),
-							st->c->dest[d].fixed, &afd) < 0)
+							"127.0.0.1", st->c->dest[d].fixed,
+							&afd) < 0)
 			return -1;
 	if (build_scopes(st))
 		return -1;
