@@ -26,9 +26,12 @@ static const struct {
 	uint16_t dport;
 	const char *saddr;
 } dest_at[HR_NR_DESTS] = {
-	[D_LO_5000] = { "127.0.0.1", 5000, NULL },  [D_LO_5001] = { "127.0.0.1", 5001, NULL },
-	[D_LO2_5000] = { "127.0.0.2", 5000, NULL }, [D_LO_5002] = { "127.0.0.1", 5002, NULL },
-	[D_V6_5000] = { "::1", 5000, NULL },	    [D_SRC2_5000] = { "127.0.0.1", 5000, "127.0.0.2" },
+	[D_LO_5000] = { "127.0.0.1", 5000, NULL },
+	[D_LO_5001] = { "127.0.0.1", 5001, NULL },
+	[D_LO2_5000] = { "127.0.0.2", 5000, NULL },
+	[D_LO_5002] = { "127.0.0.1", 5002, NULL },
+	[D_V6_5000] = { "::1", 5000, NULL },
+	[D_SRC2_5000] = { "127.0.0.1", 5000, "127.0.0.2" },
 };
 
 /* bind(0)'s sockets are the default kind: IPv6 ones without IPV6_V6ONLY ("::" takes the port
@@ -208,8 +211,8 @@ int hr_bind_no_port(int fd, int family, const uint8_t addr[16])
  * or to d's source address with IP_BIND_ADDRESS_NO_PORT. Its server side is accepted and kept.
  * Returns the client's fd, the server's in *afd.
  */
-static int connect_one(struct hr_state *st, int d, int family, const char *bind_addr,
-		       int bind_port, int *afd)
+static int connect_one(struct hr_state *st, int d, int family, const char *bind_addr, int bind_port,
+		       int *afd)
 {
 	struct sockaddr_storage ss;
 	uint8_t a[16], lo[16];
@@ -295,9 +298,10 @@ static int build_dest(struct hr_state *st, int d)
 	const struct hr_dest *de = &st->c->dest[d];
 	uint8_t a[16];
 	int family = hr_addr_parse(dest_at[d].daddr, a), i, afd;
-	const char *bbc_addr = family == AF_INET ? de->bbc_any ? "0.0.0.0" : "127.0.0.1" :
-				   de->bbc_any		? "::" :
-							  "::1";
+	const char *bbc_addr = de->bbc_any ? "0.0.0.0" : "127.0.0.1";
+
+	if (family == AF_INET6)
+		bbc_addr = de->bbc_any ? "::" : "::1";
 
 	for (i = 0; i < de->est + de->mapped + de->bbc; i++) {
 		bool mapped = i >= de->est && i < de->est + de->mapped;
@@ -605,9 +609,9 @@ int hr_build_state(struct hr_state *st)
 	if (new_dest(st))
 		return -1;
 	for (d = 0; d < HR_NR_DESTS; d++) /* first: a connect() could take the port */
-		if (st->c->dest[d].fixed && connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a),
-							"127.0.0.1", st->c->dest[d].fixed,
-							&afd) < 0)
+		if (st->c->dest[d].fixed &&
+		    connect_one(st, d, hr_addr_parse(dest_at[d].daddr, a), "127.0.0.1",
+				st->c->dest[d].fixed, &afd) < 0)
 			return -1;
 	if (build_scopes(st))
 		return -1;

@@ -355,8 +355,7 @@ static void test_v6only_from_records(void **state)
 	struct eph_occ_sock s[] = {
 		tcp(1, AF_INET6, 40001, TCP_ESTABLISHED), /* bind(::1:0), then connect() */
 		tcp(2, AF_INET6, 40002, TCP_ESTABLISHED), /* connect() alone */
-		tcp(3, AF_INET6, 40003, TCP_TIME_WAIT),
-		tcp(4, AF_INET6, 5000, TCP_LISTEN),
+		tcp(3, AF_INET6, 40003, TCP_TIME_WAIT),	  tcp(4, AF_INET6, 5000, TCP_LISTEN),
 		tcp(5, AF_INET6, 40005, TCP_ESTABLISHED), /* no record */
 	};
 
