@@ -49,10 +49,6 @@
 #define BC_NR 3
 #define BC_CONNECT_TIMEOUT_MS 5000
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 struct bc {
 	struct oracle *o;
 	int family; /* AF_INET or AF_INET6 */

@@ -25,6 +25,7 @@
 #ifndef EPHTEST_H
 #define EPHTEST_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
 #include <stddef.h>
@@ -34,6 +35,10 @@
 #include <time.h>
 
 #include "ephtrace.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT /* Linux 4.2; libc headers older than that */
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 /* ---- buf.c ---- */
 

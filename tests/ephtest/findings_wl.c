@@ -24,10 +24,6 @@
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
 #endif
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 #define ACCEPT_MS 2000
 #define ST_ESTABLISHED 1
 #define ST_TIME_WAIT 6

@@ -17,10 +17,6 @@
 
 #include "ephtest.h"
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 #define HR_NR_LISTEN 3
 #define HR_NR_TCP_ADDRS 5
 #define HR_NR_UDP_ADDRS 5

@@ -27,10 +27,6 @@
 #define NR_BURST 3000
 #define BACKLOG 128
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 /* ---- recording ---- */
 void wl_loopback(int family, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
