@@ -77,6 +77,10 @@ struct hr_case {
 	uint8_t tcp_bind0[HR_NR_TCP_ADDRS]; /* TCP bind(0) holders on tcp_addr[] (IPv6: dual) */
 	uint8_t udp_conn;		    /* UDP connect() (autobind) to 127.0.0.1:5300-5302 */
 	uint8_t udp_bind0[HR_NR_UDP_ADDRS]; /* UDP bind(0) on udp_addr[] (IPv6: dual) */
+	/* more sockets with SO_REUSEADDR bound to the port of the first bind(0) holder of an
+	 * address (which has it too): owners of a port that hold no other */
+	uint8_t tcp_shared[HR_NR_TCP_ADDRS];
+	uint8_t udp_shared[HR_NR_UDP_ADDRS];
 	bool aged;	 /* read ephtrace HR_TW_AGE_MS after the last TIME_WAIT */
 	bool top_before; /* top runs from before the state (else started after it) */
 };

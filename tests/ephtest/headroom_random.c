@@ -211,6 +211,28 @@ static void draw_udp(uint64_t *s, struct hr_case *c)
 	}
 }
 
+/* Drawn last, so that a seed draws the rest as before they were added. */
+static void draw_shared(uint64_t *s, struct hr_case *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < HR_NR_TCP_ADDRS; i++)
+		c->tcp_shared[i] = c->tcp_bind0[i] && !pick(s, 3) ? 1 + pick(s, 3) : 0;
+	for (i = 0; i < HR_NR_UDP_ADDRS; i++)
+		c->udp_shared[i] = c->udp_bind0[i] && !pick(s, 3) ? 1 + pick(s, 3) : 0;
+}
+
+static bool shares(const struct hr_case *c)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < HR_NR_TCP_ADDRS; i++)
+		n += c->tcp_shared[i];
+	for (i = 0; i < HR_NR_UDP_ADDRS; i++)
+		n += c->udp_shared[i];
+	return n;
+}
+
 /* Append to hr_random_desc, cut at its end. */
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
@@ -256,10 +278,15 @@ static void describe(uint64_t seed, const struct hr_case *c)
 		if (d->fixed)
 			say(" and one from port %u", d->fixed);
 	}
-	say(", tcp bind0 %u/%u/%u/%u/%u, udp connect %u bind0 %u/%u/%u/%u/%u, top %s",
-	    c->tcp_bind0[0], c->tcp_bind0[1], c->tcp_bind0[2], c->tcp_bind0[3], c->tcp_bind0[4],
-	    c->udp_conn, c->udp_bind0[0], c->udp_bind0[1], c->udp_bind0[2], c->udp_bind0[3],
-	    c->udp_bind0[4], c->top_before ? "before" : "after");
+	say(", tcp bind0 %u/%u/%u/%u/%u, udp connect %u bind0 %u/%u/%u/%u/%u", c->tcp_bind0[0],
+	    c->tcp_bind0[1], c->tcp_bind0[2], c->tcp_bind0[3], c->tcp_bind0[4], c->udp_conn,
+	    c->udp_bind0[0], c->udp_bind0[1], c->udp_bind0[2], c->udp_bind0[3], c->udp_bind0[4]);
+	if (shares(c))
+		say(", SO_REUSEADDR sharers tcp %u/%u/%u/%u/%u udp %u/%u/%u/%u/%u",
+		    c->tcp_shared[0], c->tcp_shared[1], c->tcp_shared[2], c->tcp_shared[3],
+		    c->tcp_shared[4], c->udp_shared[0], c->udp_shared[1], c->udp_shared[2],
+		    c->udp_shared[3], c->udp_shared[4]);
+	say(", top %s", c->top_before ? "before" : "after");
 }
 
 uint64_t hr_random_seed(void)
@@ -288,5 +315,6 @@ void hr_random_draw(uint64_t seed)
 	draw_tcp(&s, c, odd);
 	make_countable(&s, c);
 	draw_udp(&s, c);
+	draw_shared(&s, c);
 	describe(seed, c);
 }

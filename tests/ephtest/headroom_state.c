@@ -106,32 +106,53 @@ static int accept_one(struct hr_state *st, int lfd, const char *what)
 	return afd;
 }
 
-/* bind(addr:0) of a fresh socket, kept. */
-static int bind0(struct hr_state *st, int type, const char *addr)
+/* bind(addr:port) of a fresh socket, kept (SO_REUSEADDR if reuse); port 0: the kernel's choice,
+ * told in *got. */
+static int bind_port(struct hr_state *st, int type, const char *addr, uint16_t port, bool reuse,
+		     uint16_t *got)
 {
 	struct hr_shared *hr = &st->o->hr;
 	struct sockaddr_storage ss;
-	uint16_t port;
-	int family, fd;
-	uint8_t a[16];
+	int family, fd, lfamily = 0, one = 1;
+	uint8_t a[16], l[16];
 	socklen_t len;
 
 	family = hr_addr_parse(addr, a);
-	hr_sa_make(family, a, 0, &ss, &len);
+	hr_sa_make(family, a, port, &ss, &len);
 	fd = socket(family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return hr_fail_errno(st->o, errno, "socket() to bind %s:0", addr);
-	if (bind(fd, (struct sockaddr *)&ss, len)) {
-		hr_fail_errno(st->o, errno, "%s bind(%s:0) of the state",
-			      type == SOCK_STREAM ? "TCP" : "UDP", addr);
+		return hr_fail_errno(st->o, errno, "socket() to bind %s:%u", addr, port);
+	if ((reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || !(lfamily = hr_sock_local(fd, l, got))) {
+		hr_fail_errno(st->o, errno, "%s bind(%s:%u)%s of the state",
+			      type == SOCK_STREAM ? "TCP" : "UDP", addr, port,
+			      reuse ? " with SO_REUSEADDR" : "");
 		close(fd);
 		return -1;
 	}
 	if (type == SOCK_STREAM && hr->nbound < HR_MAX_BOUND) {
-		hr->bound[hr->nbound].family = hr_sock_local(fd, hr->bound[hr->nbound].addr, &port);
-		hr->bound[hr->nbound++].port = port;
+		hr->bound[hr->nbound].family = lfamily;
+		memcpy(hr->bound[hr->nbound].addr, l, 16);
+		hr->bound[hr->nbound++].port = *got;
 	}
 	return fd;
+}
+
+/* n bind(addr:0) holders, and shared more sockets on the first one's port (both with
+ * SO_REUSEADDR: a second owner of its bind bucket, or of its UDP port, which takes no port). */
+static int bind_holders(struct hr_state *st, int type, const char *addr, unsigned int n,
+			unsigned int shared)
+{
+	uint16_t port, got;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (bind_port(st, type, addr, 0, shared && !i, i ? &got : &port) < 0)
+			return -1;
+	for (i = 0; n && i < shared; i++)
+		if (bind_port(st, type, addr, port, true, &got) < 0)
+			return -1;
+	return 0;
 }
 
 static struct hr_row *add_row(struct hr_shared *hr, int kind, int proto, const char *addr)
@@ -400,9 +421,8 @@ static int build_scopes(struct hr_state *st)
 			continue;
 		r = add_row(hr, HR_SCOPE, IPPROTO_TCP, tcp_addr[a]);
 		r->held = c->tcp_bind0[a] + fixed_holds(st, tcp_addr[a]);
-		for (i = 0; i < c->tcp_bind0[a]; i++)
-			if (bind0(st, SOCK_STREAM, tcp_addr[a]) < 0)
-				return -1;
+		if (bind_holders(st, SOCK_STREAM, tcp_addr[a], c->tcp_bind0[a], c->tcp_shared[a]))
+			return -1;
 	}
 	for (a = 0; a < HR_NR_UDP_ADDRS; a++) {
 		if (!c->udp_bind0[a] && (a || !c->udp_conn))
@@ -412,9 +432,8 @@ static int build_scopes(struct hr_state *st)
 		for (i = 0; !a && i < c->udp_conn; i++)
 			if (udp_connect_one(st, HR_UDP_DPORT + i % 3) < 0)
 				return -1;
-		for (i = 0; i < c->udp_bind0[a]; i++)
-			if (bind0(st, SOCK_DGRAM, udp_addr[a]) < 0)
-				return -1;
+		if (bind_holders(st, SOCK_DGRAM, udp_addr[a], c->udp_bind0[a], c->udp_shared[a]))
+			return -1;
 	}
 	add_row(hr, HR_NETNS_UDP, IPPROTO_UDP, NULL);
 	return 0;

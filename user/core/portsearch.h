@@ -31,9 +31,12 @@
  *   tcp_tw_reuse is 1, or 2 and an address is loopback, timestamps were on, and the last
  *   timestamp is at least a second old (6.1, 6.12: ktime_get_seconds() moved on; 6.13+:
  *   tcp_tw_reuse_delay ms).
+ * bind(0) and UDP counts are for a socket without SO_REUSEADDR or SO_REUSEPORT: a UDP socket
+ * with SO_REUSEADDR takes a port whose owners all have it (udp_lib_lport_inuse()), which these
+ * counts take as held. A port several sockets own counts once.
  * Not modelled (said in README): SO_REUSEPORT groups, SO_BINDTODEVICE/VRF (l3mdev) buckets,
- * net.ipv4.ip_autobind_reuse, bind(0) with SO_REUSEADDR on a socket, IP_LOCAL_PORT_RANGE for
- * bind(0) and UDP (only connect() with a destination's socket range is).
+ * net.ipv4.ip_autobind_reuse, IP_LOCAL_PORT_RANGE for bind(0) and UDP (only connect() with a
+ * destination's socket range is).
  *
  * No libbpf, no system calls: fed by the occupancy core, unit-tested alone.
  */
