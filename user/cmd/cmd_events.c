@@ -39,7 +39,6 @@ static const char usage[] =
 	"      --explain        after each failure, the finding that accounts for it\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C)\n"
 	EPH_CT_USAGE
-	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
 	EPH_HELP_USAGE
 	"\n"
@@ -163,7 +162,6 @@ static const struct option longopts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
-	EPH_NODE_LONGOPTS,
 	EPH_CT_LONGOPTS,
 	{},
 };

@@ -32,7 +32,6 @@ static const char usage[] =
 	"      --resync SECS    reconcile with sock_diag every SECS seconds (default 5)\n"
 	"      --max-ports N    ports tracked in user space (default 262144)\n"
 	EPH_CT_USAGE
-	EPH_NODE_USAGE
 	EPH_LOADER_USAGE
 	EPH_HELP_USAGE
 	"\n"
@@ -53,7 +52,6 @@ static const struct option longopts[] = {
 	EPH_HELP_LONGOPTS,
 	EPH_LOADER_LONGOPTS,
 	EPH_CT_LONGOPTS,
-	EPH_NODE_LONGOPTS,
 	{},
 };
 /* clang-format on */

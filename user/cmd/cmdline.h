@@ -29,13 +29,15 @@ enum {
 	"      --node-root DIR  where the node's /var/log and /run are mounted, to name pods\n" \
 	"                       and containers (default /; the DaemonSet uses /host)\n"
 
-/* --container ID and --pod NAME (events, top). */
+/* --container ID and --pod NAME (events, top), with --node-root, where their names are read. */
 #define EPH_CT_LONGOPTS                                                                    \
 	{ "container", required_argument, NULL, OPT_CONTAINER },                           \
-	{ "pod", required_argument, NULL, OPT_POD }
+	{ "pod", required_argument, NULL, OPT_POD },                                       \
+	EPH_NODE_LONGOPTS
 #define EPH_CT_USAGE                                                                       \
 	"      --container ID   only this container (its id, or the id's first digits)\n"  \
-	"      --pod NAME       only this Kubernetes pod (NAME or NAMESPACE/NAME)\n"
+	"      --pod NAME       only this Kubernetes pod (NAME or NAMESPACE/NAME)\n"      \
+	EPH_NODE_USAGE
 
 /* -h, --help (every command; eph_cmdline_parse prints the usage). */
 #define EPH_HELP_LONGOPTS { "help", no_argument, NULL, 'h' }
