@@ -81,6 +81,8 @@ struct hr_case {
 	 * address (which has it too): owners of a port that hold no other */
 	uint8_t tcp_shared[HR_NR_TCP_ADDRS];
 	uint8_t udp_shared[HR_NR_UDP_ADDRS];
+	bool reuse_listen; /* every listener with SO_REUSEADDR (servers set it) */
+	bool reuse_bbc;	   /* bind-before-connect clients with SO_REUSEADDR */
 	bool aged;	 /* read ephtrace HR_TW_AGE_MS after the last TIME_WAIT */
 	bool top_before; /* top runs from before the state (else started after it) */
 };

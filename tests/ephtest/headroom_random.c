@@ -211,8 +211,9 @@ static void draw_udp(uint64_t *s, struct hr_case *c)
 	}
 }
 
-/* Drawn last, so that a seed draws the rest as before they were added. */
-static void draw_shared(uint64_t *s, struct hr_case *c)
+/* Drawn last, so that a seed draws the rest as before they were added: the holders' options,
+ * which change no count (a count is of a socket without them). */
+static void draw_options(uint64_t *s, struct hr_case *c)
 {
 	unsigned int i;
 
@@ -220,6 +221,8 @@ static void draw_shared(uint64_t *s, struct hr_case *c)
 		c->tcp_shared[i] = c->tcp_bind0[i] && !pick(s, 3) ? 1 + pick(s, 3) : 0;
 	for (i = 0; i < HR_NR_UDP_ADDRS; i++)
 		c->udp_shared[i] = c->udp_bind0[i] && !pick(s, 3) ? 1 + pick(s, 3) : 0;
+	c->reuse_listen = pick(s, 2);
+	c->reuse_bbc = !pick(s, 3);
 }
 
 static bool shares(const struct hr_case *c)
@@ -286,6 +289,9 @@ static void describe(uint64_t seed, const struct hr_case *c)
 		    c->tcp_shared[0], c->tcp_shared[1], c->tcp_shared[2], c->tcp_shared[3],
 		    c->tcp_shared[4], c->udp_shared[0], c->udp_shared[1], c->udp_shared[2],
 		    c->udp_shared[3], c->udp_shared[4]);
+	if (c->reuse_listen || c->reuse_bbc)
+		say(", SO_REUSEADDR on %s%s%s", c->reuse_listen ? "listeners" : "",
+		    c->reuse_listen && c->reuse_bbc ? " and " : "", c->reuse_bbc ? "bbc" : "");
 	say(", top %s", c->top_before ? "before" : "after");
 }
 
@@ -315,6 +321,6 @@ void hr_random_draw(uint64_t seed)
 	draw_tcp(&s, c, odd);
 	make_countable(&s, c);
 	draw_udp(&s, c);
-	draw_shared(&s, c);
+	draw_options(&s, c);
 	describe(seed, c);
 }

@@ -62,7 +62,7 @@ static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bo
 {
 	struct hr_shared *hr = &st->o->hr;
 	struct sockaddr_storage ss;
-	int family, fd, v6only = !dual;
+	int family, fd, v6only = !dual, one = 1;
 	uint8_t a[16];
 	socklen_t len;
 
@@ -73,6 +73,8 @@ static int fixed_socket(struct hr_state *st, const char *addr, uint16_t port, bo
 		return hr_fail_errno(st->o, errno, "socket() to bind %s:%u", addr, port);
 	if ((family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only))) ||
+	    (listener && st->c->reuse_listen &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || (listener && listen(fd, 1024))) {
 		hr_fail_errno(st->o, errno, "%s on %s:%u", listener ? "listener" : "bind", addr,
 			      port);
@@ -237,7 +239,7 @@ static int connect_one(struct hr_state *st, int d, int family, const char *bind_
 {
 	struct sockaddr_storage ss;
 	uint8_t a[16], lo[16];
-	int fd, dfam, off = 0, err;
+	int fd, dfam, off = 0, one = 1, err;
 	char what[96];
 	socklen_t len;
 
@@ -262,7 +264,9 @@ static int connect_one(struct hr_state *st, int d, int family, const char *bind_
 	}
 	if (bind_addr) {
 		hr_sa_make(hr_addr_parse(bind_addr, lo), lo, bind_port, &ss, &len);
-		if (bind(fd, (struct sockaddr *)&ss, len)) {
+		if ((st->c->reuse_bbc &&
+		     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+		    bind(fd, (struct sockaddr *)&ss, len)) {
 			hr_fail_errno(st->o, errno, "bind(%s:%d) for %s", bind_addr, bind_port,
 				      what);
 			goto out_close;
