@@ -19,6 +19,35 @@ static __always_inline __u8 sk_userlocks(const struct sock *sk)
 }
 
 /*
+ * Whether connect() bound a socket's port (__inet_hash_connect()), on a kernel whose bind buckets
+ * go back to connect()'s once only such sockets own them: commit "tcp: Update bind bucket state
+ * on port release" (6.18; Debian's 6.1 and 6.12 do not have it) marks them SOCK_CONNECT_BIND in
+ * sk_userlocks (tw_connect_bind in TIME_WAIT) and gave struct inet_bind2_bucket a fastreuse of
+ * its own, which is how a kernel that has it is known (a stable kernel that took it too).
+ * -1 on a kernel without it.
+ */
+#define EPH_SOCK_CONNECT_BIND 16 /* include/net/sock.h */
+
+struct inet_bind2_bucket___reset {
+	signed char fastreuse;
+} __attribute__((preserve_access_index));
+
+struct inet_timewait_sock___reset {
+	unsigned int tw_connect_bind : 1;
+} __attribute__((preserve_access_index));
+
+static __always_inline int connect_bound(const struct sock *sk, const struct inet_timewait_sock *tw)
+{
+	const struct inet_timewait_sock___reset *t = (const void *)tw;
+
+	if (!bpf_core_field_exists(struct inet_bind2_bucket___reset, fastreuse))
+		return -1;
+	if (tw)
+		return BPF_CORE_READ_BITFIELD_PROBED(t, tw_connect_bind);
+	return !!(sk_userlocks(sk) & EPH_SOCK_CONNECT_BIND);
+}
+
+/*
  * A FIN_WAIT1, FIN_WAIT2 or CLOSING socket going to CLOSE without a TIME_WAIT socket taking its
  * port: a reset came (tcp_reset() -> tcp_done_with_error() sets sk_err before tcp_done()), a
  * timeout ended it (tcp_write_err(), the same), or an abortive close (SO_LINGER 0: __tcp_close()

@@ -63,9 +63,18 @@ static __always_inline __u8 bucket_kind(const struct inet_bind_bucket *tb)
 	return fastreuse >= 0 || fastreuseport >= 0 ? EPH_PORTITER_BIND : EPH_PORTITER_CONNECT;
 }
 
-/* The bucket of a full socket (icsk_bind_hash) or of a TIME_WAIT one (tw_tb), and the state
+/*
+ * The bucket of a full socket (icsk_bind_hash) or of a TIME_WAIT one (tw_tb), and the state
  * sock_diag shows: a TIME_WAIT socket's substate (TIME_WAIT, or FIN_WAIT2 when it was closed
- * in FIN_WAIT2). A full socket's IP_LOCAL_PORT_RANGE too; a TIME_WAIT one keeps none. */
+ * in FIN_WAIT2). A full socket's IP_LOCAL_PORT_RANGE too; a TIME_WAIT one keeps none.
+ *
+ * Where buckets go back to connect()'s once only sockets connect() bound own them
+ * (connect_bound() >= 0: 6.18), such a socket says CONNECT even while a bind() socket on
+ * another address shares its port and makes the bucket bind()'s: the bucket is bind()'s exactly
+ * while a socket that connect() did not bind owns it, and that socket's record says BIND, so
+ * user space, which sees it leave, knows the bucket without another read. Before, the bucket
+ * stays bind()'s until its last owner leaves, and every record says what it is now.
+ */
 static __always_inline void fill_bucket(struct sock_common *skc, struct eph_portiter_rec *rec)
 {
 	struct tcp_timewait_sock *tw;
@@ -74,12 +83,16 @@ static __always_inline void fill_bucket(struct sock_common *skc, struct eph_port
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (tp) {
 		rec->bucket = bucket_kind(tp->inet_conn.icsk_bind_hash);
+		if (rec->bucket == EPH_PORTITER_BIND && connect_bound((struct sock *)tp, NULL) == 1)
+			rec->bucket = EPH_PORTITER_CONNECT;
 		inet_sk_port_range(&tp->inet_conn.icsk_inet, &rec->range_lo, &rec->range_hi);
 		return;
 	}
 	tw = bpf_skc_to_tcp_timewait_sock(skc);
 	if (tw) {
 		rec->bucket = bucket_kind(tw->tw_sk.tw_tb);
+		if (rec->bucket == EPH_PORTITER_BIND && connect_bound(NULL, &tw->tw_sk) == 1)
+			rec->bucket = EPH_PORTITER_CONNECT;
 		rec->state = tw->tw_sk.tw_substate;
 	}
 }

@@ -21,6 +21,11 @@
  * EPH_TEST_WITHOUT=bpf_loop: the program a kernel before 5.17 gets, portiter_tcp_nowalk, which
  * reads the cookie sock_diag made instead of bpf_get_socket_cookie()): no such record.
  *
+ * Last, a bind() on 127.0.0.2 of the port connect() gave a client: the client's record says
+ * CONNECT where bind buckets go back to connect()'s once that socket leaves (6.18, known by
+ * BTF), BIND before, with the bind() socket there and after it left (where the bucket stays
+ * bind()'s: what the kernel did, read by the iterator).
+ *
  * One "RESULT <check> PASS|FAIL|SKIP" line per check (the VM harness reads them; its driver
  * arguments are ignored). Exit 0: all passed; 1: a check failed; 77: cannot run here.
  */
@@ -38,6 +43,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <bpf/btf.h>
 
 #include "netns.h"
 #include "portiter.h"
@@ -551,6 +558,71 @@ static void check_time_wait(const struct snap *sn, const struct peers *p, const 
 	check_range(sn, p, name, TCP_TIME_WAIT);
 }
 
+/* Whether this kernel's bind buckets go back to connect()'s once only sockets connect() bound
+ * own them (6.18: struct inet_bind2_bucket has a fastreuse of its own). -1: no BTF. */
+static int bucket_resets(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int id, i, found = 0;
+
+	if (!btf)
+		return -1;
+	id = btf__find_by_name_kind(btf, "inet_bind2_bucket", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, m++)
+		found |= !strcmp(btf__name_by_offset(btf, m->name_off), "fastreuse");
+	btf__free(btf);
+	return found;
+}
+
+/*
+ * A bind() on another address (127.0.0.2) of the port connect() gave a client makes its bucket
+ * bind()'s. The client's record, with the bind() socket there and after it left: CONNECT where
+ * buckets go back to connect()'s once it leaves (6.18: the record says who bound the socket),
+ * BIND before 6.18 (what the bucket is, and stays until its last owner leaves).
+ */
+static void check_join(struct snap *sn, struct eph_netns_list *l, struct eph_netns *ns, int self,
+		       uint16_t lport)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
+	int resets = bucket_resets(), client, joiner = -1, err;
+	long want = resets ? EPH_BUCKET_CONNECT : EPH_BUCKET_BIND;
+
+	if (resets < 0) {
+		printf("RESULT join SKIP (no kernel BTF)\n");
+		return;
+	}
+	printf("join: bind buckets %s\n", resets ? "go back to connect()'s" : "stay bind()'s");
+	if (setns(ns->fd, CLONE_NEWNET))
+		goto fail;
+	client = tcp_socket(AF_INET, false, -1);
+	if (client < 0 || connect_to(client, AF_INET, lport))
+		goto fail;
+	sin.sin_port = htons(local_port(client));
+	joiner = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (joiner < 0 || bind(joiner, (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	if (setns(self, CLONE_NEWNET))
+		goto fail;
+	err = eph_netns__run(l, ns, read_ns, sn);
+	check("join", "read", 0, err ?: sn->bucket_err);
+	check_bucket("join", "joined-client",
+		     find(sn, AF_INET, ntohs(sin.sin_port), false, TCP_ESTABLISHED), want);
+	close(joiner);
+	err = eph_netns__run(l, ns, read_ns, sn);
+	check("join", "left-read", 0, err ?: sn->bucket_err);
+	check_bucket("join", "client-after",
+		     find(sn, AF_INET, ntohs(sin.sin_port), false, TCP_ESTABLISHED), want);
+	close(client);
+	return;
+fail:
+	result("join", "setup", false, 0, errno);
+	if (joiner >= 0)
+		close(joiner);
+}
+
 static int lo_up(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
@@ -646,6 +718,7 @@ int main(void)
 	check_time_wait(&sn, &p4, "v4");
 	check_time_wait(&sn, &p6, "v6");
 	check_walk(&sn, &p4, &p6, other_ino, "tw-walk");
+	check_join(&sn, &l, &ns, self, p4.lport);
 	eph_sockdiag_walk__clear(&sn.own);
 	eph_portiter__free(sn.pi);
 	return failed;
