@@ -262,7 +262,8 @@ EPH_ABI_OFFSET(eph_hist_key, slot, 7);
  *   written; count says how many BOUND records came before it.
  */
 #define EPH_PORTITER_NO_BUCKET 0 /* the port's bind bucket could not be read */
-#define EPH_PORTITER_CONNECT 1	 /* made by connect(): fastreuse == fastreuseport == -1 */
+#define EPH_PORTITER_CONNECT 1	 /* made by connect(): fastreuse == fastreuseport == -1; 6.18:
+				  * connect() bound this socket (SOCK_CONNECT_BIND) */
 #define EPH_PORTITER_BIND 2	 /* made by bind() or listen(): fastreuse or fastreuseport >= 0 */
 
 #define EPH_PORTITER_REC_SOCK 0

@@ -69,7 +69,10 @@ struct eph_occ_sock {
 /*
  * Who made the bind bucket of a TCP socket's port (struct inet_bind_bucket): the kernel's
  * connect() (__inet_hash_connect) skips every port whose bucket bind() or listen() made
- * (tb->fastreuse >= 0 || tb->fastreuseport >= 0), whatever the destination.
+ * (tb->fastreuse >= 0 || tb->fastreuseport >= 0), whatever the destination. A port's bucket is
+ * bind()'s while one of its sockets says BIND: on 6.18, where the bucket goes back to
+ * connect()'s once only sockets connect() bound own it, such a socket says CONNECT even while
+ * a bind() socket shares its port (bpf/portiter.bpf.c).
  */
 #define EPH_BUCKET_UNKNOWN 0 /* not known (sock_diag alone cannot tell) */
 #define EPH_BUCKET_CONNECT 1 /* made by connect(): fastreuse == fastreuseport == -1 */
