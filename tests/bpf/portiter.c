@@ -587,7 +587,7 @@ static void check_join(struct snap *sn, struct eph_netns_list *l, struct eph_net
 		       uint16_t lport)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
-	int resets = bucket_resets(), client, joiner = -1, err;
+	int resets = bucket_resets(), client = -1, joiner = -1, err;
 	long want = resets ? EPH_BUCKET_CONNECT : EPH_BUCKET_BIND;
 
 	if (resets < 0) {
@@ -621,6 +621,10 @@ fail:
 	result("join", "setup", false, 0, errno);
 	if (joiner >= 0)
 		close(joiner);
+	if (client >= 0)
+		close(client);
+	if (setns(self, CLONE_NEWNET))
+		perror("setns");
 }
 
 static int lo_up(void)
