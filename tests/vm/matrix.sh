@@ -41,6 +41,12 @@ run()
 	rc_a=$?
 	echo "==== what each kernel gave its backend (make check-kernels) ===="
 	kernels
+	# the cells not as expected once more, last, so that a log's tail says which and why
+	if [ $rc_x != 0 ] || [ $rc_a != 0 ]; then
+		echo "==== not as expected ===="
+		cat "$OUTPUT/vm/failures" "$OUTPUT/arm64/vm/failures" 2>/dev/null | grep . ||
+			echo "no cell listed: tests/vm/run.sh stopped before its results (above)"
+	fi
 	[ $rc_x = 0 ] && [ $rc_a = 0 ]
 }
 

@@ -32,7 +32,8 @@
 #   -j JOBS              cells run at the same time (default: CPUs + 1; each VM is one TCG
 #                        vCPU and idles part of the time: on 2 cores, 6 cells took 205 s with
 #                        -j1, 113 s with -j2, 84 s with -j3, 76 s with -j6)
-#   --timeout SECONDS    per cell, boot included (default 600, arm64 1200)
+#   --timeout SECONDS    per cell, boot included (default 900, arm64 1200: a full x86_64 cell
+#                        took up to 590 s with three others running on a busy host)
 #   --smoke              check the harness itself instead of running the driver: per kernel, a
 #                        guest that runs the given binaries' --help and looks at kallsyms, BTF,
 #                        tracefs (must pass), one that never prints its result line and one
@@ -102,7 +103,7 @@ arm64 | aarch64)
 *) vm_err "unknown --arch '$arch' (have: x86_64 arm64)"; exit 2 ;;
 esac
 VM_ARCH=$arch
-timeout_s=${timeout_s:-600}
+timeout_s=${timeout_s:-900}
 cellprefix=
 [ "$arch" = x86_64 ] || cellprefix=$arch-
 if [ "$arch" = x86_64 ]; then
@@ -162,6 +163,7 @@ bins+=(${EPH_VM_EXTRA_BINS:-})
 vmdir=$OUTPUT/vm
 mkdir -p "$vmdir" || exit 1
 vm_lock "$vmdir" || exit 1
+rm -f "$vmdir/failures"
 declare -A image
 for k in $kernels; do
 	image[$k]=$(vm_kernel "$k") || exit 1
@@ -435,7 +437,8 @@ if [ $smoke = 0 ]; then
 		echo
 	done >"$vmdir/kernels.tsv"
 fi
-# Again, in short, so that the last lines of a long log say what went wrong.
+# Again, in short, so that the last lines of a long log say what went wrong (also in
+# $vmdir/failures, which tests/vm/matrix.sh prints last).
 for c in "${cells[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $c
@@ -445,7 +448,7 @@ for c in "${cells[@]}"; do
 	echo "ephtrace-vm: $(basename "$dir"): ${cellstat[$c]#* * * * * * }"
 	tr -d '\r' <"$dir/output.log" 2>/dev/null | grep -E '^RESULT [^ ]+ FAIL( |$)' | cut -c1-400 |
 		head -n 5 | sed 's/^/    /'
-done
+done | tee "$vmdir/failures"
 echo "ephtrace-vm: ${#cells[@]} cell(s) in ${total_wall}s, $failures not as expected; logs in $vmdir/"
 # make test's count (tests/counts.sh): the cells, each passed when as expected
 if [ $smoke = 1 ]; then
