@@ -206,7 +206,7 @@ $(OUTPUT)/tests/test_procinfo: TEST_LIBS += -ljson-c
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf/*.c))
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
-BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter sockdiag sockdiag_bucket sockdiag_snap \
+BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter seeds sockdiag sockdiag_bucket sockdiag_snap \
 	sockdiag_apply owners netns loader loader_read attach evbuf preempt mounts msg)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)

@@ -74,6 +74,9 @@ const volatile __u32 eph_abi_version = EPH_ABI_VERSION;
 const volatile __u8 backend = EPH_BACKEND_AUTO;
 /* Counters and histograms only (ephtrace hist): no ring-buffer records at all. */
 const volatile __u8 no_events = 0;
+/* The command keeps an occupancy and fills the "seeds" map: releases of sockets not in holds
+ * are looked up there (maps.bpf.h). */
+const volatile __u8 use_seeds = 0;
 /* Wake the reader only once this many bytes wait in the ring buffer (0: at every record); the
  * reader also drains on a short timeout, so a quiet stream still flows. */
 const volatile __u64 wakeup_bytes = 0;

@@ -288,16 +288,89 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 		count(EPH_CNT_HOLD_FULL);
 }
 
+/*
+ * A socket a snapshot found (user space seeded its cookie: user/node/seeds.c), or the TIME_WAIT
+ * socket of one (a hold with op 0, below): its move into TIME_WAIT and the release of its port
+ * are sent with EPH_F_SEEDED (no owner, no hold time), so that top and serve let the port go at
+ * once instead of at their next resync. *cookie: the socket's (0: none made yet, so no
+ * snapshot saw it).
+ */
+static __always_inline bool seeded(const void *obj, __u64 *cookie)
+{
+	if (!use_seeds)
+		return false;
+	*cookie = BPF_CORE_READ((const struct sock_common *)obj, skc_cookie.counter);
+	return *cookie && bpf_map_lookup_elem(&seeds, cookie);
+}
+
+/*
+ * A full TCP socket already in CLOSE with no port (tcp_destroy_sock after its port went back or
+ * to a TIME_WAIT socket, which has its cookie too): nothing to release. Every other release
+ * comes before the socket's state is stored as CLOSE (tcp_set_state(): inet_put_port() and its
+ * callbacks first, the inet_sock_set_state tracepoint from inet_sk_state_store() just before
+ * the store), or with its port still set (tcp_destroy_sock of a port bind() kept).
+ */
+static __always_inline bool port_gone(const void *obj, __u8 proto, __u16 flags)
+{
+	return proto == IPPROTO_TCP && !(flags & EPH_F_TW) &&
+	       BPF_CORE_READ((const struct sock_common *)obj, skc_state) == TCP_CLOSE &&
+	       !sk_num(obj);
+}
+
+/* A seeded socket's TIME_WAIT move (tw: its TIME_WAIT socket, NULL when not visible) or release;
+ * port: the socket's, 0 to read it. */
+static __always_inline void on_seeded(void *ctx, const void *obj, const void *tw, __u8 type,
+				      __u8 proto, __u16 flags, __u16 port, __u8 style)
+{
+	struct hold h = {};
+	struct eph_event *e;
+	__u64 twkey = (__u64)tw;
+
+	/* a full socket's inet_num is 0 once inet_put_port() or udp_lib_unhash() ran (the
+	 * tracepoints come after it); inet_sport stays */
+	if (!port)
+		port = sk_num(obj);
+	if (!port && !(flags & EPH_F_TW))
+		port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)obj, inet_sport));
+	e = ev_reserve_at(type, 0, style);
+	if (e) {
+		fill_common(e, obj, proto == IPPROTO_TCP);
+		e->sport = port;
+		e->proto = proto;
+		e->flags |= EPH_F_SEEDED | flags;
+		ev_submit(ctx, e);
+	}
+	/* the TIME_WAIT socket is followed as a taken port is, op 0 saying it is seeded: its end,
+	 * and not a later call about the full socket, is the release */
+	if (type == EPH_TIME_WAIT && tw) {
+		h.ts = bpf_ktime_get_ns();
+		h.sport = port;
+		if (bpf_map_update_elem(&holds, &twkey, &h, BPF_ANY))
+			count(EPH_CNT_HOLD_FULL);
+	}
+}
+
 /* A tracked port goes back to the pool: one release event, with how long it was held. */
 static __always_inline void on_release(void *ctx, const void *obj, __u8 proto, __u16 extra_flags,
 				       __u8 style)
 {
-	__u64 key = (__u64)obj, now;
+	__u64 key = (__u64)obj, now, cookie;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
 	struct eph_event *e;
 
-	if (!h)
+	if (!h) {
+		if (seeded(obj, &cookie)) {
+			if (!port_gone(obj, proto, extra_flags))
+				on_seeded(ctx, obj, NULL, EPH_RELEASE, proto, extra_flags, 0, style);
+			bpf_map_delete_elem(&seeds, &cookie);
+		}
 		return;
+	}
+	if (!h->op) { /* a seeded socket's TIME_WAIT socket */
+		on_seeded(ctx, obj, NULL, EPH_RELEASE, proto, extra_flags, h->sport, style);
+		bpf_map_delete_elem(&holds, &key);
+		return;
+	}
 	count(EPH_CNT_RELEASE);
 	now = bpf_ktime_get_ns();
 	hist_add(EPH_HIST_HOLD, proto, BPF_CORE_READ((const struct sock_common *)obj, skc_family),
@@ -321,12 +394,18 @@ static __always_inline void on_release(void *ctx, const void *obj, __u8 proto, _
 static __always_inline void on_time_wait(void *ctx, const struct sock *sk, const void *tw,
 					 __u8 style)
 {
-	__u64 key = (__u64)sk, twkey = (__u64)tw;
+	__u64 key = (__u64)sk, twkey = (__u64)tw, cookie;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
 	struct eph_event *e;
 
-	if (!h)
+	if (!h) {
+		if (seeded(sk, &cookie)) {
+			on_seeded(ctx, sk, tw, EPH_TIME_WAIT, IPPROTO_TCP,
+				  tw ? 0 : EPH_F_TW_NO_RELEASE, 0, style);
+			bpf_map_delete_elem(&seeds, &cookie);
+		}
 		return;
+	}
 	count(EPH_CNT_TIME_WAIT);
 	e = ev_reserve_at(EPH_TIME_WAIT, 0, style);
 	if (e) {

@@ -100,6 +100,18 @@ struct {
 	__type(value, struct hold);
 } holds SEC(".maps");
 
+/* Sockets a snapshot found holding a port, whose taking no program saw (so not in holds), by
+ * cookie: user space writes them (user/node/seeds.c), events.bpf.h's releases and TIME_WAIT
+ * moves delete them (a seeded socket's TIME_WAIT socket, which has its cookie too, goes to holds
+ * with op 0 where the backend sees it). The loader sizes it as holds (one entry when the command
+ * keeps no occupancy: use_seeds off). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EPH_DEFAULT_MAX_HOLDS);
+	__type(key, __u64);
+	__type(value, __u8);
+} seeds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);

@@ -39,8 +39,9 @@
  * 8: the .rodata "standin" (EPH_STANDIN_*);
  * 9: struct eph_portiter_rec.netns (48 to 56 bytes), the port iterator's walk_scope
  *    (EPH_PORTITER_WALK_*);
- * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones */
-#define EPH_ABI_VERSION 10
+ * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones;
+ * 11: EPH_F_SEEDED, the "seeds" map, the .rodata "use_seeds" */
+#define EPH_ABI_VERSION 11
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -84,6 +85,10 @@
 /* AF_INET6 only: the socket has IPV6_V6ONLY (its port is not taken on IPv4 addresses; the
  * option cannot change once the socket has a port) */
 #define EPH_F_V6ONLY (1u << 11)
+/* EPH_RELEASE and EPH_TIME_WAIT only: a socket ephtrace did not see take its port, found by a
+ * snapshot (user space put its cookie in the "seeds" map): no owner, no hold time, sock_id 0;
+ * the cookie says which socket */
+#define EPH_F_SEEDED (1u << 12)
 
 /*
  * One record in the ring buffer. 144 bytes.

@@ -166,6 +166,11 @@ struct hr_shared {
 	int32_t built;		 /* workload: the state is complete, rows named */
 	int32_t count;		 /* driver: count now */
 	int32_t counted;	 /* workload: every row counted */
+	int32_t depart;		 /* driver: the departures now (hr_case.departures) */
+	int32_t departed;	 /* workload: they are done, the kernel shows them */
+	int64_t departed_wall_ns;
+	uint32_t ndeparted;	 /* sockets closed by them */
+	uint8_t bound_kept;	 /* ... not the TCP bind(0) holders: kernel before 6.8 */
 	int32_t tw_total;	 /* TIME_WAIT sockets of the state (the kernel's table) */
 	int64_t built_wall_ns;	 /* when the state was complete (CLOCK_REALTIME) */
 	uint32_t nrows;
@@ -471,7 +476,7 @@ int occ_workload_only(const struct scenario *s, const struct occ_opts *op);
 /* The states of the headroom scenarios (struct scenario .hr). */
 struct hr_case;
 extern const struct hr_case hr_case_basic, hr_case_twreuse0, hr_case_twreuse1, hr_case_odd,
-	hr_case_odd_low, hr_case_reserved;
+	hr_case_odd_low, hr_case_reserved, hr_case_departed;
 /* headroom_random.c: headroom-random's state and sysctls, drawn by hr_random_draw(seed) before
  * any workload starts (ephtest --seed N, else hr_random_seed(): the clock and the pid) */
 #define HR_RANDOM_LO 40000	/* its range starts here (scenarios.c)... */

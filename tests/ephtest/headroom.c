@@ -37,7 +37,7 @@
  * connections from 127.0.0.2 and its bind scope), has no such order: the workload refuses it
  * (hr_countable()).
  *
- * This file holds the cases and the driver (ephtrace's status and top, read while the workload
+ * This file holds the driver (ephtrace's status and top, read while the workload
  * holds its state; the RESULT line); headroom_state.c builds the state, headroom_count.c counts
  * what the kernel grants, headroom_check.c compares (headroom.h).
  */
@@ -53,118 +53,6 @@
 #include <unistd.h>
 
 #include "headroom.h"
-
-/* tcp_tw_reuse 2, TIME_WAIT aged, top from before */
-const struct hr_case hr_case_basic = {
-	.listen = { { "127.0.0.1", 40021 } },
-	.bound = { "127.0.0.2", 40021 },
-	.dest = {
-		[D_LO_5000] = { .est = 8, .bbc = 3 },
-		[D_LO_5001] = { .est = 4, .mapped = 3 },
-		[D_LO2_5000] = { .est = 5 },
-		[D_LO_5002] = { .tw = 7 },
-	},
-	.tcp_bind0 = { 9, 2, 0 },
-	.udp_conn = 14,
-	.udp_bind0 = { 8, 3, 0 },
-	.aged = true,
-	.top_before = true,
-};
-
-/* tcp_tw_reuse 0, TIME_WAIT fresh, top from after */
-const struct hr_case hr_case_twreuse0 = {
-	.listen = { { "127.0.0.1", 40040 } },
-	.dest = {
-		[D_LO_5000] = { .est = 5, .bbc = 6 },
-		[D_LO_5001] = { .est = 6, .mapped = 2, .tw = 4 },
-		[D_LO2_5000] = { .est = 3 },
-		[D_LO_5002] = { .tw = 10 },
-		[D_V6_5000] = { .est = 4 },
-	},
-	.tcp_bind0 = { 12, 0, 0 },
-	.udp_conn = 20,
-	.udp_bind0 = { 5, 0, 1 },
-	.aged = false,
-	.top_before = false,
-};
-
-/* tcp_tw_reuse 1, TIME_WAIT aged, top from before */
-const struct hr_case hr_case_twreuse1 = {
-	.listen = { { "127.0.0.1", 40007 } },
-	.dest = {
-		[D_LO_5000] = { .est = 9, .bbc = 1 },
-		[D_LO_5001] = { .est = 2, .mapped = 5 },
-		[D_LO2_5000] = { .est = 7, .tw = 3 },
-		[D_LO_5002] = { .tw = 9 },
-	},
-	.tcp_bind0 = { 10, 0, 3 },
-	.udp_conn = 9,
-	.udp_bind0 = { 12, 0, 0 },
-	.aged = true,
-	.top_before = true,
-};
-
-/*
- * 40000-40062, 63 ports; top from after. UDP may take any of them. connect() and bind(0) scan an
- * even number of ports (62) per call, and which end of the range a call leaves out (40000 or
- * 40062) depends on where its scan starts, which moves from call to call: with an end free the
- * kernel's count is 62 or 63 (measured on 6.18: 63 in 37 runs of 40). Listeners on 0.0.0.0 at
- * both ends (they conflict with a bind to any IPv4 address, and their bind buckets stop every
- * connect()) make the TCP counts exact: every call sees 40001-40061.
- */
-const struct hr_case hr_case_odd = {
-	.listen = { { "0.0.0.0", 40000 }, { "0.0.0.0", 40062 }, { "127.0.0.1", 40017 } },
-	.dest = {
-		[D_LO_5000] = { .est = 7, .bbc = 4 },
-		[D_LO_5001] = { .est = 5, .mapped = 1, .tw = 2 },
-		[D_LO2_5000] = { .est = 2 },
-		[D_LO_5002] = { .tw = 6 },
-	},
-	.tcp_bind0 = { 8, 3, 0, 1 },
-	.udp_conn = 11,
-	.udp_bind0 = { 6, 0, 0 },
-	.aged = true,
-	.top_before = false,
-};
-
-/*
- * 40000-40062 again, with 40000 taken by a bind() to it (then connect(), so no bind scope) and
- * 40062 free: connect() reaches 40062 from 30 of the 31 places its scan can start, and once the
- * even ports it sees are taken it takes 40062 before any odd one, so the count is exact (2 000
- * runs of 2 000 on 6.18): 62 ports, 40001-40062. bind(0) takes odd ports first and 40062 may be
- * its last one: no bind-only socket and no listener in the range here (a bind scope's count
- * would be one short now and then). tcp_tw_reuse 0, fresh TIME_WAIT; top from before.
- */
-const struct hr_case hr_case_odd_low = {
-	.dest = {
-		[D_LO_5000] = { .est = 6, .bbc = 3, .fixed = 40000 },
-		[D_LO_5001] = { .est = 4, .mapped = 2 },
-		[D_LO2_5000] = { .est = 3, .tw = 2 },
-		[D_LO_5002] = { .tw = 5 },
-		[D_V6_5000] = { .est = 2 },
-	},
-	.udp_conn = 8,
-	.udp_bind0 = { 7, 0, 2 },
-	.aged = false,
-	.top_before = true,
-};
-
-/* 40010-40013,40040,40051 reserved, a listener on 40011; tcp_tw_reuse 0, aged; top before */
-const struct hr_case hr_case_reserved = {
-	.listen = { { "127.0.0.1", 40011 }, { "127.0.0.1", 40030 } },
-	.dest = {
-		[D_LO_5000] = { .est = 6, .bbc = 2 },
-		[D_LO_5001] = { .est = 3, .mapped = 4, .tw = 2 },
-		[D_LO2_5000] = { .est = 4 },
-		[D_LO_5002] = { .tw = 8 },
-		[D_V6_5000] = { .est = 5 },
-	},
-	.tcp_bind0 = { 11, 1, 0 },
-	.udp_conn = 7,
-	.udp_bind0 = { 10, 2, 0 },
-	.aged = true,
-	.top_before = true,
-};
 
 static void set_reason(struct hr_run *r, enum verdict v, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -281,8 +169,15 @@ static int start_tracer(struct hr_run *r, const char *const *args, unsigned int 
 
 static int start_top(struct hr_run *r)
 {
-	const char *args[] = { "top",	  "--json",    "-i",	       HR_INTERVAL, "--resync",
-			       HR_RESYNC, "--backend", r->op->backend, NULL };
+	const char *args[] = { "top",
+			       "--json",
+			       "-i",
+			       HR_INTERVAL,
+			       "--resync",
+			       r->s->hr->departures ? HR_RESYNC_NEVER : HR_RESYNC,
+			       "--backend",
+			       r->op->backend,
+			       NULL };
 	int64_t deadline = now_ms() + 1000LL * r->op->timeout_s;
 	const char *found;
 	char st[64];
@@ -453,6 +348,36 @@ static int64_t ready_at(struct hr_run *r, bool top_running)
 	return ready;
 }
 
+/*
+ * Departures: top from after the state, then part of it goes once top has shown a snapshot (it
+ * has seeded from sock_diag); the snapshot checked is the first one HR_DEPART_SETTLE_MS after
+ * the kernel showed them (TIME_WAIT aged too when the case says so).
+ */
+static int take_top_departed(struct hr_run *r)
+{
+	struct hr_shared *hr = &r->w.o->hr;
+	int64_t deadline = now_ms() + 1000LL * r->op->timeout_s;
+
+	if (start_top(r))
+		return -EIO;
+	while (!memchr(buf_str(&r->t.out), '\n', r->t.out.len)) {
+		if ((r->t.exited && r->t.out_fd < 0) || now_ms() > deadline) {
+			set_reason(r, FAIL, "no snapshot from ephtrace top within %d s: %.200s",
+				   r->op->timeout_s, buf_str(&r->t.err));
+			return -EIO;
+		}
+		tracer__pump(&r->t, 50);
+	}
+	__atomic_store_n(&hr->depart, 1, __ATOMIC_SEQ_CST);
+	if (wait_workload(r, &hr->departed, "departures"))
+		return -EIO;
+	r->ready_ns = hr->departed_wall_ns + HR_DEPART_SETTLE_MS * 1000000LL;
+	if (r->s->hr->aged)
+		r->ready_ns = hr->departed_wall_ns + HR_TW_AGE_MS * 1000000LL;
+	wait_until(r, r->ready_ns);
+	return take_top(r);
+}
+
 static void run_headroom(struct hr_run *r)
 {
 	const struct hr_case *c = r->s->hr;
@@ -466,12 +391,12 @@ static void run_headroom(struct hr_run *r)
 		return;
 	r->ready_ns = ready_at(r, c->top_before);
 	wait_until(r, r->ready_ns);
-	if (c->top_before && take_top(r))
+	if (c->departures ? take_top_departed(r) : c->top_before && take_top(r))
 		return;
 	free_tracer(r);
 	if (take_status(r))
 		return;
-	if (!c->top_before && (start_top(r) || take_top(r)))
+	if (!c->top_before && !c->departures && (start_top(r) || take_top(r)))
 		return;
 	free_tracer(r);
 	if (workload_died(r))
@@ -486,6 +411,15 @@ static void run_headroom(struct hr_run *r)
 		   "top from %s the state, backend %s",
 		   r->w.o->hr.nrows, r->w.o->hr.tw_total, c->aged ? "older than 2 s" : "fresh",
 		   c->top_before ? "before" : "after", r->backend);
+	if (c->departures)
+		buf_printf(&r->done,
+			   "; then %u of its sockets went (RST, FIN into TIME_WAIT, %sUDP bind(0) "
+			   "holders, connected UDP) and top, which never resynced, followed%s",
+			   r->w.o->hr.ndeparted, r->w.o->hr.bound_kept ? "" : "TCP and ",
+			   r->w.o->hr.bound_kept ?
+				   " (TCP bind(0) holders kept: before 6.8 a snapshot cannot give "
+				   "them a cookie, their release waits for a resync)" :
+				   "");
 	if (r->blind)
 		buf_printf(&r->done,
 			   "; SKIPPED %u TCP row(s) of snapshots without the port iterator (bpf() "

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The headroom scenarios (headroom.c has the whole story): what their files share. headroom.c
- * holds the cases and the driver (ephtrace's status and top read, then the RESULT line),
- * headroom_state.c builds a case's state in the workload, headroom_count.c reads the kernel's
- * socket table and counts what the kernel still grants (the workload's body), and
- * headroom_check.c compares the snapshots with the counts. The cases and the two entry points
- * are declared in ephtest.h (scenarios.c registers them).
+ * holds the driver (ephtrace's status and top read, then the RESULT line), headroom_cases.c the
+ * named states, headroom_state.c builds a case's state in the workload, headroom_depart.c
+ * closes part of it (departures), headroom_count.c orders the rows, reads the kernel's socket
+ * table and counts what the kernel still grants (the workload's body), and headroom_check.c
+ * compares the snapshots with the counts. The cases and the two entry points are declared in
+ * ephtest.h (scenarios.c registers them).
  */
 #ifndef EPHTEST_HEADROOM_H
 #define EPHTEST_HEADROOM_H
@@ -24,6 +25,8 @@
 #define HR_TW_AGE_MS 2100	/* TIME_WAIT older than 1 s (tcp_tw_reuse 1 and 2: reusable) */
 #define HR_INTERVAL "1"		/* top -i */
 #define HR_RESYNC "2"		/* top --resync */
+#define HR_RESYNC_NEVER "86400" /* ... with departures: no resync while the scenario runs */
+#define HR_DEPART_SETTLE_MS 1200 /* after the departures, until top's snapshot may show them */
 #define HR_RESYNC_LAG_MS 3100	/* top: a snapshot after a resync that followed the state */
 #define HR_STEP_MS 3000		/* one connection or TIME_WAIT of the state within this */
 #define HR_UDP_DPORT 5300	/* UDP destinations 5300..5302: nobody listens, UDP does not care */
@@ -85,6 +88,9 @@ struct hr_case {
 	bool reuse_bbc;	   /* bind-before-connect clients with SO_REUSEADDR */
 	bool aged;	 /* read ephtrace HR_TW_AGE_MS after the last TIME_WAIT */
 	bool top_before; /* top runs from before the state (else started after it) */
+	/* top from after, never resyncing (HR_RESYNC_NEVER): once it has shown a snapshot, part of
+	 * the state goes (headroom_depart.c), and top must follow from events alone */
+	bool departures;
 };
 
 /* ---- headroom_count.c: addresses, the kernel's socket table, the counts ---- */
@@ -128,6 +134,13 @@ struct hr_state {
 	int nr_lfd;
 	int dest_lfd[HR_NR_DESTS];
 	int dest_row[HR_NR_DESTS]; /* index in o->hr.row, -1 if it has no socket */
+	/* what departures close (fds + 1: 0 = none): per destination its first two plain
+	 * connections (client, server side), per address its last TCP and UDP bind(0) holder
+	 * (no other socket shares its port), the last connected UDP socket */
+	int dep_cli[HR_NR_DESTS][2], dep_srv[HR_NR_DESTS][2];
+	int dep_tcp[HR_NR_TCP_ADDRS], dep_udp[HR_NR_UDP_ADDRS], dep_udpc;
+	/* what they closed: per destination, by RST and by FIN (into TIME_WAIT) */
+	uint8_t gone_rst[HR_NR_DESTS], gone_fin[HR_NR_DESTS];
 };
 
 int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
@@ -135,9 +148,23 @@ int hr_fail_errno(struct oracle *o, int err, const char *fmt, ...)
 /* 0 or -errno */
 int hr_bind_no_port(int fd, int family, const uint8_t addr[16]);
 int hr_build_state(struct hr_state *st);
+/* Wait until the kernel shows each destination as the state (less its departures) has it; fill
+ * its row's held and time_wait. 0 or -1 (o->msg says why). */
+int hr_check_dests(struct hr_state *st);
+/* An address's scope row, or NULL; the a-th address of proto's bind(0) holders (hr_case). */
+struct hr_row *hr_scope_row(struct hr_shared *hr, int proto, const char *addr);
+const char *hr_scope_addr(int proto, int a);
+
+/* ---- headroom_depart.c: part of the state goes ---- */
+
+/* Close what st->dep_* names (c->departures), fix the rows, wait for the kernel. 0 or -1. */
+int hr_depart(struct hr_state *st);
 /* Whether case c's rows have an order of counts where none changes another (with
- * net.ipv4.tcp_tw_reuse tw_reuse, NULL: 2); if not, *why says what stands in the way. */
+ * net.ipv4.tcp_tw_reuse tw_reuse, NULL: 2); if not, *why says what stands in the way
+ * (headroom_count.c). */
 bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **why);
+/* The rows of the state in that order (headroom_count.c). 0, or -1 (o->msg says why). */
+int hr_order_rows(struct hr_state *st);
 
 /* ---- headroom.c: the driver ---- */
 

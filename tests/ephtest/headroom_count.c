@@ -405,6 +405,102 @@ static int count_rows(struct hr_state *st)
 }
 
 /* The workload's body: build, tell, wait for the driver, count, tell; then hold until killed. */
+/* ---- the order of the counts ---- */
+
+/* Where a row's count goes so that no count changes a later one (headroom.c says why). */
+static int count_phase(const struct hr_state *st, const struct hr_row *r)
+{
+	static const uint8_t any[16];
+	uint8_t lo[16], lo2[16], lo6[16];
+	bool recycles = !st->s->tw_reuse || strcmp(st->s->tw_reuse, "0");
+
+	if (r->proto == IPPROTO_UDP)
+		return 0;
+	if (r->kind == HR_NETNS_NEW)
+		return 1; /* no socket of the state is on its 4-tuples */
+	if (r->kind == HR_DEST)
+		return !r->time_wait || !recycles ? 1 : 3;
+	hr_addr_parse("127.0.0.1", lo);
+	hr_addr_parse("127.0.0.2", lo2);
+	hr_addr_parse("::1", lo6);
+	if (r->family == AF_INET && (!memcmp(r->saddr, lo, 16) || !memcmp(r->saddr, any, 16)))
+		return 2; /* TIME_WAIT of the state (on 127.0.0.1) conflicts with its binds */
+	if (r->family == AF_INET6 && !memcmp(r->saddr, lo6, 16) && st->c->dest[D_V6_5000].tw &&
+	    recycles)
+		return 2; /* so does the TIME_WAIT to [::1]:5000 (on ::1) */
+	if (r->family == AF_INET && !memcmp(r->saddr, lo2, 16) && st->c->dest[D_SRC2_5000].tw &&
+	    recycles)
+		return 2; /* and the TIME_WAIT from 127.0.0.2 */
+	if (r->family == AF_INET6 && !memcmp(r->saddr, any, 16))
+		return 2; /* "::" conflicts with every TIME_WAIT, and its binds land only on ports no
+			   * socket has: they change no bucket another count meets */
+	return 4;
+}
+
+bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **why)
+{
+	const struct hr_dest *v6 = &c->dest[D_V6_5000], *src2 = &c->dest[D_SRC2_5000];
+	unsigned int d, tw = 0, v4 = 0, v6n = v6->est + v6->mapped + v6->bbc + v6->tw;
+
+	for (d = 0; d < HR_NR_DESTS; d++) {
+		const struct hr_dest *de = &c->dest[d];
+
+		tw += de->tw;
+		if (d != D_V6_5000)
+			v4 += de->est + de->mapped + de->bbc + de->tw + !!de->fixed;
+	}
+	if (!tw || (tw_reuse && !strcmp(tw_reuse, "0")))
+		return true; /* no phase 3 */
+	if ((c->tcp_bind0[0] || c->tcp_bind0[3]) && v6n) {
+		*why = "::1 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1 or 0.0.0.0";
+		return false;
+	}
+	if (c->tcp_bind0[2] && v6->tw && v4) {
+		*why = "IPv4 connections, recyclable TIME_WAIT on ::1 and a bind scope on ::1";
+		return false;
+	}
+	if (c->tcp_bind0[0] && src2->est + src2->tw) {
+		*why = "127.0.0.2 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1";
+		return false;
+	}
+	if (c->tcp_bind0[1] && src2->tw && v4 - src2->est - src2->tw + v6n) {
+		*why = "connections from 127.0.0.1 or ::1, recyclable TIME_WAIT from 127.0.0.2 and a "
+		       "bind scope on 127.0.0.2";
+		return false;
+	}
+	return true;
+}
+
+int hr_order_rows(struct hr_state *st)
+{
+	struct hr_shared *hr = &st->o->hr;
+	const char *why = NULL;
+	struct hr_row tmp;
+	uint32_t i, j;
+	int d;
+
+	if (!hr_countable(st->c, st->s->tw_reuse, &why)) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "this state has no order of counts where none changes another: %s", why);
+		return -1;
+	}
+	for (i = 1; i < hr->nrows; i++) /* stable insertion sort on the phase */
+		for (j = i;
+		     j > 0 && count_phase(st, &hr->row[j - 1]) > count_phase(st, &hr->row[j]);
+		     j--) {
+			tmp = hr->row[j - 1];
+			hr->row[j - 1] = hr->row[j];
+			hr->row[j] = tmp;
+			for (d = 0; d < HR_NR_DESTS; d++) { /* for the departures' check */
+				if (st->dest_row[d] == (int)j)
+					st->dest_row[d] = (int)j - 1;
+				else if (st->dest_row[d] == (int)j - 1)
+					st->dest_row[d] = (int)j;
+			}
+		}
+	return 0;
+}
+
 int hr_workload(struct oracle *o)
 {
 	static struct hr_state st;
@@ -423,6 +519,14 @@ int hr_workload(struct oracle *o)
 		return -1;
 	o->hr.built_wall_ns = wall_ns();
 	__atomic_store_n(&o->hr.built, 1, __ATOMIC_SEQ_CST);
+	if (st.c->departures) {
+		while (!__atomic_load_n(&o->hr.depart, __ATOMIC_SEQ_CST))
+			usleep(2000);
+		if (hr_depart(&st))
+			return -1;
+		o->hr.departed_wall_ns = wall_ns();
+		__atomic_store_n(&o->hr.departed, 1, __ATOMIC_SEQ_CST);
+	}
 	while (!__atomic_load_n(&o->hr.count, __ATOMIC_SEQ_CST))
 		usleep(2000);
 	if (count_rows(&st))

@@ -143,18 +143,41 @@ static int bind_port(struct hr_state *st, int type, const char *addr, uint16_t p
 /* n bind(addr:0) holders, and shared more sockets on the first one's port (both with
  * SO_REUSEADDR: a second owner of its bind bucket, or of its UDP port, which takes no port). */
 static int bind_holders(struct hr_state *st, int type, const char *addr, unsigned int n,
-			unsigned int shared)
+			unsigned int shared, int *last)
 {
 	uint16_t port, got;
 	unsigned int i;
+	int fd;
 
-	for (i = 0; i < n; i++)
-		if (bind_port(st, type, addr, 0, shared && !i, i ? &got : &port) < 0)
+	for (i = 0; i < n; i++) {
+		fd = bind_port(st, type, addr, 0, shared && !i, i ? &got : &port);
+		if (fd < 0)
 			return -1;
+		if (i && i == n - 1) /* not the first: others may share its port */
+			*last = fd + 1;
+	}
 	for (i = 0; n && i < shared; i++)
 		if (bind_port(st, type, addr, port, true, &got) < 0)
 			return -1;
 	return 0;
+}
+
+const char *hr_scope_addr(int proto, int a)
+{
+	return proto == IPPROTO_TCP ? tcp_addr[a] : udp_addr[a];
+}
+
+struct hr_row *hr_scope_row(struct hr_shared *hr, int proto, const char *addr)
+{
+	uint8_t a[16];
+	uint32_t i;
+
+	hr_addr_parse(addr, a);
+	for (i = 0; i < hr->nrows && i < HR_MAX_ROWS; i++)
+		if (hr->row[i].kind == HR_SCOPE && hr->row[i].proto == proto &&
+		    !memcmp(hr->row[i].saddr, a, 16))
+			return &hr->row[i];
+	return NULL;
 }
 
 static struct hr_row *add_row(struct hr_shared *hr, int kind, int proto, const char *addr)
@@ -330,10 +353,15 @@ static int build_dest(struct hr_state *st, int d)
 
 	for (i = 0; i < de->est + de->mapped + de->bbc; i++) {
 		bool mapped = i >= de->est && i < de->est + de->mapped;
+		int fd = connect_one(st, d, mapped ? AF_INET6 : family,
+				     i >= de->est + de->mapped ? bbc_addr : NULL, 0, &afd);
 
-		if (connect_one(st, d, mapped ? AF_INET6 : family,
-				i >= de->est + de->mapped ? bbc_addr : NULL, 0, &afd) < 0)
+		if (fd < 0)
 			return -1;
+		if (i < 2 && i < de->est) { /* what departures may close */
+			st->dep_cli[d][i] = fd + 1;
+			st->dep_srv[d][i] = afd + 1;
+		}
 	}
 	for (i = 0; i < de->tw; i++)
 		if (time_wait_one(st, d))
@@ -425,7 +453,8 @@ static int build_scopes(struct hr_state *st)
 			continue;
 		r = add_row(hr, HR_SCOPE, IPPROTO_TCP, tcp_addr[a]);
 		r->held = c->tcp_bind0[a] + fixed_holds(st, tcp_addr[a]);
-		if (bind_holders(st, SOCK_STREAM, tcp_addr[a], c->tcp_bind0[a], c->tcp_shared[a]))
+		if (bind_holders(st, SOCK_STREAM, tcp_addr[a], c->tcp_bind0[a], c->tcp_shared[a],
+				 &st->dep_tcp[a]))
 			return -1;
 	}
 	for (a = 0; a < HR_NR_UDP_ADDRS; a++) {
@@ -433,10 +462,16 @@ static int build_scopes(struct hr_state *st)
 			continue;
 		r = add_row(hr, HR_SCOPE, IPPROTO_UDP, udp_addr[a]);
 		r->held = c->udp_bind0[a] + (a ? 0 : c->udp_conn);
-		for (i = 0; !a && i < c->udp_conn; i++)
-			if (udp_connect_one(st, HR_UDP_DPORT + i % 3) < 0)
+		for (i = 0; !a && i < c->udp_conn; i++) {
+			int fd = udp_connect_one(st, HR_UDP_DPORT + i % 3);
+
+			if (fd < 0)
 				return -1;
-		if (bind_holders(st, SOCK_DGRAM, udp_addr[a], c->udp_bind0[a], c->udp_shared[a]))
+			if (i && i == c->udp_conn - 1)
+				st->dep_udpc = fd + 1;
+		}
+		if (bind_holders(st, SOCK_DGRAM, udp_addr[a], c->udp_bind0[a], c->udp_shared[a],
+				 &st->dep_udp[a]))
 			return -1;
 	}
 	add_row(hr, HR_NETNS_UDP, IPPROTO_UDP, NULL);
@@ -457,8 +492,7 @@ static int new_dest(struct hr_state *st)
 	return 0;
 }
 
-/* Wait until the kernel shows each destination as built; fill held and time_wait. */
-static int check_dests(struct hr_state *st)
+int hr_check_dests(struct hr_state *st)
 {
 	unsigned int est, tw, other, want_est, want_tw;
 	int64_t deadline = now_ms() + HR_STEP_MS;
@@ -472,8 +506,9 @@ static int check_dests(struct hr_state *st)
 		if (st->dest_row[d] < 0)
 			continue;
 		r = &st->o->hr.row[st->dest_row[d]];
-		want_est = de->est + de->mapped + de->bbc + !!de->fixed;
-		want_tw = de->tw;
+		want_est = de->est + de->mapped + de->bbc + !!de->fixed - st->gone_rst[d] -
+			   st->gone_fin[d];
+		want_tw = de->tw + st->gone_fin[d];
 		/* a reserved port is none the allocators hand out: ephtrace does not count it held
 		 * (as fixed_holds() for a bind scope) */
 		r->held = want_est + want_tw - (de->fixed && port_reserved(st->s, de->fixed));
@@ -495,93 +530,6 @@ static int check_dests(struct hr_state *st)
 			usleep(10000);
 		}
 	}
-	return 0;
-}
-
-/* Where a row's count goes so that no count changes a later one (see the top of the file). */
-static int count_phase(const struct hr_state *st, const struct hr_row *r)
-{
-	static const uint8_t any[16];
-	uint8_t lo[16], lo2[16], lo6[16];
-	bool recycles = !st->s->tw_reuse || strcmp(st->s->tw_reuse, "0");
-
-	if (r->proto == IPPROTO_UDP)
-		return 0;
-	if (r->kind == HR_NETNS_NEW)
-		return 1; /* no socket of the state is on its 4-tuples */
-	if (r->kind == HR_DEST)
-		return !r->time_wait || !recycles ? 1 : 3;
-	hr_addr_parse("127.0.0.1", lo);
-	hr_addr_parse("127.0.0.2", lo2);
-	hr_addr_parse("::1", lo6);
-	if (r->family == AF_INET && (!memcmp(r->saddr, lo, 16) || !memcmp(r->saddr, any, 16)))
-		return 2; /* TIME_WAIT of the state (on 127.0.0.1) conflicts with its binds */
-	if (r->family == AF_INET6 && !memcmp(r->saddr, lo6, 16) && st->c->dest[D_V6_5000].tw &&
-	    recycles)
-		return 2; /* so does the TIME_WAIT to [::1]:5000 (on ::1) */
-	if (r->family == AF_INET && !memcmp(r->saddr, lo2, 16) && st->c->dest[D_SRC2_5000].tw &&
-	    recycles)
-		return 2; /* and the TIME_WAIT from 127.0.0.2 */
-	if (r->family == AF_INET6 && !memcmp(r->saddr, any, 16))
-		return 2; /* "::" conflicts with every TIME_WAIT, and its binds land only on ports no
-			   * socket has: they change no bucket another count meets */
-	return 4;
-}
-
-bool hr_countable(const struct hr_case *c, const char *tw_reuse, const char **why)
-{
-	const struct hr_dest *v6 = &c->dest[D_V6_5000], *src2 = &c->dest[D_SRC2_5000];
-	unsigned int d, tw = 0, v4 = 0, v6n = v6->est + v6->mapped + v6->bbc + v6->tw;
-
-	for (d = 0; d < HR_NR_DESTS; d++) {
-		const struct hr_dest *de = &c->dest[d];
-
-		tw += de->tw;
-		if (d != D_V6_5000)
-			v4 += de->est + de->mapped + de->bbc + de->tw + !!de->fixed;
-	}
-	if (!tw || (tw_reuse && !strcmp(tw_reuse, "0")))
-		return true; /* no phase 3 */
-	if ((c->tcp_bind0[0] || c->tcp_bind0[3]) && v6n) {
-		*why = "::1 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1 or 0.0.0.0";
-		return false;
-	}
-	if (c->tcp_bind0[2] && v6->tw && v4) {
-		*why = "IPv4 connections, recyclable TIME_WAIT on ::1 and a bind scope on ::1";
-		return false;
-	}
-	if (c->tcp_bind0[0] && src2->est + src2->tw) {
-		*why = "127.0.0.2 connections, recyclable TIME_WAIT and a bind scope on 127.0.0.1";
-		return false;
-	}
-	if (c->tcp_bind0[1] && src2->tw && v4 - src2->est - src2->tw + v6n) {
-		*why = "connections from 127.0.0.1 or ::1, recyclable TIME_WAIT from 127.0.0.2 and a "
-		       "bind scope on 127.0.0.2";
-		return false;
-	}
-	return true;
-}
-
-static int order_rows(struct hr_state *st)
-{
-	struct hr_shared *hr = &st->o->hr;
-	const char *why = NULL;
-	struct hr_row tmp;
-	uint32_t i, j;
-
-	if (!hr_countable(st->c, st->s->tw_reuse, &why)) {
-		snprintf(st->o->msg, sizeof(st->o->msg),
-			 "this state has no order of counts where none changes another: %s", why);
-		return -1;
-	}
-	for (i = 1; i < hr->nrows; i++) /* stable insertion sort on the phase */
-		for (j = i;
-		     j > 0 && count_phase(st, &hr->row[j - 1]) > count_phase(st, &hr->row[j]);
-		     j--) {
-			tmp = hr->row[j - 1];
-			hr->row[j - 1] = hr->row[j];
-			hr->row[j] = tmp;
-		}
 	return 0;
 }
 
@@ -647,14 +595,14 @@ int hr_build_state(struct hr_state *st)
 			return -1;
 	if (set_tw_reuse(st, st->s->no_tw_reuse ? "0" : st->s->tw_reuse ? st->s->tw_reuse : "2"))
 		return -1;
-	if (check_dests(st))
+	if (hr_check_dests(st))
 		return -1;
 	if (st->o->hr.nrows > HR_MAX_ROWS) {
 		snprintf(st->o->msg, sizeof(st->o->msg), "the state has %u rows, more than %d",
 			 st->o->hr.nrows, HR_MAX_ROWS);
 		return -1;
 	}
-	if (order_rows(st))
+	if (hr_order_rows(st))
 		return -1;
 	if (hr_take_census(st->o, st->s, &cen))
 		return -1;

@@ -331,6 +331,17 @@ struct scenario scenarios[] = {
 		.hr = &hr_case_reserved,
 	},
 	{
+		.name = "headroom-departed",
+		.core = true,
+		.desc = "ports_left of top (from after, no resync) once part of the state has gone",
+		.kind = SCN_HEADROOM,
+		.needs_v6 = true,
+		.range_lo = 40000,
+		.range_hi = 40063,
+		.tw_reuse = "2",
+		.hr = &hr_case_departed,
+	},
+	{
 		.name = "headroom-random",
 		.core = true,
 		.desc = hr_random_desc, /* the state drawn, and its seed */

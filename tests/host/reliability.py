@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # cgroup v2 root must go too)
 BACKEND = ["--backend", os.environ.get("EPH_RELIABILITY_BACKEND", "tracepoint")]
 PROG_PREFIXES = ("fentry_", "fexit_", "kprobe_", "kretprobe_", "tp_", "cg_")
-MAP_NAMES = {"events", "counters", "calls", "holds", "stats", "hists"}
+MAP_NAMES = {"events", "counters", "calls", "holds", "seeds", "stats", "hists"}
 TRACEFS = "/sys/kernel/tracing"
 SEED = int(os.environ.get("EPH_SEED", str(int(time.time()) % 100000)))
 rnd = random.Random(SEED)

@@ -17,11 +17,13 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "occupancy.h"
 #include "occ_fixture.h"
+#include "order.h"
 
 /* Which sockets of a snapshot hold an ephemeral port, and where they are counted. */
 static void test_seed_classification(void **state)
@@ -184,6 +186,66 @@ static void test_seed_then_events(void **state)
 	assert_int_equal(st.held, 0);
 	assert_int_equal(st.time_wait, 0);
 	assert_int_equal(eph_occ__proc(occ, 0, 0, &st), -ENOENT);
+	eph_occ__free(occ);
+}
+
+static size_t cookies(struct eph_occ *occ, uint64_t **v, size_t *cap)
+{
+	size_t n = 99;
+
+	assert_int_equal(eph_occ__seed_cookies(occ, v, &n, cap), 0);
+	qsort(*v, n, sizeof(**v), eph_cmp_u64_at);
+	return n;
+}
+
+/*
+ * The cookies the kernel side is to follow: the holds only a snapshot knows, not those whose
+ * assignment came as an event (the kernel side follows those by socket). A seeded socket's move
+ * into TIME_WAIT (EPH_F_SEEDED, sock_id 0) keeps it there; its release takes it out.
+ */
+static void test_seed_cookies(void **state)
+{
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ_sock s[3];
+	struct eph_occ *occ = new_occ(0);
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	struct eph_rec r;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 300, 55);
+	s[1] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 5000, 0, 56);
+	s[2] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40004, "127.0.0.1", 5000, 300, 0);
+	assert_int_equal(eph_occ__seed(occ, s, 3, 100 * SEC), 0);
+	eph_occ__start(occ, 100 * SEC);
+	/* a connection made since: its event says who took the port */
+	r = tcp_ev(EPH_ASSIGN, 101 * SEC, 300, 0xa000, 40006, 5000);
+	r.ev.cookie = 57;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 101 * SEC).held, 4);
+	/* no cookie (none made for it): nothing to follow it by */
+	assert_int_equal(cookies(occ, &v, &cap), 2);
+	assert_int_equal(v[0], 55);
+	assert_int_equal(v[1], 56);
+	/* the first one moves into TIME_WAIT, as the kernel side sends it */
+	r = tcp_ev(EPH_TIME_WAIT, 102 * SEC, 0, 0, 40000, 5000);
+	r.ev.cookie = 55;
+	r.ev.flags = EPH_F_SEEDED | EPH_F_DEST | EPH_F_SADDR;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 102 * SEC).time_wait, 2);
+	assert_int_equal(cookies(occ, &v, &cap), 2);
+	/* its end, and the other TIME_WAIT's */
+	r.ev.type = EPH_RELEASE;
+	r.ev.flags |= EPH_F_TW;
+	feed(occ, r);
+	r.ev.cookie = 56;
+	r.ev.sport = 40002;
+	feed(occ, r);
+	assert_int_equal(dest_st(occ, k, 103 * SEC).held, 2);
+	assert_int_equal(dest_st(occ, k, 103 * SEC).time_wait, 0);
+	assert_int_equal(cookies(occ, &v, &cap), 0);
+	free(v);
 	eph_occ__free(occ);
 }
 
@@ -590,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_seed_accepted),
 		cmocka_unit_test(test_seed_needs_range),
 		cmocka_unit_test(test_seed_then_events),
+		cmocka_unit_test(test_seed_cookies),
 		cmocka_unit_test(test_event_keys_meet_snapshot_keys),
 		cmocka_unit_test(test_same_tuple_last_wins),
 		cmocka_unit_test(test_netns_gone_and_new),

@@ -117,6 +117,8 @@ static int on_record(void *ctx, const void *data, size_t size)
 	}
 	if (c->tracking) /* every event counts for the findings, shown or not */
 		eph_tracker__event(&c->t, &r);
+	if (r.ev.flags & EPH_F_SEEDED) /* a socket from before: the occupancy's alone */
+		return 0;
 	if (!eph_filter_scope(&c->filter, &r))
 		return 0;
 	err = eph_summary__add(c->summary, &r);
@@ -390,11 +392,12 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
  * kernel's view as it goes); a plain stream does it once, for the summary: a reconciliation
  * dumps every namespace and the stream would wait for it (seconds on a node with many).
  */
-static void start_tracking(struct events_ctx *c)
+static void start_tracking(struct events_ctx *c, const struct eph_loader *l)
 {
 	struct eph_tracker_opts to = { .resync_ms = c->explain ? 5000 : 0,
 				       .warn = true,
-				       .pi = c->pi };
+				       .pi = c->pi,
+				       .loader = l };
 	int err;
 
 	to.mono_to_wall = c->mono_to_wall;
@@ -427,11 +430,12 @@ int cmd_events(int argc, char **argv)
 		goto out;
 	}
 	c.mono_to_wall = eph_mono_to_wall_ns();
+	lo.seeds = true;
 	ret = eph_start(&lo, on_record, &c, &l);
 	if (ret)
 		goto out;
 	c.backend = eph_backend_name(eph_loader__backend(l));
-	start_tracking(&c);
+	start_tracking(&c, l);
 	if (!c.json) {
 		sb_reset(&c.sb);
 		if (!eph_format_text_header(&c.sb) && !sb_putc(&c.sb, '\n'))

@@ -327,6 +327,7 @@ int cmd_serve(int argc, char **argv)
 		ret = 1;
 		goto out_free;
 	}
+	lo.seeds = true;
 	ret = eph_start(&lo, on_record, &s, &s.l);
 	if (ret)
 		goto out_close;
@@ -344,7 +345,8 @@ int cmd_serve(int argc, char **argv)
 							    .mono_to_wall = eph_mono_to_wall_ns(),
 							    .warn = true,
 							    .verbose = lo.verbose,
-							    .log = lo.verbose });
+							    .log = lo.verbose,
+							    .loader = s.l });
 	if (err) {
 		eph_err("cannot read the sockets of any namespace: %s", strerror(-err));
 		ret = 1;

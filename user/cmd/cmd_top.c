@@ -191,9 +191,11 @@ int cmd_top(int argc, char **argv)
 	o.to.warn = true;
 	o.to.verbose = lo.verbose;
 	/* attach first, then seed: what happens in between waits in the ring buffer */
+	lo.seeds = true;
 	ret = eph_start(&lo, eph_tracker__record, &t, &l);
 	if (ret)
 		goto out;
+	o.to.loader = l;
 	err = eph_tracker__init(&t, &o.to);
 	if (err) {
 		eph_err("cannot read the sockets of any namespace: %s", strerror(-err));

@@ -483,3 +483,22 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 	occ->resync_released += removed;
 	return removed;
 }
+
+int eph_occ__seed_cookies(const struct eph_occ *occ, uint64_t **v, size_t *n, size_t *cap)
+{
+	const struct hold *h;
+	uint32_t i;
+
+	*n = 0;
+	for (i = 0; i < occ->holds.top; i++) {
+		if (!occ->holds.used[i])
+			continue;
+		h = hold_rec(occ, i);
+		if (h->sock_id || h->since_ns || !h->cookie)
+			continue;
+		if (eph_grow((void **)v, cap, *n, sizeof(**v)))
+			return -ENOMEM;
+		(*v)[(*n)++] = h->cookie;
+	}
+	return 0;
+}

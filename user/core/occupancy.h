@@ -182,6 +182,14 @@ int eph_occ__reconcile(struct eph_occ *occ, const struct eph_occ_sock *socks, si
 		       uint64_t snap_ns);
 
 /*
+ * The cookies of the holds only a snapshot knows (their socket's taking of the port was never
+ * seen: no sock_id, no assignment time), into *v (grown as eph_grow() does; *n set): the
+ * kernel side follows the release of those by cookie (user/node/seeds.c), so that they go at
+ * once, not at the next reconciliation. Returns 0 or -ENOMEM.
+ */
+int eph_occ__seed_cookies(const struct eph_occ *occ, uint64_t **v, size_t *n, size_t *cap);
+
+/*
  * Whether snapshots list TCP sockets that are bound but neither connected nor listening
  * (sock_diag dumps them from Linux 6.8, TCP_BOUND_INACTIVE; the default is yes). When they do
  * not, a snapshot cannot show a bind(0) holder: eph_occ__reconcile() keeps the event holds of

@@ -160,6 +160,8 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	l->skel->rodata->backend = backend;
 	l->skel->rodata->standin = eph_hookplan_standin(&l->plan);
 	l->skel->rodata->no_events = o->no_events;
+	l->skel->rodata->use_seeds = o->seeds;
+	l->seeds = o->seeds;
 	l->skel->rodata->exact_errors = o->exact_errors;
 	err = eph_test_without(&l->skel->rodata->without, why, whylen);
 	if (err)
@@ -179,6 +181,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		goto out_destroy;
 	}
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
+	bpf_map__set_max_entries(l->skel->maps.seeds, o->seeds ? o->max_holds : 1);
 	eph_select_programs(l, backend, o->exact_errors);
 	t[1] = stage_ms();
 	err = ephtrace_bpf__load(l->skel);
@@ -410,6 +413,11 @@ int eph_loader__backend(const struct eph_loader *l)
 int eph_loader__nr_links(const struct eph_loader *l)
 {
 	return l->nr_links;
+}
+
+int eph_loader__seeds_fd(const struct eph_loader *l)
+{
+	return l->seeds ? bpf_map__fd(l->skel->maps.seeds) : -1;
 }
 
 bool eph_loader__perfbuf(const struct eph_loader *l)

@@ -22,6 +22,9 @@ struct eph_loader_opts {
 	/* cgroup backend: also the system call tracepoints, for bind() and UDP (and their
 	 * errnos), which the cgroup hooks see only in part */
 	bool exact_errors;
+	/* the command keeps an occupancy: the "seeds" map is sized as holds and the programs look
+	 * releases up in it (user/node/seeds.h); else it has one entry, never read */
+	bool seeds;
 };
 
 struct eph_loader;
@@ -34,6 +37,8 @@ int eph_loader__open(const struct eph_loader_opts *opts, eph_record_fn fn, void 
 		     struct eph_loader **out);
 int eph_loader__backend(const struct eph_loader *l);
 int eph_loader__nr_links(const struct eph_loader *l);
+/* The "seeds" map's fd (eph_seeds__new), or -1 without opts.seeds. */
+int eph_loader__seeds_fd(const struct eph_loader *l);
 /* Whether the records come through the perf buffer (no BPF ring buffer, or forced). */
 bool eph_loader__perfbuf(const struct eph_loader *l);
 /* Wait up to timeout_ms for records; returns the number consumed or -errno (-EINTR on signal). */

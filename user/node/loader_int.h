@@ -37,6 +37,7 @@ struct eph_loader {
 	bool abi_mismatch; /* the embedded object is of another ABI version: no backend will do */
 	struct eph_hookplan plan; /* fentry/kprobe: the style of each hook */
 	__u32 without;		  /* EPH_WITHOUT_*: what the kernel lacks or the test said */
+	bool seeds;		  /* opts.seeds: the "seeds" map is in use */
 };
 
 /* The hooks of a fentry or kprobe backend into l->plan (mix: --backend auto's fentry, where a

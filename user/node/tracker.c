@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "portiter.h"
 #include "procinfo.h"
+#include "seeds.h"
 #include "sockdiag.h"
 #include "strbuf.h"
 #include "tracker.h"
@@ -169,6 +170,7 @@ static void open_portiter(struct eph_tracker *t)
 int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 {
 	struct eph_occ_opts oo = { .max_ports = o->max_ports, .window_ms = o->window_ms };
+	int seeds_fd = o->loader ? eph_loader__seeds_fd(o->loader) : -1;
 	uint64_t now = eph_now_ns();
 	int err;
 
@@ -180,7 +182,9 @@ int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 		t->pi = eph_procinfo__new(eph_node_root, 0);
 		t->own_pi = true;
 	}
-	if (!t->occ || !t->pi) {
+	if (seeds_fd >= 0)
+		t->seeds = eph_seeds__new(seeds_fd);
+	if (!t->occ || !t->pi || (seeds_fd >= 0 && !t->seeds)) {
 		eph_tracker__fini(t);
 		return -ENOMEM;
 	}
@@ -206,6 +210,8 @@ void eph_tracker__fini(struct eph_tracker *t)
 	free(t->pids);
 	free(t->hints);
 	free(t->rels);
+	free(t->seedv);
+	eph_seeds__free(t->seeds);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -34,6 +34,10 @@ struct eph_tracker_opts {
 	bool verbose;		 /* why the port iterator cannot be used (if warn), libbpf's log */
 	struct eph_procinfo *pi; /* the command's own (kept), or NULL: the tracker makes one */
 	bool log;		 /* a line per resync applied (what, how long) on stderr */
+	/* the loaded BPF object, if opened with eph_loader_opts.seeds: its "seeds" map is kept
+	 * equal to the holds only a snapshot knows after each one is applied (seeds.h); NULL:
+	 * such holds wait for the next resync to go */
+	const struct eph_loader *loader;
 };
 
 /* How the resyncs went (CLOCK_MONOTONIC durations). */
@@ -46,12 +50,17 @@ struct eph_tracker_stats {
 	uint64_t released_meanwhile; /* snapshot sockets events said were gone before it was
 				      * applied (not brought back) */
 	uint64_t pids_unnoted;	     /* pids of events that did not fit the list to learn */
+	uint64_t seeds;		     /* sockets of the last snapshot the kernel side follows by
+				      * cookie (opts.loader) */
+	uint64_t seeds_full;	     /* of its sockets, those the seeds map had no room for */
 };
 
 struct eph_portiter;
 struct eph_owners;
 struct eph_tracker_worker;
 struct eph_sockdiag_release;
+struct eph_seeds;
+struct eph_loader;
 
 struct eph_tracker {
 	struct eph_occ *occ;
@@ -83,6 +92,10 @@ struct eph_tracker {
 	struct eph_sockdiag_release *rels;
 	size_t nrels, caprels;
 	uint64_t next_check_ns; /* exited processes are looked for (serve: at most once a second) */
+	struct eph_seeds *seeds; /* opts.loader's map, or NULL */
+	uint64_t *seedv;	 /* eph_occ__seed_cookies()'s, for it */
+	size_t capseedv;
+	uint32_t seeds_failed; /* syncs the kernel refused (the first one said) */
 };
 
 /* Load the port iterator (optional: the tracker works without it), seed from sock_diag (every

@@ -17,6 +17,7 @@
 #include "netns.h"
 #include "order.h"
 #include "procinfo.h"
+#include "seeds.h"
 #include "sockdiag.h"
 #include "strbuf.h"
 #include "tracker.h"
@@ -207,12 +208,35 @@ static void log_resync(const struct eph_tracker *t, const struct eph_tracker_job
 
 	eph_note("resync: %zu namespaces, %zu sockets (%zu released meanwhile); owners of %zu "
 		 "known, %zu looked for in %zu of %zu processes%s, %zu not found; collected in "
-		 "%llu ms (dumps %llu), applied in %.1f ms",
+		 "%llu ms (dumps %llu), applied in %.1f ms; %llu followed by cookie (%llu with no "
+		 "room)",
 		 s->nns, s->nsocks, released, os->carried, os->wanted - os->carried, os->scanned,
 		 os->listed, os->whole ? " (all)" : "", os->unfound,
 		 (unsigned long long)(t->stats.collect_ns / 1000000),
 		 (unsigned long long)((s->dumped_ns - s->start_ns) / 1000000),
-		 t->stats.apply_ns / 1e6);
+		 t->stats.apply_ns / 1e6, (unsigned long long)t->stats.seeds,
+		 (unsigned long long)t->stats.seeds_full);
+}
+
+/* The kernel side to follow the holds only this snapshot knows (seeds.h). A map the kernel
+ * refuses to change leaves them to the next resync, as without it: said once, not an error. */
+static int sync_seeds(struct eph_tracker *t)
+{
+	size_t n;
+	int err;
+
+	err = eph_occ__seed_cookies(t->occ, &t->seedv, &n, &t->capseedv);
+	if (err)
+		return err;
+	err = eph_seeds__sync(t->seeds, t->seedv, n);
+	if (err == -ENOMEM)
+		return err;
+	if (err && t->o.warn && !t->seeds_failed++)
+		eph_note("cannot tell the kernel side the sockets found by sock_diag: %s; their "
+			 "ports go at the next resync", strerror(-err));
+	t->stats.seeds = eph_seeds__count(t->seeds);
+	t->stats.seeds_full = eph_seeds__full(t->seeds);
+	return 0;
 }
 
 /* The snapshot of a job to the occupancy (the ring buffer drained first). */
@@ -232,6 +256,8 @@ static int apply_snapshot(struct eph_tracker *t, struct eph_tracker_job *j, uint
 			netns_forget_gone(t, s); /* the occupancy core counts the resyncs */
 		err = netns_remember(t, s);
 	}
+	if (err >= 0 && t->seeds)
+		err = sync_seeds(t);
 	t->stats.resyncs++;
 	t->stats.released_meanwhile += released;
 	t->stats.collect_ns = s->end_ns - s->start_ns;
