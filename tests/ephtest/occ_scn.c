@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "occ.h"
 
@@ -20,6 +21,41 @@ static void say_held(struct occ_run *r, const struct truth *t)
 		   "netns usable %.0f; :5000 held %u by pid %d; :6000 %u TIME_WAIT "
 		   "(kernel: %u)",
 		   occ_usable(r->s), t->est, (int)r->w[ROLE_HOLDER].pid, t->tw, t->tw);
+}
+
+/*
+ * Whether a PREEMPT_RT kernel lost events of this snapshot, as ephtrace says it may (README,
+ * "Kernel flavours"): fentry counts the runs the kernel skipped for a preempted program as
+ * dropped, kprobe's misses are not reported before 6.7. Then there is no exact count to check:
+ * SKIP, saying which (seen in make test on a busy host: 6.12-rt fentry dropped 3, 6.1-rt kprobe
+ * held 994 of 1000 with nothing dropped).
+ */
+static bool rt_lost(struct occ_run *r, json_object *snap)
+{
+	const char *err = buf_str(&r->t.err);
+	json_object *e = occ_find_proc(snap, r->w[ROLE_HOLDER].pid);
+	double dropped = 0, held = OCC_NR_HOLD;
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (!strstr(err, "PREEMPT_RT kernel"))
+		return false;
+	if (jnum(snap, "dropped", &dropped) == 1 && dropped > 0) {
+		occ_set_reason(r, SKIP,
+			       "the PREEMPT_RT kernel skipped %.0f runs of preempted programs, counted "
+			       "as dropped: no exact count to check (backend %s)",
+			       dropped, r->backend);
+		return true;
+	}
+	if (strcmp(r->backend, "kprobe") || uname(&u) ||
+	    sscanf(u.release, "%d.%d", &major, &minor) != 2 || major > 6 ||
+	    (major == 6 && minor >= 7) || !e || jnum(e, "held", &held) != 1 || held >= OCC_NR_HOLD)
+		return false;
+	occ_set_reason(r, SKIP,
+		       "the holder's %d connect()s show as %.0f on a PREEMPT_RT kernel before 6.7, "
+		       "which does not report a kprobe's misses: no exact count to check",
+		       OCC_NR_HOLD, held);
+	return true;
 }
 
 /*
@@ -89,6 +125,10 @@ void occ_scenario_live(struct occ_run *r)
 		}
 		json_object_put(snap);
 		snap = NULL;
+	}
+	if (rt_lost(r, snap)) {
+		occ_stop_top(r);
+		goto out;
 	}
 	say_held(r, &t);
 	occ_check_common(r, snap, &t, &shown);
