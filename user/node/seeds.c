@@ -53,16 +53,16 @@ static size_t sort_unique(uint64_t *v, size_t n)
 	return j + 1;
 }
 
-/* Add s->add[from..]: in batches where the kernel has them (5.6), else one by one. Returns the
+/* Add s->add[]: in one batch where the kernel has them (5.6), else one by one. Returns the
  * number added (the first ones), or -errno; a full map ends it (-E2BIG: the rest is full). */
 static long add_all(struct eph_seeds *s)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	size_t done = 0, cap = s->capones;
+	size_t done;
 	__u32 count;
 	int err;
 
-	if (s->nadd > cap) {
+	if (s->nadd > s->capones) {
 		void *p = realloc(s->ones, s->nadd);
 
 		if (!p)
