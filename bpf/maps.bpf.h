@@ -79,11 +79,20 @@ struct {
 	__type(value, __u32);
 } ev_depth SEC(".maps");
 
+/*
+ * The counters, a row per CPU (struct eph_cpu_counters, by bpf_get_smp_processor_id()), in an
+ * mmapable array the loader sizes to the possible CPUs: user space reads them from memory.
+ * Reading a map with a system call raises the CPU's bpf_prog_active for as long as it runs
+ * (bpf_disable_instrumentation(), kernel/bpf/syscall.c), and on a kernel that can preempt it
+ * there (PREEMPT_RT, preempt=full: migrate_disable() only) every kprobe and perf tracepoint
+ * program that runs on that CPU meanwhile is skipped (trace_call_bpf(): unreported before 6.7).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EPH_CNT_MAX);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct eph_cpu_counters);
 } counters SEC(".maps");
 
 struct {
@@ -130,10 +139,11 @@ struct {
  * context on the same CPU between its load and its store. */
 static __always_inline void count(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct eph_cpu_counters *c = bpf_map_lookup_elem(&counters, &cpu);
 
-	if (v)
-		__sync_fetch_and_add(v, 1);
+	if (c && idx < EPH_CNT_MAX)
+		__sync_fetch_and_add(&c->n[idx], 1);
 }
 
 /* Add to a counter map, creating the entry on first use (bcc maps.bpf.h style). */

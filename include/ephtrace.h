@@ -40,8 +40,9 @@
  * 9: struct eph_portiter_rec.netns (48 to 56 bytes), the port iterator's walk_scope
  *    (EPH_PORTITER_WALK_*);
  * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones;
- * 11: EPH_F_SEEDED, the "seeds" map, the .rodata "use_seeds" */
-#define EPH_ABI_VERSION 11
+ * 11: EPH_F_SEEDED, the "seeds" map, the .rodata "use_seeds";
+ * 12: "counters" is an mmapable array of struct eph_cpu_counters, a row per CPU */
+#define EPH_ABI_VERSION 12
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -158,7 +159,7 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
 #define EPH_BACKEND_TRACEPOINT 3
 #define EPH_BACKEND_CGROUP 4 /* cgroup socket hooks + sock_ops + raw tracepoints */
 
-/* Indexes of the per-CPU counter array "counters". */
+/* Indexes of struct eph_cpu_counters.n, a CPU's row of the array "counters". */
 #define EPH_CNT_ASSIGN 0     /* assignments seen */
 #define EPH_CNT_FAIL 1	     /* failures seen */
 #define EPH_CNT_RELEASE 2    /* releases of tracked ports seen */
@@ -182,6 +183,10 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
  * loader takes them off the first programs' recursion misses */
 #define EPH_CNT_NESTED_RUNS 15
 #define EPH_CNT_MAX 16
+struct eph_cpu_counters {
+	__u64 n[EPH_CNT_MAX];
+};
+EPH_ABI_SIZE(eph_cpu_counters, 128);
 #define EPH_FD_WALK_BOUNDED 64
 
 /*

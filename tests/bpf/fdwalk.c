@@ -166,10 +166,7 @@ static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool gro
 		}
 		goto out;
 	}
-	if (eph_loader__counters(l, cnt0)) {
-		printf("FAIL fdwalk-%s: cannot read the counters\n", name);
-		failed = true;
-	}
+	eph_loader__counters(l, cnt0);
 	if (write(down[1], "x", 1) != 1 || waitpid(w.child, &st, 0) != w.child || !WIFEXITED(st) ||
 	    WEXITSTATUS(st)) {
 		printf("FAIL fdwalk-%s: the child did not exit 0\n", name);
@@ -201,10 +198,8 @@ static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool gro
 		       w.others);
 		failed = true;
 	}
-	if (eph_loader__counters(l, cnt)) {
-		printf("FAIL fdwalk-%s: cannot read the counters\n", name);
-		failed = true;
-	} else if (cnt[EPH_CNT_WALK_CUT] - cnt0[EPH_CNT_WALK_CUT] != want_cut) {
+	eph_loader__counters(l, cnt);
+	if (cnt[EPH_CNT_WALK_CUT] - cnt0[EPH_CNT_WALK_CUT] != want_cut) {
 		/* the child's exit, its pipe ends open beyond the bound (another process that
 		 * exits meanwhile with a descriptor open past 255 would count too) */
 		printf("FAIL fdwalk-%s: expected %d walk cut short (EPH_CNT_WALK_CUT) at the child's "

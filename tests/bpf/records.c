@@ -49,6 +49,7 @@ static struct {
 	uint64_t cgroup_id;	 /* 0: unknown, not checked (said once) */
 } proc;
 static bool any_failed, any_skipped;
+static uint64_t all_recs[EPH_CONNECT + 1]; /* the loader's records of every netns, by type */
 static const char *via = ""; /* ", through the perf buffer" when the records came that way */
 
 /* Every record of the case's namespace; the others (the whole host's) are dropped. */
@@ -61,6 +62,9 @@ static int on_record(void *ctx, const void *data, size_t size)
 	if (size < offsetof(struct eph_event, netns) + sizeof(netns))
 		return 0;
 	memcpy(&netns, (const char *)data + offsetof(struct eph_event, netns), sizeof(netns));
+	if (size >= sizeof(struct eph_event) &&
+	    ((const struct eph_event *)data)->type <= EPH_CONNECT)
+		all_recs[((const struct eph_event *)data)->type]++;
 	if (!c->netns || netns != c->netns)
 		return 0;
 	if (eph_decode(data, size, 0, &r))
@@ -263,15 +267,64 @@ static void check_twins(const struct eph_loader *l, int backend)
 
 	snprintf(name, sizeof(name), "%s-%s", eph_backend_name(backend),
 		 nested ? "nested-twins" : "no-run-missed");
-	if (eph_loader__counters(l, cnt)) {
-		printf("FAIL %s: cannot read the counters\n", name);
-		result(name, true, NULL, 0);
-		return;
-	}
+	eph_loader__counters(l, cnt);
 	bad = cnt[EPH_CNT_MISSED] || (nested && !cnt[EPH_CNT_NESTED_RUNS]);
 	printf("%s%s: %llu runs missed, %llu taken by the twins\n", bad ? "FAIL " : "", name,
 	       (unsigned long long)cnt[EPH_CNT_MISSED],
 	       (unsigned long long)cnt[EPH_CNT_NESTED_RUNS]);
+	result(name, bad, NULL, -1);
+}
+
+/* The counters, read from memory (loader_read.c), against the records of the whole run: each
+ * assignment, failure, release and TIME_WAIT move counted is a record that came or a drop of
+ * its type. Read once the ring is drained and the counts stand still (the host's own sockets
+ * go on meanwhile). */
+static void check_counters(struct eph_loader *l, int backend)
+{
+	static const struct {
+		int cnt, type;
+		const char *what;
+	} kinds[] = { { EPH_CNT_ASSIGN, EPH_ASSIGN, "assignments" },
+		      { EPH_CNT_FAIL, EPH_FAIL, "failures" },
+		      { EPH_CNT_RELEASE, EPH_RELEASE, "releases" },
+		      { EPH_CNT_TIME_WAIT, EPH_TIME_WAIT, "TIME_WAIT moves" } };
+	uint64_t cnt[EPH_CNT_MAX], again[EPH_CNT_MAX], seen;
+	char name[48];
+	bool bad = false;
+	size_t k;
+	int tries;
+
+	snprintf(name, sizeof(name), "%s-counters", eph_backend_name(backend));
+	for (tries = 0; tries < 50; tries++) {
+		while (eph_loader__poll(l, 20) > 0)
+			;
+		eph_loader__counters(l, cnt);
+		while (eph_loader__poll(l, 20) > 0)
+			;
+		eph_loader__counters(l, again);
+		if (!memcmp(cnt, again, sizeof(cnt)))
+			break;
+	}
+	if (tries == 50) {
+		result(name, false, "the host's sockets never stood still for 40 ms", -1);
+		return;
+	}
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		seen = all_recs[kinds[k].type] + cnt[EPH_CNT_DROP_BASE + kinds[k].type - 1];
+		if (cnt[kinds[k].cnt] == seen)
+			continue;
+		printf("FAIL %s: %llu %s counted, %llu came as records or counted drops\n", name,
+		       (unsigned long long)cnt[kinds[k].cnt], kinds[k].what,
+		       (unsigned long long)seen);
+		bad = true;
+	}
+	if (!bad)
+		printf("%s: %llu assignments, %llu failures, %llu releases, %llu TIME_WAIT moves: "
+		       "as the records\n",
+		       name, (unsigned long long)cnt[EPH_CNT_ASSIGN],
+		       (unsigned long long)cnt[EPH_CNT_FAIL],
+		       (unsigned long long)cnt[EPH_CNT_RELEASE],
+		       (unsigned long long)cnt[EPH_CNT_TIME_WAIT]);
 	result(name, bad, NULL, -1);
 }
 
@@ -297,6 +350,7 @@ static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
 	}
 	/* the loader says why on stderr; what the environment lacks was checked above, so
 	 * this is the BPF side's failure (the verifier's, an attach's) */
+	memset(all_recs, 0, sizeof(all_recs));
 	err = eph_loader__open(&o, on_record, &col, &l);
 	for (k = 0; err && k < NCASES; k++) {
 		snprintf(name, sizeof(name), "%s-%s", eph_backend_name(backend), cases[k].name);
@@ -323,6 +377,7 @@ static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
 	for (k = 0; k < NCASES; k++)
 		run_case(l, &col, backend, k);
 	check_twins(l, backend);
+	check_counters(l, backend);
 	eph_loader__free(l);
 }
 

@@ -350,8 +350,7 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
 
 	if (c->tracking)
 		held_from_tracker(c);
-	if (eph_loader__counters(l, cnt))
-		eph_err("cannot read the kernel counters: %s", strerror(errno));
+	eph_loader__counters(l, cnt);
 	dropped = dropped_shown(&c->filter, cnt);
 	eph_summary__set_missed(c->summary, cnt[EPH_CNT_MISSED]);
 	sb_reset(&c->sb);
@@ -392,7 +391,7 @@ static void print_summary(struct events_ctx *c, struct eph_loader *l)
  * kernel's view as it goes); a plain stream does it once, for the summary: a reconciliation
  * dumps every namespace and the stream would wait for it (seconds on a node with many).
  */
-static void start_tracking(struct events_ctx *c, const struct eph_loader *l)
+static void start_tracking(struct events_ctx *c, struct eph_loader *l)
 {
 	struct eph_tracker_opts to = { .resync_ms = c->explain ? 5000 : 0,
 				       .warn = true,

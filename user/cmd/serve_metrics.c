@@ -247,9 +247,8 @@ int build_metrics(struct serve *s, enum eph_metrics_format fmt, struct strbuf *s
 	};
 	int err;
 
-	err = eph_loader__counters(s->l, cnt);
-	if (!err)
-		err = eph_loader__foreach(s->l, EPH_MAP_STATS, add_stat, &stats);
+	eph_loader__counters(s->l, cnt);
+	err = eph_loader__foreach(s->l, EPH_MAP_STATS, add_stat, &stats);
 	if (!err)
 		err = eph_loader__foreach(s->l, EPH_MAP_HISTS, add_hist, &h);
 	if (!err)

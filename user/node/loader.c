@@ -180,6 +180,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		snprintf(why, whylen, "cannot set up the events buffer: %s", strerror(-err));
 		goto out_destroy;
 	}
+	bpf_map__set_max_entries(l->skel->maps.counters, l->ncpus);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	bpf_map__set_max_entries(l->skel->maps.seeds, o->seeds ? o->max_holds : 1);
 	eph_select_programs(l, backend, o->exact_errors);
@@ -202,6 +203,11 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 			 eph_hookplan_count(&l->plan, l->plan.style);
 		goto out_destroy;
 	}
+	err = eph_map_counters(l);
+	if (err) {
+		snprintf(why, whylen, "cannot map the counters: %s", strerror(-err));
+		goto out_destroy;
+	}
 	t[2] = stage_ms(); /* the mounts, if needed, count in the attach */
 	err = eph_attach(l, backend, o->exact_errors, retry, why, whylen);
 	if (err)
@@ -209,6 +215,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	return 0;
 
 out_destroy:
+	eph_unmap_counters(l);
 	ephtrace_bpf__destroy(l->skel);
 	l->skel = NULL;
 	l->obj = NULL;
@@ -461,6 +468,7 @@ void eph_loader__free(struct eph_loader *l)
 		return;
 	eph_evbuf__free(&l->buf);
 	eph_destroy_links(l);
+	eph_unmap_counters(l);
 	ephtrace_bpf__destroy(l->skel);
 	free(l);
 }

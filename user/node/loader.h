@@ -45,9 +45,11 @@ bool eph_loader__perfbuf(const struct eph_loader *l);
 int eph_loader__poll(struct eph_loader *l, int timeout_ms);
 /* Stop the kernel side (destroy the links) and hand over what is left in the buffer. */
 int eph_loader__drain(struct eph_loader *l);
-/* Sum of the per-CPU counters (EPH_CNT_*). EPH_CNT_DROPPED includes the programs' runs the
- * kernel skipped (EPH_CNT_MISSED: eph_loader__prog_stats' misses, less the twins') and the perf buffer's lost samples the BPF side did not see (evbuf.c). */
-int eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
+/* Sum of the per-CPU counters (EPH_CNT_*), read from memory (no system call). EPH_CNT_DROPPED
+ * includes the programs' runs the kernel skipped (EPH_CNT_MISSED: eph_loader__prog_stats'
+ * misses, less the twins') and the perf buffer's lost samples the BPF side did not see
+ * (evbuf.c). */
+void eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
 /* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64). */
 enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };
 typedef int (*eph_entry_fn)(void *ctx, const void *key, uint64_t value);

@@ -38,7 +38,12 @@ struct eph_loader {
 	struct eph_hookplan plan; /* fentry/kprobe: the style of each hook */
 	__u32 without;		  /* EPH_WITHOUT_*: what the kernel lacks or the test said */
 	bool seeds;		  /* opts.seeds: the "seeds" map is in use */
+	const struct eph_cpu_counters *cnt; /* the "counters" map, mapped: a row per CPU */
+	size_t cnt_len;			    /* the mapping's length */
 };
+/* The counters mapped, once loaded (loader_read.c). 0 or -errno. */
+int eph_map_counters(struct eph_loader *l);
+void eph_unmap_counters(struct eph_loader *l);
 
 /* The hooks of a fentry or kprobe backend into l->plan (mix: --backend auto's fentry, where a
  * hook may fall back to kprobe alone); optional hooks the kernel lacks are left out. -ENOENT

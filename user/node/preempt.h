@@ -10,7 +10,9 @@
  * (bpf_prog_info.recursion_misses): an event lost, for as long as the first task waits for the
  * CPU. kprobe and kretprobe handlers run with preemption disabled (ftrace_test_recursion_trylock
  * since 5.16, rethook_trampoline_handler), so there a program always finishes before another
- * starts on its CPU.
+ * starts on its CPU. Their guard, the CPU's bpf_prog_active, is also raised by a system call on
+ * a BPF map (bpf_disable_instrumentation()), which such a kernel can preempt: ephtrace reads
+ * its counters from memory (loader_read.c) so that `top` does not make those calls every second.
  */
 #ifndef EPH_PREEMPT_H
 #define EPH_PREEMPT_H

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "loader.h"
 #include "msg.h"
 #include "portiter.h"
 #include "procinfo.h"
@@ -137,6 +138,13 @@ static int job_start(struct eph_tracker *t, uint64_t now_ns, bool check, bool re
 		return 0;
 	}
 	job_run(t, j);
+	/* what happened while the namespaces were dumped, before the snapshot meets the
+	 * occupancy (a worker's job is applied after the event loop drained the ring) */
+	err = resync && t->o.loader ? eph_loader__poll(t->o.loader, 0) : 0;
+	if (err < 0 && err != -EINTR) {
+		job_free(j);
+		return err;
+	}
 	err = job_apply(t, j);
 	job_free(j);
 	return err;
@@ -259,7 +267,7 @@ void eph_tracker__event(struct eph_tracker *t, const struct eph_rec *r)
 				t->err = err;
 		}
 	}
-	if (r->ev.type == EPH_RELEASE && t->w && t->resync_out)
+	if (r->ev.type == EPH_RELEASE && t->resync_out)
 		keep_release(t, &r->ev);
 	if (r->ev.type == EPH_FAIL)
 		t->fails[t->nfails++ % EPH_TRACKER_FAILS] = *r;

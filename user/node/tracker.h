@@ -36,8 +36,9 @@ struct eph_tracker_opts {
 	bool log;		 /* a line per resync applied (what, how long) on stderr */
 	/* the loaded BPF object, if opened with eph_loader_opts.seeds: its "seeds" map is kept
 	 * equal to the holds only a snapshot knows after each one is applied (seeds.h); NULL:
-	 * such holds wait for the next resync to go */
-	const struct eph_loader *loader;
+	 * such holds wait for the next resync to go. Without a worker, its ring is drained
+	 * between a resync's dumps and their applying (the events of the meantime first). */
+	struct eph_loader *loader;
 };
 
 /* How the resyncs went (CLOCK_MONOTONIC durations). */

@@ -183,14 +183,16 @@ static void learn_pids(struct eph_tracker *t, struct eph_tracker_job *j)
 	}
 }
 
-/* The collecting side: /proc and sock_diag only, never the occupancy. */
+/* The collecting side: /proc and sock_diag only, never the occupancy. The processes that
+ * exited are found last, so that what the job says of them is as late as its snapshot. */
 void job_run(struct eph_tracker *t, struct eph_tracker_job *j)
 {
-	find_dead(j);
-	if (!j->err && j->resync)
+	if (j->resync)
 		collect_snapshot(t, j);
 	if (!j->err)
 		learn_pids(t, j);
+	if (!j->err)
+		find_dead(j);
 }
 
 static bool alive_unless_dead(uint32_t pid, void *ctx)
@@ -278,8 +280,6 @@ int job_apply(struct eph_tracker *t, struct eph_tracker_job *j)
 	size_t i;
 	int err = j->err;
 
-	if (j->ndead)
-		eph_occ__check_exited(t->occ, alive_unless_dead, j);
 	for (i = 0; i < j->nfacts && !err; i++)
 		err = eph_pfact__apply(&j->facts[i], t->occ);
 	if (j->resync) {
@@ -294,6 +294,9 @@ int job_apply(struct eph_tracker *t, struct eph_tracker_job *j)
 		t->resync_out = false;
 		t->nrels = 0;
 	}
+	/* last: a snapshot's owner or a fact of a process that exited since would revive it */
+	if (j->ndead)
+		eph_occ__check_exited(t->occ, alive_unless_dead, j);
 	return err < 0 ? err : 0;
 }
 
