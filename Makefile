@@ -101,16 +101,18 @@ BPF_DEFS :=
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
-# ephtrace's programs (every backend), and the port iterator (iter/tcp), a separate object that
-# only its own loader embeds.
+# ephtrace's programs (every backend), and the port iterator (iter/tcp) and the map reader
+# (iter/bpf_map_elem), separate objects that only their own loaders embed.
 $(OUTPUT)/ephtrace.bpf.o: bpf/ephtrace.bpf.c $(BPF_HDRS) | $(OUTPUT)
 $(OUTPUT)/portiter.bpf.o: bpf/portiter.bpf.c bpf/core_fixes.bpf.h | $(OUTPUT)
+$(OUTPUT)/mapdump.bpf.o: bpf/mapdump.bpf.c | $(OUTPUT)
 
-# Only the objects that include a skeleton (grep '\.skel\.h' user/: loader.c, loader_read.c and
-# portiter.c) wait for it, in each build of them (plain, sanitized, fuzzed).
+# Only the objects that include a skeleton (grep '\.skel\.h' user/: loader.c, loader_read.c,
+# portiter.c and mapdump.c) wait for it, in each build of them (plain, sanitized, fuzzed).
 $(foreach o,loader.o loader_read.o,$(addsuffix /$(o),$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/fuzz/obj)): \
 	$(OUTPUT)/ephtrace.skel.h
 $(addsuffix /portiter.o,$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/fuzz/obj): $(OUTPUT)/portiter.skel.h
+$(addsuffix /mapdump.o,$(OUTPUT) $(OUTPUT)/san $(OUTPUT)/fuzz/obj): $(OUTPUT)/mapdump.skel.h
 
 # The version stamp: rewritten, and what prints the version rebuilt, when `git describe` changes.
 $(OUTPUT)/version: FORCE | $(OUTPUT)
@@ -207,7 +209,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf-%,$(wildcard tests/bpf
 
 # records.c loads ephtrace's BPF side through the loader (and its mounts)
 BPF_TEST_OBJS := $(patsubst %,$(OUTPUT)/%.o,portiter seeds sockdiag sockdiag_bucket sockdiag_snap \
-	sockdiag_apply owners netns loader loader_read attach evbuf preempt mounts msg)
+	sockdiag_apply owners netns loader loader_read attach evbuf preempt mounts msg mapdump)
 # (the headers the .d file adds to the prerequisites are not inputs: gcc would take one for a
 # precompiled header and rewrite the .d file with its dependencies alone)
 $(OUTPUT)/tests/bpf-%: tests/bpf/%.c $(BPF_TEST_OBJS) $(CORE_OBJS) $(OUTPUT)/tests/linebuf.o \

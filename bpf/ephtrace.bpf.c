@@ -77,6 +77,8 @@ const volatile __u8 no_events = 0;
 /* The command keeps an occupancy and fills the "seeds" map: releases of sockets not in holds
  * are looked up there (maps.bpf.h). */
 const volatile __u8 use_seeds = 0;
+/* The slots of each of the "seeds" map's two tables, less one (a power of two less one). */
+const volatile __u32 seed_mask = 0;
 /* Wake the reader only once this many bytes wait in the ring buffer (0: at every record); the
  * reader also drains on a short timeout, so a quiet stream still flows. */
 const volatile __u64 wakeup_bytes = 0;

@@ -288,19 +288,50 @@ static __always_inline void hold_add(const struct sock *sk, __u16 port, __u8 op,
 		count(EPH_CNT_HOLD_FULL);
 }
 
+/* The slot of cookie in the "seeds" table in use, or NULL (include/ephtrace.h, EPH_SEED_*). */
+static __always_inline __u64 *seed_slot(__u64 cookie)
+{
+	__u32 k = 0, base, start, i;
+	__u64 *v = bpf_map_lookup_elem(&seeds, &k);
+
+	if (!v)
+		return NULL;
+	base = 1 + (__u32)(*v & 1) * (seed_mask + 1);
+	start = eph_seed_slot(cookie, seed_mask);
+	for (i = 0; i < EPH_SEED_PROBES; i++) {
+		k = base + ((start + i) & seed_mask);
+		v = bpf_map_lookup_elem(&seeds, &k);
+		if (!v || !*v)
+			return NULL;
+		if ((*v & ~EPH_SEED_DONE) == cookie)
+			return v;
+	}
+	return NULL;
+}
+
 /*
  * A socket a snapshot found (user space seeded its cookie: user/node/seeds.c), or the TIME_WAIT
  * socket of one (a hold with op 0, below): its move into TIME_WAIT and the release of its port
  * are sent with EPH_F_SEEDED (no owner, no hold time), so that top and serve let the port go at
- * once instead of at their next resync. *cookie: the socket's (0: none made yet, so no
- * snapshot saw it).
+ * once instead of at their next resync. Once (seed_done()): a full socket's port that went to
+ * its TIME_WAIT socket is put back later too (tcp_done()'s inet_put_port()). *slot: the
+ * cookie's in the table (none while the socket has no cookie yet: no snapshot saw it).
  */
-static __always_inline bool seeded(const void *obj, __u64 *cookie)
+static __always_inline bool seeded(const void *obj, __u64 **slot)
 {
+	__u64 cookie;
+
 	if (!use_seeds)
 		return false;
-	*cookie = BPF_CORE_READ((const struct sock_common *)obj, skc_cookie.counter);
-	return *cookie && bpf_map_lookup_elem(&seeds, cookie);
+	cookie = BPF_CORE_READ((const struct sock_common *)obj, skc_cookie.counter);
+	*slot = cookie ? seed_slot(cookie) : NULL;
+	return *slot && !(**slot & EPH_SEED_DONE);
+}
+
+/* Reported: user space carries the mark into the next table while it gives the cookie. */
+static __always_inline void seed_done(__u64 *slot)
+{
+	*slot |= EPH_SEED_DONE;
 }
 
 /*
@@ -354,15 +385,15 @@ static __always_inline void on_seeded(void *ctx, const void *obj, const void *tw
 static __always_inline void on_release(void *ctx, const void *obj, __u8 proto, __u16 extra_flags,
 				       __u8 style)
 {
-	__u64 key = (__u64)obj, now, cookie;
+	__u64 key = (__u64)obj, now, *slot;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
 	struct eph_event *e;
 
 	if (!h) {
-		if (seeded(obj, &cookie)) {
+		if (seeded(obj, &slot)) {
 			if (!port_gone(obj, proto, extra_flags))
 				on_seeded(ctx, obj, NULL, EPH_RELEASE, proto, extra_flags, 0, style);
-			bpf_map_delete_elem(&seeds, &cookie);
+			seed_done(slot);
 		}
 		return;
 	}
@@ -394,15 +425,15 @@ static __always_inline void on_release(void *ctx, const void *obj, __u8 proto, _
 static __always_inline void on_time_wait(void *ctx, const struct sock *sk, const void *tw,
 					 __u8 style)
 {
-	__u64 key = (__u64)sk, twkey = (__u64)tw, cookie;
+	__u64 key = (__u64)sk, twkey = (__u64)tw, *slot;
 	struct hold *h = bpf_map_lookup_elem(&holds, &key);
 	struct eph_event *e;
 
 	if (!h) {
-		if (seeded(sk, &cookie)) {
+		if (seeded(sk, &slot)) {
 			on_seeded(ctx, sk, tw, EPH_TIME_WAIT, IPPROTO_TCP,
 				  tw ? 0 : EPH_F_TW_NO_RELEASE, 0, style);
-			bpf_map_delete_elem(&seeds, &cookie);
+			seed_done(slot);
 		}
 		return;
 	}

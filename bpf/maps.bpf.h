@@ -110,15 +110,17 @@ struct {
 } holds SEC(".maps");
 
 /* Sockets a snapshot found holding a port, whose taking no program saw (so not in holds), by
- * cookie: user space writes them (user/node/seeds.c), events.bpf.h's releases and TIME_WAIT
- * moves delete them (a seeded socket's TIME_WAIT socket, which has its cookie too, goes to holds
- * with op 0 where the backend sees it). The loader sizes it as holds (one entry when the command
- * keeps no occupancy: use_seeds off). */
+ * cookie, in two tables (include/ephtrace.h, EPH_SEED_*): user space writes them through the
+ * map's mapping (user/node/seeds.c), events.bpf.h's releases and TIME_WAIT moves mark them done
+ * (a seeded socket's TIME_WAIT socket, which has its cookie too, goes to holds with op 0 where
+ * the backend sees it). The loader sizes the tables from holds' size (two slots when the
+ * command keeps no occupancy: use_seeds off). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EPH_DEFAULT_MAX_HOLDS);
-	__type(key, __u64);
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, __u64);
 } seeds SEC(".maps");
 
 struct {

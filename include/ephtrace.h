@@ -41,7 +41,8 @@
  *    (EPH_PORTITER_WALK_*);
  * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones;
  * 11: EPH_F_SEEDED, the "seeds" map, the .rodata "use_seeds";
- * 12: "counters" is an mmapable array of struct eph_cpu_counters, a row per CPU */
+ * 12: "counters" is an mmapable array of struct eph_cpu_counters, a row per CPU; "seeds" is
+ *     an mmapable array of two cookie tables (EPH_SEED_*), the .rodata "seed_mask" */
 #define EPH_ABI_VERSION 12
 #define EPH_COMM_LEN 16
 
@@ -322,6 +323,22 @@ EPH_ABI_OFFSET(eph_portiter_rec, inode, 24);
 EPH_ABI_OFFSET(eph_portiter_rec, addr, 32);
 EPH_ABI_OFFSET(eph_portiter_rec, netns, 48);
 EPH_ABI_OFFSET(eph_portiter_rec, __pad2, 52);
+
+/*
+ * The "seeds" map: an mmapable array of __u64, written by user space through its mapping and
+ * never with a system call (a map update raises bpf_prog_active: see "counters"). Entry 0 says
+ * which of the two tables that follow is in use (0 or 1); each is seed_mask + 1 slots (a power
+ * of two), an open-addressing set of socket cookies: a cookie sits within EPH_SEED_PROBES
+ * slots from eph_seed_slot(), wrapping, before the first empty (0) slot. User space fills the
+ * table not in use, then switches (user/node/seeds.c); the programs only read, and mark a cookie
+ * whose socket they reported with EPH_SEED_DONE (a cookie is a counter from 1: the bit is free).
+ */
+#define EPH_SEED_PROBES 16
+#define EPH_SEED_DONE (1ull << 63)
+static inline __u32 eph_seed_slot(__u64 cookie, __u32 mask)
+{
+	return (__u32)((cookie * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
 
 /* Defaults of the tunables (overridable from the command line) */
 #define EPH_DEFAULT_RINGBUF (4u << 20)

@@ -129,6 +129,7 @@ int cmd_hist(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	lo.no_events = true;
+	lo.map_reads = true;
 	ret = eph_start(&lo, NULL, NULL, &l);
 	if (ret)
 		goto out;

@@ -328,6 +328,7 @@ int cmd_serve(int argc, char **argv)
 		goto out_free;
 	}
 	lo.seeds = true;
+	lo.map_reads = true;
 	ret = eph_start(&lo, on_record, &s, &s.l);
 	if (ret)
 		goto out_close;

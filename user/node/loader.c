@@ -27,6 +27,7 @@
 #include "loader_int.h"
 #include "mounts.h"
 #include "msg.h"
+#include "mapdump.h"
 #include "preempt.h"
 
 /* libbpf's messages: shown with -v, otherwise the last warnings are kept for error reports. */
@@ -136,6 +137,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	const char *nested;
 	struct bpf_program *p;
 	char msg[200];
+	uint64_t slots;
 	int err;
 
 	*retry = false;
@@ -182,7 +184,13 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 	}
 	bpf_map__set_max_entries(l->skel->maps.counters, l->ncpus);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
-	bpf_map__set_max_entries(l->skel->maps.seeds, o->seeds ? o->max_holds : 1);
+	/* at most half of a table in use; 2 x 16 MiB at most (2^20 seeded sockets: the others
+	 * wait for a resync, counted) */
+	slots = 1;
+	while (o->seeds && slots < 2ull * o->max_holds && slots < (1u << 21))
+		slots <<= 1;
+	l->skel->rodata->seed_mask = (__u32)(slots - 1);
+	bpf_map__set_max_entries(l->skel->maps.seeds, (__u32)(1 + 2 * slots));
 	eph_select_programs(l, backend, o->exact_errors);
 	t[1] = stage_ms();
 	err = ephtrace_bpf__load(l->skel);
@@ -241,6 +249,8 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 	while (err && retry && ++tries <= 2 * EPH_MAX_HOOKS);
 	if (err)
 		return err;
+	if (o->map_reads)
+		eph_open_mapdump(l, o->verbose);
 	l->backend = backend;
 	if (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE) {
 		l->backend = eph_hookplan_backend(&l->plan);
@@ -371,7 +381,8 @@ int eph_loader__open(const struct eph_loader_opts *o, eph_record_fn fn, void *fn
 			  btf__find_by_name_kind(kbtf, "bpf_ringbuf", BTF_KIND_STRUCT) > 0,
 			  o->ringbuf_size);
 	l->kprobe_missed_known = eph_kernel_reports_kprobe_missed(kbtf);
-	if (eph_kernel_preempts_progs(model, sizeof(model)))
+	l->preempts = eph_kernel_preempts_progs(model, sizeof(model));
+	if (l->preempts)
 		preemptible_kernel(o, model, order);
 	for (i = 0; i < 4; i++) {
 		if (o->backend != EPH_BACKEND_AUTO && o->backend != order[i])
@@ -468,6 +479,7 @@ void eph_loader__free(struct eph_loader *l)
 		return;
 	eph_evbuf__free(&l->buf);
 	eph_destroy_links(l);
+	eph_mapdump__free(l->dump);
 	eph_unmap_counters(l);
 	ephtrace_bpf__destroy(l->skel);
 	free(l);

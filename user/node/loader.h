@@ -25,6 +25,9 @@ struct eph_loader_opts {
 	/* the command keeps an occupancy: the "seeds" map is sized as holds and the programs look
 	 * releases up in it (user/node/seeds.h); else it has one entry, never read */
 	bool seeds;
+	/* the command reads the "stats" and "hists" maps (eph_loader__foreach): their iterator
+	 * is loaded and linked (mapdump.h) */
+	bool map_reads;
 };
 
 struct eph_loader;
@@ -50,11 +53,14 @@ int eph_loader__drain(struct eph_loader *l);
  * misses, less the twins') and the perf buffer's lost samples the BPF side did not see
  * (evbuf.c). */
 void eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX]);
-/* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64). */
+/* Every entry of the "stats" or "hists" map (struct eph_stat_key / eph_hist_key -> __u64),
+ * through their iterator (mapdump.h), else with a lookup per key. */
 enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };
 typedef int (*eph_entry_fn)(void *ctx, const void *key, uint64_t value);
 int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
 			void *ctx);
+/* The map's fd (tests read it another way). */
+int eph_loader__map_fd(const struct eph_loader *l, enum eph_map which);
 /* Each attached program's own cost: bpf_prog_info run_time_ns and run_cnt (0 unless BPF
  * run-time stats are on: kernel.bpf_stats_enabled, or eph_loader__enable_stats), and the runs
  * the kernel skipped because the program was already running on that CPU (recursion_misses,

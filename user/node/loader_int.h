@@ -38,9 +38,14 @@ struct eph_loader {
 	struct eph_hookplan plan; /* fentry/kprobe: the style of each hook */
 	__u32 without;		  /* EPH_WITHOUT_*: what the kernel lacks or the test said */
 	bool seeds;		  /* opts.seeds: the "seeds" map is in use */
+	bool preempts;		  /* the kernel can preempt programs (preempt.h) */
+	struct eph_mapdump *dump; /* the stats and hists maps' iterator; NULL: lookups */
 	const struct eph_cpu_counters *cnt; /* the "counters" map, mapped: a row per CPU */
 	size_t cnt_len;			    /* the mapping's length */
 };
+/* The stats and hists maps' iterator linked, once loaded (loader_read.c); without it (said
+ * with -v, and always on a kernel that can preempt programs) they are read with lookups. */
+void eph_open_mapdump(struct eph_loader *l, bool verbose);
 /* The counters mapped, once loaded (loader_read.c). 0 or -errno. */
 int eph_map_counters(struct eph_loader *l);
 void eph_unmap_counters(struct eph_loader *l);

@@ -17,6 +17,8 @@
 #include "event.h"
 #include "loader.h"
 #include "loader_int.h"
+#include "mapdump.h"
+#include "msg.h"
 
 /*
  * The counters are read from memory, never with a map lookup: a lookup raises the CPU's
@@ -121,6 +123,26 @@ void eph_loader__counters(const struct eph_loader *l, uint64_t out[EPH_CNT_MAX])
 	out[EPH_CNT_DROPPED] += out[EPH_CNT_MISSED] + perf_lost_unseen(l);
 }
 
+/* The iterator loads on every kernel of the tests' VMs; this host (6.18) refuses it (EPERM,
+ * as fentry): there the lookups are what runs. */
+void eph_open_mapdump(struct eph_loader *l, bool verbose)
+{
+	int fds[] = { bpf_map__fd(l->skel->maps.stats), bpf_map__fd(l->skel->maps.hists) };
+	char why[256];
+
+	l->dump = eph_mapdump__open(fds, 2, why, sizeof(why));
+	if (!l->dump && (verbose || l->preempts))
+		eph_note("map iterator: %s; the stats and hists maps read with lookups (on a "
+			 "kernel that preempts them, kprobe programs that run meanwhile on the CPU "
+			 "are skipped)",
+			 why);
+}
+
+int eph_loader__map_fd(const struct eph_loader *l, enum eph_map which)
+{
+	return bpf_map__fd(which == EPH_MAP_STATS ? l->skel->maps.stats : l->skel->maps.hists);
+}
+
 int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn, void *ctx)
 {
 	const struct bpf_map *map =
@@ -134,6 +156,8 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 	uint64_t v;
 	int err;
 
+	if (l->dump)
+		return eph_mapdump__foreach(l->dump, which == EPH_MAP_STATS ? 0 : 1, fn, ctx);
 	while (!bpf_map__get_next_key(map, prev, &next, ksz)) {
 		key = next;
 		prev = &key;

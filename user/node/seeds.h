@@ -15,15 +15,17 @@
 
 struct eph_seeds;
 
-/* map_fd: the loaded object's "seeds" map (eph_loader__seeds_fd), kept open by the loader. */
+/* map_fd: the loaded object's "seeds" map (eph_loader__seeds_fd), kept open by the loader;
+ * mapped (NULL and errno when it cannot be). */
 struct eph_seeds *eph_seeds__new(int map_fd);
 void eph_seeds__free(struct eph_seeds *s); /* NULL-safe; the map's entries stay */
 
 /*
- * The map to hold these cookies (v sorted in place, duplicates dropped): the ones the last call
- * gave and v does not (released meanwhile, or gone unseen) are deleted, the new ones added.
- * Cookies the map has no room for are counted (eph_seeds__full), their sockets left to the
- * reconciliation. Returns 0 or -errno (-ENOMEM; the kernel's errors other than a full map).
+ * The map to hold these cookies (v sorted in place, duplicates dropped), through its mapping:
+ * the table not in use is filled with them, then put in use. A cookie the table in use marked
+ * done (its socket reported: the programs' mark, include/ephtrace.h) stays marked; one the
+ * table has no room for (half of its slots taken, or EPH_SEED_PROBES taken from its place)
+ * is counted (eph_seeds__full), its socket left to the reconciliation. 0 or -ENOMEM.
  */
 int eph_seeds__sync(struct eph_seeds *s, uint64_t *v, size_t n);
 size_t eph_seeds__count(const struct eph_seeds *s); /* cookies in the map after the last sync */

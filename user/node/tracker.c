@@ -138,9 +138,12 @@ static int job_start(struct eph_tracker *t, uint64_t now_ns, bool check, bool re
 		return 0;
 	}
 	job_run(t, j);
-	/* what happened while the namespaces were dumped, before the snapshot meets the
-	 * occupancy (a worker's job is applied after the event loop drained the ring) */
-	err = resync && t->o.loader ? eph_loader__poll(t->o.loader, 0) : 0;
+	/* What happened while the namespaces were dumped, before the snapshot meets the
+	 * occupancy, as with a worker, whose job is applied after the event loop drained the
+	 * ring (its releases kept for eph_sockdiag_snap__drop_released()); else top would show
+	 * the snapshot without them. Not before the first: the events until then wait for it
+	 * (their namespaces' ranges come with it; ev_predates()). */
+	err = resync && !first && t->o.loader ? eph_loader__poll(t->o.loader, 0) : 0;
 	if (err < 0 && err != -EINTR) {
 		job_free(j);
 		return err;
@@ -190,11 +193,20 @@ int eph_tracker__init(struct eph_tracker *t, const struct eph_tracker_opts *o)
 		t->pi = eph_procinfo__new(eph_node_root, 0);
 		t->own_pi = true;
 	}
-	if (seeds_fd >= 0)
-		t->seeds = eph_seeds__new(seeds_fd);
-	if (!t->occ || !t->pi || (seeds_fd >= 0 && !t->seeds)) {
+	if (!t->occ || !t->pi) {
 		eph_tracker__fini(t);
 		return -ENOMEM;
+	}
+	if (seeds_fd >= 0) {
+		t->seeds = eph_seeds__new(seeds_fd);
+		if (!t->seeds && errno == ENOMEM) {
+			eph_tracker__fini(t);
+			return -ENOMEM;
+		}
+		if (!t->seeds && o->warn) /* as before the seeds: not an error */
+			eph_note("cannot map the seeds map: %s; the ports of sockets found by "
+				 "sock_diag go at the next resync",
+				 strerror(errno));
 	}
 	open_portiter(t);
 	err = job_start(t, now, false, true, true);

@@ -96,7 +96,6 @@ struct eph_tracker {
 	struct eph_seeds *seeds; /* opts.loader's map, or NULL */
 	uint64_t *seedv;	 /* eph_occ__seed_cookies()'s, for it */
 	size_t capseedv;
-	uint32_t seeds_failed; /* syncs the kernel refused (the first one said) */
 };
 
 /* Load the port iterator (optional: the tracker works without it), seed from sock_diag (every

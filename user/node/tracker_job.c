@@ -220,22 +220,16 @@ static void log_resync(const struct eph_tracker *t, const struct eph_tracker_job
 		 (unsigned long long)t->stats.seeds_full);
 }
 
-/* The kernel side to follow the holds only this snapshot knows (seeds.h). A map the kernel
- * refuses to change leaves them to the next resync, as without it: said once, not an error. */
+/* The kernel side to follow the holds only this snapshot knows (seeds.h). */
 static int sync_seeds(struct eph_tracker *t)
 {
 	size_t n;
 	int err;
 
-	err = eph_occ__seed_cookies(t->occ, &t->seedv, &n, &t->capseedv);
+	err = eph_occ__seed_cookies(t->occ, &t->seedv, &n, &t->capseedv) ?:
+	      eph_seeds__sync(t->seeds, t->seedv, n);
 	if (err)
 		return err;
-	err = eph_seeds__sync(t->seeds, t->seedv, n);
-	if (err == -ENOMEM)
-		return err;
-	if (err && t->o.warn && !t->seeds_failed++)
-		eph_note("cannot tell the kernel side the sockets found by sock_diag: %s; their "
-			 "ports go at the next resync", strerror(-err));
 	t->stats.seeds = eph_seeds__count(t->seeds);
 	t->stats.seeds_full = eph_seeds__full(t->seeds);
 	return 0;
