@@ -59,8 +59,6 @@ enum eph_map { EPH_MAP_STATS, EPH_MAP_HISTS };
 typedef int (*eph_entry_fn)(void *ctx, const void *key, uint64_t value);
 int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn,
 			void *ctx);
-/* The map's fd (tests read it another way). */
-int eph_loader__map_fd(const struct eph_loader *l, enum eph_map which);
 /* Each attached program's own cost: bpf_prog_info run_time_ns and run_cnt (0 unless BPF
  * run-time stats are on: kernel.bpf_stats_enabled, or eph_loader__enable_stats), and the runs
  * the kernel skipped because the program was already running on that CPU (recursion_misses,

@@ -138,11 +138,6 @@ void eph_open_mapdump(struct eph_loader *l, bool verbose)
 			 why);
 }
 
-int eph_loader__map_fd(const struct eph_loader *l, enum eph_map which)
-{
-	return bpf_map__fd(which == EPH_MAP_STATS ? l->skel->maps.stats : l->skel->maps.hists);
-}
-
 int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entry_fn fn, void *ctx)
 {
 	const struct bpf_map *map =
