@@ -42,8 +42,9 @@
  * 10: EPH_F_V6ONLY; struct eph_portiter_rec.v6only of every socket, not only BOUND ones;
  * 11: EPH_F_SEEDED, the "seeds" map, the .rodata "use_seeds";
  * 12: "counters" is an mmapable array of struct eph_cpu_counters, a row per CPU; "seeds" is
- *     an mmapable array of two cookie tables (EPH_SEED_*), the .rodata "seed_mask" */
-#define EPH_ABI_VERSION 12
+ *     an mmapable array of two cookie tables (EPH_SEED_*), the .rodata "seed_mask";
+ * 13: "counters"' elements are __u64, EPH_CNT_MAX of them per CPU (the rows of 12 unchanged) */
+#define EPH_ABI_VERSION 13
 #define EPH_COMM_LEN 16
 
 /* struct eph_event.type */
@@ -160,7 +161,8 @@ EPH_ABI_OFFSET(eph_event, pcomm, 128);
 #define EPH_BACKEND_TRACEPOINT 3
 #define EPH_BACKEND_CGROUP 4 /* cgroup socket hooks + sock_ops + raw tracepoints */
 
-/* Indexes of struct eph_cpu_counters.n, a CPU's row of the array "counters". */
+/* Indexes of struct eph_cpu_counters.n, a CPU's row of the array "counters" (element
+ * cpu * EPH_CNT_MAX + index). */
 #define EPH_CNT_ASSIGN 0     /* assignments seen */
 #define EPH_CNT_FAIL 1	     /* failures seen */
 #define EPH_CNT_RELEASE 2    /* releases of tracked ports seen */

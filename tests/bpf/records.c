@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 
 #include "loader.h"
 #include "mounts.h"
@@ -275,6 +276,50 @@ static void check_twins(const struct eph_loader *l, int backend)
 	result(name, bad, NULL, -1);
 }
 
+/*
+ * What loading costs, as the verifier counts it (instructions walked, summed over the programs):
+ * at most about 1.25 times the most this check saw when written (the perf buffer's build), on
+ * this host's kernel. The VMs' TCG kernels pay ten to twenty times the host's time per
+ * instruction, at every start of ephtrace: a pointer plus a variable counter index (count())
+ * and a 16-probe loop inlined into the release handlers doubled fentry's count on 6.1 (42 209
+ * to 76 024) and made make test's VM part 1.4 times slower. This host loads only tracepoint
+ * and cgroup programs, which that grew less (5 %); the VM matrix's kernel table shows every
+ * cell's count (tests/vm/matrix.sh). Other kernels walk other counts: there it only says.
+ */
+static void check_verifier(struct eph_loader *l, int backend)
+{
+	static const struct {
+		const char *kernel;
+		int backend;
+		uint64_t max;
+	} ceiling[] = { { "6.18.", EPH_BACKEND_TRACEPOINT, 110000 },
+			{ "6.18.", EPH_BACKEND_CGROUP, 23000 } };
+	uint64_t n = eph_loader__verified_insns(l);
+	struct utsname u;
+	char name[48];
+	size_t k;
+
+	snprintf(name, sizeof(name), "%s-verifier", eph_backend_name(backend));
+	uname(&u);
+	for (k = 0; k < sizeof(ceiling) / sizeof(ceiling[0]); k++)
+		if (ceiling[k].backend == backend &&
+		    !strncmp(u.release, ceiling[k].kernel, strlen(ceiling[k].kernel)))
+			break;
+	if (!n || k == sizeof(ceiling) / sizeof(ceiling[0])) {
+		printf("%s: %llu instructions walked on %s\n", name, (unsigned long long)n,
+		       u.release);
+		result(name, false,
+		       n ? "no ceiling known for this kernel" :
+			   "the kernel does not count them (5.16)",
+		       -1);
+		return;
+	}
+	printf("%s%s: %llu instructions walked on %s (at most %llu)\n",
+	       n > ceiling[k].max ? "FAIL " : "", name, (unsigned long long)n, u.release,
+	       (unsigned long long)ceiling[k].max);
+	result(name, n > ceiling[k].max, NULL, -1);
+}
+
 /* The counters, read from memory (loader_read.c), against the records of the whole run: each
  * assignment, failure, release and TIME_WAIT move counted is a record that came or a drop of
  * its type. Read once the ring is drained and the counts stand still (the host's own sockets
@@ -378,6 +423,7 @@ static void run_backend(int backend, bool have_cgroup2, const char *cg_why)
 		run_case(l, &col, backend, k);
 	check_twins(l, backend);
 	check_counters(l, backend);
+	check_verifier(l, backend);
 	eph_loader__free(l);
 }
 

@@ -136,7 +136,7 @@ kernels()
 	}
 	{
 		row = ($1 == "arm64" ? "arm64 " : "") $2 " (" $3 ")"
-		uses = ""; hk = "-"; buf = "-"; lacks = ""
+		uses = ""; hk = "-"; buf = "-"; lacks = ""; load = "-"
 		for (i = 6; i <= NF; i++) {
 			l = $i
 			if (l ~ /^using backend /) {
@@ -150,17 +150,26 @@ kernels()
 			} else if (l ~ /^without /) {
 				sub(/:.*/, "", l)
 				lacks = lacks (lacks == "" ? "" : "; ") l
+			} else if (l ~ /loaded in [0-9.]+ ms/) {
+				# "loaded in 1180.5 ms (CO-RE, verifier: 43550 instructions walked, ..."
+				ms = l; sub(/.*loaded in /, "", ms); sub(/ ms.*/, "", ms)
+				ins = ""
+				if (l ~ /[0-9]+ instructions walked/) {
+					ins = l; sub(/ instructions walked.*/, "", ins); sub(/.* /, "", ins)
+					ins = ins " instructions, "
+				}
+				load = sprintf("%s%.1f s", ins, ms / 1000)
 			} else if (l ~ /does not report/) {
 				lacks = lacks (lacks == "" ? "" : "; ") "kprobe misses not reported (6.7)"
 			}
 		}
 		if (uses == "") uses = "did not start"
 		set = ($5 == "full" || $5 == "") ? "" : " (" $5 ")"
-		printf "| %s | %s%s | %s | %s | %s | %s |\n", row, $4, set, uses, hk, buf, \
-		       lacks == "" ? "nothing" : lacks
+		printf "| %s | %s%s | %s | %s | %s | %s | %s |\n", row, $4, set, uses, hk, buf, \
+		       lacks == "" ? "nothing" : lacks, load
 	}' | {
-		echo "| kernel | asked (set) | used | hooks by style | records | goes without |"
-		echo "| --- | --- | --- | --- | --- | --- |"
+		echo "| kernel | asked (set) | used | hooks by style | records | goes without | events -v: verifier, load |"
+		echo "| --- | --- | --- | --- | --- | --- | --- |"
 		cat
 	}
 }

@@ -182,7 +182,7 @@ static int try_once(struct eph_loader *l, const struct eph_loader_opts *o, int b
 		snprintf(why, whylen, "cannot set up the events buffer: %s", strerror(-err));
 		goto out_destroy;
 	}
-	bpf_map__set_max_entries(l->skel->maps.counters, l->ncpus);
+	bpf_map__set_max_entries(l->skel->maps.counters, l->ncpus * EPH_CNT_MAX);
 	bpf_map__set_max_entries(l->skel->maps.holds, o->max_holds);
 	/* at most half of a table in use; 2 x 16 MiB at most (2^20 seeded sockets: the others
 	 * wait for a resync, counted) */
@@ -277,13 +277,20 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 		if (!*next)
 			break;
 	}
-	if (o->verbose)
+	if (o->verbose) {
+		uint64_t insns = eph_loader__verified_insns(l);
+		char walked[48] = "";
+
+		if (insns)
+			snprintf(walked, sizeof(walked), ": %llu instructions walked",
+				 (unsigned long long)insns);
 		eph_note("backend %s: kernel BTF read in %.1f ms, BPF object opened in %.1f ms, "
-			 "loaded in %.1f ms (CO-RE, verifier, maps), %d programs attached in %.1f "
-			 "ms%s",
-			 eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1],
+			 "loaded in %.1f ms (CO-RE, verifier%s, maps), %d programs attached in "
+			 "%.1f ms%s",
+			 eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1], walked,
 			 l->nr_links, stage_ms() - t[2],
 			 tries ? " (the last of several tries: see the hooks)" : "");
+	}
 	return 0;
 }
 

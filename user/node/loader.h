@@ -68,6 +68,9 @@ int eph_loader__foreach(const struct eph_loader *l, enum eph_map which, eph_entr
 typedef int (*eph_prog_stats_fn)(void *ctx, const char *name, uint64_t run_time_ns,
 				 uint64_t run_cnt, uint64_t misses);
 int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, void *ctx);
+/* The instructions the verifier walked to load the programs (bpf_prog_info.verified_insns,
+ * summed): what loading costs, as the verifier counts it; 0 before 5.16, which does not say. */
+uint64_t eph_loader__verified_insns(const struct eph_loader *l);
 /* How many calls the kernel side is following (entered, not yet ended: the calls table). Right
  * after a workload's threads have all exited this is what they left behind. 0 or -errno. */
 int eph_loader__calls_left(const struct eph_loader *l, uint64_t *n);

@@ -34,8 +34,9 @@ int eph_map_counters(struct eph_loader *l)
 	       len = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
 	void *p;
 
-	if (bpf_map__value_size(m) != sizeof(struct eph_cpu_counters) ||
-	    bpf_map__max_entries(m) < (__u32)l->ncpus)
+	/* a __u64 per element: rows of struct eph_cpu_counters, contiguous */
+	if (bpf_map__value_size(m) != sizeof(__u64) ||
+	    bpf_map__max_entries(m) < (__u32)l->ncpus * EPH_CNT_MAX)
 		return -EINVAL;
 	len = (len + page - 1) / page * page;
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
@@ -187,6 +188,23 @@ int eph_loader__prog_stats(const struct eph_loader *l, eph_prog_stats_fn fn, voi
 			return err;
 	}
 	return 0;
+}
+
+uint64_t eph_loader__verified_insns(const struct eph_loader *l)
+{
+	struct bpf_program *p;
+	uint64_t n = 0;
+
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (bpf_program__autoload(p) && fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n += info.verified_insns;
+	}
+	return n;
 }
 
 /* Calls whose entry the kernel side saw and whose end it has not: the entries of the calls
