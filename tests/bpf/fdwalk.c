@@ -14,7 +14,10 @@
  *   bounded-fits 40 sockets and the pipe's ends below the bound, the file table grown past it
  *                (a descriptor 700 opened and closed): every port released, no walk cut.
  * The kernel's side is checked too: after the exit, every port is free again (bind() to each
- * succeeds in the namespace).
+ * succeeds in the namespace). EPH_CNT_WALK_CUT is the host's: another process that exits
+ * meanwhile with a descriptor open past the bound adds to it (make test's own workloads did,
+ * beside this test), so a run whose only fault is a count above the expected one is run again,
+ * three tries in all; a count below it, or any wrong release, fails at once.
  *
  * "RESULT fdwalk-<loop|bounded> PASS|FAIL|SKIP" per run. Exit 0: all passed; 1: something
  * failed; 77: could not run here (not root, no network namespace).
@@ -117,7 +120,9 @@ static void child(int out, int go, int nsock, int pipe_fd, bool grow)
 	_exit(0); /* every socket still open: exit_files() closes them */
 }
 
-static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool grow)
+/* Returns whether to run again: only the walk-cut count was high, which another process's exit
+ * can make (the counter is the host's), and tries are left. */
+static bool run(const char *name, bool bounded, int nsock, int pipe_fd, bool grow, bool last)
 {
 	struct eph_loader_opts o = { .backend = EPH_BACKEND_TRACEPOINT,
 				     .ringbuf_size = EPH_DEFAULT_RINGBUF,
@@ -129,7 +134,8 @@ static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool gro
 	unsigned int want_cut = bounded && pipe_fd >= EPH_FD_WALK_BOUNDED;
 	struct eph_loader *l;
 	int up[2], down[2], st, fd, want, got = 0, missing = 0, extra = 0;
-	bool failed = false;
+	bool failed = false, again = false;
+	uint64_t cut;
 
 	memset(&w, 0, sizeof(w));
 	if (bounded)
@@ -140,7 +146,7 @@ static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool gro
 		printf("FAIL fdwalk-%s: the loader: %s\nRESULT fdwalk-%s FAIL\n", name,
 		       strerror(-st), name);
 		any_failed = true;
-		return;
+		return false;
 	}
 	if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) {
 		perror("pipe");
@@ -199,13 +205,20 @@ static void run(const char *name, bool bounded, int nsock, int pipe_fd, bool gro
 		failed = true;
 	}
 	eph_loader__counters(l, cnt);
-	if (cnt[EPH_CNT_WALK_CUT] - cnt0[EPH_CNT_WALK_CUT] != want_cut) {
-		/* the child's exit, its pipe ends open beyond the bound (another process that
-		 * exits meanwhile with a descriptor open past 255 would count too) */
+	cut = cnt[EPH_CNT_WALK_CUT] - cnt0[EPH_CNT_WALK_CUT];
+	if (cut > want_cut && !failed && !missing && !extra && !last) {
+		/* more, never fewer: another process that exited meanwhile with a descriptor
+		 * open past the bound counts too */
+		printf("fdwalk-%s: %llu walks cut short, %u expected: another process's exit "
+		       "counts too (the counter is the host's); again\n",
+		       name, (unsigned long long)cut, want_cut);
+		again = true;
+		goto out;
+	}
+	if (cut != want_cut) {
 		printf("FAIL fdwalk-%s: expected %d walk cut short (EPH_CNT_WALK_CUT) at the child's "
 		       "exit got %llu\n",
-		       name, want_cut,
-		       (unsigned long long)(cnt[EPH_CNT_WALK_CUT] - cnt0[EPH_CNT_WALK_CUT]));
+		       name, want_cut, (unsigned long long)cut);
 		failed = true;
 	}
 	failed |= missing || extra;
@@ -223,6 +236,16 @@ out:
 	close(up[0]);
 	close(down[1]);
 	eph_loader__free(l);
+	return again;
+}
+
+/* Up to three tries, for the walk-cut count only (run()). */
+static void run_case(const char *name, bool bounded, int nsock, int pipe_fd, bool grow)
+{
+	int tries = 0;
+
+	while (run(name, bounded, nsock, pipe_fd, grow, ++tries == 3))
+		;
 }
 
 int main(void)
@@ -232,8 +255,8 @@ int main(void)
 		return 77;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	run("loop", false, NSOCK, PIPE_FD, false);
-	run("bounded", true, NSOCK, PIPE_FD, false);
-	run("bounded-fits", true, 40, 50, true);
+	run_case("loop", false, NSOCK, PIPE_FD, false);
+	run_case("bounded", true, NSOCK, PIPE_FD, false);
+	run_case("bounded-fits", true, 40, 50, true);
 	return any_failed ? 1 : any_skipped ? 77 : 0;
 }

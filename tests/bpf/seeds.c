@@ -46,7 +46,7 @@ static __u32 table_base(int fd)
 	return 1 + (__u32)(entry(fd, 0) & 1) * SLOTS;
 }
 
-/* Where the programs find cookie c (bpf/events.bpf.h, seed_slot()): its value, or 0. */
+/* Where the programs find cookie c (bpf/events.bpf.h, seed_key()): its value, or 0. */
 static uint64_t lookup(int fd, uint64_t c)
 {
 	__u32 base = table_base(fd), start = eph_seed_slot(c, SLOTS - 1), i;

@@ -89,7 +89,7 @@ static uint64_t *table(const struct eph_seeds *s, unsigned int which)
 }
 
 /* The slot of cookie in t, or of the empty slot where it goes (NULL: none within the probes),
- * as the programs look (bpf/events.bpf.h, seed_slot()). */
+ * as the programs look (bpf/events.bpf.h, seed_key()). */
 static uint64_t *slot_of(const struct eph_seeds *s, uint64_t *t, uint64_t cookie)
 {
 	uint32_t start = eph_seed_slot(cookie, s->mask), i;
