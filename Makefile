@@ -26,7 +26,7 @@ CC := $(CROSS_COMPILE)gcc
 endif
 OUTPUT ?= .output/$(ARCH)
 EPHTRACE := $(OUTPUT)/ephtrace
-HOST_ONLY := run test test-unit test-bpf test-host test-cli fuzz fuzz-smoke bench
+HOST_ONLY := run test test-build test-unit test-bpf test-host test-cli fuzz fuzz-smoke bench
 ifneq ($(filter $(HOST_ONLY),$(MAKECMDGOALS)),)
 $(error ARCH=$(ARCH) cross-builds for the test VMs; '$(filter $(HOST_ONLY),$(MAKECMDGOALS))' runs \
 	here: build it without ARCH, or run the $(ARCH) cells with make test-vm ARCH=$(ARCH))
@@ -73,7 +73,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test check-kernels check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
+.PHONY: all deps run test test-build check-kernels check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
 
 all: ephtrace
 ifneq ($(EPHTRACE),ephtrace)
@@ -316,24 +316,24 @@ test-vm-arm64:
 # also writes what it ran to $(TEST_COUNTS)/PART (tests/counts.sh: the layout checks, cmocka's
 # tests, the RESULT lines of tests/bpf/ and of the host's ephtest runs, the host's other steps,
 # the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
-# part failed.
-TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-smoke
+# part failed. The VM part runs in the background from the start, at the lowest CPU priority,
+# beside the others (tests/parts.sh says why); everything any part builds is built first, so
+# that no two makes build the same file.
+TEST_PARTS := check-layout test-unit test-bpf test-host test-cli fuzz-smoke
+TEST_BACKGROUND := test-vm
 TEST_COUNTS := $(OUTPUT)/test-counts
+
+# what the parts build, built before any runs
+test-build: $(CORE_OBJS) $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/tests/ephtest fuzz-build
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH) $(EPH_HOOKS) # make bench's too: built, not run
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 deps
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64
 	$(Q)./tests/counts.sh selftest >/dev/null || { ./tests/counts.sh selftest; exit 1; }
 	$(Q)rm -rf $(TEST_COUNTS) && mkdir -p $(TEST_COUNTS)
-	$(Q)start=$$(date +%s); rc=0; for p in $(TEST_PARTS); do \
-		t0=$$(date +%s); \
-		EPH_TEST_COUNTS=$(abspath $(TEST_COUNTS))/$$p $(MAKE) --no-print-directory $$p || rc=$$?; \
-		./tests/counts.sh part $$p $$rc $(TEST_COUNTS)/$$p; \
-		if [ $$rc != 0 ]; then \
-			echo "make test: $$p FAILED after $$(( $$(date +%s) - t0 )) s"; break; \
-		fi; \
-		echo "make test: $$p passed in $$(( $$(date +%s) - t0 )) s"; \
-	done; [ $$rc != 0 ] || echo "make test: all parts in $$(( $$(date +%s) - start )) s"; \
-	./tests/counts.sh sum $(addprefix $(TEST_COUNTS)/,$(TEST_PARTS)); exit $$rc
+	$(Q)MAKE=$(MAKE) ./tests/parts.sh $(TEST_COUNTS) $(TEST_BACKGROUND) $(TEST_PARTS)
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps

@@ -9,7 +9,9 @@
 #            make; $EPH_VM_JOBS_ARM64 (3) at a time). One after the other: with 8 guests on 2
 #            cores (arm64 cells beside x86 ones) occupancy-live's snapshot came before ephtrace
 #            had read the last TIME_WAIT moves (arm64 6.12, 2026-12-04; before, with 4). Fails if
-#            either failed.
+#            either failed. A cell's time limit: 1200 s on x86_64 too (run.sh's default is 900),
+#            as make test runs this beside its host part (tests/parts.sh), which slows the
+#            guests while it lasts (a full cell took up to 625 s four at a time alone).
 #        tests/vm/matrix.sh table
 #            the Markdown table of the last runs' cells ($OUTPUT/vm/matrix.tsv and
 #            $OUTPUT/arm64/vm/matrix.tsv), for README
@@ -32,7 +34,7 @@ run()
 
 	# shellcheck disable=SC2086,SC2046 # lists of cells, words
 	EPH_VM_JOBS=${EPH_VM_JOBS:-4} OUTPUT=$OUTPUT tests/vm/run.sh \
-		$(printf -- '--cell %s ' ${EPH_VM_CELLS:-})
+		--timeout "${EPH_VM_TIMEOUT:-1200}" $(printf -- '--cell %s ' ${EPH_VM_CELLS:-})
 	rc_x=$?
 	echo "==== arm64 ===="
 	# shellcheck disable=SC2086,SC2046
