@@ -26,7 +26,7 @@ CC := $(CROSS_COMPILE)gcc
 endif
 OUTPUT ?= .output/$(ARCH)
 EPHTRACE := $(OUTPUT)/ephtrace
-HOST_ONLY := run test test-build test-unit test-bpf test-host test-cli fuzz fuzz-smoke bench
+HOST_ONLY := run test test-build test-unit test-bpf test-host test-host-busy test-host-rest test-cli fuzz fuzz-smoke bench
 ifneq ($(filter $(HOST_ONLY),$(MAKECMDGOALS)),)
 $(error ARCH=$(ARCH) cross-builds for the test VMs; '$(filter $(HOST_ONLY),$(MAKECMDGOALS))' runs \
 	here: build it without ARCH, or run the $(ARCH) cells with make test-vm ARCH=$(ARCH))
@@ -73,7 +73,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-build check-kernels check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
+.PHONY: all deps run test test-build test-host-busy test-host-rest check-kernels check-layout test-unit test-host test-vm test-vm-arm64 test-bpf readme-matrix clean FORCE
 
 all: ephtrace
 ifneq ($(EPHTRACE),ephtrace)
@@ -261,6 +261,13 @@ test-unit: $(UNIT_TESTS)
 test-host: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)./tests/host/run.sh
 
+# make test's host part in two (tests/host/run.sh, EPH_HOST_STEPS): the steps that keep the CPU
+# busy, before the VM part starts; the rest, beside it
+test-host-busy: ephtrace $(OUTPUT)/tests/ephtest
+	$(Q)EPH_HOST_STEPS=busy ./tests/host/run.sh
+test-host-rest: ephtrace $(OUTPUT)/tests/ephtest
+	$(Q)EPH_HOST_STEPS=rest ./tests/host/run.sh
+
 # make test's VM matrix (README, Tests): every scenario in the cells of the styles only a VM can
 # run, on the kernels Debian ships for x86_64: 6.1 and 6.12 with fentry and kprobe; one cell of
 # each rt kernel (6.1-rt fentry: the runs the kernel skips counted; 6.12-rt auto: kprobe); the
@@ -316,11 +323,11 @@ test-vm-arm64:
 # also writes what it ran to $(TEST_COUNTS)/PART (tests/counts.sh: the layout checks, cmocka's
 # tests, the RESULT lines of tests/bpf/ and of the host's ephtest runs, the host's other steps,
 # the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
-# part failed. The VM part runs in the background from the start, at the lowest CPU priority,
-# beside the others (tests/parts.sh says why); everything any part builds is built first, so
-# that no two makes build the same file.
-TEST_PARTS := check-layout test-unit test-bpf test-host test-cli fuzz-smoke
-TEST_BACKGROUND := test-vm
+# part failed. The VM part (bg:test-vm) runs in the background once the parts that keep the CPU
+# busy have run, at the lowest CPU priority, beside the rest of the host part (tests/parts.sh
+# says why); everything any part builds is built first, so that no two makes build the same file.
+TEST_PARTS := check-layout test-unit test-bpf test-cli fuzz-smoke test-host-busy bg:test-vm \
+	test-host-rest
 TEST_COUNTS := $(OUTPUT)/test-counts
 
 # what the parts build, built before any runs
@@ -333,7 +340,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64
 	$(Q)./tests/counts.sh selftest >/dev/null || { ./tests/counts.sh selftest; exit 1; }
 	$(Q)rm -rf $(TEST_COUNTS) && mkdir -p $(TEST_COUNTS)
-	$(Q)MAKE=$(MAKE) ./tests/parts.sh $(TEST_COUNTS) $(TEST_BACKGROUND) $(TEST_PARTS)
+	$(Q)MAKE=$(MAKE) ./tests/parts.sh $(TEST_COUNTS) $(TEST_PARTS)
 
 # Benchmarks (tests/bench/run.sh): prints the table README keeps, also in $(OUTPUT)/bench/.
 bench: deps
