@@ -323,11 +323,13 @@ test-vm-arm64:
 # also writes what it ran to $(TEST_COUNTS)/PART (tests/counts.sh: the layout checks, cmocka's
 # tests, the RESULT lines of tests/bpf/ and of the host's ephtest runs, the host's other steps,
 # the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
-# part failed. The VM part (bg:test-vm) runs in the background once the parts that keep the CPU
-# busy have run, at the lowest CPU priority, beside the rest of the host part (tests/parts.sh
-# says why); everything any part builds is built first, so that no two makes build the same file.
-TEST_PARTS := check-layout test-unit test-bpf test-cli fuzz-smoke test-host-busy bg:test-vm \
-	test-host-rest
+# part failed. Everything any part builds is built first (test-build). tests/parts.sh can run
+# the VM part in the background beside the host part's quiet steps (bg:test-vm after
+# test-host-busy, then test-host-rest: about 34 minutes here instead of 47), but its one full run
+# failed a 6.1 kprobe cell (resync-quiet: a UDP socket's bind scope wrong until resyncs, as a
+# kretprobe missed without a trace before 6.7 leaves it, more likely with the guests starved of
+# CPU): until that is understood, one part after the other.
+TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-smoke
 TEST_COUNTS := $(OUTPUT)/test-counts
 
 # what the parts build, built before any runs
