@@ -9,9 +9,9 @@
 #            make; $EPH_VM_JOBS_ARM64 (3) at a time). One after the other: with 8 guests on 2
 #            cores (arm64 cells beside x86 ones) occupancy-live's snapshot came before ephtrace
 #            had read the last TIME_WAIT moves (arm64 6.12, 2026-12-04; before, with 4). Fails if
-#            either failed. A cell's time limit: 1200 s on x86_64 too (run.sh's default is 900),
-#            as make test runs this beside its host part (tests/parts.sh), which slows the
-#            guests while it lasts (a full cell took up to 625 s four at a time alone).
+#            either failed. A cell's time limit: 1200 s on x86_64 too (run.sh's default is 900;
+#            a full cell took up to 625 s four at a time alone): tests/parts.sh can run this
+#            beside the host part, which slows the guests while it lasts.
 #        tests/vm/matrix.sh table
 #            the Markdown table of the last runs' cells ($OUTPUT/vm/matrix.tsv and
 #            $OUTPUT/arm64/vm/matrix.tsv), for README
