@@ -325,8 +325,8 @@ test-vm-arm64:
 # the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
 # part failed. Everything any part builds is built first (test-build). tests/parts.sh can run
 # the VM part in the background beside the host part's quiet steps (bg:test-vm after
-# test-host-busy, then test-host-rest: about 34 minutes here instead of 47), but its one full run
-# failed a 6.1 kprobe cell (resync-quiet: a UDP socket's bind scope wrong until resyncs, as a
+# test-host-busy, then test-host-rest: about 38 minutes here instead of 47, estimated), but its
+# run failed a 6.1 kprobe cell (resync-quiet: a UDP socket's bind scope wrong until resyncs, as a
 # kretprobe missed without a trace before 6.7 leaves it, more likely with the guests starved of
 # CPU): until that is understood, one part after the other.
 TEST_PARTS := check-layout test-unit test-bpf test-host test-vm test-cli fuzz-smoke
