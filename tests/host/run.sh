@@ -21,9 +21,9 @@
 # Run from anywhere after `make ephtrace .output/tests/ephtest` (`make test-host` does both).
 # Extra arguments go to the first ephtest run (e.g. --scenario v4-connect -v).
 # EPH_HOST_STEPS=busy: only the steps that keep the CPU busy for long (http-abuse's floods,
-# reliability's signals and memory, soak); =rest: the others. make test runs the busy ones
-# before its VM part starts and the rest beside it (tests/parts.sh): the guests, at nice 19,
-# get next to no CPU while a busy step runs, and a scenario there timed out waiting.
+# reliability's signals and memory, soak); =rest: the others. For tests/parts.sh's background
+# mode (busy ones before the VM part, the rest beside it: the guests, at nice 19, get next to no
+# CPU while a busy step runs); make test does not use it now (Makefile, TEST_PARTS).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/counts.sh
