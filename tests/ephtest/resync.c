@@ -4,17 +4,19 @@
  * changes must find nothing released.
  *
  * The workload makes about 1000 sockets that hold ports of the range, of every kind top tracks
- * (established IPv4, IPv6 and IPv4-mapped connections to several destinations,
- * bind-before-connect, TCP sockets only bound, listeners on ports of the range, connected and
- * bound UDP sockets): half before top starts (found by its first sock_diag pass), a quarter at
- * once after it attached (while it may still be reading sock_diag: its events and its first
- * pass both see them) and a quarter after its first snapshot (seen as events only). Then
- * nothing changes for RQ_QUIET_NS while top reconciles every second: the reconciliations must
- * happen (resyncs grows) and release nothing of its namespace (its netns row's resync_released
- * stays 0 in every snapshot: nothing was released, no TIME_WAIT ended, nothing dropped; top
- * reconciles every namespace of the host, where other sockets come and go). In the last
- * snapshot every destination and bind scope must hold what the workload made (kernels before 6.8
- * list no TCP socket only bound: those made before top are not expected there).
+ * (established IPv4, IPv6 and IPv4-mapped connections to several destinations, bind-before-connect,
+ * TCP sockets only bound, listeners on ports of the range, connected and bound UDP sockets; UDP
+ * sockets autobound on the wildcard by sendto() before top starts and connected after its first
+ * snapshot, which moves them to 127.0.0.1 with no port chosen, so with no event: the resyncs must
+ * move them): half before top starts (found by its first sock_diag pass), a quarter at once after
+ * it attached (while it may still be reading sock_diag: its events and its first pass both see
+ * them) and a quarter after its first snapshot (seen as events only). Then nothing changes for
+ * RQ_QUIET_NS while top reconciles every second: the reconciliations must happen (resyncs grows)
+ * and release nothing of its namespace (its netns row's resync_released stays 0 in every snapshot:
+ * nothing was released, no TIME_WAIT ended, nothing dropped; top reconciles every namespace of the
+ * host, where other sockets come and go). In the last snapshot every destination and bind scope
+ * must hold what the workload made (kernels before 6.8 list no TCP socket only bound: those made
+ * before top are not expected there).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -41,6 +43,8 @@ enum rq_kind {
 	K_LISTEN,    /* TCP bind(addr:0), listen() */
 	K_UDP_CONN,  /* UDP connect() (autobind) */
 	K_UDP_BOUND, /* UDP bind(addr:0) */
+	K_UDP_SENT,  /* UDP sendto() (autobind on the wildcard); before top only: connect()ed after
+		      * its first snapshot (to row SENT_TO_ROW) */
 };
 
 /*
@@ -60,7 +64,8 @@ static const struct rq_row {
 };
 
 #define NR_ROWS (sizeof(rows) / sizeof(rows[0]))
-#define NR_DESTS 6 /* the first rows */
+#define NR_DESTS 6    /* the first rows */
+#define SENT_TO_ROW 8 /* K_UDP_SENT's sockets, connected: udp 127.0.0.1 */
 
 /* The sockets made before top (n of each; each part after it: n / 2) and their row. */
 static const struct rq_mix {
@@ -85,17 +90,19 @@ static const struct rq_mix {
 	{ K_UDP_BOUND, "127.0.0.1", NULL, 0, 20, 8 },
 	{ K_UDP_CONN, NULL, "::1", 5300, 10, 9 },
 	{ K_UDP_BOUND, "0.0.0.0", NULL, 0, 10, 10 },
+	{ K_UDP_SENT, NULL, "127.0.0.1", 5300, 12, 10 },
 };
 
 #define NR_MIX (sizeof(mix) / sizeof(mix[0]))
 
 struct rq_shared {
-	uint32_t held[NR_ROWS];		       /* sockets made that count in each row */
-	uint32_t part_held[RQ_PARTS][NR_ROWS]; /* the same, per part */
-	uint32_t unlisted[NR_ROWS];	       /* TCP bound only before top: kernels < 6.8 list
-						* none (no sock_diag, no event shows them) */
-	uint32_t made[RQ_PARTS];	       /* sockets with a port of the range, per part */
-	uint32_t listeners;		       /* of which listening */
+	uint32_t held[NR_ROWS]; /* sockets made that count in each row */
+	/* what each part added (the last one moves some from one row to another: -1 in one) */
+	int32_t part_held[RQ_PARTS][NR_ROWS];
+	/* TCP bound only before top: kernels < 6.8 list none (no sock_diag, no event shows them) */
+	uint32_t unlisted[NR_ROWS];
+	uint32_t made[RQ_PARTS]; /* sockets with a port of the range, per part */
+	uint32_t listeners;	 /* of which listening */
 };
 
 _Static_assert(sizeof(struct rq_shared) <= DRV_PRIV_SIZE, "rq_shared does not fit");
@@ -108,6 +115,7 @@ static struct rq_shared *rq_of(struct oracle *o)
 /* ---- the workload ---- */
 
 static int lfd[NR_DESTS];
+static int sent_fd[64], nsent; /* the K_UDP_SENT sockets, to connect in the last part */
 
 static int fail(struct oracle *o, const char *what, const char *addr, int port)
 {
@@ -143,7 +151,7 @@ static int bound_socket(struct oracle *o, int type, const char *addr, const char
 
 static int make_one(struct oracle *o, const struct rq_mix *m, int part)
 {
-	int type = m->kind == K_UDP_CONN || m->kind == K_UDP_BOUND ? SOCK_DGRAM : SOCK_STREAM;
+	int type = m->kind >= K_UDP_CONN ? SOCK_DGRAM : SOCK_STREAM;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, afd;
@@ -153,7 +161,14 @@ static int make_one(struct oracle *o, const struct rq_mix *m, int part)
 		return -1;
 	if (m->kind == K_LISTEN && listen(fd, 16))
 		return fail(o, "listen on", m->addr, 0);
-	if (m->daddr) {
+	if (m->kind == K_UDP_SENT) {
+		drv_sockaddr(m->daddr, m->dport, &ss, &len);
+		if (sendto(fd, "q", 1, 0, (struct sockaddr *)&ss, len) != 1)
+			return fail(o, "sendto", m->daddr, m->dport);
+		if (nsent == (int)(sizeof(sent_fd) / sizeof(sent_fd[0])))
+			return fail(o, "too many sockets to connect later for", m->daddr, m->dport);
+		sent_fd[nsent++] = fd;
+	} else if (m->daddr) {
 		drv_sockaddr(m->daddr, m->dport, &ss, &len);
 		if (connect(fd, (struct sockaddr *)&ss, len))
 			return fail(o, "connect to", m->daddr, m->dport);
@@ -169,12 +184,37 @@ static int make_one(struct oracle *o, const struct rq_mix *m, int part)
 	return 0;
 }
 
+/* The last part connects the K_UDP_SENT sockets: from their row to SENT_TO_ROW (what that
+ * part adds to each row: one less in one). */
+static int connect_sent(struct oracle *o, const struct rq_mix *m, int part)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int k;
+
+	drv_sockaddr(m->daddr, m->dport, &ss, &len);
+	for (k = 0; k < nsent; k++) {
+		if (connect(sent_fd[k], (struct sockaddr *)&ss, len))
+			return fail(o, "connect (after sendto) to", m->daddr, m->dport);
+		rq_of(o)->held[m->row]--;
+		rq_of(o)->held[SENT_TO_ROW]++;
+		rq_of(o)->part_held[part][m->row]--;
+		rq_of(o)->part_held[part][SENT_TO_ROW]++;
+	}
+	return 0;
+}
+
 static int make_part(struct oracle *o, int part)
 {
 	unsigned int n;
 	size_t i, k;
 
 	for (i = 0; i < NR_MIX; i++) {
+		if (mix[i].kind == K_UDP_SENT && part == RQ_PARTS - 1 &&
+		    connect_sent(o, &mix[i], part))
+			return -1;
+		if (mix[i].kind == K_UDP_SENT && part)
+			continue;
 		n = part ? mix[i].n / 2 : mix[i].n;
 		for (k = 0; k < n; k++)
 			if (make_one(o, &mix[i], part))
@@ -283,12 +323,12 @@ static bool bound_unlisted(struct drv *d, json_object *snap)
 static unsigned int want_of(struct drv *d, json_object *snap, int parts, size_t i)
 {
 	const struct rq_shared *sh = rq_of(d->w.o);
-	unsigned int n = 0;
+	int32_t n = 0;
 	int p;
 
 	for (p = 0; p < parts; p++)
 		n += sh->part_held[p][i];
-	return bound_unlisted(d, snap) ? n - sh->unlisted[i] : n;
+	return (unsigned int)n - (bound_unlisted(d, snap) ? sh->unlisted[i] : 0);
 }
 
 /* Where the released holds were: each row against what the workload had made by then (prev:
@@ -350,7 +390,7 @@ struct rq_tally {
 	int prev_parts;	     /* parts made before the snapshot before this one */
 	double first, resyncs, dropped, max_released;
 	double all_released; /* in every netns: the host's too (said, not checked) */
-	int64_t when; /* of the last one */
+	int64_t when;	     /* of the last one */
 };
 
 /* One snapshot: resync_released must be 0; the rows that moved are shown once if not. */
@@ -368,8 +408,9 @@ static int rq_check(struct drv *d, json_object *prev, json_object *snap, int64_t
 	if (jnum(snap, "resyncs", &t->resyncs) != 1 || !ns ||
 	    jnum(ns, "resync_released", &released) != 1 || jnum(snap, "dropped", &dropped) != 1 ||
 	    jnum(snap, "resync_released", &t->all_released) != 1) {
-		drv_problem(d, "expected numbers resyncs, resync_released and dropped in every "
-			       "snapshot, and resync_released in the workload's netns row, got none");
+		drv_problem(d,
+			    "expected numbers resyncs, resync_released and dropped in every "
+			    "snapshot, and resync_released in the workload's netns row, got none");
 		return -EPROTO;
 	}
 	if (quiet && t->when >= quiet && t->first < 0)

@@ -543,6 +543,68 @@ static void test_resync_released_per_netns(void **state)
 }
 
 /*
+ * A socket's keys change with no port chosen, so with no event, or their event was missed: the
+ * next resync moves its hold, found by its cookie, to the keys the kernel shows (and no
+ * further one moves it again). A UDP socket autobound by sendmsg() on the wildcard, connected
+ * later (udp_v4_rehash(): the source address, the same port); a TCP socket whose bind() event
+ * had a cookie (a snapshot had seen it bound only), its connect() event lost.
+ */
+static void test_keys_change_unseen(void **state)
+{
+	struct eph_occ_scope_key any = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
+	struct eph_occ_scope_key lo = skey4(NS1, IPPROTO_UDP, "127.0.0.1");
+	struct eph_occ_scope_key tlo = skey4(NS1, IPPROTO_TCP, "127.0.0.1");
+	struct eph_occ_dest_key k = dkey4(NS1, "127.0.0.1", "127.0.0.1", 5000);
+	struct eph_occ *occ = new_occ(0);
+	struct eph_occ_sock s[2];
+	struct eph_occ_stats st;
+	struct eph_rec r;
+	int i;
+
+	(void)state;
+	set_test_range(occ, NS1);
+	s[0] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40010, "0.0.0.0", 0, 400, 55);
+	s[0].proto = IPPROTO_UDP;
+	assert_int_equal(eph_occ__seed(occ, s, 1, SEC), 0);
+	eph_occ__start(occ, SEC);
+	assert_int_equal(eph_occ__scope(occ, &any, SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	r = bind_ev(2 * SEC, 0x10, 40011);
+	r.ev.cookie = 56;
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &tlo, 2 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+
+	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40010, "127.0.0.1", 5300, 400, 55);
+	s[0].proto = IPPROTO_UDP;
+	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40011, "127.0.0.1", 5000, 400, 56);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(eph_occ__reconcile(occ, s, 2, (3 + i) * SEC), 0);
+		assert_int_equal(eph_occ__scope(occ, &any, (3 + i) * SEC, &st), 0);
+		assert_int_equal(st.held, 0);
+		assert_int_equal(eph_occ__scope(occ, &lo, (3 + i) * SEC, &st), 0);
+		assert_int_equal(st.held, 1);
+		assert_int_equal(eph_occ__scope(occ, &tlo, (3 + i) * SEC, &st), 0);
+		assert_int_equal(st.held, 0);
+		assert_int_equal(dest_st(occ, k, (3 + i) * SEC).held, 1);
+		/* still bind()'s port: lost to every destination */
+		assert_true(dest_st(occ, k, (3 + i) * SEC).ports_left == 1900 - 1);
+	}
+	assert_int_equal(eph_occ__resync_released(occ), 0);
+	/* released by the cookie they kept */
+	r = tcp_ev(EPH_RELEASE, 5 * SEC, 400, 0, 40010, 5300);
+	r.ev.proto = IPPROTO_UDP;
+	r.ev.cookie = 55;
+	feed(occ, r);
+	r = tcp_ev(EPH_RELEASE, 5 * SEC, 400, 0x10, 40011, 5000);
+	feed(occ, r);
+	assert_int_equal(eph_occ__scope(occ, &lo, 5 * SEC, &st), 0);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(dest_st(occ, k, 5 * SEC).held, 0);
+	eph_occ__free(occ);
+}
+
+/*
  * Events older than the first snapshot about sockets it already has under other keys (top's
  * start: attached, then sock_diag, then the events that waited): no second hold.
  */
@@ -661,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_bound_unlisted),
 		cmocka_unit_test(test_bound_unlisted_beside_listener),
 		cmocka_unit_test(test_resync_released_per_netns),
+		cmocka_unit_test(test_keys_change_unseen),
 		cmocka_unit_test(test_events_before_snapshot),
 	};
 

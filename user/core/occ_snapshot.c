@@ -145,12 +145,12 @@ static bool listener_accepts(const struct eph_occ_sock *l, const struct eph_occ_
 }
 
 /*
- * The hold a snapshot socket stands for: by cookie, else by its 4-tuple, else (*moved set) by
- * what an event knew of it: the port bound without a destination (bind() before connect(),
- * a UDP socket connected after its autobind), or with the wildcard source address (what an
- * autobind binds, before connect() sets the source). -1 when none.
+ * The hold a snapshot socket stands for: by cookie, else by its 4-tuple, else by what an event
+ * knew of it: the port bound without a destination (bind() before connect(), a UDP socket
+ * connected after its autobind), or with the wildcard source address (what an autobind binds,
+ * before connect() sets the source). -1 when none.
  */
-static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s, bool *moved)
+static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s)
 {
 	static const bool variants[][2] = { { true, true }, { false, false }, { false, true } };
 	bool connected = s->dport != 0;
@@ -158,7 +158,6 @@ static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s
 	unsigned int v;
 	int64_t i;
 
-	*moved = false;
 	if (s->cookie) {
 		i = eph_tab__find(&occ->holds, HOLD_BY_COOKIE, &s->cookie, hash_u64(s->cookie));
 		if (i >= 0)
@@ -174,10 +173,8 @@ static int64_t sock_find(const struct eph_occ *occ, const struct eph_occ_sock *s
 		sock_tuple(s, connected && variants[v][0], variants[v][1], &t);
 		i = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
 		/* an event's hold (it knows when it was taken): never a snapshot's guess */
-		if (i >= 0 && hold_rec(occ, i)->since_ns) {
-			*moved = true;
+		if (i >= 0 && hold_rec(occ, i)->since_ns)
 			return i;
-		}
 	}
 	return -1;
 }
@@ -219,17 +216,23 @@ static void hold_set_remote(struct hold *h, const struct eph_occ_sock *s)
 	h->remote = s->proto == IPPROTO_UDP && s->dport;
 }
 
-/* What the snapshot knows better than the events: the bucket and the socket range (from the
- * port iterator), the socket's keys (moved), TIME_WAIT. */
+/*
+ * What the snapshot knows better than the events: the bucket and the socket range (from the
+ * port iterator), TIME_WAIT, and the socket's keys, whichever way it was found: a socket's
+ * keys change with no port chosen, so with no event (a UDP socket autobound by sendmsg(),
+ * then connected: udp_v4_rehash() moves it to the source address ip4_datagram_connect()
+ * chose, the port kept), or their event was missed; its cookie stays.
+ */
 static int sock_update(struct eph_occ *occ, int64_t hi, const struct eph_occ_sock *s,
-		       enum sock_kind kind, bool moved, uint64_t snap_ns)
+		       enum sock_kind kind, uint64_t snap_ns)
 {
 	struct hold_spec hs;
-	struct hold *h;
+	struct hold *h = hold_rec(occ, hi);
 	int err = 0;
 
 	sock_spec(s, kind, snap_ns, &hs);
-	if (moved && kind != KIND_NONE)
+	if (kind != KIND_NONE &&
+	    (memcmp(&h->tuple, &hs.k.tuple, sizeof(hs.k.tuple)) || !h->dest != !hs.to_dest))
 		err = hold_retarget(occ, hi, &hs.k, hs.to_dest);
 	h = hold_rec(occ, hi);
 	h->seen = occ->gen;
@@ -413,13 +416,12 @@ static int seed(struct eph_occ *occ, const struct eph_occ_sock *socks, size_t n,
 		const struct eph_occ_sock *s = &socks[i];
 		enum sock_kind kind = sock_kind_of(occ, s, listen, nlisten);
 		struct hold_spec hs;
-		bool moved;
 		int64_t hi;
 
-		hi = sock_find(occ, s, &moved);
+		hi = sock_find(occ, s);
 		if (hi >= 0) { /* already known, e.g. from an event */
 			if (update)
-				err = sock_update(occ, hi, s, kind, moved, now_ns);
+				err = sock_update(occ, hi, s, kind, now_ns);
 			continue;
 		}
 		if (kind == KIND_NONE)
