@@ -5,18 +5,19 @@
  *
  * The workload makes about 1000 sockets that hold ports of the range, of every kind top tracks
  * (established IPv4, IPv6 and IPv4-mapped connections to several destinations, bind-before-connect,
- * TCP sockets only bound, listeners on ports of the range, connected and bound UDP sockets; UDP
- * sockets autobound on the wildcard by sendto() before top starts and connected after its first
- * snapshot, which moves them to 127.0.0.1 with no port chosen, so with no event: the resyncs must
- * move them): half before top starts (found by its first sock_diag pass), a quarter at once after
- * it attached (while it may still be reading sock_diag: its events and its first pass both see
- * them) and a quarter after its first snapshot (seen as events only). Then nothing changes for
- * RQ_QUIET_NS while top reconciles every second: the reconciliations must happen (resyncs grows)
- * and release nothing of its namespace (its netns row's resync_released stays 0 in every snapshot:
- * nothing was released, no TIME_WAIT ended, nothing dropped; top reconciles every namespace of the
- * host, where other sockets come and go). In the last snapshot every destination and bind scope
- * must hold what the workload made (kernels before 6.8 list no TCP socket only bound: those made
- * before top are not expected there).
+ * TCP sockets only bound, listeners on ports of the range, connected and bound UDP sockets, UDP
+ * sockets autobound on the wildcard by sendto() (its event knows the datagram's destination, not
+ * the socket's); those made before top starts are connected after its first snapshot, which moves
+ * them to 127.0.0.1 with no port chosen, so with no event: the resyncs must move them): half before
+ * top starts (found by its first sock_diag pass), a quarter at once after it attached (while it may
+ * still be reading sock_diag: its events and its first pass both see them) and a quarter after its
+ * first snapshot (seen as events only). Then nothing changes for RQ_QUIET_NS while top reconciles
+ * every second: the reconciliations must happen (resyncs grows) and release nothing of its
+ * namespace (its netns row's resync_released stays 0 in every snapshot: nothing was released, no
+ * TIME_WAIT ended, nothing dropped; top reconciles every namespace of the host, where other sockets
+ * come and go). In the last snapshot every destination and bind scope must hold what the workload
+ * made (kernels before 6.8 list no TCP socket only bound: those made before top are not expected
+ * there).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -43,7 +44,7 @@ enum rq_kind {
 	K_LISTEN,    /* TCP bind(addr:0), listen() */
 	K_UDP_CONN,  /* UDP connect() (autobind) */
 	K_UDP_BOUND, /* UDP bind(addr:0) */
-	K_UDP_SENT,  /* UDP sendto() (autobind on the wildcard); before top only: connect()ed after
+	K_UDP_SENT,  /* UDP sendto() (autobind on the wildcard); those before top connect()ed after
 		      * its first snapshot (to row SENT_TO_ROW) */
 };
 
@@ -165,9 +166,10 @@ static int make_one(struct oracle *o, const struct rq_mix *m, int part)
 		drv_sockaddr(m->daddr, m->dport, &ss, &len);
 		if (sendto(fd, "q", 1, 0, (struct sockaddr *)&ss, len) != 1)
 			return fail(o, "sendto", m->daddr, m->dport);
-		if (nsent == (int)(sizeof(sent_fd) / sizeof(sent_fd[0])))
+		if (!part && nsent == (int)(sizeof(sent_fd) / sizeof(sent_fd[0])))
 			return fail(o, "too many sockets to connect later for", m->daddr, m->dport);
-		sent_fd[nsent++] = fd;
+		if (!part)
+			sent_fd[nsent++] = fd;
 	} else if (m->daddr) {
 		drv_sockaddr(m->daddr, m->dport, &ss, &len);
 		if (connect(fd, (struct sockaddr *)&ss, len))
@@ -213,8 +215,6 @@ static int make_part(struct oracle *o, int part)
 		if (mix[i].kind == K_UDP_SENT && part == RQ_PARTS - 1 &&
 		    connect_sent(o, &mix[i], part))
 			return -1;
-		if (mix[i].kind == K_UDP_SENT && part)
-			continue;
 		n = part ? mix[i].n / 2 : mix[i].n;
 		for (k = 0; k < n; k++)
 			if (make_one(o, &mix[i], part))

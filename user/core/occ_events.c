@@ -25,13 +25,15 @@ void eph_occ__start(struct eph_occ *occ, uint64_t now_ns)
 /*
  * The 4-tuple of an event (netns, proto, family; the addresses and remote port it knows, zeros
  * for the rest; its port) and hash_dest() of its destination, both from the same words: the
- * hash does not wait for the tuple to be written and read back.
+ * hash does not wait for the tuple to be written and read back. A UDP sendmsg()'s autobind
+ * knows the datagram's destination, not the socket's (it has none: the snapshots show it so).
  */
 static uint32_t ev_tuple(const struct eph_event *ev, struct tuple *t)
 {
 	static const uint8_t first4[8] = { 0xff, 0xff, 0xff, 0xff }; /* an IPv4 address's bytes */
 	bool v4 = ev->family == AF_INET, src = ev->flags & EPH_F_SADDR;
-	bool dest = ev->flags & EPH_F_DEST;
+	bool dest =
+		(ev->flags & EPH_F_DEST) && !(ev->proto == IPPROTO_UDP && ev->op == EPH_OP_SENDMSG);
 	uint64_t m0 = v4 ? eph_tab__load64(first4) : UINT64_MAX, m1 = v4 ? 0 : UINT64_MAX;
 	uint64_t sa[2] = { 0, 0 }, da[2] = { 0, 0 };
 
@@ -178,6 +180,26 @@ static void ev_hold_spec(struct hold_spec *hs, const struct eph_event *ev, bool 
 	hs->v6only = !!(ev->flags & EPH_F_V6ONLY);
 }
 
+/*
+ * The snapshot's hold of a UDP connect()'s socket as the snapshot saw it between the autobind
+ * and ip4_datagram_connect()'s rehash: its port on the wildcard, no destination (the event's
+ * tuple, less the destination), a dump over before the event came (its kretprobe after the port
+ * was hashed). -1 when none.
+ */
+static int64_t snap_unconnected(const struct eph_occ *occ, const struct eph_event *ev,
+				const struct hold_keys *k)
+{
+	struct tuple t = k->tuple;
+	int64_t hi;
+
+	if (ev->proto != IPPROTO_UDP || ev->op != EPH_OP_CONNECT || !t.dest.dport)
+		return -1;
+	t.dest.dport = 0;
+	memset(t.dest.daddr, 0, sizeof(t.dest.daddr));
+	hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
+	return hi >= 0 && !hold_rec(occ, hi)->since_ns ? hi : -1;
+}
+
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	struct hold_spec hs = { .k = *k };
@@ -195,6 +217,8 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		return 0; /* the same assignment reported twice */
 	hi = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
 			     k->hash[HOLD_BY_TUPLE]);
+	if (hi < 0)
+		hi = snap_unconnected(occ, ev, k);
 	/* a TIME_WAIT hold on this 4-tuple is recycled (tcp_tw_reuse), never adopted */
 	if (hi >= 0 && !hold_rec(occ, hi)->sock_id && !hold_rec(occ, hi)->tw) {
 		/* found by the snapshot before its assignment event was read: adopt it */
