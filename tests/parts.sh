@@ -4,18 +4,18 @@
 #
 #   tests/parts.sh COUNTS_DIR PART... bg:PART PART...
 #
-# bg:PART starts there and runs beside the parts after it, its processes at the lowest CPU
-# priority; meant for the VM matrix (test-vm), and not used by make test now (Makefile,
-# TEST_PARTS: one of its runs failed a 6.1 kprobe cell, not understood yet). Why: the VM part is CPU-bound (TCG, four VMs on two
-# cores) and most of the host part waits (its scenarios sleep through their intervals, timeouts
-# and forecasts): one after the other they took 47 minutes here (host 900 s, VM 1 792 s), over
-# make test's 40. At nice 19 the VMs take the CPU the host part leaves and give it back as soon
-# as it wants it, so the host part's timing checks see what they saw alone; but while a part
-# keeps the CPU busy for long the guests get next to none, and a scenario there timed out
-# waiting for ephtrace to start (60 s): such parts go before bg:PART (test-host-busy: floods,
-# signals under load, memory bounds, the soak; unit tests, fuzzing). Nothing else is shared: the
-# guests have no network and write to their own files; every build and package the parts need
-# is made before this runs (Makefile, test-build), so no two makes build the same file.
+# bg:PART starts there and runs beside the parts after it, its processes at the lowest CPU priority;
+# meant for the VM matrix (make test: bg:test-vm, Makefile TEST_PARTS). Why: the VM part is
+# CPU-bound (TCG, four VMs on two cores) and most of the host part waits (its scenarios sleep
+# through their intervals, timeouts and forecasts): one after the other they took 47 minutes here
+# (host 900 s, VM 1 792 s), over make test's 40. At nice 19 the VMs take the CPU the host part
+# leaves and give it back as soon as it wants it, so the host part's timing checks see what they saw
+# alone; but while a part keeps the CPU busy for long the guests get next to none, and a scenario
+# there timed out waiting for ephtrace to start (60 s): such parts go before bg:PART
+# (test-host-busy: floods, signals under load, memory bounds, the soak; unit tests, fuzzing).
+# Nothing else is shared: the guests have no network and write to their own files; every build and
+# package the parts need is made before this runs (Makefile, test-build), so no two makes build the
+# same file.
 #
 # Each part prints "make test: PART passed in N s" (the background one: from its start, its
 # log printed whole when it ends, after the others); the first failure stops the background

@@ -23,7 +23,7 @@
 # EPH_HOST_STEPS=busy: only the steps that keep the CPU busy for long (http-abuse's floods,
 # reliability's signals and memory, soak); =rest: the others. For tests/parts.sh's background
 # mode (busy ones before the VM part, the rest beside it: the guests, at nice 19, get next to no
-# CPU while a busy step runs); make test does not use it now (Makefile, TEST_PARTS).
+# CPU while a busy step runs): make test (Makefile, TEST_PARTS).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/counts.sh
