@@ -61,6 +61,27 @@ static __always_inline int on_get_port_enter(struct sock *sk, __u16 snum)
 	return 0;
 }
 
+/*
+ * A UDP connect()'s autobind took a port: its record waits for inet_dgram_connect()'s end, when
+ * the socket has the source address the connect() chose (ip4_datagram_connect() and
+ * ip6_datagram_connect() set it and move the socket there: udp_v4_rehash(), udp_v6_rehash()),
+ * so that it counts in that address's bind scope from the start, as sock_diag will show it.
+ * A failure (EAGAIN) is reported at once. True when it waits.
+ */
+static __always_inline bool dgram_connect_later(const struct call_ctx *c, const struct outcome *o)
+{
+	struct call_ctx *d;
+
+	if (o->err || o->op != EPH_OP_CONNECT || o->proto != IPPROTO_UDP)
+		return false;
+	d = call_get(SLOT_DGRAM);
+	if (!d || d->sk != c->sk)
+		return false;
+	d->search_ns = o->search_ns;
+	d->assigned = 1;
+	return true;
+}
+
 static __always_inline int on_get_port_exit(void *ctx, int ret, __u8 style)
 {
 	struct call_ctx *c = call_get(SLOT_GET_PORT), *ab;
@@ -86,7 +107,7 @@ static __always_inline int on_get_port_exit(void *ctx, int ret, __u8 style)
 		ab = NULL;
 	}
 	/* listen() re-checks the port a bind() already took: only its failure is news. */
-	if (!c->had_port || o.err)
+	if ((!c->had_port || o.err) && !dgram_connect_later(c, &o))
 		emit(ctx, sk, &o, ab);
 	call_del(SLOT_GET_PORT);
 	return 0;
@@ -205,8 +226,22 @@ static __always_inline int on_dgram_connect_enter(struct socket *sock, struct so
 	return 0;
 }
 
-static __always_inline int on_dgram_connect_exit(void)
+/* inet_dgram_connect's end: the record of its autobind (dgram_connect_later()), the source
+ * address chosen (or still the wildcard, when the connect() failed after the autobind). */
+static __always_inline int on_dgram_connect_exit(void *ctx, __u8 style)
 {
+	struct call_ctx *d = call_get(SLOT_DGRAM);
+	struct outcome o = { .op = EPH_OP_CONNECT,
+			     .proto = IPPROTO_UDP,
+			     .flags = EPH_F_SEARCH | EPH_F_EPHEMERAL,
+			     .style = style };
+
+	if (!d)
+		return 0;
+	if (d->assigned) {
+		o.search_ns = d->search_ns;
+		emit(ctx, (struct sock *)d->sk, &o, d);
+	}
 	call_del(SLOT_DGRAM);
 	return 0;
 }

@@ -28,8 +28,8 @@
 	     unsigned int hash2)                                                               \
 	HOOK(inet_autobind, autobind, on_autobind_enter(sk), on_autobind_exit(), struct sock *sk) \
 	HOOK(inet_dgram_connect, dgram_connect, on_dgram_connect_enter(sock, uaddr),           \
-	     on_dgram_connect_exit(), struct socket *sock, struct sockaddr *uaddr, int len,    \
-	     int flags)
+	     on_dgram_connect_exit(ctx, style), struct socket *sock, struct sockaddr *uaddr,   \
+	     int len, int flags)
 
 /* Programs fentry_NAME and fexit_NAME (with ret) */
 #define FENTRY_FEXIT(func, name, enter, exit, args...)                                         \

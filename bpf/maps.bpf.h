@@ -26,6 +26,7 @@ struct call_ctx {
 	__u8 syn_closed; /* tracepoint: SYN_SENT->CLOSE in the call (search or connection failed) */
 	__u8 has_dest;
 	__u8 has_saddr;
+	__u8 assigned;	 /* inet_dgram_connect: its autobind took a port (search_ns: its search) */
 	__u8 daddr[16];
 	__u8 saddr[16]; /* tracepoint: source address of a failed search */
 };

@@ -83,7 +83,6 @@ struct orec {
 	bool ephemeral;	      /* the kernel chose (or had to choose) the port */
 	bool has_dest;	      /* connect, sendmsg: daddr/dport are set */
 	bool has_req;	      /* bind: req_port is set */
-	bool has_alt;	      /* alt_addr is an acceptable source address too */
 	bool bound;	      /* TCP connect: the socket had its port from bind() ("bound") */
 	bool no_port;	      /* TCP connect: IP_BIND_ADDRESS_NO_PORT ("bind_address_no_port") */
 	int32_t ret;	      /* the system call's return value */
@@ -95,8 +94,6 @@ struct orec {
 	uint16_t req_port;    /* port asked for by bind (0 = any) */
 	uint8_t addr[16];     /* getsockname() address after the call (see port) */
 	uint8_t daddr[16];    /* destination address */
-	uint8_t alt_addr[16]; /* UDP connect: the address before the call (autobind binds the
-			       * port to the wildcard; connect() then sets the address) */
 };
 
 #define ORACLE_MAX 8192

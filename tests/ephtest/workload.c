@@ -103,7 +103,7 @@ int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uin
 {
 	struct sockaddr_storage ss;
 	struct orec *r = rec_new(o, op, proto, family);
-	uint16_t before = local_port(fd, r->alt_addr);
+	uint16_t before = local_port(fd, NULL);
 	socklen_t len;
 	int ret;
 
@@ -116,7 +116,6 @@ int rec_connect(struct oracle *o, int fd, uint8_t op, int proto, int family, uin
 	r->ret = ret;
 	r->err = ret < 0 ? errno : 0;
 	r->port = local_port(fd, r->addr);
-	r->has_alt = op == OP_CONNECT && proto == IPPROTO_UDP;
 	r->ephemeral = true;
 	r->no_port = proto == IPPROTO_TCP && op == OP_CONNECT && bind_no_port(fd);
 	if (ret >= 0 && before == 0 && r->port != 0)

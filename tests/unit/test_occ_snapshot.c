@@ -604,32 +604,34 @@ static void test_keys_change_unseen(void **state)
 	eph_occ__free(occ);
 }
 
-/* A UDP autobind's event (0.0.0.0:port; the destination of the send or connect() that caused it,
+/* A UDP autobind's event (saddr:port; the destination of the send or connect() that caused it,
  * from the system call) at ts. */
-static struct eph_rec udp_autobind_ev(uint64_t ts, uint8_t op, uint64_t sock_id, uint16_t port)
+static struct eph_rec udp_autobind_ev(uint64_t ts, uint8_t op, uint64_t sock_id, uint16_t port,
+				      const char *saddr)
 {
 	struct eph_rec r = tcp_ev(EPH_ASSIGN, ts, 400, sock_id, port, 5300);
 
 	r.ev.proto = IPPROTO_UDP;
 	r.ev.op = op;
-	addr4(r.ev.saddr, "0.0.0.0");
+	addr4(r.ev.saddr, saddr);
 	return r;
 }
 
 /*
  * A UDP autobind's event, and snapshots that show its socket: one hold, never released, under
  * the keys the kernel shows. Its event carries the destination of the send or connect() that
- * caused it; the socket shows it only once connected. sendmsg(): never connected. connect():
- * a snapshot can see the socket between the autobind and ip4_datagram_connect()'s rehash (the
- * wildcard, no destination), its dump over before the event (its kretprobe after the port was
- * hashed): the event must find that hold.
+ * caused it; the socket shows it only once connected. sendmsg(): never connected, on the
+ * wildcard. connect(): its event comes at the call's end, with the source address chosen; a
+ * snapshot can see the socket between the autobind and ip4_datagram_connect()'s rehash (the
+ * wildcard, no destination), its dump over before the event: the event must find that hold, and
+ * move it where the socket is now.
  */
 static void test_udp_autobind_meets_snapshot(void **state)
 {
 	struct eph_occ_scope_key any = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
 	struct eph_occ_scope_key lo = skey4(NS1, IPPROTO_UDP, "127.0.0.1");
 	struct eph_occ *occ = new_occ(0);
-	struct eph_occ_sock s[2];
+	struct eph_occ_sock s[3];
 	struct eph_occ_stats st;
 	int i;
 
@@ -639,7 +641,7 @@ static void test_udp_autobind_meets_snapshot(void **state)
 	eph_occ__start(occ, SEC);
 	eph_occ__snapshot_end(occ, SEC);
 	/* sendmsg(): its event first, then snapshots that show it unconnected */
-	feed(occ, udp_autobind_ev(2 * SEC, EPH_OP_SENDMSG, 0x10, 40020));
+	feed(occ, udp_autobind_ev(2 * SEC, EPH_OP_SENDMSG, 0x10, 40020, "0.0.0.0"));
 	s[0] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40020, "0.0.0.0", 0, 400, 60);
 	s[0].proto = IPPROTO_UDP;
 	/* connect(): a snapshot (its dump over at 4 s) saw it before the rehash */
@@ -647,17 +649,29 @@ static void test_udp_autobind_meets_snapshot(void **state)
 	s[1].proto = IPPROTO_UDP;
 	assert_int_equal(eph_occ__reconcile(occ, s, 2, 3 * SEC), 0);
 	eph_occ__snapshot_end(occ, 4 * SEC);
-	feed(occ, udp_autobind_ev(4 * SEC + 1, EPH_OP_CONNECT, 0x11, 40021));
+	feed(occ, udp_autobind_ev(4 * SEC + 1, EPH_OP_CONNECT, 0x11, 40021, "127.0.0.1"));
 	assert_int_equal(eph_occ__scope(occ, &any, 4 * SEC, &st), 0);
-	assert_int_equal(st.held, 2);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(eph_occ__scope(occ, &lo, 4 * SEC, &st), 0);
+	assert_int_equal(st.held, 1);
+	/* another after the rehash, its destination not set yet */
 	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40021, "127.0.0.1", 5300, 400, 61);
 	s[1].proto = IPPROTO_UDP;
+	s[2] = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40022, "0.0.0.0", 0, 400, 62);
+	s[2].proto = IPPROTO_UDP;
+	assert_int_equal(eph_occ__reconcile(occ, s, 3, 5 * SEC), 0);
+	eph_occ__snapshot_end(occ, 6 * SEC);
+	feed(occ, udp_autobind_ev(6 * SEC + 1, EPH_OP_CONNECT, 0x12, 40022, "127.0.0.1"));
+	assert_int_equal(eph_occ__scope(occ, &lo, 6 * SEC, &st), 0);
+	assert_int_equal(st.held, 2);
+	s[2] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40022, "127.0.0.1", 5300, 400, 62);
+	s[2].proto = IPPROTO_UDP;
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(eph_occ__reconcile(occ, s, 2, (5 + i) * SEC), 0);
-		assert_int_equal(eph_occ__scope(occ, &any, (5 + i) * SEC, &st), 0);
+		assert_int_equal(eph_occ__reconcile(occ, s, 3, (7 + i) * SEC), 0);
+		assert_int_equal(eph_occ__scope(occ, &any, (7 + i) * SEC, &st), 0);
 		assert_int_equal(st.held, 1);
-		assert_int_equal(eph_occ__scope(occ, &lo, (5 + i) * SEC, &st), 0);
-		assert_int_equal(st.held, 1);
+		assert_int_equal(eph_occ__scope(occ, &lo, (7 + i) * SEC, &st), 0);
+		assert_int_equal(st.held, 2);
 	}
 	assert_int_equal(eph_occ__resync_released(occ), 0);
 	eph_occ__free(occ);

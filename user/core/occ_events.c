@@ -181,23 +181,31 @@ static void ev_hold_spec(struct hold_spec *hs, const struct eph_event *ev, bool 
 }
 
 /*
- * The snapshot's hold of a UDP connect()'s socket as the snapshot saw it between the autobind
- * and ip4_datagram_connect()'s rehash: its port on the wildcard, no destination (the event's
- * tuple, less the destination), a dump over before the event came (its kretprobe after the port
- * was hashed). -1 when none.
+ * The snapshot's hold of a UDP connect()'s socket as a dump over before the event came saw it:
+ * between the autobind and ip4_datagram_connect()'s rehash (its port on the wildcard), or after
+ * the rehash (on the source address chosen), its destination not set yet (fentry and kprobe
+ * report the autobind at inet_dgram_connect()'s end, the tracepoint backend at the system
+ * call's: both with the source address the connect() chose, from the socket then). -1 when none.
  */
 static int64_t snap_unconnected(const struct eph_occ *occ, const struct eph_event *ev,
 				const struct hold_keys *k)
 {
 	struct tuple t = k->tuple;
 	int64_t hi;
+	int i;
 
 	if (ev->proto != IPPROTO_UDP || ev->op != EPH_OP_CONNECT || !t.dest.dport)
 		return -1;
 	t.dest.dport = 0;
 	memset(t.dest.daddr, 0, sizeof(t.dest.daddr));
-	hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
-	return hi >= 0 && !hold_rec(occ, hi)->since_ns ? hi : -1;
+	for (i = 0; i < 2; i++) {
+		if (i)
+			memset(t.dest.saddr, 0, sizeof(t.dest.saddr));
+		hi = eph_tab__find(&occ->holds, HOLD_BY_TUPLE, &t, hash_tuple(&t));
+		if (hi >= 0 && !hold_rec(occ, hi)->since_ns)
+			return hi;
+	}
+	return -1;
 }
 
 static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
@@ -217,8 +225,9 @@ static int ev_assign(struct eph_occ *occ, const struct eph_event *ev, const stru
 		return 0; /* the same assignment reported twice */
 	hi = eph_tab__find_n(&occ->holds, HOLD_BY_TUPLE, &k->tuple, sizeof(k->tuple),
 			     k->hash[HOLD_BY_TUPLE]);
-	if (hi < 0)
-		hi = snap_unconnected(occ, ev, k);
+	if (hi < 0 && (hi = snap_unconnected(occ, ev, k)) >= 0 &&
+	    hold_retarget(occ, hi, k, false) == -ENOMEM)
+		return -ENOMEM; /* the event's keys are the newer */
 	/* a TIME_WAIT hold on this 4-tuple is recycled (tcp_tw_reuse), never adopted */
 	if (hi >= 0 && !hold_rec(occ, hi)->sock_id && !hold_rec(occ, hi)->tw) {
 		/* found by the snapshot before its assignment event was read: adopt it */
