@@ -164,13 +164,13 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(patsubst %,$(OUTPUT)/san/%.o,$(COR
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) $^ $(TEST_LIBS) -o $@
 
 # what the unit tests of one module share (tests/unit/*_fixture.c), sanitized like them: the
-# occupancy's four tests (holds, snapshot, model, render), format.c's two (JSON, text), the
+# occupancy's five tests (holds, snapshot, resync, model, render), format.c's two (JSON, text), the
 # metrics writer's three (writer, rows, golden files)
 $(OUTPUT)/tests/%_fixture.o: tests/unit/%_fixture.c | $(OUTPUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
-$(patsubst %,$(OUTPUT)/tests/test_occ_%,holds snapshot model render): $(OUTPUT)/tests/occ_fixture.o
+$(patsubst %,$(OUTPUT)/tests/test_occ_%,holds snapshot resync model render): $(OUTPUT)/tests/occ_fixture.o
 $(OUTPUT)/tests/test_format $(OUTPUT)/tests/test_format_text: $(OUTPUT)/tests/format_fixture.o
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/tests/test_metrics_rows $(OUTPUT)/tests/test_metrics_golden: \
 	$(OUTPUT)/tests/metrics_fixture.o

@@ -156,3 +156,12 @@ void feed(struct eph_occ *occ, struct eph_rec r)
 {
 	assert_int_equal(eph_occ__event(occ, &r), 0);
 }
+
+struct eph_rec bind_ev(uint64_t ts, uint64_t sock_id, uint16_t port)
+{
+	struct eph_rec r = tcp_ev(EPH_ASSIGN, ts, 400, sock_id, port, 0);
+
+	r.ev.op = EPH_OP_BIND;
+	r.ev.flags = EPH_F_SADDR | EPH_F_EPHEMERAL;
+	return r;
+}

@@ -30,6 +30,8 @@ struct eph_occ_stats proc_st(struct eph_occ *occ, uint32_t pid, uint64_t now);
 /* A TCP/IPv4 connect() event 127.0.0.1:sport -> 127.0.0.1:dport in NS1. */
 struct eph_rec tcp_ev(uint8_t type, uint64_t ts, uint32_t pid, uint64_t sock_id, uint16_t sport,
 		      uint16_t dport);
+/* A TCP/IPv4 bind(127.0.0.1:0) event that took port in NS1 (pid 400). */
+struct eph_rec bind_ev(uint64_t ts, uint64_t sock_id, uint16_t port);
 void feed(struct eph_occ *occ, struct eph_rec r);
 
 #endif /* EPH_TEST_OCC_FIXTURE_H */
