@@ -296,12 +296,6 @@ static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, siz
 			snprintf(why, whylen, "too many programs");
 			return -E2BIG;
 		}
-		if (getenv("EPH_PROF_SKIP")) {
-			char pat[80];
-			snprintf(pat, sizeof(pat), ",%s,", bpf_program__name(p));
-			if (strstr(getenv("EPH_PROF_SKIP"), pat))
-				continue;
-		}
 		if (test_unattachable(sec))
 			errno = ENOENT;
 		else
