@@ -14,6 +14,7 @@ arch_name = $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(1)))
 HOST_ARCH := $(call arch_name,$(shell uname -m))
 ARCH ?= $(HOST_ARCH)
 override ARCH := $(call arch_name,$(ARCH))
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 ifeq ($(ARCH),$(HOST_ARCH))
 OUTPUT ?= .output
 EPHTRACE := ephtrace
@@ -269,25 +270,27 @@ test-host-rest: ephtrace $(OUTPUT)/tests/ephtest
 	$(Q)EPH_HOST_STEPS=rest ./tests/host/run.sh
 
 # make test's VM matrix (README, Tests): every scenario in the cells of the styles only a VM can
-# run, on the kernels Debian ships for x86_64: 6.1 and 6.12 with fentry and kprobe; one cell of
-# each rt kernel (6.1-rt fentry: the runs the kernel skips counted; 6.12-rt auto: kprobe); the
-# core ones (ephtest --core) in the rest: 6.1 cloud (auto: fentry, with the *_nested twins doing
-# the work of the hooks that have them: ephtest --nested), the other rt cells (6.1-rt auto,
-# 6.12-rt fentry), 6.12 cloud (auto), 6.1 with the perf buffer forced, the tracepoint and cgroup backends
-# (every scenario runs on the host), auto on 6.12 with three hook groups unattachable in both
-# styles, their tracepoint stand-ins doing their work (ephtest --stand-in: each ephtrace start
-# loads three times), Debian 11's 5.10 (no bpf_loop, bpf_task_pt_regs, bpf_get_current_task_btf),
-# and on arm64 (cross-built) 6.1's fentry refused, auto on 6.1 (kprobe) and 6.12 (fentry), 6.12's
-# kprobe, 6.1's and 6.12's tracepoint (so fentry, kprobe and tracepoint each run there; all their
-# scenarios: make test-vm-arm64, README for why not here). x86 cells four at a time (EPH_VM_JOBS in
-# tests/vm/matrix.sh); make test's time: the longest cells first. Eleven cells ran every scenario
-# until 2026-12-06, when a busy host took 52 minutes for make test (README, Tests); six since.
-VM_CELLS := 6.1:fentry 6.1:kprobe 6.12:fentry 6.12:kprobe 6.1-rt:fentry 6.12-rt:auto \
-	6.1-cloud:auto:nested+core 6.12:auto:standin+core 5.10:tracepoint:core 6.1-rt:auto:core \
-	6.12-rt:fentry:core 6.12-cloud:auto:core 6.1:fentry:perfbuf+core 5.10:auto:core \
-	6.1:tracepoint:core 6.1:cgroup:core 6.12:cgroup:core
-VM_CELLS_ARM64 := 6.1:auto:core 6.12:auto:core 6.1:fentry 6.12:kprobe:core 6.12:tracepoint:core \
-	6.1:tracepoint:core
+# run, on the kernels Debian ships for x86_64: 6.1 and 6.12 with fentry and kprobe, and 6.12-rt
+# with auto (kprobe: what auto takes on an rt kernel); the core ones (ephtest --core) in the
+# rest: 6.1 cloud (auto: fentry, with the *_nested twins doing the work of the hooks that have
+# them: ephtest --nested), the other rt cells (6.1-rt fentry: the runs the kernel skips counted,
+# 6.1-rt auto, 6.12-rt fentry), 6.12 cloud (auto), 6.1 with the perf buffer forced, the
+# tracepoint and cgroup backends (every scenario runs on the host), auto on 6.12 with three hook
+# groups unattachable in both styles, their tracepoint stand-ins doing their work (ephtest
+# --stand-in: each ephtrace start loads three times), Debian 11's 5.10 (no bpf_loop,
+# bpf_task_pt_regs, bpf_get_current_task_btf), and on arm64 (cross-built) 6.1's fentry refused,
+# auto on 6.1 (kprobe) and 6.12 (fentry), 6.12's kprobe, 6.1's and 6.12's tracepoint (so fentry,
+# kprobe and tracepoint each run there; all their scenarios: make test-vm-arm64, README for why
+# not here). Four guests at a time, the x86 cells first, longest first, the arm64 ones in the
+# slots the last x86 ones leave (EPH_VM_JOBS and EPH_VM_SLOTS, tests/vm/matrix.sh). Eleven cells
+# ran every scenario until 2026-12-06, when a busy host took 52 minutes for make test (README,
+# Tests); six then, five since 6.1-rt fentry's 730 s (the longest) kept make test over 40 minutes.
+VM_CELLS := 6.1:fentry 6.12-rt:auto 6.12:fentry 6.1:kprobe 6.12:auto:standin+core 6.12:kprobe \
+	5.10:tracepoint:core 6.1-cloud:auto:nested+core 6.1-rt:fentry:core 6.1:tracepoint:core \
+	6.1-rt:auto:core 6.12-cloud:auto:core 6.12-rt:fentry:core 5.10:auto:core \
+	6.1:fentry:perfbuf+core 6.1:cgroup:core 6.12:cgroup:core
+VM_CELLS_ARM64 := 6.12:auto:core 6.1:auto:core 6.12:tracepoint:core 6.1:tracepoint:core \
+	6.12:kprobe:core 6.1:fentry
 
 # make test-vm: that matrix; one cell: make test-vm KERNEL=6.1 BACKEND=kprobe (either alone: all
 # of the other). With ARCH=arm64 the arm64 cells (tests/vm/run.sh --arch arm64), cross-built.
@@ -323,24 +326,27 @@ test-vm-arm64:
 # also writes what it ran to $(TEST_COUNTS)/PART (tests/counts.sh: the layout checks, cmocka's
 # tests, the RESULT lines of tests/bpf/ and of the host's ephtest runs, the host's other steps,
 # the VM cells, the cli cases, the fuzz targets), and the last line adds them up, also when a
-# part failed. Everything any part builds is built first (test-build). The VM part runs in the
-# background (bg:test-vm, tests/parts.sh: nice 19) once the parts that keep the CPU busy are
-# done (test-host-busy: floods, signals under load, memory bounds, the soak), beside the rest of
-# the host part, which mostly waits: one after the other they took 47 minutes here (host 900 s,
-# VM 1 792 s). A first run this way failed 6.1 kprobe's resync-quiet: a UDP socket a resync
-# dump saw between its autobind and connect()'s rehash got two holds (fixed since, c1f9962).
-TEST_PARTS := check-layout test-unit test-bpf test-cli fuzz-smoke test-host-busy bg:test-vm \
+# part failed. Everything any part builds is built first (test-build), one job per CPU. The VM
+# part runs in the background (bg:test-vm, tests/parts.sh: nice 19) once the host steps that keep
+# the CPU busy are done (test-host-busy: floods, signals under load, memory bounds, the soak),
+# beside the rest: the unit, bpf, cli and fuzz parts, each on one core of two, and the host
+# part's scenarios, which mostly wait. One after the other they took 47 minutes here (host
+# 900 s, VM 1 792 s); the VM part beside the host part only, 44 (c1f9962: the VM part 2 041 s in
+# the background, the full cells 15-30 % slower while the host scenarios ran). A first run this
+# way failed 6.1 kprobe's resync-quiet: a UDP socket a resync dump saw between its autobind and
+# connect()'s rehash got two holds (fixed since, c1f9962).
+TEST_PARTS := check-layout test-host-busy bg:test-vm test-unit test-bpf test-cli fuzz-smoke \
 	test-host-rest
 TEST_COUNTS := $(OUTPUT)/test-counts
 
 # what the parts build, built before any runs
 test-build: $(CORE_OBJS) $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/tests/ephtest fuzz-build
 
+# the builds one job per CPU (make test's parts run one make each)
 test: deps
-	$(Q)$(MAKE) --no-print-directory ephtrace $(EPHBENCH) $(EPH_HOOKS) # make bench's too: built, not run
-	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)$(MAKE) -j$(NPROC) --no-print-directory ephtrace $(EPHBENCH) $(EPH_HOOKS) test-build # make bench's too: built, not run
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 deps
-	$(Q)$(MAKE) --no-print-directory ARCH=arm64
+	$(Q)$(MAKE) -j$(NPROC) --no-print-directory ARCH=arm64
 	$(Q)./tests/counts.sh selftest >/dev/null || { ./tests/counts.sh selftest; exit 1; }
 	$(Q)rm -rf $(TEST_COUNTS) && mkdir -p $(TEST_COUNTS)
 	$(Q)MAKE=$(MAKE) ./tests/parts.sh $(TEST_COUNTS) $(TEST_PARTS)

@@ -12,7 +12,8 @@
 # leaves and give it back as soon as it wants it, so the host part's timing checks see what they saw
 # alone; but while a part keeps the CPU busy for long the guests get next to none, and a scenario
 # there timed out waiting for ephtrace to start (60 s): such parts go before bg:PART
-# (test-host-busy: floods, signals under load, memory bounds, the soak; unit tests, fuzzing).
+# (test-host-busy: floods, signals under load, memory bounds, the soak). One that keeps one core
+# busy (unit tests, fuzzing) leaves the guests the other.
 # Nothing else is shared: the guests have no network and write to their own files; every build and
 # package the parts need is made before this runs (Makefile, test-build), so no two makes build the
 # same file.

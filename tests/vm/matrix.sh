@@ -3,15 +3,18 @@
 # make test's VM matrix, and README's table from it.
 #
 # Usage: tests/vm/matrix.sh run
-#            the x86_64 cells ($EPH_VM_CELLS, run.sh --cell, $EPH_VM_JOBS (4) at a time: a
-#            guest keeps a host core busy about half of its time, measured), then the arm64
-#            cells ($EPH_VM_CELLS_ARM64, run.sh --arch arm64 --cell, cross-built beforehand by
-#            make; $EPH_VM_JOBS_ARM64 (3) at a time). One after the other: with 8 guests on 2
-#            cores (arm64 cells beside x86 ones) occupancy-live's snapshot came before ephtrace
-#            had read the last TIME_WAIT moves (arm64 6.12, 2026-12-04; before, with 4). Fails if
+#            the x86_64 cells ($EPH_VM_CELLS, run.sh --cell) and the arm64 ones
+#            ($EPH_VM_CELLS_ARM64, run.sh --arch arm64 --cell, cross-built beforehand by make),
+#            $EPH_VM_JOBS (4) guests at a time between them (run.sh's EPH_VM_SLOTS: a guest
+#            keeps a host core busy about half of its time, measured): the arm64 cells start
+#            once every x86_64 one has, and take the slots the last x86_64 cells leave (one
+#            after the other, the arm64 ones three at a time, the tail of each left cores idle).
+#            Not more: with 8 guests on 2 cores (4 arm64 cells beside 4 x86 ones)
+#            occupancy-live's snapshot came before ephtrace had read the last TIME_WAIT moves
+#            (arm64 6.12, 2026-12-04). Each run's log is printed whole when both ended. Fails if
 #            either failed. A cell's time limit: 1200 s on x86_64 too (run.sh's default is 900;
-#            a full cell took up to 625 s four at a time alone): tests/parts.sh can run this
-#            beside the host part, which slows the guests while it lasts.
+#            a full cell took up to 625 s four at a time alone): make test runs this beside the
+#            host part (tests/parts.sh), which slows the guests while it lasts.
 #        tests/vm/matrix.sh table
 #            the Markdown table of the last runs' cells ($OUTPUT/vm/matrix.tsv and
 #            $OUTPUT/arm64/vm/matrix.tsv), for README
@@ -21,8 +24,7 @@
 #            records' buffer, what it goes without (make check-kernels)
 #        tests/vm/matrix.sh readme [README]
 #            replaces README's tables between its "vm-matrix" and "vm-kernels" markers
-# Environment: OUTPUT (default .output), EPH_VM_CELLS, EPH_VM_CELLS_ARM64, EPH_VM_JOBS,
-# EPH_VM_JOBS_ARM64.
+# Environment: OUTPUT (default .output), EPH_VM_CELLS, EPH_VM_CELLS_ARM64, EPH_VM_JOBS.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
@@ -30,17 +32,40 @@ OUTPUT=${OUTPUT:-.output}
 
 run()
 {
-	local rc_x rc_a
+	local rc_x rc_a pid_x pid_a slots n started
+	local jobs=${EPH_VM_JOBS:-4}
 
+	slots=$(mktemp -d) || return 1
+	mkdir -p "$OUTPUT/vm" "$OUTPUT/arm64/vm" || return 1
 	# shellcheck disable=SC2086,SC2046 # lists of cells, words
-	EPH_VM_JOBS=${EPH_VM_JOBS:-4} OUTPUT=$OUTPUT tests/vm/run.sh \
-		--timeout "${EPH_VM_TIMEOUT:-1200}" $(printf -- '--cell %s ' ${EPH_VM_CELLS:-})
-	rc_x=$?
-	echo "==== arm64 ===="
+	EPH_VM_SLOTS=$slots:$jobs EPH_VM_JOBS=$jobs OUTPUT=$OUTPUT tests/vm/run.sh \
+		--timeout "${EPH_VM_TIMEOUT:-1200}" $(printf -- '--cell %s ' ${EPH_VM_CELLS:-}) \
+		>"$OUTPUT/vm/run.log" 2>&1 &
+	pid_x=$!
+	echo "matrix: x86_64 cells started ($jobs guests at a time with the arm64 ones), their log in $OUTPUT/vm/run.log, printed when both runs ended"
+	# the arm64 cells once every x86_64 one has started: they take the slots the last x86_64
+	# cells leave
+	# shellcheck disable=SC2086
+	n=$(set -- ${EPH_VM_CELLS:-}; echo $#)
+	for ((;;)); do
+		started=$(grep -c '^ephtrace-vm: start ' "$OUTPUT/vm/run.log" 2>/dev/null)
+		[ "${started:-0}" -ge "$n" ] && break
+		kill -0 $pid_x 2>/dev/null || break
+		sleep 2
+	done
 	# shellcheck disable=SC2086,SC2046
-	OUTPUT=$OUTPUT/arm64 tests/vm/run.sh --arch arm64 -j "${EPH_VM_JOBS_ARM64:-3}" \
-		$(printf -- '--cell %s ' ${EPH_VM_CELLS_ARM64:-})
+	EPH_VM_SLOTS=$slots:$jobs OUTPUT=$OUTPUT/arm64 tests/vm/run.sh --arch arm64 -j "$jobs" \
+		$(printf -- '--cell %s ' ${EPH_VM_CELLS_ARM64:-}) >"$OUTPUT/arm64/vm/run.log" 2>&1 &
+	pid_a=$!
+	echo "matrix: arm64 cells started, their log in $OUTPUT/arm64/vm/run.log"
+	wait $pid_x
+	rc_x=$?
+	wait $pid_a
 	rc_a=$?
+	rm -rf "$slots"
+	cat "$OUTPUT/vm/run.log"
+	echo "==== arm64 ===="
+	cat "$OUTPUT/arm64/vm/run.log"
 	echo "==== what each kernel gave its backend (make check-kernels) ===="
 	kernels
 	# the cells not as expected once more, last, so that a log's tail says which and why

@@ -47,6 +47,9 @@
 #   EPH_VM_APPEND      more kernel command line, e.g. preempt=full
 #   EPH_VM_AUTO_EXPECT the backend --backend auto must choose ("" = any; default kprobe on the
 #                      -rt kernels, fentry on the others)
+#   EPH_VM_SLOTS       DIR:N: each cell first takes one of N slots (flock on DIR/slot.I) that
+#                      runs naming the same DIR share, so that two runs (make test's x86_64 and
+#                      arm64 cells, tests/vm/matrix.sh) keep N guests at most between them
 #   EPH_VM_TIMEOUT, EPH_VM_JOBS, and those of tests/vm/lib.sh (EPH_VM_CACHE, EPH_VM_MEM)
 set -uo pipefail
 
@@ -331,7 +334,36 @@ print_failure()
 	echo "===="
 }
 
-echo "ephtrace-vm: ${#cells[@]} cell(s), $jobs at a time, timeout ${timeout_s}s, initramfs $initrd"
+# run_cell, in one of the slots of EPH_VM_SLOTS (DIR:N) when set: the first free one, looked for
+# every second; held (its descriptor open) while the cell runs.
+slot_run()
+{
+	local dir n i fd
+
+	if [ -z "${EPH_VM_SLOTS:-}" ]; then
+		run_cell "$@"
+		return
+	fi
+	dir=${EPH_VM_SLOTS%:*} n=${EPH_VM_SLOTS##*:}
+	for ((;;)); do
+		for ((i = 0; i < n; i++)); do
+			exec {fd}>"$dir/slot.$i" || return 1
+			if flock -n "$fd"; then
+				run_cell "$@"
+				exec {fd}>&-
+				return
+			fi
+			exec {fd}>&-
+		done
+		sleep 1
+	done
+}
+
+if [ -n "${EPH_VM_SLOTS:-}" ]; then
+	[[ "$EPH_VM_SLOTS" =~ ^.+:[1-9][0-9]*$ ]] && [ -d "${EPH_VM_SLOTS%:*}" ] ||
+		{ vm_err "EPH_VM_SLOTS must be DIR:N with DIR a directory (got '$EPH_VM_SLOTS')"; exit 2; }
+fi
+echo "ephtrace-vm: ${#cells[@]} cell(s), $jobs at a time${EPH_VM_SLOTS:+ (slots ${EPH_VM_SLOTS##*:}, shared in ${EPH_VM_SLOTS%:*})}, timeout ${timeout_s}s, initramfs $initrd"
 t0=$(date +%s)
 running=0
 for c in "${cells[@]}"; do
@@ -342,7 +374,7 @@ for c in "${cells[@]}"; do
 		running=$((running - 1))
 	fi
 	echo "ephtrace-vm: start $(basename "$(cell_dir "$1" "$2" "$3" "$4")")"
-	run_cell "$1" "$2" "$3" "$4" &
+	slot_run "$1" "$2" "$3" "$4" &
 	running=$((running + 1))
 done
 wait
