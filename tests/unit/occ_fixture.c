@@ -83,6 +83,16 @@ struct eph_occ_sock tcp4(uint32_t netns, uint8_t state, const char *src, uint16_
 	return s;
 }
 
+struct eph_occ_sock udp4(uint32_t netns, const char *src, uint16_t sport, const char *dst,
+			 uint16_t dport, uint32_t pid, uint64_t cookie)
+{
+	struct eph_occ_sock s = tcp4(netns, dport ? TCP_ESTABLISHED : TCP_CLOSE, src, sport, dst,
+				     dport, pid, cookie);
+
+	s.proto = IPPROTO_UDP;
+	return s;
+}
+
 struct eph_occ_dest_key dkey4(uint32_t netns, const char *src, const char *dst, uint16_t dport)
 {
 	struct eph_occ_dest_key k;

@@ -23,6 +23,10 @@ void addr4(uint8_t out[16], const char *s);
 void addr6(uint8_t out[16], const char *s);
 struct eph_occ_sock tcp4(uint32_t netns, uint8_t state, const char *src, uint16_t sport,
 			 const char *dst, uint16_t dport, uint32_t pid, uint64_t cookie);
+/* The same for a UDP socket: connected (sock_diag's TCP_ESTABLISHED) when dport is set, else
+ * TCP_CLOSE. */
+struct eph_occ_sock udp4(uint32_t netns, const char *src, uint16_t sport, const char *dst,
+			 uint16_t dport, uint32_t pid, uint64_t cookie);
 struct eph_occ_dest_key dkey4(uint32_t netns, const char *src, const char *dst, uint16_t dport);
 struct eph_occ_scope_key skey4(uint32_t netns, uint8_t proto, const char *addr);
 struct eph_occ_stats dest_st(struct eph_occ *occ, struct eph_occ_dest_key k, uint64_t now);

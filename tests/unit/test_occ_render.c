@@ -59,8 +59,7 @@ static void test_json_golden(void **state)
 	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40000, "127.0.0.1", 5000, 42, 1);
 	strcpy(s[0].comm, "cu\"rl");
 	s[1] = tcp4(NS1, TCP_TIME_WAIT, "127.0.0.1", 40002, "127.0.0.1", 6000, 0, 2);
-	s[2] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 41000, "0.0.0.0", 0, 42, 3);
-	s[2].proto = IPPROTO_UDP;
+	s[2] = udp4(NS1, "0.0.0.0", 41000, "0.0.0.0", 0, 42, 3);
 	strcpy(s[2].comm, "cu\"rl"); /* the same process: the latest name wins */
 	assert_int_equal(eph_occ__seed(occ, s, 3, 100 * SEC), 0);
 	assert_int_equal(eph_occ__json(occ, &sb, 100 * SEC, 1795497483123456789ull, 0), 0);

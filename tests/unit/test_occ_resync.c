@@ -178,8 +178,7 @@ static void test_keys_change_unseen(void **state)
 
 	(void)state;
 	set_test_range(occ, NS1);
-	s[0] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40010, "0.0.0.0", 0, 400, 55);
-	s[0].proto = IPPROTO_UDP;
+	s[0] = udp4(NS1, "0.0.0.0", 40010, "0.0.0.0", 0, 400, 55);
 	assert_int_equal(eph_occ__seed(occ, s, 1, SEC), 0);
 	eph_occ__start(occ, SEC);
 	assert_int_equal(eph_occ__scope(occ, &any, SEC, &st), 0);
@@ -190,8 +189,7 @@ static void test_keys_change_unseen(void **state)
 	assert_int_equal(eph_occ__scope(occ, &tlo, 2 * SEC, &st), 0);
 	assert_int_equal(st.held, 1);
 
-	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40010, "127.0.0.1", 5300, 400, 55);
-	s[0].proto = IPPROTO_UDP;
+	s[0] = udp4(NS1, "127.0.0.1", 40010, "127.0.0.1", 5300, 400, 55);
 	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40011, "127.0.0.1", 5000, 400, 56);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(eph_occ__reconcile(occ, s, 2, (3 + i) * SEC), 0);
@@ -257,11 +255,9 @@ static void test_udp_autobind_meets_snapshot(void **state)
 	eph_occ__snapshot_end(occ, SEC);
 	/* sendmsg(): its event first, then snapshots that show it unconnected */
 	feed(occ, udp_autobind_ev(2 * SEC, EPH_OP_SENDMSG, 0x10, 40020, "0.0.0.0"));
-	s[0] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40020, "0.0.0.0", 0, 400, 60);
-	s[0].proto = IPPROTO_UDP;
+	s[0] = udp4(NS1, "0.0.0.0", 40020, "0.0.0.0", 0, 400, 60);
 	/* connect(): a snapshot (its dump over at 4 s) saw it before the rehash */
-	s[1] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40021, "0.0.0.0", 0, 400, 61);
-	s[1].proto = IPPROTO_UDP;
+	s[1] = udp4(NS1, "0.0.0.0", 40021, "0.0.0.0", 0, 400, 61);
 	assert_int_equal(eph_occ__reconcile(occ, s, 2, 3 * SEC), 0);
 	eph_occ__snapshot_end(occ, 4 * SEC);
 	feed(occ, udp_autobind_ev(4 * SEC + 1, EPH_OP_CONNECT, 0x11, 40021, "127.0.0.1"));
@@ -270,17 +266,14 @@ static void test_udp_autobind_meets_snapshot(void **state)
 	assert_int_equal(eph_occ__scope(occ, &lo, 4 * SEC, &st), 0);
 	assert_int_equal(st.held, 1);
 	/* another after the rehash, its destination not set yet */
-	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40021, "127.0.0.1", 5300, 400, 61);
-	s[1].proto = IPPROTO_UDP;
-	s[2] = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40022, "0.0.0.0", 0, 400, 62);
-	s[2].proto = IPPROTO_UDP;
+	s[1] = udp4(NS1, "127.0.0.1", 40021, "127.0.0.1", 5300, 400, 61);
+	s[2] = udp4(NS1, "127.0.0.1", 40022, "0.0.0.0", 0, 400, 62);
 	assert_int_equal(eph_occ__reconcile(occ, s, 3, 5 * SEC), 0);
 	eph_occ__snapshot_end(occ, 6 * SEC);
 	feed(occ, udp_autobind_ev(6 * SEC + 1, EPH_OP_CONNECT, 0x12, 40022, "127.0.0.1"));
 	assert_int_equal(eph_occ__scope(occ, &lo, 6 * SEC, &st), 0);
 	assert_int_equal(st.held, 2);
-	s[2] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40022, "127.0.0.1", 5300, 400, 62);
-	s[2].proto = IPPROTO_UDP;
+	s[2] = udp4(NS1, "127.0.0.1", 40022, "127.0.0.1", 5300, 400, 62);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(eph_occ__reconcile(occ, s, 3, (7 + i) * SEC), 0);
 		assert_int_equal(eph_occ__scope(occ, &any, (7 + i) * SEC, &st), 0);

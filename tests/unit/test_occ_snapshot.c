@@ -56,12 +56,9 @@ static void test_seed_classification(void **state)
 	/* bound, not connected: a bind() hold of 127.0.0.1 */
 	s[n++] = tcp4(NS1, TCP_CLOSE, "127.0.0.1", 40010, "0.0.0.0", 0, 102, 11);
 	/* UDP: unconnected and connected both count for their local address, port 53 not */
-	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 40020, "0.0.0.0", 0, 102, 12);
-	s[n++].proto = IPPROTO_UDP;
-	s[n] = tcp4(NS1, TCP_ESTABLISHED, "0.0.0.0", 40022, "8.8.8.8", 53, 102, 13);
-	s[n++].proto = IPPROTO_UDP;
-	s[n] = tcp4(NS1, TCP_CLOSE, "0.0.0.0", 53, "0.0.0.0", 0, 102, 14);
-	s[n++].proto = IPPROTO_UDP;
+	s[n++] = udp4(NS1, "0.0.0.0", 40020, "0.0.0.0", 0, 102, 12);
+	s[n++] = udp4(NS1, "0.0.0.0", 40022, "8.8.8.8", 53, 102, 13);
+	s[n++] = udp4(NS1, "0.0.0.0", 53, "0.0.0.0", 0, 102, 14);
 	/* the same port as NS1's listener, in another namespace, is a client */
 	s[n++] = tcp4(NS2, TCP_ESTABLISHED, "10.0.0.1", 41500, "10.0.0.9", 443, 103, 16);
 	/* IPv6 */
@@ -420,8 +417,7 @@ static void test_events_before_snapshot(void **state)
 	 * snapshot that began at 10 s runs */
 	s[0] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40001, "127.0.0.1", 5000, 400, 1);
 	s[0].bucket = EPH_BUCKET_BIND;
-	s[1] = tcp4(NS1, TCP_ESTABLISHED, "127.0.0.1", 40003, "127.0.0.1", 53, 400, 2);
-	s[1].proto = IPPROTO_UDP;
+	s[1] = udp4(NS1, "127.0.0.1", 40003, "127.0.0.1", 53, 400, 2);
 	assert_int_equal(eph_occ__seed(occ, s, 2, 10 * SEC), 0);
 	eph_occ__snapshot_end(occ, 10 * SEC + SEC / 10);
 	eph_occ__start(occ, 10 * SEC);
