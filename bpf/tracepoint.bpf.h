@@ -251,24 +251,31 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
  * fails with EACCES) and args[i] reads the argument after it. CO-RE places both at this kernel's
  * offsets.
  */
-#define SYSCALL_TPS(name, enter)                                                               \
+#define SYSCALL_TP(name, enter)                                                                \
 	HOOK_PROG("tracepoint/syscalls/sys_enter_" #name,                                      \
-		  tp_enter_##name(struct syscall_trace_enter *ctx), return enter)              \
-	HOOK_PROG("tracepoint/syscalls/sys_exit_" #name,                                       \
-		  tp_exit_##name(struct syscall_trace_exit *ctx), return on_sys_exit(ctx, ctx->ret))
+		  tp_enter_##name(struct syscall_trace_enter *ctx), return enter)
 
-/* Programs tp_enter_NAME and tp_exit_NAME: the call's socket, address and length at entry; its
- * return value at exit. */
-SYSCALL_TPS(connect, on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0))
-SYSCALL_TPS(bind, on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0))
-SYSCALL_TPS(listen, on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0))
-SYSCALL_TPS(sendto, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4],
-				 ctx->args[3]))
-SYSCALL_TPS(sendmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
-				  msghdr_name((void *)ctx->args[1]), ctx->args[2]))
+/* Programs tp_enter_NAME: the call's socket, address and length at entry. */
+SYSCALL_TP(connect, on_sys_enter(EPH_OP_CONNECT, (int)ctx->args[0], (void *)ctx->args[1], 0))
+SYSCALL_TP(bind, on_sys_enter(EPH_OP_BIND, (int)ctx->args[0], (void *)ctx->args[1], 0))
+SYSCALL_TP(listen, on_sys_enter(EPH_OP_LISTEN, (int)ctx->args[0], NULL, 0))
+SYSCALL_TP(sendto, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0], (void *)ctx->args[4],
+				ctx->args[3]))
+SYSCALL_TP(sendmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
+				 msghdr_name((void *)ctx->args[1]), ctx->args[2]))
 /* struct mmsghdr starts with its struct user_msghdr */
-SYSCALL_TPS(sendmmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
-				   msghdr_name((void *)ctx->args[1]), ctx->args[3]))
+SYSCALL_TP(sendmmsg, on_sys_enter(EPH_OP_SENDMSG, (int)ctx->args[0],
+				  msghdr_name((void *)ctx->args[1]), ctx->args[3]))
+
+/*
+ * Their return value: one program for the six, attached by user space (user/node/attach.c,
+ * attach_sys_exits) to sys_exit_NAME for each tp_enter_NAME it attaches. The records are
+ * alike and the work is the call's context's (the op it saved), not the call's: one copy of
+ * on_sys_exit() for the verifier, not six (about 11 000 instructions each, seconds of load
+ * on a slow machine). No target in the section: libbpf attaches nothing by itself.
+ */
+HOOK_PROG("tracepoint", tp_exit_sock(struct syscall_trace_exit *ctx),
+	  return on_sys_exit(ctx, ctx->ret))
 
 /* The socket's source address into c (for an event the socket can no longer give it to). */
 static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ctx *c)

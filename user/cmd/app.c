@@ -43,7 +43,7 @@ int eph_start(const struct eph_loader_opts *lo, eph_record_fn fn, void *ctx,
 	if (eph_loader__open(lo, fn, ctx, out))
 		return 1;
 	eph_note("using backend %s (%d programs attached%s)",
-		 eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_links(*out),
+		 eph_backend_name(eph_loader__backend(*out)), eph_loader__nr_progs(*out),
 		 fn && eph_loader__perfbuf(*out) ? ", records through the perf buffer" : "");
 	return 0;
 }

@@ -26,6 +26,22 @@ static bool sec_is(const struct bpf_program *p, const char *prefix)
 	return !strncmp(bpf_program__section_name(p), prefix, strlen(prefix));
 }
 
+/* The system calls whose exit tp_exit_sock takes (bpf/tracepoint.bpf.h), each where its
+ * tp_enter_NAME is attached (attach_sys_exits). */
+static const char *const sys_exits[] = { "connect", "bind", "listen", "sendto", "sendmsg",
+					 "sendmmsg" };
+
+static bool is_sys_exit(const struct bpf_program *p)
+{
+	return !strcmp(bpf_program__name(p), "tp_exit_sock");
+}
+
+/* A system call's tracepoint program: its entry's, or the exits' one. */
+static bool is_syscall_tp(const struct bpf_program *p)
+{
+	return sec_is(p, "tracepoint/syscalls/") || is_sys_exit(p);
+}
+
 /*
  * The hook groups (EPH_STANDIN_*) a tracepoint backend's program stands in for in a fentry/kprobe
  * plan: the system calls that start each group's port searches, the state changes that start a
@@ -55,14 +71,19 @@ static unsigned int standin_groups(const struct bpf_program *p)
 		{ "raw_tp/sched_process_exit", EPH_STANDIN_UDP_RELEASE },
 	};
 	const char *sec = bpf_program__section_name(p), *call = sec;
-	size_t i;
+	unsigned int all = 0;
+	size_t i, j;
 
 	if (strncmp(bpf_program__name(p), "tp_", 3)) /* the cgroup backend's cg_set_state */
 		return 0;
+	if (is_sys_exit(p)) { /* the groups of every call it takes the exit of */
+		for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+			for (j = 0; j < sizeof(sys_exits) / sizeof(sys_exits[0]); j++)
+				all |= !strcmp(tab[i].call, sys_exits[j]) ? tab[i].groups : 0;
+		return all;
+	}
 	if (sec_is(p, "tracepoint/syscalls/sys_enter_"))
 		call = sec + strlen("tracepoint/syscalls/sys_enter_");
-	else if (sec_is(p, "tracepoint/syscalls/sys_exit_"))
-		call = sec + strlen("tracepoint/syscalls/sys_exit_");
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (!strcmp(tab[i].call, call))
 			return tab[i].groups;
@@ -87,7 +108,7 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact, un
 		return !strcmp(bpf_program__name(p), "cg_set_state") ==
 		       (backend == EPH_BACKEND_CGROUP);
 	if (backend == EPH_BACKEND_TRACEPOINT)
-		return sec_is(p, "tracepoint/") || sec_is(p, "raw_tp/");
+		return sec_is(p, "tracepoint") || sec_is(p, "raw_tp/");
 	if (backend == EPH_BACKEND_FENTRY || backend == EPH_BACKEND_KPROBE)
 		return standin_groups(p) & standin;
 	if (backend != EPH_BACKEND_CGROUP)
@@ -96,7 +117,7 @@ static bool prog_wanted(const struct bpf_program *p, int backend, bool exact, un
 		return false;
 	if (sec_is(p, "raw_tp/"))
 		return true;
-	if (sec_is(p, "tracepoint/syscalls/"))
+	if (is_syscall_tp(p))
 		return exact;
 	if (sec_is(p, "cgroup/bind") || sec_is(p, "cgroup/post_bind") ||
 	    sec_is(p, "cgroup/sendmsg"))
@@ -212,7 +233,7 @@ __u64 eph_link_kprobe_missed(const struct eph_loader *l, const struct bpf_link *
 static bool prog_is_exit(const struct bpf_program *p)
 {
 	return sec_is(p, "fexit/") || sec_is(p, "kretprobe/") ||
-	       sec_is(p, "tracepoint/syscalls/sys_exit_") ||
+	       is_sys_exit(p) ||
 	       (prog_is_cgroup(p) && !sec_is(p, "cgroup/bind"));
 }
 
@@ -275,46 +296,83 @@ static int prog_pass(const struct bpf_program *p)
 }
 
 /*
- * Attach the selected programs of one pass. A fentry/fexit or kprobe/kretprobe program that
- * fails, in a plan that mixes, moves its hook on (to kprobe, to its group's tracepoint
- * stand-in: *fell counts them) and the others go on; any other failure ends the attach.
+ * Attach p (sec: its section, or the one it stands for) where its section says, or to the
+ * system call tracepoint tp. A fentry/fexit or kprobe/kretprobe program that fails, in a plan
+ * that mixes, moves its hook on (to kprobe, to its group's tracepoint stand-in: *fell counts
+ * them) and the others go on; any other failure ends the attach.
  */
+static int attach_one(struct eph_loader *l, struct bpf_program *p, const char *sec,
+		      const char *tp, int *fell, char *why, size_t whylen)
+{
+	struct bpf_link *link = NULL;
+	char msg[320];
+	int err;
+
+	if (l->nr_links == MAX_LINKS) {
+		snprintf(why, whylen, "too many programs");
+		return -E2BIG;
+	}
+	if (test_unattachable(sec))
+		errno = ENOENT;
+	else if (tp)
+		link = bpf_program__attach_tracepoint(p, "syscalls", tp);
+	else
+		link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
+					   bpf_program__attach(p);
+	if (link) {
+		l->link_progs[l->nr_links] = p;
+		l->links[l->nr_links++] = link;
+		return 0;
+	}
+	err = -errno;
+	snprintf(msg, sizeof(msg), "failed to attach %s: %s%s%s", sec, strerror(-err),
+		 test_unattachable(sec) ? " (EPH_TEST_UNATTACHABLE)" : "", attach_why(p, err));
+	if (!eph_hookplan_fall_back(&l->plan, sec, msg)) {
+		++*fell;
+		return 0;
+	}
+	snprintf(why, whylen, "%s", msg);
+	return err;
+}
+
+/* tp_exit_sock at sys_exit_NAME for each tp_enter_NAME selected. */
+static int attach_sys_exits(struct eph_loader *l, struct bpf_program *p, int *fell, char *why,
+			    size_t whylen)
+{
+	const struct bpf_program *enter;
+	char name[64], sec[96];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(sys_exits) / sizeof(sys_exits[0]); i++) {
+		snprintf(name, sizeof(name), "tp_enter_%s", sys_exits[i]);
+		enter = bpf_object__find_program_by_name(l->obj, name);
+		if (!enter || !bpf_program__autoload(enter))
+			continue;
+		snprintf(sec, sizeof(sec), "tracepoint/syscalls/sys_exit_%s", sys_exits[i]);
+		err = attach_one(l, p, sec, sec + strlen("tracepoint/syscalls/"), fell, why,
+				 whylen);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Attach the selected programs of one pass (attach_one). */
 static int attach_some(struct eph_loader *l, int pass, int *fell, char *why, size_t whylen)
 {
 	struct bpf_program *p;
-	char msg[320];
 	int err;
 
 	bpf_object__for_each_program(p, l->obj)
 	{
-		const char *sec = bpf_program__section_name(p);
-		struct bpf_link *link = NULL;
-
 		if (!bpf_program__autoload(p) || prog_pass(p) != pass)
 			continue;
-		if (l->nr_links == MAX_LINKS) {
-			snprintf(why, whylen, "too many programs");
-			return -E2BIG;
-		}
-		if (test_unattachable(sec))
-			errno = ENOENT;
-		else
-			link = prog_is_cgroup(p) ? bpf_program__attach_cgroup(p, l->cgroup_fd) :
-						   bpf_program__attach(p);
-		if (link) {
-			l->link_progs[l->nr_links] = p;
-			l->links[l->nr_links++] = link;
-			continue;
-		}
-		err = -errno;
-		snprintf(msg, sizeof(msg), "failed to attach %s: %s%s%s", sec, strerror(-err),
-			 test_unattachable(sec) ? " (EPH_TEST_UNATTACHABLE)" : "", attach_why(p, err));
-		if (!eph_hookplan_fall_back(&l->plan, sec, msg)) {
-			++*fell;
-			continue;
-		}
-		snprintf(why, whylen, "%s", msg);
-		return err;
+		err = is_sys_exit(p) ? attach_sys_exits(l, p, fell, why, whylen) :
+				       attach_one(l, p, bpf_program__section_name(p), NULL, fell,
+						  why, whylen);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -285,10 +285,10 @@ static int try_backend(struct eph_loader *l, const struct eph_loader_opts *o, in
 			snprintf(walked, sizeof(walked), ": %llu instructions walked",
 				 (unsigned long long)insns);
 		eph_note("backend %s: kernel BTF read in %.1f ms, BPF object opened in %.1f ms, "
-			 "loaded in %.1f ms (CO-RE, verifier%s, maps), %d programs attached in "
-			 "%.1f ms%s",
+			 "loaded in %.1f ms (CO-RE, verifier%s, maps), %d programs attached at "
+			 "%d hooks in %.1f ms%s",
 			 eph_backend_name(l->backend), btf_ms, t[1] - t[0], t[2] - t[1], walked,
-			 l->nr_links, stage_ms() - t[2],
+			 eph_loader__nr_progs(l), l->nr_links, stage_ms() - t[2],
 			 tries ? " (the last of several tries: see the hooks)" : "");
 	}
 	return 0;
@@ -435,9 +435,16 @@ int eph_loader__backend(const struct eph_loader *l)
 	return l->backend;
 }
 
-int eph_loader__nr_links(const struct eph_loader *l)
+int eph_loader__nr_progs(const struct eph_loader *l)
 {
-	return l->nr_links;
+	int i, j, n = 0;
+
+	for (i = 0; i < l->nr_links; i++) {
+		for (j = 0; j < i && l->link_progs[j] != l->link_progs[i]; j++)
+			;
+		n += j == i;
+	}
+	return n;
 }
 
 int eph_loader__seeds_fd(const struct eph_loader *l)

@@ -39,7 +39,7 @@ typedef int (*eph_record_fn)(void *ctx, const void *data, size_t size);
 int eph_loader__open(const struct eph_loader_opts *opts, eph_record_fn fn, void *fn_ctx,
 		     struct eph_loader **out);
 int eph_loader__backend(const struct eph_loader *l);
-int eph_loader__nr_links(const struct eph_loader *l);
+int eph_loader__nr_progs(const struct eph_loader *l); /* attached (one may be at several hooks) */
 /* The "seeds" map's fd (eph_seeds__new), or -1 without opts.seeds. */
 int eph_loader__seeds_fd(const struct eph_loader *l);
 /* Whether the records come through the perf buffer (no BPF ring buffer, or forced). */
