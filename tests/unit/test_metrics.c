@@ -349,7 +349,7 @@ static void test_counters_and_progs(void **state)
 				      [EPH_CNT_CTX_FULL] = 1,
 				      [EPH_CNT_STATS_FULL] = 7 };
 	const struct eph_metrics_prog progs[] = {
-		{ "tp_exit_connect", 1500000000, 10 },
+		{ "tp_exit_sock", 1500000000, 10 },
 		{ "tp_enter_connect", 12, 10 },
 	};
 	struct eph_metrics_input in = { .counters = cnt,
@@ -372,11 +372,11 @@ static void test_counters_and_progs(void **state)
 	a = strstr(out, "ephtrace_bpf_program_run_seconds_total{program=\"tp_enter_connect\"} "
 			"0.000000012\n");
 	b = strstr(out,
-		   "ephtrace_bpf_program_run_seconds_total{program=\"tp_exit_connect\"} 1.5\n");
+		   "ephtrace_bpf_program_run_seconds_total{program=\"tp_exit_sock\"} 1.5\n");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_true(a < b);
-	assert_non_null(strstr(out, "ephtrace_bpf_program_runs_total{program=\"tp_exit_connect\"} "
+	assert_non_null(strstr(out, "ephtrace_bpf_program_runs_total{program=\"tp_exit_sock\"} "
 				    "10\n"));
 	free(out);
 

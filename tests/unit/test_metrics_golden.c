@@ -62,7 +62,7 @@ static char *golden_output(enum eph_metrics_format fmt)
 		{ .netns = 4026532999u, .usable = 16, .new_left = 9, .ct = &pod },
 		{ .netns = 4026531840u, .usable = 28232, .new_left = NAN },
 	};
-	static const struct eph_metrics_prog progs[] = { { "tp_exit_connect", 2500, 64 } };
+	static const struct eph_metrics_prog progs[] = { { "tp_exit_sock", 2500, 64 } };
 	static const struct eph_metrics_finding finds[] = {
 		{ "single_destination", "critical", 4026532999u, 4242, "curl", "127.0.0.1:5000",
 		  &pod },
