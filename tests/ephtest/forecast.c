@@ -256,6 +256,12 @@ static double greater(double a, double b)
 	return a > b ? a : b;
 }
 
+/* The scenario's range: its ports. */
+static uint32_t fc_range(const struct drv *d)
+{
+	return d->s->range_hi - d->s->range_lo + 1;
+}
+
 /* The connects that had returned by wall time t: the ports the kernel had granted then. */
 static uint32_t fc_made_by(const struct fc_shared *sh, int64_t t)
 {
@@ -283,7 +289,7 @@ static void fc_load(struct drv *d, json_object *snap, json_object *dest, struct 
 {
 	const struct fc_shared *sh = fc_of(d->w.o);
 	int64_t when = snap_time(snap);
-	uint32_t range = d->s->range_hi - d->s->range_lo + 1, made = fc_made_by(sh, when);
+	uint32_t range = fc_range(d), made = fc_made_by(sh, when);
 	double e, left, truth = since(sh->fail_wall_ns, when), ratio;
 	double own = (double)(range - made) / FC_RATE;
 	int k = dest ? jnum(dest, "exhaust_in_s", &e) : -1;
@@ -437,17 +443,17 @@ static void run_forecast(struct drv *d)
 	struct fc_shared *sh = fc_of(d->w.o);
 	struct fc_tally t = {};
 
-	if (d->s->range_hi - d->s->range_lo + 1 > FC_TRACK) {
+	if (fc_range(d) > FC_TRACK) {
 		drv_reason(d, FAIL, "the range is larger than the %d connects timed", FC_TRACK);
 		return;
 	}
 	if (drv_start_top(d, args) || drv_top_ready(d) || drv_step(d, 1, WAIT_MS(d), "the load"))
 		return;
-	if (!sh->fail_wall_ns || sh->connected != d->s->range_hi - d->s->range_lo + 1) {
+	if (!sh->fail_wall_ns || sh->connected != fc_range(d)) {
 		drv_reason(d, FAIL,
 			   "workload: %u connections, then %s (expected %u, then EADDRNOTAVAIL)",
 			   sh->connected, sh->fail_wall_ns ? "EADDRNOTAVAIL" : "no failure",
-			   d->s->range_hi - d->s->range_lo + 1);
+			   fc_range(d));
 		return;
 	}
 	/* the range full for a while, then the close; then one window and a bit */
@@ -490,7 +496,7 @@ struct fs_tally {
 static void fs_check(struct drv *d, json_object *snap, struct fs_tally *t)
 {
 	const struct fc_shared *sh = fc_of(d->w.o);
-	double usable = d->s->range_hi - d->s->range_lo + 1, e, held, left;
+	double usable = fc_range(d), e, held, left;
 	int64_t when = snap_time(snap);
 	json_object *dest = snap_dest(snap, d->w.o->netns, "127.0.0.1", LISTEN_PORT);
 	int k;
