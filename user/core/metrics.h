@@ -140,24 +140,18 @@ struct eph_metrics_prog {
 struct eph_metrics_input {
 	const char *version; /* build_info */
 	const char *backend;
-	const uint64_t *counters; /* EPH_CNT_MAX values (eph_loader__counters), or NULL */
-	const struct eph_metrics_stat *stats;
-	size_t nstats;
+	const uint64_t *counters;      /* EPH_CNT_MAX values (eph_loader__counters), or NULL */
 	const struct eph_hists *hists; /* cumulative since start, or NULL */
+	/* the tables, each with its count below */
+	const struct eph_metrics_stat *stats;
 	const struct eph_metrics_netns *netns;
-	size_t nnetns;
 	const struct eph_metrics_dest *dests;
-	size_t ndests;
 	const struct eph_metrics_scope *scopes;
-	size_t nscopes;
 	const struct eph_metrics_proc *procs;
-	size_t nprocs;
 	const struct eph_metrics_proc_fail *fails;
-	size_t nfails;
 	const struct eph_metrics_finding *findings; /* most severe first */
-	size_t nfindings;
-	const struct eph_metrics_prog *progs; /* only when BPF run-time stats are on */
-	size_t nprogs;
+	const struct eph_metrics_prog *progs;	    /* only when BPF run-time stats are on */
+	size_t nstats, nnetns, ndests, nscopes, nprocs, nfails, nfindings, nprogs;
 	uint64_t procs_untracked; /* events of processes a full table could not count */
 	uint64_t resyncs;	  /* sock_diag reconciliations (eph_occ__resyncs) */
 	uint64_t resync_released; /* ports they found released without an event */

@@ -489,16 +489,17 @@ int eph_occ__rows(const struct eph_occ *occ, uint64_t now_ns, struct eph_occ_row
 	}
 	for (i = 0; i < v.nns; i++) {
 		const struct ns *ns = v.ns[i].rec;
-		struct eph_occ_netns_row *r = &rows->netns[i];
 
-		r->netns = ns->netns;
-		r->have_range = ns->have_range;
-		r->low = ns->low;
-		r->high = ns->high;
-		r->reserved = ns->reserved;
-		r->usable = ns_usable(ns);
-		r->new_left = v.ns[i].ps ? v.ns[i].ps->tcp_new_left : NAN;
-		r->ct = rows_ct(rows, ns->owner);
+		rows->netns[i] = (struct eph_occ_netns_row){
+			.netns = ns->netns,
+			.have_range = ns->have_range,
+			.low = ns->low,
+			.high = ns->high,
+			.reserved = ns->reserved,
+			.usable = ns_usable(ns),
+			.new_left = v.ns[i].ps ? v.ns[i].ps->tcp_new_left : NAN,
+			.ct = rows_ct(rows, ns->owner),
+		};
 	}
 	rows->ndests = v.ndests;
 	rows->nscopes = v.nscopes;

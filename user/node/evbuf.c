@@ -280,8 +280,12 @@ void eph_evbuf__free(struct eph_evbuf *b)
 	ring_buffer__free(b->rb);
 	perf_buffer__free(b->pb);
 	free(b->held);
-	b->rb = NULL;
-	b->pb = NULL;
-	b->held = NULL;
-	b->nheld = b->capheld = 0;
+	/* back to what eph_evbuf__choose() made: the choice kept, no reader */
+	*b = (struct eph_evbuf){
+		.perf = b->perf,
+		.forced = b->forced,
+		.size = b->size,
+		.wakeup = b->wakeup,
+		.ncpus = b->ncpus,
+	};
 }

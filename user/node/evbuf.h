@@ -57,6 +57,6 @@ int eph_evbuf__poll(struct eph_evbuf *b, int timeout_ms);
 int eph_evbuf__consume(struct eph_evbuf *b);
 /* Which buffer, its size and wakeup, for -v. */
 void eph_evbuf__describe(const struct eph_evbuf *b, char *buf, size_t len);
-void eph_evbuf__free(struct eph_evbuf *b); /* the reader only; NULL-safe */
+void eph_evbuf__free(struct eph_evbuf *b); /* the reader only (b as chosen); NULL-safe */
 
 #endif
