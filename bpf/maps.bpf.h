@@ -27,8 +27,10 @@ struct call_ctx {
 	__u8 has_dest;
 	__u8 has_saddr;
 	__u8 assigned;	 /* inet_dgram_connect: its autobind took a port (search_ns: its search) */
+	__u8 fail_err;	 /* get_port: a failure's errno (EADDRINUSE; in inet_autobind EAGAIN) */
 	__u8 daddr[16];
 	__u8 saddr[16]; /* tracepoint: source address of a failed search */
+	__u16 ev_flags; /* get_port: its record's EPH_F_SEARCH, EPH_F_EPHEMERAL, EPH_F_REQ */
 };
 
 /* A port held now, by the socket (or TIME_WAIT socket) whose address is the key. */
