@@ -160,7 +160,7 @@ static __always_inline void on_cg_tcp_connect(void *ctx, struct sock *sk)
 	had_port = c ? c->had_port : has_hold(sk);
 
 	if (had_port) {
-		emit_bound_connect(ctx, sk, connect_flags(sk, true), NULL, true, 0);
+		emit_bound_connect(ctx, sk, IPPROTO_TCP, connect_flags(sk, true), NULL, true, 0);
 	} else {
 		o.flags = connect_flags(sk, false);
 		/* TCP_FASTOPEN_CONNECT: tcp_connect() comes at the first write, not in connect():

@@ -544,6 +544,35 @@ static __always_inline void emit(void *ctx, const struct sock *sk, const struct 
 	ev_submit(ctx, e);
 }
 
+/* A socket's local address (skc_rcv_saddr, or skc_v6_rcv_saddr) into addr: 4 or 16 bytes. */
+static __always_inline void sk_local_addr(const struct sock *sk, __u8 addr[16])
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET)
+		bpf_core_read(addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	else
+		bpf_core_read(addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
+/*
+ * A UDP socket that had its port before a connect(): whether the connect() moved it to another
+ * local address. __ip4_datagram_connect() and __ip6_datagram_connect() give a socket bound to
+ * the wildcard the source address of the route and rehash it there (udp_v4_rehash(),
+ * udp_v6_rehash()); connect(AF_UNSPEC) (__udp_disconnect()) puts one that bind() did not give
+ * an address (no SOCK_BINDADDR_LOCK) back on the wildcard, unhashed unless bind() named its
+ * port. The port's bind scope is its local address: no record would leave its hold on the old
+ * one until a resync. was: the address at entry (sk_local_addr()).
+ */
+static __always_inline bool dgram_moved(const struct sock *sk, const __u8 was[16])
+{
+	__u64 now[2] = {}, then[2];
+
+	if (!sk_num(sk))
+		return false; /* unhashed: a release */
+	sk_local_addr(sk, (__u8 *)now);
+	__builtin_memcpy(then, was, sizeof(then));
+	return now[0] != then[0] || now[1] != then[1];
+}
+
 /*
  * What the socket says of a TCP connect(): EPH_F_NO_PORT (IP_BIND_ADDRESS_NO_PORT); for a socket
  * that had its port from bind() (bound), EPH_F_BOUND, and EPH_F_EPHEMERAL when that bind() asked
@@ -563,18 +592,18 @@ static __always_inline __u16 connect_flags(const struct sock *sk, bool bound)
 }
 
 /*
- * A TCP socket bind() had given its port connected: the port serves this 4-tuple too now. No
- * port was chosen, so no assignment: counted in "stats" under its own type, and the socket's
- * hold (the bind's, same key) stays as it is. dest: the addresses to report when the socket
- * no longer has them (NULL: read them from the socket).
+ * A socket that had its port connect()ed, no port chosen, so no assignment: counted in "stats"
+ * under its own type. TCP: a socket bind() had given its port; the port serves this 4-tuple too
+ * now, and the socket's hold (the bind's, same key) stays as it is. UDP: the connect() (or
+ * connect(AF_UNSPEC)) moved the socket to another local address (dgram_moved()): its record has
+ * the address it has now, and its destination while it has one. dest: the addresses to report
+ * when the socket no longer has them (NULL: read them from the socket).
  */
-static __always_inline void emit_bound_connect(void *ctx, const struct sock *sk, __u16 flags,
-					       const struct call_ctx *dest, bool via_task,
-					       __u8 style)
+static __always_inline void emit_bound_connect(void *ctx, const struct sock *sk, __u8 proto,
+					       __u16 flags, const struct call_ctx *dest,
+					       bool via_task, __u8 style)
 {
-	struct eph_stat_key key = { .type = EPH_CONNECT,
-				    .op = EPH_OP_CONNECT,
-				    .proto = IPPROTO_TCP };
+	struct eph_stat_key key = { .type = EPH_CONNECT, .op = EPH_OP_CONNECT, .proto = proto };
 	struct eph_event *e;
 
 	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -583,8 +612,9 @@ static __always_inline void emit_bound_connect(void *ctx, const struct sock *sk,
 	if (!e)
 		return;
 	fill_task(e, via_task);
-	fill_common(e, (const struct sock_common *)sk, !dest);
-	e->proto = IPPROTO_TCP;
+	fill_common(e, (const struct sock_common *)sk,
+		    !dest && (proto == IPPROTO_TCP || BPF_CORE_READ(sk, __sk_common.skc_dport)));
+	e->proto = proto;
 	e->op = EPH_OP_CONNECT;
 	e->sock_id = (__u64)sk;
 	e->flags |= flags;

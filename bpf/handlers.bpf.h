@@ -39,7 +39,7 @@ static __always_inline int on_hash_connect_exit(void *ctx, int ret, __u8 style)
 		o.flags |= EPH_F_SEARCH;
 		emit(ctx, sk, &o, NULL);
 	} else {
-		emit_bound_connect(ctx, sk, o.flags, NULL, false, style);
+		emit_bound_connect(ctx, sk, IPPROTO_TCP, o.flags, NULL, false, style);
 	}
 	call_del(SLOT_HASH_CONNECT);
 	return 0;
@@ -226,22 +226,29 @@ static __always_inline int on_autobind_exit(void)
 	return 0;
 }
 
-/* inet_dgram_connect: remember where a UDP connect() goes, for its autobind. */
+/* inet_dgram_connect: remember where a UDP connect() goes, for its autobind; of a socket that
+ * has its port already, the local address it has (dgram_moved()). */
 static __always_inline int on_dgram_connect_enter(struct socket *sock, struct sockaddr *uaddr)
 {
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	struct call_ctx c = {};
 
-	if (sk_num(sk)) /* already bound: no port to choose */
+	if (sk_proto(sk) != IPPROTO_UDP) /* inet_dgram_connect serves raw and ICMP sockets too */
 		return 0;
 	c.sk = (__u64)sk;
-	read_sockaddr(&c, uaddr, false);
+	if (sk_num(sk)) {
+		c.had_port = 1;
+		sk_local_addr(sk, c.saddr);
+	} else {
+		read_sockaddr(&c, uaddr, false);
+	}
 	call_put(SLOT_DGRAM, &c);
 	return 0;
 }
 
 /* inet_dgram_connect's end: the record of its autobind (dgram_connect_later()), the source
- * address chosen (or still the wildcard, when the connect() failed after the autobind). */
+ * address chosen (or still the wildcard, when the connect() failed after the autobind); or the
+ * move of a socket that had its port to another local address. */
 static __always_inline int on_dgram_connect_exit(void *ctx, __u8 style)
 {
 	struct call_ctx *d = call_get(SLOT_DGRAM);
@@ -249,12 +256,18 @@ static __always_inline int on_dgram_connect_exit(void *ctx, __u8 style)
 			     .proto = IPPROTO_UDP,
 			     .flags = EPH_F_SEARCH | EPH_F_EPHEMERAL,
 			     .style = style };
+	struct sock *sk;
 
 	if (!d)
 		return 0;
-	if (d->assigned) {
+	sk = (struct sock *)d->sk;
+	if (d->had_port) {
+		if (dgram_moved(sk, d->saddr))
+			emit_bound_connect(ctx, sk, IPPROTO_UDP, connect_flags(sk, true), NULL, false,
+					   style);
+	} else if (d->assigned) {
 		o.search_ns = d->search_ns;
-		emit(ctx, (struct sock *)d->sk, &o, d);
+		emit(ctx, sk, &o, d);
 	}
 	call_del(SLOT_DGRAM);
 	return 0;

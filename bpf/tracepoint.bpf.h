@@ -80,23 +80,28 @@ static __always_inline void udp_file_closing(void *ctx, const struct file *f)
 #define MSG_FASTOPEN 0x20000000
 
 /*
- * A UDP socket with a port: only connect(AF_UNSPEC) matters to it. inet_dgram_connect() sends
- * it to __udp_disconnect() (6.1, 6.12), which unhashes the socket unless bind() named its port
- * (SOCK_BINDPORT_LOCK): udp_lib_unhash() sets inet_num to 0, and the port is back. The exit
- * (on_sys_exit) tells which from the port the socket has then.
+ * A UDP socket with a port: its connect() takes no port, but may move it to another local
+ * address (dgram_moved(): the wildcard's socket to the route's source, and back at a
+ * connect(AF_UNSPEC)), the UDP port group's to report; and connect(AF_UNSPEC) sends it to
+ * __udp_disconnect() (6.1, 6.12), which unhashes the socket unless bind() named its port
+ * (SOCK_BINDPORT_LOCK): udp_lib_unhash() sets inet_num to 0, and the port is back, the UDP
+ * release group's. The exit (on_sys_exit) tells which from the port and the address the socket
+ * has then; c.saddr keeps the address it had at entry.
  */
-static __always_inline int udp_disconnect_enter(struct sock *sk, const void *uaddr)
+static __always_inline int udp_bound_connect_enter(struct sock *sk, const void *uaddr)
 {
 	struct call_ctx c = {};
 	__u16 family = AF_INET;
 
-	if (!tp_does(EPH_STANDIN_UDP_RELEASE) ||
-	    bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNSPEC)
+	if (!tp_does(EPH_STANDIN_UDP_PORT) &&
+	    (!tp_does(EPH_STANDIN_UDP_RELEASE) ||
+	     bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNSPEC))
 		return 0;
 	c.sk = (__u64)sk;
 	c.op = EPH_OP_CONNECT;
 	c.had_port = 1;
 	c.ts = bpf_ktime_get_ns();
+	sk_local_addr(sk, c.saddr);
 	call_put(SLOT_SYSCALL, &c);
 	return 0;
 }
@@ -123,7 +128,7 @@ static __always_inline int on_sys_enter(__u8 op, long fd, const void *uaddr, lon
 	if (op == EPH_OP_LISTEN && (proto != IPPROTO_TCP || c.had_port))
 		return 0;
 	if (op == EPH_OP_CONNECT && proto == IPPROTO_UDP && c.had_port)
-		return udp_disconnect_enter(sk, uaddr);
+		return udp_bound_connect_enter(sk, uaddr);
 	/* a fentry/kprobe plan: the groups stood in for only */
 	if (!tp_does(proto == IPPROTO_UDP ? EPH_STANDIN_UDP_PORT :
 		     op == EPH_OP_CONNECT ? EPH_STANDIN_TCP_CONNECT :
@@ -186,7 +191,7 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 				 * destination (and an unlocked source): the ones of the call.
 				 */
 				if (c->ts_syn && port)
-					emit_bound_connect(ctx, sk, o.flags,
+					emit_bound_connect(ctx, sk, IPPROTO_TCP, o.flags,
 							   ret && ret != -EINPROGRESS ? c : NULL,
 							   false, tp_style());
 			} else {
@@ -213,8 +218,12 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 			} else if (port) {
 				emit(ctx, sk, &o, c);
 			}
-		} else if (!port) { /* connect(AF_UNSPEC) unhashed it (udp_disconnect_enter) */
-			on_release(ctx, sk, IPPROTO_UDP, 0, tp_style());
+		} else if (!port) { /* connect(AF_UNSPEC) unhashed it (udp_bound_connect_enter) */
+			if (tp_does(EPH_STANDIN_UDP_RELEASE))
+				on_release(ctx, sk, IPPROTO_UDP, 0, tp_style());
+		} else if (tp_does(EPH_STANDIN_UDP_PORT) && dgram_moved(sk, c->saddr)) {
+			emit_bound_connect(ctx, sk, IPPROTO_UDP, connect_flags(sk, true), NULL, false,
+					   tp_style());
 		}
 		break;
 	case EPH_OP_BIND:
@@ -280,10 +289,7 @@ HOOK_PROG("tracepoint", tp_exit_sock(struct syscall_trace_exit *ctx),
 /* The socket's source address into c (for an event the socket can no longer give it to). */
 static __always_inline void read_rcv_saddr(const struct sock *sk, struct call_ctx *c)
 {
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET)
-		bpf_core_read(c->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-	else
-		bpf_core_read(c->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	sk_local_addr(sk, c->saddr);
 	c->has_saddr = 1;
 }
 

@@ -52,9 +52,12 @@
 #define EPH_FAIL 2	/* port selection failed; err says how */
 #define EPH_RELEASE 3	/* a port went back to the pool (unhash, end of TIME_WAIT) */
 #define EPH_TIME_WAIT 4 /* a TCP socket's port moved to a TIME_WAIT socket (still held) */
-/* A TCP socket whose port bind() had chosen connected (op EPH_OP_CONNECT, EPH_F_BOUND always):
- * the port now also serves this 4-tuple; no port was chosen (the kernel only checked that the
- * 4-tuple is free). sock_id is the bind's hold; EPH_F_EPHEMERAL when bind() asked for port 0. */
+/* A socket that had its port connected (op EPH_OP_CONNECT, EPH_F_BOUND always); no port was
+ * chosen. TCP: a socket whose port bind() had chosen; the port now also serves this 4-tuple (the
+ * kernel only checked that the 4-tuple is free). UDP: the connect() moved the socket to another
+ * local address, saddr (a socket on the wildcard to the route's source; connect(AF_UNSPEC) back
+ * to the wildcard, daddr then not known). sock_id is the bind's hold; EPH_F_EPHEMERAL when
+ * bind() asked for port 0. */
 #define EPH_CONNECT 5
 
 /* struct eph_event.op: the system call that caused the port choice (0: none, never written by

@@ -13,7 +13,10 @@
  *   bind     bind(127.0.0.1:0) of a TCP socket;
  *   bind6    bind([::]:0) of two TCP sockets, one with IPV6_V6ONLY (each of its records has
  *            EPH_F_V6ONLY), one without (none has);
- *   udp      sendto() on an unbound UDP socket (autobind).
+ *   udp      sendto() on an unbound UDP socket (autobind);
+ *   udp-move UDP sockets bound to 0.0.0.0 that connect() to 127.0.0.1, which moves them there
+ *            (the tracepoint backend's EPH_CONNECT records), one of them (its port given)
+ *            back to 0.0.0.0 with connect(AF_UNSPEC).
  * Every socket is closed with SO_LINGER 0 and its release is expected. The records of the
  * case's namespace must be exactly those expected, matched by socket cookie (SO_COOKIE taken
  * at socket()) and type; of each: op, proto, family, backend, err, sport (getsockname()), dport

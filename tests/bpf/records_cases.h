@@ -289,6 +289,75 @@ static void case_udp(struct tcase *t)
 	close_release(t, &s);
 }
 
+/*
+ * A UDP socket bound to 0.0.0.0 (port 0, or a given port: SOCK_BINDPORT_LOCK) connect()s to
+ * 127.0.0.1: the kernel moves it to the route's source address, 127.0.0.1, with no port chosen,
+ * which the tracepoint backend reports (EPH_CONNECT, UDP: the address it has now, the
+ * destination); connect(AF_UNSPEC) moves the given port's socket back to 0.0.0.0 (the other's
+ * is unhashed: its release). The cgroup backend sees neither move (no hook after connect()).
+ */
+static bool udp_moved(struct tcase *t, struct sk *s, bool connected, uint64_t t0, uint64_t t1)
+{
+	const struct want *a = s->assign >= 0 ? &t->want[s->assign] : NULL;
+	struct want *w;
+
+	if (t->backend == EPH_BACKEND_CGROUP)
+		return true;
+	w = want_add(t, s, EPH_CONNECT, EPH_OP_CONNECT, t0, t1);
+	w->sport = sk_name(s->fd, false, &w->saddr);
+	w->flags = EPH_F_BOUND | EPH_F_SADDR | (a ? a->flags & EPH_F_EPHEMERAL : 0);
+	if (connected) {
+		w->dport = sk_name(s->fd, true, &w->daddr);
+		w->flags |= EPH_F_DEST;
+	}
+	return w->saddr == htonl(connected ? INADDR_LOOPBACK : INADDR_ANY) ||
+	       SETUP(t, false, "the address the kernel gave the socket");
+}
+
+static void udp_bind_connect(struct tcase *t, struct sk *s, uint16_t port, const char *name,
+			     bool disconnect)
+{
+	struct sockaddr_in any = lo_addr(port), dst = lo_addr(UDP_DPORT);
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	uint64_t t0, t1;
+	struct want *w;
+	int rc;
+
+	any.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (!SETUP(t, !sk_open(s, SOCK_DGRAM, name), "socket"))
+		return;
+	t0 = now_ns();
+	rc = bind(s->fd, (struct sockaddr *)&any, sizeof(any));
+	t1 = now_ns();
+	if (!SETUP(t, !rc, "bind(0.0.0.0)"))
+		return;
+	w = want_add(t, s, EPH_ASSIGN, EPH_OP_BIND, t0, t1);
+	w->sport = sk_name(s->fd, false, &w->saddr);
+	w->req_port = port;
+	w->flags = EPH_F_REQ | EPH_F_SADDR | search_flag(t) | (port ? 0 : EPH_F_EPHEMERAL);
+	port_in_range(t, s, w->sport);
+	t0 = now_ns();
+	rc = connect(s->fd, (struct sockaddr *)&dst, sizeof(dst));
+	t1 = now_ns();
+	if (!SETUP(t, !rc, "connect(127.0.0.1)") || !udp_moved(t, s, true, t0, t1) || !disconnect)
+		return;
+	t0 = now_ns();
+	rc = connect(s->fd, &unspec, sizeof(unspec));
+	t1 = now_ns();
+	if (SETUP(t, !rc, "connect(AF_UNSPEC)"))
+		udp_moved(t, s, false, t0, t1);
+}
+
+static void case_udp_move(struct tcase *t)
+{
+	struct sk any0 = { .fd = -1 }, given = { .fd = -1 };
+
+	udp_bind_connect(t, &any0, 0, "udp-any0", false);
+	udp_bind_connect(t, &given, RANGE_HI, "udp-given", true);
+	close_release(t, &any0);
+	close_release(t, &given);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(struct tcase *t);
@@ -298,6 +367,7 @@ static const struct {
 	{ "bind", case_bind },
 	{ "bind6", case_bind6 },
 	{ "udp", case_udp },
+	{ "udp-move", case_udp_move },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

@@ -167,6 +167,8 @@ struct hr_shared {
 	int32_t departed;	 /* workload: they are done, the kernel shows them */
 	int64_t departed_wall_ns;
 	uint32_t ndeparted;	 /* sockets closed by them */
+	uint8_t move_udp;	 /* driver: they move a UDP socket too (a backend that sees it) */
+	uint8_t moved_udp;	 /* workload: they did */
 	uint8_t bound_kept;	 /* ... not the TCP bind(0) holders: kernel before 6.8 */
 	int32_t tw_total;	 /* TIME_WAIT sockets of the state (the kernel's table) */
 	int64_t built_wall_ns;	 /* when the state was complete (CLOCK_REALTIME) */

@@ -368,6 +368,8 @@ static int take_top_departed(struct hr_run *r)
 		}
 		tracer__pump(&r->t, 50);
 	}
+	/* the cgroup backend has no hook after a connect(): a UDP socket's move it cannot see */
+	hr->move_udp = strcmp(r->backend, "cgroup") != 0;
 	__atomic_store_n(&hr->depart, 1, __ATOMIC_SEQ_CST);
 	if (wait_workload(r, &hr->departed, "departures"))
 		return -EIO;
@@ -420,6 +422,11 @@ static void run_headroom(struct hr_run *r)
 				   " (TCP bind(0) holders kept: before 6.8 a snapshot cannot give "
 				   "them a cookie, their release waits for a resync)" :
 				   "");
+	if (c->departures)
+		buf_printf(&r->done, "; %s",
+			   r->w.o->hr.moved_udp ?
+				   "a UDP socket on 0.0.0.0 connect()ed, which moved it to 127.0.0.1" :
+				   "no UDP socket moved (the cgroup backend cannot see it)");
 	if (r->blind)
 		buf_printf(&r->done,
 			   "; SKIPPED %u TCP row(s) of snapshots without the port iterator (bpf() "

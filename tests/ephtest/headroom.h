@@ -139,6 +139,8 @@ struct hr_state {
 	 * (no other socket shares its port), the last connected UDP socket */
 	int dep_cli[HR_NR_DESTS][2], dep_srv[HR_NR_DESTS][2];
 	int dep_tcp[HR_NR_TCP_ADDRS], dep_udp[HR_NR_UDP_ADDRS], dep_udpc;
+	/* and a UDP socket bound to 0.0.0.0:0 that they connect() (headroom_depart.c) */
+	int move_udp;
 	/* what they closed: per destination, by RST and by FIN (into TIME_WAIT) */
 	uint8_t gone_rst[HR_NR_DESTS], gone_fin[HR_NR_DESTS];
 };

@@ -5,9 +5,12 @@
  * the state goes: per destination with two plain connections or more, one closed with RST and,
  * where the destination has TIME_WAIT already (the order of the counts stays as it was:
  * hr_countable()), one closed by us first (into TIME_WAIT); per address, the last TCP and UDP
- * bind(0) holder (no other socket shares its port); the last connected UDP socket. top must let
- * those ports go (or move into TIME_WAIT) from the kernel side's events alone: its next snapshot
- * is checked against the counts as every other one.
+ * bind(0) holder (no other socket shares its port); the last connected UDP socket. And a UDP
+ * socket bound to 0.0.0.0:0 connect()s to 127.0.0.1, which moves it there (no port chosen: the
+ * other addresses' bind(0) may take its port again), where the backend sees it (not the cgroup
+ * backend: no hook after a connect()). top must let those ports go (or move into TIME_WAIT, or
+ * to 127.0.0.1) from the kernel side's events alone: its next snapshot is checked against the
+ * counts as every other one.
  *
  * Before 6.8 sock_diag lists no TCP socket only bound: a snapshot finds those by the port
  * iterator's walk of the bind hash, which cannot make them a cookie, so the kernel side cannot
@@ -105,6 +108,37 @@ static int depart_dests(struct hr_state *st)
 	return 0;
 }
 
+/* connect() of fd, a UDP socket bound to 0.0.0.0: its port goes from that bind scope to
+ * 127.0.0.1's (the source address of the route), as the kernel confirms. */
+static int udp_move(struct hr_state *st, int fd)
+{
+	struct hr_row *to = hr_scope_row(&st->o->hr, IPPROTO_UDP, "127.0.0.1");
+	struct sockaddr_storage ss;
+	uint8_t lo[16], got[16];
+	uint16_t port;
+	socklen_t len;
+
+	hr_addr_parse("127.0.0.1", lo);
+	hr_sa_make(AF_INET, lo, HR_UDP_DPORT, &ss, &len);
+	if (!to) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "departures: the case has no UDP 127.0.0.1 row to move a socket to");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		return hr_fail_errno(st->o, errno, "departures: UDP connect() of a 0.0.0.0 socket");
+	if (hr_sock_local(fd, got, &port) != AF_INET || memcmp(got, lo, 16)) {
+		snprintf(st->o->msg, sizeof(st->o->msg),
+			 "departures: a UDP socket on 0.0.0.0 connected to 127.0.0.1 is not on "
+			 "127.0.0.1");
+		return -1;
+	}
+	scope_gone(st, IPPROTO_UDP, 2);
+	to->held++;
+	st->o->hr.moved_udp = 1;
+	return 0;
+}
+
 /* Whether sock_diag lists TCP sockets only bound (6.8, TCP_BOUND_INACTIVE). */
 static bool bound_listed(void)
 {
@@ -144,5 +178,7 @@ int hr_depart(struct hr_state *st)
 		scope_gone(st, IPPROTO_UDP, 0); /* its port is 127.0.0.1's */
 		hr->ndeparted++;
 	}
+	if (hr->move_udp && st->move_udp && udp_move(st, st->move_udp - 1))
+		return -1;
 	return hr_check_dests(st);
 }

@@ -473,6 +473,15 @@ static int build_scopes(struct hr_state *st)
 		if (bind_holders(st, SOCK_DGRAM, udp_addr[a], c->udp_bind0[a], c->udp_shared[a],
 				 &st->dep_udp[a]))
 			return -1;
+		if (c->departures && !strcmp(udp_addr[a], "0.0.0.0")) { /* one more to move */
+			uint16_t port;
+			int fd = bind_port(st, SOCK_DGRAM, udp_addr[a], 0, false, &port);
+
+			if (fd < 0)
+				return -1;
+			st->move_udp = fd + 1;
+			r->held++;
+		}
 	}
 	add_row(hr, HR_NETNS_UDP, IPPROTO_UDP, NULL);
 	return 0;

@@ -74,7 +74,7 @@ static bool well_formed(const struct eph_event *ev)
 	       (ev->family == AF_INET || ev->family == AF_INET6) &&
 	       ev->backend <= EPH_BACKEND_CGROUP &&
 	       (ev->type == EPH_FAIL ? ev->err > 0 : ev->err == 0) &&
-	       (ev->type != EPH_CONNECT || (ev->op == EPH_OP_CONNECT && ev->proto == IPPROTO_TCP));
+	       (ev->type != EPH_CONNECT || ev->op == EPH_OP_CONNECT);
 }
 
 static void check_decode(const uint8_t *data, size_t size, int64_t mono_to_wall, struct eph_rec *r,

@@ -119,8 +119,8 @@ int eph_decode(const void *data, size_t size, int64_t mono_to_wall_ns, struct ep
 	/* a failure carries the positive errno of the system call; nothing else carries one */
 	if (type == EPH_FAIL ? err <= 0 : err != 0)
 		return -EINVAL;
-	/* only a TCP connect() finds its socket bound already */
-	if (type == EPH_CONNECT && (op != EPH_OP_CONNECT || proto != IPPROTO_TCP))
+	/* only a connect() finds its socket bound already (TCP; UDP: one it moved) */
+	if (type == EPH_CONNECT && op != EPH_OP_CONNECT)
 		return -EINVAL;
 	memcpy(&out->ev, data, sizeof(out->ev));
 	out->ev.comm[EPH_COMM_LEN - 1] = '\0';

@@ -25,7 +25,7 @@ struct eph_rec {
  * Check and convert one ring-buffer record. mono_to_wall_ns is CLOCK_REALTIME minus
  * CLOCK_MONOTONIC, taken once at start-up. Returns 0, or -EINVAL when the record is not a
  * well-formed struct eph_event (wrong size, unknown type/op/proto/family/backend, a failure
- * without a positive errno or another type with one, EPH_CONNECT other than a TCP connect());
+ * without a positive errno or another type with one, EPH_CONNECT other than a connect());
  * *out is then left untouched. op may be EPH_OP_NONE (releases, TIME_WAIT moves). data needs no
  * alignment and does not overlap *out. comm and pcomm are always NUL-terminated in *out.
  */

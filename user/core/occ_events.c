@@ -304,6 +304,26 @@ static int ev_time_wait(struct eph_occ *occ, const struct eph_event *ev, const s
  * would move it (sock_find, hold_retarget). A hold not known yet (bound before ephtrace looked,
  * or lost) is made from the event: held since then, as far as we know.
  */
+/*
+ * A UDP socket with a port that connect() moved to another local address (bpf/events.bpf.h,
+ * dgram_moved()): its hold goes to that address's bind scope (the wildcard's, after a
+ * connect(AF_UNSPEC)), as a snapshot would show it.
+ */
+static int ev_dgram_moved(struct eph_occ *occ, const struct eph_event *ev,
+			  const struct hold_keys *k)
+{
+	int64_t hi;
+	int err;
+
+	if (!ev_counts(occ, ev))
+		return 0;
+	hi = ev_find(occ, ev, k);
+	if (hi < 0)
+		return 0; /* not a port we track (a fixed one outside the range, or unseen) */
+	err = hold_retarget(occ, hi, k, false);
+	return err == -ENOMEM ? err : 0;
+}
+
 static int ev_connect(struct eph_occ *occ, const struct eph_event *ev, const struct hold_keys *k)
 {
 	struct hold_spec hs = { .k = *k };
@@ -311,6 +331,8 @@ static int ev_connect(struct eph_occ *occ, const struct eph_event *ev, const str
 	struct hold *h;
 	int err;
 
+	if (ev->proto == IPPROTO_UDP)
+		return ev_dgram_moved(occ, ev, k);
 	if (!ev_counts(occ, ev) || !ev_to_dest(ev))
 		return 0;
 	hi = ev_find(occ, ev, k);
