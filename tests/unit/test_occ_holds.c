@@ -523,14 +523,38 @@ static void test_scope_failures(void **state)
  * addresses' bind(addr, 0) get its port again meanwhile (udp_lib_lport_inuse(): only the same
  * address or a wildcard conflicts). A move of a socket not tracked changes nothing.
  */
+static struct eph_rec udp_moved_ev(uint64_t ts, uint64_t sock_id, uint16_t port, const char *addr,
+				   uint16_t dport)
+{
+	struct eph_rec r = scope_ev(EPH_CONNECT, EPH_OP_CONNECT, IPPROTO_UDP, ts, 1, sock_id, port,
+				    0, addr);
+
+	r.ev.flags |= EPH_F_BOUND;
+	if (dport) {
+		r.ev.flags |= EPH_F_DEST;
+		addr4(r.ev.daddr, "127.0.0.1");
+		r.ev.dport = dport;
+	}
+	return r;
+}
+
+/* The scope key k holds held ports at now, and bind(addr, 0) has left more. */
+static void scope_is(struct eph_occ *occ, struct eph_occ_scope_key k, uint64_t now, uint64_t held,
+		     int left)
+{
+	struct eph_occ_stats st;
+
+	assert_int_equal(eph_occ__scope(occ, &k, now, &st), 0);
+	assert_int_equal(st.held, held);
+	assert_true(st.ports_left == left);
+}
+
 static void test_udp_moved(void **state)
 {
 	struct eph_occ_scope_key any = skey4(NS1, IPPROTO_UDP, "0.0.0.0");
 	struct eph_occ_scope_key lo = skey4(NS1, IPPROTO_UDP, "127.0.0.1");
 	struct eph_occ_scope_key lo2 = skey4(NS1, IPPROTO_UDP, "127.0.0.2");
 	struct eph_occ *occ = new_occ(0);
-	struct eph_occ_stats st;
-	struct eph_rec r;
 
 	(void)state;
 	set_test_range(occ, NS1);
@@ -539,46 +563,24 @@ static void test_udp_moved(void **state)
 			   "0.0.0.0"));
 	feed(occ, scope_ev(EPH_ASSIGN, EPH_OP_BIND, IPPROTO_UDP, SEC, 1, 0x41, 40020, 0,
 			   "127.0.0.2"));
-	assert_int_equal(eph_occ__scope(occ, &lo2, 2 * SEC, &st), 0);
-	assert_int_equal(st.held, 1);
-	assert_true(st.ports_left == 1900 - 2);
+	scope_is(occ, lo2, 2 * SEC, 1, 1900 - 2);
 
 	/* connect(127.0.0.1:53): the socket is on 127.0.0.1 now */
-	r = scope_ev(EPH_CONNECT, EPH_OP_CONNECT, IPPROTO_UDP, 2 * SEC, 1, 0x40, 40010, 0,
-		     "127.0.0.1");
-	r.ev.flags |= EPH_F_BOUND | EPH_F_DEST;
-	addr4(r.ev.daddr, "127.0.0.1");
-	r.ev.dport = 53;
-	feed(occ, r);
-	assert_int_equal(eph_occ__scope(occ, &any, 3 * SEC, &st), 0);
-	assert_int_equal(st.held, 0);
-	assert_int_equal(eph_occ__scope(occ, &lo, 3 * SEC, &st), 0);
-	assert_int_equal(st.held, 1);
-	assert_true(st.ports_left == 1900 - 1);
-	assert_int_equal(eph_occ__scope(occ, &lo2, 3 * SEC, &st), 0);
-	assert_true(st.ports_left == 1900 - 1);
+	feed(occ, udp_moved_ev(2 * SEC, 0x40, 40010, "127.0.0.1", 53));
+	scope_is(occ, any, 3 * SEC, 0, 1900 - 2); /* a wildcard conflicts with both */
+	scope_is(occ, lo, 3 * SEC, 1, 1900 - 1);
+	scope_is(occ, lo2, 3 * SEC, 1, 1900 - 1);
 
 	/* connect(AF_UNSPEC) of a socket bind() gave its port: back on the wildcard */
-	r = scope_ev(EPH_CONNECT, EPH_OP_CONNECT, IPPROTO_UDP, 4 * SEC, 1, 0x40, 40010, 0,
-		     "0.0.0.0");
-	r.ev.flags |= EPH_F_BOUND;
-	feed(occ, r);
-	assert_int_equal(eph_occ__scope(occ, &lo, 5 * SEC, &st), 0);
-	assert_int_equal(st.held, 0);
-	assert_int_equal(eph_occ__scope(occ, &any, 5 * SEC, &st), 0);
-	assert_int_equal(st.held, 1);
-	assert_int_equal(eph_occ__scope(occ, &lo2, 5 * SEC, &st), 0);
-	assert_true(st.ports_left == 1900 - 2);
+	feed(occ, udp_moved_ev(4 * SEC, 0x40, 40010, "0.0.0.0", 0));
+	scope_is(occ, lo, 5 * SEC, 0, 1900 - 1);
+	scope_is(occ, any, 5 * SEC, 1, 1900 - 2);
+	scope_is(occ, lo2, 5 * SEC, 1, 1900 - 2);
 
 	/* a socket never seen: nothing moves, nothing is added */
-	r = scope_ev(EPH_CONNECT, EPH_OP_CONNECT, IPPROTO_UDP, 6 * SEC, 1, 0x99, 40030, 0,
-		     "127.0.0.1");
-	r.ev.flags |= EPH_F_BOUND;
-	feed(occ, r);
-	assert_int_equal(eph_occ__scope(occ, &lo, 7 * SEC, &st), 0);
-	assert_int_equal(st.held, 0);
-	assert_int_equal(eph_occ__scope(occ, &lo2, 7 * SEC, &st), 0);
-	assert_true(st.ports_left == 1900 - 2);
+	feed(occ, udp_moved_ev(6 * SEC, 0x99, 40030, "127.0.0.1", 0));
+	scope_is(occ, lo, 7 * SEC, 0, 1900 - 1);
+	scope_is(occ, lo2, 7 * SEC, 1, 1900 - 2);
 	eph_occ__free(occ);
 }
 
