@@ -352,8 +352,9 @@ static void case_udp_move(struct tcase *t)
 {
 	struct sk any0 = { .fd = -1 }, given = { .fd = -1 };
 
-	udp_bind_connect(t, &any0, 0, "udp-any0", false);
+	/* the given port first: bind(0) might have chosen it */
 	udp_bind_connect(t, &given, RANGE_HI, "udp-given", true);
+	udp_bind_connect(t, &any0, 0, "udp-any0", false);
 	close_release(t, &any0);
 	close_release(t, &given);
 }
