@@ -32,7 +32,7 @@ static void say_held(struct occ_run *r, const struct truth *t)
  *   (user/node/loader_read.c).
  * - kprobe: trace_call_bpf() runs no kprobe program while another one runs on the CPU
  *   (bpf_prog_active), and the TIME_WAIT move comes in a softirq that may interrupt one; 6.7+
- *   counts it (kprobe.missed). Seen on 6.12 kprobe with guests on a busy host: dropped 2 to 24 in
+ *   counts it (kprobe.missed). Seen on 6.12 kprobe with guests on a busy host: dropped 2 to 22 in
  *   3 of 36 runs, the build before the UDP moves too (1 of 18); never on an idle one.
  */
 static bool runs_lost(struct occ_run *r, json_object *snap)
